@@ -1,0 +1,156 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcutil/base58"
+	"github.com/btcsuite/btcd/btcutil/bech32"
+
+	rt "github.com/ransomtrail/ransomtrail"
+)
+
+// ErrBadAddress is wrapped by every address parsing error.
+var ErrBadAddress = errors.New("invalid address")
+
+// EncodeAddress encodes a binary address for a network exactly as Bitcoin
+// Core does: base58check for P2PKH/P2SH, bech32 for witness v0, bech32m for
+// witness v1..16. It returns "" for the zero Address.
+func EncodeAddress(a rt.Address, n *Network) string {
+	switch a.Kind {
+	case rt.AddrP2PKH:
+		return base58.CheckEncode(a.Data[:a.Len], n.P2PKHVersion)
+	case rt.AddrP2SH:
+		return base58.CheckEncode(a.Data[:a.Len], n.P2SHVersion)
+	case rt.AddrWitness:
+		conv, err := bech32.ConvertBits(a.Data[:a.Len], 8, 5, true)
+		if err != nil {
+			return ""
+		}
+		data := append([]byte{a.Version}, conv...)
+		var s string
+		if a.Version == 0 {
+			s, err = bech32.Encode(n.Bech32HRP, data)
+		} else {
+			s, err = bech32.EncodeM(n.Bech32HRP, data)
+		}
+		if err != nil {
+			return ""
+		}
+		return s
+	}
+	return ""
+}
+
+func badAddr(s, format string, args ...any) error {
+	return fmt.Errorf("%w %q: %s", ErrBadAddress, s, fmt.Sprintf(format, args...))
+}
+
+// ParseAddress decodes an address string of network n into its binary form,
+// with the checks of Bitcoin Core's DecodeDestination: checksum, version
+// byte, length, bech32 vs bech32m by witness version, program sizes, case.
+func ParseAddress(s string, n *Network) (rt.Address, error) {
+	var a rt.Address
+	if len(s) == 0 {
+		return a, badAddr(s, "empty")
+	}
+	if len(s) > 90 {
+		return a, badAddr(s, "%d characters, longer than any address", len(s))
+	}
+	if hrp := strings.ToLower(n.Bech32HRP) + "1"; len(s) > len(hrp) && strings.ToLower(s[:len(hrp)]) == hrp {
+		return parseSegwit(s, n)
+	}
+	dec, ver, err := base58.CheckDecode(s)
+	if err != nil {
+		return a, badAddr(s, "base58check: %v", err)
+	}
+	if len(dec) != 20 {
+		return a, badAddr(s, "base58 payload is %d bytes, want 20", len(dec))
+	}
+	switch ver {
+	case n.P2PKHVersion:
+		a.Kind = rt.AddrP2PKH
+	case n.P2SHVersion:
+		a.Kind = rt.AddrP2SH
+	default:
+		return a, badAddr(s, "version byte %d is not a %s P2PKH (%d) or P2SH (%d) address", ver, n.Name, n.P2PKHVersion, n.P2SHVersion)
+	}
+	a.Len = 20
+	copy(a.Data[:], dec)
+	return a, nil
+}
+
+func parseSegwit(s string, n *Network) (rt.Address, error) {
+	var a rt.Address
+	hrp, data, ver, err := bech32.DecodeGeneric(s)
+	if err != nil {
+		return a, badAddr(s, "bech32: %v", err)
+	}
+	if hrp != strings.ToLower(n.Bech32HRP) {
+		return a, badAddr(s, "prefix %q is not %q", hrp, n.Bech32HRP)
+	}
+	if len(data) < 1 {
+		return a, badAddr(s, "no witness version")
+	}
+	wv := data[0]
+	if wv > 16 {
+		return a, badAddr(s, "witness version %d > 16", wv)
+	}
+	if wv == 0 && ver != bech32.Version0 {
+		return a, badAddr(s, "witness v0 must use bech32, not bech32m")
+	}
+	if wv != 0 && ver != bech32.VersionM {
+		return a, badAddr(s, "witness v%d must use bech32m, not bech32", wv)
+	}
+	prog, err := bech32.ConvertBits(data[1:], 5, 8, false)
+	if err != nil {
+		return a, badAddr(s, "witness program: %v", err)
+	}
+	if len(prog) < 2 || len(prog) > 40 {
+		return a, badAddr(s, "witness program of %d bytes (want 2..40)", len(prog))
+	}
+	if wv == 0 && len(prog) != 20 && len(prog) != 32 {
+		return a, badAddr(s, "witness v0 program of %d bytes (want 20 or 32)", len(prog))
+	}
+	a.Kind, a.Version, a.Len = rt.AddrWitness, wv, uint8(len(prog))
+	copy(a.Data[:], prog)
+	return a, nil
+}
+
+// AddressScript returns the output script paying to a (P2PKH for P2PKH
+// addresses, so a P2PK output's address maps back to P2PKH).
+func AddressScript(a rt.Address) []byte {
+	switch a.Kind {
+	case rt.AddrP2PKH:
+		s := []byte{opDup, opHash160, 20}
+		s = append(s, a.Data[:20]...)
+		return append(s, opEqualVerify, opCheckSig)
+	case rt.AddrP2SH:
+		s := []byte{opHash160, 20}
+		s = append(s, a.Data[:20]...)
+		return append(s, opEqual)
+	case rt.AddrWitness:
+		v := byte(opFalse)
+		if a.Version > 0 {
+			v = op1 + a.Version - 1
+		}
+		s := []byte{v, a.Len}
+		return append(s, a.Data[:a.Len]...)
+	}
+	return nil
+}
+
+// AddressScriptType is the script class an address string stands for.
+func AddressScriptType(a rt.Address) rt.ScriptType {
+	switch a.Kind {
+	case rt.AddrP2PKH:
+		return rt.ScriptP2PKH
+	case rt.AddrP2SH:
+		return rt.ScriptP2SH
+	case rt.AddrWitness:
+		t, _ := Classify(AddressScript(a))
+		return t
+	}
+	return rt.ScriptNonstandard
+}

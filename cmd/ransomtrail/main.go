@@ -1,0 +1,119 @@
+// Command ransomtrail indexes the Bitcoin chain and follows ransomware money
+// on it. Run "ransomtrail help" for the list of commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"syscall"
+)
+
+// command is one CLI subcommand: it owns its flag set and returns an error
+// instead of exiting.
+type command struct {
+	name    string // e.g. "ingest" or "decode block"
+	summary string
+	run     func(ctx context.Context, env *env, args []string) error
+}
+
+// env carries the process's standard streams; commands never touch os.Std*.
+type env struct {
+	stdout, stderr io.Writer
+	stdin          io.Reader
+	// isTerminal reports whether stderr is a terminal (progress bars).
+	isTerminal bool
+}
+
+// commands lists every subcommand. Each lives in its own file.
+func commands() []command {
+	return []command{
+		decodeBlockCommand(),
+		ingestCommand(),
+		txCommand(),
+		addressCommand(),
+		statusCommand(),
+	}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal()}
+	err := run(ctx, e, os.Args[1:])
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// usageError marks bad command-line usage (exit status 2).
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+func exitCode(err error) int {
+	var u *usageError
+	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+		return 2
+	}
+	return 1
+}
+
+func run(ctx context.Context, e *env, args []string) error {
+	cmds := commands()
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stdout, cmds)
+		return nil
+	}
+	// Longest match first: "decode block" before "decode".
+	sort.Slice(cmds, func(i, j int) bool { return len(cmds[i].name) > len(cmds[j].name) })
+	for _, c := range cmds {
+		words := splitWords(c.name)
+		if len(args) >= len(words) && equalWords(args[:len(words)], words) {
+			return c.run(ctx, e, args[len(words):])
+		}
+	}
+	return &usageError{fmt.Sprintf("unknown command %q; run 'ransomtrail help'", args[0])}
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintln(w, "ransomtrail: follow ransomware money on the Bitcoin chain")
+	fmt.Fprintln(w, "\nUsage: ransomtrail COMMAND [flags]   (COMMAND -h for its flags)\n\nCommands:")
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	}
+}
+
+func splitWords(s string) []string {
+	var out []string
+	start := -1
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == ' ' {
+			if start >= 0 {
+				out = append(out, s[start:i])
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+	}
+	return out
+}
+
+func equalWords(a, b []string) bool {
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

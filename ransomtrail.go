@@ -1,0 +1,189 @@
+// Package ransomtrail holds the domain types shared by every layer of the
+// ransomtrail system: hashes, amounts, heights, script classes and binary
+// addresses. Adapters (chain decoding, block sources, the index, analyses)
+// live in subpackages; wiring lives only in cmd/ransomtrail.
+package ransomtrail
+
+import (
+	"encoding/hex"
+	"fmt"
+)
+
+// Hash is a double-SHA256 digest in internal (little-endian) byte order, as
+// it appears inside serialized blocks. String shows it the way Bitcoin Core
+// does (byte-reversed hex).
+type Hash [32]byte
+
+// String returns the byte-reversed hex form used by Bitcoin Core and block
+// explorers.
+func (h Hash) String() string {
+	var r [32]byte
+	for i := range h {
+		r[i] = h[31-i]
+	}
+	return hex.EncodeToString(r[:])
+}
+
+// MarshalText implements encoding.TextMarshaler (display order).
+func (h Hash) MarshalText() ([]byte, error) { return []byte(h.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler (display order).
+func (h *Hash) UnmarshalText(b []byte) error {
+	p, err := ParseHash(string(b))
+	if err != nil {
+		return err
+	}
+	*h = p
+	return nil
+}
+
+// ParseHash parses a 64-character hex hash in display (byte-reversed) order.
+func ParseHash(s string) (Hash, error) {
+	var h Hash
+	if len(s) != 64 {
+		return h, fmt.Errorf("hash %q: want 64 hex characters, got %d", s, len(s))
+	}
+	var b [32]byte
+	if _, err := hex.Decode(b[:], []byte(s)); err != nil {
+		return h, fmt.Errorf("hash %q: %w", s, err)
+	}
+	for i := range b {
+		h[i] = b[31-i]
+	}
+	return h, nil
+}
+
+// Sats is an amount in satoshis.
+type Sats int64
+
+// Height is a block height; the genesis block has height 0.
+type Height int32
+
+// Outpoint names one transaction output.
+type Outpoint struct {
+	Txid Hash
+	Vout uint32
+}
+
+func (o Outpoint) String() string { return fmt.Sprintf("%s:%d", o.Txid, o.Vout) }
+
+// ScriptType is the class of an output script.
+type ScriptType uint8
+
+// Script classes. The numeric values are stored on disk: never renumber.
+const (
+	ScriptNonstandard    ScriptType = 0
+	ScriptP2PK           ScriptType = 1
+	ScriptP2PKH          ScriptType = 2
+	ScriptP2SH           ScriptType = 3
+	ScriptP2WPKH         ScriptType = 4
+	ScriptP2WSH          ScriptType = 5
+	ScriptP2TR           ScriptType = 6
+	ScriptWitnessUnknown ScriptType = 7
+	ScriptMultisig       ScriptType = 8
+	ScriptNullData       ScriptType = 9
+)
+
+var scriptTypeNames = [...]string{
+	ScriptNonstandard:    "nonstandard",
+	ScriptP2PK:           "p2pk",
+	ScriptP2PKH:          "p2pkh",
+	ScriptP2SH:           "p2sh",
+	ScriptP2WPKH:         "p2wpkh",
+	ScriptP2WSH:          "p2wsh",
+	ScriptP2TR:           "p2tr",
+	ScriptWitnessUnknown: "witness_unknown",
+	ScriptMultisig:       "multisig",
+	ScriptNullData:       "nulldata",
+}
+
+// String returns the class name used in JSON output (p2pkh, p2wpkh, …).
+func (t ScriptType) String() string {
+	if int(t) < len(scriptTypeNames) {
+		return scriptTypeNames[t]
+	}
+	return fmt.Sprintf("scripttype(%d)", uint8(t))
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (t ScriptType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
+
+// ParseScriptType is the inverse of ScriptType.String.
+func ParseScriptType(s string) (ScriptType, error) {
+	for i, n := range scriptTypeNames {
+		if n == s {
+			return ScriptType(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown script type %q", s)
+}
+
+// AddrKind is the kind of a binary address. Values are stored on disk.
+type AddrKind uint8
+
+// Address kinds. A P2PK output's address is the P2PKH address of its key
+// (AddrP2PKH), as block explorers show it.
+const (
+	AddrNone    AddrKind = 0
+	AddrP2PKH   AddrKind = 1 // 20-byte key hash
+	AddrP2SH    AddrKind = 2 // 20-byte script hash
+	AddrWitness AddrKind = 3 // witness version + 2..40-byte program
+)
+
+// MaxAddressKey is the longest binary address key (kind, version, 40-byte program).
+const MaxAddressKey = 42
+
+// Address is a binary address: what an output pays to, independent of the
+// network's string encoding. The zero value means "no single address".
+type Address struct {
+	Kind    AddrKind
+	Version uint8 // witness version (0..16) for AddrWitness
+	Len     uint8 // payload length
+	Data    [40]byte
+}
+
+// IsZero reports whether a has no address.
+func (a Address) IsZero() bool { return a.Kind == AddrNone }
+
+// Payload returns the hash or witness program.
+func (a *Address) Payload() []byte { return a.Data[:a.Len] }
+
+// AppendKey appends the canonical binary key of a (kind, [version,] payload)
+// to b. Keys of different addresses differ; the key is what the index stores.
+func (a *Address) AppendKey(b []byte) []byte {
+	b = append(b, byte(a.Kind))
+	if a.Kind == AddrWitness {
+		b = append(b, a.Version)
+	}
+	return append(b, a.Data[:a.Len]...)
+}
+
+// AddressFromKey is the inverse of AppendKey.
+func AddressFromKey(k []byte) (Address, error) {
+	var a Address
+	if len(k) < 1 {
+		return a, fmt.Errorf("address key: empty")
+	}
+	a.Kind = AddrKind(k[0])
+	p := k[1:]
+	switch a.Kind {
+	case AddrP2PKH, AddrP2SH:
+		if len(p) != 20 {
+			return a, fmt.Errorf("address key: kind %d wants 20 bytes, got %d", a.Kind, len(p))
+		}
+	case AddrWitness:
+		if len(p) < 1 {
+			return a, fmt.Errorf("address key: witness without version")
+		}
+		a.Version = p[0]
+		p = p[1:]
+		if len(p) < 2 || len(p) > 40 || a.Version > 16 {
+			return a, fmt.Errorf("address key: bad witness program (version %d, %d bytes)", a.Version, len(p))
+		}
+	default:
+		return a, fmt.Errorf("address key: unknown kind %d", a.Kind)
+	}
+	a.Len = uint8(len(p))
+	copy(a.Data[:], p)
+	return a, nil
+}
