@@ -33,11 +33,7 @@ type env struct {
 // commands lists every subcommand. Each lives in its own file.
 func commands() []command {
 	return []command{
-		decodeBlockCommand(),
-		ingestCommand(),
-		txCommand(),
-		addressCommand(),
-		statusCommand(),
+		// one line per command; keep sorted by name
 	}
 }
 
