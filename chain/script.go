@@ -153,26 +153,89 @@ func isPushOnly(s []byte) bool {
 	return true
 }
 
-// isMultisig mirrors Core's MatchMultisig: OP_m <keys> OP_n OP_CHECKMULTISIG.
+// maxPubKeysPerMultisig is Core's MAX_PUBKEYS_PER_MULTISIG.
+const maxPubKeysPerMultisig = 20
+
+// isMultisig mirrors Core's MatchMultisig: <m> <keys> <n> OP_CHECKMULTISIG,
+// where m and n are OP_1..OP_16 or minimal pushes of 17..20, 1 <= m <= n, and
+// each key is any push of a validly sized public key.
 func isMultisig(s []byte) bool {
-	if len(s) < 3 || s[len(s)-1] != opCheckMultisig {
+	if len(s) < 1 || s[len(s)-1] != opCheckMultisig {
 		return false
 	}
-	m, n := smallInt(s[0]), smallInt(s[len(s)-2])
-	if m < 1 || n < 1 || m > n {
+	code, data, rest, ok := op(s)
+	if !ok {
 		return false
 	}
-	body := s[1 : len(s)-2]
+	m, ok := scriptNumber(code, data, 1, maxPubKeysPerMultisig)
+	if !ok {
+		return false
+	}
 	keys := 0
-	for len(body) > 0 {
-		code, data, rest, ok := op(body)
-		if !ok || code >= opPushData1 || !validPubKeySize(data) {
+	for {
+		var next []byte
+		code, data, next, ok = op(rest)
+		if !ok {
 			return false
 		}
+		rest = next
+		if !validPubKeySize(data) {
+			break
+		}
 		keys++
-		body = rest
 	}
-	return keys == n
+	n, ok := scriptNumber(code, data, m, maxPubKeysPerMultisig)
+	return ok && keys == n && len(rest) == 1
+}
+
+// scriptNumber mirrors Core's GetScriptNumber: a number in [min, max] given
+// as OP_1..OP_16 or as a minimally encoded push.
+func scriptNumber(code byte, data []byte, min, max int) (int, bool) {
+	var n int
+	switch {
+	case code >= op1 && code <= op16:
+		n = smallInt(code)
+	case code > opFalse && code <= opPushData4:
+		if !minimalPush(code, data) || len(data) > 4 {
+			return 0, false
+		}
+		if l := len(data); l > 0 && data[l-1]&0x7f == 0 && (l == 1 || data[l-2]&0x80 == 0) {
+			return 0, false // CScriptNum: not minimally encoded
+		}
+		var v int64
+		for i, b := range data {
+			v |= int64(b) << (8 * i)
+		}
+		if l := len(data); l > 0 && data[l-1]&0x80 != 0 {
+			v = -(v &^ (int64(0x80) << (8 * (l - 1))))
+		}
+		n = int(v)
+	default:
+		return 0, false
+	}
+	if n < min || n > max {
+		return 0, false
+	}
+	return n, true
+}
+
+// minimalPush mirrors Core's CheckMinimalPush.
+func minimalPush(code byte, data []byte) bool {
+	switch l := len(data); {
+	case l == 0:
+		return code == opFalse
+	case l == 1 && data[0] >= 1 && data[0] <= 16:
+		return false // should have been OP_1..OP_16
+	case l == 1 && data[0] == 0x81:
+		return false // should have been OP_1NEGATE
+	case l <= 75:
+		return int(code) == l
+	case l <= 255:
+		return code == opPushData1
+	case l <= 65535:
+		return code == opPushData2
+	}
+	return true
 }
 
 func smallInt(c byte) int {
