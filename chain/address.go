@@ -59,8 +59,22 @@ func ParseAddress(s string, n *Network) (rt.Address, error) {
 		return a, badAddr(s, "%d characters, longer than any address", len(s))
 	}
 	if hrp := strings.ToLower(n.Bech32HRP) + "1"; len(s) > len(hrp) && strings.ToLower(s[:len(hrp)]) == hrp {
-		return parseSegwit(s, n)
+		a, err := parseSegwit(s, n)
+		if err == nil {
+			return a, nil
+		}
+		// A base58 address may start like the HRP (simnet: HRP "sb",
+		// P2PKH addresses start with 'S'), so it gets its chance too.
+		if b, err58 := parseBase58(s, n); err58 == nil {
+			return b, nil
+		}
+		return a, err
 	}
+	return parseBase58(s, n)
+}
+
+func parseBase58(s string, n *Network) (rt.Address, error) {
+	var a rt.Address
 	dec, ver, err := base58.CheckDecode(s)
 	if err != nil {
 		return a, badAddr(s, "base58check: %v", err)
