@@ -34,6 +34,7 @@ type env struct {
 func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
+		decodeBlockCommand(),
 	}
 }
 
