@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -295,13 +296,16 @@ type fileScan struct {
 	finished bool
 }
 
-func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fileScan, error) {
+func (b *BlocksDir) scanAll(ctx context.Context, opts BlocksDirOptions) ([]fileScan, error) {
 	par := opts.Parallelism
 	if par <= 0 {
 		par = min(4, runtime.GOMAXPROCS(0))
 	}
-	ctx, cancel := context.WithCancel(parent)
-	defer cancel()
+	// firstBad is the lowest index of a file that failed. Files after it
+	// need not be scanned; files before it must finish, so that the error
+	// reported is always that of the first bad file.
+	var firstBad atomic.Int64
+	firstBad.Store(int64(len(b.files)))
 	results := make([]fileScan, len(b.files))
 	next := make(chan int)
 	done := make(chan int)
@@ -311,7 +315,8 @@ func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fi
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] = b.scanFile(ctx, i, i == len(b.files)-1, opts.Strict)
+				stop := func() bool { return int64(i) > firstBad.Load() }
+				results[i] = b.scanFile(ctx, stop, i, i == len(b.files)-1, opts.Strict)
 				done <- i
 			}
 		}()
@@ -319,6 +324,9 @@ func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fi
 	go func() {
 		defer close(next)
 		for i := range b.files {
+			if int64(i) > firstBad.Load() {
+				return
+			}
 			select {
 			case next <- i:
 			case <-ctx.Done():
@@ -332,7 +340,9 @@ func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fi
 	for i := range done {
 		r := &results[i]
 		if r.err != nil {
-			cancel() // stop the other workers
+			if int64(i) < firstBad.Load() { // only this goroutine stores
+				firstBad.Store(int64(i))
+			}
 			continue
 		}
 		r.finished = true
@@ -342,13 +352,12 @@ func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fi
 			opts.Progress(nDone, len(b.files), bytes)
 		}
 	}
-	if err := parent.Err(); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	// Report the error of the lowest-numbered file that failed on its own,
-	// not one stopped because another failed.
+	// Report the error of the lowest-numbered file that failed.
 	for i := range results {
-		if err := results[i].err; err != nil && !errors.Is(err, context.Canceled) {
+		if err := results[i].err; err != nil && !errors.Is(err, errScanStopped) {
 			return nil, err
 		}
 	}
@@ -359,6 +368,9 @@ func (b *BlocksDir) scanAll(parent context.Context, opts BlocksDirOptions) ([]fi
 	}
 	return results, nil
 }
+
+// errScanStopped marks a file scan abandoned because an earlier file failed.
+var errScanStopped = errors.New("scan stopped")
 
 // scanReader serves small windows of a file, reading it in chunks and
 // removing the obfuscation.
@@ -414,7 +426,7 @@ func allZero(b []byte) bool {
 
 // scanFile reads the records of file i. last marks the highest-numbered
 // file, the only one where a torn final record is tolerated.
-func (b *BlocksDir) scanFile(ctx context.Context, i int, last, strict bool) fileScan {
+func (b *BlocksDir) scanFile(ctx context.Context, stop func() bool, i int, last, strict bool) fileScan {
 	bf := b.files[i]
 	var res fileScan
 	f, err := os.Open(bf.path)
@@ -450,9 +462,15 @@ func (b *BlocksDir) scanFile(ctx context.Context, i int, last, strict bool) file
 	magic := b.net.Magic
 	var off int64
 	for n := 0; off < res.size; n++ {
-		if n&1023 == 0 && ctx.Err() != nil {
-			res.err = ctx.Err()
-			return res
+		if n&1023 == 0 {
+			if err := ctx.Err(); err != nil {
+				res.err = err
+				return res
+			}
+			if stop() {
+				res.err = errScanStopped
+				return res
+			}
 		}
 		hdr, err := r.at(off, recordHeaderSize+chain.HeaderSize)
 		if err != nil {
