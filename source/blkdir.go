@@ -22,35 +22,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 )
 
-// Blocks-directory source.
-//
-// Bitcoin Core stores blocks in <datadir>/blocks/blkNNNNN.dat as records of
-// 4-byte network magic, little-endian uint32 size and the serialized block,
-// in the order the node received them: a child may precede its parent and
-// blocks of abandoned branches stay in the files. Files are preallocated, so
-// the data of a file ends where a run of zero bytes replaces the next magic.
-// Since Core 28 the files may be XORed with the 8-byte key in xor.dat: the
-// byte at absolute file offset p is XORed with key[p%8].
-//
-// OpenBlocksDir reads only the framing and the 80-byte header of every
-// record, builds the header tree and selects the chain with the most
-// cumulative work that starts at the network's genesis block. The view is a
-// snapshot taken at open time: blocks written later are not seen until the
-// directory is opened again. Proof of work is not checked; Core only writes
-// blocks whose headers it validated.
-//
-// Torn records. A node that crashed while appending a block leaves its last
-// record incomplete: the framing, header or block runs past the end of the
-// file, or (preallocated space being zero-filled) the block's tail reads as
-// zeros. Bitcoin Core tolerates this, and so does OpenBlocksDir, but only for
-// the final record of the last (highest-numbered) file: such a record is
-// dropped, a warning is logged and Stats().Torn names it. To catch the
-// zero-filled case the final record of the last file is decoded in full and
-// its merkle root checked. With BlocksDirOptions.Strict a torn record is an
-// error. Anything malformed elsewhere (a wrong non-zero magic, a size out of
-// range, a record running past the end of any other file) is always an
-// error naming the file and the byte offset of the record.
-
 // Framing sizes of a blk*.dat record.
 const (
 	recordHeaderSize = 8 // magic + size
@@ -119,12 +90,38 @@ type blockRec struct {
 type blkFile struct {
 	name string
 	path string
-	size int64
 	f    *os.File // opened on first Block call, guarded by BlocksDir.mu
 }
 
 // BlocksDir is a Source reading a Bitcoin Core blocks directory. Its methods
 // are safe for concurrent use.
+//
+// Bitcoin Core stores blocks in <datadir>/blocks/blkNNNNN.dat as records of
+// 4-byte network magic, little-endian uint32 size and the serialized block,
+// in the order the node received them: a child may precede its parent and
+// blocks of abandoned branches stay in the files. Files are preallocated, so
+// the data of a file ends where a run of zero bytes replaces the next magic.
+// Since Core 28 the files may be XORed with the 8-byte key in xor.dat: the
+// byte at absolute file offset p is XORed with key[p%8].
+//
+// OpenBlocksDir reads only the framing and the 80-byte header of every
+// record, builds the header tree and selects the chain with the most
+// cumulative work that starts at the network's genesis block. The view is a
+// snapshot taken at open time: blocks written later are not seen until the
+// directory is opened again. Proof of work is not checked; Core only writes
+// blocks whose headers it validated.
+//
+// Torn records. A node that crashed while appending a block leaves its last
+// record incomplete: the framing, header or block runs past the end of the
+// file, or (preallocated space being zero-filled) the magic is followed by
+// zeros only, or the block's tail reads as zeros. Bitcoin Core tolerates this, and so does OpenBlocksDir, but only for
+// the final record of the last (highest-numbered) file: such a record is
+// dropped, a warning is logged and Stats().Torn names it. To catch the
+// zero-filled case the final record of the last file is decoded in full and
+// its merkle root checked. With BlocksDirOptions.Strict a torn record is an
+// error. Anything malformed elsewhere (a wrong non-zero magic, a size out of
+// range, a record running past the end of any other file) is always an
+// error naming the file and the byte offset of the record.
 type BlocksDir struct {
 	dir    string
 	net    *chain.Network
@@ -241,8 +238,8 @@ func listBlockFiles(dir string) ([]*blkFile, error) {
 
 // OpenBlocksDir scans the Bitcoin Core blocks directory dir (the one holding
 // blk*.dat and, for Core 28+, xor.dat) of network net and returns a source
-// serving its best chain. See the package comment above for the torn-record
-// policy.
+// serving its best chain. See BlocksDir for what is scanned and for the
+// torn-record policy.
 func OpenBlocksDir(ctx context.Context, dir string, net *chain.Network, opts BlocksDirOptions) (*BlocksDir, error) {
 	start := time.Now()
 	log := opts.Logger
@@ -441,7 +438,6 @@ func (b *BlocksDir) scanFile(ctx context.Context, stop func() bool, i int, last,
 		return res
 	}
 	res.size = info.Size()
-	bf.size = res.size
 	r := &scanReader{f: f, size: res.size, key: b.key, xor: b.xor, buf: make([]byte, scanChunk)}
 	corrupt := func(off int64, format string, args ...any) fileScan {
 		res.err = &BlockFileError{File: bf.name, Offset: off, Detail: fmt.Sprintf(format, args...)}
@@ -692,8 +688,8 @@ func (b *BlocksDir) HashAt(ctx context.Context, h int64) (rt.Hash, error) {
 	return b.recs[b.best[h]].hash, nil
 }
 
-// Where returns the location of a known block ("blk00003.dat offset 1234",
-// the offset of the block data after its framing).
+// where returns the location of a known block ("blk00003.dat offset 1234",
+// the offset of the block data after its framing, as Core's FlatFilePos).
 func (b *BlocksDir) where(rec *blockRec) string {
 	return fmt.Sprintf("%s offset %d", b.files[rec.file].name, rec.off)
 }
