@@ -3,7 +3,6 @@ package btcdtest
 import (
 	"testing"
 	"time"
-
 )
 
 func TestKeysDeterministic(t *testing.T) {

@@ -18,11 +18,11 @@ import (
 const BtcdVersion = "v0.24.2"
 
 var (
-	installMu    sync.Mutex
-	installDone  bool
-	installErr   error
-	btcdBin      string
-	btcctlBin    string
+	installMu   sync.Mutex
+	installDone bool
+	installErr  error
+	btcdBin     string
+	btcctlBin   string
 )
 
 // Ensure returns the paths of the btcd and btcctl executables, installing
