@@ -35,6 +35,7 @@ func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
 		decodeBlockCommand(),
+		simulateCommand(),
 	}
 }
 
