@@ -377,6 +377,7 @@ func (d *Decoder) decodeTx(r *reader, t *Tx, ins *[]TxIn, outs *[]TxOut) error {
 	}
 	bodyEnd := r.off
 	if t.HasWitness {
+		empty := true
 		for i := 0; i < nIn; i++ {
 			ws := r.off
 			items := r.count("witness item count", 1)
@@ -387,6 +388,13 @@ func (d *Decoder) decodeTx(r *reader, t *Tx, ins *[]TxIn, outs *[]TxOut) error {
 				return r.err
 			}
 			(*ins)[firstIn+i].Witness = r.b[ws:r.off:r.off]
+			if items > 0 {
+				empty = false
+			}
+		}
+		if empty {
+			r.fail("witness", "superfluous witness record: SegWit serialization with every witness stack empty")
+			return r.err
 		}
 	}
 	t.LockTime = r.u32("tx locktime")
