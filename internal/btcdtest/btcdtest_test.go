@@ -83,3 +83,14 @@ func TestTwoNodesSync(t *testing.T) {
 	h := b.Generate(t, 1)[0]
 	a.WaitFor(t, h, 30*time.Second)
 }
+
+func TestSendSamples(t *testing.T) {
+	n := Start(t, nil)
+	s := n.SendSamples(t)
+	if len(s.Mixed.TxIn) != 2 || len(s.Mixed.TxIn[0].Witness) != 2 || len(s.Mixed.TxIn[1].SignatureScript) == 0 {
+		t.Fatal("mixed tx: want a witness input then a legacy input")
+	}
+	if got := n.BlockTxids(t, s.Blocks[1]); len(got) != 3 || got[1] != s.TwoLegacy.TxHash() {
+		t.Fatalf("block %s txids %v", s.Blocks[1], got)
+	}
+}

@@ -11,6 +11,12 @@
 //	n.Mine(t, tx)                        // one block containing tx
 //	old, branch := n.Reorg(t, 2, 3)      // replace the top 2 blocks by 3
 //
+// SendSamples makes and mines, in one call, the transaction shapes most
+// tests need (1-in/3-out, chained unconfirmed spend, two P2PKH inputs,
+// mixed P2WPKH+P2PKH inputs). Two nodes can be linked with
+// Options.Connect or Node.Connect; a TestMain can call EnsureInstalled to
+// install btcd once up front.
+//
 // Every call that fails fails the test (t.Fatal), with the tail of the
 // node's log attached. Nodes stop and their data is removed when the test
 // ends. Keys are fixed and deterministic (Key(i)), so transactions are
@@ -168,6 +174,7 @@ func start(t testing.TB, btcd string, opts *Options) (*Node, error) {
 	n.cmd = exec.Command(btcd, args...)
 	n.cmd.Stdout = n.out
 	n.cmd.Stderr = n.out
+	setProcAttr(n.cmd)
 	if err := n.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -212,7 +219,7 @@ func start(t testing.TB, btcd string, opts *Options) (*Node, error) {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("btcdtest: log of btcd node %s (tail):\n%s", n.RPCAddr, tail(n.out.String(), 60))
+			t.Logf("btcdtest: log of %s node %s (tail):\n%s", btcdVersion(btcd), n.RPCAddr, tail(n.out.String(), 60))
 		}
 		n.shutdown()
 	})

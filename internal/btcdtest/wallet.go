@@ -259,3 +259,43 @@ func (n *Node) MatureCoinbases(t testing.TB, k int) []Coin {
 	}
 	return coins
 }
+
+// Samples are transactions of the shapes chain-analysis tests need, as
+// made and mined by SendSamples.
+type Samples struct {
+	// OneToThree spends a coinbase (P2PKH) to P2PKH(1), P2WPKH(2) and
+	// P2PKH(3).
+	OneToThree *wire.MsgTx
+	// Chained spends OneToThree's P2WPKH output while both are unconfirmed,
+	// to P2WPKH(4).
+	Chained *wire.MsgTx
+	// TwoLegacy spends two coinbases (two P2PKH inputs) to P2PKH(5).
+	TwoLegacy *wire.MsgTx
+	// Mixed spends Chained's P2WPKH output and OneToThree's P2PKH(1)
+	// output (P2WPKH + P2PKH inputs) to P2PKH(6) and P2WPKH(7).
+	Mixed *wire.MsgTx
+	// Blocks are the hashes of the blocks mining them: OneToThree and
+	// Chained in Blocks[0], TwoLegacy and Mixed in Blocks[1].
+	Blocks [2]chainhash.Hash
+}
+
+// SendSamples activates SegWit if needed, then makes, sends and mines the
+// Samples transactions in two blocks.
+func (n *Node) SendSamples(t testing.TB) Samples {
+	t.Helper()
+	n.ActivateSegWit(t)
+	var s Samples
+	c := n.MatureCoinbase(t)
+	s.OneToThree = n.Spend(t, []Coin{c},
+		Out(P2PKHScript(1), 10e8),
+		Out(P2WPKHScript(2), 20e8),
+		Out(P2PKHScript(3), c.Value-30e8-10_000))
+	s.Chained = n.Spend(t, []Coin{CoinOf(s.OneToThree, 1, 2)}, Out(P2WPKHScript(4), 20e8-10_000))
+	s.Blocks[0] = n.Mine(t, s.OneToThree, s.Chained)
+	cs := n.MatureCoinbases(t, 2)
+	s.TwoLegacy = n.Spend(t, cs, Out(P2PKHScript(5), cs[0].Value+cs[1].Value-20_000))
+	s.Mixed = n.Spend(t, []Coin{CoinOf(s.Chained, 0, 4), CoinOf(s.OneToThree, 0, 1)},
+		Out(P2PKHScript(6), 25e8), Out(P2WPKHScript(7), 5e8-30_000))
+	s.Blocks[1] = n.Mine(t, s.TwoLegacy, s.Mixed)
+	return s
+}
