@@ -34,8 +34,12 @@ type env struct {
 func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
+		addressCommand(),
 		decodeBlockCommand(),
+		ingestCommand(),
 		simulateCommand(),
+		statusCommand(),
+		txCommand(),
 	}
 }
 
@@ -114,4 +118,23 @@ func equalWords(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// parseInterleaved parses flags that may appear before, between or after
+// positional arguments, and returns the positionals.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{fs.Name() + ": " + err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/progress"
+	"github.com/ransomtrail/ransomtrail/source"
+)
+
+func ingestCommand() command {
+	return command{
+		name:    "ingest",
+		summary: "index blocks from a Bitcoin Core blocks dir or a JSON-RPC node",
+		run:     runIngest,
+	}
+}
+
+func runIngest(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "index directory (created if missing)")
+	blocksDir := fs.String("blocks-dir", "", "Bitcoin Core blocks directory (blk*.dat, xor.dat)")
+	rpcURL := fs.String("rpc", "", "JSON-RPC URL of Bitcoin Core or btcd, e.g. http://user:pass@127.0.0.1:8332")
+	rpcUser := fs.String("rpc-user", "", "JSON-RPC user (overrides the URL's)")
+	rpcPass := fs.String("rpc-pass", "", "JSON-RPC password (overrides the URL's)")
+	rpcCookie := fs.String("rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
+	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet)")
+	until := fs.Int64("until", -1, "stop after this height (-1: the source's tip)")
+	workers := fs.Int("workers", 0, "parallel block fetch/decode workers (0: one per CPU)")
+	commitEvery := fs.Duration("commit-interval", 5*time.Second, "longest time between commits")
+	commitBlocks := fs.Int("commit-blocks", 0, "also commit after this many blocks (0: no limit)")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail ingest --data DIR (--blocks-dir PATH | --rpc URL) [--network N] [--until HEIGHT] [--json]\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("ingest: unexpected argument %q", pos[0])}
+	}
+	if *data == "" {
+		return &usageError{"ingest: --data DIR is required"}
+	}
+	if (*blocksDir == "") == (*rpcURL == "") {
+		return &usageError{"ingest: give exactly one of --blocks-dir or --rpc"}
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	var net *chain.Network
+	if *netName != "" {
+		n, err := chain.LookupNetwork(*netName)
+		if err != nil {
+			return &usageError{"ingest: --network: " + err.Error()}
+		}
+		net = n
+	} else if ix, err := index.Open(*data, index.Options{}); err == nil {
+		net = ix.Network()
+		ix.Close()
+	} else {
+		net = chain.MustNetwork("mainnet")
+	}
+
+	var src source.Source
+	if *blocksDir != "" {
+		log.Info("scanning blocks directory", "dir", *blocksDir, "network", net.Name)
+		bd, err := source.OpenBlocksDir(ctx, *blocksDir, net, source.BlocksDirOptions{Logger: log})
+		if err != nil {
+			return err
+		}
+		src = bd
+	} else {
+		r, err := source.DialRPC(ctx, *rpcURL, source.RPCOptions{User: *rpcUser, Pass: *rpcPass, CookieFile: *rpcCookie})
+		if err != nil {
+			return err
+		}
+		src = r
+	}
+	defer src.Close()
+
+	ix, err := index.Open(*data, index.Options{Write: true, Network: net, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+
+	rep := &progress.Reporter{Label: "ingest", Unit: "blocks"}
+	if e.isTerminal {
+		rep.Out = e.stderr
+	} else {
+		rep.Log = log
+	}
+	start := ix.TipHeight()
+	best, err := src.BestHeight(ctx)
+	if err != nil {
+		return err
+	}
+	target := best
+	if *until >= 0 && *until < best {
+		target = *until
+	}
+	rep.Start(target - start)
+	t0 := time.Now()
+	res, ierr := ix.Ingest(ctx, src, index.IngestOptions{
+		Until: *until, UntilSet: *until >= 0, Workers: *workers,
+		CommitInterval: *commitEvery, CommitBlocks: *commitBlocks,
+		Progress: func(p index.IngestProgress) {
+			rep.SetTotal(p.Target - start)
+			rep.Update(p.Height-start, p.Bytes, fmt.Sprintf("height %d txs %d", p.Height, p.Txs))
+		},
+	})
+	rep.Finish()
+	st := ix.Status()
+	el := time.Since(t0)
+	if ierr != nil {
+		log.Error("ingest stopped; the index keeps every block before the failure", "height", st.Height, "tip", st.TipHash)
+		return ierr
+	}
+	if *jsonOut {
+		out := struct {
+			index.Status
+			StartHeight int64   `json:"start_height"`
+			Blocks      int64   `json:"blocks_ingested"`
+			Bytes       int64   `json:"bytes_ingested"`
+			Reorgs      int     `json:"reorgs"`
+			RolledBack  int64   `json:"blocks_rolled_back"`
+			Seconds     float64 `json:"seconds"`
+		}{st, res.StartHeight, res.Blocks, res.Bytes, res.Reorgs, res.RolledBack, el.Seconds()}
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	fmt.Fprintf(e.stdout, "indexed %s to height %d (%s): %d blocks, %.1f MB in %s; %d txs, %d addresses in the index\n",
+		st.Network, st.Height, st.TipHash, res.Blocks, float64(res.Bytes)/1e6, el.Round(time.Millisecond), st.Txs, st.Addresses)
+	if res.Reorgs > 0 {
+		fmt.Fprintf(e.stdout, "reorgs handled: %d (%d blocks rolled back)\n", res.Reorgs, res.RolledBack)
+	}
+	return nil
+}
+
+// openIndex opens an index read-only with a clear error.
+func openIndex(data string) (*index.Index, error) {
+	if data == "" {
+		return nil, &usageError{"--data DIR is required"}
+	}
+	ix, err := index.Open(data, index.Options{})
+	if err != nil {
+		if errors.Is(err, index.ErrNoIndex) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("open index: %w", err)
+	}
+	return ix, nil
+}

@@ -1,0 +1,541 @@
+// Package index is ransomtrail's on-disk chain index: transactions, inputs,
+// outputs and addresses numbered densely in chain order and stored in
+// fixed-width append-only columns, with keyed lookups (txid, address, block
+// hash) and the commit manifest in an embedded Pebble store. See
+// docs/SCHEMA.md for the format.
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+)
+
+// ErrNotFound is returned by lookups of unknown transactions, addresses or
+// blocks.
+var ErrNotFound = errors.New("not found")
+
+// ErrNoIndex is returned when opening a directory without an index read-only.
+var ErrNoIndex = errors.New("no index")
+
+// Options configures Open. The zero value opens read-only with defaults.
+type Options struct {
+	// Write opens the index for ingesting (creating it if needed). Only one
+	// writer may have an index open.
+	Write bool
+	// Network is required when creating an index; when opening one it must
+	// match the stored network if set.
+	Network *chain.Network
+	// Logger receives recovery and commit messages (nil: discard).
+	Logger *slog.Logger
+	// TxCache bounds the in-memory txid cache used while ingesting
+	// (entries; 0: 4 million).
+	TxCache int
+	// AddrCache bounds the in-memory address cache (entries; 0: 8 million).
+	AddrCache int
+	// CacheBytes is the KV block cache size (0: 128 MiB).
+	CacheBytes int64
+}
+
+// Index is an open chain index.
+type Index struct {
+	dir  string
+	opts Options
+	log  *slog.Logger
+	net  *chain.Network
+	kv   *pebble.DB
+	m    manifest // committed state
+
+	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
+	cols                                                           []*column
+
+	w *writer // nil when read-only
+}
+
+// Open opens (or, with Write, creates) the index in dir.
+func Open(dir string, opts Options) (*Index, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	colDir := filepath.Join(dir, "chain")
+	kvDir := filepath.Join(dir, "kv")
+	if !opts.Write {
+		if _, err := os.Stat(filepath.Join(colDir, "blocks.col")); err != nil {
+			return nil, fmt.Errorf("%w in %s (run 'ransomtrail ingest --data %s' first)", ErrNoIndex, dir, dir)
+		}
+	} else if err := os.MkdirAll(colDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create index dir: %w", err)
+	}
+	cache := opts.CacheBytes
+	if cache == 0 {
+		cache = 128 << 20
+	}
+	pc := pebble.NewCache(cache)
+	defer pc.Unref()
+	po := &pebble.Options{
+		Cache:                       pc,
+		ReadOnly:                    !opts.Write,
+		MemTableSize:                64 << 20,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       4,
+		L0StopWritesThreshold:       24,
+		LBaseMaxBytes:               256 << 20,
+		Logger:                      quietLogger{},
+	}
+	po.TargetFileSizes[0] = 16 << 20
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		if i > 0 {
+			po.TargetFileSizes[i] = po.TargetFileSizes[i-1] * 2
+		}
+	}
+	kv, err := pebble.Open(kvDir, po)
+	if err != nil {
+		return nil, fmt.Errorf("open index KV store %s: %w", kvDir, err)
+	}
+	ix := &Index{dir: dir, opts: opts, log: log, kv: kv}
+	if err := ix.load(colDir); err != nil {
+		ix.Close()
+		return nil, err
+	}
+	return ix, nil
+}
+
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...interface{})  {}
+func (quietLogger) Errorf(string, ...interface{}) {}
+func (quietLogger) Fatalf(format string, args ...interface{}) {
+	panic(fmt.Sprintf(format, args...))
+}
+
+func (ix *Index) load(colDir string) error {
+	v, closer, err := ix.kv.Get([]byte{kvManifest})
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		if !ix.opts.Write {
+			return fmt.Errorf("%w in %s: no manifest", ErrNoIndex, ix.dir)
+		}
+		if ix.opts.Network == nil {
+			return fmt.Errorf("creating an index needs a network")
+		}
+		ix.m = manifest{FormatVersion: FormatVersion, Network: ix.opts.Network.Name, Height: -1}
+		if err := ix.kv.Set([]byte{kvManifest}, ix.m.encode(), pebble.Sync); err != nil {
+			return fmt.Errorf("write manifest: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("read manifest: %w", err)
+	default:
+		ix.m, err = decodeManifest(v)
+		closer.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if ix.m.FormatVersion > FormatVersion {
+		return fmt.Errorf("index in %s has format version %d, newer than this ransomtrail supports (%d): upgrade ransomtrail", ix.dir, ix.m.FormatVersion, FormatVersion)
+	}
+	if ix.m.FormatVersion < FormatVersion {
+		return fmt.Errorf("index in %s has old format version %d (this ransomtrail reads %d): re-ingest into a new --data directory", ix.dir, ix.m.FormatVersion, FormatVersion)
+	}
+	net, err := chain.LookupNetwork(ix.m.Network)
+	if err != nil {
+		return fmt.Errorf("index in %s: %w", ix.dir, err)
+	}
+	if ix.opts.Network != nil && ix.opts.Network.Name != net.Name {
+		return fmt.Errorf("index in %s is for network %s, not %s", ix.dir, net.Name, ix.opts.Network.Name)
+	}
+	ix.net = net
+	open := func(name string, width int) (*column, error) {
+		c, err := openColumn(colDir, name, width, ix.opts.Write)
+		if err == nil {
+			ix.cols = append(ix.cols, c)
+		}
+		return c, err
+	}
+	specs := []struct {
+		dst   **column
+		name  string
+		width int
+	}{
+		{&ix.blocks, "blocks.col", blockWidth},
+		{&ix.txids, "txid.col", txidWidth},
+		{&ix.txs, "tx.col", txWidth},
+		{&ix.ins, "in.col", inWidth},
+		{&ix.outs, "out.col", outWidth},
+		{&ix.spent, "spent.col", spentWidth},
+		{&ix.onext, "onext.col", onextWidth},
+		{&ix.addrs, "addr.col", addrWidth},
+		{&ix.alast, "alast.col", alastWidth},
+		{&ix.akeys, "addrkeys.dat", 1},
+	}
+	for _, s := range specs {
+		if *s.dst, err = open(s.name, s.width); err != nil {
+			return err
+		}
+	}
+	for _, s := range specs {
+		c := *s.dst
+		if c.fileLen < ix.expectedLen(c) {
+			return fmt.Errorf("index in %s is damaged: column %s has %d bytes, the manifest needs %d (%w)", ix.dir, c.name, c.fileLen, ix.expectedLen(c), chain.ErrCorrupt)
+		}
+	}
+	if ix.opts.Write {
+		if err := ix.recover(); err != nil {
+			return err
+		}
+		ix.w = newWriter(ix)
+	}
+	return nil
+}
+
+// expectedLen is the committed length of a column per the manifest.
+func (ix *Index) expectedLen(c *column) int64 {
+	m := &ix.m
+	switch c {
+	case ix.blocks:
+		return m.Blocks * blockWidth
+	case ix.txids:
+		return m.Txs * txidWidth
+	case ix.txs:
+		return m.Txs * txWidth
+	case ix.ins:
+		return m.Inputs * inWidth
+	case ix.outs:
+		return m.Outputs * outWidth
+	case ix.spent:
+		return m.Outputs * spentWidth
+	case ix.onext:
+		return m.Outputs * onextWidth
+	case ix.addrs:
+		return m.Addrs * addrWidth
+	case ix.alast:
+		return m.Addrs * alastWidth
+	case ix.akeys:
+		return m.AddrKeyBytes
+	}
+	panic("unknown column")
+}
+
+// recover brings the columns back to the manifest: it undoes the mutations
+// (spent marks, address list heads) made by records past the manifest, then
+// truncates every column. It is idempotent: a crash during recovery is
+// recovered by the next open. Rollback uses the same path.
+func (ix *Index) recover() error {
+	m := &ix.m
+	le := binary.LittleEndian
+	undone := 0
+	// Spent marks set by uncommitted inputs on committed outputs.
+	nIn := ix.ins.fileLen / inWidth
+	spentN := ix.spent.fileLen / spentWidth
+	for i := m.Inputs; i < nIn; i++ {
+		o := le.Uint64(ix.ins.rec(i))
+		if o == CoinbaseInput || int64(o) >= m.Outputs || int64(o) >= spentN {
+			continue
+		}
+		r := ix.spent.rec(int64(o))
+		if le.Uint64(r) == uint64(i)+1 {
+			le.PutUint64(r, 0)
+			undone++
+		}
+	}
+	// Address list heads moved by uncommitted outputs, newest first.
+	nOut := ix.outs.fileLen / outWidth
+	nNext := ix.onext.fileLen / onextWidth
+	alastN := ix.alast.fileLen / alastWidth
+	for o := nOut - 1; o >= m.Outputs; o-- {
+		a := le.Uint32(ix.outs.rec(o)[8:])
+		if a == NoAddress || int64(a) >= m.Addrs || int64(a) >= alastN || o >= nNext {
+			continue
+		}
+		r := ix.alast.rec(int64(a))
+		if le.Uint64(r) == uint64(o)+1 {
+			le.PutUint64(r, le.Uint64(ix.onext.rec(o)))
+			undone++
+		}
+	}
+	truncated := false
+	for _, c := range ix.cols {
+		n := ix.expectedLen(c)
+		if c.fileLen != n {
+			truncated = true
+		}
+		if err := c.truncate(n); err != nil {
+			return err
+		}
+	}
+	if undone > 0 || truncated {
+		for _, c := range ix.cols {
+			if err := c.sync(); err != nil {
+				return err
+			}
+		}
+		ix.log.Info("index recovered to its last commit", "height", m.Height, "undone_links", undone)
+	}
+	return nil
+}
+
+// Close flushes nothing (uncommitted blocks are discarded; call Commit
+// first) and releases the index.
+func (ix *Index) Close() error {
+	var first error
+	for _, c := range ix.cols {
+		if err := c.close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	ix.cols = nil
+	if ix.kv != nil {
+		if err := ix.kv.Close(); err != nil && first == nil {
+			first = err
+		}
+		ix.kv = nil
+	}
+	return first
+}
+
+// Network returns the index's network.
+func (ix *Index) Network() *chain.Network { return ix.net }
+
+// Dir returns the index directory.
+func (ix *Index) Dir() string { return ix.dir }
+
+// Status is a summary of the committed index.
+type Status struct {
+	Network       string  `json:"network"`
+	Height        int64   `json:"height"`
+	TipHash       rt.Hash `json:"tip_hash"`
+	Txs           int64   `json:"txs"`
+	Inputs        int64   `json:"inputs"`
+	Outputs       int64   `json:"outputs"`
+	Addresses     int64   `json:"addresses"`
+	FormatVersion int     `json:"format_version"`
+	Digest        rt.Hash `json:"digest"`
+}
+
+// Status returns the committed state.
+func (ix *Index) Status() Status {
+	m := ix.m
+	return Status{Network: m.Network, Height: m.Height, TipHash: m.Tip, Txs: m.Txs, Inputs: m.Inputs,
+		Outputs: m.Outputs, Addresses: m.Addrs, FormatVersion: m.FormatVersion, Digest: m.Digest}
+}
+
+// counts visible to readers: committed plus, for the writer, pending.
+func (ix *Index) nBlocks() int64 { return ix.blocks.count() }
+func (ix *Index) nTxs() int64    { return ix.txs.count() }
+func (ix *Index) nIns() int64    { return ix.ins.count() }
+func (ix *Index) nOuts() int64   { return ix.outs.count() }
+
+// Block is a block as stored.
+type Block struct {
+	Height            int64
+	Hash              rt.Hash
+	Time              uint32
+	Size              uint32
+	FirstTx, TxCount  int64
+	Digest            rt.Hash
+	FirstIn, FirstOut int64
+}
+
+// BlockAt returns the block at height h.
+func (ix *Index) BlockAt(h int64) (Block, error) {
+	if h < 0 || h >= ix.m.Blocks {
+		return Block{}, fmt.Errorf("block at height %d: %w (index height %d)", h, ErrNotFound, ix.m.Height)
+	}
+	r := getBlockRec(ix.blocks.rec(h))
+	next := uint64(ix.m.Txs)
+	if h+1 < ix.m.Blocks {
+		next = getBlockRec(ix.blocks.rec(h + 1)).FirstTx
+	}
+	return Block{Height: h, Hash: r.Hash, Time: r.Time, Size: r.Size, FirstTx: int64(r.FirstTx),
+		TxCount: int64(next - r.FirstTx), Digest: r.Digest, FirstIn: int64(r.FirstIn), FirstOut: int64(r.FirstOut)}, nil
+}
+
+// BlockHeight returns the height of a block by hash.
+func (ix *Index) BlockHeight(h rt.Hash) (int64, error) {
+	k := append([]byte{kvBlock}, h[:]...)
+	v, c, err := ix.kv.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, fmt.Errorf("block %s: %w", h, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return int64(binary.BigEndian.Uint32(v)), nil
+}
+
+// TxNum returns the dense number of a transaction by txid.
+func (ix *Index) TxNum(txid rt.Hash) (int64, error) {
+	k := make([]byte, 1+txidKeyPrefix)
+	k[0] = kvTxid
+	copy(k[1:], txid[:txidKeyPrefix])
+	v, c, err := ix.kv.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, fmt.Errorf("transaction %s: %w", txid, ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	n := int64(binary.BigEndian.Uint64(v))
+	c.Close()
+	if n >= ix.nTxs() || rt.Hash(ix.txids.rec(n)) != txid {
+		return 0, fmt.Errorf("transaction %s: %w", txid, ErrNotFound)
+	}
+	return n, nil
+}
+
+// Tx is a transaction as stored.
+type Tx struct {
+	Num               int64
+	Txid              rt.Hash
+	Height            int64
+	FirstIn, NIn      int64
+	FirstOut, NOut    int64
+	Fee               int64
+	Size, Weight      uint32
+	LockTime, Version uint32
+	Coinbase, Segwit  bool
+}
+
+// TxAt returns transaction number n.
+func (ix *Index) TxAt(n int64) (Tx, error) {
+	if n < 0 || n >= ix.nTxs() {
+		return Tx{}, fmt.Errorf("transaction number %d: %w", n, ErrNotFound)
+	}
+	r := getTxRec(ix.txs.rec(n))
+	nextIn, nextOut := uint64(ix.nIns()), uint64(ix.nOuts())
+	if n+1 < ix.nTxs() {
+		nr := getTxRec(ix.txs.rec(n + 1))
+		nextIn, nextOut = nr.FirstIn, nr.FirstOut
+	}
+	return Tx{Num: n, Txid: rt.Hash(ix.txids.rec(n)), Height: int64(r.Height),
+		FirstIn: int64(r.FirstIn), NIn: int64(nextIn - r.FirstIn),
+		FirstOut: int64(r.FirstOut), NOut: int64(nextOut - r.FirstOut),
+		Fee: int64(r.Fee), Size: r.Size, Weight: r.Weight, LockTime: r.LockTime, Version: r.Version,
+		Coinbase: r.Flags&FlagCoinbase != 0, Segwit: r.Flags&FlagSegwit != 0}, nil
+}
+
+// Txid returns the txid of transaction number n.
+func (ix *Index) Txid(n int64) rt.Hash { return rt.Hash(ix.txids.rec(n)) }
+
+// Input is an input as stored.
+type Input struct {
+	// SpentOutput is the output id this input spends, -1 for a coinbase.
+	SpentOutput int64
+	Sequence    uint32
+}
+
+// InputAt returns input id i.
+func (ix *Index) InputAt(i int64) Input {
+	r := ix.ins.rec(i)
+	o := binary.LittleEndian.Uint64(r)
+	in := Input{SpentOutput: int64(o), Sequence: binary.LittleEndian.Uint32(r[8:])}
+	if o == CoinbaseInput {
+		in.SpentOutput = -1
+	}
+	return in
+}
+
+// Output is an output as stored.
+type Output struct {
+	ID    int64
+	Value int64
+	Type  rt.ScriptType
+	// AddrID is the address id, -1 when the output has no single address.
+	AddrID int64
+	// SpentBy is the spending input id, -1 when unspent.
+	SpentBy int64
+}
+
+// OutputAt returns output id o.
+func (ix *Index) OutputAt(o int64) Output {
+	r := ix.outs.rec(o)
+	v := binary.LittleEndian.Uint64(r)
+	a := binary.LittleEndian.Uint32(r[8:])
+	out := Output{ID: o, Value: int64(v & valueMask), Type: rt.ScriptType(v >> 56), AddrID: int64(a), SpentBy: -1}
+	if a == NoAddress {
+		out.AddrID = -1
+	}
+	if s := binary.LittleEndian.Uint64(ix.spent.rec(o)); s != 0 && int64(s-1) < ix.nIns() {
+		out.SpentBy = int64(s - 1)
+	}
+	return out
+}
+
+// NumOutputs and friends report the committed counts.
+func (ix *Index) NumTxs() int64       { return ix.m.Txs }
+func (ix *Index) NumOutputs() int64   { return ix.m.Outputs }
+func (ix *Index) NumInputs() int64    { return ix.m.Inputs }
+func (ix *Index) NumAddresses() int64 { return ix.m.Addrs }
+func (ix *Index) Height() int64       { return ix.m.Height }
+
+// TxOfInput returns the number of the transaction holding input i and the
+// input's position in it.
+func (ix *Index) TxOfInput(i int64) (int64, int64) {
+	n := ix.nTxs()
+	t := sort.Search(int(n), func(k int) bool {
+		return int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(k)))) > i
+	}) - 1
+	return int64(t), i - int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(t))))
+}
+
+// TxOfOutput returns the number of the transaction holding output o and
+// the output's index (vout) in it.
+func (ix *Index) TxOfOutput(o int64) (int64, int64) {
+	n := ix.nTxs()
+	t := sort.Search(int(n), func(k int) bool {
+		return int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(k))[8:])) > o
+	}) - 1
+	return int64(t), o - int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(t))[8:]))
+}
+
+// AddressID returns the dense id of an address.
+func (ix *Index) AddressID(a rt.Address) (int64, error) {
+	var kb [1 + rt.MaxAddressKey]byte
+	k := a.AppendKey(append(kb[:0], kvAddr))
+	v, c, err := ix.kv.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, fmt.Errorf("address %s: %w", chain.EncodeAddress(a, ix.net), ErrNotFound)
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	return int64(binary.BigEndian.Uint32(v)), nil
+}
+
+// AddressAt returns the address with dense id id.
+func (ix *Index) AddressAt(id int64) (rt.Address, error) {
+	off := binary.LittleEndian.Uint64(ix.addrs.rec(id))
+	n := ix.akeys.bytesAt(int64(off), 1)[0]
+	return rt.AddressFromKey(ix.akeys.bytesAt(int64(off)+1, int64(n)))
+}
+
+// AddressOutputs calls fn for the outputs paying to address id, newest
+// first, until fn returns false.
+func (ix *Index) AddressOutputs(id int64, fn func(o int64) bool) {
+	next := binary.LittleEndian.Uint64(ix.alast.rec(id))
+	for next != 0 {
+		o := int64(next - 1)
+		if !fn(o) {
+			return
+		}
+		next = binary.LittleEndian.Uint64(ix.onext.rec(o))
+	}
+}
+
+// EncodeAddress encodes a for the index's network.
+func (ix *Index) EncodeAddress(a rt.Address) string { return chain.EncodeAddress(a, ix.net) }

@@ -1,0 +1,257 @@
+package index
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/source"
+)
+
+// IngestOptions configures Ingest. Zero values are documented defaults.
+type IngestOptions struct {
+	// Until stops after this height (-1 or 0 with UntilSet false: the
+	// source's tip).
+	Until    int64
+	UntilSet bool
+	// Workers fetch and decode blocks in parallel (0: GOMAXPROCS).
+	Workers int
+	// CommitInterval is the longest time between commits (0: 5 s).
+	CommitInterval time.Duration
+	// CommitBlocks commits after this many blocks (0: no block limit).
+	CommitBlocks int
+	// CommitBytes commits after this many bytes of blocks (0: 256 MiB).
+	CommitBytes int64
+	// Progress is called after every block (cheap; rate-limit inside).
+	Progress func(IngestProgress)
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// IngestProgress describes an ingest in flight.
+type IngestProgress struct {
+	Height, Target int64
+	Blocks         int64 // blocks applied by this run
+	Bytes          int64 // block bytes applied by this run
+	Txs            int64 // transactions in the index (applied)
+}
+
+// IngestResult summarizes a finished ingest.
+type IngestResult struct {
+	StartHeight, Height int64
+	Blocks, Bytes, Txs  int64
+	Reorgs              int
+	RolledBack          int64 // blocks removed by reorgs
+}
+
+type fetched struct {
+	h     int64
+	hash  rt.Hash
+	blk   *chain.Block
+	raw   source.RawBlock
+	err   error
+	bytes int
+	done  chan *fetched
+}
+
+// Ingest brings the index to the source's best chain (or to opts.Until):
+// it detects a fork between the index and the source (a reorg), rolls back
+// to the fork point, and applies the winning branch. Blocks are fetched and
+// decoded by parallel workers and applied in order; commits happen every
+// CommitInterval/CommitBytes and at the end. On a bad block, the blocks
+// before it are committed and the error names the block and its location.
+func (ix *Index) Ingest(ctx context.Context, src source.Source, opts IngestOptions) (IngestResult, error) {
+	if _, err := ix.writerOrErr(); err != nil {
+		return IngestResult{}, err
+	}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	res := IngestResult{StartHeight: ix.TipHeight()}
+	for {
+		best, err := src.BestHeight(ctx)
+		if err != nil {
+			return res, ix.finish(&res, fmt.Errorf("source best height: %w", err))
+		}
+		target := best
+		if opts.UntilSet && opts.Until >= 0 && opts.Until < target {
+			target = opts.Until
+		}
+		// Fork check: does the source still hold our tip?
+		fork, err := ix.findFork(ctx, src, best)
+		if err != nil {
+			return res, ix.finish(&res, err)
+		}
+		if fork < ix.TipHeight() {
+			n := ix.TipHeight() - fork
+			ix.log.Warn("reorg: the source's chain left the index tip", "fork_height", fork, "blocks_removed", n)
+			if err := ix.Rollback(fork); err != nil {
+				return res, ix.finish(&res, err)
+			}
+			res.Reorgs++
+			res.RolledBack += n
+		}
+		if ix.TipHeight() >= target {
+			return res, ix.finish(&res, nil)
+		}
+		// After the run (target reached, or a block that did not connect),
+		// the next round re-reads the tip and re-checks for a fork.
+		if _, err := ix.run(ctx, src, ix.TipHeight()+1, target, opts, now, &res); err != nil {
+			return res, ix.finish(&res, err)
+		}
+	}
+}
+
+func (ix *Index) finish(res *IngestResult, err error) error {
+	cerr := ix.Commit()
+	res.Height = ix.Height()
+	return errors.Join(err, cerr)
+}
+
+// findFork returns the highest height where the index and the source agree
+// (-1 if they share nothing, e.g. an empty index).
+func (ix *Index) findFork(ctx context.Context, src source.Source, best int64) (int64, error) {
+	h := ix.TipHeight()
+	if h > best {
+		h = best
+	}
+	for ; h >= 0; h-- {
+		theirs, err := src.HashAt(ctx, h)
+		if err != nil {
+			return 0, fmt.Errorf("source hash at %d: %w", h, err)
+		}
+		ours, _ := ix.HashAt(h)
+		if ours == theirs {
+			return h, nil
+		}
+		if h == 0 {
+			return 0, fmt.Errorf("the source's genesis %s is not the index's %s: wrong --network or --data?", theirs, ours)
+		}
+	}
+	return -1, nil
+}
+
+var blockPool = sync.Pool{New: func() any { return new(chain.Block) }}
+
+// run applies heights from..to; it reports reorg=true when a block did not
+// connect (the caller re-checks the fork).
+func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opts IngestOptions, now func() time.Time, res *IngestResult) (reorg bool, err error) {
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	interval := opts.CommitInterval
+	if interval == 0 {
+		interval = 5 * time.Second
+	}
+	maxBytes := opts.CommitBytes
+	if maxBytes == 0 {
+		maxBytes = 256 << 20
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	window := workers * 4
+	jobs := make(chan *fetched, window)
+	order := make(chan chan *fetched, window)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dec := chain.Decoder{}
+			for j := range jobs {
+				j.err = fetchDecode(ctx, src, &dec, j)
+				j.done <- j
+			}
+		}()
+	}
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for h := from; h <= to; h++ {
+			f := &fetched{h: h, done: make(chan *fetched, 1)}
+			select {
+			case order <- f.done:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		for ch := range order {
+			go func() { <-ch }()
+		}
+		wg.Wait()
+	}()
+	lastCommit := now()
+	var batchBytes int64
+	for ch := range order {
+		var f *fetched
+		select {
+		case f = <-ch:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		if f.err != nil {
+			return false, f.err
+		}
+		err := ix.ApplyBlock(f.blk, f.raw.Where)
+		blockPool.Put(f.blk)
+		if err != nil {
+			if errors.Is(err, ErrNotConnected) && f.h > 0 {
+				return true, nil
+			}
+			return false, err
+		}
+		res.Blocks++
+		res.Bytes += int64(f.bytes)
+		batchBytes += int64(f.bytes)
+		if opts.Progress != nil {
+			opts.Progress(IngestProgress{Height: f.h, Target: to, Blocks: res.Blocks, Bytes: res.Bytes, Txs: ix.nTxs()})
+		}
+		t := now()
+		if batchBytes >= maxBytes || t.Sub(lastCommit) >= interval || (opts.CommitBlocks > 0 && ix.PendingBlocks() >= opts.CommitBlocks) {
+			if err := ix.Commit(); err != nil {
+				return false, err
+			}
+			lastCommit, batchBytes = t, 0
+		}
+		res.Txs = ix.nTxs()
+	}
+	return false, ctx.Err()
+}
+
+func fetchDecode(ctx context.Context, src source.Source, dec *chain.Decoder, f *fetched) error {
+	hash, err := src.HashAt(ctx, f.h)
+	if err != nil {
+		return fmt.Errorf("source hash at height %d: %w", f.h, err)
+	}
+	raw, err := src.Block(ctx, hash)
+	if err != nil {
+		return fmt.Errorf("source block %d %s: %w", f.h, hash, err)
+	}
+	f.hash, f.raw, f.bytes = hash, raw, len(raw.Data)
+	blk := blockPool.Get().(*chain.Block)
+	if err := dec.DecodeBlock(raw.Data, blk); err != nil {
+		blockPool.Put(blk)
+		return &BlockError{Height: f.h, Hash: hash, Where: raw.Where, Err: err}
+	}
+	if blk.Hash != hash {
+		blockPool.Put(blk)
+		return &BlockError{Height: f.h, Hash: hash, Where: raw.Where, Err: fmt.Errorf("%w: the source returned block %s", chain.ErrCorrupt, blk.Hash)}
+	}
+	f.blk = blk
+	return nil
+}

@@ -1,0 +1,522 @@
+package index
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+)
+
+// ErrNotConnected is returned by ApplyBlock when the block does not extend
+// the index's tip (the source's chain changed: a reorg).
+var ErrNotConnected = errors.New("block does not extend the index tip")
+
+// BlockError is a block the index refuses: invalid content, not I/O.
+type BlockError struct {
+	Height int64
+	Hash   rt.Hash
+	Where  string // the source's location of the block
+	Err    error
+}
+
+func (e *BlockError) Error() string {
+	w := ""
+	if e.Where != "" {
+		w = " (" + e.Where + ")"
+	}
+	return fmt.Sprintf("block %d %s%s: %v", e.Height, e.Hash, w, e.Err)
+}
+
+func (e *BlockError) Unwrap() error { return e.Err }
+
+type mark struct{ o, v uint64 }
+
+// writer holds the uncommitted state of an ingest.
+type writer struct {
+	ix        *Index
+	batch     *pebble.Batch
+	txCache   map[rt.Hash]int64
+	addrShort map[[34]byte]uint32
+	addrLong  map[string]uint32
+	marks     []mark            // spent marks on committed outputs
+	lastPend  map[uint32]uint64 // list heads of committed addresses
+	pending   int               // blocks applied since the last commit
+
+	// per-block scratch
+	inBlock  map[rt.Hash]int
+	resolved []uint64
+	txFirst  []uint64
+	fees     []int64
+	h        hash.Hash
+	keyBuf   []byte
+}
+
+func newWriter(ix *Index) *writer {
+	return &writer{
+		ix:        ix,
+		batch:     ix.kv.NewBatch(),
+		txCache:   make(map[rt.Hash]int64),
+		addrShort: make(map[[34]byte]uint32),
+		addrLong:  make(map[string]uint32),
+		lastPend:  make(map[uint32]uint64),
+		inBlock:   make(map[rt.Hash]int),
+		h:         sha256.New(),
+	}
+}
+
+func (ix *Index) writerOrErr() (*writer, error) {
+	if ix.w == nil {
+		return nil, errors.New("index opened read-only")
+	}
+	return ix.w, nil
+}
+
+// PendingBlocks returns the number of applied, uncommitted blocks.
+func (ix *Index) PendingBlocks() int {
+	if ix.w == nil {
+		return 0
+	}
+	return ix.w.pending
+}
+
+// TipHeight returns the height of the last applied block (committed or
+// not), -1 for an empty index.
+func (ix *Index) TipHeight() int64 { return ix.nBlocks() - 1 }
+
+// HashAt returns the hash of the applied block at height h.
+func (ix *Index) HashAt(h int64) (rt.Hash, error) {
+	if h < 0 || h >= ix.nBlocks() {
+		return rt.Hash{}, fmt.Errorf("block at height %d: %w", h, ErrNotFound)
+	}
+	return rt.Hash(ix.blocks.rec(h)[:32]), nil
+}
+
+// txNumLookup finds a transaction for ingest: cache, then KV.
+func (w *writer) txNumLookup(txid rt.Hash) (int64, bool, error) {
+	if n, ok := w.txCache[txid]; ok {
+		return n, true, nil
+	}
+	n, err := w.ix.TxNum(txid)
+	if errors.Is(err, ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	return n, true, nil
+}
+
+func (w *writer) txFirstOut(n int64) uint64 {
+	return binary.LittleEndian.Uint64(w.ix.txs.rec(n)[8:])
+}
+
+// ApplyBlock appends a decoded block at height TipHeight()+1. It checks
+// that the block connects, that its merkle root matches, and that every
+// input spends a known output; on error nothing is appended.
+func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	height := ix.nBlocks()
+	berr := func(format string, args ...any) error {
+		return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: "+format, append([]any{chain.ErrCorrupt}, args...)...)}
+	}
+	var prevDigest rt.Hash
+	if height == 0 {
+		if b.Hash != ix.net.GenesisHash {
+			return &BlockError{Height: 0, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: first block is not the %s genesis %s", ErrNotConnected, ix.net.Name, ix.net.GenesisHash)}
+		}
+	} else {
+		prev := getBlockRec(ix.blocks.rec(height - 1))
+		if b.Header.Prev != prev.Hash {
+			return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: its parent is %s, the tip is %s", ErrNotConnected, b.Header.Prev, prev.Hash)}
+		}
+		prevDigest = prev.Digest
+	}
+	if root := chain.BlockMerkleRoot(b); root != b.Header.MerkleRoot {
+		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, root)
+	}
+	// Pass 1: resolve every input without changing anything.
+	nOuts := uint64(ix.nOuts())
+	clear(w.inBlock)
+	w.txFirst = w.txFirst[:0]
+	w.resolved = w.resolved[:0]
+	w.fees = w.fees[:0]
+	next := nOuts
+	for j := range b.Txs {
+		w.txFirst = append(w.txFirst, next)
+		next += uint64(len(b.Txs[j].Outputs))
+	}
+	for j := range b.Txs {
+		t := &b.Txs[j]
+		cb := t.IsCoinbase()
+		if cb != (j == 0) {
+			if j == 0 {
+				return berr("first transaction %s is not a coinbase", t.Txid)
+			}
+			return berr("transaction %d (%s) is a second coinbase", j, t.Txid)
+		}
+		var sumIn, sumOut int64
+		for k := range t.Outputs {
+			sumOut += t.Outputs[k].Value
+		}
+		if cb {
+			w.resolved = append(w.resolved, CoinbaseInput)
+			w.fees = append(w.fees, 0)
+			w.inBlock[t.Txid] = j
+			continue
+		}
+		for k := range t.Inputs {
+			p := t.Inputs[k].Prev
+			var o uint64
+			var v int64
+			if jj, ok := w.inBlock[p.Txid]; ok {
+				pt := &b.Txs[jj]
+				if int(p.Vout) >= len(pt.Outputs) {
+					return berr("tx %s input %d spends %s, which has only %d outputs", t.Txid, k, p, len(pt.Outputs))
+				}
+				o = w.txFirst[jj] + uint64(p.Vout)
+				v = pt.Outputs[p.Vout].Value
+			} else {
+				n, ok, err := w.txNumLookup(p.Txid)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					return berr("tx %s input %d spends %s, an unknown transaction", t.Txid, k, p)
+				}
+				first := w.txFirstOut(n)
+				end := nOuts
+				if n+1 < ix.nTxs() {
+					end = w.txFirstOut(n + 1)
+				}
+				if uint64(p.Vout) >= end-first {
+					return berr("tx %s input %d spends %s, which has only %d outputs", t.Txid, k, p, end-first)
+				}
+				o = first + uint64(p.Vout)
+				v = int64(binary.LittleEndian.Uint64(ix.outs.rec(int64(o))) & valueMask)
+			}
+			sumIn += v
+			w.resolved = append(w.resolved, o)
+		}
+		if sumIn < sumOut {
+			return berr("tx %s spends %d sat but creates %d sat", t.Txid, sumIn, sumOut)
+		}
+		w.fees = append(w.fees, sumIn-sumOut)
+		w.inBlock[t.Txid] = j
+	}
+
+	// Pass 2: append.
+	le := binary.LittleEndian
+	cols := [...]*column{ix.txids, ix.txs, ix.ins, ix.outs, ix.onext, ix.addrs, ix.akeys}
+	var start [len(cols)]int64
+	for i, c := range cols {
+		start[i] = c.size()
+	}
+	br := blockRec{Hash: b.Hash, FirstTx: uint64(ix.nTxs()), FirstIn: uint64(ix.nIns()), FirstOut: nOuts,
+		FirstAddr: uint64(ix.addrs.count()), KOff: uint64(ix.akeys.size()), Time: b.Header.Time, Size: uint32(b.Size)}
+	ri := 0
+	for j := range b.Txs {
+		t := &b.Txs[j]
+		num := ix.nTxs()
+		copy(ix.txids.appendRec(), t.Txid[:])
+		flags := uint32(0)
+		if j == 0 {
+			flags |= FlagCoinbase
+		}
+		if t.HasWitness {
+			flags |= FlagSegwit
+		}
+		tr := txRec{FirstIn: uint64(ix.nIns()), FirstOut: uint64(ix.nOuts()), Fee: uint64(w.fees[j]),
+			Height: uint32(height), Size: uint32(t.Size), Weight: uint32(t.Weight()), LockTime: t.LockTime,
+			Version: uint32(t.Version), Flags: flags}
+		putTxRec(ix.txs.appendRec(), &tr)
+		w.keyBuf = append(w.keyBuf[:0], kvTxid)
+		w.keyBuf = append(w.keyBuf, t.Txid[:txidKeyPrefix]...)
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(num))
+		if err := w.batch.Set(w.keyBuf, v[:], nil); err != nil {
+			return err
+		}
+		w.txCache[t.Txid] = num
+		for k := range t.Inputs {
+			in := ix.nIns()
+			r := ix.ins.appendRec()
+			o := w.resolved[ri]
+			ri++
+			le.PutUint64(r, o)
+			le.PutUint32(r[8:], t.Inputs[k].Sequence)
+			if o == CoinbaseInput {
+				continue
+			}
+			if ix.spent.inFile(int64(o)) {
+				w.marks = append(w.marks, mark{o, uint64(in) + 1})
+			} else {
+				le.PutUint64(ix.spent.rec(int64(o)), uint64(in)+1)
+			}
+		}
+		for k := range t.Outputs {
+			o := uint64(ix.nOuts())
+			st, addr := chain.Classify(t.Outputs[k].Script)
+			aid := NoAddress
+			if !addr.IsZero() {
+				id, err := w.addressID(&addr)
+				if err != nil {
+					return err
+				}
+				aid = id
+			}
+			r := ix.outs.appendRec()
+			le.PutUint64(r, uint64(t.Outputs[k].Value)|uint64(st)<<56)
+			le.PutUint32(r[8:], aid)
+			ix.spent.appendRec()
+			nx := ix.onext.appendRec()
+			if aid != NoAddress {
+				var last uint64
+				inFile := ix.alast.inFile(int64(aid))
+				if inFile {
+					if l, ok := w.lastPend[aid]; ok {
+						last = l
+					} else {
+						last = le.Uint64(ix.alast.rec(int64(aid)))
+					}
+					w.lastPend[aid] = o + 1
+				} else {
+					lr := ix.alast.rec(int64(aid))
+					last = le.Uint64(lr)
+					le.PutUint64(lr, o+1)
+				}
+				le.PutUint64(nx, last)
+			}
+		}
+	}
+	// Digest: the bytes this block appended to every canonical column.
+	w.h.Reset()
+	for i, c := range cols {
+		from := start[i] - c.fileLen
+		w.h.Write(c.pend[from:])
+	}
+	var content [32]byte
+	w.h.Sum(content[:0])
+	w.h.Reset()
+	w.h.Write(prevDigest[:])
+	w.h.Write(content[:])
+	w.h.Sum(br.Digest[:0])
+	putBlockRec(ix.blocks.appendRec(), &br)
+	var hv [4]byte
+	binary.BigEndian.PutUint32(hv[:], uint32(height))
+	if err := w.batch.Set(append([]byte{kvBlock}, b.Hash[:]...), hv[:], nil); err != nil {
+		return err
+	}
+	w.pending++
+	return nil
+}
+
+func (w *writer) addressID(a *rt.Address) (uint32, error) {
+	var sk [34]byte
+	short := a.Len <= 32
+	if short {
+		sk[0], sk[1], sk[2] = byte(a.Kind), a.Version, a.Len
+		copy(sk[3:], a.Data[:a.Len])
+		if id, ok := w.addrShort[sk]; ok {
+			return id, nil
+		}
+	} else if id, ok := w.addrLong[string(a.AppendKey(nil))]; ok {
+		return id, nil
+	}
+	id64, err := w.ix.AddressID(*a)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrNotFound):
+		// A new address.
+		id64 = w.ix.addrs.count()
+		if id64 >= int64(NoAddress) {
+			return 0, fmt.Errorf("address id space exhausted (%d addresses)", id64)
+		}
+		binary.LittleEndian.PutUint64(w.ix.addrs.appendRec(), uint64(w.ix.akeys.size()))
+		w.ix.alast.appendRec()
+		w.keyBuf = a.AppendKey(append(w.keyBuf[:0], kvAddr))
+		key := w.keyBuf[1:]
+		w.ix.akeys.appendBytes([]byte{byte(len(key))})
+		w.ix.akeys.appendBytes(key)
+		var v [4]byte
+		binary.BigEndian.PutUint32(v[:], uint32(id64))
+		if err := w.batch.Set(w.keyBuf, v[:], nil); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	id := uint32(id64)
+	if short {
+		w.addrShort[sk] = id
+	} else {
+		w.addrLong[string(a.AppendKey(nil))] = id
+	}
+	return id, nil
+}
+
+// Commit makes every applied block durable: columns are written and
+// fsynced, then the spent marks and list heads on committed records are
+// applied and fsynced, then the KV batch carrying the new manifest commits
+// atomically. A crash at any point leaves the previous commit intact.
+func (ix *Index) Commit() error {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	if w.pending == 0 {
+		return nil
+	}
+	for _, c := range ix.cols {
+		if err := c.flush(); err != nil {
+			return err
+		}
+	}
+	if err := syncAll(ix.cols); err != nil {
+		return err
+	}
+	le := binary.LittleEndian
+	for _, m := range w.marks {
+		le.PutUint64(ix.spent.rec(int64(m.o)), m.v)
+	}
+	for a, v := range w.lastPend {
+		le.PutUint64(ix.alast.rec(int64(a)), v)
+	}
+	if len(w.marks) > 0 || len(w.lastPend) > 0 {
+		if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
+			return err
+		}
+	}
+	nb := ix.nBlocks()
+	tip := getBlockRec(ix.blocks.rec(nb - 1))
+	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
+		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
+		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest}
+	if err := w.batch.Set([]byte{kvManifest}, m.encode(), nil); err != nil {
+		return err
+	}
+	if err := w.batch.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit index KV batch: %w", err)
+	}
+	w.batch.Close()
+	w.batch = ix.kv.NewBatch()
+	ix.m = m
+	w.marks = w.marks[:0]
+	clear(w.lastPend)
+	w.pending = 0
+	w.trimCaches()
+	return nil
+}
+
+func (w *writer) trimCaches() {
+	txMax, addrMax := w.ix.opts.TxCache, w.ix.opts.AddrCache
+	if txMax == 0 {
+		txMax = 4 << 20
+	}
+	if addrMax == 0 {
+		addrMax = 8 << 20
+	}
+	if len(w.txCache) > txMax {
+		w.txCache = make(map[rt.Hash]int64)
+	}
+	if len(w.addrShort)+len(w.addrLong) > addrMax {
+		w.addrShort = make(map[[34]byte]uint32)
+		w.addrLong = make(map[string]uint32)
+	}
+}
+
+func syncAll(cols []*column) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(cols))
+	for i, c := range cols {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.sync()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Rollback removes every block above height h (h = -1 empties the index),
+// committing first. The result is the state a fresh ingest up to h gives.
+func (ix *Index) Rollback(h int64) error {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	if err := ix.Commit(); err != nil {
+		return err
+	}
+	if h >= ix.m.Height {
+		return nil
+	}
+	if h < -1 {
+		h = -1
+	}
+	nm := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: h}
+	if h >= 0 {
+		cut := getBlockRec(ix.blocks.rec(h + 1))
+		tip := getBlockRec(ix.blocks.rec(h))
+		nm.Tip, nm.Digest, nm.Blocks = tip.Hash, tip.Digest, h+1
+		nm.Txs, nm.Inputs, nm.Outputs = int64(cut.FirstTx), int64(cut.FirstIn), int64(cut.FirstOut)
+		nm.Addrs, nm.AddrKeyBytes = int64(cut.FirstAddr), int64(cut.KOff)
+	}
+	b := ix.kv.NewBatch()
+	defer b.Close()
+	for n := nm.Txs; n < ix.m.Txs; n++ {
+		txid := ix.Txid(n)
+		k := append([]byte{kvTxid}, txid[:txidKeyPrefix]...)
+		v, c, err := ix.kv.Get(k)
+		if err == nil {
+			same := int64(binary.BigEndian.Uint64(v)) == n
+			c.Close()
+			if same {
+				if err := b.Delete(k, nil); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for a := nm.Addrs; a < ix.m.Addrs; a++ {
+		addr, err := ix.AddressAt(a)
+		if err != nil {
+			return fmt.Errorf("rollback: address %d: %w", a, err)
+		}
+		if err := b.Delete(addr.AppendKey([]byte{kvAddr}), nil); err != nil {
+			return err
+		}
+	}
+	for bh := nm.Blocks; bh < ix.m.Blocks; bh++ {
+		hash := rt.Hash(ix.blocks.rec(bh)[:32])
+		if err := b.Delete(append([]byte{kvBlock}, hash[:]...), nil); err != nil {
+			return err
+		}
+	}
+	if err := b.Set([]byte{kvManifest}, nm.encode(), nil); err != nil {
+		return err
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("commit rollback: %w", err)
+	}
+	old := ix.m.Height
+	ix.m = nm
+	if err := ix.recover(); err != nil {
+		return err
+	}
+	w.txCache = make(map[rt.Hash]int64)
+	w.addrShort = make(map[[34]byte]uint32)
+	w.addrLong = make(map[string]uint32)
+	ix.log.Info("index rolled back", "from_height", old, "to_height", h)
+	return nil
+}
