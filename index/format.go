@@ -118,7 +118,7 @@ func getBlockRec(b []byte) blockRec {
 
 // txRec is a decoded tx.col record.
 type txRec struct {
-	FirstIn, FirstOut, Fee                          uint64
+	FirstIn, FirstOut, Fee                         uint64
 	Height, Size, Weight, LockTime, Version, Flags uint32
 }
 

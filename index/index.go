@@ -58,7 +58,7 @@ type Index struct {
 	m    manifest // committed state
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
-	cols                                                           []*column
+	cols                                                             []*column
 
 	w *writer // nil when read-only
 }
