@@ -90,6 +90,10 @@ func receiveType(year, q float64) stype {
 			return t
 		}
 	}
+	// multisig wallets (BitGo, Copay, Armory…): P2SH 2-of-3
+	if q > 0.9 && year >= yearP2SH {
+		return tP2SHMS
+	}
 	return tP2PKH
 }
 

@@ -466,8 +466,9 @@ func (w *world) appendWitness(b []byte, t *txb, i int) []byte {
 	return append(b, 0)
 }
 
-// serialize appends t to b and returns b, the txid and the wtxid.
-func (w *world) serialize(b []byte, t *txb) ([]byte, rt.Hash, rt.Hash, bool) {
+// serialize appends t to b and returns b, the txid, the wtxid and the
+// BIP141 weight.
+func (w *world) serialize(b []byte, t *txb) ([]byte, rt.Hash, rt.Hash, int) {
 	seg := false
 	for i := range t.ins {
 		seg = seg || t.ins[i].u.typ.witness()
@@ -502,8 +503,9 @@ func (w *world) serialize(b []byte, t *txb) ([]byte, rt.Hash, rt.Hash, bool) {
 	b = binary.LittleEndian.AppendUint32(b, t.lock)
 	if !seg {
 		id := dsha(b[start:])
-		return b, id, id, false
+		return b, id, id, 4 * (len(b) - start)
 	}
+	weight := 3*(8+bodyEnd-bodyStart) + len(b) - start
 	h := w.sha
 	h.Reset()
 	h.Write(b[start : start+4])
@@ -511,12 +513,21 @@ func (w *world) serialize(b []byte, t *txb) ([]byte, rt.Hash, rt.Hash, bool) {
 	h.Write(b[len(b)-4:])
 	var first [32]byte
 	h.Sum(first[:0])
-	return b, sha256.Sum256(first[:]), dsha(b[start:]), true
+	return b, sha256.Sum256(first[:]), dsha(b[start:]), weight
 }
 
 func dsha(b []byte) rt.Hash {
 	h := sha256.Sum256(b)
 	return sha256.Sum256(h[:])
+}
+
+func (t *txb) hasWitness() bool {
+	for i := range t.ins {
+		if t.ins[i].u.typ.witness() {
+			return true
+		}
+	}
+	return false
 }
 
 // check panics when t breaks a rule of the chain: these are bugs.

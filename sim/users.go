@@ -197,7 +197,24 @@ func (e *economy) userSpend(t *txb, u *user, m float64, payType stype) bool {
 	w := e.w
 	seq := e.habits(t, u)
 	rate := e.feeRate(clients[u.client].feeMult * m)
+	// Most wallets first look for the smallest single coin that covers the
+	// payment (Bitcoin Core's knapsack and branch-and-bound do).
+	if w.r.IntN(10) < 7 {
+		need := t.outSum() + feeFor(rate, t.vsize(e.userType(u), 1, e.userType(u)))
+		best := -1
+		for i := range u.utxos {
+			if v := u.utxos[i].value; v >= need && (best < 0 || v < u.utxos[best].value) {
+				best = i
+			}
+		}
+		if best >= 0 {
+			t.spend(u.take(best), seq)
+		}
+	}
 	if !w.fund(t, &u.wallet, rate, clients[u.client].sel, seq, e.userType(u), 30, nil) {
+		for i := range t.ins {
+			u.add(t.ins[i].u)
+		}
 		return false
 	}
 	w.addChange(t, rate, e.changeAddr(t, u, payType), &u.wallet, t.spendCamp())
@@ -229,7 +246,7 @@ func (e *economy) actPayment() bool {
 	if len(u.utxos) > 14 {
 		return e.consolidate(u)
 	}
-	v := e.payAmount(u, 0.6)
+	v := e.payAmount(u, 0.45)
 	if v < 10_000 {
 		return false
 	}
@@ -310,7 +327,7 @@ func (e *economy) actDeposit() bool {
 		u.dep = w.newAddr(ex.ent, ex.depositType(w.year))
 	}
 	t := w.newTx(kDeposit, u.ent)
-	if w.r.IntN(4) == 0 {
+	if len(u.utxos) <= 3 && w.r.IntN(3) == 0 {
 		// send everything (no change)
 		seq := e.habits(t, u)
 		for len(u.utxos) > 0 && len(t.ins) < 20 {
@@ -327,7 +344,7 @@ func (e *economy) actDeposit() bool {
 		w.commit(t)
 		return true
 	}
-	v := e.payAmount(u, 0.8)
+	v := e.payAmount(u, 0.6)
 	if v < 20_000 {
 		return false
 	}

@@ -306,23 +306,11 @@ func (w *world) commit(t *txb) rt.Hash {
 	if w.keys.signed {
 		w.sign(t)
 	}
-	start := len(w.body)
 	var txid, wtxid rt.Hash
-	var seg bool
-	w.body, txid, wtxid, seg = w.serialize(w.body, t)
-	size := len(w.body) - start
-	wit := 0
-	if seg {
-		wit = 2
-		for i := range t.ins {
-			if tt := t.ins[i].u.typ; tt.witness() {
-				wit += inWit[tt]
-			} else {
-				wit++
-			}
-		}
-	}
-	w.weight += (size-wit)*4 + wit
+	var weight int
+	w.body, txid, wtxid, weight = w.serialize(w.body, t)
+	seg := t.hasWitness()
+	w.weight += weight
 	w.txids = append(w.txids, txid)
 	w.wtxids = append(w.wtxids, wtxid)
 	w.anyWitness = w.anyWitness || seg
