@@ -85,8 +85,12 @@ func Open(dir string, opts Options) (*Index, error) {
 	pc := pebble.NewCache(cache)
 	defer pc.Unref()
 	po := &pebble.Options{
-		Cache:                       pc,
-		ReadOnly:                    !opts.Write,
+		Cache:    pc,
+		ReadOnly: !opts.Write,
+		// No WAL: Commit flushes the memtable, and a flush installs its
+		// tables atomically, so the KV store always holds exactly the last
+		// commit (with its manifest). A crash loses only uncommitted keys.
+		DisableWAL:                  true,
 		MemTableSize:                64 << 20,
 		MemTableStopWritesThreshold: 4,
 		L0CompactionThreshold:       4,
@@ -132,7 +136,10 @@ func (ix *Index) load(colDir string) error {
 			return fmt.Errorf("creating an index needs a network")
 		}
 		ix.m = manifest{FormatVersion: FormatVersion, Network: ix.opts.Network.Name, Height: -1}
-		if err := ix.kv.Set([]byte{kvManifest}, ix.m.encode(), pebble.Sync); err != nil {
+		if err := ix.kv.Set([]byte{kvManifest}, ix.m.encode(), pebble.NoSync); err != nil {
+			return fmt.Errorf("write manifest: %w", err)
+		}
+		if err := ix.kv.Flush(); err != nil {
 			return fmt.Errorf("write manifest: %w", err)
 		}
 	case err != nil:
@@ -379,22 +386,33 @@ func (ix *Index) BlockHeight(h rt.Hash) (int64, error) {
 
 // TxNum returns the dense number of a transaction by txid.
 func (ix *Index) TxNum(txid rt.Hash) (int64, error) {
-	k := make([]byte, 1+txidKeyPrefix)
-	k[0] = kvTxid
-	copy(k[1:], txid[:txidKeyPrefix])
-	v, c, err := ix.kv.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("transaction %s: %w", txid, ErrNotFound)
-	}
+	n, ok, err := ix.lookupTx(txid)
 	if err != nil {
 		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("transaction %s: %w", txid, ErrNotFound)
+	}
+	return n, nil
+}
+
+func (ix *Index) lookupTx(txid rt.Hash) (int64, bool, error) {
+	var k [1 + txidKeyPrefix]byte
+	k[0] = kvTxid
+	copy(k[1:], txid[:txidKeyPrefix])
+	v, c, err := ix.kv.Get(k[:])
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, err
 	}
 	n := int64(binary.BigEndian.Uint64(v))
 	c.Close()
 	if n >= ix.nTxs() || rt.Hash(ix.txids.rec(n)) != txid {
-		return 0, fmt.Errorf("transaction %s: %w", txid, ErrNotFound)
+		return 0, false, nil
 	}
-	return n, nil
+	return n, true, nil
 }
 
 // Tx is a transaction as stored.
@@ -504,17 +522,29 @@ func (ix *Index) TxOfOutput(o int64) (int64, int64) {
 
 // AddressID returns the dense id of an address.
 func (ix *Index) AddressID(a rt.Address) (int64, error) {
+	id, ok, err := ix.lookupAddress(&a)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("address %s: %w", chain.EncodeAddress(a, ix.net), ErrNotFound)
+	}
+	return id, nil
+}
+
+func (ix *Index) lookupAddress(a *rt.Address) (int64, bool, error) {
 	var kb [1 + rt.MaxAddressKey]byte
 	k := a.AppendKey(append(kb[:0], kvAddr))
 	v, c, err := ix.kv.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, fmt.Errorf("address %s: %w", chain.EncodeAddress(a, ix.net), ErrNotFound)
+		return 0, false, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
-	defer c.Close()
-	return int64(binary.BigEndian.Uint32(v)), nil
+	id := int64(binary.BigEndian.Uint32(v))
+	c.Close()
+	return id, true, nil
 }
 
 // AddressAt returns the address with dense id id.

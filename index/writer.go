@@ -48,6 +48,10 @@ type writer struct {
 	marks     []mark            // spent marks on committed outputs
 	lastPend  map[uint32]uint64 // list heads of committed addresses
 	pending   int               // blocks applied since the last commit
+	// txComplete/addrComplete: the cache holds every tx/address of the
+	// index (ingest started from an empty index and the cache was never
+	// trimmed), so a miss needs no KV lookup.
+	txComplete, addrComplete bool
 
 	// per-block scratch
 	inBlock  map[rt.Hash]int
@@ -60,14 +64,16 @@ type writer struct {
 
 func newWriter(ix *Index) *writer {
 	return &writer{
-		ix:        ix,
-		batch:     ix.kv.NewBatch(),
-		txCache:   make(map[rt.Hash]int64),
-		addrShort: make(map[[34]byte]uint32),
-		addrLong:  make(map[string]uint32),
-		lastPend:  make(map[uint32]uint64),
-		inBlock:   make(map[rt.Hash]int),
-		h:         sha256.New(),
+		ix:           ix,
+		batch:        ix.kv.NewBatch(),
+		txCache:      make(map[rt.Hash]int64),
+		addrShort:    make(map[[34]byte]uint32),
+		addrLong:     make(map[string]uint32),
+		lastPend:     make(map[uint32]uint64),
+		inBlock:      make(map[rt.Hash]int),
+		h:            sha256.New(),
+		txComplete:   ix.m.Txs == 0,
+		addrComplete: ix.m.Addrs == 0,
 	}
 }
 
@@ -103,14 +109,10 @@ func (w *writer) txNumLookup(txid rt.Hash) (int64, bool, error) {
 	if n, ok := w.txCache[txid]; ok {
 		return n, true, nil
 	}
-	n, err := w.ix.TxNum(txid)
-	if errors.Is(err, ErrNotFound) {
+	if w.txComplete {
 		return 0, false, nil
 	}
-	if err != nil {
-		return 0, false, err
-	}
-	return n, true, nil
+	return w.ix.lookupTx(txid)
 }
 
 func (w *writer) txFirstOut(n int64) uint64 {
@@ -332,10 +334,16 @@ func (w *writer) addressID(a *rt.Address) (uint32, error) {
 	} else if id, ok := w.addrLong[string(a.AppendKey(nil))]; ok {
 		return id, nil
 	}
-	id64, err := w.ix.AddressID(*a)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrNotFound):
+	var id64 int64
+	found := false
+	if !w.addrComplete {
+		var err error
+		id64, found, err = w.ix.lookupAddress(a)
+		if err != nil {
+			return 0, err
+		}
+	}
+	if !found {
 		// A new address.
 		id64 = w.ix.addrs.count()
 		if id64 >= int64(NoAddress) {
@@ -352,8 +360,6 @@ func (w *writer) addressID(a *rt.Address) (uint32, error) {
 		if err := w.batch.Set(w.keyBuf, v[:], nil); err != nil {
 			return 0, err
 		}
-	default:
-		return 0, err
 	}
 	id := uint32(id64)
 	if short {
@@ -404,8 +410,11 @@ func (ix *Index) Commit() error {
 	if err := w.batch.Set([]byte{kvManifest}, m.encode(), nil); err != nil {
 		return err
 	}
-	if err := w.batch.Commit(pebble.Sync); err != nil {
+	if err := w.batch.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit index KV batch: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush index KV store: %w", err)
 	}
 	w.batch.Close()
 	w.batch = ix.kv.NewBatch()
@@ -427,10 +436,12 @@ func (w *writer) trimCaches() {
 	}
 	if len(w.txCache) > txMax {
 		w.txCache = make(map[rt.Hash]int64)
+		w.txComplete = false
 	}
 	if len(w.addrShort)+len(w.addrLong) > addrMax {
 		w.addrShort = make(map[[34]byte]uint32)
 		w.addrLong = make(map[string]uint32)
+		w.addrComplete = false
 	}
 }
 
@@ -506,8 +517,11 @@ func (ix *Index) Rollback(h int64) error {
 	if err := b.Set([]byte{kvManifest}, nm.encode(), nil); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("commit rollback: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush rollback: %w", err)
 	}
 	old := ix.m.Height
 	ix.m = nm
@@ -517,6 +531,7 @@ func (ix *Index) Rollback(h int64) error {
 	w.txCache = make(map[rt.Hash]int64)
 	w.addrShort = make(map[[34]byte]uint32)
 	w.addrLong = make(map[string]uint32)
+	w.txComplete, w.addrComplete = ix.m.Txs == 0, ix.m.Addrs == 0
 	ix.log.Info("index rolled back", "from_height", old, "to_height", h)
 	return nil
 }

@@ -1,0 +1,170 @@
+package index_test
+
+import (
+	"context"
+	"encoding/binary"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/sim"
+	"github.com/ransomtrail/ransomtrail/source"
+)
+
+var benchWorld struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// benchBlocks returns a blocks dir: $RANSOMTRAIL_BENCH_BLOCKS (with
+// $RANSOMTRAIL_BENCH_NETWORK, default sim), or a simulated world of
+// $RANSOMTRAIL_BENCH_TXS transactions (default 200,000).
+func benchBlocks(b *testing.B) (string, *chain.Network) {
+	if d := os.Getenv("RANSOMTRAIL_BENCH_BLOCKS"); d != "" {
+		n := os.Getenv("RANSOMTRAIL_BENCH_NETWORK")
+		if n == "" {
+			n = "sim"
+		}
+		return d, chain.MustNetwork(n)
+	}
+	benchWorld.once.Do(func() {
+		txs := int64(200_000)
+		if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
+			txs, _ = strconv.ParseInt(s, 10, 64)
+		}
+		dir, err := os.MkdirTemp("", "rt-bench-world")
+		if err != nil {
+			benchWorld.err = err
+			return
+		}
+		_, benchWorld.err = sim.Run(context.Background(), sim.Config{Out: dir, Seed: 7, Txs: txs})
+		benchWorld.dir = filepath.Join(dir, "blocks")
+	})
+	if benchWorld.err != nil {
+		b.Fatal(benchWorld.err)
+	}
+	return benchWorld.dir, chain.MustNetwork("sim")
+}
+
+// floor reads every blk file and double-SHA256s every transaction's
+// non-witness bytes (the txids), the least any indexer must do.
+func floor(b *testing.B, dir string) (txs int64, bytes int64) {
+	files, _ := filepath.Glob(filepath.Join(dir, "blk*.dat"))
+	sort.Strings(files)
+	var d chain.Decoder
+	var blk chain.Block
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bytes += int64(len(data))
+		for off := 0; off+8 <= len(data); {
+			n := int(binary.LittleEndian.Uint32(data[off+4:]))
+			if n == 0 {
+				break
+			}
+			if err := d.DecodeBlock(data[off+8:off+8+n], &blk); err != nil {
+				b.Fatal(err)
+			}
+			txs += int64(len(blk.Txs))
+			off += 8 + n
+		}
+	}
+	return txs, bytes
+}
+
+func peakRSSMiB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	s := string(data)
+	const key = "VmHWM:"
+	i := indexOf(s, key)
+	if i < 0 {
+		return 0
+	}
+	var kb int64
+	for _, c := range s[i+len(key):] {
+		if c >= '0' && c <= '9' {
+			kb = kb*10 + int64(c-'0')
+		} else if kb > 0 {
+			break
+		}
+	}
+	return float64(kb) / 1024
+}
+
+func indexOf(s, sub string) int {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return i
+		}
+	}
+	return -1
+}
+
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			n += fi.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// BenchmarkIngest measures a full ingest (index included) against the
+// read + double-SHA256 floor on the same blk files, in the same run.
+func BenchmarkIngest(b *testing.B) {
+	dir, net := benchBlocks(b)
+	ctx := context.Background()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		runtime.GC()
+		t0 := time.Now()
+		txs, bytes := floor(b, dir)
+		floorDur := time.Since(t0)
+		data := b.TempDir()
+		b.StartTimer()
+		t1 := time.Now()
+		src, err := source.OpenBlocksDir(ctx, dir, net, source.BlocksDirOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ix, err := index.Open(data, index.Options{Write: true, Network: net})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ix.Ingest(ctx, src, index.IngestOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		st := ix.Status()
+		ix.Close()
+		src.Close()
+		ingestDur := time.Since(t1)
+		b.StopTimer()
+		if st.Txs != txs {
+			b.Fatalf("indexed %d txs, floor saw %d", st.Txs, txs)
+		}
+		b.SetBytes(bytes)
+		b.ReportMetric(float64(txs), "txs")
+		b.ReportMetric(floorDur.Seconds(), "floor-s")
+		b.ReportMetric(ingestDur.Seconds(), "ingest-s")
+		b.ReportMetric(ingestDur.Seconds()/floorDur.Seconds(), "ratio")
+		b.ReportMetric(float64(txs)/ingestDur.Seconds(), "tx/s")
+		b.ReportMetric(float64(dirSize(data))/float64(txs), "index-B/tx")
+		b.ReportMetric(peakRSSMiB()/(float64(txs)/1e6), "peakRSS-MiB/Mtx")
+		b.StartTimer()
+	}
+}
