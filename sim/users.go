@@ -46,7 +46,7 @@ var clients = [nClients]client{
 // Years the privacy clients' CoinJoins ran (real dates, rounded).
 const (
 	yearWasabi1      = 2018.6
-	yearWasabi1End   = 2024.45
+	yearWasabi1End   = 2022.6 // the zkSNACKs Wasabi 1 coordinator stopped mid-2022
 	yearWasabi2      = 2022.45
 	yearWhirlpool    = 2019.35
 	yearWhirlpoolEnd = 2024.32 // Samourai servers seized, April 2024
