@@ -36,6 +36,7 @@ func commands() []command {
 		// one line per command; keep sorted by name
 		addressCommand(),
 		decodeBlockCommand(),
+		demoCommand(),
 		ingestCommand(),
 		simulateCommand(),
 		statusCommand(),

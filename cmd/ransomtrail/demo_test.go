@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDemoEndToEnd runs the README's main command on a small world.
+func TestDemoEndToEnd(t *testing.T) {
+	var out, errb bytes.Buffer
+	dir := t.TempDir()
+	e := &env{stdout: &out, stderr: &errb}
+	if err := run(context.Background(), e, []string{"demo", "--data", dir, "--txs", "30000", "--seed", "3"}); err != nil {
+		t.Fatalf("demo: %v\n%s", err, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{"1. Simulating", "2. Indexing", "3. A ransom payment", "The index agrees", "4. Where did it go?", "Dig further:"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if !regexp.MustCompile(`\d+ hops: [0-9.]+ BTC reached \S+ of .*\((exchange|otc)\)`).MatchString(s) {
+		t.Errorf("demo did not follow the ransom to a cash-out:\n%s", s)
+	}
+	// The printed follow-up commands work.
+	m := regexp.MustCompile(`ransomtrail (tx \S+ --data \S+ --json)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no tx command in the demo output:\n%s", s)
+	}
+	out.Reset()
+	if err := run(context.Background(), e, strings.Fields(m[1])); err != nil {
+		t.Fatalf("%s: %v", m[1], err)
+	}
+	if !strings.Contains(out.String(), `"block_height"`) {
+		t.Errorf("tx output: %s", out.String())
+	}
+}
