@@ -1,0 +1,77 @@
+// Package cluster turns addresses into entities: named link rules
+// (multi-input co-spend, change heuristics) that return evidence, CoinJoin
+// detection that vetoes them, a union-find over dense address ids, and the
+// stored links that explain why two addresses share a cluster.
+package cluster
+
+import (
+	rt "github.com/ransomtrail/ransomtrail"
+)
+
+// Tx is the view of a transaction that rules read: storage-independent, so
+// rules run on indexed transactions and on JSON from a node alike.
+type Tx struct {
+	Txid     rt.Hash
+	Version  uint32
+	LockTime uint32
+	// Height is the confirming block's height, -1 when unknown/unconfirmed.
+	Height  int64
+	Inputs  []In
+	Outputs []Out
+}
+
+// In is a transaction input with its resolved previous output.
+type In struct {
+	Prev     rt.Outpoint
+	Sequence uint32
+	Value    int64
+	Type     rt.ScriptType
+	Addr     rt.Address // zero when the spent output has no single address
+	// Witness reports whether the input carried witness data.
+	Witness bool
+	// AddrID is the dense address id in an index, -1 when unknown.
+	AddrID int64
+}
+
+// Out is a transaction output.
+type Out struct {
+	Value int64
+	Type  rt.ScriptType
+	Addr  rt.Address
+	// AddrID is the dense address id in an index, -1 when unknown.
+	AddrID int64
+	// Fresh is true when this output is the first appearance of its address
+	// on the chain (needs history: false when unknown — see FreshKnown).
+	Fresh bool
+	// FreshKnown tells whether Fresh was computed from history.
+	FreshKnown bool
+}
+
+// Rule names (stored with every link; never rename).
+const (
+	RuleMultiInput    = "multi_input"
+	RuleOneTimeChange = "change_one_time"  // fresh address (Meiklejohn et al. 2013)
+	RuleAddrTypeMatch = "change_addr_type" // output type matches all inputs
+	RuleRoundPayment  = "change_round_payment"
+	RuleOptimalChange = "change_optimal" // change smaller than every input
+	RuleBIP69         = "change_bip69_fingerprint"
+	RuleLocktime      = "change_locktime_fingerprint" // anti-fee-sniping
+	RulePeelChain     = "change_peel_chain"
+)
+
+// Evidence is one rule's finding: which output it links (for change
+// rules) and how confident it is.
+type Evidence struct {
+	Rule       string  `json:"rule"`
+	Vout       int     `json:"vout"` // -1 for multi-input
+	Confidence float64 `json:"confidence"`
+	Detail     string  `json:"detail,omitempty"`
+}
+
+// CoinJoin is the result of CoinJoin detection on one transaction.
+type CoinJoin struct {
+	Detected   bool    `json:"detected"`
+	Kind       string  `json:"kind"` // wasabi1, wasabi2, whirlpool, whirlpool_tx0, joinmarket, generic; "" when not detected
+	Confidence float64 `json:"confidence"`
+	Detail     string  `json:"detail,omitempty"`
+}
