@@ -45,6 +45,21 @@ type Out struct {
 	Fresh bool
 	// FreshKnown tells whether Fresh was computed from history.
 	FreshKnown bool
+	// ScriptLen is the output script's length in bytes, 0 when unknown.
+	ScriptLen int
+	// Next describes the transaction spending this output, nil when the
+	// output is unspent or its history is unknown (peel-chain lookahead).
+	Next *NextSpend
+}
+
+// NextSpend is the shape of the transaction spending an output.
+type NextSpend struct {
+	Txid     rt.Hash
+	NIn      int
+	NOut     int
+	Values   []int64 // output values of the spending transaction
+	Version  uint32
+	LockTime uint32
 }
 
 // Rule names (stored with every link; never rename).
