@@ -1,0 +1,185 @@
+// Package tags holds attribution labels with their provenance and the
+// importers that read them from published sources: the OFAC SDN Advanced XML
+// and the legacy SDN CSV pair, one-address-per-line lists (0xB10C format),
+// GraphSense TagPacks and ActorPacks, the Ransomwhere export and a plain CSV.
+// The format of a file is detected from its content, never from its name.
+//
+// The package is pure: it parses and aggregates, and stores nothing. Storage
+// is the state package's concern.
+package tags
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+)
+
+// Tag is one attribution: an address (or a cluster) carries a label from a
+// source. Its identity is (subject, Label, Source): importing the same fact
+// twice yields the same tag.
+type Tag struct {
+	// Address is the address as published, in canonical encoding for
+	// Bitcoin (bech32 lower case); "" for a cluster tag.
+	Address string `json:"address,omitempty"`
+	// AddrKey is the binary key of a Bitcoin address (rt.Address.AppendKey);
+	// nil for other currencies and for cluster tags.
+	AddrKey []byte `json:"-"`
+	// Currency is the currency code: XBT for Bitcoin (OFAC's code; BTC is
+	// normalised to XBT), ETH, USDT, …
+	Currency string `json:"currency,omitempty"`
+	// ClusterID is set for a tag on a whole cluster instead of an address.
+	ClusterID *int64 `json:"cluster_id,omitempty"`
+	Label     string `json:"label"`
+	// Category is one of the Category* constants when the source maps onto
+	// one, else the source's own word.
+	Category  string `json:"category,omitempty"`
+	Source    string `json:"source"`
+	SourceURL string `json:"source_url,omitempty"`
+	// Confidence is 0..100, on GraphSense's scale (authority_data 60,
+	// forensic 50, web_crawl 20, …); OFAC's own publication is 100.
+	Confidence int `json:"confidence"`
+	// Date is the date of the fact or of its publication, YYYY-MM-DD.
+	Date        string `json:"date,omitempty"`
+	Actor       string `json:"actor,omitempty"`
+	Description string `json:"description,omitempty"`
+	// Program is the OFAC sanctions program (CYBER2, DPRK3, …).
+	Program string `json:"program,omitempty"`
+	// Authoritative marks a tag from the sanctioning authority's own
+	// publication (OFAC SDN). Aggregation never lets a weaker tag override it.
+	Authoritative bool `json:"authoritative"`
+}
+
+// Categories used across sources.
+const (
+	CategorySanctions  = "sanctions"
+	CategoryRansomware = "ransomware"
+	CategoryExchange   = "exchange"
+	CategoryMixer      = "mixer"
+	CategoryDarknet    = "darknet"
+	CategoryScam       = "scam"
+	CategoryTheft      = "theft"
+	CategoryTerrorism  = "terrorism"
+	CategoryMiner      = "miner"
+)
+
+// Actor is an entity of a GraphSense ActorPack; tags name it by ID.
+type Actor struct {
+	ID            string   `json:"id"`
+	Label         string   `json:"label"`
+	Categories    []string `json:"categories,omitempty"`
+	Jurisdictions []string `json:"jurisdictions,omitempty"`
+	URI           string   `json:"uri,omitempty"`
+}
+
+// Rejected is an address an importer could not accept, with where it was
+// and why. Rejected addresses are reported, never silently dropped.
+type Rejected struct {
+	Address  string `json:"address"`
+	Currency string `json:"currency,omitempty"`
+	// Where is "line N" or the XML element (e.g. "Feature ID=42980").
+	Where  string `json:"where"`
+	Reason string `json:"reason"`
+}
+
+// IsBitcoin reports whether a currency code means Bitcoin.
+func IsBitcoin(currency string) bool { return currency == "XBT" }
+
+// NormalizeCurrency upper-cases a currency code and maps BTC to XBT.
+func NormalizeCurrency(c string) string {
+	c = strings.ToUpper(strings.TrimSpace(c))
+	if c == "BTC" || c == "BITCOIN" {
+		return "XBT"
+	}
+	if c == "ETHEREUM" {
+		return "ETH"
+	}
+	return c
+}
+
+// ForeignKeyPrefix starts the lookup key of a non-Bitcoin address. It is
+// never the first byte of a binary Bitcoin address key (kinds are 1..3).
+const ForeignKeyPrefix = 'x'
+
+// Key returns the lookup key of the tag's address: AddrKey for Bitcoin,
+// "x:" + address (lower-cased when it is 0x-hex) otherwise; nil for a
+// cluster tag.
+func (t *Tag) Key() []byte {
+	if t.ClusterID != nil && t.Address == "" {
+		return nil
+	}
+	if t.AddrKey != nil {
+		return t.AddrKey
+	}
+	return foreignKey(t.Address)
+}
+
+func foreignKey(s string) []byte {
+	if isHexAddr(s) {
+		s = strings.ToLower(s)
+	}
+	return append([]byte{ForeignKeyPrefix, ':'}, s...)
+}
+
+// LookupKey returns the key under which tags of the address string s are
+// found: the binary key when s decodes as a Bitcoin address of network n,
+// else the foreign key.
+func LookupKey(s string, n *chain.Network) []byte {
+	s = strings.TrimSpace(s)
+	if a, err := chain.ParseAddress(s, n); err == nil {
+		return a.AppendKey(nil)
+	}
+	return foreignKey(s)
+}
+
+func isHexAddr(s string) bool {
+	if len(s) != 42 || !(strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X")) {
+		return false
+	}
+	_, err := hex.DecodeString(s[2:])
+	return err == nil
+}
+
+// confidenceLevels is GraphSense's confidence table (tagpack/db/confidence.csv).
+var confidenceLevels = map[string]int{
+	"override":               100,
+	"ownership":              100,
+	"ledger_immanent":        100,
+	"manual_transaction":     90,
+	"service_api":            70,
+	"forensic_investigation": 70,
+	"authority_data":         60,
+	"trusted_provider":       50,
+	"service_data":           50,
+	"forensic":               50,
+	"untrusted_transaction":  40,
+	"web_crawl":              20,
+	"heuristic":              10,
+	"unknown":                5,
+}
+
+// ParseConfidence reads a confidence: a GraphSense level name, a fraction
+// 0..1 or a number 0..100.
+func ParseConfidence(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("empty confidence")
+	}
+	if v, ok := confidenceLevels[strings.ToLower(s)]; ok {
+		return v, nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("confidence %q: not a level name or a number", s)
+	}
+	switch {
+	case !(f >= 0 && f <= 100):
+		return 0, fmt.Errorf("confidence %q: out of range 0..100", s)
+	case f <= 1 && strings.Contains(s, "."):
+		return int(f*100 + 0.5), nil
+	}
+	return int(f + 0.5), nil
+}
