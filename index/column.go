@@ -18,9 +18,16 @@ type column struct {
 	width   int
 	fileLen int64  // bytes written to the file
 	mm      []byte // map of the file's first len(mm) bytes
-	pend    []byte // appended, not yet written
 	write   bool
+	// Appended bytes not yet written: fixed-size chunks (a whole number of
+	// records each) so that growing never copies; pendLen counts them.
+	chunks  [][]byte
+	chunkSz int
+	pendLen int64
 }
+
+// chunkBytes is the target size of a pending chunk.
+const chunkBytes = 4 << 20
 
 func openColumn(dir, name string, width int, write bool) (*column, error) {
 	p := dir + "/" + name
@@ -38,6 +45,7 @@ func openColumn(dir, name string, width int, write bool) (*column, error) {
 		return nil, err
 	}
 	c := &column{name: name, path: p, f: f, width: width, fileLen: st.Size(), write: write}
+	c.chunkSz = chunkBytes / width * width
 	if err := c.remap(); err != nil {
 		f.Close()
 		return nil, err
@@ -68,10 +76,10 @@ func (c *column) remap() error {
 }
 
 // count returns the number of records, appended ones included.
-func (c *column) count() int64 { return (c.fileLen + int64(len(c.pend))) / int64(c.width) }
+func (c *column) count() int64 { return (c.fileLen + c.pendLen) / int64(c.width) }
 
 // size returns the number of bytes, appended ones included.
-func (c *column) size() int64 { return c.fileLen + int64(len(c.pend)) }
+func (c *column) size() int64 { return c.fileLen + c.pendLen }
 
 // rec returns record i (a writable view). It panics when i is out of range:
 // callers check counts first.
@@ -87,7 +95,15 @@ func (c *column) bytesAt(off, n int64) []byte {
 	}
 	if off >= c.fileLen {
 		p := off - c.fileLen
-		return c.pend[p : p+n : p+n]
+		k, r := p/int64(c.chunkSz), p%int64(c.chunkSz)
+		if r+n <= int64(c.chunkSz) {
+			ch := c.chunks[k]
+			return ch[r : r+n : r+n]
+		}
+		// Only byte-stream columns (width 1) have items straddling chunks.
+		out := make([]byte, 0, n)
+		c.pendRange(p, p+n, func(b []byte) { out = append(out, b...) })
+		return out
 	}
 	panic(fmt.Sprintf("column %s: read [%d,%d) straddles the file end %d", c.name, off, off+n, c.fileLen))
 }
@@ -97,31 +113,71 @@ func (c *column) inFile(i int64) bool { return (i+1)*int64(c.width) <= c.fileLen
 
 // appendRec reserves one record at the end and returns it for filling.
 func (c *column) appendRec() []byte {
-	n := len(c.pend)
-	if cap(c.pend)-n < c.width {
-		np := make([]byte, n, 2*cap(c.pend)+c.width*1024)
-		copy(np, c.pend)
-		c.pend = np
+	k, r := c.pendLen/int64(c.chunkSz), c.pendLen%int64(c.chunkSz)
+	if int(k) == len(c.chunks) {
+		c.chunks = append(c.chunks, make([]byte, c.chunkSz))
 	}
-	c.pend = c.pend[:n+c.width]
-	r := c.pend[n : n+c.width]
-	clear(r)
-	return r
+	c.pendLen += int64(c.width)
+	rec := c.chunks[k][r : r+int64(c.width) : r+int64(c.width)]
+	clear(rec)
+	return rec
 }
 
-func (c *column) appendBytes(b []byte) { c.pend = append(c.pend, b...) }
+// appendBytes appends raw bytes (byte-stream columns).
+func (c *column) appendBytes(b []byte) {
+	for len(b) > 0 {
+		k, r := c.pendLen/int64(c.chunkSz), c.pendLen%int64(c.chunkSz)
+		if int(k) == len(c.chunks) {
+			c.chunks = append(c.chunks, make([]byte, c.chunkSz))
+		}
+		n := copy(c.chunks[k][r:], b)
+		b = b[n:]
+		c.pendLen += int64(n)
+	}
+}
+
+// pendRange calls fn with the pending bytes [from, to) (offsets relative to
+// the file end), chunk by chunk.
+func (c *column) pendRange(from, to int64, fn func([]byte)) {
+	for from < to {
+		k, r := from/int64(c.chunkSz), from%int64(c.chunkSz)
+		end := int64(c.chunkSz)
+		if to-from < end-r {
+			end = r + (to - from)
+		}
+		fn(c.chunks[k][r:end])
+		from += end - r
+	}
+}
 
 // flush writes appended records to the file and remaps it.
 func (c *column) flush() error {
-	if len(c.pend) == 0 {
+	if c.pendLen == 0 {
 		return nil
 	}
-	if _, err := c.f.WriteAt(c.pend, c.fileLen); err != nil {
+	var err error
+	off := c.fileLen
+	c.pendRange(0, c.pendLen, func(b []byte) {
+		if err == nil {
+			_, err = c.f.WriteAt(b, off)
+			off += int64(len(b))
+		}
+	})
+	if err != nil {
 		return fmt.Errorf("write column %s: %w", c.name, err)
 	}
-	c.fileLen += int64(len(c.pend))
-	c.pend = c.pend[:0]
+	c.fileLen += c.pendLen
+	c.dropPending()
 	return c.remap()
+}
+
+// dropPending forgets appended bytes, keeping a few chunks for reuse.
+func (c *column) dropPending() {
+	c.pendLen = 0
+	if len(c.chunks) > 4 {
+		clear(c.chunks[4:])
+		c.chunks = c.chunks[:4]
+	}
 }
 
 func (c *column) sync() error {
@@ -133,7 +189,7 @@ func (c *column) sync() error {
 
 // truncate cuts the file to n bytes (dropping any appended records).
 func (c *column) truncate(n int64) error {
-	c.pend = c.pend[:0]
+	c.dropPending()
 	if n == c.fileLen {
 		return nil
 	}

@@ -42,12 +42,11 @@ const valueMask = (uint64(1) << 56) - 1
 // Keys in the KV store.
 const (
 	kvManifest = 'm' // 'm' → manifest JSON
-	kvTxid     = 't' // 't' + txid[0:12] → tx number (8, big-endian)
-	kvAddr     = 'a' // 'a' + address key → address id (4, big-endian)
 	kvBlock    = 'h' // 'h' + block hash → height (4, big-endian)
 )
 
-const txidKeyPrefix = 12
+// Txids and addresses are found through the hash tables txid.hash and
+// addr.hash (see hashtab.go), not the KV store.
 
 // manifest is the committed state: the lengths of every column and the tip.
 // It is written in the same atomic KV batch as the keys it covers.

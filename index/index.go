@@ -39,11 +39,6 @@ type Options struct {
 	Network *chain.Network
 	// Logger receives recovery and commit messages (nil: discard).
 	Logger *slog.Logger
-	// TxCache bounds the in-memory txid cache used while ingesting
-	// (entries; 0: 4 million).
-	TxCache int
-	// AddrCache bounds the in-memory address cache (entries; 0: 8 million).
-	AddrCache int
 	// CacheBytes is the KV block cache size (0: 128 MiB).
 	CacheBytes int64
 }
@@ -59,6 +54,7 @@ type Index struct {
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
 	cols                                                             []*column
+	txTab, addrTab                                                   *hashTable
 
 	w *writer // nil when read-only
 }
@@ -199,6 +195,12 @@ func (ix *Index) load(colDir string) error {
 			return fmt.Errorf("index in %s is damaged: column %s has %d bytes, the manifest needs %d (%w)", ix.dir, c.name, c.fileLen, ix.expectedLen(c), chain.ErrCorrupt)
 		}
 	}
+	if ix.txTab, err = openHashTable(colDir, "txid.hash", ix.opts.Write); err != nil {
+		return err
+	}
+	if ix.addrTab, err = openHashTable(colDir, "addr.hash", ix.opts.Write); err != nil {
+		return err
+	}
 	if ix.opts.Write {
 		if err := ix.recover(); err != nil {
 			return err
@@ -207,6 +209,33 @@ func (ix *Index) load(colDir string) error {
 	}
 	return nil
 }
+
+// txHash is the hash-table key of a txid (txids are uniform already).
+func txHash(txid []byte) uint64 { return binary.LittleEndian.Uint64(txid) }
+
+func (ix *Index) txHashOf(id int64) uint64 { return txHash(ix.txids.rec(id)) }
+
+// addrHash is the hash-table key of a binary address key.
+func addrHash(key []byte) uint64 {
+	// FNV-1a: address payloads are hashes, but short witness programs and
+	// the kind byte must spread too.
+	h := uint64(14695981039346656037)
+	for _, c := range key {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+// addrKeyAt returns the binary key of address id (valid until the next
+// append).
+func (ix *Index) addrKeyAt(id int64) []byte {
+	off := int64(binary.LittleEndian.Uint64(ix.addrs.rec(id)))
+	n := ix.akeys.bytesAt(off, 1)[0]
+	return ix.akeys.bytesAt(off+1, int64(n))
+}
+
+func (ix *Index) addrHashOf(id int64) uint64 { return addrHash(ix.addrKeyAt(id)) }
 
 // expectedLen is the committed length of a column per the manifest.
 func (ix *Index) expectedLen(c *column) int64 {
@@ -273,6 +302,20 @@ func (ix *Index) recover() error {
 			undone++
 		}
 	}
+	if ix.txTab.dirty {
+		n := ix.txTab.recoverFrom(m.Txs, ix.txHashOf)
+		ix.log.Info("txid table recovered", "removed", n)
+		if err := ix.txTab.clean(); err != nil {
+			return err
+		}
+	}
+	if ix.addrTab.dirty {
+		n := ix.addrTab.recoverFrom(m.Addrs, ix.addrHashOf)
+		ix.log.Info("address table recovered", "removed", n)
+		if err := ix.addrTab.clean(); err != nil {
+			return err
+		}
+	}
 	truncated := false
 	for _, c := range ix.cols {
 		n := ix.expectedLen(c)
@@ -304,6 +347,14 @@ func (ix *Index) Close() error {
 		}
 	}
 	ix.cols = nil
+	for _, t := range []*hashTable{ix.txTab, ix.addrTab} {
+		if t != nil {
+			if err := t.close(); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	ix.txTab, ix.addrTab = nil, nil
 	if ix.kv != nil {
 		if err := ix.kv.Close(); err != nil && first == nil {
 			first = err
@@ -397,22 +448,11 @@ func (ix *Index) TxNum(txid rt.Hash) (int64, error) {
 }
 
 func (ix *Index) lookupTx(txid rt.Hash) (int64, bool, error) {
-	var k [1 + txidKeyPrefix]byte
-	k[0] = kvTxid
-	copy(k[1:], txid[:txidKeyPrefix])
-	v, c, err := ix.kv.Get(k[:])
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	n := int64(binary.BigEndian.Uint64(v))
-	c.Close()
-	if n >= ix.nTxs() || rt.Hash(ix.txids.rec(n)) != txid {
-		return 0, false, nil
-	}
-	return n, true, nil
+	n := ix.nTxs()
+	id, ok := ix.txTab.findLast(txHash(txid[:]), func(id int64) bool {
+		return id < n && string(ix.txids.rec(id)) == string(txid[:])
+	})
+	return id, ok, nil
 }
 
 // Tx is a transaction as stored.
@@ -533,25 +573,22 @@ func (ix *Index) AddressID(a rt.Address) (int64, error) {
 }
 
 func (ix *Index) lookupAddress(a *rt.Address) (int64, bool, error) {
-	var kb [1 + rt.MaxAddressKey]byte
-	k := a.AppendKey(append(kb[:0], kvAddr))
-	v, c, err := ix.kv.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0, false, nil
-	}
-	if err != nil {
-		return 0, false, err
-	}
-	id := int64(binary.BigEndian.Uint32(v))
-	c.Close()
-	return id, true, nil
+	var kb [rt.MaxAddressKey]byte
+	k := a.AppendKey(kb[:0])
+	id, ok := ix.lookupAddressKey(k)
+	return id, ok, nil
+}
+
+func (ix *Index) lookupAddressKey(k []byte) (int64, bool) {
+	n := ix.addrs.count()
+	return ix.addrTab.find(addrHash(k), func(id int64) bool {
+		return id < n && string(ix.addrKeyAt(id)) == string(k)
+	})
 }
 
 // AddressAt returns the address with dense id id.
 func (ix *Index) AddressAt(id int64) (rt.Address, error) {
-	off := binary.LittleEndian.Uint64(ix.addrs.rec(id))
-	n := ix.akeys.bytesAt(int64(off), 1)[0]
-	return rt.AddressFromKey(ix.akeys.bytesAt(int64(off)+1, int64(n)))
+	return rt.AddressFromKey(ix.addrKeyAt(id))
 }
 
 // AddressOutputs calls fn for the outputs paying to address id, newest

@@ -40,18 +40,11 @@ type mark struct{ o, v uint64 }
 
 // writer holds the uncommitted state of an ingest.
 type writer struct {
-	ix        *Index
-	batch     *pebble.Batch
-	txCache   map[rt.Hash]int64
-	addrShort map[[34]byte]uint32
-	addrLong  map[string]uint32
-	marks     []mark            // spent marks on committed outputs
-	lastPend  map[uint32]uint64 // list heads of committed addresses
-	pending   int               // blocks applied since the last commit
-	// txComplete/addrComplete: the cache holds every tx/address of the
-	// index (ingest started from an empty index and the cache was never
-	// trimmed), so a miss needs no KV lookup.
-	txComplete, addrComplete bool
+	ix       *Index
+	batch    *pebble.Batch
+	marks    []mark            // spent marks on committed outputs
+	lastPend map[uint32]uint64 // list heads of committed addresses
+	pending  int               // blocks applied since the last commit
 
 	// per-block scratch
 	inBlock  map[rt.Hash]int
@@ -64,16 +57,11 @@ type writer struct {
 
 func newWriter(ix *Index) *writer {
 	return &writer{
-		ix:           ix,
-		batch:        ix.kv.NewBatch(),
-		txCache:      make(map[rt.Hash]int64),
-		addrShort:    make(map[[34]byte]uint32),
-		addrLong:     make(map[string]uint32),
-		lastPend:     make(map[uint32]uint64),
-		inBlock:      make(map[rt.Hash]int),
-		h:            sha256.New(),
-		txComplete:   ix.m.Txs == 0,
-		addrComplete: ix.m.Addrs == 0,
+		ix:       ix,
+		batch:    ix.kv.NewBatch(),
+		lastPend: make(map[uint32]uint64),
+		inBlock:  make(map[rt.Hash]int),
+		h:        sha256.New(),
 	}
 }
 
@@ -104,14 +92,8 @@ func (ix *Index) HashAt(h int64) (rt.Hash, error) {
 	return rt.Hash(ix.blocks.rec(h)[:32]), nil
 }
 
-// txNumLookup finds a transaction for ingest: cache, then KV.
+// txNumLookup finds a transaction for ingest in the txid table.
 func (w *writer) txNumLookup(txid rt.Hash) (int64, bool, error) {
-	if n, ok := w.txCache[txid]; ok {
-		return n, true, nil
-	}
-	if w.txComplete {
-		return 0, false, nil
-	}
 	return w.ix.lookupTx(txid)
 }
 
@@ -241,14 +223,9 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 			Height: uint32(height), Size: uint32(t.Size), Weight: uint32(t.Weight()), LockTime: t.LockTime,
 			Version: uint32(t.Version), Flags: flags}
 		putTxRec(ix.txs.appendRec(), &tr)
-		w.keyBuf = append(w.keyBuf[:0], kvTxid)
-		w.keyBuf = append(w.keyBuf, t.Txid[:txidKeyPrefix]...)
-		var v [8]byte
-		binary.BigEndian.PutUint64(v[:], uint64(num))
-		if err := w.batch.Set(w.keyBuf, v[:], nil); err != nil {
+		if err := ix.txTab.insert(txHash(t.Txid[:]), num, ix.txHashOf); err != nil {
 			return err
 		}
-		w.txCache[t.Txid] = num
 		for k := range t.Inputs {
 			in := ix.nIns()
 			r := ix.ins.appendRec()
@@ -303,8 +280,7 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 	// Digest: the bytes this block appended to every canonical column.
 	w.h.Reset()
 	for i, c := range cols {
-		from := start[i] - c.fileLen
-		w.h.Write(c.pend[from:])
+		c.pendRange(start[i]-c.fileLen, c.pendLen, func(b []byte) { w.h.Write(b) })
 	}
 	var content [32]byte
 	w.h.Sum(content[:0])
@@ -323,51 +299,24 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 }
 
 func (w *writer) addressID(a *rt.Address) (uint32, error) {
-	var sk [34]byte
-	short := a.Len <= 32
-	if short {
-		sk[0], sk[1], sk[2] = byte(a.Kind), a.Version, a.Len
-		copy(sk[3:], a.Data[:a.Len])
-		if id, ok := w.addrShort[sk]; ok {
-			return id, nil
-		}
-	} else if id, ok := w.addrLong[string(a.AppendKey(nil))]; ok {
-		return id, nil
+	ix := w.ix
+	w.keyBuf = a.AppendKey(w.keyBuf[:0])
+	key := w.keyBuf
+	if id, ok := ix.lookupAddressKey(key); ok {
+		return uint32(id), nil
 	}
-	var id64 int64
-	found := false
-	if !w.addrComplete {
-		var err error
-		id64, found, err = w.ix.lookupAddress(a)
-		if err != nil {
-			return 0, err
-		}
+	id := ix.addrs.count()
+	if id >= int64(NoAddress) {
+		return 0, fmt.Errorf("address id space exhausted (%d addresses)", id)
 	}
-	if !found {
-		// A new address.
-		id64 = w.ix.addrs.count()
-		if id64 >= int64(NoAddress) {
-			return 0, fmt.Errorf("address id space exhausted (%d addresses)", id64)
-		}
-		binary.LittleEndian.PutUint64(w.ix.addrs.appendRec(), uint64(w.ix.akeys.size()))
-		w.ix.alast.appendRec()
-		w.keyBuf = a.AppendKey(append(w.keyBuf[:0], kvAddr))
-		key := w.keyBuf[1:]
-		w.ix.akeys.appendBytes([]byte{byte(len(key))})
-		w.ix.akeys.appendBytes(key)
-		var v [4]byte
-		binary.BigEndian.PutUint32(v[:], uint32(id64))
-		if err := w.batch.Set(w.keyBuf, v[:], nil); err != nil {
-			return 0, err
-		}
+	binary.LittleEndian.PutUint64(ix.addrs.appendRec(), uint64(ix.akeys.size()))
+	ix.alast.appendRec()
+	ix.akeys.appendBytes([]byte{byte(len(key))})
+	ix.akeys.appendBytes(key)
+	if err := ix.addrTab.insert(addrHash(key), id, ix.addrHashOf); err != nil {
+		return 0, err
 	}
-	id := uint32(id64)
-	if short {
-		w.addrShort[sk] = id
-	} else {
-		w.addrLong[string(a.AppendKey(nil))] = id
-	}
-	return id, nil
+	return uint32(id), nil
 }
 
 // Commit makes every applied block durable: columns are written and
@@ -402,6 +351,12 @@ func (ix *Index) Commit() error {
 			return err
 		}
 	}
+	if err := ix.txTab.sync(); err != nil {
+		return err
+	}
+	if err := ix.addrTab.sync(); err != nil {
+		return err
+	}
 	nb := ix.nBlocks()
 	tip := getBlockRec(ix.blocks.rec(nb - 1))
 	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
@@ -422,27 +377,10 @@ func (ix *Index) Commit() error {
 	w.marks = w.marks[:0]
 	clear(w.lastPend)
 	w.pending = 0
-	w.trimCaches()
-	return nil
-}
-
-func (w *writer) trimCaches() {
-	txMax, addrMax := w.ix.opts.TxCache, w.ix.opts.AddrCache
-	if txMax == 0 {
-		txMax = 4 << 20
+	if err := ix.txTab.clean(); err != nil {
+		return err
 	}
-	if addrMax == 0 {
-		addrMax = 8 << 20
-	}
-	if len(w.txCache) > txMax {
-		w.txCache = make(map[rt.Hash]int64)
-		w.txComplete = false
-	}
-	if len(w.addrShort)+len(w.addrLong) > addrMax {
-		w.addrShort = make(map[[34]byte]uint32)
-		w.addrLong = make(map[string]uint32)
-		w.addrComplete = false
-	}
+	return ix.addrTab.clean()
 }
 
 func syncAll(cols []*column) error {
@@ -462,8 +400,7 @@ func syncAll(cols []*column) error {
 // Rollback removes every block above height h (h = -1 empties the index),
 // committing first. The result is the state a fresh ingest up to h gives.
 func (ix *Index) Rollback(h int64) error {
-	w, err := ix.writerOrErr()
-	if err != nil {
+	if _, err := ix.writerOrErr(); err != nil {
 		return err
 	}
 	if err := ix.Commit(); err != nil {
@@ -485,29 +422,6 @@ func (ix *Index) Rollback(h int64) error {
 	}
 	b := ix.kv.NewBatch()
 	defer b.Close()
-	for n := nm.Txs; n < ix.m.Txs; n++ {
-		txid := ix.Txid(n)
-		k := append([]byte{kvTxid}, txid[:txidKeyPrefix]...)
-		v, c, err := ix.kv.Get(k)
-		if err == nil {
-			same := int64(binary.BigEndian.Uint64(v)) == n
-			c.Close()
-			if same {
-				if err := b.Delete(k, nil); err != nil {
-					return err
-				}
-			}
-		}
-	}
-	for a := nm.Addrs; a < ix.m.Addrs; a++ {
-		addr, err := ix.AddressAt(a)
-		if err != nil {
-			return fmt.Errorf("rollback: address %d: %w", a, err)
-		}
-		if err := b.Delete(addr.AppendKey([]byte{kvAddr}), nil); err != nil {
-			return err
-		}
-	}
 	for bh := nm.Blocks; bh < ix.m.Blocks; bh++ {
 		hash := rt.Hash(ix.blocks.rec(bh)[:32])
 		if err := b.Delete(append([]byte{kvBlock}, hash[:]...), nil); err != nil {
@@ -523,15 +437,30 @@ func (ix *Index) Rollback(h int64) error {
 	if err := ix.kv.Flush(); err != nil {
 		return fmt.Errorf("flush rollback: %w", err)
 	}
-	old := ix.m.Height
+	old := ix.m
 	ix.m = nm
+	// The tables still hold the removed ids; their keys are still in the
+	// columns (truncated below), so remove them one by one. A crash here
+	// leaves the tables dirty and the next open recovers them.
+	for n := old.Txs - 1; n >= nm.Txs; n-- {
+		if err := ix.txTab.remove(ix.txHashOf(n), n, ix.txHashOf); err != nil {
+			return err
+		}
+	}
+	for a := old.Addrs - 1; a >= nm.Addrs; a-- {
+		if err := ix.addrTab.remove(ix.addrHashOf(a), a, ix.addrHashOf); err != nil {
+			return err
+		}
+	}
+	if err := ix.txTab.clean(); err != nil {
+		return err
+	}
+	if err := ix.addrTab.clean(); err != nil {
+		return err
+	}
 	if err := ix.recover(); err != nil {
 		return err
 	}
-	w.txCache = make(map[rt.Hash]int64)
-	w.addrShort = make(map[[34]byte]uint32)
-	w.addrLong = make(map[string]uint32)
-	w.txComplete, w.addrComplete = ix.m.Txs == 0, ix.m.Addrs == 0
-	ix.log.Info("index rolled back", "from_height", old, "to_height", h)
+	ix.log.Info("index rolled back", "from_height", old.Height, "to_height", h)
 	return nil
 }

@@ -113,8 +113,12 @@ func DialRPC(ctx context.Context, rawURL string, opts RPCOptions) (*RPC, error) 
 		r.user = u.User.Username()
 		r.pass, _ = u.User.Password()
 	}
-	if opts.User != "" || opts.Pass != "" {
-		r.user, r.pass = opts.User, opts.Pass
+	// Each of user and password overrides the URL's only when given.
+	if opts.User != "" {
+		r.user = opts.User
+	}
+	if opts.Pass != "" {
+		r.pass = opts.Pass
 	}
 	if opts.CookieFile != "" {
 		if err := r.readCookie(); err != nil {

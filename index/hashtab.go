@@ -1,0 +1,392 @@
+package index
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"os"
+	"syscall"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+)
+
+// hashTable is an on-disk open-addressing hash table (linear probing) from
+// a 64-bit key hash to a dense id, memory-mapped. A slot (8 bytes) holds a
+// 24-bit fingerprint of the hash and id+1 in its low 40 bits (0: empty);
+// keys are not stored: callers verify a candidate whose fingerprint
+// matches against the columns (txid.col, addrkeys.dat).
+//
+// Crash safety: the header's dirty flag is set (and synced) before the
+// first change after a commit and cleared after the next commit. Opening a
+// dirty table removes every id at or past the committed count (recovery).
+//
+// File layout: 64-byte header (magic "RTHT", version u32, log2 capacity
+// u32, entries u64, dirty u32), then 2^log2 slots of u64 little-endian.
+type hashTable struct {
+	name  string
+	path  string
+	f     *os.File
+	mm    []byte
+	slots []byte // mm[hdrSize:]
+	mask  uint64
+	n     int64
+	dirty bool
+}
+
+const (
+	htHdrSize    = 64
+	htVersion    = 1
+	htMinLog2    = 20
+	htMaxLoadNum = 1 // grow when n+1 > cap * num/den
+	htMaxLoadDen = 2
+)
+
+var htMagic = [4]byte{'R', 'T', 'H', 'T'}
+
+func openHashTable(dir, name string, write bool) (*hashTable, error) {
+	p := dir + "/" + name
+	t := &hashTable{name: name, path: p}
+	flag := os.O_RDONLY
+	if write {
+		flag = os.O_RDWR | os.O_CREATE
+	}
+	f, err := os.OpenFile(p, flag, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("open hash table %s: %w", name, err)
+	}
+	t.f = f
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Size() == 0 {
+		if !write {
+			f.Close()
+			return nil, fmt.Errorf("hash table %s is empty", name)
+		}
+		if err := t.init(htMinLog2); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return t, nil
+	}
+	if err := t.mapFile(st.Size(), write); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *hashTable) init(log2 uint32) error {
+	size := int64(htHdrSize) + int64(8)<<log2
+	if err := t.f.Truncate(size); err != nil {
+		return fmt.Errorf("size hash table %s: %w", t.name, err)
+	}
+	if err := t.mapFile(size, true); err != nil {
+		return err
+	}
+	copy(t.mm[0:4], htMagic[:])
+	binary.LittleEndian.PutUint32(t.mm[4:], htVersion)
+	binary.LittleEndian.PutUint32(t.mm[8:], log2)
+	t.mask = uint64(1)<<log2 - 1
+	return nil
+}
+
+func (t *hashTable) mapFile(size int64, write bool) error {
+	prot := syscall.PROT_READ
+	if write {
+		prot |= syscall.PROT_WRITE
+	}
+	m, err := syscall.Mmap(int(t.f.Fd()), 0, int(size), prot, syscall.MAP_SHARED)
+	if err != nil {
+		return fmt.Errorf("mmap hash table %s: %w", t.name, err)
+	}
+	if string(m[0:4]) != string(htMagic[:]) && binary.LittleEndian.Uint32(m[8:]) != 0 {
+		syscall.Munmap(m)
+		return fmt.Errorf("hash table %s: bad magic", t.name)
+	}
+	t.mm = m
+	t.slots = m[htHdrSize:]
+	log2 := binary.LittleEndian.Uint32(m[8:])
+	if log2 != 0 {
+		if v := binary.LittleEndian.Uint32(m[4:]); v != htVersion {
+			return fmt.Errorf("hash table %s: version %d, want %d", t.name, v, htVersion)
+		}
+		if int64(len(t.slots)) != int64(8)<<log2 {
+			return fmt.Errorf("hash table %s: %d slot bytes for capacity 2^%d (%w)", t.name, len(t.slots), log2, chain.ErrCorrupt)
+		}
+		t.mask = uint64(1)<<log2 - 1
+		t.n = int64(binary.LittleEndian.Uint64(m[12:]))
+		t.dirty = binary.LittleEndian.Uint32(m[20:]) != 0
+	}
+	return nil
+}
+
+func (t *hashTable) unmap() {
+	if t.mm != nil {
+		syscall.Munmap(t.mm)
+		t.mm, t.slots = nil, nil
+	}
+}
+
+func (t *hashTable) close() error {
+	t.unmap()
+	return t.f.Close()
+}
+
+const (
+	htIDBits = 40
+	htIDMask = uint64(1)<<htIDBits - 1
+)
+
+func (t *hashTable) slot(i uint64) uint64 { return binary.LittleEndian.Uint64(t.slots[i*8:]) & htIDMask }
+func (t *hashTable) raw(i uint64) uint64  { return binary.LittleEndian.Uint64(t.slots[i*8:]) }
+func fingerprint(m uint64) uint64         { return m >> htIDBits }
+func (t *hashTable) setSlot(i, v uint64)  { binary.LittleEndian.PutUint64(t.slots[i*8:], v) }
+
+// find returns the first id whose slot chain matches h and for which eq
+// reports true.
+func (t *hashTable) find(h uint64, eq func(id int64) bool) (int64, bool) {
+	m := mix(h)
+	fp := fingerprint(m)
+	i := m & t.mask
+	for {
+		r := t.raw(i)
+		v := r & htIDMask
+		if v == 0 {
+			return 0, false
+		}
+		if r>>htIDBits == fp && eq(int64(v-1)) {
+			return int64(v - 1), true
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// findLast is find returning the last matching id of the chain (the
+// newest, for keys that may repeat: BIP30 duplicate txids).
+func (t *hashTable) findLast(h uint64, eq func(id int64) bool) (int64, bool) {
+	m := mix(h)
+	fp := fingerprint(m)
+	i := m & t.mask
+	var found int64
+	ok := false
+	for {
+		r := t.raw(i)
+		v := r & htIDMask
+		if v == 0 {
+			return found, ok
+		}
+		if id := int64(v - 1); r>>htIDBits == fp && (!ok || id > found) && eq(id) {
+			found, ok = id, true
+		}
+		i = (i + 1) & t.mask
+	}
+}
+
+// markDirty sets and syncs the dirty flag before the first change.
+func (t *hashTable) markDirty() error {
+	if t.dirty {
+		return nil
+	}
+	binary.LittleEndian.PutUint32(t.mm[20:], 1)
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync hash table %s: %w", t.name, err)
+	}
+	t.dirty = true
+	return nil
+}
+
+// insert adds id under hash h (no duplicate check). rehash is called when
+// the table grows, to re-insert an id: it returns the id's key hash.
+func (t *hashTable) insert(h uint64, id int64, rehash func(id int64) uint64) error {
+	if err := t.markDirty(); err != nil {
+		return err
+	}
+	if (t.n+1)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum {
+		if err := t.grow(rehash); err != nil {
+			return err
+		}
+	}
+	t.put(h, id)
+	return nil
+}
+
+func (t *hashTable) put(h uint64, id int64) {
+	m := mix(h)
+	i := m & t.mask
+	for t.slot(i) != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.setSlot(i, fingerprint(m)<<htIDBits|(uint64(id)+1))
+	t.n++
+}
+
+// writeCount stores the entry count in the header (before syncs).
+func (t *hashTable) writeCount() { binary.LittleEndian.PutUint64(t.mm[12:], uint64(t.n)) }
+
+// grow doubles the capacity into a new file that replaces the old one
+// atomically (rename); the new file is dirty like the old. The new table is
+// built in memory and written at once (no page fault per slot).
+func (t *hashTable) grow(rehash func(id int64) uint64) error {
+	log2 := uint32(bits.TrailingZeros64(t.mask+1)) + 1
+	buf := make([]byte, htHdrSize+8<<log2)
+	nt := &hashTable{name: t.name, path: t.path, mm: buf, slots: buf[htHdrSize:], mask: uint64(1)<<log2 - 1}
+	copy(buf[0:4], htMagic[:])
+	binary.LittleEndian.PutUint32(buf[4:], htVersion)
+	binary.LittleEndian.PutUint32(buf[8:], log2)
+	binary.LittleEndian.PutUint32(buf[20:], 1)
+	// The ids in a table are dense (0..n-1, inserted in order; removals
+	// take the highest ids), so the new table is rebuilt by reading the
+	// keys sequentially rather than in slot order.
+	for id := int64(0); id < t.n; id++ {
+		nt.put(rehash(id), id)
+	}
+	nt.writeCount()
+	tmp := t.path + ".grow"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	if _, err := f.WriteAt(buf, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	if err := os.Rename(tmp, t.path); err != nil {
+		f.Close()
+		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	t.close()
+	nt.f, nt.mm, nt.slots = f, nil, nil
+	if err := nt.mapFile(int64(len(buf)), true); err != nil {
+		f.Close()
+		return err
+	}
+	nt.dirty = true
+	*t = *nt
+	return nil
+}
+
+// remove deletes the slot holding id (found by probing from h) with
+// backward-shift deletion, keeping every other chain intact.
+func (t *hashTable) remove(h uint64, id int64, hashOf func(id int64) uint64) error {
+	if err := t.markDirty(); err != nil {
+		return err
+	}
+	i := mix(h) & t.mask
+	for {
+		v := t.slot(i)
+		if v == 0 {
+			return nil // not present
+		}
+		if int64(v-1) == id {
+			break
+		}
+		i = (i + 1) & t.mask
+	}
+	t.deleteAt(i, hashOf)
+	return nil
+}
+
+func (t *hashTable) deleteAt(i uint64, hashOf func(id int64) uint64) {
+	t.setSlot(i, 0)
+	t.n--
+	j := i
+	for {
+		j = (j + 1) & t.mask
+		r := t.raw(j)
+		v := r & htIDMask
+		if v == 0 {
+			return
+		}
+		home := mix(hashOf(int64(v-1))) & t.mask
+		// Move v back to i if its home is not cyclically in (i, j].
+		if (j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j)) {
+			t.setSlot(i, r)
+			t.setSlot(j, 0)
+			i = j
+		}
+	}
+}
+
+// clean clears the dirty flag after a commit (syncs the table first).
+func (t *hashTable) clean() error {
+	if !t.dirty {
+		return nil
+	}
+	t.writeCount()
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync hash table %s: %w", t.name, err)
+	}
+	binary.LittleEndian.PutUint32(t.mm[20:], 0)
+	t.dirty = false
+	return nil
+}
+
+func (t *hashTable) sync() error {
+	t.writeCount()
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync hash table %s: %w", t.name, err)
+	}
+	return nil
+}
+
+// mix spreads a key hash over the slots (the keys are hashes already,
+// except short witness programs).
+func mix(h uint64) uint64 {
+	h ^= h >> 33
+	h *= 0xff51afd7ed558ccd
+	h ^= h >> 33
+	return h
+}
+
+// recoverFrom removes every id >= from without reading their keys (their
+// column records may be gone after a crash): every run of occupied slots
+// holding such an id is cleared and its valid ids are re-inserted.
+func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
+	capacity := t.mask + 1
+	start := uint64(0)
+	for t.slot(start) != 0 {
+		start++ // an empty slot exists: the load is at most 1/2
+	}
+	removed := 0
+	var run []uint64
+	var keep []int64
+	for k := uint64(1); k <= capacity; {
+		i := (start + k) & t.mask
+		if t.slot(i) == 0 {
+			k++
+			continue
+		}
+		run, keep = run[:0], keep[:0]
+		stale := false
+		for ; k <= capacity && t.slot((start+k)&t.mask) != 0; k++ {
+			p := (start + k) & t.mask
+			run = append(run, p)
+			id := int64(t.slot(p) - 1)
+			if id >= from {
+				stale = true
+			} else {
+				keep = append(keep, id)
+			}
+		}
+		if !stale {
+			continue
+		}
+		for _, p := range run {
+			t.setSlot(p, 0)
+		}
+		t.n -= int64(len(run))
+		removed += len(run) - len(keep)
+		for _, id := range keep {
+			t.put(hashOf(id), id)
+		}
+	}
+	t.writeCount()
+	return removed
+}
