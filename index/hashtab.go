@@ -140,10 +140,12 @@ const (
 	htIDMask = uint64(1)<<htIDBits - 1
 )
 
-func (t *hashTable) slot(i uint64) uint64 { return binary.LittleEndian.Uint64(t.slots[i*8:]) & htIDMask }
-func (t *hashTable) raw(i uint64) uint64  { return binary.LittleEndian.Uint64(t.slots[i*8:]) }
-func fingerprint(m uint64) uint64         { return m >> htIDBits }
-func (t *hashTable) setSlot(i, v uint64)  { binary.LittleEndian.PutUint64(t.slots[i*8:], v) }
+func (t *hashTable) slot(i uint64) uint64 {
+	return binary.LittleEndian.Uint64(t.slots[i*8:]) & htIDMask
+}
+func (t *hashTable) raw(i uint64) uint64 { return binary.LittleEndian.Uint64(t.slots[i*8:]) }
+func fingerprint(m uint64) uint64        { return m >> htIDBits }
+func (t *hashTable) setSlot(i, v uint64) { binary.LittleEndian.PutUint64(t.slots[i*8:], v) }
 
 // find returns the first id whose slot chain matches h and for which eq
 // reports true.
