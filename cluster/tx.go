@@ -60,6 +60,10 @@ type NextSpend struct {
 	Values   []int64 // output values of the spending transaction
 	Version  uint32
 	LockTime uint32
+	Height   int64 // the spending transaction's block height
+	// BIP69 reports whether the spending transaction's inputs and outputs
+	// are in BIP69 order (meaningful when it has ≥ 2 inputs or outputs).
+	BIP69 bool
 }
 
 // Rule names (stored with every link; never rename).

@@ -1,0 +1,165 @@
+package cluster
+
+import (
+	"fmt"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// TxIndex is what building a Tx from the chain index needs; *index.Index
+// implements it.
+type TxIndex interface {
+	TxAt(n int64) (index.Tx, error)
+	Txid(n int64) rt.Hash
+	InputAt(i int64) index.Input
+	OutputAt(o int64) index.Output
+	TxOfOutput(o int64) (int64, int64)
+	TxOfInput(i int64) (int64, int64)
+	AddressAt(id int64) (rt.Address, error)
+	AddressOutputs(id int64, fn func(o int64) bool)
+}
+
+var _ TxIndex = (*index.Index)(nil)
+
+// FromIndexOptions tunes FromIndex. The zero value computes freshness and
+// the spending transactions' shapes with the default caps.
+type FromIndexOptions struct {
+	// NoLookahead leaves Out.Next nil (no reads of spending transactions).
+	NoLookahead bool
+	// MaxFreshScan bounds how many newer outputs of an address are walked
+	// to decide freshness (default 4096); beyond it FreshKnown is false.
+	MaxFreshScan int
+	// MaxNextSize bounds the inputs+outputs of a spending transaction read
+	// for the lookahead (default 1000); larger spenders get a Next without
+	// Values and BIP69 false.
+	MaxNextSize int64
+}
+
+// FromIndex builds the Tx view of transaction number n: inputs resolved
+// to their spent outputs, output freshness (the output is its address's
+// first output in the index: the address's output list is walked newest
+// first until an older output shows up) and, unless disabled, the shape
+// of each output's spending transaction for the history-based rules.
+func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
+	if opts.MaxFreshScan <= 0 {
+		opts.MaxFreshScan = 4096
+	}
+	if opts.MaxNextSize <= 0 {
+		opts.MaxNextSize = 1000
+	}
+	t, err := ix.TxAt(n)
+	if err != nil {
+		return nil, err
+	}
+	tx := &Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
+		Inputs: make([]In, 0, t.NIn), Outputs: make([]Out, 0, t.NOut)}
+	addrs := map[int64]rt.Address{}
+	addrOf := func(id int64) (rt.Address, error) {
+		if id < 0 {
+			return rt.Address{}, nil
+		}
+		if a, ok := addrs[id]; ok {
+			return a, nil
+		}
+		a, err := ix.AddressAt(id)
+		if err != nil {
+			return a, fmt.Errorf("tx %d: address %d: %w", n, id, err)
+		}
+		addrs[id] = a
+		return a, nil
+	}
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		in := ix.InputAt(i)
+		if in.SpentOutput < 0 {
+			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
+			continue
+		}
+		o := ix.OutputAt(in.SpentOutput)
+		ptx, vout := ix.TxOfOutput(in.SpentOutput)
+		a, err := addrOf(o.AddrID)
+		if err != nil {
+			return nil, err
+		}
+		tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Txid: ix.Txid(ptx), Vout: uint32(vout)}, Sequence: in.Sequence,
+			Value: o.Value, Type: o.Type, Addr: a, AddrID: o.AddrID, Witness: t.Segwit && isWitnessType(o.Type)})
+	}
+	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
+		o := ix.OutputAt(id)
+		a, err := addrOf(o.AddrID)
+		if err != nil {
+			return nil, err
+		}
+		out := Out{Value: o.Value, Type: o.Type, Addr: a, AddrID: o.AddrID}
+		if o.AddrID >= 0 {
+			out.Fresh, out.FreshKnown = firstOutput(ix, o.AddrID, id, opts.MaxFreshScan)
+		}
+		if !opts.NoLookahead && o.SpentBy >= 0 {
+			nx, err := nextSpend(ix, o.SpentBy, opts.MaxNextSize)
+			if err != nil {
+				return nil, err
+			}
+			out.Next = nx
+		}
+		tx.Outputs = append(tx.Outputs, out)
+	}
+	return tx, nil
+}
+
+func isWitnessType(t rt.ScriptType) bool {
+	return t == rt.ScriptP2WPKH || t == rt.ScriptP2WSH || t == rt.ScriptP2TR || t == rt.ScriptWitnessUnknown || t == rt.ScriptP2SH
+}
+
+// firstOutput reports whether output o is the first output of address id.
+func firstOutput(ix TxIndex, id, o int64, maxScan int) (fresh, known bool) {
+	fresh, known = true, true
+	steps := 0
+	ix.AddressOutputs(id, func(x int64) bool {
+		steps++
+		if x < o {
+			fresh = false
+			return false
+		}
+		if steps > maxScan {
+			known = false
+			return false
+		}
+		return true
+	})
+	return fresh && known, known
+}
+
+// nextSpend reads the shape of the transaction holding input in.
+func nextSpend(ix TxIndex, in, maxSize int64) (*NextSpend, error) {
+	sn, _ := ix.TxOfInput(in)
+	st, err := ix.TxAt(sn)
+	if err != nil {
+		return nil, err
+	}
+	nx := &NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version, LockTime: st.LockTime, Height: st.Height}
+	if st.NIn+st.NOut > maxSize {
+		return nx, nil
+	}
+	v := &Tx{Inputs: make([]In, 0, st.NIn), Outputs: make([]Out, 0, st.NOut)}
+	for i := st.FirstIn; i < st.FirstIn+st.NIn; i++ {
+		sp := ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			return nx, nil
+		}
+		p, vout := ix.TxOfOutput(sp)
+		v.Inputs = append(v.Inputs, In{Prev: rt.Outpoint{Txid: ix.Txid(p), Vout: uint32(vout)}})
+	}
+	for o := st.FirstOut; o < st.FirstOut+st.NOut; o++ {
+		out := ix.OutputAt(o)
+		nx.Values = append(nx.Values, out.Value)
+		var a rt.Address
+		if out.AddrID >= 0 {
+			if a, err = ix.AddressAt(out.AddrID); err != nil {
+				return nil, err
+			}
+		}
+		v.Outputs = append(v.Outputs, Out{Value: out.Value, Addr: a})
+	}
+	nx.BIP69 = IsBIP69(v)
+	return nx, nil
+}
