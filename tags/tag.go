@@ -105,10 +105,10 @@ func NormalizeCurrency(c string) string {
 const ForeignKeyPrefix = 'x'
 
 // Key returns the lookup key of the tag's address: AddrKey for Bitcoin,
-// "x:" + address (lower-cased when it is 0x-hex) otherwise; nil for a
-// cluster tag.
+// "x:" + address (lower-cased when it is 0x-hex) otherwise; nil without an
+// address (a cluster tag).
 func (t *Tag) Key() []byte {
-	if t.ClusterID != nil && t.Address == "" {
+	if t.Address == "" && t.AddrKey == nil {
 		return nil
 	}
 	if t.AddrKey != nil {

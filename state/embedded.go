@@ -1,0 +1,555 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// formatVersion is the on-disk format of the embedded store; a store with a
+// higher version is refused.
+//
+// Keys (lp(x) = uvarint length, then x):
+//
+//	0x00 'v'                         → uint32 BE format version
+//	't' subject lp(label) lp(source) → storedTag JSON
+//	    subject = 'a' lp(address key) | 'c' uint64 BE (cluster id ^ 1<<63)
+//	'i' importID                     → Import JSON
+//	'm' lp(importID) tagkey          → "" (the import brought the tag; tagkey without 't')
+//	'A' actorID                      → storedActor JSON
+//	'n' lp(importID) actorID         → "" (the import brought the actor)
+const formatVersion = 1
+
+var versionKey = []byte{0, 'v'}
+
+// EmbeddedOptions configure OpenEmbedded. A nil *EmbeddedOptions means
+// defaults.
+type EmbeddedOptions struct {
+	// Logger receives Pebble's messages; nil discards them.
+	Logger *slog.Logger
+	// CacheBytes is the block cache size; 0 means 16 MiB.
+	CacheBytes int64
+}
+
+// Embedded is the single-instance Store: its own Pebble database, with the
+// write-ahead log on and every write synced.
+type Embedded struct {
+	db  *pebble.DB
+	mu  sync.Mutex // serialises Put and DeleteImport (read-modify-write)
+	log *slog.Logger
+}
+
+var _ Store = (*Embedded)(nil)
+var _ TagStore = (*embeddedTags)(nil)
+
+// OpenEmbedded opens (creating it if needed) the embedded store in dir —
+// by convention DATA/state, beside the chain index's DATA/chain and DATA/kv.
+func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
+	if opts == nil {
+		opts = &EmbeddedOptions{}
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create state dir: %w", err)
+	}
+	cache := opts.CacheBytes
+	if cache <= 0 {
+		cache = 16 << 20
+	}
+	pc := pebble.NewCache(cache)
+	defer pc.Unref()
+	db, err := pebble.Open(dir, &pebble.Options{Cache: pc, Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("open state store %s: %w", dir, err)
+	}
+	e := &Embedded{db: db, log: log}
+	v, closer, err := db.Get(versionKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		var b [4]byte
+		binary.BigEndian.PutUint32(b[:], formatVersion)
+		if err := db.Set(versionKey, b[:], pebble.Sync); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("state store %s: %w", dir, err)
+		}
+	case err != nil:
+		db.Close()
+		return nil, fmt.Errorf("state store %s: %w", dir, err)
+	default:
+		ver := uint32(0)
+		if len(v) == 4 {
+			ver = binary.BigEndian.Uint32(v)
+		}
+		closer.Close()
+		if ver > formatVersion || ver == 0 {
+			db.Close()
+			return nil, fmt.Errorf("state store %s: format %d, this program reads %d: %w", dir, ver, formatVersion, ErrNewerFormat)
+		}
+	}
+	return e, nil
+}
+
+// Tags returns the tag store.
+func (e *Embedded) Tags() TagStore { return &embeddedTags{e} }
+
+// Close closes the database.
+func (e *Embedded) Close() error { return e.db.Close() }
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(f string, a ...any)  { p.l.Debug(fmt.Sprintf(f, a...)) }
+func (p pebbleLogger) Errorf(f string, a ...any) { p.l.Error(fmt.Sprintf(f, a...)) }
+func (p pebbleLogger) Fatalf(f string, a ...any) {
+	p.l.Error(fmt.Sprintf(f, a...))
+	panic(fmt.Sprintf(f, a...))
+}
+
+type embeddedTags struct{ e *Embedded }
+
+type storedTag struct {
+	Tag     tags.Tag `json:"tag"`
+	AddrKey []byte   `json:"addr_key,omitempty"`
+	Imports []string `json:"imports"`
+}
+
+type storedActor struct {
+	Actor   tags.Actor `json:"actor"`
+	Imports []string   `json:"imports"`
+}
+
+func appendLP(b, x []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(x)))
+	return append(b, x...)
+}
+
+func addrSubject(b, key []byte) []byte { return appendLP(append(b, 'a'), key) }
+
+func clusterSubject(b []byte, id int64) []byte {
+	return binary.BigEndian.AppendUint64(append(b, 'c'), uint64(id)^1<<63)
+}
+
+// tagKey is the identity key of t, without the leading 't'.
+func tagKey(t *tags.Tag) ([]byte, error) {
+	var b []byte
+	if k := t.Key(); k != nil {
+		b = addrSubject(b, k)
+	} else if t.ClusterID != nil {
+		b = clusterSubject(b, *t.ClusterID)
+	} else {
+		return nil, fmt.Errorf("tag %q: neither address nor cluster", t.Label)
+	}
+	if t.Label == "" || t.Source == "" {
+		return nil, fmt.Errorf("tag on %q: label and source are required", t.Address)
+	}
+	b = appendLP(b, []byte(t.Label))
+	return appendLP(b, []byte(t.Source)), nil
+}
+
+func prefixed(p byte, k []byte) []byte { return append([]byte{p}, k...) }
+
+// upper returns the smallest key greater than every key with prefix p.
+func upper(p []byte) []byte {
+	u := bytes.Clone(p)
+	for i := len(u) - 1; i >= 0; i-- {
+		if u[i] != 0xff {
+			u[i]++
+			return u[:i+1]
+		}
+	}
+	return nil
+}
+
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+func getJSON(r reader, key []byte, v any) (bool, error) {
+	b, c, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("state: corrupt record %x: %w", key, err)
+	}
+	return true, nil
+}
+
+// scan calls fn for every key with prefix p, in order.
+func scan(r reader, p []byte, fn func(k, v []byte) error) error {
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: p, UpperBound: upper(p)})
+	if err != nil {
+		return err
+	}
+	for it.First(); it.Valid(); it.Next() {
+		if err := fn(it.Key(), it.Value()); err != nil {
+			it.Close()
+			return err
+		}
+	}
+	return it.Close()
+}
+
+func addID(ids []string, id string) []string {
+	for _, x := range ids {
+		if x == id {
+			return ids
+		}
+	}
+	return append(ids, id)
+}
+
+func removeID(ids []string, id string) []string {
+	out := ids[:0]
+	for _, x := range ids {
+		if x != id {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
+	if b.Import.ID == "" {
+		return errors.New("state: import without ID")
+	}
+	id := []byte(b.Import.ID)
+	keys := make([][]byte, len(b.Tags))
+	for i := range b.Tags {
+		k, err := tagKey(&b.Tags[i])
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		keys[i] = k
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	db := s.e.db
+	wb := db.NewIndexedBatch()
+	defer wb.Close()
+
+	// What an earlier import with this ID brought.
+	memberPrefix := appendLP([]byte{'m'}, id)
+	old := map[string]bool{}
+	if err := scan(db, memberPrefix, func(k, _ []byte) error {
+		old[string(k[len(memberPrefix):])] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	for i := range b.Tags {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		t := b.Tags[i]
+		k := prefixed('t', keys[i])
+		var st storedTag
+		if _, err := getJSON(wb, k, &st); err != nil {
+			return err
+		}
+		st.Tag, st.AddrKey = t, t.AddrKey
+		st.Tag.AddrKey = nil
+		st.Imports = addID(st.Imports, b.Import.ID)
+		v, err := json.Marshal(&st)
+		if err != nil {
+			return err
+		}
+		if err := wb.Set(k, v, nil); err != nil {
+			return err
+		}
+		if err := wb.Set(append(bytes.Clone(memberPrefix), keys[i]...), nil, nil); err != nil {
+			return err
+		}
+		delete(old, string(keys[i]))
+	}
+	for k := range old {
+		if err := s.release(wb, memberPrefix, []byte(k), b.Import.ID); err != nil {
+			return err
+		}
+	}
+
+	actorPrefix := appendLP([]byte{'n'}, id)
+	oldActors := map[string]bool{}
+	if err := scan(db, actorPrefix, func(k, _ []byte) error {
+		oldActors[string(k[len(actorPrefix):])] = true
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, a := range b.Actors {
+		if a.ID == "" {
+			return errors.New("state: actor without id")
+		}
+		k := prefixed('A', []byte(a.ID))
+		var sa storedActor
+		if _, err := getJSON(wb, k, &sa); err != nil {
+			return err
+		}
+		sa.Actor = a
+		sa.Imports = addID(sa.Imports, b.Import.ID)
+		v, _ := json.Marshal(&sa)
+		if err := wb.Set(k, v, nil); err != nil {
+			return err
+		}
+		if err := wb.Set(append(bytes.Clone(actorPrefix), a.ID...), nil, nil); err != nil {
+			return err
+		}
+		delete(oldActors, a.ID)
+	}
+	for a := range oldActors {
+		if err := s.releaseActor(wb, actorPrefix, a, b.Import.ID); err != nil {
+			return err
+		}
+	}
+
+	imp := b.Import
+	imp.Tags, imp.Actors = len(b.Tags), len(b.Actors)
+	v, err := json.Marshal(&imp)
+	if err != nil {
+		return err
+	}
+	if err := wb.Set(prefixed('i', id), v, nil); err != nil {
+		return err
+	}
+	return wb.Commit(pebble.Sync)
+}
+
+// release drops import id from the tag at key k (without 't'), deleting the
+// tag when no import holds it any more, and removes the membership.
+func (s *embeddedTags) release(wb *pebble.Batch, memberPrefix, k []byte, id string) (err error) {
+	tk := prefixed('t', k)
+	var st storedTag
+	ok, err := getJSON(wb, tk, &st)
+	if err != nil {
+		return err
+	}
+	if ok {
+		st.Imports = removeID(st.Imports, id)
+		if len(st.Imports) == 0 {
+			err = wb.Delete(tk, nil)
+		} else {
+			v, _ := json.Marshal(&st)
+			err = wb.Set(tk, v, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return wb.Delete(append(bytes.Clone(memberPrefix), k...), nil)
+}
+
+func (s *embeddedTags) releaseActor(wb *pebble.Batch, actorPrefix []byte, a, id string) (err error) {
+	ak := prefixed('A', []byte(a))
+	var sa storedActor
+	ok, err := getJSON(wb, ak, &sa)
+	if err != nil {
+		return err
+	}
+	if ok {
+		sa.Imports = removeID(sa.Imports, id)
+		if len(sa.Imports) == 0 {
+			err = wb.Delete(ak, nil)
+		} else {
+			v, _ := json.Marshal(&sa)
+			err = wb.Set(ak, v, nil)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return wb.Delete(append(bytes.Clone(actorPrefix), a...), nil)
+}
+
+func decodeTag(v []byte) (tags.Tag, error) {
+	var st storedTag
+	if err := json.Unmarshal(v, &st); err != nil {
+		return tags.Tag{}, fmt.Errorf("state: corrupt tag record: %w", err)
+	}
+	st.Tag.AddrKey = st.AddrKey
+	return st.Tag, nil
+}
+
+func (s *embeddedTags) bySubject(ctx context.Context, subj []byte) ([]tags.Tag, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []tags.Tag
+	err := scan(s.e.db, prefixed('t', subj), func(_, v []byte) error {
+		t, err := decodeTag(v)
+		if err == nil {
+			out = append(out, t)
+		}
+		return err
+	})
+	return out, err
+}
+
+func (s *embeddedTags) ByAddress(ctx context.Context, key []byte) ([]tags.Tag, error) {
+	if len(key) == 0 {
+		return nil, nil
+	}
+	return s.bySubject(ctx, addrSubject(nil, key))
+}
+
+func (s *embeddedTags) ByCluster(ctx context.Context, id int64) ([]tags.Tag, error) {
+	return s.bySubject(ctx, clusterSubject(nil, id))
+}
+
+func (s *embeddedTags) List(ctx context.Context, f TagFilter, cursor string, limit int) ([]tags.Tag, string, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	lower := []byte{'t'}
+	if cursor != "" {
+		c, err := hex.DecodeString(cursor)
+		if err != nil || len(c) == 0 || c[0] != 't' {
+			return nil, "", fmt.Errorf("state: bad cursor %q", cursor)
+		}
+		lower = append(c, 0)
+	}
+	it, err := s.e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{'t' + 1}})
+	if err != nil {
+		return nil, "", err
+	}
+	defer it.Close()
+	var out []tags.Tag
+	var last []byte
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, "", err
+			}
+		}
+		t, err := decodeTag(it.Value())
+		if err != nil {
+			return nil, "", err
+		}
+		if !f.Match(&t) {
+			continue
+		}
+		if len(out) == limit {
+			// There is a further match: the page ends at the last one given.
+			return out, hex.EncodeToString(last), nil
+		}
+		out = append(out, t)
+		last = append(last[:0], it.Key()...)
+	}
+	return out, "", it.Error()
+}
+
+func (s *embeddedTags) Actor(ctx context.Context, id string) (tags.Actor, error) {
+	var sa storedActor
+	ok, err := getJSON(s.e.db, prefixed('A', []byte(id)), &sa)
+	if err != nil {
+		return tags.Actor{}, err
+	}
+	if !ok {
+		return tags.Actor{}, fmt.Errorf("actor %q: %w", id, ErrNotFound)
+	}
+	return sa.Actor, nil
+}
+
+func (s *embeddedTags) Imports(ctx context.Context) ([]Import, error) {
+	var out []Import
+	err := scan(s.e.db, []byte{'i'}, func(_, v []byte) error {
+		var imp Import
+		if err := json.Unmarshal(v, &imp); err != nil {
+			return fmt.Errorf("state: corrupt import record: %w", err)
+		}
+		out = append(out, imp)
+		return nil
+	})
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].Time.Equal(out[j].Time) {
+			return out[i].Time.Before(out[j].Time)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, err
+}
+
+func (s *embeddedTags) DeleteImport(ctx context.Context, id string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	db := s.e.db
+	ik := prefixed('i', []byte(id))
+	var imp Import
+	ok, err := getJSON(db, ik, &imp)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("import %q: %w", id, ErrNotFound)
+	}
+	wb := db.NewIndexedBatch()
+	defer wb.Close()
+	memberPrefix := appendLP([]byte{'m'}, []byte(id))
+	var members [][]byte
+	if err := scan(db, memberPrefix, func(k, _ []byte) error {
+		members = append(members, bytes.Clone(k[len(memberPrefix):]))
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	removed := 0
+	for _, k := range members {
+		tk := prefixed('t', k)
+		var st storedTag
+		ok, err := getJSON(wb, tk, &st)
+		if err != nil {
+			return 0, err
+		}
+		if ok && len(removeID(st.Imports, id)) == 0 {
+			removed++
+		}
+		if err := s.release(wb, memberPrefix, k, id); err != nil {
+			return 0, err
+		}
+	}
+	actorPrefix := appendLP([]byte{'n'}, []byte(id))
+	var actors []string
+	if err := scan(db, actorPrefix, func(k, _ []byte) error {
+		actors = append(actors, string(k[len(actorPrefix):]))
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	for _, a := range actors {
+		if err := s.releaseActor(wb, actorPrefix, a, id); err != nil {
+			return 0, err
+		}
+	}
+	if err := wb.Delete(ik, nil); err != nil {
+		return 0, err
+	}
+	return removed, wb.Commit(pebble.Sync)
+}

@@ -1,0 +1,103 @@
+// Package state holds ransomtrail's mutable state — tags and their imports
+// today; keys, watchlists, alerts, cases, reports and the audit log later —
+// behind one small interface with one sub-interface per concern. The
+// embedded implementation (Pebble, in DIR/state) serves one instance; a
+// PostgreSQL implementation will serve several. Code above the interface
+// never knows which one it has, and no storage type appears in it.
+//
+// Every implementation must pass statetest.RunConformance.
+package state
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// Store is the mutable state. Each concern has its own interface; new
+// concerns are added as new methods returning their own interface.
+type Store interface {
+	Tags() TagStore
+	Close() error
+}
+
+// ErrNotFound is returned for a missing record.
+var ErrNotFound = errors.New("not found")
+
+// ErrNewerFormat is returned when the stored data was written by a newer
+// version of the program.
+var ErrNewerFormat = errors.New("state written by a newer format version")
+
+// TagStore keeps tags with the import that brought them. A tag's identity
+// is (subject, label, source), the subject being an address key
+// (tags.Tag.Key) or a cluster id: putting the same tag again replaces it,
+// so re-importing a file is idempotent.
+type TagStore interface {
+	// Put stores an import with its tags and actors, all or nothing. An
+	// import with the ID of an earlier one replaces it: tags that only it
+	// brought and that are no longer in the batch are removed.
+	Put(ctx context.Context, b Batch) error
+	// ByAddress returns the tags of an address key (tags.LookupKey).
+	ByAddress(ctx context.Context, key []byte) ([]tags.Tag, error)
+	// ByCluster returns the tags set on a cluster as a whole.
+	ByCluster(ctx context.Context, clusterID int64) ([]tags.Tag, error)
+	// List returns up to limit tags matching f in a stable order, starting
+	// after cursor ("" = from the start), and the cursor of the next page
+	// ("" when there is none).
+	List(ctx context.Context, f TagFilter, cursor string, limit int) (page []tags.Tag, next string, err error)
+	// Actor returns an actor of an imported ActorPack, or ErrNotFound.
+	Actor(ctx context.Context, id string) (tags.Actor, error)
+	// Imports lists the recorded imports, oldest first.
+	Imports(ctx context.Context) ([]Import, error)
+	// DeleteImport removes an import and the tags and actors no other
+	// import brought; it returns the number of tags removed.
+	DeleteImport(ctx context.Context, id string) (int, error)
+}
+
+// Batch is one import: its record and everything it brings.
+type Batch struct {
+	Import Import
+	Tags   []tags.Tag
+	Actors []tags.Actor
+}
+
+// TagFilter selects tags; empty fields match everything.
+type TagFilter struct {
+	Source   string
+	Category string
+	Currency string
+}
+
+// Match reports whether t passes the filter.
+func (f TagFilter) Match(t *tags.Tag) bool {
+	return (f.Source == "" || f.Source == t.Source) &&
+		(f.Category == "" || f.Category == t.Category) &&
+		(f.Currency == "" || f.Currency == t.Currency)
+}
+
+// MaxListLimit caps a List page.
+const MaxListLimit = 10000
+
+// Import records one import of one or more files (the SDN CSV pair is one
+// import of two files).
+type Import struct {
+	// ID identifies the content: the hex SHA-256 of the file, or of the
+	// files' digests in order for a multi-file import.
+	ID       string          `json:"id"`
+	Files    []ImportFile    `json:"files"`
+	Format   string          `json:"format"`
+	Time     time.Time       `json:"time"`
+	Tags     int             `json:"tags"`
+	Actors   int             `json:"actors,omitempty"`
+	Rejected []tags.Rejected `json:"rejected,omitempty"`
+	Notes    []string        `json:"notes,omitempty"`
+}
+
+// ImportFile is one file of an import.
+type ImportFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
