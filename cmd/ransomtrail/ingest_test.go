@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,19 +24,42 @@ import (
 	"github.com/ransomtrail/ransomtrail/sim"
 )
 
-// buildBinary builds the ransomtrail command into a temporary directory.
+var built struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
+}
+
+// buildBinary builds the ransomtrail command once per test binary.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	goCmd, err := exec.LookPath("go")
-	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+	built.once.Do(func() {
+		goCmd, err := exec.LookPath("go")
+		if err != nil {
+			goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		built.dir, built.err = os.MkdirTemp("", "ransomtrail-bin")
+		if built.err != nil {
+			return
+		}
+		built.bin = filepath.Join(built.dir, "ransomtrail")
+		if out, err := exec.Command(goCmd, "build", "-o", built.bin, ".").CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	bin := filepath.Join(t.TempDir(), "ransomtrail")
-	cmd := exec.Command(goCmd, "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	return built.bin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
-	return bin
+	os.Exit(code)
 }
 
 // cli runs a command in-process.
@@ -293,5 +317,74 @@ func TestIngestSurvivesKills(t *testing.T) {
 		if err1 != nil || err2 != nil || a != b {
 			t.Fatalf("tx %s --json: %v, %v\nuninterrupted %s\nkilled %s", txid, err1, err2, a, b)
 		}
+	}
+}
+
+// TestIngestBadInput runs the command on blocks directories with one defect
+// each: it exits with status 1, stderr names the file (and offset), and the
+// index keeps every block before the bad one.
+func TestIngestBadInput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the command")
+	}
+	bin := buildBinary(t)
+	good := testchain.MainnetBlocksDir(t, 100)
+	for _, d := range testchain.BadBlocksDirs(t) {
+		t.Run(d.Name, func(t *testing.T) {
+			data := filepath.Join(t.TempDir(), "data")
+			if out, err := exec.Command(bin, "ingest", "--data", data, "--blocks-dir", good, "--until", "90").CombinedOutput(); err != nil {
+				t.Fatalf("ingest the good chain to 90: %v\n%s", err, out)
+			}
+			cmd := exec.Command(bin, "ingest", "--data", data, "--blocks-dir", d.Dir, "--network", "mainnet")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("ingest: %v, want exit status 1\n%s", err, stderr.String())
+			}
+			// The last line is the error; the log before it.
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			msg := lines[len(lines)-1]
+			if !strings.HasPrefix(msg, "ransomtrail: ") {
+				t.Errorf("last stderr line %q is not the error", msg)
+			}
+			for _, w := range d.Want {
+				if !strings.Contains(msg, w) {
+					t.Errorf("error %q does not mention %q", msg, w)
+				}
+			}
+			last := int64(90)
+			if !d.ScanFails {
+				last = d.BadHeight - 1
+			}
+			st, err := statusOf(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Height != last {
+				t.Errorf("height %d after the error, want %d", st.Height, last)
+			}
+			ref := filepath.Join(t.TempDir(), "ref")
+			if _, errOut, err := cli("ingest", "--data", ref, "--blocks-dir", good, "--until", strconv.FormatInt(last, 10)); err != nil {
+				t.Fatalf("fresh ingest to %d: %v\n%s", last, err, errOut)
+			}
+			want, err := statusOf(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st != want {
+				t.Errorf("status\n %+v\nwant a fresh ingest to %d\n %+v", st, last, want)
+			}
+		})
+	}
+	// A directory that is not a blocks directory at all.
+	data := filepath.Join(t.TempDir(), "data")
+	_, _, err := cli("ingest", "--data", data, "--blocks-dir", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no blk*.dat") {
+		t.Errorf("ingest from an empty dir: %v", err)
+	}
+	if _, err := statusOf(data); !errors.Is(err, index.ErrNoIndex) {
+		t.Errorf("status after a failed first ingest: %v, want no index", err)
 	}
 }
