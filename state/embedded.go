@@ -428,7 +428,7 @@ func (s *embeddedTags) List(ctx context.Context, f TagFilter, cursor string, lim
 	if cursor != "" {
 		c, err := hex.DecodeString(cursor)
 		if err != nil || len(c) == 0 || c[0] != 't' {
-			return nil, "", fmt.Errorf("state: bad cursor %q", cursor)
+			return nil, "", fmt.Errorf("state: %w %q", ErrBadCursor, cursor)
 		}
 		lower = append(c, 0)
 	}

@@ -26,6 +26,9 @@ type Store interface {
 // ErrNotFound is returned for a missing record.
 var ErrNotFound = errors.New("not found")
 
+// ErrBadCursor is returned by List for a cursor it did not give out.
+var ErrBadCursor = errors.New("bad cursor")
+
 // ErrNewerFormat is returned when the stored data was written by a newer
 // version of the program.
 var ErrNewerFormat = errors.New("state written by a newer format version")

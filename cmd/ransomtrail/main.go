@@ -40,6 +40,9 @@ func commands() []command {
 		ingestCommand(),
 		simulateCommand(),
 		statusCommand(),
+		tagsCommand(),
+		tagsImportCommand(),
+		tagsListCommand(),
 		txCommand(),
 	}
 }

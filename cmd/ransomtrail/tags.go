@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+func tagsCommand() command {
+	return command{name: "tags", summary: "show the tags (attributions) of an address", run: runTags}
+}
+
+func tagsImportCommand() command {
+	return command{name: "tags import", summary: "import tag files (OFAC SDN XML/CSV, lists, TagPacks, Ransomwhere, CSV)", run: runTagsImport}
+}
+
+func tagsListCommand() command {
+	return command{name: "tags list", summary: "list stored tags, filtered and paged", run: runTagsList}
+}
+
+// openState opens the mutable state of a data directory (DATA/state).
+func openState(data string) (state.Store, error) {
+	if data == "" {
+		return nil, &usageError{"--data DIR is required"}
+	}
+	return state.OpenEmbedded(filepath.Join(data, "state"), nil)
+}
+
+func lookupNetwork(fs *flag.FlagSet, name string) (*chain.Network, error) {
+	n, err := chain.LookupNetwork(name)
+	if err != nil {
+		return nil, &usageError{fs.Name() + ": --network: " + err.Error()}
+	}
+	return n, nil
+}
+
+// importReport is the outcome of one import (one file, or the SDN CSV pair).
+type importReport struct {
+	Files    []string        `json:"files"`
+	Format   string          `json:"format,omitempty"`
+	ImportID string          `json:"import_id,omitempty"`
+	Tags     int             `json:"tags"`
+	ByCur    map[string]int  `json:"tags_by_currency,omitempty"`
+	Actors   int             `json:"actors,omitempty"`
+	Rejected []tags.Rejected `json:"rejected"`
+	Notes    []string        `json:"notes,omitempty"`
+	Error    string          `json:"error,omitempty"`
+}
+
+type parsedFile struct {
+	name   string
+	res    *tags.Result
+	digest string
+	size   int64
+	err    error
+}
+
+// countingHash hashes and counts the raw bytes a parser reads.
+type countingHash struct {
+	h hash.Hash
+	n int64
+}
+
+func (c *countingHash) Write(p []byte) (int, error) {
+	c.n += int64(len(p))
+	return c.h.Write(p)
+}
+
+func parseTagFile(name string, opts tags.Options) parsedFile {
+	pf := parsedFile{name: name}
+	f, err := os.Open(name)
+	if err != nil {
+		pf.err = err
+		return pf
+	}
+	defer f.Close()
+	ch := &countingHash{h: sha256.New()}
+	opts.Name = name
+	pf.res, pf.err = tags.Parse(io.TeeReader(f, ch), opts)
+	if pf.err == nil {
+		// Hash what the parser left unread too (trailing bytes).
+		if _, err := io.Copy(ch, f); err != nil {
+			pf.err = err
+		}
+	}
+	pf.digest, pf.size = hex.EncodeToString(ch.h.Sum(nil)), ch.n
+	return pf
+}
+
+func runTagsImport(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("tags import", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (tags are stored in DIR/state)")
+	netName := fs.String("network", "mainnet", "network of the Bitcoin addresses ("+chain.NetworkNames+")")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags import --data DIR [--network N] [--json] FILE...")
+		fmt.Fprintln(fs.Output(), "\nThe format of each file is detected from its content: OFAC SDN Advanced XML\n(plain or .bz2), OFAC sdn.csv (+ sdn_comments.csv given in the same command),\none-address-per-line lists, GraphSense TagPacks and ActorPacks, the Ransomwhere\nexport JSON, or CSV with an address,label,category,source,confidence header.\nEach file is imported all or nothing; re-importing a file changes nothing.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return &usageError{"usage: ransomtrail tags import --data DIR [--network N] [--json] FILE..."}
+	}
+	net, err := lookupNetwork(fs, *netName)
+	if err != nil {
+		return err
+	}
+	st, err := openState(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	opts := tags.Options{Network: net}
+
+	parsed := make([]parsedFile, len(files))
+	for i, f := range files {
+		parsed[i] = parseTagFile(f, opts)
+	}
+	// sdn_comments.csv continues the remarks of the sdn.csv imported with it:
+	// the pair is one import.
+	comments := map[string]string{}
+	var commentFiles []*parsedFile
+	for i := range parsed {
+		p := &parsed[i]
+		if p.err == nil && p.res.Format == tags.FormatSDNComments {
+			for k, v := range p.res.Comments {
+				comments[k] += v
+			}
+			commentFiles = append(commentFiles, p)
+		}
+	}
+	var reports []importReport
+	failed := 0
+	pairedComments := false
+	for i := range parsed {
+		p := &parsed[i]
+		if p.err == nil && p.res.Format == tags.FormatSDNComments {
+			continue
+		}
+		group := []*parsedFile{p}
+		if p.err == nil && p.res.Format == tags.FormatSDNCSV && len(commentFiles) > 0 {
+			f, err := os.Open(p.name)
+			if err == nil {
+				opts.Name = p.name
+				p.res, p.err = tags.ParseSDNCSV(tags.Open(f, opts), comments, opts)
+				f.Close()
+			} else {
+				p.err = err
+			}
+			group = append(group, commentFiles...)
+			pairedComments = true
+		}
+		r := importGroup(ctx, st, group)
+		if r.Error != "" {
+			failed++
+		}
+		reports = append(reports, r)
+	}
+	if len(commentFiles) > 0 && !pairedComments {
+		for _, c := range commentFiles {
+			failed++
+			reports = append(reports, importReport{Files: []string{c.name}, Format: string(tags.FormatSDNComments), Rejected: []tags.Rejected{},
+				Error: c.name + ": sdn_comments.csv only continues the remarks of sdn.csv; import both files in one command"})
+		}
+	}
+	if *jsonOut {
+		if err := writeJSON(e.stdout, reports); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range reports {
+			printImport(e.stdout, &r)
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d imports failed (nothing of them was stored)", failed, len(reports))
+	}
+	return nil
+}
+
+func importGroup(ctx context.Context, st state.Store, group []*parsedFile) importReport {
+	r := importReport{Rejected: []tags.Rejected{}}
+	for _, p := range group {
+		r.Files = append(r.Files, p.name)
+	}
+	head := group[0]
+	for _, p := range group {
+		if p.err != nil {
+			r.Error = p.err.Error()
+			return r
+		}
+	}
+	res := head.res
+	r.Format = string(res.Format)
+	imp := state.Import{Format: r.Format, Time: time.Now().UTC(), Rejected: res.Rejected, Notes: res.Notes}
+	if len(group) == 1 {
+		imp.ID = head.digest
+	} else {
+		h := sha256.New()
+		for _, p := range group {
+			io.WriteString(h, p.digest)
+		}
+		imp.ID = hex.EncodeToString(h.Sum(nil))
+	}
+	for _, p := range group {
+		imp.Files = append(imp.Files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
+	}
+	if err := st.Tags().Put(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
+		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
+		return r
+	}
+	r.ImportID, r.Tags, r.Actors, r.Notes = imp.ID, len(res.Tags), len(res.Actors), res.Notes
+	r.Rejected = append(r.Rejected, res.Rejected...)
+	r.ByCur = map[string]int{}
+	for _, t := range res.Tags {
+		r.ByCur[t.Currency]++
+	}
+	return r
+}
+
+func printImport(w io.Writer, r *importReport) {
+	name := strings.Join(r.Files, " + ")
+	if r.Error != "" {
+		fmt.Fprintf(w, "%s: FAILED, nothing imported: %s\n", name, r.Error)
+		return
+	}
+	fmt.Fprintf(w, "%s: %s, %d tags", name, r.Format, r.Tags)
+	if len(r.ByCur) > 1 {
+		var parts []string
+		for _, c := range sortedKeys(r.ByCur) {
+			parts = append(parts, fmt.Sprintf("%s %d", c, r.ByCur[c]))
+		}
+		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
+	}
+	if r.Actors > 0 {
+		fmt.Fprintf(w, ", %d actors", r.Actors)
+	}
+	fmt.Fprintf(w, ", %d rejected\n", len(r.Rejected))
+	for _, x := range r.Rejected {
+		cur := ""
+		if x.Currency != "" {
+			cur = " (" + x.Currency + ")"
+		}
+		fmt.Fprintf(w, "  rejected %q%s at %s: %s\n", x.Address, cur, x.Where, x.Reason)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// tagView is a tag as the CLI (and later the API) shows it: every field
+// present, empty when unknown.
+type tagView struct {
+	Address       string `json:"address,omitempty"`
+	Currency      string `json:"currency"`
+	ClusterID     *int64 `json:"cluster_id,omitempty"`
+	Label         string `json:"label"`
+	Category      string `json:"category"`
+	Source        string `json:"source"`
+	SourceURL     string `json:"source_url"`
+	Confidence    int    `json:"confidence"`
+	Date          string `json:"date"`
+	Actor         string `json:"actor"`
+	ActorLabel    string `json:"actor_label,omitempty"`
+	Program       string `json:"program"`
+	Authoritative bool   `json:"authoritative"`
+	Description   string `json:"description"`
+}
+
+func viewTag(ctx context.Context, st state.Store, t tags.Tag) tagView {
+	v := tagView{Address: t.Address, Currency: t.Currency, ClusterID: t.ClusterID, Label: t.Label, Category: t.Category,
+		Source: t.Source, SourceURL: t.SourceURL, Confidence: t.Confidence, Date: t.Date, Actor: t.Actor,
+		Program: t.Program, Authoritative: t.Authoritative, Description: t.Description}
+	if t.Actor != "" {
+		if a, err := st.Tags().Actor(ctx, t.Actor); err == nil {
+			v.ActorLabel = a.Label
+		}
+	}
+	return v
+}
+
+func runTags(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("tags", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory")
+	netName := fs.String("network", "mainnet", "network of the address ("+chain.NetworkNames+")")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &usageError{"usage: ransomtrail tags ADDR --data DIR [--json]   (or: tags import, tags list)"}
+	}
+	net, err := lookupNetwork(fs, *netName)
+	if err != nil {
+		return err
+	}
+	st, err := openState(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	addr := strings.TrimSpace(pos[0])
+	ts, err := st.Tags().ByAddress(ctx, tags.LookupKey(addr, net))
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Address     string                  `json:"address"`
+		Tags        []tagView               `json:"tags"`
+		Attribution tags.ClusterAttribution `json:"attribution"`
+	}{Address: addr, Tags: []tagView{}, Attribution: tags.Aggregate(ts)}
+	if a, err := chain.ParseAddress(addr, net); err == nil {
+		out.Address = chain.EncodeAddress(a, net)
+	}
+	for _, t := range ts {
+		out.Tags = append(out.Tags, viewTag(ctx, st, t))
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, out)
+	}
+	if len(ts) == 0 {
+		fmt.Fprintf(e.stdout, "%s: no tags\n", out.Address)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%s: %d tags\n", out.Address, len(ts))
+	for _, v := range out.Tags {
+		printTag(e.stdout, &v)
+	}
+	for _, c := range out.Attribution.Conflicts {
+		fmt.Fprintf(e.stdout, "  conflict (%s): %s\n", c.Kind, strings.Join(c.Sources, "; "))
+	}
+	return nil
+}
+
+func printTag(w io.Writer, v *tagView) {
+	auth := ""
+	if v.Authoritative {
+		auth = " [authoritative]"
+	}
+	fmt.Fprintf(w, "  %s%s\n    category %s, source %s, confidence %d", v.Label, auth, orDash(v.Category), v.Source, v.Confidence)
+	if v.Program != "" {
+		fmt.Fprintf(w, ", program %s", v.Program)
+	}
+	if v.Date != "" {
+		fmt.Fprintf(w, ", date %s", v.Date)
+	}
+	if v.Actor != "" {
+		fmt.Fprintf(w, ", actor %s", v.Actor)
+	}
+	fmt.Fprintln(w)
+}
+
+func runTagsList(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("tags list", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory")
+	source := fs.String("source", "", "only tags of this source (e.g. \"OFAC SDN\", Ransomwhere)")
+	category := fs.String("category", "", "only tags of this category (sanctions, ransomware, exchange, mixer, …)")
+	currency := fs.String("currency", "", "only tags of this currency (XBT, ETH, …)")
+	cursor := fs.String("cursor", "", "continue after this cursor (printed as next_cursor)")
+	limit := fs.Int("limit", 100, fmt.Sprintf("tags per page (at most %d)", state.MaxListLimit))
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return &usageError{"usage: ransomtrail tags list --data DIR [--source S] [--category C] [--currency X] [--cursor C] [--limit N] [--json]"}
+	}
+	if *limit <= 0 || *limit > state.MaxListLimit {
+		return &usageError{fmt.Sprintf("tags list: --limit must be 1..%d", state.MaxListLimit)}
+	}
+	st, err := openState(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	f := state.TagFilter{Source: *source, Category: *category, Currency: tags.NormalizeCurrency(*currency)}
+	page, next, err := st.Tags().List(ctx, f, *cursor, *limit)
+	if err != nil {
+		if errors.Is(err, state.ErrBadCursor) {
+			return &usageError{"tags list: " + err.Error()}
+		}
+		return err
+	}
+	out := struct {
+		Tags       []tagView `json:"tags"`
+		NextCursor string    `json:"next_cursor"`
+	}{Tags: []tagView{}, NextCursor: next}
+	for _, t := range page {
+		out.Tags = append(out.Tags, viewTag(ctx, st, t))
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, out)
+	}
+	for _, v := range out.Tags {
+		subject := v.Address
+		if v.ClusterID != nil {
+			subject = fmt.Sprint("cluster ", *v.ClusterID)
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", v.Currency, subject)
+		printTag(e.stdout, &v)
+	}
+	if next != "" {
+		fmt.Fprintf(e.stdout, "more: --cursor %s\n", next)
+	}
+	return nil
+}
