@@ -580,8 +580,12 @@ func (ix *Index) lookupAddress(a *rt.Address) (int64, bool, error) {
 }
 
 func (ix *Index) lookupAddressKey(k []byte) (int64, bool) {
+	return ix.lookupAddressKeyHash(k, addrHash(k))
+}
+
+func (ix *Index) lookupAddressKeyHash(k []byte, h uint64) (int64, bool) {
 	n := ix.addrs.count()
-	return ix.addrTab.find(addrHash(k), func(id int64) bool {
+	return ix.addrTab.find(h, func(id int64) bool {
 		return id < n && string(ix.addrKeyAt(id)) == string(k)
 	})
 }

@@ -57,6 +57,8 @@ type fetched struct {
 	err   error
 	bytes int
 	done  chan *fetched
+	cls   []classified
+	keys  []byte
 }
 
 // Ingest brings the index to the source's best chain (or to opts.Until):
@@ -207,7 +209,7 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 		if f.err != nil {
 			return false, f.err
 		}
-		err := ix.ApplyBlock(f.blk, f.raw.Where)
+		err := ix.applyBlock(f.blk, f.raw.Where, f.cls)
 		blockPool.Put(f.blk)
 		if err != nil {
 			if errors.Is(err, ErrNotConnected) && f.h > 0 {
@@ -253,5 +255,6 @@ func fetchDecode(ctx context.Context, src source.Source, dec *chain.Decoder, f *
 		return &BlockError{Height: f.h, Hash: hash, Where: raw.Where, Err: fmt.Errorf("%w: the source returned block %s", chain.ErrCorrupt, blk.Hash)}
 	}
 	f.blk = blk
+	f.cls, f.keys = classifyBlock(blk, nil, nil)
 	return nil
 }

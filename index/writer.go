@@ -52,7 +52,6 @@ type writer struct {
 	txFirst  []uint64
 	fees     []int64
 	h        hash.Hash
-	keyBuf   []byte
 }
 
 func newWriter(ix *Index) *writer {
@@ -105,6 +104,47 @@ func (w *writer) txFirstOut(n int64) uint64 {
 // that the block connects, that its merkle root matches, and that every
 // input spends a known output; on error nothing is appended.
 func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
+	return ix.applyBlock(b, where, nil)
+}
+
+// classified is an output's script class and address key, computed by the
+// ingest's decode workers so the (sequential) applier does not.
+type classified struct {
+	typ  rt.ScriptType
+	key  []byte // binary address key, nil for no address
+	hash uint64 // addrHash(key)
+}
+
+// classifyBlock classifies every output of b, in block order.
+func classifyBlock(b *chain.Block, out []classified, keys []byte) ([]classified, []byte) {
+	out = out[:0]
+	keys = keys[:0]
+	for j := range b.Txs {
+		for k := range b.Txs[j].Outputs {
+			st, a := chain.Classify(b.Txs[j].Outputs[k].Script)
+			c := classified{typ: st}
+			if !a.IsZero() {
+				start := len(keys)
+				keys = a.AppendKey(keys)
+				c.key = keys[start:len(keys):len(keys)]
+			}
+			out = append(out, c)
+		}
+	}
+	// keys may have moved while growing: re-slice.
+	off := 0
+	for i := range out {
+		if out[i].key != nil {
+			n := len(out[i].key)
+			out[i].key = keys[off : off+n : off+n]
+			out[i].hash = addrHash(out[i].key)
+			off += n
+		}
+	}
+	return out, keys
+}
+
+func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) error {
 	w, err := ix.writerOrErr()
 	if err != nil {
 		return err
@@ -207,7 +247,7 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 	}
 	br := blockRec{Hash: b.Hash, FirstTx: uint64(ix.nTxs()), FirstIn: uint64(ix.nIns()), FirstOut: nOuts,
 		FirstAddr: uint64(ix.addrs.count()), KOff: uint64(ix.akeys.size()), Time: b.Header.Time, Size: uint32(b.Size)}
-	ri := 0
+	ri, ci := 0, 0
 	for j := range b.Txs {
 		t := &b.Txs[j]
 		num := ix.nTxs()
@@ -244,10 +284,22 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 		}
 		for k := range t.Outputs {
 			o := uint64(ix.nOuts())
-			st, addr := chain.Classify(t.Outputs[k].Script)
+			var c classified
+			if cls != nil {
+				c = cls[ci]
+				ci++
+			} else {
+				var addr rt.Address
+				c.typ, addr = chain.Classify(t.Outputs[k].Script)
+				if !addr.IsZero() {
+					c.key = addr.AppendKey(nil)
+					c.hash = addrHash(c.key)
+				}
+			}
+			st := c.typ
 			aid := NoAddress
-			if !addr.IsZero() {
-				id, err := w.addressID(&addr)
+			if c.key != nil {
+				id, err := w.addressID(c.key, c.hash)
 				if err != nil {
 					return err
 				}
@@ -298,11 +350,9 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 	return nil
 }
 
-func (w *writer) addressID(a *rt.Address) (uint32, error) {
+func (w *writer) addressID(key []byte, h uint64) (uint32, error) {
 	ix := w.ix
-	w.keyBuf = a.AppendKey(w.keyBuf[:0])
-	key := w.keyBuf
-	if id, ok := ix.lookupAddressKey(key); ok {
+	if id, ok := ix.lookupAddressKeyHash(key, h); ok {
 		return uint32(id), nil
 	}
 	id := ix.addrs.count()
@@ -313,7 +363,7 @@ func (w *writer) addressID(a *rt.Address) (uint32, error) {
 	ix.alast.appendRec()
 	ix.akeys.appendBytes([]byte{byte(len(key))})
 	ix.akeys.appendBytes(key)
-	if err := ix.addrTab.insert(addrHash(key), id, ix.addrHashOf); err != nil {
+	if err := ix.addrTab.insert(h, id, ix.addrHashOf); err != nil {
 		return 0, err
 	}
 	return uint32(id), nil
