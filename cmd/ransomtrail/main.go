@@ -37,6 +37,7 @@ func commands() []command {
 		addressCommand(),
 		decodeBlockCommand(),
 		demoCommand(),
+		heuristicsCommand(),
 		ingestCommand(),
 		simulateCommand(),
 		statusCommand(),

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// maxTxJSONLine bounds one JSON line (a 4 MB-weight transaction in
+// verbosity-2 JSON stays well below it).
+const maxTxJSONLine = 64 << 20
+
+func heuristicsCommand() command {
+	return command{name: "heuristics tx", summary: "CoinJoin detection and change heuristics per transaction (JSON lines or an indexed txid)", run: runHeuristicsTx}
+}
+
+// heuristicsChange is one change finding as printed.
+type heuristicsChange struct {
+	Vout       int     `json:"vout"`
+	Rule       string  `json:"rule"`
+	Confidence float64 `json:"confidence"`
+	Clusters   bool    `json:"clusters"`
+	Address    string  `json:"address,omitempty"`
+	Detail     string  `json:"detail,omitempty"`
+}
+
+// heuristicsResult is the line printed per transaction.
+type heuristicsResult struct {
+	Txid     string             `json:"txid"`
+	CoinJoin cluster.CoinJoin   `json:"coinjoin"`
+	Change   []heuristicsChange `json:"change"`
+}
+
+func heuristicsOf(tx *cluster.Tx, pol cluster.Policy, net *chain.Network) heuristicsResult {
+	r := heuristicsResult{Txid: tx.Txid.String(), CoinJoin: cluster.DetectCoinJoin(tx), Change: []heuristicsChange{}}
+	for _, f := range pol.Apply(tx) {
+		c := heuristicsChange{Vout: f.Vout, Rule: f.Rule, Confidence: f.Confidence, Clusters: f.Clusters, Detail: f.Detail}
+		if a := tx.Outputs[f.Vout].Addr; !a.IsZero() {
+			c.Address = chain.EncodeAddress(a, net)
+		}
+		r.Change = append(r.Change, c)
+	}
+	return r
+}
+
+func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("heuristics tx", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	jsonOut := fs.Bool("json", false, "print one JSON object per transaction")
+	netName := fs.String("network", "mainnet", "network for addresses: "+chain.NetworkNames)
+	data := fs.String("data", "", "index directory: the argument is then a txid of the index")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return &usageError{"usage: ransomtrail heuristics tx [--json] [--network N] [FILE]  |  ransomtrail heuristics tx TXID --data DIR [--json]"}
+	}
+	pol := cluster.DefaultPolicy()
+	if *data != "" {
+		if len(pos) != 1 {
+			return &usageError{"usage: ransomtrail heuristics tx TXID --data DIR [--json]"}
+		}
+		txid, err := index.ParseTxid(pos[0])
+		if err != nil {
+			return &usageError{err.Error()}
+		}
+		ix, err := openIndex(*data)
+		if err != nil {
+			return err
+		}
+		defer ix.Close()
+		n, err := ix.TxNum(txid)
+		if err != nil {
+			return err
+		}
+		tx, err := cluster.FromIndex(ix, n, cluster.FromIndexOptions{})
+		if err != nil {
+			return err
+		}
+		return printHeuristics(e.stdout, heuristicsOf(tx, pol, ix.Network()), *jsonOut)
+	}
+	net, err := chain.LookupNetwork(*netName)
+	if err != nil {
+		return &usageError{err.Error()}
+	}
+	in, name := e.stdin, "stdin"
+	if len(pos) == 1 && pos[0] != "-" {
+		f, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		in, name = f, pos[0]
+	}
+	sc := bufio.NewScanner(in)
+	sc.Buffer(make([]byte, 64<<10), maxTxJSONLine)
+	line := 0
+	for sc.Scan() {
+		line++
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := sc.Bytes()
+		if len(strings.TrimSpace(string(b))) == 0 {
+			continue
+		}
+		tx, err := cluster.ParseRawTxJSON(b)
+		if err != nil {
+			return fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		if err := printHeuristics(e.stdout, heuristicsOf(tx, pol, net), *jsonOut); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("%s:%d: %w: line longer than %d bytes", name, line+1, cluster.ErrBadTxJSON, maxTxJSONLine)
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func printHeuristics(w io.Writer, r heuristicsResult, jsonOut bool) error {
+	if jsonOut {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(w, "%s\n", b)
+		return err
+	}
+	cj := "no CoinJoin"
+	if r.CoinJoin.Detected {
+		cj = fmt.Sprintf("CoinJoin %s (confidence %.2f: %s)", r.CoinJoin.Kind, r.CoinJoin.Confidence, r.CoinJoin.Detail)
+	}
+	fmt.Fprintf(w, "tx %s: %s\n", r.Txid, cj)
+	for _, c := range r.Change {
+		how := "shown only"
+		if c.Clusters {
+			how = "clusters"
+		}
+		fmt.Fprintf(w, "  change vout %d %s (%s, confidence %.2f, %s): %s\n", c.Vout, c.Address, c.Rule, c.Confidence, how, c.Detail)
+	}
+	return nil
+}
