@@ -1,0 +1,741 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// FormatVersion is the version of the files in DIR/cluster. Code refuses
+// newer versions.
+const FormatVersion = 1
+
+// DefaultGuardSize is the supercluster guard's default threshold: a change
+// link that would merge two clusters both larger than this is refused.
+const DefaultGuardSize = 1000
+
+// File names in DIR/cluster.
+const (
+	manifestFile = "manifest.json"
+	parentFile   = "parent.u32"
+	headFile     = "head.u32"
+	linksFile    = "links.dat"
+	refusedFile  = "refused.dat"
+	fileHeader   = 16 // magic 4 · version 4 · generation 8
+)
+
+var (
+	magicParent  = [4]byte{'R', 'T', 'C', 'P'}
+	magicHead    = [4]byte{'R', 'T', 'C', 'H'}
+	magicLinks   = [4]byte{'R', 'T', 'C', 'L'}
+	magicRefused = [4]byte{'R', 'T', 'C', 'R'}
+)
+
+// ErrNoClustering is returned when DIR/cluster holds no clustering.
+var ErrNoClustering = errors.New("no clustering")
+
+// ErrCorrupt marks cluster files that do not match their manifest.
+var ErrCorrupt = errors.New("cluster files corrupt")
+
+// BuildIndex is what a build reads from the chain index; *index.Index
+// implements it.
+type BuildIndex interface {
+	TxIndex
+	Status() index.Status
+	BlockAt(h int64) (index.Block, error)
+}
+
+var _ BuildIndex = (*index.Index)(nil)
+
+// Progress receives build progress (unit: transactions);
+// *progress.Reporter satisfies it.
+type Progress interface {
+	Start(total int64)
+	Update(done, bytes int64, extra string)
+	Finish()
+}
+
+// BuildOptions configures Build. The zero value builds the default policy
+// with the default guard, one worker per CPU.
+type BuildOptions struct {
+	// Policy selects the links (zero value: PolicyByName("default")).
+	Policy BuildPolicy
+	// GuardSize is the supercluster guard threshold (0: DefaultGuardSize).
+	GuardSize uint32
+	// NoGuard disables the supercluster guard.
+	NoGuard bool
+	// Workers deciding links in parallel (0: GOMAXPROCS).
+	Workers int
+	// Rebuild discards the stored clustering and starts from transaction 0.
+	Rebuild bool
+	// Progress, if set, receives progress reports.
+	Progress Progress
+	// Log, if set, receives a line per decision (rebuild, resume, commit).
+	Log *slog.Logger
+}
+
+func (o *BuildOptions) ensureDefaults() error {
+	if o.Policy.Name == "" {
+		p, err := PolicyByName(PolicyDefault)
+		if err != nil {
+			return err
+		}
+		o.Policy = p
+	}
+	if o.GuardSize == 0 {
+		o.GuardSize = DefaultGuardSize
+	}
+	if o.NoGuard {
+		o.GuardSize = 0
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return nil
+}
+
+// Manifest describes a stored clustering: the index state it was built at
+// and the policy.
+type Manifest struct {
+	FormatVersion int    `json:"format_version"`
+	Policy        string `json:"policy"`
+	// GuardSize is the supercluster guard threshold, 0 when disabled.
+	GuardSize uint32 `json:"guard_size"`
+	// Height, Tip and Digest are the index's at the build: a later build
+	// resumes only if the index still has this block at this height.
+	Height int64   `json:"height"`
+	Tip    rt.Hash `json:"tip"`
+	Digest rt.Hash `json:"digest"`
+	// Txs is the number of transactions processed (0..Txs-1).
+	Txs        int64  `json:"txs"`
+	Inputs     int64  `json:"inputs"`
+	Addresses  int64  `json:"addresses"`
+	Links      int64  `json:"links"`
+	Refused    int64  `json:"refused_links"`
+	Clusters   int64  `json:"clusters"`
+	Largest    uint32 `json:"largest_cluster_size"`
+	LargestID  uint32 `json:"largest_cluster_id"`
+	Generation uint64 `json:"generation"`
+}
+
+// BuildResult reports one build.
+type BuildResult struct {
+	Manifest
+	// Rebuilt tells whether the stored clustering was discarded, and why.
+	Rebuilt       bool   `json:"rebuilt"`
+	RebuildReason string `json:"rebuild_reason,omitempty"`
+	// FromTx..ToTx are the transactions processed by this build.
+	FromTx     int64   `json:"from_tx"`
+	ToTx       int64   `json:"to_tx"`
+	NewInputs  int64   `json:"new_inputs"`
+	NewLinks   int64   `json:"new_links"`
+	NewRefused int64   `json:"new_refused_links"`
+	Seconds    float64 `json:"seconds"`
+	InputsPerS float64 `json:"inputs_per_second"`
+}
+
+// linkSink receives the links the union-find took and the refused ones.
+type linkSink interface {
+	link(p *Pair) error
+	refuse(p *Pair, reason uint8, sa, sb uint32) error
+}
+
+// builder applies decided pairs to a union-find, in transaction order.
+type builder struct {
+	uf      *UnionFind
+	pol     BuildPolicy
+	guard   uint32
+	sink    linkSink // nil: in memory only
+	links   int64
+	refused int64
+}
+
+// apply unions one pair unless its sets are already one or the guard
+// refuses it. Only links that merged two sets are stored: the stored links
+// form a spanning forest of the clusters.
+func (b *builder) apply(p *Pair) error {
+	ra, rb := b.uf.Find(p.A), b.uf.Find(p.B)
+	if ra == rb {
+		return nil
+	}
+	if p.Change && b.guard > 0 {
+		sa, sb := b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit
+		if sa > b.guard && sb > b.guard {
+			b.refused++
+			if b.sink != nil {
+				return b.sink.refuse(p, ReasonSupercluster, sa, sb)
+			}
+			return nil
+		}
+	}
+	b.uf.link(ra, rb)
+	b.links++
+	if b.sink != nil {
+		return b.sink.link(p)
+	}
+	return nil
+}
+
+// chunkTxs is the number of transactions a worker decides at a time.
+const chunkTxs = 2048
+
+type chunk struct {
+	from, to int64
+	pairs    []Pair
+	ins      int64
+	err      error
+	done     chan struct{}
+}
+
+// run decides the links of transactions from..to-1 on workers and applies
+// them in transaction order.
+func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers int, prog Progress) (ins int64, err error) {
+	if from >= to {
+		return 0, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan *chunk, workers*2)
+	order := make(chan *chunk, workers*4)
+	go func() {
+		defer close(work)
+		defer close(order)
+		for f := from; f < to; f += chunkTxs {
+			c := &chunk{from: f, to: min(f+chunkTxs, to), done: make(chan struct{})}
+			select {
+			case <-ctx.Done():
+				return
+			case order <- c:
+			}
+			work <- c
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for c := range work {
+				if ctx.Err() == nil {
+					b.decide(ix, c)
+				}
+				close(c.done)
+			}
+		}()
+	}
+	defer wg.Wait()
+	if prog != nil {
+		prog.Start(to - from)
+		defer prog.Finish()
+	}
+	for c := range order {
+		<-c.done
+		if err == nil {
+			err = ctx.Err()
+		}
+		if err == nil {
+			err = c.err
+		}
+		if err != nil {
+			cancel()
+			continue // drain
+		}
+		for i := range c.pairs {
+			if err = b.apply(&c.pairs[i]); err != nil {
+				break
+			}
+		}
+		ins += c.ins
+		if prog != nil {
+			prog.Update(c.to-from, 0, fmt.Sprintf("%d links", b.links))
+		}
+	}
+	return ins, err
+}
+
+// decide computes the pairs of one chunk.
+func (b *builder) decide(ix TxIndex, c *chunk) {
+	opts := FromIndexOptions{NoLookahead: !b.pol.needsLookahead()}
+	for n := c.from; n < c.to; n++ {
+		t, err := ix.TxAt(n)
+		if err != nil {
+			c.err = err
+			return
+		}
+		c.ins += t.NIn
+		if t.Coinbase || !b.mayLink(ix, &t) {
+			continue
+		}
+		tx, err := FromIndex(ix, n, opts)
+		if err != nil {
+			c.err = err
+			return
+		}
+		if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
+			c.err = fmt.Errorf("tx %d: %w", n, err)
+			return
+		}
+	}
+}
+
+// mayLink is a cheap filter: whether the policy can link anything in t
+// (two input addresses for multi-input, two outputs for change).
+func (b *builder) mayLink(ix TxIndex, t *index.Tx) bool {
+	if b.pol.Change != nil && t.NOut >= 2 {
+		return true
+	}
+	if !b.pol.MultiInput || t.NIn < 2 {
+		return false
+	}
+	first := int64(-1)
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		sp := ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			continue
+		}
+		a := ix.OutputAt(sp).AddrID
+		if a < 0 {
+			continue
+		}
+		if first < 0 {
+			first = a
+		} else if a != first {
+			return true
+		}
+	}
+	return false
+}
+
+// BuildInMemory clusters transactions 0..NumTxs-1 of the index without
+// storing anything and returns the union-find (used by the evaluation).
+func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*UnionFind, BuildResult, error) {
+	if err := opts.ensureDefaults(); err != nil {
+		return nil, BuildResult{}, err
+	}
+	st := ix.Status()
+	b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize}
+	start := time.Now()
+	ins, err := b.run(ctx, ix, 0, st.Txs, opts.Workers, opts.Progress)
+	if err != nil {
+		return nil, BuildResult{}, err
+	}
+	res := BuildResult{FromTx: 0, ToTx: st.Txs, NewInputs: ins, NewLinks: b.links, NewRefused: b.refused}
+	res.Manifest = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, GuardSize: opts.GuardSize,
+		Height: st.Height, Tip: st.TipHash, Digest: st.Digest, Txs: st.Txs, Inputs: ins, Addresses: st.Addresses,
+		Links: b.links, Refused: b.refused}
+	res.Clusters, res.Largest, res.LargestID = b.uf.Stats()
+	res.finish(start)
+	return b.uf, res, nil
+}
+
+func (r *BuildResult) finish(start time.Time) {
+	r.Seconds = time.Since(start).Seconds()
+	if r.Seconds > 0 {
+		r.InputsPerS = float64(r.NewInputs) / r.Seconds
+	}
+}
+
+// ClusterDir returns the clustering directory of a data directory.
+func ClusterDir(data string) string { return filepath.Join(data, "cluster") }
+
+// readManifest reads DIR/cluster/manifest.json.
+func readManifest(cdir string) (Manifest, error) {
+	var m Manifest
+	b, err := os.ReadFile(filepath.Join(cdir, manifestFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, fmt.Errorf("%w in %s", ErrNoClustering, cdir)
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, manifestFile, err)
+	}
+	if m.FormatVersion > FormatVersion {
+		return m, fmt.Errorf("clustering in %s has format version %d, newer than this program's %d: upgrade ransomtrail", cdir, m.FormatVersion, FormatVersion)
+	}
+	return m, nil
+}
+
+// Build clusters the index's transactions into data/cluster. With a
+// stored clustering of the same policy whose block is still in the index
+// at its height, only the transactions added since are processed
+// (incremental); otherwise — no clustering, another policy or guard, a
+// reorg below the clustering's height, inconsistent files, or
+// opts.Rebuild — it starts over from transaction 0 and says why.
+func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (BuildResult, error) {
+	if err := opts.ensureDefaults(); err != nil {
+		return BuildResult{}, err
+	}
+	start := time.Now()
+	cdir := ClusterDir(data)
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return BuildResult{}, err
+	}
+	st := ix.Status()
+	if st.Addresses > MaxAddresses {
+		return BuildResult{}, fmt.Errorf("index has %d addresses, more than the clustering's %d", st.Addresses, MaxAddresses)
+	}
+	var res BuildResult
+	m, err := readManifest(cdir)
+	fresh := false
+	switch {
+	case errors.Is(err, ErrNoClustering):
+		fresh = true
+	case err != nil && !errors.Is(err, ErrCorrupt):
+		return res, err
+	case err != nil:
+		res.RebuildReason = err.Error()
+	case opts.Rebuild:
+		res.RebuildReason = "rebuild requested"
+	case m.Policy != opts.Policy.Name || m.GuardSize != opts.GuardSize:
+		res.RebuildReason = fmt.Sprintf("policy changed (%s guard %d → %s guard %d)", m.Policy, m.GuardSize, opts.Policy.Name, opts.GuardSize)
+	default:
+		res.RebuildReason = checkTip(ix, &m)
+	}
+	b := &builder{pol: opts.Policy, guard: opts.GuardSize}
+	var fs *fileSink
+	if !fresh && res.RebuildReason == "" {
+		b.uf, fs, err = loadState(cdir, &m)
+		if err != nil {
+			res.RebuildReason = err.Error()
+		}
+	}
+	if fresh || res.RebuildReason != "" {
+		if res.RebuildReason != "" {
+			res.Rebuilt = true
+			opts.Log.Warn("rebuilding the clustering from transaction 0", "reason", res.RebuildReason)
+		}
+		m = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, GuardSize: opts.GuardSize, Generation: m.Generation}
+		b.uf = NewUnionFind(0)
+		if fs, err = createState(cdir); err != nil {
+			return res, err
+		}
+	} else {
+		opts.Log.Info("resuming the clustering", "from_tx", m.Txs, "to_tx", st.Txs, "height", m.Height)
+	}
+	defer fs.close()
+	b.sink = fs
+	b.links, b.refused = m.Links, m.Refused
+	b.uf.Grow(int(st.Addresses))
+	fs.grow(int(st.Addresses))
+	res.FromTx, res.ToTx = m.Txs, st.Txs
+	ins, err := b.run(ctx, ix, m.Txs, st.Txs, opts.Workers, opts.Progress)
+	if err != nil {
+		return res, err
+	}
+	m.Height, m.Tip, m.Digest, m.Txs, m.Addresses = st.Height, st.TipHash, st.Digest, st.Txs, st.Addresses
+	m.Inputs += ins
+	m.Links, m.Refused = b.links, b.refused
+	m.Clusters, m.Largest, m.LargestID = b.uf.Stats()
+	m.Generation++
+	if err := fs.commit(cdir, b.uf, &m); err != nil {
+		return res, err
+	}
+	res.Manifest = m
+	res.NewInputs, res.NewLinks, res.NewRefused = ins, b.links-fs.baseLinks, b.refused-fs.baseRefused
+	res.finish(start)
+	return res, nil
+}
+
+// checkTip returns why a stored clustering cannot be resumed on the index,
+// "" when it can.
+func checkTip(ix BuildIndex, m *Manifest) string {
+	st := ix.Status()
+	if m.Txs == 0 {
+		return ""
+	}
+	if m.Height > st.Height {
+		return fmt.Sprintf("index height %d is below the clustering's %d (reorg or rollback)", st.Height, m.Height)
+	}
+	blk, err := ix.BlockAt(m.Height)
+	if err != nil {
+		return fmt.Sprintf("block %d: %v", m.Height, err)
+	}
+	if blk.Hash != m.Tip || blk.Digest != m.Digest {
+		return fmt.Sprintf("reorg below the clustering's height %d (block %s replaced by %s)", m.Height, m.Tip, blk.Hash)
+	}
+	if blk.FirstTx+blk.TxCount != m.Txs {
+		return fmt.Sprintf("cluster files corrupt: clustering counts %d txs at height %d, index %d", m.Txs, m.Height, blk.FirstTx+blk.TxCount)
+	}
+	return ""
+}
+
+// fileSink appends links and refused links to their files and keeps the
+// per-address head of each address's link list.
+type fileSink struct {
+	heads       []uint32
+	lf, rf      *os.File
+	lw, rw      *bufio.Writer
+	nLinks      int64
+	baseLinks   int64
+	baseRefused int64
+	buf         [refusedRecSize]byte
+}
+
+func (s *fileSink) grow(n int) {
+	for len(s.heads) < n {
+		s.heads = append(s.heads, 0)
+	}
+}
+
+func (s *fileSink) link(p *Pair) error {
+	id := uint32(s.nLinks + 1)
+	putLink(s.buf[:], p, s.heads[p.A], s.heads[p.B])
+	s.heads[p.A], s.heads[p.B] = id, id
+	s.nLinks++
+	_, err := s.lw.Write(s.buf[:linkRecSize])
+	return err
+}
+
+func (s *fileSink) refuse(p *Pair, reason uint8, sa, sb uint32) error {
+	putRefused(s.buf[:], p, reason, sa, sb)
+	_, err := s.rw.Write(s.buf[:refusedRecSize])
+	return err
+}
+
+func (s *fileSink) close() {
+	if s == nil {
+		return
+	}
+	s.lf.Close()
+	s.rf.Close()
+}
+
+func writeHeader(w io.Writer, magic [4]byte, gen uint64) error {
+	var h [fileHeader]byte
+	copy(h[:], magic[:])
+	binary.LittleEndian.PutUint32(h[4:], FormatVersion)
+	binary.LittleEndian.PutUint64(h[8:], gen)
+	_, err := w.Write(h[:])
+	return err
+}
+
+func checkHeader(h []byte, magic [4]byte, name string) (gen uint64, err error) {
+	if len(h) < fileHeader || [4]byte(h[:4]) != magic {
+		return 0, fmt.Errorf("%w: %s: bad header", ErrCorrupt, name)
+	}
+	if v := binary.LittleEndian.Uint32(h[4:]); v != FormatVersion {
+		return 0, fmt.Errorf("%w: %s: format version %d", ErrCorrupt, name, v)
+	}
+	return binary.LittleEndian.Uint64(h[8:]), nil
+}
+
+// createState starts empty links and refused files.
+func createState(cdir string) (*fileSink, error) {
+	for _, n := range []string{manifestFile, parentFile, headFile} {
+		if err := os.Remove(filepath.Join(cdir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+	}
+	s := &fileSink{}
+	var err error
+	if s.lf, err = os.Create(filepath.Join(cdir, linksFile)); err != nil {
+		return nil, err
+	}
+	if s.rf, err = os.Create(filepath.Join(cdir, refusedFile)); err != nil {
+		s.lf.Close()
+		return nil, err
+	}
+	s.lw, s.rw = bufio.NewWriterSize(s.lf, 1<<20), bufio.NewWriterSize(s.rf, 64<<10)
+	if err := writeHeader(s.lw, magicLinks, 0); err != nil {
+		s.close()
+		return nil, err
+	}
+	if err := writeHeader(s.rw, magicRefused, 0); err != nil {
+		s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// loadState reads the union-find and heads of a manifest and opens the
+// links files for appending, cut back to the manifest's counts (records
+// past them are from an interrupted build).
+func loadState(cdir string, m *Manifest) (*UnionFind, *fileSink, error) {
+	parent, err := readU32File(filepath.Join(cdir, parentFile), magicParent, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	heads, err := readU32File(filepath.Join(cdir, headFile), magicHead, m)
+	if err != nil {
+		return nil, nil, err
+	}
+	s := &fileSink{heads: heads, nLinks: m.Links, baseLinks: m.Links, baseRefused: m.Refused}
+	open := func(name string, magic [4]byte, n, size int64) (*os.File, error) {
+		f, err := os.OpenFile(filepath.Join(cdir, name), os.O_RDWR, 0)
+		if err != nil {
+			return nil, err
+		}
+		want := fileHeader + n*size
+		var h [fileHeader]byte
+		fi, err := f.Stat()
+		if err == nil && fi.Size() < want {
+			err = fmt.Errorf("%w: %s holds %d bytes, manifest needs %d", ErrCorrupt, name, fi.Size(), want)
+		}
+		if err == nil {
+			_, err = f.ReadAt(h[:], 0)
+		}
+		if err == nil {
+			_, err = checkHeader(h[:], magic, name)
+		}
+		if err == nil {
+			err = f.Truncate(want)
+		}
+		if err == nil {
+			_, err = f.Seek(want, io.SeekStart)
+		}
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		return f, nil
+	}
+	if s.lf, err = open(linksFile, magicLinks, m.Links, linkRecSize); err != nil {
+		return nil, nil, err
+	}
+	if s.rf, err = open(refusedFile, magicRefused, m.Refused, refusedRecSize); err != nil {
+		s.lf.Close()
+		return nil, nil, err
+	}
+	s.lw, s.rw = bufio.NewWriterSize(s.lf, 1<<20), bufio.NewWriterSize(s.rf, 64<<10)
+	return &UnionFind{e: parent}, s, nil
+}
+
+func readU32File(path string, magic [4]byte, m *Manifest) ([]uint32, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 1<<20)
+	var h [fileHeader]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+	}
+	gen, err := checkHeader(h[:], magic, path)
+	if err != nil {
+		return nil, err
+	}
+	if gen != m.Generation {
+		return nil, fmt.Errorf("%w: %s is generation %d, manifest %d (interrupted commit)", ErrCorrupt, filepath.Base(path), gen, m.Generation)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.Size() != fileHeader+4*m.Addresses {
+		return nil, fmt.Errorf("%w: %s holds %d bytes, manifest needs %d", ErrCorrupt, filepath.Base(path), fi.Size(), fileHeader+4*m.Addresses)
+	}
+	out := make([]uint32, m.Addresses, m.Addresses+m.Addresses/8)
+	buf := make([]byte, 1<<16)
+	for i := 0; i < len(out); {
+		n := min(len(buf)/4, len(out)-i)
+		if _, err := io.ReadFull(r, buf[:4*n]); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+		for k := 0; k < n; k++ {
+			out[i+k] = binary.LittleEndian.Uint32(buf[4*k:])
+		}
+		i += n
+	}
+	return out, nil
+}
+
+func writeU32File(path string, magic [4]byte, gen uint64, v []uint32) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	err = writeHeader(w, magic, gen)
+	buf := make([]byte, 1<<16)
+	for i := 0; err == nil && i < len(v); {
+		n := min(len(buf)/4, len(v)-i)
+		for k := 0; k < n; k++ {
+			binary.LittleEndian.PutUint32(buf[4*k:], v[i+k])
+		}
+		_, err = w.Write(buf[:4*n])
+		i += n
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// commit makes a build durable: links and refused links appended and
+// synced, then the union-find and heads written as new files, renamed in,
+// then the manifest renamed in. A crash before the manifest leaves a
+// generation mismatch that the next build detects (and rebuilds).
+func (s *fileSink) commit(cdir string, uf *UnionFind, m *Manifest) error {
+	for _, x := range []struct {
+		w *bufio.Writer
+		f *os.File
+	}{{s.lw, s.lf}, {s.rw, s.rf}} {
+		if err := x.w.Flush(); err != nil {
+			return err
+		}
+		if err := x.f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := writeU32File(filepath.Join(cdir, parentFile), magicParent, m.Generation, uf.raw()); err != nil {
+		return err
+	}
+	if err := writeU32File(filepath.Join(cdir, headFile), magicHead, m.Generation, s.heads); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(cdir, manifestFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if f, err := os.Open(tmp); err == nil {
+		f.Sync()
+		f.Close()
+	}
+	for _, n := range []string{parentFile, headFile} {
+		if err := os.Rename(filepath.Join(cdir, n+".tmp"), filepath.Join(cdir, n)); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, filepath.Join(cdir, manifestFile)); err != nil {
+		return err
+	}
+	if d, err := os.Open(cdir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

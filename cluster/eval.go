@@ -1,0 +1,184 @@
+package cluster
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// Truth is the ground-truth owner of each address id: EntityOf[id] is an
+// index into Entities, -1 when the address has no known owner.
+type Truth struct {
+	EntityOf []int32
+	Entities []string
+	// Rows counts the truth rows; NotIndexed those whose address is not
+	// in the index (never paid on chain).
+	Rows, NotIndexed int64
+}
+
+// AddressIndex resolves addresses to dense ids; *index.Index implements it.
+type AddressIndex interface {
+	AddressID(a rt.Address) (int64, error)
+	NumAddresses() int64
+}
+
+// ReadTruth reads a simulator truth file `address,entity_id` (header
+// first) and maps its addresses to the index's ids. Errors name the line.
+func ReadTruth(r io.Reader, name string, ix AddressIndex, net *chain.Network) (*Truth, error) {
+	t := &Truth{EntityOf: make([]int32, ix.NumAddresses())}
+	for i := range t.EntityOf {
+		t.EntityOf[i] = -1
+	}
+	ent := map[string]int32{}
+	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<20))
+	cr.FieldsPerRecord = 2
+	cr.ReuseRecord = true
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if line == 1 {
+			if rec[0] != "address" || rec[1] != "entity_id" {
+				return nil, fmt.Errorf("%s:1: header %q,%q, want address,entity_id", name, rec[0], rec[1])
+			}
+			continue
+		}
+		t.Rows++
+		a, err := chain.ParseAddress(rec[0], net)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		id, err := ix.AddressID(a)
+		if errors.Is(err, index.ErrNotFound) {
+			t.NotIndexed++
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", name, line, err)
+		}
+		e, ok := ent[rec[1]]
+		if !ok {
+			e = int32(len(t.Entities))
+			ent[rec[1]] = e
+			t.Entities = append(t.Entities, rec[1])
+		}
+		t.EntityOf[id] = e
+	}
+	return t, nil
+}
+
+// ReadTruthFile is ReadTruth on a file.
+func ReadTruthFile(path string, ix AddressIndex, net *chain.Network) (*Truth, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadTruth(f, path, ix, net)
+}
+
+// Scores compares a clustering with the truth over the addresses that
+// have a known owner.
+type Scores struct {
+	// Addresses evaluated (with a known owner); Clusters and Entities
+	// among them.
+	Addresses int64 `json:"addresses"`
+	Clusters  int64 `json:"clusters"`
+	Entities  int64 `json:"entities"`
+	// Pairs of addresses put together by the clustering, by the truth,
+	// and by both.
+	PredictedPairs uint64 `json:"predicted_pairs"`
+	TruePairs      uint64 `json:"true_pairs"`
+	CorrectPairs   uint64 `json:"correct_pairs"`
+	// Precision = CorrectPairs/PredictedPairs (1 when nothing is
+	// clustered), Recall = CorrectPairs/TruePairs.
+	Precision float64 `json:"pairwise_precision"`
+	Recall    float64 `json:"pairwise_recall"`
+	// ARI is the adjusted Rand index (Hubert & Arabie 1985).
+	ARI float64 `json:"adjusted_rand_index"`
+	// LargestSize is the largest predicted cluster's number of evaluated
+	// addresses, LargestPurity the share of them owned by its majority
+	// entity LargestEntity.
+	LargestSize   int64   `json:"largest_cluster_size"`
+	LargestPurity float64 `json:"largest_cluster_purity"`
+	LargestEntity string  `json:"largest_cluster_entity"`
+}
+
+func pairs(n int64) uint64 { return uint64(n) * uint64(n-1) / 2 }
+
+// Score computes the scores of a clustering (clusterOf maps an address id
+// to its cluster id) against the truth from contingency counts: the
+// number of addresses per (cluster, entity) cell, per cluster and per
+// entity; a pair count is Σ C(n, 2) over cells, never a walk over pairs.
+func Score(clusterOf func(id uint32) uint32, t *Truth) Scores {
+	cell := map[uint64]int64{}
+	per := map[uint32]int64{}
+	ent := make([]int64, len(t.Entities))
+	var s Scores
+	for id, e := range t.EntityOf {
+		if e < 0 {
+			continue
+		}
+		c := clusterOf(uint32(id))
+		cell[uint64(c)<<32|uint64(uint32(e))]++
+		per[c]++
+		ent[e]++
+		s.Addresses++
+	}
+	s.Clusters = int64(len(per))
+	for _, n := range ent {
+		if n > 0 {
+			s.Entities++
+			s.TruePairs += pairs(n)
+		}
+	}
+	var largest uint32
+	for c, n := range per {
+		s.PredictedPairs += pairs(n)
+		if n > s.LargestSize || (n == s.LargestSize && c < largest) {
+			s.LargestSize, largest = n, c
+		}
+	}
+	var major int64
+	majorEnt := int32(-1)
+	for k, n := range cell {
+		s.CorrectPairs += pairs(n)
+		if uint32(k>>32) == largest && (n > major || (n == major && int32(uint32(k)) < majorEnt)) {
+			major, majorEnt = n, int32(uint32(k))
+		}
+	}
+	s.Precision, s.Recall = 1, 1
+	if s.PredictedPairs > 0 {
+		s.Precision = float64(s.CorrectPairs) / float64(s.PredictedPairs)
+	}
+	if s.TruePairs > 0 {
+		s.Recall = float64(s.CorrectPairs) / float64(s.TruePairs)
+	}
+	if s.LargestSize > 0 {
+		s.LargestPurity = float64(major) / float64(s.LargestSize)
+		s.LargestEntity = t.Entities[majorEnt]
+	}
+	all := float64(pairs(s.Addresses))
+	if all > 0 {
+		idx, p, q := float64(s.CorrectPairs), float64(s.PredictedPairs), float64(s.TruePairs)
+		exp := p * q / all
+		maxIdx := (p + q) / 2
+		if maxIdx == exp {
+			s.ARI = 1
+		} else {
+			s.ARI = (idx - exp) / (maxIdx - exp)
+		}
+	}
+	return s
+}

@@ -1,0 +1,249 @@
+package cluster
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
+
+// MultiInputConfidence is the confidence of a multi-input (co-spend) link.
+// Co-spending is the strongest heuristic but not proof (PayJoin, undetected
+// CoinJoins), hence not 1.
+const MultiInputConfidence = 0.99
+
+// ruleCodes numbers the rule names in link records (stored: append only,
+// never renumber). 0 is invalid.
+var ruleCodes = []string{
+	0:  "",
+	1:  RuleMultiInput,
+	2:  RuleOneTimeConfirmed,
+	3:  RuleOptimalChange,
+	4:  RuleOneTimeChange,
+	5:  RuleAddrTypeMatch,
+	6:  RuleRoundPayment,
+	7:  RuleBIP69,
+	8:  RuleLocktime,
+	9:  RulePeelChain,
+	10: ruleLinkTest,
+}
+
+// ruleLinkTest is a rule name reserved for synthetic links in tests.
+const ruleLinkTest = "test"
+
+// RuleCode returns the stored code of a rule name.
+func RuleCode(name string) (uint8, error) {
+	for i, n := range ruleCodes {
+		if i > 0 && n == name {
+			return uint8(i), nil
+		}
+	}
+	return 0, fmt.Errorf("cluster: rule %q has no stored code (add it to ruleCodes)", name)
+}
+
+// RuleName returns the rule name of a stored code ("" when unknown).
+func RuleName(code uint8) string {
+	if int(code) < len(ruleCodes) {
+		return ruleCodes[code]
+	}
+	return ""
+}
+
+// Refusal reasons stored with refused links.
+const (
+	ReasonSupercluster = 1 // both clusters larger than the guard size
+	ReasonLabels       = 2 // the clusters carry different authoritative labels
+)
+
+// ReasonName names a refusal reason.
+func ReasonName(r uint8) string {
+	switch r {
+	case ReasonSupercluster:
+		return "supercluster_guard"
+	case ReasonLabels:
+		return "label_conflict"
+	}
+	return "unknown"
+}
+
+// Pair is one decided link: address B joins address A's cluster because
+// of transaction Tx under Rule. Change links can be refused by the guard;
+// multi-input links cannot.
+type Pair struct {
+	A, B       uint32
+	Tx         int64
+	Rule       uint8
+	Confidence uint16 // confidence × 10,000
+	Change     bool
+}
+
+// Link is a stored link as the API shows it.
+type Link struct {
+	A, B       uint32
+	Tx         int64
+	Rule       string
+	Confidence float64
+}
+
+// Refused is a change link the supercluster guard refused.
+type Refused struct {
+	Link
+	Reason       string
+	SizeA, SizeB uint32
+}
+
+func confCode(c float64) uint16 {
+	if c <= 0 {
+		return 0
+	}
+	if c >= 1 {
+		return 10000
+	}
+	return uint16(math.Round(c * 10000))
+}
+
+// LinkSource decides the pairs of one transaction: a pure function of the
+// transaction view (tx number n is only carried into the pairs).
+type LinkSource func(tx *Tx, n int64, out []Pair) []Pair
+
+// BuildPolicy says which links cluster.
+type BuildPolicy struct {
+	// Name is stored in the clustering manifest ("default", "multi-input").
+	Name string
+	// MultiInput links every input address to the first input's address
+	// (a star), except in detected CoinJoins.
+	MultiInput bool
+	// Change, if set, links the change output's address to the first
+	// input's address for every clustering finding of the policy.
+	Change *Policy
+}
+
+// Policy names accepted by PolicyByName.
+const (
+	PolicyDefault    = "default"
+	PolicyMultiInput = "multi-input"
+)
+
+// PolicyByName returns a named build policy: "default" (multi-input plus
+// the change links of DefaultPolicy) or "multi-input".
+func PolicyByName(name string) (BuildPolicy, error) {
+	switch name {
+	case PolicyDefault, "":
+		p := DefaultPolicy()
+		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p}, nil
+	case PolicyMultiInput:
+		return BuildPolicy{Name: PolicyMultiInput, MultiInput: true}, nil
+	}
+	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (default, multi-input)", name)
+}
+
+// needsLookahead reports whether the policy reads spending transactions.
+func (p BuildPolicy) needsLookahead() bool { return p.Change != nil }
+
+// Pairs decides the links of transaction n under the policy and appends
+// them to out. Multi-input: each distinct input address to the first
+// input's address, unless the transaction is a detected CoinJoin. Change:
+// each clustering finding's output address to the first input's address.
+func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
+	if tx == nil || IsCoinbase(tx) {
+		return out, nil
+	}
+	anchor := int64(-1)
+	for _, in := range tx.Inputs {
+		if in.AddrID >= 0 {
+			anchor = in.AddrID
+			break
+		}
+	}
+	if anchor < 0 {
+		return out, nil
+	}
+	cj := DetectCoinJoin(tx).Detected
+	if cj {
+		return out, nil
+	}
+	if p.MultiInput {
+		c := confCode(MultiInputConfidence)
+		for _, in := range tx.Inputs {
+			if in.AddrID >= 0 && in.AddrID != anchor && !seenBefore(in.AddrID, out, n) {
+				out = append(out, Pair{A: uint32(anchor), B: uint32(in.AddrID), Tx: n, Rule: 1, Confidence: c})
+			}
+		}
+	}
+	if p.Change != nil {
+		for _, e := range p.Change.ChangeLinks(tx) {
+			id := tx.Outputs[e.Vout].AddrID
+			if id < 0 || id == anchor {
+				continue
+			}
+			code, err := RuleCode(e.Rule)
+			if err != nil {
+				return out, err
+			}
+			out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: code, Confidence: confCode(e.Confidence), Change: true})
+		}
+	}
+	return out, nil
+}
+
+// seenBefore reports whether a multi-input pair for address id of tx n is
+// already in out (an address spent by several inputs links once).
+func seenBefore(id int64, out []Pair, n int64) bool {
+	for i := len(out) - 1; i >= 0 && out[i].Tx == n; i-- {
+		if int64(out[i].B) == id {
+			return true
+		}
+	}
+	return false
+}
+
+// Link record layout (links.dat, after the file header), 27 bytes:
+// A 4 · B 4 · tx number 8 · rule 1 · confidence×10⁴ 2 · next link of A
+// (id+1, 0: none) 4 · next link of B 4.
+const linkRecSize = 27
+
+// Refused record layout (refused.dat), 28 bytes: A 4 · B 4 · tx 8 · rule 1 ·
+// confidence 2 · reason 1 · size of A's cluster 4 · size of B's cluster 4
+// (sizes when the link was refused).
+const refusedRecSize = 28
+
+func putLink(b []byte, p *Pair, nextA, nextB uint32) {
+	binary.LittleEndian.PutUint32(b[0:], p.A)
+	binary.LittleEndian.PutUint32(b[4:], p.B)
+	binary.LittleEndian.PutUint64(b[8:], uint64(p.Tx))
+	b[16] = p.Rule
+	binary.LittleEndian.PutUint16(b[17:], p.Confidence)
+	binary.LittleEndian.PutUint32(b[19:], nextA)
+	binary.LittleEndian.PutUint32(b[23:], nextB)
+}
+
+// linkRec is a decoded link record.
+type linkRec struct {
+	a, b         uint32
+	tx           int64
+	rule         uint8
+	conf         uint16
+	nextA, nextB uint32
+}
+
+func getLink(b []byte) linkRec {
+	return linkRec{a: binary.LittleEndian.Uint32(b[0:]), b: binary.LittleEndian.Uint32(b[4:]),
+		tx: int64(binary.LittleEndian.Uint64(b[8:])), rule: b[16], conf: binary.LittleEndian.Uint16(b[17:]),
+		nextA: binary.LittleEndian.Uint32(b[19:]), nextB: binary.LittleEndian.Uint32(b[23:])}
+}
+
+func (r linkRec) link() Link {
+	return Link{A: r.a, B: r.b, Tx: r.tx, Rule: RuleName(r.rule), Confidence: float64(r.conf) / 10000}
+}
+
+func putRefused(b []byte, p *Pair, reason uint8, sa, sb uint32) {
+	putLink(b, p, 0, 0)
+	b[19] = reason
+	binary.LittleEndian.PutUint32(b[20:], sa)
+	binary.LittleEndian.PutUint32(b[24:], sb)
+}
+
+func getRefused(b []byte) Refused {
+	r := getLink(b)
+	return Refused{Link: r.link(), Reason: ReasonName(b[19]),
+		SizeA: binary.LittleEndian.Uint32(b[20:]), SizeB: binary.LittleEndian.Uint32(b[24:])}
+}
