@@ -71,7 +71,7 @@ func ingestUntil(ctx context.Context, blocks, data string, until int64) (*index.
 	if err != nil {
 		return nil, err
 	}
-	if _, err := ix.Ingest(ctx, src, index.IngestOptions{Until: until}); err != nil {
+	if _, err := ix.Ingest(ctx, src, index.IngestOptions{Until: until, UntilSet: until >= 0}); err != nil {
 		ix.Close()
 		return nil, err
 	}
