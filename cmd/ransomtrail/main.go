@@ -35,8 +35,13 @@ func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
 		addressCommand(),
+		clusterCommand(),
+		clusterBuildCommand(),
+		clusterExplainCommand(),
+		clusterExportCommand(),
 		decodeBlockCommand(),
 		demoCommand(),
+		evalClusteringCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
 		simulateCommand(),

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/progress"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+func clusterCommand() command {
+	return command{name: "cluster", summary: "the cluster of an address: size, sample, labels, received and balance", run: runCluster}
+}
+
+func clusterBuildCommand() command {
+	return command{name: "cluster build", summary: "cluster addresses (incremental: only transactions added since the last build)", run: runClusterBuild}
+}
+
+func clusterExplainCommand() command {
+	return command{name: "cluster explain", summary: "the chain of links (tx, rule, confidence) joining two addresses", run: runClusterExplain}
+}
+
+func clusterExportCommand() command {
+	return command{name: "cluster export", summary: "CSV address,cluster_id for every indexed address", run: runClusterExport}
+}
+
+// openClustering opens data/cluster with a hint when it is missing.
+func openClustering(data string) (*cluster.Clustering, error) {
+	c, err := cluster.Open(data)
+	if errors.Is(err, cluster.ErrNoClustering) {
+		return nil, fmt.Errorf("%w (run 'ransomtrail cluster build --data %s' first)", err, data)
+	}
+	return c, err
+}
+
+// parseIndexedAddress resolves an address string to its id in the index.
+func parseIndexedAddress(ix *index.Index, s string) (rt.Address, uint32, error) {
+	a, err := chain.ParseAddress(strings.TrimSpace(s), ix.Network())
+	if err != nil {
+		return a, 0, &usageError{fmt.Sprintf("address %q: %v", s, err)}
+	}
+	id, err := ix.AddressID(a)
+	if err != nil {
+		return a, 0, err
+	}
+	return a, uint32(id), nil
+}
+
+func runClusterBuild(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("cluster build", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (index in DIR/chain, clustering written to DIR/cluster)")
+	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy) or multi-input")
+	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard: refuse change links merging two clusters both larger than this")
+	noGuard := fs.Bool("no-guard", false, "disable the supercluster guard")
+	rebuild := fs.Bool("rebuild", false, "discard the stored clustering and start from the first transaction")
+	workers := fs.Int("workers", 0, "parallel workers deciding links (0: one per CPU)")
+	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("cluster build: unexpected argument %q", pos[0])}
+	}
+	pol, err := cluster.PolicyByName(*policy)
+	if err != nil {
+		return &usageError{"cluster build: --policy: " + err.Error()}
+	}
+	if *guard == 0 || *guard > 1<<31-1 {
+		return &usageError{"cluster build: --guard must be between 1 and 2^31-1 (use --no-guard to disable)"}
+	}
+	ix, err := openIndex(*data)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	rep := &progress.Reporter{Label: "cluster", Unit: "txs"}
+	if e.isTerminal {
+		rep.Out = e.stderr
+	} else {
+		rep.Log = log
+	}
+	res, err := cluster.Build(ctx, ix, *data, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard), NoGuard: *noGuard,
+		Rebuild: *rebuild, Workers: *workers, Progress: rep, Log: log})
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	if res.Rebuilt {
+		fmt.Fprintf(e.stdout, "rebuilt from the first transaction: %s\n", res.RebuildReason)
+	}
+	fmt.Fprintf(e.stdout, "policy %s (guard %d) at height %d: processed txs %d..%d (%d inputs) in %.1fs, %.0f inputs/s\n",
+		res.Policy, res.GuardSize, res.Height, res.FromTx, res.ToTx, res.NewInputs, res.Seconds, res.InputsPerS)
+	fmt.Fprintf(e.stdout, "addresses %d in %d clusters; largest %d (cluster %d)\n", res.Addresses, res.Clusters, res.Largest, res.LargestID)
+	fmt.Fprintf(e.stdout, "links %d (+%d), refused links %d (+%d)\n", res.Links, res.NewLinks, res.Refused, res.NewRefused)
+	return nil
+}
+
+// clusterView is the answer of "cluster ADDR".
+type clusterView struct {
+	Address   string `json:"address"`
+	ClusterID int64  `json:"cluster_id"`
+	// ClusterAddress is the address whose id is the cluster id (the
+	// cluster's oldest address).
+	ClusterAddress  string                `json:"cluster_address"`
+	Size            int64                 `json:"size"`
+	AddressesSample []string              `json:"addresses_sample"`
+	Labels          []tags.LabelSummary   `json:"labels"`
+	Conflicts       []tags.Conflict       `json:"label_conflicts,omitempty"`
+	ReceivedSat     int64                 `json:"received_sat"`
+	BalanceSat      int64                 `json:"balance_sat"`
+	MembersSummed   int64                 `json:"members_summed"`
+	Truncated       bool                  `json:"truncated"`
+	Note            string                `json:"note,omitempty"`
+	Clustering      clusteringStateSketch `json:"clustering"`
+}
+
+type clusteringStateSketch struct {
+	Policy string `json:"policy"`
+	Height int64  `json:"height"`
+}
+
+func runCluster(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	maxMembers := fs.Int("max-members", 100_000, "members walked for the sums and labels (larger clusters are truncated)")
+	maxOutputs := fs.Int64("max-outputs", 2_000_000, "outputs read for the sums (beyond: truncated)")
+	sample := fs.Int("sample", 20, "addresses in the sample")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &usageError{"usage: ransomtrail cluster ADDR --data DIR [--json]   (or: cluster build, cluster explain, cluster export)"}
+	}
+	ix, err := openIndex(*data)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	c, err := openClustering(*data)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a, id, err := parseIndexedAddress(ix, pos[0])
+	if err != nil {
+		return err
+	}
+	root := c.Find(id)
+	ca, _ := ix.AddressAt(int64(root))
+	v := clusterView{Address: ix.EncodeAddress(a), ClusterID: int64(root), ClusterAddress: ix.EncodeAddress(ca),
+		Size: int64(c.Size(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{},
+		Clustering: clusteringStateSketch{Policy: c.M.Policy, Height: c.M.Height}}
+	if int64(id) >= c.NumAddresses() {
+		v.Note = fmt.Sprintf("the address is newer than the clustering (height %d): run 'ransomtrail cluster build'", c.M.Height)
+	} else if ix.Height() > c.M.Height {
+		v.Note = fmt.Sprintf("the clustering is at height %d, the index at %d: run 'ransomtrail cluster build'", c.M.Height, ix.Height())
+	}
+	members, trunc := c.Members(id, *maxMembers)
+	v.Truncated = trunc
+	sorted := append([]uint32(nil), members...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, m := range sorted[:min(*sample, len(sorted))] {
+		ma, err := ix.AddressAt(int64(m))
+		if err != nil {
+			return err
+		}
+		v.AddressesSample = append(v.AddressesSample, ix.EncodeAddress(ma))
+	}
+	var outs int64
+	for _, m := range members {
+		if outs >= *maxOutputs {
+			v.Truncated = true
+			break
+		}
+		ix.AddressOutputs(int64(m), func(o int64) bool {
+			out := ix.OutputAt(o)
+			v.ReceivedSat += out.Value
+			if out.SpentBy < 0 {
+				v.BalanceSat += out.Value
+			}
+			outs++
+			return true
+		})
+		v.MembersSummed++
+	}
+	if v.Truncated {
+		v.Note = strings.TrimSpace(v.Note + fmt.Sprintf(" sums and labels cover %d of %d members (--max-members, --max-outputs)", v.MembersSummed, v.Size))
+	}
+	if err := clusterLabels(ctx, *data, ix, members[:v.MembersSummed], &v); err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, v)
+	}
+	fmt.Fprintf(e.stdout, "%s: cluster %d (%s), %d addresses\n", v.Address, v.ClusterID, v.ClusterAddress, v.Size)
+	fmt.Fprintf(e.stdout, "received %s BTC, balance %s BTC over %d members\n", btc(v.ReceivedSat), btc(v.BalanceSat), v.MembersSummed)
+	for _, l := range v.Labels {
+		fmt.Fprintf(e.stdout, "label %s (%s) from %s\n", l.Label, l.Category, strings.Join(l.Sources, ", "))
+	}
+	fmt.Fprintf(e.stdout, "sample: %s\n", strings.Join(v.AddressesSample, " "))
+	if v.Note != "" {
+		fmt.Fprintln(e.stdout, "note:", v.Note)
+	}
+	return nil
+}
+
+// clusterLabels aggregates the tags of the walked members when the data
+// directory has a state store.
+func clusterLabels(ctx context.Context, data string, ix *index.Index, members []uint32, v *clusterView) error {
+	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
+		return nil
+	}
+	st, err := state.OpenEmbedded(filepath.Join(data, "state"), nil)
+	if err != nil {
+		return fmt.Errorf("open tags: %w", err)
+	}
+	defer st.Close()
+	var all []tags.Tag
+	for _, m := range members {
+		a, err := ix.AddressAt(int64(m))
+		if err != nil {
+			return err
+		}
+		ts, err := st.Tags().ByAddress(ctx, a.AppendKey(nil))
+		if err != nil {
+			return err
+		}
+		all = append(all, ts...)
+	}
+	agg := tags.Aggregate(all)
+	if agg.Labels != nil {
+		v.Labels = agg.Labels
+	}
+	v.Conflicts = agg.Conflicts
+	return nil
+}
+
+// explainStep is one link of an explanation as printed.
+type explainStep struct {
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Txid       string  `json:"txid"`
+	Rule       string  `json:"rule"`
+	Confidence float64 `json:"confidence"`
+}
+
+func runClusterExplain(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("cluster explain", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory")
+	jsonOut := fs.Bool("json", false, "print JSON: the array of links, or {\"linked\":false,...}")
+	maxVisit := fs.Int("max-visit", cluster.DefaultExplainCap, "addresses the search may visit")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return &usageError{"usage: ransomtrail cluster explain ADDR1 ADDR2 --data DIR [--json]"}
+	}
+	ix, err := openIndex(*data)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	c, err := openClustering(*data)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	a1, id1, err := parseIndexedAddress(ix, pos[0])
+	if err != nil {
+		return err
+	}
+	a2, id2, err := parseIndexedAddress(ix, pos[1])
+	if err != nil {
+		return err
+	}
+	s1, s2 := ix.EncodeAddress(a1), ix.EncodeAddress(a2)
+	ex := c.Explain(id1, id2, *maxVisit)
+	if !ex.Linked {
+		msg := fmt.Sprintf("%s and %s are not linked: clusters %d and %d (policy %s, height %d)", s1, s2, c.Find(id1), c.Find(id2), c.M.Policy, c.M.Height)
+		if *jsonOut {
+			return writeJSON(e.stdout, map[string]any{"linked": false, "message": msg,
+				"cluster_ids": []int64{int64(c.Find(id1)), int64(c.Find(id2))}})
+		}
+		fmt.Fprintln(e.stdout, msg)
+		return nil
+	}
+	if ex.Truncated {
+		return fmt.Errorf("%s and %s are in cluster %d, but the path was not found within %d visited addresses (--max-visit)", s1, s2, c.Find(id1), ex.Visited)
+	}
+	steps := make([]explainStep, 0, len(ex.Path))
+	names := map[uint32]string{id1: s1, id2: s2}
+	name := func(id uint32) string {
+		if s, ok := names[id]; ok {
+			return s
+		}
+		a, err := ix.AddressAt(int64(id))
+		if err != nil {
+			return "#" + strconv.FormatUint(uint64(id), 10)
+		}
+		names[id] = ix.EncodeAddress(a)
+		return names[id]
+	}
+	for _, s := range ex.Path {
+		steps = append(steps, explainStep{From: name(s.From), To: name(s.To), Txid: ix.Txid(s.Tx).String(), Rule: s.Rule, Confidence: s.Confidence})
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, steps)
+	}
+	fmt.Fprintf(e.stdout, "%s and %s are in cluster %d, %d links apart:\n", s1, s2, c.Find(id1), len(steps))
+	for _, s := range steps {
+		fmt.Fprintf(e.stdout, "  %s -> %s  %s %.2f  tx %s\n", s.From, s.To, s.Rule, s.Confidence, s.Txid)
+	}
+	return nil
+}
+
+func runClusterExport(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("cluster export", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory")
+	outPath := fs.String("out", "", "output file (default: standard output)")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("cluster export: unexpected argument %q", pos[0])}
+	}
+	ix, err := openIndex(*data)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	c, err := openClustering(*data)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	out := e.stdout
+	var f *os.File
+	if *outPath != "" {
+		if f, err = os.Create(*outPath); err != nil {
+			return err
+		}
+		defer f.Close()
+		out = f
+	}
+	w := bufio.NewWriterSize(out, 1<<20)
+	w.WriteString("address,cluster_id\n")
+	n := ix.NumAddresses()
+	var line []byte
+	for id := int64(0); id < n; id++ {
+		if id%(1<<16) == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		a, err := ix.AddressAt(id)
+		if err != nil {
+			return fmt.Errorf("address %d: %w", id, err)
+		}
+		line = append(line[:0], ix.EncodeAddress(a)...)
+		line = append(line, ',')
+		line = strconv.AppendUint(line, uint64(c.Find(uint32(id))), 10)
+		line = append(line, '\n')
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	if n > c.NumAddresses() {
+		fmt.Fprintf(e.stderr, "note: %d addresses are newer than the clustering (height %d) and exported as singletons; run 'ransomtrail cluster build'\n", n-c.NumAddresses(), c.M.Height)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// clusterCLIWorld simulates and ingests a small world through the CLI.
+func clusterCLIWorld(t *testing.T) (world, data string) {
+	t.Helper()
+	world = t.TempDir()
+	data = filepath.Join(world, "data")
+	if _, _, err := runCmd(t, "simulate", "--out", world, "--seed", "4", "--txs", "10000", "--tx-per-block", "50", "--scenario", "ransomware"); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runCmd(t, "ingest", "--data", data, "--blocks-dir", filepath.Join(world, "blocks"), "--network", "sim"); err != nil {
+		t.Fatal(err, stderr)
+	}
+	return world, data
+}
+
+func TestClusterCommandsEndToEnd(t *testing.T) {
+	world, data := clusterCLIWorld(t)
+	// Before a build: a clear error.
+	if _, _, err := runCmd(t, "cluster", "export", "--data", data); err == nil || !strings.Contains(err.Error(), "cluster build") {
+		t.Fatalf("export without a build: %v", err)
+	}
+	out, _, err := runCmd(t, "cluster", "build", "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		Policy    string `json:"policy"`
+		Addresses int64  `json:"addresses"`
+		Clusters  int64  `json:"clusters"`
+		Links     int64  `json:"links"`
+		Largest   int64  `json:"largest_cluster_size"`
+		LargestID int64  `json:"largest_cluster_id"`
+		FromTx    int64  `json:"from_tx"`
+		ToTx      int64  `json:"to_tx"`
+	}
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
+		t.Fatal(err, out)
+	}
+	if b.Policy != "default" || b.Links != b.Addresses-b.Clusters || b.Largest < 2 || b.FromTx != 0 || b.ToTx < 10000 {
+		t.Fatalf("build %+v", b)
+	}
+	// Export: every address, cluster ids consistent with the build.
+	out, _, err = runCmd(t, "cluster", "export", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0][0] != "address" || rows[0][1] != "cluster_id" || int64(len(rows)-1) != b.Addresses {
+		t.Fatalf("export header %v, %d rows for %d addresses", rows[0], len(rows)-1, b.Addresses)
+	}
+	var inLargest []string
+	clusters := map[string]bool{}
+	for _, r := range rows[1:] {
+		clusters[r[1]] = true
+		if r[1] == strconv.FormatInt(b.LargestID, 10) {
+			inLargest = append(inLargest, r[0])
+		}
+	}
+	if int64(len(clusters)) != b.Clusters || int64(len(inLargest)) != b.Largest {
+		t.Fatalf("export: %d clusters (build %d), largest %d (build %d)", len(clusters), b.Clusters, len(inLargest), b.Largest)
+	}
+	// The largest cluster seen from its last member.
+	last := inLargest[len(inLargest)-1]
+	out, _, err = runCmd(t, "cluster", last, "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cv map[string]any
+	if err := json.Unmarshal([]byte(out), &cv); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"cluster_id", "size", "addresses_sample", "labels", "received_sat", "balance_sat", "truncated"} {
+		if _, ok := cv[k]; !ok {
+			t.Errorf("cluster ADDR: no %q in %s", k, out)
+		}
+	}
+	if cv["cluster_id"].(float64) != float64(b.LargestID) || cv["size"].(float64) != float64(b.Largest) ||
+		cv["received_sat"].(float64) <= 0 || cv["truncated"].(bool) {
+		t.Fatalf("cluster ADDR: %s", out)
+	}
+	// A capped walk says so.
+	out, _, _ = runCmd(t, "cluster", last, "--data", data, "--json", "--max-members", "1")
+	if !strings.Contains(out, `"truncated": true`) {
+		t.Fatalf("capped cluster ADDR: %s", out)
+	}
+	// Explain: a chain of links from the first to the last member.
+	out, _, err = runCmd(t, "cluster", "explain", inLargest[0], last, "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []struct {
+		From, To, Txid, Rule string
+		Confidence           float64
+	}
+	if err := json.Unmarshal([]byte(out), &steps); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(steps) == 0 || steps[0].From != inLargest[0] || steps[len(steps)-1].To != last {
+		t.Fatalf("explain: %s", out)
+	}
+	for i, s := range steps {
+		if len(s.Txid) != 64 || s.Rule == "" || s.Confidence <= 0 || (i > 0 && steps[i-1].To != s.From) {
+			t.Fatalf("explain step %d: %+v", i, s)
+		}
+		// Each link's transaction is in the index.
+		if _, _, err := runCmd(t, "tx", s.Txid, "--data", data, "--json"); err != nil {
+			t.Fatalf("step %d tx: %v", i, err)
+		}
+	}
+	// Not linked: the answer says so.
+	other := ""
+	for _, r := range rows[1:] {
+		if r[1] != strconv.FormatInt(b.LargestID, 10) {
+			other = r[0]
+			break
+		}
+	}
+	out, _, err = runCmd(t, "cluster", "explain", last, other, "--data", data, "--json")
+	if err != nil || !strings.Contains(out, `"linked": false`) || !strings.Contains(out, "not linked") {
+		t.Fatalf("explain unlinked: %s %v", out, err)
+	}
+	// Evaluation against the truth, both policies.
+	out, _, err = runCmd(t, "eval", "clustering", "--data", data, "--truth", filepath.Join(world, "truth"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		Policies map[string]struct {
+			Precision float64 `json:"pairwise_precision"`
+			Recall    float64 `json:"pairwise_recall"`
+			ARI       float64 `json:"adjusted_rand_index"`
+			Purity    float64 `json:"largest_cluster_purity"`
+			Links     int64   `json:"links"`
+		} `json:"policies"`
+	}
+	if err := json.Unmarshal([]byte(out), &ev); err != nil {
+		t.Fatal(err, out)
+	}
+	d, m := ev.Policies["default"], ev.Policies["multi-input"]
+	if d.Links != b.Links || d.Precision < 0.95 || d.Recall < m.Recall || m.Links == 0 || m.Links > d.Links {
+		t.Fatalf("eval: %s", out)
+	}
+	// Usage errors.
+	for _, args := range [][]string{
+		{"cluster", "build", "--data", data, "--policy", "nope"},
+		{"cluster", "explain", last, "--data", data},
+		{"cluster", "--data", data},
+		{"cluster", "notanaddress", "--data", data},
+	} {
+		if _, _, err := runCmd(t, args...); err == nil || exitCode(err) != 2 {
+			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
+	}
+}

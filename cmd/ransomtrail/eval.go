@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+
+	"github.com/ransomtrail/ransomtrail/cluster"
+)
+
+func evalClusteringCommand() command {
+	return command{name: "eval clustering", summary: "pairwise precision/recall, ARI and purity of the clustering policies against a simulator's truth", run: runEvalClustering}
+}
+
+// evalPolicy is one policy's evaluation.
+type evalPolicy struct {
+	cluster.Scores
+	Links   int64   `json:"links"`
+	Refused int64   `json:"refused_links"`
+	Seconds float64 `json:"build_seconds"`
+}
+
+// evalResult is the answer of "eval clustering".
+type evalResult struct {
+	Truth      string                `json:"truth"`
+	Height     int64                 `json:"height"`
+	Txs        int64                 `json:"txs"`
+	TruthRows  int64                 `json:"truth_rows"`
+	NotIndexed int64                 `json:"truth_rows_not_indexed"`
+	Policies   map[string]evalPolicy `json:"policies"`
+	// RecallRatio is the default policy's recall over multi-input's.
+	RecallRatio float64 `json:"recall_ratio"`
+}
+
+func runEvalClustering(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("eval clustering", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory with the index of a simulated chain")
+	truth := fs.String("truth", "", "the simulator's truth directory (addresses.csv); default DIR/../truth")
+	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard threshold")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("eval clustering: unexpected argument %q", pos[0])}
+	}
+	if *guard == 0 || *guard > 1<<31-1 {
+		return &usageError{"eval clustering: --guard must be between 1 and 2^31-1"}
+	}
+	ix, err := openIndex(*data)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	if *truth == "" {
+		*truth = filepath.Join(*data, "..", "truth")
+	}
+	tr, err := cluster.ReadTruthFile(filepath.Join(*truth, "addresses.csv"), ix, ix.Network())
+	if err != nil {
+		return err
+	}
+	st := ix.Status()
+	res := evalResult{Truth: *truth, Height: st.Height, Txs: st.Txs, TruthRows: tr.Rows, NotIndexed: tr.NotIndexed, Policies: map[string]evalPolicy{}}
+	for _, name := range []string{cluster.PolicyDefault, cluster.PolicyMultiInput} {
+		pol, err := cluster.PolicyByName(name)
+		if err != nil {
+			return err
+		}
+		uf, br, err := cluster.BuildInMemory(ctx, ix, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard)})
+		if err != nil {
+			return err
+		}
+		res.Policies[name] = evalPolicy{Scores: cluster.Score(uf.Find, tr), Links: br.Links, Refused: br.Refused, Seconds: br.Seconds}
+	}
+	if mi := res.Policies[cluster.PolicyMultiInput].Recall; mi > 0 {
+		res.RecallRatio = res.Policies[cluster.PolicyDefault].Recall / mi
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "truth %s: %d addresses (%d not indexed), chain height %d, %d txs\n", res.Truth, tr.Rows, tr.NotIndexed, res.Height, res.Txs)
+	fmt.Fprintf(e.stdout, "%-12s %9s %9s %9s %8s %8s %10s %8s %8s\n", "policy", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
+	for _, name := range []string{cluster.PolicyDefault, cluster.PolicyMultiInput} {
+		p := res.Policies[name]
+		fmt.Fprintf(e.stdout, "%-12s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
+	}
+	fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
+	return nil
+}
