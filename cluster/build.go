@@ -77,6 +77,10 @@ type BuildOptions struct {
 	GuardSize uint32
 	// NoGuard disables the supercluster guard.
 	NoGuard bool
+	// FullView builds every transaction's view with FromIndex's default
+	// options (spending transactions' values and BIP69 order included);
+	// by default a build reads only what the clustering rules use.
+	FullView bool
 	// Workers deciding links in parallel (0: GOMAXPROCS).
 	Workers int
 	// Rebuild discards the stored clustering and starts from transaction 0.
@@ -162,6 +166,7 @@ type builder struct {
 	pol     BuildPolicy
 	guard   uint32
 	sink    linkSink // nil: in memory only
+	full    bool     // BuildOptions.FullView
 	links   int64
 	refused int64
 }
@@ -271,7 +276,14 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 
 // decide computes the pairs of one chunk.
 func (b *builder) decide(ix TxIndex, c *chunk) {
-	opts := FromIndexOptions{NoLookahead: !b.pol.needsLookahead()}
+	// The clustering change rules read only the spending transactions'
+	// shape (inputs, outputs, locktime, height): MaxNextSize 1 skips their
+	// values and BIP69 order, the costly part of the lookahead.
+	opts := FromIndexOptions{NoLookahead: !b.pol.needsLookahead(), MaxNextSize: 1}
+	if b.full {
+		opts = FromIndexOptions{}
+	}
+	var lv lightView
 	for n := c.from; n < c.to; n++ {
 		t, err := ix.TxAt(n)
 		if err != nil {
@@ -282,7 +294,12 @@ func (b *builder) decide(ix TxIndex, c *chunk) {
 		if t.Coinbase || !b.mayLink(ix, &t) {
 			continue
 		}
-		tx, err := FromIndex(ix, n, opts)
+		var tx *Tx
+		if b.pol.Change == nil && !b.full {
+			tx, err = lv.build(ix, &t)
+		} else {
+			tx, err = FromIndex(ix, n, opts)
+		}
 		if err != nil {
 			c.err = err
 			return
@@ -322,6 +339,58 @@ func (b *builder) mayLink(ix TxIndex, t *index.Tx) bool {
 	return false
 }
 
+// lightView builds the view multi-input clustering needs: CoinJoin
+// detection reads values, script types and addresses, not outpoints,
+// freshness or spends, so none of those are looked up. Its buffers are
+// reused from one transaction to the next.
+type lightView struct {
+	tx    Tx
+	addrs map[int64]rt.Address
+}
+
+func (v *lightView) build(ix TxIndex, t *index.Tx) (*Tx, error) {
+	if v.addrs == nil || len(v.addrs) > 4096 {
+		v.addrs = map[int64]rt.Address{}
+	}
+	addr := func(id int64) (rt.Address, error) {
+		if id < 0 {
+			return rt.Address{}, nil
+		}
+		if a, ok := v.addrs[id]; ok {
+			return a, nil
+		}
+		a, err := ix.AddressAt(id)
+		v.addrs[id] = a
+		return a, err
+	}
+	tx := &v.tx
+	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
+		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0]}
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		in := ix.InputAt(i)
+		if in.SpentOutput < 0 {
+			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
+			continue
+		}
+		o := ix.OutputAt(in.SpentOutput)
+		a, err := addr(o.AddrID)
+		if err != nil {
+			return nil, err
+		}
+		// Prev is left unresolved (not the null outpoint: no coinbase).
+		tx.Inputs = append(tx.Inputs, In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: a, AddrID: o.AddrID})
+	}
+	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
+		o := ix.OutputAt(id)
+		a, err := addr(o.AddrID)
+		if err != nil {
+			return nil, err
+		}
+		tx.Outputs = append(tx.Outputs, Out{Value: o.Value, Type: o.Type, Addr: a, AddrID: o.AddrID})
+	}
+	return tx, nil
+}
+
 // BuildInMemory clusters transactions 0..NumTxs-1 of the index without
 // storing anything and returns the union-find (used by the evaluation).
 func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*UnionFind, BuildResult, error) {
@@ -329,7 +398,7 @@ func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*Unio
 		return nil, BuildResult{}, err
 	}
 	st := ix.Status()
-	b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize}
+	b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize, full: opts.FullView}
 	start := time.Now()
 	ins, err := b.run(ctx, ix, 0, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {
@@ -409,7 +478,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	default:
 		res.RebuildReason = checkTip(ix, &m)
 	}
-	b := &builder{pol: opts.Policy, guard: opts.GuardSize}
+	b := &builder{pol: opts.Policy, guard: opts.GuardSize, full: opts.FullView}
 	var fs *fileSink
 	if !fresh && res.RebuildReason == "" {
 		b.uf, fs, err = loadState(cdir, &m)

@@ -235,3 +235,35 @@ func TestGuardRefusesSuperclusterMerge(t *testing.T) {
 }
 
 var _ BuildIndex = (*index.Index)(nil)
+
+// TestLightViewsMatchFullViews checks that the build's reduced views (no
+// outpoints for multi-input; spending transactions' shape only, clustering
+// rules only, for the default policy) decide the same links as FromIndex's
+// full view with every rule of DefaultPolicy.
+func TestLightViewsMatchFullViews(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	ctx := context.Background()
+	full := DefaultPolicy()
+	for _, pol := range []BuildPolicy{{Name: PolicyMultiInput, MultiInput: true}, {Name: PolicyDefault, MultiInput: true, Change: &full}} {
+		light, _ := PolicyByName(pol.Name)
+		u1, r1, err := BuildInMemory(ctx, w.ix, BuildOptions{Policy: light})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u2, r2, err := BuildInMemory(ctx, w.ix, BuildOptions{Policy: pol, FullView: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r1.Links != r2.Links || r1.Refused != r2.Refused {
+			t.Fatalf("%s: light view %d links %d refused, full view %d, %d", pol.Name, r1.Links, r1.Refused, r2.Links, r2.Refused)
+		}
+		for id := 0; id < u1.Len(); id++ {
+			if u1.Find(uint32(id)) != u2.Find(uint32(id)) {
+				t.Fatalf("%s: address %d in cluster %d (light) vs %d (full)", pol.Name, id, u1.Find(uint32(id)), u2.Find(uint32(id)))
+			}
+		}
+	}
+}

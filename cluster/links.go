@@ -128,12 +128,25 @@ const (
 func PolicyByName(name string) (BuildPolicy, error) {
 	switch name {
 	case PolicyDefault, "":
-		p := DefaultPolicy()
+		p := ClusteringRules(DefaultPolicy())
 		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p}, nil
 	case PolicyMultiInput:
 		return BuildPolicy{Name: PolicyMultiInput, MultiInput: true}, nil
 	}
 	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (default, multi-input)", name)
+}
+
+// ClusteringRules keeps the rules of p that cluster: the shown-only rules
+// cannot change which links cluster (Policy.Apply voids only conflicting
+// clustering findings), so a build need not run them.
+func ClusteringRules(p Policy) Policy {
+	var out Policy
+	for _, r := range p.Rules {
+		if r.Clusters {
+			out.Rules = append(out.Rules, r)
+		}
+	}
+	return out
 }
 
 // needsLookahead reports whether the policy reads spending transactions.
