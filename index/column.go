@@ -24,6 +24,9 @@ type column struct {
 	chunks  [][]byte
 	chunkSz int
 	pendLen int64
+	// visible, when >= 0, caps the bytes readers see (read-only opens of an
+	// unrecovered index see the last commit, not the records past it).
+	visible int64
 }
 
 // chunkBytes is the target size of a pending chunk.
@@ -44,7 +47,7 @@ func openColumn(dir, name string, width int, write bool) (*column, error) {
 		f.Close()
 		return nil, err
 	}
-	c := &column{name: name, path: p, f: f, width: width, fileLen: st.Size(), write: write}
+	c := &column{name: name, path: p, f: f, width: width, fileLen: st.Size(), write: write, visible: -1}
 	c.chunkSz = chunkBytes / width * width
 	if err := c.remap(); err != nil {
 		f.Close()
@@ -76,10 +79,15 @@ func (c *column) remap() error {
 }
 
 // count returns the number of records, appended ones included.
-func (c *column) count() int64 { return (c.fileLen + c.pendLen) / int64(c.width) }
+func (c *column) count() int64 { return c.size() / int64(c.width) }
 
 // size returns the number of bytes, appended ones included.
-func (c *column) size() int64 { return c.fileLen + c.pendLen }
+func (c *column) size() int64 {
+	if c.visible >= 0 {
+		return min(c.visible, c.fileLen+c.pendLen)
+	}
+	return c.fileLen + c.pendLen
+}
 
 // rec returns record i (a writable view). It panics when i is out of range:
 // callers check counts first.

@@ -206,6 +206,13 @@ func (ix *Index) load(colDir string) error {
 			return err
 		}
 		ix.w = newWriter(ix)
+	} else {
+		// Readers do not recover (they may not write): they see exactly the
+		// last commit. Records past it stay mapped but are not counted;
+		// spent marks and list heads pointing past it are skipped.
+		for _, c := range ix.cols {
+			c.visible = ix.expectedLen(c)
+		}
 	}
 	return nil
 }
@@ -599,8 +606,19 @@ func (ix *Index) AddressAt(id int64) (rt.Address, error) {
 // first, until fn returns false.
 func (ix *Index) AddressOutputs(id int64, fn func(o int64) bool) {
 	next := binary.LittleEndian.Uint64(ix.alast.rec(id))
+	n := ix.nOuts()
+	mapped := int64(len(ix.onext.mm)) / onextWidth
 	for next != 0 {
 		o := int64(next - 1)
+		if o >= n {
+			// An output past the last commit (a reader of an index whose
+			// writer crashed): skip to the committed part of the list.
+			if o >= mapped {
+				return
+			}
+			next = binary.LittleEndian.Uint64(ix.onext.rec(o))
+			continue
+		}
 		if !fn(o) {
 			return
 		}

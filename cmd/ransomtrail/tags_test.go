@@ -14,6 +14,9 @@ func tagsData(t *testing.T) string {
 	t.Helper()
 	d := filepath.Join("..", "..", "..", "shared", "data")
 	if _, err := os.Stat(filepath.Join(d, "ofac")); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("real data not found at %s (CI=true: it must be there)", d)
+		}
 		t.Skipf("real data not found at %s (see PROVENANCE.md)", d)
 	}
 	return d
