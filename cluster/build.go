@@ -549,8 +549,8 @@ type fileSink struct {
 }
 
 func (s *fileSink) grow(n int) {
-	for len(s.heads) < n {
-		s.heads = append(s.heads, 0)
+	if n > len(s.heads) {
+		s.heads = append(s.heads, make([]uint32, n-len(s.heads))...)
 	}
 }
 
