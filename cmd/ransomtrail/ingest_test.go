@@ -168,18 +168,19 @@ func TestIngestSurvivesKills(t *testing.T) {
 		return []string{"ingest", "--data", data, "--blocks-dir", blocks, "--network", "sim", "--commit-blocks", "3"}
 	}
 
-	// The uninterrupted ingest, timed, and a run with nothing to do (the
-	// start-up cost: scan, open, fork check).
+	// The uninterrupted ingest (with the default, larger commits), timed,
+	// and a run with nothing to do (the start-up cost: scan, open, fork
+	// check).
 	ref := filepath.Join(t.TempDir(), "ref")
 	timed := func() time.Duration {
 		t0 := time.Now()
-		if out, err := exec.Command(bin, ingestArgs(ref)...).CombinedOutput(); err != nil {
+		args := []string{"ingest", "--data", ref, "--blocks-dir", blocks, "--network", "sim"}
+		if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
 			t.Fatalf("uninterrupted ingest: %v\n%s", err, out)
 		}
 		return time.Since(t0)
 	}
 	total, startup := timed(), timed()
-	work := total - startup
 	want, err := statusOf(ref)
 	if err != nil {
 		t.Fatal(err)
@@ -194,10 +195,14 @@ func TestIngestSurvivesKills(t *testing.T) {
 	}
 	defer func() { refIx.Close() }()
 
-	// Delays from a third of the start-up time to the start-up plus a
-	// twelfth of the ingest work: a run makes 1/24 of the work on average,
-	// and some die before applying a block (in the scan or in recovery).
-	lo, span := startup/3, startup*4/3+work/12
+	// Delays from a third of the start-up time to the start-up plus the
+	// time of a twelfth of the blocks: a run makes 1/24 of the work on
+	// average, and some die before applying a block (in the scan or in
+	// recovery). The time per block with small commits is measured on the
+	// killed runs; the first guess is ten times the uninterrupted one's.
+	blocksTotal := time.Duration(want.Height + 1)
+	perBlock := 10 * max(total-startup, time.Millisecond) / blocksTotal
+	lo := startup / 3
 	scratch := t.TempDir()
 	kills, runs, recovered, rounds := 0, 0, 0, 0
 	var lastData string
@@ -214,6 +219,7 @@ func TestIngestSurvivesKills(t *testing.T) {
 			cmd := exec.Command(bin, ingestArgs(data)...)
 			var stderr bytes.Buffer
 			cmd.Stderr = &stderr
+			span := startup*4/3 + perBlock*blocksTotal/12
 			killAfter := lo + time.Duration(rng.Int64N(int64(span)))
 			if kills >= minKills {
 				killAfter = time.Hour
@@ -248,6 +254,9 @@ func TestIngestSurvivesKills(t *testing.T) {
 			t.Logf("run %d: kill after %v: done %v, height %d", runs, killAfter, done, st.Height)
 			if st.Height < lastHeight {
 				t.Fatalf("run %d: height went from %d down to %d", runs, lastHeight, st.Height)
+			}
+			if gained := st.Height - max(lastHeight, -1); !done && gained > 0 && killAfter > startup {
+				perBlock = (perBlock + (killAfter-startup)/time.Duration(gained)) / 2
 			}
 			lastHeight = st.Height
 			if st.Height >= 0 {
