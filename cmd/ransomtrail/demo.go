@@ -16,6 +16,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/progress"
 	"github.com/ransomtrail/ransomtrail/sim"
@@ -178,14 +179,22 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 				av.Address, btc(av.ReceivedSat), btc(av.SentSat), av.TxCount, av.FirstHeight, av.LastHeight)
 		}
 	}
+	if err := demoClusters(ctx, out, ix, idxDir, p, pays, net); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nDig further:\n")
 	fmt.Fprintf(out, "  ransomtrail tx %s --data %s --json\n", p["txid"], idxDir)
 	if o.Address != nil {
 		fmt.Fprintf(out, "  ransomtrail address %s --data %s --json\n", *o.Address, idxDir)
 	}
 	fmt.Fprintf(out, "  ransomtrail status --data %s --json\n", idxDir)
+	if o.Address != nil {
+		fmt.Fprintf(out, "  ransomtrail cluster %s --data %s --json\n", *o.Address, idxDir)
+		fmt.Fprintf(out, "  ransomtrail heuristics tx %s --data %s --json\n", p["txid"], idxDir)
+	}
+	fmt.Fprintf(out, "  ransomtrail eval clustering --data %s --truth %s --json\n", idxDir, filepath.Join(world, "truth"))
 	fmt.Fprintf(out, "  ground truth (who owns what): %s\n", filepath.Join(world, "truth"))
-	fmt.Fprintf(out, "\nClustering, tracing, screening and the web UI (--addr %s) join this walkthrough as they land.\n", *addr)
+	fmt.Fprintf(out, "\nTracing, screening and the web UI (--addr %s) join this walkthrough as they land.\n", *addr)
 	return nil
 }
 
@@ -268,4 +277,79 @@ func readCSV(path string) ([]map[string]string, error) {
 func atoi(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
+}
+
+// demoClusters builds the clustering and shows that the operator's ransom
+// addresses end up in one cluster, and why.
+func demoClusters(ctx context.Context, out io.Writer, ix *index.Index, idxDir string, p map[string]string, pays []map[string]string, net *chain.Network) error {
+	fmt.Fprintf(out, "\n6. Clustering addresses into entities (multi-input, CoinJoin-aware, change heuristics) …\n")
+	res, err := cluster.Build(ctx, ix, idxDir, cluster.BuildOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: cluster build: %w", err)
+	}
+	fmt.Fprintf(out, "   %d clusters, %d links stored with their evidence, %d refused by the supercluster guard, largest cluster %d addresses.\n",
+		res.Clusters, res.Links, res.Refused, res.Largest)
+	cl, err := cluster.Open(idxDir)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	idOf := func(s string) (uint32, bool) {
+		a, err := chain.ParseAddress(s, net)
+		if err != nil {
+			return 0, false
+		}
+		id, err := ix.AddressID(a)
+		return uint32(id), err == nil
+	}
+	// The campaign whose ransom addresses the clustering gathers best.
+	type key struct {
+		campaign string
+		cid      uint32
+	}
+	groups := map[key][]string{}
+	var best key
+	for _, r := range pays {
+		id, ok := idOf(r["address"])
+		if !ok {
+			continue
+		}
+		k := key{r["campaign"], cl.Find(id)}
+		groups[k] = append(groups[k], r["address"])
+		if len(groups[k]) > len(groups[best]) || (len(groups[k]) == len(groups[best]) && k.campaign == p["campaign"]) {
+			best = k
+		}
+	}
+	members := groups[best]
+	total := 0
+	for _, r := range pays {
+		if r["campaign"] == best.campaign {
+			total++
+		}
+	}
+	if len(members) < 2 {
+		fmt.Fprintf(out, "   No two ransom addresses of one campaign share a cluster in this world.\n")
+		return nil
+	}
+	fmt.Fprintf(out, "   Campaign %s: %d of its %d ransom addresses fall into one cluster (%d, %d addresses) — the operator's wallet.\n",
+		best.campaign, len(members), total, best.cid, cl.Size(best.cid))
+	a, _ := idOf(members[0])
+	other := members[len(members)-1]
+	b, _ := idOf(other)
+	ex := cl.Explain(a, b, 0)
+	if !ex.Linked {
+		return nil
+	}
+	fmt.Fprintf(out, "   Why is %s with %s? The chain of evidence:\n", members[0], other)
+	for i, st := range ex.Path {
+		if i == 6 {
+			fmt.Fprintf(out, "     … %d more links (ransomtrail cluster explain)\n", len(ex.Path)-i)
+			break
+		}
+		fa, _ := ix.AddressAt(int64(st.From))
+		ta, _ := ix.AddressAt(int64(st.To))
+		fmt.Fprintf(out, "     %s — %s  by %s (confidence %.2f) in tx %s\n", ix.EncodeAddress(fa), ix.EncodeAddress(ta), st.Rule, st.Confidence, ix.Txid(st.Tx))
+	}
+	fmt.Fprintf(out, "   (ransomtrail cluster explain %s %s --data %s --json)\n", members[0], other, idxDir)
+	return nil
 }

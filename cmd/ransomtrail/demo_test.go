@@ -17,13 +17,16 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
 	}
 	s := out.String()
-	for _, want := range []string{"1. Simulating", "2. Indexing", "3. A ransom payment", "The index agrees", "4. Where did it go?", "Dig further:"} {
+	for _, want := range []string{"1. Simulating", "2. Indexing", "3. A ransom payment", "The index agrees", "4. Where did it go?", "6. Clustering", "Dig further:"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
 	}
 	if !regexp.MustCompile(`\d+ hops: [0-9.]+ BTC reached \S+ of .*\((exchange|otc)\)`).MatchString(s) {
 		t.Errorf("demo did not follow the ransom to a cash-out:\n%s", s)
+	}
+	if !regexp.MustCompile(`(?m)^     \S+ — \S+  by (multi_input|change_\S+) \(confidence [0-9.]+\) in tx [0-9a-f]{64}$`).MatchString(s) {
+		t.Errorf("demo did not explain a cluster link:\n%s", s)
 	}
 	// The printed follow-up commands work.
 	m := regexp.MustCompile(`ransomtrail (tx \S+ --data \S+ --json)`).FindStringSubmatch(s)
