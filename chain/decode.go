@@ -432,11 +432,18 @@ func (d *Decoder) decodeTx(r *reader, t *Tx, ins *[]TxIn, outs *[]TxOut) error {
 // MerkleRoot computes the merkle root of the given txids (Bitcoin's
 // algorithm, duplicating the last hash of odd levels).
 func MerkleRoot(txids []rt.Hash) rt.Hash {
+	root, _ := MerkleRootScratch(txids, nil)
+	return root
+}
+
+// MerkleRootScratch is MerkleRoot working in scratch (grown as needed and
+// returned for reuse), so hot loops do not allocate.
+func MerkleRootScratch(txids []rt.Hash, scratch []rt.Hash) (rt.Hash, []rt.Hash) {
 	if len(txids) == 0 {
-		return rt.Hash{}
+		return rt.Hash{}, scratch
 	}
-	level := make([]rt.Hash, len(txids))
-	copy(level, txids)
+	scratch = append(scratch[:0], txids...)
+	level := scratch
 	var buf [64]byte
 	for len(level) > 1 {
 		if len(level)%2 == 1 {
@@ -450,7 +457,7 @@ func MerkleRoot(txids []rt.Hash) rt.Hash {
 		}
 		level = next
 	}
-	return level[0]
+	return level[0], scratch
 }
 
 // BlockMerkleRoot computes the merkle root of a decoded block's txids.

@@ -530,22 +530,9 @@ func (w *world) pushTime(t uint32) {
 }
 
 func (w *world) merkle(ids []rt.Hash) rt.Hash {
-	w.level = append(w.level[:0], ids...)
-	level := w.level
-	var buf [64]byte
-	for len(level) > 1 {
-		if len(level)%2 == 1 {
-			level = append(level, level[len(level)-1])
-		}
-		next := level[:len(level)/2]
-		for i := 0; i < len(level); i += 2 {
-			copy(buf[:32], level[i][:])
-			copy(buf[32:], level[i+1][:])
-			next[i/2] = dsha(buf[:])
-		}
-		level = next
-	}
-	return level[0]
+	var root rt.Hash
+	root, w.level = chain.MerkleRootScratch(ids, w.level)
+	return root
 }
 
 func (w *world) writeGenesis() error {

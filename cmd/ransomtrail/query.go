@@ -22,23 +22,32 @@ func txCommand() command {
 	return command{name: "tx", summary: "show an indexed transaction with its inputs, outputs and spends", run: runTx}
 }
 
-func runTx(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("tx", flag.ContinueOnError)
+// queryArgs parses "NAME [ARG] --data DIR [--json]" (nargs positionals).
+func queryArgs(e *env, name, usage string, nargs int, args []string) (pos []string, data string, jsonOut bool, err error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	data := fs.String("data", "", "index directory")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	d := fs.String("data", "", "index directory")
+	j := fs.Bool("json", false, "print JSON")
+	pos, err = parseInterleaved(fs, args)
+	if err != nil {
+		return nil, "", false, err
+	}
+	if len(pos) != nargs {
+		return nil, "", false, &usageError{"usage: " + usage}
+	}
+	return pos, *d, *j, nil
+}
+
+func runTx(ctx context.Context, e *env, args []string) error {
+	pos, data, jsonOut, err := queryArgs(e, "tx", "ransomtrail tx TXID --data DIR [--json]", 1, args)
 	if err != nil {
 		return err
-	}
-	if len(pos) != 1 {
-		return &usageError{"usage: ransomtrail tx TXID --data DIR [--json]"}
 	}
 	txid, err := index.ParseTxid(pos[0])
 	if err != nil {
 		return &usageError{err.Error()}
 	}
-	ix, err := openIndex(*data)
+	ix, err := openIndex(data)
 	if err != nil {
 		return err
 	}
@@ -47,7 +56,7 @@ func runTx(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, v)
 	}
 	fmt.Fprintf(e.stdout, "tx %s\nblock %d (%s) at %s\nfee %s BTC, %d bytes, weight %d\n", v.Txid, v.BlockHeight, v.BlockHash,
@@ -83,18 +92,11 @@ func addressCommand() command {
 }
 
 func runAddress(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("address", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	data := fs.String("data", "", "index directory")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	pos, data, jsonOut, err := queryArgs(e, "address", "ransomtrail address ADDR --data DIR [--json]", 1, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return &usageError{"usage: ransomtrail address ADDR --data DIR [--json]"}
-	}
-	ix, err := openIndex(*data)
+	ix, err := openIndex(data)
 	if err != nil {
 		return err
 	}
@@ -103,7 +105,7 @@ func runAddress(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, v)
 	}
 	fmt.Fprintf(e.stdout, "address %s (%s)\nreceived %s BTC, sent %s BTC, balance %s BTC\n%d txs, %d outputs (%d unspent), heights %d..%d\n",
@@ -124,24 +126,17 @@ func statusCommand() command {
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
-	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	data := fs.String("data", "", "index directory")
-	jsonOut := fs.Bool("json", false, "print JSON")
-	pos, err := parseInterleaved(fs, args)
+	_, data, jsonOut, err := queryArgs(e, "status", "ransomtrail status --data DIR [--json]", 0, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return &usageError{"usage: ransomtrail status --data DIR [--json]"}
-	}
-	ix, err := openIndex(*data)
+	ix, err := openIndex(data)
 	if err != nil {
 		return err
 	}
 	defer ix.Close()
 	st := ix.Status()
-	if *jsonOut {
+	if jsonOut {
 		return writeJSON(e.stdout, st)
 	}
 	fmt.Fprintf(e.stdout, "network  %s\nheight   %d\ntip      %s\ntxs      %d\ninputs   %d\noutputs  %d\naddresses %d\nformat   %d\ndigest   %s\n",
