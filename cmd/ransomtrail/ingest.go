@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -38,6 +40,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	commitEvery := fs.Duration("commit-interval", 5*time.Second, "longest time between commits")
 	commitBlocks := fs.Int("commit-blocks", 0, "also commit after this many blocks (0: no limit)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the ingest to this file (for performance work)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail ingest --data DIR (--blocks-dir PATH | --rpc URL) [--network N] [--until HEIGHT] [--json]\n\nFlags:")
 		fs.PrintDefaults()
@@ -109,6 +112,17 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		target = *until
 	}
 	rep.Start(target - start)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	t0 := time.Now()
 	res, ierr := ix.Ingest(ctx, src, index.IngestOptions{
 		Until: *until, UntilSet: *until >= 0, Workers: *workers,
