@@ -1,0 +1,85 @@
+package archtest
+
+import (
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/ransomtrail/ransomtrail"
+
+// allowed lists, per package, the project packages it may import. A new
+// package must be added here deliberately.
+var allowed = map[string][]string{
+	"":                   {},
+	"chain":              {""},
+	"source":             {"", "chain"},
+	"index":              {"", "chain", "source"},
+	"sim":                {"", "chain"},
+	"cluster":            {"", "chain", "index"},
+	"tags":               {"", "chain"},
+	"state":              {"", "chain", "tags"},
+	"state/statetest":    {"", "chain", "state", "tags"},
+	"internal/progress":  {},
+	"internal/btcdtest":  {},
+	"internal/testchain": {"", "chain", "index"},
+	"internal/archtest":  {},
+	"cmd/ransomtrail":    {"*"},
+}
+
+type pkg struct {
+	ImportPath string
+	Doc        string
+	Imports    []string
+	Name       string
+}
+
+func TestImportsFlowOneWay(t *testing.T) {
+	out, err := exec.Command("go", "list", "-json", module+"/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	seen := 0
+	for dec.More() {
+		var p pkg
+		if err := dec.Decode(&p); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")
+		if p.Doc == "" {
+			t.Errorf("package %s has no doc comment", p.ImportPath)
+		}
+		ok, known := allowed[rel]
+		if !known {
+			t.Errorf("package %q is not in the architecture table (internal/archtest): add it with the packages it may import", rel)
+			continue
+		}
+		if len(ok) == 1 && ok[0] == "*" {
+			continue
+		}
+		for _, imp := range p.Imports {
+			if imp != module && !strings.HasPrefix(imp, module+"/") {
+				continue
+			}
+			dep := strings.TrimPrefix(strings.TrimPrefix(imp, module), "/")
+			if !contains(ok, dep) {
+				t.Errorf("%s imports %s: not allowed (data flows source → chain → index → analyses → cli)", p.ImportPath, imp)
+			}
+		}
+	}
+	if seen < 10 {
+		t.Fatalf("go list saw only %d packages", seen)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

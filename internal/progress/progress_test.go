@@ -1,0 +1,54 @@
+package progress
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+type clock struct{ t time.Time }
+
+func (c *clock) now() time.Time { return c.t }
+
+func TestBarOnTerminal(t *testing.T) {
+	var out bytes.Buffer
+	c := &clock{t: time.Unix(1000, 0)}
+	r := &Reporter{Out: &out, Label: "ingest", Unit: "blocks", Now: c.now}
+	r.Start(100)
+	r.Update(10, 5e6, "height 10")
+	if out.Len() != 0 {
+		t.Fatalf("drew before the interval passed: %q", out.String())
+	}
+	c.t = c.t.Add(2 * time.Second)
+	r.Update(20, 10e6, "height 20")
+	s := out.String()
+	for _, want := range []string{"\r", "ingest", " 20.0%", "20/100 blocks", "10 blocks/s", "5.0 MB/s", "ETA 8s", "height 20"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("bar %q lacks %q", s, want)
+		}
+	}
+	r.Finish()
+	if !strings.HasSuffix(out.String(), "\n") {
+		t.Errorf("Finish did not end the line: %q", out.String())
+	}
+}
+
+func TestLogLinesOtherwise(t *testing.T) {
+	var logs bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	r := &Reporter{Log: slog.New(slog.NewTextHandler(&logs, nil)), Label: "simulate", Unit: "txs", Now: c.now}
+	r.Start(1000)
+	for i := int64(1); i <= 30; i++ {
+		c.t = c.t.Add(time.Second)
+		r.Update(i*10, 0, "")
+	}
+	// One line per 10 s by default: 3 lines in 30 s.
+	if n := strings.Count(logs.String(), "simulate progress"); n != 3 {
+		t.Fatalf("%d log lines in 30 s, want 3:\n%s", n, logs.String())
+	}
+	if !strings.Contains(logs.String(), "done=300") || !strings.Contains(logs.String(), "per_sec=10") {
+		t.Errorf("log lines lack the counts:\n%s", logs.String())
+	}
+}
