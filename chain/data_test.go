@@ -7,69 +7,18 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
-// The shared test data set lives next to the repository checkout, in
-// ../shared/data, or wherever RANSOMTRAIL_SHARED_DATA points. Tests that
-// need it skip when it is missing, except under CI=true, where a missing
-// file is a failure.
-
-var (
-	sharedDirOnce sync.Once
-	sharedDir     string
-)
-
-func findSharedData() string {
-	sharedDirOnce.Do(func() {
-		if d := os.Getenv("RANSOMTRAIL_SHARED_DATA"); d != "" {
-			sharedDir = d
-			return
-		}
-		wd, err := os.Getwd()
-		if err != nil {
-			return
-		}
-		for d := wd; ; {
-			c := filepath.Join(d, "..", "shared", "data")
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				sharedDir = filepath.Clean(c)
-				return
-			}
-			p := filepath.Dir(d)
-			if p == d {
-				return
-			}
-			d = p
-		}
-	})
-	return sharedDir
-}
-
-// missing skips the test, or fails it under CI=true.
-func missing(tb testing.TB, format string, args ...any) {
-	tb.Helper()
-	if os.Getenv("CI") == "true" {
-		tb.Fatalf("shared test data missing (CI=true, not skipping): "+format, args...)
-	}
-	tb.Skipf("shared test data missing (set RANSOMTRAIL_SHARED_DATA or check out ../shared/data): "+format, args...)
-}
-
-// dataPath returns the path of a file of the shared data set.
+// dataPath returns the path of a file of the shared data set (skipping the
+// test when it is absent, failing it under CI=true).
 func dataPath(tb testing.TB, rel string) string {
 	tb.Helper()
-	d := findSharedData()
-	if d == "" {
-		missing(tb, "no shared data directory found for %s", rel)
-	}
-	p := filepath.Join(d, filepath.FromSlash(rel))
-	if _, err := os.Stat(p); err != nil {
-		missing(tb, "%v", err)
-	}
-	return p
+	return testchain.SharedFile(tb, rel)
 }
 
 var (

@@ -12,13 +12,14 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // seedData returns a shared data file for seeding a fuzz corpus, or nil when
 // the data set is absent (a failure only under CI=true).
 func seedData(f *testing.F, rel string) []byte {
 	f.Helper()
-	if os.Getenv("CI") != "true" && findSharedData() == "" {
+	if os.Getenv("CI") != "true" && !testchain.HaveSharedData() {
 		return nil
 	}
 	return readData(f, rel)

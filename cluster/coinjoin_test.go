@@ -15,34 +15,8 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
-
-// heurSharedData locates ../shared/data (env RANSOMTRAIL_SHARED_DATA, else
-// walking up from the package directory). It skips the test when the data
-// is absent, unless CI=true, where absence fails.
-func heurSharedData(t testing.TB, sub string) string {
-	t.Helper()
-	if d := os.Getenv("RANSOMTRAIL_SHARED_DATA"); d != "" {
-		return filepath.Join(d, sub)
-	}
-	dir, _ := filepath.Abs(".")
-	for {
-		p := filepath.Join(dir, "..", "shared", "data")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return filepath.Join(p, sub)
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("shared data (../shared/data or RANSOMTRAIL_SHARED_DATA) not found")
-	}
-	t.Skip("shared data not found (../shared/data or RANSOMTRAIL_SHARED_DATA); skipping")
-	return ""
-}
 
 // parseDumplingsLine converts one dumplings scanner line
 // txid:::blockhash:::height:::time:::inputs:::outputs into a Tx.
@@ -110,7 +84,7 @@ func parseDumplingsLine(line string) (*Tx, error) {
 // txid across zips.
 func dumplingsFiles(t testing.TB) map[string][]*Tx {
 	t.Helper()
-	dir := heurSharedData(t, "coinjoin/crocs-muni")
+	dir := testchain.SharedFile(t, "coinjoin/crocs-muni")
 	zips, err := filepath.Glob(filepath.Join(dir, "dumplings__*.zip"))
 	if err != nil || len(zips) == 0 {
 		t.Fatalf("no dumplings zips in %s", dir)
@@ -167,7 +141,7 @@ func dumplingsFiles(t testing.TB) map[string][]*Tx {
 // knownFalseCoinJoins reads the CRoCS false-positive txid lists: list name
 // → txids.
 func knownFalseCoinJoins(t testing.TB) map[string][]rt.Hash {
-	dir := heurSharedData(t, "coinjoin/crocs-muni")
+	dir := testchain.SharedFile(t, "coinjoin/crocs-muni")
 	lists := map[string][]string{}
 	b, err := os.ReadFile(filepath.Join(dir, "wasabi1_false_cjtxs__ww1_other_2018.json"))
 	if err != nil {
@@ -378,7 +352,7 @@ func joinMarketWalletShape(tx *Tx) bool {
 // txid → coordinator map.
 func externalCoinJoinLabels(t testing.TB) map[rt.Hash]bool {
 	m := map[rt.Hash]bool{}
-	b, err := os.ReadFile(heurSharedData(t, "coinjoin/wasabi-samourai-analysis/wasabi1_CoinJoinsMain_20211221.csv"))
+	b, err := os.ReadFile(testchain.SharedFile(t, "coinjoin/wasabi-samourai-analysis/wasabi1_CoinJoinsMain_20211221.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -387,7 +361,7 @@ func externalCoinJoinLabels(t testing.TB) map[rt.Hash]bool {
 			m[h] = true
 		}
 	}
-	b, err = os.ReadFile(heurSharedData(t, "coinjoin/crocs-muni/wasabi2_txid_coord.json"))
+	b, err = os.ReadFile(testchain.SharedFile(t, "coinjoin/crocs-muni/wasabi2_txid_coord.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/indexcheck"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
@@ -24,32 +25,6 @@ func isColumnFile(name string) bool {
 }
 
 func isMutableColumn(name string) bool { return name == "spent.col" || name == "alast.col" }
-
-// copyDir copies the regular files under src to dst.
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
-}
 
 func readFile(t *testing.T, p string) []byte {
 	t.Helper()
@@ -106,7 +81,7 @@ func newCrashFixture(t *testing.T, oldH, newH int64) *crashFixture {
 func (f *crashFixture) state(t *testing.T, edit func(name string, old, new []byte) []byte) string {
 	t.Helper()
 	dir := t.TempDir()
-	copyDir(t, f.oldDir, dir)
+	testchain.CopyDir(t, f.oldDir, dir)
 	ents, err := os.ReadDir(filepath.Join(f.newDir, "chain"))
 	if err != nil {
 		t.Fatal(err)
@@ -139,14 +114,14 @@ func (f *crashFixture) checkRecovers(t *testing.T, dir, what string) {
 	if st := ix.Status(); st != f.old {
 		t.Fatalf("%s: recovered to\n %+v\nwant the last commit\n %+v", what, st, f.old)
 	}
-	if err := testchain.CheckIndex(ix); err != nil {
+	if err := indexcheck.CheckIndex(ix); err != nil {
 		t.Fatalf("%s: inconsistent after recovery:\n%v", what, err)
 	}
 	ingestT(t, ix, f.src, -1, 3)
 	if st := ix.Status(); st != f.full {
 		t.Fatalf("%s: ingest after recovery gives\n %+v\nwant\n %+v", what, st, f.full)
 	}
-	if err := testchain.CheckIndex(ix); err != nil {
+	if err := indexcheck.CheckIndex(ix); err != nil {
 		t.Fatalf("%s: inconsistent after recovery and ingest:\n%v", what, err)
 	}
 	// Reopening finds nothing to recover.
@@ -241,7 +216,7 @@ func TestReadOnlyViewOfUnrecoveredIndex(t *testing.T) {
 	if st := ix.Status(); st != f.old {
 		t.Fatalf("read-only status\n %+v\nwant the last commit\n %+v", st, f.old)
 	}
-	if err := testchain.CheckIndex(ix); err != nil {
+	if err := indexcheck.CheckIndex(ix); err != nil {
 		if lines := strings.Split(err.Error(), "\n"); len(lines) > 4 {
 			err = fmt.Errorf("%s\n…", strings.Join(lines[:4], "\n"))
 		}

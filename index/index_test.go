@@ -14,6 +14,7 @@ import (
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/indexcheck"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
@@ -83,7 +84,7 @@ func mainnetTestIndex(t *testing.T) (*index.Index, *source.BlocksDir, string) {
 
 func mustConsistent(t *testing.T, ix *index.Index) {
 	t.Helper()
-	if err := testchain.CheckIndex(ix); err != nil {
+	if err := indexcheck.CheckIndex(ix); err != nil {
 		t.Fatalf("index inconsistent at height %d:\n%v", ix.Height(), err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 const hash170 = "00000000d1145790a8694403d4063f323d499e655c83426834d4ce2f8dd4a2ee"
@@ -90,7 +91,7 @@ func checkChain(t *testing.T, b *BlocksDir, want [][]byte) {
 }
 
 func TestBlocksDirSingleFile(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()
 	writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, []fileSpec{{blocks: blocks}}, nil, false)
 	os.WriteFile(filepath.Join(dir, "rev00000.dat"), []byte("not a block file"), 0o644)
@@ -154,7 +155,7 @@ func shuffled(blocks [][]byte, n int, seed int64) []fileSpec {
 }
 
 func TestBlocksDirShuffled(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	for _, seed := range []int64{1, 2, 3} {
 		dir := t.TempDir()
 		writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, shuffled(blocks, 3, seed), nil, false)
@@ -176,7 +177,7 @@ func TestBlocksDirShuffled(t *testing.T) {
 }
 
 func TestBlocksDirXOR(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	rng := rand.New(rand.NewSource(7))
 	key := make([]byte, 8)
 	rng.Read(key)
@@ -246,7 +247,7 @@ func TestXORBlockDataOffsets(t *testing.T) {
 // branch off block 100, a 6-block branch off block 250 (longer than the
 // real 251..255) and two orphans.
 func TestBlocksDirForks(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	magic := chain.MustNetwork("mainnet").Magic
 	tmpl := blocks[1]
 
@@ -328,7 +329,7 @@ func threeFiles(blocks [][]byte) []fileSpec {
 }
 
 func TestBlocksDirCorrupt(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	magic := chain.MustNetwork("mainnet").Magic
 	recOff := func(bs [][]byte, k int) int { // offset of record k in a file of bs
 		off := 0
@@ -387,7 +388,7 @@ func TestBlocksDirCorrupt(t *testing.T) {
 }
 
 func TestBlocksDirTornLastRecord(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	magic := chain.MustNetwork("mainnet").Magic
 	lastFile := func(dir string) string { return filepath.Join(dir, "blk00002.dat") }
 	cases := []struct {
@@ -446,7 +447,7 @@ func TestBlocksDirTornLastRecord(t *testing.T) {
 }
 
 func TestBlocksDirGenesisMissing(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()
 	writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, []fileSpec{{blocks: blocks[1:]}}, nil, false)
 	err := openErr(t, dir, BlocksDirOptions{})
@@ -469,7 +470,7 @@ func TestBlocksDirEmpty(t *testing.T) {
 }
 
 func TestBlocksDirCanceled(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()
 	writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, shuffled(blocks, 3, 5), nil, false)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -481,7 +482,7 @@ func TestBlocksDirCanceled(t *testing.T) {
 }
 
 func TestBlocksDirConcurrentReads(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()
 	key := []byte{9, 8, 7, 6, 5, 4, 3, 2}
 	writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, shuffled(blocks, 3, 6), key, false)
@@ -518,7 +519,7 @@ func TestBlocksDirConcurrentReads(t *testing.T) {
 }
 
 func TestBlocksDirBlockChangedOnDisk(t *testing.T) {
-	blocks := mainnetChain(t)
+	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()
 	magic := chain.MustNetwork("mainnet").Magic
 	writeBlocksDir(t, dir, magic, []fileSpec{{blocks: blocks}}, nil, false)
@@ -556,7 +557,7 @@ func synthChain(tb testing.TB, blocks [][]byte, n int) [][]byte {
 }
 
 func BenchmarkScanBlocksDir(b *testing.B) {
-	blocks := synthChain(b, mainnetChain(b), 60000)
+	blocks := synthChain(b, testchain.MainnetBlocks(b), 60000)
 	dir := b.TempDir()
 	key := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 	writeBlocksDir(b, dir, chain.MustNetwork("mainnet").Magic, shuffled(blocks, 8, 1), key, false)

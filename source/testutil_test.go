@@ -2,110 +2,17 @@ package source
 
 import (
 	"bytes"
-	"compress/bzip2"
 	"encoding/binary"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
-
-// sharedDataDir locates the shared test data: $RANSOMTRAIL_SHARED_DATA, or
-// ../shared/data next to the repository root (the directory with go.mod).
-func sharedDataDir() string {
-	if d := os.Getenv("RANSOMTRAIL_SHARED_DATA"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "data")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
-}
-
-// sharedFile returns the path of a shared data file. A missing file skips
-// the test, or fails it when CI=true.
-func sharedFile(tb testing.TB, rel string) string {
-	tb.Helper()
-	base := sharedDataDir()
-	p := filepath.Join(base, filepath.FromSlash(rel))
-	if _, err := os.Stat(p); err != nil {
-		msg := "shared test data " + rel + " not found (looked in " + base + "; set RANSOMTRAIL_SHARED_DATA): " + err.Error()
-		if os.Getenv("CI") == "true" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
-	}
-	return p
-}
-
-var (
-	mainnetOnce   sync.Once
-	mainnetBlocks [][]byte
-	mainnetErr    error
-)
-
-// mainnetChain returns the serialized mainnet blocks 0..255: the genesis
-// block of chain.MustNetwork("mainnet") and blocks 1..255 of btcd's
-// blocks1-256.bz2 fixture.
-func mainnetChain(tb testing.TB) [][]byte {
-	tb.Helper()
-	p := sharedFile(tb, "blocks/btcd/blocks1-256.bz2")
-	mainnetOnce.Do(func() {
-		net := chain.MustNetwork("mainnet")
-		f, err := os.Open(p)
-		if err != nil {
-			mainnetErr = err
-			return
-		}
-		defer f.Close()
-		raw, err := io.ReadAll(bzip2.NewReader(f))
-		if err != nil {
-			mainnetErr = err
-			return
-		}
-		blocks := [][]byte{net.Genesis}
-		for len(raw) > 0 {
-			if len(raw) < 8 || [4]byte(raw[:4]) != net.Magic {
-				mainnetErr = io.ErrUnexpectedEOF
-				return
-			}
-			n := binary.LittleEndian.Uint32(raw[4:8])
-			blocks = append(blocks, raw[8:8+n])
-			raw = raw[8+n:]
-		}
-		mainnetBlocks = blocks
-	})
-	if mainnetErr != nil {
-		tb.Fatalf("load blocks1-256.bz2: %v", mainnetErr)
-	}
-	if len(mainnetBlocks) != 256 {
-		tb.Fatalf("blocks1-256.bz2: got %d blocks with genesis, want 256", len(mainnetBlocks))
-	}
-	return mainnetBlocks
-}
-
-// blkName returns Core's name of block file n.
-func blkName(n int) string {
-	return "blk" + string([]byte{
-		byte('0' + n/10000%10), byte('0' + n/1000%10), byte('0' + n/100%10),
-		byte('0' + n/10%10), byte('0' + n%10),
-	}) + ".dat"
-}
 
 // fileSpec describes one blk file to write.
 type fileSpec struct {
@@ -133,7 +40,7 @@ func writeBlocksDir(tb testing.TB, dir string, magic [4]byte, files []fileSpec, 
 		if key != nil {
 			XORBlockData(data, [8]byte(key), 0)
 		}
-		if err := os.WriteFile(filepath.Join(dir, blkName(i)), data, 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, testchain.BlkName(i)), data, 0o644); err != nil {
 			tb.Fatal(err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -14,7 +15,7 @@ func nil2() *chain.Network { return chain.MustNetwork("mainnet") }
 
 // seed adds small real files (or the beginning of big ones) as fuzz seeds.
 func seed(f *testing.F, paths ...string) {
-	d := filepath.Join("..", "..", "shared", "data")
+	d := testchain.SharedDataDir()
 	for _, p := range paths {
 		b, err := os.ReadFile(filepath.Join(d, p))
 		if err != nil {

@@ -8,20 +8,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
-// dataDir is ../shared/data relative to the repository root.
+// dataDir is the shared test data directory (skipping the test when it is
+// absent, failing it under CI=true).
 func dataDir(t testing.TB) string {
 	t.Helper()
-	d := filepath.Join("..", "..", "shared", "data")
-	if _, err := os.Stat(d); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("real data not found at %s (CI=true: it must be there): %v", d, err)
-		}
-		t.Skipf("real data not found at %s (see PROVENANCE.md): %v", d, err)
-	}
-	return d
+	return testchain.SharedFile(t, ".")
 }
 
 func parseFile(t testing.TB, path string) *tags.Result {

@@ -13,36 +13,8 @@ import (
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
-
-// sharedFile returns the path of a file of the shared test data set
-// (../shared/data next to the checkout, or $RANSOMTRAIL_SHARED_DATA). It
-// skips the test when the file is missing, or fails it under CI=true.
-func sharedFile(t *testing.T, rel string) string {
-	t.Helper()
-	dir := os.Getenv("RANSOMTRAIL_SHARED_DATA")
-	if dir == "" {
-		wd, _ := os.Getwd()
-		for d := wd; ; d = filepath.Dir(d) {
-			c := filepath.Join(d, "..", "shared", "data")
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				dir = c
-				break
-			}
-			if filepath.Dir(d) == d {
-				break
-			}
-		}
-	}
-	p := filepath.Join(dir, filepath.FromSlash(rel))
-	if _, err := os.Stat(p); dir == "" || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("shared test data missing (CI=true, not skipping): %s", rel)
-		}
-		t.Skipf("shared test data missing (set RANSOMTRAIL_SHARED_DATA or check out ../shared/data): %s", rel)
-	}
-	return p
-}
 
 func runCmd(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
@@ -97,7 +69,7 @@ func decodeJSON(t *testing.T, args ...string) (decodedBlock, string) {
 }
 
 func TestDecodeBlock170JSON(t *testing.T) {
-	path := sharedFile(t, "blocks/mainnet-raw/block_170.bin")
+	path := testchain.SharedFile(t, "blocks/mainnet-raw/block_170.bin")
 	for _, args := range [][]string{{path, "--json"}, {"--json", path}, {"-json", "--network=mainnet", path}} {
 		b, stderr := decodeJSON(t, args...)
 		if stderr != "" {
@@ -137,7 +109,7 @@ func TestDecodeBlock170JSON(t *testing.T) {
 }
 
 func TestDecodeBlockNetworkFlag(t *testing.T) {
-	path := sharedFile(t, "blocks/mainnet-raw/block_170.bin")
+	path := testchain.SharedFile(t, "blocks/mainnet-raw/block_170.bin")
 	b, _ := decodeJSON(t, path, "--json", "--network", "testnet")
 	var addr string
 	if err := json.Unmarshal(b.Txs[1].Outputs[0].Address, &addr); err != nil || (addr[0] != 'm' && addr[0] != 'n') {
@@ -151,7 +123,7 @@ func TestDecodeBlockNetworkFlag(t *testing.T) {
 }
 
 func TestDecodeBlockNullAddress(t *testing.T) {
-	path := sharedFile(t, "blocks/mainnet-raw/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk")
+	path := testchain.SharedFile(t, "blocks/mainnet-raw/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk")
 	b, _ := decodeJSON(t, "--json", path)
 	if b.TxCount != 3315 || !*b.MerkleOK {
 		t.Fatalf("tx_count %d merkle_ok %v", b.TxCount, *b.MerkleOK)
@@ -178,7 +150,7 @@ func TestDecodeBlockNullAddress(t *testing.T) {
 }
 
 func TestDecodeBlockMerkleMismatch(t *testing.T) {
-	path := sharedFile(t, "blocks/mainnet-raw/block413567.raw")
+	path := testchain.SharedFile(t, "blocks/mainnet-raw/block413567.raw")
 	b, stderr := decodeJSON(t, path, "--json")
 	if *b.MerkleOK {
 		t.Error("merkle_ok true for block413567.raw")
@@ -196,7 +168,7 @@ func TestDecodeBlockMerkleMismatch(t *testing.T) {
 }
 
 func TestDecodeBlockFramedBz2(t *testing.T) {
-	path := sharedFile(t, "blocks/btcd/277647.dat.bz2")
+	path := testchain.SharedFile(t, "blocks/btcd/277647.dat.bz2")
 	b, stderr := decodeJSON(t, "--json", path)
 	if !strings.HasPrefix(b.Hash, "0000000000000000054a714e") || b.TxCount != 213 || !*b.MerkleOK || stderr != "" {
 		t.Errorf("hash %s, %d txs, merkle %v, stderr %q", b.Hash, b.TxCount, *b.MerkleOK, stderr)
@@ -233,7 +205,7 @@ func writeTemp(t *testing.T, name string, data []byte) string {
 }
 
 func TestDecodeBlockFramedAnyNetwork(t *testing.T) {
-	raw, err := os.ReadFile(sharedFile(t, "blocks/mainnet-raw/block_170.bin"))
+	raw, err := os.ReadFile(testchain.SharedFile(t, "blocks/mainnet-raw/block_170.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +230,7 @@ func TestDecodeBlockFramedAnyNetwork(t *testing.T) {
 }
 
 func TestDecodeBlockErrors(t *testing.T) {
-	raw, err := os.ReadFile(sharedFile(t, "blocks/mainnet-raw/block_170.bin"))
+	raw, err := os.ReadFile(testchain.SharedFile(t, "blocks/mainnet-raw/block_170.bin"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -336,7 +308,7 @@ func TestDecodeBlockUsage(t *testing.T) {
 }
 
 func TestDecodeBlockText(t *testing.T) {
-	path := sharedFile(t, "blocks/mainnet-raw/block_200000.bin")
+	path := testchain.SharedFile(t, "blocks/mainnet-raw/block_200000.bin")
 	out, stderr, err := runCmd(t, "decode", "block", path)
 	if err != nil || stderr != "" {
 		t.Fatalf("%v %q", err, stderr)

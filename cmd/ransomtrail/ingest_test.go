@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/indexcheck"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/sim"
 )
@@ -82,39 +83,13 @@ func statusOf(data string) (index.Status, error) {
 	return st, nil
 }
 
-// copyTree copies the regular files under src to dst.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copy %s: %v", src, err)
-	}
-}
-
 // checkRecovered recovers a copy of the index in data, as the next ingest
 // does, and checks that it holds the committed status st and is
 // consistent.
 func checkRecovered(t *testing.T, data, scratch string, st index.Status) {
 	t.Helper()
 	defer os.RemoveAll(scratch)
-	copyTree(t, data, scratch)
+	testchain.CopyDir(t, data, scratch)
 	ix, err := index.Open(scratch, index.Options{Write: true})
 	if err != nil {
 		t.Fatalf("recover a copy of %s: %v", data, err)
@@ -123,7 +98,7 @@ func checkRecovered(t *testing.T, data, scratch string, st index.Status) {
 	if got := ix.Status(); got != st {
 		t.Fatalf("recovered status\n %+v\nwant the committed\n %+v", got, st)
 	}
-	if err := testchain.CheckIndex(ix); err != nil {
+	if err := indexcheck.CheckIndex(ix); err != nil {
 		t.Fatalf("index %s inconsistent after recovery at height %d:\n%v", data, ix.Height(), err)
 	}
 }

@@ -8,18 +8,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 func tagsData(t *testing.T) string {
 	t.Helper()
-	d := filepath.Join("..", "..", "..", "shared", "data")
-	if _, err := os.Stat(filepath.Join(d, "ofac")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("real data not found at %s (CI=true: it must be there)", d)
-		}
-		t.Skipf("real data not found at %s (see PROVENANCE.md)", d)
-	}
-	return d
+	return testchain.SharedFile(t, ".")
 }
 
 func runCLI(t *testing.T, args ...string) (string, string, error) {

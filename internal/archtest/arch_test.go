@@ -12,20 +12,21 @@ const module = "github.com/ransomtrail/ransomtrail"
 // allowed lists, per package, the project packages it may import. A new
 // package must be added here deliberately.
 var allowed = map[string][]string{
-	"":                   {},
-	"chain":              {""},
-	"source":             {"", "chain"},
-	"index":              {"", "chain", "source"},
-	"sim":                {"", "chain"},
-	"cluster":            {"", "chain", "index"},
-	"tags":               {"", "chain"},
-	"state":              {"", "chain", "tags"},
-	"state/statetest":    {"", "chain", "state", "tags"},
-	"internal/progress":  {},
-	"internal/btcdtest":  {},
-	"internal/testchain": {"", "chain", "index"},
-	"internal/archtest":  {},
-	"cmd/ransomtrail":    {"*"},
+	"":                    {},
+	"chain":               {""},
+	"source":              {"", "chain"},
+	"index":               {"", "chain", "source"},
+	"sim":                 {"", "chain"},
+	"cluster":             {"", "chain", "index"},
+	"tags":                {"", "chain"},
+	"state":               {"", "chain", "tags"},
+	"state/statetest":     {"", "chain", "state", "tags"},
+	"internal/progress":   {},
+	"internal/btcdtest":   {},
+	"internal/testchain":  {"", "chain"},
+	"internal/indexcheck": {"", "index"},
+	"internal/archtest":   {},
+	"cmd/ransomtrail":     {"*"},
 }
 
 type pkg struct {

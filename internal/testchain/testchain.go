@@ -1,7 +1,7 @@
 // Package testchain provides test fixtures for packages that read chains:
 // the shared test data set, the real mainnet blocks 0..255 and blocks
-// directories (blk*.dat) built from them, and a consistency check of a
-// whole index.
+// directories (blk*.dat) built from them. It depends only on chain, so
+// every package's tests may use it (internal/indexcheck checks indexes).
 package testchain
 
 import (
@@ -30,6 +30,16 @@ func SharedDataDir() string {
 		return filepath.Join(root, "..", "shared", "data")
 	}
 	return ""
+}
+
+// HaveSharedData reports whether the shared test data directory exists.
+func HaveSharedData() bool {
+	d := SharedDataDir()
+	if d == "" {
+		return false
+	}
+	fi, err := os.Stat(d)
+	return err == nil && fi.IsDir()
 }
 
 // RepoRoot returns the directory holding go.mod, searching upwards from
@@ -180,4 +190,31 @@ func Clone(blocks [][]byte) [][]byte {
 		out[i] = bytes.Clone(b)
 	}
 	return out
+}
+
+// CopyDir copies the regular files under src to dst (a crashed index's
+// state, say, to recover it without touching the original).
+func CopyDir(tb testing.TB, src, dst string) {
+	tb.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		tb.Fatalf("copy %s: %v", src, err)
+	}
 }

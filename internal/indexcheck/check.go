@@ -1,4 +1,6 @@
-package testchain
+// Package indexcheck verifies the internal consistency of a chain index
+// through its exported API, for tests of the index and of what writes it.
+package indexcheck
 
 import (
 	"errors"
