@@ -17,7 +17,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
-	"github.com/ransomtrail/ransomtrail/internal/progress"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -90,12 +89,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	rep := &progress.Reporter{Label: "cluster", Unit: "txs"}
-	if e.isTerminal {
-		rep.Out = e.stderr
-	} else {
-		rep.Log = log
-	}
+	rep := e.reporter("cluster", "txs", log)
 	res, err := cluster.Build(ctx, ix, *data, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard), NoGuard: *noGuard,
 		Rebuild: *rebuild, Workers: *workers, Progress: rep, Log: log})
 	if err != nil {

@@ -18,7 +18,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
-	"github.com/ransomtrail/ransomtrail/internal/progress"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
 )
@@ -52,12 +51,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	out := e.stdout
 	fmt.Fprintf(out, "ransomtrail demo\n================\n\n1. Simulating a world of %d transactions (seed %d) into %s …\n", *txs, *seed, world)
-	rep := &progress.Reporter{Label: "simulate", Unit: "txs"}
-	if e.isTerminal {
-		rep.Out = e.stderr
-	} else {
-		rep.Log = log
-	}
+	rep := e.reporter("simulate", "txs", log)
 	t0 := time.Now()
 	sum, err := sim.Run(ctx, sim.Config{Out: world, Seed: *seed, Txs: *txs, Scenario: "ransomware", Progress: rep})
 	if err != nil {
@@ -79,7 +73,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 	t1 := time.Now()
-	irep := &progress.Reporter{Label: "ingest", Unit: "blocks", Out: rep.Out, Log: rep.Log}
+	irep := e.reporter("ingest", "blocks", log)
 	if _, err := ix.Ingest(ctx, src, index.IngestOptions{Progress: func(p index.IngestProgress) {
 		irep.SetTotal(p.Target + 1)
 		irep.Update(p.Height+1, p.Bytes, fmt.Sprintf("txs %d", p.Txs))

@@ -13,7 +13,6 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
-	"github.com/ransomtrail/ransomtrail/internal/progress"
 	"github.com/ransomtrail/ransomtrail/source"
 )
 
@@ -96,12 +95,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 
-	rep := &progress.Reporter{Label: "ingest", Unit: "blocks"}
-	if e.isTerminal {
-		rep.Out = e.stderr
-	} else {
-		rep.Log = log
-	}
+	rep := e.reporter("ingest", "blocks", log)
 	start := ix.TipHeight()
 	best, err := src.BestHeight(ctx)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/ransomtrail/ransomtrail/internal/progress"
 	"github.com/ransomtrail/ransomtrail/sim"
 )
 
@@ -44,12 +43,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return &usageError{"simulate: --out is required"}
 	}
-	rep := &progress.Reporter{Label: "simulate", Unit: "txs"}
-	if e.isTerminal {
-		rep.Out = e.stderr
-	} else {
-		rep.Log = slog.New(slog.NewTextHandler(e.stderr, nil))
-	}
+	rep := e.reporter("simulate", "txs", slog.New(slog.NewTextHandler(e.stderr, nil)))
 	cfg := sim.Config{
 		Out: *out, Seed: *seed, Txs: *txs, StartYear: *startYear, Scenario: *scenario,
 		Signed: *signed, TxPerBlock: *txPerBlock, Progress: rep,
