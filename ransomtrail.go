@@ -108,16 +108,6 @@ func (t ScriptType) String() string {
 // MarshalText implements encoding.TextMarshaler.
 func (t ScriptType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }
 
-// ParseScriptType is the inverse of ScriptType.String.
-func ParseScriptType(s string) (ScriptType, error) {
-	for i, n := range scriptTypeNames {
-		if n == s {
-			return ScriptType(i), nil
-		}
-	}
-	return 0, fmt.Errorf("unknown script type %q", s)
-}
-
 // AddrKind is the kind of a binary address. Values are stored on disk.
 type AddrKind uint8
 

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"sort"
 
 	rt "github.com/ransomtrail/ransomtrail"
 )
@@ -155,20 +154,10 @@ func WhirlpoolTx0(tx *Tx) CoinJoin {
 		Detail: fmt.Sprintf("%d premix outputs of %d sats (pool %d)", k, premix, WhirlpoolPools[pool])}
 }
 
-// Wasabi2Denominations returns the Wasabi 2 (WabiSabi) standard
-// denominations in sats, ascending: powers of 2, powers of 3, twice the
-// powers of 3, powers of 10 and 2× and 5× the powers of 10, from the
-// 5,000-sat minimum output to 2^37 sats (the client's
-// DenominationBuilder).
-func Wasabi2Denominations() []int64 {
-	out := make([]int64, 0, len(ww2Denoms))
-	for v := range ww2Denoms {
-		out = append(out, v)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out
-}
-
+// ww2Denoms holds the Wasabi 2 (WabiSabi) standard denominations in sats:
+// powers of 2, powers of 3, twice the powers of 3, powers of 10 and 2× and
+// 5× the powers of 10, from the 5,000-sat minimum output to 2^37 sats (the
+// client's DenominationBuilder).
 var ww2Denoms = func() map[int64]bool {
 	const lo, hi = 5_000, 137_438_953_472
 	m := map[int64]bool{}
@@ -215,7 +204,7 @@ func Wasabi2(tx *Tx) CoinJoin {
 		if o.Type != rt.ScriptP2WPKH && o.Type != rt.ScriptP2TR {
 			return CoinJoin{}
 		}
-		if ww2Denoms[o.Value] {
+		if IsWasabi2Denomination(o.Value) {
 			std++
 			counts[o.Value]++
 		}

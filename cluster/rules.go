@@ -65,26 +65,6 @@ func AllChangeRules() []ChangeRule {
 	return out
 }
 
-// Agree composes rules into one that fires only when every rule fires
-// and all point at the same output (consensus). The evidence carries the
-// composed rule's name.
-func Agree(name string, fns ...func(*Tx) []Evidence) func(*Tx) []Evidence {
-	return func(tx *Tx) []Evidence {
-		vout := -1
-		for _, fn := range fns {
-			ev := fn(tx)
-			if len(ev) != 1 || (vout >= 0 && ev[0].Vout != vout) {
-				return nil
-			}
-			vout = ev[0].Vout
-		}
-		if vout < 0 {
-			return nil
-		}
-		return []Evidence{{Rule: name, Vout: vout, Detail: "rules agree"}}
-	}
-}
-
 // Union returns the findings of every rule.
 func Union(fns ...func(*Tx) []Evidence) func(*Tx) []Evidence {
 	return func(tx *Tx) []Evidence {

@@ -101,9 +101,6 @@ func (u *UnionFind) link(ra, rb uint32) uint32 {
 	return ra
 }
 
-// IsRoot reports whether x is the root of its set.
-func (u *UnionFind) IsRoot(x uint32) bool { return u.e[x]&rootBit != 0 }
-
 // Stats returns the number of sets and the largest set's size and root.
 func (u *UnionFind) Stats() (sets int64, largest uint32, largestRoot uint32) {
 	for i, v := range u.e {

@@ -41,8 +41,6 @@ func (ex *exchange) depositType(year float64) stype {
 	return tP2PKH
 }
 
-func (e *economy) exDepositType(ex *exchange) stype { return ex.depositType(e.w.year) }
-
 func (e *economy) hotType(ex *exchange) stype {
 	y := e.w.year
 	switch {

@@ -24,6 +24,3 @@ func NewMemIndex(ts []Tag) *MemIndex {
 // Lookup returns the tags of an address key (see Tag.Key and LookupKey);
 // the slice is shared and must not be modified.
 func (ix *MemIndex) Lookup(key []byte) []Tag { return ix.m[string(key)] }
-
-// Len is the number of distinct keys.
-func (ix *MemIndex) Len() int { return len(ix.m) }
