@@ -19,6 +19,9 @@ type column struct {
 	fileLen int64  // bytes written to the file
 	mm      []byte // map of the file's first len(mm) bytes
 	write   bool
+	// committed is how many records (bytes for a byte stream) a manifest
+	// commits in this column.
+	committed func(*manifest) int64
 	// Appended bytes not yet written: fixed-size chunks (a whole number of
 	// records each) so that growing never copies; pendLen counts them.
 	chunks  [][]byte

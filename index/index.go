@@ -168,26 +168,36 @@ func (ix *Index) load(colDir string) error {
 		}
 		return c, err
 	}
+	// Each column's committed length is a count from the manifest times
+	// its width (addrkeys.dat counts bytes).
+	blocks := func(m *manifest) int64 { return m.Blocks }
+	txs := func(m *manifest) int64 { return m.Txs }
+	ins := func(m *manifest) int64 { return m.Inputs }
+	outs := func(m *manifest) int64 { return m.Outputs }
+	addrs := func(m *manifest) int64 { return m.Addrs }
+	keyBytes := func(m *manifest) int64 { return m.AddrKeyBytes }
 	specs := []struct {
 		dst   **column
 		name  string
 		width int
+		count func(*manifest) int64
 	}{
-		{&ix.blocks, "blocks.col", blockWidth},
-		{&ix.txids, "txid.col", txidWidth},
-		{&ix.txs, "tx.col", txWidth},
-		{&ix.ins, "in.col", inWidth},
-		{&ix.outs, "out.col", outWidth},
-		{&ix.spent, "spent.col", spentWidth},
-		{&ix.onext, "onext.col", onextWidth},
-		{&ix.addrs, "addr.col", addrWidth},
-		{&ix.alast, "alast.col", alastWidth},
-		{&ix.akeys, "addrkeys.dat", 1},
+		{&ix.blocks, "blocks.col", blockWidth, blocks},
+		{&ix.txids, "txid.col", txidWidth, txs},
+		{&ix.txs, "tx.col", txWidth, txs},
+		{&ix.ins, "in.col", inWidth, ins},
+		{&ix.outs, "out.col", outWidth, outs},
+		{&ix.spent, "spent.col", spentWidth, outs},
+		{&ix.onext, "onext.col", onextWidth, outs},
+		{&ix.addrs, "addr.col", addrWidth, addrs},
+		{&ix.alast, "alast.col", alastWidth, addrs},
+		{&ix.akeys, "addrkeys.dat", 1, keyBytes},
 	}
 	for _, s := range specs {
 		if *s.dst, err = open(s.name, s.width); err != nil {
 			return err
 		}
+		(*s.dst).committed = s.count
 	}
 	for _, s := range specs {
 		c := *s.dst
@@ -245,32 +255,7 @@ func (ix *Index) addrKeyAt(id int64) []byte {
 func (ix *Index) addrHashOf(id int64) uint64 { return addrHash(ix.addrKeyAt(id)) }
 
 // expectedLen is the committed length of a column per the manifest.
-func (ix *Index) expectedLen(c *column) int64 {
-	m := &ix.m
-	switch c {
-	case ix.blocks:
-		return m.Blocks * blockWidth
-	case ix.txids:
-		return m.Txs * txidWidth
-	case ix.txs:
-		return m.Txs * txWidth
-	case ix.ins:
-		return m.Inputs * inWidth
-	case ix.outs:
-		return m.Outputs * outWidth
-	case ix.spent:
-		return m.Outputs * spentWidth
-	case ix.onext:
-		return m.Outputs * onextWidth
-	case ix.addrs:
-		return m.Addrs * addrWidth
-	case ix.alast:
-		return m.Addrs * alastWidth
-	case ix.akeys:
-		return m.AddrKeyBytes
-	}
-	panic("unknown column")
-}
+func (ix *Index) expectedLen(c *column) int64 { return c.committed(&ix.m) * int64(c.width) }
 
 // recover brings the columns back to the manifest: it undoes the mutations
 // (spent marks, address list heads) made by records past the manifest, then
