@@ -46,6 +46,21 @@ func openClustering(data string) (*cluster.Clustering, error) {
 	return c, err
 }
 
+// openClusterQuery opens the index and its clustering for a query; close
+// both with the returned function.
+func openClusterQuery(data string) (*index.Index, *cluster.Clustering, func(), error) {
+	ix, err := openIndex(data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := openClustering(data)
+	if err != nil {
+		ix.Close()
+		return nil, nil, nil, err
+	}
+	return ix, c, func() { c.Close(); ix.Close() }, nil
+}
+
 // parseIndexedAddress resolves an address string to its id in the index.
 func parseIndexedAddress(ix *index.Index, s string) (rt.Address, uint32, error) {
 	a, err := chain.ParseAddress(strings.TrimSpace(s), ix.Network())
@@ -147,16 +162,11 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail cluster ADDR --data DIR [--json]   (or: cluster build, cluster explain, cluster export)"}
 	}
-	ix, err := openIndex(*data)
+	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	c, err := openClustering(*data)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	a, id, err := parseIndexedAddress(ix, pos[0])
 	if err != nil {
 		return err
@@ -273,16 +283,11 @@ func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 2 {
 		return &usageError{"usage: ransomtrail cluster explain ADDR1 ADDR2 --data DIR [--json]"}
 	}
-	ix, err := openIndex(*data)
+	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	c, err := openClustering(*data)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	a1, id1, err := parseIndexedAddress(ix, pos[0])
 	if err != nil {
 		return err
@@ -343,16 +348,11 @@ func runClusterExport(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return &usageError{fmt.Sprintf("cluster export: unexpected argument %q", pos[0])}
 	}
-	ix, err := openIndex(*data)
+	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
-	c, err := openClustering(*data)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
+	defer done()
 	out := e.stdout
 	var f *os.File
 	if *outPath != "" {
