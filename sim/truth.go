@@ -42,11 +42,11 @@ var truthFiles = [nTruth]struct{ name, header string }{
 
 // TruthFiles lists the names of the files written to DIR/truth.
 func TruthFiles() []string {
-	out := make([]string, nTruth)
+	out := make([]string, nTruth, nTruth+1)
 	for i, f := range truthFiles {
 		out[i] = f.name
 	}
-	return out
+	return append(out, PublishedTagsFile)
 }
 
 type truth struct {

@@ -149,6 +149,9 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := w.truth.close(); err != nil && runErr == nil {
 		runErr = err
 	}
+	if runErr == nil {
+		_, runErr = WritePublishedTags(truthDir, cfg.Seed)
+	}
 	if runErr != nil {
 		return Summary{}, runErr
 	}
