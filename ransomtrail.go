@@ -6,6 +6,7 @@ package ransomtrail
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 )
 
@@ -176,4 +177,29 @@ func AddressFromKey(k []byte) (Address, error) {
 	a.Len = uint8(len(p))
 	copy(a.Data[:], p)
 	return a, nil
+}
+
+// ErrNotFound is wrapped by every lookup of something that does not exist
+// (a transaction, address, block, record): callers test errors.Is(err,
+// ErrNotFound) whatever package answered, and the API answers 404.
+var ErrNotFound = errors.New("not found")
+
+// InputError is an error caused by the caller's input — a malformed
+// address, a limit out of its allowed range — naming the field. The CLI
+// treats it as a usage error and the API answers 400.
+type InputError struct {
+	Field string // the parameter or flag, e.g. "hops"
+	Msg   string // what is wrong and what is allowed
+}
+
+func (e *InputError) Error() string {
+	if e.Field == "" {
+		return e.Msg
+	}
+	return e.Field + ": " + e.Msg
+}
+
+// Invalid returns an *InputError for field.
+func Invalid(field, format string, args ...any) error {
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
 }

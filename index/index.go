@@ -24,7 +24,7 @@ import (
 
 // ErrNotFound is returned by lookups of unknown transactions, addresses or
 // blocks.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = rt.ErrNotFound
 
 // ErrNoIndex is returned when opening a directory without an index read-only.
 var ErrNoIndex = errors.New("no index")

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"time"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -24,7 +25,7 @@ type Store interface {
 }
 
 // ErrNotFound is returned for a missing record.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = rt.ErrNotFound
 
 // ErrBadCursor is returned by List for a cursor it did not give out.
 var ErrBadCursor = errors.New("bad cursor")

@@ -12,6 +12,8 @@ import (
 	"os/signal"
 	"sort"
 	"syscall"
+
+	rt "github.com/ransomtrail/ransomtrail"
 )
 
 // command is one CLI subcommand: it owns its flag set and returns an error
@@ -73,7 +75,8 @@ func (u *usageError) Error() string { return u.msg }
 
 func exitCode(err error) int {
 	var u *usageError
-	if errors.As(err, &u) || errors.Is(err, flag.ErrHelp) {
+	var in *rt.InputError
+	if errors.As(err, &u) || errors.As(err, &in) || errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
 	return 1
