@@ -35,6 +35,12 @@ type Workspace struct {
 	Index *index.Index
 	State state.Store
 
+	// Gate orders index readers and the in-process writer: a request that
+	// reads the index holds Gate.RLock for its duration; the live follower
+	// holds Gate.Lock while it applies and commits blocks (and rebuilds the
+	// clustering), so readers always see one committed state.
+	Gate sync.RWMutex
+
 	mu         sync.Mutex
 	clustering *cluster.Clustering // nil when none is built
 	attr       *attrib.Set
