@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync/atomic"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -275,4 +276,50 @@ func (s *Set) TaggedAddresses(keep func(*tags.Tag) bool) []uint32 {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out
+}
+
+// GuardLabels names the labelled addresses for the clustering's label
+// guard (cluster.BuildOptions.Labels): address id → the lower-cased label
+// of its strongest tag (authoritative first, then confidence, then label
+// order). Addresses the index has not seen are left out.
+func GuardLabels(ctx context.Context, ts []tags.Tag, ix AddressIndex) (map[uint32]string, error) {
+	best := map[uint32]*tags.Tag{}
+	for i := range ts {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		t := &ts[i]
+		if t.AddrKey == nil || t.ClusterID != nil || t.Label == "" {
+			continue
+		}
+		a, err := rt.AddressFromKey(t.AddrKey)
+		if err != nil {
+			return nil, fmt.Errorf("tag %q from %s: address key: %w", t.Label, t.Source, err)
+		}
+		id, err := ix.AddressID(a)
+		if err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		if b := best[uint32(id)]; b == nil || stronger(t, b) {
+			best[uint32(id)] = t
+		}
+	}
+	out := make(map[uint32]string, len(best))
+	for id, t := range best {
+		out[id] = strings.ToLower(strings.TrimSpace(t.Label))
+	}
+	return out, nil
+}
+
+func stronger(a, b *tags.Tag) bool {
+	if a.Authoritative != b.Authoritative {
+		return a.Authoritative
+	}
+	if a.Confidence != b.Confidence {
+		return a.Confidence > b.Confidence
+	}
+	return a.Label < b.Label
 }

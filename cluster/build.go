@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 	"time"
 
@@ -85,6 +86,12 @@ type BuildOptions struct {
 	Workers int
 	// Rebuild discards the stored clustering and starts from transaction 0.
 	Rebuild bool
+	// Labels, if set, names the labelled addresses (address id → the
+	// entity label of its tags, e.g. "exchange:Binance"); the label guard
+	// then refuses a change link that would merge two clusters carrying
+	// different labels (ReasonLabels). Multi-input links are never
+	// refused. Labels are read at the start of every build.
+	Labels map[uint32]string
 	// Progress, if set, receives progress reports.
 	Progress Progress
 	// Log, if set, receives a line per decision (rebuild, resume, commit).
@@ -169,6 +176,32 @@ type builder struct {
 	full    bool     // BuildOptions.FullView
 	links   int64
 	refused int64
+	// labels maps a cluster root to the label its members carry (the
+	// label guard); nil when the build has no labels.
+	labels map[uint32]string
+}
+
+// setLabels seeds the label guard: each labelled address's cluster takes
+// its label (the first one seen when members disagree already).
+func (b *builder) setLabels(l map[uint32]string) {
+	if len(l) == 0 {
+		return
+	}
+	ids := make([]uint32, 0, len(l))
+	for id := range l {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	b.labels = make(map[uint32]string, len(l))
+	for _, id := range ids {
+		if int(id) >= len(b.uf.e) || l[id] == "" {
+			continue
+		}
+		r := b.uf.Find(id)
+		if _, ok := b.labels[r]; !ok {
+			b.labels[r] = l[id]
+		}
+	}
 }
 
 // apply unions one pair unless its sets are already one or the guard
@@ -182,17 +215,37 @@ func (b *builder) apply(p *Pair) error {
 	if p.Change && b.guard > 0 {
 		sa, sb := b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit
 		if sa > b.guard && sb > b.guard {
-			b.refused++
-			if b.sink != nil {
-				return b.sink.refuse(p, ReasonSupercluster, sa, sb)
-			}
-			return nil
+			return b.refuse(p, ReasonSupercluster, sa, sb)
+		}
+	}
+	var la, lb string
+	if b.labels != nil {
+		la, lb = b.labels[ra], b.labels[rb]
+		if p.Change && la != "" && lb != "" && la != lb {
+			return b.refuse(p, ReasonLabels, b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit)
 		}
 	}
 	b.uf.link(ra, rb)
+	if la != "" || lb != "" {
+		r := b.uf.Find(ra)
+		delete(b.labels, ra)
+		delete(b.labels, rb)
+		if la == "" {
+			la = lb
+		}
+		b.labels[r] = la
+	}
 	b.links++
 	if b.sink != nil {
 		return b.sink.link(p)
+	}
+	return nil
+}
+
+func (b *builder) refuse(p *Pair, reason uint8, sa, sb uint32) error {
+	b.refused++
+	if b.sink != nil {
+		return b.sink.refuse(p, reason, sa, sb)
 	}
 	return nil
 }
@@ -389,6 +442,7 @@ func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*Unio
 	}
 	st := ix.Status()
 	b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize, full: opts.FullView}
+	b.setLabels(opts.Labels)
 	start := time.Now()
 	ins, err := b.run(ctx, ix, 0, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {
@@ -494,6 +548,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	b.links, b.refused = m.Links, m.Refused
 	b.uf.Grow(int(st.Addresses))
 	fs.grow(int(st.Addresses))
+	b.setLabels(opts.Labels)
 	res.FromTx, res.ToTx = m.Txs, st.Txs
 	ins, err := b.run(ctx, ix, m.Txs, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {

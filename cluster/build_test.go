@@ -267,3 +267,37 @@ func TestLightViewsMatchFullViews(t *testing.T) {
 		}
 	}
 }
+
+func TestLabelGuardRefusesChangeLinkBetweenLabels(t *testing.T) {
+	u := NewUnionFind(10)
+	b := &builder{uf: u}
+	b.setLabels(map[uint32]string{1: "exchange:A", 4: "exchange:B", 8: "exchange:A"})
+	for _, p := range []Pair{{A: 0, B: 1}, {A: 3, B: 4}} {
+		b.apply(&p)
+	}
+	// Change link between the A and B clusters: refused, whatever the sizes.
+	b.apply(&Pair{A: 0, B: 3, Change: true})
+	if u.Find(0) == u.Find(3) || b.refused != 1 {
+		t.Fatal("label guard let a change link merge two differently labelled clusters")
+	}
+	// Change link from a labelled to an unlabelled cluster: taken, and the
+	// merged cluster carries the label on.
+	b.apply(&Pair{A: 5, B: 0, Change: true})
+	b.apply(&Pair{A: 5, B: 4, Change: true}) // 5 is now in A's cluster
+	if u.Find(5) != u.Find(0) || u.Find(4) == u.Find(5) || b.refused != 2 {
+		t.Fatalf("after merges: find(5)=%d find(0)=%d find(4)=%d refused %d", u.Find(5), u.Find(0), u.Find(4), b.refused)
+	}
+	// The same label on both sides: taken.
+	b.apply(&Pair{A: 8, B: 5, Change: true})
+	if u.Find(8) != u.Find(0) {
+		t.Fatal("change link between two clusters of the same label refused")
+	}
+	// Multi-input is never refused; the merged cluster keeps one label.
+	b.apply(&Pair{A: 0, B: 3})
+	if u.Find(3) != u.Find(0) || b.refused != 2 {
+		t.Fatalf("multi-input link refused (refused %d)", b.refused)
+	}
+	if got := b.labels[u.Find(0)]; got == "" || len(b.labels) != 1 {
+		t.Fatalf("labels after merges: %v", b.labels)
+	}
+}

@@ -51,7 +51,7 @@ func RuleName(code uint8) string {
 // Refusal reasons stored with refused links.
 const (
 	ReasonSupercluster = 1 // both clusters larger than the guard size
-	ReasonLabels       = 2 // the clusters carry different authoritative labels
+	ReasonLabels       = 2 // the clusters carry different labels (the label guard)
 )
 
 // ReasonName names a refusal reason.

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
@@ -83,6 +84,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	noGuard := fs.Bool("no-guard", false, "disable the supercluster guard")
 	rebuild := fs.Bool("rebuild", false, "discard the stored clustering and start from the first transaction")
 	workers := fs.Int("workers", 0, "parallel workers deciding links (0: one per CPU)")
+	noLabelGuard := fs.Bool("no-label-guard", false, "let change links merge clusters whose members carry different labels (tags in DIR/state)")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -104,9 +106,15 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	var labels map[uint32]string
+	if !*noLabelGuard {
+		if labels, err = guardLabels(ctx, *data, ix); err != nil {
+			return err
+		}
+	}
 	rep := e.reporter("cluster", "txs", log)
 	res, err := cluster.Build(ctx, ix, *data, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard), NoGuard: *noGuard,
-		Rebuild: *rebuild, Workers: *workers, Progress: rep, Log: log})
+		Rebuild: *rebuild, Workers: *workers, Labels: labels, Progress: rep, Log: log})
 	if err != nil {
 		return err
 	}
@@ -394,4 +402,22 @@ func runClusterExport(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stderr, "note: %d addresses are newer than the clustering (height %d) and exported as singletons; run 'ransomtrail cluster build'\n", n-c.NumAddresses(), c.M.Height)
 	}
 	return nil
+}
+
+// guardLabels reads the tags of DIR/state (when there is one) for the
+// clustering's label guard.
+func guardLabels(ctx context.Context, data string, ix *index.Index) (map[uint32]string, error) {
+	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
+		return nil, nil
+	}
+	st, err := state.OpenEmbedded(filepath.Join(data, "state"), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	ts, err := attrib.AllTags(ctx, st.Tags())
+	if err != nil {
+		return nil, err
+	}
+	return attrib.GuardLabels(ctx, ts, ix)
 }
