@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -163,5 +165,91 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 		if _, _, err := runCmd(t, args...); err == nil || exitCode(err) != 2 {
 			t.Errorf("%v: %v (exit %d), want a usage error", args, err, exitCode(err))
 		}
+	}
+}
+
+func TestClusterGuardsRefuseAndList(t *testing.T) {
+	world, data := clusterCLIWorld(t)
+	build := func(args ...string) (links, refused, clusters int64) {
+		t.Helper()
+		out, _, err := runCmd(t, append([]string{"cluster", "build", "--data", data, "--rebuild", "--json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b struct{ Links, Refused, Clusters int64 }
+		var raw map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(out), &raw); err != nil {
+			t.Fatal(err)
+		}
+		json.Unmarshal(raw["links"], &b.Links)
+		json.Unmarshal(raw["refused_links"], &b.Refused)
+		json.Unmarshal(raw["clusters"], &b.Clusters)
+		return b.Links, b.Refused, b.Clusters
+	}
+	// The label guard: with every address labelled differently, no change
+	// link can merge two clusters, so the default policy's partition is the
+	// multi-input one.
+	_, _, miClusters := build("--policy", "multi-input", "--no-guard")
+	out, _, err := runCmd(t, "cluster", "export", "--data", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sb strings.Builder
+	sb.WriteString("address,label,category,source,confidence\n")
+	for i, r := range rows[1:] {
+		fmt.Fprintf(&sb, "%s,entity-%d,exchange,test-labels,50\n", r[0], i)
+	}
+	tagFile := filepath.Join(world, "labels.csv")
+	if err := os.WriteFile(tagFile, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runCmd(t, "tags", "import", "--data", data, tagFile); err != nil {
+		t.Fatal(err, stderr)
+	}
+	_, _, unguarded := build("--no-guard", "--no-label-guard")
+	_, labelRefused, guarded := build("--no-guard")
+	if unguarded >= miClusters {
+		t.Fatalf("default policy without guards: %d clusters, multi-input %d: the world has no change links to guard", unguarded, miClusters)
+	}
+	if guarded != miClusters || labelRefused == 0 {
+		t.Fatalf("label guard: %d clusters (multi-input %d), %d refused; want the multi-input partition", guarded, miClusters, labelRefused)
+	}
+	// The refused links, paged: exactly the build's, each a change link.
+	var all []refusedView
+	for off := int64(0); ; {
+		out, _, err := runCmd(t, "cluster", "refused", "--data", data, "--reason", "label_conflict", "--json", "--limit", "97", "--offset", strconv.FormatInt(off, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p refusedPage
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Total != labelRefused {
+			t.Fatalf("refused list total %d, build said %d", p.Total, labelRefused)
+		}
+		all = append(all, p.Refused...)
+		if p.Next == nil {
+			break
+		}
+		off = *p.Next
+	}
+	if int64(len(all)) != labelRefused {
+		t.Fatalf("paged %d refused links, want %d", len(all), labelRefused)
+	}
+	for _, r := range all {
+		if r.Reason != "label_conflict" || r.SizeFrom < 1 || r.SizeTo < 1 || !strings.HasPrefix(r.Rule, "change") || len(r.Txid) != 64 || r.From == r.To {
+			t.Fatalf("refused link %+v", r)
+		}
+	}
+	if _, _, err := runCmd(t, "cluster", "refused", "--data", data, "--limit", "0"); err == nil || exitCode(err) != 2 {
+		t.Errorf("--limit 0: %v, want a usage error", err)
+	}
+	if out, _, err := runCmd(t, "cluster", "refused", "--data", data, "--reason", "supercluster_guard", "--json"); err != nil || !strings.Contains(out, `"total": 0`) {
+		t.Errorf("supercluster_guard filter: %v %s", err, out)
 	}
 }

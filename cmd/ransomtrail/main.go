@@ -40,6 +40,7 @@ func commands() []command {
 		clusterCommand(),
 		clusterBuildCommand(),
 		clusterExplainCommand(),
+		clusterRefusedCommand(),
 		clusterExportCommand(),
 		decodeBlockCommand(),
 		demoCommand(),
