@@ -46,11 +46,13 @@ func commands() []command {
 		evalClusteringCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
+		pathCommand(),
 		simulateCommand(),
 		statusCommand(),
 		tagsCommand(),
 		tagsImportCommand(),
 		tagsListCommand(),
+		traceCommand(),
 		txCommand(),
 	}
 }
