@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
+	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/trace"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -323,6 +325,19 @@ func TestPathFromPaymentToCashout(t *testing.T) {
 				}
 			}
 		}
+		// The same by clusters: from the payment's cluster to the
+		// cash-out's, never longer.
+		if target.ClusterID != nil {
+			id, _ := f.attr.Of(uint32(addrID(t, f, p["address"])))
+			cp, err := f.tr.Path(ctx, "cluster:"+strconv.FormatUint(uint64(id), 10), "cluster:"+strconv.FormatUint(uint64(*target.ClusterID), 10),
+				trace.PathOptions{Hops: 50, Members: f.ws.Clustering().Members})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cp.Found || cp.Hops > pr.Hops {
+				t.Fatalf("cluster path: found %v in %d hops, the address path has %d", cp.Found, cp.Hops, pr.Hops)
+			}
+		}
 		if pr.Hops > 1 {
 			short, err := f.tr.Path(ctx, p["address"], target.Address, trace.PathOptions{Hops: pr.Hops - 1})
 			if err != nil {
@@ -390,4 +405,17 @@ func TestHeightAtTime(t *testing.T) {
 	if got := trace.HeightAtTime(ix, time.Now().AddDate(100, 0, 0)); got != ix.Height()+1 {
 		t.Fatalf("after the tip: %d", got)
 	}
+}
+
+func addrID(t *testing.T, f *fixture, s string) int64 {
+	t.Helper()
+	a, err := chain.ParseAddress(s, f.ws.Index.Network())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.ws.Index.AddressID(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
