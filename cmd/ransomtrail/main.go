@@ -47,11 +47,17 @@ func commands() []command {
 		evalClusteringCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
+		pathCommand(),
+		pricesCommand(),
+		pricesImportCommand(),
+		pricesUpdateCommand(),
+		ransomwareCommand(),
 		simulateCommand(),
 		statusCommand(),
 		tagsCommand(),
 		tagsImportCommand(),
 		tagsListCommand(),
+		traceCommand(),
 		txCommand(),
 	}
 }
