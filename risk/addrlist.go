@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 
 	rt "github.com/ransomtrail/ransomtrail"
 )
@@ -41,7 +42,10 @@ func ReadAddressList(r io.Reader, name string) ([]ListEntry, error) {
 			return nil, fmt.Errorf("%s line %d: %w", name, line, err)
 		}
 		s := strings.TrimSpace(string(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))))
-		if i := strings.IndexAny(s, " \t"); i >= 0 {
+		if strings.HasPrefix(s, "#") {
+			s = ""
+		}
+		if i := strings.IndexFunc(s, unicode.IsSpace); i >= 0 {
 			rest := strings.TrimSpace(s[i:])
 			if !strings.HasPrefix(rest, "#") {
 				return nil, rt.Invalid("file", "%s line %d: more than one field (%q); want one address per line", name, line, clip(s))

@@ -200,6 +200,9 @@ type Exposure struct {
 	// because a cap was hit (see Truncated).
 	Unattributed map[string]Amount `json:"unattributed"`
 	Unexplored   map[string]Amount `json:"unexplored"`
+	// Own is value that, through unattributed intermediaries, came from
+	// (or went back to) the subject's own cluster: not exposure.
+	Own map[string]Amount `json:"own"`
 	// Counterparties are the largest attributed counterparties, at most
 	// 25 per direction, largest first.
 	Counterparties []Counterparty `json:"counterparties"`
@@ -250,6 +253,7 @@ type walk struct {
 	ends     map[epKey]float64
 	unattr   float64
 	unexpl   float64
+	own      float64
 	txs      int
 	notes    []string
 	trunc    bool
@@ -333,6 +337,7 @@ func Compute(ctx context.Context, g Graph, set *attrib.Set, members MemberLister
 	e.Indirect = Breakdown{Received: map[string]Amount{}, Sent: map[string]Amount{}}
 	e.Unattributed = map[string]Amount{}
 	e.Unexplored = map[string]Amount{}
+	e.Own = map[string]Amount{}
 	e.Counterparties = []Counterparty{}
 	e.ReceivedSat = e.finish(in)
 	e.SentSat = e.finish(out)
@@ -397,8 +402,11 @@ func (e *Exposure) finish(w *walk) int64 {
 	ua := min(int64(math.Floor(w.unattr)), max(total-used, 0))
 	used += ua
 	ue := min(int64(math.Floor(w.unexpl)), max(total-used, 0))
+	used += ue
+	ow := min(int64(math.Floor(w.own)), max(total-used, 0))
 	e.Unattributed[w.dir] = Amount{Sat: ua, Share: share(ua)}
 	e.Unexplored[w.dir] = Amount{Sat: ue, Share: share(ue)}
+	e.Own[w.dir] = Amount{Sat: ow, Share: share(ow)}
 
 	sort.Slice(parts, func(i, j int) bool {
 		if parts[i].amt != parts[j].amt {
@@ -483,7 +491,12 @@ func (w *walk) visit(addrID int64, share float64, hop int, cont func()) {
 	if addrID >= 0 {
 		root, cl := w.set.Of(uint32(addrID))
 		if root == w.subject {
-			return // the subject's own funds: not exposure
+			// The subject's own funds: not exposure. Beyond the first
+			// hop, value that went round through others and came back.
+			if hop > 1 {
+				w.own += share
+			}
+			return
 		}
 		if hop == 1 {
 			w.external += share

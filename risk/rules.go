@@ -204,7 +204,7 @@ func ParseRules(data []byte, name string) (*Rules, error) {
 	if len(list) > MaxRules {
 		return nil, bad("%d rules, at most %d allowed", len(list), MaxRules)
 	}
-	var out []Rule
+	out := []Rule{}
 	if extend {
 		out = DefaultRules().Rules
 	}
