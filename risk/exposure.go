@@ -165,11 +165,11 @@ type Counterparty struct {
 // Subject is what an exposure is about.
 type Subject struct {
 	// Address is the address asked about ("" for a cluster).
-	Address     string `json:"address,omitempty"`
+	Address     string `json:"address"`
 	ClusterID   uint32 `json:"cluster_id"`
 	ClusterSize uint32 `json:"cluster_size"`
-	Label       string `json:"label,omitempty"`
-	Category    string `json:"category,omitempty"`
+	Label       string `json:"label"`
+	Category    string `json:"category"`
 	Sanctioned  bool   `json:"sanctioned"`
 }
 

@@ -67,7 +67,7 @@ func printExposure(w io.Writer, r *risk.Report) {
 	if sub.Address != "" {
 		name = fmt.Sprintf("%s (cluster %d)", sub.Address, sub.ClusterID)
 	}
-	fmt.Fprintf(w, "%s, %d addresses", name, sub.ClusterSize)
+	fmt.Fprintf(w, "%s, %s", name, plural(int64(sub.ClusterSize), "address", "addresses"))
 	if sub.Label != "" {
 		fmt.Fprintf(w, ", known as %s:%s", sub.Category, sub.Label)
 	}
@@ -77,11 +77,11 @@ func printExposure(w io.Writer, r *risk.Report) {
 	}
 	fmt.Fprintf(w, "\nexposure within %d hops (index height %d):\n", x.Hops, x.IndexHeight)
 	for _, dir := range []string{risk.Received, risk.Sent} {
-		total := x.ReceivedSat
+		total, prep := x.ReceivedSat, "from"
 		if dir == risk.Sent {
-			total = x.SentSat
+			total, prep = x.SentSat, "to"
 		}
-		fmt.Fprintf(w, "  %s %s BTC from/to other clusters\n", dir, btc(total))
+		fmt.Fprintf(w, "  %s %s BTC %s other clusters\n", dir, risk.BTC(total), prep)
 		type row struct {
 			cat, how string
 			a        risk.Amount

@@ -185,7 +185,7 @@ func printScreen(w io.Writer, r *risk.Result) {
 	}
 	if r.ClusterID != nil {
 		x := r.Exposure
-		fmt.Fprintf(w, "  cluster %d (%d addresses): received %s BTC, sent %s BTC from/to other clusters\n", *r.ClusterID, r.ClusterSize, btc(x.ReceivedSat), btc(x.SentSat))
+		fmt.Fprintf(w, "  cluster %d (%s): received %s BTC from other clusters, sent %s BTC to them\n", *r.ClusterID, plural(int64(r.ClusterSize), "address", "addresses"), risk.BTC(x.ReceivedSat), risk.BTC(x.SentSat))
 		for _, dir := range []string{risk.Received, risk.Sent} {
 			line := summarize(x.Direct.Of(dir), x.Indirect.Of(dir))
 			if line != "" {
@@ -229,4 +229,11 @@ func summarize(direct, indirect map[string]risk.Amount) string {
 		out = append(out, fmt.Sprintf("%s %.1f%% %s", p.cat, 100*p.a.Share, p.how))
 	}
 	return strings.Join(out, ", ")
+}
+
+func plural(n int64, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
