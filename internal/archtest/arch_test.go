@@ -25,6 +25,7 @@ var allowed = map[string][]string{
 	"prices":              {""},
 	"trace":               {"", "attrib", "chain", "cluster", "index", "tags"},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
+	"risk":                {"", "attrib", "chain", "cluster", "index", "state", "tags"},
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},
 	"internal/btcdtest":   {},
