@@ -58,7 +58,12 @@ func decodeCursor(s string) (pos int64, ok bool, err error) {
 	if len(s) > 32 {
 		return 0, false, rt.Invalid("cursor", "not a cursor this server gave out")
 	}
-	b, err := base64.RawURLEncoding.DecodeString(s)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return 0, false, rt.Invalid("cursor", "not a cursor this server gave out")
+		}
+	}
+	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
 	if err != nil || len(b) < 2 || b[0] != 'p' {
 		return 0, false, rt.Invalid("cursor", "not a cursor this server gave out")
 	}
