@@ -19,8 +19,8 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
-	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/attrib"
+	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
@@ -58,13 +58,13 @@ func (l *lockedBuffer) String() string {
 
 // env is a running server over the simulated world.
 type env struct {
-	t     testing.TB
-	w     *simworld.World
-	ws    *workspace.Workspace
-	srv   *httptest.Server
-	api   *api.Server
-	log   *lockedBuffer
-	keys  map[string]string // role → key
+	t       testing.TB
+	w       *simworld.World
+	ws      *workspace.Workspace
+	srv     *httptest.Server
+	api     *api.Server
+	log     *lockedBuffer
+	keys    map[string]string // role → key
 	allKeys []string
 }
 
