@@ -308,3 +308,5 @@ func jsonUnmarshalStrict(b []byte, v any) error {
 func newReq(e *env, method, path string) (*http.Request, error) {
 	return http.NewRequest(method, e.srv.URL+path, nil)
 }
+
+func simworldGet(tb testing.TB) *simworld.World { return simworld.Get(tb, worldOpts) }
