@@ -70,6 +70,13 @@ func (c *keyCache) lookup(ctx context.Context, key string) (state.APIKey, error)
 	return ck.rec, nil
 }
 
+// forget drops a cached record (after a revocation through this server).
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
+}
+
 // limiter is a token bucket per principal: rate tokens per second up to
 // burst. A zero rate disables it.
 type limiter struct {
