@@ -35,4 +35,3 @@ func TestLogsHoldNoKey(t *testing.T) {
 		}
 	}
 }
-
