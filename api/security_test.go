@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -356,4 +357,51 @@ func TestKeysAPI(t *testing.T) {
 	wantError(t, "revoked key", code, b, 401, api.CodeUnauthorized)
 	code, _, b = e.do("POST", "/api/v2/keys/0000000000000000/revoke", e.keys["admin"], nil)
 	wantError(t, "revoke unknown", code, b, 404, api.CodeNotFound)
+}
+
+// TestConcurrentRequests: many clients at once (run with -race); every
+// answer is right and the metrics count each request exactly once.
+func TestConcurrentRequests(t *testing.T) {
+	e := newEnv(t, worldOpts, func(c *api.Config) { c.Rate, c.Burst = 1e6, 1e6 })
+	const workers, each = 8, 40
+	addrs := []string{e.addr(1), e.addr(2), e.addr(3)}
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a := addrs[(w+i)%len(addrs)]
+				path := "/api/v1/address/" + a
+				if i%2 == 1 {
+					path = "/api/v2/screen/" + a
+				}
+				req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+				req.Header.Set("X-API-Key", e.keys["screening"])
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || (i%2 == 1 && !bytes.Contains(b, []byte(a))) {
+					errs <- fmt.Sprintf("%s: %d %s", path, resp.StatusCode, b)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	_, _, b := e.do("GET", "/metrics", "", nil)
+	for route, want := range map[string]int{"GET /api/v1/address/{address}": workers * each / 2, "GET /api/v2/screen/{address}": workers * each / 2} {
+		line := fmt.Sprintf(`ransomtrail_http_requests_total{route=%q,code="200"} %d`, route, want)
+		if !bytes.Contains(b, []byte(line+"\n")) {
+			t.Errorf("metrics lack %q", line)
+		}
+	}
 }
