@@ -21,6 +21,7 @@ import (
 // concerns are added as new methods returning their own interface.
 type Store interface {
 	Tags() TagStore
+	Keys() KeyStore
 	Close() error
 }
 

@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"internal/testchain":  {"", "chain"},
 	"internal/indexcheck": {"", "index"},
 	"internal/archtest":   {},
+	"api":                 {"", "attrib", "chain", "cluster", "index", "state", "tags", "workspace"},
 	"cmd/ransomtrail":     {"*"},
 }
 

@@ -32,6 +32,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Clusters", testClusters},
 		{"Actors", testActors},
 		{"ForeignAddresses", testForeign},
+		{"Keys", testKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

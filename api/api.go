@@ -1,0 +1,167 @@
+// Package api serves ransomtrail over HTTP: a versioned JSON API under
+// /api/v2 for what the CLI can do, a Chainalysis-compatible sanctions
+// endpoint under /api/v1, the OpenAPI document, Prometheus metrics, health,
+// and the web UI's static files.
+//
+// Every route is declared once in a table (method, pattern, role, OpenAPI
+// description, handler). Handlers return a value or an error; one adapter
+// writes JSON and maps errors to status codes through one table (errors.go).
+// Requests are authenticated by API key (roles admin ⊃ analyst ⊃ screening,
+// keys stored hashed in state.KeyStore), rate-limited per key, counted in
+// /metrics and logged with slog without any key material.
+//
+// Engines that live in other packages (trace, path, exposure, screening)
+// are plugged in through Config's function fields; a route whose engine is
+// not plugged in answers 503 "unavailable".
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// Config configures New. Workspace is required; every other zero value
+// means a default stated on the field.
+type Config struct {
+	// Workspace is the open data directory (index, clustering, state).
+	// Required. The server reads it; tag imports write its state store.
+	Workspace *workspace.Workspace
+	// Keys authenticates requests; nil means Workspace.State.Keys().
+	Keys state.KeyStore
+	// Dev serves without keys (every request is admin). The caller must
+	// listen on loopback only (serve refuses otherwise).
+	Dev bool
+	// Rate is the sustained requests per second allowed per key; 0 means
+	// no limit. Burst is the bucket size; 0 means max(1, 2×Rate).
+	Rate  float64
+	Burst int
+	// Logger receives one line per request and server errors; nil
+	// discards them.
+	Logger *slog.Logger
+	// UI is the web UI's files (index.html at the root), served at / with
+	// unknown paths answered by index.html; nil serves a page saying the
+	// UI is not built.
+	UI fs.FS
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	// MaxBodyBytes caps a JSON request body (0: 1 MiB); MaxImportBytes a
+	// tag file posted to /api/v2/tags/import (0: 64 MiB).
+	MaxBodyBytes   int64
+	MaxImportBytes int64
+	// KeyCacheTTL is how long a looked-up key record is trusted before it
+	// is read again (a revocation takes effect within it); 0 means 5 s.
+	KeyCacheTTL time.Duration
+
+	// Trace answers GET /api/v2/trace with the object of
+	// `ransomtrail trace --json`; q holds the query parameters.
+	Trace func(ctx context.Context, q url.Values) (any, error)
+	// Path answers GET /api/v2/path (as `ransomtrail path --json`).
+	Path func(ctx context.Context, q url.Values) (any, error)
+	// Exposure answers GET /api/v2/exposure/{addr} (as `ransomtrail
+	// exposure --json`).
+	Exposure func(ctx context.Context, subject string, q url.Values) (any, error)
+	// Screen answers /api/v2/screen (one result per address, in order, as
+	// the elements of `ransomtrail screen --json`). When set, address
+	// pages also carry its result as "risk".
+	Screen func(ctx context.Context, addrs []string, q url.Values) ([]any, error)
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	routes  []*route
+	metrics *metrics
+	keys    *keyCache
+	limiter *limiter
+	openapi []byte
+	ui      http.Handler
+	refused http.Handler
+}
+
+// New returns the server for cfg.
+func New(cfg Config) (*Server, error) {
+	if cfg.Workspace == nil {
+		return nil, errors.New("api: Config.Workspace is required")
+	}
+	if cfg.Keys == nil && cfg.Workspace.State != nil {
+		cfg.Keys = cfg.Workspace.State.Keys()
+	}
+	if cfg.Keys == nil && !cfg.Dev {
+		return nil, errors.New("api: no key store (Config.Keys) and not in dev mode")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.MaxImportBytes <= 0 {
+		cfg.MaxImportBytes = 64 << 20
+	}
+	if cfg.KeyCacheTTL <= 0 {
+		cfg.KeyCacheTTL = 5 * time.Second
+	}
+	if cfg.Rate < 0 {
+		return nil, errors.New("api: Config.Rate must not be negative")
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = max(1, int(2*cfg.Rate))
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{cfg: cfg, log: log, mux: http.NewServeMux(), metrics: newMetrics(),
+		keys: newKeyCache(cfg.Keys, cfg.KeyCacheTTL, cfg.Now), limiter: newLimiter(cfg.Rate, cfg.Burst, cfg.Now)}
+	s.ui = newStatic(cfg.UI)
+	s.routes = s.table()
+	for _, rt := range s.routes {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	// Fallbacks: unknown API paths answer in the API's error shape, every
+	// other path is the UI's.
+	apiFallback := &route{method: "", pattern: "/api/", fallback: true}
+	s.mux.Handle("/api/", s.wrap(apiFallback))
+	uiRoute := &route{method: "GET", pattern: "/", fallback: true, raw: s.ui.ServeHTTP}
+	s.mux.Handle("/", s.wrap(uiRoute))
+	s.refused = s.wrap(&route{pattern: "(refused path)", fallback: true, raw: func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiErr(CodeBadRequest, "path refused: dot segments, backslashes and encoded dots, slashes or NULs are not allowed"))
+	}})
+	doc, err := s.buildOpenAPI()
+	if err != nil {
+		return nil, err
+	}
+	s.openapi = doc
+	return s, nil
+}
+
+// ServeHTTP serves a request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Refused before routing: ServeMux would otherwise clean the path and
+	// redirect, and a static file server must never see such a path.
+	if suspiciousPath(r.URL.EscapedPath()) {
+		s.refused.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// Routes lists the registered API routes as "METHOD PATTERN".
+func (s *Server) Routes() []string {
+	out := make([]string, 0, len(s.routes))
+	for _, r := range s.routes {
+		out = append(out, r.method+" "+r.pattern)
+	}
+	return out
+}

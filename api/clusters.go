@@ -1,0 +1,253 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// Caps of a cluster answer (as `ransomtrail cluster`'s defaults).
+const (
+	clusterSumMembers = 100_000
+	clusterSumOutputs = 2_000_000
+	clusterSample     = 20
+	maxMemberList     = 1_000_000
+)
+
+// ClusterView is `ransomtrail cluster --json` with the attribution.
+type ClusterView struct {
+	Address         string              `json:"address"`
+	ClusterID       int64               `json:"cluster_id"`
+	ClusterAddress  string              `json:"cluster_address"`
+	Size            int64               `json:"size"`
+	AddressesSample []string            `json:"addresses_sample"`
+	Labels          []tags.LabelSummary `json:"labels"`
+	Conflicts       []tags.Conflict     `json:"label_conflicts,omitempty"`
+	Categories      []string            `json:"categories"`
+	Primary         *tags.LabelSummary  `json:"primary,omitempty"`
+	Sanctioned      bool                `json:"sanctioned"`
+	ReceivedSat     int64               `json:"received_sat"`
+	BalanceSat      int64               `json:"balance_sat"`
+	MembersSummed   int64               `json:"members_summed"`
+	Truncated       bool                `json:"truncated"`
+	Note            string              `json:"note,omitempty"`
+	Clustering      *ClusteringState    `json:"clustering"`
+}
+
+// clusterTarget resolves a cluster reference: a cluster id number (any
+// member's address id resolves to its cluster), "c123", or an address.
+func (s *Server) clusterTarget(field, ref string) (addrID uint32, err error) {
+	ref = strings.TrimSpace(ref)
+	num := strings.TrimPrefix(strings.TrimPrefix(ref, "c"), "C")
+	if n, perr := strconv.ParseInt(num, 10, 64); perr == nil {
+		if n < 0 || n >= s.ix().NumAddresses() {
+			return 0, fmt.Errorf("cluster %d: %w (the index has %d addresses)", n, rt.ErrNotFound, s.ix().NumAddresses())
+		}
+		return uint32(n), nil
+	}
+	_, id, err := s.addressID(field, ref)
+	return uint32(id), err
+}
+
+// members returns up to max members of id's cluster (only id without a
+// clustering, or for an address newer than it).
+func (s *Server) members(id uint32, max int) ([]uint32, bool) {
+	c := s.cfg.Workspace.Clustering()
+	if c == nil || int64(id) >= c.NumAddresses() {
+		return []uint32{id}, false
+	}
+	return c.Members(id, max)
+}
+
+func (s *Server) cluster(r *http.Request) (any, error) {
+	id, err := s.clusterTarget("id", r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	ix := s.ix()
+	set, err := s.attribution(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	root, attr := set.Of(id)
+	a, err := ix.AddressAt(int64(id))
+	if err != nil {
+		return nil, err
+	}
+	ra, err := ix.AddressAt(int64(root))
+	if err != nil {
+		return nil, err
+	}
+	v := ClusterView{Address: ix.EncodeAddress(a), ClusterID: int64(root), ClusterAddress: ix.EncodeAddress(ra),
+		Size: int64(set.ClusterSize(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{}, Categories: []string{},
+		Clustering: s.clusteringState()}
+	if attr != nil {
+		v.Labels, v.Conflicts, v.Primary, v.Sanctioned = attr.Labels, attr.Conflicts, attr.Primary, attr.Sanctioned
+		if attr.Categories != nil {
+			v.Categories = attr.Categories
+		}
+	}
+	if c := s.cfg.Workspace.Clustering(); c == nil {
+		v.Note = "no clustering is built: every address is its own cluster (run 'ransomtrail cluster build')"
+	} else if int64(id) >= c.NumAddresses() {
+		v.Note = fmt.Sprintf("the address is newer than the clustering (height %d): run 'ransomtrail cluster build'", c.M.Height)
+	} else if ix.Height() > c.M.Height {
+		v.Note = fmt.Sprintf("the clustering is at height %d, the index at %d: run 'ransomtrail cluster build'", c.M.Height, ix.Height())
+	}
+	members, trunc := s.members(id, clusterSumMembers)
+	v.Truncated = trunc
+	sorted := append([]uint32(nil), members...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	for _, m := range sorted[:min(clusterSample, len(sorted))] {
+		ma, err := ix.AddressAt(int64(m))
+		if err != nil {
+			return nil, err
+		}
+		v.AddressesSample = append(v.AddressesSample, ix.EncodeAddress(ma))
+	}
+	var outs int64
+	for _, m := range members {
+		if outs >= clusterSumOutputs {
+			v.Truncated = true
+			break
+		}
+		ix.AddressOutputs(int64(m), func(o int64) bool {
+			out := ix.OutputAt(o)
+			v.ReceivedSat += out.Value
+			if out.SpentBy < 0 {
+				v.BalanceSat += out.Value
+			}
+			outs++
+			return true
+		})
+		v.MembersSummed++
+	}
+	if v.Truncated {
+		v.Note = strings.TrimSpace(v.Note + fmt.Sprintf(" sums cover %d of %d members", v.MembersSummed, v.Size))
+	}
+	return v, nil
+}
+
+// Member is one member of a cluster listing.
+type Member struct {
+	Address   string   `json:"address"`
+	AddressID int64    `json:"address_id"`
+	Labels    []string `json:"labels"`
+}
+
+func (s *Server) clusterMembers(r *http.Request) (any, error) {
+	id, err := s.clusterTarget("id", r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	cur, limit, err := pageParams(r, maxMembersLimit)
+	if err != nil {
+		return nil, err
+	}
+	after, paged, err := decodeCursor(cur)
+	if err != nil {
+		return nil, err
+	}
+	set, err := s.attribution(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	members, trunc := s.members(id, maxMemberList)
+	sort.Slice(members, func(i, j int) bool { return members[i] < members[j] })
+	i := 0
+	if paged {
+		i = sort.Search(len(members), func(k int) bool { return int64(members[k]) > after })
+	}
+	p := Page[Member]{Items: []Member{}, Limit: limit, Truncated: trunc}
+	ix := s.ix()
+	for ; i < len(members) && len(p.Items) < limit; i++ {
+		a, err := ix.AddressAt(int64(members[i]))
+		if err != nil {
+			return nil, err
+		}
+		m := Member{Address: ix.EncodeAddress(a), AddressID: int64(members[i]), Labels: []string{}}
+		for _, t := range set.AddressTags(members[i]) {
+			m.Labels = append(m.Labels, t.Label)
+		}
+		p.Items = append(p.Items, m)
+	}
+	if i < len(members) {
+		p.NextCursor = encodeCursor(int64(members[i-1]))
+	}
+	return p, nil
+}
+
+// ExplainStep is one link of `cluster explain --json`.
+type ExplainStep struct {
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Txid       string  `json:"txid"`
+	Rule       string  `json:"rule"`
+	Confidence float64 `json:"confidence"`
+}
+
+// explainCap bounds the addresses an explanation may visit per request.
+const explainCap = 2_000_000
+
+func (s *Server) explain(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	if q.Get("a") == "" || q.Get("b") == "" {
+		return nil, rt.Invalid("a", "both a and b (addresses) are required")
+	}
+	a1, id1, err := s.addressID("a", q.Get("a"))
+	if err != nil {
+		return nil, err
+	}
+	a2, id2, err := s.addressID("b", q.Get("b"))
+	if err != nil {
+		return nil, err
+	}
+	c := s.cfg.Workspace.Clustering()
+	if c == nil {
+		return nil, apiErr(CodeUnavailable, "no clustering is built (run 'ransomtrail cluster build')")
+	}
+	ix := s.ix()
+	s1, s2 := ix.EncodeAddress(a1), ix.EncodeAddress(a2)
+	if id1 >= c.NumAddresses() || id2 >= c.NumAddresses() {
+		return map[string]any{"linked": false, "message": "an address is newer than the clustering (run 'ransomtrail cluster build')"}, nil
+	}
+	ex := c.Explain(uint32(id1), uint32(id2), explainCap)
+	if !ex.Linked {
+		return map[string]any{"linked": false,
+			"message":     fmt.Sprintf("%s and %s are not linked: clusters %d and %d (policy %s, height %d)", s1, s2, c.Find(uint32(id1)), c.Find(uint32(id2)), c.M.Policy, c.M.Height),
+			"cluster_ids": []int64{int64(c.Find(uint32(id1))), int64(c.Find(uint32(id2)))}}, nil
+	}
+	if ex.Truncated {
+		return nil, apiErr(CodeUnavailable, "%s and %s are in cluster %d, but the path was not found within %d visited addresses", s1, s2, c.Find(uint32(id1)), ex.Visited)
+	}
+	return explainSteps(ix, ex, map[uint32]string{uint32(id1): s1, uint32(id2): s2}), nil
+}
+
+func explainSteps(ix interface {
+	AddressAt(int64) (rt.Address, error)
+	EncodeAddress(rt.Address) string
+	Txid(int64) rt.Hash
+}, ex cluster.Explanation, names map[uint32]string) []ExplainStep {
+	name := func(id uint32) string {
+		if s, ok := names[id]; ok {
+			return s
+		}
+		a, err := ix.AddressAt(int64(id))
+		if err != nil {
+			return "#" + strconv.FormatUint(uint64(id), 10)
+		}
+		names[id] = ix.EncodeAddress(a)
+		return names[id]
+	}
+	steps := make([]ExplainStep, 0, len(ex.Path))
+	for _, st := range ex.Path {
+		steps = append(steps, ExplainStep{From: name(st.From), To: name(st.To), Txid: ix.Txid(st.Tx).String(), Rule: st.Rule, Confidence: st.Confidence})
+	}
+	return steps
+}

@@ -1,0 +1,100 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// Caps of the paged routes (also stated in the OpenAPI document).
+const (
+	maxBlockTxsLimit = 1000
+	maxHistoryLimit  = 1000
+	maxMembersLimit  = 1000
+	maxTagsLimit     = 1000
+)
+
+var (
+	qNetwork = param{name: "network", in: "query", typ: "string", desc: "network of the addresses in the body (default: the index's)"}
+)
+
+// table is the route table: the only place routes are declared.
+func (s *Server) table() []*route {
+	an, sc, ad := state.RoleAnalyst, state.RoleScreening, state.RoleAdmin
+	return []*route{
+		{method: "GET", pattern: "/healthz", tag: "ops", summary: "liveness and index height", resp: "Health", raw: s.healthz},
+		{method: "GET", pattern: "/metrics", tag: "ops", summary: "Prometheus metrics (text exposition format)", respType: "text/plain",
+			raw: func(w http.ResponseWriter, r *http.Request) { s.metrics.write(w) }},
+		{method: "GET", pattern: "/api/openapi.json", tag: "ops", summary: "this OpenAPI document", raw: s.serveOpenAPI},
+
+		{method: "GET", pattern: "/api/v1/address/{address}", role: sc, tag: "screening", resp: "Identifications",
+			summary: "Chainalysis-compatible sanctions screening of one address",
+			desc:    "Answers like Chainalysis' free sanctions API: the address's own sanctions designations (tags of category sanctions), `identifications` empty (never null) when there is none. Existing clients switch by base URL; the key goes in the X-API-Key header.",
+			h:       s.chainalysis},
+
+		{method: "GET", pattern: "/api/v2/status", role: sc, tag: "chain", summary: "index status (as `ransomtrail status --json`)", resp: "Status", h: s.status},
+		{method: "GET", pattern: "/api/v2/search", role: an, tag: "chain", summary: "find an address, transaction, block, cluster or label",
+			params: []param{{name: "q", in: "query", typ: "string", required: true, desc: "an address, txid, block height or hash, cluster id (\"c123\" or a number) or label text"}},
+			resp:   "Search", h: s.search},
+		{method: "GET", pattern: "/api/v2/blocks/{id}", role: an, tag: "chain", summary: "block header fields and tx count (id: height or hash)", resp: "Block", h: s.block},
+		{method: "GET", pattern: "/api/v2/blocks/{id}/txs", role: an, tag: "chain", summary: "the block's transactions, paged, with fee and size", maxLimit: maxBlockTxsLimit, resp: "BlockTx", h: s.blockTxs},
+		{method: "GET", pattern: "/api/v2/txs/{txid}", role: an, tag: "chain", resp: "Tx",
+			summary: "a transaction (as `ransomtrail tx --json`) with labels per address and CoinJoin/change findings", h: s.tx},
+		{method: "GET", pattern: "/api/v2/addresses/{address}", role: an, tag: "chain", resp: "Address",
+			summary: "an address (as `ransomtrail address --json`) with its cluster, labels and, when screening is available, risk", h: s.address},
+		{method: "GET", pattern: "/api/v2/addresses/{address}/txs", role: an, tag: "chain", maxLimit: maxHistoryLimit, resp: "HistoryItem",
+			summary: "the address's transactions, newest first, paged", desc: "Walks at most 1,000,000 outputs of the address; beyond, the answer is marked truncated.", h: s.addressTxs},
+
+		{method: "GET", pattern: "/api/v2/clusters/{id}", role: an, tag: "clusters", resp: "Cluster",
+			summary: "a cluster (as `ransomtrail cluster --json`); id is a cluster id number or a member address", h: s.cluster},
+		{method: "GET", pattern: "/api/v2/clusters/{id}/members", role: an, tag: "clusters", maxLimit: maxMembersLimit, resp: "Member",
+			summary: "the cluster's member addresses in address-id order, paged", desc: "Clusters above 1,000,000 members are listed up to that cap and marked truncated.", h: s.clusterMembers},
+		{method: "GET", pattern: "/api/v2/explain", role: an, tag: "clusters", summary: "why two addresses are in one cluster (as `ransomtrail cluster explain --json`)",
+			params: []param{{name: "a", in: "query", typ: "string", required: true, desc: "first address"}, {name: "b", in: "query", typ: "string", required: true, desc: "second address"}},
+			h:      s.explain},
+
+		{method: "GET", pattern: "/api/v2/tags/{address}", role: an, tag: "tags", resp: "AddressTags", summary: "the tags of an address (as `ransomtrail tags ADDR --json`)", h: s.addressTags},
+		{method: "GET", pattern: "/api/v2/tags", role: an, tag: "tags", maxLimit: maxTagsLimit, resp: "TagView", summary: "stored tags, filtered, paged",
+			params: []param{{name: "source", in: "query", typ: "string", desc: "only this source"}, {name: "category", in: "query", typ: "string", desc: "only this category"},
+				{name: "currency", in: "query", typ: "string", desc: "only this currency (XBT, ETH, …)"}},
+			h: s.listTags},
+		{method: "POST", pattern: "/api/v2/tags/import", role: ad, tag: "tags", resp: "ImportReport",
+			summary: "import a tag file (any format `ransomtrail tags import` detects); admin only",
+			desc:    "The body is the file itself (up to 64 MiB). The SDN CSV pair (sdn.csv + sdn_comments.csv) is imported with the CLI.",
+			params:  []param{{name: "name", in: "query", typ: "string", desc: "the file's name, kept as provenance"}, qNetwork},
+			body:    &bodyDoc{contentType: "application/octet-stream", desc: "a tag file"}, h: s.importTags},
+
+		{method: "GET", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "KeyList", summary: "list API keys (never the keys); admin only", h: s.listKeys},
+		{method: "POST", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "NewKey", summary: "create an API key; the answer is the only time the key is shown; admin only",
+			desc: "The same as `ransomtrail keys create`, for a running server (which holds the state store open).",
+			body: &bodyDoc{contentType: "application/json", desc: "{\"role\":\"admin|analyst|screening\",\"name\":\"…\"}", schema: "KeyRequest"}, h: s.createKey},
+		{method: "POST", pattern: "/api/v2/keys/{id}/revoke", role: ad, tag: "keys", resp: "Key", summary: "revoke an API key; admin only", h: s.revokeKey},
+
+		{method: "GET", pattern: "/api/v2/heuristics/tx/{txid}", role: an, tag: "heuristics", resp: "Heuristics",
+			summary: "CoinJoin and change findings of an indexed transaction (one `heuristics tx --json` line)", h: s.heuristicsTx},
+		{method: "POST", pattern: "/api/v2/heuristics", role: an, tag: "heuristics", resp: "HeuristicsList", params: []param{qNetwork},
+			summary: "CoinJoin and change findings of posted transactions (getrawtransaction verbosity 2/3 JSON)",
+			body:    &bodyDoc{contentType: "application/json", desc: "a JSON array of transactions, or JSON lines (one per line); at most 1000"}, h: s.heuristicsPost},
+
+		{method: "GET", pattern: "/api/v2/graph/neighbors", role: an, tag: "graph", resp: "Graph",
+			summary: "the neighbours of a graph node: an address's transactions, a transaction's addresses, a cluster's counterparty clusters",
+			params: []param{{name: "node", in: "query", typ: "string", required: true, desc: "a:ADDRESS, t:TXID or c:CLUSTERID"},
+				{name: "direction", in: "query", typ: "string", desc: "forward (where money went), backward (where it came from) or both (default)"},
+				{name: "limit", in: "query", typ: "integer", desc: "edges returned (1..500, default 50)"}},
+			h: s.neighbors},
+
+		{method: "GET", pattern: "/api/v2/trace", role: an, tag: "analysis", seam: "Trace", summary: "follow money (as `ransomtrail trace --json`)",
+			params: []param{{name: "address", in: "query", typ: "string"}, {name: "outpoint", in: "query", typ: "string"}, {name: "tx", in: "query", typ: "string"},
+				{name: "direction", in: "query", typ: "string"}, {name: "model", in: "query", typ: "string"}, {name: "hops", in: "query", typ: "integer"},
+				{name: "min_sat", in: "query", typ: "integer"}, {name: "max_nodes", in: "query", typ: "integer"}},
+			h: s.trace},
+		{method: "GET", pattern: "/api/v2/path", role: an, tag: "analysis", seam: "Path", summary: "a money path between two addresses (as `ransomtrail path --json`)",
+			params: []param{{name: "from", in: "query", typ: "string", required: true}, {name: "to", in: "query", typ: "string", required: true}},
+			h:      s.path},
+		{method: "GET", pattern: "/api/v2/exposure/{address}", role: an, tag: "analysis", seam: "Exposure", summary: "exposure of an address (as `ransomtrail exposure --json`)",
+			params: []param{{name: "hops", in: "query", typ: "integer"}}, h: s.exposure},
+		{method: "GET", pattern: "/api/v2/screen/{address}", role: sc, tag: "screening", seam: "Screen", summary: "screen one address (an element of `ransomtrail screen --json`)", h: s.screenOne},
+		{method: "POST", pattern: "/api/v2/screen", role: sc, tag: "screening", seam: "Screen", summary: "screen up to 10,000 addresses", resp: "ScreenList",
+			body: &bodyDoc{contentType: "application/json", desc: "{\"addresses\":[…]} (1..10,000)", schema: "ScreenRequest"}, h: s.screenMany},
+	}
+}

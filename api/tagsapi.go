@@ -1,0 +1,149 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"path"
+	"strings"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// TagView is a tag as `ransomtrail tags --json` shows it.
+type TagView struct {
+	Address       string `json:"address,omitempty"`
+	Currency      string `json:"currency"`
+	ClusterID     *int64 `json:"cluster_id,omitempty"`
+	Label         string `json:"label"`
+	Category      string `json:"category"`
+	Source        string `json:"source"`
+	SourceURL     string `json:"source_url"`
+	Confidence    int    `json:"confidence"`
+	Date          string `json:"date"`
+	Actor         string `json:"actor"`
+	ActorLabel    string `json:"actor_label,omitempty"`
+	Program       string `json:"program"`
+	Authoritative bool   `json:"authoritative"`
+	Description   string `json:"description"`
+}
+
+func (s *Server) viewTag(ctx context.Context, t tags.Tag) TagView {
+	v := TagView{Address: t.Address, Currency: t.Currency, ClusterID: t.ClusterID, Label: t.Label, Category: t.Category,
+		Source: t.Source, SourceURL: t.SourceURL, Confidence: t.Confidence, Date: t.Date, Actor: t.Actor,
+		Program: t.Program, Authoritative: t.Authoritative, Description: t.Description}
+	if t.Actor != "" {
+		if a, err := s.cfg.Workspace.State.Tags().Actor(ctx, t.Actor); err == nil {
+			v.ActorLabel = a.Label
+		}
+	}
+	return v
+}
+
+// AddressTags is `ransomtrail tags ADDR --json`.
+type AddressTags struct {
+	Address     string                  `json:"address"`
+	Tags        []TagView               `json:"tags"`
+	Attribution tags.ClusterAttribution `json:"attribution"`
+}
+
+func (s *Server) addressTags(r *http.Request) (any, error) {
+	addr := strings.TrimSpace(r.PathValue("address"))
+	if len(addr) > 128 {
+		return nil, rt.Invalid("address", "at most 128 characters")
+	}
+	ts, err := s.cfg.Workspace.State.Tags().ByAddress(r.Context(), s.lookupKey(addr))
+	if err != nil {
+		return nil, err
+	}
+	out := AddressTags{Address: addr, Tags: []TagView{}, Attribution: tags.Aggregate(ts)}
+	if a, err := chain.ParseAddress(addr, s.ix().Network()); err == nil {
+		out.Address = s.ix().EncodeAddress(a)
+	}
+	for _, t := range ts {
+		out.Tags = append(out.Tags, s.viewTag(r.Context(), t))
+	}
+	return out, nil
+}
+
+func (s *Server) listTags(r *http.Request) (any, error) {
+	cur, limit, err := pageParams(r, maxTagsLimit)
+	if err != nil {
+		return nil, err
+	}
+	q := r.URL.Query()
+	f := state.TagFilter{Source: q.Get("source"), Category: q.Get("category"), Currency: tags.NormalizeCurrency(q.Get("currency"))}
+	page, next, err := s.cfg.Workspace.State.Tags().List(r.Context(), f, cur, limit)
+	if err != nil {
+		return nil, err
+	}
+	p := Page[TagView]{Items: make([]TagView, 0, len(page)), NextCursor: next, Limit: limit}
+	for _, t := range page {
+		p.Items = append(p.Items, s.viewTag(r.Context(), t))
+	}
+	return p, nil
+}
+
+// ImportReport is the outcome of a tag import, as one element of
+// `ransomtrail tags import --json`.
+type ImportReport struct {
+	Files    []string        `json:"files"`
+	Format   string          `json:"format,omitempty"`
+	ImportID string          `json:"import_id,omitempty"`
+	Tags     int             `json:"tags"`
+	ByCur    map[string]int  `json:"tags_by_currency,omitempty"`
+	Actors   int             `json:"actors,omitempty"`
+	Rejected []tags.Rejected `json:"rejected"`
+	Notes    []string        `json:"notes,omitempty"`
+}
+
+func (s *Server) importTags(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	name := path.Base(strings.TrimSpace(q.Get("name")))
+	if name == "." || name == "/" || name == "" {
+		name = "upload"
+	}
+	net, err := s.network(r)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxImportBytes))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) == 0 {
+		return nil, rt.Invalid("body", "empty: post the tag file as the body")
+	}
+	res, err := tags.Parse(bytes.NewReader(body), tags.Options{Network: net, Name: name})
+	if err != nil {
+		if errors.Is(err, tags.ErrBadInput) {
+			return nil, rt.Invalid("body", "%v", err)
+		}
+		return nil, err
+	}
+	if res.Format == tags.FormatSDNComments {
+		return nil, rt.Invalid("body", "sdn_comments.csv only continues the remarks of sdn.csv; import the pair with 'ransomtrail tags import'")
+	}
+	sum := sha256.Sum256(body)
+	digest := hex.EncodeToString(sum[:])
+	imp := state.Import{ID: digest, Format: string(res.Format), Time: s.cfg.Now().UTC(), Rejected: res.Rejected, Notes: res.Notes, Tags: len(res.Tags), Actors: len(res.Actors),
+		Files: []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}}
+	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
+		return nil, err
+	}
+	s.cfg.Workspace.InvalidateAttribution()
+	rep := ImportReport{Files: []string{name}, Format: string(res.Format), ImportID: digest, Tags: len(res.Tags), Actors: len(res.Actors),
+		Rejected: append([]tags.Rejected{}, res.Rejected...), Notes: res.Notes, ByCur: map[string]int{}}
+	for _, t := range res.Tags {
+		rep.ByCur[t.Currency]++
+	}
+	s.log.Info("tags imported", "file", name, "format", rep.Format, "tags", rep.Tags, "import_id", digest, "by", principalOf(r.Context()).id)
+	return rep, nil
+}

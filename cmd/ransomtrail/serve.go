@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+func serveCommand() command {
+	return command{name: "serve", summary: "serve the JSON API and the web UI over HTTP", run: runServe}
+}
+
+// serveOptions are serve's flags.
+type serveOptions struct {
+	data  string
+	addr  string
+	dev   bool
+	rate  float64
+	burst int
+	quiet bool
+	ui    string
+}
+
+// served is a configured server: the open workspace, the API handler, the
+// HTTP server and its listener. setupServe builds it; runServe runs it.
+type served struct {
+	ws   *workspace.Workspace
+	cfg  api.Config
+	api  *api.Server
+	http *http.Server
+	ln   net.Listener
+	log  *slog.Logger
+	url  string
+}
+
+// Close releases the listener and the workspace.
+func (s *served) Close() error {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.ws != nil {
+		return s.ws.Close()
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	var o serveOptions
+	fs.StringVar(&o.data, "data", "", "data directory (index, clustering, state)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.BoolVar(&o.dev, "dev", false, "no API keys (every request is admin); only on a loopback address")
+	fs.Float64Var(&o.rate, "rate", 50, "requests per second allowed per key (0: no limit)")
+	fs.IntVar(&o.burst, "burst", 0, "requests a key may make at once (0: twice --rate)")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not log every request (warnings and errors only)")
+	fs.StringVar(&o.ui, "ui", "", "serve the web UI from this directory instead of the built-in one")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("serve: unexpected argument %q (usage: ransomtrail serve --data DIR [--addr HOST:PORT] [--dev] [--rate N])", pos[0])}
+	}
+	if o.rate < 0 {
+		return &usageError{"serve: --rate must be 0 (no limit) or more"}
+	}
+	s, err := setupServe(ctx, e, o)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return s.run(ctx)
+}
+
+// setupServe opens the data directory, builds the API and listens. It is
+// the one place where the server is assembled: engines (trace, screening,
+// the live follower) are wired here.
+func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
+	if o.data == "" {
+		return nil, &usageError{"serve: --data DIR is required"}
+	}
+	level := slog.LevelInfo
+	if o.quiet {
+		level = slog.LevelWarn
+	}
+	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	ws, err := workspace.Open(o.data, workspace.Options{})
+	if err != nil {
+		return nil, err
+	}
+	s := &served{ws: ws, log: log}
+	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log}
+	if o.ui != "" {
+		if st, err := os.Stat(o.ui); err != nil || !st.IsDir() {
+			s.Close()
+			return nil, &usageError{fmt.Sprintf("serve: --ui %s is not a directory", o.ui)}
+		}
+		s.cfg.UI = os.DirFS(o.ui)
+	}
+	if !o.dev {
+		keys, err := ws.State.Keys().List(ctx)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		active := 0
+		for _, k := range keys {
+			if k.Revoked == nil {
+				active++
+			}
+		}
+		if active == 0 {
+			log.Warn("no API key exists: every API request will be refused; stop the server and run 'ransomtrail keys create --role admin --data " + o.data + "' (or use --dev on loopback)")
+		}
+	}
+	if s.api, err = api.New(s.cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if s.ln, err = net.Listen("tcp", o.addr); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("serve: listen on %s: %w", o.addr, err)
+	}
+	tcp, _ := s.ln.Addr().(*net.TCPAddr)
+	if o.dev && (tcp == nil || !tcp.IP.IsLoopback()) {
+		s.Close()
+		return nil, &usageError{fmt.Sprintf("serve: --dev serves without keys and only on a loopback address (127.0.0.1, ::1, localhost), not %s", o.addr)}
+	}
+	s.url = "http://" + s.ln.Addr().String() + "/"
+	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
+		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	return s, nil
+}
+
+// run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully:
+// requests in flight get 10 s to finish.
+func (s *served) run(ctx context.Context) error {
+	st := s.ws.Index.Status()
+	s.log.Warn("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev)
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.Serve(s.ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.http.Shutdown(sctx)
+	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
+		err = e
+	}
+	s.log.Warn("stopped", "url", s.url)
+	return err
+}
