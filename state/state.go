@@ -21,6 +21,9 @@ import (
 // concerns are added as new methods returning their own interface.
 type Store interface {
 	Tags() TagStore
+	Reports() ReportStore
+	Cases() CaseStore
+	Audit() AuditLog
 	Close() error
 }
 
