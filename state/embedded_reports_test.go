@@ -62,6 +62,8 @@ func TestAuditTamperDetected(t *testing.T) {
 	edit(func(v []byte) []byte { return []byte(strings.Replace(string(v), `"report:5"`, `"report:X"`, 1)) })
 	check(6, "modified")
 	// An entry cut short is reported at that entry too.
-	edit(func(v []byte) []byte { return []byte(strings.Replace(string(v), `"report:X"`, `"report:5"`, 1)[:len(v)-2] + "}") })
+	edit(func(v []byte) []byte {
+		return []byte(strings.Replace(string(v), `"report:X"`, `"report:5"`, 1)[:len(v)-2] + "}")
+	})
 	check(6, "not valid JSON")
 }
