@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"state/statetest":     {"", "chain", "state", "tags"},
 	"attrib":              {"", "chain", "index", "state", "tags"},
 	"prices":              {""},
+	"report":              {"", "attrib", "chain", "cluster", "index", "prices", "state", "tags"},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},
