@@ -32,6 +32,8 @@ type Report struct {
 	Submitted time.Time `json:"submitted,omitempty"` // (assigned)
 	// Source is "" for a report filed here, else the partner it came from.
 	Source string `json:"source,omitempty"`
+	// SourceReceipt is the partner's own receipt of an imported report.
+	SourceReceipt string `json:"source_receipt,omitempty"`
 	// TLP marks how far the report may be shared: clear, green, amber,
 	// amber+strict or red.
 	TLP            string         `json:"tlp"`

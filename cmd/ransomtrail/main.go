@@ -37,6 +37,8 @@ func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
 		addressCommand(),
+		auditListCommand(),
+		auditVerifyCommand(),
 		clusterCommand(),
 		clusterBuildCommand(),
 		clusterExplainCommand(),
@@ -46,6 +48,10 @@ func commands() []command {
 		evalClusteringCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
+		reportListCommand(),
+		reportShowCommand(),
+		reportSubmitCommand(),
+		reportVerifyCommand(),
 		simulateCommand(),
 		statusCommand(),
 		tagsCommand(),
