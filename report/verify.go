@@ -17,6 +17,7 @@ import (
 type Chain interface {
 	TxNum(txid rt.Hash) (int64, error)
 	TxAt(n int64) (index.Tx, error)
+	Txid(n int64) rt.Hash
 	InputAt(i int64) index.Input
 	OutputAt(o int64) index.Output
 	TxOfOutput(o int64) (int64, int64)

@@ -1,0 +1,808 @@
+package report
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// Evidence bundle layout (docs/SCHEMA.md): every file is listed in
+// manifest.json with its SHA-256; manifest.json carries the digest of
+// itself with the digest field empty.
+const (
+	bundleFormat  = "ransomtrail-evidence"
+	bundleVersion = 1
+	manifestFile  = "manifest.json"
+)
+
+// Bounds of an evidence bundle.
+const (
+	MaxEvidenceTxs   = 100_000
+	MaxBundleBytes   = 1 << 30
+	maxBundleFiles   = 64
+	explainVisitsCap = 1_000_000
+)
+
+// Manifest lists a bundle's files.
+type Manifest struct {
+	Format  string         `json:"format"`
+	Version int            `json:"version"`
+	Case    string         `json:"case"`
+	Created time.Time      `json:"created"`
+	Height  int64          `json:"height"`
+	Files   []ManifestFile `json:"files"`
+	// AuditHead is the audit log's head hash when the bundle was made.
+	AuditHead string `json:"audit_head"`
+	// Digest is the SHA-256 of this manifest's JSON with Digest empty.
+	Digest string `json:"digest"`
+}
+
+// ManifestFile is one file of a bundle.
+type ManifestFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Bytes  int64  `json:"bytes"`
+}
+
+func (m Manifest) digest() string {
+	m.Digest = ""
+	b, _ := json.Marshal(m)
+	return sha256Hex(b)
+}
+
+// EvTx is a transaction as the bundle states it.
+type EvTx struct {
+	Txid      string     `json:"txid"`
+	Height    int64      `json:"height"`
+	BlockHash string     `json:"block_hash"`
+	BlockTime time.Time  `json:"block_time"`
+	FeeSats   int64      `json:"fee_sats"`
+	Inputs    []EvInput  `json:"inputs"`
+	Outputs   []EvOutput `json:"outputs"`
+}
+
+// EvInput is an input: the outpoint it spends, with its address and value.
+type EvInput struct {
+	Outpoint string `json:"outpoint"` // "" for a coinbase
+	Address  string `json:"address"`
+	Sats     int64  `json:"sats"`
+}
+
+// EvOutput is an output.
+type EvOutput struct {
+	N       int64  `json:"n"`
+	Address string `json:"address"`
+	Sats    int64  `json:"sats"`
+}
+
+// EvAddress is an address of the case at the bundle's height.
+type EvAddress struct {
+	Address      string `json:"address"`
+	Cluster      int64  `json:"cluster"`
+	ReceivedSats int64  `json:"received_sats"`
+	SentSats     int64  `json:"sent_sats"`
+	Outputs      int64  `json:"outputs"`
+}
+
+// EvLink is one cluster link used to put two case addresses in a cluster:
+// the rule, and the transaction that shows it.
+type EvLink struct {
+	From       string  `json:"from"`
+	To         string  `json:"to"`
+	Txid       string  `json:"txid"`
+	Rule       string  `json:"rule"`
+	Confidence float64 `json:"confidence"`
+}
+
+// EvChain names the index state the bundle was computed at.
+type EvChain struct {
+	Network string    `json:"network"`
+	Height  int64     `json:"height"`
+	TipHash string    `json:"tip_hash"`
+	Digest  string    `json:"index_digest"`
+	Blocks  []EvBlock `json:"blocks"`
+}
+
+// EvBlock is a block a transaction of the bundle is in.
+type EvBlock struct {
+	Height int64  `json:"height"`
+	Hash   string `json:"hash"`
+}
+
+// EvidenceRequest exports a case.
+type EvidenceRequest struct {
+	Case string
+	// Out is a directory (created; must be empty or new) or a .zip file.
+	Out   string
+	Actor string
+}
+
+// EvidenceResult summarises a written bundle.
+type EvidenceResult struct {
+	Out       string         `json:"out"`
+	Digest    string         `json:"digest"`
+	Files     []ManifestFile `json:"files"`
+	Txs       int            `json:"transactions"`
+	Addresses int            `json:"addresses"`
+	Links     int            `json:"links"`
+	Truncated bool           `json:"truncated"`
+}
+
+type evBuilder struct {
+	c         Chain
+	height    int64
+	txs       map[int64]bool
+	truncated bool
+}
+
+func (b *evBuilder) addTx(n int64) {
+	if len(b.txs) >= MaxEvidenceTxs {
+		b.truncated = true
+		return
+	}
+	b.txs[n] = true
+}
+
+func (b *evBuilder) addrString(id int64) string {
+	if id < 0 {
+		return ""
+	}
+	a, err := b.c.AddressAt(id)
+	if err != nil {
+		return ""
+	}
+	return b.c.EncodeAddress(a)
+}
+
+func (b *evBuilder) tx(n int64) (EvTx, error) {
+	tx, err := b.c.TxAt(n)
+	if err != nil {
+		return EvTx{}, err
+	}
+	blk, err := b.c.BlockAt(tx.Height)
+	if err != nil {
+		return EvTx{}, err
+	}
+	e := EvTx{Txid: tx.Txid.String(), Height: tx.Height, BlockHash: blk.Hash.String(), BlockTime: time.Unix(int64(blk.Time), 0).UTC(),
+		FeeSats: tx.Fee, Inputs: []EvInput{}, Outputs: []EvOutput{}}
+	for i := int64(0); i < tx.NIn; i++ {
+		in := b.c.InputAt(tx.FirstIn + i)
+		if in.SpentOutput < 0 {
+			e.Inputs = append(e.Inputs, EvInput{})
+			continue
+		}
+		o := b.c.OutputAt(in.SpentOutput)
+		pn, pos := b.c.TxOfOutput(in.SpentOutput)
+		e.Inputs = append(e.Inputs, EvInput{Outpoint: fmt.Sprintf("%s:%d", b.c.Txid(pn), pos), Address: b.addrString(o.AddrID), Sats: o.Value})
+	}
+	for i := int64(0); i < tx.NOut; i++ {
+		o := b.c.OutputAt(tx.FirstOut + i)
+		e.Outputs = append(e.Outputs, EvOutput{N: i, Address: b.addrString(o.AddrID), Sats: o.Value})
+	}
+	return e, nil
+}
+
+// addressAt states an address's totals counting only blocks ≤ height.
+func addressAt(c Chain, id, height int64) (EvAddress, error) {
+	var ea EvAddress
+	var err error
+	c.AddressOutputs(id, func(o int64) bool {
+		n, _ := c.TxOfOutput(o)
+		tx, e := c.TxAt(n)
+		if e != nil {
+			err = e
+			return false
+		}
+		if tx.Height > height {
+			return true
+		}
+		out := c.OutputAt(o)
+		ea.ReceivedSats += out.Value
+		ea.Outputs++
+		if out.SpentBy >= 0 {
+			sn, _ := c.TxOfInput(out.SpentBy)
+			if stx, e := c.TxAt(sn); e == nil && stx.Height <= height {
+				ea.SentSats += out.Value
+			}
+		}
+		return true
+	})
+	return ea, err
+}
+
+// ExportEvidence writes the evidence bundle of a case: its transactions
+// and addresses (JSON and CSV), saved graphs, the cluster links that tie
+// its addresses together with their rule and transaction, the index
+// digest and block hashes, the audit entries of the case and its reports,
+// and a manifest of SHA-256 hashes.
+func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*EvidenceResult, error) {
+	if s.Chain == nil {
+		return nil, errors.New("an evidence bundle needs the chain index")
+	}
+	if req.Out == "" {
+		return nil, rt.Invalid("out", "give a directory or a .zip file")
+	}
+	c, err := s.GetCase(ctx, req.Case)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkOut(req.Out); err != nil {
+		return nil, err
+	}
+	st := s.Chain.Status()
+	b := &evBuilder{c: s.Chain, height: st.Height, txs: map[int64]bool{}}
+	net := s.Chain.Network()
+
+	// Reports and their payment transactions.
+	var reps []*Report
+	for _, rc := range c.Reports {
+		r, err := s.load(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		reps = append(reps, r)
+		if v := r.Verification; v != nil {
+			for _, vt := range v.Transactions {
+				h, _ := rt.ParseHash(vt.Txid)
+				if n, err := s.Chain.TxNum(h); err == nil {
+					b.addTx(n)
+				}
+			}
+		}
+	}
+	// Addresses: every transaction paying to or spending from them.
+	var addrs []EvAddress
+	var ids []int64
+	for _, as := range c.Addresses {
+		a, err := chain.ParseAddress(as, net)
+		if err != nil {
+			return nil, fmt.Errorf("case %s: address %s: %w", c.ID, as, err)
+		}
+		id, err := s.Chain.AddressID(a)
+		if errors.Is(err, rt.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ea, err := addressAt(s.Chain, id, st.Height)
+		if err != nil {
+			return nil, err
+		}
+		ea.Address, ea.Cluster = s.Chain.EncodeAddress(a), id
+		if s.Clusters != nil && id <= int64(^uint32(0)) {
+			ea.Cluster = int64(s.Clusters.Find(uint32(id)))
+		}
+		addrs = append(addrs, ea)
+		ids = append(ids, id)
+		s.Chain.AddressOutputs(id, func(o int64) bool {
+			n, _ := s.Chain.TxOfOutput(o)
+			b.addTx(n)
+			if sp := s.Chain.OutputAt(o).SpentBy; sp >= 0 {
+				sn, _ := s.Chain.TxOfInput(sp)
+				b.addTx(sn)
+			}
+			return !b.truncated
+		})
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	// Cluster links between case addresses of one cluster.
+	links := []EvLink{}
+	if s.Clusters != nil {
+		byCluster := map[uint32][]uint32{}
+		for _, id := range ids {
+			byCluster[s.Clusters.Find(uint32(id))] = append(byCluster[s.Clusters.Find(uint32(id))], uint32(id))
+		}
+		var roots []uint32
+		for r := range byCluster {
+			roots = append(roots, r)
+		}
+		sort.Slice(roots, func(i, j int) bool { return roots[i] < roots[j] })
+		seen := map[string]bool{}
+		for _, r := range roots {
+			m := byCluster[r]
+			for _, other := range m[1:] {
+				ex := s.Clusters.Explain(m[0], other, explainVisitsCap)
+				for _, step := range ex.Path {
+					l := EvLink{From: b.addrString(int64(step.From)), To: b.addrString(int64(step.To)), Txid: s.Chain.Txid(step.Tx).String(),
+						Rule: step.Rule, Confidence: step.Confidence}
+					k := l.From + l.To + l.Txid
+					if !seen[k] {
+						seen[k] = true
+						links = append(links, l)
+						b.addTx(step.Tx)
+					}
+				}
+			}
+		}
+	}
+	// Transactions, in chain order, and the blocks they are in.
+	nums := make([]int64, 0, len(b.txs))
+	for n := range b.txs {
+		nums = append(nums, n)
+	}
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	txs := make([]EvTx, 0, len(nums))
+	blocks := map[int64]string{}
+	for i, n := range nums {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		t, err := b.tx(n)
+		if err != nil {
+			return nil, err
+		}
+		txs = append(txs, t)
+		blocks[t.Height] = t.BlockHash
+	}
+	ch := EvChain{Network: st.Network, Height: st.Height, TipHash: st.TipHash.String(), Digest: st.Digest.String(), Blocks: []EvBlock{}}
+	for h, hash := range blocks {
+		ch.Blocks = append(ch.Blocks, EvBlock{Height: h, Hash: hash})
+	}
+	sort.Slice(ch.Blocks, func(i, j int) bool { return ch.Blocks[i].Height < ch.Blocks[j].Height })
+
+	// Audit entries of the case, its reports and their tags.
+	objs := map[string]bool{"case:" + c.ID: true}
+	for _, r := range c.Reports {
+		objs["report:"+r], objs["tags:report:"+r] = true, true
+	}
+	audit := []state.AuditEntry{}
+	head := ""
+	for after := int64(0); ; {
+		page, err := s.State.Audit().List(ctx, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if objs[e.Object] {
+				audit = append(audit, e)
+			}
+			head = e.Hash
+		}
+		after = page[len(page)-1].Seq
+	}
+
+	files := map[string][]byte{}
+	put := func(name string, v any) {
+		bb, _ := json.MarshalIndent(v, "", " ")
+		files[name] = append(bb, '\n')
+	}
+	put("case.json", c)
+	if reps == nil {
+		reps = []*Report{}
+	}
+	put("reports.json", reps)
+	put("transactions.json", txs)
+	if addrs == nil {
+		addrs = []EvAddress{}
+	}
+	put("addresses.json", addrs)
+	put("graph.json", map[string]any{"saved": c.Saved})
+	put("links.json", links)
+	put("chain.json", ch)
+	put("audit.json", audit)
+	files["transactions.csv"] = txCSV(txs)
+	files["addresses.csv"] = addrCSV(addrs)
+
+	m := Manifest{Format: bundleFormat, Version: bundleVersion, Case: c.ID, Created: s.now(), Height: st.Height, AuditHead: head}
+	for name, data := range files {
+		m.Files = append(m.Files, ManifestFile{Path: name, SHA256: sha256Hex(data), Bytes: int64(len(data))})
+	}
+	sort.Slice(m.Files, func(i, j int) bool { return m.Files[i].Path < m.Files[j].Path })
+	m.Digest = m.digest()
+	mb, _ := json.MarshalIndent(m, "", " ")
+	files[manifestFile] = append(mb, '\n')
+	if err := writeBundle(req.Out, files); err != nil {
+		return nil, err
+	}
+	if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export", Object: "case:" + c.ID,
+		ObjectHash: m.Digest, Detail: fmt.Sprintf("evidence bundle, %d transactions, height %d", len(txs), st.Height)}); err != nil {
+		return nil, err
+	}
+	return &EvidenceResult{Out: req.Out, Digest: m.Digest, Files: m.Files, Txs: len(txs), Addresses: len(addrs), Links: len(links), Truncated: b.truncated}, nil
+}
+
+func txCSV(txs []EvTx) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"txid", "height", "block_hash", "block_time", "fee_sats", "io", "n", "outpoint", "address", "sats"})
+	for _, t := range txs {
+		base := []string{t.Txid, strconv.FormatInt(t.Height, 10), t.BlockHash, t.BlockTime.Format(time.RFC3339), strconv.FormatInt(t.FeeSats, 10)}
+		for i, in := range t.Inputs {
+			w.Write(append(append([]string{}, base...), "in", strconv.Itoa(i), in.Outpoint, in.Address, strconv.FormatInt(in.Sats, 10)))
+		}
+		for _, o := range t.Outputs {
+			w.Write(append(append([]string{}, base...), "out", strconv.FormatInt(o.N, 10), "", o.Address, strconv.FormatInt(o.Sats, 10)))
+		}
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func addrCSV(as []EvAddress) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"address", "cluster", "received_sats", "sent_sats", "outputs"})
+	for _, a := range as {
+		w.Write([]string{a.Address, strconv.FormatInt(a.Cluster, 10), strconv.FormatInt(a.ReceivedSats, 10), strconv.FormatInt(a.SentSats, 10), strconv.FormatInt(a.Outputs, 10)})
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func isZip(p string) bool { return strings.HasSuffix(strings.ToLower(p), ".zip") }
+
+func checkOut(out string) error {
+	if isZip(out) {
+		if _, err := os.Stat(out); err == nil {
+			return rt.Invalid("out", "%s exists: refusing to overwrite evidence", out)
+		}
+		return nil
+	}
+	ents, err := os.ReadDir(out)
+	if err == nil && len(ents) > 0 {
+		return rt.Invalid("out", "%s is not empty: refusing to overwrite evidence", out)
+	}
+	return nil
+}
+
+func writeBundle(out string, files map[string][]byte) error {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if isZip(out) {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return err
+		}
+		zw := zip.NewWriter(f)
+		for _, n := range names {
+			w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: time.Unix(0, 0).UTC()})
+			if err != nil {
+				f.Close()
+				return err
+			}
+			if _, err := w.Write(files[n]); err != nil {
+				f.Close()
+				return err
+			}
+		}
+		if err := zw.Close(); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(out, n), files[n], 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBundle reads a bundle directory or zip into memory, bounded.
+func readBundle(path string) (map[string][]byte, error) {
+	files := map[string][]byte{}
+	var total int64
+	add := func(name string, r io.Reader) error {
+		if len(files) >= maxBundleFiles {
+			return &BundleError{File: name, Msg: fmt.Sprintf("more than %d files", maxBundleFiles)}
+		}
+		b, err := io.ReadAll(io.LimitReader(r, MaxBundleBytes-total+1))
+		if err != nil {
+			return &BundleError{File: name, Msg: err.Error()}
+		}
+		total += int64(len(b))
+		if total > MaxBundleBytes {
+			return &BundleError{File: name, Msg: fmt.Sprintf("bundle larger than %d bytes", MaxBundleBytes)}
+		}
+		files[name] = b
+		return nil
+	}
+	if isZip(path) {
+		zr, err := zip.OpenReader(path)
+		if err != nil {
+			return nil, &BundleError{File: path, Msg: err.Error()}
+		}
+		defer zr.Close()
+		for _, f := range zr.File {
+			rc, err := f.Open()
+			if err != nil {
+				return nil, &BundleError{File: f.Name, Msg: err.Error()}
+			}
+			err = add(f.Name, rc)
+			rc.Close()
+			if err != nil {
+				return nil, err
+			}
+		}
+		return files, nil
+	}
+	ents, err := os.ReadDir(path)
+	if err != nil {
+		return nil, &BundleError{File: path, Msg: err.Error()}
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			return nil, &BundleError{File: e.Name(), Msg: "unexpected directory in the bundle"}
+		}
+		f, err := os.Open(filepath.Join(path, e.Name()))
+		if err != nil {
+			return nil, &BundleError{File: e.Name(), Msg: err.Error()}
+		}
+		err = add(e.Name(), f)
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
+// BundleError is the first problem found in a bundle: the file, and where
+// in it.
+type BundleError struct {
+	File string `json:"file"`
+	Msg  string `json:"problem"`
+}
+
+func (e *BundleError) Error() string { return e.File + ": " + e.Msg }
+
+// BundleCheck is the result of verifying a bundle.
+type BundleCheck struct {
+	OK       bool         `json:"ok"`
+	Case     string       `json:"case"`
+	Digest   string       `json:"digest"`
+	Height   int64        `json:"height"`
+	Files    int          `json:"files"`
+	Chain    bool         `json:"chain_checked"`
+	Txs      int          `json:"transactions_checked"`
+	Addrs    int          `json:"addresses_checked"`
+	Links    int          `json:"links_checked"`
+	Blocks   int          `json:"blocks_checked"`
+	Notes    []string     `json:"notes,omitempty"`
+	Problem  *BundleError `json:"problem,omitempty"`
+	Manifest *Manifest    `json:"-"`
+}
+
+// VerifyEvidence checks a bundle: the manifest is intact, every file is
+// listed with its SHA-256 and present, nothing else is there; with a chain
+// index (c non-nil) every transaction, address total, cluster link and
+// block hash is re-derived from the chain. The first problem is returned
+// as a *BundleError naming the file and the item.
+func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, error) {
+	files, err := readBundle(path)
+	if err != nil {
+		return nil, err
+	}
+	res := &BundleCheck{}
+	fail := func(file, format string, args ...any) (*BundleCheck, error) {
+		e := &BundleError{File: file, Msg: fmt.Sprintf(format, args...)}
+		res.Problem = e
+		return res, e
+	}
+	mb, ok := files[manifestFile]
+	if !ok {
+		return fail(manifestFile, "missing")
+	}
+	var m Manifest
+	if err := json.Unmarshal(mb, &m); err != nil {
+		return fail(manifestFile, "not valid JSON: %v", err)
+	}
+	res.Manifest, res.Case, res.Digest, res.Height = &m, m.Case, m.Digest, m.Height
+	if m.Format != bundleFormat || m.Version != bundleVersion {
+		return fail(manifestFile, "format %q version %d, want %s %d", m.Format, m.Version, bundleFormat, bundleVersion)
+	}
+	if d := m.digest(); d != m.Digest {
+		return fail(manifestFile, "digest %s does not match its content (%s): the manifest was modified", m.Digest, d)
+	}
+	canon, _ := json.MarshalIndent(m, "", " ")
+	if !bytes.Equal(append(canon, '\n'), mb) {
+		return fail(manifestFile, "bytes differ from the manifest's canonical form: the manifest was modified")
+	}
+	listed := map[string]bool{manifestFile: true}
+	for _, f := range m.Files {
+		listed[f.Path] = true
+		data, ok := files[f.Path]
+		if !ok {
+			return fail(f.Path, "listed in the manifest but missing from the bundle")
+		}
+		if int64(len(data)) != f.Bytes || sha256Hex(data) != f.SHA256 {
+			return fail(f.Path, "SHA-256 %s (%d bytes) does not match the manifest's %s (%d bytes): the file was modified", sha256Hex(data), len(data), f.SHA256, f.Bytes)
+		}
+	}
+	var extra []string
+	for name := range files {
+		if !listed[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return fail(extra[0], "in the bundle but not in the manifest")
+	}
+	res.Files = len(m.Files)
+	if c == nil {
+		res.OK = true
+		return res, nil
+	}
+	res.Chain = true
+	var ch EvChain
+	var txs []EvTx
+	var addrs []EvAddress
+	var links []EvLink
+	for name, v := range map[string]any{"chain.json": &ch, "transactions.json": &txs, "addresses.json": &addrs, "links.json": &links} {
+		if err := json.Unmarshal(files[name], v); err != nil {
+			return fail(name, "not valid JSON: %v", err)
+		}
+	}
+	st := c.Status()
+	if ch.Network != st.Network {
+		return fail("chain.json", "network %s, the index is %s", ch.Network, st.Network)
+	}
+	switch {
+	case st.Height < ch.Height:
+		return fail("chain.json", "bundle made at height %d, the index only reaches %d", ch.Height, st.Height)
+	case st.Height == ch.Height && st.Digest.String() != ch.Digest:
+		return fail("chain.json", "index digest %s at height %d, the bundle states %s", st.Digest, st.Height, ch.Digest)
+	case st.Height > ch.Height:
+		res.Notes = append(res.Notes, fmt.Sprintf("the index has grown to height %d since the bundle (height %d): block hashes checked, the digest cannot be", st.Height, ch.Height))
+	}
+	for _, bk := range ch.Blocks {
+		blk, err := c.BlockAt(bk.Height)
+		if err != nil || blk.Hash.String() != bk.Hash {
+			return fail("chain.json", "block %d: bundle %s, chain %s", bk.Height, bk.Hash, blk.Hash)
+		}
+		res.Blocks++
+	}
+	b := &evBuilder{c: c, height: ch.Height}
+	for i, t := range txs {
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		h, err := rt.ParseHash(t.Txid)
+		if err != nil {
+			return fail("transactions.json", "transaction %d: bad txid %q", i, t.Txid)
+		}
+		n, err := c.TxNum(h)
+		if err != nil {
+			return fail("transactions.json", "transaction %s: not on chain", t.Txid)
+		}
+		got, err := b.tx(n)
+		if err != nil {
+			return nil, err
+		}
+		if p := diffTx(&t, &got); p != "" {
+			return fail("transactions.json", "transaction %s: %s", t.Txid, p)
+		}
+		res.Txs++
+	}
+	for _, a := range addrs {
+		pa, err := chain.ParseAddress(a.Address, c.Network())
+		if err != nil {
+			return fail("addresses.json", "address %s: %v", a.Address, err)
+		}
+		id, err := c.AddressID(pa)
+		if err != nil {
+			return fail("addresses.json", "address %s: not on chain", a.Address)
+		}
+		got, err := addressAt(c, id, ch.Height)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case got.ReceivedSats != a.ReceivedSats:
+			return fail("addresses.json", "address %s: received %d sat in the bundle, %d on chain at height %d", a.Address, a.ReceivedSats, got.ReceivedSats, ch.Height)
+		case got.SentSats != a.SentSats:
+			return fail("addresses.json", "address %s: sent %d sat in the bundle, %d on chain at height %d", a.Address, a.SentSats, got.SentSats, ch.Height)
+		case got.Outputs != a.Outputs:
+			return fail("addresses.json", "address %s: %d outputs in the bundle, %d on chain", a.Address, a.Outputs, got.Outputs)
+		}
+		res.Addrs++
+	}
+	for i, l := range links {
+		h, err := rt.ParseHash(l.Txid)
+		if err != nil {
+			return fail("links.json", "link %d: bad txid %q", i, l.Txid)
+		}
+		n, err := c.TxNum(h)
+		if err != nil {
+			return fail("links.json", "link %d (%s): transaction %s not on chain", i, l.Rule, l.Txid)
+		}
+		t, err := b.tx(n)
+		if err != nil {
+			return nil, err
+		}
+		if p := linkHolds(&l, &t); p != "" {
+			return fail("links.json", "link %d (%s, %s → %s): %s", i, l.Rule, l.From, l.To, p)
+		}
+		res.Links++
+	}
+	res.OK = true
+	return res, nil
+}
+
+func diffTx(want, got *EvTx) string {
+	switch {
+	case want.Height != got.Height:
+		return fmt.Sprintf("height %d in the bundle, %d on chain", want.Height, got.Height)
+	case want.BlockHash != got.BlockHash:
+		return fmt.Sprintf("block %s in the bundle, %s on chain", want.BlockHash, got.BlockHash)
+	case !want.BlockTime.Equal(got.BlockTime):
+		return fmt.Sprintf("block time %s in the bundle, %s on chain", want.BlockTime, got.BlockTime)
+	case want.FeeSats != got.FeeSats:
+		return fmt.Sprintf("fee %d in the bundle, %d on chain", want.FeeSats, got.FeeSats)
+	case len(want.Inputs) != len(got.Inputs):
+		return fmt.Sprintf("%d inputs in the bundle, %d on chain", len(want.Inputs), len(got.Inputs))
+	case len(want.Outputs) != len(got.Outputs):
+		return fmt.Sprintf("%d outputs in the bundle, %d on chain", len(want.Outputs), len(got.Outputs))
+	}
+	for i := range want.Inputs {
+		if want.Inputs[i] != got.Inputs[i] {
+			return fmt.Sprintf("input %d: %+v in the bundle, %+v on chain", i, want.Inputs[i], got.Inputs[i])
+		}
+	}
+	for i := range want.Outputs {
+		if want.Outputs[i] != got.Outputs[i] {
+			return fmt.Sprintf("output %d: %+v in the bundle, %+v on chain", i, want.Outputs[i], got.Outputs[i])
+		}
+	}
+	return ""
+}
+
+// linkHolds checks that both addresses of a link appear in its transaction
+// (as inputs for the multi-input rule; as input and output for change).
+func linkHolds(l *EvLink, t *EvTx) string {
+	in, out := map[string]bool{}, map[string]bool{}
+	for _, x := range t.Inputs {
+		in[x.Address] = true
+	}
+	for _, x := range t.Outputs {
+		out[x.Address] = true
+	}
+	if l.Rule == cluster.RuleMultiInput {
+		if !in[l.From] || !in[l.To] {
+			return "the two addresses are not both inputs of the transaction"
+		}
+		return ""
+	}
+	if !(in[l.From] || out[l.From]) || !(in[l.To] || out[l.To]) {
+		return "the two addresses do not both appear in the transaction"
+	}
+	return ""
+}
