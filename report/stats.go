@@ -33,13 +33,13 @@ type StatsRequest struct {
 
 // Stats are payment totals over the reports.
 type Stats struct {
-	By        string  `json:"by"`
-	Reports   int     `json:"reports"`
-	Payments  int     `json:"payments"`
-	Verified  int     `json:"verified"`
-	Sats      int64   `json:"sats"`
-	USD       float64 `json:"usd"`
-	Rows      []Row   `json:"rows"`
+	By       string  `json:"by"`
+	Reports  int     `json:"reports"`
+	Payments int     `json:"payments"`
+	Verified int     `json:"verified"`
+	Sats     int64   `json:"sats"`
+	USD      float64 `json:"usd"`
+	Rows     []Row   `json:"rows"`
 	// OriginTarget is the breakdown by the actor's origin and the
 	// victim's jurisdiction (as in the Microsoft Digital Defense Report).
 	OriginTarget []Cell `json:"origin_target"`
@@ -235,4 +235,3 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 	})
 	return st, nil
 }
-
