@@ -324,3 +324,22 @@ func TestStats(t *testing.T) {
 		t.Error("bad grouping accepted")
 	}
 }
+
+func FuzzVerifyEvidenceZip(f *testing.F) {
+	f.Add([]byte("PK\x03\x04"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "b.zip")
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := VerifyEvidence(context.Background(), p, nil)
+		if err == nil && (res == nil || !res.OK) {
+			t.Fatal("no error for a bundle that is not OK")
+		}
+		var be *BundleError
+		if err != nil && !errors.As(err, &be) {
+			t.Fatalf("error %v does not name a file", err)
+		}
+	})
+}

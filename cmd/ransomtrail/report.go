@@ -81,7 +81,7 @@ func parseReportArgs(e *env, name, usage string, args []string, nargs int, extra
 	if err != nil {
 		return rf, nil, err
 	}
-	if nargs >= 0 && len(pos) != nargs || nargs < 0 && len(pos) == 0 {
+	if nargs >= 0 && len(pos) != nargs {
 		return rf, nil, &usageError{"usage: ransomtrail " + usage}
 	}
 	if *rf.data == "" {
@@ -132,7 +132,7 @@ func printFiled(w io.Writer, f *report.Filed) {
 		fmt.Fprintf(w, "  source: %s\n", f.Source)
 	}
 	if f.Attack.Family != "" || f.Attack.Actor != "" {
-		fmt.Fprintf(w, "  family %s  actor %s\n", strOr(&f.Attack.Family, "-"), strOr(&f.Attack.Actor, "-"))
+		fmt.Fprintf(w, "  family %s  actor %s\n", orDash(f.Attack.Family), orDash(f.Attack.Actor))
 	}
 	if d := f.Demand; d != nil {
 		fmt.Fprintf(w, "  demand: %s %s to %s\n", d.Amount, d.Asset, strings.Join(d.Addresses, ", "))
@@ -221,7 +221,7 @@ func runReportList(ctx context.Context, e *env, args []string) error {
 			verified = "verified"
 		}
 		fmt.Fprintf(e.stdout, "%s  %s  TLP:%-12s %-10s %-16s %s %s%s\n", f.Receipt, f.Submitted.Format("2006-01-02"), strings.ToUpper(f.TLP),
-			strOr(&f.Attack.Family, "-"), amount, verified, f.Organisation.Jurisdiction, late)
+			orDash(f.Attack.Family), amount, verified, f.Organisation.Jurisdiction, late)
 	}
 	if res.NextCursor != "" {
 		fmt.Fprintf(e.stdout, "more: --cursor %s\n", res.NextCursor)
