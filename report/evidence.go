@@ -129,7 +129,11 @@ type EvBlock struct {
 type EvidenceRequest struct {
 	Case string
 	// Out is a directory (created; must be empty or new) or a .zip file.
-	Out   string
+	Out string
+	// To is who receives the bundle (a court, a partner); required when
+	// the case or one of its reports is above TLP:GREEN, and recorded in
+	// the audit log. A TLP:RED case or report never leaves.
+	To    string
 	Actor string
 }
 
@@ -245,26 +249,37 @@ func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*Evi
 	if err := checkOut(req.Out); err != nil {
 		return nil, err
 	}
-	st := s.Chain.Status()
-	b := &evBuilder{c: s.Chain, height: st.Height, txs: map[int64]bool{}}
+	maxTLP := c.TLP
 	net := s.Chain.Network()
 
 	// Reports and their payment transactions.
 	var reps []*Report
+	var payTxs []int64
 	for _, rc := range c.Reports {
 		r, err := s.load(ctx, rc)
 		if err != nil {
 			return nil, err
 		}
 		reps = append(reps, r)
+		if tlpRank(r.TLP) > tlpRank(maxTLP) {
+			maxTLP = r.TLP
+		}
 		if v := r.Verification; v != nil {
 			for _, vt := range v.Transactions {
 				h, _ := rt.ParseHash(vt.Txid)
 				if n, err := s.Chain.TxNum(h); err == nil {
-					b.addTx(n)
+					payTxs = append(payTxs, n)
 				}
 			}
 		}
+	}
+	if err := CheckTLP(maxTLP, req.To); err != nil {
+		return nil, err
+	}
+	st := s.Chain.Status()
+	b := &evBuilder{c: s.Chain, height: st.Height, txs: map[int64]bool{}}
+	for _, n := range payTxs {
+		b.addTx(n)
 	}
 	// Addresses: every transaction paying to or spending from them.
 	var addrs []EvAddress
@@ -419,7 +434,7 @@ func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*Evi
 		return nil, err
 	}
 	if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export", Object: "case:" + c.ID,
-		ObjectHash: m.Digest, Detail: fmt.Sprintf("evidence bundle, %d transactions, height %d", len(txs), st.Height)}); err != nil {
+		ObjectHash: m.Digest, Detail: fmt.Sprintf("evidence bundle, %d transactions, height %d, tlp=%s%s", len(txs), st.Height, maxTLP, toDetail(req.To))}); err != nil {
 		return nil, err
 	}
 	return &EvidenceResult{Out: req.Out, Digest: m.Digest, Files: m.Files, Txs: len(txs), Addresses: len(addrs), Links: len(links), Truncated: b.truncated}, nil
@@ -805,4 +820,11 @@ func linkHolds(l *EvLink, t *EvTx) string {
 		return "the two addresses do not both appear in the transaction"
 	}
 	return ""
+}
+
+func toDetail(to string) string {
+	if to == "" {
+		return ""
+	}
+	return " to=" + to
 }

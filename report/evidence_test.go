@@ -71,7 +71,7 @@ func TestEvidenceBundle(t *testing.T) {
 	ctx := context.Background()
 	c, filed := caseWithEvidence(t, f)
 	out := filepath.Join(t.TempDir(), "bundle")
-	res, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: out, Actor: "ana"})
+	res, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: out, Actor: "ana", To: "Landgericht Wien"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +94,9 @@ func TestEvidenceBundle(t *testing.T) {
 	}
 	var links []EvLink
 	readJSON(t, filepath.Join(out, "links.json"), &links)
+	if _, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: filepath.Join(t.TempDir(), "b"), Actor: "ana"}); err == nil {
+		t.Error("an AMBER case's evidence left without a named recipient")
+	}
 	if len(links) == 0 {
 		t.Error("no cluster link evidence for addresses of one cluster")
 	}
@@ -166,13 +169,13 @@ func TestEvidenceBundle(t *testing.T) {
 
 	// A zip bundle verifies the same way.
 	zp := filepath.Join(t.TempDir(), "bundle.zip")
-	if _, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: zp, Actor: "ana"}); err != nil {
+	if _, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: zp, Actor: "ana", To: "AT-BK"}); err != nil {
 		t.Fatal(err)
 	}
 	if chk, err := VerifyEvidence(ctx, zp, f.svc.Chain); err != nil || chk.Txs != res.Txs {
 		t.Errorf("zip: %+v %v", chk, err)
 	}
-	if _, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: zp}); err == nil {
+	if _, err := f.svc.ExportEvidence(ctx, EvidenceRequest{Case: c.ID, Out: zp, To: "AT-BK"}); err == nil {
 		t.Error("an existing bundle was overwritten")
 	}
 }

@@ -19,9 +19,10 @@ func evidenceVerifyCommand() command {
 }
 
 func runEvidenceExport(ctx context.Context, e *env, args []string) error {
-	var out *string
-	rf, pos, err := parseReportArgs(e, "evidence export", "evidence export CASE --data DIR --out DIR_OR_ZIP [--json]", args, 1, func(fs *flag.FlagSet) {
+	var out, to *string
+	rf, pos, err := parseReportArgs(e, "evidence export", "evidence export CASE --data DIR --out DIR_OR_ZIP [--to RECIPIENT] [--json]", args, 1, func(fs *flag.FlagSet) {
 		out = fs.String("out", "", "a new directory, or a file ending in .zip")
+		to = fs.String("to", "", "who receives the bundle (required above TLP:GREEN; recorded in the audit log)")
 	})
 	if err != nil {
 		return err
@@ -34,7 +35,7 @@ func runEvidenceExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer done()
-	res, err := svc.ExportEvidence(ctx, report.EvidenceRequest{Case: pos[0], Out: *out, Actor: *rf.actor})
+	res, err := svc.ExportEvidence(ctx, report.EvidenceRequest{Case: pos[0], Out: *out, To: *to, Actor: *rf.actor})
 	if err != nil {
 		return err
 	}

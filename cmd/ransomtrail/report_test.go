@@ -196,7 +196,7 @@ func TestReportCommands(t *testing.T) {
 		t.Errorf("case export:\n%.400s", out)
 	}
 	bundle := filepath.Join(t.TempDir(), "ev.zip")
-	mustCLI(t, "evidence", "export", c.ID, "--data", data, "--out", bundle)
+	mustCLI(t, "evidence", "export", c.ID, "--data", data, "--out", bundle, "--to", "AT-BK")
 	var chk report.BundleCheck
 	json.Unmarshal([]byte(mustCLI(t, "evidence", "verify", bundle, "--data", data, "--json")), &chk)
 	if !chk.OK || !chk.Chain || chk.Txs == 0 || chk.Addrs != 1 {
@@ -252,7 +252,7 @@ func TestEvidenceVerifyCommandNamesTamperedFile(t *testing.T) {
 	var filed report.Filed
 	json.Unmarshal([]byte(mustCLI(t, "report", "submit", file, "--data", data, "--json")), &filed)
 	var c report.Case
-	json.Unmarshal([]byte(mustCLI(t, "case", "create", "--data", data, "--name", "x", "--json")), &c)
+	json.Unmarshal([]byte(mustCLI(t, "case", "create", "--data", data, "--name", "x", "--tlp", "green", "--json")), &c)
 	mustCLI(t, "case", "add", c.ID, "--data", data, "--report", filed.Receipt)
 	dir := filepath.Join(t.TempDir(), "bundle")
 	mustCLI(t, "evidence", "export", c.ID, "--data", data, "--out", dir)
