@@ -198,6 +198,19 @@ func (s *Service) UpdateCase(ctx context.Context, req UpdateCaseRequest) (*Case,
 		return nil, err
 	}
 	var es Errors
+	// Bound the request before looking at its items.
+	for _, b := range []struct {
+		field string
+		n, max int
+	}{{"/addresses", len(req.Addresses), MaxCaseAddresses}, {"/clusters", len(req.Clusters), MaxCaseClusters},
+		{"/reports", len(req.Reports), MaxCaseReports}, {"/saved", len(req.Saved), MaxCaseSaved}} {
+		if b.n > b.max {
+			es.add(b.field, "%d items, at most %d", b.n, b.max)
+		}
+	}
+	if err := es.err(); err != nil {
+		return nil, err
+	}
 	parse := s.parser()
 	have := map[string]bool{}
 	for _, a := range c.Addresses {

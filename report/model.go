@@ -398,6 +398,9 @@ func Validate(r *Report, parse AddressParser) error {
 			es.add("/payment/txids", "a Bitcoin payment needs its txids or the addresses paid")
 		}
 	}
+	if o := r.Outcome; o.DecryptorWorked != nil && *o.DecryptorWorked && o.DecryptorProvided != nil && !*o.DecryptorProvided {
+		es.add("/outcome/decryptor_worked", "a decryptor that was not provided cannot have worked")
+	}
 	if len(r.LawEnforcement.Agencies) > MaxAgencies {
 		es.add("/law_enforcement/agencies", "%d agencies, at most %d", len(r.LawEnforcement.Agencies), MaxAgencies)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +57,8 @@ func readPayments(t *testing.T, w *simworld.World) []truthPayment {
 	if len(out) < 10 {
 		t.Fatalf("world has %d ransom payments", len(out))
 	}
+	// Oldest first: the tests' payments lie well before the index tip.
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Height < out[j].Height })
 	return out
 }
 
@@ -242,6 +245,12 @@ func TestBadReportsStoreNothing(t *testing.T) {
 			r.Demand.Addresses = make([]string, MaxAddresses+1)
 		}, "/demand/addresses"},
 		{"note hash", func(r *Report) { r.Demand.NoteSHA256 = "xyz" }, "/demand/note_sha256"},
+		{"outcome", func(r *Report) {
+			no, yes := false, true
+			r.Outcome = Outcome{DecryptorProvided: &no, DecryptorWorked: &yes}
+		}, "/outcome/decryptor_worked"},
+		{"huge description", func(r *Report) { r.Attack.Description = strings.Repeat("x", MaxLongText+1) }, "/attack/description"},
+		{"payment before attack", func(r *Report) { r.Attack.Start = "2030-01-01" }, "/payment/date"},
 	}
 	for _, tc := range cases {
 		r := f.reportOf(t, p)
@@ -342,4 +351,34 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// A payment newer than the index tip is stored pending, not refused, and
+// gets no tags until it verifies.
+func TestSubmitPendingWhenIndexBehind(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tip := f.blockTime(t, f.svc.Chain.Status().Height)
+	r := f.reportOf(t, f.pay[1])
+	r.Payment.Date = tip.Add(2 * time.Hour).Format(time.RFC3339)
+	r.Payment.Txids = []string{strings.Repeat("cd", 32)}
+	filed, err := f.svc.Submit(ctx, SubmitRequest{Report: r, Actor: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := filed.Verification; v == nil || v.Verified || !v.Pending || len(v.Warnings) == 0 {
+		t.Fatalf("verification %+v", v)
+	}
+	if page, _, _ := f.st.Tags().List(ctx, state.TagFilter{}, "", 10); len(page) != 0 {
+		t.Errorf("a pending payment was tagged: %+v", page)
+	}
+	// The same unknown txid for a payment well before the tip is refused.
+	if gap := tip.Sub(f.blockTime(t, f.pay[1].Height)); gap < 2*pendingWindow {
+		t.Fatalf("the world's payment is only %v before the tip", gap)
+	}
+	r2 := f.reportOf(t, f.pay[1])
+	r2.Payment.Txids = []string{strings.Repeat("cd", 32)}
+	if _, err := f.svc.Submit(ctx, SubmitRequest{Report: r2, Actor: "a"}); err == nil {
+		t.Error("unknown txid of an old payment accepted")
+	}
 }

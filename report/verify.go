@@ -40,7 +40,11 @@ type Verification struct {
 	IndexTip    string    `json:"index_tip"`
 	// Verified is set when every stated transaction and address was found
 	// and the amount matched within the tolerance.
-	Verified     bool         `json:"verified"`
+	Verified bool `json:"verified"`
+	// Pending is set when the index has not yet reached the payment's
+	// time (a payment made minutes ago): the report is stored unverified
+	// and "report verify" checks it later.
+	Pending      bool         `json:"pending,omitempty"`
 	Transactions []VerifiedTx `json:"transactions"`
 	// StatedSats is the amount the report states; ReceivedSats what the
 	// transactions paid to the payment addresses.
@@ -94,6 +98,10 @@ type TraceRequest struct {
 const (
 	maxConfirmDelay = 72 * time.Hour
 	maxEarly        = 24 * time.Hour
+	// pendingWindow: a transaction missing from an index whose tip is
+	// less than this past the stated payment time may not be mined or
+	// indexed yet; the report is then stored pending instead of refused.
+	pendingWindow = 24 * time.Hour
 	// searchWindow bounds the blocks searched for a payment stated by
 	// address only.
 	searchWindow = 4 * 24 * time.Hour
@@ -122,6 +130,22 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 	v.StatedSats = stated
 	date, _ := ParseWhen(p.Date)
 	dateOnly := len(p.Date) == 10
+	// pending: what is missing may simply not be indexed yet.
+	pending := func() (*Verification, error) {
+		tip, err := c.BlockAt(st.Height)
+		if err != nil {
+			return nil, es
+		}
+		tipTime := time.Unix(int64(tip.Time), 0).UTC()
+		if tipTime.After(date.Add(pendingWindow)) {
+			return nil, es
+		}
+		v.Pending = true
+		v.TraceRequest.Outpoints, v.TraceRequest.Addresses, v.PaymentAddresses = []string{}, []string{}, []string{}
+		v.Warnings = append(v.Warnings, fmt.Sprintf("the index (height %d, %s) has not reached the payment's time yet: %s; run 'report verify' later",
+			st.Height, tipTime.Format(time.RFC3339), es.Error()))
+		return v, nil
+	}
 
 	toIDs := map[int64]string{} // address id → as stated
 	for i, s := range p.ToAddresses {
@@ -150,7 +174,7 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		fromIDs[id] = s
 	}
 	if len(es) > 0 {
-		return nil, es
+		return pending()
 	}
 
 	txnums := map[int64]int{} // tx number → index in p.Txids (-1: found by address)
@@ -167,7 +191,7 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		txnums[n] = i
 	}
 	if len(es) > 0 {
-		return nil, es
+		return pending()
 	}
 	if len(p.Txids) == 0 {
 		// Find the payment by its addresses: outputs to them in blocks
@@ -198,7 +222,7 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		}
 		if len(txnums) == 0 {
 			es.add("/payment/to_addresses", "no payment to these addresses in blocks from %s to %s", date.Add(-maxEarly).Format(time.RFC3339), date.Add(searchWindow).Format(time.RFC3339))
-			return nil, es
+			return pending()
 		}
 	}
 
