@@ -200,7 +200,7 @@ func (s *Service) UpdateCase(ctx context.Context, req UpdateCaseRequest) (*Case,
 	var es Errors
 	// Bound the request before looking at its items.
 	for _, b := range []struct {
-		field string
+		field  string
 		n, max int
 	}{{"/addresses", len(req.Addresses), MaxCaseAddresses}, {"/clusters", len(req.Clusters), MaxCaseClusters},
 		{"/reports", len(req.Reports), MaxCaseReports}, {"/saved", len(req.Saved), MaxCaseSaved}} {
