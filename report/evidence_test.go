@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -251,16 +252,40 @@ func TestCases(t *testing.T) {
 func TestStats(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	// An actor from an ActorPack with its jurisdiction.
-	if err := f.st.Tags().Put(ctx, state.Batch{Import: state.Import{ID: "actors", Time: time.Now()},
-		Actors: []tags.Actor{{ID: "grim_spider", Label: "Grim Spider", Jurisdictions: []string{"RU"}}}}); err != nil {
+	// Actors from an ActorPack with their jurisdictions; the family of the
+	// second report is tied to an actor by a ransomware tag elsewhere.
+	// Four payments of distinct families, so each family has one actor.
+	var picked []truthPayment
+	seenFam := map[string]bool{}
+	for _, p := range f.pay {
+		if !seenFam[p.Family] && len(picked) < 4 {
+			seenFam[p.Family] = true
+			picked = append(picked, p)
+		}
+	}
+	if len(picked) < 4 {
+		t.Fatalf("the world has %d ransomware families, the test needs 4", len(picked))
+	}
+	fam := picked[1].Family
+	addrKey := func(a string) []byte {
+		pa, err := chain.ParseAddress(a, chain.MustNetwork("mainnet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pa.AppendKey(nil)
+	}
+	famTag := tags.Tag{Address: "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", AddrKey: addrKey("1BoatSLRHtKNngkdXEeobR76b53LETtpyT"), Currency: "XBT",
+		Label: fam, Category: tags.CategoryRansomware, Source: "test-pack", Actor: "fam_actor", Confidence: 50}
+	if err := f.st.Tags().Put(ctx, state.Batch{Import: state.Import{ID: "actors", Time: time.Now()}, Tags: []tags.Tag{famTag},
+		Actors: []tags.Actor{{ID: "grim_spider", Label: "Grim Spider", Jurisdictions: []string{"RU"}},
+			{ID: "fam_actor", Label: "Family actor", Jurisdictions: []string{"LV"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	sectors := []string{"energy", "energy", "healthcare-and-public-health", "financial-services"}
 	jur := []string{"US", "DE", "US", "FR"}
 	var filed []*Filed
 	for i := range sectors {
-		r := f.reportOf(t, f.pay[i*2])
+		r := f.reportOf(t, picked[i])
 		r.Organisation.Sector, r.Organisation.Jurisdiction = sectors[i], jur[i]
 		if i%2 == 0 {
 			r.Attack.Actor = "grim_spider"
@@ -297,20 +322,37 @@ func TestStats(t *testing.T) {
 			t.Errorf("family %s: %d payments, want %d", r.Key, r.Payments, byFamily[r.Key])
 		}
 	}
+	// Expected origins by the rule: the report's actor, else the actor of
+	// its family's tags, else unknown.
+	wantOrigins, wantCells := map[string]int{}, map[string]int{}
+	for i, fl := range filed {
+		o := Unknown
+		switch {
+		case i%2 == 0:
+			o = "RU"
+		case fl.Attack.Family == fam:
+			o = "LV"
+		}
+		wantOrigins[o]++
+		wantCells[o+"→"+fl.Organisation.Jurisdiction]++
+	}
+	if wantOrigins["LV"] == 0 {
+		t.Fatalf("no report of family %s without an actor", fam)
+	}
 	st, _ = f.svc.Stats(ctx, StatsRequest{By: ByOrigin})
 	origins := map[string]int{}
 	for _, r := range st.Rows {
 		origins[r.Key] = r.Payments
 	}
-	if origins["RU"] != 2 || origins[Unknown] != 2 {
-		t.Errorf("origins %v", origins)
+	if fmt.Sprint(origins) != fmt.Sprint(wantOrigins) {
+		t.Errorf("origins %v, want %v", origins, wantOrigins)
 	}
 	cells := map[string]int{}
 	for _, c := range st.OriginTarget {
-		cells[c.Origin+"→"+c.Target] = c.Payments
+		cells[c.Origin+"→"+c.Target] += c.Payments
 	}
-	if cells["RU→US"] != 2 || cells["unknown→DE"] != 1 || cells["unknown→FR"] != 1 {
-		t.Errorf("origin × target %v", cells)
+	if fmt.Sprint(cells) != fmt.Sprint(wantCells) {
+		t.Errorf("origin × target %v, want %v", cells, wantCells)
 	}
 	st, _ = f.svc.Stats(ctx, StatsRequest{By: ByMonth})
 	n := 0

@@ -8,6 +8,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -98,7 +99,7 @@ func (s *Service) paymentValue(r *Report) (sats int64, usd float64, month string
 // origin is the jurisdiction of the report's actor: the actor named in the
 // report, or the actor of a tag on a payment address, looked up among the
 // ActorPacks' actors; Unknown when none is known.
-func (s *Service) origin(ctx context.Context, r *Report, cache map[string]string) (string, error) {
+func (s *Service) origin(ctx context.Context, r *Report, oc *originCache) (string, error) {
 	actor := r.Attack.Actor
 	if actor == "" && r.Verification != nil && s.Chain != nil {
 		for _, a := range r.Verification.PaymentAddresses {
@@ -121,10 +122,20 @@ func (s *Service) origin(ctx context.Context, r *Report, cache map[string]string
 			}
 		}
 	}
+	if actor == "" && r.Attack.Family != "" {
+		if oc.families == nil {
+			fa, err := s.familyActors(ctx)
+			if err != nil {
+				return "", err
+			}
+			oc.families = fa
+		}
+		actor = oc.families[strings.ToLower(r.Attack.Family)]
+	}
 	if actor == "" {
 		return Unknown, nil
 	}
-	if o, ok := cache[actor]; ok {
+	if o, ok := oc.origins[actor]; ok {
 		return o, nil
 	}
 	o := Unknown
@@ -138,8 +149,43 @@ func (s *Service) origin(ctx context.Context, r *Report, cache map[string]string
 		sort.Strings(js)
 		o = strings.ToUpper(strings.Join(js, "+"))
 	}
-	cache[actor] = o
+	oc.origins[actor] = o
 	return o, nil
+}
+
+// maxFamilyScan bounds the ransomware tags read to map families to actors.
+const maxFamilyScan = 1_000_000
+
+// originCache holds, for one Stats call, the origin of each actor and the
+// actor of each family.
+type originCache struct {
+	origins  map[string]string
+	families map[string]string
+}
+
+// familyActors maps ransomware families (tag labels, lower case) to the
+// actor their tags name, from the stored ransomware tags.
+func (s *Service) familyActors(ctx context.Context) (map[string]string, error) {
+	m := map[string]string{}
+	cursor, n := "", 0
+	for {
+		page, next, err := s.State.Tags().List(ctx, state.TagFilter{Category: tags.CategoryRansomware}, cursor, 5000)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range page {
+			k := strings.ToLower(t.Label)
+			if t.Actor != "" && m[k] == "" {
+				m[k] = t.Actor
+			}
+		}
+		n += len(page)
+		if next == "" || n >= maxFamilyScan {
+			break
+		}
+		cursor = next
+	}
+	return m, nil
 }
 
 // Stats totals the reports' payments by one grouping, with the origin ×
@@ -158,10 +204,10 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 	st := &Stats{By: req.By, Rows: []Row{}, OriginTarget: []Cell{}}
 	rows := map[string]*Row{}
 	cells := map[[2]string]*Cell{}
-	cache := map[string]string{}
+	oc := &originCache{origins: map[string]string{}}
 	for _, r := range reps {
 		sats, usd, month, verified := s.paymentValue(r)
-		origin, err := s.origin(ctx, r, cache)
+		origin, err := s.origin(ctx, r, oc)
 		if err != nil {
 			return nil, err
 		}
