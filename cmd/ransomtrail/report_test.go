@@ -266,3 +266,21 @@ func TestEvidenceVerifyCommandNamesTamperedFile(t *testing.T) {
 		t.Errorf("verify of a tampered bundle: %v\n%s", err, out)
 	}
 }
+
+// A tag import is audited too.
+func TestTagsImportAudited(t *testing.T) {
+	data := t.TempDir()
+	f := filepath.Join(t.TempDir(), "tags.csv")
+	os.WriteFile(f, []byte("address,label,category,source,confidence\n1BoatSLRHtKNngkdXEeobR76b53LETtpyT,Example,ransomware,test,50\n"), 0o644)
+	mustCLI(t, "tags", "import", "--data", data, f)
+	var audit struct {
+		Entries []struct{ Action, Object, Detail string } `json:"entries"`
+	}
+	json.Unmarshal([]byte(mustCLI(t, "audit", "list", "--data", data, "--json")), &audit)
+	if len(audit.Entries) != 1 || audit.Entries[0].Action != "import" || !strings.HasPrefix(audit.Entries[0].Object, "tags:") || !strings.Contains(audit.Entries[0].Detail, "tags=1") {
+		t.Errorf("audit after a tag import: %+v", audit.Entries)
+	}
+	if out := mustCLI(t, "audit", "verify", "--data", data); !strings.Contains(out, "1 entries") {
+		t.Errorf("audit verify: %s", out)
+	}
+}
