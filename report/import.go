@@ -13,6 +13,10 @@ import (
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
+// UnknownJurisdiction is the user-assigned ISO 3166 code given to an
+// imported report that names no jurisdiction.
+const UnknownJurisdiction = "ZZ"
+
 // ImportRequest imports a partner's document.
 type ImportRequest struct {
 	Format string
@@ -76,8 +80,15 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 		// Validate all before storing any.
 		for i, r := range reps {
 			r.Source, r.SourceReceipt = req.Source, r.Receipt
+			// A partner's document may lack what our intake requires.
 			if r.Reporter.Role == "" {
 				r.Reporter.Role = "fiu"
+			}
+			if r.Organisation.Sector == "" {
+				r.Organisation.Sector = "other"
+			}
+			if r.Organisation.Jurisdiction == "" {
+				r.Organisation.Jurisdiction = UnknownJurisdiction
 			}
 			if err := Validate(r, s.parser()); err != nil {
 				return nil, fmt.Errorf("%s: report %d (%s): %w", req.Name, i+1, r.SourceReceipt, err)
@@ -93,6 +104,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 				} else {
 					r.Verification = v
 					ir.Verified = v != nil && v.Verified
+					if v == nil {
+						ir.Note = "nothing to verify on chain (no Bitcoin transactions or addresses)"
+					}
 				}
 			}
 			if r.Submitted.IsZero() {

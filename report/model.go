@@ -302,6 +302,7 @@ func Validate(r *Report, parse AddressParser) error {
 		es.add("/tlp", "want one of %s", strings.Join(TLPs, ", "))
 	}
 	text(&es, "/source", r.Source, MaxShortText)
+	text(&es, "/source_receipt", r.SourceReceipt, MaxShortText)
 	r.Reporter.Role = strings.ToLower(strings.TrimSpace(r.Reporter.Role))
 	if !oneOf(r.Reporter.Role, Roles) {
 		es.add("/reporter/role", "want one of %s", strings.Join(Roles, ", "))
@@ -394,9 +395,6 @@ func Validate(r *Report, parse AddressParser) error {
 			}
 		}
 		text(&es, "/payment/third_party_payer", p.ThirdPartyPayer, MaxShortText)
-		if isBitcoin(p.Asset) && len(p.Txids) == 0 && len(p.ToAddresses) == 0 {
-			es.add("/payment/txids", "a Bitcoin payment needs its txids or the addresses paid")
-		}
 	}
 	if o := r.Outcome; o.DecryptorWorked != nil && *o.DecryptorWorked && o.DecryptorProvided != nil && !*o.DecryptorProvided {
 		es.add("/outcome/decryptor_worked", "a decryptor that was not provided cannot have worked")

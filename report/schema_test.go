@@ -693,3 +693,33 @@ func indentOf(doc, s string) string {
 	}
 	return ""
 }
+
+// A partner's minimal STIX bundle (the official ransomware incident
+// example: no identity, location or wallets) imports with defaults.
+func TestImportOfficialIncidentExample(t *testing.T) {
+	f := newFixture(t)
+	p := testchain.SharedFile(t, "formats/oasis-stix-common-objects/extension-definition-specifications/incident-ef7/examples/incident_ransom.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.svc.Import(context.Background(), ImportRequest{Format: FormatSTIX, Data: bytes.NewReader(b), Name: p, Source: "OASIS example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Reports) != 1 || res.Reports[0].Verified || res.Reports[0].TLP != TLPRed {
+		t.Fatalf("import %+v", res)
+	}
+	got, err := f.svc.Get(context.Background(), res.Reports[0].Receipt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example: a 0.5 BTC demand stated as USD 14,413.05 at a rate of
+	// 3.469e-5 BTC/USD, USD 10,000 paid in BTC at that rate; unmarked
+	// (kept as RED).
+	if got.Demand == nil || got.Demand.Amount != "0.50000000" || got.Demand.Asset != "BTC" || got.Payment == nil ||
+		got.Payment.Asset != "BTC" || got.Payment.Amount != "0.34690784" ||
+		got.Organisation.Jurisdiction != UnknownJurisdiction || got.Source != "OASIS example" {
+		t.Errorf("imported %+v %+v %+v", got.Demand, got.Payment, got.Organisation)
+	}
+}

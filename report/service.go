@@ -137,6 +137,10 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 	if err := Validate(r, s.parser()); err != nil {
 		return nil, err
 	}
+	// Filed here (not imported): a Bitcoin payment must be checkable.
+	if p := r.Payment; p != nil && isBitcoin(p.Asset) && len(p.Txids) == 0 && len(p.ToAddresses) == 0 {
+		return nil, Errors{{Field: "/payment/txids", Msg: "a Bitcoin payment needs its txids or the addresses paid"}}
+	}
 	now := s.now()
 	r.Submitted = now.Truncate(time.Second)
 	if s.Chain != nil {
@@ -344,6 +348,9 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (*Filed, error)
 	v, err := verifyPayment(r, s.Chain, s.Prices, s.now())
 	if err != nil {
 		return nil, err
+	}
+	if v == nil {
+		return nil, rt.Invalid("/payment", "report %s names no Bitcoin transaction or address to verify", r.Receipt)
 	}
 	r.Verification = v
 	if err := s.store(ctx, r, req.Actor, false); err != nil {

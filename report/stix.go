@@ -385,16 +385,29 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 				return nil, &ImportError{File: name, Object: o.ID, Msg: "impact " + ref + " not in the bundle"}
 			}
 			var m struct {
-				Variety  string  `json:"variety"`
-				Currency string  `json:"currency"`
-				Min      float64 `json:"min_amount"`
+				Variety        string  `json:"variety"`
+				Currency       string  `json:"currency"`
+				Min            float64 `json:"min_amount"`
+				Max            float64 `json:"max_amount"`
+				CurrencyActual string  `json:"currency_actual"`
+				Rate           float64 `json:"conversion_rate"`
 			}
 			if raw, ok := im.Extensions["monetary-ext"]; ok {
 				if err := json.Unmarshal(raw, &m); err != nil {
 					return nil, &ImportError{File: name, Object: im.ID, Msg: "monetary-ext: " + err.Error()}
 				}
 			}
-			amount := strconv.FormatFloat(m.Min, 'f', 8, 64)
+			// The upper bound of a range; converted to the currency
+			// actually used (a ransom paid in BTC, stated in USD).
+			v, cur := m.Max, m.Currency
+			if v == 0 {
+				v = m.Min
+			}
+			if m.CurrencyActual != "" && m.Rate > 0 {
+				v, cur = v*m.Rate, m.CurrencyActual
+			}
+			m.Currency = cur
+			amount := strconv.FormatFloat(v, 'f', 8, 64)
 			switch m.Variety {
 			case "ransom-demand":
 				r.Demand = &Demand{Asset: strings.ToUpper(m.Currency), Amount: amount, Date: im.StartTime}

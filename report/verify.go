@@ -119,8 +119,8 @@ func tolerance(stated, fees int64) int64 {
 // with pt (nil: no USD). Mismatches are field-level errors.
 func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verification, error) {
 	p := r.Payment
-	if p == nil || !isBitcoin(p.Asset) {
-		return nil, nil
+	if p == nil || !isBitcoin(p.Asset) || len(p.Txids) == 0 && len(p.ToAddresses) == 0 {
+		return nil, nil // nothing to check on chain
 	}
 	net := c.Network()
 	st := c.Status()
