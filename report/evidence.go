@@ -291,6 +291,8 @@ func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*Evi
 		}
 		id, err := s.Chain.AddressID(a)
 		if errors.Is(err, rt.ErrNotFound) {
+			// Never on chain: stated as such (cluster -1, nothing received).
+			addrs = append(addrs, EvAddress{Address: s.Chain.EncodeAddress(a), Cluster: -1})
 			continue
 		}
 		if err != nil {
@@ -733,6 +735,10 @@ func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, er
 			return fail("addresses.json", "address %s: %v", a.Address, err)
 		}
 		id, err := c.AddressID(pa)
+		if errors.Is(err, rt.ErrNotFound) && a.Cluster == -1 && a.Outputs == 0 && a.ReceivedSats == 0 && a.SentSats == 0 {
+			res.Addrs++ // stated as never on chain, and it is not
+			continue
+		}
 		if err != nil {
 			return fail("addresses.json", "address %s: not on chain", a.Address)
 		}

@@ -57,6 +57,8 @@ func caseWithEvidence(t *testing.T, f *fixture) (*Case, []*Filed) {
 	if !found {
 		t.Fatal("no ransom address in a cluster of 3 or more")
 	}
+	// An address never seen on chain is stated as such.
+	addrs = append(addrs, "1BoatSLRHtKNngkdXEeobR76b53LETtpyT")
 	graph := json.RawMessage(`{"nodes":[{"id":"a"}],"edges":[]}`)
 	c, err = f.svc.UpdateCase(ctx, UpdateCaseRequest{ID: c.ID, Actor: "ana", Addresses: addrs,
 		Reports: []string{filed[0].Receipt, filed[1].Receipt}, Note: "payments traced to one cluster",

@@ -382,3 +382,43 @@ func TestSubmitPendingWhenIndexBehind(t *testing.T) {
 		t.Error("unknown txid of an old payment accepted")
 	}
 }
+
+func TestListPages(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	want := map[string]bool{}
+	for i := 0; i < 5; i++ {
+		fl, err := f.svc.Submit(ctx, SubmitRequest{Report: f.reportOf(t, f.pay[i]), Actor: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[fl.Receipt] = true
+	}
+	got := map[string]bool{}
+	cursor, pages := "", 0
+	for {
+		res, err := f.svc.List(ctx, ListRequest{Limit: 2, Cursor: cursor, Overdue: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, r := range res.Reports {
+			if got[r.Receipt] {
+				t.Fatalf("%s listed twice", r.Receipt)
+			}
+			got[r.Receipt] = true
+		}
+		if cursor = res.NextCursor; cursor == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if len(got) != 5 || pages != 3 {
+		t.Errorf("%d reports in %d pages, want 5 in 3", len(got), pages)
+	}
+	if _, err := f.svc.List(ctx, ListRequest{Limit: -1}); err == nil {
+		t.Error("negative limit accepted")
+	}
+}

@@ -723,3 +723,9 @@ func TestImportOfficialIncidentExample(t *testing.T) {
 		t.Errorf("imported %+v %+v %+v", got.Demand, got.Payment, got.Organisation)
 	}
 }
+
+func TestPatternString(t *testing.T) {
+	if got := patternString(`a'b\c`); got != `a\'b\\c` {
+		t.Errorf("%s", got)
+	}
+}

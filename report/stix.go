@@ -165,7 +165,7 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 				ind := sdo("indicator", "indicator/"+a)
 				ind["name"] = "Ransom payment address " + a
 				ind["indicator_types"] = []string{"malicious-activity"}
-				ind["pattern"] = fmt.Sprintf("[cryptocurrency-wallet:value = '%s']", a)
+				ind["pattern"] = fmt.Sprintf("[cryptocurrency-wallet:value = '%s']", patternString(a))
 				ind["pattern_type"] = "stix"
 				ind["valid_from"] = created
 				add(ind)
@@ -463,4 +463,9 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 		return nil, &ImportError{File: name, Msg: "no incident with the incident-core extension"}
 	}
 	return out, nil
+}
+
+// patternString escapes a value for a STIX pattern string literal.
+func patternString(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
 }
