@@ -729,3 +729,35 @@ func TestPatternString(t *testing.T) {
 		t.Errorf("%s", got)
 	}
 }
+
+// Real partner files: the Ransomwhere export and a published GraphSense
+// TagPack import as tags marked with the partner.
+func TestImportRealPartnerFiles(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		file, format string
+		tags         int
+	}{
+		{"ransomware/ransomwhere/ransomwhere_export_2022-04.json", FormatRansomwhere, 7457},
+		{"graphsense-tagpacks/plustoken.yaml", FormatTagPack, 10},
+	} {
+		p := testchain.SharedFile(t, tc.file)
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := f.svc.Import(ctx, ImportRequest{Format: tc.format, Data: fh, Name: p, Source: "partner-x", Actor: "a"})
+		fh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Tags != tc.tags {
+			t.Errorf("%s: %d tags, want %d", tc.file, res.Tags, tc.tags)
+		}
+		page, _, err := f.st.Tags().List(ctx, state.TagFilter{Source: "partner:partner-x"}, "", 5)
+		if err != nil || len(page) == 0 || !strings.Contains(page[0].Description, "via partner-x") {
+			t.Errorf("%s: stored %+v %v", tc.file, page, err)
+		}
+	}
+}
