@@ -133,10 +133,12 @@ func (v *validator) validateSTIX(data []byte) map[string]int {
 			v.check("stix-crypto-extensions/muchdogesec/automodel_generated/schemas/scos/"+typ+".json", obj, what)
 		case "relationship":
 			v.check(stixBase+"sros/relationship.json", obj, what)
+		case "extension-definition":
+			v.check(stixBase+"common/extension-definition.json", obj, what)
 		default:
 			v.check(stixBase+"sdos/"+typ+".json", obj, what)
 		}
-		if typ != "marking-definition" {
+		if typ != "marking-definition" && typ != "extension-definition" {
 			refs, _ := obj["object_marking_refs"].([]any)
 			if len(refs) != 1 {
 				v.errf("%s: marking refs %v", what, refs)
@@ -442,7 +444,7 @@ func TestExportsValidateAndRoundTrip(t *testing.T) {
 			}
 			if format == FormatSTIX {
 				counts := v.validateSTIX(res.Data)
-				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 {
+				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 || counts["extension-definition"] != 5 {
 					t.Errorf("objects %v", counts)
 				}
 			} else {
@@ -758,6 +760,35 @@ func TestImportRealPartnerFiles(t *testing.T) {
 		page, _, err := f.st.Tags().List(ctx, state.TagFilter{Source: "partner:partner-x"}, "", 5)
 		if err != nil || len(page) == 0 || !strings.Contains(page[0].Description, "via partner-x") {
 			t.Errorf("%s: stored %+v %v", tc.file, page, err)
+		}
+	}
+}
+
+// The embedded extension-definition objects are the published ones.
+func TestExtensionDefinitionsArePublished(t *testing.T) {
+	formats := testchain.SharedFile(t, "formats")
+	files := map[string]string{
+		extTLP2:         "oasis-stix-common-objects/objects/extension-definition/extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d.json",
+		extImpact:       "oasis-stix-common-objects/objects/extension-definition/extension-definition--7cc33dd6-f6a1-489b-98ea-522d351d71b9.json",
+		extIncidentCore: "oasis-stix-common-objects/objects/extension-definition/extension-definition--ef765651-680c-498d-9894-99799f2fa126.json",
+		extCryptoTx:     "stix-crypto-extensions/muchdogesec/automodel_generated/extension-definitions/scos/cryptocurrency-transaction.json",
+		extCryptoWallet: "stix-crypto-extensions/muchdogesec/automodel_generated/extension-definitions/scos/cryptocurrency-wallet.json",
+	}
+	if len(files) != len(extensionDefinitions) {
+		t.Fatalf("%d embedded definitions, %d published files", len(extensionDefinitions), len(files))
+	}
+	for id, f := range files {
+		var pub map[string]any
+		readJSON(t, filepath.Join(formats, f), &pub)
+		if pub["type"] == "bundle" {
+			pub = pub["objects"].([]any)[0].(map[string]any)
+		}
+		var emb map[string]any
+		if err := json.Unmarshal([]byte(extensionDefinitions[id]), &emb); err != nil {
+			t.Fatal(err)
+		}
+		if emb["id"] != id || fmt.Sprint(emb) != fmt.Sprint(pub) {
+			t.Errorf("%s differs from %s", id, f)
 		}
 	}
 }

@@ -234,11 +234,32 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 		ms = append(ms, m)
 	}
 	sort.Slice(ms, func(i, j int) bool { return tlpRank(ms[i]) < tlpRank(ms[j]) })
-	all := make([]map[string]any, 0, len(objs)+len(ms))
+	all := make([]any, 0, len(objs)+len(ms)+5)
 	for _, m := range ms {
 		all = append(all, tlpMarking(m))
 	}
-	all = append(all, objs...)
+	// The definitions of the extensions used, as published.
+	used := map[string]bool{extTLP2: true}
+	for _, o := range objs {
+		switch o["type"] {
+		case "incident":
+			used[extIncidentCore] = true
+		case "impact":
+			used[extImpact] = true
+		case "cryptocurrency-wallet":
+			used[extCryptoWallet] = true
+		case "cryptocurrency-transaction":
+			used[extCryptoTx] = true
+		}
+	}
+	for _, ext := range []string{extTLP2, extIncidentCore, extImpact, extCryptoWallet, extCryptoTx} {
+		if used[ext] {
+			all = append(all, json.RawMessage(extensionDefinitions[ext]))
+		}
+	}
+	for _, o := range objs {
+		all = append(all, o)
+	}
 	var keys []string
 	for _, r := range reps {
 		keys = append(keys, r.Receipt)
