@@ -1,9 +1,10 @@
 package report
 
 // extensionDefinitions are the published STIX extension-definition objects
-// of the extensions an export uses, copied unchanged: the OASIS ones from
+// of the extensions an export uses, their content copied unchanged (as
+// compact JSON): the OASIS ones (BSD-3-Clause) from
 // oasis-open/cti-stix-common-objects (objects/extension-definition/), the
-// cryptocurrency SCO ones from muchdogesec/stix2extensions
+// cryptocurrency SCO ones from muchdogesec/stix2extensions (Apache-2.0)
 // (automodel_generated/extension-definitions/scos/). A test compares them
 // with the published files.
 var extensionDefinitions = map[string]string{
