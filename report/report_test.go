@@ -36,7 +36,7 @@ type truthPayment struct {
 	Sats, Height                            int64
 }
 
-func readPayments(t *testing.T, w *simworld.World) []truthPayment {
+func readPayments(t testing.TB, w *simworld.World) []truthPayment {
 	t.Helper()
 	f, err := os.Open(filepath.Join(w.Truth, "ransom_payments.csv"))
 	if err != nil {
@@ -62,7 +62,7 @@ func readPayments(t *testing.T, w *simworld.World) []truthPayment {
 	return out
 }
 
-func realPrices(t *testing.T) *prices.Table {
+func realPrices(t testing.TB) *prices.Table {
 	t.Helper()
 	p := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
 	f, err := os.Open(p)
@@ -85,7 +85,7 @@ type fixture struct {
 }
 
 // newFixture opens the shared world's index with a fresh state store.
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	w := simworld.Get(t, worldOpts)
 	ws := w.Workspace(t)
@@ -99,7 +99,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{w: w, svc: svc, pay: readPayments(t, w), st: st}
 }
 
-func (f *fixture) blockTime(t *testing.T, h int64) time.Time {
+func (f *fixture) blockTime(t testing.TB, h int64) time.Time {
 	t.Helper()
 	b, err := f.svc.Chain.BlockAt(h)
 	if err != nil {
@@ -109,7 +109,7 @@ func (f *fixture) blockTime(t *testing.T, h int64) time.Time {
 }
 
 // reportOf builds the report a victim would file for a truth payment.
-func (f *fixture) reportOf(t *testing.T, p truthPayment) *Report {
+func (f *fixture) reportOf(t testing.TB, p truthPayment) *Report {
 	paid := f.blockTime(t, p.Height).Add(-10 * time.Minute)
 	yes := true
 	return &Report{
