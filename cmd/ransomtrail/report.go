@@ -147,7 +147,12 @@ func printFiled(w io.Writer, f *report.Filed) {
 		}
 		fmt.Fprintf(w, "  deadline %s (%d h): %s  %s\n", d.Regime, d.Hours, d.Due.Format("2006-01-02 15:04 MST"), late)
 	}
-	if v := f.Verification; v != nil {
+	if v := f.Verification; v != nil && !v.Verified {
+		fmt.Fprintf(w, "  NOT verified yet (index height %d): run 'report verify %s' later\n", v.IndexHeight, f.Receipt)
+		for _, wr := range v.Warnings {
+			fmt.Fprintf(w, "    %s\n", wr)
+		}
+	} else if v != nil {
 		fmt.Fprintf(w, "  verified on chain at height %d: %s BTC received (stated %s, tolerance %s)\n", v.IndexHeight,
 			report.FormatAmount(v.ReceivedSats), report.FormatAmount(v.StatedSats), report.FormatAmount(v.ToleranceSats))
 		for _, tx := range v.Transactions {
