@@ -38,9 +38,6 @@ type embeddedRecords struct {
 	what   string
 }
 
-// MaxRecordID bounds a record ID.
-const MaxRecordID = 128
-
 func checkRecordID(id string) error {
 	if id == "" || len(id) > MaxRecordID || !utf8.ValidString(id) {
 		return fmt.Errorf("state: record ID %q: want 1..%d bytes of UTF-8", id, MaxRecordID)

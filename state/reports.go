@@ -44,8 +44,11 @@ type ReportStore interface{ RecordStore }
 // CaseStore keeps cases, keyed by case ID.
 type CaseStore interface{ RecordStore }
 
-// MaxRecordBytes bounds a stored record body.
-const MaxRecordBytes = 4 << 20
+// MaxRecordBytes bounds a stored record body; MaxRecordID its ID (UTF-8).
+const (
+	MaxRecordBytes = 4 << 20
+	MaxRecordID    = 128
+)
 
 // AuditEntry is one entry of the append-only, hash-chained audit log.
 type AuditEntry struct {

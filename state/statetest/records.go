@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,8 @@ var recordTests = []struct {
 	{"RecordsCreateGetUpdate", testRecords},
 	{"RecordsList", testRecordsList},
 	{"AuditChain", testAuditChain},
+	{"AuditConcurrent", testAuditConcurrent},
+	{"RecordBounds", testRecordBounds},
 }
 
 func entry(action, object string) state.AuditEntry {
@@ -139,5 +143,49 @@ func testAuditChain(t *testing.T, s state.Store) {
 	// Times survive the store exactly (UTC, microseconds).
 	if !es[0].Time.Equal(time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)) {
 		t.Errorf("time %v", es[0].Time)
+	}
+}
+
+// Concurrent writers still build one unbroken chain.
+func testAuditConcurrent(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				if _, err := s.Audit().Append(ctx, entry("export", fmt.Sprintf("report:%d-%d", w, i))); err != nil {
+					t.Error(err)
+					return
+				}
+				r := state.Record{ID: fmt.Sprintf("R-%d-%d", w, i), Body: json.RawMessage(`{}`)}
+				if _, err := s.Reports().Create(ctx, r, entry("create", "report:"+r.ID)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	n, _, err := state.VerifyAudit(ctx, s.Audit())
+	if err != nil || n != 200 {
+		t.Errorf("after concurrent writes: %d entries, %v", n, err)
+	}
+}
+
+func testRecordBounds(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	for _, r := range []state.Record{
+		{ID: "", Body: json.RawMessage(`{}`)},
+		{ID: strings.Repeat("x", state.MaxRecordID+1), Body: json.RawMessage(`{}`)},
+		{ID: "big", Body: json.RawMessage(`"` + strings.Repeat("x", state.MaxRecordBytes) + `"`)},
+	} {
+		if _, err := s.Reports().Create(ctx, r, entry("create", "report:x")); err == nil {
+			t.Errorf("record with a %d-byte id and a %d-byte body stored", len(r.ID), len(r.Body))
+		}
+	}
+	if es, _ := s.Audit().List(ctx, 0, 10); len(es) != 0 {
+		t.Errorf("refused records audited: %v", es)
 	}
 }
