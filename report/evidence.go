@@ -527,4 +527,3 @@ func writeBundle(out string, files map[string][]byte) error {
 	}
 	return nil
 }
-
