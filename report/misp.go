@@ -31,6 +31,13 @@ const (
 	mispPayment      = "ransom payment"
 	mispPaymentDate  = "ransom payment date"
 	mispDemandDate   = "ransom demand date"
+	mispNoteHash     = "ransom note"
+	mispDecProvided  = "decryptor provided"
+	mispDecWorked    = "decryptor worked"
+	mispDataReturned = "data returned"
+	mispLEEngaged    = "law enforcement engaged"
+	mispLEAgency     = "law enforcement agency"
+	mispPayer        = "third-party payer"
 )
 
 // mispDistribution maps TLP to MISP distribution levels: amber+strict and
@@ -137,7 +144,24 @@ func ExportMISP(reps []*Report, now time.Time) ([]byte, error) {
 				TemplateUUID: mispCoinAddressUUID, TemplateVersion: mispCoinAddressVer, Timestamp: ts, Distribution: "5",
 				Comment: role, Attribute: []mispAttr{a, s, t}})
 		}
+		for _, o := range []struct {
+			v       *bool
+			comment string
+		}{{r.Outcome.DecryptorProvided, mispDecProvided}, {r.Outcome.DecryptorWorked, mispDecWorked}, {r.Outcome.DataReturned, mispDataReturned}} {
+			if o.v != nil {
+				ev.Attribute = append(ev.Attribute, attr("text", strconv.FormatBool(*o.v), o.comment))
+			}
+		}
+		ev.Attribute = append(ev.Attribute, attr("text", strconv.FormatBool(r.LawEnforcement.Engaged), mispLEEngaged))
+		for _, a := range r.LawEnforcement.Agencies {
+			ev.Attribute = append(ev.Attribute, attr("text", a, mispLEAgency))
+		}
 		if d := r.Demand; d != nil {
+			if d.NoteSHA256 != "" {
+				h := attr("sha256", d.NoteSHA256, mispNoteHash)
+				h.Category = "Artifacts dropped"
+				ev.Attribute = append(ev.Attribute, h)
+			}
 			ev.Attribute = append(ev.Attribute, attr("text", d.Amount+" "+d.Asset, mispDemand))
 			if d.Date != "" {
 				ev.Attribute = append(ev.Attribute, attr("datetime", stixWhen(d.Date), mispDemandDate))
@@ -197,7 +221,7 @@ func ExportMISP(reps []*Report, now time.Time) ([]byte, error) {
 					Comment: rolePaymentTx, Attribute: as})
 			}
 			if p.ThirdPartyPayer != "" {
-				ev.Attribute = append(ev.Attribute, attr("text", p.ThirdPartyPayer, "third-party payer"))
+				ev.Attribute = append(ev.Attribute, attr("text", p.ThirdPartyPayer, mispPayer))
 			}
 		}
 		out = append(out, MISPEvent{Event: ev})
@@ -291,7 +315,29 @@ func ImportMISP(rd io.Reader, name string) ([]*Report, error) {
 					r.Payment = &Payment{}
 				}
 				r.Payment.Date = a.Value
-			case "third-party payer":
+			case mispDecProvided, mispDecWorked, mispDataReturned:
+				b, err := strconv.ParseBool(a.Value)
+				if err != nil {
+					return nil, &ImportError{File: name, Object: where, Msg: a.Comment + ": " + err.Error()}
+				}
+				switch a.Comment {
+				case mispDecProvided:
+					r.Outcome.DecryptorProvided = &b
+				case mispDecWorked:
+					r.Outcome.DecryptorWorked = &b
+				default:
+					r.Outcome.DataReturned = &b
+				}
+			case mispLEEngaged:
+				r.LawEnforcement.Engaged = a.Value == "true"
+			case mispLEAgency:
+				r.LawEnforcement.Agencies = append(r.LawEnforcement.Agencies, a.Value)
+			case mispNoteHash:
+				if r.Demand == nil {
+					r.Demand = &Demand{}
+				}
+				r.Demand.NoteSHA256 = a.Value
+			case mispPayer:
 				if r.Payment == nil {
 					r.Payment = &Payment{}
 				}

@@ -129,6 +129,8 @@ func (v *validator) validateSTIX(data []byte) map[string]int {
 			v.check("oasis-stix-common-objects/extension-definition-specifications/incident-ef7/extension-definition--ef765651-680c-498d-9894-99799f2fa126.json", obj, what)
 		case "impact":
 			v.check("oasis-stix-common-objects/extension-definition-specifications/incident-ef7/impact/extension-definition--7cc33dd6-f6a1-489b-98ea-522d351d71b9.json", obj, what)
+		case "file":
+			v.check(stixBase+"observables/file.json", obj, what)
 		case "cryptocurrency-wallet", "cryptocurrency-transaction":
 			v.check("stix-crypto-extensions/muchdogesec/automodel_generated/schemas/scos/"+typ+".json", obj, what)
 		case "relationship":
@@ -403,6 +405,7 @@ func submitSome(t *testing.T, f *fixture, n int, tlp string) []*Filed {
 		r.TLP = tlp
 		r.Attack.Actor = "actor-" + f.pay[i*3].Campaign
 		r.Payment.ThirdPartyPayer = "Insurer AG"
+		r.Demand.NoteSHA256 = fmt.Sprintf("%064x", i+1)
 		fl, err := f.svc.Submit(context.Background(), SubmitRequest{Report: r, Actor: "analyst"})
 		if err != nil {
 			t.Fatal(err)
@@ -415,6 +418,10 @@ func submitSome(t *testing.T, f *fixture, n int, tlp string) []*Filed {
 // facts is what a round trip must keep.
 func facts(r *Report) string {
 	var b strings.Builder
+	if r.Demand != nil {
+		fmt.Fprintf(&b, "note=%s ", r.Demand.NoteSHA256)
+	}
+	fmt.Fprintf(&b, "outcome=%s le=%v %v ", outcomeString(r.Outcome), r.LawEnforcement.Engaged, r.LawEnforcement.Agencies)
 	fmt.Fprintf(&b, "tlp=%s family=%s sector=%s jur=%s role=%s ", r.TLP, r.Attack.Family, r.Organisation.Sector, r.Organisation.Jurisdiction, r.Reporter.Role)
 	if d := r.Demand; d != nil {
 		fmt.Fprintf(&b, "demand=%s %s %v ", d.Amount, d.Asset, d.Addresses)
@@ -444,7 +451,7 @@ func TestExportsValidateAndRoundTrip(t *testing.T) {
 			}
 			if format == FormatSTIX {
 				counts := v.validateSTIX(res.Data)
-				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 || counts["extension-definition"] != 5 {
+				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 || counts["extension-definition"] != 5 || counts["file"] != 3 {
 					t.Errorf("objects %v", counts)
 				}
 			} else {
@@ -791,4 +798,14 @@ func TestExtensionDefinitionsArePublished(t *testing.T) {
 			t.Errorf("%s differs from %s", id, f)
 		}
 	}
+}
+
+func outcomeString(o Outcome) string {
+	f := func(b *bool) string {
+		if b == nil {
+			return "?"
+		}
+		return fmt.Sprint(*b)
+	}
+	return f(o.DecryptorProvided) + "/" + f(o.DecryptorWorked) + "/" + f(o.DataReturned)
 }

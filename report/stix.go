@@ -48,6 +48,16 @@ const (
 	rolePaymentTx   = "ransom payment transaction"
 	roleFamily      = "ransomware family"
 	roleVictim      = "victim organisation"
+	roleNote        = "ransom note"
+)
+
+// Incident labels that carry the outcome and law-enforcement fields.
+const (
+	labelDecProvided  = "decryptor-provided:"
+	labelDecWorked    = "decryptor-worked:"
+	labelDataReturned = "data-returned:"
+	labelLEEngaged    = "law-enforcement-engaged:"
+	labelLEAgency     = "law-enforcement-agency:"
 )
 
 func stixTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -114,6 +124,19 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 		}
 		incident["description"] = desc
 		incident["external_references"] = []map[string]any{{"source_name": "ransomtrail", "external_id": r.Receipt}}
+		labels := []string{labelLEEngaged + strconv.FormatBool(r.LawEnforcement.Engaged)}
+		for _, o := range []struct {
+			v     *bool
+			label string
+		}{{r.Outcome.DecryptorProvided, labelDecProvided}, {r.Outcome.DecryptorWorked, labelDecWorked}, {r.Outcome.DataReturned, labelDataReturned}} {
+			if o.v != nil {
+				labels = append(labels, o.label+strconv.FormatBool(*o.v))
+			}
+		}
+		for _, a := range r.LawEnforcement.Agencies {
+			labels = append(labels, labelLEAgency+a)
+		}
+		incident["labels"] = labels
 		core := map[string]any{"extension_type": "property-extension", "determination": "confirmed",
 			"investigation_status": "open", "incident_types": []string{"ransomware"}}
 		var impacts []string
@@ -133,6 +156,12 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 			add(im)
 			for _, a := range d.Addresses {
 				rel(wallet(a), roleDemandAddr)
+			}
+			if d.NoteSHA256 != "" {
+				id := "file--" + uuid5("note/"+d.NoteSHA256)
+				add(map[string]any{"type": "file", "spec_version": "2.1", "id": id, "hashes": map[string]any{"SHA-256": d.NoteSHA256},
+					"object_marking_refs": mark})
+				rel(id, roleNote)
 			}
 		}
 		if p := r.Payment; p != nil {
@@ -316,6 +345,8 @@ type stixObj struct {
 	Value      string                     `json:"value"`
 	Symbol     string                     `json:"symbol"`
 	Sectors    []string                   `json:"sectors"`
+	Labels     []string                   `json:"labels"`
+	Hashes     map[string]string          `json:"hashes"`
 	Country    string                     `json:"country"`
 }
 
@@ -396,6 +427,27 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 				r.TLP = t
 			}
 		}
+		for _, l := range o.Labels {
+			for _, p := range []string{labelDecProvided, labelDecWorked, labelDataReturned, labelLEEngaged, labelLEAgency} {
+				v, ok := strings.CutPrefix(l, p)
+				if !ok {
+					continue
+				}
+				b := v == "true"
+				switch p {
+				case labelDecProvided:
+					r.Outcome.DecryptorProvided = &b
+				case labelDecWorked:
+					r.Outcome.DecryptorWorked = &b
+				case labelDataReturned:
+					r.Outcome.DataReturned = &b
+				case labelLEEngaged:
+					r.LawEnforcement.Engaged = b
+				case labelLEAgency:
+					r.LawEnforcement.Agencies = append(r.LawEnforcement.Agencies, v)
+				}
+			}
+		}
 		var core struct {
 			ImpactRefs []string `json:"impact_refs"`
 		}
@@ -462,6 +514,11 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 				default:
 					r.Payment.Txids = append(r.Payment.Txids, t.Value)
 				}
+			case roleNote:
+				if r.Demand == nil {
+					r.Demand = &Demand{Asset: "BTC", Amount: "0"}
+				}
+				r.Demand.NoteSHA256 = strings.ToLower(t.Hashes["SHA-256"])
 			case roleFamily:
 				r.Attack.Family = t.Name
 			case roleVictim:
