@@ -163,4 +163,3 @@ func eachRow(path string, nf int, fn func([]string) error) error {
 		}
 	}
 }
-

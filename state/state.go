@@ -22,6 +22,9 @@ import (
 type Store interface {
 	Tags() TagStore
 	Keys() KeyStore
+	Reports() ReportStore
+	Cases() CaseStore
+	Audit() AuditLog
 	Close() error
 }
 

@@ -227,6 +227,11 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
 		return r
 	}
+	if _, err := st.Audit().Append(ctx, state.AuditEntry{Time: time.Now(), Actor: "cli", Action: "import", Object: "tags:" + imp.ID,
+		ObjectHash: imp.ID, Detail: fmt.Sprintf("format=%s tags=%d", r.Format, len(res.Tags))}); err != nil {
+		r.Error = fmt.Sprintf("%s: audit: %v", head.name, err)
+		return r
+	}
 	r.ImportID, r.Tags, r.Actors, r.Notes = imp.ID, len(res.Tags), len(res.Actors), res.Notes
 	r.Rejected = append(r.Rejected, res.Rejected...)
 	r.ByCur = map[string]int{}

@@ -34,6 +34,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"ForeignAddresses", testForeign},
 		{"Keys", testKeys},
 	}
+	tests = append(tests, recordTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)

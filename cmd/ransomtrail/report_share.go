@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/report"
+)
+
+func reportExportCommand() command {
+	return command{name: "report export", summary: "export reports as STIX 2.1, MISP, TagPack or Ransomwhere JSON (TLP enforced)", run: runReportExport}
+}
+
+func reportImportCommand() command {
+	return command{name: "report import", summary: "import a partner's STIX, MISP, TagPack or Ransomwhere file", run: runReportImport}
+}
+
+func exportFlags(fs *flag.FlagSet) (format, to, out *string) {
+	format = fs.String("format", "", "stix, misp, tagpack or ransomwhere")
+	to = fs.String("to", "", "the partner receiving the export (required above TLP:GREEN; recorded in the audit log)")
+	out = fs.String("out", "", "write the document to FILE instead of standard output")
+	return
+}
+
+func runReportExport(ctx context.Context, e *env, args []string) error {
+	var format, to, out *string
+	rf, pos, err := parseReportArgs(e, "report export", "report export RECEIPT... --data DIR --format stix|misp|tagpack|ransomwhere [--to PARTNER] [--out FILE] [--json]", args, -1, func(fs *flag.FlagSet) {
+		format, to, out = exportFlags(fs)
+	})
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return &usageError{"usage: ransomtrail report export RECEIPT... --data DIR --format F [--to PARTNER] [--out FILE]"}
+	}
+	return doExport(ctx, e, rf, report.ExportRequest{Receipts: pos, Format: *format, To: *to, Actor: *rf.actor}, *out)
+}
+
+func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequest, out string) error {
+	if req.Format == "" {
+		return &usageError{"--format is required (" + strings.Join(report.Formats, ", ") + ")"}
+	}
+	svc, done, err := openReports(*rf.data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := svc.Export(ctx, req)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err := e.stdout.Write(res.Data)
+		return err
+	}
+	if err := os.WriteFile(out, res.Data, 0o644); err != nil {
+		return err
+	}
+	if *rf.jsonOut {
+		return writeJSON(e.stdout, struct {
+			*report.ExportResult
+			Out string `json:"out"`
+		}{res, out})
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: %s, %d reports, TLP:%s, sha256 %s\n", out, res.Format, len(res.Reports), strings.ToUpper(res.TLP), res.SHA256)
+	return nil
+}
+
+func runReportImport(ctx context.Context, e *env, args []string) error {
+	var format, source *string
+	rf, pos, err := parseReportArgs(e, "report import", "report import FILE --data DIR --format stix|misp|tagpack|ransomwhere --source PARTNER [--json]", args, 1, func(fs *flag.FlagSet) {
+		format = fs.String("format", "", "stix, misp, tagpack or ransomwhere")
+		source = fs.String("source", "", "the partner the file came from (kept as the source of what it brings)")
+	})
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	svc, done, err := openReports(*rf.data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	res, err := svc.Import(ctx, report.ImportRequest{Format: *format, Data: f, Name: pos[0], Source: *source, Actor: *rf.actor})
+	if err != nil {
+		return err
+	}
+	if *rf.jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "%s: %s from %s\n", pos[0], res.Format, res.Source)
+	for _, r := range res.Reports {
+		v := "unverified"
+		if r.Verified {
+			v = "verified on chain"
+		}
+		fmt.Fprintf(e.stdout, "  report %s (their %s) TLP:%s %s %s\n", r.Receipt, r.SourceReceipt, strings.ToUpper(r.TLP), v, r.Note)
+	}
+	if res.Tags > 0 {
+		fmt.Fprintf(e.stdout, "  %d tags (import %s)\n", res.Tags, res.ImportID)
+	}
+	for _, r := range res.Rejected {
+		fmt.Fprintf(e.stdout, "  rejected %s at %s: %s\n", r.Address, r.Where, r.Reason)
+	}
+	return nil
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/report"
+)
+
+func statsCommand() command {
+	return command{name: "stats", summary: "ransom payments and USD by family, month, sector, jurisdiction or actor origin", run: runStats}
+}
+
+func runStats(ctx context.Context, e *env, args []string) error {
+	var by *string
+	rf, _, err := parseReportArgs(e, "stats", "stats --data DIR [--by "+strings.Join(report.Groupings, "|")+"] [--json]", args, 0, func(fs *flag.FlagSet) {
+		by = fs.String("by", report.ByFamily, "grouping: "+strings.Join(report.Groupings, ", "))
+	})
+	if err != nil {
+		return err
+	}
+	svc, done, err := openReports(*rf.data)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := svc.Stats(ctx, report.StatsRequest{By: *by})
+	if err != nil {
+		return err
+	}
+	if *rf.jsonOut {
+		return writeJSON(e.stdout, st)
+	}
+	fmt.Fprintf(e.stdout, "%d reports, %d payments (%d verified on chain), %s BTC, USD %.2f\n\n", st.Reports, st.Payments, st.Verified, report.FormatAmount(st.Sats), st.USD)
+	fmt.Fprintf(e.stdout, "%-40s %8s %8s %18s %16s\n", st.By, "reports", "payments", "BTC", "USD")
+	for _, r := range st.Rows {
+		fmt.Fprintf(e.stdout, "%-40s %8d %8d %18s %16.2f\n", r.Key, r.Reports, r.Payments, report.FormatAmount(r.Sats), r.USD)
+	}
+	fmt.Fprintf(e.stdout, "\n%-20s %-8s %8s %16s\n", "origin", "target", "payments", "USD")
+	for _, c := range st.OriginTarget {
+		fmt.Fprintf(e.stdout, "%-20s %-8s %8d %16.2f\n", c.Origin, c.Target, c.Payments, c.USD)
+	}
+	return nil
+}

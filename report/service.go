@@ -1,0 +1,363 @@
+package report
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/prices"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// Service files, reads and verifies reports and keeps cases. HTTP handlers
+// and CLI commands are thin wrappers over its methods: each takes a
+// context and a request and returns a result, an error wrapping
+// rt.ErrNotFound, or field-level input errors (Errors, *rt.InputError).
+type Service struct {
+	// State stores reports, cases, the audit log and the tags made from
+	// verified payments. Required.
+	State state.Store
+	// Chain is the chain index; nil disables verification (reports are
+	// then stored unverified).
+	Chain Chain
+	// Prices values payments in USD; nil or empty: no USD values.
+	Prices *prices.Table
+	// Clusters explains cluster links in evidence bundles; nil: none.
+	Clusters Clusters
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TagNetwork encodes tag addresses; nil means mainnet (the encoding
+	// the simulated network shares).
+	TagNetwork *chain.Network
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) parser() AddressParser {
+	net := chain.MustNetwork("mainnet")
+	if s.Chain != nil {
+		net = s.Chain.Network()
+	}
+	return func(str string) (rt.Address, error) { return chain.ParseAddress(str, net) }
+}
+
+// Deadline is a filing deadline after the payment.
+type Deadline struct {
+	// Regime is "CIRCIA" (24 h after a ransom payment, 6 U.S.C. 681b) or
+	// "RDA" (the Ransom Disclosure Act's 48 h).
+	Regime string    `json:"regime"`
+	Hours  int       `json:"hours"`
+	Due    time.Time `json:"due"`
+	// Late is set when the report came (or, before filing, now is) after Due.
+	Late bool `json:"late"`
+}
+
+// Deadlines returns the filing deadlines of a payment made at paid,
+// judged at ref (the filing time, or now for a report being drafted).
+func Deadlines(paid, ref time.Time) []Deadline {
+	out := []Deadline{}
+	for _, d := range []struct {
+		regime string
+		hours  int
+	}{{"CIRCIA", 24}, {"RDA", 48}} {
+		due := paid.Add(time.Duration(d.hours) * time.Hour).UTC()
+		out = append(out, Deadline{Regime: d.regime, Hours: d.hours, Due: due, Late: ref.After(due)})
+	}
+	return out
+}
+
+// Filed is a stored report with what is derived from it.
+type Filed struct {
+	Report
+	Deadlines []Deadline `json:"deadlines"`
+	// Overdue is set when the report was filed after any deadline.
+	Overdue bool `json:"overdue"`
+}
+
+func (s *Service) filed(r *Report) *Filed {
+	f := &Filed{Report: *r, Deadlines: []Deadline{}}
+	if r.Payment != nil {
+		if paid, err := ParseWhen(r.Payment.Date); err == nil {
+			f.Deadlines = Deadlines(paid, r.Submitted)
+			for _, d := range f.Deadlines {
+				f.Overdue = f.Overdue || d.Late
+			}
+		}
+	}
+	return f
+}
+
+// SubmitRequest files a report.
+type SubmitRequest struct {
+	Report *Report
+	// Actor is who files it (user or API key name), for the audit log.
+	Actor string
+}
+
+// NewReceipt returns a fresh receipt id: RP-YYYYMMDD-XXXXXXXXXX.
+func NewReceipt(now time.Time) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return "RP-" + now.UTC().Format("20060102") + "-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:])
+}
+
+// ObjectHash is the hex SHA-256 of v's JSON encoding.
+func ObjectHash(v any) string {
+	b, _ := json.Marshal(v)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// Submit validates a report, verifies a Bitcoin payment on chain (when a
+// chain is configured), assigns a receipt and stores it with its audit
+// entry. A report that fails validation or verification is not stored at
+// all; the error lists every bad field. Verified payment addresses become
+// ransomware tags with source "report:RECEIPT".
+func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error) {
+	r := req.Report
+	if r == nil {
+		return nil, rt.Invalid("/", "no report")
+	}
+	r.Receipt, r.Verification = "", nil
+	if err := Validate(r, s.parser()); err != nil {
+		return nil, err
+	}
+	// Filed here (not imported): a Bitcoin payment must be checkable.
+	if p := r.Payment; p != nil && isBitcoin(p.Asset) && len(p.Txids) == 0 && len(p.ToAddresses) == 0 {
+		return nil, Errors{{Field: "/payment/txids", Msg: "a Bitcoin payment needs its txids or the addresses paid"}}
+	}
+	now := s.now()
+	r.Submitted = now.Truncate(time.Second)
+	if s.Chain != nil {
+		v, err := verifyPayment(r, s.Chain, s.Prices, now)
+		if err != nil {
+			return nil, err
+		}
+		r.Verification = v
+	}
+	r.Receipt = NewReceipt(now)
+	if err := s.store(ctx, r, req.Actor, true); err != nil {
+		return nil, err
+	}
+	if err := s.tagPayment(ctx, r, req.Actor); err != nil {
+		return nil, fmt.Errorf("report %s stored, but tagging its payment addresses failed: %w", r.Receipt, err)
+	}
+	return s.filed(r), nil
+}
+
+func (s *Service) store(ctx context.Context, r *Report, actor string, create bool) error {
+	body, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now(), Body: body}
+	e := state.AuditEntry{Time: s.now(), Actor: actor, Object: "report:" + r.Receipt, ObjectHash: ObjectHash(r)}
+	if create {
+		e.Action = "create"
+		_, err = s.State.Reports().Create(ctx, rec, e)
+	} else {
+		e.Action = "update"
+		_, err = s.State.Reports().Update(ctx, rec, e)
+	}
+	return err
+}
+
+// tagPayment turns a verified payment's addresses into ransomware tags,
+// as one import per report (re-verifying replaces them).
+func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) error {
+	v := r.Verification
+	if v == nil || !v.Verified || len(v.PaymentAddresses) == 0 {
+		return nil
+	}
+	tnet := s.TagNetwork
+	if tnet == nil {
+		tnet = chain.MustNetwork("mainnet")
+	}
+	label := r.Attack.Family
+	if label == "" {
+		label = "ransom payment"
+	}
+	id := "report:" + r.Receipt
+	var ts []tags.Tag
+	for _, addr := range v.PaymentAddresses {
+		a, err := chain.ParseAddress(addr, s.Chain.Network())
+		if err != nil {
+			return err
+		}
+		ts = append(ts, tags.Tag{
+			Address: chain.EncodeAddress(a, tnet), AddrKey: a.AppendKey(nil), Currency: "XBT",
+			Label: label, Category: tags.CategoryRansomware, Source: id,
+			Confidence: 90, // GraphSense manual_transaction: the payer's own payment
+			Date:       v.Transactions[0].BlockTime.Format("2006-01-02"),
+			Actor:      r.Attack.Actor,
+			Description: fmt.Sprintf("TLP:%s; ransom payment reported in %s, verified on chain at height %d",
+				strings.ToUpper(r.TLP), r.Receipt, v.IndexHeight),
+		})
+	}
+	b := state.Batch{Import: state.Import{ID: id, Format: "ransom-payment-report", Time: s.now(), Tags: len(ts),
+		Files: []state.ImportFile{{Name: id, SHA256: ObjectHash(r)}}}, Tags: ts}
+	if err := s.State.Tags().Put(ctx, b); err != nil {
+		return err
+	}
+	_, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: actor, Action: "tag", Object: "tags:" + id,
+		ObjectHash: ObjectHash(ts), Detail: fmt.Sprintf("%d ransomware tags from verified payment (TLP:%s)", len(ts), strings.ToUpper(r.TLP))})
+	return err
+}
+
+// Get returns a filed report by receipt.
+func (s *Service) Get(ctx context.Context, receipt string) (*Filed, error) {
+	r, err := s.load(ctx, receipt)
+	if err != nil {
+		return nil, err
+	}
+	return s.filed(r), nil
+}
+
+func (s *Service) load(ctx context.Context, receipt string) (*Report, error) {
+	if receipt == "" || len(receipt) > state.MaxRecordID {
+		return nil, rt.Invalid("receipt", "want a receipt such as RP-20260101-ABCDEFGHIJ")
+	}
+	rec, err := s.State.Reports().Get(ctx, receipt)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(rec.Body, &r); err != nil {
+		return nil, fmt.Errorf("report %s: corrupt record: %w", receipt, err)
+	}
+	return &r, nil
+}
+
+// ListRequest selects reports.
+type ListRequest struct {
+	// Overdue keeps only reports filed after a deadline.
+	Overdue bool
+	Cursor  string
+	// Limit caps the page (0: 100; at most state.MaxListLimit).
+	Limit int
+}
+
+// ListResult is a page of reports.
+type ListResult struct {
+	Reports    []*Filed `json:"reports"`
+	NextCursor string   `json:"next_cursor"`
+}
+
+// List pages through the stored reports in receipt order.
+func (s *Service) List(ctx context.Context, req ListRequest) (*ListResult, error) {
+	limit := req.Limit
+	if limit == 0 {
+		limit = 100
+	}
+	if limit < 0 || limit > state.MaxListLimit {
+		return nil, rt.Invalid("limit", "want 1..%d", state.MaxListLimit)
+	}
+	res := &ListResult{Reports: []*Filed{}}
+	cursor := req.Cursor
+	for {
+		page, next, err := s.State.Reports().List(ctx, cursor, limit)
+		if errors.Is(err, state.ErrBadCursor) {
+			return nil, rt.Invalid("cursor", "not a cursor this server gave out")
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range page {
+			var r Report
+			if err := json.Unmarshal(rec.Body, &r); err != nil {
+				return nil, fmt.Errorf("report %s: corrupt record: %w", rec.ID, err)
+			}
+			f := s.filed(&r)
+			if req.Overdue && !f.Overdue {
+				continue
+			}
+			res.Reports = append(res.Reports, f)
+			if len(res.Reports) == limit {
+				if r.Receipt != page[len(page)-1].ID || next != "" {
+					res.NextCursor = r.Receipt
+				}
+				return res, nil
+			}
+		}
+		if next == "" {
+			return res, nil
+		}
+		cursor = next
+	}
+}
+
+// all returns every stored report (for statistics and exports).
+func (s *Service) all(ctx context.Context) ([]*Report, error) {
+	var out []*Report
+	cursor := ""
+	for {
+		page, next, err := s.State.Reports().List(ctx, cursor, 1000)
+		if err != nil {
+			return nil, err
+		}
+		for _, rec := range page {
+			var r Report
+			if err := json.Unmarshal(rec.Body, &r); err != nil {
+				return nil, fmt.Errorf("report %s: corrupt record: %w", rec.ID, err)
+			}
+			out = append(out, &r)
+		}
+		if next == "" {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// VerifyRequest re-checks a stored report on chain.
+type VerifyRequest struct {
+	Receipt string
+	Actor   string
+}
+
+// Verify re-runs the verification of a stored report against the current
+// index (after new blocks or a reorg) and stores the result. A report
+// whose payment no longer matches keeps its last verification; the
+// mismatch is returned as field-level errors.
+func (s *Service) Verify(ctx context.Context, req VerifyRequest) (*Filed, error) {
+	if s.Chain == nil {
+		return nil, errors.New("no chain index: cannot verify")
+	}
+	r, err := s.load(ctx, req.Receipt)
+	if err != nil {
+		return nil, err
+	}
+	if r.Payment == nil || !isBitcoin(r.Payment.Asset) {
+		return nil, rt.Invalid("/payment", "report %s has no Bitcoin payment to verify", r.Receipt)
+	}
+	v, err := verifyPayment(r, s.Chain, s.Prices, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, rt.Invalid("/payment", "report %s names no Bitcoin transaction or address to verify", r.Receipt)
+	}
+	r.Verification = v
+	if err := s.store(ctx, r, req.Actor, false); err != nil {
+		return nil, err
+	}
+	if err := s.tagPayment(ctx, r, req.Actor); err != nil {
+		return nil, err
+	}
+	return s.filed(r), nil
+}

@@ -1,0 +1,165 @@
+package report
+
+import (
+	"context"
+	"crypto/sha1"
+	"fmt"
+	"strings"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// Formats of exports and imports.
+const (
+	FormatSTIX        = "stix"
+	FormatMISP        = "misp"
+	FormatTagPack     = "tagpack"
+	FormatRansomwhere = "ransomwhere"
+)
+
+// Formats lists the sharing formats.
+var Formats = []string{FormatSTIX, FormatMISP, FormatTagPack, FormatRansomwhere}
+
+// tlpRank orders TLP levels by restriction.
+func tlpRank(t string) int {
+	for i, x := range TLPs {
+		if x == t {
+			return i
+		}
+	}
+	return len(TLPs) // unknown: most restrictive
+}
+
+// CheckTLP enforces TLP 2.0 at export: TLP:RED never leaves; TLP:AMBER and
+// AMBER+STRICT go only to a named partner; CLEAR and GREEN are free.
+func CheckTLP(tlp, to string) error {
+	switch tlpRank(tlp) {
+	case 0, 1:
+		return nil
+	case 2, 3:
+		if strings.TrimSpace(to) == "" {
+			return rt.Invalid("to", "TLP:%s may only go to a named partner: give --to PARTNER", strings.ToUpper(tlp))
+		}
+		return nil
+	}
+	return rt.Invalid("tlp", "TLP:%s never leaves this system", strings.ToUpper(tlp))
+}
+
+// ExportRequest exports reports, or a case with its reports.
+type ExportRequest struct {
+	Receipts []string
+	// Case exports the case's reports (and is marked with the case's TLP
+	// when it is the stricter).
+	Case   string
+	Format string
+	// To is the partner receiving the export; required above TLP:GREEN.
+	To    string
+	Actor string
+}
+
+// ExportResult is an export's document.
+type ExportResult struct {
+	Format string `json:"format"`
+	// Data is the document (JSON, or YAML for a TagPack).
+	Data []byte `json:"-"`
+	// TLP is the most restrictive marking of what was exported.
+	TLP     string   `json:"tlp"`
+	Reports []string `json:"reports"`
+	SHA256  string   `json:"sha256"`
+}
+
+// MaxExportReports bounds one export.
+const MaxExportReports = 1000
+
+// Export writes reports in a sharing format after checking their TLP, and
+// audits the export (with the partner) for each report.
+func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult, error) {
+	if !oneOf(req.Format, Formats) {
+		return nil, rt.Invalid("format", "want one of %s", strings.Join(Formats, ", "))
+	}
+	receipts := req.Receipts
+	maxTLP := TLPClear
+	object := ""
+	if req.Case != "" {
+		c, err := s.GetCase(ctx, req.Case)
+		if err != nil {
+			return nil, err
+		}
+		receipts = append(append([]string{}, receipts...), c.Reports...)
+		maxTLP, object = c.TLP, "case:"+c.ID
+	}
+	if len(receipts) == 0 {
+		return nil, rt.Invalid("receipts", "nothing to export: give receipts or a case")
+	}
+	if len(receipts) > MaxExportReports {
+		return nil, rt.Invalid("receipts", "%d reports, at most %d per export", len(receipts), MaxExportReports)
+	}
+	var reps []*Report
+	seen := map[string]bool{}
+	for _, rc := range receipts {
+		if seen[rc] {
+			continue
+		}
+		seen[rc] = true
+		r, err := s.load(ctx, rc)
+		if err != nil {
+			return nil, err
+		}
+		if tlpRank(r.TLP) > tlpRank(maxTLP) {
+			maxTLP = r.TLP
+		}
+		reps = append(reps, r)
+	}
+	if err := CheckTLP(maxTLP, req.To); err != nil {
+		return nil, err
+	}
+	var data []byte
+	var err error
+	switch req.Format {
+	case FormatSTIX:
+		data, err = ExportSTIX(reps, s.now())
+	case FormatMISP:
+		data, err = ExportMISP(reps, s.now())
+	case FormatTagPack:
+		data, err = ExportTagPack(reps, s.now())
+	case FormatRansomwhere:
+		data, err = ExportRansomwhere(reps)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res := &ExportResult{Format: req.Format, Data: data, TLP: maxTLP, SHA256: sha256Hex(data)}
+	detail := fmt.Sprintf("format=%s tlp=%s", req.Format, maxTLP)
+	if req.To != "" {
+		detail += " to=" + req.To
+	}
+	for _, r := range reps {
+		res.Reports = append(res.Reports, r.Receipt)
+		if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
+			Object: "report:" + r.Receipt, ObjectHash: res.SHA256, Detail: detail}); err != nil {
+			return nil, err
+		}
+	}
+	if object != "" {
+		if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
+			Object: object, ObjectHash: res.SHA256, Detail: detail}); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// uuid5 is a name-based UUID (RFC 4122 version 5, SHA-1) in the
+// ransomtrail namespace: the same report always exports with the same ids.
+func uuid5(name string) string {
+	ns := [16]byte{0x3c, 0x5e, 0x1b, 0x7e, 0x9a, 0x41, 0x4f, 0x2b, 0x8d, 0x61, 0x0e, 0x52, 0xa4, 0x77, 0x19, 0xc3}
+	h := sha1.New()
+	h.Write(ns[:])
+	h.Write([]byte(name))
+	var u [16]byte
+	copy(u[:], h.Sum(nil))
+	u[6] = u[6]&0x0f | 0x50
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

@@ -1,0 +1,344 @@
+package report
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/prices"
+)
+
+// Chain is what reports and evidence read from the chain index;
+// *index.Index implements it.
+type Chain interface {
+	TxNum(txid rt.Hash) (int64, error)
+	TxAt(n int64) (index.Tx, error)
+	Txid(n int64) rt.Hash
+	InputAt(i int64) index.Input
+	OutputAt(o int64) index.Output
+	TxOfOutput(o int64) (int64, int64)
+	TxOfInput(i int64) (int64, int64)
+	AddressID(a rt.Address) (int64, error)
+	AddressAt(id int64) (rt.Address, error)
+	AddressOutputs(id int64, fn func(o int64) bool)
+	BlockAt(h int64) (index.Block, error)
+	Status() index.Status
+	EncodeAddress(a rt.Address) string
+	Network() *chain.Network
+}
+
+var _ Chain = (*index.Index)(nil)
+
+// Verification is the result of checking a report's payment on chain.
+type Verification struct {
+	Time        time.Time `json:"time"`
+	IndexHeight int64     `json:"index_height"`
+	IndexTip    string    `json:"index_tip"`
+	// Verified is set when every stated transaction and address was found
+	// and the amount matched within the tolerance.
+	Verified bool `json:"verified"`
+	// Pending is set when the index has not yet reached the payment's
+	// time (a payment made minutes ago): the report is stored unverified
+	// and "report verify" checks it later.
+	Pending      bool         `json:"pending,omitempty"`
+	Transactions []VerifiedTx `json:"transactions"`
+	// StatedSats is the amount the report states; ReceivedSats what the
+	// transactions paid to the payment addresses.
+	StatedSats   int64 `json:"stated_sats"`
+	ReceivedSats int64 `json:"received_sats"`
+	// ToleranceSats is the allowed difference: the transactions' fees
+	// (a wallet may show the amount with or without its fee) plus
+	// max(1,000 sat, 0.1 % of the stated amount) for rounding in the
+	// wallet's display.
+	ToleranceSats int64 `json:"tolerance_sats"`
+	// USD is ReceivedSats at the close of the first block's day.
+	USD       *float64 `json:"usd,omitempty"`
+	USDPerBTC *float64 `json:"usd_per_btc,omitempty"`
+	PriceDate string   `json:"price_date,omitempty"`
+	Warnings  []string `json:"warnings,omitempty"`
+	// PaymentAddresses are the addresses paid (stated, or derived from the
+	// transactions when none were stated).
+	PaymentAddresses []string `json:"payment_addresses"`
+	// TraceRequest is what to follow to see where the money went.
+	TraceRequest TraceRequest `json:"trace_request"`
+}
+
+// VerifiedTx is one payment transaction as found on chain.
+type VerifiedTx struct {
+	Txid      string       `json:"txid"`
+	Height    int64        `json:"height"`
+	BlockHash string       `json:"block_hash"`
+	BlockTime time.Time    `json:"block_time"`
+	FeeSats   int64        `json:"fee_sats"`
+	Paid      []PaidOutput `json:"paid"`
+}
+
+// PaidOutput is an output of a payment transaction to a payment address.
+type PaidOutput struct {
+	Outpoint string `json:"outpoint"`
+	Address  string `json:"address"`
+	Sats     int64  `json:"sats"`
+}
+
+// TraceRequest names the coins a forward trace starts from: the payment
+// outputs (txid:vout) and the addresses they paid.
+type TraceRequest struct {
+	Direction string   `json:"direction"`
+	Outpoints []string `json:"outpoints"`
+	Addresses []string `json:"addresses"`
+}
+
+// Payment-date window: a block may confirm a payment up to 3 days after
+// the stated time (4 for a date without a time) and not more than a day
+// before it (time zones); outside it the report gets a warning.
+const (
+	maxConfirmDelay = 72 * time.Hour
+	maxEarly        = 24 * time.Hour
+	// pendingWindow: a transaction missing from an index whose tip is
+	// less than this past the stated payment time may not be mined or
+	// indexed yet; the report is then stored pending instead of refused.
+	pendingWindow = 24 * time.Hour
+	// searchWindow bounds the blocks searched for a payment stated by
+	// address only.
+	searchWindow = 4 * 24 * time.Hour
+)
+
+func tolerance(stated, fees int64) int64 {
+	slack := stated / 1000
+	if slack < 1000 {
+		slack = 1000
+	}
+	return fees + slack
+}
+
+// verifyPayment checks r's Bitcoin payment against the index and values it
+// with pt (nil: no USD). Mismatches are field-level errors.
+func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verification, error) {
+	p := r.Payment
+	if p == nil || !isBitcoin(p.Asset) || len(p.Txids) == 0 && len(p.ToAddresses) == 0 {
+		return nil, nil // nothing to check on chain
+	}
+	net := c.Network()
+	st := c.Status()
+	v := &Verification{Time: now.UTC(), IndexHeight: st.Height, IndexTip: st.TipHash.String(), TraceRequest: TraceRequest{Direction: "forward"}}
+	var es Errors
+	stated, _ := ParseAmount(p.Amount)
+	v.StatedSats = stated
+	date, _ := ParseWhen(p.Date)
+	dateOnly := len(p.Date) == 10
+	// pending: what is missing may simply not be indexed yet.
+	pending := func() (*Verification, error) {
+		tip, err := c.BlockAt(st.Height)
+		if err != nil {
+			return nil, es
+		}
+		tipTime := time.Unix(int64(tip.Time), 0).UTC()
+		if tipTime.After(date.Add(pendingWindow)) {
+			return nil, es
+		}
+		v.Pending = true
+		v.TraceRequest.Outpoints, v.TraceRequest.Addresses, v.PaymentAddresses = []string{}, []string{}, []string{}
+		v.Warnings = append(v.Warnings, fmt.Sprintf("the index (height %d, %s) has not reached the payment's time yet: %s; run 'report verify' later",
+			st.Height, tipTime.Format(time.RFC3339), es.Error()))
+		return v, nil
+	}
+
+	toIDs := map[int64]string{} // address id → as stated
+	for i, s := range p.ToAddresses {
+		a, _ := chain.ParseAddress(s, net)
+		id, err := c.AddressID(a)
+		if err != nil {
+			if errors.Is(err, rt.ErrNotFound) {
+				es.add(fmt.Sprintf("/payment/to_addresses/%d", i), "address %s never appears on chain (index height %d)", s, st.Height)
+				continue
+			}
+			return nil, err
+		}
+		toIDs[id] = s
+	}
+	fromIDs := map[int64]string{}
+	for i, s := range p.FromAddresses {
+		a, _ := chain.ParseAddress(s, net)
+		id, err := c.AddressID(a)
+		if err != nil {
+			if errors.Is(err, rt.ErrNotFound) {
+				es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "address %s never appears on chain (index height %d)", s, st.Height)
+				continue
+			}
+			return nil, err
+		}
+		fromIDs[id] = s
+	}
+	if len(es) > 0 {
+		return pending()
+	}
+
+	txnums := map[int64]int{} // tx number → index in p.Txids (-1: found by address)
+	for i, s := range p.Txids {
+		h, _ := rt.ParseHash(s)
+		n, err := c.TxNum(h)
+		if err != nil {
+			if errors.Is(err, rt.ErrNotFound) {
+				es.add(fmt.Sprintf("/payment/txids/%d", i), "transaction %s is not in the index (height %d)", s, st.Height)
+				continue
+			}
+			return nil, err
+		}
+		txnums[n] = i
+	}
+	if len(es) > 0 {
+		return pending()
+	}
+	if len(p.Txids) == 0 {
+		// Find the payment by its addresses: outputs to them in blocks
+		// within the search window after the stated date.
+		for id := range toIDs {
+			var scanErr error
+			c.AddressOutputs(id, func(o int64) bool {
+				n, _ := c.TxOfOutput(o)
+				tx, err := c.TxAt(n)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				b, err := c.BlockAt(tx.Height)
+				if err != nil {
+					scanErr = err
+					return false
+				}
+				bt := time.Unix(int64(b.Time), 0)
+				if !bt.Before(date.Add(-maxEarly)) && !bt.After(date.Add(searchWindow)) {
+					txnums[n] = -1
+				}
+				return true
+			})
+			if scanErr != nil {
+				return nil, scanErr
+			}
+		}
+		if len(txnums) == 0 {
+			es.add("/payment/to_addresses", "no payment to these addresses in blocks from %s to %s", date.Add(-maxEarly).Format(time.RFC3339), date.Add(searchWindow).Format(time.RFC3339))
+			return pending()
+		}
+	}
+
+	nums := make([]int64, 0, len(txnums))
+	for n := range txnums {
+		nums = append(nums, n)
+	}
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	paidTo := map[int64]bool{}
+	spentFrom := map[int64]bool{}
+	var fees int64
+	var firstTime time.Time
+	for _, n := range nums {
+		tx, err := c.TxAt(n)
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.BlockAt(tx.Height)
+		if err != nil {
+			return nil, err
+		}
+		bt := time.Unix(int64(b.Time), 0).UTC()
+		vt := VerifiedTx{Txid: tx.Txid.String(), Height: tx.Height, BlockHash: b.Hash.String(), BlockTime: bt, FeeSats: tx.Fee, Paid: []PaidOutput{}}
+		fees += tx.Fee
+		if firstTime.IsZero() || bt.Before(firstTime) {
+			firstTime = bt
+		}
+		for i := int64(0); i < tx.NIn; i++ {
+			in := c.InputAt(tx.FirstIn + i)
+			if in.SpentOutput < 0 {
+				continue
+			}
+			if a := c.OutputAt(in.SpentOutput).AddrID; a >= 0 {
+				if _, ok := fromIDs[a]; ok {
+					spentFrom[a] = true
+				}
+			}
+		}
+		for i := int64(0); i < tx.NOut; i++ {
+			o := c.OutputAt(tx.FirstOut + i)
+			if o.AddrID < 0 {
+				continue
+			}
+			pay := false
+			if len(toIDs) > 0 {
+				_, pay = toIDs[o.AddrID]
+			} else {
+				_, change := fromIDs[o.AddrID]
+				pay = !change
+			}
+			if !pay {
+				continue
+			}
+			a, err := c.AddressAt(o.AddrID)
+			if err != nil {
+				return nil, err
+			}
+			paidTo[o.AddrID] = true
+			vt.Paid = append(vt.Paid, PaidOutput{Outpoint: fmt.Sprintf("%s:%d", tx.Txid, i), Address: c.EncodeAddress(a), Sats: o.Value})
+			v.ReceivedSats += o.Value
+		}
+		if idx := txnums[n]; idx >= 0 && len(vt.Paid) == 0 {
+			es.add(fmt.Sprintf("/payment/txids/%d", idx), "transaction %s pays none of the stated addresses", vt.Txid)
+		}
+		lo, hi := date.Add(-maxEarly), date.Add(maxConfirmDelay)
+		if dateOnly {
+			hi = hi.Add(24 * time.Hour)
+		}
+		if bt.Before(lo) || bt.After(hi) {
+			v.Warnings = append(v.Warnings, fmt.Sprintf("transaction %s was confirmed at %s, far from the stated payment date %s", vt.Txid, bt.Format(time.RFC3339), p.Date))
+		}
+		for _, po := range vt.Paid {
+			v.TraceRequest.Outpoints = append(v.TraceRequest.Outpoints, po.Outpoint)
+		}
+		v.Transactions = append(v.Transactions, vt)
+	}
+	for i, s := range p.ToAddresses {
+		a, _ := chain.ParseAddress(s, net)
+		if id, err := c.AddressID(a); err == nil && !paidTo[id] {
+			es.add(fmt.Sprintf("/payment/to_addresses/%d", i), "%s is not paid by the payment transactions", s)
+		}
+	}
+	for i, s := range p.FromAddresses {
+		a, _ := chain.ParseAddress(s, net)
+		if id, err := c.AddressID(a); err == nil && !spentFrom[id] {
+			es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "%s is not spent by the payment transactions", s)
+		}
+	}
+	v.ToleranceSats = tolerance(stated, fees)
+	if d := v.ReceivedSats - stated; d > v.ToleranceSats || -d > v.ToleranceSats {
+		es.add("/payment/amount", "stated %s BTC, the transactions pay %s BTC to the payment addresses (allowed difference %s BTC: fees plus rounding)",
+			FormatAmount(stated), FormatAmount(v.ReceivedSats), FormatAmount(v.ToleranceSats))
+	}
+	if len(es) > 0 {
+		return nil, es
+	}
+	ids := make([]int64, 0, len(paidTo))
+	for id := range paidTo {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	for _, id := range ids {
+		a, _ := c.AddressAt(id)
+		v.PaymentAddresses = append(v.PaymentAddresses, c.EncodeAddress(a))
+	}
+	v.TraceRequest.Addresses = v.PaymentAddresses
+	if pt != nil && pt.Len() > 0 {
+		if usd, ok := pt.ValueUSD(v.ReceivedSats, firstTime); ok {
+			rate, _ := pt.CloseUSD(firstTime)
+			v.USD, v.USDPerBTC, v.PriceDate = &usd, &rate, firstTime.Format("2006-01-02")
+		} else {
+			v.Warnings = append(v.Warnings, "no BTC/USD close for "+firstTime.Format("2006-01-02"))
+		}
+	} else {
+		v.Warnings = append(v.Warnings, "no BTC/USD price series in the data directory: no USD value")
+	}
+	v.Verified = true
+	return v, nil
+}
