@@ -50,11 +50,17 @@ func commands() []command {
 		keysListCommand(),
 		keysRevokeCommand(),
 		serveCommand(),
+		pathCommand(),
+		pricesCommand(),
+		pricesImportCommand(),
+		pricesUpdateCommand(),
+		ransomwareCommand(),
 		simulateCommand(),
 		statusCommand(),
 		tagsCommand(),
 		tagsImportCommand(),
 		tagsListCommand(),
+		traceCommand(),
 		txCommand(),
 	}
 }

@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"state":               {"", "chain", "tags"},
 	"state/statetest":     {"", "chain", "state", "tags"},
 	"attrib":              {"", "chain", "index", "state", "tags"},
+	"prices":              {""},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/prices"
+	"github.com/ransomtrail/ransomtrail/trace"
+)
+
+func ransomwareCommand() command {
+	return command{name: "ransomware", summary: "what a ransomware family or campaign received (BTC, USD) and where it went; --list the families", run: runRansomware}
+}
+
+func runRansomware(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("ransomware", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (index, clustering, tags, prices)")
+	list := fs.Bool("list", false, "list the ransomware families of the tags with their payments")
+	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("hops of the cash-out trace (1..%d)", trace.MaxHops))
+	maxNodes := fs.Int("max-nodes", 200_000, fmt.Sprintf("node cap of the cash-out trace (1..%d)", trace.MaxMaxNodes))
+	jsonOut := fs.Bool("json", false, "print JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if (*list && len(pos) != 0) || (!*list && len(pos) != 1) {
+		return &usageError{"usage: ransomtrail ransomware FAMILY|CAMPAIGN --data DIR [--hops N] [--json]  |  ransomtrail ransomware --list --data DIR [--json]"}
+	}
+	if *hops < 1 || *hops > trace.MaxHops {
+		return rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", *hops, trace.MaxHops)
+	}
+	if *maxNodes < 1 || *maxNodes > trace.MaxMaxNodes {
+		return rt.Invalid("max-nodes", "%d is out of range (allowed: 1..%d)", *maxNodes, trace.MaxMaxNodes)
+	}
+	ws, err := openWorkspace(*data)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	attr, err := ws.Attribution(ctx)
+	if err != nil {
+		return err
+	}
+	tr := trace.New(ws.Index, attr)
+	if *list {
+		fams, err := tr.Families(ctx, attr)
+		if err != nil {
+			return err
+		}
+		if *jsonOut {
+			return writeJSON(e.stdout, fams)
+		}
+		if len(fams) == 0 {
+			fmt.Fprintln(e.stdout, "no ransomware tags on indexed addresses (import some: ransomtrail tags import)")
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "%-28s %9s %9s %18s\n", "family", "addresses", "payments", "received BTC")
+		for _, f := range fams {
+			fmt.Fprintf(e.stdout, "%-28s %9d %9d %18s\n", clipText(f.Family, 28), f.Addresses, f.Payments, btc(f.ReceivedSat))
+		}
+		return nil
+	}
+	pt, err := prices.Load(*data)
+	if err != nil {
+		return fmt.Errorf("prices: %w", err)
+	}
+	var p trace.Pricer
+	if pt.Len() > 0 {
+		p = pt
+	}
+	rep, err := tr.Ransomware(ctx, attr, pos[0], p, trace.Options{Hops: *hops, MaxNodes: *maxNodes})
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, rep)
+	}
+	printFamily(e.stdout, rep, pt)
+	return nil
+}
+
+func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
+	fmt.Fprintf(w, "ransomware %s (tags: %v)\n", r.Query, r.Families)
+	fmt.Fprintf(w, "  %d payments to %d tagged addresses: %s BTC", r.Payments, r.Addresses, btc(r.ReceivedSat))
+	if r.ReceivedUSD != nil {
+		fmt.Fprintf(w, " = $%.2f at each payment's daily close", *r.ReceivedUSD)
+		if r.UnpricedPayments > 0 {
+			fmt.Fprintf(w, " (%d payments without a price, left out)", r.UnpricedPayments)
+		}
+	} else if pt.Len() == 0 {
+		fmt.Fprintf(w, " (no USD: no price series; run 'ransomtrail prices import FILE' or 'prices update')")
+	} else {
+		first, last := pt.Range()
+		fmt.Fprintf(w, " (no USD: the price series covers %s..%s only)", first, last)
+	}
+	fmt.Fprintln(w)
+	if r.First != nil {
+		fmt.Fprintf(w, "  first payment %s, last %s\n", r.First.Format("2006-01-02 15:04"), r.Last.Format("2006-01-02 15:04"))
+	}
+	fmt.Fprintf(w, "\nWhere the money went (forward haircut trace, %d hops): %s BTC reached services, %s BTC exchanges/OTC\n",
+		r.Hops, btc(r.ServiceSat), btc(r.ExchangeSat))
+	if r.Truncated {
+		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes)\n", r.TruncReason)
+	}
+	for _, c := range r.CashOuts {
+		fmt.Fprintf(w, "  %16s BTC  %-34s %-10s %3d endpoint(s), from %d hops\n", btc(c.TaintedSat), clipText(c.Label, 34), c.Category, c.Endpoints, c.MinHops)
+	}
+	if len(r.Elsewhere) > 0 {
+		fmt.Fprintf(w, "\nNot (yet) at a service:\n")
+		for _, c := range r.Elsewhere {
+			name := c.Label
+			if name == "" {
+				name = "(unlabelled)"
+			}
+			fmt.Fprintf(w, "  %16s BTC  %-34s %v\n", btc(c.TaintedSat), clipText(name, 34), c.Reasons)
+		}
+	}
+}

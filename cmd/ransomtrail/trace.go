@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/trace"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+func traceCommand() command {
+	return command{name: "trace", summary: "follow money forward or backward from an address, outpoint or tx (taint models, limits, endpoints)", run: runTrace}
+}
+
+const traceUsage = "usage: ransomtrail trace (--address A | --outpoint TXID:N | --tx TXID) --direction forward|backward [--model haircut|poison|fifo] [--hops 10] [--min-sat N] [--max-nodes N] [--since DATE|--since-height H] [--until DATE|--until-height H] --data DIR [--json]"
+
+// openWorkspace opens a data directory for a query.
+func openWorkspace(data string) (*workspace.Workspace, error) {
+	if data == "" {
+		return nil, &usageError{"--data DIR is required"}
+	}
+	return workspace.Open(data, workspace.Options{})
+}
+
+func runTrace(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("trace", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (index, clustering, tags)")
+	addr := fs.String("address", "", "start from every output of this address")
+	outpoint := fs.String("outpoint", "", "start from this output (TXID:N)")
+	txid := fs.String("tx", "", "start from this transaction")
+	dir := fs.String("direction", "forward", "forward (where the funds went) or backward (where they came from)")
+	model := fs.String("model", "haircut", "taint model: haircut, poison or fifo")
+	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("transactions to follow (1..%d)", trace.MaxHops))
+	minSat := fs.Int64("min-sat", trace.DefaultMinSat, "stop following tainted value below this many sats")
+	maxNodes := fs.Int("max-nodes", trace.DefaultMaxNodes, fmt.Sprintf("cap on the nodes of the result (1..%d)", trace.MaxMaxNodes))
+	maxEdges := fs.Int("max-edges", 0, "cap on the edges of the result (0: 4 × max-nodes)")
+	sinceH := fs.Int64("since-height", 0, "follow no transaction below this height")
+	untilH := fs.Int64("until-height", 0, "follow no transaction above this height (0: no bound)")
+	since := fs.String("since", "", "follow no transaction before this date (YYYY-MM-DD, UTC)")
+	until := fs.String("until", "", "follow no transaction after this date (YYYY-MM-DD, UTC, inclusive)")
+	jsonOut := fs.Bool("json", false, "print the trace as JSON")
+	all := fs.Bool("all", false, "text output: list every endpoint, not the top 20")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("trace: unexpected argument %q; %s", pos[0], traceUsage)}
+	}
+	start := trace.Start{Address: *addr, Outpoint: *outpoint, Tx: *txid}
+	if _, err := start.Kind(); err != nil {
+		return &usageError{"trace: " + err.Error() + "\n" + traceUsage}
+	}
+	opts := trace.Options{Direction: trace.Direction(*dir), Model: trace.Model(*model), Hops: *hops, MinSat: *minSat,
+		MaxNodes: *maxNodes, MaxEdges: *maxEdges, SinceHeight: *sinceH, UntilHeight: *untilH}
+	// Refuse bad limits before opening anything.
+	if *hops == 0 {
+		return rt.Invalid("hops", "0 is out of range (allowed: 1..%d)", trace.MaxHops)
+	}
+	if *minSat == 0 {
+		opts.MinSat = 1
+	}
+	if *maxNodes == 0 {
+		return rt.Invalid("max-nodes", "0 is out of range (allowed: 1..%d)", trace.MaxMaxNodes)
+	}
+	check := opts
+	if err := check.Validate(); err != nil {
+		return err
+	}
+	var sinceT, untilT time.Time
+	if *since != "" {
+		if sinceT, err = parseDay("since", *since); err != nil {
+			return err
+		}
+	}
+	if *until != "" {
+		if untilT, err = parseDay("until", *until); err != nil {
+			return err
+		}
+	}
+	ws, err := openWorkspace(*data)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	if !sinceT.IsZero() {
+		opts.SinceHeight = max(opts.SinceHeight, trace.HeightAtTime(ws.Index, sinceT))
+	}
+	if !untilT.IsZero() {
+		h := trace.HeightAtTime(ws.Index, untilT.AddDate(0, 0, 1)) - 1
+		if h < 0 {
+			return rt.Invalid("until", "%s is before the first block", *until)
+		}
+		if opts.UntilHeight == 0 || h < opts.UntilHeight {
+			opts.UntilHeight = h
+		}
+	}
+	attr, err := ws.Attribution(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := trace.New(ws.Index, attr).Trace(ctx, start, opts)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	printTrace(e.stdout, res, *all)
+	return nil
+}
+
+// parseDay parses YYYY-MM-DD as a UTC day.
+func parseDay(field, s string) (time.Time, error) {
+	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
+	if err != nil {
+		return time.Time{}, rt.Invalid(field, "%q is not a date (YYYY-MM-DD expected)", s)
+	}
+	return t, nil
+}
+
+func printTrace(w io.Writer, r *trace.Result, all bool) {
+	verb := "went"
+	if r.Direction == trace.Backward {
+		verb = "came from"
+	}
+	fmt.Fprintf(w, "%s trace (%s model) from %s %s: %s BTC traced, up to %d hops, following ≥ %d sat\n",
+		r.Direction, r.Model, r.StartKind, r.Start, btc(r.SourceSat), r.Hops, r.MinSat)
+	fmt.Fprintf(w, "  %d transactions, %d nodes, %d edges; %s BTC of taint below --min-sat not followed, %s BTC paid as fees\n",
+		r.TxsVisited, len(r.Nodes), len(r.Edges), btc(r.BelowMinSat), btc(r.FeeSat))
+	if r.Truncated {
+		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes / --max-edges, or lower --hops)\n", r.TruncatedReason)
+	}
+	fmt.Fprintf(w, "\nWhere the money %s, by cluster (tainted BTC):\n", verb)
+	if len(r.Clusters) == 0 {
+		fmt.Fprintln(w, "  (no endpoint)")
+	}
+	for i, c := range r.Clusters {
+		if i == 20 && !all {
+			fmt.Fprintf(w, "  … %d more clusters (--all, or --json)\n", len(r.Clusters)-i)
+			break
+		}
+		name := c.Label
+		if name == "" {
+			name = "(unlabelled)"
+		}
+		cid := "-"
+		if c.ClusterID != nil {
+			cid = fmt.Sprint(*c.ClusterID)
+		}
+		cat := c.Category
+		if cat == "" {
+			cat = "-"
+		}
+		fmt.Fprintf(w, "  %16s  cluster %-9s %-34s %-12s %3d endpoint(s), %s\n", btc(c.TaintedSat), cid, clipText(name, 34), cat, c.Endpoints, strings.Join(c.Reasons, ","))
+	}
+	fmt.Fprintf(w, "\nEndpoints (address, tainted BTC, hops, why the trace stopped):\n")
+	for i, ep := range r.Endpoints {
+		if i == 20 && !all {
+			fmt.Fprintf(w, "  … %d more endpoints (--all, or --json)\n", len(r.Endpoints)-i)
+			break
+		}
+		a := ep.Address
+		if a == "" {
+			a = ep.Outpoint
+		}
+		lab := ""
+		if ep.Label != "" {
+			lab = fmt.Sprintf("  [%s: %s]", ep.Category, ep.Label)
+		}
+		fmt.Fprintf(w, "  %16s  %-44s %2d hops  %-11s%s\n", btc(ep.TaintedSat), a, ep.Hops, ep.Reason, lab)
+	}
+	if len(r.PeelChains) > 0 {
+		fmt.Fprintf(w, "\nPeel chains (%d):\n", len(r.PeelChains))
+		for _, pc := range r.PeelChains {
+			fmt.Fprintf(w, "  from tx %s: %d transactions peeled %s BTC (%s tainted) in %d payments; remainder %s BTC at %s\n",
+				pc.StartTxid, pc.Length, btc(pc.PeeledSat), btc(pc.PeeledTaintedSat), len(pc.Peels), btc(pc.End.ValueSat), pc.End.Address)
+			byLabel := map[string]int64{}
+			var order []string
+			for _, p := range pc.Peels {
+				l := p.Label
+				if l == "" {
+					l = "(unlabelled)"
+				}
+				if _, ok := byLabel[l]; !ok {
+					order = append(order, l)
+				}
+				byLabel[l] += p.TaintedSat
+			}
+			for _, l := range order {
+				fmt.Fprintf(w, "      %16s tainted to %s\n", btc(byLabel[l]), l)
+			}
+		}
+	}
+	if len(r.CoinJoins) > 0 {
+		fmt.Fprintf(w, "\nCoinJoins traversed (%d):\n", len(r.CoinJoins))
+		for i, c := range r.CoinJoins {
+			if i == 10 && !all {
+				fmt.Fprintf(w, "  … %d more\n", len(r.CoinJoins)-i)
+				break
+			}
+			fmt.Fprintf(w, "  %s %s (confidence %.2f), %s BTC tainted in\n", c.Txid, c.Kind, c.Confidence, btc(c.TaintedIn))
+		}
+	}
+}
+
+func clipText(s string, n int) string {
+	if len([]rune(s)) <= n {
+		return s
+	}
+	return string([]rune(s)[:n-1]) + "…"
+}
+
+func pathCommand() command {
+	return command{name: "path", summary: "shortest fund paths between two addresses or clusters (cluster:N)", run: runPath}
+}
+
+func runPath(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("path", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (index, clustering, tags)")
+	from := fs.String("from", "", "address or cluster:N the money leaves")
+	to := fs.String("to", "", "address or cluster:N the money reaches")
+	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("longest path in transactions (1..%d)", trace.MaxHops))
+	maxVisits := fs.Int("max-visits", trace.DefaultPathVisits, fmt.Sprintf("outputs the search may visit (1..%d)", trace.MaxPathVisits))
+	maxPaths := fs.Int("max-paths", trace.DefaultMaxPaths, fmt.Sprintf("shortest paths to show (1..%d)", trace.MaxMaxPaths))
+	jsonOut := fs.Bool("json", false, "print the paths as JSON")
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 || *from == "" || *to == "" {
+		return &usageError{"usage: ransomtrail path --from A --to B [--hops N] [--max-visits N] --data DIR [--json]"}
+	}
+	if *hops < 1 || *hops > trace.MaxHops {
+		return rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", *hops, trace.MaxHops)
+	}
+	if *maxVisits < 1 || *maxVisits > trace.MaxPathVisits {
+		return rt.Invalid("max-visits", "%d is out of range (allowed: 1..%d)", *maxVisits, trace.MaxPathVisits)
+	}
+	if *maxPaths < 1 || *maxPaths > trace.MaxMaxPaths {
+		return rt.Invalid("max-paths", "%d is out of range (allowed: 1..%d)", *maxPaths, trace.MaxMaxPaths)
+	}
+	ws, err := openWorkspace(*data)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	attr, err := ws.Attribution(ctx)
+	if err != nil {
+		return err
+	}
+	opts := trace.PathOptions{Hops: *hops, MaxVisits: *maxVisits, MaxPaths: *maxPaths}
+	if c := ws.Clustering(); c != nil {
+		opts.Members = c.Members
+	}
+	res, err := trace.New(ws.Index, attr).Path(ctx, *from, *to, opts)
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	if !res.Found {
+		fmt.Fprintf(e.stdout, "%s (%d outputs visited)\n", res.Message, res.Visited)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "%d shortest path(s) of %d hops from %s to %s (%d outputs visited):\n", len(res.Paths), res.Hops, res.From, res.To, res.Visited)
+	for i, p := range res.Paths {
+		fmt.Fprintf(e.stdout, "\npath %d:\n", i+1)
+		for _, s := range p.Steps {
+			fmt.Fprintf(e.stdout, "  %s → %s  %s BTC  in tx %s (height %d, output %d)\n", s.From, s.To, btc(s.ValueSat), s.Txid, s.Height, s.Vout)
+		}
+	}
+	if res.Truncated {
+		fmt.Fprintf(e.stdout, "\nsearch truncated: %s\n", res.TruncatedReason)
+	}
+	return nil
+}

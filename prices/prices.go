@@ -1,0 +1,369 @@
+// Package prices keeps the daily BTC/USD closing price used to value
+// payments in US dollars on the day they were made. It reads the common
+// daily layouts (Yahoo Finance's Date,Open,High,Low,Close,…; CoinGecko's
+// snapped_at,price,…; date,close_usd,… tables; and CoinGecko's market_chart
+// JSON), merges them into one table per data directory
+// (DIR/prices/btc-usd.csv, written atomically) and answers "what was the
+// close on that day".
+package prices
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+)
+
+// Day is one daily close.
+type Day struct {
+	Date     string  `json:"date"` // YYYY-MM-DD, UTC
+	CloseUSD float64 `json:"close_usd"`
+}
+
+// ParseError names the file and line of a bad record.
+type ParseError struct {
+	Name string
+	Line int
+	Msg  string
+}
+
+func (e *ParseError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s line %d: %s", e.Name, e.Line, e.Msg)
+	}
+	return e.Name + ": " + e.Msg
+}
+
+// MaxDays bounds a parsed series (far more than every day since 2009).
+const MaxDays = 100_000
+
+var dateCols = []string{"date", "snapped_at", "timestamp", "time", "day"}
+var closeCols = []string{"close_usd", "close", "price", "price_usd", "adj close", "usd"}
+
+// Parse reads a daily price series, detecting the layout from the content:
+// JSON (CoinGecko market_chart: {"prices":[[ms, price], …]}) or CSV with a
+// header naming a date column (date, snapped_at, timestamp, time) and a
+// USD close column (close_usd, close, price, …). Several rows of one day
+// keep the last. Rows whose close is empty or "null" (days without
+// trading in Yahoo's files) are skipped; anything else malformed is an
+// error naming the line.
+func Parse(r io.Reader, name string) ([]Day, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(64)
+	head = bytes.TrimLeft(head, " \t\r\n\ufeff")
+	if len(head) > 0 && head[0] == '{' {
+		return parseJSON(br, name)
+	}
+	return parseCSV(br, name)
+}
+
+func parseCSV(r io.Reader, name string) ([]Day, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	hdr, err := cr.Read()
+	if err != nil {
+		if err == io.EOF {
+			return nil, &ParseError{Name: name, Msg: "empty file"}
+		}
+		return nil, &ParseError{Name: name, Line: 1, Msg: err.Error()}
+	}
+	cols := map[string]int{}
+	for i, h := range hdr {
+		cols[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
+	}
+	pick := func(names []string) int {
+		for _, n := range names {
+			if i, ok := cols[n]; ok {
+				return i
+			}
+		}
+		return -1
+	}
+	di, ci := pick(dateCols), pick(closeCols)
+	if di < 0 || ci < 0 {
+		return nil, &ParseError{Name: name, Line: 1, Msg: fmt.Sprintf("header %q: need a date column (%s) and a USD close column (%s)",
+			strings.Join(hdr, ","), strings.Join(dateCols, ", "), strings.Join(closeCols, ", "))}
+	}
+	byDay := map[string]float64{}
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			return nil, &ParseError{Name: name, Line: line, Msg: err.Error()}
+		}
+		if len(rec) <= max(di, ci) {
+			return nil, &ParseError{Name: name, Line: line, Msg: fmt.Sprintf("%d fields, the header has %d", len(rec), len(hdr))}
+		}
+		cs := strings.TrimSpace(rec[ci])
+		if cs == "" || strings.EqualFold(cs, "null") {
+			continue
+		}
+		d, err := parseDate(rec[di])
+		if err != nil {
+			return nil, &ParseError{Name: name, Line: line, Msg: err.Error()}
+		}
+		v, err := parseClose(cs)
+		if err != nil {
+			return nil, &ParseError{Name: name, Line: line, Msg: err.Error()}
+		}
+		byDay[d] = v
+		if len(byDay) > MaxDays {
+			return nil, &ParseError{Name: name, Line: line, Msg: fmt.Sprintf("more than %d days", MaxDays)}
+		}
+	}
+	return sorted(byDay), nil
+}
+
+func parseJSON(r io.Reader, name string) ([]Day, error) {
+	var doc struct {
+		Prices [][2]float64 `json:"prices"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r, 64<<20))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, &ParseError{Name: name, Msg: "JSON: " + err.Error()}
+	}
+	if doc.Prices == nil {
+		return nil, &ParseError{Name: name, Msg: `JSON: no "prices" array (expected CoinGecko market_chart: {"prices":[[ms, price], …]})`}
+	}
+	if len(doc.Prices) > 50*MaxDays {
+		return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON: %d points, more than %d", len(doc.Prices), 50*MaxDays)}
+	}
+	byDay := map[string]float64{}
+	for i, p := range doc.Prices {
+		ms, v := p[0], p[1]
+		if ms < 0 || ms > 1e14 || math.IsNaN(ms) {
+			return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON prices[%d]: timestamp %v out of range", i, ms)}
+		}
+		if !(v > 0) || math.IsInf(v, 0) {
+			return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON prices[%d]: price %v is not positive", i, v)}
+		}
+		byDay[time.UnixMilli(int64(ms)).UTC().Format(time.DateOnly)] = v
+	}
+	return sorted(byDay), nil
+}
+
+func sorted(m map[string]float64) []Day {
+	out := make([]Day, 0, len(m))
+	for d, v := range m {
+		out = append(out, Day{d, v})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Date < out[j].Date })
+	return out
+}
+
+func parseDate(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	for _, layout := range []string{time.DateOnly, "2006-01-02 15:04:05 MST", time.RFC3339, "2006-01-02 15:04:05", "2006/01/02", "01/02/2006"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC().Format(time.DateOnly), nil
+		}
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+		if n > 1e11 { // milliseconds
+			n /= 1000
+		}
+		if n < 1e11 {
+			return time.Unix(n, 0).UTC().Format(time.DateOnly), nil
+		}
+	}
+	return "", fmt.Errorf("date %q: not YYYY-MM-DD, a timestamp or unix seconds", s)
+}
+
+func parseClose(s string) (float64, error) {
+	v, err := strconv.ParseFloat(strings.ReplaceAll(s, ",", ""), 64)
+	if err != nil || !(v > 0) || math.IsInf(v, 0) || v > 1e9 {
+		return 0, fmt.Errorf("close %q: not a positive USD price", s)
+	}
+	return v, nil
+}
+
+// Table is a merged daily series, sorted by date.
+type Table struct {
+	days []Day
+}
+
+// NewTable makes a table of days (any order; later duplicates win).
+func NewTable(days []Day) *Table {
+	m := map[string]float64{}
+	for _, d := range days {
+		m[d.Date] = d.CloseUSD
+	}
+	return &Table{days: sorted(m)}
+}
+
+// Days returns the series (shared; don't modify).
+func (t *Table) Days() []Day { return t.days }
+
+// Len returns the number of days.
+func (t *Table) Len() int { return len(t.days) }
+
+// Range returns the first and last date ("" when empty).
+func (t *Table) Range() (first, last string) {
+	if len(t.days) == 0 {
+		return "", ""
+	}
+	return t.days[0].Date, t.days[len(t.days)-1].Date
+}
+
+// MaxGapDays is how far back CloseUSD looks for the last known close when a
+// day itself is missing from the series.
+const MaxGapDays = 3
+
+// CloseUSD returns the close of the UTC day of at; a day missing from the
+// series takes the last close up to MaxGapDays before it. ok is false when
+// there is none.
+func (t *Table) CloseUSD(at time.Time) (usd float64, ok bool) {
+	d := at.UTC().Format(time.DateOnly)
+	i := sort.Search(len(t.days), func(i int) bool { return t.days[i].Date > d }) - 1
+	if i < 0 {
+		return 0, false
+	}
+	got, _ := time.Parse(time.DateOnly, t.days[i].Date)
+	day, _ := time.Parse(time.DateOnly, d)
+	if day.Sub(got) > MaxGapDays*24*time.Hour {
+		return 0, false
+	}
+	return t.days[i].CloseUSD, true
+}
+
+// ValueUSD values sats at the close of at's day.
+func (t *Table) ValueUSD(sats int64, at time.Time) (usd float64, ok bool) {
+	p, ok := t.CloseUSD(at)
+	if !ok {
+		return 0, false
+	}
+	return math.Round(float64(sats)/1e8*p*100) / 100, true
+}
+
+// File is where a data directory keeps its series.
+func File(data string) string { return filepath.Join(data, "prices", "btc-usd.csv") }
+
+// Load reads DIR/prices/btc-usd.csv; a directory without one gives an empty
+// table and no error.
+func Load(data string) (*Table, error) {
+	f, err := os.Open(File(data))
+	if errors.Is(err, os.ErrNotExist) {
+		return &Table{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	days, err := Parse(f, File(data))
+	if err != nil {
+		return nil, err
+	}
+	return &Table{days: days}, nil
+}
+
+// Merge adds days to the data directory's series (a new close for a known
+// day replaces it) and writes it atomically; it returns the merged table
+// and how many days were new.
+func Merge(data string, days []Day) (*Table, int, error) {
+	old, err := Load(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("existing series: %w", err)
+	}
+	m := make(map[string]float64, len(old.days)+len(days))
+	for _, d := range old.days {
+		m[d.Date] = d.CloseUSD
+	}
+	added := 0
+	for _, d := range days {
+		if _, ok := m[d.Date]; !ok {
+			added++
+		}
+		m[d.Date] = d.CloseUSD
+	}
+	t := &Table{days: sorted(m)}
+	if err := write(File(data), t.days); err != nil {
+		return nil, 0, err
+	}
+	return t, added, nil
+}
+
+func write(path string, days []Day) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(f)
+	bw.WriteString("date,close_usd\n")
+	for _, d := range days {
+		bw.WriteString(d.Date)
+		bw.WriteByte(',')
+		bw.WriteString(strconv.FormatFloat(d.CloseUSD, 'f', -1, 64))
+		bw.WriteByte('\n')
+	}
+	err = bw.Flush()
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// MaxFetchBytes bounds a fetched response.
+const MaxFetchBytes = 64 << 20
+
+// Fetch downloads a daily series from url (any layout Parse reads — e.g.
+// CoinGecko's /coins/bitcoin/market_chart?vs_currency=usd&days=max&interval=daily
+// JSON, or a CSV export).
+func Fetch(ctx context.Context, client *http.Client, url string) ([]Day, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 60 * time.Second}
+	}
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return nil, rt.Invalid("url", "%q is not an http(s) URL", url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, rt.Invalid("url", "%v", err)
+	}
+	req.Header.Set("Accept", "application/json, text/csv")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch prices: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return nil, fmt.Errorf("fetch prices from %s: HTTP %d: %s", url, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFetchBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch prices from %s: %w", url, err)
+	}
+	if len(body) > MaxFetchBytes {
+		return nil, fmt.Errorf("fetch prices from %s: response larger than %d bytes", url, MaxFetchBytes)
+	}
+	return Parse(bytes.NewReader(body), url)
+}

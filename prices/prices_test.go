@@ -1,0 +1,215 @@
+package prices
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
+)
+
+func day(s string) time.Time {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.Add(13 * time.Hour)
+}
+
+func parseFile(t *testing.T, rel string) []Day {
+	t.Helper()
+	f, err := os.Open(testchain.SharedFile(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	days, err := Parse(f, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return days
+}
+
+// TestRealSeriesAgree reads both real series (Yahoo and CoinGecko layouts)
+// and checks they agree on the days they share.
+func TestRealSeriesAgree(t *testing.T) {
+	yahoo := NewTable(parseFile(t, "prices/BTC-USD_yahoo_2012-02-24_2024-10-27.csv"))
+	gecko := NewTable(parseFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv"))
+	if f, l := yahoo.Range(); f != "2012-02-24" || l != "2024-10-27" {
+		t.Errorf("yahoo range %s..%s, the file name says 2012-02-24..2024-10-27", f, l)
+	}
+	if f, l := gecko.Range(); f != "2010-07-18" || l != "2026-08-22" {
+		t.Errorf("coingecko range %s..%s, the file name says 2010-07-18..2026-08-22", f, l)
+	}
+	shared, far := 0, 0
+	for _, d := range yahoo.Days() {
+		if d.Date < "2014-01-01" { // early exchange prices differ widely between sources
+			continue
+		}
+		g, ok := gecko.CloseUSD(day(d.Date))
+		if !ok {
+			continue
+		}
+		shared++
+		if math.Abs(g-d.CloseUSD)/d.CloseUSD > 0.10 {
+			far++
+		}
+	}
+	if shared < 3000 {
+		t.Fatalf("only %d shared days", shared)
+	}
+	if far > shared/100 {
+		t.Errorf("%d of %d shared days differ by more than 10%%", far, shared)
+	}
+	// A known landmark: the close on 2021-11-08 was above 60,000 USD in both.
+	for _, tb := range []*Table{yahoo, gecko} {
+		if v, ok := tb.CloseUSD(day("2021-11-08")); !ok || v < 60000 || v > 70000 {
+			t.Errorf("close on 2021-11-08 = %v, %v", v, ok)
+		}
+	}
+}
+
+func TestLookupGapsAndValue(t *testing.T) {
+	tb := NewTable([]Day{{"2020-01-01", 7200}, {"2020-01-02", 6985}, {"2020-01-10", 8000}})
+	cases := []struct {
+		d    string
+		want float64
+		ok   bool
+	}{
+		{"2019-12-31", 0, false}, {"2020-01-01", 7200, true}, {"2020-01-02", 6985, true},
+		{"2020-01-05", 6985, true}, {"2020-01-06", 0, false}, {"2020-01-10", 8000, true},
+		{"2020-01-13", 8000, true}, {"2020-01-14", 0, false},
+	}
+	for _, c := range cases {
+		v, ok := tb.CloseUSD(day(c.d))
+		if v != c.want || ok != c.ok {
+			t.Errorf("CloseUSD(%s) = %v, %v; want %v, %v", c.d, v, ok, c.want, c.ok)
+		}
+	}
+	if v, ok := tb.ValueUSD(150_000_000, day("2020-01-01")); !ok || v != 10800 {
+		t.Errorf("1.5 BTC on 2020-01-01 = %v USD, want 10800", v)
+	}
+}
+
+func TestLayouts(t *testing.T) {
+	for name, in := range map[string]string{
+		"coingecko-export": "snapped_at,price,market_cap,total_volume\n2020-01-01 00:00:00 UTC,7195.24,1.3e11,1.8e10\n2020-01-02 00:00:00 UTC,7200.17,1.3e11,2e10\n",
+		"yahoo":            "Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-01,7194.89,7254.33,7174.94,7200.17,7200.17,18565664997\n2020-01-02,7202.55,7212.15,6935.27,6985.47,6985.47,20802083465\n",
+		"unix-seconds":     "timestamp,close\n1577836800,7200.17\n1577923200,6985.47\n",
+		"json":             `{"prices":[[1577836800000,7195.2],[1577923200000,6985.47],[1577923300000,6990]]}`,
+	} {
+		days, err := Parse(strings.NewReader(in), name)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if len(days) != 2 || days[0].Date != "2020-01-01" || days[1].Date != "2020-01-02" {
+			t.Errorf("%s: %v", name, days)
+		}
+	}
+}
+
+func TestBadInputNamesTheLine(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                                    "empty file",
+		"a,b\n1,2\n":                          "line 1: header",
+		"date,close\n2020-01-01,7000\nxx,5\n": "line 3: date \"xx\"",
+		"date,close\n2020-01-01,-5\n":         "line 2: close \"-5\"",
+		"date,close\n2020-01-01\n":            "line 2: 1 fields",
+		`{"prices":[[1,0]]}`:                  "price 0 is not positive",
+		`{"x":1}`:                             `no "prices" array`,
+		`{"prices":[[1,2]`:                    "JSON:",
+	} {
+		_, err := Parse(strings.NewReader(in), "f.csv")
+		var pe *ParseError
+		if !errors.As(err, &pe) || !strings.Contains(err.Error(), want) || !strings.HasPrefix(err.Error(), "f.csv") {
+			t.Errorf("Parse(%q) = %v, want a ParseError naming f.csv and %q", in, err, want)
+		}
+	}
+}
+
+func TestMergeIsAtomicAndIdempotent(t *testing.T) {
+	data := t.TempDir()
+	tb, added, err := Merge(data, []Day{{"2020-01-02", 6985}, {"2020-01-01", 7200}})
+	if err != nil || added != 2 || tb.Len() != 2 {
+		t.Fatalf("first merge: %v added %d len %d", err, added, tb.Len())
+	}
+	tb, added, err = Merge(data, []Day{{"2020-01-02", 6990}, {"2020-01-03", 7300}})
+	if err != nil || added != 1 || tb.Len() != 3 {
+		t.Fatalf("second merge: %v added %d len %d", err, added, tb.Len())
+	}
+	back, err := Load(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := back.CloseUSD(day("2020-01-02")); v != 6990 || back.Len() != 3 {
+		t.Errorf("reloaded: %v days, 2020-01-02 = %v; want 3 and the newer 6990", back.Len(), v)
+	}
+	if _, err := os.Stat(File(data) + ".tmp"); !os.IsNotExist(err) {
+		t.Error("temporary file left behind")
+	}
+	empty, err := Load(t.TempDir())
+	if err != nil || empty.Len() != 0 {
+		t.Errorf("Load of a directory without prices: %v, %d days", err, empty.Len())
+	}
+}
+
+func TestFetchFromLocalServer(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		switch r.URL.Path {
+		case "/market_chart":
+			fmt.Fprint(w, `{"prices":[[1577836800000,7195.2],[1577923200000,6985.47]],"market_caps":[]}`)
+		case "/down":
+			http.Error(w, "rate limited", http.StatusTooManyRequests)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	days, err := Fetch(t.Context(), srv.Client(), srv.URL+"/market_chart")
+	if err != nil || len(days) != 2 || days[1].CloseUSD != 6985.47 {
+		t.Fatalf("Fetch = %v, %v", days, err)
+	}
+	if _, err := Fetch(t.Context(), srv.Client(), srv.URL+"/down"); err == nil || !strings.Contains(err.Error(), "HTTP 429") {
+		t.Errorf("Fetch of a failing server: %v, want HTTP 429 named", err)
+	}
+	var in *rt.InputError
+	if _, err := Fetch(t.Context(), nil, "ftp://example.org/x"); !errors.As(err, &in) {
+		t.Errorf("Fetch(ftp://…) = %v, want an input error", err)
+	}
+	if calls != 2 {
+		t.Errorf("server saw %d calls, want 2", calls)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add([]byte("Date,Open,High,Low,Close,Adj Close,Volume\n2020-01-01,1,2,3,7200.17,7200.17,5\n"))
+	f.Add([]byte("snapped_at,price\n2020-01-01 00:00:00 UTC,7195.24\n"))
+	f.Add([]byte(`{"prices":[[1577836800000,7195.2]]}`))
+	f.Add([]byte("timestamp,close\n1577836800,7200.17\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		days, err := Parse(strings.NewReader(string(b)), "fuzz")
+		if err != nil {
+			return
+		}
+		for i, d := range days {
+			if _, err := time.Parse(time.DateOnly, d.Date); err != nil {
+				t.Fatalf("day %d date %q", i, d.Date)
+			}
+			if !(d.CloseUSD > 0) {
+				t.Fatalf("day %d close %v", i, d.CloseUSD)
+			}
+			if i > 0 && days[i-1].Date >= d.Date {
+				t.Fatalf("not sorted/unique at %d", i)
+			}
+		}
+	})
+}

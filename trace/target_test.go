@@ -1,0 +1,217 @@
+package trace_test
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"testing"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/trace"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	simworld.Cleanup()
+	os.Exit(code)
+}
+
+// targetWorld is the simulated ransomware world the tracing targets are
+// measured on (docs/HEURISTICS.md "Tracing and taint models").
+var targetWorld = simworld.Options{Seed: 11, Txs: 100_000, TxPerBlock: 100}
+
+func readTruth(t testing.TB, path string) []map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	head, err := r.Read()
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var rows []map[string]string
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return rows
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		m := map[string]string{}
+		for i, h := range head {
+			m[h] = rec[i]
+		}
+		rows = append(rows, m)
+	}
+}
+
+func num(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// outputID resolves a truth outpoint to its output id in the index.
+func outputID(t testing.TB, g trace.Graph, txid, vout string) int64 {
+	t.Helper()
+	h, err := rt.ParseHash(txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := g.TxNum(h)
+	if err != nil {
+		t.Fatalf("truth tx %s: %v", txid, err)
+	}
+	tx, _ := g.TxAt(n)
+	return tx.FirstOut + num(vout)
+}
+
+type campaignScore struct {
+	name                     string
+	truthSat, foundSat       int64 // truth at exchanges; traced at the right exchange (capped per exchange)
+	tracedSat, wrongSat      int64 // traced at any exchange/OTC; at an exchange truth does not name
+	unlabelledSat, mixerSat  int64
+	ransomSat, peelChains    int64
+	truncated                bool
+	serviceSat, otherStopSat int64
+}
+
+// TestTargetHaircutFindsCashouts measures the issue-5 target: for each
+// campaign, the share of the ransom value truth says reached an exchange
+// that a forward haircut trace (10 hops) from the campaign's payment
+// outputs reports at that exchange's cluster, and the share of traced
+// value reported at a wrong exchange.
+func TestTargetHaircutFindsCashouts(t *testing.T) {
+	w := simworld.Get(t, targetWorld)
+	ws := w.Workspace(t)
+	ctx := context.Background()
+	attr, err := ws.Attribution(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := trace.New(ws.Index, attr)
+	entName := map[string]string{}
+	exchangeNames := map[string]bool{}
+	for _, r := range readTruth(t, filepath.Join(w.Truth, "entities.csv")) {
+		entName[r["entity_id"]] = r["name"]
+		if r["kind"] == "exchange" || r["kind"] == "otc" {
+			exchangeNames[r["name"]] = true
+		}
+	}
+	pays := map[string][]int64{}
+	ransom := map[string]int64{}
+	for _, r := range readTruth(t, filepath.Join(w.Truth, "ransom_payments.csv")) {
+		pays[r["campaign"]] = append(pays[r["campaign"]], outputID(t, ws.Index, r["txid"], r["vout"]))
+		ransom[r["campaign"]] += num(r["value_sat"])
+	}
+	truth := map[string]map[string]int64{} // campaign → exchange name → sat
+	for _, r := range readTruth(t, filepath.Join(w.Truth, "cashouts.csv")) {
+		m := truth[r["campaign"]]
+		if m == nil {
+			m = map[string]int64{}
+			truth[r["campaign"]] = m
+		}
+		m[entName[r["exchange_entity"]]] += num(r["value_sat"])
+	}
+	var names []string
+	for c := range pays {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	var all campaignScore
+	worst := 1.0
+	worstWrong := 0.0
+	scored := 0
+	for _, c := range names {
+		res, err := tr.TraceOutputs(ctx, pays[c], trace.Options{Model: trace.Haircut, Hops: 10, MaxNodes: 500_000})
+		if err != nil {
+			t.Fatalf("%s: %v", c, err)
+		}
+		s := campaignScore{name: c, ransomSat: ransom[c], truncated: res.Truncated, peelChains: int64(len(res.PeelChains))}
+		traced := map[string]int64{}
+		reasons := map[string]int64{}
+		for _, e := range res.Endpoints {
+			switch {
+			case e.Reason == trace.ReasonService && exchangeNames[e.Label]:
+				traced[e.Label] += e.TaintedSat
+				s.tracedSat += e.TaintedSat
+			case e.Reason == trace.ReasonService && e.Category == "mixer":
+				s.mixerSat += e.TaintedSat
+			case e.Reason == trace.ReasonService:
+				s.serviceSat += e.TaintedSat
+			case e.Label == "":
+				s.unlabelledSat += e.TaintedSat
+				reasons[e.Reason] += e.TaintedSat
+			default:
+				s.otherStopSat += e.TaintedSat
+			}
+		}
+		for ex, v := range truth[c] {
+			s.truthSat += v
+			s.foundSat += min(v, traced[ex])
+		}
+		for ex, v := range traced {
+			if truth[c][ex] == 0 {
+				s.wrongSat += v
+			}
+		}
+		t.Logf("%-22s ransom %12d  truth→exch %12d  found %12d (%5.1f%%)  traced→exch %12d wrong %5.2f%%  mixer %11d unlabelled %11d peel chains %d truncated %v",
+			c, s.ransomSat, s.truthSat, s.foundSat, pct(s.foundSat, s.truthSat), s.tracedSat, pct(s.wrongSat, s.tracedSat), s.mixerSat, s.unlabelledSat, s.peelChains, s.truncated)
+		t.Logf("   unlabelled by reason: %v", reasons)
+		all.truthSat += s.truthSat
+		all.foundSat += s.foundSat
+		all.tracedSat += s.tracedSat
+		all.wrongSat += s.wrongSat
+		all.mixerSat += s.mixerSat
+		all.unlabelledSat += s.unlabelledSat
+		all.ransomSat += s.ransomSat
+		if s.truthSat > 0 {
+			scored++
+			worst = min(worst, float64(s.foundSat)/float64(s.truthSat))
+		}
+		if s.tracedSat > 0 {
+			worstWrong = max(worstWrong, float64(s.wrongSat)/float64(s.tracedSat))
+		}
+	}
+	if scored < 10 {
+		t.Fatalf("only %d campaigns cashed out in this world; the target needs a world where campaigns cash out", scored)
+	}
+	t.Logf("ALL %d campaigns (%d cashed out): ransom %d, truth→exchanges %d, found %d (%.1f%%), worst campaign %.1f%%; wrong exchange %.2f%% of traced (worst campaign %.2f%%); mixer %d, unlabelled %d",
+		len(names), scored, all.ransomSat, all.truthSat, all.foundSat, pct(all.foundSat, all.truthSat), 100*worst,
+		pct(all.wrongSat, all.tracedSat), 100*worstWrong, all.mixerSat, all.unlabelledSat)
+	// Targets (issue 5): every campaign ≥ 95% found, ≤ 5% wrong. Floors
+	// below them are enforced unless RANSOMTRAIL_STRICT_TARGETS=1; the
+	// measured numbers and why they fall short are in docs/HEURISTICS.md.
+	minFound, maxWrong := targetFloors()
+	if worst < minFound {
+		t.Errorf("worst campaign: %.1f%% of the exchange-bound ransom found at the right exchange, want ≥ %.0f%%", 100*worst, 100*minFound)
+	}
+	if worstWrong > maxWrong {
+		t.Errorf("worst campaign: %.2f%% of traced value at a wrong exchange, want ≤ %.0f%%", 100*worstWrong, 100*maxWrong)
+	}
+}
+
+func pct(a, b int64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return 100 * float64(a) / float64(b)
+}
+
+// targetFloors returns the enforced minimum found share and maximum wrong
+// share per campaign.
+func targetFloors() (minFound, maxWrong float64) {
+	if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" {
+		return 0.95, 0.05
+	}
+	return 0.95, 0.05
+}
