@@ -230,6 +230,16 @@ func TestScreenCacheInvalidation(t *testing.T) {
 	if target == "" {
 		t.Fatal("no clean user address")
 	}
+	// A cancelled request fails alone and leaves nothing behind.
+	cctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	other := truth(t, w, "addresses.csv")[5][0]
+	if _, err := s.Screen(cctx, other); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled screen: %v", err)
+	}
+	if r, err := s.Screen(t.Context(), other); err != nil || !r.SeenOnChain {
+		t.Fatalf("screen after a cancelled one: %v", err)
+	}
 	st0 := s.CacheStats()
 	again, err := s.Screen(t.Context(), target)
 	if err != nil {

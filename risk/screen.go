@@ -422,6 +422,19 @@ type expCache struct {
 
 func (c *expCache) get(ctx context.Context, gen uint64, height int64, tip rt.Hash, root, addr uint32, hops int,
 	compute func() (*Exposure, error)) (*Exposure, error) {
+	for {
+		e, err := c.get1(ctx, gen, height, tip, root, addr, hops, compute)
+		// Another request computing this entry was cancelled: ours is
+		// not, so compute again rather than fail with its error.
+		if err != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) && ctx.Err() == nil {
+			continue
+		}
+		return e, err
+	}
+}
+
+func (c *expCache) get1(ctx context.Context, gen uint64, height int64, tip rt.Hash, root, addr uint32, hops int,
+	compute func() (*Exposure, error)) (*Exposure, error) {
 	whole := cacheKey{root, root, hops}
 	own := cacheKey{root, addr, hops}
 	c.mu.Lock()

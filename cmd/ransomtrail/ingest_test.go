@@ -21,6 +21,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/indexcheck"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/sim"
 )
@@ -57,6 +58,7 @@ func buildBinary(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	simworld.Cleanup()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)
 	}

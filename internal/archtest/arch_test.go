@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"state/statetest":     {"", "chain", "state", "tags"},
 	"attrib":              {"", "chain", "index", "state", "tags"},
 	"prices":              {""},
+	"trace":               {"", "attrib", "chain", "cluster", "index", "tags"},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
 	"risk":                {"", "attrib", "chain", "cluster", "index", "state", "tags"},
 	"internal/simworld":   {"*"},
