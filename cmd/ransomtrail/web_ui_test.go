@@ -371,4 +371,3 @@ func TestWebUIKey(t *testing.T) {
 		t.Error("the key is in localStorage")
 	}
 }
-
