@@ -1,5 +1,5 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
-import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, risk, loading, errorBox } from "./util.js";
+import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox } from "./util.js";
 import { graphPage } from "./graph.js";
 
 const main = document.getElementById("main");
@@ -320,7 +320,7 @@ async function clusterPage(el, params, signal, id) {
       <dt>Size</dt><dd>${(c.size ?? 0).toLocaleString("en-US")} address${c.size === 1 ? "" : "es"}</dd>
       <dt>Received</dt><dd>${btc(c.received_sat)}</dd>
       <dt>Balance</dt><dd>${btc(c.balance_sat, "big")}</dd>
-      <dt>Categories</dt><dd>${(c.categories || []).map((x) => label(x, x)).join(" ") || "–"}</dd>
+      <dt>Categories</dt><dd>${(c.categories || []).map(category).join(" ") || "–"}</dd>
       <dt>Clustering</dt><dd>${c.clustering ? esc(c.clustering.policy + ", height " + c.clustering.height) : "–"}</dd>
     </dl>${c.truncated ? `<p class="note">${esc(c.note || "Sums cover part of the cluster.")}</p>` : ""}</section>
     <section class="panel"><h2>Labels</h2>

@@ -189,47 +189,75 @@ function elements() {
   return out;
 }
 
-// layout places nodes in columns by flow order: a node is one column right
-// of what pays it. Columns are ordered to keep neighbours close.
+// layout places nodes in columns by hops from the start nodes (money flows
+// left to right), then orders each column by the mean position of its
+// neighbours (a few sweeps each way) to keep crossings few.
 function layout() {
-  const rank = {};
-  const adj = {};
-  cy.nodes().forEach((n) => (adj[n.id()] = []));
-  cy.edges().forEach((e) => {
-    adj[e.source().id()].push([e.target().id(), 1]);
-    adj[e.target().id()].push([e.source().id(), -1]);
-  });
   const ids = cy.nodes().map((n) => n.id());
-  const starts = ids.filter((id) => cy.getElementById(id).data("start"));
-  for (const root of [...starts, ...ids]) {
-    if (root in rank) continue;
-    rank[root] = 0;
-    const queue = [root];
+  const succ = {}, pred = {};
+  for (const id of ids) (succ[id] = []), (pred[id] = []);
+  cy.edges().forEach((e) => {
+    succ[e.source().id()].push(e.target().id());
+    pred[e.target().id()].push(e.source().id());
+  });
+  // Columns are hops from the start nodes: forward along the flow, then
+  // backward to what paid them, then outward to anything left.
+  const rank = {};
+  let starts = ids.filter((id) => cy.getElementById(id).data("start"));
+  if (!starts.length) starts = ids.filter((id) => pred[id].length === 0);
+  if (!starts.length && ids.length) starts = [ids[0]];
+  const bfs = (from, next, step) => {
+    const queue = [...from];
     while (queue.length) {
       const id = queue.shift();
-      for (const [nb, d] of adj[id]) {
+      for (const nb of next(id)) {
         if (!(nb in rank)) {
-          rank[nb] = rank[id] + d;
+          rank[nb] = rank[id] + step(id, nb);
           queue.push(nb);
         }
       }
     }
+  };
+  starts.forEach((id) => (rank[id] = 0));
+  bfs(starts, (id) => succ[id], () => 1);
+  bfs(starts, (id) => pred[id], () => -1);
+  for (const id of ids) {
+    if (id in rank) continue;
+    rank[id] = 0;
+    bfs([id], (x) => [...succ[x], ...pred[x]], (x, nb) => (succ[x].includes(nb) ? 1 : -1));
   }
+  bfs(Object.keys(rank), (x) => [...succ[x], ...pred[x]], (x, nb) => (succ[x].includes(nb) ? 1 : -1));
   const cols = {};
   for (const id of ids) (cols[rank[id]] ||= []).push(id);
-  const ys = {};
   const keys = Object.keys(cols).map(Number).sort((a, b) => a - b);
-  for (const k of keys) {
-    const col = cols[k];
-    const bary = (id) => {
-      const ps = adj[id].map(([nb]) => ys[nb]).filter((y) => y !== undefined);
-      return ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : 0;
-    };
-    col.sort((a, b) => bary(a) - bary(b));
-    col.forEach((id, i) => (ys[id] = (i - (col.length - 1) / 2) * 78));
+  const ys = {};
+  const place = (col) => col.forEach((id, i) => (ys[id] = i - (col.length - 1) / 2));
+  keys.forEach((k) => place(cols[k]));
+  const bary = (id, nbs) => {
+    const ps = nbs.map((n) => ys[n]).filter((y) => y !== undefined);
+    return ps.length ? ps.reduce((a, b) => a + b, 0) / ps.length : ys[id];
+  };
+  for (let sweep = 0; sweep < 4; sweep++) {
+    const order = sweep % 2 === 0 ? keys : [...keys].reverse();
+    for (const k of order) {
+      const col = cols[k];
+      const b = Object.fromEntries(col.map((id) => [id, bary(id, sweep % 2 === 0 ? pred[id] : succ[id])]));
+      col.sort((x, y) => b[x] - b[y]);
+      place(col);
+    }
   }
+  // A long chain (a peel chain runs for dozens of transactions) wraps into
+  // bands read like lines of text, so the graph keeps a screen's shape.
+  const lo = keys.length ? keys[0] : 0;
+  const span = keys.length ? keys[keys.length - 1] - lo + 1 : 1;
+  const perBand = span > 14 ? 10 : span;
+  const tallest = Math.max(1, ...keys.map((k) => cols[k].length));
+  const bandH = tallest * 64 + 150;
   const pos = {};
-  for (const id of ids) pos[id] = { x: rank[id] * 230, y: ys[id] };
+  for (const id of ids) {
+    const r = rank[id] - lo;
+    pos[id] = { x: (r % perBand) * 240, y: Math.floor(r / perBand) * bandH + ys[id] * 64 };
+  }
   cy.layout({ name: "preset", positions: (n) => pos[n.id()], fit: true, padding: 40, animate: false }).run();
   if (cy.zoom() > 1.4) {
     cy.zoom(1.4);
@@ -255,12 +283,13 @@ const style = [
       "background-color": "data(color)", label: "data(text)", "font-size": 10, "text-wrap": "wrap", "text-max-width": 180,
       "text-valign": "bottom", "text-margin-y": 4, color: "#1f2933", width: 22, height: 22,
       "text-background-color": "#ffffff", "text-background-opacity": 0.75, "text-background-padding": 1,
+      "min-zoomed-font-size": 7,
     },
   },
   { selector: "node[kind = 'tx']", style: { shape: "round-rectangle", width: 14, height: 14, "font-size": 8, color: "#52606d" } },
   { selector: "node[kind = 'cluster']", style: { shape: "round-hexagon", width: 34, height: 34 } },
   { selector: "node[kind = 'output']", style: { shape: "diamond", width: 14, height: 14 } },
-  { selector: "node[endpoint = 1]", style: { "border-width": 4, "border-color": "#1f2933", width: 34, height: 34, "font-weight": "bold", "font-size": 11 } },
+  { selector: "node[endpoint = 1]", style: { "border-width": 4, "border-color": "#1f2933", width: 34, height: 34, "font-weight": "bold", "font-size": 13, "min-zoomed-font-size": 0, "z-index": 10, "text-background-opacity": 0.9 } },
   { selector: "node[start = 1]", style: { "border-width": 4, "border-color": "#f5b700", "border-style": "double" } },
   { selector: "node[note = 1]", style: { "outline-width": 2, "outline-color": "#7b61ff", "outline-offset": 2 } },
   { selector: "node:selected", style: { "overlay-color": "#2c7be5", "overlay-opacity": 0.25, "overlay-padding": 6 } },
@@ -271,7 +300,7 @@ const style = [
       "curve-style": "bezier", "arrow-scale": 0.8, opacity: 0.9,
     },
   },
-  { selector: "edge[tainted = 1]", style: { label: "data(amount)", "font-size": 8, color: "#8e1b10", "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8 } },
+  { selector: "edge[tainted = 1]", style: { label: "data(amount)", "font-size": 8, color: "#8e1b10", "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8, "min-zoomed-font-size": 7 } },
   { selector: "edge:selected", style: { "line-style": "dashed", label: "data(amount)", "font-size": 9 } },
 ];
 
@@ -519,6 +548,19 @@ export async function graphPage(el, params, signal) {
   </div>`;
   cy = cytoscape({ container: el.querySelector("#cy"), style, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
   window.rt = { cy, state: () => state, exportJSON, exportGraphML, exportCSV };
+  // Endpoints and labelled nodes keep readable labels when zoomed out.
+  let lastZoom = 0;
+  const keepReadable = () => {
+    const z = cy.zoom();
+    if (Math.abs(z - lastZoom) < 0.02) return;
+    lastZoom = z;
+    const k = Math.max(1, Math.min(3, 0.9 / z));
+    cy.style()
+      .selector("node[endpoint = 1]").style({ "font-size": 13 * k, "text-max-width": 220 * k, width: 34 * Math.sqrt(k), height: 34 * Math.sqrt(k) })
+      .selector("node[endpoint = 0][category != '']").style({ "font-size": 10 * k, "text-max-width": 180 * k, "min-zoomed-font-size": 0 })
+      .update();
+  };
+  cy.on("zoom", keepReadable);
   cy.on("select", "node", (ev) => showSelection(ev.target.id()));
   cy.on("tap", "edge", (ev) => showEdge(ev.target));
   cy.on("tap", (ev) => {

@@ -128,7 +128,13 @@ export function label(name, category, title = "") {
 // labels renders a list of {label, category} objects or strings.
 export function labels(list) {
   if (!list || list.length === 0) return `<span class="muted">–</span>`;
+  if (typeof list[0] === "string") list = [...new Set(list)];
   return list.map((l) => (typeof l === "string" ? label(l, "") : label(l.label, l.category, l.source || (l.sources || []).join(", ")))).join(" ");
+}
+
+// category renders a category alone.
+export function category(cat) {
+  return `<span class="tag ${CAT_CLASS[cat] || "cat-neutral"}">${esc(cat)}</span>`;
 }
 
 export function risk(level) {
