@@ -2,7 +2,11 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -26,6 +30,7 @@ type keyCache struct {
 
 type cachedKey struct {
 	rec     state.APIKey
+	sum     [sha256.Size]byte // the record's hash, decoded
 	fetched time.Time
 }
 
@@ -57,17 +62,30 @@ func (c *keyCache) lookup(ctx context.Context, key string) (state.APIKey, error)
 			return state.APIKey{}, err
 		}
 		ck = cachedKey{rec: rec, fetched: now}
+		if b, err := hex.DecodeString(rec.Hash); err == nil && len(b) == sha256.Size {
+			copy(ck.sum[:], b)
+		} else {
+			return state.APIKey{}, fmt.Errorf("key %s: stored hash is not a hex SHA-256", id)
+		}
 		c.mu.Lock()
 		c.m[id] = ck
 		c.mu.Unlock()
 	}
-	if !ck.rec.Matches(key) {
+	sum := sha256.Sum256([]byte(key))
+	if subtle.ConstantTimeCompare(sum[:], ck.sum[:]) != 1 {
 		return state.APIKey{}, errBadKey
 	}
 	if ck.rec.Revoked != nil {
 		return state.APIKey{}, &Error{Code: CodeUnauthorized, Message: "API key " + id + " was revoked"}
 	}
 	return ck.rec, nil
+}
+
+// forget drops a cached record (after a revocation through this server).
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.m, id)
+	c.mu.Unlock()
 }
 
 // limiter is a token bucket per principal: rate tokens per second up to

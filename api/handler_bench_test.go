@@ -29,6 +29,19 @@ func BenchmarkHandler(b *testing.B) {
 	if err := ws.State.Keys().Create(context.Background(), rec); err != nil {
 		b.Fatal(err)
 	}
+	// The floor: a bare handler answering a fixed JSON body, measured in
+	// the same run (the ratio to it is what to compare across runs).
+	b.Run("floor", func(b *testing.B) {
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, `{"identifications":[]}`+"\n")
+		})
+		req := httptest.NewRequest("GET", "/", nil)
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			h.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
 	for _, logged := range []bool{true, false} {
 		level := slog.LevelInfo
 		name := "logged"

@@ -111,11 +111,15 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case err != nil:
 			writeError(sw, err)
 		case rt.raw != nil:
-			rt.raw(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			rt.raw(sw, r)
 		case rt.fallback:
 			writeError(sw, s.unmatched(r))
 		default:
-			v, herr := rt.h(r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)))
+			if rt.role == state.RoleAdmin {
+				// Admin handlers record who acted.
+				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+			}
+			v, herr := rt.h(r)
 			if herr == nil {
 				herr = writeJSON(sw, http.StatusOK, v)
 				if herr != nil && sw.status == 0 {
@@ -126,7 +130,8 @@ func (s *Server) wrap(rt *route) http.Handler {
 				internal = herr
 			}
 		}
-		d := s.cfg.Now().Sub(start)
+		end := s.cfg.Now()
+		d := end.Sub(start)
 		s.metrics.inflight.Add(-1)
 		if sw.status == 0 {
 			sw.status = http.StatusOK
@@ -136,21 +141,25 @@ func (s *Server) wrap(rt *route) http.Handler {
 		if internal != nil {
 			level = slog.LevelError
 		}
-		if !s.log.Enabled(r.Context(), level) {
+		h := s.log.Handler()
+		if !h.Enabled(r.Context(), level) {
 			return
 		}
-		attrs := []slog.Attr{
+		// The record is built by hand: no caller PC (not logged) and the
+		// time already taken.
+		rec := slog.NewRecord(end, level, "request", 0)
+		rec.AddAttrs(
 			slog.String("method", r.Method), slog.String("route", rt.label()), slog.String("path", redactURL(r.URL)),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
-		}
+		)
 		if p.id != "" {
-			attrs = append(attrs, slog.String("key_id", p.id))
+			rec.AddAttrs(slog.String("key_id", p.id))
 		}
 		if internal != nil {
-			attrs = append(attrs, slog.String("error", redactString(internal.Error())))
+			rec.AddAttrs(slog.String("error", redactString(internal.Error())))
 		}
-		s.log.LogAttrs(r.Context(), level, "request", attrs...)
+		h.Handle(r.Context(), rec)
 	})
 }
 

@@ -182,6 +182,11 @@ func schemas() map[string]any {
 		"ScreenRequest": obj("type", "object", "required", []string{"addresses"}, "additionalProperties", false,
 			"properties", obj("addresses", obj("type", "array", "minItems", 1, "maxItems", maxScreenAddresses, "items", str))),
 		"ScreenList": arr(obj("type", "object")),
+		"Key":        o("id", str, "name", str, "role", str, "created", str, "revoked", str),
+		"KeyList":    arr(ref("Key")),
+		"NewKey":     o("id", str, "name", str, "role", str, "created", str, "key", str),
+		"KeyRequest": obj("type", "object", "required", []string{"role"}, "additionalProperties", false,
+			"properties", obj("role", obj("type", "string", "enum", []string{"admin", "analyst", "screening"}), "name", str)),
 	}
 }
 

@@ -1,7 +1,11 @@
 package api_test
 
 import (
+	"context"
+	"time"
+
 	"encoding/json"
+	"github.com/ransomtrail/ransomtrail/state"
 	"net/url"
 	"sort"
 	"strings"
@@ -65,10 +69,19 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"txid":    e.ws.Index.Txid(42).String(),
 		"id":      "10",
 	}
+	// A key to revoke for the revocation route.
+	_, spare, err := state.NewAPIKey(nil, state.RoleScreening, "spare", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ws.State.Keys().Create(context.Background(), spare); err != nil {
+		t.Fatal(err)
+	}
 	keys := sortedKeys(documented)
 	sort.Strings(keys)
 	for _, d := range keys {
 		method, path, _ := strings.Cut(d, " ")
+		path = strings.ReplaceAll(path, "/keys/{id}", "/keys/"+spare.ID)
 		for name, v := range samples {
 			path = strings.ReplaceAll(path, "{"+name+"}", url.PathEscape(v))
 		}

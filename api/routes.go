@@ -64,6 +64,12 @@ func (s *Server) table() []*route {
 			params:  []param{{name: "name", in: "query", typ: "string", desc: "the file's name, kept as provenance"}, qNetwork},
 			body:    &bodyDoc{contentType: "application/octet-stream", desc: "a tag file"}, h: s.importTags},
 
+		{method: "GET", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "KeyList", summary: "list API keys (never the keys); admin only", h: s.listKeys},
+		{method: "POST", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "NewKey", summary: "create an API key; the answer is the only time the key is shown; admin only",
+			desc: "The same as `ransomtrail keys create`, for a running server (which holds the state store open).",
+			body: &bodyDoc{contentType: "application/json", desc: "{\"role\":\"admin|analyst|screening\",\"name\":\"…\"}", schema: "KeyRequest"}, h: s.createKey},
+		{method: "POST", pattern: "/api/v2/keys/{id}/revoke", role: ad, tag: "keys", resp: "Key", summary: "revoke an API key; admin only", h: s.revokeKey},
+
 		{method: "GET", pattern: "/api/v2/heuristics/tx/{txid}", role: an, tag: "heuristics", resp: "Heuristics",
 			summary: "CoinJoin and change findings of an indexed transaction (one `heuristics tx --json` line)", h: s.heuristicsTx},
 		{method: "POST", pattern: "/api/v2/heuristics", role: an, tag: "heuristics", resp: "HeuristicsList", params: []param{qNetwork},

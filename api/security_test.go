@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -322,31 +323,85 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-// TestLogsHoldNoKey runs last in this file's order and checks every line
-// the shared server logged: no key, no secret part of one, even when a
-// client put the key in the query or the path.
-func TestLogsHoldNoKey(t *testing.T) {
+func TestKeysAPI(t *testing.T) {
 	e := world(t)
-	k := e.keys["analyst"]
-	e.do("GET", "/api/v2/status?api_key="+k+"&token="+k, k, nil)
-	e.do("GET", "/api/v2/search?q="+k, k, nil)
-	e.do("GET", "/api/v1/address/"+k, e.keys["screening"], nil)
-	e.do("GET", "/api/v2/status", k+"x", nil)
-	logs := e.log.String()
-	if !strings.Contains(logs, `"route":"GET /api/v2/status"`) || !strings.Contains(logs, "REDACTED") {
-		t.Fatalf("request lines missing or not redacted:\n%.2000s", logs)
+	code, _, b := e.do("POST", "/api/v2/keys", e.keys["analyst"], strings.NewReader(`{"role":"screening"}`))
+	wantError(t, "analyst creates a key", code, b, 403, api.CodeForbidden)
+	code, _, b = e.do("POST", "/api/v2/keys", e.keys["admin"], strings.NewReader(`{"role":"root"}`))
+	wantError(t, "unknown role", code, b, 400, api.CodeBadRequest)
+	code, _, b = e.do("POST", "/api/v2/keys", e.keys["admin"], strings.NewReader(`{"role":"screening","name":"partner","extra":1}`))
+	wantError(t, "unknown field", code, b, 400, api.CodeBadRequest)
+	code, _, b = e.do("POST", "/api/v2/keys", e.keys["admin"], strings.NewReader(`{"role":"screening","name":"partner"}`))
+	var nk api.NewKey
+	if code != 200 || json.Unmarshal(b, &nk) != nil || nk.Role != "screening" || nk.Name != "partner" {
+		t.Fatalf("create: %d %s", code, b)
 	}
-	for _, key := range e.allKeys {
-		secret := key[strings.LastIndexByte(key, '_')+1:]
-		if strings.Contains(logs, key) || strings.Contains(logs, secret) {
-			t.Fatalf("the log holds a key or its secret")
-		}
+	e.allKeys = append(e.allKeys, nk.Key)
+	if id, ok := state.APIKeyID(nk.Key); !ok || id != nk.ID {
+		t.Fatalf("created key %q, id %q", nk.Key, nk.ID)
 	}
-	// Every line is JSON with a status.
-	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("log line %q: %v", l, err)
+	if code, _, b := e.do("GET", "/api/v2/status", nk.Key, nil); code != 200 {
+		t.Fatalf("new key: %d %s", code, b)
+	}
+	code, _, b = e.do("GET", "/api/v2/keys", e.keys["admin"], nil)
+	secret := nk.Key[len(state.KeyPrefix)+17:] // after "rtk_" + id + "_"
+	if code != 200 || !bytes.Contains(b, []byte(nk.ID)) || bytes.Contains(b, []byte(secret)) || bytes.Contains(b, []byte(state.HashAPIKey(nk.Key))) {
+		t.Fatalf("list: %d %s", code, b)
+	}
+	code, _, b = e.do("POST", "/api/v2/keys/"+nk.ID+"/revoke", e.keys["admin"], nil)
+	if code != 200 || !bytes.Contains(b, []byte(`"revoked":"`)) {
+		t.Fatalf("revoke: %d %s", code, b)
+	}
+	// Revoked through the server: refused at once, not after the cache TTL.
+	code, _, b = e.do("GET", "/api/v2/status", nk.Key, nil)
+	wantError(t, "revoked key", code, b, 401, api.CodeUnauthorized)
+	code, _, b = e.do("POST", "/api/v2/keys/0000000000000000/revoke", e.keys["admin"], nil)
+	wantError(t, "revoke unknown", code, b, 404, api.CodeNotFound)
+}
+
+// TestConcurrentRequests: many clients at once (run with -race); every
+// answer is right and the metrics count each request exactly once.
+func TestConcurrentRequests(t *testing.T) {
+	e := newEnv(t, worldOpts, func(c *api.Config) { c.Rate, c.Burst = 1e6, 1e6 })
+	const workers, each = 8, 40
+	addrs := []string{e.addr(1), e.addr(2), e.addr(3)}
+	var wg sync.WaitGroup
+	errs := make(chan string, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				a := addrs[(w+i)%len(addrs)]
+				path := "/api/v1/address/" + a
+				if i%2 == 1 {
+					path = "/api/v2/screen/" + a
+				}
+				req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+				req.Header.Set("X-API-Key", e.keys["screening"])
+				resp, err := e.srv.Client().Do(req)
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || (i%2 == 1 && !bytes.Contains(b, []byte(a))) {
+					errs <- fmt.Sprintf("%s: %d %s", path, resp.StatusCode, b)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for msg := range errs {
+		t.Error(msg)
+	}
+	_, _, b := e.do("GET", "/metrics", "", nil)
+	for route, want := range map[string]int{"GET /api/v1/address/{address}": workers * each / 2, "GET /api/v2/screen/{address}": workers * each / 2} {
+		line := fmt.Sprintf(`ransomtrail_http_requests_total{route=%q,code="200"} %d`, route, want)
+		if !bytes.Contains(b, []byte(line+"\n")) {
+			t.Errorf("metrics lack %q", line)
 		}
 	}
 }

@@ -34,17 +34,28 @@ func newStatic(fsys fs.FS) http.Handler { return &static{fsys: fsys} }
 // served tree: a ".." segment (plain or percent-encoded), a backslash, a
 // NUL, or an encoded slash.
 func suspiciousPath(raw string) bool {
-	l := strings.ToLower(raw)
-	if strings.Contains(l, "%2e") || strings.Contains(l, "%2f") || strings.Contains(l, "%5c") || strings.Contains(l, "%00") ||
-		strings.ContainsAny(raw, "\\\x00") {
-		return true
-	}
-	for _, seg := range strings.Split(raw, "/") {
-		if seg == ".." || seg == "." {
+	segStart := 0
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '\\', 0:
 			return true
+		case '%':
+			// %2e (dot), %2f (slash), %5c (backslash), %00, any case.
+			if i+2 < len(raw) {
+				a, b := raw[i+1], raw[i+2]|0x20
+				if (a == '2' && (b == 'e' || b == 'f')) || (a == '5' && b == 'c') || (a == '0' && b == '0') {
+					return true
+				}
+			}
+		case '/':
+			if seg := raw[segStart:i]; seg == "." || seg == ".." {
+				return true
+			}
+			segStart = i + 1
 		}
 	}
-	return false
+	seg := raw[segStart:]
+	return seg == "." || seg == ".."
 }
 
 func setStaticHeaders(h http.Header) {

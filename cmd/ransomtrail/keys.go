@@ -22,6 +22,16 @@ func keysRevokeCommand() command {
 	return command{name: "keys revoke", summary: "revoke an API key by ID", run: runKeysRevoke}
 }
 
+// openKeyState opens the state store for a keys command, with a hint when a
+// running server holds it.
+func openKeyState(data string) (state.Store, error) {
+	st, err := openState(data)
+	if err != nil && data != "" {
+		return nil, fmt.Errorf("%w (a running 'ransomtrail serve' holds the store: stop it, or manage keys through /api/v2/keys with an admin key)", err)
+	}
+	return st, err
+}
+
 func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("keys create", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -36,7 +46,7 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 || *role == "" {
 		return &usageError{"usage: ransomtrail keys create --role admin|analyst|screening --data DIR [--name N] [--json]"}
 	}
-	st, err := openState(*data)
+	st, err := openKeyState(*data)
 	if err != nil {
 		return err
 	}
@@ -74,7 +84,7 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openState(data)
+	st, err := openKeyState(data)
 	if err != nil {
 		return err
 	}
@@ -116,7 +126,7 @@ func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openState(data)
+	st, err := openKeyState(data)
 	if err != nil {
 		return err
 	}

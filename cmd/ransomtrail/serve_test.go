@@ -38,7 +38,7 @@ func TestKeysCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret := key[strings.LastIndexByte(key, '_')+1:]
+	secret := key[len(state.KeyPrefix)+17:] // after "rtk_" + id + "_"
 	if strings.Contains(out, secret) || strings.Contains(out, state.HashAPIKey(key)) {
 		t.Fatalf("keys list shows the key or its hash:\n%s", out)
 	}

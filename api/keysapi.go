@@ -1,0 +1,82 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// KeyView is a key record as listed: never the key, never its hash.
+type KeyView struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Role    string     `json:"role"`
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked"`
+}
+
+// NewKey is the answer to a key creation: the only time the key is shown.
+type NewKey struct {
+	KeyView
+	Key string `json:"key"`
+}
+
+func viewKey(k state.APIKey) KeyView {
+	return KeyView{ID: k.ID, Name: k.Name, Role: k.Role, Created: k.Created, Revoked: k.Revoked}
+}
+
+func (s *Server) listKeys(r *http.Request) (any, error) {
+	ks, err := s.cfg.Keys.List(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyView, 0, len(ks))
+	for _, k := range ks {
+		out = append(out, viewKey(k))
+	}
+	return out, nil
+}
+
+type createKeyRequest struct {
+	Role string `json:"role"`
+	Name string `json:"name"`
+}
+
+func (s *Server) createKey(r *http.Request) (any, error) {
+	if err := checkJSONContentType(r); err != nil {
+		return nil, err
+	}
+	var req createKeyRequest
+	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, 4096), &req); err != nil {
+		return nil, err
+	}
+	if len(req.Name) > 200 {
+		return nil, rt.Invalid("name", "at most 200 characters")
+	}
+	key, rec, err := state.NewAPIKey(nil, strings.TrimSpace(req.Role), strings.TrimSpace(req.Name), s.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Keys.Create(r.Context(), rec); err != nil {
+		return nil, err
+	}
+	s.log.Warn("API key created", "key_id", rec.ID, "role", rec.Role, "name", rec.Name, "by", principalOf(r.Context()).id)
+	return NewKey{KeyView: viewKey(rec), Key: key}, nil
+}
+
+func (s *Server) revokeKey(r *http.Request) (any, error) {
+	id := r.PathValue("id")
+	if err := s.cfg.Keys.Revoke(r.Context(), id, s.cfg.Now()); err != nil {
+		return nil, err
+	}
+	s.keys.forget(id)
+	k, err := s.cfg.Keys.Get(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	s.log.Warn("API key revoked", "key_id", id, "by", principalOf(r.Context()).id)
+	return viewKey(k), nil
+}
