@@ -90,6 +90,9 @@ func (t *Tracer) Trace(ctx context.Context, start Start, opts Options) (*Result,
 			r.addTxNode(&tx)
 			for _, o := range seeds {
 				out := t.g.OutputAt(o)
+				if out.Value <= 0 {
+					continue
+				}
 				info := r.outInfo(o, out)
 				r.addNode(info.node())
 				r.addEdge(Edge{From: txNodeID(tx.Txid), To: info.id, Txid: tx.Txid.String(), Side: "output", N: o - tx.FirstOut,
@@ -299,6 +302,9 @@ func (r *run) endpoint(o int64, out index.Output, taint int64, hop int, reason s
 func (r *run) seedOutputs(seeds []int64) {
 	for _, o := range seeds {
 		out := r.g.OutputAt(o)
+		if out.Value <= 0 {
+			continue // OP_RETURN and other empty outputs carry nothing
+		}
 		r.res.SourceSat += out.Value
 		if r.o.Direction == Forward {
 			r.arriveForward(o, out, out.Value, 0, false)

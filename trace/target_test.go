@@ -226,4 +226,3 @@ func pct(a, b int64) float64 {
 	}
 	return 100 * float64(a) / float64(b)
 }
-

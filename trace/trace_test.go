@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
+	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/trace"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -70,7 +73,8 @@ func checkGraph(t *testing.T, r *trace.Result) {
 		if e.TaintedSat <= 0 || e.TaintedSat > e.ValueSat {
 			t.Fatalf("edge %+v: tainted %d of %d", e, e.TaintedSat, e.ValueSat)
 		}
-		if e.Hop < 1 || e.Hop > r.Hops {
+		// Hop 0: the outputs of a start transaction.
+		if e.Hop < 0 || e.Hop > r.Hops || (e.Hop == 0 && r.StartKind != "tx") {
 			t.Fatalf("edge %+v: hop outside 1..%d", e, r.Hops)
 		}
 	}
@@ -321,6 +325,19 @@ func TestPathFromPaymentToCashout(t *testing.T) {
 				}
 			}
 		}
+		// The same by clusters: from the payment's cluster to the
+		// cash-out's, never longer.
+		if target.ClusterID != nil {
+			id, _ := f.attr.Of(uint32(addrID(t, f, p["address"])))
+			cp, err := f.tr.Path(ctx, "cluster:"+strconv.FormatUint(uint64(id), 10), "cluster:"+strconv.FormatUint(uint64(*target.ClusterID), 10),
+				trace.PathOptions{Hops: 50, Members: f.ws.Clustering().Members})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cp.Found || cp.Hops > pr.Hops {
+				t.Fatalf("cluster path: found %v in %d hops, the address path has %d", cp.Found, cp.Hops, pr.Hops)
+			}
+		}
 		if pr.Hops > 1 {
 			short, err := f.tr.Path(ctx, p["address"], target.Address, trace.PathOptions{Hops: pr.Hops - 1})
 			if err != nil {
@@ -339,4 +356,66 @@ func TestPathFromPaymentToCashout(t *testing.T) {
 	if !errors.Is(err, rt.ErrNotFound) {
 		t.Fatalf("unknown cluster: %v", err)
 	}
+}
+
+func TestTraceFromTxAndAddressBothWays(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	p := f.pays[1]
+	for _, d := range []trace.Direction{trace.Forward, trace.Backward} {
+		for _, s := range []trace.Start{{Tx: p["txid"]}, {Address: p["address"]}} {
+			r, err := f.tr.Trace(ctx, s, trace.Options{Direction: d, Hops: 4})
+			if err != nil {
+				t.Fatalf("%s %+v: %v", d, s, err)
+			}
+			checkGraph(t, r)
+			if r.SourceSat <= 0 || len(r.Endpoints) == 0 || r.TxsVisited == 0 {
+				t.Fatalf("%s %+v: source %d, %d endpoints, %d txs", d, s, r.SourceSat, len(r.Endpoints), r.TxsVisited)
+			}
+			if d == trace.Backward && r.Model == trace.Haircut {
+				// Backward haircut keeps the whole value (fees are charged
+				// to the inputs), less what fell below min-sat and rounding.
+				acc := endpointSum(r) + r.BelowMinSat
+				if acc > r.SourceSat || r.SourceSat-acc > int64(len(r.Edges)) {
+					t.Fatalf("backward %+v: source %d, accounted %d", s, r.SourceSat, acc)
+				}
+			}
+		}
+	}
+}
+
+func TestHeightAtTime(t *testing.T) {
+	f := newFixture(t)
+	ix := f.ws.Index
+	for _, h := range []int64{0, 1, ix.Height() / 2, ix.Height()} {
+		b, err := ix.BlockAt(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Unix(int64(b.Time), 0)
+		got := trace.HeightAtTime(ix, at)
+		if got > h {
+			t.Fatalf("block %d (time %s): HeightAtTime says %d", h, at, got)
+		}
+		gb, _ := ix.BlockAt(got)
+		if int64(gb.Time) < at.Unix() {
+			t.Fatalf("HeightAtTime(%s) = %d, whose time %d is earlier", at, got, gb.Time)
+		}
+	}
+	if got := trace.HeightAtTime(ix, time.Now().AddDate(100, 0, 0)); got != ix.Height()+1 {
+		t.Fatalf("after the tip: %d", got)
+	}
+}
+
+func addrID(t *testing.T, f *fixture, s string) int64 {
+	t.Helper()
+	a, err := chain.ParseAddress(s, f.ws.Index.Network())
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.ws.Index.AddressID(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
 }

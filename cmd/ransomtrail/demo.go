@@ -15,11 +15,14 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
+	"github.com/ransomtrail/ransomtrail/tags"
+	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 func demoCommand() command {
@@ -85,59 +88,67 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(out, "   height %d, %d txs, %d inputs, %d outputs, %d addresses (%s); digest %s\n",
 		st.Height, st.Txs, st.Inputs, st.Outputs, st.Addresses, time.Since(t1).Round(time.Millisecond), st.Digest)
 
+	// Clustering and the world's published tags let the trace name the
+	// services it reaches.
+	cres, err := cluster.Build(ctx, ix, idxDir, cluster.BuildOptions{})
+	if err != nil {
+		return fmt.Errorf("demo: cluster build: %w", err)
+	}
+	st2, err := openState(idxDir)
+	if err != nil {
+		return err
+	}
+	defer st2.Close()
+	tagFile := filepath.Join(world, "truth", sim.PublishedTagsFile)
+	pf := parseTagFile(tagFile, tags.Options{Network: chain.MustNetwork("mainnet")})
+	if r := importGroup(ctx, st2, []*parsedFile{&pf}); r.Error != "" {
+		return fmt.Errorf("demo: import %s: %s", tagFile, r.Error)
+	} else {
+		fmt.Fprintf(out, "   imported %d published tags (%s: exchanges, mixer, OTC desk, reported ransom addresses).\n", r.Tags, tagFile)
+	}
+	cl, err := cluster.Open(idxDir)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	attr, err := attrib.Load(ctx, st2.Tags(), ix, cl)
+	if err != nil {
+		return err
+	}
+	tr := trace.New(ix, attr)
+
 	pays, err := readCSV(filepath.Join(world, "truth", "ransom_payments.csv"))
 	if err != nil {
 		return err
-	}
-	cash, err := readCSV(filepath.Join(world, "truth", "cashouts.csv"))
-	if err != nil {
-		return err
-	}
-	ents, err := readCSV(filepath.Join(world, "truth", "entities.csv"))
-	if err != nil {
-		return err
-	}
-	entName := map[string]string{}
-	for _, r := range ents {
-		entName[r["entity_id"]] = r["name"] + " (" + r["kind"] + ")"
 	}
 	if len(pays) == 0 {
 		fmt.Fprintln(out, "\nThis world has no ransom payments; try a larger --txs.")
 		return nil
 	}
-	// The largest payment whose money reached a cash-out makes the best
+	// The largest payment whose money reached an exchange makes the best
 	// story: try payments from the largest down.
 	sort.SliceStable(pays, func(i, j int) bool { return atoi(pays[i]["value_sat"]) > atoi(pays[j]["value_sat"]) })
 	var p map[string]string
-	var reached []reach
-	var targets map[rt.Outpoint]map[string]string
+	var traced *trace.Result
+	var cashouts []trace.Endpoint
 	for i, cand := range pays {
 		if i == 30 {
 			break
 		}
-		tg := map[rt.Outpoint]map[string]string{}
-		for _, c := range cash {
-			if c["campaign"] != cand["campaign"] {
-				continue
-			}
-			if h, err := rt.ParseHash(c["txid"]); err == nil {
-				tg[rt.Outpoint{Txid: h, Vout: uint32(atoi(c["vout"]))}] = c
-			}
-		}
-		h, err := rt.ParseHash(cand["txid"])
+		res, err := tr.Trace(ctx, trace.Start{Outpoint: cand["txid"] + ":" + cand["vout"]}, trace.Options{Hops: 12})
 		if err != nil {
-			return err
+			return fmt.Errorf("demo: trace ransom payment %s:%s: %w", cand["txid"], cand["vout"], err)
 		}
-		n, err := ix.TxNum(h)
-		if err != nil {
-			return fmt.Errorf("demo: ransom payment %s is not in the index: %w", cand["txid"], err)
+		var c []trace.Endpoint
+		for _, e := range res.Endpoints {
+			if e.Reason == trace.ReasonService && (e.Category == "exchange" || e.Category == "otc") {
+				c = append(c, e)
+			}
 		}
-		t, _ := ix.TxAt(n)
-		r := followSpends(ix, t.FirstOut+atoi(cand["vout"]), 12, 20000, tg)
-		if p == nil || (len(reached) == 0 && len(r) > 0) {
-			p, reached, targets = cand, r, tg
+		if p == nil || (len(cashouts) == 0 && len(c) > 0) {
+			p, traced, cashouts = cand, res, c
 		}
-		if len(r) > 0 {
+		if len(c) > 0 {
 			break
 		}
 	}
@@ -152,19 +163,22 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	o := v.Outputs[vout]
 	fmt.Fprintf(out, "   The index agrees: block %d, output %d pays %s BTC to %s (%s), fee %s BTC.\n",
 		v.BlockHeight, vout, btc(o.ValueSat), strOr(o.Address, "?"), o.ScriptType, btc(v.FeeSat))
-	fmt.Fprintf(out, "\n4. Where did it go? Following spends forward from that output (breadth-first, up to 12 hops):\n")
-	if len(reached) == 0 {
-		fmt.Fprintf(out, "   no cash-out of this campaign reached within the limits (the money may still be held).\n")
+	fmt.Fprintf(out, "\n4. Where did it go? A forward haircut trace from that output (up to 12 hops; a peel chain counts as one):\n")
+	if len(cashouts) == 0 {
+		fmt.Fprintf(out, "   no exchange reached within the limits (the money may still be held).\n")
 	}
-	shown := 0
-	for _, r := range reached {
-		if shown == 5 {
-			fmt.Fprintf(out, "   … and %d more cash-out outputs\n", len(reached)-shown)
+	for i, c := range cashouts {
+		if i == 5 {
+			fmt.Fprintf(out, "   … and %d more cash-out addresses\n", len(cashouts)-i)
 			break
 		}
-		c := targets[r.op]
-		fmt.Fprintf(out, "   %d hops: %s BTC reached %s of %s\n           in tx %s\n", r.hops, btc(atoi(c["value_sat"])), c["address"], entName[c["exchange_entity"]], r.op.Txid)
-		shown++
+		fmt.Fprintf(out, "   %d hops: %s BTC reached %s of %s (%s)\n", c.Hops, btc(c.TaintedSat), c.Address, c.Label, c.Category)
+	}
+	fmt.Fprintf(out, "   In all %s of %s BTC reached services; %d transactions traversed, %d peel chain(s), %d CoinJoin(s).\n",
+		btc(traced.ServiceSat()), btc(traced.SourceSat), traced.TxsVisited, len(traced.PeelChains), len(traced.CoinJoins))
+	if len(traced.PeelChains) > 0 {
+		pc := traced.PeelChains[0]
+		fmt.Fprintf(out, "   A peel chain of %d transactions from tx %s peeled %s BTC off in small payments.\n", pc.Length, pc.StartTxid, btc(pc.PeeledSat))
 	}
 	if o.Address != nil {
 		av, err := ix.ViewAddress(*o.Address)
@@ -173,7 +187,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 				av.Address, btc(av.ReceivedSat), btc(av.SentSat), av.TxCount, av.FirstHeight, av.LastHeight)
 		}
 	}
-	if err := demoClusters(ctx, out, ix, idxDir, p, pays, net); err != nil {
+	if err := demoClusters(out, ix, idxDir, cres, cl, p, pays, net); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nDig further:\n")
@@ -181,6 +195,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if o.Address != nil {
 		fmt.Fprintf(out, "  ransomtrail address %s --data %s --json\n", *o.Address, idxDir)
 	}
+	fmt.Fprintf(out, "  ransomtrail trace --outpoint %s:%s --data %s\n", p["txid"], p["vout"], idxDir)
+	fmt.Fprintf(out, "  ransomtrail ransomware %s --data %s\n", p["family"], idxDir)
 	fmt.Fprintf(out, "  ransomtrail status --data %s --json\n", idxDir)
 	if o.Address != nil {
 		fmt.Fprintf(out, "  ransomtrail cluster %s --data %s --json\n", *o.Address, idxDir)
@@ -188,54 +204,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(out, "  ransomtrail eval clustering --data %s --truth %s --json\n", idxDir, filepath.Join(world, "truth"))
 	fmt.Fprintf(out, "  ground truth (who owns what): %s\n", filepath.Join(world, "truth"))
-	fmt.Fprintf(out, "\nTracing, screening and the web UI (--addr %s) join this walkthrough as they land.\n", *addr)
+	fmt.Fprintf(out, "\nScreening and the web UI (--addr %s) join this walkthrough as they land.\n", *addr)
 	return nil
-}
-
-type reach struct {
-	op   rt.Outpoint
-	hops int
-}
-
-// followSpends walks spends forward from output start, breadth-first, and
-// returns the target outputs reached (in order of discovery).
-func followSpends(ix *index.Index, start int64, maxHops, maxNodes int, targets map[rt.Outpoint]map[string]string) []reach {
-	type item struct {
-		o    int64
-		hops int
-	}
-	seen := map[int64]bool{start: true}
-	queue := []item{{start, 0}}
-	var out []reach
-	for len(queue) > 0 && len(seen) < maxNodes {
-		it := queue[0]
-		queue = queue[1:]
-		tn, vout := ix.TxOfOutput(it.o)
-		op := rt.Outpoint{Txid: ix.Txid(tn), Vout: uint32(vout)}
-		if _, ok := targets[op]; ok {
-			out = append(out, reach{op, it.hops})
-			continue
-		}
-		if it.hops >= maxHops {
-			continue
-		}
-		sp := ix.OutputAt(it.o).SpentBy
-		if sp < 0 {
-			continue
-		}
-		st, _ := ix.TxOfInput(sp)
-		tx, err := ix.TxAt(st)
-		if err != nil {
-			continue
-		}
-		for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
-			if !seen[o] {
-				seen[o] = true
-				queue = append(queue, item{o, it.hops + 1})
-			}
-		}
-	}
-	return out
 }
 
 func readCSV(path string) ([]map[string]string, error) {
@@ -273,21 +243,12 @@ func atoi(s string) int64 {
 	return n
 }
 
-// demoClusters builds the clustering and shows that the operator's ransom
-// addresses end up in one cluster, and why.
-func demoClusters(ctx context.Context, out io.Writer, ix *index.Index, idxDir string, p map[string]string, pays []map[string]string, net *chain.Network) error {
-	fmt.Fprintf(out, "\n6. Clustering addresses into entities (multi-input, CoinJoin-aware, change heuristics) …\n")
-	res, err := cluster.Build(ctx, ix, idxDir, cluster.BuildOptions{})
-	if err != nil {
-		return fmt.Errorf("demo: cluster build: %w", err)
-	}
+// demoClusters shows that the operator's ransom addresses end up in one
+// cluster, and why.
+func demoClusters(out io.Writer, ix *index.Index, idxDir string, res cluster.BuildResult, cl *cluster.Clustering, p map[string]string, pays []map[string]string, net *chain.Network) error {
+	fmt.Fprintf(out, "\n6. Clustering addresses into entities (multi-input, CoinJoin-aware, change heuristics):\n")
 	fmt.Fprintf(out, "   %d clusters, %d links stored with their evidence, %d refused by the supercluster guard, largest cluster %d addresses.\n",
 		res.Clusters, res.Links, res.Refused, res.Largest)
-	cl, err := cluster.Open(idxDir)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
 	idOf := func(s string) (uint32, bool) {
 		a, err := chain.ParseAddress(s, net)
 		if err != nil {

@@ -40,4 +40,17 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !strings.Contains(out.String(), `"block_height"`) {
 		t.Errorf("tx output: %s", out.String())
 	}
+	// So does the trace command, and it names the exchange the demo found.
+	m = regexp.MustCompile(`ransomtrail (trace --outpoint \S+ --data \S+)`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no trace command in the demo output:\n%s", s)
+	}
+	ex := regexp.MustCompile(`reached \S+ of (.*) \((exchange|otc)\)`).FindStringSubmatch(s)
+	out.Reset()
+	if err := run(context.Background(), e, strings.Fields(m[1])); err != nil {
+		t.Fatalf("%s: %v", m[1], err)
+	}
+	if ex == nil || !strings.Contains(out.String(), ex[1]) {
+		t.Errorf("trace output does not name the demo's cash-out %v:\n%s", ex, out.String())
+	}
 }

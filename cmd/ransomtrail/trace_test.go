@@ -380,3 +380,51 @@ func TestPricesCommands(t *testing.T) {
 		t.Fatalf("bad file: %v", err)
 	}
 }
+
+func TestTraceCommandTimeWindowAndCampaign(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	pays := truthRows(t, w, "ransom_payments.csv")
+	p := pays[0]
+	// The main era starts on 2016-01-01: --until the day before stops at
+	// the payment's first spend.
+	out, _, err := cli("trace", "--outpoint", p["txid"]+":"+p["vout"], "--until", "2015-12-31", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Edges     []json.RawMessage `json:"edges"`
+		Endpoints []struct {
+			Reason string `json:"reason"`
+		} `json:"endpoints"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Edges) != 0 || len(r.Endpoints) != 1 || r.Endpoints[0].Reason != "time_window" {
+		t.Fatalf("--until before the payment was spent: %s", out)
+	}
+	// A campaign (named in the tags' descriptions) selects its payments.
+	tagged := map[string]bool{}
+	for _, r := range truthRows(t, w, "tags.csv") {
+		if r["category"] == "ransomware" {
+			tagged[r["address"]] = true
+		}
+	}
+	camp, n := "", 0
+	for _, r := range pays {
+		if tagged[r["address"]] && (camp == "" || r["campaign"] == camp) {
+			camp = r["campaign"]
+			n++
+		}
+	}
+	out, _, err = cli("ransomware", camp, "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Payments int `json:"payments"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Payments != n {
+		t.Fatalf("campaign %s: %d payments, truth has %d tagged (%v)", camp, rep.Payments, n, err)
+	}
+}
