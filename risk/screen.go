@@ -170,10 +170,22 @@ func emptyBreakdown() Breakdown {
 	return Breakdown{Received: map[string]Amount{}, Sent: map[string]Amount{}}
 }
 
-func (r *Result) setReasons() {
-	for _, m := range r.Matches {
-		r.Reasons = append(r.Reasons, m.String())
+func (r *Result) setReasons() { r.Reasons = reasons(r.Matches) }
+
+// reasons renders the matches, highest level first; a match whose reason
+// repeats a higher one's (a lower threshold of the same exposure) is kept
+// in the matches but not repeated in the reasons.
+func reasons(ms []Match) []string {
+	out := []string{}
+	seen := map[string]bool{}
+	for _, m := range ms {
+		if seen[m.Reason] {
+			continue
+		}
+		seen[m.Reason] = true
+		out = append(out, m.String())
 	}
+	return out
 }
 
 func addressIdentifications(r *Result, f *Facts, ts []tags.Tag) {
@@ -351,14 +363,9 @@ func (s *Screener) report(ctx context.Context, id uint32, hops int, key []byte) 
 		addressIdentifications(r, &facts, set.ByKey(key))
 	}
 	clusterIdentifications(r, &facts, set.Cluster(id))
-	rep := &Report{Exposure: &cp, Reasons: []string{}}
+	rep := &Report{Exposure: &cp}
 	rep.Risk, rep.Matches = s.rules.Evaluate(facts, e)
-	for _, m := range rep.Matches {
-		rep.Reasons = append(rep.Reasons, m.String())
-	}
-	if rep.Matches == nil {
-		rep.Matches = []Match{}
-	}
+	rep.Reasons = reasons(rep.Matches)
 	return rep, nil
 }
 
