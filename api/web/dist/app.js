@@ -154,7 +154,7 @@ async function searchPage(el, params, signal) {
   }
   el.innerHTML = `<h1>Search results for “${esc(text)}”</h1>
     <p class="muted">${matches.length} match${matches.length === 1 ? "" : "es"}.</p>
-    <table class="list"><thead><tr><th>Kind</th><th>Match</th><th></th></tr></thead><tbody>
+    <table class="list"><thead><tr><th>Kind</th><th>Match</th><th>Label</th></tr></thead><tbody>
     ${matches.map((m) => `<tr><td>${esc(m.kind === "label" ? "cluster" : m.kind)}</td>
       <td><a href="${url(m)}" data-link>${esc(m.kind === "label" ? "cluster " + String(m.id).replace(/^c/, "") : m.id)}</a></td>
       <td>${m.label ? esc(m.label) : ""}</td></tr>`).join("")}
@@ -278,7 +278,7 @@ async function txPage(el, params, signal, txid) {
     <div class="grid2 io">
     <section class="panel"><h2>Inputs <span class="muted">${btc(inSum)}</span></h2>
       <table class="list compact"><thead><tr><th>#</th><th>Address</th><th>Labels</th><th>Cluster</th><th class="num">Value</th></tr></thead><tbody>
-      ${(t.inputs || []).map((i, n) => `<tr><td>${i.coinbase ? n : link.tx(i.prev_txid, n)}</td><td>${addrCell(i)}</td><td>${labels(i.labels)}</td><td>${clusterCell(i)}</td><td class="num">${btc(i.value_sat)}</td></tr>`).join("")}
+      ${(t.inputs || []).map((i, n) => `<tr><td>${i.coinbase ? n : `${n} ${link.tx(i.prev_txid, "←")}`}</td><td>${addrCell(i)}</td><td>${labels(i.labels)}</td><td>${clusterCell(i)}</td><td class="num">${btc(i.value_sat)}</td></tr>`).join("")}
       </tbody></table></section>
     <section class="panel"><h2>Outputs <span class="muted">${btc(outSum)}</span></h2>
       <table class="list compact"><thead><tr><th>#</th><th>Address</th><th>Labels</th><th>Cluster</th><th class="num">Value</th><th>Spent</th></tr></thead><tbody>

@@ -397,9 +397,9 @@ function showTrace() {
   box.innerHTML = `<h3>Trace: ${esc(t.direction)}, ${esc(t.model)}</h3>
     <p class="muted">${btc(t.source_sat)} from ${esc(t.start_kind)} ${esc(short(t.start, 10, 6))}; ${t.txs_visited} transactions, up to ${t.max_hops} hops.
     ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}</p>
-    <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th><th>Hops</th></tr></thead><tbody>
+    <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
     ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
-      <td class="num">${btc(e.tainted_sat, "taint")}</td><td>${e.hops}</td></tr>`).join("")}
+      <td class="num">${btc(e.tainted_sat, "taint")}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
     </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}`;
   box.querySelectorAll("tr[data-node]").forEach((tr) =>
     tr.addEventListener("click", (ev) => {
@@ -556,8 +556,8 @@ export async function graphPage(el, params, signal) {
     lastZoom = z;
     const k = Math.max(1, Math.min(3, 0.9 / z));
     cy.style()
-      .selector("node[endpoint = 1]").style({ "font-size": 13 * k, "text-max-width": 220 * k, width: 34 * Math.sqrt(k), height: 34 * Math.sqrt(k) })
-      .selector("node[endpoint = 0][category != '']").style({ "font-size": 10 * k, "text-max-width": 180 * k, "min-zoomed-font-size": 0 })
+      .selector("node[endpoint = 1]").style({ "font-size": 13 * k, "text-max-width": 340 * k, width: 34 * Math.sqrt(k), height: 34 * Math.sqrt(k) })
+      .selector("node[endpoint = 0][category != '']").style({ "font-size": 10 * k, "text-max-width": 260 * k, "min-zoomed-font-size": 0 })
       .update();
   };
   cy.on("zoom", keepReadable);
