@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -295,6 +296,49 @@ func TestWebUI(t *testing.T) {
 		lines := strings.Split(strings.TrimSpace(csv), "\n")
 		if lines[0] != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note" || len(lines) < 3 || !strings.Contains(csv, pay["txid"]) && !strings.Contains(csv, payAddr) {
 			t.Errorf("CSV export:\n%.600s", csv)
+		}
+
+		// The buttons download the same exports as files.
+		dl := t.TempDir()
+		dctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		progress := chromedp.Events(dctx, browser.DownloadProgress)
+		s.do("allow downloads", chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+				Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dl, EventsEnabled: new(true)})
+			return err
+		}), chromedp.Click(chromedp.CSS("#gxjson")), chromedp.Click(chromedp.CSS("#gxgraphml")))
+		done := 0
+		for ev, err := range progress {
+			if err != nil {
+				t.Fatalf("downloads: %v (%d of 2 completed)", err, done)
+			}
+			if ev.State == browser.DownloadProgressStateCompleted {
+				if done++; done == 2 {
+					break
+				}
+			}
+		}
+		cancel()
+		files, _ := os.ReadDir(dl)
+		kinds := map[string]bool{}
+		for _, f := range files {
+			b, err := os.ReadFile(filepath.Join(dl, f.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Format string            `json:"format"`
+				Nodes  []json.RawMessage `json:"nodes"`
+			}
+			switch {
+			case json.Unmarshal(b, &doc) == nil && doc.Format == "ransomtrail-graph" && len(doc.Nodes) == nodes:
+				kinds["json"] = true
+			case strings.Contains(string(b), "<graphml") && strings.Count(string(b), "<node ") == nodes:
+				kinds["graphml"] = true
+			}
+		}
+		if !kinds["json"] || !kinds["graphml"] {
+			t.Errorf("downloaded %d files; JSON %v, GraphML %v (each with the %d nodes shown)", len(files), kinds["json"], kinds["graphml"], nodes)
 		}
 
 		// Cluster view collapses addresses into clusters.

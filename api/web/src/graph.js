@@ -623,7 +623,8 @@ export async function graphPage(el, params, signal) {
       addEdges(t.edges, true);
       const sid = param === "tx" ? "t:" + s.toLowerCase() : param === "address" ? "a:" + s : null;
       if (sid && !state.starts.includes(sid)) state.starts.push(sid);
-      state.trace = t;
+      // The trace's nodes and edges are in the model now; the rest is kept.
+      state.trace = { ...t, nodes: undefined, edges: undefined };
       save();
       redraw();
       showTrace();
