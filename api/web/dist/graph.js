@@ -118,7 +118,6 @@ function nodeText(n, ep) {
   if (ep) {
     name = (ep.label ? `${ep.label} · ${ep.category}` : `${ep.reason}`) + "\n" + (n.kind === "cluster" ? "cluster #" + n.cluster_id : short(n.address, 6, 4)) + "\n" + btcText(ep.tainted_sat) + " BTC";
   }
-  if (state.notes[n.id]) name += " ✎";
   return name;
 }
 
@@ -168,7 +167,7 @@ function elements() {
     out.push({
       group: "nodes",
       data: {
-        id: v.id, kind: v.kind, text: nodeText(v, v.ep), color: CAT_COLOR[v.category] || (v.kind === "tx" ? "#9aa5b1" : "#5f6b7a"),
+        id: v.id, kind: v.kind, base: nodeText(v, v.ep), text: nodeText(v, v.ep) + (state.notes[v.id] ? " ✎" : ""), color: CAT_COLOR[v.category] || (v.kind === "tx" ? "#9aa5b1" : "#5f6b7a"),
         endpoint: v.ep ? 1 : 0, endpoint_label: v.ep ? v.ep.label : "", endpoint_category: v.ep ? v.ep.category : "",
         note: state.notes[v.id] ? 1 : 0, start: v.start ? 1 : 0, category: v.category || "", label: v.labels[0] || "",
       },
@@ -350,9 +349,14 @@ function showSelection(id) {
     }),
   );
   box.querySelector("#gremove").addEventListener("click", () => {
-    delete state.nodes[id];
-    for (const [k, e] of Object.entries(state.edges)) if (e.from === id || e.to === id) delete state.edges[k];
-    state.starts = state.starts.filter((s) => s !== id);
+    // In the cluster view a cluster node stands for its member addresses.
+    const gone = new Set([id]);
+    if (n.kind === "cluster") {
+      for (const m of Object.values(state.nodes)) if (m.kind === "address" && String(m.cluster_id) === String(n.cluster_id)) gone.add(m.id);
+    }
+    for (const g of gone) delete state.nodes[g];
+    for (const [k, e] of Object.entries(state.edges)) if (gone.has(e.from) || gone.has(e.to)) delete state.edges[k];
+    state.starts = state.starts.filter((s) => !gone.has(s));
     save();
     selected = null;
     redraw();
@@ -370,9 +374,8 @@ function showSelection(id) {
     save();
     const v2 = cy.getElementById(id);
     if (v2.length) {
-      const nn = { ...n, labels: n.labels || [] };
       v2.data("note", state.notes[id] ? 1 : 0);
-      v2.data("text", nodeText(nn, null).replace(/ ✎$/, "") + (state.notes[id] ? " ✎" : ""));
+      v2.data("text", v2.data("base") + (state.notes[id] ? " ✎" : ""));
     }
   });
 }
