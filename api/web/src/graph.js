@@ -169,7 +169,7 @@ function elements() {
       data: {
         id: v.id, kind: v.kind, base: nodeText(v, v.ep), text: nodeText(v, v.ep) + (state.notes[v.id] ? " ✎" : ""), color: CAT_COLOR[v.category] || (v.kind === "tx" ? "#9aa5b1" : "#5f6b7a"),
         endpoint: v.ep ? 1 : 0, endpoint_label: v.ep ? v.ep.label : "", endpoint_category: v.ep ? v.ep.category : "",
-        note: state.notes[v.id] ? 1 : 0, start: v.start ? 1 : 0, category: v.category || "", label: v.labels[0] || "",
+        note: state.notes[v.id] ? 1 : 0, start: v.start ? 1 : 0, category: v.category || "", label: v.labels[0] || "", labelled: v.category || v.labels.length ? 1 : 0,
       },
     });
   }
@@ -557,10 +557,10 @@ export async function graphPage(el, params, signal) {
     const z = cy.zoom();
     if (Math.abs(z - lastZoom) < 0.02) return;
     lastZoom = z;
-    const k = Math.max(1, Math.min(3, 0.9 / z));
+    const k = Math.max(1, Math.min(5, 0.9 / z));
     cy.style()
       .selector("node[endpoint = 1]").style({ "font-size": 13 * k, "text-max-width": 340 * k, width: 34 * Math.sqrt(k), height: 34 * Math.sqrt(k) })
-      .selector("node[endpoint = 0][category != '']").style({ "font-size": 10 * k, "text-max-width": 260 * k, "min-zoomed-font-size": 0 })
+      .selector("node[endpoint = 0][labelled = 1]").style({ "font-size": 10 * k, "text-max-width": 260 * k, "min-zoomed-font-size": 0 })
       .update();
   };
   cy.on("zoom", keepReadable);
