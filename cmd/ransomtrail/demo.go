@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -35,7 +36,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", filepath.Join(os.TempDir(), "ransomtrail-demo"), "directory for the simulated world and its index (replaced)")
 	txs := fs.Int64("txs", 100_000, "transactions to simulate")
 	seed := fs.Uint64("seed", 1, "world seed")
-	addr := fs.String("addr", "127.0.0.1:8080", "address for the web UI (served once the server lands; unused today)")
+	addr := fs.String("addr", "127.0.0.1:8080", "address the closing hint gives for the web UI (ransomtrail serve --addr)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -43,7 +44,6 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return &usageError{fmt.Sprintf("demo: unexpected argument %q", pos[0])}
 	}
-	_ = addr
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	world := filepath.Join(*data, "world")
 	idxDir := filepath.Join(*data, "index")
@@ -204,7 +204,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(out, "  ransomtrail eval clustering --data %s --truth %s --json\n", idxDir, filepath.Join(world, "truth"))
 	fmt.Fprintf(out, "  ground truth (who owns what): %s\n", filepath.Join(world, "truth"))
-	fmt.Fprintf(out, "\nScreening and the web UI (--addr %s) join this walkthrough as they land.\n", *addr)
+	fmt.Fprintf(out, "\nInvestigate in the browser (web UI and JSON API, no keys on loopback):\n  ransomtrail serve --data %s --dev --addr %s\n  then open http://%s/graph?start=%s and run a trace from the ransom address\n",
+		idxDir, *addr, *addr, url.QueryEscape("a:"+p["address"]))
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/api/web"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
@@ -99,7 +100,11 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		return nil, err
 	}
 	s := &served{ws: ws, log: log}
-	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log}
+	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log, UI: web.FS()}
+	if err := wireEngines(&s.cfg, ws); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.ui != "" {
 		if st, err := os.Stat(o.ui); err != nil || !st.IsDir() {
 			s.Close()

@@ -169,7 +169,7 @@ func TestServeDevOnlyOnLoopback(t *testing.T) {
 	if code, body := httpGet(t, url+"api/v2/blocks/1", ""); code != 200 {
 		t.Fatalf("dev mode without key: %d %s", code, body)
 	}
-	if code, body := httpGet(t, url, ""); code != 200 || !strings.Contains(body, "not built") {
+	if code, body := httpGet(t, url, ""); code != 200 || !strings.Contains(body, `<script type="module" src="/app.js">`) {
 		t.Fatalf("UI page: %d %.200s", code, body)
 	}
 }

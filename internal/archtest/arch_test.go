@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	"internal/archtest":   {},
 	"api":                 {"", "attrib", "chain", "cluster", "index", "state", "tags", "workspace"},
 	"cmd/ransomtrail":     {"*"},
+	"api/web":             {},
 }
 
 type pkg struct {

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/risk"
+	"github.com/ransomtrail/ransomtrail/trace"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// wireEngines plugs tracing (trace, path) and screening (screen,
+// exposure) into the API's seams, with the query parameters of the API
+// contract. Bad parameters are rt.InputError (400); unknown addresses and
+// transactions rt.ErrNotFound (404), as the engines report them.
+func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
+	sc, err := risk.NewScreener(risk.Config{
+		Index:       ws.Index,
+		Attribution: ws.Attribution,
+		Members: func() risk.MemberLister {
+			if c := ws.Clustering(); c != nil {
+				return c
+			}
+			return nil
+		},
+	})
+	if err != nil {
+		return err
+	}
+	cfg.Trace = func(ctx context.Context, q url.Values) (any, error) {
+		start := trace.Start{Address: strings.TrimSpace(q.Get("address")), Outpoint: strings.TrimSpace(q.Get("outpoint")), Tx: strings.TrimSpace(q.Get("tx"))}
+		if _, err := start.Kind(); err != nil {
+			return nil, err
+		}
+		opts := trace.Options{Direction: trace.Direction(q.Get("direction")), Model: trace.Model(q.Get("model"))}
+		ints := []struct {
+			name string
+			dst  *int64
+		}{{"min_sat", &opts.MinSat}, {"since_height", &opts.SinceHeight}, {"until_height", &opts.UntilHeight}}
+		for _, p := range ints {
+			if *p.dst, err = queryInt(q, p.name); err != nil {
+				return nil, err
+			}
+		}
+		for _, p := range []struct {
+			name string
+			dst  *int
+		}{{"hops", &opts.Hops}, {"max_nodes", &opts.MaxNodes}, {"max_edges", &opts.MaxEdges}} {
+			v, err := queryInt(q, p.name)
+			if err != nil {
+				return nil, err
+			}
+			if q.Has(p.name) && v == 0 {
+				return nil, rt.Invalid(p.name, "0 is out of range")
+			}
+			*p.dst = int(v)
+		}
+		if err := opts.Validate(); err != nil {
+			return nil, err
+		}
+		attr, err := ws.Attribution(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return trace.New(ws.Index, attr).Trace(ctx, start, opts)
+	}
+	cfg.Path = func(ctx context.Context, q url.Values) (any, error) {
+		from, to := strings.TrimSpace(q.Get("from")), strings.TrimSpace(q.Get("to"))
+		if from == "" || to == "" {
+			return nil, rt.Invalid("from/to", "both from and to are required (an address or cluster:N)")
+		}
+		opts := trace.PathOptions{Hops: trace.DefaultHops, MaxVisits: trace.DefaultPathVisits, MaxPaths: trace.DefaultMaxPaths}
+		for _, p := range []struct {
+			name    string
+			dst     *int
+			maximum int
+		}{{"hops", &opts.Hops, trace.MaxHops}, {"max_visits", &opts.MaxVisits, trace.MaxPathVisits}, {"max_paths", &opts.MaxPaths, trace.MaxMaxPaths}} {
+			if !q.Has(p.name) {
+				continue
+			}
+			v, err := queryInt(q, p.name)
+			if err != nil {
+				return nil, err
+			}
+			if v < 1 || v > int64(p.maximum) {
+				return nil, rt.Invalid(p.name, "%d is out of range (allowed: 1..%d)", v, p.maximum)
+			}
+			*p.dst = int(v)
+		}
+		if c := ws.Clustering(); c != nil {
+			opts.Members = c.Members
+		}
+		attr, err := ws.Attribution(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return trace.New(ws.Index, attr).Path(ctx, from, to, opts)
+	}
+	cfg.Exposure = func(ctx context.Context, subject string, q url.Values) (any, error) {
+		hops, err := screenHops(q)
+		if err != nil {
+			return nil, err
+		}
+		return sc.ExposureOfAddress(ctx, subject, hops)
+	}
+	cfg.Screen = func(ctx context.Context, addrs []string, q url.Values) ([]any, error) {
+		hops, err := screenHops(q)
+		if err != nil {
+			return nil, err
+		}
+		// Every address is parsed before any is screened, so a typo is
+		// reported at once with its position.
+		for i, a := range addrs {
+			if _, err := sc.ParseAddress(a); err != nil {
+				return nil, rt.Invalid("addresses", "item %d (%q): %v", i+1, clipText(a, 80), err)
+			}
+		}
+		out := make([]any, 0, len(addrs))
+		for _, a := range addrs {
+			r, err := sc.ScreenHops(ctx, a, hops)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	return nil
+}
+
+// queryInt reads an optional integer query parameter (absent: 0).
+func queryInt(q url.Values, name string) (int64, error) {
+	s := strings.TrimSpace(q.Get(name))
+	if s == "" {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return 0, rt.Invalid(name, "%q is not an integer", clipText(s, 40))
+	}
+	return v, nil
+}
+
+// screenHops reads the optional hops of screening and exposure (absent:
+// the screener's default).
+func screenHops(q url.Values) (int, error) {
+	if !q.Has("hops") {
+		return 0, nil
+	}
+	v, err := queryInt(q, "hops")
+	if err != nil {
+		return 0, err
+	}
+	if v < 1 || v > risk.MaxHops {
+		return 0, rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", v, risk.MaxHops)
+	}
+	return int(v), nil
+}
