@@ -21,6 +21,8 @@ import (
 // concerns are added as new methods returning their own interface.
 type Store interface {
 	Tags() TagStore
+	Watchlists() WatchlistStore
+	Alerts() AlertStore
 	Close() error
 }
 

@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"attrib":              {"", "chain", "index", "state", "tags"},
 	"prices":              {""},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
+	"monitor":             {"", "attrib", "chain", "cluster", "index", "source", "state", "tags", "workspace"},
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},
 	"internal/btcdtest":   {},
