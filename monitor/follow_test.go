@@ -225,7 +225,6 @@ func TestFollowRealNode(t *testing.T) {
 	}
 }
 
-
 // TestCrashLosesNoAlert stores an alert and abandons the process before
 // it is delivered (the monitor is dropped with the delivery only in the
 // outbox); a restarted monitor delivers it.
