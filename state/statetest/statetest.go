@@ -32,6 +32,10 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Clusters", testClusters},
 		{"Actors", testActors},
 		{"ForeignAddresses", testForeign},
+		{"Watchlists", testWatchlists},
+		{"Alerts", testAlerts},
+		{"Outbox", testOutbox},
+		{"Followed", testFollowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
