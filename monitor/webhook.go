@@ -321,3 +321,13 @@ func (m *Monitor) webhook(ctx context.Context, id string) (state.Webhook, error)
 	}
 	return state.Webhook{}, fmt.Errorf("webhook %q: %w", id, rt.ErrNotFound)
 }
+
+// CheckAllowed reports whether rawURL passes the allow-list patterns (nil
+// when it does, an *rt.InputError otherwise).
+func CheckAllowed(patterns []string, rawURL string) error {
+	al, err := parseAllowList(patterns)
+	if err != nil {
+		return err
+	}
+	return al.check(rawURL)
+}

@@ -37,6 +37,10 @@ func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
 		addressCommand(),
+		alertsAckCommand(),
+		alertsDeliveriesCommand(),
+		alertsListCommand(),
+		alertsResolveCommand(),
 		clusterCommand(),
 		clusterBuildCommand(),
 		clusterExplainCommand(),
@@ -44,6 +48,7 @@ func commands() []command {
 		decodeBlockCommand(),
 		demoCommand(),
 		evalClusteringCommand(),
+		followCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
 		simulateCommand(),
@@ -52,6 +57,12 @@ func commands() []command {
 		tagsImportCommand(),
 		tagsListCommand(),
 		txCommand(),
+		watchAddCommand(),
+		watchListCommand(),
+		watchRemoveCommand(),
+		webhooksAddCommand(),
+		webhooksListCommand(),
+		webhooksRemoveCommand(),
 	}
 }
 
