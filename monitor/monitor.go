@@ -84,6 +84,7 @@ type Monitor struct {
 	allow allowList
 
 	wake chan struct{} // nudges the delivery loop
+	kick chan struct{} // wakes the follower before its next poll
 
 	mu      sync.Mutex // guards watch
 	watch   *watchSet  // compiled watchlist, nil: reload
@@ -141,7 +142,7 @@ func New(ws *workspace.Workspace, opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Monitor{ws: ws, st: ws.State, opts: opts, log: opts.Logger, now: opts.Now, allow: al, wake: make(chan struct{}, 1)}
+	m := &Monitor{ws: ws, st: ws.State, opts: opts, log: opts.Logger, now: opts.Now, allow: al, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -195,6 +196,13 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-m.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
 		}
 		for {
 			r, err := m.Step(ctx, src)
@@ -215,6 +223,16 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 			}
 		}
 		t.Reset(m.opts.Poll)
+	}
+}
+
+// Wake makes Run poll the node now instead of at its next poll: call it
+// on a new-block notification (Bitcoin Core's ZMQ hashblock, a
+// blocknotify hook). Extra calls coalesce.
+func (m *Monitor) Wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -239,6 +257,14 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	best, err := src.BestHeight(ctx)
 	if err != nil {
 		return res, err
+	}
+	// A first run follows from the index tip as it is before this step.
+	if _, ok, err := m.st.Alerts().FollowedTip(ctx); err != nil {
+		return res, err
+	} else if !ok {
+		if _, _, err := m.reconcile(ctx); err != nil {
+			return res, err
+		}
 	}
 	t0 := time.Now()
 	m.ws.Gate.Lock()
