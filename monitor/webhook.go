@@ -143,9 +143,13 @@ func (al allowList) check(raw string) error {
 	return rt.Invalid("url", "destination %s:%s is not in the webhook allow-list (--allow)", host, port)
 }
 
+// perWebhook is the number of requests in flight to one webhook.
+const perWebhook = 4
+
 // Deliver runs the delivery loop until ctx ends: due outbox entries are
-// sent by one goroutine per webhook, so a slow or dead endpoint delays only
-// its own deliveries. Run starts it; a process that only delivers may call
+// sent by goroutines of their webhook (perWebhook each, so a burst of
+// alerts drains in parallel), so a slow or dead endpoint delays only its
+// own deliveries. Run starts it; a process that only delivers may call
 // it directly.
 func (m *Monitor) Deliver(ctx context.Context) {
 	workers := map[string]chan state.Delivery{}
@@ -181,21 +185,23 @@ func (m *Monitor) Deliver(ctx context.Context) {
 			if ch == nil {
 				ch = make(chan state.Delivery, 4096)
 				workers[d.WebhookID] = ch
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					for {
-						select {
-						case <-ctx.Done():
-							return
-						case d := <-ch:
-							m.attempt(ctx, d)
-							mu.Lock()
-							delete(inflight, d.ID)
-							mu.Unlock()
+				for range perWebhook {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							select {
+							case <-ctx.Done():
+								return
+							case d := <-ch:
+								m.attempt(ctx, d)
+								mu.Lock()
+								delete(inflight, d.ID)
+								mu.Unlock()
+							}
 						}
-					}
-				}()
+					}()
+				}
 			}
 			select {
 			case ch <- d:

@@ -513,7 +513,10 @@ func (s *embeddedAlerts) Attempted(ctx context.Context, d Delivery, done bool) e
 			return err
 		}
 	}
-	return wb.Commit(pebble.Sync)
+	// Not synced: losing an attempt's record in a crash only repeats a
+	// delivery, which receivers deduplicate by its idempotency key
+	// (at least once); the alert and its queued delivery are synced.
+	return wb.Commit(pebble.NoSync)
 }
 
 func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {

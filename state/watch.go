@@ -189,7 +189,8 @@ type AlertStore interface {
 	Deliveries(ctx context.Context, state string, cursor string, limit int) ([]Delivery, string, error)
 	// Attempted records an attempt: a pending delivery is replaced (its
 	// next attempt scheduled), a dead one moved to the dead letters; done
-	// removes it from the outbox.
+	// removes it from the outbox. It need not be durable at once (a lost
+	// record repeats a delivery: at least once).
 	Attempted(ctx context.Context, d Delivery, done bool) error
 
 	// PutWebhook inserts or replaces a webhook; DeleteWebhook removes one
