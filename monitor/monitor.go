@@ -213,12 +213,13 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 				m.log.Error("follow step failed; retrying at the next poll", "err", err)
 				break
 			}
-			if m.opts.Mempool {
-				if err := m.scanMempool(ctx, src); err != nil && ctx.Err() == nil {
-					m.log.Warn("mempool scan failed", "err", err)
-				}
-			}
 			if !r.More {
+				// At the tip (not while catching up): the mempool.
+				if m.opts.Mempool {
+					if err := m.scanMempool(ctx, src); err != nil && ctx.Err() == nil {
+						m.log.Warn("mempool scan failed", "err", err)
+					}
+				}
 				break
 			}
 		}
