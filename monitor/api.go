@@ -228,7 +228,7 @@ func (m *Monitor) riskOf(e *state.WatchEntry, attr *attrib.Set) []string {
 }
 
 // Rescreen screens every watched address and cluster against the current
-// tags: an entity whose risk categories grew since its last screening
+// tags (and makes the follower reload them): an entity whose risk categories grew since its last screening
 // (e.g. clean, then designated by OFAC) raises one rescreen alert; the new
 // risk becomes its baseline. Call it after every tag import. It is
 // idempotent: screening again without new tags raises nothing.
@@ -236,6 +236,7 @@ func (m *Monitor) Rescreen(ctx context.Context) ([]state.Alert, error) {
 	m.screen.Lock()
 	defer m.screen.Unlock()
 	m.ws.InvalidateAttribution()
+	m.dropTags()
 	m.ws.Gate.RLock()
 	defer m.ws.Gate.RUnlock()
 	attr, err := m.attribution(ctx)

@@ -29,6 +29,7 @@ import (
 // holds one of that block's alerts (end to end), and per step (ingest,
 // incremental clustering, attribution, matching, alert commit). The floor
 // is the plain ingest of the same block, measured inside the step.
+// RANSOMTRAIL_BENCH_DIR keeps the built world for later runs.
 func BenchmarkFollowBlock(b *testing.B) {
 	txs := int64(40_000)
 	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
@@ -40,7 +41,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	}
 	k := int64(20 * b.N)
 	t0 := time.Now()
-	w := buildSplit(b, txs, 0, k)
+	w := buildSplit(b, txs, 0, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -95,7 +95,7 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 	}
 	var bc *blockCtx
 	if fork < tip {
-		attr, err := m.ws.Attribution(ctx)
+		attr, err := m.blockAttribution(ctx)
 		if err != nil {
 			return nil, nil, err
 		}

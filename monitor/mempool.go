@@ -56,7 +56,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	}
 	m.ws.Gate.RLock()
 	defer m.ws.Gate.RUnlock()
-	attr, err := m.attribution(ctx)
+	attr, err := m.blockAttribution(ctx)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,8 @@ type Monitor struct {
 	mu      sync.Mutex // guards watch
 	watch   *watchSet  // compiled watchlist, nil: reload
 	screen  sync.Mutex // serialises Rescreen and AddWatch baselines
+	tcMu    sync.Mutex
+	tc      tagCache // tags for the per-block attribution
 	mempool mempoolState
 
 	// Hook, when set, is called after each step's alerts are stored and
@@ -294,6 +296,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 				}
 			}
 			m.ws.InvalidateAttribution()
+			if ir.RolledBack > 0 {
+				m.dropAddressIDs()
+			}
 		}
 	}
 	res.Height = ix.TipHeight()

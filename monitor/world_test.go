@@ -2,6 +2,9 @@ package monitor
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -35,15 +38,31 @@ type splitWorld struct {
 	sum              sim.Summary
 }
 
-func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64) *splitWorld {
+// buildSplit builds the world in a temporary directory, or, when keep is
+// not "", once in keep (reused by later runs: its data directory is copied
+// to a temporary one, since following changes it).
+func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ...string) *splitWorld {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
+	if len(keep) > 0 && keep[0] != "" {
+		dir = keep[0]
+	}
 	w := &splitWorld{dir: dir, data: filepath.Join(dir, "data"), truth: filepath.Join(dir, "truth")}
+	ready := filepath.Join(dir, fmt.Sprintf("ready-%d-%d-%d", txs, perBlock, newBlocks))
+	if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &w.sum) == nil {
+		tmp := filepath.Join(tb.TempDir(), "data")
+		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
+			tb.Fatal(err)
+		}
+		w.data = tmp
+		return w.open(tb, newBlocks)
+	}
 	var err error
 	if w.sum, err = sim.Run(ctx, sim.Config{Out: dir, Seed: 3, Txs: txs, TxPerBlock: perBlock, Scenario: "ransomware"}); err != nil {
 		tb.Fatal(err)
 	}
+	os.RemoveAll(w.data)
 	net := chain.MustNetwork("sim")
 	bd, err := source.OpenBlocksDir(ctx, filepath.Join(dir, "blocks"), net, source.BlocksDirOptions{})
 	if err != nil {
@@ -70,6 +89,34 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64) *splitW
 	if err := simworld.ImportTags(ctx, w.data, filepath.Join(w.truth, sim.PublishedTagsFile)); err != nil {
 		tb.Fatal(err)
 	}
+	w.src = &cappedSource{Source: bd}
+	w.src.max.Store(w.held)
+	if len(keep) > 0 && keep[0] != "" {
+		b, _ := json.Marshal(w.sum)
+		if err := os.WriteFile(ready, b, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		tmp := filepath.Join(tb.TempDir(), "data")
+		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
+			tb.Fatal(err)
+		}
+		w.data = tmp
+	}
+	return w
+}
+
+// open opens the blocks directory of a kept world.
+func (w *splitWorld) open(tb testing.TB, newBlocks int64) *splitWorld {
+	ctx := context.Background()
+	bd, err := source.OpenBlocksDir(ctx, filepath.Join(w.dir, "blocks"), chain.MustNetwork("sim"), source.BlocksDirOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { bd.Close() })
+	if w.tip, err = bd.BestHeight(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	w.held = w.tip - newBlocks
 	w.src = &cappedSource{Source: bd}
 	w.src.max.Store(w.held)
 	return w
