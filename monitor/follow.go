@@ -95,15 +95,15 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 	}
 	var bc *blockCtx
 	if fork < tip {
-		attr, err := m.blockAttribution(ctx)
+		v, err := m.blockAttribution(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
-		w, err := m.watchSet(ctx, attr)
+		w, err := m.watchSet(ctx, v)
 		if err != nil {
 			return nil, nil, err
 		}
-		bc = &blockCtx{ix: ix, attr: attr, w: w, feeds: map[uint32]*exchangeNear{}, m: m}
+		bc = &blockCtx{ix: ix, v: v, w: w, feeds: map[uint32]*exchangeNear{}, m: m}
 	}
 	first := true
 	for from := fork + 1; first || from <= tip; from += commitBlocks {

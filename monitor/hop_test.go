@@ -2,6 +2,8 @@ package monitor
 
 import (
 	"context"
+	"sort"
+	"strings"
 	"testing"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -122,6 +124,41 @@ func TestExchangeHop(t *testing.T) {
 		}
 	}
 	t.Logf("exchange_hop alerts by hops: %v", byHops)
+
+	// The follower's incrementally kept tagged clusters agree with an
+	// attribution built from scratch.
+	ws.InvalidateAttribution()
+	fresh, err := ws.Attribution(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := m.blockAttribution(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(v.info) != len(fresh.Attributed()) {
+		t.Errorf("%d tagged clusters kept, %d in a fresh attribution", len(v.info), len(fresh.Attributed()))
+	}
+	for _, c := range fresh.Attributed() {
+		ri := v.info[c.ID]
+		if ri == nil {
+			t.Errorf("cluster %d (%s) missing from the kept attribution", c.ID, c.Label())
+			continue
+		}
+		got := append([]string(nil), ri.cats...)
+		sort.Strings(got)
+		want := append([]string(nil), c.Categories...)
+		sort.Strings(want)
+		if !equalStrings(got, want) {
+			t.Errorf("cluster %d: categories %v kept, %v fresh", c.ID, got, want)
+		}
+		for _, l := range c.Labels {
+			if !contains(ri.labels, strings.ToLower(strings.TrimSpace(l.Label))) {
+				t.Errorf("cluster %d: label %q missing (kept %v)", c.ID, l.Label, ri.labels)
+			}
+		}
+	}
+	t.Logf("tagged clusters: %d; full attribution builds while following: %d", len(v.info), m.tc.builds)
 }
 
 func mustHash(t *testing.T, s string) rt.Hash {

@@ -26,8 +26,9 @@ type watchSet struct {
 	categories map[string][]*state.WatchEntry
 
 	// byRoot maps cluster ids to the cluster, label and category entries
-	// that match them, for one attribution snapshot.
+	// that match them, for one attribution snapshot and clustering.
 	gen    uint64
+	cl     attrib.Clusters
 	byRoot map[uint32][]*state.WatchEntry
 }
 
@@ -40,7 +41,7 @@ func (m *Monitor) invalidateWatch() {
 
 // watchSet returns the compiled watchlist, brought up to date with the
 // index and the attribution snapshot. The caller holds the gate (read).
-func (m *Monitor) watchSet(ctx context.Context, attr *attrib.Set) (*watchSet, error) {
+func (m *Monitor) watchSet(ctx context.Context, v view) (*watchSet, error) {
 	m.mu.Lock()
 	w := m.watch
 	m.mu.Unlock()
@@ -108,31 +109,31 @@ func (m *Monitor) watchSet(ctx context.Context, attr *attrib.Set) (*watchSet, er
 	} else {
 		w.resolved = n
 	}
-	if w.byRoot == nil || w.gen != attr.Generation() {
+	if w.byRoot == nil || w.gen != v.gen || w.cl != v.cl {
 		w.byRoot = map[uint32][]*state.WatchEntry{}
 		for _, e := range w.clusters {
-			r := attr.ClusterOf(uint32(e.ClusterID))
+			r := v.cl.Find(uint32(e.ClusterID))
 			w.byRoot[r] = append(w.byRoot[r], e)
 		}
 		if len(w.labels) > 0 || len(w.categories) > 0 {
-			for _, c := range attr.Attributed() {
-				for _, l := range c.Labels {
-					w.byRoot[c.ID] = append(w.byRoot[c.ID], w.labels[strings.ToLower(l.Label)]...)
+			for r, c := range v.info {
+				for _, l := range c.labels {
+					w.byRoot[r] = append(w.byRoot[r], w.labels[l]...)
 				}
-				for _, cat := range c.Categories {
-					w.byRoot[c.ID] = append(w.byRoot[c.ID], w.categories[cat]...)
+				for _, cat := range c.cats {
+					w.byRoot[r] = append(w.byRoot[r], w.categories[cat]...)
 				}
 			}
 		}
-		w.gen = attr.Generation()
+		w.gen, w.cl = v.gen, v.cl
 	}
 	return w, nil
 }
 
 // match returns the entries watching address id (its own, then its
 // cluster's); entries may repeat.
-func (w *watchSet) match(id int64, attr *attrib.Set) (own, cl []*state.WatchEntry, root uint32) {
-	root = attr.ClusterOf(uint32(id))
+func (w *watchSet) match(id int64, v view) (own, cl []*state.WatchEntry, root uint32) {
+	root = v.cl.Find(uint32(id))
 	return w.byAddr[uint32(id)], w.byRoot[root], root
 }
 
@@ -165,7 +166,7 @@ func addHit(hs []*hit, e *state.WatchEntry, addr int64, root uint32, value int64
 // blockCtx carries what one reconcile needs for matching.
 type blockCtx struct {
 	ix    *index.Index
-	attr  *attrib.Set
+	v     view
 	w     *watchSet
 	feeds map[uint32]*exchangeNear // feedsExchange cache
 	m     *Monitor
@@ -216,7 +217,7 @@ func (b *blockCtx) blockAlerts(h int64) ([]state.Alert, error) {
 				if o.AddrID < 0 {
 					continue
 				}
-				own, cl, root := b.w.match(o.AddrID, b.attr)
+				own, cl, root := b.w.match(o.AddrID, b.v)
 				for _, e := range own {
 					spends = addHit(spends, e, o.AddrID, root, o.Value)
 					srcRoots[root] = e
@@ -232,7 +233,7 @@ func (b *blockCtx) blockAlerts(h int64) ([]state.Alert, error) {
 			if out.AddrID < 0 {
 				continue
 			}
-			own, cl, root := b.w.match(out.AddrID, b.attr)
+			own, cl, root := b.w.match(out.AddrID, b.v)
 			for _, e := range own {
 				receives = addHit(receives, e, out.AddrID, root, out.Value)
 			}
@@ -260,8 +261,8 @@ func (b *blockCtx) hitAlert(kind string, x *hit, tx *index.Tx, blk *index.Block)
 	for _, a := range x.addrs {
 		d.Addresses = append(d.Addresses, b.addrString(a))
 	}
-	if c := b.attr.Cluster(x.root); c != nil {
-		d.ClusterLabel = c.Label()
+	if c := b.v.info[x.root]; c != nil {
+		d.ClusterLabel = c.label
 	}
 	verb := "received"
 	if kind == KindSpend {
@@ -313,8 +314,8 @@ func (b *blockCtx) near(root uint32) *exchangeNear {
 	}
 	r := &exchangeNear{hops: -1}
 	b.feeds[root] = r
-	if c := b.attr.Cluster(root); c != nil && c.HasCategory(tags.CategoryExchange) {
-		r.hops, r.label, r.exchange = 0, c.Label(), root
+	if c := b.v.info[root]; c.has(tags.CategoryExchange) {
+		r.hops, r.label, r.exchange = 0, c.label, root
 		return r
 	}
 	members := []uint32{root}
@@ -345,9 +346,9 @@ func (b *blockCtx) near(root uint32) *exchangeNear {
 				if ad < 0 {
 					continue
 				}
-				er, c := b.attr.Of(uint32(ad))
-				if er != root && c != nil && c.HasCategory(tags.CategoryExchange) {
-					r.hops, r.label, r.exchange, r.via = 1, c.Label(), er, tx.Txid
+				er, c := b.v.of(ad)
+				if er != root && c.has(tags.CategoryExchange) {
+					r.hops, r.label, r.exchange, r.via = 1, c.label, er, tx.Txid
 					return false
 				}
 			}
@@ -377,7 +378,7 @@ func (b *blockCtx) exchangeHops(tx *index.Tx, blk *index.Block, src map[uint32]*
 		if op.AddrID < 0 {
 			continue
 		}
-		root := b.attr.ClusterOf(uint32(op.AddrID))
+		root := b.v.cl.Find(uint32(op.AddrID))
 		if _, own := src[root]; own || done[root] {
 			continue
 		}
@@ -388,7 +389,7 @@ func (b *blockCtx) exchangeHops(tx *index.Tx, blk *index.Block, src map[uint32]*
 		}
 		var value int64
 		for q := tx.FirstOut; q < tx.FirstOut+tx.NOut; q++ {
-			if oq := b.ix.OutputAt(q); oq.AddrID >= 0 && b.attr.ClusterOf(uint32(oq.AddrID)) == root {
+			if oq := b.ix.OutputAt(q); oq.AddrID >= 0 && b.v.cl.Find(uint32(oq.AddrID)) == root {
 				value += oq.Value
 			}
 		}

@@ -56,11 +56,11 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	}
 	m.ws.Gate.RLock()
 	defer m.ws.Gate.RUnlock()
-	attr, err := m.blockAttribution(ctx)
+	v, err := m.blockAttribution(ctx)
 	if err != nil {
 		return err
 	}
-	w, err := m.watchSet(ctx, attr)
+	w, err := m.watchSet(ctx, v)
 	if err != nil {
 		return err
 	}
@@ -94,7 +94,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 			if o.AddrID < 0 {
 				continue
 			}
-			own, cl, root := w.match(o.AddrID, attr)
+			own, cl, root := w.match(o.AddrID, v)
 			for _, e := range append(own, cl...) {
 				spends = addHit(spends, e, o.AddrID, root, o.Value)
 			}
@@ -113,7 +113,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 				}
 				continue
 			}
-			own, cl, root := w.match(aid, attr)
+			own, cl, root := w.match(aid, v)
 			for _, e := range append(own, cl...) {
 				receives = addHit(receives, e, aid, root, out.Value)
 			}

@@ -105,9 +105,11 @@ type Monitor struct {
 type Stats struct {
 	Blocks, Reorgs, Retracted, Alerts int64
 	Delivered, Failed, Dead           int64
-	// LastBlock is the processing time of the last step that applied
-	// blocks: ingest, clustering, attribution and matching.
+	// LastStep is the processing time of the last step that applied
+	// blocks: ingest, matching and alert commit (LastAlerts: the alerts
+	// are stored and their delivery can start), then the clustering.
 	LastStep   time.Duration
+	LastAlerts time.Duration
 	LastIngest time.Duration
 	LastBuild  time.Duration
 	LastMatch  time.Duration
@@ -275,30 +277,25 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var ir index.IngestResult
 	var ierr error
 	var tIngest, tBuild time.Duration
+	changed, built := false, false
 	if best != tip || m.tipChanged(ctx, src, tip) {
 		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
 		tIngest = time.Since(t0)
-		if ir.Blocks > 0 || ir.RolledBack > 0 {
+		changed = ir.Blocks > 0 || ir.RolledBack > 0
+		if ir.RolledBack > 0 {
+			// Address ids past the fork were reassigned: the clustering
+			// must follow before anything is matched.
+			m.dropAddressIDs()
 			if !m.opts.NoCluster {
-				tb := time.Now()
-				br, berr := cluster.Build(ctx, ix, m.ws.Dir, cluster.BuildOptions{Workers: 1})
-				tBuild = time.Since(tb)
-				if berr != nil {
-					ierr = errors.Join(ierr, fmt.Errorf("cluster build: %w", berr))
-				} else {
-					if br.Rebuilt {
-						m.count(func(s *Stats) { s.ClusterRebuilds++ })
-						m.log.Warn("clustering rebuilt after a reorg", "reason", br.RebuildReason, "seconds", br.Seconds)
-					}
-					if err := m.ws.ReloadClustering(); err != nil {
-						ierr = errors.Join(ierr, err)
-					}
+				tBuild, ierr = m.buildClustering(ctx, ierr)
+				if err := m.ws.ReloadClustering(); err != nil {
+					ierr = errors.Join(ierr, err)
 				}
+				built = true
 			}
+		}
+		if changed {
 			m.ws.InvalidateAttribution()
-			if ir.RolledBack > 0 {
-				m.dropAddressIDs()
-			}
 		}
 	}
 	res.Height = ix.TipHeight()
@@ -306,20 +303,53 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	res.Applied, res.RolledBack = ir.Blocks, ir.RolledBack
 	res.More = res.Height < best && ierr == nil
 	// Alerts for whatever the index holds beyond the followed blocks, even
-	// after an ingest error (the index keeps every block before it).
+	// after an ingest error (the index keeps every block before it). A
+	// block is matched against the clustering of the blocks before it
+	// (its own links count from the next block on): its alerts go out
+	// before the clustering is advanced.
 	tm := time.Now()
 	alerts, retracted, rerr := m.reconcile(ctx)
 	res.Alerts, res.Retracted = alerts, retracted
-	if ir.Blocks > 0 || ir.RolledBack > 0 {
+	tAlerts := time.Since(t0)
+	tMatch := time.Since(tm)
+	if changed && !built && !m.opts.NoCluster {
+		// The build reads the index and writes new clustering files that
+		// replace the old ones atomically: readers may go on meanwhile.
+		m.ws.Gate.RLock()
+		tBuild, ierr = m.buildClustering(ctx, ierr)
+		m.ws.Gate.RUnlock()
+		m.ws.Gate.Lock()
+		if err := m.ws.ReloadClustering(); err != nil {
+			ierr = errors.Join(ierr, err)
+		}
+		m.ws.Gate.Unlock()
+	}
+	if changed {
 		m.count(func(s *Stats) {
 			s.Blocks += ir.Blocks
 			s.Reorgs += int64(ir.Reorgs)
-			s.LastStep, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tIngest, tBuild, time.Since(tm)
+			s.LastStep, s.LastAlerts, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tAlerts, tIngest, tBuild, tMatch
 		})
 		m.log.Info("followed", "height", res.Height, "applied", ir.Blocks, "rolled_back", ir.RolledBack,
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
+}
+
+// buildClustering advances the clustering over the new blocks (and reloads
+// it when the caller holds the gate for writing).
+func (m *Monitor) buildClustering(ctx context.Context, ierr error) (time.Duration, error) {
+	tb := time.Now()
+	br, err := cluster.Build(ctx, m.ws.Index, m.ws.Dir, cluster.BuildOptions{})
+	d := time.Since(tb)
+	if err != nil {
+		return d, errors.Join(ierr, fmt.Errorf("cluster build: %w", err))
+	}
+	if br.Rebuilt {
+		m.count(func(s *Stats) { s.ClusterRebuilds++ })
+		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", br.Seconds)
+	}
+	return d, ierr
 }
 
 // tipChanged reports whether the node's block at the index tip height
