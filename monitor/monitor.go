@@ -193,6 +193,14 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		m.Deliver(ctx)
 	}()
 	defer wg.Wait()
+	// Load the tags and the tagged clusters now rather than at the first
+	// new block.
+	m.ws.Gate.RLock()
+	_, err := m.blockAttribution(ctx)
+	m.ws.Gate.RUnlock()
+	if err != nil {
+		return err
+	}
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
