@@ -199,6 +199,9 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	_, err := m.blockAttribution(ctx)
 	m.ws.Gate.RUnlock()
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return err
 	}
 	t := time.NewTimer(0)
