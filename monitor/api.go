@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -120,7 +121,7 @@ func (m *Monitor) Alerts(ctx context.Context, status, cursor string, limit int) 
 		return nil, "", rt.Invalid("status", "%q: want open, acknowledged, resolved or retracted", status)
 	}
 	page, next, err := m.st.Alerts().List(ctx, state.AlertFilter{Status: status}, cursor, limit)
-	if err != nil && strings.Contains(err.Error(), state.ErrBadCursor.Error()) {
+	if errors.Is(err, state.ErrBadCursor) {
 		return nil, "", rt.Invalid("cursor", "%q: not a cursor this list gave out", cursor)
 	}
 	return page, next, err
