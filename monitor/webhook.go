@@ -155,8 +155,18 @@ func (m *Monitor) Deliver(ctx context.Context) {
 	workers := map[string]chan state.Delivery{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// inflight holds the deliveries handed to a worker: -1 while in
+	// flight, then the dispatch cycle in which the attempt ended. An ended
+	// one is skipped for the rest of that cycle (its Due snapshot may
+	// predate the attempt's record) and forgotten at the next.
 	var mu sync.Mutex
-	inflight := map[string]bool{}
+	inflight := map[string]int64{}
+	var cycle int64
+	finish := func(id string) {
+		mu.Lock()
+		inflight[id] = cycle
+		mu.Unlock()
+	}
 	tick := m.opts.RetryBase / 2
 	if tick > time.Second {
 		tick = time.Second
@@ -167,15 +177,23 @@ func (m *Monitor) Deliver(ctx context.Context) {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
+		mu.Lock()
+		cycle++
+		for id, c := range inflight {
+			if c >= 0 && c < cycle {
+				delete(inflight, id)
+			}
+		}
+		mu.Unlock()
 		due, err := m.st.Alerts().Due(ctx, m.now(), 1024)
 		if err != nil && ctx.Err() == nil {
 			m.log.Error("webhook outbox", "err", err)
 		}
 		for _, d := range due {
 			mu.Lock()
-			busy := inflight[d.ID]
+			_, busy := inflight[d.ID]
 			if !busy {
-				inflight[d.ID] = true
+				inflight[d.ID] = -1
 			}
 			mu.Unlock()
 			if busy {
@@ -195,9 +213,7 @@ func (m *Monitor) Deliver(ctx context.Context) {
 								return
 							case d := <-ch:
 								m.attempt(ctx, d)
-								mu.Lock()
-								delete(inflight, d.ID)
-								mu.Unlock()
+								finish(d.ID)
 							}
 						}
 					}()
@@ -205,7 +221,7 @@ func (m *Monitor) Deliver(ctx context.Context) {
 			}
 			select {
 			case ch <- d:
-			default: // the worker is far behind: the delivery stays due
+			default: // the workers are far behind: the delivery stays due
 				mu.Lock()
 				delete(inflight, d.ID)
 				mu.Unlock()
