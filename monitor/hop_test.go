@@ -36,6 +36,12 @@ func TestExchangeHop(t *testing.T) {
 	if _, err := m.Step(ctx, w.src); err != nil { // follow from the held tip
 		t.Fatal(err)
 	}
+	// A node behind the index on the same chain (restarting) does not roll
+	// the index back.
+	w.src.max.Store(w.held - 5)
+	if r, err := m.Step(ctx, w.src); err != nil || r.RolledBack != 0 || ws.Index.TipHeight() != w.held {
+		t.Fatalf("step with the node behind: %+v, %v, index height %d (want %d)", r, err, ws.Index.TipHeight(), w.held)
+	}
 	w.src.max.Store(w.tip)
 	for i := 0; ws.Index.TipHeight() < w.tip; i++ {
 		if i > 100 {

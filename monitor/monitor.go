@@ -289,7 +289,11 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var ierr error
 	var tIngest, tBuild time.Duration
 	changed, built := false, false
-	if best != tip || m.tipChanged(ctx, src, tip) {
+	if best < tip && !m.tipChanged(ctx, src, best) {
+		// The node is behind the index on the same chain (restarting,
+		// reindexing): wait for it rather than roll the index back.
+		m.log.Warn("the node is behind the index; waiting for it", "node_height", best, "index_height", tip)
+	} else if best != tip || m.tipChanged(ctx, src, tip) {
 		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
 		tIngest = time.Since(t0)
 		changed = ir.Blocks > 0 || ir.RolledBack > 0
@@ -363,8 +367,8 @@ func (m *Monitor) buildClustering(ctx context.Context, ierr error) (time.Duratio
 	return d, ierr
 }
 
-// tipChanged reports whether the node's block at the index tip height
-// differs from the index's (a reorg of equal length).
+// tipChanged reports whether the node's block at height tip differs from
+// the index's (a reorg).
 func (m *Monitor) tipChanged(ctx context.Context, src source.Source, tip int64) bool {
 	if tip < 0 {
 		return true
