@@ -25,6 +25,8 @@ type Store interface {
 	Reports() ReportStore
 	Cases() CaseStore
 	Audit() AuditLog
+	Watchlists() WatchlistStore
+	Alerts() AlertStore
 	Close() error
 }
 

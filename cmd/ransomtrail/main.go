@@ -37,6 +37,10 @@ func commands() []command {
 	return []command{
 		// one line per command; keep sorted by name
 		addressCommand(),
+		alertsAckCommand(),
+		alertsDeliveriesCommand(),
+		alertsListCommand(),
+		alertsResolveCommand(),
 		auditListCommand(),
 		auditVerifyCommand(),
 		caseAddCommand(),
@@ -56,6 +60,7 @@ func commands() []command {
 		evidenceExportCommand(),
 		evidenceVerifyCommand(),
 		exposureCommand(),
+		followCommand(),
 		heuristicsCommand(),
 		ingestCommand(),
 		keysCreateCommand(),
@@ -82,6 +87,12 @@ func commands() []command {
 		tagsListCommand(),
 		traceCommand(),
 		txCommand(),
+		watchAddCommand(),
+		watchListCommand(),
+		watchRemoveCommand(),
+		webhooksAddCommand(),
+		webhooksListCommand(),
+		webhooksRemoveCommand(),
 	}
 }
 

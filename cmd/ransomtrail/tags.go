@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -127,7 +128,8 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.Close()
+	closeState := sync.OnceValue(st.Close)
+	defer closeState()
 	opts := tags.Options{Network: net}
 
 	parsed := make([]parsedFile, len(files))
@@ -188,6 +190,12 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	} else {
 		for _, r := range reports {
 			printImport(e.stdout, &r)
+		}
+	}
+	if failed < len(reports) {
+		closeState()
+		if err := rescreenAfterImport(ctx, e, *data); err != nil {
+			return err
 		}
 	}
 	if failed > 0 {

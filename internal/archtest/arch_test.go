@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"report":              {"", "attrib", "chain", "cluster", "index", "prices", "state", "tags"},
 	"workspace":           {"", "attrib", "chain", "cluster", "index", "source", "state", "tags"},
 	"risk":                {"", "attrib", "chain", "cluster", "index", "state", "tags"},
+	"monitor":             {"", "attrib", "chain", "cluster", "index", "source", "state", "tags", "workspace"},
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},
 	"internal/btcdtest":   {},

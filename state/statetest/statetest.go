@@ -33,6 +33,10 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Actors", testActors},
 		{"ForeignAddresses", testForeign},
 		{"Keys", testKeys},
+		{"Watchlists", testWatchlists},
+		{"Alerts", testAlerts},
+		{"Outbox", testOutbox},
+		{"Followed", testFollowed},
 	}
 	tests = append(tests, recordTests...)
 	for _, tc := range tests {

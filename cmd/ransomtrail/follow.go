@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/monitor"
+	"github.com/ransomtrail/ransomtrail/source"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+func followCommand() command {
+	return command{name: "follow", summary: "follow a node's tip: index new blocks, raise watchlist alerts, deliver webhooks", run: runFollow}
+}
+
+// csvListFlag collects a repeatable flag whose values may also be comma-separated lists.
+type csvListFlag []string
+
+func (l *csvListFlag) String() string { return strings.Join(*l, ",") }
+func (l *csvListFlag) Set(s string) error {
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
+	return nil
+}
+
+func runFollow(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("follow", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (index created if missing)")
+	rpcURL := fs.String("rpc", "", "JSON-RPC URL of Bitcoin Core or btcd, e.g. http://user:pass@127.0.0.1:8332")
+	rpcUser := fs.String("rpc-user", "", "JSON-RPC user (overrides the URL's)")
+	rpcPass := fs.String("rpc-pass", "", "JSON-RPC password (overrides the URL's)")
+	rpcCookie := fs.String("rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
+	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet)")
+	poll := fs.Duration("poll", 5*time.Second, "interval between polls of the node")
+	step := fs.Int64("step", 16, "most blocks applied per step (readers wait at most one step)")
+	mempool := fs.Bool("mempool", false, "also raise unconfirmed alerts from the node's mempool")
+	noCluster := fs.Bool("no-cluster", false, "do not advance the clustering with new blocks")
+	webhook := fs.String("webhook", "", "register this webhook URL (kept in the data directory)")
+	secret := fs.String("webhook-secret", "", "HMAC-SHA256 secret of --webhook (at least 16 characters)")
+	var allow csvListFlag
+	fs.Var(&allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable)")
+	maxAttempts := fs.Int("webhook-attempts", 8, "delivery attempts before an alert is dead-lettered")
+	timeout := fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook request")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail follow --data DIR --rpc URL [--network N] [--poll 5s] [--mempool]\n       [--webhook URL --webhook-secret S] [--allow HOST[:PORT]]...\n\nRuns until interrupted. The first run follows from the index tip; later runs\nraise the alerts of every block since the last one followed.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return &usageError{fmt.Sprintf("follow: unexpected argument %q", pos[0])}
+	}
+	if *data == "" || *rpcURL == "" {
+		return &usageError{"follow: --data DIR and --rpc URL are required"}
+	}
+	if (*webhook == "") != (*secret == "") {
+		return &usageError{"follow: --webhook and --webhook-secret go together"}
+	}
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	var net *chain.Network
+	if *netName != "" {
+		if net, err = chain.LookupNetwork(*netName); err != nil {
+			return &usageError{"follow: --network: " + err.Error()}
+		}
+	} else if ix, err := index.Open(*data, index.Options{}); err == nil {
+		net = ix.Network()
+		ix.Close()
+	} else {
+		net = chain.MustNetwork("mainnet")
+	}
+	src, err := source.DialRPC(ctx, *rpcURL, source.RPCOptions{User: *rpcUser, Pass: *rpcPass, CookieFile: *rpcCookie})
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	ws, err := workspace.Open(*data, workspace.Options{Write: true, Index: index.Options{Network: net}, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	m, err := monitor.New(ws, monitor.Options{Poll: *poll, Step: *step, Mempool: *mempool, NoCluster: *noCluster,
+		Allow: allow, MaxAttempts: *maxAttempts, WebhookTimeout: *timeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	if *webhook != "" {
+		w, err := m.AddWebhook(ctx, *webhook, *secret)
+		if err != nil {
+			return err
+		}
+		log.Info("webhook registered", "id", w.ID, "url", w.URL)
+	}
+	whs, err := m.Webhooks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range whs {
+		if err := monitor.CheckAllowed(allow, w.URL); err != nil {
+			log.Warn("webhook outside the allow-list: its deliveries will be dead-lettered", "id", w.ID, "err", err)
+		}
+	}
+	log.Info("following", "rpc", src.URL(), "network", net.Name, "height", ws.Index.TipHeight(), "poll", *poll, "webhooks", len(whs))
+	if err := m.Run(ctx, src); err != nil {
+		return err
+	}
+	st := m.Stats()
+	fmt.Fprintf(e.stdout, "stopped at height %d: %d blocks followed, %d reorgs, %d alerts raised, %d retracted, %d webhook deliveries (%d failed attempts, %d dead-lettered)\n",
+		ws.Index.TipHeight(), st.Blocks, st.Reorgs, st.Alerts, st.Retracted, st.Delivered, st.Failed, st.Dead)
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return nil
+	}
+	return ctx.Err()
+}

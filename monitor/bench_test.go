@@ -1,0 +1,209 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// BenchmarkFollowBlock measures the monitor's per-block path on a
+// simulated world of RANSOMTRAIL_BENCH_TXS transactions (default 40,000;
+// the target is set for 2,000,000) with 10,000 watched addresses: the
+// world is indexed, clustered and tagged up to 20·b.N blocks before its
+// end, then each remaining block is released to the follower (Wake, as a
+// new-block notification would) and timed until a local webhook receiver
+// holds one of that block's alerts (end to end), and per step (ingest,
+// incremental clustering, attribution, matching, alert commit). The floor
+// is the plain ingest of the same block, measured inside the step.
+// RANSOMTRAIL_BENCH_DIR keeps the built world for later runs.
+func BenchmarkFollowBlock(b *testing.B) {
+	txs := int64(40_000)
+	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		txs = n
+	}
+	k := int64(20 * b.N)
+	t0 := time.Now()
+	w := buildSplit(b, txs, 0, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
+	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ws.Close()
+
+	// The receiver notes when the first alert of each height arrives.
+	var mu sync.Mutex
+	first := map[int64]time.Time{}
+	delivered := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if err := Verify(testSecret, r.Header, body, time.Now(), 0); err != nil {
+			http.Error(rw, err.Error(), 401)
+			return
+		}
+		var ev Event
+		if json.Unmarshal(body, &ev) == nil {
+			mu.Lock()
+			if _, ok := first[ev.Alert.Height]; !ok {
+				first[ev.Alert.Height] = time.Now()
+			}
+			delivered++
+			mu.Unlock()
+		}
+		rw.WriteHeader(204)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	m, err := New(ws, Options{Poll: time.Hour, Allow: []string{u.Host}, RetryBase: 50 * time.Millisecond})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := m.AddWebhook(ctx, srv.URL, testSecret); err != nil {
+		b.Fatal(err)
+	}
+
+	// 10,000 watched addresses: some spent in each new block (so every
+	// block raises alerts), the rest spread over the index.
+	ix := ws.Index
+	watched := map[string]bool{}
+	var dec chain.Decoder
+	for h := w.held + 1; h <= w.tip; h++ {
+		hash, err := w.src.HashAt(ctx, h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw, err := w.src.Block(ctx, hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var blk chain.Block
+		if err := dec.DecodeBlock(raw.Data, &blk); err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		for _, tx := range blk.Txs[1:] {
+			for _, in := range tx.Inputs {
+				if tn, err := ix.TxNum(in.Prev.Txid); err == nil && n < 1 {
+					t, _ := ix.TxAt(tn)
+					if ad := ix.OutputAt(t.FirstOut + int64(in.Prev.Vout)).AddrID; ad >= 0 && quiet(ix, ad) {
+						a, _ := ix.AddressAt(ad)
+						watched[ix.EncodeAddress(a)] = true
+						n++
+					}
+				}
+			}
+		}
+	}
+	for id, step := int64(0), ix.NumAddresses()/20_000; len(watched) < 10_000; id += step {
+		if ad := id % ix.NumAddresses(); quiet(ix, ad) {
+			a, _ := ix.AddressAt(ad)
+			watched[ix.EncodeAddress(a)] = true
+		}
+	}
+	tw := time.Now()
+	for a := range watched {
+		if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: a}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("%d addresses watched in %s", len(watched), time.Since(tw).Round(time.Millisecond))
+
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, w.src) }()
+	defer func() { cancel(); <-done }()
+	waitBench(b, "the baseline", func() bool {
+		ft, ok, _ := ws.State.Alerts().FollowedTip(ctx)
+		return ok && ft.Height == w.held
+	})
+	var e2e, step, alerts, ingest, build, match []float64
+	b.ResetTimer()
+	for h := w.held + 1; h <= w.tip; h++ {
+		start := time.Now()
+		w.src.max.Store(h)
+		m.Wake()
+		waitBench(b, "block "+strconv.FormatInt(h, 10)+"'s first alert at the webhook", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			_, ok := first[h]
+			return ok && m.Stats().Blocks == h-w.held
+		})
+		mu.Lock()
+		e2e = append(e2e, ms(first[h].Sub(start)))
+		mu.Unlock()
+		st := m.Stats()
+		step = append(step, ms(st.LastStep))
+		alerts = append(alerts, ms(st.LastAlerts))
+		ingest = append(ingest, ms(st.LastIngest))
+		build = append(build, ms(st.LastBuild))
+		match = append(match, ms(st.LastMatch))
+	}
+	b.StopTimer()
+	st := m.Stats()
+	b.Logf("%d blocks: %d alerts raised, %d delivered, %d cluster rebuilds", k, st.Alerts, delivered, st.ClusterRebuilds)
+	b.Logf("per block (median / max ms): end-to-end %.1f / %.1f; step %.1f / %.1f = ingest %.1f / %.1f + attribution, matching and alert commit %.1f / %.1f (alerts stored after %.1f / %.1f) + clustering %.1f / %.1f",
+		med(e2e), max1(e2e), med(step), max1(step), med(ingest), max1(ingest), med(match), max1(match), med(alerts), max1(alerts), med(build), max1(build))
+	b.ReportMetric(med(e2e), "e2e-ms")
+	b.ReportMetric(max1(e2e), "e2e-max-ms")
+	b.ReportMetric(med(step), "step-ms")
+	b.ReportMetric(max1(step), "step-max-ms")
+	b.ReportMetric(med(alerts), "alerts-stored-ms")
+	b.ReportMetric(med(ingest), "floor-ingest-ms")
+	b.ReportMetric(med(alerts)/med(ingest), "alerts-stored/floor")
+	b.ReportMetric(med(step)/med(ingest), "step/floor")
+	b.ReportMetric(med(build), "cluster-ms")
+	b.ReportMetric(med(match), "match-ms")
+}
+
+// quiet reports whether address id has received at most 3 outputs: a
+// watched ransom or victim address, not an exchange's hot wallet.
+func quiet(ix *index.Index, id int64) bool {
+	n := 0
+	ix.AddressOutputs(id, func(int64) bool { n++; return n <= 3 })
+	return n <= 3
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func med(x []float64) float64 {
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func max1(x []float64) float64 {
+	m := x[0]
+	for _, v := range x {
+		m = max(m, v)
+	}
+	return m
+}
+
+func waitBench(b *testing.B, what string, cond func() bool) {
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -1,0 +1,394 @@
+// Package monitor follows the chain tip and raises alerts: it keeps the
+// index (and the clustering and attribution) at a node's best chain block
+// by block, matches every new block against the watchlists, retracts the
+// alerts of blocks a reorg disconnected, re-screens watched entities after
+// a tag import, and delivers alerts to webhooks (HMAC-SHA256 signed,
+// retried with backoff, from a persistent outbox: at least once).
+//
+// A Monitor runs inside any process that holds a write-mode
+// workspace.Workspace (the follow command, the server). Its methods for
+// watchlists, alerts and webhooks are what an HTTP handler calls; they
+// return errors wrapping rt.ErrNotFound or *rt.InputError for
+// classification.
+package monitor
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/source"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// Alert kinds.
+const (
+	KindReceive            = "receive"             // a watched entity received in a block
+	KindSpend              = "spend"               // a watched entity spent in a block
+	KindExchangeHop        = "exchange_hop"        // watched money moved to or next to an exchange
+	KindRescreen           = "rescreen"            // a watched entity became risky after a tag import
+	KindUnconfirmedReceive = "unconfirmed_receive" // a mempool transaction pays a watched entity
+	KindUnconfirmedSpend   = "unconfirmed_spend"   // a mempool transaction spends from one
+)
+
+// Options configure a Monitor. Zero values are the documented defaults.
+type Options struct {
+	// Poll is the interval between polls of the node (0: 5 s).
+	Poll time.Duration
+	// Step is the most blocks applied while the workspace gate is held
+	// (0: 16); a long catch-up proceeds in steps so readers interleave.
+	Step int64
+	// NoCluster skips the incremental clustering after new blocks.
+	NoCluster bool
+	// Mempool also raises unconfirmed alerts from the node's mempool.
+	Mempool bool
+	// Allow is the webhook destination allow-list: host or host:port
+	// patterns, "*." prefix for subdomains. Empty: no webhook is allowed.
+	Allow []string
+	// MaxAttempts bounds the delivery attempts of one alert to one webhook
+	// before it is dead-lettered (0: 8).
+	MaxAttempts int
+	// RetryBase is the first retry delay, doubled per attempt with ±50 %
+	// jitter (0: 2 s); RetryMax caps it (0: 10 min).
+	RetryBase, RetryMax time.Duration
+	// WebhookTimeout bounds one delivery request (0: 10 s).
+	WebhookTimeout time.Duration
+	// HTTPClient sends webhooks (nil: a client without proxy that never
+	// follows redirects).
+	HTTPClient *http.Client
+	// Logger receives progress and errors (nil: discard).
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Monitor follows the tip and manages watchlists, alerts and webhooks over
+// one workspace.
+type Monitor struct {
+	ws    *workspace.Workspace
+	st    state.Store
+	opts  Options
+	log   *slog.Logger
+	now   func() time.Time
+	allow allowList
+
+	wake chan struct{} // nudges the delivery loop
+	kick chan struct{} // wakes the follower before its next poll
+
+	mu      sync.Mutex // guards watch
+	watch   *watchSet  // compiled watchlist, nil: reload
+	screen  sync.Mutex // serialises Rescreen and AddWatch baselines
+	tcMu    sync.Mutex
+	tc      tagCache // tags for the per-block attribution
+	mempool mempoolState
+
+	// Hook, when set, is called after each step's alerts are stored and
+	// before they are delivered (tests use it to abandon the process).
+	afterStore func(inserted []state.Alert)
+
+	statsMu sync.Mutex
+	stats   Stats
+}
+
+// Stats are counters for logs and benchmarks.
+type Stats struct {
+	Blocks, Reorgs, Retracted, Alerts int64
+	Delivered, Failed, Dead           int64
+	// LastStep is the processing time of the last step that applied
+	// blocks: ingest, matching and alert commit (LastAlerts: the alerts
+	// are stored and their delivery can start), then the clustering.
+	LastStep   time.Duration
+	LastAlerts time.Duration
+	LastIngest time.Duration
+	LastBuild  time.Duration
+	LastMatch  time.Duration
+	// ClusterRebuilds counts cluster builds that started over (reorgs
+	// below the clustering's height).
+	ClusterRebuilds int64
+}
+
+// New returns a Monitor over ws. Following (Run) needs ws opened for
+// writing; the watchlist, alert and webhook methods work on any workspace.
+func New(ws *workspace.Workspace, opts Options) (*Monitor, error) {
+	if ws == nil {
+		return nil, errors.New("monitor: nil workspace")
+	}
+	if opts.Poll <= 0 {
+		opts.Poll = 5 * time.Second
+	}
+	if opts.Step <= 0 {
+		opts.Step = 16
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
+	}
+	if opts.RetryBase <= 0 {
+		opts.RetryBase = 2 * time.Second
+	}
+	if opts.RetryMax <= 0 {
+		opts.RetryMax = 10 * time.Minute
+	}
+	if opts.WebhookTimeout <= 0 {
+		opts.WebhookTimeout = 10 * time.Second
+	}
+	al, err := parseAllowList(opts.Allow)
+	if err != nil {
+		return nil, err
+	}
+	m := &Monitor{ws: ws, st: ws.State, opts: opts, log: opts.Logger, now: opts.Now, allow: al, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
+	if m.log == nil {
+		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.opts.HTTPClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		m.opts.HTTPClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+			// A redirect could lead outside the allow-list.
+			return http.ErrUseLastResponse
+		}}
+	}
+	return m, nil
+}
+
+// Stats returns a copy of the counters.
+func (m *Monitor) Stats() Stats {
+	m.statsMu.Lock()
+	defer m.statsMu.Unlock()
+	return m.stats
+}
+
+func (m *Monitor) count(fn func(*Stats)) {
+	m.statsMu.Lock()
+	fn(&m.stats)
+	m.statsMu.Unlock()
+}
+
+// Run follows src until ctx ends: every Poll (and at once at start) it
+// applies the node's new blocks and raises their alerts; deliveries run on
+// their own goroutines, so a dead or slow webhook never holds the follower.
+// Transient errors (node unreachable) are logged and retried at the next
+// poll.
+func (m *Monitor) Run(ctx context.Context, src source.Source) error {
+	if src == nil {
+		return errors.New("monitor: no block source")
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.Deliver(ctx)
+	}()
+	defer wg.Wait()
+	// Load the tags and the tagged clusters now rather than at the first
+	// new block.
+	m.ws.Gate.RLock()
+	_, err := m.blockAttribution(ctx)
+	m.ws.Gate.RUnlock()
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return err
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-m.kick:
+			if !t.Stop() {
+				select {
+				case <-t.C:
+				default:
+				}
+			}
+		}
+		for {
+			r, err := m.Step(ctx, src)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				m.log.Error("follow step failed; retrying at the next poll", "err", err)
+				break
+			}
+			if !r.More {
+				// At the tip (not while catching up): the mempool.
+				if m.opts.Mempool {
+					if err := m.scanMempool(ctx, src); err != nil && ctx.Err() == nil {
+						m.log.Warn("mempool scan failed", "err", err)
+					}
+				}
+				break
+			}
+		}
+		t.Reset(m.opts.Poll)
+	}
+}
+
+// Wake makes Run poll the node now instead of at its next poll: call it
+// on a new-block notification (Bitcoin Core's ZMQ hashblock, a
+// blocknotify hook). Extra calls coalesce.
+func (m *Monitor) Wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// StepResult describes one Step.
+type StepResult struct {
+	// Height is the index tip after the step; Applied and RolledBack count
+	// blocks; More tells that the node has further blocks (catch-up).
+	Height              int64
+	Applied, RolledBack int64
+	More                bool
+	// Alerts are the alerts raised; Retracted the alerts retracted.
+	Alerts    []state.Alert
+	Retracted []state.Alert
+}
+
+// Step applies at most opts.Step new blocks of src under the workspace
+// gate, advances the clustering and attribution, and raises and retracts
+// alerts for the blocks connected and disconnected since the last step.
+func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, error) {
+	var res StepResult
+	ix := m.ws.Index
+	best, err := src.BestHeight(ctx)
+	if err != nil {
+		return res, err
+	}
+	// A first run follows from the index tip as it is before this step.
+	if _, ok, err := m.st.Alerts().FollowedTip(ctx); err != nil {
+		return res, err
+	} else if !ok {
+		if _, _, err := m.reconcile(ctx); err != nil {
+			return res, err
+		}
+	}
+	t0 := time.Now()
+	m.ws.Gate.Lock()
+	tip := ix.TipHeight()
+	var ir index.IngestResult
+	var ierr error
+	var tIngest, tBuild time.Duration
+	changed, built := false, false
+	if best < tip && !m.tipChanged(ctx, src, best) {
+		// The node is behind the index on the same chain (restarting,
+		// reindexing): wait for it rather than roll the index back.
+		m.log.Warn("the node is behind the index; waiting for it", "node_height", best, "index_height", tip)
+	} else if best != tip || m.tipChanged(ctx, src, tip) {
+		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
+		tIngest = time.Since(t0)
+		changed = ir.Blocks > 0 || ir.RolledBack > 0
+		if ir.RolledBack > 0 {
+			// Address ids past the fork were reassigned: the clustering
+			// must follow before anything is matched.
+			m.dropAddressIDs()
+			if !m.opts.NoCluster {
+				tBuild, ierr = m.buildClustering(ctx, ierr)
+				if err := m.ws.ReloadClustering(); err != nil {
+					ierr = errors.Join(ierr, err)
+				}
+				built = true
+			}
+		}
+		if changed {
+			m.ws.InvalidateAttribution()
+		}
+	}
+	res.Height = ix.TipHeight()
+	m.ws.Gate.Unlock()
+	res.Applied, res.RolledBack = ir.Blocks, ir.RolledBack
+	res.More = res.Height < best && ierr == nil
+	// Alerts for whatever the index holds beyond the followed blocks, even
+	// after an ingest error (the index keeps every block before it). A
+	// block is matched against the clustering of the blocks before it
+	// (its own links count from the next block on): its alerts go out
+	// before the clustering is advanced.
+	tm := time.Now()
+	alerts, retracted, rerr := m.reconcile(ctx)
+	res.Alerts, res.Retracted = alerts, retracted
+	tAlerts := time.Since(t0)
+	tMatch := time.Since(tm)
+	if changed && !built && !m.opts.NoCluster {
+		// The build reads the index and writes new clustering files that
+		// replace the old ones atomically: readers may go on meanwhile.
+		m.ws.Gate.RLock()
+		tBuild, ierr = m.buildClustering(ctx, ierr)
+		m.ws.Gate.RUnlock()
+		m.ws.Gate.Lock()
+		if err := m.ws.ReloadClustering(); err != nil {
+			ierr = errors.Join(ierr, err)
+		}
+		m.ws.Gate.Unlock()
+	}
+	if changed {
+		m.count(func(s *Stats) {
+			s.Blocks += ir.Blocks
+			s.Reorgs += int64(ir.Reorgs)
+			s.LastStep, s.LastAlerts, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tAlerts, tIngest, tBuild, tMatch
+		})
+		m.log.Info("followed", "height", res.Height, "applied", ir.Blocks, "rolled_back", ir.RolledBack,
+			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
+	}
+	return res, errors.Join(ierr, rerr)
+}
+
+// buildClustering advances the clustering over the new blocks (and reloads
+// it when the caller holds the gate for writing).
+func (m *Monitor) buildClustering(ctx context.Context, ierr error) (time.Duration, error) {
+	tb := time.Now()
+	br, err := cluster.Build(ctx, m.ws.Index, m.ws.Dir, cluster.BuildOptions{})
+	d := time.Since(tb)
+	if err != nil {
+		return d, errors.Join(ierr, fmt.Errorf("cluster build: %w", err))
+	}
+	if br.Rebuilt {
+		m.count(func(s *Stats) { s.ClusterRebuilds++ })
+		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", br.Seconds)
+	}
+	return d, ierr
+}
+
+// tipChanged reports whether the node's block at height tip differs from
+// the index's (a reorg).
+func (m *Monitor) tipChanged(ctx context.Context, src source.Source, tip int64) bool {
+	if tip < 0 {
+		return true
+	}
+	h, err := src.HashAt(ctx, tip)
+	if err != nil {
+		return false
+	}
+	ours, err := m.ws.Index.HashAt(tip)
+	return err != nil || h != ours
+}
+
+// alertID derives an alert's ID from what it is about.
+func alertID(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return "a" + hex.EncodeToString(h.Sum(nil)[:10])
+}
+
+func notFound(err error) bool { return errors.Is(err, rt.ErrNotFound) }

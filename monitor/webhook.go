@@ -1,0 +1,355 @@
+package monitor
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// Webhook request headers.
+const (
+	HeaderSignature   = "X-Ransomtrail-Signature" // "sha256=" + hex HMAC-SHA256(secret, timestamp + "." + body)
+	HeaderTimestamp   = "X-Ransomtrail-Timestamp" // Unix seconds, included in the MAC
+	HeaderIdempotency = "Idempotency-Key"         // alert ID + ":" + alert version
+	HeaderDelivery    = "X-Ransomtrail-Delivery"  // delivery ID
+	HeaderAttempt     = "X-Ransomtrail-Attempt"   // 1, 2, …
+)
+
+// Event is the JSON body of a webhook request.
+type Event struct {
+	// Type is "alert.raised" or "alert.retracted".
+	Type    string      `json:"type"`
+	Version int         `json:"version"`
+	Alert   state.Alert `json:"alert"`
+}
+
+// Sign returns the signature header value of body sent at timestamp ts.
+func Sign(secret string, ts int64, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(strconv.FormatInt(ts, 10)))
+	mac.Write([]byte{'.'})
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// ErrBadSignature is returned by Verify.
+var ErrBadSignature = errors.New("bad webhook signature")
+
+// Verify checks a received webhook: the signature header against the raw
+// body and the timestamp header, which must be within maxSkew of now (0:
+// 5 minutes) to refuse replays.
+func Verify(secret string, h http.Header, body []byte, now time.Time, maxSkew time.Duration) error {
+	if maxSkew <= 0 {
+		maxSkew = 5 * time.Minute
+	}
+	ts, err := strconv.ParseInt(h.Get(HeaderTimestamp), 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: missing or malformed %s", ErrBadSignature, HeaderTimestamp)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > maxSkew || d < -maxSkew {
+		return fmt.Errorf("%w: timestamp %d is %s away from now", ErrBadSignature, ts, d.Round(time.Second))
+	}
+	want := Sign(secret, ts, body)
+	if !hmac.Equal([]byte(want), []byte(h.Get(HeaderSignature))) {
+		return fmt.Errorf("%w: %s does not match the body", ErrBadSignature, HeaderSignature)
+	}
+	return nil
+}
+
+// allowList holds host[:port] patterns.
+type allowList []allowPattern
+
+type allowPattern struct {
+	host     string // lower case; "*.example.org" matches subdomains
+	port     string // "" = any port
+	wildcard bool
+}
+
+func parseAllowList(pats []string) (allowList, error) {
+	var out allowList
+	for _, p := range pats {
+		p = strings.ToLower(strings.TrimSpace(p))
+		if p == "" {
+			continue
+		}
+		if strings.Contains(p, "/") {
+			return nil, rt.Invalid("allow", "%q: give host or host:port, not a URL", p)
+		}
+		ap := allowPattern{host: p}
+		if h, port, err := net.SplitHostPort(p); err == nil {
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				return nil, rt.Invalid("allow", "%q: bad port", p)
+			}
+			ap.host, ap.port = h, port
+		}
+		if strings.HasPrefix(ap.host, "*.") {
+			ap.wildcard, ap.host = true, ap.host[1:] // ".example.org"
+		}
+		if ap.host == "" || strings.Contains(ap.host, "*") {
+			return nil, rt.Invalid("allow", "%q: only a leading \"*.\" wildcard is allowed", p)
+		}
+		out = append(out, ap)
+	}
+	return out, nil
+}
+
+// check returns nil when the URL is an http(s) URL to an allowed host.
+func (al allowList) check(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return rt.Invalid("url", "%q: %v", raw, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return rt.Invalid("url", "%q: scheme must be http or https", raw)
+	}
+	if u.User != nil {
+		return rt.Invalid("url", "%q: credentials in the URL are not allowed (the secret signs requests)", raw)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if host == "" {
+		return rt.Invalid("url", "%q: no host", raw)
+	}
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	for _, p := range al {
+		if p.port != "" && p.port != port {
+			continue
+		}
+		if p.wildcard && strings.HasSuffix(host, p.host) || !p.wildcard && host == p.host {
+			return nil
+		}
+	}
+	return rt.Invalid("url", "destination %s:%s is not in the webhook allow-list (--allow)", host, port)
+}
+
+// perWebhook is the number of requests in flight to one webhook.
+const perWebhook = 4
+
+// Deliver runs the delivery loop until ctx ends: due outbox entries are
+// sent by goroutines of their webhook (perWebhook each, so a burst of
+// alerts drains in parallel), so a slow or dead endpoint delays only its
+// own deliveries. Run starts it; a process that only delivers may call
+// it directly.
+func (m *Monitor) Deliver(ctx context.Context) {
+	workers := map[string]chan state.Delivery{}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	// inflight holds the deliveries handed to a worker: -1 while in
+	// flight, then the dispatch cycle in which the attempt ended. An ended
+	// one is skipped for the rest of that cycle (its Due snapshot may
+	// predate the attempt's record) and forgotten at the next.
+	var mu sync.Mutex
+	inflight := map[string]int64{}
+	var cycle int64
+	finish := func(id string) {
+		mu.Lock()
+		inflight[id] = cycle
+		mu.Unlock()
+	}
+	tick := m.opts.RetryBase / 2
+	if tick > time.Second {
+		tick = time.Second
+	}
+	if tick < 10*time.Millisecond {
+		tick = 10 * time.Millisecond
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		mu.Lock()
+		cycle++
+		for id, c := range inflight {
+			if c >= 0 && c < cycle {
+				delete(inflight, id)
+			}
+		}
+		mu.Unlock()
+		due, err := m.st.Alerts().Due(ctx, m.now(), 1024)
+		if err != nil && ctx.Err() == nil {
+			m.log.Error("webhook outbox", "err", err)
+		}
+		for _, d := range due {
+			mu.Lock()
+			_, busy := inflight[d.ID]
+			if !busy {
+				inflight[d.ID] = -1
+			}
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			ch := workers[d.WebhookID]
+			if ch == nil {
+				ch = make(chan state.Delivery, 4096)
+				workers[d.WebhookID] = ch
+				for range perWebhook {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							select {
+							case <-ctx.Done():
+								return
+							case d := <-ch:
+								m.attempt(ctx, d)
+								finish(d.ID)
+							}
+						}
+					}()
+				}
+			}
+			select {
+			case ch <- d:
+			default: // the workers are far behind: the delivery stays due
+				mu.Lock()
+				delete(inflight, d.ID)
+				mu.Unlock()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.wake:
+		}
+	}
+}
+
+// attempt sends one delivery and records the outcome.
+func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
+	as := m.st.Alerts()
+	fail := func(msg string, permanent bool) {
+		d.Attempts++
+		d.LastError = msg
+		if permanent || d.Attempts >= m.opts.MaxAttempts {
+			d.State = state.DeliveryDead
+			m.count(func(s *Stats) { s.Dead++ })
+			m.log.Error("webhook delivery dead-lettered", "delivery", d.ID, "attempts", d.Attempts, "err", msg)
+		} else {
+			d.NextAt = m.now().Add(m.backoff(d.Attempts))
+			m.count(func(s *Stats) { s.Failed++ })
+			m.log.Warn("webhook delivery failed; will retry", "delivery", d.ID, "attempt", d.Attempts, "next", d.NextAt.Format(time.RFC3339), "err", msg)
+		}
+		if err := as.Attempted(context.WithoutCancel(ctx), d, false); err != nil {
+			m.log.Error("webhook outbox", "err", err)
+		}
+	}
+	wh, err := m.webhook(ctx, d.WebhookID)
+	if err != nil {
+		fail("webhook "+d.WebhookID+" no longer configured", true)
+		return
+	}
+	if err := m.allow.check(wh.URL); err != nil {
+		fail(err.Error(), true)
+		return
+	}
+	a, err := as.Get(ctx, d.AlertID)
+	if err != nil {
+		fail("alert: "+err.Error(), true)
+		return
+	}
+	typ := "alert.raised"
+	if a.Status == state.AlertRetracted {
+		typ = "alert.retracted"
+	}
+	// The body carries the alert as it is now, with the delivered version.
+	a.Version = d.Version
+	body, err := json.Marshal(Event{Type: typ, Version: d.Version, Alert: a})
+	if err != nil {
+		fail(err.Error(), true)
+		return
+	}
+	rctx, cancel := context.WithTimeout(ctx, m.opts.WebhookTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, wh.URL, bytes.NewReader(body))
+	if err != nil {
+		fail(err.Error(), true)
+		return
+	}
+	ts := m.now().Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "ransomtrail-monitor")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(wh.Secret, ts, body))
+	req.Header.Set(HeaderIdempotency, d.AlertID+":"+strconv.Itoa(d.Version))
+	req.Header.Set(HeaderDelivery, d.ID)
+	req.Header.Set(HeaderAttempt, strconv.Itoa(d.Attempts+1))
+	resp, err := m.opts.HTTPClient.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return // shutting down: the delivery stays pending
+		}
+		fail(err.Error(), false)
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		d.Attempts++
+		if err := as.Attempted(context.WithoutCancel(ctx), d, true); err != nil {
+			m.log.Error("webhook outbox", "err", err)
+		}
+		m.count(func(s *Stats) { s.Delivered++ })
+	case resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != 408 && resp.StatusCode != 409 &&
+		resp.StatusCode != 425 && resp.StatusCode != 429:
+		fail("HTTP "+resp.Status+" (permanent: the receiver refused the request)", true)
+	default:
+		fail("HTTP "+resp.Status, false)
+	}
+}
+
+// backoff returns the delay before attempt n+1: RetryBase·2^(n-1), capped
+// at RetryMax, times a random factor in [0.5, 1.5).
+func (m *Monitor) backoff(n int) time.Duration {
+	d := m.opts.RetryBase
+	for i := 1; i < n && d < m.opts.RetryMax; i++ {
+		d *= 2
+	}
+	d = min(d, m.opts.RetryMax)
+	return time.Duration(float64(d) * (0.5 + rand.Float64()))
+}
+
+func (m *Monitor) webhook(ctx context.Context, id string) (state.Webhook, error) {
+	whs, err := m.st.Alerts().Webhooks(ctx)
+	if err != nil {
+		return state.Webhook{}, err
+	}
+	for _, w := range whs {
+		if w.ID == id {
+			return w, nil
+		}
+	}
+	return state.Webhook{}, fmt.Errorf("webhook %q: %w", id, rt.ErrNotFound)
+}
+
+// CheckAllowed reports whether rawURL passes the allow-list patterns (nil
+// when it does, an *rt.InputError otherwise).
+func CheckAllowed(patterns []string, rawURL string) error {
+	al, err := parseAllowList(patterns)
+	if err != nil {
+		return err
+	}
+	return al.check(rawURL)
+}

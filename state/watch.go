@@ -1,0 +1,201 @@
+package state
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+)
+
+// Watch kinds: what a watchlist entry names.
+const (
+	WatchAddress  = "address"  // one address (Value: its string, AddrKey set)
+	WatchCluster  = "cluster"  // one cluster (Value: the cluster id in decimal)
+	WatchLabel    = "label"    // every address whose cluster carries a label
+	WatchCategory = "category" // every address whose cluster has a tag category
+)
+
+// WatchEntry is one watchlist entry.
+type WatchEntry struct {
+	ID    string `json:"id"`
+	Kind  string `json:"kind"`
+	Value string `json:"value"`
+	// AddrKey is the binary address key of an address entry.
+	AddrKey []byte `json:"addr_key,omitempty"`
+	// ClusterID is the cluster id of a cluster entry (the smallest address
+	// id of the cluster when it was added; merges are followed).
+	ClusterID int64     `json:"cluster_id,omitempty"`
+	Note      string    `json:"note,omitempty"`
+	Created   time.Time `json:"created"`
+	// Risk is the entry's last screening (the re-screening baseline): the
+	// risk categories its address or cluster carried, sorted.
+	Risk     []string  `json:"risk,omitempty"`
+	Screened time.Time `json:"screened,omitempty"`
+}
+
+// WatchlistStore keeps watchlist entries by ID.
+type WatchlistStore interface {
+	// Put inserts or replaces the entry with e.ID.
+	Put(ctx context.Context, e WatchEntry) error
+	// Get returns an entry, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (WatchEntry, error)
+	// Delete removes an entry, or returns an error wrapping ErrNotFound.
+	Delete(ctx context.Context, id string) error
+	// List returns up to limit entries in ID order after cursor ("" = from
+	// the start) and the next page's cursor ("" when none).
+	List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error)
+}
+
+// Alert statuses.
+const (
+	AlertOpen         = "open"
+	AlertAcknowledged = "acknowledged"
+	AlertResolved     = "resolved"
+	AlertRetracted    = "retracted"
+)
+
+// ValidAlertStatus reports whether s is one of the alert statuses.
+func ValidAlertStatus(s string) bool {
+	switch s {
+	case AlertOpen, AlertAcknowledged, AlertResolved, AlertRetracted:
+		return true
+	}
+	return false
+}
+
+// Alert is one alert. Its ID is derived from what it is about (kind, watch
+// entry, transaction, block, address), so storing the same alert twice
+// keeps one.
+type Alert struct {
+	ID   string `json:"id"`
+	Seq  uint64 `json:"seq"` // insertion order, assigned by the store
+	Kind string `json:"kind"`
+	// Status is open, acknowledged, resolved or retracted.
+	Status string `json:"status"`
+	// Version counts the alert's delivered states: 1 when raised, +1 when
+	// retracted. Webhook receivers deduplicate on (ID, Version).
+	Version   int       `json:"version"`
+	WatchID   string    `json:"watch_id,omitempty"`
+	Watch     string    `json:"watch,omitempty"` // "kind value" of the entry
+	Address   string    `json:"address,omitempty"`
+	ClusterID *int64    `json:"cluster_id,omitempty"`
+	Txid      *rt.Hash  `json:"txid,omitempty"`
+	Height    int64     `json:"height"` // -1 when unconfirmed or not about a block
+	BlockHash *rt.Hash  `json:"block_hash,omitempty"`
+	ValueSat  int64     `json:"value_sat"`
+	Summary   string    `json:"summary"`
+	Details   any       `json:"details,omitempty"`
+	Created   time.Time `json:"created"`
+	Updated   time.Time `json:"updated"`
+	// ForkHeight is the fork point of the reorg that retracted the alert.
+	ForkHeight *int64 `json:"fork_height,omitempty"`
+	Note       string `json:"note,omitempty"`
+}
+
+// AlertFilter selects alerts; empty fields match everything.
+type AlertFilter struct {
+	Status string
+	Kind   string
+}
+
+// Match reports whether a passes the filter.
+func (f AlertFilter) Match(a *Alert) bool {
+	return (f.Status == "" || f.Status == a.Status) && (f.Kind == "" || f.Kind == a.Kind)
+}
+
+// Delivery states.
+const (
+	DeliveryPending = "pending"
+	DeliveryDead    = "dead"
+)
+
+// Delivery is one alert version to send to one webhook (the outbox).
+type Delivery struct {
+	// ID is AlertID/Version/WebhookID.
+	ID        string    `json:"id"`
+	AlertID   string    `json:"alert_id"`
+	Version   int       `json:"version"`
+	WebhookID string    `json:"webhook_id"`
+	State     string    `json:"state"`
+	Attempts  int       `json:"attempts"`
+	NextAt    time.Time `json:"next_at"`
+	LastError string    `json:"last_error,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
+// DeliveryID returns the ID of the delivery of an alert version to a
+// webhook.
+func DeliveryID(alertID string, version int, webhookID string) string {
+	return alertID + "/" + strconv.Itoa(version) + "/" + webhookID
+}
+
+// Webhook is a delivery endpoint.
+type Webhook struct {
+	ID      string    `json:"id"`
+	URL     string    `json:"url"`
+	Secret  string    `json:"secret"`
+	Created time.Time `json:"created"`
+	// Disabled webhooks get no new deliveries.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// FollowedBlock is a block whose alerts the monitor has raised.
+type FollowedBlock struct {
+	Height int64   `json:"height"`
+	Hash   rt.Hash `json:"hash"`
+}
+
+// AlertBatch is what Commit applies atomically.
+type AlertBatch struct {
+	// Insert stores alerts whose ID is not stored yet (the others are
+	// skipped); each gets the next sequence number. Deliver lists the
+	// webhooks that get a delivery of each inserted alert.
+	Insert  []Alert
+	Deliver []string
+	// Update replaces stored alerts (by ID, keeping Seq) and queues a
+	// delivery of each to Deliver when its Version grew.
+	Update []Alert
+	// Unfollow removes the followed blocks above this height first (-2:
+	// none); Follow then records blocks.
+	Unfollow int64
+	Follow   []FollowedBlock
+}
+
+// AlertStore keeps alerts, their outbox of webhook deliveries, the
+// webhooks, and the monitor's cursor (the blocks it has followed).
+type AlertStore interface {
+	// Commit applies a batch atomically and returns the alerts it inserted.
+	Commit(ctx context.Context, b AlertBatch) ([]Alert, error)
+	// Get returns an alert, or an error wrapping ErrNotFound.
+	Get(ctx context.Context, id string) (Alert, error)
+	// List returns up to limit alerts matching f, newest first, after
+	// cursor ("" = the newest), and the next page's cursor.
+	List(ctx context.Context, f AlertFilter, cursor string, limit int) ([]Alert, string, error)
+	// OfBlock returns the alerts raised for a block.
+	OfBlock(ctx context.Context, hash rt.Hash) ([]Alert, error)
+	// SetStatus changes an alert's status (acknowledged, resolved) with a
+	// note; it returns the updated alert or an error wrapping ErrNotFound.
+	SetStatus(ctx context.Context, id, status, note string, at time.Time) (Alert, error)
+
+	// Followed returns the followed block at height h (ok false if none).
+	Followed(ctx context.Context, h int64) (b FollowedBlock, ok bool, err error)
+	// FollowedTip returns the highest followed block (ok false if none).
+	FollowedTip(ctx context.Context) (b FollowedBlock, ok bool, err error)
+
+	// Due returns up to limit pending deliveries with NextAt ≤ now.
+	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)
+	// Deliveries lists deliveries in a state (pending or dead), by ID.
+	Deliveries(ctx context.Context, state string, cursor string, limit int) ([]Delivery, string, error)
+	// Attempted records an attempt: a pending delivery is replaced (its
+	// next attempt scheduled), a dead one moved to the dead letters; done
+	// removes it from the outbox. It need not be durable at once (a lost
+	// record repeats a delivery: at least once).
+	Attempted(ctx context.Context, d Delivery, done bool) error
+
+	// PutWebhook inserts or replaces a webhook; DeleteWebhook removes one
+	// (ErrNotFound if absent); Webhooks lists them by ID.
+	PutWebhook(ctx context.Context, w Webhook) error
+	DeleteWebhook(ctx context.Context, id string) error
+	Webhooks(ctx context.Context) ([]Webhook, error)
+}
