@@ -23,6 +23,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
 	"github.com/ransomtrail/ransomtrail/tags"
+	"github.com/ransomtrail/ransomtrail/risk"
 	"github.com/ransomtrail/ransomtrail/trace"
 )
 
@@ -190,6 +191,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := demoClusters(out, ix, idxDir, cres, cl, p, pays, net); err != nil {
 		return err
 	}
+	if err := demoScreen(ctx, out, ix, attr, cl, cashouts, p); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nDig further:\n")
 	fmt.Fprintf(out, "  ransomtrail tx %s --data %s --json\n", p["txid"], idxDir)
 	if o.Address != nil {
@@ -197,6 +201,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(out, "  ransomtrail trace --outpoint %s:%s --data %s\n", p["txid"], p["vout"], idxDir)
 	fmt.Fprintf(out, "  ransomtrail ransomware %s --data %s\n", p["family"], idxDir)
+	if len(cashouts) > 0 {
+		fmt.Fprintf(out, "  ransomtrail screen %s --data %s --json\n", cashouts[0].Address, idxDir)
+	}
 	fmt.Fprintf(out, "  ransomtrail status --data %s --json\n", idxDir)
 	if o.Address != nil {
 		fmt.Fprintf(out, "  ransomtrail cluster %s --data %s --json\n", *o.Address, idxDir)
@@ -307,5 +314,43 @@ func demoClusters(out io.Writer, ix *index.Index, idxDir string, res cluster.Bui
 		fmt.Fprintf(out, "     %s — %s  by %s (confidence %.2f) in tx %s\n", ix.EncodeAddress(fa), ix.EncodeAddress(ta), st.Rule, st.Confidence, ix.Txid(st.Tx))
 	}
 	fmt.Fprintf(out, "   (ransomtrail cluster explain %s %s --data %s --json)\n", members[0], other, idxDir)
+	return nil
+}
+
+// demoScreen answers the compliance officer's question for the first
+// cash-out address and for the victim-side payment address: may I accept
+// funds from it?
+func demoScreen(ctx context.Context, out io.Writer, ix *index.Index, attr *attrib.Set, cl *cluster.Clustering, cashouts []trace.Endpoint, p map[string]string) error {
+	sc, err := risk.NewScreener(risk.Config{
+		Index:       ix,
+		Attribution: func(context.Context) (*attrib.Set, error) { return attr, nil },
+		Members:     func() risk.MemberLister { return cl },
+	})
+	if err != nil {
+		return err
+	}
+	addrs := []string{p["address"]}
+	if len(cashouts) > 0 {
+		addrs = append(addrs, cashouts[0].Address)
+	}
+	fmt.Fprintf(out, "\n7. Screening (may an exchange accept funds from these addresses?):\n")
+	for _, a := range addrs {
+		r, err := sc.Screen(ctx, a)
+		if err != nil {
+			return fmt.Errorf("demo: screen %s: %w", a, err)
+		}
+		fmt.Fprintf(out, "   %s: risk %s", a, r.Risk)
+		if r.Sanctioned {
+			fmt.Fprint(out, ", sanctioned")
+		}
+		fmt.Fprintln(out)
+		for i, reason := range r.Reasons {
+			if i == 2 {
+				fmt.Fprintf(out, "     … %d more reasons\n", len(r.Reasons)-i)
+				break
+			}
+			fmt.Fprintf(out, "     - %s\n", reason)
+		}
+	}
 	return nil
 }
