@@ -28,6 +28,13 @@ func TestDemoEndToEnd(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^     \S+ — \S+  by (multi_input|change_\S+) \(confidence [0-9.]+\) in tx [0-9a-f]{64}$`).MatchString(s) {
 		t.Errorf("demo did not explain a cluster link:\n%s", s)
 	}
+	// Screening: the ransom address and the first cash-out get a risk level
+	// and at least one reason each (the cash-out is a service tagged in the
+	// world's published tags, so it is never "none").
+	scr := regexp.MustCompile(`(?m)^   (\S+): risk (severe|high|medium|low|none)`).FindAllStringSubmatch(s, -1)
+	if len(scr) != 2 || scr[1][2] == "none" || !strings.Contains(s, "7. Screening") {
+		t.Errorf("demo screening: %v\n%s", scr, s)
+	}
 	// The printed follow-up commands work.
 	m := regexp.MustCompile(`ransomtrail (tx \S+ --data \S+ --json)`).FindStringSubmatch(s)
 	if m == nil {
