@@ -80,7 +80,10 @@ type Config struct {
 	// workspace's Gate), so that an in-process follower, which holds it
 	// for writing while it applies blocks, never changes them under a
 	// request.
-	Gate interface{ RLock(); RUnlock() }
+	Gate interface {
+		RLock()
+		RUnlock()
+	}
 	// Monitor answers the watchlist, alert, webhook and delivery routes
 	// and re-screens watched entities after a tag import (nil: those
 	// routes answer 503).
