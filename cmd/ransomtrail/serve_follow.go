@@ -37,7 +37,7 @@ func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
 	fs.Int64Var(&o.step, "step", 16, "with --rpc: most blocks applied per step (requests wait at most one step)")
 	fs.BoolVar(&o.mempool, "mempool", false, "with --rpc: also raise unconfirmed alerts from the node's mempool")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "with --rpc: do not advance the clustering with new blocks")
-	fs.Var(&o.allow, "allow", "with --rpc: allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable)")
+	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc)")
 	fs.IntVar(&o.attempts, "webhook-attempts", 8, "with --rpc: delivery attempts before an alert is dead-lettered")
 	fs.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "with --rpc: timeout of one webhook request")
 }
@@ -98,9 +98,9 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 	fo := o.follow
 	if fo.rpc == "" {
-		m, err := monitor.New(s.ws, monitor.Options{Logger: s.log})
+		m, err := monitor.New(s.ws, monitor.Options{Allow: fo.allow, Logger: s.log})
 		if err != nil {
-			return err
+			return &usageError{"serve: " + err.Error()}
 		}
 		s.cfg.Monitor = m
 		return nil
