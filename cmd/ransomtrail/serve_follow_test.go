@@ -317,7 +317,11 @@ func TestServeTagImportRescreens(t *testing.T) {
 	if code, body := apiDo(t, "GET", api+"webhooks", "", nil); code != 200 || !strings.Contains(body, "127.0.0.1:9/hook") || strings.Contains(body, "0123456789abcdef-secret") {
 		t.Errorf("webhooks: %d %s", code, body)
 	}
-	var dl struct{ Items []struct{ AlertID string `json:"alert_id"` } }
+	var dl struct {
+		Items []struct {
+			AlertID string `json:"alert_id"`
+		}
+	}
 	if code, body := apiDo(t, "GET", api+"deliveries?state=dead", "", &dl); code != 200 || len(dl.Items) != 0 {
 		t.Errorf("dead deliveries: %d %s", code, body)
 	}
