@@ -209,6 +209,22 @@ func TestServeFollowRealNode(t *testing.T) {
 	if got.ForkHeight == nil || *got.ForkHeight != payHeight-1 {
 		t.Errorf("retracted alert %+v: fork height want %d", got, payHeight-1)
 	}
+	// The reorg's new blocks pay a new address, which takes the address
+	// id the watched address had before the rollback: it must not match.
+	pollUntil(t, "the index at the new branch's tip", 30*time.Second, func() bool {
+		var h struct{ Height int64 }
+		apiDo(t, "GET", base+"healthz", "", &h)
+		return h.Height == n.Height(t)
+	})
+	var all alertPage
+	if code, body := apiDo(t, "GET", api+"alerts", "", &all); code != 200 {
+		t.Fatalf("alerts: %d %s", code, body)
+	}
+	for _, a := range all.Items {
+		if a.Address != watched {
+			t.Errorf("alert for an address that is not watched: %+v", a)
+		}
+	}
 	close(stop)
 	wg.Wait()
 	stop = make(chan struct{})
