@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 )
 
@@ -100,4 +102,46 @@ func TestWebUIAlerts(t *testing.T) {
 	if errs := s.consoleErrors(); len(errs) > 0 {
 		t.Errorf("browser errors: %v", errs)
 	}
+}
+
+// TestWebUIAlertRetracted: the alerts page of a server following a real
+// btcd node shows a receive alert with its transaction link, then, after
+// a reorg removed its block, the retracted marker with the fork height.
+func TestWebUIAlertRetracted(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 101)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	s := startUI(t, data, "--dev", "--rate", "0", "--rpc", n.URL, "--poll", "100ms")
+	watched := btcdtest.Address(btcdtest.P2PKH, 9).EncodeAddress()
+	if code, body := apiDo(t, "POST", s.base+"/api/v2/watchlist", `{"kind":"address","value":"`+watched+`"}`, nil); code != 200 {
+		t.Fatalf("watch: %d %s", code, body)
+	}
+	coin := n.MatureCoinbase(t)
+	pay := n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(9), 5_000_000))
+	n.Mine(t, pay)
+	payHeight := n.Height(t)
+	txid := pay.TxHash().String()
+	s.do("open alerts", chromedp.Navigate(s.base+"/alerts"))
+	// The page is loaded again until the follower has raised the alert.
+	s.wait("receive alert", `(() => { if (document.querySelector("#alerts tbody tr.alert-open")) return true;
+		if (!(Date.now() - window.__reload < 500)) { window.__reload = Date.now(); document.querySelector("#alertfilter a").click(); } return false; })()`)
+	row := eval[string](s, `document.querySelector("#alerts tbody tr").innerHTML`)
+	if !strings.Contains(row, `href="/tx/`+txid+`"`) || !strings.Contains(row, watched) || !strings.Contains(row, fmt.Sprintf(`href="/block/%d"`, payHeight)) {
+		t.Errorf("receive alert row lacks the tx link, address or block:\n%s", row)
+	}
+	s.shot("alert-receive")
+	n.Reorg(t, 1, 2)
+	s.wait("retracted alert", `(() => { const r = document.querySelector("#alerts tbody tr.alert-retracted"); if (r) return true;
+		if (!(Date.now() - window.__reload < 500)) { window.__reload = Date.now(); document.querySelector("#alertfilter a").click(); } return false; })()`)
+	txt := eval[string](s, `document.querySelector("#alerts tbody tr.alert-retracted").innerText`)
+	if want := fmt.Sprintf("retracted at fork height %d", payHeight-1); !strings.Contains(txt, want) {
+		t.Errorf("retracted row lacks %q:\n%s", want, txt)
+	}
+	if n := eval[int](s, `document.querySelectorAll("#alerts tr.alert-retracted button[data-act]").length`); n != 0 {
+		t.Errorf("a retracted alert offers %d acknowledge/resolve buttons", n)
+	}
+	s.shot("alert-retracted")
 }
