@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -73,6 +74,23 @@ type Config struct {
 	// the elements of `ransomtrail screen --json`). When set, address
 	// pages also carry its result as "risk".
 	Screen func(ctx context.Context, addrs []string, q url.Values) ([]any, error)
+
+	// Gate is held for reading for the whole of every request to a route
+	// that reads the index, clustering or attribution (nil: the
+	// workspace's Gate), so that an in-process follower, which holds it
+	// for writing while it applies blocks, never changes them under a
+	// request.
+	Gate interface {
+		RLock()
+		RUnlock()
+	}
+	// Monitor answers the watchlist, alert, webhook and delivery routes
+	// and re-screens watched entities after a tag import (nil: those
+	// routes answer 503).
+	Monitor *monitor.Monitor
+	// Follow, when set, reports the followed node's best height as last
+	// seen (ok false until known); /healthz then shows it and the lag.
+	Follow func() (nodeHeight int64, ok bool)
 }
 
 // Server is the HTTP handler.
@@ -102,6 +120,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Gate == nil {
+		cfg.Gate = &cfg.Workspace.Gate
 	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
@@ -133,9 +154,9 @@ func New(cfg Config) (*Server, error) {
 	// other path is the UI's.
 	apiFallback := &route{method: "", pattern: "/api/", fallback: true}
 	s.mux.Handle("/api/", s.wrap(apiFallback))
-	uiRoute := &route{method: "GET", pattern: "/", fallback: true, raw: s.ui.ServeHTTP}
+	uiRoute := &route{method: "GET", pattern: "/", fallback: true, ungated: true, raw: s.ui.ServeHTTP}
 	s.mux.Handle("/", s.wrap(uiRoute))
-	s.refused = s.wrap(&route{pattern: "(refused path)", fallback: true, raw: func(w http.ResponseWriter, r *http.Request) {
+	s.refused = s.wrap(&route{pattern: "(refused path)", fallback: true, ungated: true, raw: func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr(CodeBadRequest, "path refused: dot segments, backslashes and encoded dots, slashes or NULs are not allowed"))
 	}})
 	doc, err := s.buildOpenAPI()

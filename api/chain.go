@@ -53,10 +53,24 @@ func (s *Server) parseTxid(field, str string) (rt.Hash, error) {
 type Health struct {
 	Status string `json:"status"`
 	Height int64  `json:"height"`
+	// Following is set when the server follows a node; NodeHeight is the
+	// node's best height as last seen and Lag the blocks the index is
+	// behind it (both absent until the node answered).
+	Following  bool   `json:"following,omitempty"`
+	NodeHeight *int64 `json:"node_height,omitempty"`
+	Lag        *int64 `json:"lag,omitempty"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, Health{Status: "ok", Height: s.ix().Height()})
+	h := Health{Status: "ok", Height: s.ix().Height()}
+	if s.cfg.Follow != nil {
+		h.Following = true
+		if n, ok := s.cfg.Follow(); ok {
+			lag := max(0, n-h.Height)
+			h.NodeHeight, h.Lag = &n, &lag
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 // StatusView is `ransomtrail status --json` plus the clustering's state.

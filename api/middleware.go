@@ -38,6 +38,9 @@ type route struct {
 	raw func(w http.ResponseWriter, r *http.Request)
 	// fallback routes answer what no other route matched.
 	fallback bool
+	// ungated routes do not read the index (or take Config.Gate
+	// themselves); every other route's handler runs under Gate.RLock.
+	ungated bool
 }
 
 type param struct {
@@ -110,8 +113,12 @@ func (s *Server) wrap(rt *route) http.Handler {
 		switch {
 		case err != nil:
 			writeError(sw, err)
-		case rt.raw != nil:
+		case rt.raw != nil && rt.ungated:
 			rt.raw(sw, r)
+		case rt.raw != nil:
+			s.cfg.Gate.RLock()
+			rt.raw(sw, r)
+			s.cfg.Gate.RUnlock()
 		case rt.fallback:
 			writeError(sw, s.unmatched(r))
 		default:
@@ -119,7 +126,13 @@ func (s *Server) wrap(rt *route) http.Handler {
 				// Admin handlers record who acted.
 				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
 			}
+			if !rt.ungated {
+				s.cfg.Gate.RLock()
+			}
 			v, herr := rt.h(r)
+			if !rt.ungated {
+				s.cfg.Gate.RUnlock()
+			}
 			if herr == nil {
 				herr = writeJSON(sw, http.StatusOK, v)
 				if herr != nil && sw.status == 0 {
@@ -198,7 +211,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 // another method, else 404.
 func (s *Server) unmatched(r *http.Request) error {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
 		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
 			continue
 		}

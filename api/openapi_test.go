@@ -105,6 +105,9 @@ var contractRoutes = []string{
 	"GET /api/v2/heuristics/tx/{txid}", "POST /api/v2/heuristics", "GET /api/v2/graph/neighbors",
 	"GET /api/v2/trace", "GET /api/v2/path", "GET /api/v2/exposure/{address}",
 	"GET /api/v2/screen/{address}", "POST /api/v2/screen",
+	"GET /api/v2/alerts", "GET /api/v2/alerts/{id}", "POST /api/v2/alerts/{id}/ack", "POST /api/v2/alerts/{id}/resolve",
+	"GET /api/v2/watchlist", "POST /api/v2/watchlist", "GET /api/v2/watchlist/{id}", "DELETE /api/v2/watchlist/{id}",
+	"GET /api/v2/webhooks", "POST /api/v2/webhooks", "DELETE /api/v2/webhooks/{id}", "GET /api/v2/deliveries",
 }
 
 func refRE(s string) []string {

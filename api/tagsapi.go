@@ -102,6 +102,9 @@ type ImportReport struct {
 	Actors   int             `json:"actors,omitempty"`
 	Rejected []tags.Rejected `json:"rejected"`
 	Notes    []string        `json:"notes,omitempty"`
+	// RescreenAlerts counts the re-screening alerts the import raised
+	// (watched entities it made risky); absent without a monitor.
+	RescreenAlerts *int `json:"rescreen_alerts,omitempty"`
 }
 
 func (s *Server) importTags(r *http.Request) (any, error) {
@@ -143,6 +146,17 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 		Rejected: append([]tags.Rejected{}, res.Rejected...), Notes: res.Notes, ByCur: map[string]int{}}
 	for _, t := range res.Tags {
 		rep.ByCur[t.Currency]++
+	}
+	if s.cfg.Monitor != nil {
+		// The handler holds no gate: Rescreen takes it for reading.
+		alerts, err := s.cfg.Monitor.Rescreen(r.Context())
+		if err != nil {
+			s.log.Error("re-screening after a tag import failed; it runs again after the next import", "import_id", digest, "err", err)
+			rep.Notes = append(rep.Notes, "the tags were imported but re-screening the watchlist failed: "+err.Error())
+		} else {
+			n := len(alerts)
+			rep.RescreenAlerts = &n
+		}
 	}
 	s.log.Info("tags imported", "file", name, "format", rep.Format, "tags", rep.Tags, "import_id", digest, "by", principalOf(r.Context()).id)
 	return rep, nil

@@ -299,8 +299,12 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 		changed = ir.Blocks > 0 || ir.RolledBack > 0
 		if ir.RolledBack > 0 {
 			// Address ids past the fork were reassigned: the clustering
-			// must follow before anything is matched.
+			// must follow before anything is matched, and so must the
+			// watched addresses' ids (the rollback and the new branch
+			// may leave as many addresses as before, so the watch set
+			// cannot tell by the count).
 			m.dropAddressIDs()
+			m.invalidateWatch()
 			if !m.opts.NoCluster {
 				tBuild, ierr = m.buildClustering(ctx, ierr)
 				if err := m.ws.ReloadClustering(); err != nil {

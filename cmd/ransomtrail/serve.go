@@ -29,6 +29,8 @@ type serveOptions struct {
 	burst int
 	quiet bool
 	ui    string
+	// follow: serve --rpc (serve_follow.go).
+	follow serveFollowOptions
 }
 
 // served is a configured server: the open workspace, the API handler, the
@@ -41,10 +43,15 @@ type served struct {
 	ln   net.Listener
 	log  *slog.Logger
 	url  string
+	// follow is the in-process follower (serve --rpc), else nil.
+	follow *follower
 }
 
 // Close releases the listener and the workspace.
 func (s *served) Close() error {
+	if s.follow != nil {
+		s.follow.shutdown()
+	}
 	if s.ln != nil {
 		s.ln.Close()
 	}
@@ -65,12 +72,13 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.burst, "burst", 0, "requests a key may make at once (0: twice --rate)")
 	fs.BoolVar(&o.quiet, "quiet", false, "do not log every request (warnings and errors only)")
 	fs.StringVar(&o.ui, "ui", "", "serve the web UI from this directory instead of the built-in one")
+	addServeFollowFlags(fs, &o.follow)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return &usageError{fmt.Sprintf("serve: unexpected argument %q (usage: ransomtrail serve --data DIR [--addr HOST:PORT] [--dev] [--rate N])", pos[0])}
+		return &usageError{fmt.Sprintf("serve: unexpected argument %q (usage: ransomtrail serve --data DIR [--addr HOST:PORT] [--dev] [--rate N] [--rpc URL [--poll D] [--mempool] [--allow HOST]...])", pos[0])}
 	}
 	if o.rate < 0 {
 		return &usageError{"serve: --rate must be 0 (no limit) or more"}
@@ -95,13 +103,17 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	ws, err := workspace.Open(o.data, workspace.Options{})
+	ws, err := openServeWorkspace(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	s := &served{ws: ws, log: log}
-	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log, UI: web.FS()}
+	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log, UI: web.FS(), Gate: &ws.Gate}
 	if err := wireEngines(&s.cfg, ws); err != nil {
+		s.Close()
+		return nil, err
+	}
+	if err := setupMonitor(ctx, s, o); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -149,15 +161,30 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 }
 
 // run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully:
-// requests in flight get 10 s to finish.
+// requests in flight get 10 s to finish, then the follower (serve --rpc)
+// and its webhook deliveries stop.
 func (s *served) run(ctx context.Context) error {
 	st := s.ws.Index.Status()
-	s.log.Warn("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev)
+	s.log.Warn("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev, "following", s.follow != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
+	var followed chan error
+	if s.follow != nil {
+		s.follow.start()
+		followed = s.follow.done
+	}
+	var ferr error
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
+	case ferr = <-followed:
+		// The follower stopped on its own (it retries node errors, so
+		// this is a store or tag failure): the server stops with it.
+		s.follow.stop()
+		s.follow.stop = nil
+		if ferr != nil {
+			ferr = fmt.Errorf("serve: following the node stopped: %w", ferr)
+		}
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -165,6 +192,15 @@ func (s *served) run(ctx context.Context) error {
 	err := s.http.Shutdown(sctx)
 	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
 		err = e
+	}
+	if s.follow != nil {
+		if e := s.follow.shutdown(); e != nil && err == nil {
+			err = e
+		}
+		s.follow = nil
+	}
+	if ferr != nil {
+		err = errors.Join(ferr, err)
 	}
 	s.log.Warn("stopped", "url", s.url)
 	return err

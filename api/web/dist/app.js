@@ -1,6 +1,7 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
 import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox } from "./util.js";
 import { graphPage } from "./graph.js";
+import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 
 const main = document.getElementById("main");
 let current = null; // AbortController of the page being shown
@@ -16,6 +17,8 @@ const routes = [
   [/^\/cluster\/([^/]+)$/, clusterPage],
   [/^\/screen$/, screenPage],
   [/^\/graph$/, graphPage],
+  [/^\/alerts$/, alertsPage],
+  [/^\/watchlist$/, watchlistPage],
 ];
 
 export function navigate(url, replace = false) {
@@ -92,6 +95,7 @@ dlg.addEventListener("close", () => {
   showKeyState();
   if (dlg.returnValue === "save" || dlg.returnValue === "clear") {
     banner.hidden = true;
+    refreshBadge();
     render();
   }
 });
@@ -102,6 +106,7 @@ onAuthError(() => {
   banner.querySelector("button").onclick = () => keyBtn.click();
 });
 showKeyState();
+startAlertBadge();
 
 // ---- pages -----------------------------------------------------------
 
@@ -211,7 +216,7 @@ async function addressPage(el, params, signal, addr) {
   const a = await api("addresses/" + enc(addr), { signal });
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Address</div><h1 class="mono">${esc(a.address)}</h1>
       <div>${labels(a.labels)}</div></div>
-      <div class="actions">${link.graph("a:" + a.address)}</div></div>
+      <div class="actions">${watchButton("address", a.address)} ${link.graph("a:" + a.address)}</div></div>
     <div class="grid2">
       <section class="panel"><h2>Summary</h2><dl class="facts">
         <dt>Balance</dt><dd>${btc(a.balance_sat, "big")}</dd>
@@ -314,7 +319,7 @@ async function clusterPage(el, params, signal, id) {
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Cluster</div><h1>Cluster ${esc(c.cluster_id)}</h1>
       <div>${c.primary ? label(c.primary.label, c.primary.category) : `<span class="muted">unattributed</span>`}
       ${c.sanctioned ? `<span class="risk risk-severe">sanctioned</span>` : ""}</div></div>
-      <div class="actions">${link.graph("c:" + c.cluster_id)}</div></div>
+      <div class="actions">${watchButton("cluster", String(c.cluster_id))} ${link.graph("c:" + c.cluster_id)}</div></div>
     <div class="grid2">
     <section class="panel"><h2>Summary</h2><dl class="facts">
       <dt>Size</dt><dd>${(c.size ?? 0).toLocaleString("en-US")} address${c.size === 1 ? "" : "es"}</dd>

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/monitor"
+	"github.com/ransomtrail/ransomtrail/source"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// serveFollowOptions are serve's flags for following a node in-process
+// (serve --rpc URL): the same meaning as follow's.
+type serveFollowOptions struct {
+	rpc, rpcUser, rpcPass, rpcCookie string
+	network                          string
+	poll                             time.Duration
+	step                             int64
+	mempool, noCluster               bool
+	allow                            csvListFlag
+	attempts                         int
+	timeout                          time.Duration
+}
+
+func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
+	fs.StringVar(&o.rpc, "rpc", "", "follow this node's tip in-process (JSON-RPC URL of Bitcoin Core or btcd); without it serve only reads")
+	fs.StringVar(&o.rpcUser, "rpc-user", "", "JSON-RPC user (overrides the URL's)")
+	fs.StringVar(&o.rpcPass, "rpc-pass", "", "JSON-RPC password (overrides the URL's)")
+	fs.StringVar(&o.rpcCookie, "rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
+	fs.StringVar(&o.network, "network", "", "network of a new index with --rpc: "+chain.NetworkNames+" (default: the index's)")
+	fs.DurationVar(&o.poll, "poll", 5*time.Second, "with --rpc: interval between polls of the node")
+	fs.Int64Var(&o.step, "step", 16, "with --rpc: most blocks applied per step (requests wait at most one step)")
+	fs.BoolVar(&o.mempool, "mempool", false, "with --rpc: also raise unconfirmed alerts from the node's mempool")
+	fs.BoolVar(&o.noCluster, "no-cluster", false, "with --rpc: do not advance the clustering with new blocks")
+	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc)")
+	fs.IntVar(&o.attempts, "webhook-attempts", 8, "with --rpc: delivery attempts before an alert is dead-lettered")
+	fs.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "with --rpc: timeout of one webhook request")
+}
+
+// follower is serve's in-process follower: the monitor, its node and the
+// node's best height as last seen (for /healthz).
+type follower struct {
+	m    *monitor.Monitor
+	src  *trackedSource
+	stop context.CancelFunc
+	done chan error
+}
+
+// trackedSource remembers the node's best height as last answered.
+type trackedSource struct {
+	source.Source
+	best  atomic.Int64
+	known atomic.Bool
+}
+
+func (t *trackedSource) BestHeight(ctx context.Context) (int64, error) {
+	h, err := t.Source.BestHeight(ctx)
+	if err == nil {
+		t.best.Store(h)
+		t.known.Store(true)
+	}
+	return h, err
+}
+
+func (t *trackedSource) height() (int64, bool) { return t.best.Load(), t.known.Load() }
+
+// openServeWorkspace opens the data directory: for writing when serve
+// follows a node (the index is created when missing), else for reading.
+func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspace, error) {
+	if o.follow.rpc == "" {
+		return workspace.Open(o.data, workspace.Options{})
+	}
+	var net *chain.Network
+	if o.follow.network != "" {
+		n, err := chain.LookupNetwork(o.follow.network)
+		if err != nil {
+			return nil, &usageError{"serve: --network: " + err.Error()}
+		}
+		net = n
+	} else if ix, err := index.Open(o.data, index.Options{}); err == nil {
+		net = ix.Network()
+		ix.Close()
+	} else {
+		return nil, &usageError{"serve: --rpc on a data directory without an index needs --network (" + chain.NetworkNames + ")"}
+	}
+	return workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: net}})
+}
+
+// setupMonitor makes the monitor behind the watchlist and alert routes
+// and, with --rpc, dials the node to follow. Without --rpc the monitor
+// serves the stored state and re-screens after tag imports; no follower
+// or webhook delivery runs (a later follow or serve --rpc delivers).
+func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
+	fo := o.follow
+	if fo.rpc == "" {
+		m, err := monitor.New(s.ws, monitor.Options{Allow: fo.allow, Logger: s.log})
+		if err != nil {
+			return &usageError{"serve: " + err.Error()}
+		}
+		s.cfg.Monitor = m
+		return nil
+	}
+	if fo.poll <= 0 || fo.step <= 0 {
+		return &usageError{"serve: --poll and --step must be positive"}
+	}
+	m, err := monitor.New(s.ws, monitor.Options{Poll: fo.poll, Step: fo.step, Mempool: fo.mempool, NoCluster: fo.noCluster,
+		Allow: fo.allow, MaxAttempts: fo.attempts, WebhookTimeout: fo.timeout, Logger: s.log})
+	if err != nil {
+		return &usageError{"serve: " + err.Error()}
+	}
+	rpc, err := source.DialRPC(ctx, fo.rpc, source.RPCOptions{User: fo.rpcUser, Pass: fo.rpcPass, CookieFile: fo.rpcCookie})
+	if err != nil {
+		return err
+	}
+	whs, err := m.Webhooks(ctx)
+	if err != nil {
+		rpc.Close()
+		return err
+	}
+	for _, w := range whs {
+		if err := monitor.CheckAllowed(fo.allow, w.URL); err != nil {
+			s.log.Warn("webhook outside the allow-list (--allow): its deliveries will be dead-lettered", "id", w.ID, "err", err)
+		}
+	}
+	src := &trackedSource{Source: rpc}
+	s.cfg.Monitor = m
+	s.cfg.Follow = src.height
+	s.follow = &follower{m: m, src: src}
+	s.log.Info("following", "rpc", rpc.URL(), "height", s.ws.Index.TipHeight(), "poll", fo.poll, "webhooks", len(whs))
+	return nil
+}
+
+// start runs the follower (and its webhook deliveries) until stop.
+func (f *follower) start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	f.stop = cancel
+	f.done = make(chan error, 1)
+	go func() { f.done <- f.m.Run(ctx, f.src) }()
+}
+
+// shutdown stops the follower and waits for it: the step in progress
+// ends, deliveries in flight end (an interrupted one is retried by the
+// next run from the persistent outbox), then the node connection closes.
+func (f *follower) shutdown() error {
+	var err error
+	if f.stop != nil {
+		f.stop()
+		err = <-f.done
+		f.stop = nil
+	}
+	if cerr := f.src.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("close the node connection: %w", cerr)
+	}
+	return err
+}
