@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/report"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -73,6 +74,10 @@ type Config struct {
 	// the elements of `ransomtrail screen --json`). When set, address
 	// pages also carry its result as "risk".
 	Screen func(ctx context.Context, addrs []string, q url.Values) ([]any, error)
+	// Reports answers the ransom-payment report, case, sharing,
+	// statistics and evidence routes; nil answers them 503. Its State must
+	// be Workspace.State.
+	Reports *report.Service
 }
 
 // Server is the HTTP handler.

@@ -33,6 +33,10 @@ type route struct {
 	respType string
 	// seam names the Config field a 503 answer points at.
 	seam string
+	// status is the success status (0: 200); actor makes the caller
+	// (principalOf) known to the handler, for the audit log.
+	status int
+	actor  bool
 
 	h   func(r *http.Request) (any, error)
 	raw func(w http.ResponseWriter, r *http.Request)
@@ -49,6 +53,7 @@ type bodyDoc struct {
 	contentType string
 	desc        string
 	schema      string
+	optional    bool
 }
 
 func (rt *route) label() string {
@@ -62,6 +67,16 @@ func (rt *route) label() string {
 type principal struct {
 	id   string // key ID, "dev", or "" for public routes
 	role string
+	name string // the key's name ("dev" in dev mode)
+}
+
+// actorName is who acts, as the audit log records it: the key's name, else
+// its ID; "dev" in dev mode.
+func (p principal) actorName() string {
+	if p.name != "" {
+		return p.name
+	}
+	return p.id
 }
 
 type ctxKey struct{}
@@ -106,6 +121,10 @@ func (s *Server) wrap(rt *route) http.Handler {
 		s.metrics.inflight.Add(1)
 		sw := &statusWriter{ResponseWriter: w}
 		p, err := s.admit(rt, r)
+		if err == nil && (rt.actor || rt.role == state.RoleAdmin) {
+			// These handlers record who acted.
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		}
 		var internal error
 		switch {
 		case err != nil:
@@ -115,13 +134,13 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case rt.fallback:
 			writeError(sw, s.unmatched(r))
 		default:
-			if rt.role == state.RoleAdmin {
-				// Admin handlers record who acted.
-				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
-			}
 			v, herr := rt.h(r)
 			if herr == nil {
-				herr = writeJSON(sw, http.StatusOK, v)
+				status := http.StatusOK
+				if rt.status != 0 {
+					status = rt.status
+				}
+				herr = writeJSON(sw, status, v)
 				if herr != nil && sw.status == 0 {
 					internal = herr
 					writeError(sw, herr)
@@ -171,7 +190,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 	}
 	var p principal
 	if s.cfg.Dev {
-		p = principal{id: "dev", role: state.RoleAdmin}
+		p = principal{id: "dev", role: state.RoleAdmin, name: "dev"}
 	} else {
 		key := r.Header.Get("X-API-Key")
 		if key == "" {
@@ -181,7 +200,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 		if err != nil {
 			return p, err
 		}
-		p = principal{id: k.ID, role: k.Role}
+		p = principal{id: k.ID, role: k.Role, name: k.Name}
 	}
 	if state.RoleRank(p.role) < state.RoleRank(rt.role) {
 		return p, apiErr(CodeForbidden, "%s keys may not call %s (needs role %s)", p.role, rt.label(), rt.role)
@@ -198,7 +217,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 // another method, else 404.
 func (s *Server) unmatched(r *http.Request) error {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch} {
 		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
 			continue
 		}

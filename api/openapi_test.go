@@ -68,6 +68,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"address": e.addr(7),
 		"txid":    e.ws.Index.Txid(42).String(),
 		"id":      "10",
+		"receipt": "RP-20260101-AAAAAAAAAA",
 	}
 	// A key to revoke for the revocation route.
 	_, spare, err := state.NewAPIKey(nil, state.RoleScreening, "spare", time.Now())

@@ -105,6 +105,10 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := wireReports(&s.cfg, ws, o.data); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if o.ui != "" {
 		if st, err := os.Stat(o.ui); err != nil || !st.IsDir() {
 			s.Close()

@@ -33,7 +33,7 @@ var allowed = map[string][]string{
 	"internal/testchain":  {"", "chain"},
 	"internal/indexcheck": {"", "index"},
 	"internal/archtest":   {},
-	"api":                 {"", "attrib", "chain", "cluster", "index", "state", "tags", "workspace"},
+	"api":                 {"", "attrib", "chain", "cluster", "index", "report", "state", "tags", "workspace"},
 	"cmd/ransomtrail":     {"*"},
 	"api/web":             {},
 }
