@@ -1,6 +1,7 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
 import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox } from "./util.js";
 import { graphPage } from "./graph.js";
+import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
 
 const main = document.getElementById("main");
 let current = null; // AbortController of the page being shown
@@ -16,6 +17,12 @@ const routes = [
   [/^\/cluster\/([^/]+)$/, clusterPage],
   [/^\/screen$/, screenPage],
   [/^\/graph$/, graphPage],
+  [/^\/reports\/new$/, reportFormPage],
+  [/^\/reports$/, reportsPage],
+  [/^\/reports\/([^/]+)$/, reportPage],
+  [/^\/cases$/, casesPage],
+  [/^\/cases\/([^/]+)$/, casePage],
+  [/^\/stats$/, statsPage],
 ];
 
 export function navigate(url, replace = false) {
