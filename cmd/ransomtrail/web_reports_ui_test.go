@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -70,18 +74,26 @@ func reportsUIData(t *testing.T, w *simworld.World) string {
 func TestWebUIReports(t *testing.T) {
 	w := simworld.Get(t, traceWorld)
 	data := reportsUIData(t, w)
-	pay := truthRows(t, w, "ransom_payments.csv")[0]
+	pays := truthRows(t, w, "ransom_payments.csv")
+	if len(pays) < 7 {
+		t.Fatalf("%d ransom payments in the world", len(pays))
+	}
+	pay := pays[0]
 	ix, err := index.Open(data, index.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, _ := strconv.ParseInt(pay["height"], 10, 64)
-	blk, err := ix.BlockAt(h)
-	ix.Close()
-	if err != nil {
-		t.Fatal(err)
+	paidAt := make([]time.Time, 7) // ten minutes before each payment's block
+	for i := range paidAt {
+		h, _ := strconv.ParseInt(pays[i]["height"], 10, 64)
+		blk, err := ix.BlockAt(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		paidAt[i] = time.Unix(int64(blk.Time)-600, 0).UTC()
 	}
-	paidMs := (int64(blk.Time) - 600) * 1000 // ten minutes before the block
+	ix.Close()
+	paidMs := paidAt[0].UnixMilli()
 	sats, _ := strconv.ParseInt(pay["value_sat"], 10, 64)
 	amount := strconv.FormatFloat(float64(sats)/1e8, 'f', 8, 64)
 	s := startUI(t, data, "--dev")
@@ -192,24 +204,62 @@ func TestWebUIReports(t *testing.T) {
 
 	t.Run("statistics", func(t *testing.T) {
 		s.t = t
+		// Six more payments filed through the API, from victims in three
+		// jurisdictions.
+		fams := map[string]bool{pay["family"]: true}
+		for i := 1; i < 7; i++ {
+			p := pays[i]
+			fams[p["family"]] = true
+			sats, _ := strconv.ParseInt(p["value_sat"], 10, 64)
+			amt := strconv.FormatFloat(float64(sats)/1e8, 'f', 8, 64)
+			body, _ := json.Marshal(map[string]any{"tlp": "green", "reporter": map[string]any{"role": "victim"},
+				"organisation": map[string]any{"name": p["victim"], "sector": []string{"energy", "financial-services", "healthcare-and-public-health"}[i%3], "jurisdiction": []string{"US", "GB", "DE"}[i%3]},
+				"attack":       map[string]any{"family": p["family"]},
+				"payment":      map[string]any{"date": paidAt[i].Format(time.RFC3339), "asset": "BTC", "amount": amt, "txids": []string{p["txid"]}, "to_addresses": []string{p["address"]}}})
+			resp, err := http.Post(s.base+"/api/v2/reports", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 {
+				t.Fatalf("file payment %d: %d %s", i, resp.StatusCode, b)
+			}
+		}
 		s.do("stats", chromedp.Click(chromedp.CSS(`.nav a[href="/stats"]`)))
 		s.wait("charts", `document.querySelectorAll("#chart-family svg g.bar").length > 0 && document.querySelector("#chart-origin-target svg g.cell") !== null`)
 		keys := eval[[]string](s, `[...document.querySelectorAll("#chart-family svg g.bar")].map(g => g.dataset.key)`)
-		if len(keys) != 2 || keys[0] != pay["family"] {
-			t.Errorf("family bars %v, want the payment's family %q in both charts", keys, pay["family"])
+		shown := map[string]int{}
+		for _, k := range keys {
+			shown[k]++
+		}
+		for f := range fams {
+			if shown[f] != 2 {
+				t.Errorf("family %q has %d bars, want one in each chart (bars: %v)", f, shown[f], keys)
+			}
+		}
+		if len(keys) != 2*len(fams) {
+			t.Errorf("family bars %v, want the families %v", keys, fams)
 		}
 		if txt := eval[string](s, `document.querySelector("#chart-family svg").textContent`); !strings.Contains(txt, pay["family"]) || !strings.Contains(txt, "payments") {
 			t.Errorf("family chart text: %q", txt)
+		}
+		if n := eval[string](s, `document.querySelector("#totals .card h3").textContent`); n != "7" {
+			t.Errorf("reports counted: %q, want 7", n)
 		}
 		for _, by := range []string{"month", "sector", "jurisdiction", "origin"} {
 			if n := eval[int](s, `document.querySelectorAll("#chart-`+by+` svg g.bar rect").length`); n == 0 {
 				t.Errorf("no bars by %s", by)
 			}
 		}
-		if j := eval[[]string](s, `[...document.querySelectorAll("#chart-jurisdiction g.bar")].map(g => g.dataset.key)`); len(j) == 0 || j[0] != "DE" {
+		if j := eval[[]string](s, `[...document.querySelectorAll("#chart-jurisdiction g.bar")].map(g => g.dataset.key).sort()`); strings.Join(j, ",") != "DE,DE,GB,GB,US,US" {
 			t.Errorf("jurisdiction bars %v", j)
 		}
 		s.shot("statistics")
+		for _, id := range []string{"chart-sector", "chart-origin", "chart-origin-target"} {
+			s.do("scroll", chromedp.Evaluate[chromedp.Void](`document.querySelector("#`+id+`").scrollIntoView(); 0`))
+			s.shot("statistics-" + strings.TrimPrefix(id, "chart-"))
+		}
 	})
 
 	t.Run("case", func(t *testing.T) {

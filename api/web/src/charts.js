@@ -11,9 +11,9 @@ function el(name, attrs = {}, text) {
 }
 
 // ticks returns about n round tick values from 0 to max.
-function ticks(max, n = 4) {
+function ticks(max, n = 4, integer = false) {
   if (!(max > 0)) return [0, 1];
-  const raw = max / n;
+  const raw = integer ? Math.max(1, max / n) : max / n;
   const mag = Math.pow(10, Math.floor(Math.log10(raw)));
   const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw);
   const out = [];
@@ -44,13 +44,13 @@ function frame(title, w, h) {
 
 // barChart draws one horizontal bar per row ({key, value}), largest
 // scale at the right, the value at the end of each bar.
-export function barChart(rows, { title, xLabel, fmt = String, color = "#2c7be5" }) {
+export function barChart(rows, { title, xLabel, fmt = String, color = "#2c7be5", integer = false }) {
   rows = rows.slice(0, 20);
   const left = 170, right = 80, top = 10, barH = 22, gap = 6, bottom = 44, w = 560;
   const h = top + rows.length * (barH + gap) + bottom;
   const [fig, svg] = frame(title, w, h);
   const max = Math.max(0, ...rows.map((r) => r.value));
-  const tk = ticks(max);
+  const tk = ticks(max, 4, integer);
   const top2 = tk[tk.length - 1] || 1;
   const x = (v) => left + ((w - left - right) * v) / top2;
   const axisY = top + rows.length * (barH + gap);
@@ -75,13 +75,13 @@ export function barChart(rows, { title, xLabel, fmt = String, color = "#2c7be5" 
 
 // columnChart draws one column per row in order (months), the value on
 // top of each column and the key under it.
-export function columnChart(rows, { title, xLabel, yLabel, fmt = String, color = "#2c7be5" }) {
+export function columnChart(rows, { title, xLabel, yLabel, fmt = String, color = "#2c7be5", integer = false }) {
   const left = 70, right = 16, top = 22, bottom = 64, h = 300;
   const colW = Math.max(14, Math.min(48, 480 / Math.max(1, rows.length)));
   const w = Math.max(560, left + right + rows.length * (colW + 6));
   const [fig, svg] = frame(title, w, h);
   const max = Math.max(0, ...rows.map((r) => r.value));
-  const tk = ticks(max);
+  const tk = ticks(max, 4, integer);
   const top2 = tk[tk.length - 1] || 1;
   const axisY = h - bottom;
   const y = (v) => axisY - ((axisY - top) * v) / top2;

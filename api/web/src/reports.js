@@ -525,10 +525,10 @@ export async function statsPage(el, params, signal) {
     const pair = sec.querySelector(".chartpair");
     const key = (r) => (by === "sector" ? label(r.key) : r.key);
     if (by === "month") {
-      pair.appendChild(columnChart(rows.map((r) => ({ key: r.key, value: r.payments })), { title: "Payments", yLabel: "payments", xLabel: "month", fmt: String }));
+      pair.appendChild(columnChart(rows.map((r) => ({ key: r.key, value: r.payments })), { title: "Payments", yLabel: "payments", xLabel: "month", fmt: String, integer: true }));
       pair.appendChild(columnChart(rows.map((r) => ({ key: r.key, value: r.usd })), { title: "USD paid", yLabel: "USD", xLabel: "month", fmt: usd, color: "#c0392b" }));
     } else {
-      pair.appendChild(barChart(rows.map((r) => ({ key: key(r), value: r.payments })), { title: "Payments", xLabel: "payments", fmt: String }));
+      pair.appendChild(barChart(rows.map((r) => ({ key: key(r), value: r.payments })), { title: "Payments", xLabel: "payments", fmt: String, integer: true }));
       pair.appendChild(barChart(rows.map((r) => ({ key: key(r), value: r.usd })), { title: "USD paid", xLabel: "USD on the day", fmt: usd, color: "#c0392b" }));
     }
     charts.appendChild(sec);
