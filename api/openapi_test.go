@@ -106,6 +106,10 @@ var contractRoutes = []string{
 	"GET /api/v2/heuristics/tx/{txid}", "POST /api/v2/heuristics", "GET /api/v2/graph/neighbors",
 	"GET /api/v2/trace", "GET /api/v2/path", "GET /api/v2/exposure/{address}",
 	"GET /api/v2/screen/{address}", "POST /api/v2/screen",
+	"POST /api/v2/reports", "GET /api/v2/reports", "GET /api/v2/reports/deadlines", "GET /api/v2/reports/{receipt}",
+	"POST /api/v2/reports/{receipt}/verify", "POST /api/v2/exports", "POST /api/v2/imports", "GET /api/v2/stats",
+	"POST /api/v2/cases", "GET /api/v2/cases", "GET /api/v2/cases/{id}", "PATCH /api/v2/cases/{id}",
+	"POST /api/v2/cases/{id}/evidence", "GET /api/v2/audit", "GET /api/v2/audit/verify",
 }
 
 func refRE(s string) []string {

@@ -126,7 +126,7 @@ func paymentReport(t *testing.T, e *env, row map[string]string, tlp string) map[
 	return map[string]any{
 		"tlp":          tlp,
 		"reporter":     map[string]any{"role": "incident-responder", "name": "IR GmbH", "contact": "ir@example.org"},
-		"organisation": map[string]any{"name": row["victim"], "sector": "healthcare-and-public-health", "jurisdiction": "DE"},
+		"organisation": map[string]any{"name": row["victim_entity"], "sector": "healthcare-and-public-health", "jurisdiction": "DE"},
 		"attack":       map[string]any{"start": paid.AddDate(0, 0, -3).Format("2006-01-02"), "family": row["family"]},
 		"demand":       map[string]any{"asset": "BTC", "amount": report.FormatAmount(sats), "addresses": []string{row["address"]}},
 		"payment": map[string]any{"date": paid.Format(time.RFC3339), "asset": "BTC", "amount": report.FormatAmount(sats),
@@ -296,7 +296,7 @@ func TestReportRoutes(t *testing.T) {
 	// Get, verify, not found.
 	var got report.Filed
 	e.get("/api/v2/reports/"+filed.Receipt, &got)
-	if got.Receipt != filed.Receipt || got.Organisation.Name != row["victim"] || got.Verification == nil || !got.Verification.Verified {
+	if got.Receipt != filed.Receipt || row["victim_entity"] == "" || got.Organisation.Name != row["victim_entity"] || got.Verification == nil || !got.Verification.Verified {
 		t.Errorf("get: %+v", got)
 	}
 	code, _, b = e.send("POST", "/api/v2/reports/"+filed.Receipt+"/verify", state.RoleAnalyst, nil)

@@ -101,7 +101,7 @@ func TestWebUIReports(t *testing.T) {
 	// fill sets the report form's fields; the payment time is entered as
 	// the browser's local time of paidMs.
 	fill := func(txid string) {
-		vals := map[string]string{"role": "incident-responder", "rname": "IR GmbH", "oname": pay["victim"], "sector": "healthcare-and-public-health",
+		vals := map[string]string{"role": "incident-responder", "rname": "IR GmbH", "oname": pay["victim_entity"], "sector": "healthcare-and-public-health",
 			"jurisdiction": "de", "family": pay["family"], "damount": amount, "daddrs": pay["address"], "pamount": amount, "txids": txid,
 			"toaddrs": pay["address"], "dprov": "true"}
 		b, _ := json.Marshal(vals)
@@ -181,7 +181,7 @@ func TestWebUIReports(t *testing.T) {
 		s.do("list", chromedp.Click(chromedp.CSS(`.nav a[href="/reports"]`)))
 		s.wait("rows", `document.querySelectorAll("#rlist tbody tr").length === 1`)
 		row := strings.ToLower(eval[string](s, `document.querySelector("#rlist tbody tr").textContent`))
-		if !strings.Contains(row, strings.ToLower(receipt)) || !strings.Contains(row, "overdue") || !strings.Contains(row, "verified") {
+		if pay["victim_entity"] == "" || !strings.Contains(row, strings.ToLower(pay["victim_entity"])) || !strings.Contains(row, strings.ToLower(receipt)) || !strings.Contains(row, "overdue") || !strings.Contains(row, "verified") {
 			t.Errorf("list row: %q", row)
 		}
 		s.shot("reports-list")
@@ -213,7 +213,7 @@ func TestWebUIReports(t *testing.T) {
 			sats, _ := strconv.ParseInt(p["value_sat"], 10, 64)
 			amt := strconv.FormatFloat(float64(sats)/1e8, 'f', 8, 64)
 			body, _ := json.Marshal(map[string]any{"tlp": "green", "reporter": map[string]any{"role": "victim"},
-				"organisation": map[string]any{"name": p["victim"], "sector": []string{"energy", "financial-services", "healthcare-and-public-health"}[i%3], "jurisdiction": []string{"US", "GB", "DE"}[i%3]},
+				"organisation": map[string]any{"name": p["victim_entity"], "sector": []string{"energy", "financial-services", "healthcare-and-public-health"}[i%3], "jurisdiction": []string{"US", "GB", "DE"}[i%3]},
 				"attack":       map[string]any{"family": p["family"]},
 				"payment":      map[string]any{"date": paidAt[i].Format(time.RFC3339), "asset": "BTC", "amount": amt, "txids": []string{p["txid"]}, "to_addresses": []string{p["address"]}}})
 			resp, err := http.Post(s.base+"/api/v2/reports", "application/json", bytes.NewReader(body))
