@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/monitor"
+	"github.com/ransomtrail/ransomtrail/report"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -91,6 +92,10 @@ type Config struct {
 	// Follow, when set, reports the followed node's best height as last
 	// seen (ok false until known); /healthz then shows it and the lag.
 	Follow func() (nodeHeight int64, ok bool)
+	// Reports answers the ransom-payment report, case, sharing,
+	// statistics and evidence routes; nil answers them 503. Its State must
+	// be Workspace.State.
+	Reports *report.Service
 }
 
 // Server is the HTTP handler.

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/report"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -25,6 +26,7 @@ const (
 	CodeUnavailable  = "unavailable"
 	CodeInternal     = "internal"
 	CodeNotAllowed   = "method_not_allowed"
+	CodeConflict     = "conflict"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -38,6 +40,7 @@ var statusOf = map[string]int{
 	CodeUnavailable:  http.StatusServiceUnavailable,
 	CodeInternal:     http.StatusInternalServerError,
 	CodeNotAllowed:   http.StatusMethodNotAllowed,
+	CodeConflict:     http.StatusConflict,
 }
 
 // Error is an error with an API code; handlers return it for outcomes the
@@ -47,6 +50,15 @@ type Error struct {
 	Message string
 	// Header is set on the response (e.g. Retry-After, Allow).
 	Header http.Header
+	// Fields lists field-level input errors (400).
+	Fields []FieldError
+}
+
+// FieldError is one bad field of a request: Field names it (a JSON
+// pointer into the body such as /payment/txids/0, or a parameter name).
+type FieldError struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -60,6 +72,9 @@ type ErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Fields is set on a 400 caused by named fields: every bad field
+		// with its own message.
+		Fields []FieldError `json:"fields,omitempty"`
 	} `json:"error"`
 }
 
@@ -77,7 +92,21 @@ func classify(err error) (*Error, bool) {
 	case errors.Is(err, rt.ErrNotFound):
 		return apiErr(CodeNotFound, "%s", err.Error()), false
 	case errors.As(err, &in):
-		return apiErr(CodeBadRequest, "%s", in.Error()), false
+		ae := apiErr(CodeBadRequest, "%s", err.Error())
+		var es report.Errors
+		if errors.As(err, &es) {
+			for _, e := range es {
+				ae.Fields = append(ae.Fields, FieldError{Field: e.Field, Message: e.Msg})
+			}
+		} else if in.Field != "" {
+			ae.Message = in.Error()
+			ae.Fields = []FieldError{{Field: in.Field, Message: in.Msg}}
+		} else {
+			ae.Message = in.Error()
+		}
+		return ae, false
+	case errors.Is(err, state.ErrExists):
+		return apiErr(CodeConflict, "%s", err.Error()), false
 	case errors.Is(err, state.ErrBadCursor):
 		return apiErr(CodeBadRequest, "cursor: %v", err), false
 	case errors.Is(err, context.DeadlineExceeded):
@@ -116,7 +145,7 @@ func writeError(w http.ResponseWriter, err error) (internal bool) {
 		w.Header()[k] = v
 	}
 	var body ErrorBody
-	body.Error.Code, body.Error.Message = ae.Code, ae.Message
+	body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, ae.Message, ae.Fields
 	status := statusOf[ae.Code]
 	if status == 0 {
 		status = http.StatusInternalServerError

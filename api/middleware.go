@@ -33,6 +33,10 @@ type route struct {
 	respType string
 	// seam names the Config field a 503 answer points at.
 	seam string
+	// status is the success status (0: 200); actor makes the caller
+	// (principalOf) known to the handler, for the audit log.
+	status int
+	actor  bool
 
 	h   func(r *http.Request) (any, error)
 	raw func(w http.ResponseWriter, r *http.Request)
@@ -52,6 +56,7 @@ type bodyDoc struct {
 	contentType string
 	desc        string
 	schema      string
+	optional    bool
 }
 
 func (rt *route) label() string {
@@ -65,6 +70,16 @@ func (rt *route) label() string {
 type principal struct {
 	id   string // key ID, "dev", or "" for public routes
 	role string
+	name string // the key's name ("dev" in dev mode)
+}
+
+// actorName is who acts, as the audit log records it: the key's name, else
+// its ID; "dev" in dev mode.
+func (p principal) actorName() string {
+	if p.name != "" {
+		return p.name
+	}
+	return p.id
 }
 
 type ctxKey struct{}
@@ -109,6 +124,10 @@ func (s *Server) wrap(rt *route) http.Handler {
 		s.metrics.inflight.Add(1)
 		sw := &statusWriter{ResponseWriter: w}
 		p, err := s.admit(rt, r)
+		if err == nil && (rt.actor || rt.role == state.RoleAdmin) {
+			// These handlers record who acted.
+			r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
+		}
 		var internal error
 		switch {
 		case err != nil:
@@ -122,10 +141,6 @@ func (s *Server) wrap(rt *route) http.Handler {
 		case rt.fallback:
 			writeError(sw, s.unmatched(r))
 		default:
-			if rt.role == state.RoleAdmin {
-				// Admin handlers record who acted.
-				r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, p))
-			}
 			if !rt.ungated {
 				s.cfg.Gate.RLock()
 			}
@@ -134,7 +149,11 @@ func (s *Server) wrap(rt *route) http.Handler {
 				s.cfg.Gate.RUnlock()
 			}
 			if herr == nil {
-				herr = writeJSON(sw, http.StatusOK, v)
+				status := http.StatusOK
+				if rt.status != 0 {
+					status = rt.status
+				}
+				herr = writeJSON(sw, status, v)
 				if herr != nil && sw.status == 0 {
 					internal = herr
 					writeError(sw, herr)
@@ -184,7 +203,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 	}
 	var p principal
 	if s.cfg.Dev {
-		p = principal{id: "dev", role: state.RoleAdmin}
+		p = principal{id: "dev", role: state.RoleAdmin, name: "dev"}
 	} else {
 		key := r.Header.Get("X-API-Key")
 		if key == "" {
@@ -194,7 +213,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 		if err != nil {
 			return p, err
 		}
-		p = principal{id: k.ID, role: k.Role}
+		p = principal{id: k.ID, role: k.Role, name: k.Name}
 	}
 	if state.RoleRank(p.role) < state.RoleRank(rt.role) {
 		return p, apiErr(CodeForbidden, "%s keys may not call %s (needs role %s)", p.role, rt.label(), rt.role)
@@ -211,7 +230,7 @@ func (s *Server) admit(rt *route, r *http.Request) (principal, error) {
 // another method, else 404.
 func (s *Server) unmatched(r *http.Request) error {
 	var allow []string
-	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodDelete} {
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete} {
 		if m == r.Method || (m == http.MethodGet && r.Method == http.MethodHead) {
 			continue
 		}

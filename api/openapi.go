@@ -72,7 +72,7 @@ func (s *Server) buildOpenAPI() ([]byte, error) {
 			} else if rt.body.contentType == "application/json" {
 				sch = obj("type", "array", "items", obj("type", "object"))
 			}
-			op["requestBody"] = obj("required", true, "description", rt.body.desc, "content", obj(rt.body.contentType, obj("schema", sch)))
+			op["requestBody"] = obj("required", !rt.body.optional, "description", rt.body.desc, "content", obj(rt.body.contentType, obj("schema", sch)))
 		}
 		var okSchema any = obj("type", "object")
 		if rt.resp != "" {
@@ -86,7 +86,11 @@ func (s *Server) buildOpenAPI() ([]byte, error) {
 		if rt.respType != "" {
 			ct, okSchema = rt.respType, obj("type", "string")
 		}
-		resps := obj("200", obj("description", "OK", "content", obj(ct, obj("schema", okSchema))))
+		okCode, okDesc := "200", "OK"
+		if rt.status != 0 {
+			okCode, okDesc = itoa(rt.status), http.StatusText(rt.status)
+		}
+		resps := obj(okCode, obj("description", okDesc, "content", obj(ct, obj("schema", okSchema))))
 		errResp := func(d string) any {
 			return obj("description", d, "content", obj("application/json", obj("schema", ref("Error"))))
 		}
@@ -102,6 +106,9 @@ func (s *Server) buildOpenAPI() ([]byte, error) {
 			}
 			if rt.seam != "" {
 				resps["503"] = errResp("the engine behind this route is not available")
+			}
+			if rt.actor {
+				resps["409"] = errResp("conflict: the object already exists")
 			}
 			op["security"] = []any{obj("ApiKeyAuth", []string{})}
 			op["x-role"] = rt.role
@@ -155,7 +162,8 @@ func schemas() map[string]any {
 	o := func(props ...any) any { return obj("type", "object", "properties", obj(props...)) }
 	arr := func(items any) any { return obj("type", "array", "items", items) }
 	return map[string]any{
-		"Error":           o("error", o("code", obj("type", "string", "enum", []string{CodeNotFound, CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeRateLimited, CodeTooLarge, CodeUnavailable, CodeInternal, CodeNotAllowed}), "message", str)),
+		"Error": o("error", o("code", obj("type", "string", "enum", []string{CodeNotFound, CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeRateLimited, CodeTooLarge, CodeUnavailable, CodeInternal, CodeNotAllowed, CodeConflict}), "message", str,
+			"fields", obj("type", "array", "description", "field-level errors of a 400 (and of a TLP refusal): field is a JSON pointer into the body (/payment/txids/0) or a parameter name", "items", o("field", str, "message", str)))),
 		"Page":            obj("type", "object", "required", []string{"items", "next_cursor", "limit"}, "properties", obj("items", arr(obj("type", "object")), "next_cursor", str, "limit", num, "truncated", boolean)),
 		"Health":          o("status", str, "height", num, "following", boolean, "node_height", num, "lag", num),
 		"Identifications": o("identifications", arr(o("category", str, "name", str, "description", str, "url", str))),
@@ -197,6 +205,32 @@ func schemas() map[string]any {
 		"WebhookRequest": obj("type", "object", "required", []string{"url", "secret"}, "additionalProperties", false, "properties", obj("url", str, "secret", str)),
 		"Delivery":       o("id", str, "alert_id", str, "version", num, "webhook_id", str, "state", str, "attempts", num, "next_at", str, "last_error", str, "created", str),
 		"Removed":        o("id", str, "removed", boolean),
+		"Report": o("tlp", str, "reporter", o("role", str, "name", str, "contact", str), "organisation", o("name", str, "sector", str, "jurisdiction", str),
+			"attack", o("start", str, "end", str, "family", str, "actor", str, "description", str),
+			"demand", o("date", str, "asset", str, "amount", str, "addresses", arr(str), "note_sha256", str),
+			"payment", o("date", str, "asset", str, "amount", str, "from_addresses", arr(str), "to_addresses", arr(str), "txids", arr(str), "third_party_payer", str),
+			"outcome", o("decryptor_provided", boolean, "decryptor_worked", boolean, "data_returned", boolean), "law_enforcement", o("engaged", boolean, "agencies", arr(str))),
+		"Filed": obj("allOf", []any{ref("Report"), o("receipt", str, "submitted", str, "source", str, "overdue", boolean, "deadlines", arr(ref("Deadline")),
+			"verification", o("verified", boolean, "pending", boolean, "index_height", num, "index_tip", str, "stated_sats", num, "received_sats", num, "tolerance_sats", num,
+				"usd", obj("type", "number"), "usd_per_btc", obj("type", "number"), "price_date", str, "payment_addresses", arr(str), "warnings", arr(str),
+				"transactions", arr(o("txid", str, "height", num, "block_hash", str, "block_time", str, "fee_sats", num, "paid", arr(o("outpoint", str, "address", str, "sats", num)))),
+				"trace_request", o("direction", str, "outpoints", arr(str), "addresses", arr(str))))}),
+		"Deadline":        o("regime", str, "hours", num, "due", str, "late", boolean),
+		"DeadlinePreview": o("paid", str, "now", str, "deadlines", arr(ref("Deadline")), "overdue", boolean),
+		"ExportRequest":   o("receipts", arr(str), "case", str, "format", obj("type", "string", "enum", []string{"stix", "misp", "tagpack", "ransomwhere"}), "to", str),
+		"ImportResult":    o("format", str, "source", str, "sha256", str, "reports", arr(o("receipt", str, "source_receipt", str, "tlp", str, "verified", boolean, "note", str)), "tags", num, "import_id", str),
+		"Stats": o("by", str, "reports", num, "payments", num, "verified", num, "sats", num, "usd", obj("type", "number"),
+			"rows", arr(o("key", str, "reports", num, "payments", num, "verified", num, "sats", num, "usd", obj("type", "number"))),
+			"origin_target", arr(o("origin", str, "target", str, "payments", num, "usd", obj("type", "number")))),
+		"CaseRequest": o("name", str, "owner", str, "tlp", str),
+		"CaseUpdate": o("addresses", arr(str), "clusters", arr(num), "reports", arr(str), "saved", arr(o("name", str, "kind", str, "data", obj("type", "object"))),
+			"note", str, "owner", str, "tlp", str),
+		"Case": o("id", str, "name", str, "owner", str, "tlp", str, "created", str, "updated", str, "addresses", arr(str), "clusters", arr(num), "reports", arr(str),
+			"saved", arr(o("name", str, "kind", str, "added", str, "data", obj("type", "object"))), "notes", arr(o("time", str, "author", str, "text", str))),
+		"CaseSummary":     o("id", str, "name", str, "owner", str, "tlp", str, "updated", str, "addresses", num, "reports", num, "saved", num, "notes", num),
+		"EvidenceRequest": o("to", str),
+		"AuditEntry":      o("seq", num, "time", str, "actor", str, "action", str, "object", str, "object_hash", str, "detail", str, "prev", str, "hash", str),
+		"AuditCheck":      o("ok", boolean, "entries", num, "head", str, "break", o("seq", num, "reason", str)),
 		"KeyRequest": obj("type", "object", "required", []string{"role"}, "additionalProperties", false,
 			"properties", obj("role", obj("type", "string", "enum", []string{"admin", "analyst", "screening"}), "name", str)),
 	}

@@ -68,6 +68,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"address": e.addr(7),
 		"txid":    e.ws.Index.Txid(42).String(),
 		"id":      "10",
+		"receipt": "RP-20260101-AAAAAAAAAA",
 	}
 	// A key to revoke for the revocation route.
 	_, spare, err := state.NewAPIKey(nil, state.RoleScreening, "spare", time.Now())
@@ -108,6 +109,10 @@ var contractRoutes = []string{
 	"GET /api/v2/alerts", "GET /api/v2/alerts/{id}", "POST /api/v2/alerts/{id}/ack", "POST /api/v2/alerts/{id}/resolve",
 	"GET /api/v2/watchlist", "POST /api/v2/watchlist", "GET /api/v2/watchlist/{id}", "DELETE /api/v2/watchlist/{id}",
 	"GET /api/v2/webhooks", "POST /api/v2/webhooks", "DELETE /api/v2/webhooks/{id}", "GET /api/v2/deliveries",
+	"POST /api/v2/reports", "GET /api/v2/reports", "GET /api/v2/reports/deadlines", "GET /api/v2/reports/{receipt}",
+	"POST /api/v2/reports/{receipt}/verify", "POST /api/v2/exports", "POST /api/v2/imports", "GET /api/v2/stats",
+	"POST /api/v2/cases", "GET /api/v2/cases", "GET /api/v2/cases/{id}", "PATCH /api/v2/cases/{id}",
+	"POST /api/v2/cases/{id}/evidence", "GET /api/v2/audit", "GET /api/v2/audit/verify",
 }
 
 func refRE(s string) []string {

@@ -113,6 +113,10 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		s.Close()
 		return nil, err
 	}
+	if err := wireReports(&s.cfg, ws, o.data); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := setupMonitor(ctx, s, o); err != nil {
 		s.Close()
 		return nil, err

@@ -34,7 +34,7 @@ var allowed = map[string][]string{
 	"internal/testchain":  {"", "chain"},
 	"internal/indexcheck": {"", "index"},
 	"internal/archtest":   {},
-	"api":                 {"", "attrib", "chain", "cluster", "index", "monitor", "state", "tags", "workspace"},
+	"api":                 {"", "attrib", "chain", "cluster", "index", "monitor", "report", "state", "tags", "workspace"},
 	"cmd/ransomtrail":     {"*"},
 	"api/web":             {},
 }

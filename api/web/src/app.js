@@ -2,6 +2,7 @@
 import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox } from "./util.js";
 import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
+import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
 
 const main = document.getElementById("main");
 let current = null; // AbortController of the page being shown
@@ -19,6 +20,12 @@ const routes = [
   [/^\/graph$/, graphPage],
   [/^\/alerts$/, alertsPage],
   [/^\/watchlist$/, watchlistPage],
+  [/^\/reports\/new$/, reportFormPage],
+  [/^\/reports$/, reportsPage],
+  [/^\/reports\/([^/]+)$/, reportPage],
+  [/^\/cases$/, casesPage],
+  [/^\/cases\/([^/]+)$/, casePage],
+  [/^\/stats$/, statsPage],
 ];
 
 export function navigate(url, replace = false) {

@@ -537,6 +537,10 @@ export async function graphPage(el, params, signal) {
           <label>min BTC <input name="min" type="number" min="0" step="0.00000001" value="0.001" style="width:7em"></label></div>
           <button class="primary" id="gtracebtn">Run trace</button>
         </form></section>
+      <section><h3>Case</h3>
+        <form id="gcase" class="stack"><select name="case" aria-label="case"><option value="">choose a case…</option></select>
+        <div class="inline"><input name="name" value="${esc(state.name)}" size="14" aria-label="name of the saved graph"><button id="gcasebtn">Save to case</button></div></form>
+        <div id="gcasemsg"></div></section>
       <section><h3>Export</h3><div class="btnrow">
         <button type="button" id="gxjson">JSON</button><button type="button" id="gxgraphml">GraphML</button><button type="button" id="gxcsv">CSV of txs</button></div>
         <div class="btnrow"><button type="button" id="gfit">Fit</button><button type="button" id="gclear" class="danger">Clear graph</button></div></section>
@@ -645,11 +649,70 @@ export async function graphPage(el, params, signal) {
     redraw();
     showTrace();
   };
+  // Save the graph shown (and its start addresses) to a case.
+  const cf = el.querySelector("#gcase");
+  let casesLoaded = null;
+  const loadCases = () =>
+    (casesLoaded ||= api("cases?limit=1000", { signal })
+      .then((r) => {
+        cf.case.innerHTML = (r.items || []).length
+          ? `<option value="">choose a case…</option>` + r.items.map((c) => `<option value="${esc(c.id)}">${esc(c.name)}</option>`).join("")
+          : `<option value="">no case: open one on the Cases page</option>`;
+      })
+      .catch((e) => {
+        casesLoaded = null;
+        if (e.name !== "AbortError") el.querySelector("#gcasemsg").innerHTML = errorBox(e);
+      }));
+  cf.case.addEventListener("focus", loadCases);
+  cf.case.addEventListener("pointerdown", loadCases);
+  cf.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const msg = el.querySelector("#gcasemsg");
+    await loadCases();
+    if (!cf.case.value) {
+      msg.innerHTML = `<p class="muted small">Choose a case (or open one on the <a href="/cases" data-link>Cases</a> page).</p>`;
+      return;
+    }
+    msg.innerHTML = loading("Saving");
+    try {
+      const addresses = state.starts.filter((s) => s.startsWith("a:")).map((s) => s.slice(2));
+      const c = await api("cases/" + enc(cf.case.value), { method: "PATCH", signal,
+        body: { saved: [{ name: cf.name.value.trim() || state.name, kind: "graph", data: JSON.parse(exportJSON()) }], addresses } });
+      msg.innerHTML = `<p class="ok small" id="gcaseok">Saved to <a href="/cases/${enc(c.id)}" data-link>${esc(c.name)}</a>.</p>`;
+    } catch (e) {
+      if (e.name !== "AbortError") msg.innerHTML = errorBox(e);
+    }
+  });
   redraw();
   showTrace();
   const start = params.get("start");
-  if (start) {
-    history.replaceState(null, "", "/graph?inv=" + enc(state.name));
-    await busy("Adding " + short(start, 12, 6), () => addStart(start));
+  const trace = params.get("trace");
+  if (start || trace) history.replaceState(null, "", "/graph?inv=" + enc(state.name));
+  if (start) await busy("Adding " + short(start, 12, 6), () => addStart(start));
+  if (trace) {
+    // A report's payment output: follow where the money went.
+    const f = el.querySelector("#gtrace");
+    f.start.value = trace;
+    f.direction.value = "forward";
+    f.requestSubmit();
   }
+}
+
+// openSavedGraph stores a graph saved in a case (the JSON export's
+// format) as the investigation NAME and returns the name.
+export function openSavedGraph(name, doc) {
+  const s = emptyState(name);
+  for (const n of (doc && doc.nodes) || []) {
+    s.nodes[n.id] = { id: n.id, kind: n.kind, address: n.address || "", txid: n.txid || "", cluster_id: n.cluster_id ?? null,
+      labels: n.labels || [], category: n.category || "", height: n.height ?? null, coinjoin: "" };
+  }
+  for (const e of (doc && doc.edges) || []) {
+    s.edges[edgeKey(e.from, e.to)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0 };
+  }
+  s.notes = (doc && doc.notes) || {};
+  s.trace = (doc && doc.trace) || null;
+  s.view = doc && doc.view === "cluster" ? "cluster" : "tx";
+  localStorage.setItem(INV_PREFIX + name, JSON.stringify(s));
+  localStorage.setItem("rt.inv", name);
+  return name;
 }

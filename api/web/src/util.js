@@ -55,6 +55,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
   if (!resp.ok) {
     const err = data && data.error ? data.error : { code: "http_" + resp.status, message: text.slice(0, 300) || resp.statusText };
     const e = new ApiError(resp.status, err.code, err.message);
+    e.fields = err.fields || []; // field-level errors: [{field, message}]
     if (resp.status === 401) listeners.forEach((fn) => fn(e));
     throw e;
   }
