@@ -105,10 +105,15 @@ func parseCSV(r io.Reader, name string) ([]Day, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			var pe *csv.ParseError
+			line := 0
+			if errors.As(err, &pe) {
+				line = pe.Line
+			}
 			return nil, &ParseError{Name: name, Line: line, Msg: err.Error()}
 		}
+		line, _ := cr.FieldPos(0)
 		if len(rec) <= max(di, ci) {
 			return nil, &ParseError{Name: name, Line: line, Msg: fmt.Sprintf("%d fields, the header has %d", len(rec), len(hdr))}
 		}
