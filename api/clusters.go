@@ -102,32 +102,12 @@ func (s *Server) cluster(r *http.Request) (any, error) {
 	}
 	members, trunc := s.members(id, clusterSumMembers)
 	v.Truncated = trunc
-	sorted := append([]uint32(nil), members...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	for _, m := range sorted[:min(clusterSample, len(sorted))] {
-		ma, err := ix.AddressAt(int64(m))
-		if err != nil {
-			return nil, err
-		}
-		v.AddressesSample = append(v.AddressesSample, ix.EncodeAddress(ma))
+	sums, err := cluster.SumMembers(ix, members, clusterSample, clusterSumOutputs)
+	if err != nil {
+		return nil, err
 	}
-	var outs int64
-	for _, m := range members {
-		if outs >= clusterSumOutputs {
-			v.Truncated = true
-			break
-		}
-		ix.AddressOutputs(int64(m), func(o int64) bool {
-			out := ix.OutputAt(o)
-			v.ReceivedSat += out.Value
-			if out.SpentBy < 0 {
-				v.BalanceSat += out.Value
-			}
-			outs++
-			return true
-		})
-		v.MembersSummed++
-	}
+	v.AddressesSample, v.ReceivedSat, v.BalanceSat, v.MembersSummed = sums.Sample, sums.ReceivedSat, sums.BalanceSat, sums.MembersSummed
+	v.Truncated = v.Truncated || sums.Truncated
 	if v.Truncated {
 		v.Note = strings.TrimSpace(v.Note + fmt.Sprintf(" sums cover %d of %d members", v.MembersSummed, v.Size))
 	}

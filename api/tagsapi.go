@@ -36,11 +36,17 @@ type TagView struct {
 }
 
 func (s *Server) viewTag(ctx context.Context, t tags.Tag) TagView {
+	return ViewTag(ctx, s.cfg.Workspace.State.Tags(), t)
+}
+
+// ViewTag is how the CLI and the API show a tag: every field present,
+// empty when unknown, and the label of its actor when an ActorPack named it.
+func ViewTag(ctx context.Context, ts state.TagStore, t tags.Tag) TagView {
 	v := TagView{Address: t.Address, Currency: t.Currency, ClusterID: t.ClusterID, Label: t.Label, Category: t.Category,
 		Source: t.Source, SourceURL: t.SourceURL, Confidence: t.Confidence, Date: t.Date, Actor: t.Actor,
 		Program: t.Program, Authoritative: t.Authoritative, Description: t.Description}
 	if t.Actor != "" {
-		if a, err := s.cfg.Workspace.State.Tags().Actor(ctx, t.Actor); err == nil {
+		if a, err := ts.Actor(ctx, t.Actor); err == nil {
 			v.ActorLabel = a.Label
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -191,32 +190,12 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	}
 	members, trunc := c.Members(id, *maxMembers)
 	v.Truncated = trunc
-	sorted := append([]uint32(nil), members...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	for _, m := range sorted[:min(*sample, len(sorted))] {
-		ma, err := ix.AddressAt(int64(m))
-		if err != nil {
-			return err
-		}
-		v.AddressesSample = append(v.AddressesSample, ix.EncodeAddress(ma))
+	sums, err := cluster.SumMembers(ix, members, *sample, *maxOutputs)
+	if err != nil {
+		return err
 	}
-	var outs int64
-	for _, m := range members {
-		if outs >= *maxOutputs {
-			v.Truncated = true
-			break
-		}
-		ix.AddressOutputs(int64(m), func(o int64) bool {
-			out := ix.OutputAt(o)
-			v.ReceivedSat += out.Value
-			if out.SpentBy < 0 {
-				v.BalanceSat += out.Value
-			}
-			outs++
-			return true
-		})
-		v.MembersSummed++
-	}
+	v.AddressesSample, v.ReceivedSat, v.BalanceSat, v.MembersSummed = sums.Sample, sums.ReceivedSat, sums.BalanceSat, sums.MembersSummed
+	v.Truncated = v.Truncated || sums.Truncated
 	if v.Truncated {
 		v.Note = strings.TrimSpace(v.Note + fmt.Sprintf(" sums and labels cover %d of %d members (--max-members, --max-outputs)", v.MembersSummed, v.Size))
 	}

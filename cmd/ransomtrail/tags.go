@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
@@ -295,35 +296,11 @@ func orDash(s string) string {
 	return s
 }
 
-// tagView is a tag as the CLI (and later the API) shows it: every field
-// present, empty when unknown.
-type tagView struct {
-	Address       string `json:"address,omitempty"`
-	Currency      string `json:"currency"`
-	ClusterID     *int64 `json:"cluster_id,omitempty"`
-	Label         string `json:"label"`
-	Category      string `json:"category"`
-	Source        string `json:"source"`
-	SourceURL     string `json:"source_url"`
-	Confidence    int    `json:"confidence"`
-	Date          string `json:"date"`
-	Actor         string `json:"actor"`
-	ActorLabel    string `json:"actor_label,omitempty"`
-	Program       string `json:"program"`
-	Authoritative bool   `json:"authoritative"`
-	Description   string `json:"description"`
-}
+// tagView is a tag as the CLI and the API show it.
+type tagView = api.TagView
 
 func viewTag(ctx context.Context, st state.Store, t tags.Tag) tagView {
-	v := tagView{Address: t.Address, Currency: t.Currency, ClusterID: t.ClusterID, Label: t.Label, Category: t.Category,
-		Source: t.Source, SourceURL: t.SourceURL, Confidence: t.Confidence, Date: t.Date, Actor: t.Actor,
-		Program: t.Program, Authoritative: t.Authoritative, Description: t.Description}
-	if t.Actor != "" {
-		if a, err := st.Tags().Actor(ctx, t.Actor); err == nil {
-			v.ActorLabel = a.Label
-		}
-	}
-	return v
+	return api.ViewTag(ctx, st.Tags(), t)
 }
 
 func runTags(ctx context.Context, e *env, args []string) error {
