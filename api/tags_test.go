@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -154,6 +155,20 @@ func TestChainalysisRealOFAC(t *testing.T) {
 	}
 	if rep.Format != string(tags.FormatOFACXML) || rep.Tags != len(res.Tags) || rep.ImportID == "" {
 		t.Fatalf("import report %+v, parser found %d tags", rep, len(res.Tags))
+	}
+	// The import is in the audit log, with the importing key's name.
+	entries, err := e.ws.State.Audit().List(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := false
+	for _, en := range entries {
+		if en.Action == "import" && en.Object == "tags:"+rep.ImportID && en.Actor != "" {
+			audited = true
+		}
+	}
+	if !audited {
+		t.Errorf("no audit entry for the tag import %s in %+v", rep.ImportID, entries)
 	}
 	var ids api.Identifications
 	e.getAs("screening", "/api/v1/address/"+suex, &ids)

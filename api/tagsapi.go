@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -146,6 +147,10 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 		Files: []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}}
 	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
 		return nil, err
+	}
+	if _, err := s.cfg.Workspace.State.Audit().Append(r.Context(), state.AuditEntry{Time: s.cfg.Now().UTC(), Actor: actor(r), Action: "import",
+		Object: "tags:" + digest, ObjectHash: digest, Detail: fmt.Sprintf("format=%s tags=%d via=api", res.Format, len(res.Tags))}); err != nil {
+		return nil, fmt.Errorf("tags imported, but writing the audit entry failed: %w", err)
 	}
 	s.cfg.Workspace.InvalidateAttribution()
 	rep := ImportReport{Files: []string{name}, Format: string(res.Format), ImportID: digest, Tags: len(res.Tags), Actors: len(res.Actors),
