@@ -17,8 +17,15 @@ import (
 // matches against the columns (txid.col, addrkeys.dat).
 //
 // Crash safety: the header's dirty flag is set (and synced) before the
-// first change after a commit and cleared after the next commit. Opening a
-// dirty table removes every id at or past the committed count (recovery).
+// first change after a clean state. The header's entry count is the
+// table's watermark: every id below it was in the file when it was last
+// synced (the slots are synced before the count is written). Commits do
+// not sync the table every time (Options.TableSync): ids between the
+// watermark and the committed count can always be rebuilt from the
+// committed columns. Opening a dirty table for writing removes every id at
+// or past min(watermark, committed count) and re-inserts the committed ids
+// from there (recovery); a reader of a dirty table looks those ids up in an
+// overlay built from the columns instead.
 //
 // File layout: 64-byte header (magic "RTHT", version u32, log2 capacity
 // u32, entries u64, dirty u32), then 2^log2 slots of u64 little-endian.
@@ -31,6 +38,11 @@ type hashTable struct {
 	mask  uint64
 	n     int64
 	dirty bool
+	// synced is the watermark: the entry count at the last sync.
+	synced int64
+	// extra holds, for a reader of a dirty table, the committed ids past
+	// the watermark by key hash (nil otherwise).
+	extra map[uint64][]int64
 }
 
 const (
@@ -118,6 +130,7 @@ func (t *hashTable) mapFile(size int64, write bool) error {
 		}
 		t.mask = uint64(1)<<log2 - 1
 		t.n = int64(binary.LittleEndian.Uint64(m[12:]))
+		t.synced = t.n
 		t.dirty = binary.LittleEndian.Uint32(m[20:]) != 0
 	}
 	return nil
@@ -157,13 +170,19 @@ func (t *hashTable) find(h uint64, eq func(id int64) bool) (int64, bool) {
 		r := t.raw(i)
 		v := r & htIDMask
 		if v == 0 {
-			return 0, false
+			break
 		}
 		if r>>htIDBits == fp && eq(int64(v-1)) {
 			return int64(v - 1), true
 		}
 		i = (i + 1) & t.mask
 	}
+	for _, id := range t.extra[h] {
+		if eq(id) {
+			return id, true
+		}
+	}
+	return 0, false
 }
 
 // findLast is find returning the last matching id of the chain (the
@@ -178,13 +197,19 @@ func (t *hashTable) findLast(h uint64, eq func(id int64) bool) (int64, bool) {
 		r := t.raw(i)
 		v := r & htIDMask
 		if v == 0 {
-			return found, ok
+			break
 		}
 		if id := int64(v - 1); r>>htIDBits == fp && (!ok || id > found) && eq(id) {
 			found, ok = id, true
 		}
 		i = (i + 1) & t.mask
 	}
+	for _, id := range t.extra[h] {
+		if (!ok || id > found) && eq(id) {
+			found, ok = id, true
+		}
+	}
+	return found, ok
 }
 
 // markDirty sets and syncs the dirty flag before the first change.
@@ -270,6 +295,7 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 		return err
 	}
 	nt.dirty = true
+	nt.synced = nt.n
 	*t = *nt
 	return nil
 }
@@ -316,26 +342,60 @@ func (t *hashTable) deleteAt(i uint64, hashOf func(id int64) uint64) {
 	}
 }
 
-// clean clears the dirty flag after a commit (syncs the table first).
+// clean syncs the table and clears the dirty flag.
 func (t *hashTable) clean() error {
 	if !t.dirty {
 		return nil
 	}
-	t.writeCount()
-	if err := t.f.Sync(); err != nil {
-		return fmt.Errorf("sync hash table %s: %w", t.name, err)
+	if err := t.sync(); err != nil {
+		return err
 	}
 	binary.LittleEndian.PutUint32(t.mm[20:], 0)
 	t.dirty = false
 	return nil
 }
 
+// sync persists the slots, then the entry count (the watermark): a crash
+// between the two leaves the old, lower watermark, never a higher one over
+// slots that were not written.
 func (t *hashTable) sync() error {
+	if err := t.f.Sync(); err != nil {
+		return fmt.Errorf("sync hash table %s: %w", t.name, err)
+	}
 	t.writeCount()
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync hash table %s: %w", t.name, err)
 	}
+	t.synced = t.n
 	return nil
+}
+
+// recoverCommitted makes a dirty table hold exactly the ids below
+// committed: ids at or past the watermark (some may be missing, some may
+// be uncommitted) are removed, then the committed ones re-inserted.
+func (t *hashTable) recoverCommitted(committed int64, hashOf func(id int64) uint64) (removed, reinserted int, err error) {
+	from := min(t.synced, committed)
+	removed = t.recoverFrom(from, hashOf)
+	for id := from; id < committed; id++ {
+		if err := t.insert(hashOf(id), id, hashOf); err != nil {
+			return removed, reinserted, err
+		}
+		reinserted++
+	}
+	return removed, reinserted, t.clean()
+}
+
+// overlay prepares a reader of a dirty table: the committed ids past the
+// watermark are looked up in memory, whether or not the file holds them.
+func (t *hashTable) overlay(committed int64, hashOf func(id int64) uint64) {
+	if !t.dirty || t.synced >= committed {
+		return
+	}
+	t.extra = make(map[uint64][]int64, committed-t.synced)
+	for id := max(t.synced, 0); id < committed; id++ {
+		h := hashOf(id)
+		t.extra[h] = append(t.extra[h], id)
+	}
 }
 
 // mix spreads a key hash over the slots (the keys are hashes already,
@@ -387,6 +447,14 @@ func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 		removed += len(run) - len(keep)
 		for _, id := range keep {
 			t.put(hashOf(id), id)
+		}
+	}
+	// The header's count may be below the slots the file holds (entries
+	// written back after the last sync): count them.
+	t.n = 0
+	for i := uint64(0); i < capacity; i++ {
+		if t.slot(i) != 0 {
+			t.n++
 		}
 	}
 	t.writeCount()

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -41,6 +42,11 @@ type Options struct {
 	Logger *slog.Logger
 	// CacheBytes is the KV block cache size (0: 128 MiB).
 	CacheBytes int64
+	// TableSync is the longest time between syncs of the txid and address
+	// hash tables (0: 30 s; negative: at every commit). A commit between
+	// two syncs leaves them dirty: after a crash, the ids committed since
+	// the last sync are re-inserted from the columns.
+	TableSync time.Duration
 }
 
 // Index is an open chain index.
@@ -223,6 +229,11 @@ func (ix *Index) load(colDir string) error {
 		for _, c := range ix.cols {
 			c.visible = ix.expectedLen(c)
 		}
+		// A table left dirty may lack committed ids past its watermark
+		// (an interrupted writer syncs the tables only every
+		// Options.TableSync): those are looked up from the columns.
+		ix.txTab.overlay(ix.m.Txs, ix.txHashOf)
+		ix.addrTab.overlay(ix.m.Addrs, ix.addrHashOf)
 	}
 	return nil
 }
@@ -295,18 +306,18 @@ func (ix *Index) recover() error {
 		}
 	}
 	if ix.txTab.dirty {
-		n := ix.txTab.recoverFrom(m.Txs, ix.txHashOf)
-		ix.log.Info("txid table recovered", "removed", n)
-		if err := ix.txTab.clean(); err != nil {
+		rm, re, err := ix.txTab.recoverCommitted(m.Txs, ix.txHashOf)
+		if err != nil {
 			return err
 		}
+		ix.log.Info("txid table recovered", "removed", rm, "reinserted", re)
 	}
 	if ix.addrTab.dirty {
-		n := ix.addrTab.recoverFrom(m.Addrs, ix.addrHashOf)
-		ix.log.Info("address table recovered", "removed", n)
-		if err := ix.addrTab.clean(); err != nil {
+		rm, re, err := ix.addrTab.recoverCommitted(m.Addrs, ix.addrHashOf)
+		if err != nil {
 			return err
 		}
+		ix.log.Info("address table recovered", "removed", rm, "reinserted", re)
 	}
 	truncated := false
 	for _, c := range ix.cols {
@@ -333,6 +344,11 @@ func (ix *Index) recover() error {
 // first) and releases the index.
 func (ix *Index) Close() error {
 	var first error
+	if ix.w != nil && ix.w.pending == 0 && ix.txTab != nil {
+		// Leave the tables clean when everything is committed, so the next
+		// open has nothing to recover.
+		first = ix.SyncTables()
+	}
 	for _, c := range ix.cols {
 		if err := c.close(); err != nil && first == nil {
 			first = err

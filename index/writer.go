@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -45,6 +46,9 @@ type writer struct {
 	marks    []mark            // spent marks on committed outputs
 	lastPend map[uint32]uint64 // list heads of committed addresses
 	pending  int               // blocks applied since the last commit
+	// tablesSynced is when the hash tables were last synced (zero: not
+	// by this writer yet).
+	tablesSynced time.Time
 
 	// per-block scratch
 	inBlock  map[rt.Hash]int
@@ -401,11 +405,17 @@ func (ix *Index) Commit() error {
 			return err
 		}
 	}
-	if err := ix.txTab.sync(); err != nil {
-		return err
-	}
-	if err := ix.addrTab.sync(); err != nil {
-		return err
+	// The hash tables are synced at most every TableSync: between two
+	// syncs a commit leaves them dirty, and recovery re-inserts the ids
+	// committed since the last sync from the columns synced above.
+	syncTables := w.tablesSynced.IsZero() || ix.now().Sub(w.tablesSynced) >= ix.tableSync()
+	if syncTables {
+		if err := ix.txTab.sync(); err != nil {
+			return err
+		}
+		if err := ix.addrTab.sync(); err != nil {
+			return err
+		}
 	}
 	nb := ix.nBlocks()
 	tip := getBlockRec(ix.blocks.rec(nb - 1))
@@ -427,11 +437,47 @@ func (ix *Index) Commit() error {
 	w.marks = w.marks[:0]
 	clear(w.lastPend)
 	w.pending = 0
+	if !syncTables {
+		return nil
+	}
+	w.tablesSynced = ix.now()
 	if err := ix.txTab.clean(); err != nil {
 		return err
 	}
 	return ix.addrTab.clean()
 }
+
+// SyncTables syncs the hash tables now and marks them clean (Close does it
+// for a writer whose last batch is committed).
+func (ix *Index) SyncTables() error {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	if w.pending != 0 {
+		return fmt.Errorf("sync hash tables: %d blocks are not committed", w.pending)
+	}
+	if err := ix.txTab.clean(); err != nil {
+		return err
+	}
+	if err := ix.addrTab.clean(); err != nil {
+		return err
+	}
+	w.tablesSynced = ix.now()
+	return nil
+}
+
+func (ix *Index) tableSync() time.Duration {
+	switch {
+	case ix.opts.TableSync < 0:
+		return 0
+	case ix.opts.TableSync == 0:
+		return 30 * time.Second
+	}
+	return ix.opts.TableSync
+}
+
+func (ix *Index) now() time.Time { return time.Now() }
 
 func syncAll(cols []*column) error {
 	var wg sync.WaitGroup
