@@ -175,3 +175,88 @@ func BenchmarkIngest(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkFollowCommit measures what following the tip costs per block:
+// the index is built up to 20 blocks below the tip, then each block is
+// ingested and committed on its own, once with the hash tables synced at
+// every commit (TableSync < 0) and once with the default interval. The
+// floor is reading and hashing the same block (as BenchmarkIngest's).
+func BenchmarkFollowCommit(b *testing.B) {
+	dir, net := benchBlocks(b)
+	ctx := context.Background()
+	const last = 20
+	for _, mode := range []struct {
+		name string
+		sync time.Duration
+	}{{"tables-every-commit", -1}, {"tables-every-30s", 0}} {
+		b.Run(mode.name, func(b *testing.B) {
+			src, err := source.OpenBlocksDir(ctx, dir, net, source.BlocksDirOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer src.Close()
+			best, err := src.BestHeight(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			data := b.TempDir()
+			ix, err := index.Open(data, index.Options{Write: true, Network: net, TableSync: mode.sync})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ix.Close()
+			if _, err := ix.Ingest(ctx, src, index.IngestOptions{Until: best - last, UntilSet: true}); err != nil {
+				b.Fatal(err)
+			}
+			var per, applies, commits, floors []time.Duration
+			b.ResetTimer()
+			for h := best - last + 1; h <= best; h++ {
+				t0 := time.Now()
+				hash, err := src.HashAt(ctx, h)
+				if err != nil {
+					b.Fatal(err)
+				}
+				raw, err := src.Block(ctx, hash)
+				if err != nil {
+					b.Fatal(err)
+				}
+				var d chain.Decoder
+				var blk chain.Block
+				if err := d.DecodeBlock(raw.Data, &blk); err != nil {
+					b.Fatal(err)
+				}
+				floors = append(floors, time.Since(t0))
+				t1 := time.Now()
+				if err := ix.ApplyBlock(&blk, raw.Where); err != nil {
+					b.Fatal(err)
+				}
+				t2 := time.Now()
+				if err := ix.Commit(); err != nil {
+					b.Fatal(err)
+				}
+				applies = append(applies, t2.Sub(t1))
+				commits = append(commits, time.Since(t2))
+				per = append(per, time.Since(t0))
+			}
+			b.StopTimer()
+			med := func(d []time.Duration) time.Duration {
+				s := append([]time.Duration(nil), d...)
+				sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+				return s[len(s)/2]
+			}
+			mx := func(d []time.Duration) time.Duration {
+				m := d[0]
+				for _, x := range d {
+					m = max(m, x)
+				}
+				return m
+			}
+			b.ReportMetric(float64(med(per).Microseconds())/1000, "block-p50-ms")
+			b.ReportMetric(float64(mx(per).Microseconds())/1000, "block-max-ms")
+			b.ReportMetric(float64(med(applies).Microseconds())/1000, "apply-p50-ms")
+			b.ReportMetric(float64(med(commits).Microseconds())/1000, "commit-p50-ms")
+			b.ReportMetric(float64(med(floors).Microseconds())/1000, "floor-p50-ms")
+			b.ReportMetric(float64(med(per))/float64(med(floors)), "ratio-p50")
+		})
+	}
+}
