@@ -206,10 +206,13 @@ func (s *Server) explain(r *http.Request) (any, error) {
 	if ex.Truncated {
 		return nil, apiErr(CodeUnavailable, "%s and %s are in cluster %d, but the path was not found within %d visited addresses", s1, s2, c.Find(uint32(id1)), ex.Visited)
 	}
-	return explainSteps(ix, ex, map[uint32]string{uint32(id1): s1, uint32(id2): s2}), nil
+	return ExplainSteps(ix, ex, map[uint32]string{uint32(id1): s1, uint32(id2): s2}), nil
 }
 
-func explainSteps(ix interface {
+// ExplainSteps turns an explanation's links into the steps `cluster explain`
+// prints: addresses encoded (names caches them, pre-filled with the two
+// addresses asked about), txids in display order.
+func ExplainSteps(ix interface {
 	AddressAt(int64) (rt.Address, error)
 	EncodeAddress(rt.Address) string
 	Txid(int64) rt.Hash

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
@@ -249,13 +250,7 @@ func clusterLabels(ctx context.Context, data string, ix *index.Index, members []
 }
 
 // explainStep is one link of an explanation as printed.
-type explainStep struct {
-	From       string  `json:"from"`
-	To         string  `json:"to"`
-	Txid       string  `json:"txid"`
-	Rule       string  `json:"rule"`
-	Confidence float64 `json:"confidence"`
-}
+type explainStep = api.ExplainStep
 
 func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster explain", flag.ContinueOnError)
@@ -297,22 +292,8 @@ func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	if ex.Truncated {
 		return fmt.Errorf("%s and %s are in cluster %d, but the path was not found within %d visited addresses (--max-visit)", s1, s2, c.Find(id1), ex.Visited)
 	}
-	steps := make([]explainStep, 0, len(ex.Path))
-	names := map[uint32]string{id1: s1, id2: s2}
-	name := func(id uint32) string {
-		if s, ok := names[id]; ok {
-			return s
-		}
-		a, err := ix.AddressAt(int64(id))
-		if err != nil {
-			return "#" + strconv.FormatUint(uint64(id), 10)
-		}
-		names[id] = ix.EncodeAddress(a)
-		return names[id]
-	}
-	for _, s := range ex.Path {
-		steps = append(steps, explainStep{From: name(s.From), To: name(s.To), Txid: ix.Txid(s.Tx).String(), Rule: s.Rule, Confidence: s.Confidence})
-	}
+	steps := api.ExplainSteps(ix, ex, map[uint32]string{id1: s1, id2: s2})
+
 	if *jsonOut {
 		return writeJSON(e.stdout, steps)
 	}
