@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/risk"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -26,8 +28,8 @@ import (
 // second process (wrk, Debian package "wrk") over loopback: first the
 // floor (a bare net/http server answering a fixed body: what this machine
 // can do at all), then the Chainalysis-compatible endpoint and GET
-// /api/v2/screen/{addr} (a Screen seam answering from the attribution
-// snapshot, as the risk engine's cached results would), each for
+// /api/v2/screen/{addr} (the risk engine's Screener, as `serve` wires it:
+// identification, cluster attribution, cached exposure, rules), each for
 // RANSOMTRAIL_LOAD_SECONDS (default 60) over a rotation of addresses of the
 // simulated world, a fifth of them tagged. Every request carries an API key
 // (authenticated, rate limiter on at a limit it never reaches) and is
@@ -60,7 +62,27 @@ func BenchmarkLoadWrk(b *testing.B) {
 	if err := ws.State.Keys().Create(context.Background(), rec); err != nil {
 		b.Fatal(err)
 	}
-	s, err := api.New(api.Config{Workspace: ws, Screen: attribScreen(ws), Rate: 1e9, Burst: 1e9,
+	sc, err := risk.NewScreener(risk.Config{Index: ws.Index, Attribution: ws.Attribution, Members: func() risk.MemberLister {
+		if c := ws.Clustering(); c != nil {
+			return c
+		}
+		return nil
+	}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	screen := func(ctx context.Context, addrs []string, _ url.Values) ([]any, error) {
+		out := make([]any, 0, len(addrs))
+		for _, a := range addrs {
+			r, err := sc.Screen(ctx, a)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	s, err := api.New(api.Config{Workspace: ws, Screen: screen, Rate: 1e9, Burst: 1e9,
 		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
