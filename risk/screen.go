@@ -251,11 +251,9 @@ func (s *Screener) ScreenHops(ctx context.Context, addr string, hops int) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	if hops < 0 || hops > MaxHops {
-		return nil, rt.Invalid("hops", "must be between 1 and %d, got %d", MaxHops, hops)
-	}
-	if hops == 0 {
-		hops = s.cfg.Options.Hops
+	hops, err = s.hops(hops)
+	if err != nil {
+		return nil, err
 	}
 	set, err := s.cfg.Attribution(ctx)
 	if err != nil {
@@ -342,11 +340,9 @@ func (s *Screener) ExposureOfCluster(ctx context.Context, clusterID int64, hops 
 }
 
 func (s *Screener) report(ctx context.Context, id uint32, hops int, key []byte) (*Report, error) {
-	if hops < 0 || hops > MaxHops {
-		return nil, rt.Invalid("hops", "must be between 1 and %d, got %d", MaxHops, hops)
-	}
-	if hops == 0 {
-		hops = s.cfg.Options.Hops
+	hops, err := s.hops(hops)
+	if err != nil {
+		return nil, err
 	}
 	set, err := s.cfg.Attribution(ctx)
 	if err != nil {
@@ -367,6 +363,17 @@ func (s *Screener) report(ctx context.Context, id uint32, hops int, key []byte) 
 	rep.Risk, rep.Matches = s.rules.Evaluate(facts, e)
 	rep.Reasons = reasons(rep.Matches)
 	return rep, nil
+}
+
+// hops checks a requested hops (0: the configured hops).
+func (s *Screener) hops(hops int) (int, error) {
+	if hops < 0 || hops > MaxHops {
+		return 0, rt.Invalid("hops", "must be between 1 and %d, got %d", MaxHops, hops)
+	}
+	if hops == 0 {
+		return s.cfg.Options.Hops, nil
+	}
+	return hops, nil
 }
 
 // exposure returns the cached exposure of addr's cluster, computing it on
