@@ -350,9 +350,14 @@ func (t *hashTable) clean() error {
 	if err := t.sync(); err != nil {
 		return err
 	}
+	t.markClean()
+	return nil
+}
+
+// markClean clears the dirty flag of a table synced since its last change.
+func (t *hashTable) markClean() {
 	binary.LittleEndian.PutUint32(t.mm[20:], 0)
 	t.dirty = false
-	return nil
 }
 
 // sync persists the slots, then the entry count (the watermark): a crash

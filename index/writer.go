@@ -440,11 +440,11 @@ func (ix *Index) Commit() error {
 	if !syncTables {
 		return nil
 	}
+	// Synced above, unchanged since: only the dirty flags are left.
 	w.tablesSynced = ix.now()
-	if err := ix.txTab.clean(); err != nil {
-		return err
-	}
-	return ix.addrTab.clean()
+	ix.txTab.markClean()
+	ix.addrTab.markClean()
+	return nil
 }
 
 // SyncTables syncs the hash tables now and marks them clean (Close does it
