@@ -210,6 +210,45 @@ func scan(r reader, p []byte, fn func(k, v []byte) error) error {
 	return it.Close()
 }
 
+// pageJSON decodes the JSON values stored under prefix p, in key order,
+// starting after the key p+cursor ("" = from the start). It returns up to
+// limit of them (MaxListLimit when limit is out of range) and the cursor of
+// the next page: the key suffix of the last value given, or "" when no
+// value follows. what names the values in errors.
+func pageJSON[T any](ctx context.Context, r reader, p []byte, cursor string, limit int, what string) ([]T, string, error) {
+	if limit <= 0 || limit > MaxListLimit {
+		limit = MaxListLimit
+	}
+	lower := p
+	if cursor != "" {
+		lower = append(cat(p, []byte(cursor)), 0)
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper(p)})
+	if err != nil {
+		return nil, "", err
+	}
+	defer it.Close()
+	out := []T{}
+	var last []byte
+	for it.First(); it.Valid(); it.Next() {
+		if len(out) == limit {
+			return out, string(last), nil
+		}
+		if len(out)%256 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, "", err
+			}
+		}
+		var v T
+		if err := json.Unmarshal(it.Value(), &v); err != nil {
+			return nil, "", fmt.Errorf("state: corrupt %s record %q: %w", what, it.Key()[len(p):], err)
+		}
+		out = append(out, v)
+		last = append(last[:0], it.Key()[len(p):]...)
+	}
+	return out, "", it.Error()
+}
+
 func addID(ids []string, id string) []string {
 	for _, x := range ids {
 		if x == id {

@@ -114,35 +114,7 @@ func (s embeddedRecords) Get(ctx context.Context, id string) (Record, error) {
 }
 
 func (s embeddedRecords) List(ctx context.Context, cursor string, limit int) ([]Record, string, error) {
-	if limit <= 0 || limit > MaxListLimit {
-		limit = MaxListLimit
-	}
-	lower := []byte{s.prefix}
-	if cursor != "" {
-		lower = append(append([]byte{s.prefix}, cursor...), 0)
-	}
-	it, err := s.e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: []byte{s.prefix + 1}})
-	if err != nil {
-		return nil, "", err
-	}
-	defer it.Close()
-	out := []Record{}
-	for it.First(); it.Valid(); it.Next() {
-		if len(out) == limit {
-			return out, out[len(out)-1].ID, nil
-		}
-		if len(out)%256 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, "", err
-			}
-		}
-		var r Record
-		if err := json.Unmarshal(it.Value(), &r); err != nil {
-			return nil, "", fmt.Errorf("state: corrupt %s record %q: %w", s.what, it.Key()[1:], err)
-		}
-		out = append(out, r)
-	}
-	return out, "", it.Error()
+	return pageJSON[Record](ctx, s.e.db, []byte{s.prefix}, cursor, limit, s.what)
 }
 
 type embeddedAudit struct{ e *Embedded }

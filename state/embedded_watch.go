@@ -114,30 +114,7 @@ func (s *embeddedWatch) Delete(ctx context.Context, id string) error {
 }
 
 func (s *embeddedWatch) List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error) {
-	if limit <= 0 || limit > MaxListLimit {
-		limit = MaxListLimit
-	}
-	lower := keyWatch
-	if cursor != "" {
-		lower = append(cat(keyWatch, []byte(cursor)), 0)
-	}
-	it, err := s.e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper(keyWatch)})
-	if err != nil {
-		return nil, "", err
-	}
-	defer it.Close()
-	var out []WatchEntry
-	for it.First(); it.Valid(); it.Next() {
-		if len(out) == limit {
-			return out, out[len(out)-1].ID, nil
-		}
-		var w WatchEntry
-		if err := json.Unmarshal(it.Value(), &w); err != nil {
-			return nil, "", fmt.Errorf("state: corrupt watch entry %q: %w", it.Key()[len(keyWatch):], err)
-		}
-		out = append(out, w)
-	}
-	return out, "", it.Error()
+	return pageJSON[WatchEntry](ctx, s.e.db, keyWatch, cursor, limit, "watch entry")
 }
 
 type embeddedAlerts struct{ e *Embedded }
@@ -455,30 +432,7 @@ func (s *embeddedAlerts) Deliveries(ctx context.Context, st string, cursor strin
 	default:
 		return nil, "", rt.Invalid("state", "%q: want pending or dead", st)
 	}
-	if limit <= 0 || limit > MaxListLimit {
-		limit = MaxListLimit
-	}
-	lower := p
-	if cursor != "" {
-		lower = append(cat(p, []byte(cursor)), 0)
-	}
-	it, err := s.e.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper(p)})
-	if err != nil {
-		return nil, "", err
-	}
-	defer it.Close()
-	var out []Delivery
-	for it.First(); it.Valid(); it.Next() {
-		if len(out) == limit {
-			return out, out[len(out)-1].ID, nil
-		}
-		d, err := decodeDelivery(it.Value())
-		if err != nil {
-			return nil, "", err
-		}
-		out = append(out, d)
-	}
-	return out, "", it.Error()
+	return pageJSON[Delivery](ctx, s.e.db, p, cursor, limit, "delivery")
 }
 
 func (s *embeddedAlerts) Attempted(ctx context.Context, d Delivery, done bool) error {
