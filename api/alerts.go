@@ -2,7 +2,6 @@ package api
 
 import (
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 
@@ -33,18 +32,8 @@ type NoteRequest struct {
 
 // readNote reads an optional {"note":"…"} body (an empty body is no note).
 func (s *Server) readNote(r *http.Request) (string, error) {
-	if err := checkJSONContentType(r); err != nil {
-		return "", err
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes))
-	if err != nil {
-		return "", err
-	}
-	if strings.TrimSpace(string(body)) == "" {
-		return "", nil
-	}
 	var req NoteRequest
-	if err := decodeJSON(strings.NewReader(string(body)), &req); err != nil {
+	if err := readOptionalJSON(r, s.cfg.MaxBodyBytes, &req); err != nil {
 		return "", err
 	}
 	if len(req.Note) > 4096 {
@@ -129,11 +118,8 @@ func (s *Server) addWatch(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkJSONContentType(r); err != nil {
-		return nil, err
-	}
 	var req monitor.WatchRequest
-	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes), &req); err != nil {
+	if err := readJSON(r, s.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Value) > 512 || len(req.Note) > 4096 {
@@ -197,11 +183,8 @@ func (s *Server) addWebhook(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkJSONContentType(r); err != nil {
-		return nil, err
-	}
 	var req WebhookRequest
-	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes), &req); err != nil {
+	if err := readJSON(r, s.cfg.MaxBodyBytes, &req); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(req.URL) == "" {

@@ -88,6 +88,31 @@ func checkJSONContentType(r *http.Request) error {
 	return nil
 }
 
+// readJSON checks the request's Content-Type and decodes its body, at most
+// limit bytes, into v (decodeJSON).
+func readJSON(r *http.Request, limit int64, v any) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
+	return decodeJSON(http.MaxBytesReader(nil, r.Body, limit), v)
+}
+
+// readOptionalJSON is readJSON for a body that may be left out: an empty
+// or blank body leaves v as it is.
+func readOptionalJSON(r *http.Request, limit int64, v any) error {
+	if err := checkJSONContentType(r); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	return decodeJSON(bytes.NewReader(b), v)
+}
+
 // decodeJSON decodes exactly one JSON value from body into v: unknown
 // fields, trailing data and wrong types are refused with the offending
 // field and offset named. The caller bounds body (http.MaxBytesReader).

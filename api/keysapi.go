@@ -46,11 +46,8 @@ type createKeyRequest struct {
 }
 
 func (s *Server) createKey(r *http.Request) (any, error) {
-	if err := checkJSONContentType(r); err != nil {
-		return nil, err
-	}
 	var req createKeyRequest
-	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, 4096), &req); err != nil {
+	if err := readJSON(r, 4096, &req); err != nil {
 		return nil, err
 	}
 	if len(req.Name) > 200 {

@@ -162,12 +162,9 @@ func tlpRefusal(err error) error {
 
 func (s *Server) exportReports(w http.ResponseWriter, r *http.Request) {
 	svc, err := s.reports()
-	if err == nil {
-		err = checkJSONContentType(r)
-	}
 	var req exportRequest
 	if err == nil {
-		err = decodeJSON(http.MaxBytesReader(nil, r.Body, s.cfg.MaxBodyBytes), &req)
+		err = readJSON(r, s.cfg.MaxBodyBytes, &req)
 	}
 	var res *report.ExportResult
 	if err == nil {
@@ -249,11 +246,8 @@ func (s *Server) createCase(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkJSONContentType(r); err != nil {
-		return nil, err
-	}
 	var req report.CreateCaseRequest
-	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, 64<<10), &req); err != nil {
+	if err := readJSON(r, 64<<10, &req); err != nil {
 		return nil, err
 	}
 	req.Actor = actor(r)
@@ -296,11 +290,8 @@ func (s *Server) updateCase(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkJSONContentType(r); err != nil {
-		return nil, err
-	}
 	var req report.UpdateCaseRequest
-	if err := decodeJSON(http.MaxBytesReader(nil, r.Body, maxCaseUpdateBytes), &req); err != nil {
+	if err := readJSON(r, maxCaseUpdateBytes, &req); err != nil {
 		return nil, err
 	}
 	req.ID, req.Actor = r.PathValue("id"), actor(r)
@@ -317,14 +308,7 @@ func (s *Server) caseEvidence(w http.ResponseWriter, r *http.Request) {
 	svc, err := s.reports()
 	var req evidenceRequest
 	if err == nil {
-		err = checkJSONContentType(r)
-	}
-	if err == nil {
-		body := http.MaxBytesReader(nil, r.Body, 4096)
-		var b []byte
-		if b, err = io.ReadAll(body); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			err = decodeJSON(strings.NewReader(string(b)), &req)
-		}
+		err = readOptionalJSON(r, 4096, &req)
 	}
 	var dir string
 	var res *report.EvidenceResult
