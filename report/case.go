@@ -97,25 +97,15 @@ func (s *Service) CreateCase(ctx context.Context, req CreateCaseRequest) (*Case,
 	now := s.now()
 	c := &Case{ID: newCaseID(now), Name: req.Name, Owner: req.Owner, TLP: req.TLP, Created: now, Updated: now,
 		Addresses: []string{}, Clusters: []int64{}, Reports: []string{}, Saved: []Saved{}, Notes: []Note{}}
-	if err := s.storeCase(ctx, c, req.Actor, "create", true); err != nil {
+	if err := s.storeCase(ctx, c, req.Actor, true); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (s *Service) storeCase(ctx context.Context, c *Case, actor, action string, create bool) error {
-	body, err := json.Marshal(c)
-	if err != nil {
-		return err
-	}
-	rec := state.Record{ID: c.ID, Created: c.Created, Updated: c.Updated, Body: body}
-	e := state.AuditEntry{Time: s.now(), Actor: actor, Action: action, Object: "case:" + c.ID, ObjectHash: ObjectHash(c)}
-	if create {
-		_, err = s.State.Cases().Create(ctx, rec, e)
-	} else {
-		_, err = s.State.Cases().Update(ctx, rec, e)
-	}
-	return err
+func (s *Service) storeCase(ctx context.Context, c *Case, actor string, create bool) error {
+	rec := state.Record{ID: c.ID, Created: c.Created, Updated: c.Updated}
+	return s.putRecord(ctx, s.State.Cases(), "case", rec, c, actor, create)
 }
 
 // GetCase returns a case.
@@ -128,8 +118,8 @@ func (s *Service) GetCase(ctx context.Context, id string) (*Case, error) {
 		return nil, err
 	}
 	var c Case
-	if err := json.Unmarshal(rec.Body, &c); err != nil {
-		return nil, fmt.Errorf("case %s: corrupt record: %w", id, err)
+	if err := decodeRecord("case", rec, &c); err != nil {
+		return nil, err
 	}
 	return &c, nil
 }
@@ -155,11 +145,9 @@ type CaseSummary struct {
 
 // ListCases pages through the cases in id order.
 func (s *Service) ListCases(ctx context.Context, cursor string, limit int) (*CaseList, error) {
-	if limit == 0 {
-		limit = 100
-	}
-	if limit < 0 || limit > state.MaxListLimit {
-		return nil, rt.Invalid("limit", "want 1..%d", state.MaxListLimit)
+	limit, err := pageLimit(limit)
+	if err != nil {
+		return nil, err
 	}
 	page, next, err := s.State.Cases().List(ctx, cursor, limit)
 	if err != nil {
@@ -168,8 +156,8 @@ func (s *Service) ListCases(ctx context.Context, cursor string, limit int) (*Cas
 	out := &CaseList{Cases: []CaseSummary{}, NextCursor: next}
 	for _, rec := range page {
 		var c Case
-		if err := json.Unmarshal(rec.Body, &c); err != nil {
-			return nil, fmt.Errorf("case %s: corrupt record: %w", rec.ID, err)
+		if err := decodeRecord("case", rec, &c); err != nil {
+			return nil, err
 		}
 		out.Cases = append(out.Cases, CaseSummary{ID: c.ID, Name: c.Name, Owner: c.Owner, TLP: c.TLP, Updated: c.Updated,
 			Addresses: len(c.Addresses), Reports: len(c.Reports), Saved: len(c.Saved), Notes: len(c.Notes)})
@@ -313,7 +301,7 @@ func (s *Service) UpdateCase(ctx context.Context, req UpdateCaseRequest) (*Case,
 		return nil, err
 	}
 	c.Updated = s.now()
-	if err := s.storeCase(ctx, c, req.Actor, "update", false); err != nil {
+	if err := s.storeCase(ctx, c, req.Actor, false); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -161,20 +161,45 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 }
 
 func (s *Service) store(ctx context.Context, r *Report, actor string, create bool) error {
-	body, err := json.Marshal(r)
+	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now()}
+	return s.putRecord(ctx, s.State.Reports(), "report", rec, r, actor, create)
+}
+
+// putRecord stores v (a report or a case) as the body of rec in rs, with
+// the audit entry of its creation (create) or update.
+func (s *Service) putRecord(ctx context.Context, rs state.RecordStore, kind string, rec state.Record, v any, actor string, create bool) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now(), Body: body}
-	e := state.AuditEntry{Time: s.now(), Actor: actor, Object: "report:" + r.Receipt, ObjectHash: ObjectHash(r)}
+	rec.Body = body
+	e := state.AuditEntry{Time: s.now(), Actor: actor, Action: "update", Object: kind + ":" + rec.ID, ObjectHash: ObjectHash(v)}
 	if create {
 		e.Action = "create"
-		_, err = s.State.Reports().Create(ctx, rec, e)
+		_, err = rs.Create(ctx, rec, e)
 	} else {
-		e.Action = "update"
-		_, err = s.State.Reports().Update(ctx, rec, e)
+		_, err = rs.Update(ctx, rec, e)
 	}
 	return err
+}
+
+// decodeRecord decodes the body of a stored report or case into v.
+func decodeRecord(kind string, rec state.Record, v any) error {
+	if err := json.Unmarshal(rec.Body, v); err != nil {
+		return fmt.Errorf("%s %s: corrupt record: %w", kind, rec.ID, err)
+	}
+	return nil
+}
+
+// pageLimit checks a requested page size; 0 means 100.
+func pageLimit(limit int) (int, error) {
+	if limit == 0 {
+		return 100, nil
+	}
+	if limit < 0 || limit > state.MaxListLimit {
+		return 0, rt.Invalid("limit", "want 1..%d", state.MaxListLimit)
+	}
+	return limit, nil
 }
 
 // tagPayment turns a verified payment's addresses into ransomware tags,
@@ -237,8 +262,8 @@ func (s *Service) load(ctx context.Context, receipt string) (*Report, error) {
 		return nil, err
 	}
 	var r Report
-	if err := json.Unmarshal(rec.Body, &r); err != nil {
-		return nil, fmt.Errorf("report %s: corrupt record: %w", receipt, err)
+	if err := decodeRecord("report", rec, &r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }
@@ -260,12 +285,9 @@ type ListResult struct {
 
 // List pages through the stored reports in receipt order.
 func (s *Service) List(ctx context.Context, req ListRequest) (*ListResult, error) {
-	limit := req.Limit
-	if limit == 0 {
-		limit = 100
-	}
-	if limit < 0 || limit > state.MaxListLimit {
-		return nil, rt.Invalid("limit", "want 1..%d", state.MaxListLimit)
+	limit, err := pageLimit(req.Limit)
+	if err != nil {
+		return nil, err
 	}
 	res := &ListResult{Reports: []*Filed{}}
 	cursor := req.Cursor
@@ -279,8 +301,8 @@ func (s *Service) List(ctx context.Context, req ListRequest) (*ListResult, error
 		}
 		for _, rec := range page {
 			var r Report
-			if err := json.Unmarshal(rec.Body, &r); err != nil {
-				return nil, fmt.Errorf("report %s: corrupt record: %w", rec.ID, err)
+			if err := decodeRecord("report", rec, &r); err != nil {
+				return nil, err
 			}
 			f := s.filed(&r)
 			if req.Overdue && !f.Overdue {
@@ -312,8 +334,8 @@ func (s *Service) all(ctx context.Context) ([]*Report, error) {
 		}
 		for _, rec := range page {
 			var r Report
-			if err := json.Unmarshal(rec.Body, &r); err != nil {
-				return nil, fmt.Errorf("report %s: corrupt record: %w", rec.ID, err)
+			if err := decodeRecord("report", rec, &r); err != nil {
+				return nil, err
 			}
 			out = append(out, &r)
 		}
