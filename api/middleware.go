@@ -118,7 +118,8 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // wrap turns a route into its handler: metrics, authentication, role,
 // rate limit, the handler, the error adapter and the request log.
 func (s *Server) wrap(rt *route) http.Handler {
-	m := s.metrics.route(rt.label())
+	label := rt.label()
+	m := s.metrics.route(label)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := s.cfg.Now()
 		s.metrics.inflight.Add(1)
@@ -181,7 +182,7 @@ func (s *Server) wrap(rt *route) http.Handler {
 		// time already taken.
 		rec := slog.NewRecord(end, level, "request", 0)
 		rec.AddAttrs(
-			slog.String("method", r.Method), slog.String("route", rt.label()), slog.String("path", redactURL(r.URL)),
+			slog.String("method", r.Method), slog.String("route", label), slog.String("path", redactURL(r.URL)),
 			slog.Int("status", sw.status), slog.Int64("bytes", sw.bytes), slog.Float64("ms", float64(d.Microseconds())/1000),
 			slog.String("remote", r.RemoteAddr),
 		)
