@@ -147,31 +147,32 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		return v, nil
 	}
 
-	toIDs := map[int64]string{} // address id → as stated
-	for i, s := range p.ToAddresses {
-		a, _ := chain.ParseAddress(s, net)
-		id, err := c.AddressID(a)
-		if err != nil {
-			if errors.Is(err, rt.ErrNotFound) {
-				es.add(fmt.Sprintf("/payment/to_addresses/%d", i), "address %s never appears on chain (index height %d)", s, st.Height)
-				continue
+	// resolve looks up stated addresses: their ids in order (-1: never on
+	// chain, an error of field) and as a set.
+	resolve := func(list []string, field string) ([]int64, map[int64]bool, error) {
+		ids, set := make([]int64, len(list)), map[int64]bool{}
+		for i, s := range list {
+			a, _ := chain.ParseAddress(s, net)
+			id, err := c.AddressID(a)
+			if err != nil {
+				if errors.Is(err, rt.ErrNotFound) {
+					es.add(fmt.Sprintf("%s/%d", field, i), "address %s never appears on chain (index height %d)", s, st.Height)
+					ids[i] = -1
+					continue
+				}
+				return nil, nil, err
 			}
-			return nil, err
+			ids[i], set[id] = id, true
 		}
-		toIDs[id] = s
+		return ids, set, nil
 	}
-	fromIDs := map[int64]string{}
-	for i, s := range p.FromAddresses {
-		a, _ := chain.ParseAddress(s, net)
-		id, err := c.AddressID(a)
-		if err != nil {
-			if errors.Is(err, rt.ErrNotFound) {
-				es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "address %s never appears on chain (index height %d)", s, st.Height)
-				continue
-			}
-			return nil, err
-		}
-		fromIDs[id] = s
+	toAt, toIDs, err := resolve(p.ToAddresses, "/payment/to_addresses")
+	if err != nil {
+		return nil, err
+	}
+	fromAt, fromIDs, err := resolve(p.FromAddresses, "/payment/from_addresses")
+	if err != nil {
+		return nil, err
 	}
 	if len(es) > 0 {
 		return pending()
@@ -299,16 +300,14 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		}
 		v.Transactions = append(v.Transactions, vt)
 	}
-	for i, s := range p.ToAddresses {
-		a, _ := chain.ParseAddress(s, net)
-		if id, err := c.AddressID(a); err == nil && !paidTo[id] {
-			es.add(fmt.Sprintf("/payment/to_addresses/%d", i), "%s is not paid by the payment transactions", s)
+	for i, id := range toAt {
+		if id >= 0 && !paidTo[id] {
+			es.add(fmt.Sprintf("/payment/to_addresses/%d", i), "%s is not paid by the payment transactions", p.ToAddresses[i])
 		}
 	}
-	for i, s := range p.FromAddresses {
-		a, _ := chain.ParseAddress(s, net)
-		if id, err := c.AddressID(a); err == nil && !spentFrom[id] {
-			es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "%s is not spent by the payment transactions", s)
+	for i, id := range fromAt {
+		if id >= 0 && !spentFrom[id] {
+			es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "%s is not spent by the payment transactions", p.FromAddresses[i])
 		}
 	}
 	v.ToleranceSats = tolerance(stated, fees)
