@@ -347,7 +347,10 @@ func (ix *Index) Close() error {
 	if ix.w != nil && ix.w.pending == 0 && ix.txTab != nil {
 		// Leave the tables clean when everything is committed, so the next
 		// open has nothing to recover.
-		first = ix.SyncTables()
+		first = ix.txTab.clean()
+		if err := ix.addrTab.clean(); err != nil && first == nil {
+			first = err
+		}
 	}
 	for _, c := range ix.cols {
 		if err := c.close(); err != nil && first == nil {

@@ -408,7 +408,7 @@ func (ix *Index) Commit() error {
 	// The hash tables are synced at most every TableSync: between two
 	// syncs a commit leaves them dirty, and recovery re-inserts the ids
 	// committed since the last sync from the columns synced above.
-	syncTables := w.tablesSynced.IsZero() || ix.now().Sub(w.tablesSynced) >= ix.tableSync()
+	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
 	if syncTables {
 		if err := ix.txTab.sync(); err != nil {
 			return err
@@ -441,29 +441,9 @@ func (ix *Index) Commit() error {
 		return nil
 	}
 	// Synced above, unchanged since: only the dirty flags are left.
-	w.tablesSynced = ix.now()
+	w.tablesSynced = time.Now()
 	ix.txTab.markClean()
 	ix.addrTab.markClean()
-	return nil
-}
-
-// SyncTables syncs the hash tables now and marks them clean (Close does it
-// for a writer whose last batch is committed).
-func (ix *Index) SyncTables() error {
-	w, err := ix.writerOrErr()
-	if err != nil {
-		return err
-	}
-	if w.pending != 0 {
-		return fmt.Errorf("sync hash tables: %d blocks are not committed", w.pending)
-	}
-	if err := ix.txTab.clean(); err != nil {
-		return err
-	}
-	if err := ix.addrTab.clean(); err != nil {
-		return err
-	}
-	w.tablesSynced = ix.now()
 	return nil
 }
 
@@ -476,8 +456,6 @@ func (ix *Index) tableSync() time.Duration {
 	}
 	return ix.opts.TableSync
 }
-
-func (ix *Index) now() time.Time { return time.Now() }
 
 func syncAll(cols []*column) error {
 	var wg sync.WaitGroup
