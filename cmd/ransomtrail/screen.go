@@ -50,7 +50,18 @@ func openScreener(data, rulesFile string, hops int) (*workspace.Workspace, *risk
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := risk.NewScreener(risk.Config{
+	s, err := newScreener(ws, rules, risk.Options{Hops: hops})
+	if err != nil {
+		ws.Close()
+		return nil, nil, err
+	}
+	return ws, s, nil
+}
+
+// newScreener returns a screener on the workspace's index, attribution and
+// clustering (singletons while none is built).
+func newScreener(ws *workspace.Workspace, rules *risk.Rules, opts risk.Options) (*risk.Screener, error) {
+	return risk.NewScreener(risk.Config{
 		Index:       ws.Index,
 		Attribution: ws.Attribution,
 		Members: func() risk.MemberLister {
@@ -60,13 +71,8 @@ func openScreener(data, rulesFile string, hops int) (*workspace.Workspace, *risk
 			return nil
 		},
 		Rules:   rules,
-		Options: risk.Options{Hops: hops},
+		Options: opts,
 	})
-	if err != nil {
-		ws.Close()
-		return nil, nil, err
-	}
-	return ws, s, nil
 }
 
 func runScreen(ctx context.Context, e *env, args []string) error {

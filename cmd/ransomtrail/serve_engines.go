@@ -18,16 +18,7 @@ import (
 // contract. Bad parameters are rt.InputError (400); unknown addresses and
 // transactions rt.ErrNotFound (404), as the engines report them.
 func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
-	sc, err := risk.NewScreener(risk.Config{
-		Index:       ws.Index,
-		Attribution: ws.Attribution,
-		Members: func() risk.MemberLister {
-			if c := ws.Clustering(); c != nil {
-				return c
-			}
-			return nil
-		},
-	})
+	sc, err := newScreener(ws, nil, risk.Options{})
 	if err != nil {
 		return err
 	}
