@@ -16,7 +16,6 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
-	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
@@ -25,6 +24,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/source"
 	"github.com/ransomtrail/ransomtrail/tags"
 	"github.com/ransomtrail/ransomtrail/trace"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func demoCommand() command {
@@ -71,11 +71,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer src.Close()
-	ix, err := index.Open(idxDir, index.Options{Write: true, Network: net, Logger: log})
+	ws, err := workspace.Open(idxDir, workspace.Options{Write: true, Index: index.Options{Network: net, Logger: log}})
 	if err != nil {
 		return err
 	}
-	defer ix.Close()
+	defer ws.Close()
+	ix := ws.Index
 	t1 := time.Now()
 	irep := e.reporter("ingest", "blocks", log)
 	if _, err := ix.Ingest(ctx, src, index.IngestOptions{Progress: func(p index.IngestProgress) {
@@ -95,24 +96,17 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("demo: cluster build: %w", err)
 	}
-	st2, err := openState(idxDir)
-	if err != nil {
+	if err := ws.ReloadClustering(); err != nil {
 		return err
 	}
-	defer st2.Close()
 	tagFile := filepath.Join(world, "truth", sim.PublishedTagsFile)
 	pf := parseTagFile(tagFile, tags.Options{Network: chain.MustNetwork("mainnet")})
-	if r := importGroup(ctx, st2, []*parsedFile{&pf}); r.Error != "" {
+	if r := importGroup(ctx, ws.State, []*parsedFile{&pf}); r.Error != "" {
 		return fmt.Errorf("demo: import %s: %s", tagFile, r.Error)
 	} else {
 		fmt.Fprintf(out, "   imported %d published tags (%s: exchanges, mixer, OTC desk, reported ransom addresses).\n", r.Tags, tagFile)
 	}
-	cl, err := cluster.Open(idxDir)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	attr, err := attrib.Load(ctx, st2.Tags(), ix, cl)
+	attr, err := ws.Attribution(ctx)
 	if err != nil {
 		return err
 	}
@@ -188,10 +182,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 				av.Address, btc(av.ReceivedSat), btc(av.SentSat), av.TxCount, av.FirstHeight, av.LastHeight)
 		}
 	}
-	if err := demoClusters(out, ix, idxDir, cres, cl, p, pays, net); err != nil {
+	if err := demoClusters(out, ix, idxDir, cres, ws.Clustering(), p, pays, net); err != nil {
 		return err
 	}
-	if err := demoScreen(ctx, out, ix, attr, cl, cashouts, p); err != nil {
+	if err := demoScreen(ctx, out, ws, cashouts, p); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "\nDig further:\n")
@@ -320,12 +314,8 @@ func demoClusters(out io.Writer, ix *index.Index, idxDir string, res cluster.Bui
 // demoScreen answers the compliance officer's question for the first
 // cash-out address and for the victim-side payment address: may I accept
 // funds from it?
-func demoScreen(ctx context.Context, out io.Writer, ix *index.Index, attr *attrib.Set, cl *cluster.Clustering, cashouts []trace.Endpoint, p map[string]string) error {
-	sc, err := risk.NewScreener(risk.Config{
-		Index:       ix,
-		Attribution: func(context.Context) (*attrib.Set, error) { return attr, nil },
-		Members:     func() risk.MemberLister { return cl },
-	})
+func demoScreen(ctx context.Context, out io.Writer, ws *workspace.Workspace, cashouts []trace.Endpoint, p map[string]string) error {
+	sc, err := newScreener(ws, nil, risk.Options{})
 	if err != nil {
 		return err
 	}
