@@ -31,25 +31,13 @@ type PathOptions struct {
 }
 
 func (o *PathOptions) validate() error {
-	if o.Hops == 0 {
-		o.Hops = DefaultHops
+	if err := limit("hops", &o.Hops, DefaultHops, MaxHops); err != nil {
+		return err
 	}
-	if o.Hops < 1 || o.Hops > MaxHops {
-		return rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", o.Hops, MaxHops)
+	if err := limit("max-visits", &o.MaxVisits, DefaultPathVisits, MaxPathVisits); err != nil {
+		return err
 	}
-	if o.MaxVisits == 0 {
-		o.MaxVisits = DefaultPathVisits
-	}
-	if o.MaxVisits < 1 || o.MaxVisits > MaxPathVisits {
-		return rt.Invalid("max-visits", "%d is out of range (allowed: 1..%d)", o.MaxVisits, MaxPathVisits)
-	}
-	if o.MaxPaths == 0 {
-		o.MaxPaths = DefaultMaxPaths
-	}
-	if o.MaxPaths < 1 || o.MaxPaths > MaxMaxPaths {
-		return rt.Invalid("max-paths", "%d is out of range (allowed: 1..%d)", o.MaxPaths, MaxMaxPaths)
-	}
-	return nil
+	return limit("max-paths", &o.MaxPaths, DefaultMaxPaths, MaxMaxPaths)
 }
 
 // PathStep is one transaction of a fund path: value moved from an output

@@ -150,17 +150,11 @@ func (o *Options) Validate() error {
 	if o.Model, err = ParseModel(string(o.Model)); err != nil {
 		return err
 	}
-	if o.Hops == 0 {
-		o.Hops = DefaultHops
+	if err := limit("hops", &o.Hops, DefaultHops, MaxHops); err != nil {
+		return err
 	}
-	if o.Hops < 1 || o.Hops > MaxHops {
-		return rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", o.Hops, MaxHops)
-	}
-	if o.MinSat == 0 {
-		o.MinSat = DefaultMinSat
-	}
-	if o.MinSat < 1 || o.MinSat > MaxSat {
-		return rt.Invalid("min-sat", "%d is out of range (allowed: 1..%d)", o.MinSat, int64(MaxSat))
+	if err := limit("min-sat", &o.MinSat, DefaultMinSat, MaxSat); err != nil {
+		return err
 	}
 	if o.SinceHeight < 0 || o.SinceHeight > 1<<31 {
 		return rt.Invalid("since-height", "%d is out of range (allowed: 0..%d)", o.SinceHeight, int64(1<<31))
@@ -171,23 +165,23 @@ func (o *Options) Validate() error {
 	if o.UntilHeight != 0 && o.UntilHeight < o.SinceHeight {
 		return rt.Invalid("until-height", "%d is below since-height %d", o.UntilHeight, o.SinceHeight)
 	}
-	if o.MaxNodes == 0 {
-		o.MaxNodes = DefaultMaxNodes
+	if err := limit("max-nodes", &o.MaxNodes, DefaultMaxNodes, MaxMaxNodes); err != nil {
+		return err
 	}
-	if o.MaxNodes < 1 || o.MaxNodes > MaxMaxNodes {
-		return rt.Invalid("max-nodes", "%d is out of range (allowed: 1..%d)", o.MaxNodes, MaxMaxNodes)
+	if err := limit("max-edges", &o.MaxEdges, 4*o.MaxNodes, 4*MaxMaxNodes); err != nil {
+		return err
 	}
-	if o.MaxEdges == 0 {
-		o.MaxEdges = 4 * o.MaxNodes
+	return limit("max-seeds", &o.MaxSeeds, DefaultMaxSeeds, MaxMaxNodes)
+}
+
+// limit fills a zero *v with def and refuses a value outside 1..hi with
+// an *rt.InputError naming field.
+func limit[T int | int64](field string, v *T, def, hi T) error {
+	if *v == 0 {
+		*v = def
 	}
-	if o.MaxEdges < 1 || o.MaxEdges > 4*MaxMaxNodes {
-		return rt.Invalid("max-edges", "%d is out of range (allowed: 1..%d)", o.MaxEdges, 4*MaxMaxNodes)
-	}
-	if o.MaxSeeds == 0 {
-		o.MaxSeeds = DefaultMaxSeeds
-	}
-	if o.MaxSeeds < 1 || o.MaxSeeds > MaxMaxNodes {
-		return rt.Invalid("max-seeds", "%d is out of range (allowed: 1..%d)", o.MaxSeeds, MaxMaxNodes)
+	if *v < 1 || *v > hi {
+		return rt.Invalid(field, "%d is out of range (allowed: 1..%d)", *v, hi)
 	}
 	return nil
 }
