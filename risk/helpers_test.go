@@ -1,7 +1,6 @@
 package risk_test
 
 import (
-	"context"
 	"encoding/csv"
 	"os"
 	"path/filepath"
@@ -71,5 +70,3 @@ func entityMaps(t testing.TB, w *simworld.World) (kinds map[string]string, names
 	}
 	return
 }
-
-var _ = context.Background
