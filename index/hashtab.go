@@ -421,7 +421,7 @@ func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 	for t.slot(start) != 0 {
 		start++ // an empty slot exists: the load is at most 1/2
 	}
-	removed := 0
+	removed, occupied := 0, int64(0)
 	var run []uint64
 	var keep []int64
 	for k := uint64(1); k <= capacity; {
@@ -442,26 +442,22 @@ func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 				keep = append(keep, id)
 			}
 		}
+		occupied += int64(len(run))
 		if !stale {
 			continue
 		}
 		for _, p := range run {
 			t.setSlot(p, 0)
 		}
-		t.n -= int64(len(run))
 		removed += len(run) - len(keep)
+		// The kept ids fit back into the run's slots.
 		for _, id := range keep {
 			t.put(hashOf(id), id)
 		}
 	}
 	// The header's count may be below the slots the file holds (entries
-	// written back after the last sync): count them.
-	t.n = 0
-	for i := uint64(0); i < capacity; i++ {
-		if t.slot(i) != 0 {
-			t.n++
-		}
-	}
+	// written back after the last sync): the scan counted them.
+	t.n = occupied - int64(removed)
 	t.writeCount()
 	return removed
 }
