@@ -1,7 +1,7 @@
 // Ransom-payment reports, cases and statistics: the report form with live
 // deadlines and field-level errors, the reports list and report page with
 // exports under TLP, cases with notes, saved graphs and evidence bundles.
-import { api, apiKey, ApiError, esc, enc, h, btc, short, link, loading, errorBox } from "./util.js";
+import { api, apiKey, ApiError, esc, enc, h, btc, short, link, loading, errorBox, pager, saveBlob } from "./util.js";
 import { barChart, columnChart, matrixChart } from "./charts.js";
 import { openSavedGraph } from "./graph.js";
 
@@ -42,15 +42,7 @@ async function postDownload(path, body, fallback) {
   const blob = await resp.blob();
   const m = /filename="([^"]+)"/.exec(resp.headers.get("Content-Disposition") || "");
   const name = m ? m[1] : fallback;
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(blob);
-  a.download = name;
-  document.body.appendChild(a);
-  a.click();
-  setTimeout(() => {
-    URL.revokeObjectURL(a.href);
-    a.remove();
-  }, 1000);
+  saveBlob(name, blob);
   return { name, bytes: blob.size, sha256: resp.headers.get("X-Export-SHA256") || resp.headers.get("X-Evidence-Digest") || "" };
 }
 
@@ -283,7 +275,7 @@ export async function reportsPage(el, params, signal) {
     history.replaceState(null, "", "/reports" + (ev.target.checked ? "?overdue=true" : ""));
     reportsPage(el, new URLSearchParams(ev.target.checked ? "overdue=true" : ""), signal);
   });
-  await listInto(el.querySelector("#rlist"), {
+  await pager(el.querySelector("#rlist"), {
     head: `<tr><th>Receipt</th><th>Submitted</th><th>Organisation</th><th>Family</th><th class="num">Paid</th><th>Chain</th><th>Deadlines</th><th>TLP</th></tr>`,
     fetch: (c) => api(`reports?limit=50${overdue ? "&overdue=true" : ""}${c ? "&cursor=" + enc(c) : ""}`, { signal }),
     row: (r) => `<tr class="${r.overdue ? "overdue" : ""}"><td><a class="mono" href="/reports/${enc(r.receipt)}" data-link>${esc(r.receipt)}</a>${r.source ? `<br><span class="muted small">from ${esc(r.source)}</span>` : ""}</td>
@@ -295,31 +287,6 @@ export async function reportsPage(el, params, signal) {
       <td>${tlpBadge(r.tlp)}</td></tr>`,
     empty: overdue ? "No overdue report." : "No report filed yet.",
   });
-}
-
-// listInto renders a paged list: fetch(cursor) answers {items, next_cursor}.
-async function listInto(box, { head, fetch, row, empty }) {
-  box.innerHTML = `<table class="list"><thead>${head}</thead><tbody></tbody></table><div class="more"></div>`;
-  const body = box.querySelector("tbody");
-  const more = box.querySelector(".more");
-  let count = 0;
-  async function page(cursor) {
-    more.innerHTML = loading();
-    try {
-      const r = await fetch(cursor);
-      for (const it of r.items || []) body.insertAdjacentHTML("beforeend", row(it));
-      count += (r.items || []).length;
-      more.innerHTML = count ? "" : `<p class="muted">${esc(empty)}</p>`;
-      if (r.next_cursor) {
-        const b = h(`<button type="button">Load more (${count} shown)</button>`);
-        b.onclick = () => page(r.next_cursor);
-        more.appendChild(b);
-      }
-    } catch (e) {
-      if (e.name !== "AbortError") more.innerHTML = errorBox(e);
-    }
-  }
-  await page("");
 }
 
 export async function reportPage(el, params, signal, receipt) {
@@ -415,7 +382,7 @@ export async function casesPage(el, params, signal) {
       if (e.name !== "AbortError") msg.innerHTML = errorBox(e);
     }
   });
-  await listInto(el.querySelector("#clist"), {
+  await pager(el.querySelector("#clist"), {
     head: `<tr><th>Case</th><th>Owner</th><th>TLP</th><th>Updated</th><th class="num">Addresses</th><th class="num">Reports</th><th class="num">Saved</th><th class="num">Notes</th></tr>`,
     fetch: (c) => api(`cases?limit=50${c ? "&cursor=" + enc(c) : ""}`, { signal }),
     row: (c) => `<tr><td><a href="/cases/${enc(c.id)}" data-link>${esc(c.name)}</a><br><span class="mono muted small">${esc(c.id)}</span></td><td>${esc(c.owner)}</td><td>${tlpBadge(c.tlp)}</td>

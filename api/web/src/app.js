@@ -1,5 +1,5 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
-import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox } from "./util.js";
+import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox, pager } from "./util.js";
 import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
@@ -188,35 +188,6 @@ function riskPanel(r) {
     ${(r.notes || []).map((n) => `<p class="note">${esc(n)}</p>`).join("")}`;
 }
 
-// pager renders a paged list into box: fetch(cursor) returns the API's
-// {items, next_cursor}; row(item) an HTML row.
-async function pager(box, { head, fetch, row, empty = "Nothing here.", signal }) {
-  box.innerHTML = `<table class="list"><thead>${head}</thead><tbody></tbody></table><div class="more"></div>`;
-  const body = box.querySelector("tbody");
-  const more = box.querySelector(".more");
-  let count = 0;
-  async function page(cursor) {
-    more.innerHTML = loading();
-    try {
-      const r = await fetch(cursor);
-      for (const it of r.items || []) body.insertAdjacentHTML("beforeend", row(it));
-      count += (r.items || []).length;
-      more.innerHTML = "";
-      if (count === 0) more.innerHTML = `<p class="muted">${esc(empty)}</p>`;
-      if (r.next_cursor) {
-        const b = h(`<button type="button" class="loadmore">Load more (${count} shown)</button>`);
-        b.onclick = () => page(r.next_cursor);
-        more.appendChild(b);
-      } else if (r.truncated) {
-        more.insertAdjacentHTML("beforeend", `<p class="note">The list is truncated at the server's cap.</p>`);
-      }
-    } catch (e) {
-      if (e.name !== "AbortError") more.innerHTML = errorBox(e);
-    }
-  }
-  await page("");
-}
-
 async function addressPage(el, params, signal, addr) {
   document.title = "Address " + addr;
   el.innerHTML = loading("Loading address");
@@ -252,7 +223,6 @@ async function addressPage(el, params, signal, addr) {
       if (e.name !== "AbortError") el.querySelector("#tags").innerHTML = errorBox(e);
     });
   await pager(el.querySelector("#history"), {
-    signal,
     head: `<tr><th>Transaction</th><th>Block</th><th>Time</th><th class="num">Received</th><th class="num">Sent</th></tr>`,
     fetch: (c) => api(`addresses/${enc(addr)}/txs?limit=25${c ? "&cursor=" + enc(c) : ""}`, { signal }),
     row: (t) => `<tr><td>${link.tx(t.txid)}</td><td>${link.block(t.height)}</td><td>${timeText(t.time)}</td>
@@ -310,7 +280,6 @@ async function blockPage(el, params, signal, id) {
     </dl></section>
     <section class="panel"><h2>Transactions</h2><div id="txs"></div></section>`;
   await pager(el.querySelector("#txs"), {
-    signal,
     head: `<tr><th>Transaction</th><th>Inputs</th><th>Outputs</th><th class="num">Fee</th><th>Size</th></tr>`,
     fetch: (c) => api(`blocks/${enc(b.height)}/txs?limit=50${c ? "&cursor=" + enc(c) : ""}`, { signal }),
     row: (t) => `<tr><td>${link.tx(t.txid)}${t.coinbase ? ` <span class="pill">coinbase</span>` : ""}</td><td>${t.inputs}</td><td>${t.outputs}</td><td class="num">${btc(t.fee_sat)}</td><td>${t.size}</td></tr>`,
@@ -379,7 +348,6 @@ async function clusterPage(el, params, signal, id) {
     if (b) pick(b.dataset.pick);
   });
   await pager(el.querySelector("#members"), {
-    signal,
     head: `<tr><th>Address</th><th>Labels</th><th></th></tr>`,
     fetch: (cur) => api(`clusters/${enc(c.cluster_id)}/members?limit=50${cur ? "&cursor=" + enc(cur) : ""}`, { signal }),
     row: (m) => `<tr><td>${link.address(m.address)}</td><td>${labels(m.labels)}</td><td><button type="button" class="small" data-pick="${esc(m.address)}" title="use in “why linked”">why linked…</button></td></tr>`,

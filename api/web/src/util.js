@@ -157,10 +157,39 @@ export function errorBox(e) {
   return `<div class="error" role="alert"><b>${esc(code)}</b>${esc(status)}: ${esc(e && e.message ? e.message : String(e))}${hint}</div>`;
 }
 
-// download saves text as a file.
-export function download(name, type, text) {
+// pager renders a paged list into box: fetch(cursor) returns the API's
+// {items, next_cursor}; row(item) an HTML row.
+export async function pager(box, { head, fetch, row, empty = "Nothing here." }) {
+  box.innerHTML = `<table class="list"><thead>${head}</thead><tbody></tbody></table><div class="more"></div>`;
+  const body = box.querySelector("tbody");
+  const more = box.querySelector(".more");
+  let count = 0;
+  async function page(cursor) {
+    more.innerHTML = loading();
+    try {
+      const r = await fetch(cursor);
+      for (const it of r.items || []) body.insertAdjacentHTML("beforeend", row(it));
+      count += (r.items || []).length;
+      more.innerHTML = "";
+      if (count === 0) more.innerHTML = `<p class="muted">${esc(empty)}</p>`;
+      if (r.next_cursor) {
+        const b = h(`<button type="button" class="loadmore">Load more (${count} shown)</button>`);
+        b.onclick = () => page(r.next_cursor);
+        more.appendChild(b);
+      } else if (r.truncated) {
+        more.insertAdjacentHTML("beforeend", `<p class="note">The list is truncated at the server's cap.</p>`);
+      }
+    } catch (e) {
+      if (e.name !== "AbortError") more.innerHTML = errorBox(e);
+    }
+  }
+  await page("");
+}
+
+// saveBlob saves blob as a file named name.
+export function saveBlob(name, blob) {
   const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([text], { type }));
+  a.href = URL.createObjectURL(blob);
   a.download = name;
   document.body.appendChild(a);
   a.click();
@@ -168,4 +197,9 @@ export function download(name, type, text) {
     URL.revokeObjectURL(a.href);
     a.remove();
   }, 1000);
+}
+
+// download saves text as a file.
+export function download(name, type, text) {
+  saveBlob(name, new Blob([text], { type }));
 }
