@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -114,6 +115,31 @@ type ImportReport struct {
 	RescreenAlerts *int `json:"rescreen_alerts,omitempty"`
 }
 
+// NewImport is the record to store and the report of an import of the
+// tags res parsed from files (one file, or the OFAC SDN CSV pair): its ID
+// is the file's SHA-256, or the SHA-256 of the files' digests in order.
+func NewImport(res *tags.Result, files []state.ImportFile, now time.Time) (state.Import, ImportReport) {
+	id := files[0].SHA256
+	if len(files) > 1 {
+		h := sha256.New()
+		for _, f := range files {
+			io.WriteString(h, f.SHA256)
+		}
+		id = hex.EncodeToString(h.Sum(nil))
+	}
+	imp := state.Import{ID: id, Format: string(res.Format), Time: now.UTC(), Rejected: res.Rejected, Notes: res.Notes,
+		Tags: len(res.Tags), Actors: len(res.Actors), Files: files}
+	rep := ImportReport{Format: imp.Format, ImportID: id, Tags: len(res.Tags), Actors: len(res.Actors),
+		Rejected: append([]tags.Rejected{}, res.Rejected...), Notes: res.Notes, ByCur: map[string]int{}}
+	for _, f := range files {
+		rep.Files = append(rep.Files, f.Name)
+	}
+	for _, t := range res.Tags {
+		rep.ByCur[t.Currency]++
+	}
+	return imp, rep
+}
+
 func (s *Server) importTags(r *http.Request) (any, error) {
 	q := r.URL.Query()
 	name := path.Base(strings.TrimSpace(q.Get("name")))
@@ -143,8 +169,7 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	imp := state.Import{ID: digest, Format: string(res.Format), Time: s.cfg.Now().UTC(), Rejected: res.Rejected, Notes: res.Notes, Tags: len(res.Tags), Actors: len(res.Actors),
-		Files: []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}}
+	imp, rep := NewImport(res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now())
 	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
 		return nil, err
 	}
@@ -153,11 +178,6 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 		return nil, fmt.Errorf("tags imported, but writing the audit entry failed: %w", err)
 	}
 	s.cfg.Workspace.InvalidateAttribution()
-	rep := ImportReport{Files: []string{name}, Format: string(res.Format), ImportID: digest, Tags: len(res.Tags), Actors: len(res.Actors),
-		Rejected: append([]tags.Rejected{}, res.Rejected...), Notes: res.Notes, ByCur: map[string]int{}}
-	for _, t := range res.Tags {
-		rep.ByCur[t.Currency]++
-	}
 	if s.cfg.Monitor != nil {
 		// The handler holds no gate: Rescreen takes it for reading.
 		alerts, err := s.cfg.Monitor.Rescreen(r.Context())

@@ -52,15 +52,8 @@ func lookupNetwork(fs *flag.FlagSet, name string) (*chain.Network, error) {
 
 // importReport is the outcome of one import (one file, or the SDN CSV pair).
 type importReport struct {
-	Files    []string        `json:"files"`
-	Format   string          `json:"format,omitempty"`
-	ImportID string          `json:"import_id,omitempty"`
-	Tags     int             `json:"tags"`
-	ByCur    map[string]int  `json:"tags_by_currency,omitempty"`
-	Actors   int             `json:"actors,omitempty"`
-	Rejected []tags.Rejected `json:"rejected"`
-	Notes    []string        `json:"notes,omitempty"`
-	Error    string          `json:"error,omitempty"`
+	api.ImportReport
+	Error string `json:"error,omitempty"`
 }
 
 type parsedFile struct {
@@ -180,7 +173,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if len(commentFiles) > 0 && !pairedComments {
 		for _, c := range commentFiles {
 			failed++
-			reports = append(reports, importReport{Files: []string{c.name}, Format: string(tags.FormatSDNComments), Rejected: []tags.Rejected{},
+			reports = append(reports, importReport{ImportReport: api.ImportReport{Files: []string{c.name}, Format: string(tags.FormatSDNComments), Rejected: []tags.Rejected{}},
 				Error: c.name + ": sdn_comments.csv only continues the remarks of sdn.csv; import both files in one command"})
 		}
 	}
@@ -206,7 +199,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 }
 
 func importGroup(ctx context.Context, st state.Store, group []*parsedFile) importReport {
-	r := importReport{Rejected: []tags.Rejected{}}
+	r := importReport{ImportReport: api.ImportReport{Rejected: []tags.Rejected{}}}
 	for _, p := range group {
 		r.Files = append(r.Files, p.name)
 	}
@@ -219,19 +212,11 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 	}
 	res := head.res
 	r.Format = string(res.Format)
-	imp := state.Import{Format: r.Format, Time: time.Now().UTC(), Rejected: res.Rejected, Notes: res.Notes}
-	if len(group) == 1 {
-		imp.ID = head.digest
-	} else {
-		h := sha256.New()
-		for _, p := range group {
-			io.WriteString(h, p.digest)
-		}
-		imp.ID = hex.EncodeToString(h.Sum(nil))
-	}
+	files := make([]state.ImportFile, 0, len(group))
 	for _, p := range group {
-		imp.Files = append(imp.Files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
+		files = append(files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
 	}
+	imp, rep := api.NewImport(res, files, time.Now())
 	if err := st.Tags().Put(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
 		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
 		return r
@@ -241,12 +226,8 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 		r.Error = fmt.Sprintf("%s: audit: %v", head.name, err)
 		return r
 	}
-	r.ImportID, r.Tags, r.Actors, r.Notes = imp.ID, len(res.Tags), len(res.Actors), res.Notes
-	r.Rejected = append(r.Rejected, res.Rejected...)
-	r.ByCur = map[string]int{}
-	for _, t := range res.Tags {
-		r.ByCur[t.Currency]++
-	}
+	rep.Files = r.Files // as named on the command line
+	r.ImportReport = rep
 	return r
 }
 
