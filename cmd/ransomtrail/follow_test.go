@@ -54,36 +54,19 @@ func TestFollowCommand(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		e := &env{stdout: &out, stderr: &errb, stdin: strings.NewReader("")}
-		done <- run(ctx, e, []string{"follow", "--data", data, "--rpc", n.URL, "--poll", "100ms",
-			"--webhook", srv.URL + "/alerts", "--webhook-secret", secret, "--allow", strings.TrimPrefix(srv.URL, "http://")})
-	}()
+	out, stop := startFollow(t, "follow", "--data", data, "--rpc", n.URL, "--poll", "100ms",
+		"--webhook", srv.URL+"/alerts", "--webhook-secret", secret, "--allow", strings.TrimPrefix(srv.URL, "http://"))
 	coin := n.MatureCoinbase(t)
 	pay := n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(4), coin.Value-20_000))
 	n.Mine(t, pay)
 	txid := pay.TxHash().String()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	pollUntil(t, "webhook delivery", 30*time.Second, func() bool {
 		mu.Lock()
-		got := len(events)
-		mu.Unlock()
-		if got > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("no webhook delivery within 30 s\n%s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("follow: %v\n%s", err, errb.String())
+		defer mu.Unlock()
+		return len(events) > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("follow: %v", err)
 	}
 	mu.Lock()
 	ev := events[0]
@@ -104,6 +87,36 @@ func TestFollowCommand(t *testing.T) {
 	if err := json.Unmarshal([]byte(lst), &res); err != nil || len(res.Alerts) != 1 || res.Alerts[0].ID != ev.Alert.ID {
 		t.Errorf("alerts list after follow: %s %v", lst, err)
 	}
+}
+
+// startFollow runs the command line args in the background until stop is
+// called (or the test ends: a failed test logs its stderr). stop returns
+// run's error; out is complete once stop has returned.
+func startFollow(t *testing.T, args ...string) (out *bytes.Buffer, stop func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		e := &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")}
+		done <- run(ctx, e, args)
+	}()
+	var once sync.Once
+	var err error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			err = <-done
+		})
+		return err
+	}
+	t.Cleanup(func() {
+		stop()
+		if t.Failed() {
+			t.Logf("%s stderr:\n%s", args[0], stderr.String())
+		}
+	})
+	return &stdout, stop
 }
 
 // TestFollowChildProcess is the child of TestFollowKilledLosesNoAlert: it
@@ -179,31 +192,14 @@ func TestFollowKilledLosesNoAlert(t *testing.T) {
 	child.Wait()
 	healthy.Store(true)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
-	done := make(chan error, 1)
-	go func() {
-		e := &env{stdout: &out, stderr: &errb, stdin: strings.NewReader("")}
-		done <- run(ctx, e, args)
-	}()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	_, stop := startFollow(t, args...)
+	pollUntil(t, "delivery by the restarted follow", 60*time.Second, func() bool {
 		mu.Lock()
-		got := len(processed)
-		mu.Unlock()
-		if got > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			<-done
-			t.Fatalf("the restarted follow did not deliver\n%s", errb.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("follow: %v\n%s", err, errb.String())
+		defer mu.Unlock()
+		return len(processed) > 0
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("follow: %v", err)
 	}
 	lst, _, err := runCLI(t, "alerts", "list", "--data", data, "--json")
 	if err != nil {
