@@ -209,6 +209,7 @@ func BenchmarkFollowCommit(b *testing.B) {
 				b.Fatal(err)
 			}
 			var per, applies, commits, floors []time.Duration
+			var steps [5][]time.Duration // index.CommitTimes, field by field
 			b.ResetTimer()
 			for h := best - last + 1; h <= best; h++ {
 				t0 := time.Now()
@@ -236,6 +237,10 @@ func BenchmarkFollowCommit(b *testing.B) {
 				}
 				applies = append(applies, t2.Sub(t1))
 				commits = append(commits, time.Since(t2))
+				ct := ix.LastCommit()
+				for i, d := range []time.Duration{ct.Append, ct.SyncColumns, ct.SyncMutable, ct.SyncTables, ct.Manifest} {
+					steps[i] = append(steps[i], d)
+				}
 				per = append(per, time.Since(t0))
 			}
 			b.StopTimer()
@@ -256,6 +261,9 @@ func BenchmarkFollowCommit(b *testing.B) {
 			b.ReportMetric(float64(med(applies).Microseconds())/1000, "apply-p50-ms")
 			b.ReportMetric(float64(med(commits).Microseconds())/1000, "commit-p50-ms")
 			b.ReportMetric(float64(med(floors).Microseconds())/1000, "floor-p50-ms")
+			for i, name := range []string{"append", "sync-columns", "sync-spent-alast", "sync-tables", "manifest"} {
+				b.ReportMetric(float64(med(steps[i]).Microseconds())/1000, "commit-"+name+"-p50-ms")
+			}
 			b.ReportMetric(float64(med(per))/float64(med(floors)), "ratio-p50")
 		})
 	}

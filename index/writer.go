@@ -46,6 +46,8 @@ type writer struct {
 	marks    []mark            // spent marks on committed outputs
 	lastPend map[uint32]uint64 // list heads of committed addresses
 	pending  int               // blocks applied since the last commit
+	// lastCommit is how long each step of the last commit took.
+	lastCommit CommitTimes
 	// tablesSynced is when the hash tables were last synced (zero: not
 	// by this writer yet).
 	tablesSynced time.Time
@@ -385,14 +387,20 @@ func (ix *Index) Commit() error {
 	if w.pending == 0 {
 		return nil
 	}
+	var ct CommitTimes
+	t0 := time.Now()
 	for _, c := range ix.cols {
 		if err := c.flush(); err != nil {
 			return err
 		}
 	}
+	t1 := time.Now()
+	ct.Append = t1.Sub(t0)
 	if err := syncAll(ix.cols); err != nil {
 		return err
 	}
+	t2 := time.Now()
+	ct.SyncColumns = t2.Sub(t1)
 	le := binary.LittleEndian
 	for _, m := range w.marks {
 		le.PutUint64(ix.spent.rec(int64(m.o)), m.v)
@@ -408,6 +416,8 @@ func (ix *Index) Commit() error {
 	// The hash tables are synced at most every TableSync: between two
 	// syncs a commit leaves them dirty, and recovery re-inserts the ids
 	// committed since the last sync from the columns synced above.
+	t3 := time.Now()
+	ct.SyncMutable = t3.Sub(t2)
 	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
 	if syncTables {
 		if err := ix.txTab.sync(); err != nil {
@@ -417,6 +427,8 @@ func (ix *Index) Commit() error {
 			return err
 		}
 	}
+	t4 := time.Now()
+	ct.SyncTables = t4.Sub(t3)
 	nb := ix.nBlocks()
 	tip := getBlockRec(ix.blocks.rec(nb - 1))
 	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
@@ -431,6 +443,8 @@ func (ix *Index) Commit() error {
 	if err := ix.kv.Flush(); err != nil {
 		return fmt.Errorf("flush index KV store: %w", err)
 	}
+	ct.Manifest = time.Since(t4)
+	w.lastCommit = ct
 	w.batch.Close()
 	w.batch = ix.kv.NewBatch()
 	ix.m = m
@@ -445,6 +459,24 @@ func (ix *Index) Commit() error {
 	ix.txTab.markClean()
 	ix.addrTab.markClean()
 	return nil
+}
+
+// CommitTimes is how long each step of a commit took (docs/SCHEMA.md,
+// "Commit, recovery, rollback").
+type CommitTimes struct {
+	Append      time.Duration // pending records written to the column files
+	SyncColumns time.Duration // every column fsynced
+	SyncMutable time.Duration // spent marks and list heads of committed records applied, spent.col and alast.col fsynced
+	SyncTables  time.Duration // the hash tables fsynced (0 between TableSync intervals)
+	Manifest    time.Duration // the manifest's KV batch committed and flushed
+}
+
+// LastCommit returns the step times of the writer's last commit.
+func (ix *Index) LastCommit() CommitTimes {
+	if ix.w == nil {
+		return CommitTimes{}
+	}
+	return ix.w.lastCommit
 }
 
 func (ix *Index) tableSync() time.Duration {
