@@ -403,8 +403,11 @@ type lightView struct {
 	tx Tx
 }
 
-// idAddress is the stand-in address of address id (zero for -1).
-func idAddress(id int64) rt.Address {
+// IDAddress is the stand-in address of address id (zero for -1): equal
+// iff the ids are equal, which is all the link rules and CoinJoin
+// detectors read of addresses, so views built from the index need not
+// decode any.
+func IDAddress(id int64) rt.Address {
 	if id < 0 {
 		return rt.Address{}
 	}
@@ -425,11 +428,11 @@ func (v *lightView) build(ix TxIndex, t *index.Tx) (*Tx, error) {
 		}
 		o := ix.OutputAt(in.SpentOutput)
 		// Prev is left unresolved (not the null outpoint: no coinbase).
-		tx.Inputs = append(tx.Inputs, In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: idAddress(o.AddrID), AddrID: o.AddrID})
+		tx.Inputs = append(tx.Inputs, In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID})
 	}
 	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
 		o := ix.OutputAt(id)
-		tx.Outputs = append(tx.Outputs, Out{Value: o.Value, Type: o.Type, Addr: idAddress(o.AddrID), AddrID: o.AddrID})
+		tx.Outputs = append(tx.Outputs, Out{Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID})
 	}
 	return tx, nil
 }

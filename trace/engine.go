@@ -3,7 +3,6 @@ package trace
 import (
 	"container/heap"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sort"
 
@@ -441,7 +440,7 @@ func (r *run) forwardTx(tn int64, st *txState) error {
 		o := r.g.OutputAt(in.SpentOutput)
 		r.inVals[i] = o.Value
 		if detect {
-			r.cj.Inputs = append(r.cj.Inputs, cluster.In{Prev: rt.Outpoint{Vout: uint32(i)}, Value: o.Value, Type: o.Type, Addr: idAddress(o.AddrID), AddrID: o.AddrID})
+			r.cj.Inputs = append(r.cj.Inputs, cluster.In{Prev: rt.Outpoint{Vout: uint32(i)}, Value: o.Value, Type: o.Type, Addr: cluster.IDAddress(o.AddrID), AddrID: o.AddrID})
 		}
 	}
 	for _, s := range st.taint {
@@ -452,7 +451,7 @@ func (r *run) forwardTx(tn int64, st *txState) error {
 		r.outs = append(r.outs, o)
 		r.outVals[j] = o.Value
 		if detect {
-			r.cj.Outputs = append(r.cj.Outputs, cluster.Out{Value: o.Value, Type: o.Type, Addr: idAddress(o.AddrID), AddrID: o.AddrID})
+			r.cj.Outputs = append(r.cj.Outputs, cluster.Out{Value: o.Value, Type: o.Type, Addr: cluster.IDAddress(o.AddrID), AddrID: o.AddrID})
 		}
 	}
 	tnode := txNodeID(tx.Txid)
@@ -598,17 +597,6 @@ func resize(b []int64, n int64) []int64 {
 	b = b[:n]
 	clear(b)
 	return b
-}
-
-// idAddress is a stand-in address for address id: equal iff the ids are
-// equal, which is all the CoinJoin detectors read of addresses.
-func idAddress(id int64) rt.Address {
-	if id < 0 {
-		return rt.Address{}
-	}
-	a := rt.Address{Kind: rt.AddrP2PKH, Len: 20}
-	binary.LittleEndian.PutUint64(a.Data[:], uint64(id))
-	return a
 }
 
 // summarise sorts the endpoints and sums them per cluster.
