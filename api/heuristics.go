@@ -27,8 +27,14 @@ type Heuristics struct {
 }
 
 func heuristicsOf(tx *cluster.Tx, net *chain.Network) Heuristics {
+	return HeuristicsOf(tx, cluster.DefaultPolicy(), net)
+}
+
+// HeuristicsOf is the CoinJoin verdict and the change findings of pol for
+// one transaction, as the CLI and the API show them.
+func HeuristicsOf(tx *cluster.Tx, pol cluster.Policy, net *chain.Network) Heuristics {
 	r := Heuristics{Txid: tx.Txid.String(), CoinJoin: cluster.DetectCoinJoin(tx), Change: []HeuristicsChange{}}
-	for _, f := range cluster.DefaultPolicy().Apply(tx) {
+	for _, f := range pol.Apply(tx) {
 		c := HeuristicsChange{Vout: f.Vout, Rule: f.Rule, Confidence: f.Confidence, Clusters: f.Clusters, Detail: f.Detail}
 		if a := tx.Outputs[f.Vout].Addr; !a.IsZero() {
 			c.Address = chain.EncodeAddress(a, net)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
@@ -24,33 +25,11 @@ func heuristicsCommand() command {
 	return command{name: "heuristics tx", summary: "CoinJoin detection and change heuristics per transaction (JSON lines or an indexed txid)", run: runHeuristicsTx}
 }
 
-// heuristicsChange is one change finding as printed.
-type heuristicsChange struct {
-	Vout       int     `json:"vout"`
-	Rule       string  `json:"rule"`
-	Confidence float64 `json:"confidence"`
-	Clusters   bool    `json:"clusters"`
-	Address    string  `json:"address,omitempty"`
-	Detail     string  `json:"detail,omitempty"`
-}
-
 // heuristicsResult is the line printed per transaction.
-type heuristicsResult struct {
-	Txid     string             `json:"txid"`
-	CoinJoin cluster.CoinJoin   `json:"coinjoin"`
-	Change   []heuristicsChange `json:"change"`
-}
+type heuristicsResult = api.Heuristics
 
 func heuristicsOf(tx *cluster.Tx, pol cluster.Policy, net *chain.Network) heuristicsResult {
-	r := heuristicsResult{Txid: tx.Txid.String(), CoinJoin: cluster.DetectCoinJoin(tx), Change: []heuristicsChange{}}
-	for _, f := range pol.Apply(tx) {
-		c := heuristicsChange{Vout: f.Vout, Rule: f.Rule, Confidence: f.Confidence, Clusters: f.Clusters, Detail: f.Detail}
-		if a := tx.Outputs[f.Vout].Addr; !a.IsZero() {
-			c.Address = chain.EncodeAddress(a, net)
-		}
-		r.Change = append(r.Change, c)
-	}
-	return r
+	return api.HeuristicsOf(tx, pol, net)
 }
 
 func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
