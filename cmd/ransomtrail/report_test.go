@@ -18,7 +18,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
-	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/report"
 )
 
@@ -32,18 +31,7 @@ func reportWorld(t *testing.T) (data string, payments [][]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(pf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	days, err := prices.Parse(f, pf)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := prices.Merge(w.Data, days); err != nil {
-		t.Fatal(err)
-	}
+	simworld.MergePrices(t, w.Data, pf)
 	pr, err := os.Open(filepath.Join(w.Truth, "ransom_payments.csv"))
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,53 +15,14 @@ import (
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
-	"github.com/ransomtrail/ransomtrail/prices"
-	"github.com/ransomtrail/ransomtrail/sim"
 )
 
-// reportsUIData copies the shared world's index and clustering into a data
-// directory of its own (the reports filed through the UI stay out of the
-// shared world) with a fresh state store holding the world's tags and
-// the real BTC/USD series merged in.
+// reportsUIData is a copy of the shared world's data directory with a state store
+// of its own (the world's tags) and the real BTC/USD series merged in.
 func reportsUIData(t *testing.T, w *simworld.World) string {
 	t.Helper()
-	pf := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
-	dst := filepath.Join(t.TempDir(), "data")
-	err := filepath.WalkDir(w.Data, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(w.Data, p)
-		if rel == "state" {
-			return filepath.SkipDir
-		}
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := simworld.ImportTags(context.Background(), dst, filepath.Join(w.Truth, sim.PublishedTagsFile)); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(pf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	days, err := prices.Parse(f, pf)
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := prices.Merge(dst, days); err != nil {
-		t.Fatal(err)
-	}
+	dst := w.CopyData(t)
+	simworld.MergePrices(t, dst, testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv"))
 	return dst
 }
 

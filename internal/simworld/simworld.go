@@ -16,6 +16,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
 	"github.com/ransomtrail/ransomtrail/state"
@@ -184,4 +185,54 @@ func (w *World) Workspace(tb testing.TB) *workspace.Workspace {
 		tb.Fatalf("simworld: open workspace: %v", w.err)
 	}
 	return w.ws
+}
+
+// CopyData copies the world's data directory, all but its state store, to
+// a new temporary directory and imports the world's published tags into a
+// fresh state store there: a test that writes state (reports, cases,
+// alerts) stays out of the shared world.
+func (w *World) CopyData(tb testing.TB) string {
+	tb.Helper()
+	dst := filepath.Join(tb.TempDir(), "data")
+	err := filepath.WalkDir(w.Data, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(w.Data, p)
+		if rel == "state" {
+			return filepath.SkipDir
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := ImportTags(context.Background(), dst, filepath.Join(w.Truth, sim.PublishedTagsFile)); err != nil {
+		tb.Fatal(err)
+	}
+	return dst
+}
+
+// MergePrices merges the daily price file into data's price series.
+func MergePrices(tb testing.TB, data, file string) {
+	tb.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	days, err := prices.Parse(f, file)
+	f.Close()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, _, err := prices.Merge(data, days); err != nil {
+		tb.Fatal(err)
+	}
 }
