@@ -205,19 +205,13 @@ func Load(ctx context.Context, st state.TagStore, ix AddressIndex, c Clusters) (
 
 // AllTags pages through every tag of the store.
 func AllTags(ctx context.Context, st state.TagStore) ([]tags.Tag, error) {
-	var all []tags.Tag
-	cursor := ""
-	for {
-		page, next, err := st.List(ctx, state.TagFilter{}, cursor, state.MaxListLimit)
-		if err != nil {
-			return nil, fmt.Errorf("read tags: %w", err)
-		}
-		all = append(all, page...)
-		if next == "" {
-			return all, nil
-		}
-		cursor = next
+	all, err := state.All(func(cursor string) ([]tags.Tag, string, error) {
+		return st.List(ctx, state.TagFilter{}, cursor, state.MaxListLimit)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read tags: %w", err)
 	}
+	return all, nil
 }
 
 // Generation identifies the snapshot: every Build returns a new one.

@@ -247,49 +247,44 @@ func (m *Monitor) Rescreen(ctx context.Context) ([]state.Alert, error) {
 	now := m.now().UTC()
 	var alerts []state.Alert
 	var changed []state.WatchEntry
-	cursor := ""
-	for {
-		page, next, err := m.st.Watchlists().List(ctx, cursor, state.MaxListLimit)
-		if err != nil {
-			return nil, err
+	entries, err := state.All(func(cursor string) ([]state.WatchEntry, string, error) {
+		return m.st.Watchlists().List(ctx, cursor, state.MaxListLimit)
+	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range entries {
+		e := entries[i]
+		if e.Kind != state.WatchAddress && e.Kind != state.WatchCluster {
+			continue
 		}
-		for i := range page {
-			e := page[i]
-			if e.Kind != state.WatchAddress && e.Kind != state.WatchCluster {
-				continue
-			}
-			risk := m.riskOf(&e, attr)
-			var added []string
-			for _, r := range risk {
-				if !contains(e.Risk, r) {
-					added = append(added, r)
-				}
-			}
-			if len(added) > 0 {
-				a := state.Alert{
-					ID:   alertID(KindRescreen, e.ID, strings.Join(risk, ",")),
-					Kind: KindRescreen, Status: state.AlertOpen, Version: 1, WatchID: e.ID, Watch: watchName(&e),
-					Height: -1, Created: now, Updated: now,
-					Summary: fmt.Sprintf("watched %s is now %s (was %s)", watchName(&e), strings.Join(risk, ", "), riskWord(e.Risk)),
-					Details: RescreenDetails{Before: nonNil(e.Risk), After: risk, Added: added, Labels: m.labelsOf(&e, attr)},
-				}
-				if e.Kind == state.WatchAddress {
-					a.Address = e.Value
-				} else {
-					cid := int64(attr.ClusterOf(uint32(e.ClusterID)))
-					a.ClusterID = &cid
-				}
-				alerts = append(alerts, a)
-			}
-			if !equalStrings(risk, e.Risk) {
-				e.Risk, e.Screened = risk, now
-				changed = append(changed, e)
+		risk := m.riskOf(&e, attr)
+		var added []string
+		for _, r := range risk {
+			if !contains(e.Risk, r) {
+				added = append(added, r)
 			}
 		}
-		if next == "" {
-			break
+		if len(added) > 0 {
+			a := state.Alert{
+				ID:   alertID(KindRescreen, e.ID, strings.Join(risk, ",")),
+				Kind: KindRescreen, Status: state.AlertOpen, Version: 1, WatchID: e.ID, Watch: watchName(&e),
+				Height: -1, Created: now, Updated: now,
+				Summary: fmt.Sprintf("watched %s is now %s (was %s)", watchName(&e), strings.Join(risk, ", "), riskWord(e.Risk)),
+				Details: RescreenDetails{Before: nonNil(e.Risk), After: risk, Added: added, Labels: m.labelsOf(&e, attr)},
+			}
+			if e.Kind == state.WatchAddress {
+				a.Address = e.Value
+			} else {
+				cid := int64(attr.ClusterOf(uint32(e.ClusterID)))
+				a.ClusterID = &cid
+			}
+			alerts = append(alerts, a)
 		}
-		cursor = next
+		if !equalStrings(risk, e.Risk) {
+			e.Risk, e.Screened = risk, now
+			changed = append(changed, e)
+		}
 	}
 	var ins []state.Alert
 	if len(alerts) > 0 {

@@ -49,30 +49,25 @@ func (m *Monitor) watchSet(ctx context.Context, v view) (*watchSet, error) {
 	if w == nil {
 		w = &watchSet{byKey: map[string][]*state.WatchEntry{}, labels: map[string][]*state.WatchEntry{},
 			categories: map[string][]*state.WatchEntry{}}
-		cursor := ""
-		for {
-			page, next, err := m.st.Watchlists().List(ctx, cursor, state.MaxListLimit)
-			if err != nil {
-				return nil, err
+		entries, err := state.All(func(cursor string) ([]state.WatchEntry, string, error) {
+			return m.st.Watchlists().List(ctx, cursor, state.MaxListLimit)
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i := range entries {
+			e := &entries[i]
+			switch e.Kind {
+			case state.WatchAddress:
+				w.byKey[string(e.AddrKey)] = append(w.byKey[string(e.AddrKey)], e)
+			case state.WatchCluster:
+				w.clusters = append(w.clusters, e)
+			case state.WatchLabel:
+				k := strings.ToLower(e.Value)
+				w.labels[k] = append(w.labels[k], e)
+			case state.WatchCategory:
+				w.categories[e.Value] = append(w.categories[e.Value], e)
 			}
-			for i := range page {
-				e := &page[i]
-				switch e.Kind {
-				case state.WatchAddress:
-					w.byKey[string(e.AddrKey)] = append(w.byKey[string(e.AddrKey)], e)
-				case state.WatchCluster:
-					w.clusters = append(w.clusters, e)
-				case state.WatchLabel:
-					k := strings.ToLower(e.Value)
-					w.labels[k] = append(w.labels[k], e)
-				case state.WatchCategory:
-					w.categories[e.Value] = append(w.categories[e.Value], e)
-				}
-			}
-			if next == "" {
-				break
-			}
-			cursor = next
 		}
 		m.mu.Lock()
 		m.watch = w

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,3 +104,21 @@ type quiet struct{}
 func (quiet) Infof(string, ...any)      {}
 func (quiet) Errorf(string, ...any)     {}
 func (quiet) Fatalf(f string, a ...any) { panic(f) }
+
+func TestAllWalksEveryPage(t *testing.T) {
+	pages := map[string][]int{"": {1, 2}, "a": {3}, "b": {}, "c": {4, 5}}
+	next := map[string]string{"": "a", "a": "b", "b": "c", "c": ""}
+	got, err := state.All(func(c string) ([]int, string, error) { return pages[c], next[c], nil })
+	if err != nil || fmt.Sprint(got) != "[1 2 3 4 5]" {
+		t.Fatalf("All = %v, %v; want [1 2 3 4 5]", got, err)
+	}
+	boom := errors.New("boom")
+	if _, err := state.All(func(c string) ([]int, string, error) {
+		if c == "a" {
+			return nil, "", boom
+		}
+		return pages[c], next[c], nil
+	}); !errors.Is(err, boom) {
+		t.Fatalf("All kept going past an error: %v", err)
+	}
+}

@@ -111,3 +111,22 @@ type ImportFile struct {
 	SHA256 string `json:"sha256"`
 	Bytes  int64  `json:"bytes"`
 }
+
+// All pages through a cursor-paged list from its start (list is called
+// with "" first, then with each next cursor, until the next is "") and
+// returns every item in order.
+func All[T any](list func(cursor string) (page []T, next string, err error)) ([]T, error) {
+	all := []T{}
+	cursor := ""
+	for {
+		page, next, err := list(cursor)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, page...)
+		if next == "" {
+			return all, nil
+		}
+		cursor = next
+	}
+}

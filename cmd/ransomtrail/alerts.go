@@ -133,18 +133,11 @@ func runAlertsDeliveries(ctx context.Context, e *env, args []string) error {
 	if *dead {
 		st = state.DeliveryDead
 	}
-	all := []state.Delivery{}
-	cursor := ""
-	for {
-		page, next, err := m.Deliveries(ctx, st, cursor, state.MaxListLimit)
-		if err != nil {
-			return err
-		}
-		all = append(all, page...)
-		if next == "" {
-			break
-		}
-		cursor = next
+	all, err := state.All(func(cursor string) ([]state.Delivery, string, error) {
+		return m.Deliveries(ctx, st, cursor, state.MaxListLimit)
+	})
+	if err != nil {
+		return err
 	}
 	if *jsonOut {
 		return writeJSON(e.stdout, all)

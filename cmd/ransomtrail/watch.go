@@ -106,18 +106,11 @@ func runWatchList(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	all := []state.WatchEntry{}
-	cursor := ""
-	for {
-		page, next, err := m.Watches(ctx, cursor, state.MaxListLimit)
-		if err != nil {
-			return err
-		}
-		all = append(all, page...)
-		if next == "" {
-			break
-		}
-		cursor = next
+	all, err := state.All(func(cursor string) ([]state.WatchEntry, string, error) {
+		return m.Watches(ctx, cursor, state.MaxListLimit)
+	})
+	if err != nil {
+		return err
 	}
 	if jsonOut {
 		return writeJSON(e.stdout, all)
