@@ -150,6 +150,9 @@ func (s *Service) ListCases(ctx context.Context, cursor string, limit int) (*Cas
 		return nil, err
 	}
 	page, next, err := s.State.Cases().List(ctx, cursor, limit)
+	if errors.Is(err, state.ErrBadCursor) {
+		return nil, rt.Invalid("cursor", "not a cursor this server gave out")
+	}
 	if err != nil {
 		return nil, err
 	}

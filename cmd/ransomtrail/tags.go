@@ -54,6 +54,9 @@ func lookupNetwork(fs *flag.FlagSet, name string) (*chain.Network, error) {
 type importReport struct {
 	api.ImportReport
 	Error string `json:"error,omitempty"`
+	// AuditError is set when the tags were stored but their audit log
+	// entry could not be written: the import took effect.
+	AuditError string `json:"audit_error,omitempty"`
 }
 
 type parsedFile struct {
@@ -195,6 +198,11 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if failed > 0 {
 		return fmt.Errorf("%d of %d imports failed (nothing of them was stored)", failed, len(reports))
 	}
+	for _, r := range reports {
+		if r.AuditError != "" {
+			return fmt.Errorf("%s; check the audit log with `ransomtrail audit verify`", r.AuditError)
+		}
+	}
 	return nil
 }
 
@@ -223,8 +231,7 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 	}
 	if _, err := st.Audit().Append(ctx, state.AuditEntry{Time: time.Now(), Actor: "cli", Action: "import", Object: "tags:" + imp.ID,
 		ObjectHash: imp.ID, Detail: fmt.Sprintf("format=%s tags=%d", r.Format, len(res.Tags))}); err != nil {
-		r.Error = fmt.Sprintf("%s: audit: %v", head.name, err)
-		return r
+		r.AuditError = fmt.Sprintf("%s: the tags were stored, but their audit log entry failed: %v", head.name, err)
 	}
 	rep.Files = r.Files // as named on the command line
 	r.ImportReport = rep
@@ -249,6 +256,9 @@ func printImport(w io.Writer, r *importReport) {
 		fmt.Fprintf(w, ", %d actors", r.Actors)
 	}
 	fmt.Fprintf(w, ", %d rejected\n", len(r.Rejected))
+	if r.AuditError != "" {
+		fmt.Fprintf(w, "  warning: %s\n", r.AuditError)
+	}
 	for _, x := range r.Rejected {
 		cur := ""
 		if x.Currency != "" {
