@@ -207,12 +207,22 @@ func (g guardedTransport) Dial(ctx context.Context, d transport.Dialer, addr str
 // publisher's first command (READY) has arrived.
 type guardConn struct {
 	net.Conn
-	mu    sync.Mutex
-	guard frameGuard
-	stop  func() bool
+	mu     sync.Mutex
+	guard  frameGuard
+	failed error // the framing error that ended the connection
+	stop   func() bool
 }
 
+// Read reads from the connection and follows the framing. Bytes that
+// complete an oversized frame header are not returned: the read fails
+// (and every later one), so zmq4 never sees the size.
 func (c *guardConn) Read(p []byte) (int, error) {
+	c.mu.Lock()
+	failed := c.failed
+	c.mu.Unlock()
+	if failed != nil {
+		return 0, failed
+	}
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	ready := c.guard.ready
@@ -220,10 +230,13 @@ func (c *guardConn) Read(p []byte) (int, error) {
 	if !ready && c.guard.ready {
 		c.Conn.SetDeadline(time.Time{})
 	}
+	if gerr != nil {
+		c.failed = gerr
+	}
 	c.mu.Unlock()
 	if gerr != nil {
 		c.Conn.Close()
-		return n, gerr
+		return 0, gerr
 	}
 	return n, err
 }

@@ -11,6 +11,8 @@
 //   pub TOPIC BODYHEX SEQ   send [TOPIC, BODY, SEQ as uint32 LE]; a block or
 //                           transaction hash goes in display order, as Core
 //                           sends it
+//   zeros TOPIC SIZE SEQ    as pub, with a body of SIZE zero bytes
+//                           (oversized frames)
 //   frames HEX...           send these frames as one message ("-" is an
 //                           empty frame): malformed notifications
 //
@@ -37,10 +39,11 @@ async function main() {
       continue
     }
     try {
-      if (f[0] === "pub" && f.length === 4) {
+      if ((f[0] === "pub" || f[0] === "zeros") && f.length === 4) {
+        const body = f[0] === "pub" ? hex(f[2]) : Buffer.alloc(Number(f[2]))
         const seq = Buffer.alloc(4)
         seq.writeUInt32LE(Number(f[3]) >>> 0)
-        await sock.send([Buffer.from(f[1]), hex(f[2]), seq])
+        await sock.send([Buffer.from(f[1]), body, seq])
       } else if (f[0] === "frames" && f.length >= 2) {
         await sock.send(f.slice(1).map(hex))
       } else {
