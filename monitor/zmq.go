@@ -452,3 +452,11 @@ func (m *Monitor) zmqNotified(f *zmqFeed, z zmqMessage) {
 		m.Wake()
 	}
 }
+
+// CheckZMQ checks ZMQ endpoints as Options.ZMQ takes them (a command
+// checks its flags before it dials the node): an *rt.InputError names the
+// bad one.
+func CheckZMQ(endpoints []string) error {
+	_, err := parseZMQEndpoints(endpoints)
+	return err
+}
