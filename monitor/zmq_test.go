@@ -32,7 +32,7 @@ const zmqPubDir = "testdata/zmqpub"
 // needZMQPublisher returns node's path, skipping the test when node or the
 // publisher's npm packages are missing, except in CI (CI=true), where
 // ./scripts/test has installed them.
-func needZMQPublisher(t *testing.T) string {
+func needZMQPublisher(t testing.TB) string {
 	t.Helper()
 	missing := func(what string) {
 		t.Helper()
@@ -61,7 +61,7 @@ type zmqPublisher struct {
 	stderr   bytes.Buffer
 }
 
-func startZMQPublisher(t *testing.T, node, endpoint string) *zmqPublisher {
+func startZMQPublisher(t testing.TB, node, endpoint string) *zmqPublisher {
 	t.Helper()
 	p := &zmqPublisher{endpoint: endpoint, cmd: exec.Command(node, "zmqpub.js", endpoint)}
 	p.cmd.Dir = zmqPubDir
@@ -85,7 +85,7 @@ func startZMQPublisher(t *testing.T, node, endpoint string) *zmqPublisher {
 	return p
 }
 
-func (p *zmqPublisher) line(t *testing.T) string {
+func (p *zmqPublisher) line(t testing.TB) string {
 	t.Helper()
 	if !p.out.Scan() {
 		t.Fatalf("ZMQ publisher stopped (%v): %s", p.out.Err(), p.stderr.String())
@@ -94,7 +94,7 @@ func (p *zmqPublisher) line(t *testing.T) string {
 }
 
 // send gives the publisher one command and waits for its "ok".
-func (p *zmqPublisher) send(t *testing.T, format string, args ...any) {
+func (p *zmqPublisher) send(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if _, err := fmt.Fprintf(p.in, format+"\n", args...); err != nil {
 		t.Fatalf("ZMQ publisher: %v: %s", err, p.stderr.String())
@@ -150,7 +150,7 @@ func (p *pollCounter) BestHeight(ctx context.Context) (int64, error) {
 	return h, err
 }
 
-func freeTCPPort(t *testing.T) int {
+func freeTCPPort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
