@@ -203,7 +203,8 @@ func (m *Monitor) count(fn func(*Stats)) {
 // applies the node's new blocks and raises their alerts; deliveries run on
 // their own goroutines, so a dead or slow webhook never holds the follower.
 // Transient errors (node unreachable) are logged and retried at the next
-// poll.
+// poll. With Options.ZMQ, Bitcoin Core's block notifications make it poll
+// at once (zmq.go); polling goes on beside them.
 func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	if src == nil {
 		return errors.New("monitor: no block source")
