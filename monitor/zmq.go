@@ -381,11 +381,15 @@ func (m *Monitor) zmqSession(ctx context.Context, f *zmqFeed) (connected bool, e
 		}
 	}
 	if err := sock.Dial(f.ep.dial); err != nil {
-		var oe *net.OpError
-		if errors.As(err, &oe) {
-			err = oe
+		if ctx.Err() != nil {
+			return false, ctx.Err()
 		}
-		return false, fmt.Errorf("zmq: cannot connect to %s: %w", f.ep.url, err)
+		var oe *net.OpError
+		if errors.As(err, &oe) && oe.Op == "dial" {
+			return false, fmt.Errorf("zmq: cannot connect to %s: %w", f.ep.url, oe)
+		}
+		// Connected, but no ZMQ handshake: another service's port.
+		return false, fmt.Errorf("zmq: cannot connect to %s: no ZMQ handshake (is it the node's -zmqpubhashblock address?): %w", f.ep.url, err)
 	}
 	m.log.Info("zmq: connected", "endpoint", f.ep.url, "topics", strings.Join(topics, ","))
 	m.count(func(s *Stats) { s.ZMQConnects++ })

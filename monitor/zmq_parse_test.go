@@ -2,10 +2,16 @@ package monitor
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
@@ -226,5 +232,103 @@ func TestFrameGuard(t *testing.T) {
 	huge := append(append([]byte{}, greeting...), zmtpLong, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff)
 	if err := g.feed(huge); err == nil || !strings.Contains(err.Error(), "18446744073709551615 bytes") {
 		t.Fatalf("huge frame: err = %v", err)
+	}
+}
+
+// TestZMQNotAPublisher points the subscriber at TCP servers that are not
+// ZMQ publishers: one that never speaks (the handshake deadline ends it,
+// and so does closing the subscriber), one that answers as an HTTP server.
+func TestZMQNotAPublisher(t *testing.T) {
+	if err := registerTransports(); err != nil {
+		t.Fatal(err)
+	}
+	serve := func(answer []byte) (string, func()) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []net.Conn
+		var mu sync.Mutex
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				conns = append(conns, c)
+				mu.Unlock()
+				if answer != nil {
+					go func() {
+						io.ReadAtLeast(c, make([]byte, 64), 10)
+						c.Write(answer)
+						c.Close()
+					}()
+				}
+			}
+		}()
+		return "tcp://" + l.Addr().String(), func() {
+			l.Close()
+			mu.Lock()
+			for _, c := range conns {
+				c.Close()
+			}
+			mu.Unlock()
+		}
+	}
+	session := func(ctx context.Context, ep string) (bool, error) {
+		eps, err := parseZMQEndpoints([]string{ep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := &Monitor{log: slog.New(slog.NewTextHandler(io.Discard, nil)), kick: make(chan struct{}, 1)}
+		return m.zmqSession(ctx, &zmqFeed{ep: eps[0], seq: map[string]uint32{}})
+	}
+	result := func(what string, f func() (bool, error)) error {
+		t.Helper()
+		type res struct {
+			ok  bool
+			err error
+		}
+		ch := make(chan res, 1)
+		go func() { ok, err := f(); ch <- res{ok, err} }()
+		select {
+		case r := <-ch:
+			if r.ok {
+				t.Errorf("%s: reported connected", what)
+			}
+			t.Logf("%s: %v", what, r.err)
+			return r.err
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: the subscriber did not return within 30s", what)
+			return nil
+		}
+	}
+
+	silent, stop := serve(nil)
+	defer stop()
+	defer func(d time.Duration) { zmqHandshake = d }(zmqHandshake)
+	zmqHandshake = 300 * time.Millisecond
+	err := result("silent server", func() (bool, error) { return session(context.Background(), silent) })
+	if err == nil || !strings.Contains(err.Error(), "zmq: cannot connect to "+silent+": no ZMQ handshake") || !strings.Contains(err.Error(), "i/o timeout") {
+		t.Errorf("silent server: err = %v", err)
+	}
+	// Closing the subscriber ends a connection still in its handshake.
+	zmqHandshake = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(200 * time.Millisecond)
+		cancel()
+	}()
+	if err := result("silent server, closed", func() (bool, error) { return session(ctx, silent) }); !errors.Is(err, context.Canceled) {
+		t.Errorf("closed during the handshake: err = %v, want context.Canceled", err)
+	}
+
+	zmqHandshake = 10 * time.Second
+	httpd, stop2 := serve([]byte("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request"))
+	defer stop2()
+	err = result("HTTP server", func() (bool, error) { return session(context.Background(), httpd) })
+	if err == nil || !strings.Contains(err.Error(), "zmq: cannot connect to "+httpd+": no ZMQ handshake") {
+		t.Errorf("HTTP server: err = %v", err)
 	}
 }
