@@ -332,3 +332,59 @@ func TestZMQNotAPublisher(t *testing.T) {
 		t.Errorf("HTTP server: err = %v", err)
 	}
 }
+
+// TestZMQNotified checks what a parsed notification does: a block wakes
+// the follower; sequence numbers that jump or go back are logged (and
+// wake it); transaction notifications wake it at most once per zmqTxWake.
+func TestZMQNotified(t *testing.T) {
+	var logs syncBuffer
+	m := &Monitor{log: slog.New(slog.NewTextHandler(&logs, nil)), kick: make(chan struct{}, 1)}
+	f := &zmqFeed{ep: zmqEndpoint{url: "tcp://127.0.0.1:28332"}, seq: map[string]uint32{}}
+	woken := func() bool {
+		select {
+		case <-m.kick:
+			return true
+		default:
+			return false
+		}
+	}
+	block := func(seq uint32) zmqMessage { return zmqMessage{Topic: zmqHashBlock, Seq: seq} }
+	m.zmqNotified(f, block(41)) // the first message of a topic: no gap whatever its number
+	if !woken() || m.Stats().ZMQGaps != 0 || m.Stats().ZMQBlocks != 1 {
+		t.Fatalf("first block: woken? stats %+v", m.Stats())
+	}
+	m.zmqNotified(f, block(42))
+	if !woken() || m.Stats().ZMQGaps != 0 {
+		t.Fatalf("next block: stats %+v", m.Stats())
+	}
+	m.zmqNotified(f, block(45))
+	if !woken() || m.Stats().ZMQGaps != 1 || !strings.Contains(logs.String(), `msg="zmq: sequence gap: notifications were lost; polling now" endpoint=tcp://127.0.0.1:28332 topic=hashblock last=42 seq=45 missed=2`) {
+		t.Fatalf("gap: stats %+v, log:\n%s", m.Stats(), logs.String())
+	}
+	m.zmqNotified(f, block(0))
+	if !woken() || m.Stats().ZMQGaps != 2 || !strings.Contains(logs.String(), `sequence went back (the publisher restarted?); polling now" endpoint=tcp://127.0.0.1:28332 topic=hashblock last=45 seq=0`) {
+		t.Fatalf("restart: stats %+v, log:\n%s", m.Stats(), logs.String())
+	}
+	// The sequence wraps around without a gap; other topics count apart.
+	f.seq[zmqHashBlock] = 0xffffffff
+	m.zmqNotified(f, block(0))
+	m.zmqNotified(f, zmqMessage{Topic: zmqRawBlock, Seq: 7})
+	if !woken() || m.Stats().ZMQGaps != 2 {
+		t.Fatalf("wrap-around: stats %+v", m.Stats())
+	}
+
+	defer func(d time.Duration) { zmqTxWake = d }(zmqTxWake)
+	zmqTxWake = time.Hour
+	m.zmqNotified(f, zmqMessage{Topic: zmqHashTx, Seq: 1})
+	if !woken() {
+		t.Fatal("the first transaction notification did not wake the follower")
+	}
+	m.zmqNotified(f, zmqMessage{Topic: zmqHashTx, Seq: 2})
+	m.zmqNotified(f, zmqMessage{Topic: zmqRawTx, Seq: 1})
+	if woken() {
+		t.Fatal("transaction notifications within zmqTxWake woke the follower again")
+	}
+	if s := m.Stats(); s.ZMQTxs != 3 || s.ZMQBlocks != 6 {
+		t.Fatalf("stats %+v, want 3 transaction and 6 block notifications", s)
+	}
+}
