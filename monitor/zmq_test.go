@@ -167,7 +167,8 @@ func freeTCPPort(t testing.TB) int {
 // down when the follower starts and is connected to once it is up; a
 // rawblock and hashblock notification each bring the follower to the new
 // tip; a sequence gap is logged and followed; a malformed message is
-// ignored; an oversized frame drops the connection, which is made again.
+// ignored; a hashtx notification (Mempool) wakes the follower; an
+// oversized frame drops the connection, which is made again.
 func TestZMQFollowsNotifications(t *testing.T) {
 	node := needZMQPublisher(t)
 	nw := startNode(t, 3)
@@ -185,7 +186,7 @@ func TestZMQFollowsNotifications(t *testing.T) {
 			t.Logf("monitor log:\n%s", logs.String())
 		}
 	}()
-	m, err := New(ws, Options{Poll: time.Hour, ZMQ: []string{endpoint},
+	m, err := New(ws, Options{Poll: time.Hour, ZMQ: []string{endpoint}, Mempool: true,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +227,9 @@ func TestZMQFollowsNotifications(t *testing.T) {
 	polls := src.n.Load()
 	pub := startZMQPublisher(t, node, endpoint)
 	waitFor(t, "the connection to the publisher once it is up", wait, func() bool { return m.Stats().ZMQConnects == 1 })
+	if !logged(`msg="zmq: connected" endpoint=` + endpoint + " topics=hashblock,rawblock,hashtx,rawtx")() {
+		t.Errorf("the subscription is not to the block and transaction topics")
+	}
 	waitFor(t, "the poll made on connecting", wait, func() bool { return src.n.Load() > polls })
 
 	seq := map[string]uint32{}
@@ -289,6 +293,14 @@ func TestZMQFollowsNotifications(t *testing.T) {
 	pub.send(t, "frames %x %x", "hashblock", display(c))
 	waitFor(t, "the malformed notification logged", wait, logged("zmq: malformed notification ignored", "2 frames, want 3"))
 	waitFor(t, "the poll after the malformed notification", wait, func() bool { return src.n.Load() > polls })
+
+	// With Mempool, a transaction notification wakes the follower (its
+	// mempool scan runs after the poll), and rawtx is unsubscribed.
+	polls = src.n.Load()
+	pub.send(t, "pub hashtx %s 0", strings.Repeat("ab", 32))
+	waitFor(t, "the hashtx notification counted", wait, func() bool { return m.Stats().ZMQTxs == 1 })
+	waitFor(t, "the poll after the hashtx notification", wait, func() bool { return src.n.Load() > polls })
+	waitFor(t, "rawtx unsubscribed", wait, logged("zmq: the endpoint publishes hashtx; rawtx unsubscribed"))
 
 	// A frame over the size limit fails the connection before its body
 	// is read; the follower connects again and follows.
