@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,29 +49,12 @@ func TestZMQFlags(t *testing.T) {
 // (npm zeromq) sending Bitcoin Core-layout notifications.
 const zmqPubDir = "../../monitor/testdata/zmqpub"
 
-// lockedBuffer is a log sink read while a command writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// TestFollowZMQ runs 'ransomtrail follow --poll 1h --zmq ENDPOINT' against
-// a real btcd node and a real libzmq publisher: a hashblock notification
-// for a newly mined block brings the follower to it within the hour-long
-// poll interval.
-func TestFollowZMQ(t *testing.T) {
+// startZMQPub runs the publisher on a free loopback port and returns its
+// endpoint and a function that sends one command (see zmqpub.js) and
+// waits for its "ok". Without node or its npm packages the test is
+// skipped, or fails under CI=true (./scripts/test installs them).
+func startZMQPub(t *testing.T) (endpoint string, send func(format string, args ...any)) {
+	t.Helper()
 	node, err := exec.LookPath("node")
 	if err == nil {
 		_, err = os.Stat(filepath.Join(zmqPubDir, "node_modules", "zeromq", "package.json"))
@@ -83,52 +65,80 @@ func TestFollowZMQ(t *testing.T) {
 		}
 		t.Skipf("node or the ZMQ test publisher's npm packages are missing: %v", err)
 	}
-	n := btcdtest.Start(t, nil)
-	n.Generate(t, 3)
-	data := t.TempDir()
-	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
-		t.Fatalf("ingest: %v\n%s", err, stderr)
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	endpoint := "tcp://" + l.Addr().String()
+	endpoint = "tcp://" + l.Addr().String()
 	l.Close()
-
 	pub := exec.Command(node, "zmqpub.js", endpoint)
 	pub.Dir = zmqPubDir
-	pubIn, err := pub.StdinPipe()
+	in, err := pub.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	pubOut, err := pub.StdoutPipe()
+	out, err := pub.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pubErr bytes.Buffer
-	pub.Stderr = &pubErr
+	var stderr syncBuffer
+	pub.Stderr = &stderr
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
-		pubIn.Close()
+	t.Cleanup(func() {
+		in.Close()
 		pub.Wait()
-	}()
-	lines := bufio.NewScanner(pubOut)
+	})
+	lines := bufio.NewScanner(out)
 	next := func() string {
 		if !lines.Scan() {
-			t.Fatalf("ZMQ publisher stopped: %s", pubErr.String())
+			t.Fatalf("ZMQ publisher stopped: %s", stderr.String())
 		}
 		return lines.Text()
 	}
 	if line := next(); !strings.HasPrefix(line, "bound "+endpoint) {
 		t.Fatalf("ZMQ publisher: %q", line)
 	}
+	return endpoint, func(format string, args ...any) {
+		t.Helper()
+		fmt.Fprintf(in, format+"\n", args...)
+		if line := next(); !strings.HasPrefix(line, "ok ") {
+			t.Fatalf("ZMQ publisher: %s", line)
+		}
+	}
+}
 
+// notifyUntil publishes hashblock notifications for hash (sequence 0, 1,
+// …) until done holds: a subscription reaches a PUB socket
+// asynchronously, and what is published before is dropped.
+func notifyUntil(t *testing.T, send func(string, ...any), hash fmt.Stringer, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for seq := 0; !done(); seq++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30s waiting for %s", what)
+		}
+		send("pub hashblock %s %d", hash, seq)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestFollowZMQ runs 'ransomtrail follow --poll 1h --zmq ENDPOINT' against
+// a real btcd node and a real libzmq publisher: a hashblock notification
+// for a newly mined block brings the follower to it within the hour-long
+// poll interval.
+func TestFollowZMQ(t *testing.T) {
+	endpoint, send := startZMQPub(t)
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer
-	var stderr lockedBuffer
+	var stderr syncBuffer
 	done := make(chan error, 1)
 	go func() {
 		e := &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")}
@@ -153,25 +163,49 @@ func TestFollowZMQ(t *testing.T) {
 		return strings.Contains(stderr.String(), `msg="zmq: connected" endpoint=`+endpoint)
 	})
 	hash := n.Generate(t, 1)[0]
-	// Published until followed: a subscription reaches a PUB socket
-	// asynchronously, and what is published before is dropped.
-	seq := 0
-	deadline := time.Now().Add(30 * time.Second)
-	for !strings.Contains(stderr.String(), "msg=followed height=4 ") {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 30s waiting for follow to reach block 4 %s", hash)
-		}
-		fmt.Fprintf(pubIn, "pub hashblock %s %d\n", hash, seq)
-		if line := next(); !strings.HasPrefix(line, "ok ") {
-			t.Fatalf("ZMQ publisher: %s", line)
-		}
-		seq++
-		time.Sleep(100 * time.Millisecond)
-	}
+	notifyUntil(t, send, hash, "follow to reach block 4", func() bool {
+		return strings.Contains(stderr.String(), "msg=followed height=4 ")
+	})
 	if err := stop(); err != nil {
 		t.Fatalf("follow: %v", err)
 	}
 	if !strings.HasPrefix(stdout.String(), "stopped at height 4: 1 blocks followed") {
 		t.Errorf("follow summary: %q", stdout.String())
+	}
+}
+
+// TestServeZMQ runs 'serve --rpc --poll 1h --zmq ENDPOINT': a hashblock
+// notification brings the server's index to the new block (/healthz).
+func TestServeZMQ(t *testing.T) {
+	endpoint, send := startZMQPub(t)
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	base, logs := startServe(t, "--data", data, "--dev", "--addr", "127.0.0.1:0", "--rpc", n.URL, "--poll", "1h", "--zmq", endpoint)
+	defer func() {
+		if t.Failed() {
+			t.Logf("serve log:\n%s", logs.String())
+		}
+	}()
+	pollUntil(t, "serve to connect to the publisher", 30*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"msg":"zmq: connected","endpoint":"`+endpoint+`"`)
+	})
+	hash := n.Generate(t, 1)[0]
+	var h struct {
+		Height    int64 `json:"height"`
+		Following bool  `json:"following"`
+	}
+	notifyUntil(t, send, hash, "the server's index to reach block 4", func() bool {
+		code, body := apiDo(t, "GET", base+"healthz", "", &h)
+		if code != 200 {
+			t.Fatalf("healthz: %d %s", code, body)
+		}
+		return h.Height == 4
+	})
+	if !h.Following {
+		t.Errorf("healthz: not following")
 	}
 }
