@@ -42,8 +42,8 @@ const (
 	zmqMaxBody = 4_000_000
 	// zmqMinBlock is a block header's size: a rawblock body is at least that.
 	zmqMinBlock = 80
-	// zmqMinTx is the smallest serialized transaction (version, one input
-	// count, no inputs, one output count, no outputs, lock time).
+	// zmqMinTx is the smallest serialized transaction: version (4 bytes),
+	// input and output counts (1 each), lock time (4).
 	zmqMinTx = 10
 )
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -316,5 +317,45 @@ func TestZMQFollowsNotifications(t *testing.T) {
 	waitFor(t, "4 blocks counted", wait, func() bool { return m.Stats().Blocks >= 4 })
 	if s := m.Stats(); s.ZMQBlocks < 4 || s.ZMQBad != 1 || s.Blocks != 4 || s.ZMQConnects != 2 {
 		t.Errorf("stats: %+v, want ≥ 4 block notifications, 1 malformed, 4 blocks followed, 2 connections", s)
+	}
+}
+
+// TestZMQIPC subscribes over a Unix socket (ipc://, Bitcoin Core's
+// -zmqpubhashblock=ipc:///PATH): the block hash arrives in display order
+// and is read back as published.
+func TestZMQIPC(t *testing.T) {
+	node := needZMQPublisher(t)
+	if err := registerTransports(); err != nil {
+		t.Fatal(err)
+	}
+	ep := "ipc://" + filepath.Join(t.TempDir(), "zmq.sock")
+	pub := startZMQPublisher(t, node, ep)
+	eps, err := parseZMQEndpoints([]string{ep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	m := &Monitor{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), kick: make(chan struct{}, 1)}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.zmqSession(ctx, &zmqFeed{ep: eps[0], seq: map[string]uint32{}})
+		done <- err
+	}()
+	const hash = "000000000019d6689c085ae165831e934ff763ae46a2a6c172b3f1b60a8ce26f"
+	deadline := time.Now().Add(30 * time.Second)
+	for seq := 0; m.Stats().ZMQBlocks == 0; seq++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("no notification over %s within 30s; log:\n%s", ep, logs.String())
+		}
+		pub.send(t, "pub hashblock %s %d", hash, seq)
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("session ended with %v, want context.Canceled", err)
+	}
+	if !strings.Contains(logs.String(), `msg="zmq: new block" endpoint=`+ep+" topic=hashblock hash="+hash) {
+		t.Errorf("log:\n%s", logs.String())
 	}
 }
