@@ -150,6 +150,19 @@ func TestDemixMatchesMixerFlows(t *testing.T) {
 		camp := scoreDemix(t, tr, ws.Index, flows, c.p, true)
 		t.Logf("%-24s all: %s", c.name, all)
 		t.Logf("%-24s ransom: %s", c.name, camp)
+		if n := all.matched + all.ambiguous + all.noMatch + all.capped; n != all.deposits {
+			t.Errorf("%s: outcomes of %d deposits, %d deposits", c.name, n, all.deposits)
+		}
+		if c.name == "default" {
+			// Measured floors (docs/HEURISTICS.md "Demixing"): low, and
+			// the reason demixing is off by default.
+			if p := 100 * all.rightSat / max(all.followedSat, 1); p < 5 {
+				t.Errorf("default parameters: precision %.1f%%, floor 5%% (measured 5.5%%)", p)
+			}
+			if r := 100 * all.rightSat / float64(max(all.truthSat, 1)); r < 2 {
+				t.Errorf("default parameters: recall %.1f%%, floor 2%% (measured 2.4%%)", r)
+			}
+		}
 	}
 }
 
