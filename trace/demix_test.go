@@ -363,3 +363,22 @@ func TestDemixOptionsValidate(t *testing.T) {
 		}
 	}
 }
+
+func FuzzParseDemix(f *testing.F) {
+	for _, s := range []string{"", "auto", "on", "OFF", " yes ", "maybe", "\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := trace.ParseDemix(s)
+		if err != nil {
+			var ie *rt.InputError
+			if !errors.As(err, &ie) || ie.Field != "demix" {
+				t.Fatalf("%q: %v is not an input error on demix", s, err)
+			}
+			return
+		}
+		if m != trace.DemixAuto && m != trace.DemixOn && m != trace.DemixOff {
+			t.Fatalf("%q: mode %q", s, m)
+		}
+	})
+}

@@ -43,7 +43,7 @@ type Edge struct {
 	From       string `json:"from"`
 	To         string `json:"to"`
 	Txid       string `json:"txid"`
-	Side       string `json:"side"` // "input" or "output" of txid
+	Side       string `json:"side"` // "input" or "output" of txid, or "demix" (Via below)
 	N          int64  `json:"n"`    // the input or output index in txid
 	ValueSat   int64  `json:"value_sat"`
 	TaintedSat int64  `json:"tainted_sat"`
