@@ -71,8 +71,9 @@ type DemixParams struct {
 	// taint is followed into; more and the trace stops at the mixer
 	// (0 = DefaultDemixMaxAmbiguity).
 	MaxAmbiguity int
-	// MaxScanTxs bounds the transactions of the delay window read per
-	// deposit; MaxCombos the payout sets tried (0 = defaults).
+	// MaxScanTxs bounds the transactions of delay windows read per trace
+	// (blocks a Tracer has read before are free); MaxCombos the payout
+	// sets tried per deposit (0 = defaults).
 	MaxScanTxs, MaxCombos int
 }
 
@@ -80,10 +81,10 @@ type DemixParams struct {
 const (
 	DefaultDemixFeeMax       = 0.05
 	DefaultDemixSlackSat     = 10_000
-	DefaultDemixMaxDelay     = 24 * time.Hour
+	DefaultDemixMaxDelay     = 6 * time.Hour
 	DefaultDemixMaxParts     = 5
 	DefaultDemixMaxAmbiguity = 3
-	DefaultDemixMaxScanTxs   = 1_000_000
+	DefaultDemixMaxScanTxs   = 500_000
 	DefaultDemixMaxCombos    = 200_000
 	maxDemixDelay            = 30 * 24 * time.Hour
 )
@@ -224,9 +225,15 @@ func (t *Tracer) mixerOf(id int64) string {
 	return ""
 }
 
+// payoutInputs is how many inputs of a transaction are checked for a
+// mixer-attributed coin when looking for payouts.
+const payoutInputs = 2
+
 // mixerPayouts returns the outputs at height h of transactions funded by
-// mixer label (the first inputs are checked) that do not go back to it.
-func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int) {
+// mixer label (the first inputs are checked) that do not go back to it,
+// the block's transactions and whether the block had to be read (not
+// cached).
+func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int, bool) {
 	t.demix.mu.Lock()
 	defer t.demix.mu.Unlock()
 	if t.demix.blocks == nil {
@@ -239,12 +246,12 @@ func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int) {
 		t.demix.blocks[label] = m
 	}
 	if v, ok := m[h]; ok {
-		return v, t.demix.txs[h]
+		return v, t.demix.txs[h], false
 	}
 	b, err := t.g.BlockAt(h)
 	if err != nil {
 		m[h] = nil
-		return nil, 0
+		return nil, 0, false
 	}
 	var outs []payoutOut
 	for n := b.FirstTx; n < b.FirstTx+b.TxCount; n++ {
@@ -253,7 +260,7 @@ func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int) {
 			continue
 		}
 		funded := false
-		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, 4) && !funded; i++ {
+		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs) && !funded; i++ {
 			in := t.g.InputAt(i)
 			if in.SpentOutput >= 0 {
 				funded = t.mixerOf(t.g.OutputAt(in.SpentOutput).AddrID) == label
@@ -272,7 +279,7 @@ func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int) {
 	}
 	m[h] = outs
 	t.demix.txs[h] = int(b.TxCount)
-	return outs, int(b.TxCount)
+	return outs, int(b.TxCount), true
 }
 
 // MatchDeposit finds the payouts of deposit output o (an output paying a
@@ -283,11 +290,14 @@ func (t *Tracer) MatchDeposit(o int64, p DemixParams) (*DemixHit, error) {
 		return nil, err
 	}
 	out := t.g.OutputAt(o)
-	h := t.matchDeposit(o, out, p)
+	budget := p.MaxScanTxs
+	h := t.matchDeposit(o, out, p, &budget)
 	return h, nil
 }
 
-func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams) *DemixHit {
+// matchDeposit matches deposit o; *budget is the transactions still to
+// be read from blocks not cached (shared by the deposits of one trace).
+func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *int) *DemixHit {
 	tn, vout := t.g.TxOfOutput(o)
 	txid := t.g.Txid(tn)
 	hit := &DemixHit{Deposit: outpointString(txid, vout), DepositSat: out.Value, Candidates: []DemixCandidate{}}
@@ -321,16 +331,19 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams) *DemixHi
 	var cands []payoutOut
 	capped := false
 	for hh := lo; hh <= hi; hh++ {
-		outs, ntx := t.mixerPayouts(label, hh)
+		if *budget <= 0 {
+			capped = true
+			break
+		}
+		outs, ntx, read := t.mixerPayouts(label, hh)
 		hit.WindowTxs += ntx
+		if read {
+			*budget -= ntx
+		}
 		for _, c := range outs {
 			if c.tx > tn && c.value <= maxSum {
 				cands = append(cands, c)
 			}
-		}
-		if hit.WindowTxs >= p.MaxScanTxs {
-			capped = hh < hi
-			break
 		}
 	}
 	hit.Scanned = len(cands)
@@ -460,7 +473,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 		}
 		return false
 	}
-	hit := r.t.matchDeposit(o, out, p)
+	hit := r.t.matchDeposit(o, out, p, &r.scanBudget)
 	if hit.Outcome == DemixNotMixer {
 		return false
 	}

@@ -182,8 +182,10 @@ type run struct {
 	eps   map[epKey]int
 	two   map[int64]*twoOut
 	stop  bool
-	// demixed is the taint demixing gave each payout output.
-	demixed map[int64]int64
+	// demixed is the taint demixing gave each payout output; scanBudget
+	// the window transactions demixing may still read.
+	demixed    map[int64]int64
+	scanBudget int
 	// scratch buffers reused across transactions
 	inVals, inTaint, outVals []int64
 	outs                     []index.Output
@@ -192,7 +194,7 @@ type run struct {
 
 func (t *Tracer) newRun(o Options) *run {
 	r := &run{t: t, g: t.g, o: o, nodes: map[string]bool{}, addrs: map[int64]*addrInfo{}, state: map[int64]*txState{},
-		eps: map[epKey]int{}, two: map[int64]*twoOut{}, demixed: map[int64]int64{},
+		eps: map[epKey]int{}, two: map[int64]*twoOut{}, demixed: map[int64]int64{}, scanBudget: o.DemixParams.MaxScanTxs,
 		res: &Result{Model: o.Model, Direction: o.Direction, Hops: o.Hops, MinSat: o.MinSat, Demix: o.demixOn(),
 			Nodes: []Node{}, Edges: []Edge{}, Endpoints: []Endpoint{}, Clusters: []ClusterTotal{}, PeelChains: []PeelChain{}, CoinJoins: []CoinJoinHit{},
 			Demixes: []DemixHit{}}}
