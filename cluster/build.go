@@ -289,9 +289,10 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			decide := b.decider(ix)
 			for c := range work {
 				if ctx.Err() == nil {
-					b.decide(ix, c)
+					decide(c)
 				}
 				close(c.done)
 			}

@@ -65,6 +65,22 @@ func AllChangeRules() []ChangeRule {
 	return out
 }
 
+// outpointFree names the rules of this package that read no outpoints
+// (In.Prev) beyond telling a coinbase; BIP69 order reads them.
+var outpointFree = map[string]bool{RuleOneTimeConfirmed: true, RuleOneTimeChange: true, RuleAddrTypeMatch: true,
+	RuleRoundPayment: true, RuleOptimalChange: true, RuleLocktime: true, RulePeelChain: true}
+
+// readsOutpoints reports whether a rule of p may read outpoints (any rule
+// not known to read none): views built for p must resolve them.
+func (p Policy) readsOutpoints() bool {
+	for _, r := range p.Rules {
+		if !outpointFree[r.Name] {
+			return true
+		}
+	}
+	return false
+}
+
 // Union returns the findings of every rule.
 func Union(fns ...func(*Tx) []Evidence) func(*Tx) []Evidence {
 	return func(tx *Tx) []Evidence {
