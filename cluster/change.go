@@ -222,12 +222,12 @@ func BIP69Fingerprint(tx *Tx) []Evidence {
 
 func fingerprintMatch(tx *Tx, rule string, same func(f, g Fingerprint) bool, conf float64) []Evidence {
 	a, b, ok := twoOutputs(tx)
-	if !ok || tx.Outputs[a].Next == nil || tx.Outputs[b].Next == nil {
+	if !ok || tx.next(a) == nil || tx.next(b) == nil {
 		return nil
 	}
 	f := TxFingerprint(tx)
-	ma := same(f, nextFingerprint(tx.Outputs[a].Next))
-	mb := same(f, nextFingerprint(tx.Outputs[b].Next))
+	ma := same(f, nextFingerprint(tx.next(a)))
+	mb := same(f, nextFingerprint(tx.next(b)))
 	switch {
 	case ma && !mb:
 		return one(rule, a, conf, "spent by a transaction with the same fingerprint %+v", f)
@@ -254,10 +254,10 @@ func LocktimeFingerprint(tx *Tx) []Evidence {
 		return nil
 	}
 	a, b, ok := twoOutputs(tx)
-	if !ok || tx.Outputs[a].Next == nil || tx.Outputs[b].Next == nil {
+	if !ok || tx.next(a) == nil || tx.next(b) == nil {
 		return nil
 	}
-	na, nb := tx.Outputs[a].Next, tx.Outputs[b].Next
+	na, nb := tx.next(a), tx.next(b)
 	ma, mb := antiFeeSniping(na.LockTime, na.Height), antiFeeSniping(nb.LockTime, nb.Height)
 	switch {
 	case ma && !mb:
@@ -284,7 +284,10 @@ func PeelChain(tx *Tx) []Evidence {
 		a, b = b, a
 	}
 	big, small := &tx.Outputs[a], &tx.Outputs[b]
-	if big.Value < 4*small.Value || big.Next == nil || big.Next.NIn != 1 || big.Next.NOut != 2 {
+	if big.Value < 4*small.Value {
+		return nil
+	}
+	if nx := tx.next(a); nx == nil || nx.NIn != 1 || nx.NOut != 2 {
 		return nil
 	}
 	return one(RulePeelChain, a, 0.8, "larger output (%d sats) continues a 1-in/2-out chain", big.Value)

@@ -17,6 +17,7 @@ type ScanIndex interface {
 	NewestOutput(id int64) int64
 	TxOfInputFrom(i, from int64) (int64, int64)
 	TxOfOutputBefore(o, before int64) (int64, int64)
+	OutputNoSpend(o int64) index.Output
 }
 
 var _ ScanIndex = (*index.Index)(nil)
@@ -49,7 +50,8 @@ const defaultMaxFreshScan = 4096
 //     exactly: the newest output of the address bounds that count, and
 //     only addresses reused far ahead walk their list, a few steps, or,
 //     for long lists, once per address (cached).
-//   - Spending transactions by a galloping search forward from the
+//   - Spending transactions only for the rules that read them (resolved
+//     on the first read: Tx.next), by a galloping search forward from the
 //     current transaction (TxOfInputFrom), and only their shape (what
 //     FromIndex gives with MaxNextSize 1: the build's rules read no more).
 //   - Outpoints only for policies whose rules read them (BIP69 order),
@@ -75,6 +77,12 @@ type scanner struct {
 
 	tx    Tx
 	nexts []NextSpend
+	// spentBy holds the spending input of each output of tx (-1: unspent)
+	// for the lookahead, which resolves it on a rule's first read.
+	spentBy   []int64
+	lookahead func(vout int) *NextSpend
+	txNum     int64 // the view's transaction
+	err       error // the lookahead's
 }
 
 // farWalk is how many outputs of an address the freshness check walks
@@ -103,7 +111,7 @@ func (s *scanner) decideErr(c *chunk) error {
 			return err
 		}
 		c.ins += t.NIn
-		if t.Coinbase || !b.mayLink(s.ix, &t) {
+		if t.Coinbase || !s.mayLink(&t) {
 			if s.history {
 				if err := s.skipOutputs(&t); err != nil {
 					return err
@@ -117,6 +125,9 @@ func (s *scanner) decideErr(c *chunk) error {
 		}
 		if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
 			return fmt.Errorf("tx %d: %w", n, err)
+		}
+		if s.err != nil {
+			return s.err
 		}
 	}
 	return nil
@@ -143,7 +154,7 @@ func (s *scanner) seek(n int64) error {
 	}
 	s.pos = blk.FirstOut
 	for s.pos < t.FirstOut {
-		if _, err := s.firstSeen(s.ix.OutputAt(s.pos).AddrID); err != nil {
+		if _, err := s.firstSeen(s.ix.OutputNoSpend(s.pos).AddrID); err != nil {
 			return err
 		}
 	}
@@ -166,12 +177,40 @@ func (s *scanner) firstSeen(id int64) (bool, error) {
 	return false, fmt.Errorf("index damaged: output %d pays address %d, but only %d addresses precede it (%w)", o, id, s.nextAddr, chain.ErrCorrupt)
 }
 
+// mayLink is builder.mayLink reading no spent marks.
+func (s *scanner) mayLink(t *index.Tx) bool {
+	b := s.b
+	if b.pol.Change != nil && t.NOut >= 2 {
+		return true
+	}
+	if !b.pol.MultiInput || t.NIn < 2 {
+		return false
+	}
+	first := int64(-1)
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		sp := s.ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			continue
+		}
+		a := s.ix.OutputNoSpend(sp).AddrID
+		if a < 0 {
+			continue
+		}
+		if first < 0 {
+			first = a
+		} else if a != first {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *scanner) skipOutputs(t *index.Tx) error {
 	if s.pos != t.FirstOut {
 		return fmt.Errorf("tx %d: output scan at %d, tx starts at output %d", t.Num, s.pos, t.FirstOut)
 	}
 	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
-		if _, err := s.firstSeen(s.ix.OutputAt(o).AddrID); err != nil {
+		if _, err := s.firstSeen(s.ix.OutputNoSpend(o).AddrID); err != nil {
 			return err
 		}
 	}
@@ -226,6 +265,7 @@ func (s *scanner) freshKnown(id, o int64) bool {
 func (s *scanner) build(t *index.Tx) (*Tx, error) {
 	ix := s.ix
 	tx := &s.tx
+	s.txNum = t.Num
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
 		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0]}
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
@@ -234,7 +274,7 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
 			continue
 		}
-		o := ix.OutputAt(in.SpentOutput)
+		o := ix.OutputNoSpend(in.SpentOutput)
 		v := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
 			Witness: t.Segwit && isWitnessType(o.Type)}
 		if s.prevs {
@@ -252,8 +292,20 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 	if cap(s.nexts) < int(t.NOut) {
 		s.nexts = make([]NextSpend, 0, t.NOut)
 	}
+	s.spentBy = s.spentBy[:0]
+	if s.history {
+		if s.lookahead == nil {
+			s.lookahead = s.resolveNext
+		}
+		tx.lookahead = s.lookahead
+	}
 	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
-		o := ix.OutputAt(id)
+		var o index.Output
+		if s.history {
+			o = ix.OutputAt(id)
+		} else {
+			o = ix.OutputNoSpend(id)
+		}
 		out := Out{Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID}
 		if s.history {
 			first, err := s.firstSeen(o.AddrID)
@@ -264,28 +316,27 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 				out.FreshKnown = s.freshKnown(o.AddrID, id)
 				out.Fresh = first && out.FreshKnown
 			}
-			if o.SpentBy >= 0 {
-				nx, err := s.nextSpend(o.SpentBy, t.Num+1)
-				if err != nil {
-					return nil, err
-				}
-				out.Next = nx
-			}
+			out.nextPending = o.SpentBy >= 0
+			s.spentBy = append(s.spentBy, o.SpentBy)
 		}
 		tx.Outputs = append(tx.Outputs, out)
 	}
 	return tx, nil
 }
 
-// nextSpend is FromIndex's lookahead with MaxNextSize 1: the shape of the
-// transaction holding input in, found forward from transaction from.
-func (s *scanner) nextSpend(in, from int64) (*NextSpend, error) {
-	sn, _ := s.ix.TxOfInputFrom(in, from)
+// resolveNext is FromIndex's lookahead with MaxNextSize 1 for output vout
+// of the view: the shape of the transaction holding the spending input,
+// found forward from the view's transaction.
+func (s *scanner) resolveNext(vout int) *NextSpend {
+	sn, _ := s.ix.TxOfInputFrom(s.spentBy[vout], s.txNum+1)
 	st, err := s.ix.TxAt(sn)
 	if err != nil {
-		return nil, err
+		if s.err == nil {
+			s.err = fmt.Errorf("tx %d output %d: spending transaction: %w", s.txNum, vout, err)
+		}
+		return nil
 	}
 	s.nexts = append(s.nexts, NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
 		LockTime: st.LockTime, Height: st.Height})
-	return &s.nexts[len(s.nexts)-1], nil
+	return &s.nexts[len(s.nexts)-1]
 }

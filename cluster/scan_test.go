@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 )
 
@@ -138,5 +139,46 @@ func TestScanFreshnessMatchesFromIndex(t *testing.T) {
 			t.Fatalf("cap %d: %d outputs of unknown freshness, %d long lists cached: the world exercises no cap", maxScan, unknown, len(s.far))
 		}
 		t.Logf("cap %d: %d outputs of unknown freshness, %d long lists cached", maxScan, unknown, len(s.far))
+	}
+}
+
+// TestIntersectAnyEqualsIntersectUnion checks on every transaction of the
+// world that IntersectAny finds what Intersect(a, Union(bs...)) finds, for
+// the default policy's confirmed one-time change and for an a with
+// several findings.
+func TestIntersectAnyEqualsIntersectUnion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	bs := []func(*Tx) []Evidence{AddrTypeMatch, RoundPayment, OptimalChange, LocktimeFingerprint, PeelChain}
+	many := Union(OneTimeChange, AddrTypeMatch, RoundPayment, BIP69Fingerprint)
+	cases := []struct {
+		name      string
+		any, want func(*Tx) []Evidence
+		found     int
+	}{
+		{"one-time", IntersectAny(OneTimeChange, bs...), Intersect(OneTimeChange, Union(bs...)), 0},
+		{"several", IntersectAny(many, bs[2:]...), Intersect(many, Union(bs[2:]...)), 0},
+	}
+	for n := int64(0); n < w.ix.NumTxs(); n++ {
+		tx, err := FromIndex(w.ix, n, FromIndexOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range cases {
+			c := &cases[i]
+			got, want := c.any(tx), c.want(tx)
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("%s, tx %d: %+v, Intersect of the union: %+v", c.name, n, got, want)
+			}
+			c.found += len(got)
+		}
+	}
+	for _, c := range cases {
+		if c.found == 0 {
+			t.Fatalf("%s: no findings in the world", c.name)
+		}
+		t.Logf("%s: %d findings", c.name, c.found)
 	}
 }

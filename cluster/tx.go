@@ -18,6 +18,22 @@ type Tx struct {
 	Height  int64
 	Inputs  []In
 	Outputs []Out
+
+	// lookahead, when set, resolves Outputs[i].Next on the first read
+	// through next (the build's views read spending transactions only for
+	// the rules that look at them).
+	lookahead func(vout int) *NextSpend
+}
+
+// next returns output i's Next, resolving it first in a view with a
+// lookahead. Rules read Next through it.
+func (tx *Tx) next(i int) *NextSpend {
+	o := &tx.Outputs[i]
+	if o.nextPending {
+		o.nextPending = false
+		o.Next = tx.lookahead(i)
+	}
+	return o.Next
 }
 
 // In is a transaction input with its resolved previous output.
@@ -50,6 +66,8 @@ type Out struct {
 	// Next describes the transaction spending this output, nil when the
 	// output is unspent or its history is unknown (peel-chain lookahead).
 	Next *NextSpend
+	// nextPending: Next is yet to be resolved by the Tx's lookahead.
+	nextPending bool
 }
 
 // NextSpend is the shape of the transaction spending an output.

@@ -3,6 +3,8 @@ package index
 import (
 	"encoding/binary"
 	"fmt"
+
+	rt "github.com/ransomtrail/ransomtrail"
 )
 
 // Reads for passes that walk the chain in order (the clustering build):
@@ -109,4 +111,18 @@ func (ix *Index) TxOfOutputBefore(o, before int64) (int64, int64) {
 		}
 	}
 	return lo, o - ix.txFirstOut(lo)
+}
+
+// OutputNoSpend is OutputAt without the spending input (SpentBy is -1): one
+// column read instead of two, for readers of spent outputs (an input's
+// previous output is spent by that input).
+func (ix *Index) OutputNoSpend(o int64) Output {
+	r := ix.outs.rec(o)
+	v := binary.LittleEndian.Uint64(r)
+	a := binary.LittleEndian.Uint32(r[8:])
+	out := Output{ID: o, Value: int64(v & valueMask), Type: rt.ScriptType(v >> 56), AddrID: int64(a), SpentBy: -1}
+	if a == NoAddress {
+		out.AddrID = -1
+	}
+	return out
 }

@@ -50,6 +50,11 @@ func TestChainOrderReads(t *testing.T) {
 		}
 	}
 	for o := int64(0); o < nOut; o++ {
+		want := ix.OutputAt(o)
+		want.SpentBy = -1
+		if got := ix.OutputNoSpend(o); got != want {
+			t.Fatalf("output %d: %+v, OutputAt says %+v", o, got, want)
+		}
 		wn, wv := ix.TxOfOutput(o)
 		for _, before := range starts(wn, true) {
 			if n, v := ix.TxOfOutputBefore(o, before); n != wn || v != wv {
