@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"sync/atomic"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -22,17 +23,32 @@ type ScanIndex interface {
 
 var _ ScanIndex = (*index.Index)(nil)
 
-// decider returns the function a build worker decides chunks with: the
-// chain-order scan when the index offers its reads (and the build does not
-// ask for full views), FromIndex views otherwise. Each worker gets its own
-// (the scan keeps buffers and a cache from one chunk to the next).
-func (b *builder) decider(ix TxIndex) func(*chunk) {
-	if sx, ok := ix.(ScanIndex); ok && !b.full {
-		s := &scanner{b: b, ix: sx, maxScan: defaultMaxFreshScan,
-			history: b.pol.Change != nil, prevs: b.pol.Change != nil && b.pol.Change.readsOutpoints()}
-		return s.decide
+// deciders returns the functions the build's workers decide chunks with,
+// one per worker: chain-order scanners when the index offers their reads
+// (and the build does not ask for full views), FromIndex views otherwise.
+// The scanners keep buffers and caches from one chunk to the next and
+// share what they learn of address lists for this run (the index does not
+// change during it).
+func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
+	out := make([]func(*chunk), workers)
+	sx, ok := ix.(ScanIndex)
+	if !ok || b.full {
+		for w := range out {
+			out[w] = func(c *chunk) { b.decide(ix, c) }
+		}
+		return out
 	}
-	return func(c *chunk) { b.decide(ix, c) }
+	history := b.pol.Change != nil
+	var short *addrSet
+	if history {
+		short = newAddrSet(sx.Status().Addresses)
+	}
+	for w := range out {
+		s := &scanner{b: b, ix: sx, maxScan: defaultMaxFreshScan, history: history,
+			prevs: history && b.pol.Change.readsOutpoints(), short: short}
+		out[w] = s.decide
+	}
+	return out
 }
 
 // defaultMaxFreshScan is FromIndexOptions.MaxFreshScan's default.
@@ -48,8 +64,8 @@ const defaultMaxFreshScan = 4096
 //     id). FromIndex's scan cap (an output with more than MaxFreshScan
 //     newer outputs of its address is not known fresh or not) is kept
 //     exactly: the newest output of the address bounds that count, and
-//     only addresses reused far ahead walk their list, a few steps, or,
-//     for long lists, once per address (cached).
+//     only addresses reused far ahead walk their list, once per address
+//     (remembered: a set of short lists, a cache of long ones).
 //   - Spending transactions only for the rules that read them (resolved
 //     on the first read: Tx.next), by a galloping search forward from the
 //     current transaction (TxOfInputFrom), and only their shape (what
@@ -71,9 +87,11 @@ type scanner struct {
 	// addresses paid by outputs before output pos (valid: set by a seek).
 	nextAddr, pos int64
 	valid         bool
-	// far caches, per address with a long output list, its
-	// (maxScan+1)-th newest output (-1: the list is not longer than maxScan).
-	far map[int64]int64
+	// short holds the addresses whose output list is not longer than
+	// maxScan (shared by the run's scanners); far, per address with a
+	// longer list, its (maxScan+1)-th newest output.
+	short *addrSet
+	far   map[int64]int64
 
 	tx    Tx
 	nexts []NextSpend
@@ -84,10 +102,6 @@ type scanner struct {
 	txNum     int64 // the view's transaction
 	err       error // the lookahead's
 }
-
-// farWalk is how many outputs of an address the freshness check walks
-// before it uses (or fills) the long-list cache.
-const farWalk = 32
 
 // maxFar bounds the long-list cache (entries); it is cleared when full.
 const maxFar = 1 << 20
@@ -222,29 +236,14 @@ func (s *scanner) skipOutputs(t *index.Tx) error {
 // or after o (firstOutput's cap).
 func (s *scanner) freshKnown(id, o int64) bool {
 	// Every output at or after o of the address is in [o, newest].
-	newest := s.ix.NewestOutput(id)
-	if newest-o < int64(s.maxScan) {
+	if newest := s.ix.NewestOutput(id); newest-o < int64(s.maxScan) || s.short.has(id) {
 		return true
-	}
-	steps, known, decided := 0, true, false
-	s.ix.AddressOutputs(id, func(x int64) bool {
-		if x < o {
-			decided = true
-			return false
-		}
-		steps++
-		if steps > s.maxScan {
-			known, decided = false, true
-			return false
-		}
-		return steps < farWalk
-	})
-	if decided || steps < farWalk {
-		return known // an older output, the cap, or the list's end
 	}
 	far, ok := s.far[id]
 	if !ok {
-		far, steps = -1, 0
+		// One walk per address (per scanner for long lists): its length,
+		// or its (maxScan+1)-th newest output.
+		far, steps := int64(-1), 0
 		s.ix.AddressOutputs(id, func(x int64) bool {
 			steps++
 			if steps > s.maxScan {
@@ -253,10 +252,15 @@ func (s *scanner) freshKnown(id, o int64) bool {
 			}
 			return true
 		})
+		if far < 0 {
+			s.short.add(id)
+			return true
+		}
 		if s.far == nil || len(s.far) >= maxFar {
 			s.far = make(map[int64]int64)
 		}
 		s.far[id] = far
+		return far < o
 	}
 	return far < o
 }
@@ -339,4 +343,33 @@ func (s *scanner) resolveNext(vout int) *NextSpend {
 	s.nexts = append(s.nexts, NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
 		LockTime: st.LockTime, Height: st.Height})
 	return &s.nexts[len(s.nexts)-1]
+}
+
+// addrSet is a set of address ids shared by goroutines (bits set
+// atomically, pages of the bitmap allocated on first use).
+type addrSet struct {
+	pages []atomic.Pointer[addrPage]
+}
+
+const addrPageBits = 1 << 22
+
+type addrPage [addrPageBits / 64]atomic.Uint64
+
+func newAddrSet(n int64) *addrSet {
+	return &addrSet{pages: make([]atomic.Pointer[addrPage], (n+addrPageBits-1)/addrPageBits)}
+}
+
+func (a *addrSet) has(id int64) bool {
+	p := a.pages[id/addrPageBits].Load()
+	return p != nil && p[id%addrPageBits/64].Load()&(1<<(id%64)) != 0
+}
+
+func (a *addrSet) add(id int64) {
+	pp := &a.pages[id/addrPageBits]
+	p := pp.Load()
+	if p == nil {
+		pp.CompareAndSwap(nil, new(addrPage))
+		p = pp.Load()
+	}
+	p[id%addrPageBits/64].Or(1 << (id % 64))
 }
