@@ -125,7 +125,18 @@ func (s *scanner) decideErr(c *chunk) error {
 			return err
 		}
 		c.ins += t.NIn
-		if t.Coinbase || !s.mayLink(&t) {
+		// builder.mayLink's test, on the inputs read once for the view.
+		var tx *Tx
+		switch {
+		case t.Coinbase:
+		case b.pol.Change != nil && t.NOut >= 2:
+			tx = s.inputs(&t)
+		case b.pol.MultiInput && t.NIn >= 2:
+			if tx = s.inputs(&t); !twoInputAddrs(tx) {
+				tx = nil
+			}
+		}
+		if tx == nil {
 			if s.history {
 				if err := s.skipOutputs(&t); err != nil {
 					return err
@@ -133,8 +144,7 @@ func (s *scanner) decideErr(c *chunk) error {
 			}
 			continue
 		}
-		tx, err := s.build(&t)
-		if err != nil {
+		if err := s.outputs(&t); err != nil {
 			return err
 		}
 		if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
@@ -191,28 +201,15 @@ func (s *scanner) firstSeen(id int64) (bool, error) {
 	return false, fmt.Errorf("index damaged: output %d pays address %d, but only %d addresses precede it (%w)", o, id, s.nextAddr, chain.ErrCorrupt)
 }
 
-// mayLink is builder.mayLink reading no spent marks.
-func (s *scanner) mayLink(t *index.Tx) bool {
-	b := s.b
-	if b.pol.Change != nil && t.NOut >= 2 {
-		return true
-	}
-	if !b.pol.MultiInput || t.NIn < 2 {
-		return false
-	}
+// twoInputAddrs reports whether tx's inputs spend from two addresses.
+func twoInputAddrs(tx *Tx) bool {
 	first := int64(-1)
-	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		sp := s.ix.InputAt(i).SpentOutput
-		if sp < 0 {
-			continue
-		}
-		a := s.ix.OutputNoSpend(sp).AddrID
-		if a < 0 {
-			continue
-		}
-		if first < 0 {
-			first = a
-		} else if a != first {
+	for _, in := range tx.Inputs {
+		switch {
+		case in.AddrID < 0:
+		case first < 0:
+			first = in.AddrID
+		case in.AddrID != first:
 			return true
 		}
 	}
@@ -265,8 +262,9 @@ func (s *scanner) freshKnown(id, o int64) bool {
 	return far < o
 }
 
-// build returns the view of t (valid until the next call).
-func (s *scanner) build(t *index.Tx) (*Tx, error) {
+// inputs starts the view of t with its inputs and returns it (valid
+// until the next call); outputs completes it.
+func (s *scanner) inputs(t *index.Tx) *Tx {
 	ix := s.ix
 	tx := &s.tx
 	s.txNum = t.Num
@@ -289,8 +287,15 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 		// coinbase).
 		tx.Inputs = append(tx.Inputs, v)
 	}
+	return tx
+}
+
+// outputs adds t's outputs to the view inputs started.
+func (s *scanner) outputs(t *index.Tx) error {
+	ix := s.ix
+	tx := &s.tx
 	if s.history && s.pos != t.FirstOut {
-		return nil, fmt.Errorf("tx %d: output scan at %d, tx starts at output %d", t.Num, s.pos, t.FirstOut)
+		return fmt.Errorf("tx %d: output scan at %d, tx starts at output %d", t.Num, s.pos, t.FirstOut)
 	}
 	s.nexts = s.nexts[:0]
 	if cap(s.nexts) < int(t.NOut) {
@@ -314,7 +319,7 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 		if s.history {
 			first, err := s.firstSeen(o.AddrID)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			if o.AddrID >= 0 {
 				out.FreshKnown = s.freshKnown(o.AddrID, id)
@@ -325,7 +330,7 @@ func (s *scanner) build(t *index.Tx) (*Tx, error) {
 		}
 		tx.Outputs = append(tx.Outputs, out)
 	}
-	return tx, nil
+	return nil
 }
 
 // resolveNext is FromIndex's lookahead with MaxNextSize 1 for output vout

@@ -26,6 +26,13 @@ func (ix *Index) BlockFirstAddress(h int64) (int64, error) {
 // NewestOutput returns the newest committed output paying address id, -1
 // when there is none (the first output AddressOutputs reports).
 func (ix *Index) NewestOutput(id int64) int64 {
+	if next := int64(binary.LittleEndian.Uint64(ix.alast.rec(id))); next == 0 {
+		return -1
+	} else if next-1 < ix.nOuts() {
+		return next - 1
+	}
+	// The head is past the last commit (a writer crashed): skip to the
+	// committed part of the list.
 	newest := int64(-1)
 	ix.AddressOutputs(id, func(o int64) bool {
 		newest = o
