@@ -64,21 +64,26 @@ func OneTimeChange(tx *Tx) []Evidence {
 	if len(s) < 2 {
 		return nil
 	}
+	// The cheap tests first: freshness may need history (Tx.fresh).
 	fresh := -1
 	for _, i := range s {
-		o := &tx.Outputs[i]
-		if !o.FreshKnown || paysInputAddr(tx, i) {
+		if paysInputAddr(tx, i) {
 			return nil
 		}
-		if o.Fresh {
+		if tx.mayBeFresh(i) {
 			if fresh >= 0 {
-				return nil
+				return nil // two fresh outputs, or one of unknown freshness
 			}
 			fresh = i
 		}
 	}
 	if fresh < 0 {
 		return nil
+	}
+	for _, i := range s {
+		if f, known := tx.fresh(i); !known || (i == fresh) != f {
+			return nil
+		}
 	}
 	return one(RuleOneTimeChange, fresh, 0.9, "only output to a first-seen address")
 }

@@ -99,7 +99,11 @@ type scanner struct {
 	// for the lookahead, which resolves it on a rule's first read.
 	spentBy   []int64
 	lookahead func(vout int) *NextSpend
+	// freshness resolves whether an output's freshness is known, on a
+	// rule's first read.
+	freshness func(vout int) bool
 	txNum     int64 // the view's transaction
+	firstOut  int64 // its first output
 	err       error // the lookahead's
 }
 
@@ -307,6 +311,13 @@ func (s *scanner) outputs(t *index.Tx) error {
 			s.lookahead = s.resolveNext
 		}
 		tx.lookahead = s.lookahead
+		if s.freshness == nil {
+			s.freshness = func(vout int) bool {
+				return s.freshKnown(s.tx.Outputs[vout].AddrID, s.firstOut+int64(vout))
+			}
+		}
+		tx.freshness = s.freshness
+		s.firstOut = t.FirstOut
 	}
 	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
 		var o index.Output
@@ -321,10 +332,7 @@ func (s *scanner) outputs(t *index.Tx) error {
 			if err != nil {
 				return err
 			}
-			if o.AddrID >= 0 {
-				out.FreshKnown = s.freshKnown(o.AddrID, id)
-				out.Fresh = first && out.FreshKnown
-			}
+			out.freshPending, out.firstSeen = o.AddrID >= 0, first
 			out.nextPending = o.SpentBy >= 0
 			s.spentBy = append(s.spentBy, o.SpentBy)
 		}
