@@ -102,6 +102,7 @@ type scanner struct {
 	// freshness resolves whether an output's freshness is known, on a
 	// rule's first read.
 	freshness func(vout int) bool
+	pairsCap  int   // the most pairs a chunk of this scanner decided
 	txNum     int64 // the view's transaction
 	firstOut  int64 // its first output
 	err       error // the lookahead's
@@ -118,6 +119,11 @@ func (s *scanner) decide(c *chunk) {
 
 func (s *scanner) decideErr(c *chunk) error {
 	b := s.b
+	if c.pairs == nil && s.pairsCap > 0 {
+		// As many pairs as the last chunk, and some: no regrowing.
+		c.pairs = make([]Pair, 0, s.pairsCap+s.pairsCap/4)
+	}
+	defer func() { s.pairsCap = max(s.pairsCap, len(c.pairs)) }()
 	if s.history {
 		if err := s.seek(c.from); err != nil {
 			return err
