@@ -181,3 +181,36 @@ func TestIntersectAnyEqualsIntersectUnion(t *testing.T) {
 		t.Logf("%s: %d findings", c.name, c.found)
 	}
 }
+
+// TestFromIndexSameViewsWithChainOrderSearches checks that FromIndex gives
+// the same full view of every transaction of the world with the index's
+// positional searches (outpoints found backward, spenders forward) as with
+// its binary searches.
+func TestFromIndexSameViewsWithChainOrderSearches(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	spent := 0
+	for n := int64(0); n < w.ix.NumTxs(); n++ {
+		got, err := FromIndex(w.ix, n, FromIndexOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := FromIndex(plainIndex{w.ix}, n, FromIndexOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("tx %d: views differ:\n%+v\n%+v", n, got, want)
+		}
+		for _, o := range got.Outputs {
+			if o.Next != nil && len(o.Next.Values) > 0 {
+				spent++
+			}
+		}
+	}
+	if spent == 0 {
+		t.Fatal("no output with a spending transaction read")
+	}
+}
