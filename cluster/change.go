@@ -16,16 +16,20 @@ import (
 // filters those out first. Rules that need history (freshness, the
 // spending transaction) stay silent when it is unknown.
 
-// spendable returns the indices of the outputs that can be change (not
-// OP_RETURN, positive value, with an address).
-func spendable(tx *Tx) []int {
-	var v []int
-	for i, o := range tx.Outputs {
-		if o.Type != rt.ScriptNullData && o.Value > 0 && !o.Addr.IsZero() {
+// spendable appends to v the indices of the outputs that can be change
+// (not OP_RETURN, positive value, with an address): callers pass a small
+// array's slice, so most transactions allocate nothing.
+func spendable(tx *Tx, v []int) []int {
+	for i := range tx.Outputs {
+		if canBeChange(&tx.Outputs[i]) {
 			v = append(v, i)
 		}
 	}
 	return v
+}
+
+func canBeChange(o *Out) bool {
+	return o.Type != rt.ScriptNullData && o.Value > 0 && !o.Addr.IsZero()
 }
 
 // paysInputAddr reports whether output i pays an address an input spends
@@ -47,11 +51,24 @@ func one(rule string, vout int, conf float64, format string, args ...any) []Evid
 // twoOutputs returns the two candidate outputs of a simple payment
 // (exactly two spendable outputs, neither paying back to an input).
 func twoOutputs(tx *Tx) (a, b int, ok bool) {
-	s := spendable(tx)
-	if len(s) != 2 || paysInputAddr(tx, s[0]) || paysInputAddr(tx, s[1]) || tx.Outputs[s[0]].Addr == tx.Outputs[s[1]].Addr {
+	n := 0
+	for i := range tx.Outputs {
+		if canBeChange(&tx.Outputs[i]) {
+			switch n {
+			case 0:
+				a = i
+			case 1:
+				b = i
+			default:
+				return 0, 0, false
+			}
+			n++
+		}
+	}
+	if n != 2 || paysInputAddr(tx, a) || paysInputAddr(tx, b) || tx.Outputs[a].Addr == tx.Outputs[b].Addr {
 		return 0, 0, false
 	}
-	return s[0], s[1], true
+	return a, b, true
 }
 
 // OneTimeChange (Meiklejohn et al. 2013, "A Fistful of Bitcoins"): of the
@@ -60,7 +77,8 @@ func twoOutputs(tx *Tx) (a, b int, ok bool) {
 // a fresh address for change, payees are often reused. Needs history
 // (Out.FreshKnown on every output).
 func OneTimeChange(tx *Tx) []Evidence {
-	s := spendable(tx)
+	var buf [8]int
+	s := spendable(tx, buf[:0])
 	if len(s) < 2 {
 		return nil
 	}
@@ -92,7 +110,8 @@ func OneTimeChange(tx *Tx) []Evidence {
 // output has that type (wallets pay change to their own address type;
 // payees choose theirs).
 func AddrTypeMatch(tx *Tx) []Evidence {
-	s := spendable(tx)
+	var buf [8]int
+	s := spendable(tx, buf[:0])
 	if len(s) < 2 || len(tx.Inputs) == 0 {
 		return nil
 	}
