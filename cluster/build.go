@@ -285,13 +285,14 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		}
 	}()
 	var wg sync.WaitGroup
+	deciders := b.deciders(ix, workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range work {
 				if ctx.Err() == nil {
-					b.decide(ix, c)
+					deciders[w](c)
 				}
 				close(c.done)
 			}
