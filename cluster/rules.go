@@ -162,6 +162,11 @@ func (p Policy) Apply(tx *Tx) []ChangeFinding {
 	if !ChangeEligible(tx) {
 		return nil
 	}
+	return p.apply(tx)
+}
+
+// apply is Apply on a transaction known to be eligible.
+func (p Policy) apply(tx *Tx) []ChangeFinding {
 	var out []ChangeFinding
 	clusterVout := -1
 	conflict := false
@@ -193,8 +198,22 @@ func (p Policy) Apply(tx *Tx) []ChangeFinding {
 // evidence the union-find should link (the change output's address with
 // the inputs' cluster).
 func (p Policy) ChangeLinks(tx *Tx) []Evidence {
+	return clustering(p.Apply(tx))
+}
+
+// changeLinksNotCoinJoin is ChangeLinks for a transaction the caller has
+// already found to be no coinbase and no CoinJoin (the build's link
+// decision), sparing a second CoinJoin detection.
+func (p Policy) changeLinksNotCoinJoin(tx *Tx) []Evidence {
+	if len(tx.Inputs) == 0 || len(tx.Outputs) < 2 {
+		return nil
+	}
+	return clustering(p.apply(tx))
+}
+
+func clustering(fs []ChangeFinding) []Evidence {
 	var out []Evidence
-	for _, f := range p.Apply(tx) {
+	for _, f := range fs {
 		if f.Clusters {
 			out = append(out, f.Evidence)
 		}
