@@ -118,6 +118,7 @@ type Live struct {
 	largest, largestID   uint32
 	lastPersist          time.Time
 	private              bool // the state is not published: apply without the gate
+	held                 bool // the caller holds the gate (AdvanceHeld)
 	unsaved              bool // a new clustering without manifest: persist at the next Advance
 }
 
@@ -481,11 +482,11 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 		to := min(from+liveStepTxs, st.Txs)
 		t0 := time.Now()
 		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true}
-		if g := l.opts.Gate; g != nil {
+		if g := l.gate(); g != nil {
 			g.RLock()
 		}
 		ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
-		if g := l.opts.Gate; g != nil {
+		if g := l.gate(); g != nil {
 			g.RUnlock()
 		}
 		res.Decide += time.Since(t0)
@@ -535,10 +536,26 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 	return res, nil
 }
 
+// AdvanceHeld is Advance for a caller that holds the gate for writing
+// (e.g. the follower right after a reorg, before anything is matched).
+func (l *Live) AdvanceHeld(ctx context.Context, ix BuildIndex) (LiveResult, error) {
+	l.held = true
+	defer func() { l.held = false }()
+	return l.Advance(ctx, ix)
+}
+
+// gate returns the lock to take, nil when the caller holds it.
+func (l *Live) gate() *sync.RWMutex {
+	if l.held {
+		return nil
+	}
+	return l.opts.Gate
+}
+
 // apply applies decided pairs of transactions from..to-1, under the gate
 // unless the state is unpublished.
 func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
-	if g := l.opts.Gate; g != nil && !l.private {
+	if g := l.gate(); g != nil && !l.private {
 		g.Lock()
 		defer g.Unlock()
 	}
@@ -589,7 +606,7 @@ func (l *Live) publish(remap bool) error {
 			return err
 		}
 	}
-	if g := l.opts.Gate; g != nil {
+	if g := l.gate(); g != nil {
 		g.Lock()
 		defer g.Unlock()
 	}
@@ -728,11 +745,11 @@ func (l *Live) Close() error {
 		err = l.Persist()
 	}
 	// Hand the mappings to the view, which unmaps them on Close.
-	if g := l.opts.Gate; g != nil {
+	if g := l.gate(); g != nil {
 		g.Lock()
 	}
 	l.view.maps = append(l.view.maps, l.linksMap, l.refusedMap)
-	if g := l.opts.Gate; g != nil {
+	if g := l.gate(); g != nil {
 		g.Unlock()
 	}
 	l.linksMap, l.refusedMap = nil, nil
