@@ -117,9 +117,10 @@ type Live struct {
 	linksTail, refTail   []byte // records after them
 	largest, largestID   uint32
 	lastPersist          time.Time
-	private              bool // the state is not published: apply without the gate
-	held                 bool // the caller holds the gate (AdvanceHeld)
-	unsaved              bool // a new clustering without manifest: persist at the next Advance
+	private              bool        // the state is not published: apply without the gate
+	regions, retired     []u32Region // parent/head mappings in use, to release
+	held                 bool        // the caller holds the gate (AdvanceHeld)
+	unsaved              bool        // a new clustering without manifest: persist at the next Advance
 }
 
 // OpenLive opens the clustering of data for incremental advancing over ix:
@@ -235,11 +236,7 @@ func (l *Live) readTail(ix BuildIndex) *Manifest {
 // opened for appending.
 func (l *Live) load(tail *Manifest) error {
 	m := l.m
-	parent, err := readU32File(filepath.Join(l.cdir, parentFile), magicParent, &m)
-	if err != nil {
-		return err
-	}
-	heads, err := readU32File(filepath.Join(l.cdir, headFile), magicHead, &m)
+	parent, heads, err := l.mapState(&m)
 	if err != nil {
 		return err
 	}
@@ -343,7 +340,12 @@ func (l *Live) reset(gen uint64) error {
 		return err
 	}
 	l.fs = fs
-	l.b = &builder{uf: NewUnionFind(0), pol: l.opts.Policy, guard: l.opts.GuardSize, full: l.opts.FullView, sink: nil}
+	parent, heads, err := l.mapState(nil)
+	if err != nil {
+		return err
+	}
+	fs.heads = heads
+	l.b = &builder{uf: &UnionFind{e: parent}, pol: l.opts.Policy, guard: l.opts.GuardSize, full: l.opts.FullView}
 	l.b.setLabels(l.opts.Labels)
 	l.private, l.unsaved = true, true
 	l.m = Manifest{FormatVersion: FormatVersion, Policy: l.opts.Policy.Name, GuardSize: l.opts.GuardSize, Generation: gen}
@@ -625,6 +627,10 @@ func (l *Live) publish(remap bool) error {
 	}
 	l.private = false
 	l.setView()
+	for i := range l.retired {
+		l.retired[i].release()
+	}
+	l.retired = nil
 	return nil
 }
 
@@ -718,6 +724,13 @@ func (l *Live) persist() error {
 		return err
 	}
 	l.m = m
+	// The state as just written, mapped anew: the pages changed since the
+	// last persist are released (publish).
+	parent, heads, err := l.mapState(&m)
+	if err != nil {
+		return err
+	}
+	l.b.uf.e, l.fs.heads = parent, heads
 	l.cur.Generation = m.Generation
 	l.cur.Clusters, l.cur.Largest, l.cur.LargestID = m.Clusters, m.Largest, m.LargestID
 	l.largest, l.largestID = m.Largest, m.LargestID
@@ -748,7 +761,15 @@ func (l *Live) Close() error {
 	if g := l.gate(); g != nil {
 		g.Lock()
 	}
-	l.view.maps = append(l.view.maps, l.linksMap, l.refusedMap)
+	for _, b := range [][]byte{l.linksMap, l.refusedMap} {
+		if b != nil {
+			l.view.maps = append(l.view.maps, b)
+		}
+	}
+	for _, r := range append(l.regions, l.retired...) {
+		l.view.maps = append(l.view.maps, r.region)
+	}
+	l.regions, l.retired = nil, nil
 	if g := l.gate(); g != nil {
 		g.Unlock()
 	}

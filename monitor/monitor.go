@@ -116,6 +116,9 @@ type Stats struct {
 	// ClusterRebuilds counts cluster builds that started over (reorgs
 	// below the clustering's persisted state).
 	ClusterRebuilds int64
+	// ClusterResets counts reorgs the clustering followed by returning to
+	// the block both branches share (no rebuild).
+	ClusterResets int64
 	// LastCluster is the last advance of the live clustering (its
 	// phases: deciding, applying under the gate, syncing, persisting).
 	LastCluster cluster.LiveResult
@@ -378,6 +381,7 @@ func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, hel
 		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", d.Seconds())
 	}
 	if br.ResetTo >= 0 {
+		m.count(func(s *Stats) { s.ClusterResets++ })
 		m.log.Info("clustering returned to the block both branches share", "height", br.ResetTo)
 	}
 	m.count(func(s *Stats) { s.LastCluster = br })
