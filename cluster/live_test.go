@@ -125,7 +125,7 @@ func TestLiveEqualsBuild(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			pol, _ := PolicyByName(name)
 			tip := w.ix.Height()
-			start := tip - 60
+			start := tip - 36
 			data, ref := t.TempDir(), t.TempDir()
 			ix, err := ingestUntil(ctx, filepath.Join(w.dir, "blocks"), data, start)
 			if err != nil {
@@ -306,8 +306,9 @@ func TestLiveChild(t *testing.T) {
 
 // TestLiveKilled kills (SIGKILL) a process following blocks with a Live
 // clusterer at random moments — while it ingests, decides, appends links,
-// writes its tail or persists — restarts it each time, and checks that
-// the end state equals that of cluster.Build after every block.
+// writes its tail or persists — restarts it each time (12 kills, then it
+// runs to the end), and checks that the end state equals that of
+// cluster.Build after every block.
 func TestLiveKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 40k-tx world and runs processes")
@@ -315,7 +316,7 @@ func TestLiveKilled(t *testing.T) {
 	w := clusterSimWorld(t)
 	ctx := context.Background()
 	tip := w.ix.Height()
-	start := tip - 25
+	start := tip - 20
 	pol, _ := PolicyByName(PolicyDefault)
 	bo := BuildOptions{Policy: pol, Workers: 2}
 
@@ -363,9 +364,13 @@ func TestLiveKilled(t *testing.T) {
 		go func() { done <- cmd.Wait() }()
 		var err error
 		killed := false
+		var after <-chan time.Time
+		if kills < 12 {
+			after = time.After(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+		}
 		select {
 		case err = <-done:
-		case <-time.After(time.Duration(100+rng.IntN(600)) * time.Millisecond):
+		case <-after:
 			cmd.Process.Signal(syscall.SIGKILL)
 			err = <-done
 			killed = true
