@@ -184,6 +184,8 @@ type builder struct {
 	// without touching the union-find readers see.
 	collect   bool
 	collected []Pair
+	// chunk is the transactions a worker decides at a time (0: chunkTxs).
+	chunk int64
 }
 
 // setLabels seeds the label guard: each labelled address's cluster takes
@@ -283,8 +285,12 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 	go func() {
 		defer close(work)
 		defer close(order)
-		for f := from; f < to; f += chunkTxs {
-			c := &chunk{from: f, to: min(f+chunkTxs, to), done: make(chan struct{})}
+		step := b.chunk
+		if step <= 0 {
+			step = chunkTxs
+		}
+		for f := from; f < to; f += step {
+			c := &chunk{from: f, to: min(f+step, to), done: make(chan struct{})}
 			select {
 			case <-ctx.Done():
 				return

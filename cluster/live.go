@@ -480,10 +480,14 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 	} else {
 		prog = nil
 	}
+	seeded := false
 	for from := l.cur.Txs; from < st.Txs; {
 		to := min(from+liveStepTxs, st.Txs)
 		t0 := time.Now()
-		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true}
+		// A block's transactions split over the workers (a build's chunks
+		// are larger than most blocks).
+		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
+			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1))}
 		if g := l.gate(); g != nil {
 			g.RLock()
 		}
@@ -496,10 +500,11 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 			return res, err
 		}
 		t1 := time.Now()
-		if err := l.apply(d.collected, from, to, ins, st.Addresses); err != nil {
+		if err := l.apply(d.collected, from, to, ins, st.Addresses, !seeded); err != nil {
 			return res, err
 		}
 		res.Apply += time.Since(t1)
+		seeded = true
 		from = to
 		if prog != nil {
 			prog.Update(to-res.FromTx, 0, fmt.Sprintf("%d links", l.b.links))
@@ -555,14 +560,22 @@ func (l *Live) gate() *sync.RWMutex {
 }
 
 // apply applies decided pairs of transactions from..to-1, under the gate
-// unless the state is unpublished.
-func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
+// unless the state is unpublished; seed re-seeds the label guard first.
+func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64, seed bool) error {
 	if g := l.gate(); g != nil && !l.private {
 		g.Lock()
 		defer g.Unlock()
 	}
 	l.b.uf.Grow(int(addrs))
 	l.fs.grow(int(addrs))
+	if seed && len(l.opts.Labels) > 0 {
+		// The label guard starts from the labels of the current clusters
+		// at every Advance, as a build does at every build: the same
+		// refusals as cluster.Build after every Advance, before and after
+		// a reopen.
+		l.b.labels = nil
+		l.b.setLabels(l.opts.Labels)
+	}
 	l.b.sink = liveSink{l}
 	for i := range pairs {
 		if err := l.b.apply(&pairs[i]); err != nil {

@@ -3,12 +3,14 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -121,9 +123,14 @@ func TestLiveEqualsBuild(t *testing.T) {
 	}
 	w := clusterSimWorld(t)
 	ctx := context.Background()
-	for _, name := range []string{PolicyMultiInput, PolicyDefault} {
-		t.Run(name, func(t *testing.T) {
-			pol, _ := PolicyByName(name)
+	for _, tc := range []struct {
+		name, policy string
+		guard        uint32
+		labels       bool
+	}{{"multi-input", PolicyMultiInput, 0, false}, {"default", PolicyDefault, 0, false}, {"default-labels", PolicyDefault, 0, true}} {
+		name := tc.policy
+		t.Run(tc.name, func(t *testing.T) {
+			pol, _ := PolicyByName(tc.policy)
 			tip := w.ix.Height()
 			start := tip - 36
 			data, ref := t.TempDir(), t.TempDir()
@@ -133,7 +140,17 @@ func TestLiveEqualsBuild(t *testing.T) {
 			}
 			defer ix.Close()
 			src := openBlocks(t, ctx, w.dir)
-			bo := BuildOptions{Policy: pol, Workers: 2}
+			bo := BuildOptions{Policy: pol, Workers: 2, GuardSize: tc.guard}
+			if tc.labels {
+				// Two labels over a third of the addresses each: the label
+				// guard refuses the change links between them.
+				bo.Labels = map[uint32]string{}
+				for id := uint32(0); int64(id) < w.ix.NumAddresses(); id++ {
+					if id%3 < 2 {
+						bo.Labels[id] = []string{"exchange:A", "exchange:B"}[id%3]
+					}
+				}
+			}
 			if _, err := Build(ctx, ix, ref, bo); err != nil {
 				t.Fatal(err)
 			}
@@ -153,6 +170,7 @@ func TestLiveEqualsBuild(t *testing.T) {
 			if _, err := l.Advance(ctx, ix); err != nil {
 				t.Fatal(err)
 			}
+			refused0 := view.NumRefused()
 			resets, base := 0, start
 			for h := start + 1; h <= tip; h++ {
 				ingestTo(t, ctx, ix, src, h)
@@ -212,6 +230,9 @@ func TestLiveEqualsBuild(t *testing.T) {
 			}
 			if resets == 0 {
 				t.Fatal("no rollback exercised")
+			}
+			if tc.labels && view.NumRefused() <= refused0 {
+				t.Fatalf("the label guard refused no link while following (%d refused before)", refused0)
 			}
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
@@ -428,4 +449,176 @@ func copyTree(t *testing.T, from, to string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// liveTailFixture is a clustering as a killed follower leaves it: the
+// persisted state three blocks below the index's tip and tail.json with
+// the link records of those blocks; ref is cluster.Build after each block.
+type liveTailFixture struct {
+	ix        *index.Index
+	snap, ref string
+	tail      Manifest
+	tailBytes []byte
+}
+
+var (
+	ltOnce sync.Once
+	ltVal  *liveTailFixture
+	ltErr  error
+)
+
+func liveTailSetup(t testing.TB) *liveTailFixture {
+	w := clusterSimWorld(t)
+	ltOnce.Do(func() {
+		ctx := context.Background()
+		dir, err := os.MkdirTemp("", "ransomtrail-livetail-")
+		if err != nil {
+			ltErr = err
+			return
+		}
+		f := &liveTailFixture{snap: filepath.Join(dir, "snap"), ref: filepath.Join(dir, "ref")}
+		data := filepath.Join(dir, "data")
+		tip := w.ix.Height()
+		if f.ix, ltErr = ingestUntil(ctx, filepath.Join(w.dir, "blocks"), data, tip-3); ltErr != nil {
+			return
+		}
+		pol, _ := PolicyByName(PolicyMultiInput)
+		bo := BuildOptions{Policy: pol, Workers: 2}
+		for _, d := range []string{data, f.ref} {
+			if _, ltErr = Build(ctx, f.ix, d, bo); ltErr != nil {
+				return
+			}
+		}
+		l, err := OpenLive(ctx, f.ix, data, LiveOptions{BuildOptions: bo, PersistEvery: -1})
+		if err != nil {
+			ltErr = err
+			return
+		}
+		src, err := source.OpenBlocksDir(ctx, filepath.Join(w.dir, "blocks"), chain.MustNetwork("sim"), source.BlocksDirOptions{})
+		if err != nil {
+			ltErr = err
+			return
+		}
+		defer src.Close()
+		for h := tip - 2; h <= tip && ltErr == nil; h++ {
+			if _, ltErr = f.ix.Ingest(ctx, src, index.IngestOptions{Until: h, UntilSet: true}); ltErr != nil {
+				return
+			}
+			if _, ltErr = l.Advance(ctx, f.ix); ltErr != nil {
+				return
+			}
+			_, ltErr = Build(ctx, f.ix, f.ref, bo)
+		}
+		if ltErr != nil {
+			return
+		}
+		// The files as they are while the follower runs (not closed).
+		if ltErr = os.MkdirAll(ClusterDir(f.snap), 0o755); ltErr != nil {
+			return
+		}
+		for _, n := range []string{manifestFile, parentFile, headFile, linksFile, refusedFile, tailFile} {
+			b, err := os.ReadFile(filepath.Join(ClusterDir(data), n))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(ClusterDir(f.snap), n), b, 0o644)
+			}
+			if err != nil {
+				ltErr = err
+				return
+			}
+		}
+		l.Close()
+		if f.tailBytes, ltErr = os.ReadFile(filepath.Join(ClusterDir(f.snap), tailFile)); ltErr != nil {
+			return
+		}
+		m, err := readManifest(ClusterDir(f.snap))
+		if err != nil {
+			ltErr = err
+			return
+		}
+		if ltErr = json.Unmarshal(f.tailBytes, &f.tail); ltErr == nil && (f.tail.Links <= m.Links || f.tail.Generation != m.Generation) {
+			ltErr = fmt.Errorf("fixture: the tail (%d links) does not extend the manifest (%d)", f.tail.Links, m.Links)
+		}
+		ltVal = f
+	})
+	if ltErr != nil {
+		t.Fatal(ltErr)
+	}
+	return ltVal
+}
+
+// FuzzLiveTail opens a killed follower's clustering with a fuzzed
+// tail.json and junk appended to links.dat and refused.dat (what an
+// interrupted block leaves): opening and advancing never fail or panic;
+// whenever the tail is the written one or is rejected (it does not parse,
+// or names another generation, policy or block), the result is exactly
+// the build's (multi-input decides the same links whether per block or
+// not); a tail that passes as the written one with other counts must
+// still give a consistent clustering (links span the clusters).
+func FuzzLiveTail(f *testing.F) {
+	if testing.Short() {
+		f.Skip("builds a 40k-tx world")
+	}
+	fx := liveTailSetup(f)
+	f.Add(fx.tailBytes, []byte{})
+	f.Add(fx.tailBytes, bytes.Repeat([]byte{0xab}, 40))
+	f.Add([]byte("{}"), []byte{1, 2, 3})
+	f.Add([]byte(""), []byte{})
+	f.Add(bytes.Replace(fx.tailBytes, []byte(`"links": `), []byte(`"links": 1`), 1), []byte{})
+	f.Fuzz(func(t *testing.T, tail, junk []byte) {
+		ctx := context.Background()
+		data := t.TempDir()
+		copyTree(t, fx.snap, data)
+		cdir := ClusterDir(data)
+		if err := os.WriteFile(filepath.Join(cdir, tailFile), tail, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []string{linksFile, refusedFile} {
+			fl, err := os.OpenFile(filepath.Join(cdir, n), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fl.Write(junk)
+			fl.Close()
+		}
+		pol, _ := PolicyByName(PolicyMultiInput)
+		l, err := OpenLive(ctx, fx.ix, data, LiveOptions{BuildOptions: BuildOptions{Policy: pol, Workers: 1}, PersistEvery: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if bytes.Equal(tail, fx.tailBytes) && l.Manifest().Links != fx.tail.Links {
+			// The written tail is replayed, junk or not.
+			t.Fatalf("opened at %d links, the tail holds %d", l.Manifest().Links, fx.tail.Links)
+		}
+		if _, err := l.Advance(ctx, fx.ix); err != nil {
+			t.Fatal(err)
+		}
+		got := l.Clustering()
+		var ft Manifest
+		exact := json.Unmarshal(tail, &ft) != nil || ft == fx.tail || ft.Generation != fx.tail.Generation || ft.Policy != fx.tail.Policy ||
+			ft.GuardSize != fx.tail.GuardSize || ft.Height != fx.tail.Height || ft.Tip != fx.tail.Tip || ft.Digest != fx.tail.Digest
+		if exact {
+			want, err := Open(fx.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer want.Close()
+			sameClustering(t, "after a fuzzed tail", got, want)
+			return
+		}
+		roots := int64(0)
+		for id := uint32(0); int64(id) < got.NumAddresses(); id++ {
+			if got.Find(id) == id {
+				roots++
+			}
+		}
+		if got.NumLinks() != got.NumAddresses()-roots {
+			t.Fatalf("%d links for %d addresses in %d clusters", got.NumLinks(), got.NumAddresses(), roots)
+		}
+		for i := int64(0); i < got.NumLinks(); i++ {
+			if k := got.LinkAt(i); got.Find(k.A) != got.Find(k.B) {
+				t.Fatalf("link %d %+v joins two clusters", i, k)
+			}
+		}
+	})
 }
