@@ -78,10 +78,13 @@ type LiveResult struct {
 	// Times of the phases: deciding the links (reads the index), applying
 	// them (under the gate), syncing links.dat/refused.dat and the tail
 	// record, persisting parent/head.
-	Decide  time.Duration `json:"decide_ns"`
-	Apply   time.Duration `json:"apply_ns"`
-	Sync    time.Duration `json:"sync_ns"`
-	Persist time.Duration `json:"persist_ns"`
+	Decide time.Duration `json:"decide_ns"`
+	// Prefault: the pages apply will write made private before the gate
+	// is taken.
+	Prefault time.Duration `json:"prefault_ns"`
+	Apply    time.Duration `json:"apply_ns"`
+	Sync     time.Duration `json:"sync_ns"`
+	Persist  time.Duration `json:"persist_ns"`
 }
 
 // Live is an incremental clusterer kept open by the follower: the
@@ -119,6 +122,7 @@ type Live struct {
 	lastPersist          time.Time
 	private              bool        // the state is not published: apply without the gate
 	regions, retired     []u32Region // parent/head mappings in use, to release
+	noPopulate           bool        // MADV_POPULATE_WRITE unsupported
 	held                 bool        // the caller holds the gate (AdvanceHeld)
 	unsaved              bool        // a new clustering without manifest: persist at the next Advance
 }
@@ -498,6 +502,11 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 		res.Decide += time.Since(t0)
 		if err != nil {
 			return res, err
+		}
+		if !l.private {
+			tp := time.Now()
+			l.prefault(d.collected)
+			res.Prefault += time.Since(tp)
 		}
 		t1 := time.Now()
 		if err := l.apply(d.collected, from, to, ins, st.Addresses, !seeded); err != nil {

@@ -123,3 +123,47 @@ func (l *Live) mapState(m *Manifest) (parent, heads []uint32, err error) {
 	l.regions = regs
 	return parent, heads, nil
 }
+
+// madvPopulateWrite is Linux's MADV_POPULATE_WRITE (5.14): fault pages in
+// writable — for a private mapping, make them the process's own copies —
+// without changing their contents.
+const madvPopulateWrite = 23
+
+// prefault makes the pages of the entries that applying pairs will write
+// (both addresses' list heads, the union-find entries along their paths to
+// the roots) private copies before the gate is taken, so that the copy-on-
+// write faults are not paid while readers wait. Reads only (the caller is
+// the only writer); best effort: without MADV_POPULATE_WRITE it does
+// nothing and the faults happen during apply.
+func (l *Live) prefault(pairs []Pair) {
+	if len(l.regions) == 0 || l.noPopulate {
+		return
+	}
+	const page = 4096
+	seen := make(map[uintptr]struct{}, 4*len(pairs))
+	touch := func(e []uint32, id uint32) {
+		if int(id) < len(e) {
+			seen[uintptr(unsafe.Pointer(&e[id]))&^(page-1)] = struct{}{}
+		}
+	}
+	parent, heads := l.b.uf.e, l.fs.heads
+	for i := range pairs {
+		for _, x := range [2]uint32{pairs[i].A, pairs[i].B} {
+			touch(heads, x)
+			for n := 0; int(x) < len(parent) && n < 64; n++ {
+				touch(parent, x)
+				p := parent[x]
+				if p&rootBit != 0 {
+					break
+				}
+				x = p
+			}
+		}
+	}
+	for p := range seen {
+		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, p, page, madvPopulateWrite); errno != 0 {
+			l.noPopulate = true // not supported here: stop trying
+			return
+		}
+	}
+}
