@@ -8,17 +8,28 @@ import (
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
-// Caps of a cluster answer (as `ransomtrail cluster`'s defaults).
-const (
-	clusterSumMembers = 100_000
-	clusterSumOutputs = 2_000_000
-	clusterSample     = 20
-	maxMemberList     = 1_000_000
-)
+// maxMemberList caps the members a cluster listing walks.
+const maxMemberList = 1_000_000
+
+// ClusterLimits bound the work of a cluster answer.
+type ClusterLimits struct {
+	// MaxMembers members are walked for the sums, MaxOutputs of their
+	// outputs read (beyond either, the answer says it is truncated);
+	// Sample addresses are listed.
+	MaxMembers int
+	MaxOutputs int64
+	Sample     int
+}
+
+// DefaultClusterLimits are the API's caps and `ransomtrail cluster`'s
+// defaults.
+var DefaultClusterLimits = ClusterLimits{MaxMembers: 100_000, MaxOutputs: 2_000_000, Sample: 20}
 
 // ClusterView is `ransomtrail cluster --json` with the attribution.
 type ClusterView struct {
@@ -70,41 +81,55 @@ func (s *Server) cluster(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	ix := s.ix()
 	set, err := s.attribution(r.Context())
 	if err != nil {
 		return nil, err
 	}
+	return NewClusterView(s.ix(), s.cfg.Workspace.Clustering(), set, id, DefaultClusterLimits)
+}
+
+// NewClusterView describes the cluster of the address with id: its size,
+// a sample of its oldest addresses, the attribution of the whole cluster
+// (set), and what its walked members received and hold. c may be nil (no
+// clustering: the address is its own cluster). It is the answer of
+// GET /api/v2/clusters/{id} and of `ransomtrail cluster ADDR --json`.
+func NewClusterView(ix *index.Index, c *cluster.Clustering, set *attrib.Set, id uint32, lim ClusterLimits) (ClusterView, error) {
 	root, attr := set.Of(id)
 	a, err := ix.AddressAt(int64(id))
 	if err != nil {
-		return nil, err
+		return ClusterView{}, err
 	}
 	ra, err := ix.AddressAt(int64(root))
 	if err != nil {
-		return nil, err
+		return ClusterView{}, err
 	}
 	v := ClusterView{Address: ix.EncodeAddress(a), ClusterID: int64(root), ClusterAddress: ix.EncodeAddress(ra),
-		Size: int64(set.ClusterSize(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{}, Categories: []string{},
-		Clustering: s.clusteringState()}
+		Size: int64(set.ClusterSize(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{}, Categories: []string{}}
+	if c != nil {
+		v.Clustering = &ClusteringState{Policy: c.M.Policy, Height: c.M.Height}
+	}
 	if attr != nil {
 		v.Labels, v.Conflicts, v.Primary, v.Sanctioned = attr.Labels, attr.Conflicts, attr.Primary, attr.Sanctioned
 		if attr.Categories != nil {
 			v.Categories = attr.Categories
 		}
 	}
-	if c := s.cfg.Workspace.Clustering(); c == nil {
+	members, trunc := []uint32{id}, false
+	switch {
+	case c == nil:
 		v.Note = "no clustering is built: every address is its own cluster (run 'ransomtrail cluster build')"
-	} else if int64(id) >= c.NumAddresses() {
+	case int64(id) >= c.NumAddresses():
 		v.Note = fmt.Sprintf("the address is newer than the clustering (height %d): run 'ransomtrail cluster build'", c.M.Height)
-	} else if ix.Height() > c.M.Height {
-		v.Note = fmt.Sprintf("the clustering is at height %d, the index at %d: run 'ransomtrail cluster build'", c.M.Height, ix.Height())
+	default:
+		if ix.Height() > c.M.Height {
+			v.Note = fmt.Sprintf("the clustering is at height %d, the index at %d: run 'ransomtrail cluster build'", c.M.Height, ix.Height())
+		}
+		members, trunc = c.Members(id, lim.MaxMembers)
 	}
-	members, trunc := s.members(id, clusterSumMembers)
 	v.Truncated = trunc
-	sums, err := cluster.SumMembers(ix, members, clusterSample, clusterSumOutputs)
+	sums, err := cluster.SumMembers(ix, members, lim.Sample, lim.MaxOutputs)
 	if err != nil {
-		return nil, err
+		return ClusterView{}, err
 	}
 	v.AddressesSample, v.ReceivedSat, v.BalanceSat, v.MembersSummed = sums.Sample, sums.ReceivedSat, sums.BalanceSat, sums.MembersSummed
 	v.Truncated = v.Truncated || sums.Truncated

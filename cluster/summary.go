@@ -24,9 +24,7 @@ type Sums struct {
 // maxOutputs outputs and samples the sample oldest addresses.
 func SumMembers(ix *index.Index, members []uint32, sample int, maxOutputs int64) (Sums, error) {
 	s := Sums{Sample: []string{}}
-	sorted := append([]uint32(nil), members...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
-	for _, m := range sorted[:min(sample, len(sorted))] {
+	for _, m := range smallest(members, sample) {
 		a, err := ix.AddressAt(int64(m))
 		if err != nil {
 			return s, err
@@ -51,4 +49,25 @@ func SumMembers(ix *index.Index, members []uint32, sample int, maxOutputs int64)
 		s.MembersSummed++
 	}
 	return s, nil
+}
+
+// smallest returns the k smallest of ids in ascending order (the oldest
+// addresses: ids are in order of first appearance) without sorting all.
+func smallest(ids []uint32, k int) []uint32 {
+	if k <= 0 {
+		return nil
+	}
+	top := make([]uint32, 0, min(k, len(ids)))
+	for _, id := range ids {
+		if len(top) == k && id >= top[k-1] {
+			continue
+		}
+		i := sort.Search(len(top), func(j int) bool { return top[j] >= id })
+		if len(top) < k {
+			top = append(top, 0)
+		}
+		copy(top[i+1:], top[i:len(top)-1])
+		top[i] = id
+	}
+	return top
 }

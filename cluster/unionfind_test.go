@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -84,5 +85,24 @@ func BenchmarkUnionFind(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		u.Union(uint32(r.IntN(n)), uint32(r.IntN(n)))
+	}
+}
+
+func TestSmallest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 9))
+	for trial := 0; trial < 200; trial++ {
+		n := rng.IntN(60)
+		ids := make([]uint32, n)
+		for i := range ids {
+			ids[i] = uint32(rng.IntN(40)) // duplicates too
+		}
+		k := rng.IntN(25)
+		got := smallest(ids, k)
+		want := append([]uint32(nil), ids...)
+		slices.Sort(want)
+		want = want[:min(k, len(want))]
+		if !slices.Equal(got, want) {
+			t.Fatalf("smallest(%v, %d) = %v, want %v", ids, k, got, want)
+		}
 	}
 }

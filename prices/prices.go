@@ -26,6 +26,7 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/internal/atomicfile"
 )
 
 // Day is one daily close.
@@ -309,31 +310,16 @@ func write(path string, days []Day) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriter(f)
-	bw.WriteString("date,close_usd\n")
-	for _, d := range days {
-		bw.WriteString(d.Date)
-		bw.WriteByte(',')
-		bw.WriteString(strconv.FormatFloat(d.CloseUSD, 'f', -1, 64))
-		bw.WriteByte('\n')
-	}
-	err = bw.Flush()
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, 0o644, func(bw *bufio.Writer) error {
+		bw.WriteString("date,close_usd\n")
+		for _, d := range days {
+			bw.WriteString(d.Date)
+			bw.WriteByte(',')
+			bw.WriteString(strconv.FormatFloat(d.CloseUSD, 'f', -1, 64))
+			bw.WriteByte('\n')
+		}
+		return nil
+	})
 }
 
 // MaxFetchBytes bounds a fetched response.

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/ransomtrail/ransomtrail/internal/atomicfile"
 )
 
 // PublishedTagsFile is the name, in DIR/truth, of the attribution an
@@ -49,15 +51,6 @@ func WritePublishedTags(truthDir string, seed uint64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	tmp := filepath.Join(truthDir, PublishedTagsFile+".tmp")
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp)
-	bw := bufio.NewWriterSize(f, 1<<20)
-	w := csv.NewWriter(bw)
-	w.Write([]string{"address", "label", "category", "source", "confidence", "description"})
 	n := 0
 	pick := func(addr string, share float64) bool {
 		h := fnv.New64a()
@@ -67,57 +60,52 @@ func WritePublishedTags(truthDir string, seed uint64) (int, error) {
 		io.WriteString(h, addr)
 		return float64(h.Sum64()>>11)/float64(1<<53) < share
 	}
-	err = eachRow(filepath.Join(truthDir, truthFiles[fAddresses].name), 2, func(rec []string) error {
-		e, ok := ents[rec[1]]
-		if !ok {
-			return fmt.Errorf("address %s: unknown entity %s", rec[0], rec[1])
-		}
-		kinds, ok := publishedKinds[e.kind]
-		if !ok || !pick(rec[0], publishedCoverage[e.kind]) {
-			return nil
-		}
-		for _, k := range kinds {
-			conf := "60"
-			if k.category == "sanctions" {
-				conf = "100"
+	err = atomicfile.Write(filepath.Join(truthDir, PublishedTagsFile), 0o644, func(bw *bufio.Writer) error {
+		w := csv.NewWriter(bw)
+		w.Write([]string{"address", "label", "category", "source", "confidence", "description"})
+		err := eachRow(filepath.Join(truthDir, truthFiles[fAddresses].name), 2, func(rec []string) error {
+			e, ok := ents[rec[1]]
+			if !ok {
+				return fmt.Errorf("address %s: unknown entity %s", rec[0], rec[1])
 			}
-			w.Write([]string{rec[0], e.name, k.category, k.source, conf, "simulated " + e.kind})
-			n++
-		}
-		return nil
-	})
-	if err != nil {
-		f.Close()
-		return 0, err
-	}
-	seen := map[string]bool{}
-	err = eachRow(filepath.Join(truthDir, truthFiles[fRansom].name), 8, func(rec []string) error {
-		addr, family := rec[5], rec[1]
-		if seen[addr] || !pick(addr, publishedRansomCoverage) {
+			kinds, ok := publishedKinds[e.kind]
+			if !ok || !pick(rec[0], publishedCoverage[e.kind]) {
+				return nil
+			}
+			for _, k := range kinds {
+				conf := "60"
+				if k.category == "sanctions" {
+					conf = "100"
+				}
+				w.Write([]string{rec[0], e.name, k.category, k.source, conf, "simulated " + e.kind})
+				n++
+			}
 			return nil
+		})
+		if err != nil {
+			return err
 		}
-		seen[addr] = true
-		w.Write([]string{addr, family, "ransomware", "sim-ransomwhere", "50", "ransom payment address reported by a victim of " + rec[0]})
-		n++
-		return nil
+		seen := map[string]bool{}
+		err = eachRow(filepath.Join(truthDir, truthFiles[fRansom].name), 8, func(rec []string) error {
+			addr, family := rec[5], rec[1]
+			if seen[addr] || !pick(addr, publishedRansomCoverage) {
+				return nil
+			}
+			seen[addr] = true
+			w.Write([]string{addr, family, "ransomware", "sim-ransomwhere", "50", "ransom payment address reported by a victim of " + rec[0]})
+			n++
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		w.Flush()
+		return w.Error()
 	})
 	if err != nil {
-		f.Close()
 		return 0, err
 	}
-	w.Flush()
-	if err := w.Error(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := bw.Flush(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	return n, os.Rename(tmp, filepath.Join(truthDir, PublishedTagsFile))
+	return n, nil
 }
 
 type entityRec struct{ kind, name string }

@@ -19,7 +19,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
-	"github.com/ransomtrail/ransomtrail/tags"
 )
 
 func clusterCommand() command {
@@ -131,30 +130,6 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// clusterView is the answer of "cluster ADDR".
-type clusterView struct {
-	Address   string `json:"address"`
-	ClusterID int64  `json:"cluster_id"`
-	// ClusterAddress is the address whose id is the cluster id (the
-	// cluster's oldest address).
-	ClusterAddress  string                `json:"cluster_address"`
-	Size            int64                 `json:"size"`
-	AddressesSample []string              `json:"addresses_sample"`
-	Labels          []tags.LabelSummary   `json:"labels"`
-	Conflicts       []tags.Conflict       `json:"label_conflicts,omitempty"`
-	ReceivedSat     int64                 `json:"received_sat"`
-	BalanceSat      int64                 `json:"balance_sat"`
-	MembersSummed   int64                 `json:"members_summed"`
-	Truncated       bool                  `json:"truncated"`
-	Note            string                `json:"note,omitempty"`
-	Clustering      clusteringStateSketch `json:"clustering"`
-}
-
-type clusteringStateSketch struct {
-	Policy string `json:"policy"`
-	Height int64  `json:"height"`
-}
-
 func runCluster(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
@@ -175,41 +150,34 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer done()
-	a, id, err := parseIndexedAddress(ix, pos[0])
+	_, id, err := parseIndexedAddress(ix, pos[0])
 	if err != nil {
 		return err
 	}
-	root := c.Find(id)
-	ca, _ := ix.AddressAt(int64(root))
-	v := clusterView{Address: ix.EncodeAddress(a), ClusterID: int64(root), ClusterAddress: ix.EncodeAddress(ca),
-		Size: int64(c.Size(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{},
-		Clustering: clusteringStateSketch{Policy: c.M.Policy, Height: c.M.Height}}
-	if int64(id) >= c.NumAddresses() {
-		v.Note = fmt.Sprintf("the address is newer than the clustering (height %d): run 'ransomtrail cluster build'", c.M.Height)
-	} else if ix.Height() > c.M.Height {
-		v.Note = fmt.Sprintf("the clustering is at height %d, the index at %d: run 'ransomtrail cluster build'", c.M.Height, ix.Height())
-	}
-	members, trunc := c.Members(id, *maxMembers)
-	v.Truncated = trunc
-	sums, err := cluster.SumMembers(ix, members, *sample, *maxOutputs)
+	set, err := clusterAttribution(ctx, *data, ix, c)
 	if err != nil {
 		return err
 	}
-	v.AddressesSample, v.ReceivedSat, v.BalanceSat, v.MembersSummed = sums.Sample, sums.ReceivedSat, sums.BalanceSat, sums.MembersSummed
-	v.Truncated = v.Truncated || sums.Truncated
+	v, err := api.NewClusterView(ix, c, set, id, api.ClusterLimits{MaxMembers: *maxMembers, MaxOutputs: *maxOutputs, Sample: *sample})
+	if err != nil {
+		return err
+	}
 	if v.Truncated {
-		v.Note = strings.TrimSpace(v.Note + fmt.Sprintf(" sums and labels cover %d of %d members (--max-members, --max-outputs)", v.MembersSummed, v.Size))
-	}
-	if err := clusterLabels(ctx, *data, ix, members[:v.MembersSummed], &v); err != nil {
-		return err
+		v.Note += " (--max-members, --max-outputs)"
 	}
 	if *jsonOut {
 		return writeJSON(e.stdout, v)
 	}
 	fmt.Fprintf(e.stdout, "%s: cluster %d (%s), %d addresses\n", v.Address, v.ClusterID, v.ClusterAddress, v.Size)
 	fmt.Fprintf(e.stdout, "received %s BTC, balance %s BTC over %d members\n", btc(v.ReceivedSat), btc(v.BalanceSat), v.MembersSummed)
+	if v.Sanctioned {
+		fmt.Fprintln(e.stdout, "SANCTIONED")
+	}
 	for _, l := range v.Labels {
 		fmt.Fprintf(e.stdout, "label %s (%s) from %s\n", l.Label, l.Category, strings.Join(l.Sources, ", "))
+	}
+	for _, cf := range v.Conflicts {
+		fmt.Fprintf(e.stdout, "%s conflict: %s (%s)\n", cf.Kind, strings.Join(cf.Values, " vs "), strings.Join(cf.Sources, "; "))
 	}
 	fmt.Fprintf(e.stdout, "sample: %s\n", strings.Join(v.AddressesSample, " "))
 	if v.Note != "" {
@@ -218,35 +186,18 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// clusterLabels aggregates the tags of the walked members when the data
-// directory has a state store.
-func clusterLabels(ctx context.Context, data string, ix *index.Index, members []uint32, v *clusterView) error {
+// clusterAttribution is the attribution of the data directory's tags over
+// the clustering c; without a state store, none.
+func clusterAttribution(ctx context.Context, data string, ix *index.Index, c *cluster.Clustering) (*attrib.Set, error) {
 	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
-		return nil
+		return attrib.Build(ctx, nil, ix, c)
 	}
 	st, err := state.OpenEmbedded(filepath.Join(data, "state"), nil)
 	if err != nil {
-		return fmt.Errorf("open tags: %w", err)
+		return nil, fmt.Errorf("open tags: %w", err)
 	}
 	defer st.Close()
-	var all []tags.Tag
-	for _, m := range members {
-		a, err := ix.AddressAt(int64(m))
-		if err != nil {
-			return err
-		}
-		ts, err := st.Tags().ByAddress(ctx, a.AppendKey(nil))
-		if err != nil {
-			return err
-		}
-		all = append(all, ts...)
-	}
-	agg := tags.Aggregate(all)
-	if agg.Labels != nil {
-		v.Labels = agg.Labels
-	}
-	v.Conflicts = agg.Conflicts
-	return nil
+	return attrib.Load(ctx, st.Tags(), ix, c)
 }
 
 // explainStep is one link of an explanation as printed.

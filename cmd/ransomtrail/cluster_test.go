@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ransomtrail/ransomtrail/api"
 )
 
 // clusterCLIWorld simulates and ingests a small world through the CLI.
@@ -209,6 +211,19 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 	}
 	if _, stderr, err := runCmd(t, "tags", "import", "--data", data, tagFile); err != nil {
 		t.Fatal(err, stderr)
+	}
+	// The CLI's cluster answer is the API's: the attribution of the whole
+	// cluster, with its categories and primary label.
+	out, _, err = runCmd(t, "cluster", rows[1][0], "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cv api.ClusterView
+	if err := json.Unmarshal([]byte(out), &cv); err != nil {
+		t.Fatal(err)
+	}
+	if len(cv.Categories) != 1 || cv.Categories[0] != "exchange" || cv.Primary == nil || !strings.HasPrefix(cv.Primary.Label, "entity-") || int64(len(cv.Labels)) > cv.Size {
+		t.Fatalf("cluster %s after the import: %s", rows[1][0], out)
 	}
 	_, _, unguarded := build("--no-guard", "--no-label-guard")
 	_, labelRefused, guarded := build("--no-guard")

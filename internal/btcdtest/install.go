@@ -14,8 +14,27 @@ import (
 	"time"
 )
 
-// BtcdVersion is the btcd release the harness installs when btcd is missing.
-const BtcdVersion = "v0.24.2"
+// BtcdVersion returns the btcd release the harness installs when btcd is
+// missing: the version of the btcd module that go.mod requires (its
+// packages build the test transactions), so go.mod is the one place that
+// pins it; scripts/test asks for it the same way. It runs
+// "go list -m" in the current directory, which is inside the module when
+// tests run.
+func BtcdVersion() (string, error) {
+	goBin, err := goTool()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(goBin, "list", "-m", "-f", "{{.Version}}", "github.com/btcsuite/btcd").Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(ee.Stderr))
+		}
+		return "", fmt.Errorf("go list -m github.com/btcsuite/btcd (the btcd version of go.mod): %w", err)
+	}
+	return string(bytes.TrimSpace(out)), nil
+}
 
 var (
 	installMu   sync.Mutex
@@ -43,7 +62,7 @@ func Ensure(t testing.TB) (btcdPath, btcctlPath string) {
 }
 
 // EnsureInstalled finds btcd and btcctl in $GOBIN, $(go env GOPATH)/bin or
-// $PATH and installs them (btcd BtcdVersion) with "go install" when either
+// $PATH and installs them (the btcd version of go.mod, BtcdVersion) with "go install" when either
 // is missing. Concurrent callers, in this process or in other test
 // processes, wait for a single installation. The result is cached for the
 // life of the process.
@@ -77,8 +96,12 @@ func ensureInstalled() error {
 	if err != nil {
 		return err
 	}
+	version, err := BtcdVersion()
+	if err != nil {
+		return err
+	}
 	for _, pkg := range []string{"github.com/btcsuite/btcd", "github.com/btcsuite/btcd/cmd/btcctl"} {
-		target := pkg + "@" + BtcdVersion
+		target := pkg + "@" + version
 		fmt.Fprintf(os.Stderr, "btcdtest: installing %s (one time)\n", target)
 		cmd := exec.Command(goBin, "install", target)
 		cmd.Dir = os.TempDir()

@@ -1,7 +1,7 @@
 // Monitoring pages: alerts (paged, status filter, acknowledge/resolve), the
 // watchlist (add, remove), the "watch" buttons of address and cluster
 // pages, and the open-alerts badge in the navigation.
-import { api, esc, enc, h, btc, link, loading, errorBox } from "./util.js";
+import { api, esc, enc, h, btc, link, loading, errorBox, pager } from "./util.js";
 
 const STATUSES = ["open", "acknowledged", "resolved", "retracted"];
 
@@ -48,29 +48,9 @@ export async function alertsPage(el, params, signal) {
       <div class="actions"><a class="btn" href="/watchlist" data-link>Watchlist</a></div></div>
     <nav class="filters" id="alertfilter">${["", ...STATUSES].map((s) =>
       `<a href="/alerts${s ? "?status=" + s : ""}" data-link class="${s === status ? "on" : ""}">${s || "all"}</a>`).join("")}</nav>
-    <section class="panel"><table class="list" id="alerts"><thead><tr><th>Kind</th><th>Entity</th><th>Transaction</th><th>Block</th>
-      <th class="num">Value</th><th>Created</th><th>Status</th><th></th></tr></thead><tbody></tbody></table>
-    <div class="more"></div></section>`;
-  const body = el.querySelector("#alerts tbody");
-  const more = el.querySelector(".more");
-  let count = 0;
-  async function page(cursor) {
-    more.innerHTML = loading();
-    try {
-      const r = await api(`alerts?limit=50${status ? "&status=" + status : ""}${cursor ? "&cursor=" + enc(cursor) : ""}`, { signal });
-      for (const a of r.items || []) body.insertAdjacentHTML("beforeend", alertRow(a));
-      count += (r.items || []).length;
-      more.innerHTML = count ? "" : `<p class="muted">No ${status ? status + " " : ""}alert.</p>`;
-      if (r.next_cursor) {
-        const b = h(`<button type="button" class="loadmore">Load more (${count} shown)</button>`);
-        b.onclick = () => page(r.next_cursor);
-        more.appendChild(b);
-      }
-    } catch (e) {
-      if (e.name !== "AbortError") more.innerHTML = errorBox(e);
-    }
-  }
-  body.addEventListener("click", async (ev) => {
+    <section class="panel" id="alerts"></section>`;
+  const box = el.querySelector("#alerts");
+  box.addEventListener("click", async (ev) => {
     const b = ev.target.closest("button[data-act]");
     if (!b) return;
     b.disabled = true;
@@ -84,7 +64,13 @@ export async function alertsPage(el, params, signal) {
       row.insertAdjacentHTML("afterend", `<tr><td colspan="8">${errorBox(e)}</td></tr>`);
     }
   });
-  await page("");
+  await pager(box, {
+    head: `<tr><th>Kind</th><th>Entity</th><th>Transaction</th><th>Block</th>
+      <th class="num">Value</th><th>Created</th><th>Status</th><th></th></tr>`,
+    fetch: (cursor) => api(`alerts?limit=50${status ? "&status=" + status : ""}${cursor ? "&cursor=" + enc(cursor) : ""}`, { signal }),
+    row: alertRow,
+    empty: `No ${status ? status + " " : ""}alert.`,
+  });
 }
 
 export async function watchlistPage(el, params, signal) {
