@@ -319,7 +319,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	if !m.opts.NoCluster {
 		// Opened once (the first step reads the stored clustering and
 		// replays its tail), then advanced in place per block.
-		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: cluster.BuildOptions{Log: m.log}}); err != nil {
+		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err != nil {
 			return res, err
 		}
 	}
@@ -385,6 +385,28 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
+}
+
+// clusterOptions keeps the stored clustering's policy and guard (a
+// `cluster build --policy …` is followed as built, not rebuilt with the
+// defaults); without one, the defaults.
+func (m *Monitor) clusterOptions() cluster.BuildOptions {
+	o := cluster.BuildOptions{Log: m.log}
+	m.ws.Gate.RLock()
+	c := m.ws.Clustering()
+	var pm cluster.Manifest
+	if c != nil {
+		pm = c.M
+	}
+	m.ws.Gate.RUnlock()
+	if c == nil {
+		return o
+	}
+	if p, err := cluster.PolicyByName(pm.Policy); err == nil {
+		o.Policy = p
+		o.GuardSize, o.NoGuard = pm.GuardSize, pm.GuardSize == 0
+	}
+	return o
 }
 
 // advanceClustering advances the live clustering over the new blocks;
