@@ -179,6 +179,13 @@ type builder struct {
 	// labels maps a cluster root to the label its members carry (the
 	// label guard); nil when the build has no labels.
 	labels map[uint32]string
+	// collect, when set, makes apply only collect the decided pairs (in
+	// transaction order) instead of applying them: a Live clusterer decides
+	// without touching the union-find readers see.
+	collect   bool
+	collected []Pair
+	// chunk is the transactions a worker decides at a time (0: chunkTxs).
+	chunk int64
 }
 
 // setLabels seeds the label guard: each labelled address's cluster takes
@@ -208,6 +215,10 @@ func (b *builder) setLabels(l map[uint32]string) {
 // refuses it. Only links that merged two sets are stored: the stored links
 // form a spanning forest of the clusters.
 func (b *builder) apply(p *Pair) error {
+	if b.collect {
+		b.collected = append(b.collected, *p)
+		return nil
+	}
 	ra, rb := b.uf.Find(p.A), b.uf.Find(p.B)
 	if ra == rb {
 		return nil
@@ -274,8 +285,12 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 	go func() {
 		defer close(work)
 		defer close(order)
-		for f := from; f < to; f += chunkTxs {
-			c := &chunk{from: f, to: min(f+chunkTxs, to), done: make(chan struct{})}
+		step := b.chunk
+		if step <= 0 {
+			step = chunkTxs
+		}
+		for f := from; f < to; f += step {
+			c := &chunk{from: f, to: min(f+step, to), done: make(chan struct{})}
 			select {
 			case <-ctx.Done():
 				return
@@ -503,6 +518,19 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	start := time.Now()
 	cdir := ClusterDir(data)
 	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		return BuildResult{}, err
+	}
+	lk, err := lockDir(cdir)
+	if err != nil {
+		return BuildResult{}, err
+	}
+	defer unlockDir(lk)
+	if err := recoverCommit(cdir); err != nil {
+		return BuildResult{}, err
+	}
+	// A live clusterer's tail record extends the stored generation; this
+	// build replaces that generation and decides those transactions again.
+	if err := os.Remove(filepath.Join(cdir, tailFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return BuildResult{}, err
 	}
 	st := ix.Status()

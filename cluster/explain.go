@@ -10,14 +10,23 @@ import (
 
 // Clustering is a stored clustering opened read-only: the union-find and
 // the link lists memory-mapped, so opening costs no read of the files.
+//
+// A Live clusterer advances a Clustering in place (see Live): its
+// union-find and list heads are then the clusterer's memory and the link
+// records past the mapped ones are held in linksTail/refusedTail. Readers
+// of a live Clustering hold the read side of the lock the clusterer writes
+// under (workspace.Workspace.Gate).
 type Clustering struct {
-	// M is the manifest the clustering was committed with.
-	M       Manifest
-	parent  []uint32
-	head    []uint32
-	links   []byte // link records, header skipped
-	refused []byte
-	maps    [][]byte
+	// M is the manifest the clustering was committed with (for a live
+	// clustering: the counts of the state readers see).
+	M           Manifest
+	parent      []uint32
+	head        []uint32
+	links       []byte // link records, header skipped
+	refused     []byte
+	linksTail   []byte // link records after links (live)
+	refusedTail []byte // refused records after refused (live)
+	maps        [][]byte
 }
 
 // Open opens the clustering stored in data/cluster.
@@ -155,19 +164,34 @@ func (c *Clustering) Size(id uint32) uint32 {
 }
 
 // NumLinks returns the number of stored links.
-func (c *Clustering) NumLinks() int64 { return int64(len(c.links) / linkRecSize) }
+func (c *Clustering) NumLinks() int64 { return int64((len(c.links) + len(c.linksTail)) / linkRecSize) }
+
+// linkBytes returns the record of link i.
+func (c *Clustering) linkBytes(i int64) []byte {
+	if off := i * linkRecSize; off < int64(len(c.links)) {
+		return c.links[off:]
+	} else {
+		return c.linksTail[off-int64(len(c.links)):]
+	}
+}
 
 // LinkAt returns link number i.
 func (c *Clustering) LinkAt(i int64) Link {
-	return getLink(c.links[i*linkRecSize:]).link()
+	return getLink(c.linkBytes(i)).link()
 }
 
 // NumRefused returns the number of refused links.
-func (c *Clustering) NumRefused() int64 { return int64(len(c.refused) / refusedRecSize) }
+func (c *Clustering) NumRefused() int64 {
+	return int64((len(c.refused) + len(c.refusedTail)) / refusedRecSize)
+}
 
 // RefusedAt returns refused link number i.
 func (c *Clustering) RefusedAt(i int64) Refused {
-	return getRefused(c.refused[i*refusedRecSize:])
+	if off := i * refusedRecSize; off < int64(len(c.refused)) {
+		return getRefused(c.refused[off:])
+	} else {
+		return getRefused(c.refusedTail[off-int64(len(c.refused)):])
+	}
 }
 
 // neighbors calls fn for every link of address x (newest first) with the
@@ -179,7 +203,7 @@ func (c *Clustering) neighbors(x uint32, fn func(y uint32, link int64) bool) {
 	next := c.head[x]
 	for next != 0 {
 		id := int64(next - 1)
-		r := getLink(c.links[id*linkRecSize:])
+		r := getLink(c.linkBytes(id))
 		y := r.b
 		next = r.nextA
 		if r.b == x {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -130,12 +131,14 @@ func BenchmarkFollowBlock(b *testing.B) {
 
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx, w.src) }()
-	defer func() { cancel(); <-done }()
+	stop := sync.OnceFunc(func() { cancel(); <-done })
+	defer stop()
 	waitBench(b, "the baseline", func() bool {
 		ft, ok, _ := ws.State.Alerts().FollowedTip(ctx)
 		return ok && ft.Height == w.held
 	})
 	var e2e, step, alerts, ingest, build, match []float64
+	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
 		start := time.Now()
@@ -156,12 +159,33 @@ func BenchmarkFollowBlock(b *testing.B) {
 		ingest = append(ingest, ms(st.LastIngest))
 		build = append(build, ms(st.LastBuild))
 		match = append(match, ms(st.LastMatch))
+		cDecide = append(cDecide, ms(st.LastCluster.Decide))
+		cPrefault = append(cPrefault, ms(st.LastCluster.Prefault))
+		cApply = append(cApply, ms(st.LastCluster.Apply))
+		cSync = append(cSync, ms(st.LastCluster.Sync))
+		cPersist = append(cPersist, ms(st.LastCluster.Persist))
 	}
 	b.StopTimer()
 	st := m.Stats()
+	// The live clustering's lazy persist (parent.u32 and head.u32
+	// rewritten, every minute by default), timed once the follower stopped.
+	stop()
+	live, err := ws.LiveClustering(context.Background(), cluster.LiveOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tp := time.Now()
+	if err := live.Persist(); err != nil {
+		b.Fatal(err)
+	}
+	dp := time.Since(tp)
+	b.Logf("live clustering persist (%d addresses): %s", live.Manifest().Addresses, dp.Round(time.Millisecond))
+	b.ReportMetric(ms(dp), "cluster-persist-ms")
 	b.Logf("%d blocks: %d alerts raised, %d delivered, %d cluster rebuilds", k, st.Alerts, delivered, st.ClusterRebuilds)
 	b.Logf("per block (median / max ms): end-to-end %.1f / %.1f; step %.1f / %.1f = ingest %.1f / %.1f + attribution, matching and alert commit %.1f / %.1f (alerts stored after %.1f / %.1f) + clustering %.1f / %.1f",
 		med(e2e), max1(e2e), med(step), max1(step), med(ingest), max1(ingest), med(match), max1(match), med(alerts), max1(alerts), med(build), max1(build))
+	b.Logf("clustering per block (median / max ms): decide %.2f / %.2f, prefault %.2f / %.2f, apply under the gate %.2f / %.2f, sync links and tail %.2f / %.2f, persist parent/head %.2f / %.2f",
+		med(cDecide), max1(cDecide), med(cPrefault), max1(cPrefault), med(cApply), max1(cApply), med(cSync), max1(cSync), med(cPersist), max1(cPersist))
 	b.ReportMetric(med(e2e), "e2e-ms")
 	b.ReportMetric(max1(e2e), "e2e-max-ms")
 	b.ReportMetric(med(step), "step-ms")
@@ -171,6 +195,8 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.ReportMetric(med(alerts)/med(ingest), "alerts-stored/floor")
 	b.ReportMetric(med(step)/med(ingest), "step/floor")
 	b.ReportMetric(med(build), "cluster-ms")
+	b.ReportMetric(max1(build), "cluster-max-ms")
+	b.ReportMetric(med(cApply), "cluster-apply-ms")
 	b.ReportMetric(med(match), "match-ms")
 }
 

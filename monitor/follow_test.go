@@ -223,6 +223,19 @@ func TestFollowRealNode(t *testing.T) {
 	if st := m.Stats(); st.Reorgs < 1 || st.Retracted < 1 {
 		t.Errorf("stats: %+v", st)
 	}
+	// The clustering followed every block in place, the reorg included
+	// (back to the shared block, no rebuild): readers' clustering is at
+	// the index's tip.
+	atTip := func() bool {
+		ws.Gate.RLock()
+		defer ws.Gate.RUnlock()
+		cl := ws.Clustering()
+		return cl != nil && cl.M.Tip == ws.Index.Status().TipHash && cl.M.Txs == ws.Index.NumTxs()
+	}
+	waitFor(t, "the clustering at the tip", 30*time.Second, atTip)
+	if st := m.Stats(); st.ClusterRebuilds != 0 || st.ClusterResets < 1 {
+		t.Errorf("clustering after following: stats %+v", st)
+	}
 }
 
 // TestCrashLosesNoAlert stores an alert and abandons the process before

@@ -121,8 +121,14 @@ type Stats struct {
 	LastBuild  time.Duration
 	LastMatch  time.Duration
 	// ClusterRebuilds counts cluster builds that started over (reorgs
-	// below the clustering's height).
+	// below the clustering's persisted state).
 	ClusterRebuilds int64
+	// ClusterResets counts reorgs the clustering followed by returning to
+	// the block both branches share (no rebuild).
+	ClusterResets int64
+	// LastCluster is the last advance of the live clustering (its
+	// phases: deciding, applying under the gate, syncing, persisting).
+	LastCluster cluster.LiveResult
 	// ZMQ notifications (Options.ZMQ): block and transaction messages,
 	// sequence gaps, malformed messages, connections made and lost or
 	// refused.
@@ -309,6 +315,14 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			return res, err
 		}
 	}
+	var live *cluster.Live
+	if !m.opts.NoCluster {
+		// Opened once (the first step reads the stored clustering and
+		// replays its tail), then advanced in place per block.
+		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err != nil {
+			return res, err
+		}
+	}
 	t0 := time.Now()
 	m.ws.Gate.Lock()
 	tip := ix.TipHeight()
@@ -332,11 +346,8 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			// cannot tell by the count).
 			m.dropAddressIDs()
 			m.invalidateWatch()
-			if !m.opts.NoCluster {
-				tBuild, ierr = m.buildClustering(ctx, ierr)
-				if err := m.ws.ReloadClustering(); err != nil {
-					ierr = errors.Join(ierr, err)
-				}
+			if live != nil {
+				tBuild, ierr = m.advanceClustering(ctx, live, true, ierr)
 				built = true
 			}
 		}
@@ -358,17 +369,11 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	res.Alerts, res.Retracted = alerts, retracted
 	tAlerts := time.Since(t0)
 	tMatch := time.Since(tm)
-	if changed && !built && !m.opts.NoCluster {
-		// The build reads the index and writes new clustering files that
-		// replace the old ones atomically: readers may go on meanwhile.
-		m.ws.Gate.RLock()
-		tBuild, ierr = m.buildClustering(ctx, ierr)
-		m.ws.Gate.RUnlock()
-		m.ws.Gate.Lock()
-		if err := m.ws.ReloadClustering(); err != nil {
-			ierr = errors.Join(ierr, err)
-		}
-		m.ws.Gate.Unlock()
+	if changed && !built && live != nil {
+		// The live clustering decides the new links reading the index
+		// under the gate's read side and applies them under its write
+		// side (a few milliseconds): readers see the new clusters at once.
+		tBuild, ierr = m.advanceClustering(ctx, live, false, ierr)
 	}
 	if changed {
 		m.count(func(s *Stats) {
@@ -382,19 +387,53 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	return res, errors.Join(ierr, rerr)
 }
 
-// buildClustering advances the clustering over the new blocks (and reloads
-// it when the caller holds the gate for writing).
-func (m *Monitor) buildClustering(ctx context.Context, ierr error) (time.Duration, error) {
+// clusterOptions keeps the stored clustering's policy and guard (a
+// `cluster build --policy …` is followed as built, not rebuilt with the
+// defaults); without one, the defaults.
+func (m *Monitor) clusterOptions() cluster.BuildOptions {
+	o := cluster.BuildOptions{Log: m.log}
+	m.ws.Gate.RLock()
+	c := m.ws.Clustering()
+	var pm cluster.Manifest
+	if c != nil {
+		pm = c.M
+	}
+	m.ws.Gate.RUnlock()
+	if c == nil {
+		return o
+	}
+	if p, err := cluster.PolicyByName(pm.Policy); err == nil {
+		o.Policy = p
+		o.GuardSize, o.NoGuard = pm.GuardSize, pm.GuardSize == 0
+	}
+	return o
+}
+
+// advanceClustering advances the live clustering over the new blocks;
+// held tells that the caller holds the gate for writing.
+func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, held bool, ierr error) (time.Duration, error) {
 	tb := time.Now()
-	br, err := cluster.Build(ctx, m.ws.Index, m.ws.Dir, cluster.BuildOptions{})
+	var br cluster.LiveResult
+	var err error
+	if held {
+		br, err = live.AdvanceHeld(ctx, m.ws.Index)
+	} else {
+		br, err = live.Advance(ctx, m.ws.Index)
+	}
 	d := time.Since(tb)
 	if err != nil {
-		return d, errors.Join(ierr, fmt.Errorf("cluster build: %w", err))
+		return d, errors.Join(ierr, fmt.Errorf("clustering: %w", err))
 	}
+	m.ws.InvalidateAttribution()
 	if br.Rebuilt {
 		m.count(func(s *Stats) { s.ClusterRebuilds++ })
-		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", br.Seconds)
+		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", d.Seconds())
 	}
+	if br.ResetTo >= 0 {
+		m.count(func(s *Stats) { s.ClusterResets++ })
+		m.log.Info("clustering returned to the block both branches share", "height", br.ResetTo)
+	}
+	m.count(func(s *Stats) { s.LastCluster = br })
 	return d, ierr
 }
 

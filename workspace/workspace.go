@@ -37,10 +37,14 @@ type Workspace struct {
 
 	// Gate orders index readers and the in-process writer: a request that
 	// reads the index holds Gate.RLock for its duration; the live follower
-	// holds Gate.Lock while it applies and commits blocks (and rebuilds the
-	// clustering), so readers always see one committed state.
+	// holds Gate.Lock while it applies and commits blocks and while the
+	// live clustering (LiveClustering) applies their links, so readers
+	// always see one committed state.
 	Gate sync.RWMutex
 
+	write      bool
+	liveMu     sync.Mutex // serialises opening and closing live
+	live       *cluster.Live
 	mu         sync.Mutex
 	clustering *cluster.Clustering // nil when none is built
 	attr       *attrib.Set
@@ -70,7 +74,7 @@ func Open(dir string, opts Options) (*Workspace, error) {
 		ix.Close()
 		return nil, err
 	}
-	w := &Workspace{Dir: dir, Index: ix, State: st}
+	w := &Workspace{Dir: dir, Index: ix, State: st, write: opts.Write}
 	if err := w.ReloadClustering(); err != nil {
 		w.Close()
 		return nil, err
@@ -80,8 +84,16 @@ func Open(dir string, opts Options) (*Workspace, error) {
 
 // ReloadClustering (re)opens DIR/cluster, e.g. after a cluster build, and
 // drops the attribution snapshot. A directory without a clustering is not
-// an error.
+// an error. With a live clustering open there is nothing to reopen: it
+// is current.
 func (w *Workspace) ReloadClustering() error {
+	w.liveMu.Lock()
+	live := w.live != nil
+	w.liveMu.Unlock()
+	if live {
+		w.InvalidateAttribution()
+		return nil
+	}
 	c, err := cluster.Open(w.Dir)
 	if err != nil && !errors.Is(err, cluster.ErrNoClustering) {
 		return fmt.Errorf("open clustering: %w", err)
@@ -94,6 +106,35 @@ func (w *Workspace) ReloadClustering() error {
 	w.attr = nil
 	w.mu.Unlock()
 	return nil
+}
+
+// LiveClustering returns the workspace's incremental clusterer, opening it
+// on first use (cluster.OpenLive with opts, the Gate and the clustering
+// readers hold): from then on Clustering and Clusters return one object
+// that the clusterer advances in place under the Gate — readers see each
+// block's links without reopening files. It needs a workspace opened for
+// writing and must not be called with the Gate held. Close persists it.
+func (w *Workspace) LiveClustering(ctx context.Context, opts cluster.LiveOptions) (*cluster.Live, error) {
+	w.liveMu.Lock()
+	defer w.liveMu.Unlock()
+	if w.live != nil {
+		return w.live, nil
+	}
+	if !w.write {
+		return nil, errors.New("workspace: a live clustering needs the data directory opened for writing")
+	}
+	opts.Gate = &w.Gate
+	opts.View = w.Clustering()
+	l, err := cluster.OpenLive(ctx, w.Index, w.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("open live clustering: %w", err)
+	}
+	w.live = l
+	w.mu.Lock()
+	w.clustering = l.Clustering()
+	w.attr = nil
+	w.mu.Unlock()
+	return l, nil
 }
 
 // Clustering returns the clustering, or nil when none is built.
@@ -143,6 +184,12 @@ func (w *Workspace) InvalidateAttribution() {
 // Close closes every part.
 func (w *Workspace) Close() error {
 	var errs []error
+	w.liveMu.Lock()
+	if w.live != nil {
+		errs = append(errs, w.live.Close())
+		w.live = nil
+	}
+	w.liveMu.Unlock()
 	if c := w.Clustering(); c != nil {
 		errs = append(errs, c.Close())
 	}

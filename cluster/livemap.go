@@ -1,0 +1,169 @@
+package cluster
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"unsafe"
+)
+
+// A Live clusterer keeps parent.u32 and head.u32 mapped copy-on-write
+// (MAP_PRIVATE) instead of reading them into the heap: pages it never
+// changes stay file-backed page cache (shared with readers, reclaimable),
+// and only the pages changed since the last persist are the process's own
+// memory. Each mapping sits at the start of a reservation of MaxAddresses
+// entries (anonymous, MAP_NORESERVE: address space, no memory), so that
+// new addresses extend the array in place: their entries are the
+// reservation's zero pages, touched only when written.
+
+// u32Region is an array of uint32 in a reservation.
+type u32Region struct {
+	e      []uint32 // len: entries in use, cap: the reservation
+	region []byte   // the whole reservation (unmapped by release)
+}
+
+// reserveU32 reserves MaxAddresses entries and maps the first n entries
+// of the u32 file at path (after its header) over its start, copy-on-write
+// (path "": no file, n 0). ok is false when the platform cannot (big
+// endian, no address space): the caller then uses the heap.
+func reserveU32(path string, magic [4]byte, m *Manifest) (r u32Region, ok bool, err error) {
+	if !littleEndian || unsafe.Sizeof(uintptr(0)) < 8 {
+		return r, false, nil
+	}
+	var f *os.File
+	n := int64(0)
+	if path != "" {
+		n = m.Addresses
+		if f, err = os.Open(path); err != nil {
+			return r, false, fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		defer f.Close()
+		var h [fileHeader]byte
+		if _, err := io.ReadFull(f, h[:]); err != nil {
+			return r, false, fmt.Errorf("%w: %s: %v", ErrCorrupt, path, err)
+		}
+		gen, err := checkHeader(h[:], magic, path)
+		if err != nil {
+			return r, false, err
+		}
+		if gen != m.Generation {
+			return r, false, fmt.Errorf("%w: %s is generation %d, manifest %d (interrupted commit)", ErrCorrupt, filepath.Base(path), gen, m.Generation)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return r, false, err
+		}
+		if fi.Size() != fileHeader+4*n {
+			return r, false, fmt.Errorf("%w: %s holds %d bytes, manifest needs %d", ErrCorrupt, filepath.Base(path), fi.Size(), fileHeader+4*n)
+		}
+	}
+	total := fileHeader + 4*int(MaxAddresses)
+	region, err := syscall.Mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	if err != nil {
+		return r, false, nil
+	}
+	if f != nil {
+		// The file over the reservation's start (MAP_FIXED replaces
+		// those pages of the reservation).
+		_, _, errno := syscall.Syscall6(syscall.SYS_MMAP, uintptr(unsafe.Pointer(&region[0])), uintptr(fileHeader+4*n),
+			syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, f.Fd(), 0)
+		if errno != 0 {
+			syscall.Munmap(region)
+			return r, false, fmt.Errorf("mmap %s: %w", path, errno)
+		}
+	}
+	e := unsafe.Slice((*uint32)(unsafe.Pointer(&region[fileHeader])), int(MaxAddresses))
+	return u32Region{e: e[:n], region: region}, true, nil
+}
+
+func (r *u32Region) release() {
+	if r.region != nil {
+		syscall.Munmap(r.region)
+		r.region = nil
+	}
+}
+
+// mapState makes parent.u32 and head.u32 of m the union-find's entries and
+// the list heads, mapped when possible, else read into the heap.
+func (l *Live) mapState(m *Manifest) (parent, heads []uint32, err error) {
+	var regs []u32Region
+	for _, x := range []struct {
+		name  string
+		magic [4]byte
+		dst   *[]uint32
+	}{{parentFile, magicParent, &parent}, {headFile, magicHead, &heads}} {
+		path := ""
+		if m != nil {
+			path = filepath.Join(l.cdir, x.name)
+		}
+		r, ok, err := reserveU32(path, x.magic, m)
+		if err == nil && !ok {
+			// The heap fallback.
+			if m != nil {
+				*x.dst, err = readU32File(path, x.magic, m)
+			} else {
+				*x.dst = []uint32{}
+			}
+		} else if ok {
+			regs = append(regs, r)
+			*x.dst = r.e
+		}
+		if err != nil {
+			for i := range regs {
+				regs[i].release()
+			}
+			return nil, nil, err
+		}
+	}
+	// The arrays in use until now are released once readers no longer
+	// see them (publish).
+	l.retired = append(l.retired, l.regions...)
+	l.regions = regs
+	return parent, heads, nil
+}
+
+// madvPopulateWrite is Linux's MADV_POPULATE_WRITE (5.14): fault pages in
+// writable — for a private mapping, make them the process's own copies —
+// without changing their contents.
+const madvPopulateWrite = 23
+
+// prefault makes the pages of the entries that applying pairs will write
+// (both addresses' list heads, the union-find entries along their paths to
+// the roots) private copies before the gate is taken, so that the copy-on-
+// write faults are not paid while readers wait. Reads only (the caller is
+// the only writer); best effort: without MADV_POPULATE_WRITE it does
+// nothing and the faults happen during apply.
+func (l *Live) prefault(pairs []Pair) {
+	if len(l.regions) == 0 || l.noPopulate {
+		return
+	}
+	const page = 4096
+	seen := make(map[uintptr]struct{}, 4*len(pairs))
+	touch := func(e []uint32, id uint32) {
+		if int(id) < len(e) {
+			seen[uintptr(unsafe.Pointer(&e[id]))&^(page-1)] = struct{}{}
+		}
+	}
+	parent, heads := l.b.uf.e, l.fs.heads
+	for i := range pairs {
+		for _, x := range [2]uint32{pairs[i].A, pairs[i].B} {
+			touch(heads, x)
+			for n := 0; int(x) < len(parent) && n < 64; n++ {
+				touch(parent, x)
+				p := parent[x]
+				if p&rootBit != 0 {
+					break
+				}
+				x = p
+			}
+		}
+	}
+	for p := range seen {
+		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, p, page, madvPopulateWrite); errno != 0 {
+			l.noPopulate = true // not supported here: stop trying
+			return
+		}
+	}
+}
