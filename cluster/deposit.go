@@ -1,0 +1,385 @@
+package cluster
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// RuleDepositReuse links the payers of one exchange deposit address: a
+// custodial exchange gives each customer one deposit address and sweeps
+// what arrives there into its hot wallet, so the transactions paying the
+// same deposit address are the same customer's (Victor, "Address
+// Clustering Heuristics for Ethereum", FC 2020: the deposit address
+// heuristic; docs/HEURISTICS.md).
+const RuleDepositReuse = "deposit_reuse"
+
+// ReasonDepositPayer is the refusal reason of a deposit link whose payer is
+// itself a service: its cluster is larger than the payer limit, carries a
+// service category, or is the deposit address's own cluster.
+const ReasonDepositPayer = 3
+
+// ruleCodeDeposit is RuleDepositReuse's stored code (links.go ruleCodes).
+const ruleCodeDeposit = 11
+
+// Deposit recognition modes (DepositRule.Recognise).
+const (
+	// DepositStructural recognises a deposit address by its sweeps alone:
+	// its coins left only in sweeps so far, and the sweep's cluster is at
+	// least DepositRule.MinSweeperSize addresses.
+	DepositStructural = "structural"
+	// DepositAttributed requires, besides the sweep shape, that the swept
+	// address's cluster carries the exchange category
+	// (BuildOptions.Services).
+	DepositAttributed = "attributed"
+	// DepositEither accepts either recognition.
+	DepositEither = "either"
+)
+
+// DepositRule configures the deposit-address reuse link. The zero value of
+// every numeric field takes its default (DefaultDepositRule).
+type DepositRule struct {
+	// Confidence of a deposit link.
+	Confidence float64
+	// Recognise is DepositStructural, DepositAttributed or DepositEither.
+	Recognise string
+	// MinSweepInputs is the least number of distinct input addresses of a
+	// sweep (default 10).
+	MinSweepInputs int
+	// MaxSweepOutputs is the most outputs of a sweep (default 2).
+	MaxSweepOutputs int
+	// MaxPaymentOutputs is the most outputs of a payment the rule links:
+	// payers of batch payouts (exchange withdrawals, payment services) are
+	// services, not the customer (default 2).
+	MaxPaymentOutputs int
+	// MaxReceipts bounds the earlier payments to one deposit address the
+	// rule reads (default 256); an address paid more often is left alone.
+	MaxReceipts int
+	// MinSweeperSize is the structural recognition's least size of the
+	// sweep's cluster (the exchange) after the sweep's own co-spend links
+	// (default 200).
+	MinSweeperSize uint32
+	// MaxPayerSize refuses a link whose payer's cluster is larger (a
+	// service paying into someone's deposit address); 0: the build's guard
+	// size.
+	MaxPayerSize uint32
+}
+
+// DefaultDepositRule returns the rule with its defaults.
+func DefaultDepositRule() DepositRule {
+	return DepositRule{Confidence: 0.9, Recognise: DepositEither, MinSweepInputs: 10, MaxSweepOutputs: 2,
+		MaxPaymentOutputs: 2, MaxReceipts: 256, MinSweeperSize: 200}
+}
+
+func (r DepositRule) withDefaults() DepositRule {
+	d := DefaultDepositRule()
+	if r.Confidence <= 0 {
+		r.Confidence = d.Confidence
+	}
+	if r.Recognise == "" {
+		r.Recognise = d.Recognise
+	}
+	if r.MinSweepInputs <= 0 {
+		r.MinSweepInputs = d.MinSweepInputs
+	}
+	if r.MaxSweepOutputs <= 0 {
+		r.MaxSweepOutputs = d.MaxSweepOutputs
+	}
+	if r.MaxPaymentOutputs <= 0 {
+		r.MaxPaymentOutputs = d.MaxPaymentOutputs
+	}
+	if r.MaxReceipts <= 0 {
+		r.MaxReceipts = d.MaxReceipts
+	}
+	if r.MinSweeperSize == 0 {
+		r.MinSweeperSize = d.MinSweeperSize
+	}
+	return r
+}
+
+// prevOutputIndex is implemented by *index.Index: the output paying the
+// same address just before output o (-1: none).
+type prevOutputIndex interface {
+	PrevAddressOutput(o int64) int64
+}
+
+var _ prevOutputIndex = (*index.Index)(nil)
+
+// prevOutput returns the output paying address addr just before output o,
+// -1 when none. Without PrevAddressOutput it walks the address's list from
+// the newest output (same answer, slower).
+func prevOutput(ix TxIndex, addr, o int64) int64 {
+	if p, ok := ix.(prevOutputIndex); ok {
+		return p.PrevAddressOutput(o)
+	}
+	prev := int64(-1)
+	ix.AddressOutputs(addr, func(x int64) bool {
+		if x < o {
+			prev = x
+			return false
+		}
+		return true
+	})
+	return prev
+}
+
+// depositScan is one worker's memo of sweep shapes (a pure function of the
+// index: shared by nothing, reset per chunk).
+type depositScan struct {
+	sweep map[int64]bool
+	seen  map[int64]struct{}
+}
+
+// isSweep reports whether transaction n has the shape of a deposit sweep:
+// not a coinbase, at most MaxSweepOutputs outputs, at least MinSweepInputs
+// distinct input addresses. (A transaction with ≤ 2 outputs is never an
+// equal-output CoinJoin, so no detector runs.)
+func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
+	if t.Coinbase || t.NOut > int64(r.MaxSweepOutputs) || t.NIn < int64(r.MinSweepInputs) {
+		return false
+	}
+	if sc.seen == nil {
+		sc.seen = map[int64]struct{}{}
+	}
+	clear(sc.seen)
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		sp := ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			continue
+		}
+		if a := ix.OutputAt(sp).AddrID; a >= 0 {
+			sc.seen[a] = struct{}{}
+			if len(sc.seen) >= r.MinSweepInputs {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sweepAt is isSweep of transaction n, memoised.
+func (r *DepositRule) sweepAt(ix TxIndex, n int64, sc *depositScan) (bool, error) {
+	if v, ok := sc.sweep[n]; ok {
+		return v, nil
+	}
+	t, err := ix.TxAt(n)
+	if err != nil {
+		return false, err
+	}
+	v := r.isSweep(ix, &t, sc)
+	if sc.sweep == nil {
+		sc.sweep = map[int64]bool{}
+	}
+	sc.sweep[n] = v
+	return v, nil
+}
+
+// payer returns the paying address of transaction n as a deposit payment
+// (its first input's address), -1 when n is not one the rule links: a
+// coinbase, a batch of more than MaxPaymentOutputs outputs, or no input
+// address, or paid from the deposit address itself.
+func (r *DepositRule) payer(ix TxIndex, n, deposit int64) (int64, error) {
+	t, err := ix.TxAt(n)
+	if err != nil {
+		return -1, err
+	}
+	if t.Coinbase || t.NOut > int64(r.MaxPaymentOutputs) {
+		return -1, nil
+	}
+	first := int64(-1)
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		sp := ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			continue
+		}
+		a := ix.OutputAt(sp).AddrID
+		if a == deposit {
+			return -1, nil
+		}
+		if first < 0 && a >= 0 {
+			first = a
+		}
+	}
+	return first, nil
+}
+
+// pairs decides the deposit links of transaction n (a pure function of the
+// index up to n). They are made when the deposit is swept: for each input
+// of a sweep spending output o of address D, paid by transaction q, the
+// payer of q is linked to the payer of the earliest earlier payment to D —
+// provided every earlier coin of D that left before the sweep left in a
+// sweep too ("its coins leave only in sweeps") and D was paid at most
+// MaxReceipts times before o. Only outputs older than o and spends before
+// n are read, so a build over blocks 0..N then N+1..M decides what one
+// over 0..M does. Whether D belongs to an exchange, and whether the payers
+// are services, depends on the clustering at that point: the builder
+// checks it when it applies the pair (depositGate.admit).
+func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *depositScan) ([]Pair, error) {
+	if !r.isSweep(ix, t, sc) {
+		return out, nil
+	}
+	code := uint8(ruleCodeDeposit)
+	conf := confCode(r.Confidence)
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		o := ix.InputAt(i).SpentOutput
+		if o < 0 {
+			continue
+		}
+		d := ix.OutputAt(o).AddrID
+		if d < 0 {
+			continue
+		}
+		q, _ := ix.TxOfOutput(o)
+		pq, err := r.payer(ix, q, d)
+		if err != nil || pq < 0 {
+			if err != nil {
+				return out, err
+			}
+			continue
+		}
+		anchor, ok, err := r.anchor(ix, d, o, n, sc)
+		if err != nil {
+			return out, err
+		}
+		if !ok || anchor < 0 || anchor == pq {
+			continue
+		}
+		out = append(out, Pair{A: uint32(anchor), B: uint32(pq), Tx: q, Rule: code, Confidence: conf, Change: true, Via: uint32(d)})
+	}
+	return out, nil
+}
+
+// anchor walks the outputs paying d before output o (oldest last) and
+// returns the payer of the earliest linkable payment among them (-1: none),
+// and false when d is not a deposit address as of sweep n: one of its
+// earlier coins was spent before n by a transaction that is not a sweep,
+// or it was paid more than MaxReceipts times before o.
+func (r *DepositRule) anchor(ix TxIndex, d, o, n int64, sc *depositScan) (int64, bool, error) {
+	anchor := int64(-1)
+	steps := 0
+	for p := prevOutput(ix, d, o); p >= 0; p = prevOutput(ix, d, p) {
+		if steps++; steps > r.MaxReceipts {
+			return -1, false, nil
+		}
+		out := ix.OutputAt(p)
+		if out.SpentBy >= 0 {
+			if s, _ := ix.TxOfInput(out.SpentBy); s < n {
+				ok, err := r.sweepAt(ix, s, sc)
+				if err != nil {
+					return -1, false, err
+				}
+				if !ok {
+					return -1, false, nil
+				}
+			}
+		}
+		q, _ := ix.TxOfOutput(p)
+		pq, err := r.payer(ix, q, d)
+		if err != nil {
+			return -1, false, err
+		}
+		if pq >= 0 {
+			anchor = pq
+		}
+	}
+	return anchor, true, nil
+}
+
+// Service categories of BuildOptions.Services as bits of a cluster's mask.
+const (
+	svcExchange uint8 = 1 << iota
+	svcOther
+)
+
+// serviceCategories are the categories that mark a cluster as a service
+// for the deposit rule (the categories attrib.IsService names).
+var serviceCategories = map[string]uint8{"exchange": svcExchange, "otc": svcOther, "mixer": svcOther,
+	"payment_processor": svcOther, "gambling": svcOther, "market": svcOther, "service": svcOther}
+
+// depositGate is the builder's state for deposit links: the service mask
+// of each cluster root (an OR over its members' categories, so it does not
+// depend on the order of the unions) and the rule's thresholds.
+type depositGate struct {
+	rule     DepositRule
+	maxPayer uint32
+	svc      map[uint32]uint8
+	// Skipped counts deposit pairs whose address was not recognised.
+	skipped int64
+}
+
+// newDepositGate returns the gate of a build, nil when the policy has no
+// deposit rule. services maps address ids to the service category of their
+// tags; guard is the build's guard size.
+func newDepositGate(pol *BuildPolicy, services map[uint32]string, uf *UnionFind, guard uint32) *depositGate {
+	if pol.Deposit == nil {
+		return nil
+	}
+	g := &depositGate{rule: pol.Deposit.withDefaults()}
+	g.maxPayer = g.rule.MaxPayerSize
+	if g.maxPayer == 0 {
+		g.maxPayer = guard
+	}
+	if g.maxPayer == 0 {
+		g.maxPayer = DefaultGuardSize
+	}
+	if len(services) > 0 {
+		ids := make([]uint32, 0, len(services))
+		for id := range services {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		g.svc = map[uint32]uint8{}
+		for _, id := range ids {
+			bit := serviceCategories[strings.ToLower(strings.TrimSpace(services[id]))]
+			if bit == 0 || int(id) >= uf.Len() {
+				continue
+			}
+			g.svc[uf.Find(id)] |= bit
+		}
+	}
+	return g
+}
+
+// merged carries the service masks of two merged roots to the new root.
+func (g *depositGate) merged(ra, rb, root uint32) {
+	if g == nil || g.svc == nil {
+		return
+	}
+	m := g.svc[ra] | g.svc[rb]
+	if m == 0 {
+		return
+	}
+	delete(g.svc, ra)
+	delete(g.svc, rb)
+	g.svc[root] = m
+}
+
+// admit decides a deposit pair when it is applied, on the clustering as it
+// stands after the sweep's own co-spend links: apply tells whether it goes
+// on to the guards, reason (non-zero) why it is refused. A pair whose
+// address is not recognised as an exchange's deposit address is dropped
+// (neither linked nor refused).
+func (g *depositGate) admit(uf *UnionFind, p *Pair) (apply bool, reason uint8) {
+	rd := uf.Find(p.Via)
+	recognised := false
+	switch g.rule.Recognise {
+	case DepositAttributed:
+		recognised = g.svc[rd]&svcExchange != 0
+	case DepositEither:
+		recognised = g.svc[rd]&svcExchange != 0 || uf.e[rd]&^rootBit >= g.rule.MinSweeperSize
+	default:
+		recognised = uf.e[rd]&^rootBit >= g.rule.MinSweeperSize
+	}
+	if !recognised {
+		g.skipped++
+		return false, 0
+	}
+	for _, x := range [2]uint32{p.A, p.B} {
+		r := uf.Find(x)
+		if r == rd || uf.e[r]&^rootBit > g.maxPayer || g.svc[r] != 0 {
+			return false, ReasonDepositPayer
+		}
+	}
+	return true, 0
+}
