@@ -256,6 +256,7 @@ func TestLightViewsMatchFullViews(t *testing.T) {
 	full := DefaultPolicy()
 	for _, pol := range []BuildPolicy{{Name: PolicyMultiInput, MultiInput: true}, {Name: PolicyDefault, MultiInput: true, Change: &full}} {
 		light, _ := PolicyByName(pol.Name)
+		pol.Deposit = light.Deposit // deposit links read the index, not the view
 		u1, r1, err := BuildInMemory(ctx, w.ix, BuildOptions{Policy: light})
 		if err != nil {
 			t.Fatal(err)
