@@ -383,3 +383,40 @@ func (g *depositGate) admit(uf *UnionFind, p *Pair) (apply bool, reason uint8) {
 	}
 	return true, 0
 }
+
+// DepositEvidence recovers what a deposit_reuse link record does not store
+// (the record keeps the later payment's transaction): the deposit address
+// both payments paid and the earlier payment, found by walking back from
+// the later payment's outputs to a payment from the link's other end. ok
+// is false when the index does not show them (a link of another rule, or
+// an index other than the clustering's).
+func DepositEvidence(ix TxIndex, a, b uint32, tx int64) (deposit, earlier int64, ok bool) {
+	t, err := ix.TxAt(tx)
+	if err != nil {
+		return -1, -1, false
+	}
+	r := DefaultDepositRule()
+	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+		d := ix.OutputAt(o).AddrID
+		if d < 0 {
+			continue
+		}
+		later, err := r.payer(ix, tx, d)
+		if err != nil || (later != int64(a) && later != int64(b)) {
+			continue
+		}
+		other := int64(a)
+		if later == int64(a) {
+			other = int64(b)
+		}
+		steps := 0
+		for p := prevOutput(ix, d, o); p >= 0 && steps < r.MaxReceipts; p = prevOutput(ix, d, p) {
+			steps++
+			q, _ := ix.TxOfOutput(p)
+			if pq, err := r.payer(ix, q, d); err == nil && pq == other {
+				return d, q, true
+			}
+		}
+	}
+	return -1, -1, false
+}

@@ -400,3 +400,64 @@ func TestDepositReusePitfalls(t *testing.T) {
 		t.Errorf("attributed recognition: c1~c3 %v, s1~s2 %v (both tagged exchange: both linked)", b2.uf.Find(c1) == b2.uf.Find(c3), b2.uf.Find(s1) == b2.uf.Find(s2))
 	}
 }
+
+// TestDepositLinksExplained builds the world's multi-input+deposit
+// clustering to disk and checks the stored deposit links: explain shows
+// each with its rule and the later payment's txid, the evidence walk finds
+// the deposit address both payments paid, and that address is an
+// exchange's in the truth.
+func TestDepositLinksExplained(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	pol, err := PolicyByName(PolicyMultiInputDeposit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if _, err := Build(context.Background(), w.ix, data, BuildOptions{Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	kinds := readEntityKinds(t, filepath.Join(w.dir, "truth", "entities.csv"))
+	n, exchange := 0, 0
+	for i := int64(0); i < c.NumLinks(); i++ {
+		l := c.LinkAt(i)
+		if l.Rule != RuleDepositReuse {
+			continue
+		}
+		n++
+		ex := c.Explain(l.A, l.B, 0)
+		if !ex.Linked || len(ex.Path) != 1 || ex.Path[0].Rule != RuleDepositReuse || ex.Path[0].Tx != l.Tx || ex.Path[0].Confidence != DefaultDepositRule().Confidence {
+			t.Fatalf("link %d %+v: explanation %+v", i, l, ex)
+		}
+		d, q, ok := DepositEvidence(w.ix, l.A, l.B, l.Tx)
+		if !ok || q >= l.Tx {
+			t.Fatalf("link %d %+v: evidence %d %d %v", i, l, d, q, ok)
+		}
+		pays := func(tx int64) bool {
+			tt, _ := w.ix.TxAt(tx)
+			for o := tt.FirstOut; o < tt.FirstOut+tt.NOut; o++ {
+				if w.ix.OutputAt(o).AddrID == d {
+					return true
+				}
+			}
+			return false
+		}
+		if !pays(l.Tx) || !pays(q) {
+			t.Fatalf("link %d: deposit address %d not paid by both %d and %d", i, d, l.Tx, q)
+		}
+		if e := w.truth.EntityOf[d]; e >= 0 && kinds[w.truth.Entities[e]] == "exchange" {
+			exchange++
+		}
+	}
+	t.Logf("%d deposit links, %d through an address the truth gives to an exchange", n, exchange)
+	if n == 0 || float64(exchange) < 0.99*float64(n) {
+		t.Errorf("%d of %d deposit links went through an exchange's address", exchange, n)
+	}
+}
