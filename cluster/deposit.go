@@ -58,7 +58,7 @@ type DepositRule struct {
 	MaxReceipts int
 	// MinSweeperSize is the structural recognition's least size of the
 	// sweep's cluster (the exchange) after the sweep's own co-spend links
-	// (default 200).
+	// (default 50).
 	MinSweeperSize uint32
 	// MaxPayerSize refuses a link whose payer's cluster is larger (a
 	// service paying into someone's deposit address); 0: the build's guard
@@ -69,7 +69,7 @@ type DepositRule struct {
 // DefaultDepositRule returns the rule with its defaults.
 func DefaultDepositRule() DepositRule {
 	return DepositRule{Confidence: 0.9, Recognise: DepositEither, MinSweepInputs: 10, MaxSweepOutputs: 2,
-		MaxPaymentOutputs: 2, MaxReceipts: 256, MinSweeperSize: 200}
+		MaxPaymentOutputs: 2, MaxReceipts: 256, MinSweeperSize: 50}
 }
 
 func (r DepositRule) withDefaults() DepositRule {

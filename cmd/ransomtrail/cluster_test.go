@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/cluster"
 )
 
 // clusterCLIWorld simulates and ingests a small world through the CLI.
@@ -135,6 +136,45 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	out, _, err = runCmd(t, "cluster", "explain", last, other, "--data", data, "--json")
 	if err != nil || !strings.Contains(out, `"linked": false`) || !strings.Contains(out, "not linked") {
 		t.Fatalf("explain unlinked: %s %v", out, err)
+	}
+	// A deposit_reuse link: explain shows its later payment, the deposit
+	// address and the earlier payment.
+	c, err := cluster.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep cluster.Link
+	for i := int64(0); i < c.NumLinks() && dep.Rule == ""; i++ {
+		if l := c.LinkAt(i); l.Rule == cluster.RuleDepositReuse {
+			dep = l
+		}
+	}
+	c.Close()
+	if dep.Rule == "" {
+		t.Fatal("the default build made no deposit_reuse link")
+	}
+	ixr, err := openIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aa, _ := ixr.AddressAt(int64(dep.A))
+	ba, _ := ixr.AddressAt(int64(dep.B))
+	later := ixr.Txid(dep.Tx).String()
+	ixr.Close()
+	out, _, err = runCmd(t, "cluster", "explain", ixr.EncodeAddress(aa), ixr.EncodeAddress(ba), "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsteps []api.ExplainStep
+	if err := json.Unmarshal([]byte(out), &dsteps); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(dsteps) != 1 || dsteps[0].Rule != "deposit_reuse" || dsteps[0].Txid != later || dsteps[0].DepositAddress == "" ||
+		len(dsteps[0].EarlierTxid) != 64 || dsteps[0].EarlierTxid == later {
+		t.Fatalf("explain deposit link: %s", out)
+	}
+	if out, _, err := runCmd(t, "tx", dsteps[0].EarlierTxid, "--data", data, "--json"); err != nil || !strings.Contains(out, dsteps[0].DepositAddress) {
+		t.Fatalf("earlier payment %s does not pay %s: %v", dsteps[0].EarlierTxid, dsteps[0].DepositAddress, err)
 	}
 	// Evaluation against the truth, both policies.
 	out, _, err = runCmd(t, "eval", "clustering", "--data", data, "--truth", filepath.Join(world, "truth"), "--json")
