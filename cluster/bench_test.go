@@ -40,7 +40,7 @@ func benchIndex(b *testing.B) *index.Index {
 // links written) per policy and reports inputs/s.
 func BenchmarkClusterBuild(b *testing.B) {
 	ix := benchIndex(b)
-	for _, name := range []string{PolicyMultiInput, PolicyDefault} {
+	for _, name := range []string{PolicyMultiInput, PolicyMultiInputDeposit, PolicyChange, PolicyDefault} {
 		b.Run(name, func(b *testing.B) {
 			pol, _ := PolicyByName(name)
 			b.ReportAllocs()
