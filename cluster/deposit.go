@@ -62,7 +62,7 @@ type DepositRule struct {
 	MinSweeperSize uint32
 	// MaxPayerSize refuses a link whose payer's cluster is larger (a
 	// service paying into someone's deposit address); 0: the build's guard
-	// size.
+	// size (DefaultGuardSize when the build has no guard).
 	MaxPayerSize uint32
 }
 
@@ -128,7 +128,10 @@ func prevOutput(ix TxIndex, addr, o int64) int64 {
 // index: shared by nothing, reset per chunk).
 type depositScan struct {
 	sweep map[int64]bool
+	payer map[int64]int64
 	seen  map[int64]struct{}
+	swept map[int64][]int64
+	recs  []receipt
 }
 
 // isSweep reports whether transaction n has the shape of a deposit sweep:
@@ -177,50 +180,67 @@ func (r *DepositRule) sweepAt(ix TxIndex, n int64, sc *depositScan) (bool, error
 
 // payer returns the paying address of transaction n as a deposit payment
 // (its first input's address), -1 when n is not one the rule links: a
-// coinbase, a batch of more than MaxPaymentOutputs outputs, or no input
-// address, or paid from the deposit address itself.
-func (r *DepositRule) payer(ix TxIndex, n, deposit int64) (int64, error) {
-	t, err := ix.TxAt(n)
-	if err != nil {
-		return -1, err
+// coinbase, a batch of more than MaxPaymentOutputs outputs, no input
+// address, or paid from the deposit address itself. Memoised per tx (the
+// deposit address only matters when it is the payer).
+func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int64, error) {
+	p, ok := sc.payer[n]
+	if !ok {
+		t, err := ix.TxAt(n)
+		if err != nil {
+			return -1, err
+		}
+		p = -1
+		if !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) {
+			for i := t.FirstIn; i < t.FirstIn+t.NIn && p < 0; i++ {
+				if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
+					p = ix.OutputAt(sp).AddrID
+				}
+			}
+		}
+		if sc.payer == nil {
+			sc.payer = map[int64]int64{}
+		}
+		sc.payer[n] = p
 	}
-	if t.Coinbase || t.NOut > int64(r.MaxPaymentOutputs) {
+	if p == deposit {
 		return -1, nil
 	}
-	first := int64(-1)
-	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		sp := ix.InputAt(i).SpentOutput
-		if sp < 0 {
-			continue
-		}
-		a := ix.OutputAt(sp).AddrID
-		if a == deposit {
-			return -1, nil
-		}
-		if first < 0 && a >= 0 {
-			first = a
-		}
-	}
-	return first, nil
+	return p, nil
+}
+
+// receipt is one output paying a deposit address, as the rule reads it.
+type receipt struct {
+	out   int64
+	tx    int64 // the paying transaction
+	payer int64 // -1: not a payment the rule links
+	// bad: the output was spent before the sweep by a transaction that is
+	// not a sweep.
+	bad bool
 }
 
 // pairs decides the deposit links of transaction n (a pure function of the
 // index up to n). They are made when the deposit is swept: for each input
 // of a sweep spending output o of address D, paid by transaction q, the
-// payer of q is linked to the payer of the earliest earlier payment to D —
-// provided every earlier coin of D that left before the sweep left in a
-// sweep too ("its coins leave only in sweeps") and D was paid at most
-// MaxReceipts times before o. Only outputs older than o and spends before
-// n are read, so a build over blocks 0..N then N+1..M decides what one
-// over 0..M does. Whether D belongs to an exchange, and whether the payers
-// are services, depends on the clustering at that point: the builder
-// checks it when it applies the pair (depositGate.admit).
+// payer of q is linked to the payer of the earliest payment to D — provided
+// every earlier coin of D that left before the sweep left in a sweep too
+// ("its coins leave only in sweeps") and D was paid at most MaxReceipts
+// times before its newest coin in the sweep. Only outputs of D up to that
+// coin and spends before n are read, so a build over blocks 0..N then
+// N+1..M decides what one over 0..M does. Whether D belongs to an
+// exchange, and whether the payers are services, depends on the clustering
+// at that point: the builder checks it when it applies the pair
+// (depositGate.admit).
 func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *depositScan) ([]Pair, error) {
 	if !r.isSweep(ix, t, sc) {
 		return out, nil
 	}
-	code := uint8(ruleCodeDeposit)
-	conf := confCode(r.Confidence)
+	// The swept coins of each address, newest last.
+	if sc.swept == nil {
+		sc.swept = map[int64][]int64{}
+	}
+	clear(sc.swept)
+	var addrs []int64
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
 		o := ix.InputAt(i).SpentOutput
 		if o < 0 {
@@ -230,60 +250,66 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		if d < 0 {
 			continue
 		}
-		q, _ := ix.TxOfOutput(o)
-		pq, err := r.payer(ix, q, d)
-		if err != nil || pq < 0 {
-			if err != nil {
+		if _, ok := sc.swept[d]; !ok {
+			addrs = append(addrs, d)
+		}
+		sc.swept[d] = append(sc.swept[d], o)
+	}
+	conf := confCode(r.Confidence)
+	for _, d := range addrs {
+		coins := sc.swept[d]
+		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
+		// Walk D's receipts back from its newest swept coin, once.
+		recs := sc.recs[:0]
+		ok := true
+		for p := coins[len(coins)-1]; p >= 0; p = prevOutput(ix, d, p) {
+			if len(recs) > r.MaxReceipts {
+				ok = false
+				break
+			}
+			o := ix.OutputAt(p)
+			rc := receipt{out: p}
+			rc.tx, _ = ix.TxOfOutput(p)
+			if o.SpentBy >= 0 {
+				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
+					sw, err := r.sweepAt(ix, s, sc)
+					if err != nil {
+						return out, err
+					}
+					rc.bad = !sw
+				}
+			}
+			var err error
+			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
 				return out, err
 			}
+			recs = append(recs, rc)
+		}
+		sc.recs = recs
+		if !ok {
 			continue
 		}
-		anchor, ok, err := r.anchor(ix, d, o, n, sc)
-		if err != nil {
-			return out, err
-		}
-		if !ok || anchor < 0 || anchor == pq {
-			continue
-		}
-		out = append(out, Pair{A: uint32(anchor), B: uint32(pq), Tx: q, Rule: code, Confidence: conf, Change: true, Via: uint32(d)})
-	}
-	return out, nil
-}
-
-// anchor walks the outputs paying d before output o (oldest last) and
-// returns the payer of the earliest linkable payment among them (-1: none),
-// and false when d is not a deposit address as of sweep n: one of its
-// earlier coins was spent before n by a transaction that is not a sweep,
-// or it was paid more than MaxReceipts times before o.
-func (r *DepositRule) anchor(ix TxIndex, d, o, n int64, sc *depositScan) (int64, bool, error) {
-	anchor := int64(-1)
-	steps := 0
-	for p := prevOutput(ix, d, o); p >= 0; p = prevOutput(ix, d, p) {
-		if steps++; steps > r.MaxReceipts {
-			return -1, false, nil
-		}
-		out := ix.OutputAt(p)
-		if out.SpentBy >= 0 {
-			if s, _ := ix.TxOfInput(out.SpentBy); s < n {
-				ok, err := r.sweepAt(ix, s, sc)
-				if err != nil {
-					return -1, false, err
-				}
-				if !ok {
-					return -1, false, nil
+		// Oldest first: the anchor is the earliest linkable payer, and a
+		// coin that left in an ordinary spend ends the address's use as a
+		// deposit address for every later coin.
+		anchor, bad, next := int64(-1), false, 0
+		for k := len(recs) - 1; k >= 0 && next < len(coins); k-- {
+			rc := recs[k]
+			if rc.out == coins[next] {
+				next++
+				if !bad && anchor >= 0 && rc.payer >= 0 && rc.payer != anchor {
+					out = append(out, Pair{A: uint32(anchor), B: uint32(rc.payer), Tx: rc.tx, Rule: ruleCodeDeposit, Confidence: conf, Change: true, Via: uint32(d)})
 				}
 			}
-		}
-		q, _ := ix.TxOfOutput(p)
-		pq, err := r.payer(ix, q, d)
-		if err != nil {
-			return -1, false, err
-		}
-		if pq >= 0 {
-			anchor = pq
+			if rc.bad {
+				bad = true
+			}
+			if anchor < 0 && rc.payer >= 0 {
+				anchor = rc.payer
+			}
 		}
 	}
-	return anchor, true, nil
+	return out, nil
 }
 
 // Service categories of BuildOptions.Services as bits of a cluster's mask.
@@ -401,7 +427,8 @@ func DepositEvidence(ix TxIndex, a, b uint32, tx int64) (deposit, earlier int64,
 		if d < 0 {
 			continue
 		}
-		later, err := r.payer(ix, tx, d)
+		var sc depositScan
+		later, err := r.payer(ix, tx, d, &sc)
 		if err != nil || (later != int64(a) && later != int64(b)) {
 			continue
 		}
@@ -413,7 +440,7 @@ func DepositEvidence(ix TxIndex, a, b uint32, tx int64) (deposit, earlier int64,
 		for p := prevOutput(ix, d, o); p >= 0 && steps < r.MaxReceipts; p = prevOutput(ix, d, p) {
 			steps++
 			q, _ := ix.TxOfOutput(p)
-			if pq, err := r.payer(ix, q, d); err == nil && pq == other {
+			if pq, err := r.payer(ix, q, d, &sc); err == nil && pq == other {
 				return d, q, true
 			}
 		}
