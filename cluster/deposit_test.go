@@ -463,3 +463,40 @@ func TestDepositLinksExplained(t *testing.T) {
 		t.Errorf("%d of %d deposit links went through an exchange's address", exchange, n)
 	}
 }
+
+// TestPrevAddressOutputWalksAddressOutputs checks index.PrevAddressOutput
+// (the walk the deposit rule uses) against AddressOutputs on every 97th
+// address of the world, and the rule's fallback walk (prevOutput without
+// PrevAddressOutput) against both.
+func TestPrevAddressOutputWalksAddressOutputs(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	fallback := struct{ TxIndex }{w.ix} // hides PrevAddressOutput
+	checked := 0
+	for id := int64(0); id < w.ix.NumAddresses(); id += 97 {
+		var want []int64
+		w.ix.AddressOutputs(id, func(o int64) bool { want = append(want, o); return true })
+		if len(want) == 0 {
+			t.Fatalf("address %d has no outputs", id)
+		}
+		got := []int64{want[0]}
+		for p := w.ix.PrevAddressOutput(want[0]); p >= 0; p = w.ix.PrevAddressOutput(p) {
+			got = append(got, p)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("address %d: PrevAddressOutput walk %v, AddressOutputs %v", id, got, want)
+		}
+		for k := 0; k+1 < len(want) && k < 8; k++ {
+			if p := prevOutput(fallback, id, want[k]); p != want[k+1] {
+				t.Fatalf("address %d: fallback prevOutput(%d) = %d, want %d", id, want[k], p, want[k+1])
+			}
+		}
+		checked++
+	}
+	if w.ix.PrevAddressOutput(-1) != -1 || w.ix.PrevAddressOutput(w.ix.NumOutputs()) != -1 {
+		t.Errorf("out-of-range outputs have a previous output")
+	}
+	t.Logf("%d addresses walked", checked)
+}
