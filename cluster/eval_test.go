@@ -106,9 +106,10 @@ func TestEvalClusteringOnSimulatedWorld(t *testing.T) {
 	if def.Precision < 0.99 {
 		t.Errorf("default policy pairwise precision %.4f < 0.99", def.Precision)
 	}
-	// The recall target (2× multi-input) is reached through the
-	// deposit_reuse links (4.49× measured, docs/HEURISTICS.md
-	// "Deposit-address reuse"); change links alone reach 1.19×.
+	// The recall target (2× multi-input) is reached on this world
+	// through the deposit_reuse links (4.49× measured; change links alone
+	// 1.19×). On a 1M-tx world it is not (1.38×: exchange and mixer pairs
+	// dominate there) — docs/HEURISTICS.md "Deposit-address reuse".
 	// RANSOMTRAIL_STRICT_TARGETS=1 enforces the target; the test always
 	// holds the measured floor.
 	ratio := def.Recall / mi.Recall
