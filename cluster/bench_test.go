@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ransomtrail/ransomtrail/index"
 )
@@ -37,7 +39,13 @@ func benchIndex(b *testing.B) *index.Index {
 }
 
 // BenchmarkClusterBuild measures a full build (links decided, union-find,
-// links written) per policy and reports inputs/s.
+// links written) per policy and reports inputs/s, and before each build,
+// untimed, the floor: one sequential pass reading every input's spent
+// output id and that output's address id from the columns — the least any
+// multi-input build reads. floor-inputs/s and floor-ratio (floor time ÷
+// build time: the share of the floor's speed the build reaches) make runs
+// on a loaded machine comparable, as does cpu-s/op (the process's CPU
+// time during the build, on all cores).
 func BenchmarkClusterBuild(b *testing.B) {
 	ix := benchIndex(b)
 	for _, name := range []string{PolicyMultiInput, PolicyMultiInputDeposit, PolicyChange, PolicyDefault} {
@@ -46,20 +54,55 @@ func BenchmarkClusterBuild(b *testing.B) {
 			b.ReportAllocs()
 			var ins int64
 			var peak uint64
+			var floor, cpu time.Duration
 			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				floor += floorPass(b, ix)
+				b.StartTimer()
 				data := b.TempDir()
+				cpu0 := cpuTime()
 				res, err := Build(context.Background(), ix, data, BuildOptions{Policy: pol})
 				if err != nil {
 					b.Fatal(err)
 				}
+				cpu += cpuTime() - cpu0
 				ins += res.NewInputs
 				var ms runtime.MemStats
 				runtime.ReadMemStats(&ms)
 				peak = max(peak, ms.HeapSys)
 			}
 			b.ReportMetric(float64(ins)/b.Elapsed().Seconds(), "inputs/s")
+			b.ReportMetric(float64(ix.NumInputs())*float64(b.N)/floor.Seconds(), "floor-inputs/s")
+			b.ReportMetric(floor.Seconds()/b.Elapsed().Seconds(), "floor-ratio")
+			b.ReportMetric(cpu.Seconds()/float64(b.N), "cpu-s/op")
 			b.ReportMetric(float64(ix.NumTxs())*float64(b.N)/b.Elapsed().Seconds(), "txs/s")
 			b.ReportMetric(float64(peak)/(1<<20), "heapMB")
 		})
 	}
+}
+
+// cpuTime returns the CPU time (user + system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// floorPass reads every input's spent output id and its address id in
+// one sequential pass and returns how long it took.
+func floorPass(b *testing.B, ix *index.Index) time.Duration {
+	start := time.Now()
+	var sum int64
+	for i, n := int64(0), ix.NumInputs(); i < n; i++ {
+		if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
+			sum += ix.OutputNoSpend(sp).AddrID
+		}
+	}
+	d := time.Since(start)
+	if sum == 0 && ix.NumInputs() > 1000 {
+		b.Fatal("floor pass read no addresses")
+	}
+	return d
 }

@@ -304,13 +304,14 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		}
 	}()
 	var wg sync.WaitGroup
+	deciders := b.deciders(ix, workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for c := range work {
 				if ctx.Err() == nil {
-					b.decide(ix, c)
+					deciders[w](c)
 				}
 				close(c.done)
 			}
@@ -386,11 +387,9 @@ func (b *builder) decide(ix TxIndex, c *chunk) {
 		// Deposit links come after the sweep's co-spend links: whether the
 		// swept address is an exchange's is read on the cluster the sweep
 		// has just joined (cluster/deposit.go).
-		if b.pol.Deposit != nil {
-			if c.pairs, err = b.pol.Deposit.pairs(ix, &t, n, c.pairs, &ds); err != nil {
-				c.err = fmt.Errorf("tx %d: %w", n, err)
-				return
-			}
+		if err := b.depositPairs(ix, &t, n, c, &ds); err != nil {
+			c.err = err
+			return
 		}
 	}
 }

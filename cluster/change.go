@@ -16,16 +16,20 @@ import (
 // filters those out first. Rules that need history (freshness, the
 // spending transaction) stay silent when it is unknown.
 
-// spendable returns the indices of the outputs that can be change (not
-// OP_RETURN, positive value, with an address).
-func spendable(tx *Tx) []int {
-	var v []int
-	for i, o := range tx.Outputs {
-		if o.Type != rt.ScriptNullData && o.Value > 0 && !o.Addr.IsZero() {
+// spendable appends to v the indices of the outputs that can be change
+// (not OP_RETURN, positive value, with an address): callers pass a small
+// array's slice, so most transactions allocate nothing.
+func spendable(tx *Tx, v []int) []int {
+	for i := range tx.Outputs {
+		if canBeChange(&tx.Outputs[i]) {
 			v = append(v, i)
 		}
 	}
 	return v
+}
+
+func canBeChange(o *Out) bool {
+	return o.Type != rt.ScriptNullData && o.Value > 0 && !o.Addr.IsZero()
 }
 
 // paysInputAddr reports whether output i pays an address an input spends
@@ -47,11 +51,24 @@ func one(rule string, vout int, conf float64, format string, args ...any) []Evid
 // twoOutputs returns the two candidate outputs of a simple payment
 // (exactly two spendable outputs, neither paying back to an input).
 func twoOutputs(tx *Tx) (a, b int, ok bool) {
-	s := spendable(tx)
-	if len(s) != 2 || paysInputAddr(tx, s[0]) || paysInputAddr(tx, s[1]) || tx.Outputs[s[0]].Addr == tx.Outputs[s[1]].Addr {
+	n := 0
+	for i := range tx.Outputs {
+		if canBeChange(&tx.Outputs[i]) {
+			switch n {
+			case 0:
+				a = i
+			case 1:
+				b = i
+			default:
+				return 0, 0, false
+			}
+			n++
+		}
+	}
+	if n != 2 || paysInputAddr(tx, a) || paysInputAddr(tx, b) || tx.Outputs[a].Addr == tx.Outputs[b].Addr {
 		return 0, 0, false
 	}
-	return s[0], s[1], true
+	return a, b, true
 }
 
 // OneTimeChange (Meiklejohn et al. 2013, "A Fistful of Bitcoins"): of the
@@ -60,25 +77,31 @@ func twoOutputs(tx *Tx) (a, b int, ok bool) {
 // a fresh address for change, payees are often reused. Needs history
 // (Out.FreshKnown on every output).
 func OneTimeChange(tx *Tx) []Evidence {
-	s := spendable(tx)
+	var buf [8]int
+	s := spendable(tx, buf[:0])
 	if len(s) < 2 {
 		return nil
 	}
+	// The cheap tests first: freshness may need history (Tx.fresh).
 	fresh := -1
 	for _, i := range s {
-		o := &tx.Outputs[i]
-		if !o.FreshKnown || paysInputAddr(tx, i) {
+		if paysInputAddr(tx, i) {
 			return nil
 		}
-		if o.Fresh {
+		if tx.mayBeFresh(i) {
 			if fresh >= 0 {
-				return nil
+				return nil // two fresh outputs, or one of unknown freshness
 			}
 			fresh = i
 		}
 	}
 	if fresh < 0 {
 		return nil
+	}
+	for _, i := range s {
+		if f, known := tx.fresh(i); !known || (i == fresh) != f {
+			return nil
+		}
 	}
 	return one(RuleOneTimeChange, fresh, 0.9, "only output to a first-seen address")
 }
@@ -87,7 +110,8 @@ func OneTimeChange(tx *Tx) []Evidence {
 // output has that type (wallets pay change to their own address type;
 // payees choose theirs).
 func AddrTypeMatch(tx *Tx) []Evidence {
-	s := spendable(tx)
+	var buf [8]int
+	s := spendable(tx, buf[:0])
 	if len(s) < 2 || len(tx.Inputs) == 0 {
 		return nil
 	}
@@ -222,12 +246,12 @@ func BIP69Fingerprint(tx *Tx) []Evidence {
 
 func fingerprintMatch(tx *Tx, rule string, same func(f, g Fingerprint) bool, conf float64) []Evidence {
 	a, b, ok := twoOutputs(tx)
-	if !ok || tx.Outputs[a].Next == nil || tx.Outputs[b].Next == nil {
+	if !ok || tx.next(a) == nil || tx.next(b) == nil {
 		return nil
 	}
 	f := TxFingerprint(tx)
-	ma := same(f, nextFingerprint(tx.Outputs[a].Next))
-	mb := same(f, nextFingerprint(tx.Outputs[b].Next))
+	ma := same(f, nextFingerprint(tx.next(a)))
+	mb := same(f, nextFingerprint(tx.next(b)))
 	switch {
 	case ma && !mb:
 		return one(rule, a, conf, "spent by a transaction with the same fingerprint %+v", f)
@@ -254,10 +278,10 @@ func LocktimeFingerprint(tx *Tx) []Evidence {
 		return nil
 	}
 	a, b, ok := twoOutputs(tx)
-	if !ok || tx.Outputs[a].Next == nil || tx.Outputs[b].Next == nil {
+	if !ok || tx.next(a) == nil || tx.next(b) == nil {
 		return nil
 	}
-	na, nb := tx.Outputs[a].Next, tx.Outputs[b].Next
+	na, nb := tx.next(a), tx.next(b)
 	ma, mb := antiFeeSniping(na.LockTime, na.Height), antiFeeSniping(nb.LockTime, nb.Height)
 	switch {
 	case ma && !mb:
@@ -284,7 +308,10 @@ func PeelChain(tx *Tx) []Evidence {
 		a, b = b, a
 	}
 	big, small := &tx.Outputs[a], &tx.Outputs[b]
-	if big.Value < 4*small.Value || big.Next == nil || big.Next.NIn != 1 || big.Next.NOut != 2 {
+	if big.Value < 4*small.Value {
+		return nil
+	}
+	if nx := tx.next(a); nx == nil || nx.NIn != 1 || nx.NOut != 2 {
 		return nil
 	}
 	return one(RulePeelChain, a, 0.8, "larger output (%d sats) continues a 1-in/2-out chain", big.Value)

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 
@@ -207,6 +208,20 @@ func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int6
 		return -1, nil
 	}
 	return p, nil
+}
+
+// depositPairs appends the deposit pairs of transaction n to the chunk,
+// after the transaction's other pairs (the hook of builder.decide and of
+// the chain-order scanner; a no-op without a deposit rule).
+func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *depositScan) error {
+	if b.pol.Deposit == nil {
+		return nil
+	}
+	var err error
+	if c.pairs, err = b.pol.Deposit.pairs(ix, t, n, c.pairs, ds); err != nil {
+		return fmt.Errorf("tx %d: %w", n, err)
+	}
+	return nil
 }
 
 // receipt is one output paying a deposit address, as the rule reads it.

@@ -22,6 +22,31 @@ type TxIndex interface {
 
 var _ TxIndex = (*index.Index)(nil)
 
+// chainOrderIndex has the positional searches of *index.Index: FromIndex
+// uses them when the index has them (the same answers as TxOfOutput and
+// TxOfInput, found from the transaction at hand).
+type chainOrderIndex interface {
+	TxOfInputFrom(i, from int64) (int64, int64)
+	TxOfOutputBefore(o, before int64) (int64, int64)
+}
+
+// txOfOutput is ix.TxOfOutput for an output spent by transaction n.
+func txOfOutput(ix TxIndex, o, n int64) (int64, int64) {
+	if cx, ok := ix.(chainOrderIndex); ok {
+		return cx.TxOfOutputBefore(o, n)
+	}
+	return ix.TxOfOutput(o)
+}
+
+// txOfInput is ix.TxOfInput for an input spending an output of
+// transaction n.
+func txOfInput(ix TxIndex, i, n int64) (int64, int64) {
+	if cx, ok := ix.(chainOrderIndex); ok {
+		return cx.TxOfInputFrom(i, n+1)
+	}
+	return ix.TxOfInput(i)
+}
+
 // FromIndexOptions tunes FromIndex. The zero value computes freshness and
 // the spending transactions' shapes with the default caps.
 type FromIndexOptions struct {
@@ -76,7 +101,7 @@ func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
 			continue
 		}
 		o := ix.OutputAt(in.SpentOutput)
-		ptx, vout := ix.TxOfOutput(in.SpentOutput)
+		ptx, vout := txOfOutput(ix, in.SpentOutput, n)
 		a, err := addrOf(o.AddrID)
 		if err != nil {
 			return nil, err
@@ -95,7 +120,7 @@ func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
 			out.Fresh, out.FreshKnown = firstOutput(ix, o.AddrID, id, opts.MaxFreshScan)
 		}
 		if !opts.NoLookahead && o.SpentBy >= 0 {
-			nx, err := nextSpend(ix, o.SpentBy, opts.MaxNextSize)
+			nx, err := nextSpend(ix, o.SpentBy, n, opts.MaxNextSize)
 			if err != nil {
 				return nil, err
 			}
@@ -129,9 +154,10 @@ func firstOutput(ix TxIndex, id, o int64, maxScan int) (fresh, known bool) {
 	return fresh && known, known
 }
 
-// nextSpend reads the shape of the transaction holding input in.
-func nextSpend(ix TxIndex, in, maxSize int64) (*NextSpend, error) {
-	sn, _ := ix.TxOfInput(in)
+// nextSpend reads the shape of the transaction holding input in, which
+// spends an output of transaction n.
+func nextSpend(ix TxIndex, in, n, maxSize int64) (*NextSpend, error) {
+	sn, _ := txOfInput(ix, in, n)
 	st, err := ix.TxAt(sn)
 	if err != nil {
 		return nil, err
@@ -146,7 +172,7 @@ func nextSpend(ix TxIndex, in, maxSize int64) (*NextSpend, error) {
 		if sp < 0 {
 			return nx, nil
 		}
-		p, vout := ix.TxOfOutput(sp)
+		p, vout := txOfOutput(ix, sp, sn)
 		v.Inputs = append(v.Inputs, In{Prev: rt.Outpoint{Txid: ix.Txid(p), Vout: uint32(vout)}})
 	}
 	for o := st.FirstOut; o < st.FirstOut+st.NOut; o++ {

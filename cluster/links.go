@@ -210,7 +210,7 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 		}
 	}
 	if p.Change != nil {
-		for _, e := range p.Change.ChangeLinks(tx) {
+		for _, e := range p.Change.changeLinksNotCoinJoin(tx) {
 			id := tx.Outputs[e.Vout].AddrID
 			if id < 0 || id == anchor {
 				continue

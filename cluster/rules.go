@@ -41,8 +41,8 @@ const (
 // payments are round by construction: it stays shown-only.
 func DefaultPolicy() Policy {
 	return Policy{Rules: []ChangeRule{
-		{Name: RuleOneTimeConfirmed, Fn: Intersect(OneTimeChange,
-			Union(AddrTypeMatch, RoundPayment, OptimalChange, LocktimeFingerprint, PeelChain)), Confidence: 0.95, Clusters: true},
+		{Name: RuleOneTimeConfirmed, Fn: IntersectAny(OneTimeChange,
+			AddrTypeMatch, RoundPayment, OptimalChange, LocktimeFingerprint, PeelChain), Confidence: 0.95, Clusters: true},
 		{Name: RuleOptimalChange, Fn: OptimalChange, Confidence: 0.9, Clusters: true},
 		{Name: RuleOneTimeChange, Fn: OneTimeChange, Confidence: 0.8},
 		{Name: RuleAddrTypeMatch, Fn: AddrTypeMatch, Confidence: 0.7},
@@ -65,6 +65,22 @@ func AllChangeRules() []ChangeRule {
 	return out
 }
 
+// outpointFree names the rules of this package that read no outpoints
+// (In.Prev) beyond telling a coinbase; BIP69 order reads them.
+var outpointFree = map[string]bool{RuleOneTimeConfirmed: true, RuleOneTimeChange: true, RuleAddrTypeMatch: true,
+	RuleRoundPayment: true, RuleOptimalChange: true, RuleLocktime: true, RulePeelChain: true}
+
+// readsOutpoints reports whether a rule of p may read outpoints (any rule
+// not known to read none): views built for p must resolve them.
+func (p Policy) readsOutpoints() bool {
+	for _, r := range p.Rules {
+		if !outpointFree[r.Name] {
+			return true
+		}
+	}
+	return false
+}
+
 // Union returns the findings of every rule.
 func Union(fns ...func(*Tx) []Evidence) func(*Tx) []Evidence {
 	return func(tx *Tx) []Evidence {
@@ -76,17 +92,57 @@ func Union(fns ...func(*Tx) []Evidence) func(*Tx) []Evidence {
 	}
 }
 
-// Intersect keeps a's findings whose output b also names.
+// Intersect keeps a's findings whose output b also names (b runs only
+// when a finds something: rules are pure).
 func Intersect(a, b func(*Tx) []Evidence) func(*Tx) []Evidence {
 	return func(tx *Tx) []Evidence {
+		ea := a(tx)
+		if len(ea) == 0 {
+			return nil
+		}
 		eb := b(tx)
 		var out []Evidence
-		for _, e := range a(tx) {
+		for _, e := range ea {
 			for _, f := range eb {
 				if e.Vout == f.Vout {
 					out = append(out, e)
 					break
 				}
+			}
+		}
+		return out
+	}
+}
+
+// IntersectAny keeps a's findings whose output one of bs names: the
+// findings of Intersect(a, Union(bs...)), found with less work — bs run in
+// order, and only until every finding of a is named (rules are pure), so
+// cheap rules first spare the history-reading ones.
+func IntersectAny(a func(*Tx) []Evidence, bs ...func(*Tx) []Evidence) func(*Tx) []Evidence {
+	return func(tx *Tx) []Evidence {
+		ea := a(tx)
+		if len(ea) == 0 {
+			return nil
+		}
+		named := make([]bool, len(ea))
+		left := len(ea)
+		for _, b := range bs {
+			for _, f := range b(tx) {
+				for i, e := range ea {
+					if !named[i] && e.Vout == f.Vout {
+						named[i] = true
+						left--
+					}
+				}
+			}
+			if left == 0 {
+				return ea
+			}
+		}
+		var out []Evidence
+		for i, e := range ea {
+			if named[i] {
+				out = append(out, e)
 			}
 		}
 		return out
@@ -106,6 +162,11 @@ func (p Policy) Apply(tx *Tx) []ChangeFinding {
 	if !ChangeEligible(tx) {
 		return nil
 	}
+	return p.apply(tx)
+}
+
+// apply is Apply on a transaction known to be eligible.
+func (p Policy) apply(tx *Tx) []ChangeFinding {
 	var out []ChangeFinding
 	clusterVout := -1
 	conflict := false
@@ -137,8 +198,22 @@ func (p Policy) Apply(tx *Tx) []ChangeFinding {
 // evidence the union-find should link (the change output's address with
 // the inputs' cluster).
 func (p Policy) ChangeLinks(tx *Tx) []Evidence {
+	return clustering(p.Apply(tx))
+}
+
+// changeLinksNotCoinJoin is ChangeLinks for a transaction the caller has
+// already found to be no coinbase and no CoinJoin (the build's link
+// decision), sparing a second CoinJoin detection.
+func (p Policy) changeLinksNotCoinJoin(tx *Tx) []Evidence {
+	if len(tx.Inputs) == 0 || len(tx.Outputs) < 2 {
+		return nil
+	}
+	return clustering(p.apply(tx))
+}
+
+func clustering(fs []ChangeFinding) []Evidence {
 	var out []Evidence
-	for _, f := range p.Apply(tx) {
+	for _, f := range fs {
 		if f.Clusters {
 			out = append(out, f.Evidence)
 		}

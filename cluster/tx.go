@@ -18,6 +18,46 @@ type Tx struct {
 	Height  int64
 	Inputs  []In
 	Outputs []Out
+
+	// lookahead, when set, resolves Outputs[i].Next on the first read
+	// through next (the build's views read spending transactions only for
+	// the rules that look at them).
+	lookahead func(vout int) *NextSpend
+	// freshness, when set, tells on the first read through fresh whether
+	// output vout's freshness is known (Out.firstSeen says the rest).
+	freshness func(vout int) bool
+}
+
+// fresh returns output i's Fresh and FreshKnown, resolving them first in
+// a view with a freshness function. Rules read them through it.
+func (tx *Tx) fresh(i int) (fresh, known bool) {
+	o := &tx.Outputs[i]
+	if o.freshPending {
+		o.freshPending = false
+		o.FreshKnown = tx.freshness(i)
+		o.Fresh = o.firstSeen && o.FreshKnown
+	}
+	return o.Fresh, o.FreshKnown
+}
+
+// mayBeFresh reports whether output i can be fresh without resolving its
+// freshness: false only when it is not fresh.
+func (tx *Tx) mayBeFresh(i int) bool {
+	if o := &tx.Outputs[i]; o.freshPending {
+		return o.firstSeen
+	}
+	return tx.Outputs[i].Fresh
+}
+
+// next returns output i's Next, resolving it first in a view with a
+// lookahead. Rules read Next through it.
+func (tx *Tx) next(i int) *NextSpend {
+	o := &tx.Outputs[i]
+	if o.nextPending {
+		o.nextPending = false
+		o.Next = tx.lookahead(i)
+	}
+	return o.Next
 }
 
 // In is a transaction input with its resolved previous output.
@@ -50,6 +90,12 @@ type Out struct {
 	// Next describes the transaction spending this output, nil when the
 	// output is unspent or its history is unknown (peel-chain lookahead).
 	Next *NextSpend
+	// nextPending: Next is yet to be resolved by the Tx's lookahead.
+	nextPending bool
+	// freshPending: Fresh and FreshKnown are yet to be resolved by the
+	// Tx's freshness function; firstSeen: the output is its address's
+	// first (it is Fresh if its freshness is known).
+	freshPending, firstSeen bool
 }
 
 // NextSpend is the shape of the transaction spending an output.

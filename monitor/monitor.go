@@ -67,6 +67,12 @@ type Options struct {
 	// HTTPClient sends webhooks (nil: a client without proxy that never
 	// follows redirects).
 	HTTPClient *http.Client
+	// ZMQ are Bitcoin Core ZMQ publishers to subscribe to (tcp://HOST:PORT
+	// or ipc:///PATH: the -zmqpubhashblock or -zmqpubrawblock address):
+	// each hashblock or rawblock notification makes Run poll at once (with
+	// Mempool, hashtx and rawtx too, at most once a second). Polling every
+	// Poll goes on. Empty: polling only.
+	ZMQ []string
 	// Logger receives progress and errors (nil: discard).
 	Logger *slog.Logger
 	// Now is the clock (nil: time.Now).
@@ -92,6 +98,7 @@ type Monitor struct {
 	tcMu    sync.Mutex
 	tc      tagCache // tags for the per-block attribution
 	mempool mempoolState
+	zmq     zmqState
 
 	// Hook, when set, is called after each step's alerts are stored and
 	// before they are delivered (tests use it to abandon the process).
@@ -116,6 +123,11 @@ type Stats struct {
 	// ClusterRebuilds counts cluster builds that started over (reorgs
 	// below the clustering's height).
 	ClusterRebuilds int64
+	// ZMQ notifications (Options.ZMQ): block and transaction messages,
+	// sequence gaps, malformed messages, connections made and lost or
+	// refused.
+	ZMQBlocks, ZMQTxs, ZMQGaps, ZMQBad int64
+	ZMQConnects, ZMQFailures           int64
 }
 
 // New returns a Monitor over ws. Following (Run) needs ws opened for
@@ -146,7 +158,17 @@ func New(ws *workspace.Workspace, opts Options) (*Monitor, error) {
 	if err != nil {
 		return nil, err
 	}
+	eps, err := parseZMQEndpoints(opts.ZMQ)
+	if err != nil {
+		return nil, err
+	}
+	if len(eps) > 0 {
+		if err := registerTransports(); err != nil {
+			return nil, fmt.Errorf("zmq: %w", err)
+		}
+	}
 	m := &Monitor{ws: ws, st: ws.State, opts: opts, log: opts.Logger, now: opts.Now, allow: al, wake: make(chan struct{}, 1), kick: make(chan struct{}, 1)}
+	m.zmq.endpoints = eps
 	if m.log == nil {
 		m.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -181,7 +203,8 @@ func (m *Monitor) count(fn func(*Stats)) {
 // applies the node's new blocks and raises their alerts; deliveries run on
 // their own goroutines, so a dead or slow webhook never holds the follower.
 // Transient errors (node unreachable) are logged and retried at the next
-// poll.
+// poll. With Options.ZMQ, Bitcoin Core's block notifications make it poll
+// at once (zmq.go); polling goes on beside them.
 func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	if src == nil {
 		return errors.New("monitor: no block source")
@@ -193,6 +216,10 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		m.Deliver(ctx)
 	}()
 	defer wg.Wait()
+	// ZMQ notifications only wake the loop below.
+	zctx, stopZMQ := context.WithCancel(ctx)
+	defer stopZMQ()
+	m.runZMQ(zctx, &wg)
 	// Load the tags and the tagged clusters now rather than at the first
 	// new block.
 	m.ws.Gate.RLock()

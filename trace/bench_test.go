@@ -23,7 +23,7 @@ import (
 // ransom payment output and from random addresses, and a floor measured
 // in the same run: reading the same transactions' inputs and outputs
 // (TxAt, InputAt, OutputAt, no tracing). It reports p50/p99 of both and
-// their ratio.
+// their ratio, with demixing off (the default) and on (suffix -demix).
 //
 //	RANSOMTRAIL_TRACE_BENCH_TXS=2000000 go test ./trace -run XXX -bench TraceForward5Hops -benchtime 1x -timeout 60m
 func BenchmarkTraceForward5Hops(b *testing.B) {
@@ -69,36 +69,54 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 		a, _ := ix.AddressAt(o.AddrID)
 		starts = append(starts, trace.Start{Address: ix.EncodeAddress(a)})
 	}
-	opts := trace.Options{Model: trace.Haircut, Hops: 5}
 	b.ResetTimer()
 	for it := 0; it < b.N; it++ {
-		var lat, floor []time.Duration
-		nodes, truncated := 0, 0
-		for _, s := range starts {
-			t1 := time.Now()
-			res, err := tr.Trace(ctx, s, opts)
-			d := time.Since(t1)
-			if err != nil {
-				b.Fatalf("%+v: %v", s, err)
+		// Demixing off (the default), then on with its default parameters
+		// and a new Tracer per trace, as the API makes one per request (so
+		// no trace reuses the mixer payouts another one read).
+		for _, mode := range []trace.DemixMode{trace.DemixOff, trace.DemixOn} {
+			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode}
+			var lat, floor []time.Duration
+			nodes, truncated, mixed, windowTxs := 0, 0, 0, 0
+			for _, s := range starts {
+				t1 := time.Now()
+				if mode == trace.DemixOn {
+					tr = trace.New(ix, attr)
+				}
+				res, err := tr.Trace(ctx, s, opts)
+				d := time.Since(t1)
+				if err != nil {
+					b.Fatalf("%+v: %v", s, err)
+				}
+				lat = append(lat, d)
+				nodes += len(res.Nodes)
+				if res.Truncated {
+					truncated++
+				}
+				if len(res.Demixes) > 0 {
+					mixed++
+				}
+				for _, h := range res.Demixes {
+					windowTxs += h.WindowTxs
+				}
+				floor = append(floor, readFloor(b, ix, res))
 			}
-			lat = append(lat, d)
-			nodes += len(res.Nodes)
-			if res.Truncated {
-				truncated++
+			p50, p99 := percentile(lat, 50), percentile(lat, 99)
+			f50, f99 := percentile(floor, 50), percentile(floor, 99)
+			sfx := ""
+			if mode == trace.DemixOn {
+				sfx = "-demix"
 			}
-			floor = append(floor, readFloor(b, ix, res))
+			b.ReportMetric(ms(p50), "p50-ms"+sfx)
+			b.ReportMetric(ms(p99), "p99-ms"+sfx)
+			b.ReportMetric(ms(f50), "floor-p50-ms"+sfx)
+			b.ReportMetric(ms(f99), "floor-p99-ms"+sfx)
+			b.ReportMetric(float64(p50)/float64(max(f50, 1)), "p50/floor"+sfx)
+			fmt.Fprintf(os.Stderr, "trace 5 hops forward haircut, demix %s, %d-tx world: %d starts (%d ransom payments, %d random addresses), mean %d nodes, %d truncated at the node cap; %d reached a mixer deposit (%d window txs read)\n"+
+				"  latency p50 %.2f ms p99 %.2f ms max %.2f ms; floor (read the same txs) p50 %.2f ms p99 %.2f ms; ratio p50 %.1f× p99 %.1f×\n",
+				mode, txs, len(starts), payments, len(starts)-payments, nodes/len(starts), truncated, mixed, windowTxs,
+				ms(p50), ms(p99), ms(percentile(lat, 100)), ms(f50), ms(f99), float64(p50)/float64(max(f50, 1)), float64(p99)/float64(max(f99, 1)))
 		}
-		p50, p99 := percentile(lat, 50), percentile(lat, 99)
-		f50, f99 := percentile(floor, 50), percentile(floor, 99)
-		b.ReportMetric(ms(p50), "p50-ms")
-		b.ReportMetric(ms(p99), "p99-ms")
-		b.ReportMetric(ms(f50), "floor-p50-ms")
-		b.ReportMetric(ms(f99), "floor-p99-ms")
-		b.ReportMetric(float64(p50)/float64(max(f50, 1)), "p50/floor")
-		fmt.Fprintf(os.Stderr, "trace 5 hops forward haircut, %d-tx world: %d starts (%d ransom payments, %d random addresses), mean %d nodes, %d truncated at the node cap\n"+
-			"  latency p50 %.2f ms p99 %.2f ms max %.2f ms; floor (read the same txs) p50 %.2f ms p99 %.2f ms; ratio p50 %.1f× p99 %.1f×\n",
-			txs, len(starts), payments, len(starts)-payments, nodes/len(starts), truncated,
-			ms(p50), ms(p99), ms(percentile(lat, 100)), ms(f50), ms(f99), float64(p50)/float64(max(f50, 1)), float64(p99)/float64(max(f99, 1)))
 	}
 }
 

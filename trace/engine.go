@@ -12,11 +12,13 @@ import (
 	"github.com/ransomtrail/ransomtrail/index"
 )
 
-// Tracer traces over one index with one attribution snapshot. It holds no
-// mutable state: one Tracer serves concurrent traces.
+// Tracer traces over one index with one attribution snapshot. Its only
+// mutable state is a cache of the mixer payouts demixing has read (under
+// a lock): one Tracer serves concurrent traces.
 type Tracer struct {
-	g Graph
-	a Attribution
+	g     Graph
+	a     Attribution
+	demix demixCache
 }
 
 // New returns a Tracer. A nil Attribution makes every address its own,
@@ -180,6 +182,10 @@ type run struct {
 	eps   map[epKey]int
 	two   map[int64]*twoOut
 	stop  bool
+	// demixed is the taint demixing gave each payout output; scanBudget
+	// the window transactions demixing may still read.
+	demixed    map[int64]int64
+	scanBudget int
 	// scratch buffers reused across transactions
 	inVals, inTaint, outVals []int64
 	outs                     []index.Output
@@ -188,9 +194,10 @@ type run struct {
 
 func (t *Tracer) newRun(o Options) *run {
 	r := &run{t: t, g: t.g, o: o, nodes: map[string]bool{}, addrs: map[int64]*addrInfo{}, state: map[int64]*txState{},
-		eps: map[epKey]int{}, two: map[int64]*twoOut{},
-		res: &Result{Model: o.Model, Direction: o.Direction, Hops: o.Hops, MinSat: o.MinSat,
-			Nodes: []Node{}, Edges: []Edge{}, Endpoints: []Endpoint{}, Clusters: []ClusterTotal{}, PeelChains: []PeelChain{}, CoinJoins: []CoinJoinHit{}}}
+		eps: map[epKey]int{}, two: map[int64]*twoOut{}, demixed: map[int64]int64{}, scanBudget: o.DemixParams.MaxScanTxs,
+		res: &Result{Model: o.Model, Direction: o.Direction, Hops: o.Hops, MinSat: o.MinSat, Demix: o.demixOn(),
+			Nodes: []Node{}, Edges: []Edge{}, Endpoints: []Endpoint{}, Clusters: []ClusterTotal{}, PeelChains: []PeelChain{}, CoinJoins: []CoinJoinHit{},
+			Demixes: []DemixHit{}}}
 	r.queue.desc = o.Direction == Backward
 	return r
 }
@@ -332,6 +339,11 @@ func (r *run) enqueue(tx int64, hop int, s sideTaint) {
 // a peel chain counts as one hop however long it is.
 func (r *run) arriveForward(o int64, out index.Output, taint int64, hop int, remainder bool) {
 	if hop > 0 && out.AddrID >= 0 && r.addr(out.AddrID).service {
+		if r.res.Demix && r.t.mixerOf(out.AddrID) != "" {
+			if r.demixForward(o, out, taint, hop) {
+				return
+			}
+		}
 		r.endpoint(o, out, taint, hop, ReasonService)
 		return
 	}

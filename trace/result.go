@@ -43,12 +43,23 @@ type Edge struct {
 	From       string `json:"from"`
 	To         string `json:"to"`
 	Txid       string `json:"txid"`
-	Side       string `json:"side"` // "input" or "output" of txid
+	Side       string `json:"side"` // "input" or "output" of txid, or "demix" (Via below)
 	N          int64  `json:"n"`    // the input or output index in txid
 	ValueSat   int64  `json:"value_sat"`
 	TaintedSat int64  `json:"tainted_sat"`
 	Height     int64  `json:"height"`
 	Hop        int    `json:"hop"`
+	// Demixed edges (Via "demix", Side "demix") are inferred, not chain
+	// links: from a mixer deposit's address to a payout the amount and
+	// timing match (Txid:N is the payout). Confidence is the share of the
+	// deposit's taint the edge's candidate set carries (1/Ambiguity),
+	// Deposit the deposit's TXID:N, MatchedPayouts the candidate set the
+	// payout belongs to, Ambiguity the number of candidate sets.
+	Via            string   `json:"via,omitempty"`
+	Confidence     float64  `json:"confidence,omitempty"`
+	Deposit        string   `json:"deposit,omitempty"`
+	MatchedPayouts []string `json:"matched_payouts,omitempty"`
+	Ambiguity      int      `json:"ambiguity,omitempty"`
 }
 
 // Endpoint is where the trace stopped following money, one per address
@@ -131,6 +142,13 @@ type Result struct {
 	PeelChains []PeelChain    `json:"peel_chains"`
 	CoinJoins  []CoinJoinHit  `json:"coinjoins"`
 	TxsVisited int            `json:"txs_visited"`
+
+	// Demix says whether the trace matched custodial mixer deposits to
+	// payouts; Demixes lists every mixer deposit it reached (matched or
+	// not) and DemixedSat the taint moved through them by inference.
+	Demix      bool       `json:"demix"`
+	Demixes    []DemixHit `json:"demixes"`
+	DemixedSat int64      `json:"demixed_sat"`
 
 	Truncated       bool   `json:"truncated"`
 	TruncatedReason string `json:"truncated_reason,omitempty"`

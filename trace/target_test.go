@@ -90,7 +90,17 @@ type campaignScore struct {
 // that a forward haircut trace (10 hops) from the campaign's payment
 // outputs reports at that exchange's cluster, and the share of traced
 // value reported at a wrong exchange.
+//
+// It runs twice: the default haircut trace (demixing off) and with
+// demixing on (default parameters), which also measures how much of the
+// value demixing moved went into payouts truth says were the deposit's
+// (mixer_flows.csv).
 func TestTargetHaircutFindsCashouts(t *testing.T) {
+	t.Run("default", func(t *testing.T) { targetHaircut(t, trace.DemixAuto) })
+	t.Run("demix", func(t *testing.T) { targetHaircut(t, trace.DemixOn) })
+}
+
+func targetHaircut(t *testing.T, demix trace.DemixMode) {
 	w := simworld.Get(t, targetWorld)
 	ws := w.Workspace(t)
 	ctx := context.Background()
@@ -122,6 +132,12 @@ func TestTargetHaircutFindsCashouts(t *testing.T) {
 		}
 		m[entName[r["exchange_entity"]]] += num(r["value_sat"])
 	}
+	trueFlow := map[string]bool{} // deposit outpoint + " " + payout outpoint
+	for _, r := range readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
+		trueFlow[r["deposit_txid"]+":"+r["deposit_vout"]+" "+r["payout_txid"]+":"+r["payout_vout"]] = true
+	}
+	var demixedSat, demixedRight int64
+	outcomes := map[string]int{}
 	var names []string
 	for c := range pays {
 		names = append(names, c)
@@ -132,9 +148,23 @@ func TestTargetHaircutFindsCashouts(t *testing.T) {
 	worstWrong := 0.0
 	scored := 0
 	for _, c := range names {
-		res, err := tr.TraceOutputs(ctx, pays[c], trace.Options{Model: trace.Haircut, Hops: 10, MaxNodes: 500_000})
+		res, err := tr.TraceOutputs(ctx, pays[c], trace.Options{Model: trace.Haircut, Hops: 10, MaxNodes: 500_000, Demix: demix})
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)
+		}
+		if res.Demix != (demix == trace.DemixOn) {
+			t.Fatalf("%s: demix %v with mode %s", c, res.Demix, demix)
+		}
+		for _, h := range res.Demixes {
+			outcomes[h.Outcome]++
+			for _, cand := range h.Candidates {
+				for _, po := range cand.Payouts {
+					demixedSat += po.TaintedSat
+					if trueFlow[h.Deposit+" "+po.Outpoint] {
+						demixedRight += po.TaintedSat
+					}
+				}
+			}
 		}
 		s := campaignScore{name: c, ransomSat: ransom[c], truncated: res.Truncated, peelChains: int64(len(res.PeelChains))}
 		traced := map[string]int64{}
@@ -195,13 +225,44 @@ func TestTargetHaircutFindsCashouts(t *testing.T) {
 	t.Logf("ALL %d campaigns (%d cashed out): ransom %d, truth→exchanges %d, found %d (%.1f%%), worst campaign %.1f%%; found or stopped at the custodial mixer: worst campaign %.1f%%; wrong exchange %.2f%% of traced (worst campaign %.2f%%); mixer %d, unlabelled %d",
 		len(names), scored, all.ransomSat, all.truthSat, all.foundSat, pct(all.foundSat, all.truthSat), 100*worst, 100*worstAccounted,
 		pct(all.wrongSat, all.tracedSat), 100*worstWrong, all.mixerSat, all.unlabelledSat)
+	if demix == trace.DemixOn {
+		t.Logf("demix: mixer deposits reached by outcome %v; %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
+			outcomes, demixedSat, pct(demixedRight, demixedSat))
+		// Measured floors (docs/HEURISTICS.md "Demixing"): demixing with
+		// the default parameters barely adds recall on the simulated mixer
+		// and sends value to wrong exchanges, which is why it is off by
+		// default. These floors keep the measurement honest; with
+		// RANSOMTRAIL_STRICT_TARGETS=1 the issue-5 target applies.
+		if outcomes[trace.DemixMatched] == 0 {
+			t.Errorf("no mixer deposit was demixed")
+		}
+		if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" {
+			if worst < 0.95 {
+				t.Errorf("demix: worst campaign %.1f%% found at the right exchange, want ≥ 95%%", 100*worst)
+			}
+			if worstWrong > 0.05 {
+				t.Errorf("demix: worst campaign %.2f%% of traced value at a wrong exchange, want ≤ 5%%", 100*worstWrong)
+			}
+		} else {
+			if f := pct(all.foundSat, all.truthSat); f < 76 {
+				t.Errorf("demix: all campaigns %.1f%% found at the right exchange, floor 76%% (measured 76.6%%)", f)
+			}
+			if f := pct(all.wrongSat, all.tracedSat); f > 5 {
+				t.Errorf("demix: all campaigns %.2f%% of traced value at a wrong exchange, ceiling 5%% (measured 1.32%%)", f)
+			}
+			if worstWrong > 0.25 {
+				t.Errorf("demix: worst campaign %.2f%% of traced value at a wrong exchange, ceiling 25%% (measured 20.75%%)", 100*worstWrong)
+			}
+		}
+		return
+	}
 	// The target (issue 5): every campaign ≥ 95% found at the right
 	// exchange, ≤ 5% of traced value at a wrong one. It is not met: value
 	// laundered through the custodial mixer leaves no on-chain trail (its
 	// payouts come from the mixer's pool), so the trace stops at the
 	// mixer (docs/HEURISTICS.md "Tracing and taint models"). Without
 	// RANSOMTRAIL_STRICT_TARGETS=1 the test enforces the documented
-	// floors: per campaign ≥ 95% found or stopped at the mixer, ≥ 70%
+	// floors: per campaign ≥ 95% found or stopped at the mixer, ≥ 74%
 	// found over all campaigns, ≤ 5% wrong.
 	if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" {
 		if worst < 0.95 {
@@ -211,8 +272,8 @@ func TestTargetHaircutFindsCashouts(t *testing.T) {
 		if worstAccounted < 0.95 {
 			t.Errorf("worst campaign: %.1f%% of the exchange-bound ransom found at the right exchange or stopped at the mixer, want ≥ 95%%", 100*worstAccounted)
 		}
-		if f := pct(all.foundSat, all.truthSat); f < 70 {
-			t.Errorf("all campaigns: %.1f%% found at the right exchange, floor 70%%", f)
+		if f := pct(all.foundSat, all.truthSat); f < 74 {
+			t.Errorf("all campaigns: %.1f%% found at the right exchange, floor 74%% (measured 74.3%%)", f)
 		}
 	}
 	if worstWrong > 0.05 {

@@ -138,6 +138,12 @@ type Options struct {
 	// NoCoinJoinDetection skips running the CoinJoin detectors on the
 	// transactions traversed (the result's coinjoins list is then empty).
 	NoCoinJoinDetection bool
+	// Demix matches custodial mixer deposits to their payouts by amount
+	// and timing and follows the taint through (forward traces only; ""
+	// = DemixAuto: on under the models DemixDefault names).
+	Demix DemixMode
+	// DemixParams tune the matching (zero value: the defaults).
+	DemixParams DemixParams
 }
 
 // Validate fills the defaults and refuses out-of-range values with an
@@ -164,6 +170,12 @@ func (o *Options) Validate() error {
 	}
 	if o.UntilHeight != 0 && o.UntilHeight < o.SinceHeight {
 		return rt.Invalid("until-height", "%d is below since-height %d", o.UntilHeight, o.SinceHeight)
+	}
+	if o.Demix, err = ParseDemix(string(o.Demix)); err != nil {
+		return err
+	}
+	if err := o.DemixParams.Validate(); err != nil {
+		return err
 	}
 	if err := limit("max-nodes", &o.MaxNodes, DefaultMaxNodes, MaxMaxNodes); err != nil {
 		return err

@@ -3,7 +3,9 @@ package trace_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,7 +69,13 @@ func checkGraph(t *testing.T, r *trace.Result) {
 		if fk == "" || tk == "" {
 			t.Fatalf("edge %+v: endpoint not a node", e)
 		}
-		if (fk == trace.KindTx) == (tk == trace.KindTx) {
+		if e.Via == trace.ViaDemix {
+			// inferred: deposit address → payout address, never a chain link
+			if fk == trace.KindTx || tk == trace.KindTx || e.Side != trace.ViaDemix || e.Deposit == "" ||
+				e.Confidence <= 0 || e.Confidence > 1 || e.Ambiguity < 1 || !slices.Contains(e.MatchedPayouts, fmt.Sprintf("%s:%d", e.Txid, e.N)) {
+				t.Fatalf("demix edge %+v", e)
+			}
+		} else if e.Via != "" || (fk == trace.KindTx) == (tk == trace.KindTx) {
 			t.Fatalf("edge %+v joins two %s nodes", e, fk)
 		}
 		if e.TaintedSat <= 0 || e.TaintedSat > e.ValueSat {

@@ -48,12 +48,14 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	noCluster := fs.Bool("no-cluster", false, "do not advance the clustering with new blocks")
 	webhook := fs.String("webhook", "", "register this webhook URL (kept in the data directory)")
 	secret := fs.String("webhook-secret", "", "HMAC-SHA256 secret of --webhook (at least 16 characters)")
+	var zmq csvListFlag
+	fs.Var(&zmq, "zmq", "Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (its -zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
 	var allow csvListFlag
 	fs.Var(&allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable)")
 	maxAttempts := fs.Int("webhook-attempts", 8, "delivery attempts before an alert is dead-lettered")
 	timeout := fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook request")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "Usage: ransomtrail follow --data DIR --rpc URL [--network N] [--poll 5s] [--mempool]\n       [--webhook URL --webhook-secret S] [--allow HOST[:PORT]]...\n\nRuns until interrupted. The first run follows from the index tip; later runs\nraise the alerts of every block since the last one followed.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail follow --data DIR --rpc URL [--network N] [--poll 5s] [--zmq tcp://HOST:PORT]... [--mempool]\n       [--webhook URL --webhook-secret S] [--allow HOST[:PORT]]...\n\nRuns until interrupted. The first run follows from the index tip; later runs\nraise the alerts of every block since the last one followed.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -68,6 +70,9 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	}
 	if (*webhook == "") != (*secret == "") {
 		return &usageError{"follow: --webhook and --webhook-secret go together"}
+	}
+	if err := monitor.CheckZMQ(zmq); err != nil {
+		return &usageError{"follow: --" + err.Error()}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	var net *chain.Network
@@ -92,7 +97,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	}
 	defer ws.Close()
 	m, err := monitor.New(ws, monitor.Options{Poll: *poll, Step: *step, Mempool: *mempool, NoCluster: *noCluster,
-		Allow: allow, MaxAttempts: *maxAttempts, WebhookTimeout: *timeout, Logger: log})
+		ZMQ: zmq, Allow: allow, MaxAttempts: *maxAttempts, WebhookTimeout: *timeout, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -112,7 +117,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 			log.Warn("webhook outside the allow-list: its deliveries will be dead-lettered", "id", w.ID, "err", err)
 		}
 	}
-	log.Info("following", "rpc", src.URL(), "network", net.Name, "height", ws.Index.TipHeight(), "poll", *poll, "webhooks", len(whs))
+	log.Info("following", "rpc", src.URL(), "network", net.Name, "height", ws.Index.TipHeight(), "poll", *poll, "zmq", zmq.String(), "webhooks", len(whs))
 	if err := m.Run(ctx, src); err != nil {
 		return err
 	}

@@ -23,12 +23,13 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("hops of the cash-out trace (1..%d)", trace.MaxHops))
 	maxNodes := fs.Int("max-nodes", 200_000, fmt.Sprintf("node cap of the cash-out trace (1..%d)", trace.MaxMaxNodes))
 	jsonOut := fs.Bool("json", false, "print JSON")
+	demix := demixFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if (*list && len(pos) != 0) || (!*list && len(pos) != 1) {
-		return &usageError{"usage: ransomtrail ransomware FAMILY|CAMPAIGN --data DIR [--hops N] [--json]  |  ransomtrail ransomware --list --data DIR [--json]"}
+		return &usageError{"usage: ransomtrail ransomware FAMILY|CAMPAIGN --data DIR [--hops N] [--demix] [--json]  |  ransomtrail ransomware --list --data DIR [--json]"}
 	}
 	if *hops < 1 || *hops > trace.MaxHops {
 		return rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", *hops, trace.MaxHops)
@@ -72,7 +73,14 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 	if pt.Len() > 0 {
 		p = pt
 	}
-	rep, err := tr.Ransomware(ctx, attr, pos[0], p, trace.Options{Hops: *hops, MaxNodes: *maxNodes})
+	opts := trace.Options{Hops: *hops, MaxNodes: *maxNodes}
+	if opts.Demix, opts.DemixParams, err = demix(); err != nil {
+		return err
+	}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	rep, err := tr.Ransomware(ctx, attr, pos[0], p, opts)
 	if err != nil {
 		return err
 	}
@@ -105,6 +113,10 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 		r.Hops, btc(r.ServiceSat), btc(r.ExchangeSat))
 	if r.Truncated {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes)\n", r.TruncReason)
+	}
+	if r.Demix {
+		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached, %s BTC followed into payouts by amount and timing (inference, not chain links)\n",
+			r.DemixDeposits, btc(r.DemixedSat))
 	}
 	for _, c := range r.CashOuts {
 		fmt.Fprintf(w, "  %16s BTC  %-34s %-10s %3d endpoint(s), from %d hops\n", btc(c.TaintedSat), clipText(c.Label, 34), c.Category, c.Endpoints, c.MinHops)

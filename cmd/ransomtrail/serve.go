@@ -78,7 +78,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return &usageError{fmt.Sprintf("serve: unexpected argument %q (usage: ransomtrail serve --data DIR [--addr HOST:PORT] [--dev] [--rate N] [--rpc URL [--poll D] [--mempool] [--allow HOST]...])", pos[0])}
+		return &usageError{fmt.Sprintf("serve: unexpected argument %q (usage: ransomtrail serve --data DIR [--addr HOST:PORT] [--dev] [--rate N] [--rpc URL [--poll D] [--zmq tcp://HOST:PORT]... [--mempool] [--allow HOST]...])", pos[0])}
 	}
 	if o.rate < 0 {
 		return &usageError{"serve: --rate must be 0 (no limit) or more"}
@@ -97,6 +97,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 	if o.data == "" {
 		return nil, &usageError{"serve: --data DIR is required"}
+	}
+	if err := checkServeFollowFlags(o.follow); err != nil {
+		return nil, err
 	}
 	level := slog.LevelInfo
 	if o.quiet {

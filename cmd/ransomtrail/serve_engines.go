@@ -50,6 +50,9 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			}
 			*p.dst = int(v)
 		}
+		if err := demixQuery(q, &opts); err != nil {
+			return nil, err
+		}
 		if err := opts.Validate(); err != nil {
 			return nil, err
 		}

@@ -23,6 +23,7 @@ type serveFollowOptions struct {
 	step                             int64
 	mempool, noCluster               bool
 	allow                            csvListFlag
+	zmq                              csvListFlag
 	attempts                         int
 	timeout                          time.Duration
 }
@@ -35,11 +36,24 @@ func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
 	fs.StringVar(&o.network, "network", "", "network of a new index with --rpc: "+chain.NetworkNames+" (default: the index's)")
 	fs.DurationVar(&o.poll, "poll", 5*time.Second, "with --rpc: interval between polls of the node")
 	fs.Int64Var(&o.step, "step", 16, "with --rpc: most blocks applied per step (requests wait at most one step)")
+	fs.Var(&o.zmq, "zmq", "with --rpc: Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (-zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
 	fs.BoolVar(&o.mempool, "mempool", false, "with --rpc: also raise unconfirmed alerts from the node's mempool")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "with --rpc: do not advance the clustering with new blocks")
 	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc)")
 	fs.IntVar(&o.attempts, "webhook-attempts", 8, "with --rpc: delivery attempts before an alert is dead-lettered")
 	fs.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "with --rpc: timeout of one webhook request")
+}
+
+// checkServeFollowFlags checks what serve's follow flags can tell before
+// anything is opened or dialed.
+func checkServeFollowFlags(fo serveFollowOptions) error {
+	if len(fo.zmq) > 0 && fo.rpc == "" {
+		return &usageError{"serve: --zmq needs --rpc (a notification only wakes the follower, which fetches blocks by JSON-RPC)"}
+	}
+	if err := monitor.CheckZMQ(fo.zmq); err != nil {
+		return &usageError{"serve: --" + err.Error()}
+	}
+	return nil
 }
 
 // follower is serve's in-process follower: the monitor, its node and the
@@ -109,7 +123,7 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 		return &usageError{"serve: --poll and --step must be positive"}
 	}
 	m, err := monitor.New(s.ws, monitor.Options{Poll: fo.poll, Step: fo.step, Mempool: fo.mempool, NoCluster: fo.noCluster,
-		Allow: fo.allow, MaxAttempts: fo.attempts, WebhookTimeout: fo.timeout, Logger: s.log})
+		ZMQ: fo.zmq, Allow: fo.allow, MaxAttempts: fo.attempts, WebhookTimeout: fo.timeout, Logger: s.log})
 	if err != nil {
 		return &usageError{"serve: " + err.Error()}
 	}
@@ -131,7 +145,7 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 	s.cfg.Monitor = m
 	s.cfg.Follow = src.height
 	s.follow = &follower{m: m, src: src}
-	s.log.Info("following", "rpc", rpc.URL(), "height", s.ws.Index.TipHeight(), "poll", fo.poll, "webhooks", len(whs))
+	s.log.Info("following", "rpc", rpc.URL(), "height", s.ws.Index.TipHeight(), "poll", fo.poll, "zmq", fo.zmq.String(), "webhooks", len(whs))
 	return nil
 }
 

@@ -17,7 +17,7 @@ func traceCommand() command {
 	return command{name: "trace", summary: "follow money forward or backward from an address, outpoint or tx (taint models, limits, endpoints)", run: runTrace}
 }
 
-const traceUsage = "usage: ransomtrail trace (--address A | --outpoint TXID:N | --tx TXID) --direction forward|backward [--model haircut|poison|fifo] [--hops 10] [--min-sat N] [--max-nodes N] [--since DATE|--since-height H] [--until DATE|--until-height H] --data DIR [--json]"
+const traceUsage = "usage: ransomtrail trace (--address A | --outpoint TXID:N | --tx TXID) --direction forward|backward [--model haircut|poison|fifo] [--hops 10] [--min-sat N] [--demix[=on|off|auto]] [--max-nodes N] [--since DATE|--since-height H] [--until DATE|--until-height H] --data DIR [--json]"
 
 // openWorkspace opens a data directory for a query.
 func openWorkspace(data string) (*workspace.Workspace, error) {
@@ -46,6 +46,7 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	until := fs.String("until", "", "follow no transaction after this date (YYYY-MM-DD, UTC, inclusive)")
 	jsonOut := fs.Bool("json", false, "print the trace as JSON")
 	all := fs.Bool("all", false, "text output: list every endpoint, not the top 20")
+	demix := demixFlags(fs)
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -59,6 +60,9 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	}
 	opts := trace.Options{Direction: trace.Direction(*dir), Model: trace.Model(*model), Hops: *hops, MinSat: *minSat,
 		MaxNodes: *maxNodes, MaxEdges: *maxEdges, SinceHeight: *sinceH, UntilHeight: *untilH}
+	if opts.Demix, opts.DemixParams, err = demix(); err != nil {
+		return err
+	}
 	// Refuse bad limits before opening anything.
 	if *hops == 0 {
 		return rt.Invalid("hops", "0 is out of range (allowed: 1..%d)", trace.MaxHops)
@@ -113,6 +117,7 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, res)
 	}
 	printTrace(e.stdout, res, *all)
+	printDemixes(e.stdout, res)
 	return nil
 }
 

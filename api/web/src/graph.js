@@ -65,6 +65,11 @@ function addNode(n) {
   });
 }
 
+// demixFacts keeps the fields of an inferred (demixed) edge.
+function demixFacts(e) {
+  return { via: e.via, confidence: e.confidence || 0, deposit: e.deposit || "", ambiguity: e.ambiguity || 0, matched_payouts: e.matched_payouts || [], n: e.n ?? null };
+}
+
 function edgeKey(from, to) {
   return from + ">" + to;
 }
@@ -76,6 +81,9 @@ function addEdges(edges, fromTrace) {
     const a = (agg[k] ||= { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: 0, tainted_sat: 0 });
     a.value_sat += e.value_sat || 0;
     a.tainted_sat += e.tainted_sat || 0;
+    // A demixed edge is an inference (amount and timing at a custodial
+    // mixer), not a chain link: keep what says so.
+    if (e.via) Object.assign(a, demixFacts(e));
   }
   for (const [k, a] of Object.entries(agg)) {
     const old = state.edges[k];
@@ -160,6 +168,7 @@ function elements() {
     const v = (edges[k] ||= { id: "e:" + k, source: from, target: to, txid: e.txid, value_sat: 0, tainted_sat: 0, height: e.height });
     v.value_sat += e.value_sat || 0;
     v.tainted_sat += e.tainted_sat || 0;
+    if (e.via) Object.assign(v, demixFacts(e));
   }
   const maxT = Math.max(1, ...Object.values(edges).map((e) => e.tainted_sat));
   const out = [];
@@ -178,7 +187,7 @@ function elements() {
     out.push({
       group: "edges",
       data: {
-        ...v, tainted: v.tainted_sat > 0 ? 1 : 0,
+        ...v, tainted: v.tainted_sat > 0 ? 1 : 0, demix: v.via === "demix" ? 1 : 0,
         width: v.tainted_sat > 0 ? 2 + 10 * Math.sqrt(r) : 1.2,
         color: v.tainted_sat > 0 ? `rgb(${Math.round(235 - 60 * r)},${Math.round(150 - 110 * r)},${Math.round(120 - 90 * r)})` : "#c3cad3",
         amount: (v.tainted_sat > 0 ? btcText(v.tainted_sat) : btcText(v.value_sat)).replace(/0+$/, "").replace(/\.$/, "") + " BTC",
@@ -301,6 +310,8 @@ const style = [
   },
   { selector: "edge[tainted = 1]", style: { label: "data(amount)", "font-size": 8, color: "#8e1b10", "text-rotation": "autorotate", "text-background-color": "#fff", "text-background-opacity": 0.8, "min-zoomed-font-size": 7 } },
   { selector: "edge:selected", style: { "line-style": "dashed", label: "data(amount)", "font-size": 9 } },
+  // Demixed edges: inferred by amount and timing, never a chain link.
+  { selector: "edge[demix = 1]", style: { "line-style": "dashed", "line-dash-pattern": [7, 4], "target-arrow-shape": "vee", opacity: 0.75 } },
 ];
 
 // ---- side panel --------------------------------------------------------
@@ -383,6 +394,19 @@ function showSelection(id) {
 function showEdge(e) {
   selected = null;
   const d = e.data();
+  if (d.via === "demix") {
+    const payouts = (d.matched_payouts || []).map((p) => link.tx(p.split(":")[0], short(p, 8, 8))).join("<br>");
+    document.getElementById("gsel").innerHTML = `<div class="kind">demixed flow (inferred)</div>
+    <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
+    <p class="muted">Not a chain link: a custodial mixer deposit matched to this payout by amount and timing.</p>
+    <dl class="facts"><dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
+    <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
+    <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
+    <dt>Matched payouts</dt><dd>${payouts || "–"}</dd>
+    <dt>Value</dt><dd>${btc(d.value_sat)}</dd>${d.tainted_sat ? `<dt>Tainted</dt><dd>${btc(d.tainted_sat, "taint")}</dd>` : ""}
+    <dt>Payout tx</dt><dd>${link.tx(d.txid)}</dd><dt>Block</dt><dd>${d.height != null ? link.block(d.height) : "–"}</dd></dl>`;
+    return;
+  }
   document.getElementById("gsel").innerHTML = `<div class="kind">flow</div>
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <dl class="facts"><dt>Value</dt><dd>${btc(d.value_sat)}</dd>${d.tainted_sat ? `<dt>Tainted</dt><dd>${btc(d.tainted_sat, "taint")}</dd>` : ""}
@@ -447,7 +471,8 @@ function viewGraph() {
   });
   const edges = cy.edges().map((e) => {
     const d = e.data();
-    return { from: d.source, to: d.target, txid: d.txid, height: d.height ?? null, value_sat: d.value_sat, tainted_sat: d.tainted_sat };
+    const x = { from: d.source, to: d.target, txid: d.txid, height: d.height ?? null, value_sat: d.value_sat, tainted_sat: d.tainted_sat };
+    return d.via ? Object.assign(x, demixFacts(d)) : x;
   });
   return { nodes, edges };
 }
@@ -465,7 +490,7 @@ export function exportJSON() {
 export function exportGraphML() {
   const g = viewGraph();
   const nk = [["kind", "string"], ["address", "string"], ["txid", "string"], ["cluster_id", "long"], ["labels", "string"], ["category", "string"], ["height", "long"], ["endpoint_label", "string"], ["note", "string"]];
-  const ek = [["txid", "string"], ["height", "long"], ["value_sat", "long"], ["tainted_sat", "long"]];
+  const ek = [["txid", "string"], ["height", "long"], ["value_sat", "long"], ["tainted_sat", "long"], ["via", "string"], ["confidence", "double"], ["deposit", "string"], ["ambiguity", "int"]];
   const lines = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<graphml xmlns="http://graphml.graphdrawing.org/xmlns" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">`,
@@ -535,6 +560,7 @@ export async function graphPage(el, params, signal) {
           <select name="model" aria-label="taint model"><option value="haircut">haircut</option><option value="poison">poison</option><option value="fifo">FIFO</option></select></div>
           <div class="inline"><label>hops <input name="hops" type="number" min="1" max="50" value="6" style="width:4em"></label>
           <label>min BTC <input name="min" type="number" min="0" step="0.00000001" value="0.001" style="width:7em"></label></div>
+          <label title="match custodial mixer deposits to payouts by amount and timing (inferred, dashed edges)"><input name="demix" type="checkbox"> demix mixers</label>
           <button class="primary" id="gtracebtn">Run trace</button>
         </form></section>
       <section><h3>Case</h3>
@@ -547,7 +573,7 @@ export async function graphPage(el, params, signal) {
       <section class="legend"><h3>Legend</h3>
         <div><i class="dot" style="background:#c0392b"></i>ransomware / sanctions <i class="dot" style="background:#d35400"></i>OTC / mixer</div>
         <div><i class="dot" style="background:#2c7be5"></i>exchange / service <i class="dot" style="background:#5f6b7a"></i>address <i class="sq"></i>tx</div>
-        <div>thick border: trace endpoint; red edges: tainted value (width by amount)</div></section>
+        <div>thick border: trace endpoint; red edges: tainted value (width by amount); dashed edges: demixed (inferred, not on chain)</div></section>
     </aside>
     <div class="gmain"><div class="gbar"><span id="gcount"></span><span id="gstatus"></span></div>
       <div id="cy" class="cy"></div><div id="gempty" class="gempty">Add an address or a transaction to start, or open a page and choose “Open in graph”.</div></div>
@@ -624,7 +650,7 @@ export async function graphPage(el, params, signal) {
     const param = /^[0-9a-fA-F]{64}:\d+$/.test(s) ? "outpoint" : /^[0-9a-fA-F]{64}$/.test(s) ? "tx" : "address";
     const minSat = Math.max(1, Math.round(Number(f.min.value || 0) * 1e8));
     busy("Tracing", async () => {
-      const t = await api(`trace?${param}=${enc(s)}&direction=${f.direction.value}&model=${f.model.value}&hops=${enc(f.hops.value)}&min_sat=${minSat}&max_nodes=400`, { signal });
+      const t = await api(`trace?${param}=${enc(s)}&direction=${f.direction.value}&model=${f.model.value}&hops=${enc(f.hops.value)}&min_sat=${minSat}&max_nodes=400&demix=${f.demix.checked ? "on" : "off"}`, { signal });
       for (const e of Object.values(state.edges)) e.tainted_sat = 0;
       t.nodes.forEach(addNode);
       addEdges(t.edges, true);
@@ -707,7 +733,7 @@ export function openSavedGraph(name, doc) {
       labels: n.labels || [], category: n.category || "", height: n.height ?? null, coinjoin: "" };
   }
   for (const e of (doc && doc.edges) || []) {
-    s.edges[edgeKey(e.from, e.to)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0 };
+    s.edges[edgeKey(e.from, e.to)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0, ...(e.via ? demixFacts(e) : {}) };
   }
   s.notes = (doc && doc.notes) || {};
   s.trace = (doc && doc.trace) || null;

@@ -1,0 +1,401 @@
+package cluster
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// ScanIndex is what the build's chain-order views read besides TxIndex;
+// *index.Index implements it. A build over an index without these reads
+// falls back to FromIndex views (same links, slower).
+type ScanIndex interface {
+	BuildIndex
+	BlockFirstAddress(h int64) (int64, error)
+	NewestOutput(id int64) int64
+	TxOfInputFrom(i, from int64) (int64, int64)
+	TxOfOutputBefore(o, before int64) (int64, int64)
+	OutputNoSpend(o int64) index.Output
+}
+
+var _ ScanIndex = (*index.Index)(nil)
+
+// deciders returns the functions the build's workers decide chunks with,
+// one per worker: chain-order scanners when the index offers their reads
+// (and the build does not ask for full views), FromIndex views otherwise.
+// The scanners keep buffers and caches from one chunk to the next and
+// share what they learn of address lists for this run (the index does not
+// change during it).
+func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
+	out := make([]func(*chunk), workers)
+	sx, ok := ix.(ScanIndex)
+	if !ok || b.full {
+		for w := range out {
+			out[w] = func(c *chunk) { b.decide(ix, c) }
+		}
+		return out
+	}
+	history := b.pol.Change != nil
+	var short *addrSet
+	if history {
+		short = newAddrSet(sx.Status().Addresses)
+	}
+	for w := range out {
+		s := &scanner{b: b, ix: sx, maxScan: defaultMaxFreshScan, history: history,
+			prevs: history && b.pol.Change.readsOutpoints(), short: short}
+		out[w] = s.decide
+	}
+	return out
+}
+
+// defaultMaxFreshScan is FromIndexOptions.MaxFreshScan's default.
+const defaultMaxFreshScan = 4096
+
+// scanner builds the views of consecutive transactions for a build. It
+// reads what the policy's rules read and nothing else, in chain order:
+//
+//   - Freshness without walking address lists: address ids are handed out
+//     in output order, so an output pays a first-seen address exactly when
+//     its id is the count of addresses before it — a counter carried from
+//     output to output (started per chunk from the block's first address
+//     id). FromIndex's scan cap (an output with more than MaxFreshScan
+//     newer outputs of its address is not known fresh or not) is kept
+//     exactly: the newest output of the address bounds that count, and
+//     only addresses reused far ahead walk their list, once per address
+//     (remembered: a set of short lists, a cache of long ones).
+//   - Spending transactions only for the rules that read them (resolved
+//     on the first read: Tx.next), by a galloping search forward from the
+//     current transaction (TxOfInputFrom), and only their shape (what
+//     FromIndex gives with MaxNextSize 1: the build's rules read no more).
+//   - Outpoints only for policies whose rules read them (BIP69 order),
+//     by a galloping search backward (prevouts are mostly recent).
+//   - Addresses as id stand-ins (IDAddress): rules compare addresses only.
+//
+// TestScanBuildEqualsFromIndexBuild checks that a build with it writes the
+// same files as one with FromIndex views.
+type scanner struct {
+	b       *builder
+	ix      ScanIndex
+	maxScan int
+	history bool // freshness and spending transactions (change rules)
+	prevs   bool // resolve outpoints
+
+	// nextAddr is the id the next first-seen address gets: the number of
+	// addresses paid by outputs before output pos (valid: set by a seek).
+	nextAddr, pos int64
+	valid         bool
+	// short holds the addresses whose output list is not longer than
+	// maxScan (shared by the run's scanners); far, per address with a
+	// longer list, its (maxScan+1)-th newest output.
+	short *addrSet
+	far   map[int64]int64
+
+	tx    Tx
+	nexts []NextSpend
+	// spentBy holds the spending input of each output of tx (-1: unspent)
+	// for the lookahead, which resolves it on a rule's first read.
+	spentBy   []int64
+	lookahead func(vout int) *NextSpend
+	// freshness resolves whether an output's freshness is known, on a
+	// rule's first read.
+	freshness func(vout int) bool
+	pairsCap  int   // the most pairs a chunk of this scanner decided
+	txNum     int64 // the view's transaction
+	firstOut  int64 // its first output
+	err       error // the lookahead's
+}
+
+// maxFar bounds the long-list cache (entries); it is cleared when full.
+const maxFar = 1 << 20
+
+func (s *scanner) decide(c *chunk) {
+	if err := s.decideErr(c); err != nil {
+		c.err = err
+	}
+}
+
+func (s *scanner) decideErr(c *chunk) error {
+	b := s.b
+	if c.pairs == nil && s.pairsCap > 0 {
+		// As many pairs as the last chunk, and some: no regrowing.
+		c.pairs = make([]Pair, 0, s.pairsCap+s.pairsCap/4)
+	}
+	defer func() { s.pairsCap = max(s.pairsCap, len(c.pairs)) }()
+	if s.history {
+		if err := s.seek(c.from); err != nil {
+			return err
+		}
+	}
+	var ds depositScan
+	for n := c.from; n < c.to; n++ {
+		t, err := s.ix.TxAt(n)
+		if err != nil {
+			return err
+		}
+		c.ins += t.NIn
+		// builder.mayLink's test, on the inputs read once for the view.
+		var tx *Tx
+		switch {
+		case t.Coinbase:
+		case b.pol.Change != nil && t.NOut >= 2:
+			tx = s.inputs(&t)
+		case b.pol.MultiInput && t.NIn >= 2:
+			if tx = s.inputs(&t); !twoInputAddrs(tx) {
+				tx = nil
+			}
+		}
+		if tx == nil {
+			if s.history {
+				if err := s.skipOutputs(&t); err != nil {
+					return err
+				}
+			}
+			if err := b.depositPairs(s.ix, &t, n, c, &ds); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.outputs(&t); err != nil {
+			return err
+		}
+		if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
+			return fmt.Errorf("tx %d: %w", n, err)
+		}
+		if s.err != nil {
+			return s.err
+		}
+		if err := b.depositPairs(s.ix, &t, n, c, &ds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// seek sets the address counter at transaction n's first output: the
+// block's first address id, plus the first-seen addresses paid before n
+// in the block.
+func (s *scanner) seek(n int64) error {
+	t, err := s.ix.TxAt(n)
+	if err != nil {
+		return err
+	}
+	if s.valid && s.pos == t.FirstOut {
+		return nil // the previous chunk of this worker ended here
+	}
+	s.valid = false
+	blk, err := s.ix.BlockAt(t.Height)
+	if err != nil {
+		return fmt.Errorf("tx %d: %w", n, err)
+	}
+	if s.nextAddr, err = s.ix.BlockFirstAddress(t.Height); err != nil {
+		return fmt.Errorf("tx %d: %w", n, err)
+	}
+	s.pos = blk.FirstOut
+	for s.pos < t.FirstOut {
+		if _, err := s.firstSeen(s.ix.OutputNoSpend(s.pos).AddrID); err != nil {
+			return err
+		}
+	}
+	s.valid = true
+	return nil
+}
+
+// firstSeen advances the counter past output pos paying address id and
+// reports whether that output is the address's first.
+func (s *scanner) firstSeen(id int64) (bool, error) {
+	o := s.pos
+	s.pos++
+	switch {
+	case id < 0 || id < s.nextAddr:
+		return false, nil
+	case id == s.nextAddr:
+		s.nextAddr++
+		return true, nil
+	}
+	return false, fmt.Errorf("index damaged: output %d pays address %d, but only %d addresses precede it (%w)", o, id, s.nextAddr, chain.ErrCorrupt)
+}
+
+// twoInputAddrs reports whether tx's inputs spend from two addresses.
+func twoInputAddrs(tx *Tx) bool {
+	first := int64(-1)
+	for _, in := range tx.Inputs {
+		switch {
+		case in.AddrID < 0:
+		case first < 0:
+			first = in.AddrID
+		case in.AddrID != first:
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scanner) skipOutputs(t *index.Tx) error {
+	if s.pos != t.FirstOut {
+		return fmt.Errorf("tx %d: output scan at %d, tx starts at output %d", t.Num, s.pos, t.FirstOut)
+	}
+	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+		if _, err := s.firstSeen(s.ix.OutputNoSpend(o).AddrID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// freshKnown reports whether FromIndex would know the freshness of output
+// o of address id: whether at most maxScan outputs of the address are at
+// or after o (firstOutput's cap).
+func (s *scanner) freshKnown(id, o int64) bool {
+	// Every output at or after o of the address is in [o, newest].
+	if newest := s.ix.NewestOutput(id); newest-o < int64(s.maxScan) || s.short.has(id) {
+		return true
+	}
+	far, ok := s.far[id]
+	if !ok {
+		// One walk per address (per scanner for long lists): its length,
+		// or its (maxScan+1)-th newest output.
+		far, steps := int64(-1), 0
+		s.ix.AddressOutputs(id, func(x int64) bool {
+			steps++
+			if steps > s.maxScan {
+				far = x
+				return false
+			}
+			return true
+		})
+		if far < 0 {
+			s.short.add(id)
+			return true
+		}
+		if s.far == nil || len(s.far) >= maxFar {
+			s.far = make(map[int64]int64)
+		}
+		s.far[id] = far
+		return far < o
+	}
+	return far < o
+}
+
+// inputs starts the view of t with its inputs and returns it (valid
+// until the next call); outputs completes it.
+func (s *scanner) inputs(t *index.Tx) *Tx {
+	ix := s.ix
+	tx := &s.tx
+	s.txNum = t.Num
+	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
+		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0]}
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		in := ix.InputAt(i)
+		if in.SpentOutput < 0 {
+			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
+			continue
+		}
+		o := ix.OutputNoSpend(in.SpentOutput)
+		v := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
+			Witness: t.Segwit && isWitnessType(o.Type)}
+		if s.prevs {
+			ptx, vout := ix.TxOfOutputBefore(in.SpentOutput, t.Num)
+			v.Prev = rt.Outpoint{Txid: ix.Txid(ptx), Vout: uint32(vout)}
+		}
+		// Otherwise Prev is left unresolved (not the null outpoint: no
+		// coinbase).
+		tx.Inputs = append(tx.Inputs, v)
+	}
+	return tx
+}
+
+// outputs adds t's outputs to the view inputs started.
+func (s *scanner) outputs(t *index.Tx) error {
+	ix := s.ix
+	tx := &s.tx
+	if s.history && s.pos != t.FirstOut {
+		return fmt.Errorf("tx %d: output scan at %d, tx starts at output %d", t.Num, s.pos, t.FirstOut)
+	}
+	s.nexts = s.nexts[:0]
+	if cap(s.nexts) < int(t.NOut) {
+		s.nexts = make([]NextSpend, 0, t.NOut)
+	}
+	s.spentBy = s.spentBy[:0]
+	if s.history {
+		if s.lookahead == nil {
+			s.lookahead = s.resolveNext
+		}
+		tx.lookahead = s.lookahead
+		if s.freshness == nil {
+			s.freshness = func(vout int) bool {
+				return s.freshKnown(s.tx.Outputs[vout].AddrID, s.firstOut+int64(vout))
+			}
+		}
+		tx.freshness = s.freshness
+		s.firstOut = t.FirstOut
+	}
+	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
+		var o index.Output
+		if s.history {
+			o = ix.OutputAt(id)
+		} else {
+			o = ix.OutputNoSpend(id)
+		}
+		out := Out{Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID}
+		if s.history {
+			first, err := s.firstSeen(o.AddrID)
+			if err != nil {
+				return err
+			}
+			out.freshPending, out.firstSeen = o.AddrID >= 0, first
+			out.nextPending = o.SpentBy >= 0
+			s.spentBy = append(s.spentBy, o.SpentBy)
+		}
+		tx.Outputs = append(tx.Outputs, out)
+	}
+	return nil
+}
+
+// resolveNext is FromIndex's lookahead with MaxNextSize 1 for output vout
+// of the view: the shape of the transaction holding the spending input,
+// found forward from the view's transaction.
+func (s *scanner) resolveNext(vout int) *NextSpend {
+	sn, _ := s.ix.TxOfInputFrom(s.spentBy[vout], s.txNum+1)
+	st, err := s.ix.TxAt(sn)
+	if err != nil {
+		if s.err == nil {
+			s.err = fmt.Errorf("tx %d output %d: spending transaction: %w", s.txNum, vout, err)
+		}
+		return nil
+	}
+	s.nexts = append(s.nexts, NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
+		LockTime: st.LockTime, Height: st.Height})
+	return &s.nexts[len(s.nexts)-1]
+}
+
+// addrSet is a set of address ids shared by goroutines (bits set
+// atomically, pages of the bitmap allocated on first use).
+type addrSet struct {
+	pages []atomic.Pointer[addrPage]
+}
+
+const addrPageBits = 1 << 22
+
+type addrPage [addrPageBits / 64]atomic.Uint64
+
+func newAddrSet(n int64) *addrSet {
+	return &addrSet{pages: make([]atomic.Pointer[addrPage], (n+addrPageBits-1)/addrPageBits)}
+}
+
+func (a *addrSet) has(id int64) bool {
+	p := a.pages[id/addrPageBits].Load()
+	return p != nil && p[id%addrPageBits/64].Load()&(1<<(id%64)) != 0
+}
+
+func (a *addrSet) add(id int64) {
+	pp := &a.pages[id/addrPageBits]
+	p := pp.Load()
+	if p == nil {
+		pp.CompareAndSwap(nil, new(addrPage))
+		p = pp.Load()
+	}
+	p[id%addrPageBits/64].Or(1 << (id % 64))
+}

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+)
+
+// TestZMQFlags checks --zmq on follow and serve before anything is opened
+// or dialed: a bad endpoint or --zmq without --rpc is a usage error (exit
+// status 2) that names the flag and the endpoint.
+func TestZMQFlags(t *testing.T) {
+	data := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"follow", "--data", data, "--rpc", "http://127.0.0.1:1", "--zmq", "http://127.0.0.1:28332"},
+			`follow: --zmq: endpoint "http://127.0.0.1:28332": scheme "http" is not tcp or ipc`},
+		{[]string{"follow", "--data", data, "--rpc", "http://127.0.0.1:1", "--zmq", "tcp://127.0.0.1:28332,tcp://127.0.0.1"},
+			`follow: --zmq: endpoint "tcp://127.0.0.1"`},
+		{[]string{"follow", "--data", data, "--rpc", "http://127.0.0.1:1", "--zmq", "tcp://127.0.0.1:28332", "--zmq", "tcp://127.0.0.1:28332"},
+			`follow: --zmq: endpoint "tcp://127.0.0.1:28332" is given twice`},
+		{[]string{"serve", "--data", data, "--zmq", "tcp://127.0.0.1:28332"},
+			"serve: --zmq needs --rpc"},
+		{[]string{"serve", "--data", data, "--rpc", "http://127.0.0.1:1", "--zmq", "tcp://*:28332"},
+			`serve: --zmq: endpoint "tcp://*:28332": want the publisher's host`},
+	} {
+		_, _, err := runCLI(t, c.args...)
+		var u *usageError
+		if !errors.As(err, &u) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want a usage error containing %q", strings.Join(c.args, " "), err, c.want)
+		}
+	}
+}
+
+// zmqPubDir is monitor's ZMQ test publisher: a real libzmq PUB socket
+// (npm zeromq) sending Bitcoin Core-layout notifications.
+const zmqPubDir = "../../monitor/testdata/zmqpub"
+
+// startZMQPub runs the publisher on a free loopback port and returns its
+// endpoint and a function that sends one command (see zmqpub.js) and
+// waits for its "ok". Without node or its npm packages the test is
+// skipped, or fails under CI=true (./scripts/test installs them).
+func startZMQPub(t *testing.T) (endpoint string, send func(format string, args ...any)) {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat(filepath.Join(zmqPubDir, "node_modules", "zeromq", "package.json"))
+	}
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("node or the ZMQ test publisher's npm packages are missing (./scripts/test installs them): %v", err)
+		}
+		t.Skipf("node or the ZMQ test publisher's npm packages are missing: %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint = "tcp://" + l.Addr().String()
+	l.Close()
+	pub := exec.Command(node, "zmqpub.js", endpoint)
+	pub.Dir = zmqPubDir
+	in, err := pub.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := pub.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	pub.Stderr = &stderr
+	if err := pub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		in.Close()
+		pub.Wait()
+	})
+	lines := bufio.NewScanner(out)
+	next := func() string {
+		if !lines.Scan() {
+			t.Fatalf("ZMQ publisher stopped: %s", stderr.String())
+		}
+		return lines.Text()
+	}
+	if line := next(); !strings.HasPrefix(line, "bound "+endpoint) {
+		t.Fatalf("ZMQ publisher: %q", line)
+	}
+	return endpoint, func(format string, args ...any) {
+		t.Helper()
+		fmt.Fprintf(in, format+"\n", args...)
+		if line := next(); !strings.HasPrefix(line, "ok ") {
+			t.Fatalf("ZMQ publisher: %s", line)
+		}
+	}
+}
+
+// notifyUntil publishes hashblock notifications for hash (sequence 0, 1,
+// …) until done holds: a subscription reaches a PUB socket
+// asynchronously, and what is published before is dropped.
+func notifyUntil(t *testing.T, send func(string, ...any), hash fmt.Stringer, what string, done func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for seq := 0; !done(); seq++ {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 30s waiting for %s", what)
+		}
+		send("pub hashblock %s %d", hash, seq)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestFollowZMQ runs 'ransomtrail follow --poll 1h --zmq ENDPOINT' against
+// a real btcd node and a real libzmq publisher: a hashblock notification
+// for a newly mined block brings the follower to it within the hour-long
+// poll interval.
+func TestFollowZMQ(t *testing.T) {
+	endpoint, send := startZMQPub(t)
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout bytes.Buffer
+	var stderr syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		e := &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")}
+		done <- run(ctx, e, []string{"follow", "--data", data, "--rpc", n.URL, "--poll", "1h", "--zmq", endpoint})
+	}()
+	stopped := false
+	stop := func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		return <-done
+	}
+	defer func() {
+		stop()
+		if t.Failed() {
+			t.Logf("follow stderr:\n%s", stderr.String())
+		}
+	}()
+	pollUntil(t, "follow to connect to the publisher", 30*time.Second, func() bool {
+		return strings.Contains(stderr.String(), `msg="zmq: connected" endpoint=`+endpoint)
+	})
+	hash := n.Generate(t, 1)[0]
+	notifyUntil(t, send, hash, "follow to reach block 4", func() bool {
+		return strings.Contains(stderr.String(), "msg=followed height=4 ")
+	})
+	if err := stop(); err != nil {
+		t.Fatalf("follow: %v", err)
+	}
+	if !strings.HasPrefix(stdout.String(), "stopped at height 4: 1 blocks followed") {
+		t.Errorf("follow summary: %q", stdout.String())
+	}
+}
+
+// TestServeZMQ runs 'serve --rpc --poll 1h --zmq ENDPOINT': a hashblock
+// notification brings the server's index to the new block (/healthz).
+func TestServeZMQ(t *testing.T) {
+	endpoint, send := startZMQPub(t)
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	base, logs := startServe(t, "--data", data, "--dev", "--addr", "127.0.0.1:0", "--rpc", n.URL, "--poll", "1h", "--zmq", endpoint)
+	defer func() {
+		if t.Failed() {
+			t.Logf("serve log:\n%s", logs.String())
+		}
+	}()
+	pollUntil(t, "serve to connect to the publisher", 30*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"msg":"zmq: connected","endpoint":"`+endpoint+`"`)
+	})
+	hash := n.Generate(t, 1)[0]
+	var h struct {
+		Height    int64 `json:"height"`
+		Following bool  `json:"following"`
+	}
+	notifyUntil(t, send, hash, "the server's index to reach block 4", func() bool {
+		code, body := apiDo(t, "GET", base+"healthz", "", &h)
+		if code != 200 {
+			t.Fatalf("healthz: %d %s", code, body)
+		}
+		return h.Height == 4
+	})
+	if !h.Following {
+		t.Errorf("healthz: not following")
+	}
+}

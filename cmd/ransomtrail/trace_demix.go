@@ -1,0 +1,122 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/trace"
+)
+
+// demixFlag is --demix: alone it means on; --demix=auto|on|off.
+type demixFlag struct{ mode trace.DemixMode }
+
+func (f *demixFlag) String() string   { return string(f.mode) }
+func (f *demixFlag) IsBoolFlag() bool { return true }
+func (f *demixFlag) Set(s string) error {
+	m, err := trace.ParseDemix(s)
+	if err != nil {
+		return err
+	}
+	f.mode = m
+	return nil
+}
+
+// demixFlags registers the demixing flags of trace and ransomware on fs
+// and returns a function that reads them after parsing.
+func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, error) {
+	mode := &demixFlag{mode: trace.DemixAuto}
+	fs.Var(mode, "demix", "match custodial mixer deposits to payouts by amount and timing and follow the taint through (an inference, marked on every edge it makes): --demix, --demix=off, --demix=auto (on for the models that default to it; none today)")
+	feeMin := fs.Float64("demix-fee-min", 0, "demixing: smallest mixer fee, a fraction of the deposit (0..0.5)")
+	feeMax := fs.Float64("demix-fee-max", trace.DefaultDemixFeeMax, "demixing: largest mixer fee, a fraction of the deposit (0..0.5)")
+	maxDelay := fs.Duration("demix-max-delay", trace.DefaultDemixMaxDelay, "demixing: latest payout after the deposit (e.g. 6h, 72h)")
+	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
+	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
+	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed (1..100); more and the trace stops at the mixer")
+	return func() (trace.DemixMode, trace.DemixParams, error) {
+		// 0 means "the default" in DemixParams: refuse it on the command line.
+		if *parts == 0 {
+			return "", trace.DemixParams{}, rt.Invalid("demix-max-parts", "0 is out of range (allowed: 1..10)")
+		}
+		if *amb == 0 {
+			return "", trace.DemixParams{}, rt.Invalid("demix-max-ambiguity", "0 is out of range (allowed: 1..100)")
+		}
+		if *maxDelay == 0 {
+			return "", trace.DemixParams{}, rt.Invalid("demix-max-delay", "0 is out of range (allowed: 1s..720h)")
+		}
+		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb}, nil
+	}
+}
+
+// demixQuery reads the demixing parameters of /api/v2/trace: demix
+// (auto|on|off), demix_fee_min, demix_fee_max (fractions), demix_min_delay,
+// demix_max_delay (Go durations: 6h), demix_max_parts, demix_max_ambiguity.
+func demixQuery(q url.Values, o *trace.Options) error {
+	var err error
+	if o.Demix, err = trace.ParseDemix(q.Get("demix")); err != nil {
+		return err
+	}
+	for _, p := range []struct {
+		name string
+		dst  *float64
+	}{{"demix_fee_min", &o.DemixParams.FeeMin}, {"demix_fee_max", &o.DemixParams.FeeMax}} {
+		s := strings.TrimSpace(q.Get(p.name))
+		if s == "" {
+			continue
+		}
+		if *p.dst, err = strconv.ParseFloat(s, 64); err != nil {
+			return rt.Invalid(p.name, "%q is not a number (a fraction such as 0.05)", clipText(s, 40))
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *time.Duration
+	}{{"demix_min_delay", &o.DemixParams.MinDelay}, {"demix_max_delay", &o.DemixParams.MaxDelay}} {
+		s := strings.TrimSpace(q.Get(p.name))
+		if s == "" {
+			continue
+		}
+		if *p.dst, err = time.ParseDuration(s); err != nil {
+			return rt.Invalid(p.name, "%q is not a duration (such as 6h or 90m)", clipText(s, 40))
+		}
+	}
+	for _, p := range []struct {
+		name string
+		dst  *int
+	}{{"demix_max_parts", &o.DemixParams.MaxParts}, {"demix_max_ambiguity", &o.DemixParams.MaxAmbiguity}} {
+		v, err := queryInt(q, p.name)
+		if err != nil {
+			return err
+		}
+		if q.Has(p.name) && v == 0 {
+			return rt.Invalid(p.name, "0 is out of range")
+		}
+		*p.dst = int(v)
+	}
+	return nil
+}
+
+// printDemixes lists the mixer deposits a trace reached and what
+// demixing made of them.
+func printDemixes(w io.Writer, r *trace.Result) {
+	if !r.Demix || len(r.Demixes) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nMixer deposits (demixing by amount and timing — inference, not chain links; %s BTC followed):\n", btc(r.DemixedSat))
+	for i, h := range r.Demixes {
+		if i == 20 {
+			fmt.Fprintf(w, "  … %d more (--json)\n", len(r.Demixes)-i)
+			break
+		}
+		fmt.Fprintf(w, "  %s  %s BTC tainted at %s: %s", h.Deposit, btc(h.TaintedSat), clipText(h.Mixer, 30), h.Outcome)
+		if h.Ambiguity > 0 {
+			fmt.Fprintf(w, ", %d candidate set(s) of %d payout(s), confidence %.2f each", h.Ambiguity, h.Parts, 1/float64(h.Ambiguity))
+		}
+		fmt.Fprintln(w)
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"net/url"
+	"testing"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
+)
+
+type demixOut struct {
+	Demix   bool `json:"demix"`
+	Demixes []struct {
+		Deposit string `json:"deposit"`
+		Outcome string `json:"outcome"`
+	} `json:"demixes"`
+	Edges []struct {
+		Via        string  `json:"via"`
+		Confidence float64 `json:"confidence"`
+		Deposit    string  `json:"deposit"`
+	} `json:"edges"`
+}
+
+// mixedPayment returns a ransom payment whose forward trace (12 hops)
+// reaches a custodial mixer deposit.
+func mixedPayment(t *testing.T, w *simworld.World) string {
+	t.Helper()
+	mixed := map[string]bool{}
+	for _, r := range truthRows(t, w, "mixer_flows.csv") {
+		if r["campaign"] != "" {
+			mixed[r["campaign"]] = true
+		}
+	}
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		if !mixed[p["campaign"]] {
+			continue
+		}
+		op := p["txid"] + ":" + p["vout"]
+		out, stderr, err := cli("trace", "--outpoint", op, "--hops", "12", "--demix", "--data", w.Data, "--json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		var r demixOut
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Demixes) > 0 {
+			return op
+		}
+	}
+	t.Fatal("no ransom payment reaches the mixer in this world")
+	return ""
+}
+
+// TestTraceCommandDemix: --demix reaches the trace (and is off by
+// default); bad demix parameters are input errors naming the flag.
+func TestTraceCommandDemix(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	op := mixedPayment(t, w)
+	var off, on demixOut
+	out, stderr, err := cli("trace", "--outpoint", op, "--hops", "12", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &off); err != nil {
+		t.Fatal(err)
+	}
+	if off.Demix || len(off.Demixes) != 0 {
+		t.Fatalf("default trace demixed: %+v", off)
+	}
+	out, stderr, err = cli("trace", "--outpoint", op, "--hops", "12", "--demix", "--demix-fee-max", "0.25", "--demix-max-delay", "6h", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &on); err != nil {
+		t.Fatal(err)
+	}
+	if !on.Demix || len(on.Demixes) == 0 {
+		t.Fatalf("--demix: demix %v, %d mixer deposits reported", on.Demix, len(on.Demixes))
+	}
+	for _, e := range on.Edges {
+		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0) {
+			t.Fatalf("demix edge without its deposit or confidence: %+v", e)
+		}
+	}
+	for _, bad := range [][]string{{"--demix=maybe"}, {"--demix", "--demix-fee-max", "0.9"}, {"--demix", "--demix-max-parts", "0"}} {
+		args := append([]string{"trace", "--outpoint", op, "--data", w.Data, "--json"}, bad...)
+		_, stderr, err := cli(args...)
+		var ie *rt.InputError
+		var ue *usageError
+		if err == nil || !(errors.As(err, &ie) || errors.As(err, &ue)) {
+			t.Errorf("%v: %v (%s), want an input or usage error", bad, err, stderr)
+		}
+	}
+	// The ransomware view passes it through too.
+	out, stderr, err = cli("ransomware", truthRows(t, w, "ransom_payments.csv")[0]["family"], "--demix", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var rep struct {
+		Demix bool `json:"demix"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Demix {
+		t.Fatalf("ransomware --demix: %v, demix %v", err, rep.Demix)
+	}
+}
+
+// TestServeTraceDemix: /api/v2/trace takes demix and its parameters.
+func TestServeTraceDemix(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	op := mixedPayment(t, w)
+	base, _ := startServe(t, "--data", w.Data, "--dev", "--addr", "127.0.0.1:0", "--quiet")
+	q := url.Values{"outpoint": {op}, "hops": {"12"}, "demix": {"on"}, "demix_fee_max": {"0.25"}, "demix_max_delay": {"6h"}}
+	code, body := httpGet(t, base+"api/v2/trace?"+q.Encode(), "")
+	var on demixOut
+	if code != 200 || json.Unmarshal([]byte(body), &on) != nil || !on.Demix || len(on.Demixes) == 0 {
+		t.Fatalf("trace demix=on: %d, %.300s", code, body)
+	}
+	for _, bad := range []url.Values{{"demix": {"maybe"}}, {"demix": {"on"}, "demix_max_delay": {"soon"}}, {"demix": {"on"}, "demix_fee_min": {"x"}}} {
+		bad.Set("outpoint", op)
+		if code, body := httpGet(t, base+"api/v2/trace?"+bad.Encode(), ""); code != 400 {
+			t.Errorf("%v: %d, want 400: %.200s", bad, code, body)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
+)
+
+// demixedPayment returns a ransom payment whose 6-hop forward trace with
+// demixing on (default parameters) draws at least one demixed edge.
+func demixedPayment(t *testing.T, w *simworld.World) string {
+	t.Helper()
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		op := p["txid"] + ":" + p["vout"]
+		out, stderr, err := cli("trace", "--outpoint", op, "--hops", "6", "--min-sat", "100000", "--max-nodes", "400", "--demix", "--data", w.Data, "--json")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		var r demixOut
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range r.Edges {
+			if e.Via == "demix" {
+				return op
+			}
+		}
+	}
+	t.Skip("no ransom payment of this world is demixed within 6 hops")
+	return ""
+}
+
+// TestWebUIGraphDemix: the graph page's trace form passes "demix mixers"
+// through; demixed edges are drawn dashed and their detail says they are
+// inferred, with the confidence, the deposit and the candidates.
+func TestWebUIGraphDemix(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	op := demixedPayment(t, w)
+	s := startUI(t, w.Data, "--dev")
+	s.do("open graph", chromedp.Navigate(s.base+"/graph?inv=demix"))
+	s.wait("graph page", `window.rt && rt.cy && document.querySelector("#gtrace input[name=demix]") !== null`)
+	s.do("trace without demix",
+		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=start]`), op),
+		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=hops]`), "6"),
+		chromedp.Click(chromedp.CSS(`#gtracebtn`)))
+	s.wait("trace drawn", `document.querySelectorAll("#gendpoints tbody tr").length > 0 && !document.querySelector("#gstatus .loading")`)
+	if n := eval[int](s, `rt.cy.edges("[demix = 1]").length`); n != 0 {
+		t.Fatalf("%d demixed edges with the box unchecked", n)
+	}
+	s.do("trace with demix", chromedp.Click(chromedp.CSS(`#gtrace input[name=demix]`)), chromedp.Click(chromedp.CSS(`#gtracebtn`)))
+	s.wait("demixed edge", `rt.cy.edges("[demix = 1]").length > 0 && !document.querySelector("#gstatus .loading")`)
+	if st := eval[string](s, `rt.cy.edges("[demix = 1]")[0].style("line-style")`); st != "dashed" {
+		t.Errorf("demixed edge drawn %q, want dashed", st)
+	}
+	if st := eval[string](s, `rt.cy.edges("[demix != 1]")[0].style("line-style")`); st == "dashed" {
+		t.Errorf("a chain edge is drawn dashed too")
+	}
+	s.do("open demixed edge", chromedp.Evaluate[chromedp.Void](`rt.cy.edges("[demix = 1]")[0].emit("tap"); 0`))
+	s.wait("edge detail", `document.querySelector("#gsel").innerText.includes("Confidence")`)
+	text := strings.ToLower(eval[string](s, `document.querySelector("#gsel").innerText`))
+	for _, want := range []string{"inferred", "not a chain link", "candidates", "deposit", "matched payouts"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demixed edge detail lacks %q:\n%s", want, text)
+		}
+	}
+	s.shot("graph-demix")
+	if errs := s.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}

@@ -1,0 +1,595 @@
+package trace
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// Demixing: a custodial mixer pays its customers out of a pool, so no
+// transaction links a deposit to its payouts. Investigators link them by
+// amount and timing instead: the payouts of one deposit leave the mixer
+// within a delay window after it and sum to the deposit minus the mixer's
+// fee. Demixing is an inference, never a chain link: every link it makes
+// is an edge with Via "demix", its confidence, the deposit, the matched
+// payouts and the number of equally good candidates (docs/HEURISTICS.md
+// "Demixing: custodial mixer deposits to payouts").
+
+// DemixMode says whether a forward trace demixes at custodial mixers.
+type DemixMode string
+
+// Demix modes.
+const (
+	// DemixAuto demixes under the models DemixDefault names.
+	DemixAuto DemixMode = "auto"
+	DemixOn   DemixMode = "on"
+	DemixOff  DemixMode = "off"
+)
+
+// DemixDefault is whether DemixAuto demixes under each model
+// (docs/HEURISTICS.md says why).
+var DemixDefault = map[Model]bool{Haircut: false, Poison: false, FIFO: false}
+
+// ParseDemix parses a demix mode: auto (""), on (true, 1, yes) or off
+// (false, 0, no).
+func ParseDemix(s string) (DemixMode, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto", "default":
+		return DemixAuto, nil
+	case "on", "true", "1", "yes":
+		return DemixOn, nil
+	case "off", "false", "0", "no":
+		return DemixOff, nil
+	}
+	return "", rt.Invalid("demix", "%q is not a demix mode (allowed: auto, on, off)", s)
+}
+
+// DemixParams configure deposit→payout matching. The zero value means
+// the defaults below, chosen from how custodial mixers pay out in the
+// field (docs/HEURISTICS.md cites the sources).
+type DemixParams struct {
+	// FeeMin and FeeMax bound the share of a deposit the mixer keeps
+	// (0..0.5; FeeMax 0 = DefaultDemixFeeMax). The payouts of a deposit
+	// of D sat sum to D×(1−FeeMax) … D×(1−FeeMin), ± SlackSat per payout.
+	FeeMin, FeeMax float64
+	// SlackSat is the tolerance per payout for fixed per-address fees and
+	// the payout's network fee (0 = DefaultDemixSlackSat).
+	SlackSat int64
+	// MinDelay and MaxDelay bound the time from the deposit's block to a
+	// payout's block (MaxDelay 0 = DefaultDemixMaxDelay).
+	MinDelay, MaxDelay time.Duration
+	// MaxParts is the most payouts one deposit is matched to
+	// (0 = DefaultDemixMaxParts).
+	MaxParts int
+	// MaxAmbiguity is the most equally good candidate sets a deposit's
+	// taint is followed into; more and the trace stops at the mixer
+	// (0 = DefaultDemixMaxAmbiguity).
+	MaxAmbiguity int
+	// MaxScanTxs bounds the transactions of delay windows read per trace
+	// (blocks a Tracer has read before are free); MaxCombos the payout
+	// sets tried per deposit (0 = defaults).
+	MaxScanTxs, MaxCombos int
+}
+
+// Demixing defaults.
+const (
+	DefaultDemixFeeMax       = 0.05
+	DefaultDemixSlackSat     = 10_000
+	DefaultDemixMaxDelay     = 6 * time.Hour
+	DefaultDemixMaxParts     = 5
+	DefaultDemixMaxAmbiguity = 3
+	DefaultDemixMaxScanTxs   = 500_000
+	DefaultDemixMaxCombos    = 200_000
+	maxDemixDelay            = 30 * 24 * time.Hour
+)
+
+// Validate fills the defaults and refuses out-of-range values.
+func (p *DemixParams) Validate() error {
+	if p.FeeMax == 0 {
+		p.FeeMax = DefaultDemixFeeMax
+	}
+	if math.IsNaN(p.FeeMin) || p.FeeMin < 0 || p.FeeMin > 0.5 {
+		return rt.Invalid("demix-fee-min", "%v is out of range (allowed: 0..0.5)", p.FeeMin)
+	}
+	if math.IsNaN(p.FeeMax) || p.FeeMax < p.FeeMin || p.FeeMax > 0.5 {
+		return rt.Invalid("demix-fee-max", "%v is out of range (allowed: demix-fee-min %v..0.5)", p.FeeMax, p.FeeMin)
+	}
+	if p.SlackSat == 0 {
+		p.SlackSat = DefaultDemixSlackSat
+	}
+	if p.SlackSat < 0 || p.SlackSat > 10_000_000 {
+		return rt.Invalid("demix-slack-sat", "%d is out of range (allowed: 1..10000000)", p.SlackSat)
+	}
+	if p.MaxDelay == 0 {
+		p.MaxDelay = DefaultDemixMaxDelay
+	}
+	if p.MinDelay < 0 || p.MinDelay > p.MaxDelay {
+		return rt.Invalid("demix-min-delay", "%s is out of range (allowed: 0..demix-max-delay %s)", p.MinDelay, p.MaxDelay)
+	}
+	if p.MaxDelay < 0 || p.MaxDelay > maxDemixDelay {
+		return rt.Invalid("demix-max-delay", "%s is out of range (allowed: 1s..%s)", p.MaxDelay, maxDemixDelay)
+	}
+	if err := limit("demix-max-parts", &p.MaxParts, DefaultDemixMaxParts, 10); err != nil {
+		return err
+	}
+	if err := limit("demix-max-ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, 100); err != nil {
+		return err
+	}
+	if err := limit("demix-max-scan-txs", &p.MaxScanTxs, DefaultDemixMaxScanTxs, 100_000_000); err != nil {
+		return err
+	}
+	return limit("demix-max-combos", &p.MaxCombos, DefaultDemixMaxCombos, 100_000_000)
+}
+
+// Demix outcomes.
+const (
+	DemixMatched   = "matched"     // followed into the candidate payouts
+	DemixNoMatch   = "no-match"    // no payout set fits amount and window
+	DemixAmbiguous = "ambiguous"   // more candidate sets than MaxAmbiguity
+	DemixCapped    = "search-cap"  // the window or the set search hit its cap
+	DemixHopLimit  = "hop-limit"   // the deposit was reached at the last hop
+	DemixNotMixer  = "not-a-mixer" // MatchDeposit on a non-mixer output
+)
+
+// DemixPayout is one payout of a candidate set.
+type DemixPayout struct {
+	Outpoint   string  `json:"outpoint"`
+	Address    string  `json:"address"`
+	ClusterID  *uint32 `json:"cluster_id"`
+	ValueSat   int64   `json:"value_sat"`
+	TaintedSat int64   `json:"tainted_sat"`
+	Height     int64   `json:"height"`
+	out        int64
+}
+
+// DemixCandidate is one set of payouts that fits a deposit.
+type DemixCandidate struct {
+	Payouts []DemixPayout `json:"payouts"`
+	SumSat  int64         `json:"sum_sat"`
+	// FeePct is the fee the match implies: 100 × (deposit − sum) / deposit.
+	FeePct float64 `json:"fee_pct"`
+	// DelayBlocks is the last payout's height minus the deposit's.
+	DelayBlocks int64 `json:"delay_blocks"`
+	// Confidence is the share of the deposit's taint this set carries under
+	// the haircut rule: 1 / the number of candidate sets.
+	Confidence float64 `json:"confidence"`
+	Followed   bool    `json:"followed"`
+	last       int64
+}
+
+// DemixHit is a mixer deposit the trace reached and what demixing made of
+// it.
+type DemixHit struct {
+	Deposit        string  `json:"deposit"` // TXID:N of the deposit output
+	DepositAddress string  `json:"deposit_address"`
+	Mixer          string  `json:"mixer"` // the mixer cluster's label
+	MixerCluster   *uint32 `json:"mixer_cluster_id"`
+	DepositSat     int64   `json:"deposit_sat"`
+	TaintedSat     int64   `json:"tainted_sat"`
+	Height         int64   `json:"height"`
+	Hop            int     `json:"hop"`
+	Outcome        string  `json:"outcome"`
+	// Parts is the payouts per candidate set (1 = single payouts).
+	Parts int `json:"parts"`
+	// Ambiguity is the number of candidate sets found (at least this
+	// many when Outcome is search-cap or ambiguous and they were not all
+	// listed).
+	Ambiguity int `json:"ambiguity"`
+	// WindowTxs is the transactions of the delay window read, Scanned
+	// the candidate payout outputs compared.
+	WindowTxs  int              `json:"window_txs"`
+	Scanned    int              `json:"candidate_outputs"`
+	Candidates []DemixCandidate `json:"candidates"`
+	// FollowedSat is the taint moved into payouts; the rest (the fee's
+	// share, or all of it when not followed) stays at the mixer.
+	FollowedSat int64 `json:"followed_sat"`
+}
+
+// ViaDemix marks an edge made by demixing.
+const ViaDemix = "demix"
+
+// payoutOut is an output of a transaction the mixer funded.
+type payoutOut struct {
+	out, value, height, tx int64
+}
+
+// demixCache remembers, per mixer label and block, the mixer's payout
+// outputs, so traces through one Tracer read each block once.
+type demixCache struct {
+	mu     sync.Mutex
+	blocks map[string]map[int64][]payoutOut
+	txs    map[int64]int // block height → transactions (for window counts)
+}
+
+// mixerOf returns the mixer label of address id ("" when its cluster is
+// not attributed as a mixer).
+func (t *Tracer) mixerOf(id int64) string {
+	if t.a == nil || id < 0 {
+		return ""
+	}
+	_, c := t.a.Of(uint32(id))
+	if c == nil {
+		return ""
+	}
+	for _, l := range c.Labels {
+		if l.Category == "mixer" {
+			return l.Label
+		}
+	}
+	return ""
+}
+
+// payoutInputs is how many inputs of a transaction are checked for a
+// mixer-attributed coin when looking for payouts.
+const payoutInputs = 2
+
+// mixerPayouts returns the outputs at height h of transactions funded by
+// mixer label (the first inputs are checked) that do not go back to it,
+// the block's transactions and whether the block had to be read (not
+// cached).
+func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int, bool) {
+	t.demix.mu.Lock()
+	defer t.demix.mu.Unlock()
+	if t.demix.blocks == nil {
+		t.demix.blocks = map[string]map[int64][]payoutOut{}
+		t.demix.txs = map[int64]int{}
+	}
+	m := t.demix.blocks[label]
+	if m == nil {
+		m = map[int64][]payoutOut{}
+		t.demix.blocks[label] = m
+	}
+	if v, ok := m[h]; ok {
+		return v, t.demix.txs[h], false
+	}
+	b, err := t.g.BlockAt(h)
+	if err != nil {
+		m[h] = nil
+		return nil, 0, false
+	}
+	var outs []payoutOut
+	for n := b.FirstTx; n < b.FirstTx+b.TxCount; n++ {
+		tx, err := t.g.TxAt(n)
+		if err != nil || tx.Coinbase {
+			continue
+		}
+		funded := false
+		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs) && !funded; i++ {
+			in := t.g.InputAt(i)
+			if in.SpentOutput >= 0 {
+				funded = t.mixerOf(t.g.OutputAt(in.SpentOutput).AddrID) == label
+			}
+		}
+		if !funded {
+			continue
+		}
+		for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+			out := t.g.OutputAt(o)
+			if out.Value <= 0 || t.mixerOf(out.AddrID) == label {
+				continue // the mixer's change stays in its pool
+			}
+			outs = append(outs, payoutOut{out: o, value: out.Value, height: h, tx: n})
+		}
+	}
+	m[h] = outs
+	t.demix.txs[h] = int(b.TxCount)
+	return outs, int(b.TxCount), true
+}
+
+// MatchDeposit finds the payouts of deposit output o (an output paying a
+// cluster attributed as a mixer) by amount and timing. It is what a
+// forward trace does at a mixer deposit, without moving taint.
+func (t *Tracer) MatchDeposit(o int64, p DemixParams) (*DemixHit, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	out := t.g.OutputAt(o)
+	budget := p.MaxScanTxs
+	h := t.matchDeposit(o, out, p, &budget)
+	return h, nil
+}
+
+// matchDeposit matches deposit o; *budget is the transactions still to
+// be read from blocks not cached (shared by the deposits of one trace).
+func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *int) *DemixHit {
+	tn, vout := t.g.TxOfOutput(o)
+	txid := t.g.Txid(tn)
+	hit := &DemixHit{Deposit: outpointString(txid, vout), DepositSat: out.Value, Candidates: []DemixCandidate{}}
+	if a, err := t.g.AddressAt(out.AddrID); err == nil && out.AddrID >= 0 {
+		hit.DepositAddress = t.g.EncodeAddress(a)
+	}
+	label := t.mixerOf(out.AddrID)
+	hit.Mixer = label
+	if label == "" {
+		hit.Outcome = DemixNotMixer
+		return hit
+	}
+	cid, _ := t.a.Of(uint32(out.AddrID))
+	hit.MixerCluster = &cid
+	tx, err := t.g.TxAt(tn)
+	if err != nil {
+		hit.Outcome = DemixNoMatch
+		return hit
+	}
+	hit.Height = tx.Height
+	b, err := t.g.BlockAt(tx.Height)
+	if err != nil {
+		hit.Outcome = DemixNoMatch
+		return hit
+	}
+	t0 := time.Unix(int64(b.Time), 0)
+	lo := max(HeightAtTime(t.g, t0.Add(p.MinDelay)), tx.Height)
+	hi := HeightAtTime(t.g, t0.Add(p.MaxDelay).Add(time.Second)) - 1
+	// The largest payout set sum that can fit, to drop larger outputs.
+	maxSum := out.Value - int64(math.Floor(float64(out.Value)*p.FeeMin)) + int64(p.MaxParts)*p.SlackSat
+	var cands []payoutOut
+	capped := false
+	for hh := lo; hh <= hi; hh++ {
+		if *budget <= 0 {
+			capped = true
+			break
+		}
+		outs, ntx, read := t.mixerPayouts(label, hh)
+		hit.WindowTxs += ntx
+		if read {
+			*budget -= ntx
+		}
+		for _, c := range outs {
+			if c.tx > tn && c.value <= maxSum {
+				cands = append(cands, c)
+			}
+		}
+	}
+	hit.Scanned = len(cands)
+	sets, count, parts, exhausted := findSets(cands, out.Value, p)
+	hit.Parts = parts
+	hit.Ambiguity = count
+	switch {
+	case count == 0 && (capped || exhausted):
+		hit.Outcome = DemixCapped
+		return hit
+	case count == 0:
+		hit.Outcome = DemixNoMatch
+		return hit
+	case exhausted:
+		hit.Outcome = DemixCapped
+	case count > p.MaxAmbiguity:
+		hit.Outcome = DemixAmbiguous
+	default:
+		hit.Outcome = DemixMatched
+	}
+	conf := 1 / float64(count)
+	for _, s := range sets { // a few are listed; Ambiguity counts them all
+		dc := DemixCandidate{Confidence: conf, Payouts: make([]DemixPayout, 0, len(s))}
+		for _, c := range s {
+			dc.SumSat += c.value
+			dc.last = max(dc.last, c.out)
+			dc.DelayBlocks = max(dc.DelayBlocks, c.height-tx.Height)
+			ptn, pv := t.g.TxOfOutput(c.out)
+			po := t.g.OutputAt(c.out)
+			dp := DemixPayout{Outpoint: outpointString(t.g.Txid(ptn), pv), ValueSat: c.value, Height: c.height, out: c.out}
+			if a, err := t.g.AddressAt(po.AddrID); err == nil && po.AddrID >= 0 {
+				dp.Address = t.g.EncodeAddress(a)
+				pc := uint32(po.AddrID)
+				if t.a != nil {
+					pc, _ = t.a.Of(uint32(po.AddrID))
+				}
+				dp.ClusterID = &pc
+			}
+			dc.Payouts = append(dc.Payouts, dp)
+		}
+		dc.FeePct = 100 * float64(out.Value-dc.SumSat) / float64(out.Value)
+		hit.Candidates = append(hit.Candidates, dc)
+	}
+	return hit
+}
+
+// findSets returns the candidate payout sets for a deposit of value v:
+// single payouts when any fits, else pairs, and so on up to MaxParts
+// payouts (the fewest payouts that explain the deposit win: each extra
+// part multiplies the chance matches). A set fits when its sum lies in
+// [v×(1−FeeMax) − k×Slack, v×(1−FeeMin) + k×Slack] for k payouts.
+// It lists at most max(MaxAmbiguity+1, 10) sets and counts them all;
+// exhausted reports that MaxCombos stopped the search.
+func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, count, parts int, exhausted bool) {
+	sort.Slice(cands, func(i, j int) bool {
+		if cands[i].value != cands[j].value {
+			return cands[i].value < cands[j].value
+		}
+		return cands[i].out < cands[j].out
+	})
+	budget := p.MaxCombos
+	listed := max(p.MaxAmbiguity+1, 10)
+	for k := 1; k <= p.MaxParts && k <= len(cands); k++ {
+		lo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
+		hi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
+		var found [][]payoutOut
+		count := 0
+		pick := make([]int, 0, k)
+		var rec func(start int, sum int64) bool
+		rec = func(start int, sum int64) bool {
+			if len(pick) == k {
+				if sum >= lo && sum <= hi {
+					count++
+					if len(found) < listed {
+						s := make([]payoutOut, k)
+						for i, j := range pick {
+							s[i] = cands[j]
+						}
+						found = append(found, s)
+					}
+				}
+				return true
+			}
+			for j := start; j < len(cands); j++ {
+				budget--
+				if budget < 0 {
+					return false
+				}
+				rest := k - len(pick) - 1
+				// ascending values: the smallest completion is the next rest ones
+				if sum+cands[j].value*int64(rest+1) > hi {
+					break
+				}
+				pick = append(pick, j)
+				ok := rec(j+1, sum+cands[j].value)
+				pick = pick[:len(pick)-1]
+				if !ok {
+					return false
+				}
+			}
+			return true
+		}
+		ok := rec(0, 0)
+		if count > 0 {
+			return found, count, k, !ok
+		}
+		if !ok {
+			return nil, 0, k, true
+		}
+	}
+	return nil, 0, 0, false
+}
+
+// demixForward handles taint reaching mixer deposit o at hop: it matches
+// the deposit to payouts and, when matched, follows the taint into them
+// (one hop). It reports whether the taint moved on; otherwise the caller
+// ends it at the mixer.
+func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool {
+	p := r.o.DemixParams
+	if hop >= r.o.Hops {
+		if r.t.mixerOf(out.AddrID) != "" {
+			h := &DemixHit{Candidates: []DemixCandidate{}, Outcome: DemixHopLimit, DepositSat: out.Value, TaintedSat: taint, Hop: hop}
+			tn, vout := r.g.TxOfOutput(o)
+			h.Deposit = outpointString(r.g.Txid(tn), vout)
+			h.DepositAddress = r.outInfo(o, out).enc
+			r.res.Demixes = append(r.res.Demixes, *h)
+		}
+		return false
+	}
+	hit := r.t.matchDeposit(o, out, p, &r.scanBudget)
+	if hit.Outcome == DemixNotMixer {
+		return false
+	}
+	hit.TaintedSat, hit.Hop = taint, hop
+	if hit.Outcome != DemixMatched {
+		r.res.Demixes = append(r.res.Demixes, *hit)
+		return false
+	}
+	// Split the taint over the candidate sets.
+	shares := make([][]int64, len(hit.Candidates))
+	switch r.o.Model {
+	case Poison:
+		for i, c := range hit.Candidates {
+			shares[i] = make([]int64, len(c.Payouts))
+			for j, po := range c.Payouts {
+				shares[i][j] = po.ValueSat
+			}
+		}
+	case FIFO:
+		// The deposit's value leaves in the earliest completed set, in
+		// chain order.
+		best := 0
+		for i, c := range hit.Candidates {
+			if c.last < hit.Candidates[best].last {
+				best = i
+			}
+		}
+		for i, c := range hit.Candidates {
+			shares[i] = make([]int64, len(c.Payouts))
+			if i != best {
+				continue
+			}
+			idx := make([]int, len(c.Payouts))
+			for j := range idx {
+				idx[j] = j
+			}
+			sort.Slice(idx, func(a, b int) bool { return c.Payouts[idx[a]].out < c.Payouts[idx[b]].out })
+			left := taint
+			for _, j := range idx {
+				s := min(left, c.Payouts[j].ValueSat)
+				shares[i][j] = s
+				left -= s
+			}
+		}
+	default: // Haircut: each set 1/n of the taint, spread by value
+		n := int64(len(hit.Candidates))
+		for i, c := range hit.Candidates {
+			shares[i] = make([]int64, len(c.Payouts))
+			den := max(out.Value, c.SumSat)
+			for j, po := range c.Payouts {
+				shares[i][j] = mulDiv(taint, po.ValueSat, den) / n
+			}
+		}
+	}
+	depInfo := r.outInfo(o, out)
+	for i := range hit.Candidates {
+		c := &hit.Candidates[i]
+		c.Followed = true
+		matched := make([]string, len(c.Payouts))
+		for j, po := range c.Payouts {
+			matched[j] = po.Outpoint
+		}
+		for j := range c.Payouts {
+			po := &c.Payouts[j]
+			t := shares[i][j]
+			// Several deposits may claim one payout: never more taint than
+			// its value.
+			if room := po.ValueSat - r.demixed[po.out]; t > room {
+				t = max(room, 0)
+			}
+			po.TaintedSat = t
+			if t <= 0 {
+				continue
+			}
+			if t < r.o.MinSat {
+				r.res.BelowMinSat += t
+				hit.FollowedSat += t
+				continue
+			}
+			r.demixed[po.out] += t
+			hit.FollowedSat += t
+			pout := r.g.OutputAt(po.out)
+			info := r.outInfo(po.out, pout)
+			ptn, pv := r.g.TxOfOutput(po.out)
+			if !r.addNode(info.node()) || !r.addEdge(Edge{From: depInfo.id, To: info.id, Txid: r.g.Txid(ptn).String(), Side: ViaDemix, N: pv,
+				ValueSat: po.ValueSat, TaintedSat: t, Height: po.Height, Hop: hop + 1,
+				Via: ViaDemix, Confidence: c.Confidence, Deposit: hit.Deposit, MatchedPayouts: matched, Ambiguity: hit.Ambiguity}) {
+				r.endpoint(po.out, pout, t, hop+1, ReasonTruncated)
+				continue
+			}
+			r.arriveForward(po.out, pout, t, hop+1, false)
+		}
+	}
+	if rest := taint - hit.FollowedSat; rest > 0 && r.o.Model != Poison {
+		// the mixer's fee (and rounding) stays at the mixer
+		r.endpoint(o, out, rest, hop, ReasonService)
+	}
+	r.res.DemixedSat += hit.FollowedSat
+	r.res.Demixes = append(r.res.Demixes, *hit)
+	return true
+}
+
+// demixOn reports whether the options demix.
+func (o *Options) demixOn() bool {
+	if o.Direction != Forward {
+		return false
+	}
+	switch o.Demix {
+	case DemixOn:
+		return true
+	case DemixOff:
+		return false
+	}
+	return DemixDefault[o.Model]
+}
+
+func (h *DemixHit) String() string {
+	return fmt.Sprintf("%s %s: %d candidate sets of %d", h.Deposit, h.Outcome, h.Ambiguity, h.Parts)
+}
