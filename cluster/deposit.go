@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -125,12 +126,13 @@ func prevOutput(ix TxIndex, addr, o int64) int64 {
 	return prev
 }
 
-// depositScan is one worker's memo of sweep shapes (a pure function of the
-// index: shared by nothing, reset per chunk).
+// depositScan is one worker's memo of sweep shapes and payers (pure
+// functions of the index: shared by nothing; kept across a scanner's
+// chunks, emptied when they reach maxDepositMemo entries).
 type depositScan struct {
 	sweep map[int64]bool
 	payer map[int64]int64
-	seen  map[int64]struct{}
+	seen  []int64
 	swept map[int64][]int64
 	recs  []receipt
 }
@@ -143,18 +145,15 @@ func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
 	if t.Coinbase || t.NOut > int64(r.MaxSweepOutputs) || t.NIn < int64(r.MinSweepInputs) {
 		return false
 	}
-	if sc.seen == nil {
-		sc.seen = map[int64]struct{}{}
-	}
-	clear(sc.seen)
+	seen := sc.seen[:0]
+	defer func() { sc.seen = seen }()
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
 		sp := ix.InputAt(i).SpentOutput
 		if sp < 0 {
 			continue
 		}
-		if a := ix.OutputAt(sp).AddrID; a >= 0 {
-			sc.seen[a] = struct{}{}
-			if len(sc.seen) >= r.MinSweepInputs {
+		if a := ix.OutputAt(sp).AddrID; a >= 0 && !slices.Contains(seen, a) {
+			if seen = append(seen, a); len(seen) >= r.MinSweepInputs {
 				return true
 			}
 		}
@@ -217,12 +216,21 @@ func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *d
 	if b.pol.Deposit == nil {
 		return nil
 	}
+	if len(ds.sweep) > maxDepositMemo {
+		clear(ds.sweep)
+	}
+	if len(ds.payer) > maxDepositMemo {
+		clear(ds.payer)
+	}
 	var err error
 	if c.pairs, err = b.pol.Deposit.pairs(ix, t, n, c.pairs, ds); err != nil {
 		return fmt.Errorf("tx %d: %w", n, err)
 	}
 	return nil
 }
+
+// maxDepositMemo bounds each of a depositScan's memos.
+const maxDepositMemo = 1 << 18
 
 // receipt is one output paying a deposit address, as the rule reads it.
 type receipt struct {
@@ -274,7 +282,10 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 	for _, d := range addrs {
 		coins := sc.swept[d]
 		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
-		// Walk D's receipts back from its newest swept coin, once.
+		// Walk D's receipts back from its newest swept coin, once: first
+		// their output ids only (a fresh address paid once — most swept
+		// coins of merchants and wallets — stops here), then what the rule
+		// reads of each.
 		recs := sc.recs[:0]
 		ok := true
 		for p := coins[len(coins)-1]; p >= 0; p = prevOutput(ix, d, p) {
@@ -282,8 +293,16 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 				ok = false
 				break
 			}
+			recs = append(recs, receipt{out: p})
+		}
+		sc.recs = recs
+		if !ok || len(recs) < 2 {
+			continue
+		}
+		for k := range recs {
+			rc := &recs[k]
+			p := rc.out
 			o := ix.OutputAt(p)
-			rc := receipt{out: p}
 			rc.tx, _ = ix.TxOfOutput(p)
 			if o.SpentBy >= 0 {
 				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
@@ -298,11 +317,6 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
 				return out, err
 			}
-			recs = append(recs, rc)
-		}
-		sc.recs = recs
-		if !ok {
-			continue
 		}
 		// Oldest first: the anchor is the earliest linkable payer, and a
 		// coin that left in an ordinary spend ends the address's use as a

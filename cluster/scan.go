@@ -102,10 +102,11 @@ type scanner struct {
 	// freshness resolves whether an output's freshness is known, on a
 	// rule's first read.
 	freshness func(vout int) bool
-	pairsCap  int   // the most pairs a chunk of this scanner decided
-	txNum     int64 // the view's transaction
-	firstOut  int64 // its first output
-	err       error // the lookahead's
+	pairsCap  int         // the most pairs a chunk of this scanner decided
+	txNum     int64       // the view's transaction
+	firstOut  int64       // its first output
+	err       error       // the lookahead's
+	dep       depositScan // the deposit rule's memos, kept across chunks
 }
 
 // maxFar bounds the long-list cache (entries); it is cleared when full.
@@ -129,7 +130,6 @@ func (s *scanner) decideErr(c *chunk) error {
 			return err
 		}
 	}
-	var ds depositScan
 	for n := c.from; n < c.to; n++ {
 		t, err := s.ix.TxAt(n)
 		if err != nil {
@@ -153,7 +153,7 @@ func (s *scanner) decideErr(c *chunk) error {
 					return err
 				}
 			}
-			if err := b.depositPairs(s.ix, &t, n, c, &ds); err != nil {
+			if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
 				return err
 			}
 			continue
@@ -167,7 +167,7 @@ func (s *scanner) decideErr(c *chunk) error {
 		if s.err != nil {
 			return s.err
 		}
-		if err := b.depositPairs(s.ix, &t, n, c, &ds); err != nil {
+		if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
 			return err
 		}
 	}
