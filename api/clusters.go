@@ -195,6 +195,11 @@ type ExplainStep struct {
 	Txid       string  `json:"txid"`
 	Rule       string  `json:"rule"`
 	Confidence float64 `json:"confidence"`
+	// DepositAddress and EarlierTxid are a deposit_reuse link's evidence
+	// beside its txid (the later payment): the exchange deposit address both
+	// payments paid and the earlier payment (cluster.DepositEvidence).
+	DepositAddress string `json:"deposit_address,omitempty"`
+	EarlierTxid    string `json:"earlier_txid,omitempty"`
 }
 
 // explainCap bounds the addresses an explanation may visit per request.
@@ -255,7 +260,13 @@ func ExplainSteps(ix interface {
 	}
 	steps := make([]ExplainStep, 0, len(ex.Path))
 	for _, st := range ex.Path {
-		steps = append(steps, ExplainStep{From: name(st.From), To: name(st.To), Txid: ix.Txid(st.Tx).String(), Rule: st.Rule, Confidence: st.Confidence})
+		step := ExplainStep{From: name(st.From), To: name(st.To), Txid: ix.Txid(st.Tx).String(), Rule: st.Rule, Confidence: st.Confidence}
+		if tx, ok := ix.(cluster.TxIndex); ok && st.Rule == cluster.RuleDepositReuse {
+			if d, q, ok := cluster.DepositEvidence(tx, st.From, st.To, st.Tx); ok {
+				step.DepositAddress, step.EarlierTxid = name(uint32(d)), ix.Txid(q).String()
+			}
+		}
+		steps = append(steps, step)
 	}
 	return steps
 }

@@ -92,6 +92,11 @@ type BuildOptions struct {
 	// different labels (ReasonLabels). Multi-input links are never
 	// refused. Labels are read at the start of every build.
 	Labels map[uint32]string
+	// Services, if set, gives the service category (exchange, mixer, otc…)
+	// of tagged addresses for the deposit rule (BuildPolicy.Deposit):
+	// attributed recognition of exchange deposit addresses, and payers in
+	// service clusters refused. Read at the start of every build.
+	Services map[uint32]string
 	// Progress, if set, receives progress reports.
 	Progress Progress
 	// Log, if set, receives a line per decision (rebuild, resume, commit).
@@ -105,6 +110,10 @@ func (o *BuildOptions) ensureDefaults() error {
 			return err
 		}
 		o.Policy = p
+	}
+	if o.Policy.Deposit != nil {
+		d := o.Policy.Deposit.withDefaults()
+		o.Policy.Deposit = &d
 	}
 	if o.GuardSize == 0 {
 		o.GuardSize = DefaultGuardSize
@@ -186,6 +195,8 @@ type builder struct {
 	collected []Pair
 	// chunk is the transactions a worker decides at a time (0: chunkTxs).
 	chunk int64
+	// dep gates deposit_reuse pairs (nil: the policy has none).
+	dep *depositGate
 }
 
 // setLabels seeds the label guard: each labelled address's cluster takes
@@ -223,6 +234,13 @@ func (b *builder) apply(p *Pair) error {
 	if ra == rb {
 		return nil
 	}
+	if b.dep != nil && p.Rule == ruleCodeDeposit {
+		if ok, reason := b.dep.admit(b.uf, p); reason != 0 {
+			return b.refuse(p, reason, b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit)
+		} else if !ok {
+			return nil
+		}
+	}
 	if p.Change && b.guard > 0 {
 		sa, sb := b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit
 		if sa > b.guard && sb > b.guard {
@@ -237,6 +255,7 @@ func (b *builder) apply(p *Pair) error {
 		}
 	}
 	b.uf.link(ra, rb)
+	b.dep.merged(ra, rb, b.uf.Find(ra))
 	if la != "" || lb != "" {
 		r := b.uf.Find(ra)
 		delete(b.labels, ra)
@@ -353,6 +372,7 @@ func (b *builder) decide(ix TxIndex, c *chunk) {
 		opts = FromIndexOptions{}
 	}
 	var lv lightView
+	var ds depositScan
 	for n := c.from; n < c.to; n++ {
 		t, err := ix.TxAt(n)
 		if err != nil {
@@ -360,21 +380,30 @@ func (b *builder) decide(ix TxIndex, c *chunk) {
 			return
 		}
 		c.ins += t.NIn
-		if t.Coinbase || !b.mayLink(ix, &t) {
+		if t.Coinbase {
 			continue
 		}
-		var tx *Tx
-		if b.pol.Change == nil && !b.full {
-			tx, err = lv.build(ix, &t)
-		} else {
-			tx, err = FromIndex(ix, n, opts)
+		if b.mayLink(ix, &t) {
+			var tx *Tx
+			if b.pol.Change == nil && !b.full {
+				tx, err = lv.build(ix, &t)
+			} else {
+				tx, err = FromIndex(ix, n, opts)
+			}
+			if err != nil {
+				c.err = err
+				return
+			}
+			if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
+				c.err = fmt.Errorf("tx %d: %w", n, err)
+				return
+			}
 		}
-		if err != nil {
+		// Deposit links come after the sweep's co-spend links: whether the
+		// swept address is an exchange's is read on the cluster the sweep
+		// has just joined (cluster/deposit.go).
+		if err := b.depositPairs(ix, &t, n, c, &ds); err != nil {
 			c.err = err
-			return
-		}
-		if c.pairs, err = b.pol.Pairs(tx, n, c.pairs); err != nil {
-			c.err = fmt.Errorf("tx %d: %w", n, err)
 			return
 		}
 	}
@@ -462,6 +491,7 @@ func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*Unio
 	st := ix.Status()
 	b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize, full: opts.FullView}
 	b.setLabels(opts.Labels)
+	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	start := time.Now()
 	ins, err := b.run(ctx, ix, 0, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {
@@ -581,6 +611,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	b.uf.Grow(int(st.Addresses))
 	fs.grow(int(st.Addresses))
 	b.setLabels(opts.Labels)
+	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	res.FromTx, res.ToTx = m.Txs, st.Txs
 	ins, err := b.run(ctx, ix, m.Txs, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {

@@ -31,9 +31,15 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 	}
 	w := clusterSimWorld(t)
 	ctx := context.Background()
-	for _, name := range []string{PolicyMultiInput, PolicyDefault} {
+	for _, name := range []string{PolicyMultiInput, PolicyDefault, PolicyMultiInputDeposit} {
 		t.Run(name, func(t *testing.T) {
 			pol, _ := PolicyByName(name)
+			// Deposit links read the published service tags (attributed
+			// recognition): the builds must agree with them too.
+			var services map[uint32]string
+			if pol.Deposit != nil {
+				services = publishedServices(t, w)
+			}
 			data := t.TempDir()
 			half := w.ix.Height() / 2
 			ix, err := ingestUntil(ctx, filepath.Join(w.dir, "blocks"), data, half)
@@ -41,7 +47,7 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer ix.Close()
-			r1, err := Build(ctx, ix, data, BuildOptions{Policy: pol})
+			r1, err := Build(ctx, ix, data, BuildOptions{Policy: pol, Services: services})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -49,7 +55,7 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 				t.Fatalf("first build %+v", r1)
 			}
 			// Nothing new: nothing processed.
-			r0, err := Build(ctx, ix, data, BuildOptions{Policy: pol})
+			r0, err := Build(ctx, ix, data, BuildOptions{Policy: pol, Services: services})
 			if err != nil || r0.FromTx != r1.ToTx || r0.ToTx != r1.ToTx || r0.Rebuilt || r0.Links != r1.Links {
 				t.Fatalf("idle build %+v %v", r0, err)
 			}
@@ -58,7 +64,7 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 			if ix, err = ingestUntil(ctx, src, data, -1); err != nil {
 				t.Fatal(err)
 			}
-			r2, err := Build(ctx, ix, data, BuildOptions{Policy: pol})
+			r2, err := Build(ctx, ix, data, BuildOptions{Policy: pol, Services: services})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -71,9 +77,10 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if name == PolicyMultiInput {
-				// Multi-input reads no history: incremental equals full.
-				full, _, err := BuildInMemory(ctx, ix, BuildOptions{Policy: pol})
+			if name == PolicyMultiInput || name == PolicyMultiInputDeposit {
+				// Multi-input reads no history, deposit links only what was
+				// on the chain before the sweep: incremental equals full.
+				full, _, err := BuildInMemory(ctx, ix, BuildOptions{Policy: pol, Services: services})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -249,6 +256,7 @@ func TestLightViewsMatchFullViews(t *testing.T) {
 	full := DefaultPolicy()
 	for _, pol := range []BuildPolicy{{Name: PolicyMultiInput, MultiInput: true}, {Name: PolicyDefault, MultiInput: true, Change: &full}} {
 		light, _ := PolicyByName(pol.Name)
+		pol.Deposit = light.Deposit // deposit links read the index, not the view
 		u1, r1, err := BuildInMemory(ctx, w.ix, BuildOptions{Policy: light})
 		if err != nil {
 			t.Fatal(err)

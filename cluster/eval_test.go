@@ -106,19 +106,18 @@ func TestEvalClusteringOnSimulatedWorld(t *testing.T) {
 	if def.Precision < 0.99 {
 		t.Errorf("default policy pairwise precision %.4f < 0.99", def.Precision)
 	}
-	// The recall target (2× multi-input) is not reached on the
-	// simulator: pairwise recall is dominated by merchants, exchanges and
-	// mixers whose addresses no co-spend or change link joins (see
-	// docs/HEURISTICS.md "Evaluation"). RANSOMTRAIL_STRICT_TARGETS=1
-	// enforces the target; otherwise the test holds the measured floor.
+	// The recall target (2× multi-input) is reached on this world
+	// through the deposit_reuse links (4.49× measured; change links alone
+	// 1.19×). On a 1M-tx world it is not (1.38×: exchange and mixer pairs
+	// dominate there) — docs/HEURISTICS.md "Deposit-address reuse".
+	// RANSOMTRAIL_STRICT_TARGETS=1 enforces the target; the test always
+	// holds the measured floor.
 	ratio := def.Recall / mi.Recall
 	if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" && ratio < 2 {
 		t.Errorf("default policy recall %.4f < 2 × multi-input recall %.4f (ratio %.2f)", def.Recall, mi.Recall, ratio)
-	} else if ratio < 2 {
-		t.Logf("known gap: recall ratio %.2f, target 2", ratio)
 	}
-	if ratio < 1.15 {
-		t.Errorf("default policy recall %.4f is below the measured floor of 1.15 × multi-input (%.4f)", def.Recall, mi.Recall)
+	if ratio < 4.4 {
+		t.Errorf("default policy recall %.4f is below the measured floor of 4.4 × multi-input (%.4f)", def.Recall, mi.Recall)
 	}
 	if def.LargestPurity < 0.99 {
 		t.Errorf("default policy largest-cluster purity %.4f < 0.99", def.LargestPurity)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"strings"
 )
 
 // MultiInputConfidence is the confidence of a multi-input (co-spend) link.
@@ -25,6 +26,7 @@ var ruleCodes = []string{
 	8:  RuleLocktime,
 	9:  RulePeelChain,
 	10: ruleLinkTest,
+	11: RuleDepositReuse,
 }
 
 // ruleLinkTest is a rule name reserved for synthetic links in tests.
@@ -61,6 +63,8 @@ func ReasonName(r uint8) string {
 		return "supercluster_guard"
 	case ReasonLabels:
 		return "label_conflict"
+	case ReasonDepositPayer:
+		return "deposit_payer_service"
 	}
 	return "unknown"
 }
@@ -74,6 +78,9 @@ type Pair struct {
 	Rule       uint8
 	Confidence uint16 // confidence × 10,000
 	Change     bool
+	// Via is the deposit address of a deposit_reuse pair (the builder
+	// checks its cluster when it applies the pair); not stored.
+	Via uint32
 }
 
 // Link is a stored link as the API shows it.
@@ -115,25 +122,45 @@ type BuildPolicy struct {
 	// Change, if set, links the change output's address to the first
 	// input's address for every clustering finding of the policy.
 	Change *Policy
+	// Deposit, if set, links the payers of one exchange deposit address
+	// (RuleDepositReuse, cluster/deposit.go).
+	Deposit *DepositRule
 }
 
 // Policy names accepted by PolicyByName.
 const (
 	PolicyDefault    = "default"
 	PolicyMultiInput = "multi-input"
+	// PolicyChange is multi-input plus the change links of DefaultPolicy,
+	// without deposit links.
+	PolicyChange = "multi-input+change"
+	// PolicyMultiInputDeposit is multi-input plus deposit links.
+	PolicyMultiInputDeposit = "multi-input+deposit"
 )
 
-// PolicyByName returns a named build policy: "default" (multi-input plus
-// the change links of DefaultPolicy) or "multi-input".
+// PolicyNames lists the names PolicyByName accepts.
+var PolicyNames = []string{PolicyDefault, PolicyMultiInput, PolicyChange, PolicyMultiInputDeposit}
+
+// PolicyByName returns a named build policy: "default" (multi-input, the
+// change links of DefaultPolicy and deposit links), "multi-input",
+// "multi-input+change" (default without deposit links) or
+// "multi-input+deposit".
 func PolicyByName(name string) (BuildPolicy, error) {
 	switch name {
 	case PolicyDefault, "":
 		p := ClusteringRules(DefaultPolicy())
-		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p}, nil
+		d := DefaultDepositRule()
+		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p, Deposit: &d}, nil
 	case PolicyMultiInput:
 		return BuildPolicy{Name: PolicyMultiInput, MultiInput: true}, nil
+	case PolicyChange:
+		p := ClusteringRules(DefaultPolicy())
+		return BuildPolicy{Name: PolicyChange, MultiInput: true, Change: &p}, nil
+	case PolicyMultiInputDeposit:
+		d := DefaultDepositRule()
+		return BuildPolicy{Name: PolicyMultiInputDeposit, MultiInput: true, Deposit: &d}, nil
 	}
-	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (default, multi-input)", name)
+	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (%s)", name, strings.Join(PolicyNames, ", "))
 }
 
 // ClusteringRules keeps the rules of p that cluster: the shown-only rules

@@ -585,6 +585,12 @@ func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64, seed bool) error 
 		l.b.labels = nil
 		l.b.setLabels(l.opts.Labels)
 	}
+	if seed || l.b.dep == nil {
+		// The deposit rule's service marks likewise start from the current
+		// clusters at every Advance (nil when the policy has no deposit
+		// rule).
+		l.b.dep = newDepositGate(&l.opts.Policy, l.opts.Services, l.b.uf, l.opts.GuardSize)
+	}
 	l.b.sink = liveSink{l}
 	for i := range pairs {
 		if err := l.b.apply(&pairs[i]); err != nil {

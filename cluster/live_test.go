@@ -127,7 +127,9 @@ func TestLiveEqualsBuild(t *testing.T) {
 		name, policy string
 		guard        uint32
 		labels       bool
-	}{{"multi-input", PolicyMultiInput, 0, false}, {"default", PolicyDefault, 0, false}, {"default-labels", PolicyDefault, 0, true}} {
+		services     bool
+	}{{"multi-input", PolicyMultiInput, 0, false, false}, {"default", PolicyDefault, 0, false, false},
+		{"default-labels", PolicyDefault, 0, true, false}, {"default-services", PolicyDefault, 0, false, true}} {
 		name := tc.policy
 		t.Run(tc.name, func(t *testing.T) {
 			pol, _ := PolicyByName(tc.policy)
@@ -149,6 +151,15 @@ func TestLiveEqualsBuild(t *testing.T) {
 					if id%3 < 2 {
 						bo.Labels[id] = []string{"exchange:A", "exchange:B"}[id%3]
 					}
+				}
+			}
+			if tc.services {
+				// Service tags on every seventh address: the deposit rule
+				// refuses payers in those clusters and recognises deposit
+				// addresses by them.
+				bo.Services = map[uint32]string{}
+				for id := uint32(0); int64(id) < w.ix.NumAddresses(); id += 7 {
+					bo.Services[id] = []string{"exchange", "mixer"}[id%2]
 				}
 			}
 			if _, err := Build(ctx, ix, ref, bo); err != nil {

@@ -102,10 +102,11 @@ type scanner struct {
 	// freshness resolves whether an output's freshness is known, on a
 	// rule's first read.
 	freshness func(vout int) bool
-	pairsCap  int   // the most pairs a chunk of this scanner decided
-	txNum     int64 // the view's transaction
-	firstOut  int64 // its first output
-	err       error // the lookahead's
+	pairsCap  int         // the most pairs a chunk of this scanner decided
+	txNum     int64       // the view's transaction
+	firstOut  int64       // its first output
+	err       error       // the lookahead's
+	dep       depositScan // the deposit rule's memos, kept across chunks
 }
 
 // maxFar bounds the long-list cache (entries); it is cleared when full.
@@ -152,6 +153,9 @@ func (s *scanner) decideErr(c *chunk) error {
 					return err
 				}
 			}
+			if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
+				return err
+			}
 			continue
 		}
 		if err := s.outputs(&t); err != nil {
@@ -162,6 +166,9 @@ func (s *scanner) decideErr(c *chunk) error {
 		}
 		if s.err != nil {
 			return s.err
+		}
+		if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
+			return err
 		}
 	}
 	return nil

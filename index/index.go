@@ -630,5 +630,16 @@ func (ix *Index) AddressOutputs(id int64, fn func(o int64) bool) {
 	}
 }
 
+// PrevAddressOutput returns the output paying the same address as output
+// o just before it (the next older one), -1 when o is the address's first.
+// Walking from an output backwards reads only what was on the chain before
+// it, whatever the index holds after it.
+func (ix *Index) PrevAddressOutput(o int64) int64 {
+	if o < 0 || o >= ix.nOuts() {
+		return -1
+	}
+	return int64(binary.LittleEndian.Uint64(ix.onext.rec(o))) - 1
+}
+
 // EncodeAddress encodes a for the index's network.
 func (ix *Index) EncodeAddress(a rt.Address) string { return chain.EncodeAddress(a, ix.net) }

@@ -78,12 +78,13 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster build", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory (index in DIR/chain, clustering written to DIR/cluster)")
-	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy) or multi-input")
+	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy + deposit_reuse), multi-input, multi-input+change or multi-input+deposit")
 	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard: refuse change links merging two clusters both larger than this")
 	noGuard := fs.Bool("no-guard", false, "disable the supercluster guard")
 	rebuild := fs.Bool("rebuild", false, "discard the stored clustering and start from the first transaction")
 	workers := fs.Int("workers", 0, "parallel workers deciding links (0: one per CPU)")
 	noLabelGuard := fs.Bool("no-label-guard", false, "let change links merge clusters whose members carry different labels (tags in DIR/state)")
+	noServiceTags := fs.Bool("no-service-tags", false, "deposit_reuse: recognise exchange deposit addresses by their sweeps only, ignoring the service tags in DIR/state")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -111,9 +112,15 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
+	var services map[uint32]string
+	if pol.Deposit != nil && !*noServiceTags {
+		if services, err = depositServices(ctx, *data, ix); err != nil {
+			return err
+		}
+	}
 	rep := e.reporter("cluster", "txs", log)
 	res, err := cluster.Build(ctx, ix, *data, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard), NoGuard: *noGuard,
-		Rebuild: *rebuild, Workers: *workers, Labels: labels, Progress: rep, Log: log})
+		Rebuild: *rebuild, Workers: *workers, Labels: labels, Services: services, Progress: rep, Log: log})
 	if err != nil {
 		return err
 	}

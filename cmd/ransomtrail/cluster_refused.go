@@ -10,7 +10,7 @@ import (
 )
 
 func clusterRefusedCommand() command {
-	return command{name: "cluster refused", summary: "list the change links the supercluster and label guards refused", run: runClusterRefused}
+	return command{name: "cluster refused", summary: "list the change and deposit links the supercluster, label and deposit payer guards refused", run: runClusterRefused}
 }
 
 // refusedView is one refused link as `cluster refused --json` prints it.
@@ -39,7 +39,7 @@ func runClusterRefused(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster refused", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
-	reason := fs.String("reason", "", "only this reason: supercluster_guard or label_conflict")
+	reason := fs.String("reason", "", "only this reason: supercluster_guard, label_conflict or deposit_payer_service")
 	offset := fs.Int64("offset", 0, "skip this many refused links (in the order they were refused)")
 	limit := fs.Int64("limit", 100, fmt.Sprintf("links per page (1..%d)", maxRefusedLimit))
 	jsonOut := fs.Bool("json", false, "print JSON")
@@ -56,8 +56,8 @@ func runClusterRefused(ctx context.Context, e *env, args []string) error {
 	if *offset < 0 {
 		return &usageError{"cluster refused: --offset must be ≥ 0"}
 	}
-	if *reason != "" && *reason != "supercluster_guard" && *reason != "label_conflict" {
-		return &usageError{fmt.Sprintf("cluster refused: --reason %q: want supercluster_guard or label_conflict", *reason)}
+	if *reason != "" && *reason != "supercluster_guard" && *reason != "label_conflict" && *reason != "deposit_payer_service" {
+		return &usageError{fmt.Sprintf("cluster refused: --reason %q: want supercluster_guard, label_conflict or deposit_payer_service", *reason)}
 	}
 	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/cluster"
 )
 
 // clusterCLIWorld simulates and ingests a small world through the CLI.
@@ -136,6 +137,45 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if err != nil || !strings.Contains(out, `"linked": false`) || !strings.Contains(out, "not linked") {
 		t.Fatalf("explain unlinked: %s %v", out, err)
 	}
+	// A deposit_reuse link: explain shows its later payment, the deposit
+	// address and the earlier payment.
+	c, err := cluster.Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep cluster.Link
+	for i := int64(0); i < c.NumLinks() && dep.Rule == ""; i++ {
+		if l := c.LinkAt(i); l.Rule == cluster.RuleDepositReuse {
+			dep = l
+		}
+	}
+	c.Close()
+	if dep.Rule == "" {
+		t.Fatal("the default build made no deposit_reuse link")
+	}
+	ixr, err := openIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aa, _ := ixr.AddressAt(int64(dep.A))
+	ba, _ := ixr.AddressAt(int64(dep.B))
+	later := ixr.Txid(dep.Tx).String()
+	ixr.Close()
+	out, _, err = runCmd(t, "cluster", "explain", ixr.EncodeAddress(aa), ixr.EncodeAddress(ba), "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsteps []api.ExplainStep
+	if err := json.Unmarshal([]byte(out), &dsteps); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(dsteps) != 1 || dsteps[0].Rule != "deposit_reuse" || dsteps[0].Txid != later || dsteps[0].DepositAddress == "" ||
+		len(dsteps[0].EarlierTxid) != 64 || dsteps[0].EarlierTxid == later {
+		t.Fatalf("explain deposit link: %s", out)
+	}
+	if out, _, err := runCmd(t, "tx", dsteps[0].EarlierTxid, "--data", data, "--json"); err != nil || !strings.Contains(out, dsteps[0].DepositAddress) {
+		t.Fatalf("earlier payment %s does not pay %s: %v", dsteps[0].EarlierTxid, dsteps[0].DepositAddress, err)
+	}
 	// Evaluation against the truth, both policies.
 	out, _, err = runCmd(t, "eval", "clustering", "--data", data, "--truth", filepath.Join(world, "truth"), "--json")
 	if err != nil {
@@ -189,8 +229,9 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 		return b.Links, b.Refused, b.Clusters
 	}
 	// The label guard: with every address labelled differently, no change
-	// link can merge two clusters, so the default policy's partition is the
-	// multi-input one.
+	// link can merge two clusters, and with every address tagged as an
+	// exchange every deposit link's payer is a service, so the default
+	// policy's partition is the multi-input one.
 	_, _, miClusters := build("--policy", "multi-input", "--no-guard")
 	out, _, err := runCmd(t, "cluster", "export", "--data", data)
 	if err != nil {
@@ -233,10 +274,26 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 	if guarded != miClusters || labelRefused == 0 {
 		t.Fatalf("label guard: %d clusters (multi-input %d), %d refused; want the multi-input partition", guarded, miClusters, labelRefused)
 	}
-	// The refused links, paged: exactly the build's, each a change link.
+	// The refused links, paged: exactly the build's, each a change link
+	// refused by the label guard or a deposit link by the payer guard.
 	var all []refusedView
+	byReason := map[string]int64{}
+	for _, reason := range []string{"label_conflict", "deposit_payer_service"} {
+		out, _, err := runCmd(t, "cluster", "refused", "--data", data, "--reason", reason, "--json", "--limit", "1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p refusedPage
+		if err := json.Unmarshal([]byte(out), &p); err != nil {
+			t.Fatal(err)
+		}
+		byReason[reason] = p.Total
+	}
+	if byReason["label_conflict"] == 0 || byReason["deposit_payer_service"] == 0 || byReason["label_conflict"]+byReason["deposit_payer_service"] != labelRefused {
+		t.Fatalf("refused by reason %v, build said %d", byReason, labelRefused)
+	}
 	for off := int64(0); ; {
-		out, _, err := runCmd(t, "cluster", "refused", "--data", data, "--reason", "label_conflict", "--json", "--limit", "97", "--offset", strconv.FormatInt(off, 10))
+		out, _, err := runCmd(t, "cluster", "refused", "--data", data, "--json", "--limit", "97", "--offset", strconv.FormatInt(off, 10))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +314,8 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 		t.Fatalf("paged %d refused links, want %d", len(all), labelRefused)
 	}
 	for _, r := range all {
-		if r.Reason != "label_conflict" || r.SizeFrom < 1 || r.SizeTo < 1 || !strings.HasPrefix(r.Rule, "change") || len(r.Txid) != 64 || r.From == r.To {
+		okReason := r.Reason == "label_conflict" && strings.HasPrefix(r.Rule, "change") || r.Reason == "deposit_payer_service" && r.Rule == "deposit_reuse"
+		if !okReason || r.SizeFrom < 1 || r.SizeTo < 1 || len(r.Txid) != 64 || r.From == r.To {
 			t.Fatalf("refused link %+v", r)
 		}
 	}

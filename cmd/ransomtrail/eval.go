@@ -13,6 +13,12 @@ func evalClusteringCommand() command {
 	return command{name: "eval clustering", summary: "pairwise precision/recall, ARI and purity of the clustering policies against a simulator's truth", run: runEvalClustering}
 }
 
+// evalPolicies are the policies "eval clustering" measures: the default,
+// multi-input only (the baseline), and the default's two parts
+// (change links, deposit links) each on top of multi-input. Service tags
+// are not read: the structural deposit recognition is measured.
+var evalPolicies = []string{cluster.PolicyDefault, cluster.PolicyMultiInput, cluster.PolicyChange, cluster.PolicyMultiInputDeposit}
+
 // evalPolicy is one policy's evaluation.
 type evalPolicy struct {
 	cluster.Scores
@@ -64,7 +70,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	}
 	st := ix.Status()
 	res := evalResult{Truth: *truth, Height: st.Height, Txs: st.Txs, TruthRows: tr.Rows, NotIndexed: tr.NotIndexed, Policies: map[string]evalPolicy{}}
-	for _, name := range []string{cluster.PolicyDefault, cluster.PolicyMultiInput} {
+	for _, name := range evalPolicies {
 		pol, err := cluster.PolicyByName(name)
 		if err != nil {
 			return err
@@ -82,10 +88,10 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "truth %s: %d addresses (%d not indexed), chain height %d, %d txs\n", res.Truth, tr.Rows, tr.NotIndexed, res.Height, res.Txs)
-	fmt.Fprintf(e.stdout, "%-12s %9s %9s %9s %8s %8s %10s %8s %8s\n", "policy", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
-	for _, name := range []string{cluster.PolicyDefault, cluster.PolicyMultiInput} {
+	fmt.Fprintf(e.stdout, "%-20s %9s %9s %9s %8s %8s %10s %8s %8s\n", "policy", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
+	for _, name := range evalPolicies {
 		p := res.Policies[name]
-		fmt.Fprintf(e.stdout, "%-12s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
+		fmt.Fprintf(e.stdout, "%-20s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
 	}
 	fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
 	return nil

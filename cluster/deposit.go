@@ -1,0 +1,478 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// RuleDepositReuse links the payers of one exchange deposit address: a
+// custodial exchange gives each customer one deposit address and sweeps
+// what arrives there into its hot wallet, so the transactions paying the
+// same deposit address are the same customer's (Victor, "Address
+// Clustering Heuristics for Ethereum", FC 2020: the deposit address
+// heuristic; docs/HEURISTICS.md).
+const RuleDepositReuse = "deposit_reuse"
+
+// ReasonDepositPayer is the refusal reason of a deposit link whose payer is
+// itself a service: its cluster is larger than the payer limit, carries a
+// service category, or is the deposit address's own cluster.
+const ReasonDepositPayer = 3
+
+// ruleCodeDeposit is RuleDepositReuse's stored code (links.go ruleCodes).
+const ruleCodeDeposit = 11
+
+// Deposit recognition modes (DepositRule.Recognise).
+const (
+	// DepositStructural recognises a deposit address by its sweeps alone:
+	// its coins left only in sweeps so far, and the sweep's cluster is at
+	// least DepositRule.MinSweeperSize addresses.
+	DepositStructural = "structural"
+	// DepositAttributed requires, besides the sweep shape, that the swept
+	// address's cluster carries the exchange category
+	// (BuildOptions.Services).
+	DepositAttributed = "attributed"
+	// DepositEither accepts either recognition.
+	DepositEither = "either"
+)
+
+// DepositRule configures the deposit-address reuse link. The zero value of
+// every numeric field takes its default (DefaultDepositRule).
+type DepositRule struct {
+	// Confidence of a deposit link.
+	Confidence float64
+	// Recognise is DepositStructural, DepositAttributed or DepositEither.
+	Recognise string
+	// MinSweepInputs is the least number of distinct input addresses of a
+	// sweep (default 10).
+	MinSweepInputs int
+	// MaxSweepOutputs is the most outputs of a sweep (default 2).
+	MaxSweepOutputs int
+	// MaxPaymentOutputs is the most outputs of a payment the rule links:
+	// payers of batch payouts (exchange withdrawals, payment services) are
+	// services, not the customer (default 2).
+	MaxPaymentOutputs int
+	// MaxReceipts bounds the earlier payments to one deposit address the
+	// rule reads (default 256); an address paid more often is left alone.
+	MaxReceipts int
+	// MinSweeperSize is the structural recognition's least size of the
+	// sweep's cluster (the exchange) after the sweep's own co-spend links
+	// (default 50).
+	MinSweeperSize uint32
+	// MaxPayerSize refuses a link whose payer's cluster is larger (a
+	// service paying into someone's deposit address); 0: the build's guard
+	// size (DefaultGuardSize when the build has no guard).
+	MaxPayerSize uint32
+}
+
+// DefaultDepositRule returns the rule with its defaults.
+func DefaultDepositRule() DepositRule {
+	return DepositRule{Confidence: 0.9, Recognise: DepositEither, MinSweepInputs: 10, MaxSweepOutputs: 2,
+		MaxPaymentOutputs: 2, MaxReceipts: 256, MinSweeperSize: 50}
+}
+
+func (r DepositRule) withDefaults() DepositRule {
+	d := DefaultDepositRule()
+	if r.Confidence <= 0 {
+		r.Confidence = d.Confidence
+	}
+	if r.Recognise == "" {
+		r.Recognise = d.Recognise
+	}
+	if r.MinSweepInputs <= 0 {
+		r.MinSweepInputs = d.MinSweepInputs
+	}
+	if r.MaxSweepOutputs <= 0 {
+		r.MaxSweepOutputs = d.MaxSweepOutputs
+	}
+	if r.MaxPaymentOutputs <= 0 {
+		r.MaxPaymentOutputs = d.MaxPaymentOutputs
+	}
+	if r.MaxReceipts <= 0 {
+		r.MaxReceipts = d.MaxReceipts
+	}
+	if r.MinSweeperSize == 0 {
+		r.MinSweeperSize = d.MinSweeperSize
+	}
+	return r
+}
+
+// prevOutputIndex is implemented by *index.Index: the output paying the
+// same address just before output o (-1: none).
+type prevOutputIndex interface {
+	PrevAddressOutput(o int64) int64
+}
+
+var _ prevOutputIndex = (*index.Index)(nil)
+
+// prevOutput returns the output paying address addr just before output o,
+// -1 when none. Without PrevAddressOutput it walks the address's list from
+// the newest output (same answer, slower).
+func prevOutput(ix TxIndex, addr, o int64) int64 {
+	if p, ok := ix.(prevOutputIndex); ok {
+		return p.PrevAddressOutput(o)
+	}
+	prev := int64(-1)
+	ix.AddressOutputs(addr, func(x int64) bool {
+		if x < o {
+			prev = x
+			return false
+		}
+		return true
+	})
+	return prev
+}
+
+// depositScan is one worker's memo of sweep shapes and payers (pure
+// functions of the index: shared by nothing; kept across a scanner's
+// chunks, emptied when they reach maxDepositMemo entries).
+type depositScan struct {
+	sweep map[int64]bool
+	payer map[int64]int64
+	seen  []int64
+	swept map[int64][]int64
+	recs  []receipt
+}
+
+// isSweep reports whether transaction n has the shape of a deposit sweep:
+// not a coinbase, at most MaxSweepOutputs outputs, at least MinSweepInputs
+// distinct input addresses. (A transaction with ≤ 2 outputs is never an
+// equal-output CoinJoin, so no detector runs.)
+func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
+	if t.Coinbase || t.NOut > int64(r.MaxSweepOutputs) || t.NIn < int64(r.MinSweepInputs) {
+		return false
+	}
+	seen := sc.seen[:0]
+	defer func() { sc.seen = seen }()
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		sp := ix.InputAt(i).SpentOutput
+		if sp < 0 {
+			continue
+		}
+		if a := ix.OutputAt(sp).AddrID; a >= 0 && !slices.Contains(seen, a) {
+			if seen = append(seen, a); len(seen) >= r.MinSweepInputs {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sweepAt is isSweep of transaction n, memoised.
+func (r *DepositRule) sweepAt(ix TxIndex, n int64, sc *depositScan) (bool, error) {
+	if v, ok := sc.sweep[n]; ok {
+		return v, nil
+	}
+	t, err := ix.TxAt(n)
+	if err != nil {
+		return false, err
+	}
+	v := r.isSweep(ix, &t, sc)
+	if sc.sweep == nil {
+		sc.sweep = map[int64]bool{}
+	}
+	sc.sweep[n] = v
+	return v, nil
+}
+
+// payer returns the paying address of transaction n as a deposit payment
+// (its first input's address), -1 when n is not one the rule links: a
+// coinbase, a batch of more than MaxPaymentOutputs outputs, no input
+// address, or paid from the deposit address itself. Memoised per tx (the
+// deposit address only matters when it is the payer).
+func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int64, error) {
+	p, ok := sc.payer[n]
+	if !ok {
+		t, err := ix.TxAt(n)
+		if err != nil {
+			return -1, err
+		}
+		p = -1
+		if !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) {
+			for i := t.FirstIn; i < t.FirstIn+t.NIn && p < 0; i++ {
+				if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
+					p = ix.OutputAt(sp).AddrID
+				}
+			}
+		}
+		if sc.payer == nil {
+			sc.payer = map[int64]int64{}
+		}
+		sc.payer[n] = p
+	}
+	if p == deposit {
+		return -1, nil
+	}
+	return p, nil
+}
+
+// depositPairs appends the deposit pairs of transaction n to the chunk,
+// after the transaction's other pairs (the hook of builder.decide and of
+// the chain-order scanner; a no-op without a deposit rule).
+func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *depositScan) error {
+	if b.pol.Deposit == nil {
+		return nil
+	}
+	if len(ds.sweep) > maxDepositMemo {
+		clear(ds.sweep)
+	}
+	if len(ds.payer) > maxDepositMemo {
+		clear(ds.payer)
+	}
+	var err error
+	if c.pairs, err = b.pol.Deposit.pairs(ix, t, n, c.pairs, ds); err != nil {
+		return fmt.Errorf("tx %d: %w", n, err)
+	}
+	return nil
+}
+
+// maxDepositMemo bounds each of a depositScan's memos.
+const maxDepositMemo = 1 << 18
+
+// receipt is one output paying a deposit address, as the rule reads it.
+type receipt struct {
+	out   int64
+	tx    int64 // the paying transaction
+	payer int64 // -1: not a payment the rule links
+	// bad: the output was spent before the sweep by a transaction that is
+	// not a sweep.
+	bad bool
+}
+
+// pairs decides the deposit links of transaction n (a pure function of the
+// index up to n). They are made when the deposit is swept: for each input
+// of a sweep spending output o of address D, paid by transaction q, the
+// payer of q is linked to the payer of the earliest payment to D — provided
+// every earlier coin of D that left before the sweep left in a sweep too
+// ("its coins leave only in sweeps") and D was paid at most MaxReceipts
+// times before its newest coin in the sweep. Only outputs of D up to that
+// coin and spends before n are read, so a build over blocks 0..N then
+// N+1..M decides what one over 0..M does. Whether D belongs to an
+// exchange, and whether the payers are services, depends on the clustering
+// at that point: the builder checks it when it applies the pair
+// (depositGate.admit).
+func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *depositScan) ([]Pair, error) {
+	if !r.isSweep(ix, t, sc) {
+		return out, nil
+	}
+	// The swept coins of each address, newest last.
+	if sc.swept == nil {
+		sc.swept = map[int64][]int64{}
+	}
+	clear(sc.swept)
+	var addrs []int64
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		o := ix.InputAt(i).SpentOutput
+		if o < 0 {
+			continue
+		}
+		d := ix.OutputAt(o).AddrID
+		if d < 0 {
+			continue
+		}
+		if _, ok := sc.swept[d]; !ok {
+			addrs = append(addrs, d)
+		}
+		sc.swept[d] = append(sc.swept[d], o)
+	}
+	conf := confCode(r.Confidence)
+	for _, d := range addrs {
+		coins := sc.swept[d]
+		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
+		// Walk D's receipts back from its newest swept coin, once: first
+		// their output ids only (a fresh address paid once — most swept
+		// coins of merchants and wallets — stops here), then what the rule
+		// reads of each.
+		recs := sc.recs[:0]
+		ok := true
+		for p := coins[len(coins)-1]; p >= 0; p = prevOutput(ix, d, p) {
+			if len(recs) > r.MaxReceipts {
+				ok = false
+				break
+			}
+			recs = append(recs, receipt{out: p})
+		}
+		sc.recs = recs
+		if !ok || len(recs) < 2 {
+			continue
+		}
+		for k := range recs {
+			rc := &recs[k]
+			p := rc.out
+			o := ix.OutputAt(p)
+			rc.tx, _ = ix.TxOfOutput(p)
+			if o.SpentBy >= 0 {
+				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
+					sw, err := r.sweepAt(ix, s, sc)
+					if err != nil {
+						return out, err
+					}
+					rc.bad = !sw
+				}
+			}
+			var err error
+			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
+				return out, err
+			}
+		}
+		// Oldest first: the anchor is the earliest linkable payer, and a
+		// coin that left in an ordinary spend ends the address's use as a
+		// deposit address for every later coin.
+		anchor, bad, next := int64(-1), false, 0
+		for k := len(recs) - 1; k >= 0 && next < len(coins); k-- {
+			rc := recs[k]
+			if rc.out == coins[next] {
+				next++
+				if !bad && anchor >= 0 && rc.payer >= 0 && rc.payer != anchor {
+					out = append(out, Pair{A: uint32(anchor), B: uint32(rc.payer), Tx: rc.tx, Rule: ruleCodeDeposit, Confidence: conf, Change: true, Via: uint32(d)})
+				}
+			}
+			if rc.bad {
+				bad = true
+			}
+			if anchor < 0 && rc.payer >= 0 {
+				anchor = rc.payer
+			}
+		}
+	}
+	return out, nil
+}
+
+// Service categories of BuildOptions.Services as bits of a cluster's mask.
+const (
+	svcExchange uint8 = 1 << iota
+	svcOther
+)
+
+// serviceCategories are the categories that mark a cluster as a service
+// for the deposit rule (the categories attrib.IsService names).
+var serviceCategories = map[string]uint8{"exchange": svcExchange, "otc": svcOther, "mixer": svcOther,
+	"payment_processor": svcOther, "gambling": svcOther, "market": svcOther, "service": svcOther}
+
+// depositGate is the builder's state for deposit links: the service mask
+// of each cluster root (an OR over its members' categories, so it does not
+// depend on the order of the unions) and the rule's thresholds.
+type depositGate struct {
+	rule     DepositRule
+	maxPayer uint32
+	svc      map[uint32]uint8
+	// Skipped counts deposit pairs whose address was not recognised.
+	skipped int64
+}
+
+// newDepositGate returns the gate of a build, nil when the policy has no
+// deposit rule. services maps address ids to the service category of their
+// tags; guard is the build's guard size.
+func newDepositGate(pol *BuildPolicy, services map[uint32]string, uf *UnionFind, guard uint32) *depositGate {
+	if pol.Deposit == nil {
+		return nil
+	}
+	g := &depositGate{rule: pol.Deposit.withDefaults()}
+	g.maxPayer = g.rule.MaxPayerSize
+	if g.maxPayer == 0 {
+		g.maxPayer = guard
+	}
+	if g.maxPayer == 0 {
+		g.maxPayer = DefaultGuardSize
+	}
+	if len(services) > 0 {
+		ids := make([]uint32, 0, len(services))
+		for id := range services {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		g.svc = map[uint32]uint8{}
+		for _, id := range ids {
+			bit := serviceCategories[strings.ToLower(strings.TrimSpace(services[id]))]
+			if bit == 0 || int(id) >= uf.Len() {
+				continue
+			}
+			g.svc[uf.Find(id)] |= bit
+		}
+	}
+	return g
+}
+
+// merged carries the service masks of two merged roots to the new root.
+func (g *depositGate) merged(ra, rb, root uint32) {
+	if g == nil || g.svc == nil {
+		return
+	}
+	m := g.svc[ra] | g.svc[rb]
+	if m == 0 {
+		return
+	}
+	delete(g.svc, ra)
+	delete(g.svc, rb)
+	g.svc[root] = m
+}
+
+// admit decides a deposit pair when it is applied, on the clustering as it
+// stands after the sweep's own co-spend links: apply tells whether it goes
+// on to the guards, reason (non-zero) why it is refused. A pair whose
+// address is not recognised as an exchange's deposit address is dropped
+// (neither linked nor refused).
+func (g *depositGate) admit(uf *UnionFind, p *Pair) (apply bool, reason uint8) {
+	rd := uf.Find(p.Via)
+	recognised := false
+	switch g.rule.Recognise {
+	case DepositAttributed:
+		recognised = g.svc[rd]&svcExchange != 0
+	case DepositEither:
+		recognised = g.svc[rd]&svcExchange != 0 || uf.e[rd]&^rootBit >= g.rule.MinSweeperSize
+	default:
+		recognised = uf.e[rd]&^rootBit >= g.rule.MinSweeperSize
+	}
+	if !recognised {
+		g.skipped++
+		return false, 0
+	}
+	for _, x := range [2]uint32{p.A, p.B} {
+		r := uf.Find(x)
+		if r == rd || uf.e[r]&^rootBit > g.maxPayer || g.svc[r] != 0 {
+			return false, ReasonDepositPayer
+		}
+	}
+	return true, 0
+}
+
+// DepositEvidence recovers what a deposit_reuse link record does not store
+// (the record keeps the later payment's transaction): the deposit address
+// both payments paid and the earlier payment, found by walking back from
+// the later payment's outputs to a payment from the link's other end. ok
+// is false when the index does not show them (a link of another rule, or
+// an index other than the clustering's).
+func DepositEvidence(ix TxIndex, a, b uint32, tx int64) (deposit, earlier int64, ok bool) {
+	t, err := ix.TxAt(tx)
+	if err != nil {
+		return -1, -1, false
+	}
+	r := DefaultDepositRule()
+	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+		d := ix.OutputAt(o).AddrID
+		if d < 0 {
+			continue
+		}
+		var sc depositScan
+		later, err := r.payer(ix, tx, d, &sc)
+		if err != nil || (later != int64(a) && later != int64(b)) {
+			continue
+		}
+		other := int64(a)
+		if later == int64(a) {
+			other = int64(b)
+		}
+		steps := 0
+		for p := prevOutput(ix, d, o); p >= 0 && steps < r.MaxReceipts; p = prevOutput(ix, d, p) {
+			steps++
+			q, _ := ix.TxOfOutput(p)
+			if pq, err := r.payer(ix, q, d, &sc); err == nil && pq == other {
+				return d, q, true
+			}
+		}
+	}
+	return -1, -1, false
+}
