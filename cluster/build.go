@@ -135,6 +135,9 @@ func (o *BuildOptions) ensureDefaults() error {
 type Manifest struct {
 	FormatVersion int    `json:"format_version"`
 	Policy        string `json:"policy"`
+	// PolicyRules is the policy's BuildPolicy.Rules: a stored clustering
+	// resumes only under the same rules.
+	PolicyRules string `json:"policy_rules"`
 	// GuardSize is the supercluster guard threshold, 0 when disabled.
 	GuardSize uint32 `json:"guard_size"`
 	// Height, Tip and Digest are the index's at the build: a later build
@@ -498,7 +501,7 @@ func BuildInMemory(ctx context.Context, ix BuildIndex, opts BuildOptions) (*Unio
 		return nil, BuildResult{}, err
 	}
 	res := BuildResult{FromTx: 0, ToTx: st.Txs, NewInputs: ins, NewLinks: b.links, NewRefused: b.refused}
-	res.Manifest = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, GuardSize: opts.GuardSize,
+	res.Manifest = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, PolicyRules: opts.Policy.Rules(), GuardSize: opts.GuardSize,
 		Height: st.Height, Tip: st.TipHash, Digest: st.Digest, Txs: st.Txs, Inputs: ins, Addresses: st.Addresses,
 		Links: b.links, Refused: b.refused}
 	res.Clusters, res.Largest, res.LargestID = b.uf.Stats()
@@ -581,6 +584,8 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 		res.RebuildReason = "rebuild requested"
 	case m.Policy != opts.Policy.Name || m.GuardSize != opts.GuardSize:
 		res.RebuildReason = fmt.Sprintf("policy changed (%s guard %d → %s guard %d)", m.Policy, m.GuardSize, opts.Policy.Name, opts.GuardSize)
+	case m.PolicyRules != opts.Policy.Rules():
+		res.RebuildReason = fmt.Sprintf("the rules of policy %s changed since the clustering was built (stored %q, now %q)", m.Policy, m.PolicyRules, opts.Policy.Rules())
 	default:
 		res.RebuildReason = checkTip(ix, &m)
 	}
@@ -597,7 +602,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 			res.Rebuilt = true
 			opts.Log.Warn("rebuilding the clustering from transaction 0", "reason", res.RebuildReason)
 		}
-		m = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, GuardSize: opts.GuardSize, Generation: m.Generation}
+		m = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, PolicyRules: opts.Policy.Rules(), GuardSize: opts.GuardSize, Generation: m.Generation}
 		b.uf = NewUnionFind(0)
 		if fs, err = createState(cdir); err != nil {
 			return res, err

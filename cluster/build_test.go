@@ -309,3 +309,45 @@ func TestLabelGuardRefusesChangeLinkBetweenLabels(t *testing.T) {
 		t.Fatalf("labels after merges: %v", b.labels)
 	}
 }
+
+// A stored clustering resumes only under the rules it was built with: the
+// manifest records them, and a change of a policy's rules under the same
+// name rebuilds from transaction 0.
+func TestBuildRebuildsWhenPolicyRulesChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	pol, _ := PolicyByName(PolicyDefault)
+	mi, _ := PolicyByName(PolicyMultiInput)
+	chg, _ := PolicyByName(PolicyChange)
+	if pol.Rules() == mi.Rules() || pol.Rules() == chg.Rules() || chg.Rules() == mi.Rules() {
+		t.Fatalf("policies share their rules: %q / %q / %q", pol.Rules(), chg.Rules(), mi.Rules())
+	}
+	res, err := Build(ctx, w.ix, dir, BuildOptions{Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PolicyRules != pol.Rules() {
+		t.Fatalf("manifest rules %q, want %q", res.PolicyRules, pol.Rules())
+	}
+	res, err = Build(ctx, w.ix, dir, BuildOptions{Policy: pol})
+	if err != nil || res.Rebuilt || res.NewLinks != 0 {
+		t.Fatalf("unchanged rebuild: %+v %v", res, err)
+	}
+	// The same name with other rules (as an older release's "default").
+	older := pol
+	older.Deposit = nil
+	res, err = Build(ctx, w.ix, dir, BuildOptions{Policy: older})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Rebuilt || !strings.Contains(res.RebuildReason, "rules of policy default changed") {
+		t.Fatalf("rules changed: rebuilt %v, reason %q", res.Rebuilt, res.RebuildReason)
+	}
+	if res.PolicyRules != older.Rules() {
+		t.Fatalf("manifest rules %q after the rebuild, want %q", res.PolicyRules, older.Rules())
+	}
+}

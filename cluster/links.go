@@ -127,6 +127,26 @@ type BuildPolicy struct {
 	Deposit *DepositRule
 }
 
+// Rules describes what the policy links, rule by rule with its
+// confidences and parameters. The clustering manifest stores it: a stored
+// clustering resumes only under the same rules, whatever the policy's
+// name (a new rule in "default" rebuilds an older "default" clustering).
+func (p BuildPolicy) Rules() string {
+	var b strings.Builder
+	if p.MultiInput {
+		fmt.Fprintf(&b, "%s %g;", RuleName(1), MultiInputConfidence)
+	}
+	if p.Change != nil {
+		for _, r := range p.Change.Rules {
+			fmt.Fprintf(&b, "%s %g clusters=%t;", r.Name, r.Confidence, r.Clusters)
+		}
+	}
+	if p.Deposit != nil {
+		fmt.Fprintf(&b, "%s %+v;", RuleDepositReuse, p.Deposit.withDefaults())
+	}
+	return b.String()
+}
+
 // Policy names accepted by PolicyByName.
 const (
 	PolicyDefault    = "default"

@@ -174,6 +174,8 @@ func OpenLive(ctx context.Context, ix BuildIndex, data string, opts LiveOptions)
 		reason = "rebuild requested"
 	case m.Policy != opts.Policy.Name || m.GuardSize != opts.GuardSize:
 		reason = fmt.Sprintf("policy changed (%s guard %d → %s guard %d)", m.Policy, m.GuardSize, opts.Policy.Name, opts.GuardSize)
+	case m.PolicyRules != opts.Policy.Rules():
+		reason = fmt.Sprintf("the rules of policy %s changed since the clustering was built (stored %q, now %q)", m.Policy, m.PolicyRules, opts.Policy.Rules())
 	default:
 		reason = checkTip(ix, &m)
 	}
@@ -223,7 +225,7 @@ func (l *Live) readTail(ix BuildIndex) *Manifest {
 		return nil
 	}
 	var t Manifest
-	if json.Unmarshal(b, &t) != nil || t.Generation != l.m.Generation || t.Policy != l.m.Policy || t.GuardSize != l.m.GuardSize ||
+	if json.Unmarshal(b, &t) != nil || t.Generation != l.m.Generation || t.Policy != l.m.Policy || t.PolicyRules != l.m.PolicyRules || t.GuardSize != l.m.GuardSize ||
 		t.Txs < l.m.Txs || t.Links < l.m.Links || t.Refused < l.m.Refused || t.Addresses < l.m.Addresses {
 		return nil
 	}
@@ -352,7 +354,7 @@ func (l *Live) reset(gen uint64) error {
 	l.b = &builder{uf: &UnionFind{e: parent}, pol: l.opts.Policy, guard: l.opts.GuardSize, full: l.opts.FullView}
 	l.b.setLabels(l.opts.Labels)
 	l.private, l.unsaved = true, true
-	l.m = Manifest{FormatVersion: FormatVersion, Policy: l.opts.Policy.Name, GuardSize: l.opts.GuardSize, Generation: gen}
+	l.m = Manifest{FormatVersion: FormatVersion, Policy: l.opts.Policy.Name, PolicyRules: l.opts.Policy.Rules(), GuardSize: l.opts.GuardSize, Generation: gen}
 	l.cur = l.m
 	l.hist = nil
 	l.linksTail, l.refTail = nil, nil
