@@ -22,6 +22,10 @@ type column struct {
 	// committed is how many records (bytes for a byte stream) a manifest
 	// commits in this column.
 	committed func(*manifest) int64
+	// lazy, for the columns synced only now and then (spent.col,
+	// alast.col), is how many records the manifest's watermark says are
+	// durable; the file may be shorter than committed.
+	lazy func(*manifest) int64
 	// Appended bytes not yet written: fixed-size chunks (a whole number of
 	// records each) so that growing never copies; pendLen counts them.
 	chunks  [][]byte
@@ -209,6 +213,19 @@ func (c *column) truncate(n int64) error {
 	}
 	if err := c.f.Truncate(n); err != nil {
 		return fmt.Errorf("truncate column %s: %w", c.name, err)
+	}
+	c.fileLen = n
+	return c.remap()
+}
+
+// extend grows the file with zero bytes to n bytes (a lazily synced
+// column that lost its unsynced tail).
+func (c *column) extend(n int64) error {
+	if c.pendLen != 0 || n <= c.fileLen {
+		return fmt.Errorf("column %s: cannot extend %d bytes (%d pending) to %d", c.name, c.fileLen, c.pendLen, n)
+	}
+	if err := c.f.Truncate(n); err != nil {
+		return fmt.Errorf("extend column %s: %w", c.name, err)
 	}
 	c.fileLen = n
 	return c.remap()

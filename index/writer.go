@@ -396,7 +396,7 @@ func (ix *Index) Commit() error {
 	}
 	t1 := time.Now()
 	ct.Append = t1.Sub(t0)
-	if err := syncAll(ix.cols); err != nil {
+	if err := syncAll(ix.durable); err != nil {
 		return err
 	}
 	t2 := time.Now()
@@ -408,32 +408,35 @@ func (ix *Index) Commit() error {
 	for a, v := range w.lastPend {
 		le.PutUint64(ix.alast.rec(int64(a)), v)
 	}
-	if len(w.marks) > 0 || len(w.lastPend) > 0 {
-		if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
-			return err
-		}
-	}
-	// The hash tables are synced at most every TableSync: between two
-	// syncs a commit leaves them dirty, and recovery re-inserts the ids
-	// committed since the last sync from the columns synced above.
 	t3 := time.Now()
-	ct.SyncMutable = t3.Sub(t2)
-	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
-	if syncTables {
-		if err := ix.txTab.sync(); err != nil {
-			return err
-		}
-		if err := ix.addrTab.sync(); err != nil {
-			return err
-		}
-	}
-	t4 := time.Now()
-	ct.SyncTables = t4.Sub(t3)
+	ct.Marks = t3.Sub(t2)
 	nb := ix.nBlocks()
 	tip := getBlockRec(ix.blocks.rec(nb - 1))
 	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
 		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
-		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest}
+		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest, Synced: ix.m.Synced}
+	// The hash tables, spent.col and alast.col are synced at most every
+	// TableSync: between two syncs a commit leaves them behind, and
+	// recovery (or a reader's overlay) re-derives what the commits since
+	// the last sync added from the columns synced above.
+	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	if syncTables {
+		errs := make(chan error, 2)
+		go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
+		go func() {
+			err := ix.txTab.sync()
+			if err == nil {
+				err = ix.addrTab.sync()
+			}
+			errs <- err
+		}()
+		if err := errors.Join(<-errs, <-errs); err != nil {
+			return err
+		}
+		m.Synced = m.counts()
+	}
+	t4 := time.Now()
+	ct.SyncTables = t4.Sub(t3)
 	if err := w.batch.Set([]byte{kvManifest}, m.encode(), nil); err != nil {
 		return err
 	}
@@ -465,10 +468,33 @@ func (ix *Index) Commit() error {
 // "Commit, recovery, rollback").
 type CommitTimes struct {
 	Append      time.Duration // pending records written to the column files
-	SyncColumns time.Duration // every column fsynced
-	SyncMutable time.Duration // spent marks and list heads of committed records applied, spent.col and alast.col fsynced
-	SyncTables  time.Duration // the hash tables fsynced (0 between TableSync intervals)
+	SyncColumns time.Duration // every column but spent.col and alast.col fsynced
+	Marks       time.Duration // spent marks and list heads of committed records applied
+	SyncTables  time.Duration // the hash tables, spent.col and alast.col fsynced (0 between TableSync intervals)
 	Manifest    time.Duration // the manifest's KV batch committed and flushed
+}
+
+// syncLazy fsyncs spent.col and alast.col and commits a manifest whose
+// watermark says so, when everything is committed and the watermark is
+// behind (before closing the writer).
+func (ix *Index) syncLazy() error {
+	if ix.w == nil || ix.w.pending > 0 || ix.m.upToDate() {
+		return nil
+	}
+	if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
+		return err
+	}
+	m := ix.m
+	m.FormatVersion = FormatVersion
+	m.Synced = m.counts()
+	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush index KV store: %w", err)
+	}
+	ix.m = m
+	return nil
 }
 
 // LastCommit returns the step times of the writer's last commit.
@@ -526,6 +552,10 @@ func (ix *Index) Rollback(h int64) error {
 		nm.Txs, nm.Inputs, nm.Outputs = int64(cut.FirstTx), int64(cut.FirstIn), int64(cut.FirstOut)
 		nm.Addrs, nm.AddrKeyBytes = int64(cut.FirstAddr), int64(cut.KOff)
 	}
+	// What was durable below the new counts still is; recovery below
+	// re-derives the rest and syncs.
+	nm.Synced = ix.m.Synced
+	nm.clampSynced()
 	b := ix.kv.NewBatch()
 	defer b.Close()
 	for bh := nm.Blocks; bh < ix.m.Blocks; bh++ {
