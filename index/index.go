@@ -335,6 +335,11 @@ func (ix *Index) buildLazyOverlay() {
 // unspent), committed or not for the writer; for a reader it may name an
 // uncommitted input (callers compare with the input count).
 func (ix *Index) spentAt(o int64) uint64 {
+	if ix.w != nil && len(ix.w.defSpent) > 0 {
+		if v, ok := ix.w.defSpent[uint64(o)]; ok {
+			return v
+		}
+	}
 	if v, ok := ix.spentOv.get(o); ok {
 		return v
 	}
@@ -348,6 +353,11 @@ func (ix *Index) spentAt(o int64) uint64 {
 // it may name an uncommitted output, whose onext leads back to the
 // committed list.
 func (ix *Index) alastAt(a int64) uint64 {
+	if ix.w != nil && len(ix.w.defLast) > 0 {
+		if v, ok := ix.w.defLast[uint32(a)]; ok {
+			return v
+		}
+	}
 	if v, ok := ix.alastOv.get(a); ok {
 		return v
 	}

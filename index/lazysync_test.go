@@ -413,3 +413,35 @@ func TestCrashKilledWhileFollowing(t *testing.T) {
 	}
 	sameViews(t, "after the kills", views(t, got), views(t, ref))
 }
+
+// TestFormat1Opens: an index of format version 1 (spent.col and alast.col
+// synced at every commit, no watermark in its manifest) opens for reading
+// as it is, and a writer's next commit makes it version 2.
+func TestFormat1Opens(t *testing.T) {
+	bdir := testchain.MainnetBlocksDir(t, 100)
+	src := openBlocksSource(t, bdir, mainnetNet)
+	data := t.TempDir()
+	ix := openWriteIndex(t, data, mainnetNet)
+	ingestT(t, ix, src, 60, 0)
+	want := ix.Status()
+	ix.Close()
+	setManifestField(t, data, "format_version", 1)
+	setManifestField(t, data, "lazy_synced", nil)
+	ro, err := index.Open(data, index.Options{})
+	if err != nil {
+		t.Fatalf("open a format 1 index: %v", err)
+	}
+	want.FormatVersion = 1
+	if st := ro.Status(); st != want {
+		t.Errorf("format 1 index: status\n %+v\nwant\n %+v", st, want)
+	}
+	mustConsistent(t, ro)
+	ro.Close()
+	ix = openWriteIndex(t, data, nil)
+	ingestT(t, ix, src, -1, 0)
+	if st := ix.Status(); st.FormatVersion != index.FormatVersion || st.Height <= want.Height {
+		t.Errorf("after ingesting on: %+v, want format %d above height %d", st, index.FormatVersion, want.Height)
+	}
+	mustConsistent(t, ix)
+	ix.Close()
+}

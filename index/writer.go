@@ -45,7 +45,14 @@ type writer struct {
 	batch    *pebble.Batch
 	marks    []mark            // spent marks on committed outputs
 	lastPend map[uint32]uint64 // list heads of committed addresses
-	pending  int               // blocks applied since the last commit
+	// Committed spent marks and list heads on records in spent.col and
+	// alast.col not written there yet: they are written at the next sync
+	// of the two files (or when there are more than maxDeferred), so a
+	// commit between syncs touches none of their pages. Reads look here
+	// first.
+	defSpent map[uint64]uint64
+	defLast  map[uint32]uint64
+	pending  int // blocks applied since the last commit
 	// lastCommit is how long each step of the last commit took.
 	lastCommit CommitTimes
 	// tablesSynced is when the hash tables were last synced (zero: not
@@ -65,6 +72,8 @@ func newWriter(ix *Index) *writer {
 		ix:       ix,
 		batch:    ix.kv.NewBatch(),
 		lastPend: make(map[uint32]uint64),
+		defSpent: make(map[uint64]uint64),
+		defLast:  make(map[uint32]uint64),
 		inBlock:  make(map[rt.Hash]int),
 		h:        sha256.New(),
 	}
@@ -322,6 +331,8 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 				if inFile {
 					if l, ok := w.lastPend[aid]; ok {
 						last = l
+					} else if l, ok := w.defLast[aid]; ok {
+						last = l
 					} else {
 						last = le.Uint64(ix.alast.rec(int64(aid)))
 					}
@@ -401,12 +412,15 @@ func (ix *Index) Commit() error {
 	}
 	t2 := time.Now()
 	ct.SyncColumns = t2.Sub(t1)
-	le := binary.LittleEndian
 	for _, m := range w.marks {
-		le.PutUint64(ix.spent.rec(int64(m.o)), m.v)
+		w.defSpent[m.o] = m.v
 	}
 	for a, v := range w.lastPend {
-		le.PutUint64(ix.alast.rec(int64(a)), v)
+		w.defLast[a] = v
+	}
+	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	if syncTables || len(w.defSpent)+len(w.defLast) > maxDeferred {
+		w.applyDeferred()
 	}
 	t3 := time.Now()
 	ct.Marks = t3.Sub(t2)
@@ -419,7 +433,6 @@ func (ix *Index) Commit() error {
 	// TableSync: between two syncs a commit leaves them behind, and
 	// recovery (or a reader's overlay) re-derives what the commits since
 	// the last sync added from the columns synced above.
-	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
 	if syncTables {
 		errs := make(chan error, 2)
 		go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
@@ -474,6 +487,24 @@ type CommitTimes struct {
 	Manifest    time.Duration // the manifest's KV batch committed and flushed
 }
 
+// maxDeferred bounds the deferred spent marks and list heads (~50 MB of
+// maps); a bulk ingest reaches it at every commit.
+const maxDeferred = 1 << 20
+
+// applyDeferred writes the deferred spent marks and list heads to
+// spent.col and alast.col (through the map; not synced).
+func (w *writer) applyDeferred() {
+	le := binary.LittleEndian
+	for o, v := range w.defSpent {
+		le.PutUint64(w.ix.spent.rec(int64(o)), v)
+	}
+	for a, v := range w.defLast {
+		le.PutUint64(w.ix.alast.rec(int64(a)), v)
+	}
+	clear(w.defSpent)
+	clear(w.defLast)
+}
+
 // syncLazy fsyncs spent.col and alast.col and commits a manifest whose
 // watermark says so, when everything is committed and the watermark is
 // behind (before closing the writer).
@@ -481,6 +512,7 @@ func (ix *Index) syncLazy() error {
 	if ix.w == nil || ix.w.pending > 0 || ix.m.upToDate() {
 		return nil
 	}
+	ix.w.applyDeferred()
 	if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
 		return err
 	}
@@ -541,6 +573,8 @@ func (ix *Index) Rollback(h int64) error {
 	if h >= ix.m.Height {
 		return nil
 	}
+	// Recovery below undoes the marks of the removed inputs in the files.
+	ix.w.applyDeferred()
 	if h < -1 {
 		h = -1
 	}
