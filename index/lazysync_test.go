@@ -177,7 +177,7 @@ func TestCrashLosesLazyWrites(t *testing.T) {
 
 	rng := rand.New(rand.NewPCG(7, 8))
 	changed := 0
-	for trial := 0; trial < 8; trial++ {
+	for trial := 0; trial < 6; trial++ {
 		dir := t.TempDir()
 		testchain.CopyDir(t, cDir, dir)
 		setManifestField(t, dir, "lazy_synced", synced)
@@ -305,7 +305,7 @@ func TestCrashKilledWhileFollowing(t *testing.T) {
 	const minKills = 22
 
 	world := t.TempDir()
-	if _, err := sim.Run(context.Background(), sim.Config{Out: world, Seed: 9, Txs: 9000, TxPerBlock: 30}); err != nil {
+	if _, err := sim.Run(context.Background(), sim.Config{Out: world, Seed: 9, Txs: 6000, TxPerBlock: 20}); err != nil {
 		t.Fatal(err)
 	}
 	blocks := filepath.Join(world, "blocks")
