@@ -533,11 +533,16 @@ func (ix *Index) recover() error {
 // first) and releases the index.
 func (ix *Index) Close() error {
 	var first error
-	if ix.w != nil && ix.w.pending == 0 && ix.txTab != nil {
+	if ix.w != nil {
+		first = ix.w.wait()
+	}
+	if ix.w != nil && first == nil && ix.w.pending == 0 && ix.txTab != nil {
 		// Leave the tables clean and spent.col and alast.col synced when
 		// everything is committed, so the next open has nothing to
 		// recover.
-		first = ix.txTab.clean()
+		if err := ix.txTab.clean(); err != nil {
+			first = err
+		}
 		if err := ix.addrTab.clean(); err != nil && first == nil {
 			first = err
 		}

@@ -53,6 +53,11 @@ type writer struct {
 	defSpent map[uint64]uint64
 	defLast  map[uint32]uint64
 	pending  int // blocks applied since the last commit
+	// inflight, when not nil, reports the end of a commit running in the
+	// background (manifest inflightM); failed is its error.
+	inflight  chan error
+	inflightM manifest
+	failed    error
 	// lastCommit is how long each step of the last commit took.
 	lastCommit CommitTimes
 	// tablesSynced is when the hash tables were last synced (zero: not
@@ -390,16 +395,33 @@ func (w *writer) addressID(key []byte, h uint64) (uint32, error) {
 // fsynced, then the spent marks and list heads on committed records are
 // applied and fsynced, then the KV batch carrying the new manifest commits
 // atomically. A crash at any point leaves the previous commit intact.
-func (ix *Index) Commit() error {
+func (ix *Index) Commit() error { return ix.commit(false) }
+
+// commit commits the applied blocks. With async (bulk ingest), a commit
+// that syncs no hash table returns once the records are written to the
+// files: fsyncing them and committing the manifest run in the background
+// while the next blocks are applied, and the next commit (or Commit,
+// Rollback, Close) waits for them first. Until then the commit's spent
+// marks and list heads stay in memory, so no mark reaches spent.col or
+// alast.col before the records that set it are durable.
+func (ix *Index) commit(async bool) error {
 	w, err := ix.writerOrErr()
 	if err != nil {
+		return err
+	}
+	if err := w.wait(); err != nil {
 		return err
 	}
 	if w.pending == 0 {
 		return nil
 	}
+	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	async = async && !syncTables
 	var ct CommitTimes
 	t0 := time.Now()
+	if async && len(w.defSpent)+len(w.defLast) > maxDeferred {
+		w.applyDeferred() // earlier commits' marks: their records are durable
+	}
 	for _, c := range ix.cols {
 		if err := c.flush(); err != nil {
 			return err
@@ -407,6 +429,9 @@ func (ix *Index) Commit() error {
 	}
 	t1 := time.Now()
 	ct.Append = t1.Sub(t0)
+	if async {
+		return w.commitInBackground(ct)
+	}
 	if err := syncAll(ix.durable); err != nil {
 		return err
 	}
@@ -418,17 +443,12 @@ func (ix *Index) Commit() error {
 	for a, v := range w.lastPend {
 		w.defLast[a] = v
 	}
-	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
 	if syncTables || len(w.defSpent)+len(w.defLast) > maxDeferred {
 		w.applyDeferred()
 	}
 	t3 := time.Now()
 	ct.Marks = t3.Sub(t2)
-	nb := ix.nBlocks()
-	tip := getBlockRec(ix.blocks.rec(nb - 1))
-	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
-		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
-		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest, Synced: ix.m.Synced}
+	m := ix.newManifest()
 	// The hash tables, spent.col and alast.col are synced at most every
 	// TableSync: between two syncs a commit leaves them behind, and
 	// recovery (or a reader's overlay) re-derives what the commits since
@@ -474,6 +494,75 @@ func (ix *Index) Commit() error {
 	w.tablesSynced = time.Now()
 	ix.txTab.markClean()
 	ix.addrTab.markClean()
+	return nil
+}
+
+// newManifest is the manifest of everything applied, with the current
+// watermark of spent.col and alast.col.
+func (ix *Index) newManifest() manifest {
+	nb := ix.nBlocks()
+	tip := getBlockRec(ix.blocks.rec(nb - 1))
+	return manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
+		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
+		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest, Synced: ix.m.Synced}
+}
+
+// commitInBackground finishes an async commit whose records are written:
+// the columns are fsynced and the manifest committed by a goroutine.
+func (w *writer) commitInBackground(ct CommitTimes) error {
+	ix := w.ix
+	for _, m := range w.marks {
+		w.defSpent[m.o] = m.v
+	}
+	for a, v := range w.lastPend {
+		w.defLast[a] = v
+	}
+	m := ix.newManifest()
+	batch := w.batch
+	w.batch = ix.kv.NewBatch()
+	w.marks = w.marks[:0]
+	clear(w.lastPend)
+	w.pending = 0
+	w.lastCommit = ct
+	done := make(chan error, 1)
+	w.inflight, w.inflightM = done, m
+	go func() {
+		defer batch.Close()
+		err := syncAll(ix.durable)
+		if err == nil {
+			err = batch.Set([]byte{kvManifest}, m.encode(), nil)
+		}
+		if err == nil {
+			if err = batch.Commit(pebble.NoSync); err != nil {
+				err = fmt.Errorf("commit index KV batch: %w", err)
+			}
+		}
+		if err == nil {
+			if err = ix.kv.Flush(); err != nil {
+				err = fmt.Errorf("flush index KV store: %w", err)
+			}
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for a commit running in the background; after a failed one
+// the writer refuses to go on (its memory is past what the files hold).
+func (w *writer) wait() error {
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	if err != nil {
+		w.failed = err
+		return err
+	}
+	w.ix.m = w.inflightM
 	return nil
 }
 
