@@ -272,7 +272,7 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 	// bucketed by their new slot (a counting sort on its top bits) so that
 	// the slots are then written in order, not at random (most of a
 	// rebuild's time was cache misses).
-	const bucketBits = 16
+	const bucketBits = 10
 	shift := uint(0)
 	if log2 > bucketBits {
 		shift = uint(log2 - bucketBits)
