@@ -45,9 +45,10 @@ type Options struct {
 	// CacheBytes is the KV block cache size (0: 128 MiB).
 	CacheBytes int64
 	// TableSync is the longest time between syncs of the txid and address
-	// hash tables (0: 30 s; negative: at every commit). A commit between
-	// two syncs leaves them dirty: after a crash, the ids committed since
-	// the last sync are re-inserted from the columns.
+	// hash tables and of spent.col and alast.col (0: 30 s; negative: at
+	// every commit). A commit between two syncs leaves them behind: after a
+	// crash, the ids, spent marks and list heads committed since the last
+	// sync are rebuilt from the other columns.
 	TableSync time.Duration
 }
 
