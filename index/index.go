@@ -536,6 +536,7 @@ func (ix *Index) Close() error {
 	var first error
 	if ix.w != nil {
 		first = ix.w.wait()
+		ix.w.stopDigests()
 	}
 	if ix.w != nil && first == nil && ix.w.pending == 0 && ix.txTab != nil {
 		// Leave the tables clean and spent.col and alast.col synced when

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"sync"
 	"time"
 
@@ -69,7 +68,11 @@ type writer struct {
 	resolved []uint64
 	txFirst  []uint64
 	fees     []int64
-	h        hash.Hash
+	// The digest goroutine (see digest): its queue, the jobs handed to it
+	// and not waited for, and their count.
+	digCh  chan digestJob
+	digWG  sync.WaitGroup
+	digOut int
 }
 
 func newWriter(ix *Index) *writer {
@@ -80,7 +83,6 @@ func newWriter(ix *Index) *writer {
 		defSpent: make(map[uint64]uint64),
 		defLast:  make(map[uint32]uint64),
 		inBlock:  make(map[rt.Hash]int),
-		h:        sha256.New(),
 	}
 }
 
@@ -174,16 +176,21 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 		return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: "+format, append([]any{chain.ErrCorrupt}, args...)...)}
 	}
 	var prevDigest rt.Hash
+	chained := false // the previous block's digest is still being computed
 	if height == 0 {
 		if b.Hash != ix.net.GenesisHash {
 			return &BlockError{Height: 0, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: first block is not the %s genesis %s", ErrNotConnected, ix.net.Name, ix.net.GenesisHash)}
 		}
 	} else {
-		prev := getBlockRec(ix.blocks.rec(height - 1))
-		if b.Header.Prev != prev.Hash {
-			return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: its parent is %s, the tip is %s", ErrNotConnected, b.Header.Prev, prev.Hash)}
+		prev := ix.blocks.rec(height - 1)
+		if prevHash := rt.Hash(prev[:32]); b.Header.Prev != prevHash {
+			return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: its parent is %s, the tip is %s", ErrNotConnected, b.Header.Prev, prevHash)}
 		}
-		prevDigest = prev.Digest
+		if w.digOut == 0 {
+			prevDigest = rt.Hash(prev[32:64])
+		} else {
+			chained = true
+		}
 	}
 	if root := chain.BlockMerkleRoot(b); root != b.Header.MerkleRoot {
 		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, root)
@@ -351,18 +358,17 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 			}
 		}
 	}
-	// Digest: the bytes this block appended to every canonical column.
-	w.h.Reset()
+	// Digest: the bytes this block appended to every canonical column,
+	// hashed by the digest goroutine, which fills in the block record's
+	// digest (the pending bytes stay unchanged until the next commit,
+	// which waits for it).
+	rec := ix.blocks.appendRec()
+	putBlockRec(rec, &br)
+	j := digestJob{rec: rec, prev: prevDigest, chained: chained}
 	for i, c := range cols {
-		c.pendRange(start[i]-c.fileLen, c.pendLen, func(b []byte) { w.h.Write(b) })
+		c.pendRange(start[i]-c.fileLen, c.pendLen, func(b []byte) { j.parts = append(j.parts, b) })
 	}
-	var content [32]byte
-	w.h.Sum(content[:0])
-	w.h.Reset()
-	w.h.Write(prevDigest[:])
-	w.h.Write(content[:])
-	w.h.Sum(br.Digest[:0])
-	putBlockRec(ix.blocks.appendRec(), &br)
+	w.digest(j)
 	var hv [4]byte
 	binary.BigEndian.PutUint32(hv[:], uint32(height))
 	if err := w.batch.Set(append([]byte{kvBlock}, b.Hash[:]...), hv[:], nil); err != nil {
@@ -370,6 +376,66 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 	}
 	w.pending++
 	return nil
+}
+
+// digestJob is a block's digest to compute: the bytes it appended, its
+// block record (digest at [32:64]) and the previous block's digest (or,
+// chained, the digest of the job before).
+type digestJob struct {
+	parts   [][]byte
+	rec     []byte
+	prev    rt.Hash
+	chained bool
+}
+
+// digest hands a block's digest to the digest goroutine (started on first
+// use), taking the hashing off the applier.
+func (w *writer) digest(j digestJob) {
+	if w.digCh == nil {
+		w.digCh = make(chan digestJob, 1024)
+		go digestLoop(w.digCh, &w.digWG)
+	}
+	w.digWG.Add(1)
+	w.digOut++
+	w.digCh <- j
+}
+
+func digestLoop(ch chan digestJob, wg *sync.WaitGroup) {
+	h := sha256.New()
+	var last, content rt.Hash
+	for j := range ch {
+		if !j.chained {
+			last = j.prev
+		}
+		h.Reset()
+		for _, p := range j.parts {
+			h.Write(p)
+		}
+		h.Sum(content[:0])
+		h.Reset()
+		h.Write(last[:])
+		h.Write(content[:])
+		h.Sum(last[:0])
+		copy(j.rec[32:64], last[:])
+		wg.Done()
+	}
+}
+
+// digestWait waits until every applied block's digest is in its record.
+func (w *writer) digestWait() {
+	if w.digOut > 0 {
+		w.digWG.Wait()
+		w.digOut = 0
+	}
+}
+
+// stopDigests ends the digest goroutine.
+func (w *writer) stopDigests() {
+	w.digestWait()
+	if w.digCh != nil {
+		close(w.digCh)
+		w.digCh = nil
+	}
 }
 
 func (w *writer) addressID(key []byte, h uint64) (uint32, error) {
@@ -415,6 +481,7 @@ func (ix *Index) commit(async bool) error {
 	if w.pending == 0 {
 		return nil
 	}
+	w.digestWait()
 	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
 	async = async && !syncTables
 	var ct CommitTimes
