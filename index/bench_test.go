@@ -238,7 +238,7 @@ func BenchmarkFollowCommit(b *testing.B) {
 				applies = append(applies, t2.Sub(t1))
 				commits = append(commits, time.Since(t2))
 				ct := ix.LastCommit()
-				for i, d := range []time.Duration{ct.Append, ct.SyncColumns, ct.SyncMutable, ct.SyncTables, ct.Manifest} {
+				for i, d := range []time.Duration{ct.Append, ct.SyncColumns, ct.Marks, ct.SyncTables, ct.Manifest} {
 					steps[i] = append(steps[i], d)
 				}
 				per = append(per, time.Since(t0))
@@ -261,7 +261,7 @@ func BenchmarkFollowCommit(b *testing.B) {
 			b.ReportMetric(float64(med(applies).Microseconds())/1000, "apply-p50-ms")
 			b.ReportMetric(float64(med(commits).Microseconds())/1000, "commit-p50-ms")
 			b.ReportMetric(float64(med(floors).Microseconds())/1000, "floor-p50-ms")
-			for i, name := range []string{"append", "sync-columns", "sync-spent-alast", "sync-tables", "manifest"} {
+			for i, name := range []string{"append", "sync-columns", "marks", "sync-tables-spent-alast", "manifest"} {
 				b.ReportMetric(float64(med(steps[i]).Microseconds())/1000, "commit-"+name+"-p50-ms")
 			}
 			b.ReportMetric(float64(med(per))/float64(med(floors)), "ratio-p50")

@@ -17,11 +17,20 @@ type column struct {
 	f       *os.File
 	width   int
 	fileLen int64  // bytes written to the file
-	mm      []byte // map of the file's first len(mm) bytes
-	write   bool
+	mm      []byte // map of the file's first len(mm) bytes (= fileLen)
+	// region is the whole mapping: for a writer it reaches past the file
+	// end, so that the file can grow without a new mapping (which would
+	// drop every page-table entry and make the next reads fault again).
+	// Only mm's bytes are ever accessed.
+	region []byte
+	write  bool
 	// committed is how many records (bytes for a byte stream) a manifest
 	// commits in this column.
 	committed func(*manifest) int64
+	// lazy, for the columns synced only now and then (spent.col,
+	// alast.col), is how many records the manifest's watermark says are
+	// durable; the file may be shorter than committed.
+	lazy func(*manifest) int64
 	// Appended bytes not yet written: fixed-size chunks (a whole number of
 	// records each) so that growing never copies; pendLen counts them.
 	chunks  [][]byte
@@ -59,25 +68,36 @@ func openColumn(dir, name string, width int, write bool) (*column, error) {
 	return c, nil
 }
 
+// mapRoom is the least room a writer's mapping leaves past the file end.
+const mapRoom = 64 << 20
+
 func (c *column) remap() error {
-	if c.mm != nil {
-		if err := syscall.Munmap(c.mm); err != nil {
+	if c.fileLen <= int64(len(c.region)) && c.fileLen > 0 {
+		c.mm = c.region[:c.fileLen:c.fileLen]
+		return nil
+	}
+	if c.region != nil {
+		if err := syscall.Munmap(c.region); err != nil {
 			return fmt.Errorf("munmap %s: %w", c.name, err)
 		}
-		c.mm = nil
+		c.region, c.mm = nil, nil
 	}
 	if c.fileLen == 0 {
 		return nil
 	}
 	prot := syscall.PROT_READ
+	size := c.fileLen
 	if c.write {
 		prot |= syscall.PROT_WRITE
+		// Room to grow: as much again as the file, at least mapRoom.
+		size = (c.fileLen + max(c.fileLen, mapRoom) + mapRoom - 1) / mapRoom * mapRoom
 	}
-	m, err := syscall.Mmap(int(c.f.Fd()), 0, int(c.fileLen), prot, syscall.MAP_SHARED)
+	m, err := syscall.Mmap(int(c.f.Fd()), 0, int(size), prot, syscall.MAP_SHARED)
 	if err != nil {
-		return fmt.Errorf("mmap %s (%d bytes): %w", c.name, c.fileLen, err)
+		return fmt.Errorf("mmap %s (%d bytes): %w", c.name, size, err)
 	}
-	c.mm = m
+	c.region = m
+	c.mm = m[:c.fileLen:c.fileLen]
 	return nil
 }
 
@@ -214,11 +234,24 @@ func (c *column) truncate(n int64) error {
 	return c.remap()
 }
 
+// extend grows the file with zero bytes to n bytes (a lazily synced
+// column that lost its unsynced tail).
+func (c *column) extend(n int64) error {
+	if c.pendLen != 0 || n <= c.fileLen {
+		return fmt.Errorf("column %s: cannot extend %d bytes (%d pending) to %d", c.name, c.fileLen, c.pendLen, n)
+	}
+	if err := c.f.Truncate(n); err != nil {
+		return fmt.Errorf("extend column %s: %w", c.name, err)
+	}
+	c.fileLen = n
+	return c.remap()
+}
+
 func (c *column) close() error {
 	var err error
-	if c.mm != nil {
-		err = syscall.Munmap(c.mm)
-		c.mm = nil
+	if c.region != nil {
+		err = syscall.Munmap(c.region)
+		c.region, c.mm = nil, nil
 	}
 	if e := c.f.Close(); err == nil {
 		err = e

@@ -8,9 +8,14 @@ import (
 	rt "github.com/ransomtrail/ransomtrail"
 )
 
-// FormatVersion is the on-disk format this code writes and reads. An index
-// written with a newer version is refused; see docs/SCHEMA.md.
-const FormatVersion = 1
+// FormatVersion is the on-disk format this code writes. An index written
+// with a newer version is refused; one of version 1 (spent.col and
+// alast.col synced at every commit) is read and written on as version 2.
+// See docs/SCHEMA.md.
+const FormatVersion = 2
+
+// oldestFormat is the oldest format version this code opens.
+const oldestFormat = 1
 
 // Record widths in bytes (docs/SCHEMA.md describes every field).
 const (
@@ -62,6 +67,37 @@ type manifest struct {
 	Addrs         int64   `json:"addresses"`
 	AddrKeyBytes  int64   `json:"address_key_bytes"`
 	Digest        rt.Hash `json:"digest"`
+	// Synced is the watermark of the lazily synced columns spent.col and
+	// alast.col: the counts of the commit at their last fsync. Every spent
+	// mark set by an input below Synced.Inputs and every list head moved
+	// by an output below Synced.Outputs is durable; past it, recovery
+	// re-derives them from in.col and out.col.
+	Synced syncedCounts `json:"lazy_synced"`
+}
+
+// syncedCounts are the counts of a commit at which spent.col and alast.col
+// were fsynced.
+type syncedCounts struct {
+	Inputs    int64 `json:"inputs"`
+	Outputs   int64 `json:"outputs"`
+	Addresses int64 `json:"addresses"`
+}
+
+// counts returns the manifest's own counts as a watermark (everything
+// durable).
+func (m *manifest) counts() syncedCounts {
+	return syncedCounts{Inputs: m.Inputs, Outputs: m.Outputs, Addresses: m.Addrs}
+}
+
+// upToDate reports whether the lazily synced columns are durable up to the
+// commit.
+func (m *manifest) upToDate() bool { return m.Synced == m.counts() }
+
+// clampSynced keeps the watermark at or below the commit's counts.
+func (m *manifest) clampSynced() {
+	m.Synced.Inputs = min(m.Synced.Inputs, m.Inputs)
+	m.Synced.Outputs = min(m.Synced.Outputs, m.Outputs)
+	m.Synced.Addresses = min(m.Synced.Addresses, m.Addrs)
 }
 
 func (m *manifest) encode() []byte {

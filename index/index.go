@@ -6,6 +6,7 @@
 package index
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -43,9 +45,10 @@ type Options struct {
 	// CacheBytes is the KV block cache size (0: 128 MiB).
 	CacheBytes int64
 	// TableSync is the longest time between syncs of the txid and address
-	// hash tables (0: 30 s; negative: at every commit). A commit between
-	// two syncs leaves them dirty: after a crash, the ids committed since
-	// the last sync are re-inserted from the columns.
+	// hash tables and of spent.col and alast.col (0: 30 s; negative: at
+	// every commit). A commit between two syncs leaves them behind: after a
+	// crash, the ids, spent marks and list heads committed since the last
+	// sync are rebuilt from the other columns.
 	TableSync time.Duration
 }
 
@@ -60,7 +63,13 @@ type Index struct {
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
 	cols                                                             []*column
-	txTab, addrTab                                                   *hashTable
+	// durable is every column but spent.col and alast.col: synced at every
+	// commit.
+	durable        []*column
+	txTab, addrTab *hashTable
+	// spentOv and alastOv are a reader's overlays of spent.col and
+	// alast.col past their watermark (nil: none needed).
+	spentOv, alastOv *lazyOverlay
 
 	w *writer // nil when read-only
 }
@@ -156,9 +165,14 @@ func (ix *Index) load(colDir string) error {
 	if ix.m.FormatVersion > FormatVersion {
 		return fmt.Errorf("index in %s has format version %d, newer than this ransomtrail supports (%d): upgrade ransomtrail", ix.dir, ix.m.FormatVersion, FormatVersion)
 	}
-	if ix.m.FormatVersion < FormatVersion {
-		return fmt.Errorf("index in %s has old format version %d (this ransomtrail reads %d): re-ingest into a new --data directory", ix.dir, ix.m.FormatVersion, FormatVersion)
+	if ix.m.FormatVersion < oldestFormat {
+		return fmt.Errorf("index in %s has old format version %d (this ransomtrail reads %d to %d): re-ingest into a new --data directory", ix.dir, ix.m.FormatVersion, oldestFormat, FormatVersion)
 	}
+	if ix.m.FormatVersion == 1 {
+		// Version 1 synced spent.col and alast.col at every commit.
+		ix.m.Synced = ix.m.counts()
+	}
+	ix.m.clampSynced()
 	net, err := chain.LookupNetwork(ix.m.Network)
 	if err != nil {
 		return fmt.Errorf("index in %s: %w", ix.dir, err)
@@ -205,10 +219,23 @@ func (ix *Index) load(colDir string) error {
 		}
 		(*s.dst).committed = s.count
 	}
+	for _, c := range ix.cols {
+		if c != ix.spent && c != ix.alast {
+			ix.durable = append(ix.durable, c)
+		}
+	}
+	ix.spent.lazy = func(m *manifest) int64 { return m.Synced.Outputs }
+	ix.alast.lazy = func(m *manifest) int64 { return m.Synced.Addresses }
 	for _, s := range specs {
 		c := *s.dst
-		if c.fileLen < ix.expectedLen(c) {
-			return fmt.Errorf("index in %s is damaged: column %s has %d bytes, the manifest needs %d (%w)", ix.dir, c.name, c.fileLen, ix.expectedLen(c), chain.ErrCorrupt)
+		// A lazily synced column may have lost its unsynced tail (a
+		// machine crash): it needs only its length at the watermark.
+		need := ix.expectedLen(c)
+		if c.lazy != nil {
+			need = c.lazy(&ix.m) * int64(c.width)
+		}
+		if c.fileLen < need {
+			return fmt.Errorf("index in %s is damaged: column %s has %d bytes, the manifest needs %d (%w)", ix.dir, c.name, c.fileLen, need, chain.ErrCorrupt)
 		}
 	}
 	if ix.txTab, err = openHashTable(colDir, "txid.hash", ix.opts.Write); err != nil {
@@ -234,8 +261,125 @@ func (ix *Index) load(colDir string) error {
 		// Options.TableSync): those are looked up from the columns.
 		ix.txTab.overlay(ix.m.Txs, ix.txHashOf)
 		ix.addrTab.overlay(ix.m.Addrs, ix.addrHashOf)
+		// Likewise spent marks and list heads of the commits since the
+		// last sync of spent.col and alast.col are taken from in.col and
+		// out.col, whatever the two files hold.
+		ix.buildLazyOverlay()
 	}
 	return nil
+}
+
+// lazyOverlay maps ids to values, sorted by id: for a reader, the spent
+// marks (output → input+1) or list heads (address → output+1) set by the
+// commits past the watermark of spent.col and alast.col.
+type lazyOverlay struct {
+	ids  []int64
+	vals []uint64
+}
+
+func (ov *lazyOverlay) get(id int64) (uint64, bool) {
+	if ov == nil {
+		return 0, false
+	}
+	i, ok := slices.BinarySearch(ov.ids, id)
+	if !ok {
+		return 0, false
+	}
+	return ov.vals[i], true
+}
+
+// newLazyOverlay sorts pairs by id; of several values for one id, the
+// largest (the newest) wins.
+func newLazyOverlay(pairs [][2]uint64) *lazyOverlay {
+	if len(pairs) == 0 {
+		return nil
+	}
+	slices.SortFunc(pairs, func(a, b [2]uint64) int {
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a[1], b[1])
+	})
+	ov := &lazyOverlay{}
+	for i, p := range pairs {
+		if i+1 < len(pairs) && pairs[i+1][0] == p[0] {
+			continue
+		}
+		ov.ids = append(ov.ids, int64(p[0]))
+		ov.vals = append(ov.vals, p[1])
+	}
+	return ov
+}
+
+// buildLazyOverlay prepares a reader of an index whose spent.col and
+// alast.col are not synced up to the commit.
+func (ix *Index) buildLazyOverlay() {
+	m := &ix.m
+	le := binary.LittleEndian
+	var pairs [][2]uint64
+	for i := m.Synced.Inputs; i < m.Inputs; i++ {
+		if o := le.Uint64(ix.ins.rec(i)); o != CoinbaseInput && int64(o) < m.Outputs {
+			pairs = append(pairs, [2]uint64{o, uint64(i) + 1})
+		}
+	}
+	ix.spentOv = newLazyOverlay(pairs)
+	pairs = nil
+	for o := m.Synced.Outputs; o < m.Outputs; o++ {
+		if a := le.Uint32(ix.outs.rec(o)[8:]); a != NoAddress && int64(a) < m.Addrs {
+			pairs = append(pairs, [2]uint64{uint64(a), uint64(o) + 1})
+		}
+	}
+	ix.alastOv = newLazyOverlay(pairs)
+}
+
+// spentAt returns output o's spent.col value (spending input + 1, 0:
+// unspent), committed or not for the writer; for a reader it may name an
+// uncommitted input (callers compare with the input count).
+func (ix *Index) spentAt(o int64) uint64 {
+	if ix.w != nil && len(ix.w.defSpent) > 0 {
+		if v, ok := ix.w.defSpent[uint64(o)]; ok {
+			return v
+		}
+	}
+	if v, ok := ix.spentOv.get(o); ok {
+		return v
+	}
+	if ix.w == nil && (o+1)*spentWidth > int64(len(ix.spent.mm)) {
+		return 0 // past a lazily synced file's durable tail
+	}
+	return binary.LittleEndian.Uint64(ix.spent.rec(o))
+}
+
+// alastAt returns address a's list head (newest output + 1); for a reader
+// it may name an uncommitted output, whose onext leads back to the
+// committed list.
+func (ix *Index) alastAt(a int64) uint64 {
+	if ix.w != nil && len(ix.w.defLast) > 0 {
+		if v, ok := ix.w.defLast[uint32(a)]; ok {
+			return v
+		}
+	}
+	if v, ok := ix.alastOv.get(a); ok {
+		return v
+	}
+	if ix.w == nil && (a+1)*alastWidth > int64(len(ix.alast.mm)) {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(ix.alast.rec(a))
+}
+
+// onextAt returns output o's onext value. A reader may have to follow an
+// output appended after it mapped the file (a writer still running): that
+// record is read from the file.
+func (ix *Index) onextAt(o int64) uint64 {
+	if ix.w != nil || (o+1)*onextWidth <= int64(len(ix.onext.mm)) {
+		return binary.LittleEndian.Uint64(ix.onext.rec(o))
+	}
+	var b [onextWidth]byte
+	if _, err := ix.onext.f.ReadAt(b[:], o*onextWidth); err != nil {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // txHash is the hash-table key of a txid (txids are uniform already).
@@ -269,13 +413,25 @@ func (ix *Index) addrHashOf(id int64) uint64 { return addrHash(ix.addrKeyAt(id))
 func (ix *Index) expectedLen(c *column) int64 { return c.committed(&ix.m) * int64(c.width) }
 
 // recover brings the columns back to the manifest: it undoes the mutations
-// (spent marks, address list heads) made by records past the manifest, then
-// truncates every column. It is idempotent: a crash during recovery is
-// recovered by the next open. Rollback uses the same path.
+// (spent marks, address list heads) made by records past the manifest,
+// re-derives those of the committed records past the watermark of the
+// lazily synced spent.col and alast.col (extending them first if a crash
+// cut their unsynced tail), syncs the two, then truncates every column. It
+// is idempotent: a crash during recovery is recovered by the next open.
+// Rollback uses the same path.
 func (ix *Index) recover() error {
 	m := &ix.m
 	le := binary.LittleEndian
-	undone := 0
+	undone, rederived := 0, 0
+	extended := false
+	for _, c := range []*column{ix.spent, ix.alast} {
+		if n := ix.expectedLen(c); c.fileLen < n {
+			if err := c.extend(n); err != nil {
+				return err
+			}
+			extended = true
+		}
+	}
 	// Spent marks set by uncommitted inputs on committed outputs.
 	nIn := ix.ins.fileLen / inWidth
 	spentN := ix.spent.fileLen / spentWidth
@@ -304,6 +460,37 @@ func (ix *Index) recover() error {
 			le.PutUint64(r, le.Uint64(ix.onext.rec(o)))
 			undone++
 		}
+	}
+	// Spent marks and list heads of committed records past the watermark:
+	// set again from in.col and out.col (synced at every commit), in
+	// chain order so the newest output ends as its address's head.
+	for i := m.Synced.Inputs; i < m.Inputs; i++ {
+		o := le.Uint64(ix.ins.rec(i))
+		if o == CoinbaseInput || int64(o) >= m.Outputs {
+			continue
+		}
+		if r := ix.spent.rec(int64(o)); le.Uint64(r) != uint64(i)+1 {
+			le.PutUint64(r, uint64(i)+1)
+			rederived++
+		}
+	}
+	for o := m.Synced.Outputs; o < m.Outputs; o++ {
+		a := le.Uint32(ix.outs.rec(o)[8:])
+		if a == NoAddress || int64(a) >= m.Addrs {
+			continue
+		}
+		if r := ix.alast.rec(int64(a)); le.Uint64(r) != uint64(o)+1 {
+			le.PutUint64(r, uint64(o)+1)
+			rederived++
+		}
+	}
+	// Durable before any record they were derived from is cut off.
+	if undone > 0 || rederived > 0 || extended || !m.upToDate() {
+		if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
+			return err
+		}
+		// The next commit's manifest carries the new watermark.
+		m.Synced = m.counts()
 	}
 	if ix.txTab.dirty {
 		rm, re, err := ix.txTab.recoverCommitted(m.Txs, ix.txHashOf)
@@ -337,6 +524,9 @@ func (ix *Index) recover() error {
 		}
 		ix.log.Info("index recovered to its last commit", "height", m.Height, "undone_links", undone)
 	}
+	if rederived > 0 || extended {
+		ix.log.Info("spent marks and address list heads past their last sync re-derived", "height", m.Height, "rederived", rederived, "extended", extended)
+	}
 	return nil
 }
 
@@ -344,11 +534,21 @@ func (ix *Index) recover() error {
 // first) and releases the index.
 func (ix *Index) Close() error {
 	var first error
-	if ix.w != nil && ix.w.pending == 0 && ix.txTab != nil {
-		// Leave the tables clean when everything is committed, so the next
-		// open has nothing to recover.
-		first = ix.txTab.clean()
+	if ix.w != nil {
+		first = ix.w.wait()
+		ix.w.stopDigests()
+	}
+	if ix.w != nil && first == nil && ix.w.pending == 0 && ix.txTab != nil {
+		// Leave the tables clean and spent.col and alast.col synced when
+		// everything is committed, so the next open has nothing to
+		// recover.
+		if err := ix.txTab.clean(); err != nil {
+			first = err
+		}
 		if err := ix.addrTab.clean(); err != nil && first == nil {
+			first = err
+		}
+		if err := ix.syncLazy(); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -538,7 +738,7 @@ func (ix *Index) OutputAt(o int64) Output {
 	if a == NoAddress {
 		out.AddrID = -1
 	}
-	if s := binary.LittleEndian.Uint64(ix.spent.rec(o)); s != 0 && int64(s-1) < ix.nIns() {
+	if s := ix.spentAt(o); s != 0 && int64(s-1) < ix.nIns() {
 		out.SpentBy = int64(s - 1)
 	}
 	return out
@@ -609,24 +809,21 @@ func (ix *Index) AddressAt(id int64) (rt.Address, error) {
 // AddressOutputs calls fn for the outputs paying to address id, newest
 // first, until fn returns false.
 func (ix *Index) AddressOutputs(id int64, fn func(o int64) bool) {
-	next := binary.LittleEndian.Uint64(ix.alast.rec(id))
+	next := ix.alastAt(id)
 	n := ix.nOuts()
-	mapped := int64(len(ix.onext.mm)) / onextWidth
 	for next != 0 {
 		o := int64(next - 1)
 		if o >= n {
 			// An output past the last commit (a reader of an index whose
-			// writer crashed): skip to the committed part of the list.
-			if o >= mapped {
-				return
-			}
-			next = binary.LittleEndian.Uint64(ix.onext.rec(o))
+			// writer crashed or is still running): skip to the committed
+			// part of the list.
+			next = ix.onextAt(o)
 			continue
 		}
 		if !fn(o) {
 			return
 		}
-		next = binary.LittleEndian.Uint64(ix.onext.rec(o))
+		next = ix.onextAt(o)
 	}
 }
 

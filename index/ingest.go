@@ -225,7 +225,7 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 		}
 		t := now()
 		if batchBytes >= maxBytes || t.Sub(lastCommit) >= interval || (opts.CommitBlocks > 0 && ix.PendingBlocks() >= opts.CommitBlocks) {
-			if err := ix.Commit(); err != nil {
+			if err := ix.commit(true); err != nil {
 				return false, err
 			}
 			lastCommit, batchBytes = t, 0

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"sync"
 	"time"
 
@@ -45,7 +44,19 @@ type writer struct {
 	batch    *pebble.Batch
 	marks    []mark            // spent marks on committed outputs
 	lastPend map[uint32]uint64 // list heads of committed addresses
-	pending  int               // blocks applied since the last commit
+	// Committed spent marks and list heads on records in spent.col and
+	// alast.col not written there yet: they are written at the next sync
+	// of the two files (or when there are more than maxDeferred), so a
+	// commit between syncs touches none of their pages. Reads look here
+	// first.
+	defSpent map[uint64]uint64
+	defLast  map[uint32]uint64
+	pending  int // blocks applied since the last commit
+	// inflight, when not nil, reports the end of a commit running in the
+	// background (manifest inflightM); failed is its error.
+	inflight  chan error
+	inflightM manifest
+	failed    error
 	// lastCommit is how long each step of the last commit took.
 	lastCommit CommitTimes
 	// tablesSynced is when the hash tables were last synced (zero: not
@@ -57,7 +68,11 @@ type writer struct {
 	resolved []uint64
 	txFirst  []uint64
 	fees     []int64
-	h        hash.Hash
+	// The digest goroutine (see digest): its queue, the jobs handed to it
+	// and not waited for, and their count.
+	digCh  chan digestJob
+	digWG  sync.WaitGroup
+	digOut int
 }
 
 func newWriter(ix *Index) *writer {
@@ -65,8 +80,9 @@ func newWriter(ix *Index) *writer {
 		ix:       ix,
 		batch:    ix.kv.NewBatch(),
 		lastPend: make(map[uint32]uint64),
+		defSpent: make(map[uint64]uint64),
+		defLast:  make(map[uint32]uint64),
 		inBlock:  make(map[rt.Hash]int),
-		h:        sha256.New(),
 	}
 }
 
@@ -160,16 +176,21 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 		return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: "+format, append([]any{chain.ErrCorrupt}, args...)...)}
 	}
 	var prevDigest rt.Hash
+	chained := false // the previous block's digest is still being computed
 	if height == 0 {
 		if b.Hash != ix.net.GenesisHash {
 			return &BlockError{Height: 0, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: first block is not the %s genesis %s", ErrNotConnected, ix.net.Name, ix.net.GenesisHash)}
 		}
 	} else {
-		prev := getBlockRec(ix.blocks.rec(height - 1))
-		if b.Header.Prev != prev.Hash {
-			return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: its parent is %s, the tip is %s", ErrNotConnected, b.Header.Prev, prev.Hash)}
+		prev := ix.blocks.rec(height - 1)
+		if prevHash := rt.Hash(prev[:32]); b.Header.Prev != prevHash {
+			return &BlockError{Height: height, Hash: b.Hash, Where: where, Err: fmt.Errorf("%w: its parent is %s, the tip is %s", ErrNotConnected, b.Header.Prev, prevHash)}
 		}
-		prevDigest = prev.Digest
+		if w.digOut == 0 {
+			prevDigest = rt.Hash(prev[32:64])
+		} else {
+			chained = true
+		}
 	}
 	if root := chain.BlockMerkleRoot(b); root != b.Header.MerkleRoot {
 		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, root)
@@ -322,6 +343,8 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 				if inFile {
 					if l, ok := w.lastPend[aid]; ok {
 						last = l
+					} else if l, ok := w.defLast[aid]; ok {
+						last = l
 					} else {
 						last = le.Uint64(ix.alast.rec(int64(aid)))
 					}
@@ -335,18 +358,17 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 			}
 		}
 	}
-	// Digest: the bytes this block appended to every canonical column.
-	w.h.Reset()
+	// Digest: the bytes this block appended to every canonical column,
+	// hashed by the digest goroutine, which fills in the block record's
+	// digest (the pending bytes stay unchanged until the next commit,
+	// which waits for it).
+	rec := ix.blocks.appendRec()
+	putBlockRec(rec, &br)
+	j := digestJob{rec: rec, prev: prevDigest, chained: chained}
 	for i, c := range cols {
-		c.pendRange(start[i]-c.fileLen, c.pendLen, func(b []byte) { w.h.Write(b) })
+		c.pendRange(start[i]-c.fileLen, c.pendLen, func(b []byte) { j.parts = append(j.parts, b) })
 	}
-	var content [32]byte
-	w.h.Sum(content[:0])
-	w.h.Reset()
-	w.h.Write(prevDigest[:])
-	w.h.Write(content[:])
-	w.h.Sum(br.Digest[:0])
-	putBlockRec(ix.blocks.appendRec(), &br)
+	w.digest(j)
 	var hv [4]byte
 	binary.BigEndian.PutUint32(hv[:], uint32(height))
 	if err := w.batch.Set(append([]byte{kvBlock}, b.Hash[:]...), hv[:], nil); err != nil {
@@ -354,6 +376,66 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 	}
 	w.pending++
 	return nil
+}
+
+// digestJob is a block's digest to compute: the bytes it appended, its
+// block record (digest at [32:64]) and the previous block's digest (or,
+// chained, the digest of the job before).
+type digestJob struct {
+	parts   [][]byte
+	rec     []byte
+	prev    rt.Hash
+	chained bool
+}
+
+// digest hands a block's digest to the digest goroutine (started on first
+// use), taking the hashing off the applier.
+func (w *writer) digest(j digestJob) {
+	if w.digCh == nil {
+		w.digCh = make(chan digestJob, 1024)
+		go digestLoop(w.digCh, &w.digWG)
+	}
+	w.digWG.Add(1)
+	w.digOut++
+	w.digCh <- j
+}
+
+func digestLoop(ch chan digestJob, wg *sync.WaitGroup) {
+	h := sha256.New()
+	var last, content rt.Hash
+	for j := range ch {
+		if !j.chained {
+			last = j.prev
+		}
+		h.Reset()
+		for _, p := range j.parts {
+			h.Write(p)
+		}
+		h.Sum(content[:0])
+		h.Reset()
+		h.Write(last[:])
+		h.Write(content[:])
+		h.Sum(last[:0])
+		copy(j.rec[32:64], last[:])
+		wg.Done()
+	}
+}
+
+// digestWait waits until every applied block's digest is in its record.
+func (w *writer) digestWait() {
+	if w.digOut > 0 {
+		w.digWG.Wait()
+		w.digOut = 0
+	}
+}
+
+// stopDigests ends the digest goroutine.
+func (w *writer) stopDigests() {
+	w.digestWait()
+	if w.digCh != nil {
+		close(w.digCh)
+		w.digCh = nil
+	}
 }
 
 func (w *writer) addressID(key []byte, h uint64) (uint32, error) {
@@ -379,16 +461,34 @@ func (w *writer) addressID(key []byte, h uint64) (uint32, error) {
 // fsynced, then the spent marks and list heads on committed records are
 // applied and fsynced, then the KV batch carrying the new manifest commits
 // atomically. A crash at any point leaves the previous commit intact.
-func (ix *Index) Commit() error {
+func (ix *Index) Commit() error { return ix.commit(false) }
+
+// commit commits the applied blocks. With async (bulk ingest), a commit
+// that syncs no hash table returns once the records are written to the
+// files: fsyncing them and committing the manifest run in the background
+// while the next blocks are applied, and the next commit (or Commit,
+// Rollback, Close) waits for them first. Until then the commit's spent
+// marks and list heads stay in memory, so no mark reaches spent.col or
+// alast.col before the records that set it are durable.
+func (ix *Index) commit(async bool) error {
 	w, err := ix.writerOrErr()
 	if err != nil {
+		return err
+	}
+	if err := w.wait(); err != nil {
 		return err
 	}
 	if w.pending == 0 {
 		return nil
 	}
+	w.digestWait()
+	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	async = async && !syncTables
 	var ct CommitTimes
 	t0 := time.Now()
+	if async && len(w.defSpent)+len(w.defLast) > maxDeferred {
+		w.applyDeferred() // earlier commits' marks: their records are durable
+	}
 	for _, c := range ix.cols {
 		if err := c.flush(); err != nil {
 			return err
@@ -396,44 +496,47 @@ func (ix *Index) Commit() error {
 	}
 	t1 := time.Now()
 	ct.Append = t1.Sub(t0)
-	if err := syncAll(ix.cols); err != nil {
+	if async {
+		return w.commitInBackground(ct)
+	}
+	if err := syncAll(ix.durable); err != nil {
 		return err
 	}
 	t2 := time.Now()
 	ct.SyncColumns = t2.Sub(t1)
-	le := binary.LittleEndian
 	for _, m := range w.marks {
-		le.PutUint64(ix.spent.rec(int64(m.o)), m.v)
+		w.defSpent[m.o] = m.v
 	}
 	for a, v := range w.lastPend {
-		le.PutUint64(ix.alast.rec(int64(a)), v)
+		w.defLast[a] = v
 	}
-	if len(w.marks) > 0 || len(w.lastPend) > 0 {
-		if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
-			return err
-		}
+	if syncTables || len(w.defSpent)+len(w.defLast) > maxDeferred {
+		w.applyDeferred()
 	}
-	// The hash tables are synced at most every TableSync: between two
-	// syncs a commit leaves them dirty, and recovery re-inserts the ids
-	// committed since the last sync from the columns synced above.
 	t3 := time.Now()
-	ct.SyncMutable = t3.Sub(t2)
-	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	ct.Marks = t3.Sub(t2)
+	m := ix.newManifest()
+	// The hash tables, spent.col and alast.col are synced at most every
+	// TableSync: between two syncs a commit leaves them behind, and
+	// recovery (or a reader's overlay) re-derives what the commits since
+	// the last sync added from the columns synced above.
 	if syncTables {
-		if err := ix.txTab.sync(); err != nil {
+		errs := make(chan error, 2)
+		go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
+		go func() {
+			err := ix.txTab.sync()
+			if err == nil {
+				err = ix.addrTab.sync()
+			}
+			errs <- err
+		}()
+		if err := errors.Join(<-errs, <-errs); err != nil {
 			return err
 		}
-		if err := ix.addrTab.sync(); err != nil {
-			return err
-		}
+		m.Synced = m.counts()
 	}
 	t4 := time.Now()
 	ct.SyncTables = t4.Sub(t3)
-	nb := ix.nBlocks()
-	tip := getBlockRec(ix.blocks.rec(nb - 1))
-	m := manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
-		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
-		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest}
 	if err := w.batch.Set([]byte{kvManifest}, m.encode(), nil); err != nil {
 		return err
 	}
@@ -461,14 +564,125 @@ func (ix *Index) Commit() error {
 	return nil
 }
 
+// newManifest is the manifest of everything applied, with the current
+// watermark of spent.col and alast.col.
+func (ix *Index) newManifest() manifest {
+	nb := ix.nBlocks()
+	tip := getBlockRec(ix.blocks.rec(nb - 1))
+	return manifest{FormatVersion: FormatVersion, Network: ix.net.Name, Height: nb - 1, Tip: tip.Hash,
+		Blocks: nb, Txs: ix.nTxs(), Inputs: ix.nIns(), Outputs: ix.nOuts(), Addrs: ix.addrs.count(),
+		AddrKeyBytes: ix.akeys.size(), Digest: tip.Digest, Synced: ix.m.Synced}
+}
+
+// commitInBackground finishes an async commit whose records are written:
+// the columns are fsynced and the manifest committed by a goroutine.
+func (w *writer) commitInBackground(ct CommitTimes) error {
+	ix := w.ix
+	for _, m := range w.marks {
+		w.defSpent[m.o] = m.v
+	}
+	for a, v := range w.lastPend {
+		w.defLast[a] = v
+	}
+	m := ix.newManifest()
+	batch := w.batch
+	w.batch = ix.kv.NewBatch()
+	w.marks = w.marks[:0]
+	clear(w.lastPend)
+	w.pending = 0
+	w.lastCommit = ct
+	done := make(chan error, 1)
+	w.inflight, w.inflightM = done, m
+	go func() {
+		defer batch.Close()
+		err := syncAll(ix.durable)
+		if err == nil {
+			err = batch.Set([]byte{kvManifest}, m.encode(), nil)
+		}
+		if err == nil {
+			if err = batch.Commit(pebble.NoSync); err != nil {
+				err = fmt.Errorf("commit index KV batch: %w", err)
+			}
+		}
+		if err == nil {
+			if err = ix.kv.Flush(); err != nil {
+				err = fmt.Errorf("flush index KV store: %w", err)
+			}
+		}
+		done <- err
+	}()
+	return nil
+}
+
+// wait waits for a commit running in the background; after a failed one
+// the writer refuses to go on (its memory is past what the files hold).
+func (w *writer) wait() error {
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.inflight == nil {
+		return nil
+	}
+	err := <-w.inflight
+	w.inflight = nil
+	if err != nil {
+		w.failed = err
+		return err
+	}
+	w.ix.m = w.inflightM
+	return nil
+}
+
 // CommitTimes is how long each step of a commit took (docs/SCHEMA.md,
 // "Commit, recovery, rollback").
 type CommitTimes struct {
 	Append      time.Duration // pending records written to the column files
-	SyncColumns time.Duration // every column fsynced
-	SyncMutable time.Duration // spent marks and list heads of committed records applied, spent.col and alast.col fsynced
-	SyncTables  time.Duration // the hash tables fsynced (0 between TableSync intervals)
+	SyncColumns time.Duration // every column but spent.col and alast.col fsynced
+	Marks       time.Duration // spent marks and list heads of committed records applied
+	SyncTables  time.Duration // the hash tables, spent.col and alast.col fsynced (0 between TableSync intervals)
 	Manifest    time.Duration // the manifest's KV batch committed and flushed
+}
+
+// maxDeferred bounds the deferred spent marks and list heads (~50 MB of
+// maps); a bulk ingest reaches it at every commit.
+const maxDeferred = 1 << 20
+
+// applyDeferred writes the deferred spent marks and list heads to
+// spent.col and alast.col (through the map; not synced).
+func (w *writer) applyDeferred() {
+	le := binary.LittleEndian
+	for o, v := range w.defSpent {
+		le.PutUint64(w.ix.spent.rec(int64(o)), v)
+	}
+	for a, v := range w.defLast {
+		le.PutUint64(w.ix.alast.rec(int64(a)), v)
+	}
+	clear(w.defSpent)
+	clear(w.defLast)
+}
+
+// syncLazy fsyncs spent.col and alast.col and commits a manifest whose
+// watermark says so, when everything is committed and the watermark is
+// behind (before closing the writer).
+func (ix *Index) syncLazy() error {
+	if ix.w == nil || ix.w.pending > 0 || ix.m.upToDate() {
+		return nil
+	}
+	ix.w.applyDeferred()
+	if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
+		return err
+	}
+	m := ix.m
+	m.FormatVersion = FormatVersion
+	m.Synced = m.counts()
+	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush index KV store: %w", err)
+	}
+	ix.m = m
+	return nil
 }
 
 // LastCommit returns the step times of the writer's last commit.
@@ -515,6 +729,8 @@ func (ix *Index) Rollback(h int64) error {
 	if h >= ix.m.Height {
 		return nil
 	}
+	// Recovery below undoes the marks of the removed inputs in the files.
+	ix.w.applyDeferred()
 	if h < -1 {
 		h = -1
 	}
@@ -526,6 +742,10 @@ func (ix *Index) Rollback(h int64) error {
 		nm.Txs, nm.Inputs, nm.Outputs = int64(cut.FirstTx), int64(cut.FirstIn), int64(cut.FirstOut)
 		nm.Addrs, nm.AddrKeyBytes = int64(cut.FirstAddr), int64(cut.KOff)
 	}
+	// What was durable below the new counts still is; recovery below
+	// re-derives the rest and syncs.
+	nm.Synced = ix.m.Synced
+	nm.clampSynced()
 	b := ix.kv.NewBatch()
 	defer b.Close()
 	for bh := nm.Blocks; bh < ix.m.Blocks; bh++ {
