@@ -43,8 +43,9 @@ func TestMain(m *testing.M) {
 
 // followChild follows a blocks directory as the monitor does: every block
 // is applied and committed on its own, with the hash tables, spent.col and
-// alast.col synced only at the first commit (TableSync an hour). It prints
-// each committed height.
+// alast.col synced only at the first commit (TableSync an hour) and by a
+// Checkpoint after every fourth block (as the monitor does when idle). It
+// prints each committed height.
 func followChild(data, blocks string) error {
 	ctx := context.Background()
 	net := chain.MustNetwork("sim")
@@ -81,6 +82,11 @@ func followChild(data, blocks string) error {
 		}
 		if err := ix.Commit(); err != nil {
 			return err
+		}
+		if h%4 == 0 {
+			if err := ix.Checkpoint(); err != nil {
+				return err
+			}
 		}
 		fmt.Printf("%d\n", h)
 	}

@@ -60,8 +60,11 @@ type writer struct {
 	// lastCommit is how long each step of the last commit took.
 	lastCommit CommitTimes
 	// tablesSynced is when the hash tables were last synced (zero: not
-	// by this writer yet).
+	// by this writer yet); dirtySince is when the first commit after that
+	// left them unsynced (zero: they are synced). A commit syncs them when
+	// they have been left unsynced for TableSync.
 	tablesSynced time.Time
+	dirtySince   time.Time
 
 	// per-block scratch
 	inBlock  map[rt.Hash]int
@@ -482,7 +485,8 @@ func (ix *Index) commit(async bool) error {
 		return nil
 	}
 	w.digestWait()
-	syncTables := w.tablesSynced.IsZero() || time.Since(w.tablesSynced) >= ix.tableSync()
+	syncTables := w.tablesSynced.IsZero() || ix.tableSync() == 0 ||
+		(!w.dirtySince.IsZero() && time.Since(w.dirtySince) >= ix.tableSync())
 	async = async && !syncTables
 	var ct CommitTimes
 	t0 := time.Now()
@@ -555,10 +559,70 @@ func (ix *Index) commit(async bool) error {
 	clear(w.lastPend)
 	w.pending = 0
 	if !syncTables {
+		if w.dirtySince.IsZero() {
+			w.dirtySince = time.Now()
+		}
 		return nil
 	}
 	// Synced above, unchanged since: only the dirty flags are left.
-	w.tablesSynced = time.Now()
+	w.tablesSynced, w.dirtySince = time.Now(), time.Time{}
+	ix.txTab.markClean()
+	ix.addrTab.markClean()
+	return nil
+}
+
+// PendingSync reports whether commits have left the hash tables,
+// spent.col or alast.col to a later sync (Checkpoint, or the commit that
+// finds Options.TableSync elapsed).
+func (ix *Index) PendingSync() bool {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return false
+	}
+	return !w.dirtySince.IsZero() || !ix.m.upToDate()
+}
+
+// Checkpoint syncs what commits leave to a later sync — the hash tables,
+// spent.col and alast.col — and records the watermark, when everything
+// applied is committed and something is left. A follower calls it while
+// idle between blocks, so that the periodic sync (Options.TableSync) does
+// not land on the next block's commit; a crash after it has nothing to
+// re-derive. It does nothing while blocks are applied but not committed.
+func (ix *Index) Checkpoint() error {
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	if err := w.wait(); err != nil {
+		return err
+	}
+	if w.pending > 0 || (w.dirtySince.IsZero() && !w.tablesSynced.IsZero() && ix.m.upToDate()) {
+		return nil
+	}
+	w.applyDeferred()
+	errs := make(chan error, 2)
+	go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
+	go func() {
+		err := ix.txTab.sync()
+		if err == nil {
+			err = ix.addrTab.sync()
+		}
+		errs <- err
+	}()
+	if err := errors.Join(<-errs, <-errs); err != nil {
+		return err
+	}
+	m := ix.m
+	m.FormatVersion = FormatVersion
+	m.Synced = m.counts()
+	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush index KV store: %w", err)
+	}
+	ix.m = m
+	w.tablesSynced, w.dirtySince = time.Now(), time.Time{}
 	ix.txTab.markClean()
 	ix.addrTab.markClean()
 	return nil

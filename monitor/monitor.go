@@ -129,6 +129,9 @@ type Stats struct {
 	// LastCluster is the last advance of the live clustering (its
 	// phases: deciding, applying under the gate, syncing, persisting).
 	LastCluster cluster.LiveResult
+	// LastCheckpoint is the index's last idle sync (index.Checkpoint),
+	// after the alerts of a step were stored, outside its LastStep.
+	LastCheckpoint time.Duration
 	// ZMQ notifications (Options.ZMQ): block and transaction messages,
 	// sequence gaps, malformed messages, connections made and lost or
 	// refused.
@@ -267,6 +270,9 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 					if err := m.scanMempool(ctx, src); err != nil && ctx.Err() == nil {
 						m.log.Warn("mempool scan failed", "err", err)
 					}
+				}
+				if r.Applied > 0 || r.RolledBack > 0 {
+					m.checkpoint()
 				}
 				break
 			}
@@ -407,6 +413,24 @@ func (m *Monitor) clusterOptions() cluster.BuildOptions {
 		o.GuardSize, o.NoGuard = pm.GuardSize, pm.GuardSize == 0
 	}
 	return o
+}
+
+// checkpoint syncs, while the follower is idle at the tip, what the
+// index's per-block commits left to a later sync (index.Checkpoint), so
+// that the next block's commit does not do it in line. Readers wait for it
+// (it changes the index's files under the gate); a failure is logged: the
+// next commit that finds the sync due does it.
+func (m *Monitor) checkpoint() {
+	t0 := time.Now()
+	m.ws.Gate.Lock()
+	err := m.ws.Index.Checkpoint()
+	m.ws.Gate.Unlock()
+	d := time.Since(t0)
+	if err != nil {
+		m.log.Warn("index checkpoint failed; the next commit syncs instead", "err", err)
+		return
+	}
+	m.count(func(s *Stats) { s.LastCheckpoint = d })
 }
 
 // advanceClustering advances the live clustering over the new blocks;

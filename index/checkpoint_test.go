@@ -1,0 +1,72 @@
+package index_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/sim"
+)
+
+// A follower commits block by block and calls Checkpoint while idle: each
+// block's commit leaves the hash tables, spent.col and alast.col to a later
+// sync, the checkpoint syncs them, and the index equals a fresh ingest.
+func TestCheckpointBetweenBlocks(t *testing.T) {
+	world := t.TempDir()
+	if _, err := sim.Run(context.Background(), sim.Config{Out: world, Seed: 13, Txs: 3000, TxPerBlock: 30}); err != nil {
+		t.Fatal(err)
+	}
+	net := chain.MustNetwork("sim")
+	src := openBlocksSource(t, filepath.Join(world, "blocks"), net)
+	ref := openWriteIndex(t, t.TempDir(), net)
+	ingestT(t, ref, src, -1, 0)
+	want := ref.Status()
+	wantViews := views(t, ref)
+	ref.Close()
+
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{Write: true, Network: net, TableSync: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip := want.Height
+	ingestT(t, ix, src, tip-12, 0)
+	if ix.PendingSync() {
+		t.Fatal("the writer's first commit left its tables unsynced")
+	}
+	if err := ix.Checkpoint(); err != nil { // nothing to do
+		t.Fatal(err)
+	}
+	for h := tip - 11; h <= tip; h++ {
+		ingestT(t, ix, src, h, 1)
+		if !ix.PendingSync() {
+			t.Fatalf("block %d: the commit synced the tables although TableSync is an hour", h)
+		}
+		if h%3 == 0 {
+			continue // some blocks follow others without a checkpoint
+		}
+		if err := ix.Checkpoint(); err != nil {
+			t.Fatalf("checkpoint after block %d: %v", h, err)
+		}
+		if ix.PendingSync() {
+			t.Fatalf("block %d: still pending after the checkpoint", h)
+		}
+	}
+	got := ix.Status()
+	if got.Digest != want.Digest || got.Height != want.Height {
+		t.Fatalf("after checkpoints: height %d digest %s, fresh ingest %d %s", got.Height, got.Digest, want.Height, want.Digest)
+	}
+	sameViews(t, "open writer after checkpoints", views(t, ix), wantViews)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := index.Open(dir, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	sameViews(t, "reopened", views(t, ro), wantViews)
+}
