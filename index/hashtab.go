@@ -43,6 +43,13 @@ type hashTable struct {
 	// extra holds, for a reader of a dirty table, the committed ids past
 	// the watermark by key hash (nil otherwise).
 	extra map[uint64][]int64
+	// writeThrough writes slots with pwrite instead of through the
+	// mapping: a block or two of inserts then costs a system call each
+	// instead of a write fault on every page a sync left write-protected
+	// (Index.setWriteThrough; a bulk ingest writes through the mapping).
+	// werr keeps the first failed write for the next insert or sync.
+	writeThrough bool
+	werr         error
 }
 
 const (
@@ -158,7 +165,19 @@ func (t *hashTable) slot(i uint64) uint64 {
 }
 func (t *hashTable) raw(i uint64) uint64 { return binary.LittleEndian.Uint64(t.slots[i*8:]) }
 func fingerprint(m uint64) uint64        { return m >> htIDBits }
-func (t *hashTable) setSlot(i, v uint64) { binary.LittleEndian.PutUint64(t.slots[i*8:], v) }
+func (t *hashTable) setSlot(i, v uint64) {
+	if !t.writeThrough {
+		binary.LittleEndian.PutUint64(t.slots[i*8:], v)
+		return
+	}
+	// The file and the mapping share the page cache: readers of the
+	// mapping see the slot at once.
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], v)
+	if _, err := t.f.WriteAt(b[:], htHdrSize+int64(i)*8); err != nil && t.werr == nil {
+		t.werr = fmt.Errorf("write hash table %s slot %d: %w", t.name, i, err)
+	}
+}
 
 // find returns the first id whose slot chain matches h and for which eq
 // reports true.
@@ -228,6 +247,9 @@ func (t *hashTable) markDirty() error {
 // insert adds id under hash h (no duplicate check). rehash is called when
 // the table grows, to re-insert an id: it returns the id's key hash.
 func (t *hashTable) insert(h uint64, id int64, rehash func(id int64) uint64) error {
+	if t.werr != nil {
+		return t.werr
+	}
 	if err := t.markDirty(); err != nil {
 		return err
 	}
@@ -325,6 +347,7 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 	}
 	nt.dirty = true
 	nt.synced = nt.n
+	nt.writeThrough = t.writeThrough
 	*t = *nt
 	return nil
 }
@@ -393,6 +416,9 @@ func (t *hashTable) markClean() {
 // between the two leaves the old, lower watermark, never a higher one over
 // slots that were not written.
 func (t *hashTable) sync() error {
+	if t.werr != nil {
+		return t.werr
+	}
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync hash table %s: %w", t.name, err)
 	}

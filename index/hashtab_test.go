@@ -47,6 +47,14 @@ func TestHashTableModel(t *testing.T) {
 	}
 	insert(1_500_000) // grows past the 2^20 initial capacity
 	check("after inserts")
+	// Following the tip: slots written with pwrite are seen through the
+	// mapping, across a growth (past 2^21 entries) and in every step below.
+	tab.writeThrough = true
+	insert(600_000)
+	if !tab.writeThrough {
+		t.Fatal("growth dropped the write-through mode")
+	}
+	check("after write-through inserts")
 	// Remove the newest ids one by one (rollback).
 	for i := 0; i < 20000; i++ {
 		id := int64(len(keys) - 1)

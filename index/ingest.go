@@ -139,6 +139,16 @@ func (ix *Index) findFork(ctx context.Context, src source.Source, best int64) (i
 	return -1, nil
 }
 
+// writeThroughBlocks: a run of fewer blocks (following the tip) writes the
+// hash tables' slots with pwrite, a longer one (bulk ingest) through the
+// mapping (hashTable.writeThrough).
+const writeThroughBlocks = 16
+
+// setWriteThrough chooses how the hash tables take new slots.
+func (ix *Index) setWriteThrough(on bool) {
+	ix.txTab.writeThrough, ix.addrTab.writeThrough = on, on
+}
+
 var blockPool = sync.Pool{New: func() any { return new(chain.Block) }}
 
 // run applies heights from..to; it reports reorg=true when a block did not
@@ -148,6 +158,7 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	ix.setWriteThrough(to-from < writeThroughBlocks)
 	interval := opts.CommitInterval
 	if interval == 0 {
 		interval = 5 * time.Second

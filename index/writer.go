@@ -127,8 +127,13 @@ func (w *writer) txFirstOut(n int64) uint64 {
 
 // ApplyBlock appends a decoded block at height TipHeight()+1. It checks
 // that the block connects, that its merkle root matches, and that every
-// input spends a known output; on error nothing is appended.
+// input spends a known output; on error nothing is appended. It is meant
+// for following block by block: the hash tables' new slots are written
+// with pwrite (see writeThroughBlocks).
 func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
+	if ix.w != nil {
+		ix.setWriteThrough(true)
+	}
 	return ix.applyBlock(b, where, nil)
 }
 

@@ -139,6 +139,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	})
 	var e2e, step, alerts, ingest, build, match []float64
 	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
+	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
 		start := time.Now()
@@ -153,7 +154,18 @@ func BenchmarkFollowBlock(b *testing.B) {
 		mu.Lock()
 		e2e = append(e2e, ms(first[h].Sub(start)))
 		mu.Unlock()
+		// Blocks come minutes apart: the next is released once the
+		// follower is idle again (clustering advanced, index checkpointed).
+		waitBench(b, "block "+strconv.FormatInt(h, 10)+"'s checkpoint", func() bool {
+			return m.Stats().Checkpoints >= h-w.held
+		})
 		st := m.Stats()
+		checkpoint = append(checkpoint, ms(st.LastCheckpoint))
+		cAppend = append(cAppend, ms(st.LastCommit.Append))
+		cSyncCols = append(cSyncCols, ms(st.LastCommit.SyncColumns))
+		cMarks = append(cMarks, ms(st.LastCommit.Marks))
+		cSyncTabs = append(cSyncTabs, ms(st.LastCommit.SyncTables))
+		cManifest = append(cManifest, ms(st.LastCommit.Manifest))
 		step = append(step, ms(st.LastStep))
 		alerts = append(alerts, ms(st.LastAlerts))
 		ingest = append(ingest, ms(st.LastIngest))
@@ -186,6 +198,9 @@ func BenchmarkFollowBlock(b *testing.B) {
 		med(e2e), max1(e2e), med(step), max1(step), med(ingest), max1(ingest), med(match), max1(match), med(alerts), max1(alerts), med(build), max1(build))
 	b.Logf("clustering per block (median / max ms): decide %.2f / %.2f, prefault %.2f / %.2f, apply under the gate %.2f / %.2f, sync links and tail %.2f / %.2f, persist parent/head %.2f / %.2f",
 		med(cDecide), max1(cDecide), med(cPrefault), max1(cPrefault), med(cApply), max1(cApply), med(cSync), max1(cSync), med(cPersist), max1(cPersist))
+	b.Logf("index commit per block (median / max ms): append %.2f / %.2f, fsync columns %.2f / %.2f, marks %.2f / %.2f, fsync tables %.2f / %.2f, manifest %.2f / %.2f; idle checkpoint after the block %.1f / %.1f",
+		med(cAppend), max1(cAppend), med(cSyncCols), max1(cSyncCols), med(cMarks), max1(cMarks), med(cSyncTabs), max1(cSyncTabs), med(cManifest), max1(cManifest), med(checkpoint), max1(checkpoint))
+	b.ReportMetric(med(checkpoint), "checkpoint-ms")
 	b.ReportMetric(med(e2e), "e2e-ms")
 	b.ReportMetric(max1(e2e), "e2e-max-ms")
 	b.ReportMetric(med(step), "step-ms")

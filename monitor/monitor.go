@@ -130,8 +130,12 @@ type Stats struct {
 	// phases: deciding, applying under the gate, syncing, persisting).
 	LastCluster cluster.LiveResult
 	// LastCheckpoint is the index's last idle sync (index.Checkpoint),
-	// after the alerts of a step were stored, outside its LastStep.
+	// after the alerts of a step were stored, outside its LastStep;
+	// Checkpoints counts them.
 	LastCheckpoint time.Duration
+	Checkpoints    int64
+	// LastCommit is the index's last commit's steps.
+	LastCommit index.CommitTimes
 	// ZMQ notifications (Options.ZMQ): block and transaction messages,
 	// sequence gaps, malformed messages, connections made and lost or
 	// refused.
@@ -335,6 +339,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var ir index.IngestResult
 	var ierr error
 	var tIngest, tBuild time.Duration
+	var commit index.CommitTimes
 	changed, built := false, false
 	if best < tip && !m.tipChanged(ctx, src, best) {
 		// The node is behind the index on the same chain (restarting,
@@ -343,6 +348,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	} else if best != tip || m.tipChanged(ctx, src, tip) {
 		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
 		tIngest = time.Since(t0)
+		commit = ix.LastCommit()
 		changed = ir.Blocks > 0 || ir.RolledBack > 0
 		if ir.RolledBack > 0 {
 			// Address ids past the fork were reassigned: the clustering
@@ -386,6 +392,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			s.Blocks += ir.Blocks
 			s.Reorgs += int64(ir.Reorgs)
 			s.LastStep, s.LastAlerts, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tAlerts, tIngest, tBuild, tMatch
+			s.LastCommit = commit
 		})
 		m.log.Info("followed", "height", res.Height, "applied", ir.Blocks, "rolled_back", ir.RolledBack,
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
@@ -430,7 +437,7 @@ func (m *Monitor) checkpoint() {
 		m.log.Warn("index checkpoint failed; the next commit syncs instead", "err", err)
 		return
 	}
-	m.count(func(s *Stats) { s.LastCheckpoint = d })
+	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
 }
 
 // advanceClustering advances the live clustering over the new blocks;
