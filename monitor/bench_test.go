@@ -138,7 +138,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 		return ok && ft.Height == w.held
 	})
 	var e2e, step, alerts, ingest, build, match []float64
-	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
+	var cDecide, cPrefault, cApply, cSync, cPersist []float64                  // the live clustering's phases
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
