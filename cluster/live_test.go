@@ -1,15 +1,18 @@
 package cluster
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -325,6 +328,7 @@ func TestLiveChild(t *testing.T) {
 		if _, err := l.Advance(ctx, ix); err != nil {
 			t.Fatal(err)
 		}
+		fmt.Printf("advanced %d\n", ix.Height())
 		if ix.Height() >= best {
 			break
 		}
@@ -387,26 +391,58 @@ func TestLiveKilled(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestLiveChild$", "-test.v")
 		persist := []int{1, 20, 200}[run%3]
 		cmd.Env = append(os.Environ(), envLiveChild+"="+data, envLiveBlocks+"="+w.dir, envLivePersist+"="+strconv.Itoa(persist))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		// The kill comes after a random number (0–2) of the child's
+		// "advanced" lines plus a random delay, so that it lands inside a
+		// run however fast the machine is.
+		var out syncBuffer
+		pr, pw := io.Pipe()
+		cmd.Stdout, cmd.Stderr = pw, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		advanced := make(chan struct{}, 1024)
+		scanned := make(chan struct{})
+		go func() {
+			defer close(scanned)
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				out.Write(append(sc.Bytes(), '\n'))
+				if strings.HasPrefix(sc.Text(), "advanced ") {
+					advanced <- struct{}{}
+				}
+			}
+		}()
 		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		go func() { err := cmd.Wait(); pw.Close(); done <- err }()
 		var err error
 		killed := false
 		var after <-chan time.Time
+		wait := -1
 		if kills < 12 {
-			after = time.After(time.Duration(100+rng.IntN(500)) * time.Millisecond)
+			wait = rng.IntN(3)
+			if wait == 0 {
+				after = time.After(time.Duration(rng.IntN(300)) * time.Millisecond)
+			}
 		}
-		select {
-		case err = <-done:
-		case <-after:
-			cmd.Process.Signal(syscall.SIGKILL)
-			err = <-done
-			killed = true
+	watch:
+		for {
+			select {
+			case err = <-done:
+				break watch
+			case <-advanced:
+				if wait > 0 {
+					if wait--; wait == 0 {
+						after = time.After(time.Duration(rng.IntN(40)) * time.Millisecond)
+					}
+				}
+			case <-after:
+				cmd.Process.Signal(syscall.SIGKILL)
+				err = <-done
+				killed = true
+				break watch
+			}
 		}
+		<-scanned // the child's output is all read
 		if killed {
 			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 				kills++
@@ -633,3 +669,23 @@ func FuzzLiveTail(f *testing.F) {
 		}
 	})
 }
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) Bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]byte(nil), s.b.Bytes()...)
+}
+
+func (s *syncBuffer) String() string { return string(s.Bytes()) }
