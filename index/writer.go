@@ -593,18 +593,33 @@ func (ix *Index) PendingSync() bool {
 // idle between blocks, so that the periodic sync (Options.TableSync) does
 // not land on the next block's commit; a crash after it has nothing to
 // re-derive. It does nothing while blocks are applied but not committed.
-func (ix *Index) Checkpoint() error {
+func (ix *Index) Checkpoint() error { return ix.CheckpointLocked(nil, nil) }
+
+// CheckpointLocked is Checkpoint for a writer whose in-process readers
+// are excluded by a lock: lock and unlock (both nil: none) are called
+// around the two short parts that change what readers see — the
+// deferred spent marks and list heads written into their files, then the
+// new manifest — and the fsyncs run between them with readers going on.
+func (ix *Index) CheckpointLocked(lock, unlock func()) error {
+	if lock == nil || unlock == nil {
+		lock, unlock = func() {}, func() {}
+	}
 	w, err := ix.writerOrErr()
 	if err != nil {
 		return err
 	}
+	lock()
 	if err := w.wait(); err != nil {
+		unlock()
 		return err
 	}
 	if w.pending > 0 || (w.dirtySince.IsZero() && !w.tablesSynced.IsZero() && ix.m.upToDate()) {
+		unlock()
 		return nil
 	}
 	w.applyDeferred()
+	unlock()
+	// Only this writer changes the files: readers may read them meanwhile.
 	errs := make(chan error, 2)
 	go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
 	go func() {
@@ -617,6 +632,8 @@ func (ix *Index) Checkpoint() error {
 	if err := errors.Join(<-errs, <-errs); err != nil {
 		return err
 	}
+	lock()
+	defer unlock()
 	m := ix.m
 	m.FormatVersion = FormatVersion
 	m.Synced = m.counts()

@@ -424,14 +424,13 @@ func (m *Monitor) clusterOptions() cluster.BuildOptions {
 
 // checkpoint syncs, while the follower is idle at the tip, what the
 // index's per-block commits left to a later sync (index.Checkpoint), so
-// that the next block's commit does not do it in line. Readers wait for it
-// (it changes the index's files under the gate); a failure is logged: the
-// next commit that finds the sync due does it.
+// that the next block's commit does not do it in line. Readers wait only
+// for its two short parts under the gate (the deferred marks written out,
+// the manifest), not for its fsyncs; a failure is logged: the next commit
+// that finds the sync due does it.
 func (m *Monitor) checkpoint() {
 	t0 := time.Now()
-	m.ws.Gate.Lock()
-	err := m.ws.Index.Checkpoint()
-	m.ws.Gate.Unlock()
+	err := m.ws.Index.CheckpointLocked(m.ws.Gate.Lock, m.ws.Gate.Unlock)
 	d := time.Since(t0)
 	if err != nil {
 		m.log.Warn("index checkpoint failed; the next commit syncs instead", "err", err)
