@@ -99,18 +99,23 @@ func (s *embeddedWatch) Get(ctx context.Context, id string) (WatchEntry, error) 
 }
 
 func (s *embeddedWatch) Delete(ctx context.Context, id string) error {
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	k := cat(keyWatch, []byte(id))
-	_, c, err := s.e.db.Get(k)
+	return s.e.deleteKey(cat(keyWatch, []byte(id)), "watch entry", id)
+}
+
+// deleteKey deletes the record at k, ErrNotFound (naming what and id)
+// when there is none.
+func (e *Embedded) deleteKey(k []byte, what, id string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, c, err := e.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("watch entry %q: %w", id, ErrNotFound)
+		return fmt.Errorf("%s %q: %w", what, id, ErrNotFound)
 	}
 	if err != nil {
 		return err
 	}
 	c.Close()
-	return s.e.db.Delete(k, pebble.Sync)
+	return e.db.Delete(k, pebble.Sync)
 }
 
 func (s *embeddedWatch) List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error) {
@@ -485,18 +490,7 @@ func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
 }
 
 func (s *embeddedAlerts) DeleteWebhook(ctx context.Context, id string) error {
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	k := cat(keyWebhook, []byte(id))
-	_, c, err := s.e.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("webhook %q: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return err
-	}
-	c.Close()
-	return s.e.db.Delete(k, pebble.Sync)
+	return s.e.deleteKey(cat(keyWebhook, []byte(id)), "webhook", id)
 }
 
 func (s *embeddedAlerts) Webhooks(ctx context.Context) ([]Webhook, error) {
