@@ -538,19 +538,11 @@ func (ix *Index) Close() error {
 		first = ix.w.wait()
 		ix.w.stopDigests()
 	}
-	if ix.w != nil && first == nil && ix.w.pending == 0 && ix.txTab != nil {
+	if ix.w != nil && first == nil && ix.txTab != nil {
 		// Leave the tables clean and spent.col and alast.col synced when
 		// everything is committed, so the next open has nothing to
 		// recover.
-		if err := ix.txTab.clean(); err != nil {
-			first = err
-		}
-		if err := ix.addrTab.clean(); err != nil && first == nil {
-			first = err
-		}
-		if err := ix.syncLazy(); err != nil && first == nil {
-			first = err
-		}
+		first = ix.Checkpoint()
 	}
 	for _, c := range ix.cols {
 		if err := c.close(); err != nil && first == nil {

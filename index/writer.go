@@ -530,16 +530,7 @@ func (ix *Index) commit(async bool) error {
 	// recovery (or a reader's overlay) re-derives what the commits since
 	// the last sync added from the columns synced above.
 	if syncTables {
-		errs := make(chan error, 2)
-		go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
-		go func() {
-			err := ix.txTab.sync()
-			if err == nil {
-				err = ix.addrTab.sync()
-			}
-			errs <- err
-		}()
-		if err := errors.Join(<-errs, <-errs); err != nil {
+		if err := ix.syncLazyFiles(); err != nil {
 			return err
 		}
 		m.Synced = m.counts()
@@ -613,23 +604,14 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 		unlock()
 		return err
 	}
-	if w.pending > 0 || (w.dirtySince.IsZero() && !w.tablesSynced.IsZero() && ix.m.upToDate()) {
+	if w.pending > 0 || (w.dirtySince.IsZero() && ix.m.upToDate() && !ix.txTab.dirty && !ix.addrTab.dirty) {
 		unlock()
 		return nil
 	}
 	w.applyDeferred()
 	unlock()
 	// Only this writer changes the files: readers may read them meanwhile.
-	errs := make(chan error, 2)
-	go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
-	go func() {
-		err := ix.txTab.sync()
-		if err == nil {
-			err = ix.addrTab.sync()
-		}
-		errs <- err
-	}()
-	if err := errors.Join(<-errs, <-errs); err != nil {
+	if err := ix.syncLazyFiles(); err != nil {
 		return err
 	}
 	lock()
@@ -747,28 +729,19 @@ func (w *writer) applyDeferred() {
 	clear(w.defLast)
 }
 
-// syncLazy fsyncs spent.col and alast.col and commits a manifest whose
-// watermark says so, when everything is committed and the watermark is
-// behind (before closing the writer).
-func (ix *Index) syncLazy() error {
-	if ix.w == nil || ix.w.pending > 0 || ix.m.upToDate() {
-		return nil
-	}
-	ix.w.applyDeferred()
-	if err := syncAll([]*column{ix.spent, ix.alast}); err != nil {
-		return err
-	}
-	m := ix.m
-	m.FormatVersion = FormatVersion
-	m.Synced = m.counts()
-	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
-		return fmt.Errorf("write index manifest: %w", err)
-	}
-	if err := ix.kv.Flush(); err != nil {
-		return fmt.Errorf("flush index KV store: %w", err)
-	}
-	ix.m = m
-	return nil
+// syncLazyFiles fsyncs what commits leave to a later sync: spent.col and
+// alast.col and, in parallel, the hash tables (slots, then watermark).
+func (ix *Index) syncLazyFiles() error {
+	errs := make(chan error, 2)
+	go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
+	go func() {
+		err := ix.txTab.sync()
+		if err == nil {
+			err = ix.addrTab.sync()
+		}
+		errs <- err
+	}()
+	return errors.Join(<-errs, <-errs)
 }
 
 // LastCommit returns the step times of the writer's last commit.
