@@ -22,6 +22,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -38,24 +39,6 @@ func TestMain(m *testing.M) {
 
 var worldOpts = simworld.Options{Seed: 11, Txs: 40_000, TxPerBlock: 100}
 
-// lockedBuffer collects the server's log lines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // env is a running server over the simulated world.
 type env struct {
 	t       testing.TB
@@ -63,7 +46,7 @@ type env struct {
 	ws      *workspace.Workspace
 	srv     *httptest.Server
 	api     *api.Server
-	log     *lockedBuffer
+	log     *testchain.SyncBuffer
 	keys    map[string]string // role → key
 	allKeys []string
 }
@@ -96,7 +79,7 @@ func startEnv(t testing.TB, opts simworld.Options, tweak func(*api.Config)) *env
 	t.Helper()
 	w := simworld.Get(t, opts)
 	ws := w.Workspace(t)
-	e := &env{t: t, w: w, ws: ws, log: &lockedBuffer{}, keys: map[string]string{}}
+	e := &env{t: t, w: w, ws: ws, log: &testchain.SyncBuffer{}, keys: map[string]string{}}
 	ctx := context.Background()
 	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst, state.RoleScreening, "revoked"} {
 		r := role

@@ -45,7 +45,7 @@ func reportsEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ws.Close() })
-	e := &env{t: t, w: w, ws: ws, log: &lockedBuffer{}, keys: map[string]string{}}
+	e := &env{t: t, w: w, ws: ws, log: &testchain.SyncBuffer{}, keys: map[string]string{}}
 	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst, state.RoleScreening} {
 		key, rec, err := state.NewAPIKey(nil, role, "test "+role, time.Now())
 		if err != nil {

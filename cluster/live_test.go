@@ -20,6 +20,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/source"
 )
 
@@ -394,7 +395,7 @@ func TestLiveKilled(t *testing.T) {
 		// The kill comes after a random number (0–2) of the child's
 		// "advanced" lines plus a random delay, so that it lands inside a
 		// run however fast the machine is.
-		var out syncBuffer
+		var out testchain.SyncBuffer
 		pr, pw := io.Pipe()
 		cmd.Stdout, cmd.Stderr = pw, &out
 		if err := cmd.Start(); err != nil {
@@ -669,23 +670,3 @@ func FuzzLiveTail(f *testing.F) {
 		}
 	})
 }
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Bytes() []byte {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]byte(nil), s.b.Bytes()...)
-}
-
-func (s *syncBuffer) String() string { return string(s.Bytes()) }

@@ -17,6 +17,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/chainhash"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 func seqLE(n uint32) []byte { return binary.LittleEndian.AppendUint32(nil, n) }
@@ -337,7 +338,7 @@ func TestZMQNotAPublisher(t *testing.T) {
 // the follower; sequence numbers that jump or go back are logged (and
 // wake it); transaction notifications wake it at most once per zmqTxWake.
 func TestZMQNotified(t *testing.T) {
-	var logs syncBuffer
+	var logs testchain.SyncBuffer
 	m := &Monitor{log: slog.New(slog.NewTextHandler(&logs, nil)), kick: make(chan struct{}, 1)}
 	f := &zmqFeed{ep: zmqEndpoint{url: "tcp://127.0.0.1:28332"}, seq: map[string]uint32{}}
 	woken := func() bool {

@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/source"
 )
 
@@ -120,24 +120,6 @@ func (p *zmqPublisher) stop() {
 	}
 }
 
-// syncBuffer is a log sink read while the monitor writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // pollCounter counts the follower's polls of the node: BestHeight calls
 // that have returned.
 type pollCounter struct {
@@ -181,7 +163,7 @@ func TestZMQFollowsNotifications(t *testing.T) {
 		t.Fatal(err)
 	}
 	endpoint := fmt.Sprintf("tcp://127.0.0.1:%d", freeTCPPort(t))
-	var logs syncBuffer
+	var logs testchain.SyncBuffer
 	defer func() {
 		if t.Failed() {
 			t.Logf("monitor log:\n%s", logs.String())
@@ -334,7 +316,7 @@ func TestZMQIPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testchain.SyncBuffer
 	m := &Monitor{log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})), kick: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

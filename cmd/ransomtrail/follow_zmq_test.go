@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // TestZMQFlags checks --zmq on follow and serve before anything is opened
@@ -81,7 +82,7 @@ func startZMQPub(t *testing.T) (endpoint string, send func(format string, args .
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr testchain.SyncBuffer
 	pub.Stderr = &stderr
 	if err := pub.Start(); err != nil {
 		t.Fatal(err)
@@ -138,7 +139,7 @@ func TestFollowZMQ(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout bytes.Buffer
-	var stderr syncBuffer
+	var stderr testchain.SyncBuffer
 	done := make(chan error, 1)
 	go func() {
 		e := &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")}

@@ -1,18 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -61,32 +60,14 @@ func TestKeysCommands(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a server goroutine and a test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var servingURL = regexp.MustCompile(`"msg":"serving","url":"(http://[^"]+)"`)
 
 // startServe runs "ransomtrail serve" in the background until the test
 // ends and returns its URL.
-func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
+func startServe(t *testing.T, args ...string) (string, *testchain.SyncBuffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testchain.SyncBuffer
 	e := &env{stdout: &stdout, stderr: &stderr, stdin: strings.NewReader("")}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, e, append([]string{"serve"}, args...)) }()
