@@ -19,6 +19,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
 )
 
 func clusterCommand() command {
@@ -106,16 +107,22 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	var labels map[uint32]string
-	if !*noLabelGuard {
-		if labels, err = guardLabels(ctx, *data, ix); err != nil {
+	var labels, services map[uint32]string
+	wantServices := pol.Deposit != nil && !*noServiceTags
+	if !*noLabelGuard || wantServices {
+		ts, err := stateTags(ctx, *data)
+		if err != nil {
 			return err
 		}
-	}
-	var services map[uint32]string
-	if pol.Deposit != nil && !*noServiceTags {
-		if services, err = depositServices(ctx, *data, ix); err != nil {
-			return err
+		if !*noLabelGuard {
+			if labels, err = attrib.GuardLabels(ctx, ts, ix); err != nil {
+				return err
+			}
+		}
+		if wantServices {
+			if services, err = serviceAddresses(ts, ix); err != nil {
+				return err
+			}
 		}
 	}
 	rep := e.reporter("cluster", "txs", log)
@@ -322,9 +329,9 @@ func runClusterExport(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// guardLabels reads the tags of DIR/state (when there is one) for the
-// clustering's label guard.
-func guardLabels(ctx context.Context, data string, ix *index.Index) (map[uint32]string, error) {
+// stateTags reads every tag of DIR/state, none without a state directory:
+// the label guard's labels and the deposit rule's services come from them.
+func stateTags(ctx context.Context, data string) ([]tags.Tag, error) {
 	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
 		return nil, nil
 	}
@@ -333,9 +340,5 @@ func guardLabels(ctx context.Context, data string, ix *index.Index) (map[uint32]
 		return nil, err
 	}
 	defer st.Close()
-	ts, err := attrib.AllTags(ctx, st.Tags())
-	if err != nil {
-		return nil, err
-	}
-	return attrib.GuardLabels(ctx, ts, ix)
+	return attrib.AllTags(ctx, st.Tags())
 }

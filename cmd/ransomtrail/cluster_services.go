@@ -1,38 +1,14 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/index"
-	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
-
-// depositServices reads the tags of DIR/state (when there is one) for the
-// deposit rule (cluster.BuildOptions.Services): address id → the service
-// category of its tags (exchange first when an address has several).
-// Nil without a state directory.
-func depositServices(ctx context.Context, data string, ix *index.Index) (map[uint32]string, error) {
-	if _, err := os.Stat(filepath.Join(data, "state")); err != nil {
-		return nil, nil
-	}
-	st, err := state.OpenEmbedded(filepath.Join(data, "state"), nil)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	ts, err := attrib.AllTags(ctx, st.Tags())
-	if err != nil {
-		return nil, err
-	}
-	return serviceAddresses(ts, ix)
-}
 
 // serviceAddresses maps the addresses of service tags (attrib.IsService)
 // to their category; addresses the index has not seen are left out.
