@@ -466,3 +466,53 @@ func TestBlockFilesRotate(t *testing.T) {
 		t.Errorf("%d txs in the files", n)
 	}
 }
+
+// TestMixerPaysBalanceMinusFee: the custodial mixer pays each deposit out
+// in 1–4 payouts that sum to 95–97 % of the deposit (its fee), each after
+// 2–31 blocks (later when the pool is short), as docs/SIMULATOR.md says.
+func TestMixerPaysBalanceMinusFee(t *testing.T) {
+	l := build(t, testConfig("", 1, 2020))
+	type dep struct {
+		sum   int64
+		parts int
+	}
+	deps := map[rt.Outpoint]*dep{}
+	for _, r := range l.rows(t, "mixer_flows.csv") {
+		d := rt.Outpoint{Txid: mustHash(t, r[2]), Vout: uint32(atoi(t, r[3]))}
+		p := rt.Outpoint{Txid: mustHash(t, r[4]), Vout: uint32(atoi(t, r[5]))}
+		out := l.outs[p]
+		if out == nil || out.value != atoi(t, r[6]) {
+			t.Fatalf("payout %s: not on chain with value %s", p, r[6])
+		}
+		depOut, depTx := l.outs[d], l.txs[d.Txid]
+		if depOut == nil || depTx == nil {
+			t.Fatalf("deposit %s not on chain", d)
+		}
+		if delay := out.height - depTx.height; delay < 2 {
+			t.Errorf("payout %s %d blocks after its deposit", p, delay)
+		}
+		if deps[d] == nil {
+			deps[d] = &dep{}
+		}
+		deps[d].sum += out.value
+		deps[d].parts++
+	}
+	if len(deps) < 20 {
+		t.Fatalf("only %d mixer deposits in the world", len(deps))
+	}
+	tip := int32(len(l.heights) - 1)
+	checked := 0
+	for d, x := range deps {
+		if l.txs[d.Txid].height > tip-100 {
+			continue // payouts may still be scheduled when the run ends
+		}
+		checked++
+		v := l.outs[d].value
+		if r := float64(x.sum) / float64(v); r < 0.95-1e-6 || r > 0.97+1e-6 || x.parts < 1 || x.parts > 4 {
+			t.Errorf("deposit %s of %d sat: %d payouts summing to %.4f of it", d, v, x.parts, r)
+		}
+	}
+	if checked < len(deps)/2 {
+		t.Errorf("checked %d of %d deposits", checked, len(deps))
+	}
+}

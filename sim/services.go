@@ -48,11 +48,25 @@ func (m *mixer) deposit(kind txKind, actor int32, from *wallet, u utxo, seq uint
 	txid := w.commit(t)
 	camp := u.camp
 	net := float64(u.value-fee) * (0.97 - 0.02*w.r.Float64())
+	// The customer's balance (deposit − fee) is paid out in 1–4 parts of
+	// random weights that sum to it, each after its own delay.
 	parts := 1 + w.r.IntN(4)
+	var weights [4]float64
+	var delays [4]int
+	sum := 0.0
 	for k := 0; k < parts; k++ {
-		v := int64(net / float64(parts) * (0.8 + 0.4*w.r.Float64()))
-		v = max(v, 10_000)
-		w.after(2+w.r.IntN(30), func() bool { return m.payout(actor, camp, txid, v, dest, to, notify) })
+		weights[k] = 0.8 + 0.4*w.r.Float64()
+		delays[k] = 2 + w.r.IntN(30)
+		sum += weights[k]
+	}
+	left := int64(net)
+	for k := 0; k < parts; k++ {
+		v := int64(net * weights[k] / sum)
+		if k == parts-1 {
+			v = left
+		}
+		left -= v
+		w.after(delays[k], func() bool { return m.payout(actor, camp, txid, v, dest, to, notify) })
 	}
 	return true
 }
