@@ -200,6 +200,13 @@ type builder struct {
 	chunk int64
 	// dep gates deposit_reuse pairs (nil: the policy has none).
 	dep *depositGate
+	// memos, when set, are the deposit rule's memos of the chain-order
+	// scanners, one per worker, kept by a Live clusterer across Advances
+	// (they hold pure functions of transactions already in the index).
+	memos []*depositScan
+	// receipts is the deposit rule's receipt memo the scanners share (nil:
+	// a new one per run).
+	receipts *receiptMemo
 }
 
 // setLabels seeds the label guard: each labelled address's cluster takes

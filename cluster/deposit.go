@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ransomtrail/ransomtrail/index"
 )
@@ -135,6 +136,45 @@ type depositScan struct {
 	seen  []int64
 	swept map[int64][]int64
 	recs  []receipt
+	// shared, when set, is the memo of receipts the scanners of a build
+	// (or a Live clusterer, across its Advances) share.
+	shared *receiptMemo
+}
+
+// receiptMemo remembers what the deposit rule read of spent receipts:
+// the paying transaction, its payer, the spending transaction and whether
+// that was a sweep — all fixed once the output is spent (a reorg drops
+// the memo with the state). An address swept again walks its earlier
+// receipts from the memo instead of two binary searches each. Shared by
+// the workers (the entries are pure functions of the index: which worker
+// fills one first does not change the result); emptied at maxDepositMemo
+// entries.
+type receiptMemo struct {
+	mu   sync.RWMutex
+	recs map[int64]memoReceipt
+}
+
+type memoReceipt struct {
+	tx, payer, spender int64
+	bad                bool
+}
+
+func newReceiptMemo() *receiptMemo { return &receiptMemo{recs: map[int64]memoReceipt{}} }
+
+func (m *receiptMemo) get(out int64) (memoReceipt, bool) {
+	m.mu.RLock()
+	r, ok := m.recs[out]
+	m.mu.RUnlock()
+	return r, ok
+}
+
+func (m *receiptMemo) put(out int64, r memoReceipt) {
+	m.mu.Lock()
+	if len(m.recs) >= maxDepositMemo {
+		clear(m.recs)
+	}
+	m.recs[out] = r
+	m.mu.Unlock()
 }
 
 // isSweep reports whether transaction n has the shape of a deposit sweep:
@@ -302,20 +342,30 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		for k := range recs {
 			rc := &recs[k]
 			p := rc.out
+			if sc.shared != nil {
+				if m, ok := sc.shared.get(p); ok && m.spender < n {
+					rc.tx, rc.payer, rc.bad = m.tx, m.payer, m.bad
+					continue
+				}
+			}
 			o := ix.OutputAt(p)
 			rc.tx, _ = ix.TxOfOutput(p)
+			spender := int64(-1)
 			if o.SpentBy >= 0 {
 				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
 					sw, err := r.sweepAt(ix, s, sc)
 					if err != nil {
 						return out, err
 					}
-					rc.bad = !sw
+					rc.bad, spender = !sw, s
 				}
 			}
 			var err error
 			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
 				return out, err
+			}
+			if spender >= 0 && sc.shared != nil {
+				sc.shared.put(p, memoReceipt{tx: rc.tx, payer: rc.payer, spender: spender, bad: rc.bad})
 			}
 		}
 		// Oldest first: the anchor is the earliest linkable payer, and a

@@ -359,7 +359,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			m.dropAddressIDs()
 			m.invalidateWatch()
 			if live != nil {
-				tBuild, ierr = m.advanceClustering(ctx, live, true, ierr)
+				tBuild, ierr = m.advanceClustering(ctx, live, nil, ierr)
 				built = true
 			}
 		}
@@ -376,16 +376,28 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	// block is matched against the clustering of the blocks before it
 	// (its own links count from the next block on): its alerts go out
 	// before the clustering is advanced.
+	//
+	// The live clustering decides the new links meanwhile, reading the
+	// index under the gate's read side, and applies them under its write
+	// side (a few milliseconds) once the alerts are matched: readers see
+	// the new clusters at once.
+	var advanced chan struct{}
+	var matched chan struct{}
+	if changed && !built && live != nil {
+		advanced, matched = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(advanced)
+			tBuild, ierr = m.advanceClustering(ctx, live, matched, ierr)
+		}()
+	}
 	tm := time.Now()
 	alerts, retracted, rerr := m.reconcile(ctx)
 	res.Alerts, res.Retracted = alerts, retracted
 	tAlerts := time.Since(t0)
 	tMatch := time.Since(tm)
-	if changed && !built && live != nil {
-		// The live clustering decides the new links reading the index
-		// under the gate's read side and applies them under its write
-		// side (a few milliseconds): readers see the new clusters at once.
-		tBuild, ierr = m.advanceClustering(ctx, live, false, ierr)
+	if advanced != nil {
+		close(matched)
+		<-advanced
 	}
 	if changed {
 		m.count(func(s *Stats) {
@@ -439,18 +451,19 @@ func (m *Monitor) checkpoint() {
 	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
 }
 
-// advanceClustering advances the live clustering over the new blocks;
-// held tells that the caller holds the gate for writing.
-func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, held bool, ierr error) (time.Duration, error) {
+// advanceClustering advances the live clustering over the new blocks. A
+// nil matched tells that the caller holds the gate for writing; else the
+// links are applied once matched is closed.
+func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, matched <-chan struct{}, ierr error) (time.Duration, error) {
 	tb := time.Now()
 	var br cluster.LiveResult
 	var err error
-	if held {
+	if matched == nil {
 		br, err = live.AdvanceHeld(ctx, m.ws.Index)
 	} else {
-		br, err = live.Advance(ctx, m.ws.Index)
+		br, err = live.AdvanceAfter(ctx, m.ws.Index, matched)
 	}
-	d := time.Since(tb)
+	d := time.Since(tb) - br.Wait // the time it worked, not waited for the matching
 	if err != nil {
 		return d, errors.Join(ierr, fmt.Errorf("clustering: %w", err))
 	}
