@@ -349,7 +349,14 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 				}
 			}
 			o := ix.OutputAt(p)
-			rc.tx, _ = ix.TxOfOutput(p)
+			// A galloping search where the distance is short: the newest
+			// receipt was paid shortly before its sweep (older receipts
+			// are far apart: a binary search).
+			if k == 0 {
+				rc.tx, _ = txOfOutput(ix, p, n)
+			} else {
+				rc.tx, _ = ix.TxOfOutput(p)
+			}
 			spender := int64(-1)
 			if o.SpentBy >= 0 {
 				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
