@@ -591,6 +591,19 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 	return res, nil
 }
 
+// SetTags replaces the label guard's labels and the deposit rule's service
+// addresses (BuildOptions.Labels, Services) for the next Advances — after
+// a tag import, or a reorg that reassigned address ids — as the next
+// `cluster build` would read them. Like every method, from the goroutine
+// that advances.
+func (l *Live) SetTags(labels, services map[uint32]string) {
+	l.opts.Labels, l.opts.Services = labels, services
+	if l.b != nil {
+		// Re-made from the new tags at the next apply.
+		l.b.dep, l.b.labels = nil, nil
+	}
+}
+
 // AdvanceHeld is Advance for a caller that holds the gate for writing
 // (e.g. the follower right after a reorg, before anything is matched).
 func (l *Live) AdvanceHeld(ctx context.Context, ix BuildIndex) (LiveResult, error) {

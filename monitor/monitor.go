@@ -22,9 +22,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/source"
@@ -92,13 +94,17 @@ type Monitor struct {
 	wake chan struct{} // nudges the delivery loop
 	kick chan struct{} // wakes the follower before its next poll
 
-	mu      sync.Mutex // guards watch
-	watch   *watchSet  // compiled watchlist, nil: reload
-	screen  sync.Mutex // serialises Rescreen and AddWatch baselines
-	tcMu    sync.Mutex
-	tc      tagCache // tags for the per-block attribution
-	mempool mempoolState
-	zmq     zmqState
+	mu     sync.Mutex // guards watch
+	watch  *watchSet  // compiled watchlist, nil: reload
+	screen sync.Mutex // serialises Rescreen and AddWatch baselines
+	tcMu   sync.Mutex
+	tc     tagCache // tags for the per-block attribution
+	// liveTagsOK tells that the live clustering has the state's tags
+	// (label guard, deposit rule services); a tag import or a reorg
+	// clears it.
+	liveTagsOK atomic.Bool
+	mempool    mempoolState
+	zmq        zmqState
 
 	// Hook, when set, is called after each step's alerts are stored and
 	// before they are delivered (tests use it to abandon the process).
@@ -332,6 +338,14 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err != nil {
 			return res, err
 		}
+		if !m.liveTagsOK.Load() {
+			m.ws.Gate.RLock()
+			err := m.setLiveTags(ctx, live)
+			m.ws.Gate.RUnlock()
+			if err != nil {
+				return res, err
+			}
+		}
 	}
 	t0 := time.Now()
 	m.ws.Gate.Lock()
@@ -359,6 +373,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			m.dropAddressIDs()
 			m.invalidateWatch()
 			if live != nil {
+				if err := m.setLiveTags(ctx, live); err != nil {
+					ierr = errors.Join(ierr, err)
+				}
 				tBuild, ierr = m.advanceClustering(ctx, live, nil, ierr)
 				built = true
 			}
@@ -410,6 +427,26 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
+}
+
+// setLiveTags gives the live clustering the labels and service addresses
+// of the state's tags, as `cluster build` reads them (label guard, deposit
+// rule services), so that following a chain clusters it as building it
+// does. The caller holds the gate (address ids are resolved in the index).
+func (m *Monitor) setLiveTags(ctx context.Context, live *cluster.Live) error {
+	m.liveTagsOK.Store(true) // before reading: an import meanwhile clears it again
+	ts, err := attrib.AllTags(ctx, m.st.Tags())
+	if err == nil {
+		var labels, services map[uint32]string
+		if labels, err = attrib.GuardLabels(ctx, ts, m.ws.Index); err == nil {
+			if services, err = attrib.ServiceAddresses(ctx, ts, m.ws.Index); err == nil {
+				live.SetTags(labels, services)
+				return nil
+			}
+		}
+	}
+	m.liveTagsOK.Store(false)
+	return fmt.Errorf("tags for the live clustering: %w", err)
 }
 
 // clusterOptions keeps the stored clustering's policy and guard (a

@@ -120,7 +120,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 			}
 		}
 		if wantServices {
-			if services, err = serviceAddresses(ts, ix); err != nil {
+			if services, err = attrib.ServiceAddresses(ctx, ts, ix); err != nil {
 				return err
 			}
 		}
