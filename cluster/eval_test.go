@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -148,5 +149,44 @@ func TestScoreContingency(t *testing.T) {
 	s = Score(func(id uint32) uint32 { return []uint32{0, 0, 0, 3, 3, 5, 6}[id] }, tr)
 	if s.Precision != 1 || s.Recall != 1 || s.ARI != 1 || s.LargestPurity != 1 {
 		t.Fatalf("%+v", s)
+	}
+}
+
+// FuzzReadEntityKinds: the entities.csv reader never panics, and what it
+// accepts has the header and maps every row's id to its kind.
+func FuzzReadEntityKinds(f *testing.F) {
+	f.Add("entity_id,kind,name\n1,user,user-1 (mobile wallet)\n2,exchange,\"Exchange-sim A\"\n")
+	f.Add("entity_id,kind\n1,user\n")
+	f.Add("id,kind,name\n1,user,x\n")
+	f.Add("entity_id,kind,name\n1\n")
+	f.Add("entity_id,kind,name\n\"1,user,x\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		kinds, err := ReadEntityKinds(strings.NewReader(s), "entities.csv")
+		if err != nil {
+			if !strings.Contains(err.Error(), "entities.csv") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if len(kinds) > strings.Count(s, "\n")+1 {
+			t.Fatalf("%d kinds from %d lines", len(kinds), strings.Count(s, "\n")+1)
+		}
+	})
+}
+
+func TestReadEntityKindsErrors(t *testing.T) {
+	for in, want := range map[string]string{
+		"id,kind\n1,user\n":            "entities.csv:1: header",
+		"entity_id,kind\n1\n":          "entities.csv:2: 1 fields",
+		"entity_id,kind\n\"1,user\n":   "entities.csv",
+		"entity_id,kind\n7,exchange\n": "",
+	} {
+		k, err := ReadEntityKinds(strings.NewReader(in), "entities.csv")
+		switch {
+		case want == "" && (err != nil || k["7"] != "exchange"):
+			t.Errorf("%q: %v %v", in, k, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("%q: error %v, want %q", in, err, want)
+		}
 	}
 }
