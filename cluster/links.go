@@ -27,6 +27,7 @@ var ruleCodes = []string{
 	9:  RulePeelChain,
 	10: ruleLinkTest,
 	11: RuleDepositReuse,
+	12: RuleSweepOutput,
 }
 
 // ruleLinkTest is a rule name reserved for synthetic links in tests.
@@ -125,6 +126,9 @@ type BuildPolicy struct {
 	// Deposit, if set, links the payers of one exchange deposit address
 	// (RuleDepositReuse, cluster/deposit.go).
 	Deposit *DepositRule
+	// Sweep, if set, links the output of a recognised deposit sweep to the
+	// sweeper (RuleSweepOutput, cluster/sweep.go).
+	Sweep *SweepRule
 }
 
 // Rules describes what the policy links, rule by rule with its
@@ -144,6 +148,12 @@ func (p BuildPolicy) Rules() string {
 	if p.Deposit != nil {
 		fmt.Fprintf(&b, "%s %+v;", RuleDepositReuse, p.Deposit.withDefaults())
 	}
+	if p.Sweep != nil {
+		fmt.Fprintf(&b, "%s %+v;", RuleSweepOutput, p.Sweep.withDefaults())
+		if p.Deposit == nil {
+			fmt.Fprintf(&b, "recognition %+v;", DefaultDepositRule())
+		}
+	}
 	return b.String()
 }
 
@@ -156,10 +166,15 @@ const (
 	PolicyChange = "multi-input+change"
 	// PolicyMultiInputDeposit is multi-input plus deposit links.
 	PolicyMultiInputDeposit = "multi-input+deposit"
+	// PolicyChangeDeposit is multi-input plus change and deposit links,
+	// without sweep-output links.
+	PolicyChangeDeposit = "multi-input+change+deposit"
+	// PolicyMultiInputSweep is multi-input plus sweep-output links.
+	PolicyMultiInputSweep = "multi-input+sweep"
 )
 
 // PolicyNames lists the names PolicyByName accepts.
-var PolicyNames = []string{PolicyDefault, PolicyMultiInput, PolicyChange, PolicyMultiInputDeposit}
+var PolicyNames = []string{PolicyDefault, PolicyMultiInput, PolicyChange, PolicyMultiInputDeposit, PolicyChangeDeposit, PolicyMultiInputSweep}
 
 // PolicyByName returns a named build policy: "default" (multi-input, the
 // change links of DefaultPolicy and deposit links), "multi-input",
@@ -170,7 +185,15 @@ func PolicyByName(name string) (BuildPolicy, error) {
 	case PolicyDefault, "":
 		p := ClusteringRules(DefaultPolicy())
 		d := DefaultDepositRule()
-		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p, Deposit: &d}, nil
+		s := DefaultSweepRule()
+		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p, Deposit: &d, Sweep: &s}, nil
+	case PolicyChangeDeposit:
+		p := ClusteringRules(DefaultPolicy())
+		d := DefaultDepositRule()
+		return BuildPolicy{Name: PolicyChangeDeposit, MultiInput: true, Change: &p, Deposit: &d}, nil
+	case PolicyMultiInputSweep:
+		s := DefaultSweepRule()
+		return BuildPolicy{Name: PolicyMultiInputSweep, MultiInput: true, Sweep: &s}, nil
 	case PolicyMultiInput:
 		return BuildPolicy{Name: PolicyMultiInput, MultiInput: true}, nil
 	case PolicyChange:

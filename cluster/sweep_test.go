@@ -1,0 +1,193 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// sweepWorld is the world the sweep-output measurement runs on: the 40k-tx
+// world, or the simulator output directory named by
+// RANSOMTRAIL_SWEEP_WORLD (its data/ index and truth/; e.g. the 1 M-tx
+// world of docs/HEURISTICS.md, "Sweep output").
+func sweepWorld(t *testing.T) *clusterWorld {
+	t.Helper()
+	dir := os.Getenv("RANSOMTRAIL_SWEEP_WORLD")
+	if dir == "" {
+		return clusterSimWorld(t)
+	}
+	w := &clusterWorld{dir: dir, data: filepath.Join(dir, "data")}
+	var err error
+	if w.ix, err = index.Open(w.data, index.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.ix.Close() })
+	if w.truth, err = ReadTruthFile(filepath.Join(dir, "truth", "addresses.csv"), w.ix, w.ix.Network()); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// sweepVariants are the policies TestSweepOutputOnSimulatedWorld
+// measures.
+func sweepVariants(t *testing.T) []depositVariant {
+	named := func(n string) BuildPolicy {
+		p, err := PolicyByName(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	with := func(base string, mod func(*SweepRule)) BuildPolicy {
+		p := named(base)
+		s := DefaultSweepRule()
+		mod(&s)
+		p.Sweep = &s
+		p.Name = base + "+sweep*"
+		return p
+	}
+	same := func(*SweepRule) {}
+	return []depositVariant{
+		{"multi-input", named(PolicyMultiInput), false},
+		{"multi-input+change+deposit", named(PolicyChangeDeposit), false},
+		{"multi-input+sweep", named(PolicyMultiInputSweep), false},
+		{"default (+sweep)", named(PolicyDefault), false},
+		{"default + service tags", named(PolicyDefault), true},
+		{"default, sweeps of ≤ 2 outputs", with(PolicyChangeDeposit, func(s *SweepRule) { s.MaxOutputs = 2 }), false},
+		{"default, sweeps of ≤ 5 outputs", with(PolicyChangeDeposit, func(s *SweepRule) { s.MaxOutputs = 5 }), false},
+		{"default, no supercluster guard", with(PolicyChangeDeposit, same), false},
+	}
+}
+
+// TestSweepOutputOnSimulatedWorld measures the sweep-output link: every
+// variant's precision, recall, ARI and purity, the recall per entity kind,
+// and the stored sweep links joining two owners (docs/HEURISTICS.md,
+// "Sweep output"). The default policy must keep precision and purity ≥
+// 0.99 and gain recall over the policy without sweep links.
+func TestSweepOutputOnSimulatedWorld(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := sweepWorld(t)
+	ctx := context.Background()
+	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var services map[uint32]string
+	scores := map[string]Scores{}
+	for _, v := range sweepVariants(t) {
+		opts := BuildOptions{Policy: v.pol}
+		if v.name == "default, no supercluster guard" {
+			opts.NoGuard = true
+		}
+		if v.services {
+			if services == nil {
+				services = publishedServices(t, w)
+			}
+			opts.Services = services
+		}
+		uf, res, err := BuildInMemory(ctx, w.ix, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := Score(uf.Find, w.truth)
+		scores[v.name] = s
+		var ks []string
+		for _, k := range RecallByKind(uf.Find, w.truth, kinds) {
+			if k.TruePairs >= 10_000 {
+				ks = append(ks, fmt.Sprintf("%s %.3f", k.Kind, k.Recall))
+			}
+		}
+		t.Logf("%-34s links %7d refused %4d | P %.4f R %.4f ARI %.4f | largest %d purity %.4f | %s",
+			v.name, res.Links, res.Refused, s.Precision, s.Recall, s.ARI, s.LargestSize, s.LargestPurity, strings.Join(ks, ", "))
+	}
+	def, without, mi := scores["default (+sweep)"], scores["multi-input+change+deposit"], scores["multi-input"]
+	if def.Precision < 0.99 || def.LargestPurity < 0.99 {
+		t.Errorf("default policy with sweep links: precision %.4f purity %.4f, want ≥ 0.99", def.Precision, def.LargestPurity)
+	}
+	if def.Recall <= without.Recall {
+		t.Errorf("sweep links add no recall: %.4f with, %.4f without", def.Recall, without.Recall)
+	}
+	t.Logf("recall ratio to multi-input: default %.2f, without sweep links %.2f", def.Recall/mi.Recall, without.Recall/mi.Recall)
+}
+
+// TestSweepLinksExplained builds the world's default clustering to disk and
+// checks every stored sweep-output link: explain shows it with its rule,
+// the sweep's txid and confidence; the sweep has at most one output and at
+// least MinSweepInputs input addresses, one end is the sweep's output and
+// the other its first input's address. It reports the links whose two ends
+// have different owners in the truth (by the owners' kinds): the
+// precision cost of the rule, which must stay under 1 % of its links.
+func TestSweepLinksExplained(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := sweepWorld(t)
+	pol, err := PolicyByName(PolicyDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if _, err := Build(context.Background(), w.ix, data, BuildOptions{Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kindOf := func(a uint32) string {
+		if e := w.truth.EntityOf[a]; e >= 0 {
+			return kinds[w.truth.Entities[e]]
+		}
+		return "unknown"
+	}
+	n, wrong := 0, map[string]int{}
+	nwrong := 0
+	for i := int64(0); i < c.NumLinks(); i++ {
+		l := c.LinkAt(i)
+		if l.Rule != RuleSweepOutput {
+			continue
+		}
+		n++
+		if n <= 2000 {
+			ex := c.Explain(l.A, l.B, 0)
+			if !ex.Linked || len(ex.Path) != 1 || ex.Path[0].Rule != RuleSweepOutput || ex.Path[0].Tx != l.Tx || ex.Path[0].Confidence != DefaultSweepRule().Confidence {
+				t.Fatalf("link %d %+v: explanation %+v", i, l, ex)
+			}
+		}
+		tx, err := w.ix.TxAt(l.Tx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.NOut != 1 || w.ix.OutputAt(tx.FirstOut).AddrID != int64(l.B) && w.ix.OutputAt(tx.FirstOut).AddrID != int64(l.A) {
+			t.Fatalf("link %d %+v: tx has %d outputs, not paying either end", i, l, tx.NOut)
+		}
+		first := w.ix.OutputAt(w.ix.InputAt(tx.FirstIn).SpentOutput).AddrID
+		if first != int64(l.A) && first != int64(l.B) {
+			t.Fatalf("link %d %+v: neither end is the sweep's first input address %d", i, l, first)
+		}
+		ea, eb := w.truth.EntityOf[l.A], w.truth.EntityOf[l.B]
+		if ea != eb {
+			nwrong++
+			ks := []string{kindOf(l.A), kindOf(l.B)}
+			sort.Strings(ks)
+			wrong[strings.Join(ks, "–")]++
+		}
+	}
+	t.Logf("%d sweep-output links, %d join two owners: %v", n, nwrong, wrong)
+	if n == 0 || float64(nwrong) > 0.01*float64(n) {
+		t.Errorf("%d sweep-output links, %d of them join two owners", n, nwrong)
+	}
+}
