@@ -191,3 +191,121 @@ func TestSweepLinksExplained(t *testing.T) {
 		t.Errorf("%d sweep-output links, %d of them join two owners", n, nwrong)
 	}
 }
+
+// TestSweepOutputPitfalls builds a hand-made chain (a unit test beside the
+// simulated worlds' measurements): an exchange sweeps 20 deposit
+// addresses, one of them paid twice, into its hot address (linked); a
+// merchant settles 20 invoice addresses paid once each into one output
+// (not a deposit sweep: no address paid twice; not linked); a user whose
+// reused address spent a coin in an ordinary payment pays 20 coins to a
+// stranger in one output (that address is no deposit address: not
+// linked); an exchange sweep with two outputs is linked only when
+// MaxOutputs allows it; and the label guard refuses a sweep link between
+// two labelled clusters.
+func TestSweepOutputPitfalls(t *testing.T) {
+	const (
+		dep, hot       = 1, 2 // the reused deposit address, the exchange's hot address
+		settle, shop   = 3, 4 // the merchant's settlement target, the stranger the user pays
+		dep2, hot2a    = 5, 6 // second exchange: reused deposit, two sweep outputs
+		hot2b, reused  = 7, 8
+		custA, custB   = 10, 11 // the customers paying dep
+		other          = 100    // 19 other deposit addresses
+		invoices       = 200    // 20 merchant invoice addresses
+		userCoins      = 300    // 19 user addresses
+		other2         = 400    // 19 deposit addresses of the second exchange
+		cust2a, cust2b = 12, 13
+		n              = 19
+	)
+	c := &fakeChain{}
+	coin := func(a int64) int64 { return c.tx(nil, a)[0] }
+	pay := func(from, to int64) int64 { return c.tx([]int64{coin(from)}, to)[0] }
+	var in1 []int64
+	in1 = append(in1, pay(custA, dep), pay(custB, dep))
+	for k := int64(0); k < n; k++ {
+		in1 = append(in1, pay(500+k, other+k))
+	}
+	sweep1 := int64(len(c.txs))
+	c.tx(in1, hot)
+	var in2 []int64
+	for k := int64(0); k < 20; k++ {
+		in2 = append(in2, pay(600+k, invoices+k))
+	}
+	c.tx(in2, settle)
+	// The user's reused address: paid twice, one coin spent in an ordinary
+	// payment (two outputs), then all coins paid out in one output.
+	r1, r2 := pay(700, reused), pay(701, reused)
+	c.tx([]int64{r1}, 702, 703)
+	in3 := []int64{r2}
+	for k := int64(0); k < n; k++ {
+		in3 = append(in3, pay(800+k, userCoins+k))
+	}
+	c.tx(in3, shop)
+	in4 := []int64{pay(cust2a, dep2), pay(cust2b, dep2)}
+	for k := int64(0); k < n; k++ {
+		in4 = append(in4, pay(900+k, other2+k))
+	}
+	c.tx(in4, hot2a, hot2b)
+
+	build := func(maxOut int, labels map[uint32]string) (*builder, *recordSink) {
+		t.Helper()
+		rule := DefaultDepositRule()
+		rule.MinSweeperSize = 15
+		sw := SweepRule{MaxOutputs: maxOut}
+		opts := BuildOptions{Policy: BuildPolicy{Name: "test", MultiInput: true, Deposit: &rule, Sweep: &sw}, Workers: 2}
+		if err := opts.ensureDefaults(); err != nil {
+			t.Fatal(err)
+		}
+		st := c.Status()
+		sink := &recordSink{refused: map[[2]uint32]uint8{}}
+		b := &builder{uf: NewUnionFind(int(st.Addresses)), pol: opts.Policy, guard: opts.GuardSize, sink: sink}
+		b.setLabels(labels)
+		b.dep = newDepositGate(&opts.Policy, nil, b.uf, opts.GuardSize)
+		if _, err := b.run(context.Background(), c, 0, st.Txs, 2, nil); err != nil {
+			t.Fatal(err)
+		}
+		return b, sink
+	}
+	b, sink := build(1, nil)
+	same := func(b *builder, x, y uint32) bool { return b.uf.Find(x) == b.uf.Find(y) }
+	if !same(b, hot, dep) || !same(b, hot, other) {
+		t.Errorf("exchange sweep output not joined: hot~dep %v hot~other %v", same(b, hot, dep), same(b, hot, other))
+	}
+	if same(b, settle, invoices) {
+		t.Errorf("merchant settlement (no address paid twice) linked to its output")
+	}
+	if same(b, shop, userCoins) {
+		t.Errorf("user's pay-all from an address that spent a coin ordinarily linked to the payee")
+	}
+	if same(b, hot2a, dep2) || same(b, hot2b, dep2) {
+		t.Errorf("two-output sweep linked with MaxOutputs 1")
+	}
+	var sl []Pair
+	for _, p := range sink.links {
+		if p.Rule == ruleCodeSweep {
+			sl = append(sl, p)
+		}
+	}
+	if len(sl) != 1 || sl[0].Tx != sweep1 || sl[0].B != hot || RuleName(sl[0].Rule) != RuleSweepOutput || sl[0].Via != dep {
+		t.Fatalf("sweep links %+v, want one: tx %d to %d via %d", sl, sweep1, hot, dep)
+	}
+	if sl[0].A != dep { // the sweep's first input pays dep
+		t.Errorf("sweep link %+v does not start at the sweep's first input address", sl[0])
+	}
+	b2, _ := build(2, nil)
+	if !same(b2, hot2a, dep2) || !same(b2, hot2b, dep2) {
+		t.Errorf("two-output sweep not linked with MaxOutputs 2")
+	}
+	b3, sink3 := build(1, map[uint32]string{hot: "exchange:b", other: "exchange:a"})
+	if same(b3, hot, other) {
+		t.Errorf("label guard: sweep link between two labels applied")
+	}
+	refused := false
+	for k, r := range sink3.refused {
+		if k[1] == hot && r == ReasonLabels {
+			refused = true
+		}
+	}
+	if !refused {
+		t.Errorf("label guard: no label_conflict refusal of the sweep link, refused %v", sink3.refused)
+	}
+}
