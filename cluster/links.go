@@ -28,6 +28,7 @@ var ruleCodes = []string{
 	10: ruleLinkTest,
 	11: RuleDepositReuse,
 	12: RuleSweepOutput,
+	13: RuleBatchChain,
 }
 
 // ruleLinkTest is a rule name reserved for synthetic links in tests.

@@ -53,7 +53,20 @@ func sweepVariants(t *testing.T) []depositVariant {
 		return p
 	}
 	same := func(*SweepRule) {}
+	// The default with or without the batch-chain change rule, and
+	// multi-input with it alone.
+	withoutBatch := named(PolicyDefault)
+	noBatch := Policy{}
+	for _, r := range withoutBatch.Change.Rules {
+		if r.Name != RuleBatchChain {
+			noBatch.Rules = append(noBatch.Rules, r)
+		}
+	}
+	withoutBatch.Change, withoutBatch.Name = &noBatch, "default-batch*"
+	batchOnly := BuildPolicy{Name: "multi-input+batch*", MultiInput: true, Change: &Policy{Rules: []ChangeRule{{Name: RuleBatchChain, Fn: BatchChain, Confidence: 0.85, Clusters: true}}}}
 	return []depositVariant{
+		{"default without change_batch_chain", withoutBatch, false},
+		{"multi-input + change_batch_chain", batchOnly, false},
 		{"multi-input", named(PolicyMultiInput), false},
 		{"multi-input+change+deposit", named(PolicyChangeDeposit), false},
 		{"multi-input+sweep", named(PolicyMultiInputSweep), false},
@@ -189,6 +202,31 @@ func TestSweepLinksExplained(t *testing.T) {
 	t.Logf("%d sweep-output links, %d join two owners: %v", n, nwrong, wrong)
 	if n == 0 || float64(nwrong) > 0.01*float64(n) {
 		t.Errorf("%d sweep-output links, %d of them join two owners", n, nwrong)
+	}
+	// The batch-chain change links of the same build (docs/HEURISTICS.md,
+	// "Batch-chain change"): explained, and joining one owner.
+	nb, bwrong, bkinds := 0, 0, map[string]int{}
+	for i := int64(0); i < c.NumLinks(); i++ {
+		l := c.LinkAt(i)
+		if l.Rule != RuleBatchChain {
+			continue
+		}
+		nb++
+		if nb <= 2000 {
+			if ex := c.Explain(l.A, l.B, 0); !ex.Linked || len(ex.Path) != 1 || ex.Path[0].Rule != RuleBatchChain || ex.Path[0].Tx != l.Tx {
+				t.Fatalf("batch link %d %+v: explanation %+v", i, l, ex)
+			}
+		}
+		if w.truth.EntityOf[l.A] != w.truth.EntityOf[l.B] {
+			bwrong++
+			ks := []string{kindOf(l.A), kindOf(l.B)}
+			sort.Strings(ks)
+			bkinds[strings.Join(ks, "–")]++
+		}
+	}
+	t.Logf("%d batch-chain change links, %d join two owners: %v", nb, bwrong, bkinds)
+	if nb == 0 || float64(bwrong) > 0.01*float64(nb) {
+		t.Errorf("%d batch-chain change links, %d of them join two owners", nb, bwrong)
 	}
 }
 
