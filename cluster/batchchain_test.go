@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"strings"
 	"testing"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -63,5 +64,34 @@ func TestBatchChain(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("default policy pairs %+v: no change_batch_chain pair 1→11", pairs)
+	}
+}
+
+// TestPolicyWithout: a named policy without some of its rules, by name
+// ("default-change_batch_chain-sweep_output") and round trip.
+func TestPolicyWithout(t *testing.T) {
+	p, err := PolicyByName("default-change_batch_chain-sweep_output")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(p.RuleNames(), ",")
+	if p.Sweep != nil || p.Deposit == nil || strings.Contains(got, RuleBatchChain) || !strings.Contains(got, RuleOptimalChange) {
+		t.Fatalf("policy %s: rules %s", p.Name, got)
+	}
+	again, err := PolicyByName(p.Name)
+	if err != nil || again.Rules() != p.Rules() {
+		t.Fatalf("round trip of %q: %v, rules %q vs %q", p.Name, err, again.Rules(), p.Rules())
+	}
+	def, _ := PolicyByName(PolicyDefault)
+	if def.Rules() == p.Rules() {
+		t.Fatal("leaving rules out did not change the stored rules")
+	}
+	for _, bad := range []string{"default-multi_input", "default-nosuch", "multi-input-sweep_output", "default-", "nosuch-sweep_output"} {
+		if _, err := PolicyByName(bad); err == nil {
+			t.Errorf("policy %q accepted", bad)
+		}
+	}
+	if _, err := PolicyByName("multi-input+sweep-sweep_output"); err != nil {
+		t.Errorf("multi-input+sweep-sweep_output: %v", err)
 	}
 }

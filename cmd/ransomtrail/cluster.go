@@ -79,7 +79,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster build", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory (index in DIR/chain, clustering written to DIR/cluster)")
-	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy + deposit_reuse + sweep_output), multi-input, multi-input+change, multi-input+deposit, multi-input+sweep or multi-input+change+deposit")
+	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy + deposit_reuse + sweep_output), multi-input, multi-input+change, multi-input+deposit, multi-input+sweep or multi-input+change+deposit; append -RULE to leave a rule out (e.g. default-change_batch_chain)")
 	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard: refuse change links merging two clusters both larger than this")
 	noGuard := fs.Bool("no-guard", false, "disable the supercluster guard")
 	rebuild := fs.Bool("rebuild", false, "discard the stored clustering and start from the first transaction")
