@@ -115,6 +115,10 @@ func (o *BuildOptions) ensureDefaults() error {
 		d := o.Policy.Deposit.withDefaults()
 		o.Policy.Deposit = &d
 	}
+	if o.Policy.Sweep != nil {
+		s := o.Policy.Sweep.withDefaults()
+		o.Policy.Sweep = &s
+	}
 	if o.GuardSize == 0 {
 		o.GuardSize = DefaultGuardSize
 	}
@@ -244,7 +248,7 @@ func (b *builder) apply(p *Pair) error {
 	if ra == rb {
 		return nil
 	}
-	if b.dep != nil && p.Rule == ruleCodeDeposit {
+	if b.dep != nil && (p.Rule == ruleCodeDeposit || p.Rule == ruleCodeSweep) {
 		if ok, reason := b.dep.admit(b.uf, p); reason != 0 {
 			return b.refuse(p, reason, b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit)
 		} else if !ok {
