@@ -150,8 +150,44 @@ type depositScan struct {
 // fills one first does not change the result); emptied at maxDepositMemo
 // entries.
 type receiptMemo struct {
-	mu   sync.RWMutex
-	recs map[int64]memoReceipt
+	mu    sync.RWMutex
+	recs  map[int64]memoReceipt
+	addrs map[int64]*addrState
+}
+
+// addrState is what the rule concluded about a deposit address at sweep n
+// from its receipts up to upTo (count of them): the anchor payer, whether
+// a coin already left in an ordinary spend (bad), and the receipts not yet
+// settled then (unspent, or spent after n), which a later sweep checks
+// again. A later sweep of coins newer than upTo continues from it instead
+// of walking every earlier receipt again; overflow: more receipts than
+// the rule reads (it never links this address again).
+type addrState struct {
+	n, upTo, count, anchor int64
+	bad, overflow          bool
+	pending                []int64
+}
+
+func (m *receiptMemo) addr(d int64) (addrState, bool) {
+	m.mu.RLock()
+	st, ok := m.addrs[d]
+	m.mu.RUnlock()
+	if !ok {
+		return addrState{}, false
+	}
+	return *st, true
+}
+
+// putAddr keeps st unless a state of a later sweep is there.
+func (m *receiptMemo) putAddr(d int64, st addrState) {
+	m.mu.Lock()
+	if m.addrs == nil || len(m.addrs) >= maxDepositMemo {
+		m.addrs = map[int64]*addrState{}
+	}
+	if cur, ok := m.addrs[d]; !ok || cur.n < st.n {
+		m.addrs[d] = &st
+	}
+	m.mu.Unlock()
 }
 
 type memoReceipt struct {
@@ -287,6 +323,9 @@ type receipt struct {
 	// bad: the output was spent before the sweep by a transaction that is
 	// not a sweep.
 	bad bool
+	// settled: spent before or by the sweep (what the rule reads of it
+	// no longer changes).
+	settled bool
 }
 
 // pairs decides the deposit links of transaction n (a pure function of the
@@ -338,21 +377,62 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 	for _, d := range addrs {
 		coins := sc.swept[d]
 		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
-		// Walk D's receipts back from its newest swept coin, once: first
-		// their output ids only (a fresh address paid once — most swept
-		// coins of merchants and wallets — stops here), then what the rule
-		// reads of each.
+		// Continue from what an earlier sweep of this address concluded
+		// (receiptMemo.addrs) when every coin swept now is newer than the
+		// receipts it read; else walk the receipts back from the newest
+		// swept coin (first their output ids only: a fresh address paid
+		// once — most swept coins of merchants and wallets — stops here).
+		var st addrState
+		have := false
+		if sc.shared != nil {
+			st, have = sc.shared.addr(d)
+			have = have && st.n < n && (st.overflow || coins[0] > st.upTo)
+		}
+		if have && st.overflow {
+			continue
+		}
+		floor, count := int64(-1), int64(0)
+		anchor, bad := int64(-1), false
+		var pending []int64
+		if have {
+			floor, count, anchor = st.upTo, st.count, st.anchor
+			bad = st.bad
+			// Earlier receipts unsettled then: a coin that left since in
+			// an ordinary spend ends the address's use for every newer one.
+			for _, p := range st.pending {
+				o := ix.OutputAt(p)
+				if o.SpentBy >= 0 {
+					if s, _ := ix.TxOfInput(o.SpentBy); s <= n {
+						if s < n {
+							sw, err := r.sweepAt(ix, s, sc)
+							if err != nil {
+								return out, err
+							}
+							bad = bad || !sw
+						}
+						continue
+					}
+				}
+				pending = append(pending, p)
+			}
+		}
 		recs := sc.recs[:0]
 		ok := true
-		for p := coins[len(coins)-1]; p >= 0; p = prevOutput(ix, d, p) {
-			if len(recs) > r.MaxReceipts {
+		for p := coins[len(coins)-1]; p > floor; p = prevOutput(ix, d, p) {
+			if int64(len(recs))+count > int64(r.MaxReceipts) {
 				ok = false
 				break
 			}
 			recs = append(recs, receipt{out: p})
 		}
 		sc.recs = recs
-		if !ok || len(recs) < 2 {
+		if !ok {
+			if sc.shared != nil {
+				sc.shared.putAddr(d, addrState{n: n, overflow: true})
+			}
+			continue
+		}
+		if int64(len(recs))+count < 2 {
 			continue
 		}
 		for k := range recs {
@@ -360,7 +440,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			p := rc.out
 			if sc.shared != nil {
 				if m, ok := sc.shared.get(p); ok && m.spender < n {
-					rc.tx, rc.payer, rc.bad = m.tx, m.payer, m.bad
+					rc.tx, rc.payer, rc.bad, rc.settled = m.tx, m.payer, m.bad, true
 					continue
 				}
 			}
@@ -380,7 +460,9 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 					if err != nil {
 						return out, err
 					}
-					rc.bad, spender = !sw, s
+					rc.bad, spender, rc.settled = !sw, s, true
+				} else if s == n {
+					rc.settled = true // swept now: never bad
 				}
 			}
 			var err error
@@ -391,21 +473,15 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 				sc.shared.put(p, memoReceipt{tx: rc.tx, payer: rc.payer, spender: spender, bad: rc.bad})
 			}
 		}
-		if via < 0 && !slices.ContainsFunc(recs, func(rc receipt) bool { return rc.bad }) {
-			via = d
-		}
-		if !link {
-			continue
-		}
 		// Oldest first: the anchor is the earliest linkable payer, and a
 		// coin that left in an ordinary spend ends the address's use as a
 		// deposit address for every later coin.
-		anchor, bad, next := int64(-1), false, 0
-		for k := len(recs) - 1; k >= 0 && next < len(coins); k-- {
+		next := 0
+		for k := len(recs) - 1; k >= 0; k-- {
 			rc := recs[k]
-			if rc.out == coins[next] {
+			if next < len(coins) && rc.out == coins[next] {
 				next++
-				if !bad && anchor >= 0 && rc.payer >= 0 && rc.payer != anchor {
+				if link && !bad && anchor >= 0 && rc.payer >= 0 && rc.payer != anchor {
 					out = append(out, Pair{A: uint32(anchor), B: uint32(rc.payer), Tx: rc.tx, Rule: ruleCodeDeposit, Confidence: conf, Change: true, Via: uint32(d)})
 				}
 			}
@@ -415,6 +491,15 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			if anchor < 0 && rc.payer >= 0 {
 				anchor = rc.payer
 			}
+			if !rc.settled {
+				pending = append(pending, rc.out)
+			}
+		}
+		if via < 0 && !bad {
+			via = d
+		}
+		if sc.shared != nil {
+			sc.shared.putAddr(d, addrState{n: n, upTo: recs[0].out, count: count + int64(len(recs)), anchor: anchor, bad: bad, pending: pending})
 		}
 	}
 	if sweep != nil && via >= 0 && t.NOut <= int64(sweep.MaxOutputs) {
