@@ -251,7 +251,13 @@ type mixerView struct {
 	label string
 	sweep map[int64]bool // tx → it sweeps the mixer's deposits
 	fund  map[int64]bool // tx → funded by the mixer (true results, and false ones at full depth)
+	sig   map[int64]bool // tx<<2 | depth → signal
 }
+
+// signalOutputs is how many outputs of a transaction the pays-back rule
+// follows to their spenders (it checks all of them for an attributed
+// address).
+const signalOutputs = 10
 
 // attributed reports whether output o is at an address attributed to the
 // mixer.
@@ -320,6 +326,16 @@ func (v *mixerView) directCoin(o int64) bool {
 // transaction's change goes back to the pool; a customer's payout does
 // not.
 func (v *mixerView) signal(n int64, depth int) bool {
+	key := n<<2 | int64(depth)
+	if r, ok := v.sig[key]; ok {
+		return r
+	}
+	r := v.signalUncached(n, depth)
+	v.sig[key] = r
+	return r
+}
+
+func (v *mixerView) signalUncached(n int64, depth int) bool {
 	tx, err := v.t.g.TxAt(n)
 	if err != nil {
 		return false
@@ -332,7 +348,7 @@ func (v *mixerView) signal(n int64, depth int) bool {
 	if depth == 0 {
 		return false
 	}
-	for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+	for o := tx.FirstOut; o < tx.FirstOut+min(tx.NOut, signalOutputs); o++ {
 		if s := v.t.g.OutputAt(o).SpentBy; s >= 0 {
 			sn, _ := v.t.g.TxOfInput(s)
 			st, err := v.t.g.TxAt(sn)
@@ -428,7 +444,7 @@ func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 	}
 	v := t.demix.views[label]
 	if v == nil {
-		v = &mixerView{t: t, label: label, sweep: map[int64]bool{}, fund: map[int64]bool{}}
+		v = &mixerView{t: t, label: label, sweep: map[int64]bool{}, fund: map[int64]bool{}, sig: map[int64]bool{}}
 		t.demix.views[label] = v
 	}
 	b, err := t.g.BlockAt(h)
