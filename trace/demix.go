@@ -239,7 +239,7 @@ const payoutInputs = 5
 // Depths of the mixer-behaviour rules: how many transactions back a pool
 // coin's funding is followed, and how many forward its spending.
 const (
-	poolBackDepth    = 4
+	poolBackDepth    = 2
 	poolForwardDepth = 2
 )
 
@@ -385,11 +385,15 @@ func (v *mixerView) funded(n int64, depth int) bool {
 		in := v.t.g.InputAt(i)
 		r = in.SpentOutput >= 0 && v.directCoin(in.SpentOutput)
 	}
-	if !r && depth > 0 && !v.t.demixAttributedOnly && v.signal(n, poolForwardDepth) {
-		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs) && !r; i++ {
+	if !r && depth > 0 && !v.t.demixAttributedOnly {
+		// the cheap backward test first: most transactions spend nothing
+		// the mixer funded
+		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
 			if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
-				ptn, _ := v.t.g.TxOfOutput(in.SpentOutput)
-				r = ptn < n && v.funded(ptn, depth-1)
+				if ptn, _ := v.t.g.TxOfOutput(in.SpentOutput); ptn < n && v.funded(ptn, depth-1) {
+					r = v.signal(n, poolForwardDepth)
+					break
+				}
 			}
 		}
 	}
