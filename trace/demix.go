@@ -239,7 +239,7 @@ const payoutInputs = 5
 // Depths of the mixer-behaviour rules: how many transactions back a pool
 // coin's funding is followed, and how many forward its spending.
 const (
-	poolBackDepth    = 2
+	poolBackDepth    = 3
 	poolForwardDepth = 2
 )
 
@@ -250,8 +250,8 @@ type mixerView struct {
 	t     *Tracer
 	label string
 	sweep map[int64]bool // tx → it sweeps the mixer's deposits
-	fund  map[int64]bool // tx → funded by the mixer (true results, and false ones at full depth)
-	sig   map[int64]bool // tx<<2 | depth → signal
+	fund  map[int64]bool // tx<<3 | depth → funded by the mixer
+	sig   map[int64]bool // tx<<3 | depth → signal
 }
 
 // signalOutputs is how many outputs of a transaction the pays-back rule
@@ -326,7 +326,7 @@ func (v *mixerView) directCoin(o int64) bool {
 // transaction's change goes back to the pool; a customer's payout does
 // not.
 func (v *mixerView) signal(n int64, depth int) bool {
-	key := n<<2 | int64(depth)
+	key := n<<3 | int64(depth)
 	if r, ok := v.sig[key]; ok {
 		return r
 	}
@@ -373,34 +373,38 @@ func (v *mixerView) signalUncached(n int64, depth int) bool {
 // a transaction the mixer funded (the pool's change, followed up to depth
 // transactions back).
 func (v *mixerView) funded(n int64, depth int) bool {
-	if r, ok := v.fund[n]; ok {
+	key := n<<3 | int64(depth)
+	if r, ok := v.fund[key]; ok {
 		return r
 	}
+	r := v.fundedUncached(n, depth)
+	v.fund[key] = r
+	return r
+}
+
+func (v *mixerView) fundedUncached(n int64, depth int) bool {
 	tx, err := v.t.g.TxAt(n)
 	if err != nil || tx.Coinbase {
 		return false
 	}
-	r := false
-	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs) && !r; i++ {
-		in := v.t.g.InputAt(i)
-		r = in.SpentOutput >= 0 && v.directCoin(in.SpentOutput)
+	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 && v.directCoin(in.SpentOutput) {
+			return true
+		}
 	}
-	if !r && depth > 0 && !v.t.demixAttributedOnly {
-		// the cheap backward test first: most transactions spend nothing
-		// the mixer funded
-		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
-			if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
-				if ptn, _ := v.t.g.TxOfOutput(in.SpentOutput); ptn < n && v.funded(ptn, depth-1) {
-					r = v.signal(n, poolForwardDepth)
-					break
-				}
+	if depth == 0 || v.t.demixAttributedOnly {
+		return false
+	}
+	// the cheap backward test first: most transactions spend nothing the
+	// mixer funded
+	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
+			if ptn, _ := v.t.g.TxOfOutput(in.SpentOutput); ptn < n && v.funded(ptn, depth-1) {
+				return v.signal(n, poolForwardDepth)
 			}
 		}
 	}
-	if r || depth == poolBackDepth {
-		v.fund[n] = r
-	}
-	return r
+	return false
 }
 
 // poolChange reports whether output o of a mixer-funded transaction goes

@@ -272,7 +272,7 @@ func TestDemixFindsTheTrueSetWhenTuned(t *testing.T) {
 	// must be found, unless fewer payouts already explained it (the
 	// search stops at the fewest parts): floor 90 % of them; with the
 	// mixer-behaviour rules the measured floor: 75 % of all (measured
-	// 359 of 466).
+	// 362 of 466).
 	if float64(foundAttr) < 0.9*float64(owned) {
 		t.Errorf("attributed coins only: true set found for %d deposits, want ≥ 90%% of the %d whose payouts are attributed", foundAttr, owned)
 	}
