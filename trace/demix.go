@@ -387,8 +387,21 @@ func (v *mixerView) fundedUncached(n int64, depth int) bool {
 	if err != nil || tx.Coinbase {
 		return false
 	}
+	// the spent outputs and their transactions, each looked up once
+	var spent, from [payoutInputs]int64
+	k := 0
 	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
-		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 && v.directCoin(in.SpentOutput) {
+		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
+			if v.attributed(in.SpentOutput) {
+				return true
+			}
+			spent[k] = in.SpentOutput
+			k++
+		}
+	}
+	for j := range k {
+		from[j], _ = v.t.g.TxOfOutput(spent[j])
+		if v.isSweep(from[j]) {
 			return true
 		}
 	}
@@ -397,11 +410,9 @@ func (v *mixerView) fundedUncached(n int64, depth int) bool {
 	}
 	// the cheap backward test first: most transactions spend nothing the
 	// mixer funded
-	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
-		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
-			if ptn, _ := v.t.g.TxOfOutput(in.SpentOutput); ptn < n && v.funded(ptn, depth-1) {
-				return v.signal(n, poolForwardDepth)
-			}
+	for j := range k {
+		if from[j] < n && v.funded(from[j], depth-1) {
+			return v.signal(n, poolForwardDepth)
 		}
 	}
 	return false
