@@ -317,3 +317,36 @@ func stronger(a, b *tags.Tag) bool {
 	}
 	return a.Label < b.Label
 }
+
+// ServiceAddresses maps the addresses of service tags (IsService) to their
+// category, an exchange's category winning over another service's: the
+// deposit rule's BuildOptions.Services (`cluster build` and the follower's
+// live clustering both take it from the state's tags). Addresses the index
+// has not seen are left out.
+func ServiceAddresses(ctx context.Context, ts []tags.Tag, ix AddressIndex) (map[uint32]string, error) {
+	out := map[uint32]string{}
+	for i := range ts {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		t := &ts[i]
+		if t.AddrKey == nil || t.ClusterID != nil || !IsService(t.Category) {
+			continue
+		}
+		a, err := rt.AddressFromKey(t.AddrKey)
+		if err != nil {
+			return nil, fmt.Errorf("tag %q from %s: address key: %w", t.Label, t.Source, err)
+		}
+		id, err := ix.AddressID(a)
+		if err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return nil, err
+		}
+		if out[uint32(id)] != tags.CategoryExchange {
+			out[uint32(id)] = t.Category
+		}
+	}
+	return out, nil
+}

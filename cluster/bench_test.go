@@ -48,7 +48,7 @@ func benchIndex(b *testing.B) *index.Index {
 // time during the build, on all cores).
 func BenchmarkClusterBuild(b *testing.B) {
 	ix := benchIndex(b)
-	for _, name := range []string{PolicyMultiInput, PolicyMultiInputDeposit, PolicyChange, PolicyDefault} {
+	for _, name := range []string{PolicyMultiInput, PolicyMultiInputDeposit, PolicyMultiInputSweep, PolicyChange, PolicyChangeDeposit, PolicyDefault} {
 		b.Run(name, func(b *testing.B) {
 			pol, _ := PolicyByName(name)
 			b.ReportAllocs()

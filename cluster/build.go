@@ -115,6 +115,10 @@ func (o *BuildOptions) ensureDefaults() error {
 		d := o.Policy.Deposit.withDefaults()
 		o.Policy.Deposit = &d
 	}
+	if o.Policy.Sweep != nil {
+		s := o.Policy.Sweep.withDefaults()
+		o.Policy.Sweep = &s
+	}
 	if o.GuardSize == 0 {
 		o.GuardSize = DefaultGuardSize
 	}
@@ -200,6 +204,13 @@ type builder struct {
 	chunk int64
 	// dep gates deposit_reuse pairs (nil: the policy has none).
 	dep *depositGate
+	// memos, when set, are the deposit rule's memos of the chain-order
+	// scanners, one per worker, kept by a Live clusterer across Advances
+	// (they hold pure functions of transactions already in the index).
+	memos []*depositScan
+	// receipts is the deposit rule's receipt memo the scanners share (nil:
+	// a new one per run).
+	receipts *receiptMemo
 }
 
 // setLabels seeds the label guard: each labelled address's cluster takes
@@ -237,7 +248,7 @@ func (b *builder) apply(p *Pair) error {
 	if ra == rb {
 		return nil
 	}
-	if b.dep != nil && p.Rule == ruleCodeDeposit {
+	if b.dep != nil && (p.Rule == ruleCodeDeposit || p.Rule == ruleCodeSweep) {
 		if ok, reason := b.dep.admit(b.uf, p); reason != 0 {
 			return b.refuse(p, reason, b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit)
 		} else if !ok {

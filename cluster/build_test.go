@@ -31,13 +31,14 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 	}
 	w := clusterSimWorld(t)
 	ctx := context.Background()
-	for _, name := range []string{PolicyMultiInput, PolicyDefault, PolicyMultiInputDeposit} {
+	for _, name := range []string{PolicyMultiInput, PolicyDefault, PolicyMultiInputDeposit, PolicyMultiInputSweep} {
 		t.Run(name, func(t *testing.T) {
 			pol, _ := PolicyByName(name)
-			// Deposit links read the published service tags (attributed
-			// recognition): the builds must agree with them too.
+			// Deposit and sweep-output links read the published service
+			// tags (attributed recognition): the builds must agree with
+			// them too.
 			var services map[uint32]string
-			if pol.Deposit != nil {
+			if pol.Deposit != nil || pol.Sweep != nil {
 				services = publishedServices(t, w)
 			}
 			data := t.TempDir()
@@ -77,9 +78,10 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer c.Close()
-			if name == PolicyMultiInput || name == PolicyMultiInputDeposit {
-				// Multi-input reads no history, deposit links only what was
-				// on the chain before the sweep: incremental equals full.
+			if name != PolicyDefault {
+				// Multi-input reads no history, deposit and sweep-output
+				// links only what was on the chain before the sweep:
+				// incremental equals full.
 				full, _, err := BuildInMemory(ctx, ix, BuildOptions{Policy: pol, Services: services})
 				if err != nil {
 					t.Fatal(err)
@@ -256,7 +258,8 @@ func TestLightViewsMatchFullViews(t *testing.T) {
 	full := DefaultPolicy()
 	for _, pol := range []BuildPolicy{{Name: PolicyMultiInput, MultiInput: true}, {Name: PolicyDefault, MultiInput: true, Change: &full}} {
 		light, _ := PolicyByName(pol.Name)
-		pol.Deposit = light.Deposit // deposit links read the index, not the view
+		// Deposit and sweep-output links read the index, not the view.
+		pol.Deposit, pol.Sweep = light.Deposit, light.Sweep
 		u1, r1, err := BuildInMemory(ctx, w.ix, BuildOptions{Policy: light})
 		if err != nil {
 			t.Fatal(err)

@@ -316,3 +316,45 @@ func PeelChain(tx *Tx) []Evidence {
 	}
 	return one(RulePeelChain, a, 0.8, "larger output (%d sats) continues a 1-in/2-out chain", big.Value)
 }
+
+// BatchChainMinNextOutputs is the least number of outputs of the
+// transaction spending BatchChain's change: a batch.
+const BatchChainMinNextOutputs = 4
+
+// BatchChain finds the change of a service's batched payment that the
+// service spends alone in its next batch (an exchange paying withdrawals
+// from one coin at a time, each batch's change to a fresh address): the
+// one output (exactly one) that pays a first-seen address and is spent by
+// a transaction with exactly one input, at least BatchChainMinNextOutputs
+// outputs, this transaction's version and the same locktime habit (zero or
+// not). Spending a coin alone in a batch shaped and fingerprinted like
+// the one that created it is the sender continuing its own chain; a payee
+// spending a received coin alone in such a batch is the failure case (a
+// service paying batches from each deposit), which the simulator does not
+// model (docs/HEURISTICS.md, "Batch-chain change").
+func BatchChain(tx *Tx) []Evidence {
+	cand := -1
+	for i := range tx.Outputs {
+		o := &tx.Outputs[i]
+		if !canBeChange(o) || !tx.mayBeFresh(i) {
+			continue
+		}
+		if f, known := tx.fresh(i); !f || !known {
+			continue
+		}
+		nx := tx.next(i)
+		if nx == nil || nx.NIn != 1 || nx.NOut < BatchChainMinNextOutputs || nx.Version != tx.Version ||
+			(nx.LockTime == 0) != (tx.LockTime == 0) {
+			continue
+		}
+		if cand >= 0 {
+			return nil
+		}
+		cand = i
+	}
+	if cand < 0 {
+		return nil
+	}
+	nx := tx.next(cand)
+	return one(RuleBatchChain, cand, 0.85, "fresh output spent alone by a %d-output batch with the same version and locktime habit", nx.NOut)
+}

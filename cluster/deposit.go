@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/ransomtrail/ransomtrail/index"
 )
@@ -135,6 +136,45 @@ type depositScan struct {
 	seen  []int64
 	swept map[int64][]int64
 	recs  []receipt
+	// shared, when set, is the memo of receipts the scanners of a build
+	// (or a Live clusterer, across its Advances) share.
+	shared *receiptMemo
+}
+
+// receiptMemo remembers what the deposit rule read of spent receipts:
+// the paying transaction, its payer, the spending transaction and whether
+// that was a sweep — all fixed once the output is spent (a reorg drops
+// the memo with the state). An address swept again walks its earlier
+// receipts from the memo instead of two binary searches each. Shared by
+// the workers (the entries are pure functions of the index: which worker
+// fills one first does not change the result); emptied at maxDepositMemo
+// entries.
+type receiptMemo struct {
+	mu   sync.RWMutex
+	recs map[int64]memoReceipt
+}
+
+type memoReceipt struct {
+	tx, payer, spender int64
+	bad                bool
+}
+
+func newReceiptMemo() *receiptMemo { return &receiptMemo{recs: map[int64]memoReceipt{}} }
+
+func (m *receiptMemo) get(out int64) (memoReceipt, bool) {
+	m.mu.RLock()
+	r, ok := m.recs[out]
+	m.mu.RUnlock()
+	return r, ok
+}
+
+func (m *receiptMemo) put(out int64, r memoReceipt) {
+	m.mu.Lock()
+	if len(m.recs) >= maxDepositMemo {
+		clear(m.recs)
+	}
+	m.recs[out] = r
+	m.mu.Unlock()
 }
 
 // isSweep reports whether transaction n has the shape of a deposit sweep:
@@ -213,7 +253,7 @@ func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int6
 // after the transaction's other pairs (the hook of builder.decide and of
 // the chain-order scanner; a no-op without a deposit rule).
 func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *depositScan) error {
-	if b.pol.Deposit == nil {
+	if b.pol.Deposit == nil && b.pol.Sweep == nil {
 		return nil
 	}
 	if len(ds.sweep) > maxDepositMemo {
@@ -222,8 +262,15 @@ func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *d
 	if len(ds.payer) > maxDepositMemo {
 		clear(ds.payer)
 	}
+	r := b.pol.Deposit
+	if r == nil {
+		// Sweep-output links alone: the deposit rule's recognition with
+		// its defaults, no deposit links.
+		d := DefaultDepositRule()
+		r = &d
+	}
 	var err error
-	if c.pairs, err = b.pol.Deposit.pairs(ix, t, n, c.pairs, ds); err != nil {
+	if c.pairs, err = r.pairs(ix, t, n, c.pairs, ds, b.pol.Deposit != nil, b.pol.Sweep); err != nil {
 		return fmt.Errorf("tx %d: %w", n, err)
 	}
 	return nil
@@ -254,7 +301,14 @@ type receipt struct {
 // exchange, and whether the payers are services, depends on the clustering
 // at that point: the builder checks it when it applies the pair
 // (depositGate.admit).
-func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *depositScan) ([]Pair, error) {
+//
+// link says whether deposit links are made; sweep, if set, adds the
+// sweep-output pairs of a sweep with at most sweep.MaxOutputs outputs that
+// spends a deposit address (one paid at least twice, whose every earlier
+// coin left in a sweep): each output's address (not an input's) to the
+// sweep's first input address, gated like a deposit pair through that
+// deposit address (RuleSweepOutput).
+func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *depositScan, link bool, sweep *SweepRule) ([]Pair, error) {
 	if !r.isSweep(ix, t, sc) {
 		return out, nil
 	}
@@ -263,6 +317,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		sc.swept = map[int64][]int64{}
 	}
 	clear(sc.swept)
+	swept := sc.swept
 	var addrs []int64
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
 		o := ix.InputAt(i).SpentOutput
@@ -279,6 +334,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		sc.swept[d] = append(sc.swept[d], o)
 	}
 	conf := confCode(r.Confidence)
+	via := int64(-1) // a deposit address this sweep spends (sweep-output pairs)
 	for _, d := range addrs {
 		coins := sc.swept[d]
 		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
@@ -302,21 +358,44 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		for k := range recs {
 			rc := &recs[k]
 			p := rc.out
+			if sc.shared != nil {
+				if m, ok := sc.shared.get(p); ok && m.spender < n {
+					rc.tx, rc.payer, rc.bad = m.tx, m.payer, m.bad
+					continue
+				}
+			}
 			o := ix.OutputAt(p)
-			rc.tx, _ = ix.TxOfOutput(p)
+			// A galloping search where the distance is short: the newest
+			// receipt was paid shortly before its sweep (older receipts
+			// are far apart: a binary search).
+			if k == 0 {
+				rc.tx, _ = txOfOutput(ix, p, n)
+			} else {
+				rc.tx, _ = ix.TxOfOutput(p)
+			}
+			spender := int64(-1)
 			if o.SpentBy >= 0 {
 				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
 					sw, err := r.sweepAt(ix, s, sc)
 					if err != nil {
 						return out, err
 					}
-					rc.bad = !sw
+					rc.bad, spender = !sw, s
 				}
 			}
 			var err error
 			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
 				return out, err
 			}
+			if spender >= 0 && sc.shared != nil {
+				sc.shared.put(p, memoReceipt{tx: rc.tx, payer: rc.payer, spender: spender, bad: rc.bad})
+			}
+		}
+		if via < 0 && !slices.ContainsFunc(recs, func(rc receipt) bool { return rc.bad }) {
+			via = d
+		}
+		if !link {
+			continue
 		}
 		// Oldest first: the anchor is the earliest linkable payer, and a
 		// coin that left in an ordinary spend ends the address's use as a
@@ -336,6 +415,16 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			if anchor < 0 && rc.payer >= 0 {
 				anchor = rc.payer
 			}
+		}
+	}
+	if sweep != nil && via >= 0 && t.NOut <= int64(sweep.MaxOutputs) {
+		sc := confCode(sweep.Confidence)
+		for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+			a := ix.OutputAt(o).AddrID
+			if _, in := swept[a]; a < 0 || in {
+				continue
+			}
+			out = append(out, Pair{A: uint32(addrs[0]), B: uint32(a), Tx: n, Rule: ruleCodeSweep, Confidence: sc, Change: true, Via: uint32(via)})
 		}
 	}
 	return out, nil
@@ -367,10 +456,13 @@ type depositGate struct {
 // deposit rule. services maps address ids to the service category of their
 // tags; guard is the build's guard size.
 func newDepositGate(pol *BuildPolicy, services map[uint32]string, uf *UnionFind, guard uint32) *depositGate {
-	if pol.Deposit == nil {
+	if pol.Deposit == nil && pol.Sweep == nil {
 		return nil
 	}
-	g := &depositGate{rule: pol.Deposit.withDefaults()}
+	g := &depositGate{rule: DefaultDepositRule()}
+	if pol.Deposit != nil {
+		g.rule = pol.Deposit.withDefaults()
+	}
 	g.maxPayer = g.rule.MaxPayerSize
 	if g.maxPayer == 0 {
 		g.maxPayer = guard
@@ -415,6 +507,9 @@ func (g *depositGate) merged(ra, rb, root uint32) {
 // on to the guards, reason (non-zero) why it is refused. A pair whose
 // address is not recognised as an exchange's deposit address is dropped
 // (neither linked nor refused).
+//
+// A sweep-output pair (RuleSweepOutput) is admitted on the same
+// recognition of its deposit address, and then goes on to the guards.
 func (g *depositGate) admit(uf *UnionFind, p *Pair) (apply bool, reason uint8) {
 	rd := uf.Find(p.Via)
 	recognised := false
@@ -429,6 +524,9 @@ func (g *depositGate) admit(uf *UnionFind, p *Pair) (apply bool, reason uint8) {
 	if !recognised {
 		g.skipped++
 		return false, 0
+	}
+	if p.Rule == ruleCodeSweep {
+		return true, 0
 	}
 	for _, x := range [2]uint32{p.A, p.B} {
 		r := uf.Find(x)

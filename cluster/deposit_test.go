@@ -23,68 +23,19 @@ type kindRecall struct {
 	truePairs, found uint64
 }
 
-// recallByKind breaks pairwise recall down by the truth's entity kinds
-// (truth/entities.csv): per kind, the pairs of same-owner addresses and
-// how many of them share a predicted cluster.
+// recallByKind is RecallByKind with the truth's entity kinds
+// (truth/entities.csv).
 func recallByKind(t *testing.T, find func(uint32) uint32, tr *Truth, truthDir string) []kindRecall {
 	t.Helper()
-	kinds := readEntityKinds(t, filepath.Join(truthDir, "entities.csv"))
-	type key struct {
-		ent  int32
-		root uint32
-	}
-	cell := map[key]int64{}
-	size := map[int32]int64{}
-	for id, e := range tr.EntityOf {
-		if e < 0 {
-			continue
-		}
-		cell[key{e, find(uint32(id))}]++
-		size[e]++
-	}
-	by := map[string]*kindRecall{}
-	get := func(e int32) *kindRecall {
-		k := kinds[tr.Entities[e]]
-		if by[k] == nil {
-			by[k] = &kindRecall{kind: k}
-		}
-		return by[k]
-	}
-	for e, n := range size {
-		get(e).truePairs += pairs(n)
-	}
-	for k, n := range cell {
-		get(k.ent).found += pairs(n)
-	}
-	var out []kindRecall
-	for _, r := range by {
-		out = append(out, *r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].truePairs > out[j].truePairs })
-	return out
-}
-
-func readEntityKinds(t *testing.T, path string) map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
+	kinds, err := ReadEntityKindsFile(filepath.Join(truthDir, "entities.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	out := map[string]string{}
-	for line := 1; ; line++ {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("%s line %d: %v", path, line, err)
-		}
-		if line > 1 && len(rec) >= 2 {
-			out[rec[0]] = rec[1]
-		}
+	var out []kindRecall
+	for _, k := range RecallByKind(find, tr, kinds) {
+		out = append(out, kindRecall{kind: k.Kind, truePairs: k.TruePairs, found: k.Found})
 	}
+	return out
 }
 
 // publishedServices reads the world's published tags (truth/tags.csv:
@@ -426,7 +377,10 @@ func TestDepositLinksExplained(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	kinds := readEntityKinds(t, filepath.Join(w.dir, "truth", "entities.csv"))
+	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	n, exchange := 0, 0
 	for i := int64(0); i < c.NumLinks(); i++ {
 		l := c.LinkAt(i)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -181,4 +182,104 @@ func Score(clusterOf func(id uint32) uint32, t *Truth) Scores {
 		}
 	}
 	return s
+}
+
+// KindRecall is the pairwise recall of one kind of entity: the pairs of
+// same-owner addresses of that kind and how many of them share a predicted
+// cluster.
+type KindRecall struct {
+	Kind      string  `json:"kind"`
+	TruePairs uint64  `json:"true_pairs"`
+	Found     uint64  `json:"found_pairs"`
+	Recall    float64 `json:"pairwise_recall"`
+}
+
+// ReadEntityKinds reads a simulator's truth/entities.csv
+// (`entity_id,kind,name`, header first): entity id → kind. Errors name the
+// line.
+func ReadEntityKinds(r io.Reader, name string) (map[string]string, error) {
+	cr := csv.NewReader(bufio.NewReader(r))
+	cr.FieldsPerRecord = -1
+	out := map[string]string{}
+	for line := 1; ; line++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(rec) < 2 {
+			return nil, fmt.Errorf("%s:%d: %d fields, want entity_id,kind,…", name, line, len(rec))
+		}
+		if line == 1 {
+			if rec[0] != "entity_id" || rec[1] != "kind" {
+				return nil, fmt.Errorf("%s:1: header %q,%q, want entity_id,kind", name, rec[0], rec[1])
+			}
+			continue
+		}
+		out[rec[0]] = rec[1]
+	}
+}
+
+// ReadEntityKindsFile is ReadEntityKinds on a file.
+func ReadEntityKindsFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadEntityKinds(f, path)
+}
+
+// RecallByKind breaks pairwise recall down by entity kind (kinds: entity id
+// → kind, entities without a kind count as "unknown"), largest kind (by
+// true pairs) first.
+func RecallByKind(clusterOf func(id uint32) uint32, t *Truth, kinds map[string]string) []KindRecall {
+	type key struct {
+		ent  int32
+		root uint32
+	}
+	cell := map[key]int64{}
+	size := make([]int64, len(t.Entities))
+	for id, e := range t.EntityOf {
+		if e < 0 {
+			continue
+		}
+		cell[key{e, clusterOf(uint32(id))}]++
+		size[e]++
+	}
+	by := map[string]*KindRecall{}
+	get := func(e int32) *KindRecall {
+		k := kinds[t.Entities[e]]
+		if k == "" {
+			k = "unknown"
+		}
+		if by[k] == nil {
+			by[k] = &KindRecall{Kind: k}
+		}
+		return by[k]
+	}
+	for e, n := range size {
+		if n > 0 {
+			get(int32(e)).TruePairs += pairs(n)
+		}
+	}
+	for k, n := range cell {
+		get(k.ent).Found += pairs(n)
+	}
+	out := make([]KindRecall, 0, len(by))
+	for _, r := range by {
+		if r.TruePairs > 0 {
+			r.Recall = float64(r.Found) / float64(r.TruePairs)
+		}
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].TruePairs != out[j].TruePairs {
+			return out[i].TruePairs > out[j].TruePairs
+		}
+		return out[i].Kind < out[j].Kind
+	})
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 )
 
@@ -27,6 +28,8 @@ var ruleCodes = []string{
 	9:  RulePeelChain,
 	10: ruleLinkTest,
 	11: RuleDepositReuse,
+	12: RuleSweepOutput,
+	13: RuleBatchChain,
 }
 
 // ruleLinkTest is a rule name reserved for synthetic links in tests.
@@ -125,6 +128,9 @@ type BuildPolicy struct {
 	// Deposit, if set, links the payers of one exchange deposit address
 	// (RuleDepositReuse, cluster/deposit.go).
 	Deposit *DepositRule
+	// Sweep, if set, links the output of a recognised deposit sweep to the
+	// sweeper (RuleSweepOutput, cluster/sweep.go).
+	Sweep *SweepRule
 }
 
 // Rules describes what the policy links, rule by rule with its
@@ -144,6 +150,12 @@ func (p BuildPolicy) Rules() string {
 	if p.Deposit != nil {
 		fmt.Fprintf(&b, "%s %+v;", RuleDepositReuse, p.Deposit.withDefaults())
 	}
+	if p.Sweep != nil {
+		fmt.Fprintf(&b, "%s %+v;", RuleSweepOutput, p.Sweep.withDefaults())
+		if p.Deposit == nil {
+			fmt.Fprintf(&b, "recognition %+v;", DefaultDepositRule())
+		}
+	}
 	return b.String()
 }
 
@@ -156,13 +168,19 @@ const (
 	PolicyChange = "multi-input+change"
 	// PolicyMultiInputDeposit is multi-input plus deposit links.
 	PolicyMultiInputDeposit = "multi-input+deposit"
+	// PolicyChangeDeposit is multi-input plus change and deposit links,
+	// without sweep-output links.
+	PolicyChangeDeposit = "multi-input+change+deposit"
+	// PolicyMultiInputSweep is multi-input plus sweep-output links.
+	PolicyMultiInputSweep = "multi-input+sweep"
 )
 
 // PolicyNames lists the names PolicyByName accepts.
-var PolicyNames = []string{PolicyDefault, PolicyMultiInput, PolicyChange, PolicyMultiInputDeposit}
+var PolicyNames = []string{PolicyDefault, PolicyMultiInput, PolicyChange, PolicyMultiInputDeposit, PolicyChangeDeposit, PolicyMultiInputSweep}
 
 // PolicyByName returns a named build policy: "default" (multi-input, the
-// change links of DefaultPolicy and deposit links), "multi-input",
+// change links of DefaultPolicy, deposit and sweep-output links),
+// "multi-input+change+deposit", "multi-input+sweep", "multi-input",
 // "multi-input+change" (default without deposit links) or
 // "multi-input+deposit".
 func PolicyByName(name string) (BuildPolicy, error) {
@@ -170,7 +188,15 @@ func PolicyByName(name string) (BuildPolicy, error) {
 	case PolicyDefault, "":
 		p := ClusteringRules(DefaultPolicy())
 		d := DefaultDepositRule()
-		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p, Deposit: &d}, nil
+		s := DefaultSweepRule()
+		return BuildPolicy{Name: PolicyDefault, MultiInput: true, Change: &p, Deposit: &d, Sweep: &s}, nil
+	case PolicyChangeDeposit:
+		p := ClusteringRules(DefaultPolicy())
+		d := DefaultDepositRule()
+		return BuildPolicy{Name: PolicyChangeDeposit, MultiInput: true, Change: &p, Deposit: &d}, nil
+	case PolicyMultiInputSweep:
+		s := DefaultSweepRule()
+		return BuildPolicy{Name: PolicyMultiInputSweep, MultiInput: true, Sweep: &s}, nil
 	case PolicyMultiInput:
 		return BuildPolicy{Name: PolicyMultiInput, MultiInput: true}, nil
 	case PolicyChange:
@@ -180,7 +206,18 @@ func PolicyByName(name string) (BuildPolicy, error) {
 		d := DefaultDepositRule()
 		return BuildPolicy{Name: PolicyMultiInputDeposit, MultiInput: true, Deposit: &d}, nil
 	}
-	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (%s)", name, strings.Join(PolicyNames, ", "))
+	// NAME-RULE[-RULE…]: a named policy without some of its rules
+	// (BuildPolicy.Without; rule names have no '-').
+	for _, base := range PolicyNames {
+		if rest, ok := strings.CutPrefix(name, base+"-"); ok && rest != "" {
+			p, err := PolicyByName(base)
+			if err != nil {
+				return p, err
+			}
+			return p.Without(strings.Split(rest, "-")...)
+		}
+	}
+	return BuildPolicy{}, fmt.Errorf("unknown clustering policy %q (%s, or one of them followed by -RULE for each rule left out)", name, strings.Join(PolicyNames, ", "))
 }
 
 // ClusteringRules keeps the rules of p that cluster: the shown-only rules
@@ -306,4 +343,58 @@ func getRefused(b []byte) Refused {
 	r := getLink(b)
 	return Refused{Link: r.link(), Reason: ReasonName(b[19]),
 		SizeA: binary.LittleEndian.Uint32(b[20:]), SizeB: binary.LittleEndian.Uint32(b[24:])}
+}
+
+// Without returns the policy without the named rules: change rules by
+// name (change_batch_chain, change_optimal, …), RuleDepositReuse,
+// RuleSweepOutput. The name gets "-RULE" per rule removed (the manifest
+// stores the rules themselves). An unknown name or multi_input is an
+// error naming it.
+func (p BuildPolicy) Without(names ...string) (BuildPolicy, error) {
+	for _, n := range names {
+		n = strings.TrimSpace(n)
+		switch {
+		case n == RuleDepositReuse && p.Deposit != nil:
+			p.Deposit = nil
+		case n == RuleSweepOutput && p.Sweep != nil:
+			p.Sweep = nil
+		case p.Change != nil && slices.ContainsFunc(p.Change.Rules, func(r ChangeRule) bool { return r.Name == n }):
+			c := Policy{}
+			for _, r := range p.Change.Rules {
+				if r.Name != n {
+					c.Rules = append(c.Rules, r)
+				}
+			}
+			p.Change = &c
+			if len(c.Rules) == 0 {
+				p.Change = nil
+			}
+		default:
+			return p, fmt.Errorf("policy %s has no rule %q to leave out (it has: %s)", p.Name, n, strings.Join(p.RuleNames(), ", "))
+		}
+		p.Name += "-" + n
+	}
+	return p, nil
+}
+
+// RuleNames lists the rules that link under the policy.
+func (p BuildPolicy) RuleNames() []string {
+	var out []string
+	if p.MultiInput {
+		out = append(out, RuleMultiInput)
+	}
+	if p.Change != nil {
+		for _, r := range p.Change.Rules {
+			if r.Clusters {
+				out = append(out, r.Name)
+			}
+		}
+	}
+	if p.Deposit != nil {
+		out = append(out, RuleDepositReuse)
+	}
+	if p.Sweep != nil {
+		out = append(out, RuleSweepOutput)
+	}
+	return out
 }

@@ -83,8 +83,10 @@ type LiveResult struct {
 	// is taken.
 	Prefault time.Duration `json:"prefault_ns"`
 	Apply    time.Duration `json:"apply_ns"`
-	Sync     time.Duration `json:"sync_ns"`
-	Persist  time.Duration `json:"persist_ns"`
+	// Wait: AdvanceAfter's wait for its caller before the first apply.
+	Wait    time.Duration `json:"wait_ns"`
+	Sync    time.Duration `json:"sync_ns"`
+	Persist time.Duration `json:"persist_ns"`
 }
 
 // Live is an incremental clusterer kept open by the follower: the
@@ -113,6 +115,10 @@ type Live struct {
 	// hist holds the state after each Advance since the persisted one
 	// (hist[0]): the points a reorg can return to without a rebuild.
 	hist []Manifest
+	// memos are the deposit rule's memos kept across Advances (per
+	// worker); dropped when the state returns below its tip (a reorg).
+	memos    []*depositScan
+	receipts *receiptMemo
 
 	view                 *Clustering
 	linksMap, refusedMap []byte // mappings of the persisted records
@@ -241,6 +247,7 @@ func (l *Live) readTail(ix BuildIndex) *Manifest {
 // links replayed, links.dat and refused.dat cut after tail's records and
 // opened for appending.
 func (l *Live) load(tail *Manifest) error {
+	l.memos = nil // transactions past the state may have changed
 	m := l.m
 	parent, heads, err := l.mapState(&m)
 	if err != nil {
@@ -334,6 +341,7 @@ func (l *Live) replay(first int64, recs []byte, addrs int64) error {
 
 // reset starts a new clustering from transaction 0 (unpublished).
 func (l *Live) reset(gen uint64) error {
+	l.memos = nil
 	// Remove rather than truncate: readers may still map the old files.
 	for _, n := range []string{tailFile, linksFile, refusedFile} {
 		if err := os.Remove(filepath.Join(l.cdir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -441,6 +449,15 @@ func (s liveSink) refuse(p *Pair, reason uint8, sa, sb uint32) error {
 // the files and records the new tail; parent.u32 and head.u32 are
 // rewritten when PersistEvery has passed.
 func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
+	return l.AdvanceAfter(ctx, ix, nil)
+}
+
+// AdvanceAfter is Advance whose first apply waits until ready is closed:
+// the new blocks' links are decided (and the pages they will write made
+// private) while the caller still reads the clustering as it was before
+// them — the follower matches a block's alerts meanwhile — and readers
+// see the new clusters only after. A nil ready does not wait.
+func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan struct{}) (LiveResult, error) {
 	res := LiveResult{ResetTo: -1, Height: l.cur.Height}
 	if l.b == nil {
 		return res, errors.New("cluster: live clustering closed")
@@ -492,8 +509,18 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 		t0 := time.Now()
 		// A block's transactions split over the workers (a build's chunks
 		// are larger than most blocks).
+		if len(l.memos) != l.opts.Workers {
+			l.memos = make([]*depositScan, l.opts.Workers)
+			for i := range l.memos {
+				l.memos[i] = &depositScan{}
+			}
+			l.receipts = nil
+			if l.b.pol.Deposit != nil {
+				l.receipts = newReceiptMemo()
+			}
+		}
 		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
-			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1))}
+			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
 		if g := l.gate(); g != nil {
 			g.RLock()
 		}
@@ -509,6 +536,16 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 			tp := time.Now()
 			l.prefault(d.collected)
 			res.Prefault += time.Since(tp)
+		}
+		if ready != nil {
+			tw := time.Now()
+			select {
+			case <-ready:
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
+			res.Wait += time.Since(tw)
+			ready = nil
 		}
 		t1 := time.Now()
 		if err := l.apply(d.collected, from, to, ins, st.Addresses, !seeded); err != nil {
@@ -552,6 +589,19 @@ func (l *Live) Advance(ctx context.Context, ix BuildIndex) (LiveResult, error) {
 		res.Persist = time.Since(t3)
 	}
 	return res, nil
+}
+
+// SetTags replaces the label guard's labels and the deposit rule's service
+// addresses (BuildOptions.Labels, Services) for the next Advances — after
+// a tag import, or a reorg that reassigned address ids — as the next
+// `cluster build` would read them. Like every method, from the goroutine
+// that advances.
+func (l *Live) SetTags(labels, services map[uint32]string) {
+	l.opts.Labels, l.opts.Services = labels, services
+	if l.b != nil {
+		// Re-made from the new tags at the next apply.
+		l.b.dep, l.b.labels = nil, nil
+	}
 }
 
 // AdvanceHeld is Advance for a caller that holds the gate for writing

@@ -5,6 +5,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -160,10 +163,39 @@ func (l *Live) prefault(pairs []Pair) {
 			}
 		}
 	}
+	// Contiguous pages (the new addresses' entries) in one call each; the
+	// runs split over the workers (the kernel copies pages of one mapping
+	// in parallel).
+	pages := make([]uintptr, 0, len(seen))
 	for p := range seen {
-		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, p, page, madvPopulateWrite); errno != 0 {
-			l.noPopulate = true // not supported here: stop trying
-			return
+		pages = append(pages, p)
+	}
+	slices.Sort(pages)
+	type run struct{ at, n uintptr }
+	var runs []run
+	for _, p := range pages {
+		if k := len(runs) - 1; k >= 0 && runs[k].at+runs[k].n*page == p {
+			runs[k].n++
+		} else {
+			runs = append(runs, run{p, 1})
 		}
+	}
+	workers := max(1, min(l.opts.Workers, len(runs)/64))
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := w; k < len(runs) && !failed.Load(); k += workers {
+				if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, runs[k].at, runs[k].n*page, madvPopulateWrite); errno != 0 {
+					failed.Store(true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() {
+		l.noPopulate = true // not supported here: stop trying
 	}
 }

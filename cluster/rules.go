@@ -50,6 +50,7 @@ func DefaultPolicy() Policy {
 		{Name: RuleBIP69, Fn: BIP69Fingerprint, Confidence: 0.6},
 		{Name: RuleLocktime, Fn: LocktimeFingerprint, Confidence: 0.6},
 		{Name: RulePeelChain, Fn: PeelChain, Confidence: 0.7},
+		{Name: RuleBatchChain, Fn: BatchChain, Confidence: 0.85, Clusters: true},
 	}}
 }
 
@@ -68,7 +69,7 @@ func AllChangeRules() []ChangeRule {
 // outpointFree names the rules of this package that read no outpoints
 // (In.Prev) beyond telling a coinbase; BIP69 order reads them.
 var outpointFree = map[string]bool{RuleOneTimeConfirmed: true, RuleOneTimeChange: true, RuleAddrTypeMatch: true,
-	RuleRoundPayment: true, RuleOptimalChange: true, RuleLocktime: true, RulePeelChain: true}
+	RuleRoundPayment: true, RuleOptimalChange: true, RuleLocktime: true, RulePeelChain: true, RuleBatchChain: true}
 
 // readsOutpoints reports whether a rule of p may read outpoints (any rule
 // not known to read none): views built for p must resolve them.

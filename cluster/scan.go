@@ -39,13 +39,21 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 		return out
 	}
 	history := b.pol.Change != nil
+	receipts := b.receipts
+	if receipts == nil && b.pol.Deposit != nil {
+		receipts = newReceiptMemo()
+	}
 	var short *addrSet
 	if history {
 		short = newAddrSet(sx.Status().Addresses)
 	}
 	for w := range out {
 		s := &scanner{b: b, ix: sx, maxScan: defaultMaxFreshScan, history: history,
-			prevs: history && b.pol.Change.readsOutpoints(), short: short}
+			prevs: history && b.pol.Change.readsOutpoints(), short: short, dep: &depositScan{}}
+		if w < len(b.memos) && b.memos[w] != nil {
+			s.dep = b.memos[w]
+		}
+		s.dep.shared = receipts
 		out[w] = s.decide
 	}
 	return out
@@ -102,11 +110,11 @@ type scanner struct {
 	// freshness resolves whether an output's freshness is known, on a
 	// rule's first read.
 	freshness func(vout int) bool
-	pairsCap  int         // the most pairs a chunk of this scanner decided
-	txNum     int64       // the view's transaction
-	firstOut  int64       // its first output
-	err       error       // the lookahead's
-	dep       depositScan // the deposit rule's memos, kept across chunks
+	pairsCap  int          // the most pairs a chunk of this scanner decided
+	txNum     int64        // the view's transaction
+	firstOut  int64        // its first output
+	err       error        // the lookahead's
+	dep       *depositScan // the deposit rule's memos, kept across chunks
 }
 
 // maxFar bounds the long-list cache (entries); it is cleared when full.
@@ -153,7 +161,7 @@ func (s *scanner) decideErr(c *chunk) error {
 					return err
 				}
 			}
-			if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
+			if err := b.depositPairs(s.ix, &t, n, c, s.dep); err != nil {
 				return err
 			}
 			continue
@@ -167,7 +175,7 @@ func (s *scanner) decideErr(c *chunk) error {
 		if s.err != nil {
 			return s.err
 		}
-		if err := b.depositPairs(s.ix, &t, n, c, &s.dep); err != nil {
+		if err := b.depositPairs(s.ix, &t, n, c, s.dep); err != nil {
 			return err
 		}
 	}

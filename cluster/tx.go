@@ -122,6 +122,9 @@ const (
 	RuleBIP69         = "change_bip69_fingerprint"
 	RuleLocktime      = "change_locktime_fingerprint" // anti-fee-sniping
 	RulePeelChain     = "change_peel_chain"
+	// RuleBatchChain: the change of a withdrawal batch continues a chain
+	// of batches (BatchChain).
+	RuleBatchChain = "change_batch_chain"
 )
 
 // Evidence is one rule's finding: which output it links (for change

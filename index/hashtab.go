@@ -43,13 +43,15 @@ type hashTable struct {
 	// extra holds, for a reader of a dirty table, the committed ids past
 	// the watermark by key hash (nil otherwise).
 	extra map[uint64][]int64
-	// writeThrough writes slots with pwrite instead of through the
-	// mapping: a block or two of inserts then costs a system call each
-	// instead of a write fault on every page a sync left write-protected
-	// (Index.setWriteThrough; a bulk ingest writes through the mapping).
-	// werr keeps the first failed write for the next insert or sync.
-	writeThrough bool
-	werr         error
+	// deferSlots keeps new slots in pend instead of writing the mapping:
+	// a block or two of inserts then costs a map entry each instead of a
+	// write fault on every page a sync left write-protected; the next sync
+	// (an idle checkpoint, off the block's path) writes them to the
+	// mapping (Index.setDeferSlots; a bulk ingest writes the mapping).
+	// Readers consult pend first; it is changed only under the writer's
+	// exclusion of readers (the workspace gate).
+	deferSlots bool
+	pend       map[uint64]uint64
 }
 
 const (
@@ -145,6 +147,8 @@ func (t *hashTable) mapFile(size int64, write bool) error {
 
 func (t *hashTable) unmap() {
 	if t.mm != nil {
+		t.writePend() // unsynced, like every write since the last sync
+		t.pend = nil
 		syscall.Munmap(t.mm)
 		t.mm, t.slots = nil, nil
 	}
@@ -160,24 +164,42 @@ const (
 	htIDMask = uint64(1)<<htIDBits - 1
 )
 
-func (t *hashTable) slot(i uint64) uint64 {
-	return binary.LittleEndian.Uint64(t.slots[i*8:]) & htIDMask
+func (t *hashTable) slot(i uint64) uint64 { return t.raw(i) & htIDMask }
+func (t *hashTable) raw(i uint64) uint64 {
+	if t.pend == nil {
+		return binary.LittleEndian.Uint64(t.slots[i*8:])
+	}
+	return t.rawPend(i)
 }
-func (t *hashTable) raw(i uint64) uint64 { return binary.LittleEndian.Uint64(t.slots[i*8:]) }
-func fingerprint(m uint64) uint64        { return m >> htIDBits }
+func (t *hashTable) rawPend(i uint64) uint64 {
+	if v, ok := t.pend[i]; ok {
+		return v
+	}
+	return binary.LittleEndian.Uint64(t.slots[i*8:])
+}
+func fingerprint(m uint64) uint64 { return m >> htIDBits }
 func (t *hashTable) setSlot(i, v uint64) {
-	if !t.writeThrough {
+	if !t.deferSlots {
 		binary.LittleEndian.PutUint64(t.slots[i*8:], v)
 		return
 	}
-	// The file and the mapping share the page cache: readers of the
-	// mapping see the slot at once.
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], v)
-	if _, err := t.f.WriteAt(b[:], htHdrSize+int64(i)*8); err != nil && t.werr == nil {
-		t.werr = fmt.Errorf("write hash table %s slot %d: %w", t.name, i, err)
+	if t.pend == nil {
+		t.pend = make(map[uint64]uint64, 4096)
+	}
+	t.pend[i] = v
+}
+
+// writePend writes the deferred slots to the mapping. It does not drop
+// them (readers may be reading pend meanwhile: they find the same values
+// in both); dropPend does, under the writer's exclusion of readers.
+func (t *hashTable) writePend() {
+	for i, v := range t.pend {
+		binary.LittleEndian.PutUint64(t.slots[i*8:], v)
 	}
 }
+
+// dropPend forgets the deferred slots once writePend has written them.
+func (t *hashTable) dropPend() { t.pend = nil }
 
 // find returns the first id whose slot chain matches h and for which eq
 // reports true.
@@ -247,9 +269,6 @@ func (t *hashTable) markDirty() error {
 // insert adds id under hash h (no duplicate check). rehash is called when
 // the table grows, to re-insert an id: it returns the id's key hash.
 func (t *hashTable) insert(h uint64, id int64, rehash func(id int64) uint64) error {
-	if t.werr != nil {
-		return t.werr
-	}
 	if err := t.markDirty(); err != nil {
 		return err
 	}
@@ -347,7 +366,7 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 	}
 	nt.dirty = true
 	nt.synced = nt.n
-	nt.writeThrough = t.writeThrough
+	nt.deferSlots = t.deferSlots // nt.pend: nil (the new table holds every id)
 	*t = *nt
 	return nil
 }
@@ -416,9 +435,7 @@ func (t *hashTable) markClean() {
 // between the two leaves the old, lower watermark, never a higher one over
 // slots that were not written.
 func (t *hashTable) sync() error {
-	if t.werr != nil {
-		return t.werr
-	}
+	t.writePend()
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync hash table %s: %w", t.name, err)
 	}

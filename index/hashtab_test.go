@@ -47,14 +47,18 @@ func TestHashTableModel(t *testing.T) {
 	}
 	insert(1_500_000) // grows past the 2^20 initial capacity
 	check("after inserts")
-	// Following the tip: slots written with pwrite are seen through the
-	// mapping, across a growth (past 2^21 entries) and in every step below.
-	tab.writeThrough = true
+	// Following the tip: slots kept in memory (deferSlots) are found,
+	// across a growth (past 2^21 entries) and in every step below.
+	tab.deferSlots = true
 	insert(600_000)
-	if !tab.writeThrough {
-		t.Fatal("growth dropped the write-through mode")
+	if !tab.deferSlots {
+		t.Fatal("growth dropped the deferred-slot mode")
 	}
-	check("after write-through inserts")
+	insert(1000)
+	if len(tab.pend) == 0 {
+		t.Fatal("no slot deferred")
+	}
+	check("after deferred inserts")
 	// Remove the newest ids one by one (rollback).
 	for i := 0; i < 20000; i++ {
 		id := int64(len(keys) - 1)
@@ -80,10 +84,16 @@ func TestHashTableModel(t *testing.T) {
 		t.Fatalf("recovery removed %d, want %d", removed, len(junk))
 	}
 	check("after recovery")
-	// The table survives a reopen.
+	// A sync writes the deferred slots to the mapping: found without them.
+	if len(tab.pend) == 0 {
+		t.Fatal("no slot deferred before the sync")
+	}
 	if err := tab.clean(); err != nil {
 		t.Fatal(err)
 	}
+	tab.dropPend()
+	check("after the deferred slots were written")
+	// The table survives a reopen.
 	tab.close()
 	tab, err = openHashTable(dir, "t.hash", true)
 	if err != nil {

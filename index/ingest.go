@@ -139,14 +139,22 @@ func (ix *Index) findFork(ctx context.Context, src source.Source, best int64) (i
 	return -1, nil
 }
 
-// writeThroughBlocks: a run of fewer blocks (following the tip) writes the
-// hash tables' slots with pwrite, a longer one (bulk ingest) through the
-// mapping (hashTable.writeThrough).
-const writeThroughBlocks = 16
+// deferSlotsBlocks: a run of fewer blocks (following the tip) keeps the
+// hash tables' new slots in memory until the next sync, a longer one (bulk
+// ingest) writes them through the mapping (hashTable.deferSlots).
+const deferSlotsBlocks = 16
 
-// setWriteThrough chooses how the hash tables take new slots.
-func (ix *Index) setWriteThrough(on bool) {
-	ix.txTab.writeThrough, ix.addrTab.writeThrough = on, on
+// setDeferSlots chooses how the hash tables take new slots. Turning it off
+// writes the deferred slots to the mapping first (the writer excludes
+// readers here).
+func (ix *Index) setDeferSlots(on bool) {
+	for _, t := range []*hashTable{ix.txTab, ix.addrTab} {
+		if !on && t.pend != nil {
+			t.writePend()
+			t.dropPend()
+		}
+		t.deferSlots = on
+	}
 }
 
 var blockPool = sync.Pool{New: func() any { return new(chain.Block) }}
@@ -158,7 +166,7 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	ix.setWriteThrough(to-from < writeThroughBlocks)
+	ix.setDeferSlots(to-from < deferSlotsBlocks)
 	interval := opts.CommitInterval
 	if interval == 0 {
 		interval = 5 * time.Second

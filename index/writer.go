@@ -128,11 +128,11 @@ func (w *writer) txFirstOut(n int64) uint64 {
 // ApplyBlock appends a decoded block at height TipHeight()+1. It checks
 // that the block connects, that its merkle root matches, and that every
 // input spends a known output; on error nothing is appended. It is meant
-// for following block by block: the hash tables' new slots are written
-// with pwrite (see writeThroughBlocks).
+// for following block by block: the hash tables' new slots are kept in
+// memory until the next sync (see deferSlotsBlocks).
 func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 	if ix.w != nil {
-		ix.setWriteThrough(true)
+		ix.setDeferSlots(true)
 	}
 	return ix.applyBlock(b, where, nil)
 }
@@ -533,6 +533,8 @@ func (ix *Index) commit(async bool) error {
 		if err := ix.syncLazyFiles(); err != nil {
 			return err
 		}
+		ix.txTab.dropPend()
+		ix.addrTab.dropPend()
 		m.Synced = m.counts()
 	}
 	t4 := time.Now()
@@ -616,6 +618,9 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 	}
 	lock()
 	defer unlock()
+	// syncLazyFiles wrote the hash tables' deferred slots to the mapping.
+	ix.txTab.dropPend()
+	ix.addrTab.dropPend()
 	m := ix.m
 	m.FormatVersion = FormatVersion
 	m.Synced = m.counts()

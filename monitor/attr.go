@@ -100,6 +100,7 @@ func (x cachedIndex) AddressID(a rt.Address) (int64, error) {
 
 // dropTags makes the next blockAttribution reload the tags.
 func (m *Monitor) dropTags() {
+	m.liveTagsOK.Store(false)
 	m.tcMu.Lock()
 	gen := m.tc.gen
 	m.tc = tagCache{gen: gen}

@@ -2,8 +2,14 @@ package monitor
 
 import (
 	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
@@ -70,4 +76,139 @@ func TestFollowKeepsClusteringPolicy(t *testing.T) {
 			t.Fatalf("address %d: followed cluster %d, build %d", id, a, b)
 		}
 	}
+}
+
+// TestFollowClustersAsBuildWithTags: the follower's live clustering reads
+// the state's tags as `cluster build` does (label guard, the deposit rule's
+// service addresses) and again after a tag import, so following the chain
+// block by block gives the clustering that a build after each block gives
+// with the same tags.
+func TestFollowClustersAsBuildWithTags(t *testing.T) {
+	ctx := context.Background()
+	w := buildSplit(t, 10_000, 100, 40)
+	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	ref := t.TempDir()
+	// What `cluster build` does: the default policy with the tags' labels
+	// and service addresses (the world was clustered before its tags were
+	// imported: rebuilt here as a user would).
+	build := func(data string, rebuild bool) cluster.BuildResult {
+		t.Helper()
+		ts, err := attrib.AllTags(ctx, ws.State.Tags())
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels, err := attrib.GuardLabels(ctx, ts, ws.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		services, err := attrib.ServiceAddresses(ctx, ts, ws.Index)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(labels) == 0 || len(services) == 0 {
+			t.Fatalf("%d labels, %d service addresses from the world's tags", len(labels), len(services))
+		}
+		r, err := cluster.Build(ctx, ws.Index, data, cluster.BuildOptions{Labels: labels, Services: services, Rebuild: rebuild})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	build(ref, true)
+	if err := ws.ReloadClustering(); err != nil {
+		t.Fatal(err)
+	}
+	// The followed directory starts from the same clustering: the tags
+	// make a difference from here on only if the follower reads them.
+	if err := os.RemoveAll(cluster.ClusterDir(w.data)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(cluster.ClusterDir(w.data), os.DirFS(cluster.ClusterDir(ref))); err != nil {
+		t.Fatal(err)
+	}
+	if err := ws.ReloadClustering(); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ws, Options{Step: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Half-way, an import names the merchants' addresses as payment
+	// processors (services): from then on the deposit rule refuses their
+	// settlements as payers — in the build, and in the follower only if it
+	// reads the import.
+	merchant := map[string]bool{}
+	for _, r := range readTruth(t, w.truth, "entities.csv") {
+		if r[1] == "merchant" {
+			merchant[r[0]] = true
+		}
+	}
+	var imp strings.Builder
+	imp.WriteString("address,label,category,source,confidence\n")
+	n := 0
+	for _, r := range readTruth(t, w.truth, "addresses.csv") {
+		if merchant[r[1]] {
+			fmt.Fprintf(&imp, "%s,Merchant %s,payment_processor,test import,80\n", r[0], r[1])
+			n++
+		}
+	}
+	refused := int64(0)
+	w.src.max.Store(w.tip)
+	for h := w.held + 1; h <= w.tip; h++ {
+		if h == w.held+20 {
+			importCSV(t, ctx, ws, "merchants", imp.String())
+			if _, err := m.Rescreen(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r, err := m.Step(ctx, w.src); err != nil || r.Height != h {
+			t.Fatalf("step to %d: %+v %v", h, r, err)
+		}
+		// Compared under the gate, reported after it (a failing test
+		// must not hold it: the workspace's Close takes it).
+		diff := func() string {
+			ws.Gate.RLock()
+			defer ws.Gate.RUnlock()
+			r := build(ref, false)
+			c := ws.Clustering()
+			want, err := cluster.Open(ref)
+			if err != nil {
+				return err.Error()
+			}
+			defer want.Close()
+			refused = want.M.Refused
+			if c.M.Links != want.M.Links || c.M.Refused != want.M.Refused || c.M.Txs != r.Txs {
+				return fmt.Sprintf("followed %d links, %d refused (%d txs); build %d links, %d refused", c.M.Links, c.M.Refused, c.M.Txs, want.M.Links, want.M.Refused)
+			}
+			for id := int64(0); id < ws.Index.NumAddresses(); id++ {
+				if a, b := c.Find(uint32(id)), want.Find(uint32(id)); a != b {
+					return fmt.Sprintf("address %d: followed cluster %d, build %d", id, a, b)
+				}
+			}
+			return ""
+		}()
+		if diff != "" {
+			t.Fatalf("height %d: %s", h, diff)
+		}
+	}
+	t.Logf("%d blocks followed; %d merchant tags imported half-way; %d links refused", w.tip-w.held, n, refused)
+}
+
+// readTruth reads a truth CSV of the simulated world (header skipped).
+func readTruth(t *testing.T, dir, name string) [][]string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("%s: %d rows, %v", name, len(rows), err)
+	}
+	return rows[1:]
 }

@@ -22,9 +22,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/source"
@@ -92,13 +94,17 @@ type Monitor struct {
 	wake chan struct{} // nudges the delivery loop
 	kick chan struct{} // wakes the follower before its next poll
 
-	mu      sync.Mutex // guards watch
-	watch   *watchSet  // compiled watchlist, nil: reload
-	screen  sync.Mutex // serialises Rescreen and AddWatch baselines
-	tcMu    sync.Mutex
-	tc      tagCache // tags for the per-block attribution
-	mempool mempoolState
-	zmq     zmqState
+	mu     sync.Mutex // guards watch
+	watch  *watchSet  // compiled watchlist, nil: reload
+	screen sync.Mutex // serialises Rescreen and AddWatch baselines
+	tcMu   sync.Mutex
+	tc     tagCache // tags for the per-block attribution
+	// liveTagsOK tells that the live clustering has the state's tags
+	// (label guard, deposit rule services); a tag import or a reorg
+	// clears it.
+	liveTagsOK atomic.Bool
+	mempool    mempoolState
+	zmq        zmqState
 
 	// Hook, when set, is called after each step's alerts are stored and
 	// before they are delivered (tests use it to abandon the process).
@@ -332,6 +338,14 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err != nil {
 			return res, err
 		}
+		if !m.liveTagsOK.Load() {
+			m.ws.Gate.RLock()
+			err := m.setLiveTags(ctx, live)
+			m.ws.Gate.RUnlock()
+			if err != nil {
+				return res, err
+			}
+		}
 	}
 	t0 := time.Now()
 	m.ws.Gate.Lock()
@@ -359,7 +373,10 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			m.dropAddressIDs()
 			m.invalidateWatch()
 			if live != nil {
-				tBuild, ierr = m.advanceClustering(ctx, live, true, ierr)
+				if err := m.setLiveTags(ctx, live); err != nil {
+					ierr = errors.Join(ierr, err)
+				}
+				tBuild, ierr = m.advanceClustering(ctx, live, nil, ierr)
 				built = true
 			}
 		}
@@ -376,16 +393,28 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	// block is matched against the clustering of the blocks before it
 	// (its own links count from the next block on): its alerts go out
 	// before the clustering is advanced.
+	//
+	// The live clustering decides the new links meanwhile, reading the
+	// index under the gate's read side, and applies them under its write
+	// side (a few milliseconds) once the alerts are matched: readers see
+	// the new clusters at once.
+	var advanced chan struct{}
+	var matched chan struct{}
+	if changed && !built && live != nil {
+		advanced, matched = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(advanced)
+			tBuild, ierr = m.advanceClustering(ctx, live, matched, ierr)
+		}()
+	}
 	tm := time.Now()
 	alerts, retracted, rerr := m.reconcile(ctx)
 	res.Alerts, res.Retracted = alerts, retracted
 	tAlerts := time.Since(t0)
 	tMatch := time.Since(tm)
-	if changed && !built && live != nil {
-		// The live clustering decides the new links reading the index
-		// under the gate's read side and applies them under its write
-		// side (a few milliseconds): readers see the new clusters at once.
-		tBuild, ierr = m.advanceClustering(ctx, live, false, ierr)
+	if advanced != nil {
+		close(matched)
+		<-advanced
 	}
 	if changed {
 		m.count(func(s *Stats) {
@@ -398,6 +427,26 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
+}
+
+// setLiveTags gives the live clustering the labels and service addresses
+// of the state's tags, as `cluster build` reads them (label guard, deposit
+// rule services), so that following a chain clusters it as building it
+// does. The caller holds the gate (address ids are resolved in the index).
+func (m *Monitor) setLiveTags(ctx context.Context, live *cluster.Live) error {
+	m.liveTagsOK.Store(true) // before reading: an import meanwhile clears it again
+	ts, err := attrib.AllTags(ctx, m.st.Tags())
+	if err == nil {
+		var labels, services map[uint32]string
+		if labels, err = attrib.GuardLabels(ctx, ts, m.ws.Index); err == nil {
+			if services, err = attrib.ServiceAddresses(ctx, ts, m.ws.Index); err == nil {
+				live.SetTags(labels, services)
+				return nil
+			}
+		}
+	}
+	m.liveTagsOK.Store(false)
+	return fmt.Errorf("tags for the live clustering: %w", err)
 }
 
 // clusterOptions keeps the stored clustering's policy and guard (a
@@ -439,18 +488,19 @@ func (m *Monitor) checkpoint() {
 	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
 }
 
-// advanceClustering advances the live clustering over the new blocks;
-// held tells that the caller holds the gate for writing.
-func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, held bool, ierr error) (time.Duration, error) {
+// advanceClustering advances the live clustering over the new blocks. A
+// nil matched tells that the caller holds the gate for writing; else the
+// links are applied once matched is closed.
+func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, matched <-chan struct{}, ierr error) (time.Duration, error) {
 	tb := time.Now()
 	var br cluster.LiveResult
 	var err error
-	if held {
+	if matched == nil {
 		br, err = live.AdvanceHeld(ctx, m.ws.Index)
 	} else {
-		br, err = live.Advance(ctx, m.ws.Index)
+		br, err = live.AdvanceAfter(ctx, m.ws.Index, matched)
 	}
-	d := time.Since(tb)
+	d := time.Since(tb) - br.Wait // the time it worked, not waited for the matching
 	if err != nil {
 		return d, errors.Join(ierr, fmt.Errorf("clustering: %w", err))
 	}

@@ -79,13 +79,13 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster build", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory (index in DIR/chain, clustering written to DIR/cluster)")
-	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy + deposit_reuse), multi-input, multi-input+change or multi-input+deposit")
+	policy := fs.String("policy", cluster.PolicyDefault, "links that cluster: default (multi-input + default change policy + deposit_reuse + sweep_output), multi-input, multi-input+change, multi-input+deposit, multi-input+sweep or multi-input+change+deposit; append -RULE to leave a rule out (e.g. default-change_batch_chain)")
 	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard: refuse change links merging two clusters both larger than this")
 	noGuard := fs.Bool("no-guard", false, "disable the supercluster guard")
 	rebuild := fs.Bool("rebuild", false, "discard the stored clustering and start from the first transaction")
 	workers := fs.Int("workers", 0, "parallel workers deciding links (0: one per CPU)")
 	noLabelGuard := fs.Bool("no-label-guard", false, "let change links merge clusters whose members carry different labels (tags in DIR/state)")
-	noServiceTags := fs.Bool("no-service-tags", false, "deposit_reuse: recognise exchange deposit addresses by their sweeps only, ignoring the service tags in DIR/state")
+	noServiceTags := fs.Bool("no-service-tags", false, "deposit_reuse, sweep_output: recognise exchange deposit sweeps by their shape only, ignoring the service tags in DIR/state")
 	jsonOut := fs.Bool("json", false, "print the result as JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -108,7 +108,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	defer ix.Close()
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	var labels, services map[uint32]string
-	wantServices := pol.Deposit != nil && !*noServiceTags
+	wantServices := (pol.Deposit != nil || pol.Sweep != nil) && !*noServiceTags
 	if !*noLabelGuard || wantServices {
 		ts, err := stateTags(ctx, *data)
 		if err != nil {
@@ -120,7 +120,7 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 			}
 		}
 		if wantServices {
-			if services, err = serviceAddresses(ts, ix); err != nil {
+			if services, err = attrib.ServiceAddresses(ctx, ts, ix); err != nil {
 				return err
 			}
 		}

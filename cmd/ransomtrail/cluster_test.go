@@ -143,15 +143,17 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dep cluster.Link
-	for i := int64(0); i < c.NumLinks() && dep.Rule == ""; i++ {
-		if l := c.LinkAt(i); l.Rule == cluster.RuleDepositReuse {
+	var dep, sweep cluster.Link
+	for i := int64(0); i < c.NumLinks() && (dep.Rule == "" || sweep.Rule == ""); i++ {
+		if l := c.LinkAt(i); l.Rule == cluster.RuleDepositReuse && dep.Rule == "" {
 			dep = l
+		} else if l.Rule == cluster.RuleSweepOutput && sweep.Rule == "" {
+			sweep = l
 		}
 	}
 	c.Close()
-	if dep.Rule == "" {
-		t.Fatal("the default build made no deposit_reuse link")
+	if dep.Rule == "" || sweep.Rule == "" {
+		t.Fatalf("the default build made no deposit_reuse (%+v) or no sweep_output link (%+v)", dep, sweep)
 	}
 	ixr, err := openIndex(data)
 	if err != nil {
@@ -175,6 +177,29 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	}
 	if out, _, err := runCmd(t, "tx", dsteps[0].EarlierTxid, "--data", data, "--json"); err != nil || !strings.Contains(out, dsteps[0].DepositAddress) {
 		t.Fatalf("earlier payment %s does not pay %s: %v", dsteps[0].EarlierTxid, dsteps[0].DepositAddress, err)
+	}
+	// A sweep_output link: explain names the sweep, which pays the link's
+	// output end.
+	if ixr, err = openIndex(data); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := ixr.AddressAt(int64(sweep.A))
+	sb, _ := ixr.AddressAt(int64(sweep.B))
+	sweepTxid := ixr.Txid(sweep.Tx).String()
+	ixr.Close()
+	out, _, err = runCmd(t, "cluster", "explain", ixr.EncodeAddress(sa), ixr.EncodeAddress(sb), "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ssteps []api.ExplainStep
+	if err := json.Unmarshal([]byte(out), &ssteps); err != nil {
+		t.Fatal(err, out)
+	}
+	if len(ssteps) != 1 || ssteps[0].Rule != cluster.RuleSweepOutput || ssteps[0].Txid != sweepTxid || ssteps[0].Confidence != cluster.DefaultSweepRule().Confidence {
+		t.Fatalf("explain sweep link: %s", out)
+	}
+	if out, _, err := runCmd(t, "tx", sweepTxid, "--data", data, "--json"); err != nil || !strings.Contains(out, ixr.EncodeAddress(sb)) {
+		t.Fatalf("sweep %s does not pay %s: %v", sweepTxid, ixr.EncodeAddress(sb), err)
 	}
 	// Evaluation against the truth, both policies.
 	out, _, err = runCmd(t, "eval", "clustering", "--data", data, "--truth", filepath.Join(world, "truth"), "--json")
@@ -229,9 +254,9 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 		return b.Links, b.Refused, b.Clusters
 	}
 	// The label guard: with every address labelled differently, no change
-	// link can merge two clusters, and with every address tagged as an
-	// exchange every deposit link's payer is a service, so the default
-	// policy's partition is the multi-input one.
+	// or sweep-output link can merge two clusters, and with every address
+	// tagged as an exchange every deposit link's payer is a service, so the
+	// default policy's partition is the multi-input one.
 	_, _, miClusters := build("--policy", "multi-input", "--no-guard")
 	out, _, err := runCmd(t, "cluster", "export", "--data", data)
 	if err != nil {
@@ -274,8 +299,9 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 	if guarded != miClusters || labelRefused == 0 {
 		t.Fatalf("label guard: %d clusters (multi-input %d), %d refused; want the multi-input partition", guarded, miClusters, labelRefused)
 	}
-	// The refused links, paged: exactly the build's, each a change link
-	// refused by the label guard or a deposit link by the payer guard.
+	// The refused links, paged: exactly the build's, each a change or
+	// sweep-output link refused by the label guard or a deposit link by the
+	// payer guard.
 	var all []refusedView
 	byReason := map[string]int64{}
 	for _, reason := range []string{"label_conflict", "deposit_payer_service"} {
@@ -314,7 +340,8 @@ func TestClusterGuardsRefuseAndList(t *testing.T) {
 		t.Fatalf("paged %d refused links, want %d", len(all), labelRefused)
 	}
 	for _, r := range all {
-		okReason := r.Reason == "label_conflict" && strings.HasPrefix(r.Rule, "change") || r.Reason == "deposit_payer_service" && r.Rule == "deposit_reuse"
+		okReason := r.Reason == "label_conflict" && (strings.HasPrefix(r.Rule, "change") || r.Rule == cluster.RuleSweepOutput) ||
+			r.Reason == "deposit_payer_service" && r.Rule == "deposit_reuse"
 		if !okReason || r.SizeFrom < 1 || r.SizeTo < 1 || len(r.Txid) != 64 || r.From == r.To {
 			t.Fatalf("refused link %+v", r)
 		}

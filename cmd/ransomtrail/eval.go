@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/ransomtrail/ransomtrail/cluster"
@@ -14,10 +15,12 @@ func evalClusteringCommand() command {
 }
 
 // evalPolicies are the policies "eval clustering" measures: the default,
-// multi-input only (the issue's baseline), and the default's two parts
-// (change links, deposit links) each on top of multi-input. Service tags
-// are not read: the structural deposit recognition is measured.
-var evalPolicies = []string{cluster.PolicyDefault, cluster.PolicyMultiInput, cluster.PolicyChange, cluster.PolicyMultiInputDeposit}
+// multi-input only (the issue's baseline), the default's three parts
+// (change, deposit and sweep-output links) each on top of multi-input, and
+// the default without sweep-output links. Service tags are not read: the
+// structural deposit recognition is measured.
+var evalPolicies = []string{cluster.PolicyDefault, cluster.PolicyMultiInput, cluster.PolicyChange, cluster.PolicyMultiInputDeposit,
+	cluster.PolicyMultiInputSweep, cluster.PolicyChangeDeposit}
 
 // evalPolicy is one policy's evaluation.
 type evalPolicy struct {
@@ -25,6 +28,9 @@ type evalPolicy struct {
 	Links   int64   `json:"links"`
 	Refused int64   `json:"refused_links"`
 	Seconds float64 `json:"build_seconds"`
+	// ByKind is the recall per entity kind (truth/entities.csv), largest
+	// kind first; absent without that file.
+	ByKind []cluster.KindRecall `json:"by_kind,omitempty"`
 }
 
 // evalResult is the answer of "eval clustering".
@@ -68,6 +74,13 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The recall per entity kind needs truth/entities.csv (optional).
+	var kinds map[string]string
+	if kp := filepath.Join(*truth, "entities.csv"); statOK(kp) {
+		if kinds, err = cluster.ReadEntityKindsFile(kp); err != nil {
+			return err
+		}
+	}
 	st := ix.Status()
 	res := evalResult{Truth: *truth, Height: st.Height, Txs: st.Txs, TruthRows: tr.Rows, NotIndexed: tr.NotIndexed, Policies: map[string]evalPolicy{}}
 	for _, name := range evalPolicies {
@@ -79,7 +92,11 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		res.Policies[name] = evalPolicy{Scores: cluster.Score(uf.Find, tr), Links: br.Links, Refused: br.Refused, Seconds: br.Seconds}
+		ep := evalPolicy{Scores: cluster.Score(uf.Find, tr), Links: br.Links, Refused: br.Refused, Seconds: br.Seconds}
+		if kinds != nil {
+			ep.ByKind = cluster.RecallByKind(uf.Find, tr, kinds)
+		}
+		res.Policies[name] = ep
 	}
 	if mi := res.Policies[cluster.PolicyMultiInput].Recall; mi > 0 {
 		res.RecallRatio = res.Policies[cluster.PolicyDefault].Recall / mi
@@ -88,11 +105,31 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		return writeJSON(e.stdout, res)
 	}
 	fmt.Fprintf(e.stdout, "truth %s: %d addresses (%d not indexed), chain height %d, %d txs\n", res.Truth, tr.Rows, tr.NotIndexed, res.Height, res.Txs)
-	fmt.Fprintf(e.stdout, "%-20s %9s %9s %9s %8s %8s %10s %8s %8s\n", "policy", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
+	fmt.Fprintf(e.stdout, "%-26s %9s %9s %9s %8s %8s %10s %8s %8s\n", "policy", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
 	for _, name := range evalPolicies {
 		p := res.Policies[name]
-		fmt.Fprintf(e.stdout, "%-20s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
+		fmt.Fprintf(e.stdout, "%-26s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
 	}
 	fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
+	if kinds != nil {
+		fmt.Fprintf(e.stdout, "recall per entity kind (true pairs):\n%-22s %14s", "kind", "true pairs")
+		for _, name := range evalPolicies {
+			fmt.Fprintf(e.stdout, " %26s", name)
+		}
+		fmt.Fprintln(e.stdout)
+		for i, k := range res.Policies[evalPolicies[0]].ByKind {
+			fmt.Fprintf(e.stdout, "%-22s %14d", k.Kind, k.TruePairs)
+			for _, name := range evalPolicies {
+				fmt.Fprintf(e.stdout, " %26.3f", res.Policies[name].ByKind[i].Recall)
+			}
+			fmt.Fprintln(e.stdout)
+		}
+	}
 	return nil
+}
+
+// statOK reports whether path exists.
+func statOK(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
