@@ -442,6 +442,20 @@ func (v *mixerView) poolChange(o int64) bool {
 	return v.signal(sn, poolForwardDepth-1)
 }
 
+// mixerViewLocked returns the Tracer's view of mixer label (under
+// demixCache.mu).
+func (t *Tracer) mixerViewLocked(label string) *mixerView {
+	if t.demix.views == nil {
+		t.demix.views = map[string]*mixerView{}
+	}
+	v := t.demix.views[label]
+	if v == nil {
+		v = &mixerView{t: t, label: label, sweep: map[int64]bool{}, fund: map[int64]bool{}, sig: map[int64]bool{}}
+		t.demix.views[label] = v
+	}
+	return v
+}
+
 // mixerPayouts returns the outputs at height h of transactions funded by
 // mixer label that do not go back to it, the block's transactions and
 // whether the block had to be read (not cached).
@@ -451,7 +465,6 @@ func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 	if t.demix.blocks == nil {
 		t.demix.blocks = map[string]map[int64]mixerBlock{}
 		t.demix.txs = map[int64]int{}
-		t.demix.views = map[string]*mixerView{}
 	}
 	m := t.demix.blocks[label]
 	if m == nil {
@@ -461,11 +474,7 @@ func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 	if v, ok := m[h]; ok {
 		return v, t.demix.txs[h], false
 	}
-	v := t.demix.views[label]
-	if v == nil {
-		v = &mixerView{t: t, label: label, sweep: map[int64]bool{}, fund: map[int64]bool{}, sig: map[int64]bool{}}
-		t.demix.views[label] = v
-	}
+	v := t.mixerViewLocked(label)
 	b, err := t.g.BlockAt(h)
 	if err != nil {
 		m[h] = mixerBlock{}

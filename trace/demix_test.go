@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"testing"
 	"time"
 
@@ -419,4 +420,98 @@ func FuzzParseDemix(f *testing.F) {
 			t.Fatalf("%q: mode %q", s, m)
 		}
 	})
+}
+
+// TestDemixRecognisesTheMixersTransactions scores the mixer-behaviour
+// rules against the simulator's truth (txs.csv kinds, mixer_flows.csv
+// payouts): which of the mixer's payout transactions they take as funded
+// by it, which other transactions they wrongly do, and how they split a
+// payout transaction's outputs into payouts and pool change.
+func TestDemixRecognisesTheMixersTransactions(t *testing.T) {
+	w := simworld.Get(t, targetWorld)
+	ws := w.Workspace(t)
+	attr, err := ws.Attribution(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := trace.New(ws.Index, attr)
+	attrOnly := trace.New(ws.Index, attr)
+	attrOnly.SetDemixAttributedOnly(true)
+	flows := readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
+	label := tr.MixerLabel(outputID(t, ws.Index, flows[0]["deposit_txid"], flows[0]["deposit_vout"]))
+	if label == "" {
+		t.Fatal("the first deposit's address is not attributed to a mixer")
+	}
+	payout := map[string]bool{}
+	for _, r := range flows {
+		payout[r["payout_txid"]+":"+r["payout_vout"]] = true
+	}
+	var payoutTxs, payoutFunded, payoutAttributed, sweeps, sweepsSeen, others, othersFunded, othersSweep int
+	var payouts, payoutsAsChange, changes, changesSeen int
+	for _, r := range readTruth(t, filepath.Join(w.Truth, "txs.csv")) {
+		n, err := ws.Index.TxNum(mustHash(t, r["txid"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sweep, funded := tr.MixerTx(label, n)
+		switch r["kind"] {
+		case "mixer_payout":
+			payoutTxs++
+			if funded {
+				payoutFunded++
+			}
+			if _, f := attrOnly.MixerTx(label, n); f {
+				payoutAttributed++
+			}
+			tx, _ := ws.Index.TxAt(n)
+			for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+				tn, vout := ws.Index.TxOfOutput(o)
+				asChange := tr.MixerPoolChange(label, o)
+				if payout[ws.Index.Txid(tn).String()+":"+strconv.FormatInt(vout, 10)] {
+					payouts++
+					if asChange {
+						payoutsAsChange++
+					}
+				} else {
+					changes++
+					if asChange {
+						changesSeen++
+					}
+				}
+			}
+		case "mixer_sweep":
+			sweeps++
+			if sweep {
+				sweepsSeen++
+			}
+		default:
+			others++
+			if funded {
+				othersFunded++
+			}
+			if sweep {
+				othersSweep++
+			}
+		}
+	}
+	t.Logf("payout txs taken as funded by the mixer: %d of %d (%.1f%%; attributed coins only %d); sweeps recognised %d of %d; other txs taken as funded %d, as sweeps %d, of %d",
+		payoutFunded, payoutTxs, pct(int64(payoutFunded), int64(payoutTxs)), payoutAttributed, sweepsSeen, sweeps, othersFunded, othersSweep, others)
+	t.Logf("payout tx outputs: true payouts taken as pool change %d of %d; pool change recognised %d of %d (%.1f%%)",
+		payoutsAsChange, payouts, changesSeen, changes, pct(int64(changesSeen), int64(changes)))
+	if payoutTxs < 500 || sweeps < 20 {
+		t.Fatalf("only %d payout and %d sweep transactions in the truth", payoutTxs, sweeps)
+	}
+	// Measured floors (docs/HEURISTICS.md "Which transactions are payouts").
+	if pct(int64(payoutFunded), int64(payoutTxs)) < 89 {
+		t.Errorf("payout transactions taken as funded: %d of %d, floor 89%% (measured 90.3%%)", payoutFunded, payoutTxs)
+	}
+	if othersFunded > 20 || othersSweep > 0 {
+		t.Errorf("other transactions taken as funded by the mixer %d (ceiling 20, measured 15), as its sweeps %d (want 0)", othersFunded, othersSweep)
+	}
+	if payoutsAsChange > 12 {
+		t.Errorf("true payouts taken as pool change: %d, ceiling 12 (measured 8)", payoutsAsChange)
+	}
+	if pct(int64(changesSeen), int64(changes)) < 89 {
+		t.Errorf("pool change recognised: %d of %d, floor 89%% (measured 90.2%%)", changesSeen, changes)
+	}
 }
