@@ -193,8 +193,9 @@ type builder struct {
 	links   int64
 	refused int64
 	// labels maps a cluster root to the label its members carry (the
-	// label guard); nil when the build has no labels.
-	labels map[uint32]string
+	// label guard): the label of its smallest labelled address id; nil
+	// when the build has no labels.
+	labels map[uint32]rootLabel
 	// collect, when set, makes apply only collect the decided pairs (in
 	// transaction order) instead of applying them: a Live clusterer decides
 	// without touching the union-find readers see.
@@ -213,8 +214,15 @@ type builder struct {
 	receipts *receiptMemo
 }
 
+// rootLabel is a cluster's label and the smallest labelled address id
+// among its members (whose label it is).
+type rootLabel struct {
+	label string
+	min   uint32
+}
+
 // setLabels seeds the label guard: each labelled address's cluster takes
-// its label (the first one seen when members disagree already).
+// the label of its smallest labelled address id.
 func (b *builder) setLabels(l map[uint32]string) {
 	if len(l) == 0 {
 		return
@@ -224,15 +232,30 @@ func (b *builder) setLabels(l map[uint32]string) {
 		ids = append(ids, id)
 	}
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
-	b.labels = make(map[uint32]string, len(l))
+	b.labels = make(map[uint32]rootLabel, len(l))
 	for _, id := range ids {
 		if int(id) >= len(b.uf.e) || l[id] == "" {
 			continue
 		}
 		r := b.uf.Find(id)
 		if _, ok := b.labels[r]; !ok {
-			b.labels[r] = l[id]
+			b.labels[r] = rootLabel{l[id], id}
 		}
+	}
+}
+
+// addLabel adds a labelled address to the seeded guard (an address new
+// since the seeding): what setLabels over every label would give.
+func (b *builder) addLabel(id uint32, label string) {
+	if label == "" || int(id) >= len(b.uf.e) {
+		return
+	}
+	if b.labels == nil {
+		b.labels = map[uint32]rootLabel{}
+	}
+	r := b.uf.Find(id)
+	if cur, ok := b.labels[r]; !ok || id < cur.min {
+		b.labels[r] = rootLabel{label, id}
 	}
 }
 
@@ -261,20 +284,21 @@ func (b *builder) apply(p *Pair) error {
 			return b.refuse(p, ReasonSupercluster, sa, sb)
 		}
 	}
-	var la, lb string
+	var la, lb rootLabel
 	if b.labels != nil {
 		la, lb = b.labels[ra], b.labels[rb]
-		if p.Change && la != "" && lb != "" && la != lb {
+		if p.Change && la.label != "" && lb.label != "" && la.label != lb.label {
 			return b.refuse(p, ReasonLabels, b.uf.e[ra]&^rootBit, b.uf.e[rb]&^rootBit)
 		}
 	}
 	b.uf.link(ra, rb)
 	b.dep.merged(ra, rb, b.uf.Find(ra))
-	if la != "" || lb != "" {
+	if la.label != "" || lb.label != "" {
 		r := b.uf.Find(ra)
 		delete(b.labels, ra)
 		delete(b.labels, rb)
-		if la == "" {
+		// The label of the smallest labelled id, as seeding would give.
+		if la.label == "" || (lb.label != "" && lb.min < la.min) {
 			la = lb
 		}
 		b.labels[r] = la

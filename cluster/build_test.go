@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -308,8 +309,24 @@ func TestLabelGuardRefusesChangeLinkBetweenLabels(t *testing.T) {
 	if u.Find(3) != u.Find(0) || b.refused != 2 {
 		t.Fatalf("multi-input link refused (refused %d)", b.refused)
 	}
-	if got := b.labels[u.Find(0)]; got == "" || len(b.labels) != 1 {
+	// It keeps the label of its smallest labelled address (1: A), what a
+	// build seeding the guard from the merged clusters gives.
+	if got := b.labels[u.Find(0)]; got != (rootLabel{"exchange:A", 1}) || len(b.labels) != 1 {
 		t.Fatalf("labels after merges: %v", b.labels)
+	}
+	seeded := &builder{uf: u}
+	seeded.setLabels(map[uint32]string{1: "exchange:A", 4: "exchange:B", 8: "exchange:A"})
+	if !maps.Equal(seeded.labels, b.labels) {
+		t.Fatalf("labels kept through merges %v, seeded from the clusters %v", b.labels, seeded.labels)
+	}
+	// The order of the merge does not matter: B's cluster absorbing A's
+	// carries A's label too.
+	u2 := NewUnionFind(10)
+	b2 := &builder{uf: u2}
+	b2.setLabels(map[uint32]string{1: "exchange:A", 4: "exchange:B"})
+	b2.apply(&Pair{A: 4, B: 1})
+	if got := b2.labels[u2.Find(1)]; got != (rootLabel{"exchange:A", 1}) {
+		t.Fatalf("label after B absorbed A: %v", got)
 	}
 }
 

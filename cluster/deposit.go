@@ -489,6 +489,19 @@ func newDepositGate(pol *BuildPolicy, services map[uint32]string, uf *UnionFind,
 }
 
 // merged carries the service masks of two merged roots to the new root.
+// addService adds a service address to the marks (an address new since
+// the gate was made): what newDepositGate over every service would give.
+func (g *depositGate) addService(uf *UnionFind, id uint32, category string) {
+	bit := serviceCategories[strings.ToLower(strings.TrimSpace(category))]
+	if bit == 0 || int(id) >= uf.Len() {
+		return
+	}
+	if g.svc == nil {
+		g.svc = map[uint32]uint8{}
+	}
+	g.svc[uf.Find(id)] |= bit
+}
+
 func (g *depositGate) merged(ra, rb, root uint32) {
 	if g == nil || g.svc == nil {
 		return

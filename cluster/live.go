@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -119,6 +120,12 @@ type Live struct {
 	// worker); dropped when the state returns below its tip (a reorg).
 	memos    []*depositScan
 	receipts *receiptMemo
+	// tagsSeeded tells that the builder's label guard and service marks
+	// hold opts' tags up to address seededLen (labelIDs, svcIDs: their
+	// address ids, sorted); see seedTags.
+	tagsSeeded       bool
+	seededLen        uint32
+	labelIDs, svcIDs []uint32
 
 	view                 *Clustering
 	linksMap, refusedMap []byte // mappings of the persisted records
@@ -248,6 +255,7 @@ func (l *Live) readTail(ix BuildIndex) *Manifest {
 // opened for appending.
 func (l *Live) load(tail *Manifest) error {
 	l.memos = nil // transactions past the state may have changed
+	l.tagsSeeded = false
 	m := l.m
 	parent, heads, err := l.mapState(&m)
 	if err != nil {
@@ -342,6 +350,7 @@ func (l *Live) replay(first int64, recs []byte, addrs int64) error {
 // reset starts a new clustering from transaction 0 (unpublished).
 func (l *Live) reset(gen uint64) error {
 	l.memos = nil
+	l.tagsSeeded = false
 	// Remove rather than truncate: readers may still map the old files.
 	for _, n := range []string{tailFile, linksFile, refusedFile} {
 		if err := os.Remove(filepath.Join(l.cdir, n)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -598,10 +607,7 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 // that advances.
 func (l *Live) SetTags(labels, services map[uint32]string) {
 	l.opts.Labels, l.opts.Services = labels, services
-	if l.b != nil {
-		// Re-made from the new tags at the next apply.
-		l.b.dep, l.b.labels = nil, nil
-	}
+	l.tagsSeeded = false // seeded anew from them at the next apply
 }
 
 // AdvanceHeld is Advance for a caller that holds the gate for writing
@@ -620,8 +626,58 @@ func (l *Live) gate() *sync.RWMutex {
 	return l.opts.Gate
 }
 
+// seedTags brings the label guard's labels and the deposit rule's service
+// marks to the current clusters, as a build seeds them when it starts
+// (builder.setLabels, newDepositGate): in full after SetTags, a load or a
+// reset; otherwise only the addresses new since the last call (singletons
+// until the pairs are applied). The guard's state is a function of the
+// partition — a cluster carries the label of its smallest labelled address
+// id, and the OR of its members' service categories — so adding to it
+// gives what seeding it anew would, without reading every tag per block.
+func (l *Live) seedTags() {
+	n := uint32(l.b.uf.Len())
+	if !l.tagsSeeded {
+		l.b.labels = nil
+		l.b.setLabels(l.opts.Labels)
+		l.b.dep = newDepositGate(&l.opts.Policy, l.opts.Services, l.b.uf, l.opts.GuardSize)
+		l.labelIDs, l.svcIDs = sortedIDs(l.opts.Labels), sortedIDs(l.opts.Services)
+		l.tagsSeeded, l.seededLen = true, n
+		return
+	}
+	if n <= l.seededLen {
+		return
+	}
+	for _, id := range idsIn(l.labelIDs, l.seededLen, n) {
+		l.b.addLabel(id, l.opts.Labels[id])
+	}
+	if l.b.dep != nil {
+		for _, id := range idsIn(l.svcIDs, l.seededLen, n) {
+			l.b.dep.addService(l.b.uf, id, l.opts.Services[id])
+		}
+	}
+	l.seededLen = n
+}
+
+// sortedIDs returns the keys of m in increasing order.
+func sortedIDs(m map[uint32]string) []uint32 {
+	ids := make([]uint32, 0, len(m))
+	for id := range m {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// idsIn returns the ids of sorted in [from, to).
+func idsIn(sorted []uint32, from, to uint32) []uint32 {
+	i, _ := slices.BinarySearch(sorted, from)
+	j, _ := slices.BinarySearch(sorted, to)
+	return sorted[i:j]
+}
+
 // apply applies decided pairs of transactions from..to-1, under the gate
-// unless the state is unpublished; seed re-seeds the label guard first.
+// unless the state is unpublished; seed is unused (the tags are brought
+// up to date by seedTags at every apply).
 func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64, seed bool) error {
 	if g := l.gate(); g != nil && !l.private {
 		g.Lock()
@@ -629,20 +685,7 @@ func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64, seed bool) error 
 	}
 	l.b.uf.Grow(int(addrs))
 	l.fs.grow(int(addrs))
-	if seed && len(l.opts.Labels) > 0 {
-		// The label guard starts from the labels of the current clusters
-		// at every Advance, as a build does at every build: the same
-		// refusals as cluster.Build after every Advance, before and after
-		// a reopen.
-		l.b.labels = nil
-		l.b.setLabels(l.opts.Labels)
-	}
-	if seed || l.b.dep == nil {
-		// The deposit rule's service marks likewise start from the current
-		// clusters at every Advance (nil when the policy has no deposit
-		// rule).
-		l.b.dep = newDepositGate(&l.opts.Policy, l.opts.Services, l.b.uf, l.opts.GuardSize)
-	}
+	l.seedTags()
 	l.b.sink = liveSink{l}
 	for i := range pairs {
 		if err := l.b.apply(&pairs[i]); err != nil {

@@ -244,6 +244,15 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	m.ws.Gate.RLock()
 	_, err := m.blockAttribution(ctx)
 	m.ws.Gate.RUnlock()
+	if err == nil && !m.opts.NoCluster {
+		// Likewise the live clustering and its tags.
+		var live *cluster.Live
+		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err == nil && !m.liveTagsOK.Load() {
+			m.ws.Gate.RLock()
+			err = m.setLiveTags(ctx, live)
+			m.ws.Gate.RUnlock()
+		}
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
