@@ -83,7 +83,7 @@ const (
 	DefaultDemixSlackSat     = 10_000
 	DefaultDemixMaxDelay     = 6 * time.Hour
 	DefaultDemixMaxParts     = 5
-	DefaultDemixMaxAmbiguity = 3
+	DefaultDemixMaxAmbiguity = 1
 	DefaultDemixMaxScanTxs   = 500_000
 	DefaultDemixMaxCombos    = 200_000
 	maxDemixDelay            = 30 * 24 * time.Hour
@@ -203,8 +203,14 @@ type payoutOut struct {
 // outputs, so traces through one Tracer read each block once.
 type demixCache struct {
 	mu     sync.Mutex
-	blocks map[string]map[int64][]payoutOut
+	blocks map[string]map[int64]mixerBlock
 	txs    map[int64]int // block height → transactions (for window counts)
+	views  map[string]*mixerView
+}
+
+// mixerBlock is what one block holds of a mixer: its payout outputs.
+type mixerBlock struct {
+	payouts []payoutOut
 }
 
 // mixerOf returns the mixer label of address id ("" when its cluster is
@@ -226,60 +232,274 @@ func (t *Tracer) mixerOf(id int64) string {
 }
 
 // payoutInputs is how many inputs of a transaction are checked for a
-// mixer-attributed coin when looking for payouts.
-const payoutInputs = 2
+// mixer coin when looking for payouts (a payout is funded by a few pool
+// coins).
+const payoutInputs = 5
+
+// Depths of the mixer-behaviour rules: how many transactions back a pool
+// coin's funding is followed, and how many forward its spending.
+const (
+	poolBackDepth    = 3
+	poolForwardDepth = 2
+)
+
+// mixerView recognises a mixer's coins beyond its attribution, from how a
+// custodial mixer moves them (docs/HEURISTICS.md "Demixing": "Which
+// transactions are payouts"). It is used under demixCache.mu.
+type mixerView struct {
+	t     *Tracer
+	label string
+	sweep map[int64]bool // tx → it sweeps the mixer's deposits
+	fund  map[int64]bool // tx<<3 | depth → funded by the mixer
+	sig   map[int64]bool // tx<<3 | depth → signal
+}
+
+// signalOutputs is how many outputs of a transaction the pays-back rule
+// follows to their spenders (it checks all of them for an attributed
+// address).
+const signalOutputs = 10
+
+// attributed reports whether output o is at an address attributed to the
+// mixer.
+func (v *mixerView) attributed(o int64) bool {
+	return v.t.mixerOf(v.t.g.OutputAt(o).AddrID) == v.label
+}
+
+// attributedIn reports whether input i spends an attributed mixer coin.
+func (v *mixerView) attributedIn(i int64) bool {
+	in := v.t.g.InputAt(i)
+	return in.SpentOutput >= 0 && v.attributed(in.SpentOutput)
+}
+
+// isSweep reports whether tx n consolidates the mixer's deposits: at
+// least two inputs, all at attributed mixer addresses, none of them paid
+// by a transaction the mixer funded (deposits come from customers). Its
+// outputs are pool coins.
+func (v *mixerView) isSweep(n int64) bool {
+	if v.t.demixAttributedOnly {
+		return false
+	}
+	if r, ok := v.sweep[n]; ok {
+		return r
+	}
+	r := false
+	if tx, err := v.t.g.TxAt(n); err == nil && !tx.Coinbase && tx.NIn >= 2 {
+		r = true
+		for i := tx.FirstIn; i < tx.FirstIn+tx.NIn && r; i++ {
+			in := v.t.g.InputAt(i)
+			if in.SpentOutput < 0 || !v.attributed(in.SpentOutput) {
+				r = false
+				break
+			}
+			ptn, _ := v.t.g.TxOfOutput(in.SpentOutput)
+			if pt, err := v.t.g.TxAt(ptn); err != nil || v.anyAttributedIn(pt) {
+				r = false
+			}
+		}
+	}
+	v.sweep[n] = r
+	return r
+}
+
+func (v *mixerView) anyAttributedIn(tx index.Tx) bool {
+	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+		if v.attributedIn(i) {
+			return true
+		}
+	}
+	return false
+}
+
+// directCoin reports whether output o is a mixer coin on direct evidence:
+// attributed, or an output of a sweep.
+func (v *mixerView) directCoin(o int64) bool {
+	if v.attributed(o) {
+		return true
+	}
+	tn, _ := v.t.g.TxOfOutput(o)
+	return v.isSweep(tn)
+}
+
+// signal reports whether tx n pays the mixer back: one of its outputs is
+// at an attributed mixer address, or (depth > 0) is spent by a
+// transaction that spends a direct mixer coin or itself signals. A payout
+// transaction's change goes back to the pool; a customer's payout does
+// not.
+func (v *mixerView) signal(n int64, depth int) bool {
+	key := n<<3 | int64(depth)
+	if r, ok := v.sig[key]; ok {
+		return r
+	}
+	r := v.signalUncached(n, depth)
+	v.sig[key] = r
+	return r
+}
+
+func (v *mixerView) signalUncached(n int64, depth int) bool {
+	tx, err := v.t.g.TxAt(n)
+	if err != nil {
+		return false
+	}
+	for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+		if v.attributed(o) {
+			return true
+		}
+	}
+	if depth == 0 {
+		return false
+	}
+	for o := tx.FirstOut; o < tx.FirstOut+min(tx.NOut, signalOutputs); o++ {
+		if s := v.t.g.OutputAt(o).SpentBy; s >= 0 {
+			sn, _ := v.t.g.TxOfInput(s)
+			st, err := v.t.g.TxAt(sn)
+			if err != nil {
+				continue
+			}
+			for i := st.FirstIn; i < st.FirstIn+min(st.NIn, payoutInputs); i++ {
+				if in := v.t.g.InputAt(i); i != s && in.SpentOutput >= 0 && v.directCoin(in.SpentOutput) {
+					return true
+				}
+			}
+			if v.signal(sn, depth-1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// funded reports whether tx n is funded by the mixer: it spends a direct
+// mixer coin, or it pays the mixer back (signal) and spends an output of
+// a transaction the mixer funded (the pool's change, followed up to depth
+// transactions back).
+func (v *mixerView) funded(n int64, depth int) bool {
+	key := n<<3 | int64(depth)
+	if r, ok := v.fund[key]; ok {
+		return r
+	}
+	r := v.fundedUncached(n, depth)
+	v.fund[key] = r
+	return r
+}
+
+func (v *mixerView) fundedUncached(n int64, depth int) bool {
+	tx, err := v.t.g.TxAt(n)
+	if err != nil || tx.Coinbase {
+		return false
+	}
+	// the spent outputs and their transactions, each looked up once
+	var spent, from [payoutInputs]int64
+	k := 0
+	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+		if in := v.t.g.InputAt(i); in.SpentOutput >= 0 {
+			if v.attributed(in.SpentOutput) {
+				return true
+			}
+			spent[k] = in.SpentOutput
+			k++
+		}
+	}
+	for j := range k {
+		from[j], _ = v.t.g.TxOfOutput(spent[j])
+		if v.isSweep(from[j]) {
+			return true
+		}
+	}
+	if depth == 0 || v.t.demixAttributedOnly {
+		return false
+	}
+	// the cheap backward test first: most transactions spend nothing the
+	// mixer funded
+	for j := range k {
+		if from[j] < n && v.funded(from[j], depth-1) {
+			return v.signal(n, poolForwardDepth)
+		}
+	}
+	return false
+}
+
+// poolChange reports whether output o of a mixer-funded transaction goes
+// back to the pool: attributed, or spent by a transaction that spends a
+// direct mixer coin alongside it or pays the mixer back.
+func (v *mixerView) poolChange(o int64) bool {
+	if v.attributed(o) {
+		return true
+	}
+	s := v.t.g.OutputAt(o).SpentBy
+	if s < 0 || v.t.demixAttributedOnly {
+		return false
+	}
+	sn, _ := v.t.g.TxOfInput(s)
+	st, err := v.t.g.TxAt(sn)
+	if err != nil {
+		return false
+	}
+	for i := st.FirstIn; i < st.FirstIn+min(st.NIn, payoutInputs); i++ {
+		if in := v.t.g.InputAt(i); i != s && in.SpentOutput >= 0 && v.directCoin(in.SpentOutput) {
+			return true
+		}
+	}
+	return v.signal(sn, poolForwardDepth-1)
+}
+
+// mixerViewLocked returns the Tracer's view of mixer label (under
+// demixCache.mu).
+func (t *Tracer) mixerViewLocked(label string) *mixerView {
+	if t.demix.views == nil {
+		t.demix.views = map[string]*mixerView{}
+	}
+	v := t.demix.views[label]
+	if v == nil {
+		v = &mixerView{t: t, label: label, sweep: map[int64]bool{}, fund: map[int64]bool{}, sig: map[int64]bool{}}
+		t.demix.views[label] = v
+	}
+	return v
+}
 
 // mixerPayouts returns the outputs at height h of transactions funded by
-// mixer label (the first inputs are checked) that do not go back to it,
-// the block's transactions and whether the block had to be read (not
-// cached).
-func (t *Tracer) mixerPayouts(label string, h int64) ([]payoutOut, int, bool) {
+// mixer label that do not go back to it, the block's transactions and
+// whether the block had to be read (not cached).
+func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 	t.demix.mu.Lock()
 	defer t.demix.mu.Unlock()
 	if t.demix.blocks == nil {
-		t.demix.blocks = map[string]map[int64][]payoutOut{}
+		t.demix.blocks = map[string]map[int64]mixerBlock{}
 		t.demix.txs = map[int64]int{}
 	}
 	m := t.demix.blocks[label]
 	if m == nil {
-		m = map[int64][]payoutOut{}
+		m = map[int64]mixerBlock{}
 		t.demix.blocks[label] = m
 	}
 	if v, ok := m[h]; ok {
 		return v, t.demix.txs[h], false
 	}
+	v := t.mixerViewLocked(label)
 	b, err := t.g.BlockAt(h)
 	if err != nil {
-		m[h] = nil
-		return nil, 0, false
+		m[h] = mixerBlock{}
+		return mixerBlock{}, 0, false
 	}
-	var outs []payoutOut
+	var mb mixerBlock
 	for n := b.FirstTx; n < b.FirstTx+b.TxCount; n++ {
 		tx, err := t.g.TxAt(n)
-		if err != nil || tx.Coinbase {
+		if err != nil || tx.Coinbase || v.isSweep(n) {
 			continue
 		}
-		funded := false
-		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs) && !funded; i++ {
-			in := t.g.InputAt(i)
-			if in.SpentOutput >= 0 {
-				funded = t.mixerOf(t.g.OutputAt(in.SpentOutput).AddrID) == label
-			}
-		}
-		if !funded {
+		if !v.funded(n, poolBackDepth) {
 			continue
 		}
 		for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
 			out := t.g.OutputAt(o)
-			if out.Value <= 0 || t.mixerOf(out.AddrID) == label {
+			if out.Value <= 0 || v.poolChange(o) {
 				continue // the mixer's change stays in its pool
 			}
-			outs = append(outs, payoutOut{out: o, value: out.Value, height: h, tx: n})
+			mb.payouts = append(mb.payouts, payoutOut{out: o, value: out.Value, height: h, tx: n})
 		}
 	}
-	m[h] = outs
+	m[h] = mb
 	t.demix.txs[h] = int(b.TxCount)
-	return outs, int(b.TxCount), true
+	return mb, int(b.TxCount), true
 }
 
 // MatchDeposit finds the payouts of deposit output o (an output paying a
@@ -335,12 +555,12 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 			capped = true
 			break
 		}
-		outs, ntx, read := t.mixerPayouts(label, hh)
+		mb, ntx, read := t.mixerPayouts(label, hh)
 		hit.WindowTxs += ntx
 		if read {
 			*budget -= ntx
 		}
-		for _, c := range outs {
+		for _, c := range mb.payouts {
 			if c.tx > tn && c.value <= maxSum {
 				cands = append(cands, c)
 			}

@@ -19,6 +19,9 @@ type Tracer struct {
 	g     Graph
 	a     Attribution
 	demix demixCache
+	// demixAttributedOnly restricts demixing to the mixer's attributed
+	// coins (no mixer-behaviour rules); set by tests to measure the rules.
+	demixAttributedOnly bool
 }
 
 // New returns a Tracer. A nil Attribution makes every address its own,
