@@ -518,16 +518,7 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 		t0 := time.Now()
 		// A block's transactions split over the workers (a build's chunks
 		// are larger than most blocks).
-		if len(l.memos) != l.opts.Workers {
-			l.memos = make([]*depositScan, l.opts.Workers)
-			for i := range l.memos {
-				l.memos[i] = &depositScan{}
-			}
-			l.receipts = nil
-			if l.b.pol.Deposit != nil {
-				l.receipts = newReceiptMemo()
-			}
-		}
+		l.makeMemos()
 		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
 			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
 		if g := l.gate(); g != nil {
@@ -598,6 +589,53 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 		res.Persist = time.Since(t3)
 	}
 	return res, nil
+}
+
+// makeMemos makes the deposit rule's memos when there are none.
+func (l *Live) makeMemos() {
+	if len(l.memos) == l.opts.Workers {
+		return
+	}
+	l.memos = make([]*depositScan, l.opts.Workers)
+	for i := range l.memos {
+		l.memos[i] = &depositScan{}
+	}
+	l.receipts = nil
+	if l.b.pol.Deposit != nil {
+		l.receipts = newReceiptMemo()
+	}
+}
+
+// Warm decides the last txs transactions of the applied state again
+// without applying anything, to fill the deposit rule's memos (receipts of
+// spent coins, what each swept address's earlier sweeps concluded): what a
+// clusterer that followed those blocks holds. A follower calls it once
+// after it starts, so that its first blocks do not walk every swept
+// address's receipts again. It changes no result (the memos hold pure
+// functions of the index up to the transactions they were read at).
+func (l *Live) Warm(ctx context.Context, ix BuildIndex, txs int64) error {
+	if l.b == nil || l.b.pol.Deposit == nil || txs <= 0 {
+		return nil
+	}
+	l.makeMemos()
+	from := max(0, l.cur.Txs-txs)
+	for from < l.cur.Txs {
+		to := min(from+liveStepTxs, l.cur.Txs)
+		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
+			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
+		if g := l.gate(); g != nil {
+			g.RLock()
+		}
+		_, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
+		if g := l.gate(); g != nil {
+			g.RUnlock()
+		}
+		if err != nil {
+			return err
+		}
+		from = to
+	}
+	return nil
 }
 
 // SetTags replaces the label guard's labels and the deposit rule's service

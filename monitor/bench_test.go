@@ -2,8 +2,10 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -178,6 +180,12 @@ func BenchmarkFollowBlock(b *testing.B) {
 		cPersist = append(cPersist, ms(st.LastCluster.Persist))
 	}
 	b.StopTimer()
+	if os.Getenv("RANSOMTRAIL_BENCH_BLOCKS_LOG") != "" {
+		for i := range step {
+			fmt.Fprintf(os.Stderr, "block %d: step %.1f = ingest %.1f + match %.1f; clustering %.1f (decide %.1f, prefault %.1f, apply %.1f, sync %.1f)\n",
+				w.held+1+int64(i), step[i], ingest[i], match[i], build[i], cDecide[i], cPrefault[i], cApply[i], cSync[i])
+		}
+	}
 	st := m.Stats()
 	// The live clustering's lazy persist (parent.u32 and head.u32
 	// rewritten, every minute by default), timed once the follower stopped.
@@ -203,7 +211,10 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.ReportMetric(med(checkpoint), "checkpoint-ms")
 	b.ReportMetric(med(e2e), "e2e-ms")
 	b.ReportMetric(max1(e2e), "e2e-max-ms")
+	b.Logf("per block, 90th percentile / second largest (ms): step %.1f / %.1f, alerts stored %.1f / %.1f, end to end %.1f / %.1f",
+		pct(step, 0.9), pct(step, 1-1.5/float64(len(step))), pct(alerts, 0.9), pct(alerts, 1-1.5/float64(len(alerts))), pct(e2e, 0.9), pct(e2e, 1-1.5/float64(len(e2e))))
 	b.ReportMetric(med(step), "step-ms")
+	b.ReportMetric(pct(step, 0.9), "step-p90-ms")
 	b.ReportMetric(max1(step), "step-max-ms")
 	b.ReportMetric(med(alerts), "alerts-stored-ms")
 	b.ReportMetric(med(ingest), "floor-ingest-ms")
@@ -229,6 +240,14 @@ func med(x []float64) float64 {
 	s := append([]float64(nil), x...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// pct returns the q-quantile of x (nearest rank).
+func pct(x []float64, q float64) float64 {
+	s := append([]float64(nil), x...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
 }
 
 func max1(x []float64) float64 {

@@ -252,6 +252,10 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 			err = m.setLiveTags(ctx, live)
 			m.ws.Gate.RUnlock()
 		}
+		if err == nil {
+			// The clusterer's memos as if it had followed the last blocks.
+			err = live.Warm(ctx, m.ws.Index, warmTxs)
+		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -299,6 +303,11 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		t.Reset(m.opts.Poll)
 	}
 }
+
+// warmTxs is how many of the last transactions the live clustering
+// decides again when the follower starts (Live.Warm): about a day of a
+// busy chain's sweeps at the simulator's block size, ~15 mainnet blocks.
+const warmTxs = 50_000
 
 // Wake makes Run poll the node now instead of at its next poll: call it
 // on a new-block notification (Bitcoin Core's ZMQ hashblock, a
