@@ -2,8 +2,8 @@ package monitor
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"net/http"
