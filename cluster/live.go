@@ -591,6 +591,20 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 	return res, nil
 }
 
+// SeedTags seeds the label guard and the service marks from the tags now
+// (under the gate's write side, as an apply) instead of at the next
+// block's apply: a follower calls it when it starts and after SetTags.
+func (l *Live) SeedTags() {
+	if l.b == nil || l.tagsSeeded {
+		return
+	}
+	if g := l.gate(); g != nil && !l.private {
+		g.Lock()
+		defer g.Unlock()
+	}
+	l.seedTags()
+}
+
 // makeMemos makes the deposit rule's memos when there are none.
 func (l *Live) makeMemos() {
 	if len(l.memos) == l.opts.Workers {

@@ -249,6 +249,11 @@ func (ix *Index) load(colDir string) error {
 			return err
 		}
 		ix.w = newWriter(ix)
+		if !ix.txTab.dirty && !ix.addrTab.dirty && ix.m.upToDate() {
+			// Everything lazily synced is on disk (a clean close or a
+			// checkpoint): the first commit need not sync it again.
+			ix.w.tablesSynced = time.Now()
+		}
 	} else {
 		// Readers do not recover (they may not write): they see exactly the
 		// last commit. Records past it stay mapped but are not counted;

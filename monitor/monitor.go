@@ -253,7 +253,9 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 			m.ws.Gate.RUnlock()
 		}
 		if err == nil {
-			// The clusterer's memos as if it had followed the last blocks.
+			// The label guard seeded, and the clusterer's memos as if it
+			// had followed the last blocks, before the first block.
+			live.SeedTags()
 			err = live.Warm(ctx, m.ws.Index, warmTxs)
 		}
 	}
@@ -363,6 +365,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			if err != nil {
 				return res, err
 			}
+			live.SeedTags()
 		}
 	}
 	t0 := time.Now()

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -55,6 +56,10 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ..
 		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
 			tb.Fatal(err)
 		}
+		// The copy is set-up: written out now, so that the follower's
+		// first commit does not flush it (a restarted follower's files
+		// are on disk already).
+		syscall.Sync()
 		w.data = tmp
 		return w.open(tb, newBlocks)
 	}
@@ -100,6 +105,10 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ..
 		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
 			tb.Fatal(err)
 		}
+		// The copy is set-up: written out now, so that the follower's
+		// first commit does not flush it (a restarted follower's files
+		// are on disk already).
+		syscall.Sync()
 		w.data = tmp
 	}
 	return w
