@@ -32,7 +32,8 @@ import (
 // holds one of that block's alerts (end to end), and per step (ingest,
 // incremental clustering, attribution, matching, alert commit). The floor
 // is the plain ingest of the same block, measured inside the step.
-// RANSOMTRAIL_BENCH_DIR keeps the built world for later runs.
+// RANSOMTRAIL_BENCH_DIR keeps the built world for later runs;
+// RANSOMTRAIL_BENCH_PER_BLOCK sets the world's transactions per block.
 func BenchmarkFollowBlock(b *testing.B) {
 	txs := int64(40_000)
 	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
@@ -42,9 +43,17 @@ func BenchmarkFollowBlock(b *testing.B) {
 		}
 		txs = n
 	}
+	perBlock := 0 // the simulator's default block size
+	if s := os.Getenv("RANSOMTRAIL_BENCH_PER_BLOCK"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		perBlock = n
+	}
 	k := int64(20 * b.N)
 	t0 := time.Now()
-	w := buildSplit(b, txs, 0, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
+	w := buildSplit(b, txs, perBlock, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -242,7 +242,11 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	// Load the tags and the tagged clusters now rather than at the first
 	// new block.
 	m.ws.Gate.RLock()
-	_, err := m.blockAttribution(ctx)
+	v, err := m.blockAttribution(ctx)
+	if err == nil {
+		// And the compiled watchlist.
+		_, err = m.watchSet(ctx, v)
+	}
 	m.ws.Gate.RUnlock()
 	if err == nil && !m.opts.NoCluster {
 		// Likewise the live clustering and its tags.
