@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +55,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	k := int64(20 * b.N)
 	t0 := time.Now()
 	w := buildSplit(b, txs, perBlock, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
+	syscall.Sync() // set-up: a freshly built world's pages are written out before the follower starts
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -149,7 +151,8 @@ func BenchmarkFollowBlock(b *testing.B) {
 		return ok && ft.Height == w.held
 	})
 	var e2e, step, alerts, ingest, build, match []float64
-	var cDecide, cPrefault, cApply, cSync, cPersist []float64                  // the live clustering's phases
+	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
+	var blockTxs []int64
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
@@ -186,13 +189,14 @@ func BenchmarkFollowBlock(b *testing.B) {
 		cPrefault = append(cPrefault, ms(st.LastCluster.Prefault))
 		cApply = append(cApply, ms(st.LastCluster.Apply))
 		cSync = append(cSync, ms(st.LastCluster.Sync))
+		blockTxs = append(blockTxs, st.LastCluster.ToTx-st.LastCluster.FromTx)
 		cPersist = append(cPersist, ms(st.LastCluster.Persist))
 	}
 	b.StopTimer()
 	if os.Getenv("RANSOMTRAIL_BENCH_BLOCKS_LOG") != "" {
 		for i := range step {
-			fmt.Fprintf(os.Stderr, "block %d: step %.1f = ingest %.1f + match %.1f; clustering %.1f (decide %.1f, prefault %.1f, apply %.1f, sync %.1f)\n",
-				w.held+1+int64(i), step[i], ingest[i], match[i], build[i], cDecide[i], cPrefault[i], cApply[i], cSync[i])
+			fmt.Fprintf(os.Stderr, "block %d (%d txs): step %.1f = ingest %.1f + match %.1f; clustering %.1f (decide %.1f, prefault %.1f, apply %.1f, sync %.1f)\n",
+				w.held+1+int64(i), blockTxs[i], step[i], ingest[i], match[i], build[i], cDecide[i], cPrefault[i], cApply[i], cSync[i])
 		}
 	}
 	st := m.Stats()
