@@ -278,34 +278,46 @@ func (s *Set) TaggedAddresses(keep func(*tags.Tag) bool) []uint32 {
 // order). Addresses the index has not seen are left out.
 func GuardLabels(ctx context.Context, ts []tags.Tag, ix AddressIndex) (map[uint32]string, error) {
 	best := map[uint32]*tags.Tag{}
-	for i := range ts {
-		if i%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+	err := taggedAddresses(ctx, ts, ix, func(t *tags.Tag) bool { return t.Label != "" }, func(id uint32, t *tags.Tag) {
+		if b := best[id]; b == nil || stronger(t, b) {
+			best[id] = t
 		}
-		t := &ts[i]
-		if t.AddrKey == nil || t.ClusterID != nil || t.Label == "" {
-			continue
-		}
-		a, err := rt.AddressFromKey(t.AddrKey)
-		if err != nil {
-			return nil, fmt.Errorf("tag %q from %s: address key: %w", t.Label, t.Source, err)
-		}
-		id, err := ix.AddressID(a)
-		if err != nil {
-			if isNotFound(err) {
-				continue
-			}
-			return nil, err
-		}
-		if b := best[uint32(id)]; b == nil || stronger(t, b) {
-			best[uint32(id)] = t
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[uint32]string, len(best))
 	for id, t := range best {
 		out[id] = strings.ToLower(strings.TrimSpace(t.Label))
 	}
 	return out, nil
+}
+
+// taggedAddresses calls fn with the address id of every address tag that
+// keep selects; tags of addresses the index has not seen are skipped.
+func taggedAddresses(ctx context.Context, ts []tags.Tag, ix AddressIndex, keep func(*tags.Tag) bool, fn func(id uint32, t *tags.Tag)) error {
+	for i := range ts {
+		if i%4096 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t := &ts[i]
+		if t.AddrKey == nil || t.ClusterID != nil || !keep(t) {
+			continue
+		}
+		a, err := rt.AddressFromKey(t.AddrKey)
+		if err != nil {
+			return fmt.Errorf("tag %q from %s: address key: %w", t.Label, t.Source, err)
+		}
+		id, err := ix.AddressID(a)
+		if err != nil {
+			if isNotFound(err) {
+				continue
+			}
+			return err
+		}
+		fn(uint32(id), t)
+	}
+	return nil
 }
 
 func stronger(a, b *tags.Tag) bool {
@@ -325,28 +337,13 @@ func stronger(a, b *tags.Tag) bool {
 // has not seen are left out.
 func ServiceAddresses(ctx context.Context, ts []tags.Tag, ix AddressIndex) (map[uint32]string, error) {
 	out := map[uint32]string{}
-	for i := range ts {
-		if i%4096 == 0 && ctx.Err() != nil {
-			return nil, ctx.Err()
+	err := taggedAddresses(ctx, ts, ix, func(t *tags.Tag) bool { return IsService(t.Category) }, func(id uint32, t *tags.Tag) {
+		if out[id] != tags.CategoryExchange {
+			out[id] = t.Category
 		}
-		t := &ts[i]
-		if t.AddrKey == nil || t.ClusterID != nil || !IsService(t.Category) {
-			continue
-		}
-		a, err := rt.AddressFromKey(t.AddrKey)
-		if err != nil {
-			return nil, fmt.Errorf("tag %q from %s: address key: %w", t.Label, t.Source, err)
-		}
-		id, err := ix.AddressID(a)
-		if err != nil {
-			if isNotFound(err) {
-				continue
-			}
-			return nil, err
-		}
-		if out[uint32(id)] != tags.CategoryExchange {
-			out[uint32(id)] = t.Category
-		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

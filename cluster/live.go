@@ -512,22 +512,10 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 	} else {
 		prog = nil
 	}
-	seeded := false
 	for from := l.cur.Txs; from < st.Txs; {
 		to := min(from+liveStepTxs, st.Txs)
 		t0 := time.Now()
-		// A block's transactions split over the workers (a build's chunks
-		// are larger than most blocks).
-		l.makeMemos()
-		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
-			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
-		if g := l.gate(); g != nil {
-			g.RLock()
-		}
-		ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
-		if g := l.gate(); g != nil {
-			g.RUnlock()
-		}
+		d, ins, err := l.decide(ctx, ix, from, to)
 		res.Decide += time.Since(t0)
 		if err != nil {
 			return res, err
@@ -548,11 +536,10 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 			ready = nil
 		}
 		t1 := time.Now()
-		if err := l.apply(d.collected, from, to, ins, st.Addresses, !seeded); err != nil {
+		if err := l.apply(d.collected, from, to, ins, st.Addresses); err != nil {
 			return res, err
 		}
 		res.Apply += time.Since(t1)
-		seeded = true
 		from = to
 		if prog != nil {
 			prog.Update(to-res.FromTx, 0, fmt.Sprintf("%d links", l.b.links))
@@ -631,25 +618,31 @@ func (l *Live) Warm(ctx context.Context, ix BuildIndex, txs int64) error {
 	if l.b == nil || l.b.pol.Deposit == nil || txs <= 0 {
 		return nil
 	}
-	l.makeMemos()
-	from := max(0, l.cur.Txs-txs)
-	for from < l.cur.Txs {
+	for from := max(0, l.cur.Txs-txs); from < l.cur.Txs; {
 		to := min(from+liveStepTxs, l.cur.Txs)
-		d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
-			chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
-		if g := l.gate(); g != nil {
-			g.RLock()
-		}
-		_, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
-		if g := l.gate(); g != nil {
-			g.RUnlock()
-		}
-		if err != nil {
+		if _, _, err := l.decide(ctx, ix, from, to); err != nil {
 			return err
 		}
 		from = to
 	}
 	return nil
+}
+
+// decide decides the links of transactions from..to-1 under the gate's
+// read side, collecting them in the returned builder without applying
+// them; the deposit rule's memos are the clusterer's.
+func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*builder, int64, error) {
+	l.makeMemos()
+	// A block's transactions split over the workers (a build's chunks are
+	// larger than most blocks).
+	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
+		chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
+	if g := l.gate(); g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+	ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
+	return d, ins, err
 }
 
 // SetTags replaces the label guard's labels and the deposit rule's service
@@ -728,9 +721,9 @@ func idsIn(sorted []uint32, from, to uint32) []uint32 {
 }
 
 // apply applies decided pairs of transactions from..to-1, under the gate
-// unless the state is unpublished; seed is unused (the tags are brought
-// up to date by seedTags at every apply).
-func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64, seed bool) error {
+// unless the state is unpublished; the tags are brought up to date first
+// (seedTags).
+func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
 	if g := l.gate(); g != nil && !l.private {
 		g.Lock()
 		defer g.Unlock()

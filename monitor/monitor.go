@@ -249,17 +249,10 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	}
 	m.ws.Gate.RUnlock()
 	if err == nil && !m.opts.NoCluster {
-		// Likewise the live clustering and its tags.
+		// Likewise the live clustering with its tags, and its memos as if
+		// it had followed the last blocks.
 		var live *cluster.Live
-		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err == nil && !m.liveTagsOK.Load() {
-			m.ws.Gate.RLock()
-			err = m.setLiveTags(ctx, live)
-			m.ws.Gate.RUnlock()
-		}
-		if err == nil {
-			// The label guard seeded, and the clusterer's memos as if it
-			// had followed the last blocks, before the first block.
-			live.SeedTags()
+		if live, err = m.liveClustering(ctx); err == nil {
 			err = live.Warm(ctx, m.ws.Index, warmTxs)
 		}
 	}
@@ -357,19 +350,8 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	}
 	var live *cluster.Live
 	if !m.opts.NoCluster {
-		// Opened once (the first step reads the stored clustering and
-		// replays its tail), then advanced in place per block.
-		if live, err = m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()}); err != nil {
+		if live, err = m.liveClustering(ctx); err != nil {
 			return res, err
-		}
-		if !m.liveTagsOK.Load() {
-			m.ws.Gate.RLock()
-			err := m.setLiveTags(ctx, live)
-			m.ws.Gate.RUnlock()
-			if err != nil {
-				return res, err
-			}
-			live.SeedTags()
 		}
 	}
 	t0 := time.Now()
@@ -452,6 +434,25 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
+}
+
+// liveClustering returns the workspace's live clustering — opened once
+// (reading the stored clustering and replaying its tail), then advanced in
+// place per block — with the state's tags, read again after an import
+// and seeded before the next block.
+func (m *Monitor) liveClustering(ctx context.Context) (*cluster.Live, error) {
+	live, err := m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()})
+	if err != nil || m.liveTagsOK.Load() {
+		return live, err
+	}
+	m.ws.Gate.RLock()
+	err = m.setLiveTags(ctx, live)
+	m.ws.Gate.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	live.SeedTags()
+	return live, nil
 }
 
 // setLiveTags gives the live clustering the labels and service addresses
