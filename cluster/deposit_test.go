@@ -364,23 +364,7 @@ func TestDepositLinksExplained(t *testing.T) {
 		t.Skip("builds a 40k-tx world")
 	}
 	w := clusterSimWorld(t)
-	pol, err := PolicyByName(PolicyMultiInputDeposit)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	if _, err := Build(context.Background(), w.ix, data, BuildOptions{Policy: pol}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, kinds := builtWithKinds(t, w, PolicyMultiInputDeposit)
 	n, exchange := 0, 0
 	for i := int64(0); i < c.NumLinks(); i++ {
 		l := c.LinkAt(i)
@@ -453,4 +437,28 @@ func TestPrevAddressOutputWalksAddressOutputs(t *testing.T) {
 		t.Errorf("out-of-range outputs have a previous output")
 	}
 	t.Logf("%d addresses walked", checked)
+}
+
+// builtWithKinds builds world w's clustering under the named policy to a
+// temporary directory and opens it, with the truth's entity kinds.
+func builtWithKinds(t *testing.T, w *clusterWorld, policy string) (*Clustering, map[string]string) {
+	t.Helper()
+	pol, err := PolicyByName(policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	if _, err := Build(context.Background(), w.ix, data, BuildOptions{Policy: pol}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, kinds
 }

@@ -143,23 +143,7 @@ func TestSweepLinksExplained(t *testing.T) {
 		t.Skip("builds a 40k-tx world")
 	}
 	w := sweepWorld(t)
-	pol, err := PolicyByName(PolicyDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := t.TempDir()
-	if _, err := Build(context.Background(), w.ix, data, BuildOptions{Policy: pol}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := Open(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	kinds, err := ReadEntityKindsFile(filepath.Join(w.dir, "truth", "entities.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, kinds := builtWithKinds(t, w, PolicyDefault)
 	kindOf := func(a uint32) string {
 		if e := w.truth.EntityOf[a]; e >= 0 {
 			return kinds[w.truth.Entities[e]]
