@@ -11,7 +11,6 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
-	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/trace"
 )
 
@@ -91,13 +90,8 @@ func scoreDemix(t *testing.T, tr *trace.Tracer, g trace.Graph, flows []map[strin
 // truth, for the default parameters and a few others (logged for
 // docs/HEURISTICS.md "Demixing").
 func TestDemixMatchesMixerFlows(t *testing.T) {
-	w := simworld.Get(t, targetWorld)
-	ws := w.Workspace(t)
-	attr, err := ws.Attribution(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trace.New(ws.Index, attr)
+	f := newFixture(t)
+	w, ws, attr, tr := f.w, f.ws, f.attr, f.tr
 	flows := readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
 	// How the simulated mixer really pays out: payout sum / deposit and
 	// the delay of the last payout, per deposit.
@@ -201,13 +195,8 @@ func mustHash(t testing.TB, s string) rt.Hash {
 // candidates unless a payout left from a pool coin the attribution does
 // not name as the mixer's.
 func TestDemixFindsTheTrueSetWhenTuned(t *testing.T) {
-	w := simworld.Get(t, targetWorld)
-	ws := w.Workspace(t)
-	attr, err := ws.Attribution(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trace.New(ws.Index, attr)
+	f := newFixture(t)
+	w, ws, attr, tr := f.w, f.ws, f.attr, f.tr
 	attrOnly := trace.New(ws.Index, attr)
 	attrOnly.SetDemixAttributedOnly(true)
 	type dep struct {
@@ -428,13 +417,8 @@ func FuzzParseDemix(f *testing.F) {
 // by it, which other transactions they wrongly do, and how they split a
 // payout transaction's outputs into payouts and pool change.
 func TestDemixRecognisesTheMixersTransactions(t *testing.T) {
-	w := simworld.Get(t, targetWorld)
-	ws := w.Workspace(t)
-	attr, err := ws.Attribution(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := trace.New(ws.Index, attr)
+	f := newFixture(t)
+	w, ws, attr, tr := f.w, f.ws, f.attr, f.tr
 	attrOnly := trace.New(ws.Index, attr)
 	attrOnly.SetDemixAttributedOnly(true)
 	flows := readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
