@@ -3,7 +3,6 @@ package api_test
 import (
 	"bytes"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -216,28 +214,6 @@ func wantError(t *testing.T, what string, code int, b []byte, wantCode int, want
 	if eb.Error.Code != wantErr || eb.Error.Message == "" {
 		t.Fatalf("%s: error %+v, want code %s", what, eb.Error, wantErr)
 	}
-}
-
-func readTruth(t testing.TB, w *simworld.World, name string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(w.Truth, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []map[string]string
-	for _, r := range rows[1:] {
-		m := map[string]string{}
-		for i, h := range rows[0] {
-			m[h] = r[i]
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 func (e *env) addr(id int64) string {

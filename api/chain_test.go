@@ -2,7 +2,9 @@ package api_test
 
 import (
 	"encoding/json"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -220,7 +222,7 @@ func TestTxWithLabelsAndHeuristics(t *testing.T) {
 	}
 	// CoinJoins of the ground truth are reported as such.
 	detected := 0
-	cjs := readTruth(t, e.w, "coinjoins.csv")
+	cjs := simworld.ReadTruth(t, filepath.Join(e.w.Truth, "coinjoins.csv"))
 	for _, row := range cjs[:min(10, len(cjs))] {
 		var h api.Heuristics
 		e.get("/api/v2/heuristics/tx/"+row["txid"], &h)

@@ -130,7 +130,7 @@ func errorFields(t *testing.T, b []byte) map[string]string {
 
 func TestReportRoutes(t *testing.T) {
 	e := reportsEnv(t)
-	pays := readTruth(t, e.w, "ransom_payments.csv")
+	pays := simworld.ReadTruth(t, filepath.Join(e.w.Truth, "ransom_payments.csv"))
 	if len(pays) < 3 {
 		t.Fatalf("%d ransom payments in the world", len(pays))
 	}

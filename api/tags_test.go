@@ -18,7 +18,7 @@ import (
 
 func TestTagsRoutes(t *testing.T) {
 	e := world(t)
-	rows := readTruth(t, e.w, "tags.csv")
+	rows := simworld.ReadTruth(t, filepath.Join(e.w.Truth, "tags.csv"))
 	bySource := map[string]int{}
 	for _, r := range rows {
 		bySource[r["source"]]++
@@ -62,7 +62,7 @@ func TestTagsRoutes(t *testing.T) {
 func TestChainalysisSimulatedSanctionsAndClean(t *testing.T) {
 	e := world(t)
 	var sanctioned, label string
-	for _, r := range readTruth(t, e.w, "tags.csv") {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(e.w.Truth, "tags.csv")) {
 		if r["category"] == tags.CategorySanctions {
 			sanctioned, label = r["address"], r["label"]
 			break

@@ -2,8 +2,7 @@ package index_test
 
 import (
 	"context"
-	"encoding/csv"
-	"os"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -14,28 +13,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
 )
-
-func readTruth(t *testing.T, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var rows []map[string]string
-	for _, r := range recs[1:] {
-		m := map[string]string{}
-		for i, h := range recs[0] {
-			m[h] = r[i]
-		}
-		rows = append(rows, m)
-	}
-	return rows
-}
 
 // TestSimulatedChainAgreesWithTruth ingests a simulated world and checks
 // the index against the simulator's ground truth.
@@ -68,7 +45,7 @@ func TestSimulatedChainAgreesWithTruth(t *testing.T) {
 		t.Errorf("index height %d, simulator wrote %d blocks", st.Height, sum.Blocks)
 	}
 
-	addrs := readTruth(t, filepath.Join(world, "truth", "addresses.csv"))
+	addrs := simworld.ReadTruth(t, filepath.Join(world, "truth", "addresses.csv"))
 	if int64(len(addrs)) != st.Addresses {
 		t.Errorf("truth lists %d addresses, the index has %d", len(addrs), st.Addresses)
 	}
@@ -113,14 +90,14 @@ func TestSimulatedChainAgreesWithTruth(t *testing.T) {
 			}
 		}
 	}
-	pays := readTruth(t, filepath.Join(world, "truth", "ransom_payments.csv"))
+	pays := simworld.ReadTruth(t, filepath.Join(world, "truth", "ransom_payments.csv"))
 	if len(pays) == 0 {
 		t.Fatal("the ransomware scenario produced no ransom payments")
 	}
 	for _, r := range pays {
 		checkOutput("ransom payment", r)
 	}
-	cash := readTruth(t, filepath.Join(world, "truth", "cashouts.csv"))
+	cash := simworld.ReadTruth(t, filepath.Join(world, "truth", "cashouts.csv"))
 	if len(cash) == 0 {
 		t.Fatal("no cash-outs in the truth")
 	}

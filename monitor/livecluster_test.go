@@ -2,7 +2,6 @@ package monitor
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
@@ -142,17 +142,17 @@ func TestFollowClustersAsBuildWithTags(t *testing.T) {
 	// settlements as payers — in the build, and in the follower only if it
 	// reads the import.
 	merchant := map[string]bool{}
-	for _, r := range readTruth(t, w.truth, "entities.csv") {
-		if r[1] == "merchant" {
-			merchant[r[0]] = true
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.truth, "entities.csv")) {
+		if r["kind"] == "merchant" {
+			merchant[r["entity_id"]] = true
 		}
 	}
 	var imp strings.Builder
 	imp.WriteString("address,label,category,source,confidence\n")
 	n := 0
-	for _, r := range readTruth(t, w.truth, "addresses.csv") {
-		if merchant[r[1]] {
-			fmt.Fprintf(&imp, "%s,Merchant %s,payment_processor,test import,80\n", r[0], r[1])
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.truth, "addresses.csv")) {
+		if merchant[r["entity_id"]] {
+			fmt.Fprintf(&imp, "%s,Merchant %s,payment_processor,test import,80\n", r["address"], r["entity_id"])
 			n++
 		}
 	}
@@ -196,19 +196,4 @@ func TestFollowClustersAsBuildWithTags(t *testing.T) {
 		}
 	}
 	t.Logf("%d blocks followed; %d merchant tags imported half-way; %d links refused", w.tip-w.held, n, refused)
-}
-
-// readTruth reads a truth CSV of the simulated world (header skipped).
-func readTruth(t *testing.T, dir, name string) [][]string {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
-	if err != nil || len(rows) == 0 {
-		t.Fatalf("%s: %d rows, %v", name, len(rows), err)
-	}
-	return rows[1:]
 }

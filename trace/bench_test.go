@@ -56,7 +56,7 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 	tr := trace.New(ix, attr)
 
 	var starts []trace.Start
-	for _, r := range readTruth(b, filepath.Join(w.Truth, "ransom_payments.csv")) {
+	for _, r := range simworld.ReadTruth(b, filepath.Join(w.Truth, "ransom_payments.csv")) {
 		starts = append(starts, trace.Start{Outpoint: r["txid"] + ":" + r["vout"]})
 	}
 	payments := len(starts)

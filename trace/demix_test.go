@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -92,7 +93,7 @@ func scoreDemix(t *testing.T, tr *trace.Tracer, g trace.Graph, flows []map[strin
 func TestDemixMatchesMixerFlows(t *testing.T) {
 	f := newFixture(t)
 	w, ws, attr, tr := f.w, f.ws, f.attr, f.tr
-	flows := readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
+	flows := simworld.ReadTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
 	// How the simulated mixer really pays out: payout sum / deposit and
 	// the delay of the last payout, per deposit.
 	sum := map[string]int64{}
@@ -207,7 +208,7 @@ func TestDemixFindsTheTrueSetWhenTuned(t *testing.T) {
 	}
 	deps := map[string]*dep{}
 	var order []string
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
 		d := r["deposit_txid"] + ":" + r["deposit_vout"]
 		if deps[d] == nil {
 			deps[d] = &dep{set: map[string]bool{}, owned: true}
@@ -301,7 +302,7 @@ func TestTraceDemixMarksInference(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	mixed := map[string]bool{}
-	for _, r := range readTruth(t, filepath.Join(f.w.Truth, "mixer_flows.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(f.w.Truth, "mixer_flows.csv")) {
 		if r["campaign"] != "" {
 			mixed[r["campaign"]] = true
 		}
@@ -421,7 +422,7 @@ func TestDemixRecognisesTheMixersTransactions(t *testing.T) {
 	w, ws, attr, tr := f.w, f.ws, f.attr, f.tr
 	attrOnly := trace.New(ws.Index, attr)
 	attrOnly.SetDemixAttributedOnly(true)
-	flows := readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
+	flows := simworld.ReadTruth(t, filepath.Join(w.Truth, "mixer_flows.csv"))
 	label := tr.MixerLabel(outputID(t, ws.Index, flows[0]["deposit_txid"], flows[0]["deposit_vout"]))
 	if label == "" {
 		t.Fatal("the first deposit's address is not attributed to a mixer")
@@ -432,7 +433,7 @@ func TestDemixRecognisesTheMixersTransactions(t *testing.T) {
 	}
 	var payoutTxs, payoutFunded, payoutAttributed, sweeps, sweepsSeen, others, othersFunded, othersSweep int
 	var payouts, payoutsAsChange, changes, changesSeen int
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "txs.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "txs.csv")) {
 		n, err := ws.Index.TxNum(mustHash(t, r["txid"]))
 		if err != nil {
 			t.Fatal(err)

@@ -2,9 +2,6 @@ package trace_test
 
 import (
 	"context"
-	"encoding/csv"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,35 +22,6 @@ func TestMain(m *testing.M) {
 // targetWorld is the simulated ransomware world the tracing targets are
 // measured on (docs/HEURISTICS.md "Tracing and taint models").
 var targetWorld = simworld.Options{Seed: 11, Txs: 100_000, TxPerBlock: 100}
-
-func readTruth(t testing.TB, path string) []map[string]string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	head, err := r.Read()
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	var rows []map[string]string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			return rows
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		m := map[string]string{}
-		for i, h := range head {
-			m[h] = rec[i]
-		}
-		rows = append(rows, m)
-	}
-}
 
 func num(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
@@ -111,7 +79,7 @@ func targetHaircut(t *testing.T, demix trace.DemixMode) {
 	tr := trace.New(ws.Index, attr)
 	entName := map[string]string{}
 	exchangeNames := map[string]bool{}
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "entities.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "entities.csv")) {
 		entName[r["entity_id"]] = r["name"]
 		if r["kind"] == "exchange" || r["kind"] == "otc" {
 			exchangeNames[r["name"]] = true
@@ -119,12 +87,12 @@ func targetHaircut(t *testing.T, demix trace.DemixMode) {
 	}
 	pays := map[string][]int64{}
 	ransom := map[string]int64{}
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "ransom_payments.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "ransom_payments.csv")) {
 		pays[r["campaign"]] = append(pays[r["campaign"]], outputID(t, ws.Index, r["txid"], r["vout"]))
 		ransom[r["campaign"]] += num(r["value_sat"])
 	}
 	truth := map[string]map[string]int64{} // campaign → exchange name → sat
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "cashouts.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "cashouts.csv")) {
 		m := truth[r["campaign"]]
 		if m == nil {
 			m = map[string]int64{}
@@ -133,7 +101,7 @@ func targetHaircut(t *testing.T, demix trace.DemixMode) {
 		m[entName[r["exchange_entity"]]] += num(r["value_sat"])
 	}
 	trueFlow := map[string]bool{} // deposit outpoint + " " + payout outpoint
-	for _, r := range readTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
 		trueFlow[r["deposit_txid"]+":"+r["deposit_vout"]+" "+r["payout_txid"]+":"+r["payout_vout"]] = true
 	}
 	var demixedSat, demixedRight int64

@@ -35,7 +35,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{w: w, ws: ws, attr: attr, tr: trace.New(ws.Index, attr), pays: readTruth(t, filepath.Join(w.Truth, "ransom_payments.csv"))}
+	return &fixture{w: w, ws: ws, attr: attr, tr: trace.New(ws.Index, attr), pays: simworld.ReadTruth(t, filepath.Join(w.Truth, "ransom_payments.csv"))}
 }
 
 // checkGraph checks the invariants every trace result holds.
@@ -179,7 +179,7 @@ func TestPeelChainsMatchTruth(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	truthTx := map[string]bool{}
-	for _, r := range readTruth(t, filepath.Join(f.w.Truth, "peel_chains.csv")) {
+	for _, r := range simworld.ReadTruth(t, filepath.Join(f.w.Truth, "peel_chains.csv")) {
 		truthTx[r["txid"]] = true
 	}
 	byCampaign := map[string][]int64{}

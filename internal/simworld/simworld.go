@@ -6,6 +6,7 @@ package simworld
 
 import (
 	"context"
+	"encoding/csv"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -235,4 +236,28 @@ func MergePrices(tb testing.TB, data, file string) {
 	if _, _, err := prices.Merge(data, days); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// ReadTruth reads a truth CSV of a simulated world (docs/SIMULATOR.md):
+// one map per row, keyed by the header's column names.
+func ReadTruth(tb testing.TB, path string) []map[string]string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil || len(recs) == 0 {
+		tb.Fatalf("%s: %d records, %v", path, len(recs), err)
+	}
+	rows := make([]map[string]string, 0, len(recs)-1)
+	for _, r := range recs[1:] {
+		m := make(map[string]string, len(r))
+		for i, h := range recs[0] {
+			m[h] = r[i]
+		}
+		rows = append(rows, m)
+	}
+	return rows
 }
