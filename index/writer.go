@@ -67,6 +67,8 @@ type writer struct {
 	dirtySince   time.Time
 
 	// per-block scratch
+	preIn    []preInput // preResolve's inputs (non-coinbase, block order), or empty
+	preAddr  []int64    // preResolve's output address ids (-1: look up), or empty
 	inBlock  map[rt.Hash]int
 	resolved []uint64
 	txFirst  []uint64
@@ -204,7 +206,12 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, root)
 	}
 	// Pass 1: resolve every input without changing anything.
+	w.preIn, w.preAddr = w.preIn[:0], w.preAddr[:0]
+	if ix.txTab.deferSlots {
+		w.preResolve(b, cls) // following the tip: the cores are free
+	}
 	nOuts := uint64(ix.nOuts())
+	g := 0 // non-coinbase inputs so far
 	clear(w.inBlock)
 	w.txFirst = w.txFirst[:0]
 	w.resolved = w.resolved[:0]
@@ -244,6 +251,12 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 				}
 				o = w.txFirst[jj] + uint64(p.Vout)
 				v = pt.Outputs[p.Vout].Value
+			} else if len(w.preIn) > 0 && w.preIn[g].n >= 0 {
+				r := &w.preIn[g]
+				if uint64(p.Vout) >= r.end-r.first {
+					return berr("tx %s input %d spends %s, which has only %d outputs", t.Txid, k, p, r.end-r.first)
+				}
+				o, v = r.first+uint64(p.Vout), r.v
 			} else {
 				n, ok, err := w.txNumLookup(p.Txid)
 				if err != nil {
@@ -263,6 +276,7 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 				o = first + uint64(p.Vout)
 				v = int64(binary.LittleEndian.Uint64(ix.outs.rec(int64(o))) & valueMask)
 			}
+			g++
 			sumIn += v
 			w.resolved = append(w.resolved, o)
 		}
@@ -282,7 +296,7 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 	}
 	br := blockRec{Hash: b.Hash, FirstTx: uint64(ix.nTxs()), FirstIn: uint64(ix.nIns()), FirstOut: nOuts,
 		FirstAddr: uint64(ix.addrs.count()), KOff: uint64(ix.akeys.size()), Time: b.Header.Time, Size: uint32(b.Size)}
-	ri, ci := 0, 0
+	ri, ci, oi := 0, 0, 0
 	for j := range b.Txs {
 		t := &b.Txs[j]
 		num := ix.nTxs()
@@ -333,13 +347,16 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 			}
 			st := c.typ
 			aid := NoAddress
-			if c.key != nil {
+			if len(w.preAddr) > 0 && w.preAddr[oi] >= 0 {
+				aid = uint32(w.preAddr[oi]) // known before the block
+			} else if c.key != nil {
 				id, err := w.addressID(c.key, c.hash)
 				if err != nil {
 					return err
 				}
 				aid = id
 			}
+			oi++
 			r := ix.outs.appendRec()
 			le.PutUint64(r, uint64(t.Outputs[k].Value)|uint64(st)<<56)
 			le.PutUint32(r[8:], aid)

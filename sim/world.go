@@ -224,7 +224,8 @@ func (w *world) after(d int, fn func() bool) {
 }
 
 func (w *world) canAdd() bool {
-	return w.sum.Txs+1 < w.cfg.Txs && w.weight < maxBlockWeight-maxTxWeight-4000
+	return w.sum.Txs+1 < w.cfg.Txs && w.weight < w.cfg.MaxBlockWeight-maxTxWeight-4000 &&
+		len(w.body) < chain.MaxBlockSize-maxTxWeight-4000
 }
 
 func (w *world) blockTarget() int {

@@ -29,9 +29,10 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	scenario := fs.String("scenario", "default", "actor preset: "+strings.Join(sim.Scenarios, ", "))
 	signed := fs.Bool("signed", false, "real signatures from deterministic keys (much slower)")
 	txPerBlock := fs.Int("tx-per-block", 0, "mean transactions per block (0: the real chain's yearly mean)")
+	maxWeight := fs.Int("max-block-weight", 0, "block weight limit, 4000000..16000000 (0: Bitcoin's 4000000); with a large --tx-per-block, blocks as full as busy mainnet ones (invalid on a real network; for benchmarks)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
 	fs.Usage = func() {
-		fmt.Fprintln(e.stderr, "Usage: ransomtrail simulate --out DIR [--seed N] [--txs N] [--start-year Y] [--scenario NAME] [--signed] [--json]")
+		fmt.Fprintln(e.stderr, "Usage: ransomtrail simulate --out DIR [--seed N] [--txs N] [--start-year Y] [--scenario NAME] [--signed] [--tx-per-block N] [--max-block-weight W] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -46,7 +47,7 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	rep := e.reporter("simulate", "txs", slog.New(slog.NewTextHandler(e.stderr, nil)))
 	cfg := sim.Config{
 		Out: *out, Seed: *seed, Txs: *txs, StartYear: *startYear, Scenario: *scenario,
-		Signed: *signed, TxPerBlock: *txPerBlock, Progress: rep,
+		Signed: *signed, TxPerBlock: *txPerBlock, MaxBlockWeight: *maxWeight, Progress: rep,
 	}
 	sum, err := sim.Run(ctx, cfg)
 	if err != nil {
