@@ -57,12 +57,14 @@ type hashTable struct {
 const (
 	htHdrSize    = 64
 	htVersion    = 1
-	htMinLog2    = 20
 	htMaxLoadNum = 1 // grow when n+1 > cap * num/den
 	htMaxLoadDen = 2
 )
 
 var htMagic = [4]byte{'R', 'T', 'H', 'T'}
+
+// htMinLog2 is a new table's capacity (log2 of slots); tests lower it.
+var htMinLog2 uint32 = 20
 
 func openHashTable(dir, name string, write bool) (*hashTable, error) {
 	p := dir + "/" + name
@@ -300,6 +302,32 @@ func (t *hashTable) writeCount() { binary.LittleEndian.PutUint64(t.mm[12:], uint
 // atomically (rename); the new file is dirty like the old. The new table is
 // built in memory and written at once (no page fault per slot).
 func (t *hashTable) grow(rehash func(id int64) uint64) error {
+	g, err := t.buildGrown(rehash)
+	if err != nil {
+		return err
+	}
+	return t.install(g)
+}
+
+// nearFull reports whether the table is within 1/32 of its capacity of
+// the load at which an insert grows it: an idle writer grows it ahead
+// (Index.CheckpointLocked) rather than a block's insert.
+func (t *hashTable) nearFull() bool {
+	return (t.n+int64(t.mask+1)/32)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum
+}
+
+// grown is a doubled table written to its temporary file, to install.
+type grown struct {
+	nt  *hashTable
+	f   *os.File
+	tmp string
+	buf []byte
+}
+
+// buildGrown builds the doubled table and writes it, synced, to a
+// temporary file. It only reads the table's keys (rehash): readers may
+// read the table meanwhile.
+func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	log2 := uint32(bits.TrailingZeros64(t.mask+1)) + 1
 	buf := make([]byte, htHdrSize+8<<log2)
 	nt := &hashTable{name: t.name, path: t.path, mm: buf, slots: buf[htHdrSize:], mask: uint64(1)<<log2 - 1}
@@ -344,17 +372,35 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 	tmp := t.path + ".grow"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
 	if _, err := f.WriteAt(buf, 0); err != nil {
 		f.Close()
-		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("grow hash table %s: %w", t.name, err)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
-	if err := os.Rename(tmp, t.path); err != nil {
+	return &grown{nt: nt, f: f, tmp: tmp, buf: buf}, nil
+}
+
+// discard removes a built table that will not be installed.
+func (g *grown) discard() {
+	g.f.Close()
+	os.Remove(g.tmp)
+}
+
+// install replaces the table by the doubled one built from it (nothing
+// was inserted or removed since: else an error, and g is discarded). The
+// caller excludes readers.
+func (t *hashTable) install(g *grown) error {
+	nt, f, buf := g.nt, g.f, g.buf
+	if nt.n != t.n {
+		g.discard()
+		return fmt.Errorf("grow hash table %s: %d entries now, %d when it was rebuilt", t.name, t.n, nt.n)
+	}
+	if err := os.Rename(g.tmp, t.path); err != nil {
 		f.Close()
 		return fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}

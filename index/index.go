@@ -54,12 +54,14 @@ type Options struct {
 
 // Index is an open chain index.
 type Index struct {
-	dir  string
-	opts Options
-	log  *slog.Logger
-	net  *chain.Network
-	kv   *pebble.DB
-	m    manifest // committed state
+	// grownAhead counts the hash tables doubled by an idle checkpoint.
+	grownAhead int
+	dir        string
+	opts       Options
+	log        *slog.Logger
+	net        *chain.Network
+	kv         *pebble.DB
+	m          manifest // committed state
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
 	cols                                                             []*column

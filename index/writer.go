@@ -633,11 +633,47 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 	if err := ix.syncLazyFiles(); err != nil {
 		return err
 	}
+	// A hash table close to the load at which an insert doubles it is
+	// doubled now, while idle, rather than by a block's insert (which
+	// would hold that block for the whole rebuild). It is built from the
+	// keys while readers go on, and installed under the lock below.
+	tables := [...]*hashTable{ix.txTab, ix.addrTab}
+	rehash := [...]func(int64) uint64{ix.txHashOf, ix.addrHashOf}
+	var built [len(tables)]*grown
+	for i, t := range tables {
+		if !t.nearFull() {
+			continue
+		}
+		g, err := t.buildGrown(rehash[i])
+		if err != nil {
+			for _, g := range built {
+				if g != nil {
+					g.discard()
+				}
+			}
+			return err
+		}
+		built[i] = g
+	}
 	lock()
 	defer unlock()
 	// syncLazyFiles wrote the hash tables' deferred slots to the mapping.
 	ix.txTab.dropPend()
 	ix.addrTab.dropPend()
+	for i, g := range built {
+		if g == nil {
+			continue
+		}
+		if err := tables[i].install(g); err != nil {
+			for _, g := range built[i+1:] {
+				if g != nil {
+					g.discard()
+				}
+			}
+			return err
+		}
+		ix.grownAhead++
+	}
 	m := ix.m
 	m.FormatVersion = FormatVersion
 	m.Synced = m.counts()

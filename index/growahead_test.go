@@ -1,0 +1,113 @@
+package index_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/sim"
+	"github.com/ransomtrail/ransomtrail/source"
+)
+
+// TestCheckpointGrowsTablesAhead follows a world block by block with an
+// idle checkpoint after each, on hash tables made small so that they
+// double many times: a table near its load limit is doubled by the
+// checkpoint, so a block that adds fewer entries than the 1/32 headroom
+// never doubles a table itself. The index equals a bulk ingest, also after
+// it is reopened.
+func TestCheckpointGrowsTablesAhead(t *testing.T) {
+	old := index.SetMinTableLog2(10)
+	defer index.SetMinTableLog2(old)
+	ctx := context.Background()
+	out := t.TempDir()
+	if _, err := sim.Run(ctx, sim.Config{Out: out, Seed: 17, Txs: 20000, TxPerBlock: 60}); err != nil {
+		t.Fatal(err)
+	}
+	net := chain.MustNetwork("sim")
+	src, err := source.OpenBlocksDir(ctx, filepath.Join(out, "blocks"), net, source.BlocksDirOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	bulk, err := index.Open(filepath.Join(t.TempDir(), "bulk"), index.Options{Write: true, Network: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bulk.Close()
+	if _, err := bulk.Ingest(ctx, src, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	dir := filepath.Join(t.TempDir(), "follow")
+	ix, err := index.Open(dir, index.Options{Write: true, Network: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	best, err := src.BestHeight(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d chain.Decoder
+	var blk chain.Block
+	inline, spared := 0, 0
+	for h := int64(0); h <= best; h++ {
+		hash, err := src.HashAt(ctx, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := src.Block(ctx, hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.DecodeBlock(raw.Data, &blk); err != nil {
+			t.Fatal(err)
+		}
+		txCap, addrCap := ix.TableCaps()
+		st := ix.Status()
+		if err := ix.ApplyBlock(&blk, raw.Where); err != nil {
+			t.Fatalf("height %d: %v", h, err)
+		}
+		if err := ix.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		after := ix.Status()
+		txCap2, addrCap2 := ix.TableCaps()
+		for _, c := range []struct {
+			before, after uint64
+			added         int64
+		}{{txCap, txCap2, after.Txs - st.Txs}, {addrCap, addrCap2, after.Addresses - st.Addresses}} {
+			if c.after == c.before {
+				continue
+			}
+			inline++
+			if c.added < int64(c.before/32) && h > 0 {
+				t.Errorf("height %d: a block adding %d entries doubled a table of %d slots (headroom %d)", h, c.added, c.before, c.before/32)
+			}
+		}
+		grown := ix.GrownAhead()
+		if err := ix.Checkpoint(); err != nil {
+			t.Fatal(err)
+		}
+		spared += ix.GrownAhead() - grown
+	}
+	if spared < 4 {
+		t.Fatalf("idle checkpoints doubled %d tables (blocks %d); want both tables doubled ahead several times", spared, inline)
+	}
+	t.Logf("tables doubled: %d by idle checkpoints, %d by blocks", spared, inline)
+	if got, want := ix.Status(), bulk.Status(); got.Digest != want.Digest || got.Txs != want.Txs || got.Addresses != want.Addresses {
+		t.Fatalf("followed index %+v, bulk ingest %+v", got, want)
+	}
+	want := views(t, bulk)
+	sameViews(t, "followed vs bulk", views(t, ix), want)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := index.Open(dir, index.Options{Network: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	sameViews(t, "reopened vs bulk", views(t, ro), want)
+}
