@@ -35,6 +35,11 @@ import (
 // is the plain ingest of the same block, measured inside the step.
 // RANSOMTRAIL_BENCH_DIR keeps the built world for later runs;
 // RANSOMTRAIL_BENCH_PER_BLOCK sets the world's transactions per block.
+// RANSOMTRAIL_BENCH_BLOCK_WEIGHT raises the simulator's block weight
+// limit (sim.Config.MaxBlockWeight): with RANSOMTRAIL_BENCH_PER_BLOCK=4000
+// and a weight of 12,000,000 the blocks carry as many transactions as busy
+// mainnet ones (the simulator's transactions are heavier on average, so
+// its blocks are full at ~1,800 transactions under Bitcoin's limit).
 func BenchmarkFollowBlock(b *testing.B) {
 	txs := int64(40_000)
 	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
@@ -52,9 +57,17 @@ func BenchmarkFollowBlock(b *testing.B) {
 		}
 		perBlock = n
 	}
+	weight := 0
+	if s := os.Getenv("RANSOMTRAIL_BENCH_BLOCK_WEIGHT"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		weight = n
+	}
 	k := int64(20 * b.N)
 	t0 := time.Now()
-	w := buildSplit(b, txs, perBlock, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
+	w := buildSplitWeight(b, txs, perBlock, weight, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
 	syscall.Sync() // set-up: a freshly built world's pages are written out before the follower starts
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,7 +141,10 @@ func BenchmarkFollowBlock(b *testing.B) {
 			}
 		}
 	}
-	for id, step := int64(0), ix.NumAddresses()/20_000; len(watched) < 10_000; id += step {
+	for id, step := int64(0), max(1, ix.NumAddresses()/20_000); len(watched) < 10_000; id += step {
+		if id >= 2*ix.NumAddresses() {
+			b.Fatalf("fewer than 10,000 quiet addresses among %d", ix.NumAddresses())
+		}
 		if ad := id % ix.NumAddresses(); quiet(ix, ad) {
 			a, _ := ix.AddressAt(ad)
 			watched[ix.EncodeAddress(a)] = true
@@ -154,6 +170,8 @@ func BenchmarkFollowBlock(b *testing.B) {
 	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
 	var blockTxs []int64
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
+	var ru0, ru1 syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
 		start := time.Now()
@@ -193,6 +211,27 @@ func BenchmarkFollowBlock(b *testing.B) {
 		cPersist = append(cPersist, ms(st.LastCluster.Persist))
 	}
 	b.StopTimer()
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	// The followed blocks' sizes, from the index.
+	var bTxs, bIns, bOuts, bSize []float64
+	ws.Gate.RLock()
+	for h := w.held + 1; h <= w.tip; h++ {
+		blk, err := ix.BlockAt(h)
+		if err != nil {
+			b.Fatal(err)
+		}
+		nextIn, nextOut := ix.NumInputs(), ix.NumOutputs()
+		if h < w.tip {
+			nb, _ := ix.BlockAt(h + 1)
+			nextIn, nextOut = nb.FirstIn, nb.FirstOut
+		}
+		bTxs, bIns, bOuts, bSize = append(bTxs, float64(blk.TxCount)), append(bIns, float64(nextIn-blk.FirstIn)),
+			append(bOuts, float64(nextOut-blk.FirstOut)), append(bSize, float64(blk.Size))
+	}
+	ws.Gate.RUnlock()
+	b.Logf("followed blocks (median / max): %.0f / %.0f txs, %.0f / %.0f inputs, %.0f / %.0f outputs, %.0f / %.0f bytes",
+		med(bTxs), max1(bTxs), med(bIns), max1(bIns), med(bOuts), max1(bOuts), med(bSize), max1(bSize))
+	b.Logf("page faults per block: %.0f minor, %.1f major", float64(ru1.Minflt-ru0.Minflt)/float64(len(step)), float64(ru1.Majflt-ru0.Majflt)/float64(len(step)))
 	if os.Getenv("RANSOMTRAIL_BENCH_BLOCKS_LOG") != "" {
 		for i := range step {
 			fmt.Fprintf(os.Stderr, "block %d (%d txs): step %.1f = ingest %.1f + match %.1f; clustering %.1f (decide %.1f, prefault %.1f, apply %.1f, sync %.1f)\n",
@@ -226,6 +265,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.ReportMetric(max1(e2e), "e2e-max-ms")
 	b.Logf("per block, 90th percentile / second largest (ms): step %.1f / %.1f, alerts stored %.1f / %.1f, end to end %.1f / %.1f",
 		pct(step, 0.9), pct(step, 1-1.5/float64(len(step))), pct(alerts, 0.9), pct(alerts, 1-1.5/float64(len(alerts))), pct(e2e, 0.9), pct(e2e, 1-1.5/float64(len(e2e))))
+	b.ReportMetric(med(bTxs), "txs-per-block")
 	b.ReportMetric(med(step), "step-ms")
 	b.ReportMetric(pct(step, 0.9), "step-p90-ms")
 	b.ReportMetric(max1(step), "step-max-ms")

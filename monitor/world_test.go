@@ -43,6 +43,12 @@ type splitWorld struct {
 // not "", once in keep (reused by later runs: its data directory is copied
 // to a temporary one, since following changes it).
 func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ...string) *splitWorld {
+	return buildSplitWeight(tb, txs, perBlock, 0, newBlocks, keep...)
+}
+
+// buildSplitWeight is buildSplit with the simulator's block weight limit
+// (sim.Config.MaxBlockWeight; 0: Bitcoin's).
+func buildSplitWeight(tb testing.TB, txs int64, perBlock, weight int, newBlocks int64, keep ...string) *splitWorld {
 	tb.Helper()
 	ctx := context.Background()
 	dir := tb.TempDir()
@@ -51,6 +57,9 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ..
 	}
 	w := &splitWorld{dir: dir, data: filepath.Join(dir, "data"), truth: filepath.Join(dir, "truth")}
 	ready := filepath.Join(dir, fmt.Sprintf("ready-%d-%d-%d", txs, perBlock, newBlocks))
+	if weight != 0 {
+		ready += fmt.Sprintf("-w%d", weight)
+	}
 	if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &w.sum) == nil {
 		tmp := filepath.Join(tb.TempDir(), "data")
 		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
@@ -64,7 +73,7 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ..
 		return w.open(tb, newBlocks)
 	}
 	var err error
-	if w.sum, err = sim.Run(ctx, sim.Config{Out: dir, Seed: 3, Txs: txs, TxPerBlock: perBlock, Scenario: "ransomware"}); err != nil {
+	if w.sum, err = sim.Run(ctx, sim.Config{Out: dir, Seed: 3, Txs: txs, TxPerBlock: perBlock, MaxBlockWeight: weight, Scenario: "ransomware"}); err != nil {
 		tb.Fatal(err)
 	}
 	os.RemoveAll(w.data)
@@ -78,6 +87,9 @@ func buildSplit(tb testing.TB, txs int64, perBlock int, newBlocks int64, keep ..
 		tb.Fatal(err)
 	}
 	w.held = w.tip - newBlocks
+	if w.held < 1 {
+		tb.Fatalf("the world has %d blocks, fewer than the %d to follow", w.tip+1, newBlocks)
+	}
 	ix, err := index.Open(w.data, index.Options{Write: true, Network: net})
 	if err != nil {
 		tb.Fatal(err)
