@@ -53,13 +53,16 @@ func buildSplitWeight(tb testing.TB, txs int64, perBlock, weight int, newBlocks 
 	ctx := context.Background()
 	dir := tb.TempDir()
 	if len(keep) > 0 && keep[0] != "" {
-		dir = keep[0]
+		// One world per configuration: a world's blocks and index are
+		// made for its split.
+		key := fmt.Sprintf("world-%d-%d-%d", txs, perBlock, newBlocks)
+		if weight != 0 {
+			key += fmt.Sprintf("-w%d", weight)
+		}
+		dir = filepath.Join(keep[0], key)
 	}
 	w := &splitWorld{dir: dir, data: filepath.Join(dir, "data"), truth: filepath.Join(dir, "truth")}
-	ready := filepath.Join(dir, fmt.Sprintf("ready-%d-%d-%d", txs, perBlock, newBlocks))
-	if weight != 0 {
-		ready += fmt.Sprintf("-w%d", weight)
-	}
+	ready := filepath.Join(dir, "ready")
 	if b, err := os.ReadFile(ready); err == nil && json.Unmarshal(b, &w.sum) == nil {
 		tmp := filepath.Join(tb.TempDir(), "data")
 		if err := os.CopyFS(tmp, os.DirFS(w.data)); err != nil {
