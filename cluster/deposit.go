@@ -454,7 +454,9 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 				rc.tx, _ = ix.TxOfOutput(p)
 			}
 			spender := int64(-1)
-			if o.SpentBy >= 0 {
+			if o.SpentBy >= t.FirstIn && o.SpentBy < t.FirstIn+t.NIn {
+				rc.settled = true // swept now (by one of n's inputs: no search)
+			} else if o.SpentBy >= 0 {
 				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
 					sw, err := r.sweepAt(ix, s, sc)
 					if err != nil {

@@ -636,7 +636,7 @@ func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*buil
 	// A block's transactions split over the workers (a build's chunks are
 	// larger than most blocks).
 	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
-		chunk: min(chunkTxs, max(64, (to-from)/int64(2*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
+		chunk: min(chunkTxs, max(64, (to-from)/int64(8*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
 	if g := l.gate(); g != nil {
 		g.RLock()
 		defer g.RUnlock()
