@@ -40,6 +40,9 @@ import (
 // and a weight of 12,000,000 the blocks carry as many transactions as busy
 // mainnet ones (the simulator's transactions are heavier on average, so
 // its blocks are full at ~1,800 transactions under Bitcoin's limit).
+// RANSOMTRAIL_BENCH_MERGE=N shows the follower blocks that each join N
+// consecutive simulated blocks (mergedSource): with the raised weight
+// limit, N=2 gives blocks of ~4,500 transactions.
 func BenchmarkFollowBlock(b *testing.B) {
 	txs := int64(40_000)
 	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
@@ -65,11 +68,26 @@ func BenchmarkFollowBlock(b *testing.B) {
 		}
 		weight = n
 	}
+	merge := 1
+	if s := os.Getenv("RANSOMTRAIL_BENCH_MERGE"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 4 {
+			b.Fatalf("RANSOMTRAIL_BENCH_MERGE=%q: want 1..4 blocks", s)
+		}
+		merge = n
+	}
 	k := int64(20 * b.N)
 	t0 := time.Now()
-	w := buildSplitWeight(b, txs, perBlock, weight, k, os.Getenv("RANSOMTRAIL_BENCH_DIR"))
+	w := buildSplitWeight(b, txs, perBlock, weight, k*int64(merge), os.Getenv("RANSOMTRAIL_BENCH_DIR"))
 	syscall.Sync() // set-up: a freshly built world's pages are written out before the follower starts
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
+	if merge > 1 {
+		ms := w.merge(b, merge)
+		if ms.leftOut > 0 {
+			b.Fatalf("joined blocks left out %d transactions", ms.leftOut)
+		}
+		b.Logf("%d simulated blocks followed as %d blocks of %d each", k*int64(merge), len(ms.hashes), merge)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
