@@ -753,39 +753,21 @@ func (ix *Index) Height() int64       { return ix.m.Height }
 // TxOfInput returns the number of the transaction holding input i and the
 // input's position in it.
 func (ix *Index) TxOfInput(i int64) (int64, int64) {
-	t := ix.txOfItem(i, 72, 0)
-	return t, i - int64(binary.LittleEndian.Uint64(ix.txs.rec(t)))
+	n := ix.nTxs()
+	t := sort.Search(int(n), func(k int) bool {
+		return int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(k)))) > i
+	}) - 1
+	return int64(t), i - int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(t))))
 }
 
 // TxOfOutput returns the number of the transaction holding output o and
 // the output's index (vout) in it.
 func (ix *Index) TxOfOutput(o int64) (int64, int64) {
-	t := ix.txOfItem(o, 80, 8)
-	return t, o - int64(binary.LittleEndian.Uint64(ix.txs.rec(t)[8:]))
-}
-
-// txOfItem returns the last transaction whose first input (or output)
-// number is at most x: a binary search over the block records (blocks.col,
-// small and mostly cached; the first input or output number at byte blkOff)
-// for x's block, then over that block's transactions (the field at byte
-// txOff of tx.col) — a few cache misses inside one block's records instead
-// of one per step of a search over every transaction's.
-func (ix *Index) txOfItem(x int64, blkOff, txOff int) int64 {
-	le := binary.LittleEndian
-	nb := ix.nBlocks()
-	b := sort.Search(int(nb), func(k int) bool {
-		return int64(le.Uint64(ix.blocks.rec(int64(k))[blkOff:])) > x
+	n := ix.nTxs()
+	t := sort.Search(int(n), func(k int) bool {
+		return int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(k))[8:])) > o
 	}) - 1
-	lo, hi := int64(0), ix.nTxs()
-	if b >= 0 {
-		lo = int64(le.Uint64(ix.blocks.rec(int64(b))[64:]))
-		if int64(b)+1 < nb {
-			hi = int64(le.Uint64(ix.blocks.rec(int64(b) + 1)[64:]))
-		}
-	}
-	return lo + int64(sort.Search(int(hi-lo), func(k int) bool {
-		return int64(le.Uint64(ix.txs.rec(lo + int64(k))[txOff:])) > x
-	})) - 1
+	return int64(t), o - int64(binary.LittleEndian.Uint64(ix.txs.rec(int64(t))[8:]))
 }
 
 // AddressID returns the dense id of an address.
