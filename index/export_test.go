@@ -7,7 +7,7 @@ var PreResolvedBlocks = &preResolvedBlocks
 // returns the previous one.
 func SetMinTableLog2(n uint32) uint32 { old := htMinLog2; htMinLog2 = n; return old }
 
-// GrownAhead counts the hash tables an idle checkpoint doubled.
+// GrownAhead counts the hash tables GrowTablesAhead doubled.
 func (ix *Index) GrownAhead() int { return ix.grownAhead }
 
 // TableCaps returns the txid and address tables' slot counts.

@@ -54,7 +54,7 @@ type Options struct {
 
 // Index is an open chain index.
 type Index struct {
-	// grownAhead counts the hash tables doubled by an idle checkpoint.
+	// grownAhead counts the hash tables doubled by GrowTablesAhead.
 	grownAhead int
 	dir        string
 	opts       Options

@@ -633,47 +633,11 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 	if err := ix.syncLazyFiles(); err != nil {
 		return err
 	}
-	// A hash table close to the load at which an insert doubles it is
-	// doubled now, while idle, rather than by a block's insert (which
-	// would hold that block for the whole rebuild). It is built from the
-	// keys while readers go on, and installed under the lock below.
-	tables := [...]*hashTable{ix.txTab, ix.addrTab}
-	rehash := [...]func(int64) uint64{ix.txHashOf, ix.addrHashOf}
-	var built [len(tables)]*grown
-	for i, t := range tables {
-		if !t.nearFull() {
-			continue
-		}
-		g, err := t.buildGrown(rehash[i])
-		if err != nil {
-			for _, g := range built {
-				if g != nil {
-					g.discard()
-				}
-			}
-			return err
-		}
-		built[i] = g
-	}
 	lock()
 	defer unlock()
 	// syncLazyFiles wrote the hash tables' deferred slots to the mapping.
 	ix.txTab.dropPend()
 	ix.addrTab.dropPend()
-	for i, g := range built {
-		if g == nil {
-			continue
-		}
-		if err := tables[i].install(g); err != nil {
-			for _, g := range built[i+1:] {
-				if g != nil {
-					g.discard()
-				}
-			}
-			return err
-		}
-		ix.grownAhead++
-	}
 	m := ix.m
 	m.FormatVersion = FormatVersion
 	m.Synced = m.counts()
@@ -687,6 +651,67 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 	w.tablesSynced, w.dirtySince = time.Now(), time.Time{}
 	ix.txTab.markClean()
 	ix.addrTab.markClean()
+	return nil
+}
+
+// GrowTablesAhead doubles a hash table that is within 1/32 of its
+// capacity of the load at which an insert would double it (a block's
+// insert would then hold that block for the whole rebuild). A follower
+// calls it when idle at the tip, after Checkpoint. The new table is built
+// from the keys while readers go on (only this writer changes the index),
+// written and synced to a temporary file, and installed by rename under
+// lock. It does nothing while blocks are applied and not committed.
+func (ix *Index) GrowTablesAhead(lock, unlock func()) error {
+	if lock == nil || unlock == nil {
+		lock, unlock = func() {}, func() {}
+	}
+	w, err := ix.writerOrErr()
+	if err != nil {
+		return err
+	}
+	if err := w.wait(); err != nil || w.pending > 0 {
+		return err
+	}
+	tables := [...]*hashTable{ix.txTab, ix.addrTab}
+	rehash := [...]func(int64) uint64{ix.txHashOf, ix.addrHashOf}
+	var built [len(tables)]*grown
+	discard := func() {
+		for i, g := range built {
+			if g != nil {
+				g.discard()
+				built[i] = nil
+			}
+		}
+	}
+	for i, t := range tables {
+		if !t.nearFull() {
+			continue
+		}
+		g, err := t.buildGrown(rehash[i])
+		if err != nil {
+			discard()
+			return err
+		}
+		built[i] = g
+	}
+	if built == [len(tables)]*grown{} {
+		return nil
+	}
+	lock()
+	defer unlock()
+	for i, g := range built {
+		if g == nil {
+			continue
+		}
+		built[i] = nil
+		// The new table holds every id, the deferred slots' too (it
+		// has none of its own).
+		if err := tables[i].install(g); err != nil {
+			discard()
+			return err
+		}
+		ix.grownAhead++
+	}
 	return nil
 }
 

@@ -256,6 +256,9 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 			err = live.Warm(ctx, m.ws.Index, warmTxs)
 		}
 	}
+	if err == nil {
+		m.growTables() // an index built by a bulk ingest may be close to it
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil
@@ -511,7 +514,21 @@ func (m *Monitor) checkpoint() {
 		m.log.Warn("index checkpoint failed; the next commit syncs instead", "err", err)
 		return
 	}
+	m.growTables()
 	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
+}
+
+// growTables doubles, while idle, an index hash table that is close to the
+// load at which a block's insert would (index.GrowTablesAhead): the rebuild
+// then holds no block. A failure is logged; the insert that reaches the
+// load doubles the table as before.
+func (m *Monitor) growTables() {
+	t0 := time.Now()
+	if err := m.ws.Index.GrowTablesAhead(m.ws.Gate.Lock, m.ws.Gate.Unlock); err != nil {
+		m.log.Warn("growing an index hash table ahead failed; a block's insert will", "err", err)
+	} else if d := time.Since(t0); d > 100*time.Millisecond {
+		m.log.Info("index hash table doubled ahead while idle", "ms", d.Milliseconds())
+	}
 }
 
 // advanceClustering advances the live clustering over the new blocks. A
