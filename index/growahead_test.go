@@ -1,14 +1,13 @@
 package index_test
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/sim"
-	"github.com/ransomtrail/ransomtrail/source"
 )
 
 // TestCheckpointGrowsTablesAhead follows a world block by block with an
@@ -20,50 +19,18 @@ import (
 func TestIdleGrowsTablesAhead(t *testing.T) {
 	old := index.SetMinTableLog2(10)
 	defer index.SetMinTableLog2(old)
-	ctx := context.Background()
-	out := t.TempDir()
-	if _, err := sim.Run(ctx, sim.Config{Out: out, Seed: 17, Txs: 20000, TxPerBlock: 60}); err != nil {
-		t.Fatal(err)
-	}
+	src, bulk := simworld.Indexed(t, sim.Config{Seed: 17, Txs: 20000, TxPerBlock: 60})
 	net := chain.MustNetwork("sim")
-	src, err := source.OpenBlocksDir(ctx, filepath.Join(out, "blocks"), net, source.BlocksDirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bulk, err := index.Open(filepath.Join(t.TempDir(), "bulk"), index.Options{Write: true, Network: net})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bulk.Close()
-	if _, err := bulk.Ingest(ctx, src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
 
 	dir := filepath.Join(t.TempDir(), "follow")
 	ix, err := index.Open(dir, index.Options{Write: true, Network: net})
 	if err != nil {
 		t.Fatal(err)
 	}
-	best, err := src.BestHeight(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d chain.Decoder
 	var blk chain.Block
 	inline, spared := 0, 0
-	for h := int64(0); h <= best; h++ {
-		hash, err := src.HashAt(ctx, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := src.Block(ctx, hash)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := d.DecodeBlock(raw.Data, &blk); err != nil {
-			t.Fatal(err)
-		}
+	for h := int64(0); h <= bulk.TipHeight(); h++ {
+		raw := simworld.DecodeAt(t, src, h, &blk)
 		txCap, addrCap := ix.TableCaps()
 		st := ix.Status()
 		if err := ix.ApplyBlock(&blk, raw.Where); err != nil {
@@ -102,11 +69,8 @@ func TestIdleGrowsTablesAhead(t *testing.T) {
 		t.Fatalf("idle growth doubled %d tables (blocks %d); want both tables doubled ahead several times", spared, inline)
 	}
 	t.Logf("tables doubled: %d while idle, %d by blocks", spared, inline)
-	if got, want := ix.Status(), bulk.Status(); got.Digest != want.Digest || got.Txs != want.Txs || got.Addresses != want.Addresses {
-		t.Fatalf("followed index %+v, bulk ingest %+v", got, want)
-	}
 	want := views(t, bulk)
-	sameViews(t, "followed vs bulk", views(t, ix), want)
+	sameIndex(t, "followed vs bulk", ix, bulk, want)
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}

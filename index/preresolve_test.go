@@ -2,7 +2,6 @@ package index_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"path/filepath"
 	"strings"
@@ -10,8 +9,8 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/sim"
-	"github.com/ransomtrail/ransomtrail/source"
 )
 
 // TestFollowPreResolveEqualsIngest follows a world block by block, as the
@@ -22,60 +21,34 @@ import (
 // input names an output index past its transaction's outputs is refused
 // with the input named, and leaves the index as it was.
 func TestFollowPreResolveEqualsIngest(t *testing.T) {
-	ctx := context.Background()
-	out := t.TempDir()
-	if _, err := sim.Run(ctx, sim.Config{Out: out, Seed: 11, Txs: 30000, TxPerBlock: 400}); err != nil {
-		t.Fatal(err)
-	}
+	src, bulk := simworld.Indexed(t, sim.Config{Seed: 11, Txs: 30000, TxPerBlock: 400})
 	net := chain.MustNetwork("sim")
-	src, err := source.OpenBlocksDir(ctx, filepath.Join(out, "blocks"), net, source.BlocksDirOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bulk, err := index.Open(filepath.Join(t.TempDir(), "bulk"), index.Options{Write: true, Network: net})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer bulk.Close()
-	if _, err := bulk.Ingest(ctx, src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
 
 	ix, err := index.Open(filepath.Join(t.TempDir(), "follow"), index.Options{Write: true, Network: net})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ix.Close()
-	best, err := src.BestHeight(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	best := bulk.TipHeight()
 	pre0 := index.PreResolvedBlocks.Load()
 	var d chain.Decoder
 	var blk chain.Block
 	corrupted := false
 	large := uint64(0) // blocks of ≥ 64 inputs and outputs: pre-resolved
 	for h := int64(0); h <= best; h++ {
-		hash, err := src.HashAt(ctx, h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, err := src.Block(ctx, hash)
-		if err != nil {
-			t.Fatal(err)
-		}
+		raw := simworld.DecodeAt(t, src, h, &blk)
 		if !corrupted && h > best/2 {
 			if bad := badVoutBlock(t, raw.Data, ix); bad != nil {
 				corrupted = true
 				before := ix.Status()
-				if err := d.DecodeBlock(bad, &blk); err != nil {
+				var bb chain.Block
+				if err := d.DecodeBlock(bad, &bb); err != nil {
 					t.Fatal(err)
 				}
-				if blockItems(&blk) >= 64 {
+				if blockItems(&bb) >= 64 {
 					large++
 				}
-				err := ix.ApplyBlock(&blk, "edited block")
+				err := ix.ApplyBlock(&bb, "edited block")
 				if err == nil || !strings.Contains(err.Error(), "which has only") || !strings.Contains(err.Error(), "input") {
 					t.Fatalf("block spending a missing output index: got %v, want an error naming the input", err)
 				}
@@ -83,9 +56,6 @@ func TestFollowPreResolveEqualsIngest(t *testing.T) {
 					t.Fatalf("refused block changed the index: %+v, was %+v", after, before)
 				}
 			}
-		}
-		if err := d.DecodeBlock(raw.Data, &blk); err != nil {
-			t.Fatal(err)
 		}
 		if blockItems(&blk) >= 64 {
 			large++
@@ -103,10 +73,17 @@ func TestFollowPreResolveEqualsIngest(t *testing.T) {
 	if n := index.PreResolvedBlocks.Load() - pre0; n != large || large < 50 {
 		t.Fatalf("%d blocks pre-resolved, want %d of %d (with the refused one)", n, large, best+1)
 	}
-	if got, want := ix.Status(), bulk.Status(); got.Digest != want.Digest || got.Txs != want.Txs || got.Addresses != want.Addresses {
-		t.Fatalf("followed index %+v, bulk ingest %+v", got, want)
+	sameIndex(t, "followed vs bulk", ix, bulk, views(t, bulk))
+}
+
+// sameIndex fails unless got holds what want holds: the same chain digest
+// (every canonical column byte), counts and views (wantViews: views(want)).
+func sameIndex(t *testing.T, what string, got, want *index.Index, wantViews map[string]string) {
+	t.Helper()
+	if g, w := got.Status(), want.Status(); g.Digest != w.Digest || g.Txs != w.Txs || g.Addresses != w.Addresses {
+		t.Fatalf("%s: %+v, want %+v", what, g, w)
 	}
-	sameViews(t, "followed vs bulk", views(t, ix), views(t, bulk))
+	sameViews(t, what, views(t, got), wantViews)
 }
 
 // badVoutBlock returns raw with one input that spends an indexed

@@ -261,3 +261,56 @@ func ReadTruth(tb testing.TB, path string) []map[string]string {
 	}
 	return rows
 }
+
+// Blocks simulates cfg into a temporary directory (cfg.Out is ignored) and
+// opens its blocks directory, closed when the test ends.
+func Blocks(tb testing.TB, cfg sim.Config) source.Source {
+	tb.Helper()
+	ctx := context.Background()
+	cfg.Out = tb.TempDir()
+	if _, err := sim.Run(ctx, cfg); err != nil {
+		tb.Fatal(err)
+	}
+	src, err := source.OpenBlocksDir(ctx, filepath.Join(cfg.Out, "blocks"), chain.MustNetwork("sim"), source.BlocksDirOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { src.Close() })
+	return src
+}
+
+// Indexed is Blocks with every block ingested into a new index in a
+// temporary directory (closed when the test ends).
+func Indexed(tb testing.TB, cfg sim.Config) (source.Source, *index.Index) {
+	tb.Helper()
+	src := Blocks(tb, cfg)
+	ix, err := index.Open(filepath.Join(tb.TempDir(), "data"), index.Options{Write: true, Network: chain.MustNetwork("sim")})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { ix.Close() })
+	if _, err := ix.Ingest(context.Background(), src, index.IngestOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	return src, ix
+}
+
+// DecodeAt reads the source's block at height h and decodes it into blk
+// (whose slices then alias the returned block's bytes).
+func DecodeAt(tb testing.TB, src source.Source, h int64, blk *chain.Block) source.RawBlock {
+	tb.Helper()
+	ctx := context.Background()
+	hash, err := src.HashAt(ctx, h)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	raw, err := src.Block(ctx, hash)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var d chain.Decoder
+	if err := d.DecodeBlock(raw.Data, blk); err != nil {
+		tb.Fatalf("block %d: %v", h, err)
+	}
+	return raw
+}
