@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -685,7 +686,7 @@ func (l *Live) seedTags() {
 		l.b.labels = nil
 		l.b.setLabels(l.opts.Labels)
 		l.b.dep = newDepositGate(&l.opts.Policy, l.opts.Services, l.b.uf, l.opts.GuardSize)
-		l.labelIDs, l.svcIDs = sortedIDs(l.opts.Labels), sortedIDs(l.opts.Services)
+		l.labelIDs, l.svcIDs = slices.Sorted(maps.Keys(l.opts.Labels)), slices.Sorted(maps.Keys(l.opts.Services))
 		l.tagsSeeded, l.seededLen = true, n
 		return
 	}
@@ -701,16 +702,6 @@ func (l *Live) seedTags() {
 		}
 	}
 	l.seededLen = n
-}
-
-// sortedIDs returns the keys of m in increasing order.
-func sortedIDs(m map[uint32]string) []uint32 {
-	ids := make([]uint32, 0, len(m))
-	for id := range m {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
 }
 
 // idsIn returns the ids of sorted in [from, to).

@@ -326,12 +326,17 @@ func (v *mixerView) directCoin(o int64) bool {
 // transaction's change goes back to the pool; a customer's payout does
 // not.
 func (v *mixerView) signal(n int64, depth int) bool {
+	return memoDepth(v.sig, n, depth, v.signalUncached)
+}
+
+// memoDepth returns f(n, depth), computed once per (n, depth) in m.
+func memoDepth(m map[int64]bool, n int64, depth int, f func(int64, int) bool) bool {
 	key := n<<3 | int64(depth)
-	if r, ok := v.sig[key]; ok {
+	if r, ok := m[key]; ok {
 		return r
 	}
-	r := v.signalUncached(n, depth)
-	v.sig[key] = r
+	r := f(n, depth)
+	m[key] = r
 	return r
 }
 
@@ -373,13 +378,7 @@ func (v *mixerView) signalUncached(n int64, depth int) bool {
 // a transaction the mixer funded (the pool's change, followed up to depth
 // transactions back).
 func (v *mixerView) funded(n int64, depth int) bool {
-	key := n<<3 | int64(depth)
-	if r, ok := v.fund[key]; ok {
-		return r
-	}
-	r := v.fundedUncached(n, depth)
-	v.fund[key] = r
-	return r
+	return memoDepth(v.fund, n, depth, v.fundedUncached)
 }
 
 func (v *mixerView) fundedUncached(n int64, depth int) bool {

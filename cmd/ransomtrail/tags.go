@@ -9,9 +9,10 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -247,7 +248,7 @@ func printImport(w io.Writer, r *importReport) {
 	fmt.Fprintf(w, "%s: %s, %d tags", name, r.Format, r.Tags)
 	if len(r.ByCur) > 1 {
 		var parts []string
-		for _, c := range sortedKeys(r.ByCur) {
+		for _, c := range slices.Sorted(maps.Keys(r.ByCur)) {
 			parts = append(parts, fmt.Sprintf("%s %d", c, r.ByCur[c]))
 		}
 		fmt.Fprintf(w, " (%s)", strings.Join(parts, ", "))
@@ -269,15 +270,6 @@ func printImport(w io.Writer, r *importReport) {
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
-}
-
-func sortedKeys(m map[string]int) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func orDash(s string) string {
