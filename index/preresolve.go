@@ -3,6 +3,7 @@ package index
 import (
 	"encoding/binary"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -45,8 +46,8 @@ func (w *writer) preResolve(b *chain.Block, cls []classified) {
 		return
 	}
 	preResolvedBlocks.Add(1)
-	w.preIn = grow(w.preIn, nIn)
-	w.preAddr = grow(w.preAddr, nOut)
+	w.preIn = slices.Grow(w.preIn[:0], nIn)[:nIn]
+	w.preAddr = slices.Grow(w.preAddr[:0], nOut)[:nOut]
 	ix := w.ix
 	nTxs, nOuts, nAddrs := ix.nTxs(), uint64(ix.nOuts()), ix.addrs.count()
 	workers := min(runtime.GOMAXPROCS(0), 8)
@@ -221,11 +222,4 @@ func (w *writer) preAddrs(batch []preItem, nAddrs int64) (sink uint64) {
 		}
 	}
 	return sink
-}
-
-func grow[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
 }
