@@ -136,6 +136,11 @@ type depositScan struct {
 	seen  []int64
 	swept map[int64][]int64
 	recs  []receipt
+	// Buffers of pairs' phases: the swept addresses' work, and the
+	// receipts resolved together with their search keys and results.
+	work       []addrWork
+	idx, sidx  []int
+	keys, vals []int64
 	// shared, when set, is the memo of receipts the scanners of a build
 	// (or a Live clusterer, across its Advances) share.
 	shared *receiptMemo
@@ -228,7 +233,7 @@ func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
 		if sp < 0 {
 			continue
 		}
-		if a := ix.OutputAt(sp).AddrID; a >= 0 && !slices.Contains(seen, a) {
+		if a := addrOf(ix, sp); a >= 0 && !slices.Contains(seen, a) {
 			if seen = append(seen, a); len(seen) >= r.MinSweepInputs {
 				return true
 			}
@@ -242,7 +247,7 @@ func (r *DepositRule) sweepAt(ix TxIndex, n int64, sc *depositScan) (bool, error
 	if v, ok := sc.sweep[n]; ok {
 		return v, nil
 	}
-	t, err := ix.TxAt(n)
+	t, err := txShape(ix, n)
 	if err != nil {
 		return false, err
 	}
@@ -262,18 +267,11 @@ func (r *DepositRule) sweepAt(ix TxIndex, n int64, sc *depositScan) (bool, error
 func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int64, error) {
 	p, ok := sc.payer[n]
 	if !ok {
-		t, err := ix.TxAt(n)
+		t, err := txShape(ix, n)
 		if err != nil {
 			return -1, err
 		}
-		p = -1
-		if !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) {
-			for i := t.FirstIn; i < t.FirstIn+t.NIn && p < 0; i++ {
-				if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
-					p = ix.OutputAt(sp).AddrID
-				}
-			}
-		}
+		p = r.payerFrom(ix, &t, t.FirstIn)
 		if sc.payer == nil {
 			sc.payer = map[int64]int64{}
 		}
@@ -283,6 +281,69 @@ func (r *DepositRule) payer(ix TxIndex, n, deposit int64, sc *depositScan) (int6
 		return -1, nil
 	}
 	return p, nil
+}
+
+// payerFrom is the payer of transaction t from its input i on: the
+// address of the first of them that spends an output with one, -1 when t
+// is not a payment the rule links.
+func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
+	if t.Coinbase || t.NOut > int64(r.MaxPaymentOutputs) {
+		return -1
+	}
+	for ; i < t.FirstIn+t.NIn; i++ {
+		if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
+			if a := addrOf(ix, sp); a >= 0 {
+				return a
+			}
+		}
+	}
+	return -1
+}
+
+// payers sets the payer memo of the paying transactions of recs[idx] that
+// it lacks, reading them in stages over all of them (shapes, then first
+// inputs, then their addresses) so that the cache misses of different
+// transactions overlap.
+func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositScan) error {
+	if sc.payer == nil {
+		sc.payer = map[int64]int64{}
+	}
+	need := sc.keys[:0]
+	for _, i := range idx {
+		if _, ok := sc.payer[recs[i].tx]; !ok {
+			need = append(need, recs[i].tx)
+			sc.payer[recs[i].tx] = -1 // each transaction once
+		}
+	}
+	shapes := make([]index.Tx, len(need))
+	for k, n := range need {
+		t, err := txShape(ix, n)
+		if err != nil {
+			return err
+		}
+		shapes[k] = t
+	}
+	first := slices.Grow(sc.vals[:0], len(need))[:len(need)]
+	for k := range shapes {
+		first[k] = -1
+		if t := &shapes[k]; !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) && t.NIn > 0 {
+			first[k] = ix.InputAt(t.FirstIn).SpentOutput
+		}
+	}
+	for k, n := range need {
+		t := &shapes[k]
+		p := int64(-1)
+		if first[k] >= 0 {
+			p = addrOf(ix, first[k])
+		}
+		if p < 0 && t.NIn > 1 {
+			// The first input has no address: on to the next ones.
+			p = r.payerFrom(ix, t, t.FirstIn+1)
+		}
+		sc.payer[n] = p
+	}
+	sc.keys, sc.vals = need, first
+	return nil
 }
 
 // depositPairs appends the deposit pairs of transaction n to the chunk,
@@ -326,6 +387,70 @@ type receipt struct {
 	// settled: spent before or by the sweep (what the rule reads of it
 	// no longer changes).
 	settled bool
+	// fresh: read from the index by this sweep (not from the memo);
+	// spender is then its spending transaction when spent before the
+	// sweep (-1 otherwise).
+	fresh   bool
+	spender int64
+}
+
+// addrWork is one swept address's part of a sweep's decision: its swept
+// coins (oldest first), its receipts in depositScan.recs[lo:hi] (newest
+// first), and what an earlier sweep concluded of older receipts.
+type addrWork struct {
+	d, count, anchor int64
+	coins            []int64
+	lo, hi           int
+	bad              bool
+	pending          []int64
+}
+
+// depositReads are reads of *index.Index the rule uses when the index has
+// them: the same answers as TxIndex's with fewer column reads (no txid, no
+// spent mark), and the binary searches of many receipts run in lockstep.
+type depositReads interface {
+	TxNoID(n int64) (index.Tx, error)
+	OutputNoSpend(o int64) index.Output
+	TxsOfOutputs(outs, txs []int64)
+	TxsOfInputs(ins, txs []int64)
+}
+
+var _ depositReads = (*index.Index)(nil)
+
+// txShape is ix.TxAt, without the txid where the index can skip it.
+func txShape(ix TxIndex, n int64) (index.Tx, error) {
+	if f, ok := ix.(depositReads); ok {
+		return f.TxNoID(n)
+	}
+	return ix.TxAt(n)
+}
+
+// addrOf is the address id of output o.
+func addrOf(ix TxIndex, o int64) int64 {
+	if f, ok := ix.(depositReads); ok {
+		return f.OutputNoSpend(o).AddrID
+	}
+	return ix.OutputAt(o).AddrID
+}
+
+// txsHolding sets txs[k] to the transaction holding output (or, with
+// inputs, input) vs[k].
+func txsHolding(ix TxIndex, vs, txs []int64, inputs bool) {
+	if f, ok := ix.(depositReads); ok {
+		if inputs {
+			f.TxsOfInputs(vs, txs)
+		} else {
+			f.TxsOfOutputs(vs, txs)
+		}
+		return
+	}
+	for k, v := range vs {
+		if inputs {
+			txs[k], _ = ix.TxOfInput(v)
+		} else {
+			txs[k], _ = ix.TxOfOutput(v)
+		}
+	}
 }
 
 // pairs decides the deposit links of transaction n (a pure function of the
@@ -363,7 +488,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		if o < 0 {
 			continue
 		}
-		d := ix.OutputAt(o).AddrID
+		d := addrOf(ix, o)
 		if d < 0 {
 			continue
 		}
@@ -372,8 +497,11 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		}
 		sc.swept[d] = append(sc.swept[d], o)
 	}
-	conf := confCode(r.Confidence)
-	via := int64(-1) // a deposit address this sweep spends (sweep-output pairs)
+	// Three phases: each swept address's receipts are listed (walking
+	// back from its newest swept coin), then what the rule reads of them
+	// is read for all addresses together (resolve), then each address is
+	// decided, in the order of addrs.
+	recs, work := sc.recs[:0], sc.work[:0]
 	for _, d := range addrs {
 		coins := sc.swept[d]
 		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
@@ -391,12 +519,10 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		if have && st.overflow {
 			continue
 		}
-		floor, count := int64(-1), int64(0)
-		anchor, bad := int64(-1), false
-		var pending []int64
+		w := addrWork{d: d, coins: coins, anchor: -1}
+		floor := int64(-1)
 		if have {
-			floor, count, anchor = st.upTo, st.count, st.anchor
-			bad = st.bad
+			floor, w.count, w.anchor, w.bad = st.upTo, st.count, st.anchor, st.bad
 			// Earlier receipts unsettled then: a coin that left since in
 			// an ordinary spend ends the address's use for every newer one.
 			for _, p := range st.pending {
@@ -408,77 +534,62 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 							if err != nil {
 								return out, err
 							}
-							bad = bad || !sw
+							w.bad = w.bad || !sw
 						}
 						continue
 					}
 				}
-				pending = append(pending, p)
+				w.pending = append(w.pending, p)
 			}
 		}
-		recs := sc.recs[:0]
+		w.lo = len(recs)
 		ok := true
 		for p := coins[len(coins)-1]; p > floor; p = prevOutput(ix, d, p) {
-			if int64(len(recs))+count > int64(r.MaxReceipts) {
+			if int64(len(recs)-w.lo)+w.count > int64(r.MaxReceipts) {
 				ok = false
 				break
 			}
 			recs = append(recs, receipt{out: p})
 		}
-		sc.recs = recs
 		if !ok {
+			recs = recs[:w.lo]
 			if sc.shared != nil {
 				sc.shared.putAddr(d, addrState{n: n, overflow: true})
 			}
 			continue
 		}
-		if int64(len(recs))+count < 2 {
+		if int64(len(recs)-w.lo)+w.count < 2 {
+			recs = recs[:w.lo]
 			continue
 		}
+		w.hi = len(recs)
+		work = append(work, w)
+	}
+	sc.recs, sc.work = recs, work
+	if err := r.resolve(ix, t, n, recs, sc); err != nil {
+		return out, err
+	}
+	conf := confCode(r.Confidence)
+	via := int64(-1) // a deposit address this sweep spends (sweep-output pairs)
+	for wi := range work {
+		w := &work[wi]
+		d, coins, bad, anchor := w.d, w.coins, w.bad, w.anchor
+		recs := recs[w.lo:w.hi]
 		for k := range recs {
-			rc := &recs[k]
-			p := rc.out
-			if sc.shared != nil {
-				if m, ok := sc.shared.get(p); ok && m.spender < n {
-					rc.tx, rc.payer, rc.bad, rc.settled = m.tx, m.payer, m.bad, true
-					continue
+			if rc := &recs[k]; rc.fresh {
+				if rc.payer = sc.payer[rc.tx]; rc.payer == d {
+					rc.payer = -1
 				}
-			}
-			o := ix.OutputAt(p)
-			// A galloping search where the distance is short: the newest
-			// receipt was paid shortly before its sweep (older receipts
-			// are far apart: a binary search).
-			if k == 0 {
-				rc.tx, _ = txOfOutput(ix, p, n)
-			} else {
-				rc.tx, _ = ix.TxOfOutput(p)
-			}
-			spender := int64(-1)
-			if o.SpentBy >= t.FirstIn && o.SpentBy < t.FirstIn+t.NIn {
-				rc.settled = true // swept now (by one of n's inputs: no search)
-			} else if o.SpentBy >= 0 {
-				if s, _ := ix.TxOfInput(o.SpentBy); s < n {
-					sw, err := r.sweepAt(ix, s, sc)
-					if err != nil {
-						return out, err
-					}
-					rc.bad, spender, rc.settled = !sw, s, true
-				} else if s == n {
-					rc.settled = true // swept now: never bad
+				if rc.spender >= 0 && sc.shared != nil {
+					sc.shared.put(rc.out, memoReceipt{tx: rc.tx, payer: rc.payer, spender: rc.spender, bad: rc.bad})
 				}
-			}
-			var err error
-			if rc.payer, err = r.payer(ix, rc.tx, d, sc); err != nil {
-				return out, err
-			}
-			if spender >= 0 && sc.shared != nil {
-				sc.shared.put(p, memoReceipt{tx: rc.tx, payer: rc.payer, spender: spender, bad: rc.bad})
 			}
 		}
 		// Oldest first: the anchor is the earliest linkable payer, and a
 		// coin that left in an ordinary spend ends the address's use as a
 		// deposit address for every later coin.
 		next := 0
+		pending := w.pending
 		for k := len(recs) - 1; k >= 0; k-- {
 			rc := recs[k]
 			if next < len(coins) && rc.out == coins[next] {
@@ -501,13 +612,13 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			via = d
 		}
 		if sc.shared != nil {
-			sc.shared.putAddr(d, addrState{n: n, upTo: recs[0].out, count: count + int64(len(recs)), anchor: anchor, bad: bad, pending: pending})
+			sc.shared.putAddr(d, addrState{n: n, upTo: recs[0].out, count: w.count + int64(len(recs)), anchor: anchor, bad: bad, pending: pending})
 		}
 	}
 	if sweep != nil && via >= 0 && t.NOut <= int64(sweep.MaxOutputs) {
 		sc := confCode(sweep.Confidence)
 		for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
-			a := ix.OutputAt(o).AddrID
+			a := addrOf(ix, o)
 			if _, in := swept[a]; a < 0 || in {
 				continue
 			}
@@ -515,6 +626,66 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		}
 	}
 	return out, nil
+}
+
+// resolve reads what the deposit rule needs of the receipts recs of sweep
+// n (transaction t) that the receipt memo does not hold: the paying
+// transaction, the spending transaction when another one spent it (and
+// whether that was a sweep), and the paying transaction's payer (into
+// the payer memo). The reads of all receipts go together, stage by stage,
+// so that their cache misses overlap.
+func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, sc *depositScan) error {
+	idx := sc.idx[:0]
+	for i := range recs {
+		rc := &recs[i]
+		if sc.shared != nil {
+			if m, ok := sc.shared.get(rc.out); ok && m.spender < n {
+				rc.tx, rc.payer, rc.bad, rc.settled = m.tx, m.payer, m.bad, true
+				continue
+			}
+		}
+		rc.fresh, rc.spender = true, -1
+		idx = append(idx, i)
+	}
+	sc.idx = idx
+	if len(idx) == 0 {
+		return nil
+	}
+	keys := slices.Grow(sc.keys[:0], len(idx))[:len(idx)]
+	vals := slices.Grow(sc.vals[:0], len(idx))[:len(idx)]
+	for k, i := range idx {
+		keys[k] = recs[i].out
+	}
+	txsHolding(ix, keys, vals, false)
+	// The spending inputs: none to search for a receipt swept by one of
+	// n's own inputs.
+	sidx := sc.sidx[:0]
+	keys = keys[:0]
+	for k, i := range idx {
+		rc := &recs[i]
+		rc.tx = vals[k]
+		if sb := ix.OutputAt(rc.out).SpentBy; sb >= t.FirstIn && sb < t.FirstIn+t.NIn {
+			rc.settled = true
+		} else if sb >= 0 {
+			keys = append(keys, sb)
+			sidx = append(sidx, i)
+		}
+	}
+	txsHolding(ix, keys, vals[:len(keys)], true)
+	for k, i := range sidx {
+		rc := &recs[i]
+		if s := vals[k]; s < n {
+			sw, err := r.sweepAt(ix, s, sc)
+			if err != nil {
+				return err
+			}
+			rc.bad, rc.spender, rc.settled = !sw, s, true
+		} else if s == n {
+			rc.settled = true // swept now: never bad
+		}
+	}
+	sc.sidx, sc.keys, sc.vals = sidx, keys, vals
+	return r.payers(ix, recs, idx, sc)
 }
 
 // Service categories of BuildOptions.Services as bits of a cluster's mask.

@@ -680,6 +680,17 @@ type Tx struct {
 
 // TxAt returns transaction number n.
 func (ix *Index) TxAt(n int64) (Tx, error) {
+	t, err := ix.TxNoID(n)
+	if err == nil {
+		t.Txid = rt.Hash(ix.txids.rec(n))
+	}
+	return t, err
+}
+
+// TxNoID is TxAt without the txid (Txid is zero): one column read instead
+// of two, for readers of a transaction's shape (its inputs and outputs,
+// flags, fee).
+func (ix *Index) TxNoID(n int64) (Tx, error) {
 	if n < 0 || n >= ix.nTxs() {
 		return Tx{}, fmt.Errorf("transaction number %d: %w", n, ErrNotFound)
 	}
@@ -689,7 +700,7 @@ func (ix *Index) TxAt(n int64) (Tx, error) {
 		nr := getTxRec(ix.txs.rec(n + 1))
 		nextIn, nextOut = nr.FirstIn, nr.FirstOut
 	}
-	return Tx{Num: n, Txid: rt.Hash(ix.txids.rec(n)), Height: int64(r.Height),
+	return Tx{Num: n, Height: int64(r.Height),
 		FirstIn: int64(r.FirstIn), NIn: int64(nextIn - r.FirstIn),
 		FirstOut: int64(r.FirstOut), NOut: int64(nextOut - r.FirstOut),
 		Fee: int64(r.Fee), Size: r.Size, Weight: r.Weight, LockTime: r.LockTime, Version: r.Version,
