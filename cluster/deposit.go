@@ -411,6 +411,7 @@ type addrWork struct {
 type depositReads interface {
 	TxNoID(n int64) (index.Tx, error)
 	OutputNoSpend(o int64) index.Output
+	SpentBy(o int64) int64
 	TxsOfOutputs(outs, txs []int64)
 	TxsOfInputs(ins, txs []int64)
 }
@@ -431,6 +432,14 @@ func addrOf(ix TxIndex, o int64) int64 {
 		return f.OutputNoSpend(o).AddrID
 	}
 	return ix.OutputAt(o).AddrID
+}
+
+// spentBy is the input spending output o, -1 when unspent.
+func spentBy(ix TxIndex, o int64) int64 {
+	if f, ok := ix.(depositReads); ok {
+		return f.SpentBy(o)
+	}
+	return ix.OutputAt(o).SpentBy
 }
 
 // txsHolding sets txs[k] to the transaction holding output (or, with
@@ -526,9 +535,8 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 			// Earlier receipts unsettled then: a coin that left since in
 			// an ordinary spend ends the address's use for every newer one.
 			for _, p := range st.pending {
-				o := ix.OutputAt(p)
-				if o.SpentBy >= 0 {
-					if s, _ := ix.TxOfInput(o.SpentBy); s <= n {
+				if sb := spentBy(ix, p); sb >= 0 {
+					if s, _ := ix.TxOfInput(sb); s <= n {
 						if s < n {
 							sw, err := r.sweepAt(ix, s, sc)
 							if err != nil {
@@ -664,7 +672,7 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 	for k, i := range idx {
 		rc := &recs[i]
 		rc.tx = vals[k]
-		if sb := ix.OutputAt(rc.out).SpentBy; sb >= t.FirstIn && sb < t.FirstIn+t.NIn {
+		if sb := spentBy(ix, rc.out); sb >= t.FirstIn && sb < t.FirstIn+t.NIn {
 			rc.settled = true
 		} else if sb >= 0 {
 			keys = append(keys, sb)

@@ -120,6 +120,15 @@ func (ix *Index) TxOfOutputBefore(o, before int64) (int64, int64) {
 	return lo, o - ix.txFirstOut(lo)
 }
 
+// SpentBy is OutputAt(o).SpentBy — the input spending output o, -1 when
+// unspent — with one column read instead of two.
+func (ix *Index) SpentBy(o int64) int64 {
+	if s := ix.spentAt(o); s != 0 && int64(s-1) < ix.nIns() {
+		return int64(s - 1)
+	}
+	return -1
+}
+
 // OutputNoSpend is OutputAt without the spending input (SpentBy is -1): one
 // column read instead of two, for readers of spent outputs (an input's
 // previous output is spent by that input).

@@ -81,3 +81,22 @@ func TestTxsOfInputsOutputs(t *testing.T) {
 		t.Fatal("TxNoID past the last transaction: no error")
 	}
 }
+
+// TestSpentBy checks SpentBy against OutputAt for every output of a
+// world, spent and unspent.
+func TestSpentBy(t *testing.T) {
+	_, ix := simworld.Indexed(t, sim.Config{Seed: 9, Txs: 4000, TxPerBlock: 25})
+	spent := 0
+	for o := int64(0); o < ix.NumOutputs(); o++ {
+		want := ix.OutputAt(o).SpentBy
+		if got := ix.SpentBy(o); got != want {
+			t.Fatalf("output %d: SpentBy %d, OutputAt says %d", o, got, want)
+		}
+		if want >= 0 {
+			spent++
+		}
+	}
+	if spent == 0 || int64(spent) == ix.NumOutputs() {
+		t.Fatalf("%d of %d outputs spent: the world does not test both cases", spent, ix.NumOutputs())
+	}
+}
