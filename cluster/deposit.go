@@ -144,6 +144,9 @@ type depositScan struct {
 	// shared, when set, is the memo of receipts the scanners of a build
 	// (or a Live clusterer, across its Advances) share.
 	shared *receiptMemo
+	// ring, when set, holds recent outputs' paying transactions and
+	// payers (a Live clusterer's; read only while deciding).
+	ring *payRing
 }
 
 // receiptMemo remembers what the deposit rule read of spent receipts:
@@ -300,8 +303,8 @@ func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
 	return -1
 }
 
-// payers sets the payer memo of the paying transactions of recs[idx] that
-// it lacks, reading them in stages over all of them (shapes, then first
+// payers sets the payer memo of the paying transactions of recs[idx] (but
+// those from the ring) that it lacks, reading them in stages over all of them (shapes, then first
 // inputs, then their addresses) so that the cache misses of different
 // transactions overlap.
 func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositScan) error {
@@ -310,6 +313,9 @@ func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositS
 	}
 	need := sc.keys[:0]
 	for _, i := range idx {
+		if recs[i].ringed {
+			continue
+		}
 		if _, ok := sc.payer[recs[i].tx]; !ok {
 			need = append(need, recs[i].tx)
 			sc.payer[recs[i].tx] = -1 // each transaction once
@@ -387,11 +393,12 @@ type receipt struct {
 	// settled: spent before or by the sweep (what the rule reads of it
 	// no longer changes).
 	settled bool
-	// fresh: read from the index by this sweep (not from the memo);
-	// spender is then its spending transaction when spent before the
-	// sweep (-1 otherwise).
-	fresh   bool
-	spender int64
+	// fresh: read by this sweep (not from the receipt memo); spender is
+	// then its spending transaction when spent before the sweep (-1
+	// otherwise), and rawPayer the paying transaction's payer whatever
+	// the deposit address (ringed: both tx and rawPayer from the ring).
+	fresh, ringed     bool
+	spender, rawPayer int64
 }
 
 // addrWork is one swept address's part of a sweep's decision: its swept
@@ -585,7 +592,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		recs := recs[w.lo:w.hi]
 		for k := range recs {
 			if rc := &recs[k]; rc.fresh {
-				if rc.payer = sc.payer[rc.tx]; rc.payer == d {
+				if rc.payer = rc.rawPayer; rc.payer == d {
 					rc.payer = -1
 				}
 				if rc.spender >= 0 && sc.shared != nil {
@@ -653,25 +660,35 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 			}
 		}
 		rc.fresh, rc.spender = true, -1
+		if tx, p, ok := sc.ring.get(rc.out); ok {
+			rc.tx, rc.rawPayer, rc.ringed = tx, p, true
+		}
 		idx = append(idx, i)
 	}
 	sc.idx = idx
 	if len(idx) == 0 {
 		return nil
 	}
-	keys := slices.Grow(sc.keys[:0], len(idx))[:len(idx)]
+	// The paying transactions the ring does not hold.
+	keys := slices.Grow(sc.keys[:0], len(idx))[:0]
 	vals := slices.Grow(sc.vals[:0], len(idx))[:len(idx)]
-	for k, i := range idx {
-		keys[k] = recs[i].out
+	sidx := sc.sidx[:0]
+	for _, i := range idx {
+		if !recs[i].ringed {
+			keys = append(keys, recs[i].out)
+			sidx = append(sidx, i)
+		}
 	}
-	txsHolding(ix, keys, vals, false)
+	txsHolding(ix, keys, vals[:len(keys)], false)
+	for k, i := range sidx {
+		recs[i].tx = vals[k]
+	}
 	// The spending inputs: none to search for a receipt swept by one of
 	// n's own inputs.
-	sidx := sc.sidx[:0]
+	sidx = sidx[:0]
 	keys = keys[:0]
-	for k, i := range idx {
+	for _, i := range idx {
 		rc := &recs[i]
-		rc.tx = vals[k]
 		if sb := spentBy(ix, rc.out); sb >= t.FirstIn && sb < t.FirstIn+t.NIn {
 			rc.settled = true
 		} else if sb >= 0 {
@@ -693,7 +710,15 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 		}
 	}
 	sc.sidx, sc.keys, sc.vals = sidx, keys, vals
-	return r.payers(ix, recs, idx, sc)
+	if err := r.payers(ix, recs, idx, sc); err != nil {
+		return err
+	}
+	for _, i := range idx {
+		if rc := &recs[i]; !rc.ringed {
+			rc.rawPayer = sc.payer[rc.tx]
+		}
+	}
+	return nil
 }
 
 // Service categories of BuildOptions.Services as bits of a cluster's mask.

@@ -120,6 +120,7 @@ type Live struct {
 	// memos are the deposit rule's memos kept across Advances (per
 	// worker); dropped when the state returns below its tip (a reorg).
 	memos    []*depositScan
+	ring     *payRing // the deposit rule's ring of recent payments (with the memos)
 	receipts *receiptMemo
 	// tagsSeeded tells that the builder's label guard and service marks
 	// hold opts' tags up to address seededLen (labelIDs, svcIDs: their
@@ -599,13 +600,23 @@ func (l *Live) makeMemos() {
 		return
 	}
 	l.memos = make([]*depositScan, l.opts.Workers)
-	for i := range l.memos {
-		l.memos[i] = &depositScan{}
-	}
-	l.receipts = nil
+	l.receipts, l.ring = nil, nil
 	if l.b.pol.Deposit != nil {
 		l.receipts = newReceiptMemo()
+		l.ring = newPayRing(defaultRingOutputs)
 	}
+	for i := range l.memos {
+		l.memos[i] = &depositScan{ring: l.ring}
+	}
+}
+
+// fillRing adds transactions from..to-1 to the deposit rule's ring, after
+// they were decided (the deciding workers only read it).
+func (l *Live) fillRing(ix BuildIndex, from, to int64) error {
+	if l.ring == nil {
+		return nil
+	}
+	return l.ring.fill(ix, l.b.pol.Deposit, from, to)
 }
 
 // Warm decides the last txs transactions of the applied state again
@@ -619,6 +630,11 @@ func (l *Live) Warm(ctx context.Context, ix BuildIndex, txs int64) error {
 	if l.b == nil || l.b.pol.Deposit == nil || txs <= 0 {
 		return nil
 	}
+	// The ring first, with as many of the newest outputs as it holds.
+	l.makeMemos()
+	if err := l.warmRing(ix); err != nil {
+		return err
+	}
 	for from := max(0, l.cur.Txs-txs); from < l.cur.Txs; {
 		to := min(from+liveStepTxs, l.cur.Txs)
 		if _, _, err := l.decide(ctx, ix, from, to); err != nil {
@@ -627,6 +643,24 @@ func (l *Live) Warm(ctx context.Context, ix BuildIndex, txs int64) error {
 		from = to
 	}
 	return nil
+}
+
+// warmRing fills the ring with the transactions paying the newest outputs
+// of the applied state (as many as it holds).
+func (l *Live) warmRing(ix BuildIndex) error {
+	if l.ring == nil || l.cur.Txs == 0 {
+		return nil
+	}
+	if g := l.gate(); g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+	last, err := ix.TxAt(l.cur.Txs - 1)
+	if err != nil {
+		return err
+	}
+	from, _ := ix.TxOfOutput(max(0, last.FirstOut+last.NOut-int64(len(l.ring.tx))))
+	return l.fillRing(ix, from, l.cur.Txs)
 }
 
 // decide decides the links of transactions from..to-1 under the gate's
@@ -643,6 +677,9 @@ func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*buil
 		defer g.RUnlock()
 	}
 	ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
+	if err == nil {
+		err = l.fillRing(ix, from, to)
+	}
 	return d, ins, err
 }
 
