@@ -660,7 +660,12 @@ func (l *Live) warmRing(ix BuildIndex) error {
 		return err
 	}
 	from, _ := ix.TxOfOutput(max(0, last.FirstOut+last.NOut-int64(len(l.ring.tx))))
-	return l.fillRing(ix, from, l.cur.Txs)
+	t0 := time.Now()
+	if err := l.fillRing(ix, from, l.cur.Txs); err != nil {
+		return err
+	}
+	l.opts.Log.Info("deposit rule's payment ring filled", "txs", l.cur.Txs-from, "outputs", l.ring.hi-l.ring.lo, "ms", time.Since(t0).Milliseconds())
+	return nil
 }
 
 // decide decides the links of transactions from..to-1 under the gate's
