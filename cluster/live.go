@@ -542,6 +542,12 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 			return res, err
 		}
 		res.Apply += time.Since(t1)
+		// The ring holds applied transactions only (a block whose apply
+		// failed may be replaced by a reorg that leaves the state's tip
+		// in place).
+		if err := l.fillRingShared(ix, from, to); err != nil {
+			return res, err
+		}
 		from = to
 		if prog != nil {
 			prog.Update(to-res.FromTx, 0, fmt.Sprintf("%d links", l.b.links))
@@ -610,13 +616,26 @@ func (l *Live) makeMemos() {
 	}
 }
 
-// fillRing adds transactions from..to-1 to the deposit rule's ring, after
-// they were decided (the deciding workers only read it).
+// fillRing adds transactions from..to-1 to the deposit rule's ring, once
+// they are applied (the deciding workers only read it). The caller holds
+// the gate's read side.
 func (l *Live) fillRing(ix BuildIndex, from, to int64) error {
 	if l.ring == nil {
 		return nil
 	}
 	return l.ring.fill(ix, l.b.pol.Deposit, from, to)
+}
+
+// fillRingShared is fillRing under the gate's read side.
+func (l *Live) fillRingShared(ix BuildIndex, from, to int64) error {
+	if l.ring == nil {
+		return nil
+	}
+	if g := l.gate(); g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+	return l.fillRing(ix, from, to)
 }
 
 // Warm decides the last txs transactions of the applied state again
@@ -682,9 +701,6 @@ func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*buil
 		defer g.RUnlock()
 	}
 	ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
-	if err == nil {
-		err = l.fillRing(ix, from, to)
-	}
 	return d, ins, err
 }
 

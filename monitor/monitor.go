@@ -417,15 +417,23 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			tBuild, ierr = m.advanceClustering(ctx, live, matched, ierr)
 		}()
 	}
+	// The clustering goroutine ends before Step returns, even when the
+	// matching panics: nothing is left using the workspace.
+	joined := false
+	join := func() {
+		if advanced != nil && !joined {
+			joined = true
+			close(matched)
+			<-advanced
+		}
+	}
+	defer join()
 	tm := time.Now()
 	alerts, retracted, rerr := m.reconcile(ctx)
 	res.Alerts, res.Retracted = alerts, retracted
 	tAlerts := time.Since(t0)
 	tMatch := time.Since(tm)
-	if advanced != nil {
-		close(matched)
-		<-advanced
-	}
+	join()
 	if changed {
 		m.count(func(s *Stats) {
 			s.Blocks += ir.Blocks

@@ -35,6 +35,19 @@ func cleanAddress(t *testing.T, ctx context.Context, ws *workspace.Workspace) (s
 	return "", 0
 }
 
+// copyWorkspace opens a copy of the shared world's data with a state
+// store of its own: a test that imports tags, watches addresses or stores
+// alerts leaves the shared world as it found it (and can run again).
+func copyWorkspace(t *testing.T, w *simworld.World) *workspace.Workspace {
+	t.Helper()
+	ws, err := workspace.Open(w.CopyData(t), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	return ws
+}
+
 // importCSV imports a tag CSV through the state store as the tags import
 // command does (same import ID for the same content).
 func importCSV(t *testing.T, ctx context.Context, ws *workspace.Workspace, id, csv string) {
@@ -55,7 +68,7 @@ func importCSV(t *testing.T, ctx context.Context, ws *workspace.Workspace, id, c
 func TestRescreenAfterImport(t *testing.T) {
 	ctx := context.Background()
 	w := simworld.Get(t, simworld.Options{Seed: 11, Txs: 40_000, TxPerBlock: 100})
-	ws := w.Workspace(t)
+	ws := copyWorkspace(t, w)
 	m, err := New(ws, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -126,7 +126,7 @@ func TestDeadWebhookNeverBlocks(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := simworld.Get(t, simworld.Options{Seed: 11, Txs: 40_000, TxPerBlock: 100})
-	ws := w.Workspace(t)
+	ws := copyWorkspace(t, w)
 	healthy := newReceiver(t, testSecret, 0)
 	var failing atomic.Int64
 	failSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
