@@ -3,6 +3,7 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"github.com/ransomtrail/ransomtrail/cluster"
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -83,6 +84,21 @@ type tagCache struct {
 	info    map[uint32]*rootInfo
 	gen     uint64
 	builds  int64 // full rebuilds (for tests and benchmarks)
+	// rootsOf and rootsLinks: the clustering, and its number of links,
+	// when roots were last brought up to date (no link since: no merge,
+	// the roots are current).
+	rootsOf    *cluster.Clustering
+	rootsLinks int64
+}
+
+// noteRoots records that the roots are current for clustering cl (kept
+// only for a *cluster.Clustering, whose link count tells merges).
+func (c *tagCache) noteRoots(cl attrib.Clusters) {
+	cc, _ := cl.(*cluster.Clustering)
+	c.rootsOf, c.rootsLinks = cc, 0
+	if cc != nil {
+		c.rootsLinks = cc.NumLinks()
+	}
 }
 
 var errNoAddress = fmt.Errorf("tagged address: %w", rt.ErrNotFound)
@@ -105,6 +121,26 @@ func (m *Monitor) dropTags() {
 	gen := m.tc.gen
 	m.tc = tagCache{gen: gen}
 	m.tcMu.Unlock()
+}
+
+// dropRoots makes the next blockAttribution look up every tagged
+// subject's cluster (the clustering returned to an earlier state: its link
+// count no longer tells whether clusters merged).
+func (m *Monitor) dropRoots() {
+	m.tcMu.Lock()
+	m.tc.rootsOf = nil
+	m.tcMu.Unlock()
+}
+
+// refreshAttribution brings the tagged clusters up to the clustering's
+// merges while the follower is idle after a block, so that the next
+// block's matching — beside its clustering's decide — finds them current.
+func (m *Monitor) refreshAttribution(ctx context.Context) {
+	m.ws.Gate.RLock()
+	defer m.ws.Gate.RUnlock()
+	if _, err := m.blockAttribution(ctx); err != nil && ctx.Err() == nil {
+		m.log.Warn("refreshing the tagged clusters failed; the next block does it", "err", err)
+	}
 }
 
 // dropAddressIDs makes the next blockAttribution resolve every tagged
@@ -198,13 +234,19 @@ func (m *Monitor) blockAttribution(ctx context.Context) (view, error) {
 		}
 		c.gen++
 		c.builds++
+		c.noteRoots(cl)
 		return view{cl: cl, info: c.info, gen: c.gen}, nil
 	}
 	// Merges since the last block: fold absorbed tagged clusters into the
 	// clusters that absorbed them; then add the tagged addresses that
 	// first appeared.
 	merged := len(appeared) > 0
+	cc, _ := cl.(*cluster.Clustering)
+	current := cc != nil && c.rootsOf == cc && c.rootsLinks == cc.NumLinks()
 	for i, s := range c.subject {
+		if current {
+			break
+		}
 		r := cl.Find(s)
 		old := c.roots[i]
 		if r == old {
@@ -220,6 +262,7 @@ func (m *Monitor) blockAttribution(ctx context.Context) (view, error) {
 			merged = true
 		}
 	}
+	c.noteRoots(cl)
 	var kb [rt.MaxAddressKey]byte
 	for _, id := range appeared {
 		a, _ := ix.AddressAt(id)

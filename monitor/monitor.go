@@ -298,6 +298,7 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 				}
 				if r.Applied > 0 || r.RolledBack > 0 {
 					m.checkpoint()
+					m.refreshAttribution(ctx)
 				}
 				break
 			}
@@ -559,6 +560,9 @@ func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, mat
 	if br.Rebuilt {
 		m.count(func(s *Stats) { s.ClusterRebuilds++ })
 		m.log.Warn("clustering rebuilt from transaction 0", "reason", br.RebuildReason, "seconds", d.Seconds())
+	}
+	if br.Rebuilt || br.ResetTo >= 0 {
+		m.dropRoots()
 	}
 	if br.ResetTo >= 0 {
 		m.count(func(s *Stats) { s.ClusterResets++ })
