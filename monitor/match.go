@@ -126,10 +126,17 @@ func (m *Monitor) watchSet(ctx context.Context, v view) (*watchSet, error) {
 }
 
 // match returns the entries watching address id (its own, then its
-// cluster's); entries may repeat.
+// cluster's) and its cluster; entries may repeat. Without an entry of its
+// own and without cluster, label or category entries at all, it returns
+// none and looks no cluster up (root is then 0: callers read it only with
+// an entry).
 func (w *watchSet) match(id int64, v view) (own, cl []*state.WatchEntry, root uint32) {
+	own = w.byAddr[uint32(id)]
+	if len(own) == 0 && len(w.byRoot) == 0 {
+		return nil, nil, 0
+	}
 	root = v.cl.Find(uint32(id))
-	return w.byAddr[uint32(id)], w.byRoot[root], root
+	return own, w.byRoot[root], root
 }
 
 func (w *watchSet) empty() bool {
