@@ -121,6 +121,8 @@ type Live struct {
 	// worker); dropped when the state returns below its tip (a reorg).
 	memos    []*depositScan
 	ring     *payRing // the deposit rule's ring of recent payments (with the memos)
+	// todoFrom..todoTo-1: applied transactions not yet in the ring.
+	todoFrom, todoTo int64
 	receipts *receiptMemo
 	// tagsSeeded tells that the builder's label guard and service marks
 	// hold opts' tags up to address seededLen (labelIDs, svcIDs: their
@@ -257,6 +259,7 @@ func (l *Live) readTail(ix BuildIndex) *Manifest {
 // opened for appending.
 func (l *Live) load(tail *Manifest) error {
 	l.memos = nil // transactions past the state may have changed
+	l.ring, l.todoFrom, l.todoTo = nil, 0, 0
 	l.tagsSeeded = false
 	m := l.m
 	parent, heads, err := l.mapState(&m)
@@ -352,6 +355,7 @@ func (l *Live) replay(first int64, recs []byte, addrs int64) error {
 // reset starts a new clustering from transaction 0 (unpublished).
 func (l *Live) reset(gen uint64) error {
 	l.memos = nil
+	l.ring, l.todoFrom, l.todoTo = nil, 0, 0
 	l.tagsSeeded = false
 	// Remove rather than truncate: readers may still map the old files.
 	for _, n := range []string{tailFile, linksFile, refusedFile} {
@@ -544,10 +548,9 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 		res.Apply += time.Since(t1)
 		// The ring holds applied transactions only (a block whose apply
 		// failed may be replaced by a reorg that leaves the state's tip
-		// in place).
-		if err := l.fillRingShared(ix, from, to); err != nil {
-			return res, err
-		}
+		// in place). They are added when the caller is idle (Idle) or
+		// else before the next decide.
+		l.ringTodo(from, to)
 		from = to
 		if prog != nil {
 			prog.Update(to-res.FromTx, 0, fmt.Sprintf("%d links", l.b.links))
@@ -607,6 +610,7 @@ func (l *Live) makeMemos() {
 	}
 	l.memos = make([]*depositScan, l.opts.Workers)
 	l.receipts, l.ring = nil, nil
+	l.todoFrom, l.todoTo = 0, 0
 	if l.b.pol.Deposit != nil {
 		l.receipts = newReceiptMemo()
 		l.ring = newPayRing(defaultRingOutputs)
@@ -626,16 +630,43 @@ func (l *Live) fillRing(ix BuildIndex, from, to int64) error {
 	return l.ring.fill(ix, l.b.pol.Deposit, from, to)
 }
 
-// fillRingShared is fillRing under the gate's read side.
-func (l *Live) fillRingShared(ix BuildIndex, from, to int64) error {
+// ringTodo notes that the applied transactions from..to-1 are to be added
+// to the ring.
+func (l *Live) ringTodo(from, to int64) {
 	if l.ring == nil {
+		return
+	}
+	if l.todoFrom == l.todoTo {
+		l.todoFrom = from
+	}
+	l.todoTo = to
+}
+
+// fillTodo adds the noted transactions to the ring. The caller holds the
+// gate's read side.
+func (l *Live) fillTodo(ix BuildIndex) error {
+	if l.ring == nil || l.todoFrom == l.todoTo {
+		return nil
+	}
+	from, to := l.todoFrom, l.todoTo
+	l.todoFrom, l.todoTo = 0, 0
+	return l.fillRing(ix, from, to)
+}
+
+// Idle does, while the caller has nothing else to do, what the next
+// Advance would do first: it adds the transactions applied since the last
+// call to the deposit rule's ring (a follower calls it when idle at the
+// tip, so that a block's step does not). Like every method, from the
+// goroutine that advances.
+func (l *Live) Idle(ix BuildIndex) error {
+	if l.b == nil || l.ring == nil || l.todoFrom == l.todoTo {
 		return nil
 	}
 	if g := l.gate(); g != nil {
 		g.RLock()
 		defer g.RUnlock()
 	}
-	return l.fillRing(ix, from, to)
+	return l.fillTodo(ix)
 }
 
 // Warm decides the last txs transactions of the applied state again
@@ -699,6 +730,9 @@ func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*buil
 	if g := l.gate(); g != nil {
 		g.RLock()
 		defer g.RUnlock()
+	}
+	if err := l.fillTodo(ix); err != nil {
+		return nil, 0, err
 	}
 	ins, err := d.run(ctx, ix, from, to, l.opts.Workers, nil)
 	return d, ins, err

@@ -201,6 +201,13 @@ func TestLiveEqualsBuild(t *testing.T) {
 				if r.Rebuilt || r.ResetTo >= 0 || r.Height != h || r.ToTx != ix.NumTxs() {
 					t.Fatalf("advance to %d: %+v", h, r)
 				}
+				if h%2 == 0 {
+					// As the follower when idle: the payment ring filled
+					// now (otherwise at the next Advance).
+					if err := l.Idle(ix); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if _, err := Build(ctx, ix, ref, bo); err != nil {
 					t.Fatal(err)
 				}

@@ -299,6 +299,7 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 				if r.Applied > 0 || r.RolledBack > 0 {
 					m.checkpoint()
 					m.refreshAttribution(ctx)
+					m.idleClustering(ctx)
 				}
 				break
 			}
@@ -525,6 +526,21 @@ func (m *Monitor) checkpoint() {
 	}
 	m.growTables()
 	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
+}
+
+// idleClustering lets the live clustering do, while idle, what the next
+// block's step would do first (cluster.Live.Idle).
+func (m *Monitor) idleClustering(ctx context.Context) {
+	if m.opts.NoCluster {
+		return
+	}
+	live, err := m.liveClustering(ctx)
+	if err == nil {
+		err = live.Idle(m.ws.Index)
+	}
+	if err != nil && ctx.Err() == nil {
+		m.log.Warn("live clustering's idle work failed; the next block does it", "err", err)
+	}
 }
 
 // growTables doubles, while idle, an index hash table that is close to the
