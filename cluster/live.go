@@ -119,11 +119,11 @@ type Live struct {
 	hist []Manifest
 	// memos are the deposit rule's memos kept across Advances (per
 	// worker); dropped when the state returns below its tip (a reorg).
-	memos    []*depositScan
-	ring     *payRing // the deposit rule's ring of recent payments (with the memos)
+	memos []*depositScan
+	ring  *payRing // the deposit rule's ring of recent payments (with the memos)
 	// todoFrom..todoTo-1: applied transactions not yet in the ring.
 	todoFrom, todoTo int64
-	receipts *receiptMemo
+	receipts         *receiptMemo
 	// tagsSeeded tells that the builder's label guard and service marks
 	// hold opts' tags up to address seededLen (labelIDs, svcIDs: their
 	// address ids, sorted); see seedTags.
