@@ -44,6 +44,11 @@ type LiveOptions struct {
 	// when a reorg reset the state). Until then the state beyond them is
 	// in links.dat and refused.dat, replayed at open.
 	PersistEvery time.Duration
+	// PersistWhenIdle moves the periodic rewrite of parent.u32 and
+	// head.u32 out of Advance into Idle: a caller that calls Idle
+	// between blocks (the follower) then never pays for it on a block's
+	// path.
+	PersistWhenIdle bool
 	// NoSync skips the fdatasync of links.dat and refused.dat after each
 	// applied block: a killed process then loses nothing (the page cache
 	// survives it), a power cut may lose the last blocks' links, which are
@@ -578,7 +583,7 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 		return res, err
 	}
 	res.Sync = time.Since(t2)
-	if l.opts.PersistEvery > 0 && time.Since(l.lastPersist) >= l.opts.PersistEvery && l.cur.Txs > l.m.Txs {
+	if !l.opts.PersistWhenIdle && l.persistDue() {
 		t3 := time.Now()
 		if err := l.Persist(); err != nil {
 			return res, err
@@ -653,20 +658,41 @@ func (l *Live) fillTodo(ix BuildIndex) error {
 	return l.fillRing(ix, from, to)
 }
 
+// persistDue reports whether the periodic rewrite of parent.u32 and
+// head.u32 is due.
+func (l *Live) persistDue() bool {
+	return l.opts.PersistEvery > 0 && time.Since(l.lastPersist) >= l.opts.PersistEvery && l.cur.Txs > l.m.Txs
+}
+
 // Idle does, while the caller has nothing else to do, what the next
 // Advance would do first: it adds the transactions applied since the last
-// call to the deposit rule's ring (a follower calls it when idle at the
-// tip, so that a block's step does not). Like every method, from the
-// goroutine that advances.
-func (l *Live) Idle(ix BuildIndex) error {
-	if l.b == nil || l.ring == nil || l.todoFrom == l.todoTo {
-		return nil
+// call to the deposit rule's ring, and with PersistWhenIdle rewrites
+// parent.u32 and head.u32 when due (a follower calls it when idle at the
+// tip, so that a block's step does neither). It reports whether it
+// persisted. Like every method, from the goroutine that advances.
+func (l *Live) Idle(ix BuildIndex) (persisted bool, err error) {
+	if l.b == nil {
+		return false, nil
 	}
-	if g := l.gate(); g != nil {
-		g.RLock()
-		defer g.RUnlock()
+	if l.ring != nil && l.todoFrom != l.todoTo {
+		if g := l.gate(); g != nil {
+			g.RLock()
+			err = l.fillTodo(ix)
+			g.RUnlock()
+		} else {
+			err = l.fillTodo(ix)
+		}
+		if err != nil {
+			return false, err
+		}
 	}
-	return l.fillTodo(ix)
+	if l.opts.PersistWhenIdle && l.persistDue() {
+		if err := l.Persist(); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	return false, nil
 }
 
 // Warm decides the last txs transactions of the applied state again

@@ -204,7 +204,7 @@ func TestLiveEqualsBuild(t *testing.T) {
 				if h%2 == 0 {
 					// As the follower when idle: the payment ring filled
 					// now (otherwise at the next Advance).
-					if err := l.Idle(ix); err != nil {
+					if _, err := l.Idle(ix); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -681,4 +681,66 @@ func FuzzLiveTail(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLivePersistWhenIdle: with PersistWhenIdle, Advance never rewrites
+// the union-find files, Idle does when due (here always), and the files
+// end as a build of the same index writes them.
+func TestLivePersistWhenIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 40k-tx world")
+	}
+	w := clusterSimWorld(t)
+	ctx := context.Background()
+	pol, _ := PolicyByName(PolicyDefault)
+	bo := BuildOptions{Policy: pol, Workers: 2}
+	tip := w.ix.Height()
+	data, ref := t.TempDir(), t.TempDir()
+	ix, err := ingestUntil(ctx, filepath.Join(w.dir, "blocks"), data, tip-8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	src := openBlocks(t, ctx, w.dir)
+	// The reference is built block by block too, as TestLiveEqualsBuild's.
+	if _, err := Build(ctx, ix, ref, bo); err != nil {
+		t.Fatal(err)
+	}
+	l, err := OpenLive(ctx, ix, data, LiveOptions{BuildOptions: bo, PersistEvery: time.Nanosecond, PersistWhenIdle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first Advance creates the clustering (persisted before readers
+	// see it, as always).
+	if _, err := l.Advance(ctx, ix); err != nil {
+		t.Fatal(err)
+	}
+	for h := tip - 7; h <= tip; h++ {
+		ingestTo(t, ctx, ix, src, h)
+		r, err := l.Advance(ctx, ix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Persisted {
+			t.Fatalf("height %d: Advance persisted with PersistWhenIdle", h)
+		}
+		if l.Persisted().Txs == ix.NumTxs() {
+			t.Fatalf("height %d: persisted state already at the tip before Idle", h)
+		}
+		persisted, err := l.Idle(ix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !persisted || l.Persisted().Txs != ix.NumTxs() {
+			t.Fatalf("height %d: Idle persisted %v, persisted state at tx %d of %d", h, persisted, l.Persisted().Txs, ix.NumTxs())
+		}
+		if _, err := Build(ctx, ix, ref, bo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l.Clustering().Close()
+	sameFiles(t, data, ref)
 }

@@ -92,7 +92,14 @@ func BenchmarkFollowBlock(b *testing.B) {
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
-	m, err := New(ws, Options{Poll: time.Hour, Allow: []string{u.Host}, RetryBase: 50 * time.Millisecond})
+	opts := Options{Poll: time.Hour, Allow: []string{u.Host}, RetryBase: 50 * time.Millisecond}
+	if benchEnv(b, "RANSOMTRAIL_BENCH_PERSIST_EACH_BLOCK", 0) != 0 {
+		// As at a real chain's cadence (blocks minutes apart, the
+		// clustering's files rewritten at most every minute): a persist
+		// while idle after every block.
+		opts.ClusterPersistEvery = time.Nanosecond
+	}
+	m, err := New(ws, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -150,6 +157,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
 	var blockTxs []int64
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
+	var idlePersist []float64                                                  // the clustering's persist while idle (RANSOMTRAIL_BENCH_PERSIST_EACH_BLOCK)
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
@@ -171,8 +179,16 @@ func BenchmarkFollowBlock(b *testing.B) {
 		waitBench(b, "block "+strconv.FormatInt(h, 10)+"'s checkpoint", func() bool {
 			return m.Stats().Checkpoints >= h-w.held
 		})
+		// The idle work after the block is done too (the clustering's
+		// persist, when due, comes after the checkpoint).
+		if opts.ClusterPersistEvery > 0 {
+			waitBench(b, "block "+strconv.FormatInt(h, 10)+"'s idle persist", func() bool {
+				return m.Stats().ClusterPersists >= h-w.held
+			})
+		}
 		st := m.Stats()
 		checkpoint = append(checkpoint, ms(st.LastCheckpoint))
+		idlePersist = append(idlePersist, ms(st.LastClusterPersist))
 		cAppend = append(cAppend, ms(st.LastCommit.Append))
 		cSyncCols = append(cSyncCols, ms(st.LastCommit.SyncColumns))
 		cMarks = append(cMarks, ms(st.LastCommit.Marks))
@@ -241,6 +257,9 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.Logf("index commit per block (median / max ms): append %.2f / %.2f, fsync columns %.2f / %.2f, marks %.2f / %.2f, fsync tables %.2f / %.2f, manifest %.2f / %.2f; idle checkpoint after the block %.1f / %.1f",
 		med(cAppend), max1(cAppend), med(cSyncCols), max1(cSyncCols), med(cMarks), max1(cMarks), med(cSyncTabs), max1(cSyncTabs), med(cManifest), max1(cManifest), med(checkpoint), max1(checkpoint))
 	b.ReportMetric(med(checkpoint), "checkpoint-ms")
+	if opts.ClusterPersistEvery > 0 {
+		b.ReportMetric(med(idlePersist), "idle-persist-ms")
+	}
 	b.ReportMetric(med(e2e), "e2e-ms")
 	b.ReportMetric(max1(e2e), "e2e-max-ms")
 	b.Logf("per block, 90th percentile / second largest (ms): step %.1f / %.1f, alerts stored %.1f / %.1f, end to end %.1f / %.1f",

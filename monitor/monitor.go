@@ -53,6 +53,11 @@ type Options struct {
 	Step int64
 	// NoCluster skips the incremental clustering after new blocks.
 	NoCluster bool
+	// ClusterPersistEvery is the least time between two rewrites of the
+	// live clustering's union-find files (cluster.LiveOptions.PersistEvery;
+	// 0: cluster.DefaultPersistEvery). They are made while idle after a
+	// block, never on a block's path.
+	ClusterPersistEvery time.Duration
 	// Mempool also raises unconfirmed alerts from the node's mempool.
 	Mempool bool
 	// Allow is the webhook destination allow-list: host or host:port
@@ -140,6 +145,11 @@ type Stats struct {
 	// Checkpoints counts them.
 	LastCheckpoint time.Duration
 	Checkpoints    int64
+	// LastClusterPersist is the live clustering's last rewrite of its
+	// union-find files, made while idle (outside LastStep); ClusterPersists
+	// counts them.
+	LastClusterPersist time.Duration
+	ClusterPersists    int64
 	// LastCommit is the index's last commit's steps.
 	LastCommit index.CommitTimes
 	// ZMQ notifications (Options.ZMQ): block and transaction messages,
@@ -303,6 +313,11 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 				}
 				break
 			}
+			if r.Applied > 0 {
+				// Catching up: the live clustering's periodic persist
+				// between steps (there is no idle time).
+				m.idleClustering(ctx)
+			}
 		}
 		t.Reset(m.opts.Poll)
 	}
@@ -454,7 +469,8 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 // place per block — with the state's tags, read again after an import
 // and seeded before the next block.
 func (m *Monitor) liveClustering(ctx context.Context) (*cluster.Live, error) {
-	live, err := m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions()})
+	live, err := m.ws.LiveClustering(ctx, cluster.LiveOptions{BuildOptions: m.clusterOptions(),
+		PersistEvery: m.opts.ClusterPersistEvery, PersistWhenIdle: true})
 	if err != nil || m.liveTagsOK.Load() {
 		return live, err
 	}
@@ -535,11 +551,17 @@ func (m *Monitor) idleClustering(ctx context.Context) {
 		return
 	}
 	live, err := m.liveClustering(ctx)
+	t0 := time.Now()
+	persisted := false
 	if err == nil {
-		err = live.Idle(m.ws.Index)
+		persisted, err = live.Idle(m.ws.Index)
 	}
 	if err != nil && ctx.Err() == nil {
 		m.log.Warn("live clustering's idle work failed; the next block does it", "err", err)
+	}
+	if persisted {
+		d := time.Since(t0)
+		m.count(func(s *Stats) { s.LastClusterPersist, s.ClusterPersists = d, s.ClusterPersists+1 })
 	}
 }
 
