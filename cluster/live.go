@@ -30,6 +30,11 @@ const (
 // and head.u32 by default.
 const DefaultPersistEvery = time.Minute
 
+// DefaultMaxPrivate is LiveOptions.MaxPrivate's default: 4 GiB, the
+// union-find files of ~500 M addresses (all of them at the simulated
+// worlds' scale; on mainnet, a remap every few dozen blocks).
+const DefaultMaxPrivate = 4 << 30
+
 // liveStepTxs bounds the transactions decided before their links are
 // applied (a long catch-up proceeds in steps so readers interleave).
 const liveStepTxs = 1 << 16
@@ -44,6 +49,12 @@ type LiveOptions struct {
 	// when a reorg reset the state). Until then the state beyond them is
 	// in links.dat and refused.dat, replayed at open.
 	PersistEvery time.Duration
+	// MaxPrivate bounds the memory of the pages of parent.u32 and
+	// head.u32 made the process's own (copy-on-write) since they were
+	// last mapped: a persist past it maps the files anew, releasing them
+	// (the next blocks then copy the pages they change again). 0:
+	// DefaultMaxPrivate; negative: at every persist.
+	MaxPrivate int64
 	// PersistWhenIdle moves the periodic rewrite of parent.u32 and
 	// head.u32 out of Advance into Idle: a caller that calls Idle
 	// between blocks (the follower) then never pays for it on a block's
@@ -144,9 +155,13 @@ type Live struct {
 	lastPersist          time.Time
 	private              bool        // the state is not published: apply without the gate
 	regions, retired     []u32Region // parent/head mappings in use, to release
-	noPopulate           bool        // MADV_POPULATE_WRITE unsupported
-	held                 bool        // the caller holds the gate (AdvanceHeld)
-	unsaved              bool        // a new clustering without manifest: persist at the next Advance
+	// privBits marks, per region, the pages prefault made private since
+	// it was mapped; privPages counts them.
+	privBits   [][]uint64
+	privPages  int64
+	noPopulate bool // MADV_POPULATE_WRITE unsupported
+	held       bool // the caller holds the gate (AdvanceHeld)
+	unsaved    bool // a new clustering without manifest: persist at the next Advance
 }
 
 // OpenLive opens the clustering of data for incremental advancing over ix:
@@ -1001,13 +1016,18 @@ func (l *Live) persist() error {
 		return err
 	}
 	l.m = m
-	// The state as just written, mapped anew: the pages changed since the
-	// last persist are released (publish).
-	parent, heads, err := l.mapState(&m)
-	if err != nil {
-		return err
+	// The state as just written, mapped anew — the pages changed since
+	// the last remap are released (publish) — once they exceed the
+	// budget; below it the arrays stay as they are (their private pages
+	// equal the files just written), so the next blocks do not copy the
+	// pages they change again.
+	if len(l.regions) > 0 && l.privateBytes() > l.maxPrivate() {
+		parent, heads, err := l.mapState(&m)
+		if err != nil {
+			return err
+		}
+		l.b.uf.e, l.fs.heads = parent, heads
 	}
-	l.b.uf.e, l.fs.heads = parent, heads
 	l.cur.Generation = m.Generation
 	l.cur.Clusters, l.cur.Largest, l.cur.LargestID = m.Clusters, m.Largest, m.LargestID
 	l.largest, l.largestID = m.Largest, m.LargestID

@@ -685,11 +685,19 @@ func FuzzLiveTail(f *testing.F) {
 
 // TestLivePersistWhenIdle: with PersistWhenIdle, Advance never rewrites
 // the union-find files, Idle does when due (here always), and the files
-// end as a build of the same index writes them.
+// end as a build of the same index writes them — whether a persist maps
+// the files anew (MaxPrivate -1) or keeps the arrays it has (the default
+// budget, never reached here).
 func TestLivePersistWhenIdle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 40k-tx world")
 	}
+	for _, maxPrivate := range []int64{0, -1} {
+		t.Run(fmt.Sprintf("MaxPrivate=%d", maxPrivate), func(t *testing.T) { testLivePersistWhenIdle(t, maxPrivate) })
+	}
+}
+
+func testLivePersistWhenIdle(t *testing.T, maxPrivate int64) {
 	w := clusterSimWorld(t)
 	ctx := context.Background()
 	pol, _ := PolicyByName(PolicyDefault)
@@ -706,7 +714,7 @@ func TestLivePersistWhenIdle(t *testing.T) {
 	if _, err := Build(ctx, ix, ref, bo); err != nil {
 		t.Fatal(err)
 	}
-	l, err := OpenLive(ctx, ix, data, LiveOptions{BuildOptions: bo, PersistEvery: time.Nanosecond, PersistWhenIdle: true})
+	l, err := OpenLive(ctx, ix, data, LiveOptions{BuildOptions: bo, PersistEvery: time.Nanosecond, PersistWhenIdle: true, MaxPrivate: maxPrivate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -727,9 +735,21 @@ func TestLivePersistWhenIdle(t *testing.T) {
 		if l.Persisted().Txs == ix.NumTxs() {
 			t.Fatalf("height %d: persisted state already at the tip before Idle", h)
 		}
+		var before *byte
+		if len(l.regions) > 0 {
+			before = &l.regions[0].region[0]
+		}
 		persisted, err := l.Idle(ix)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if len(l.regions) > 0 {
+			if remapped := &l.regions[0].region[0] != before; remapped != (maxPrivate < 0) {
+				t.Fatalf("height %d: persist remapped the arrays: %v (%d private pages)", h, remapped, l.privPages)
+			}
+			if maxPrivate == 0 && l.privPages == 0 {
+				t.Fatalf("height %d: no page counted private after %d blocks", h, h-tip+8)
+			}
 		}
 		if !persisted || l.Persisted().Txs != ix.NumTxs() {
 			t.Fatalf("height %d: Idle persisted %v, persisted state at tx %d of %d", h, persisted, l.Persisted().Txs, ix.NumTxs())

@@ -124,6 +124,7 @@ func (l *Live) mapState(m *Manifest) (parent, heads []uint32, err error) {
 	// see them (publish).
 	l.retired = append(l.retired, l.regions...)
 	l.regions = regs
+	l.privBits, l.privPages = make([][]uint64, len(regs)), 0
 	return parent, heads, nil
 }
 
@@ -171,6 +172,8 @@ func (l *Live) prefault(pairs []Pair) {
 		pages = append(pages, p)
 	}
 	slices.Sort(pages)
+	// Pages made private since the arrays were mapped need nothing.
+	pages = slices.DeleteFunc(pages, func(p uintptr) bool { return l.privateBit(p, false) })
 	type run struct{ at, n uintptr }
 	var runs []run
 	for _, p := range pages {
@@ -197,5 +200,53 @@ func (l *Live) prefault(pairs []Pair) {
 	wg.Wait()
 	if failed.Load() {
 		l.noPopulate = true // not supported here: stop trying
+		return
 	}
+	for _, p := range pages {
+		l.privateBit(p, true)
+	}
+}
+
+// privateBit reports whether page p of a mapped array was made private
+// since the array was mapped (by prefault); with set, it records that it
+// now is.
+func (l *Live) privateBit(p uintptr, set bool) bool {
+	const page = 4096
+	for i, r := range l.regions {
+		base := uintptr(unsafe.Pointer(&r.region[0]))
+		if p < base || p >= base+uintptr(len(r.region)) {
+			continue
+		}
+		k := (p - base) / page
+		bits := l.privBits[i]
+		if int(k/64) >= len(bits) {
+			if !set {
+				return false
+			}
+			bits = slices.Grow(bits, int(k/64)+1-len(bits))[:k/64+1]
+			l.privBits[i] = bits
+		}
+		was := bits[k/64]&(1<<(k%64)) != 0
+		if set && !was {
+			bits[k/64] |= 1 << (k % 64)
+			l.privPages++
+		}
+		return was
+	}
+	return false
+}
+
+// privateBytes is the memory of the pages prefault made private since the
+// arrays were mapped.
+func (l *Live) privateBytes() int64 { return l.privPages * 4096 }
+
+// maxPrivate is LiveOptions.MaxPrivate with its default.
+func (l *Live) maxPrivate() int64 {
+	switch {
+	case l.opts.MaxPrivate < 0:
+		return -1
+	case l.opts.MaxPrivate == 0:
+		return DefaultMaxPrivate
+	}
+	return l.opts.MaxPrivate
 }
