@@ -14,6 +14,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
 )
@@ -213,19 +214,8 @@ func BenchmarkFollowCommit(b *testing.B) {
 			b.ResetTimer()
 			for h := best - last + 1; h <= best; h++ {
 				t0 := time.Now()
-				hash, err := src.HashAt(ctx, h)
-				if err != nil {
-					b.Fatal(err)
-				}
-				raw, err := src.Block(ctx, hash)
-				if err != nil {
-					b.Fatal(err)
-				}
-				var d chain.Decoder
 				var blk chain.Block
-				if err := d.DecodeBlock(raw.Data, &blk); err != nil {
-					b.Fatal(err)
-				}
+				raw := simworld.DecodeAt(b, src, h, &blk)
 				floors = append(floors, time.Since(t0))
 				t1 := time.Now()
 				if err := ix.ApplyBlock(&blk, raw.Where); err != nil {

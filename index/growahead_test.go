@@ -10,7 +10,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/sim"
 )
 
-// TestCheckpointGrowsTablesAhead follows a world block by block with an
+// TestIdleGrowsTablesAhead follows a world block by block with an
 // idle checkpoint and GrowTablesAhead after each, as the follower does, on
 // hash tables made small so that they double many times: a table near its
 // load limit is doubled while idle, so a block that adds fewer entries than the 1/32 headroom

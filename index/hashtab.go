@@ -311,7 +311,7 @@ func (t *hashTable) grow(rehash func(id int64) uint64) error {
 
 // nearFull reports whether the table is within 1/32 of its capacity of
 // the load at which an insert grows it: an idle writer grows it ahead
-// (Index.CheckpointLocked) rather than a block's insert.
+// (Index.GrowTablesAhead) rather than a block's insert.
 func (t *hashTable) nearFull() bool {
 	return (t.n+int64(t.mask+1)/32)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum
 }

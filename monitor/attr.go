@@ -3,11 +3,11 @@ package monitor
 import (
 	"context"
 	"fmt"
-	"github.com/ransomtrail/ransomtrail/cluster"
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
+	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -99,6 +99,41 @@ func (c *tagCache) noteRoots(cl attrib.Clusters) {
 	if cc != nil {
 		c.rootsLinks = cc.NumLinks()
 	}
+}
+
+// foldMerges brings the tagged subjects' roots to clustering cl, folding
+// an absorbed tagged cluster's categories and labels into the cluster that
+// absorbed it; it reports whether any was absorbed. Nothing is looked up
+// while cl has no link since the last call.
+func (c *tagCache) foldMerges(cl attrib.Clusters) (merged bool) {
+	if c.rootsCurrent(cl) {
+		return false
+	}
+	for i, s := range c.subject {
+		r := cl.Find(s)
+		old := c.roots[i]
+		if r == old {
+			continue
+		}
+		c.roots[i] = r
+		if o := c.info[old]; o != nil {
+			if c.info[r] == nil {
+				c.info[r] = &rootInfo{}
+			}
+			c.info[r].absorb(o)
+			delete(c.info, old)
+			merged = true
+		}
+	}
+	c.noteRoots(cl)
+	return merged
+}
+
+// rootsCurrent reports whether the roots are current for cl: the same
+// clustering, with no link since noteRoots.
+func (c *tagCache) rootsCurrent(cl attrib.Clusters) bool {
+	cc, _ := cl.(*cluster.Clustering)
+	return cc != nil && c.rootsOf == cc && c.rootsLinks == cc.NumLinks()
 }
 
 var errNoAddress = fmt.Errorf("tagged address: %w", rt.ErrNotFound)
@@ -240,29 +275,7 @@ func (m *Monitor) blockAttribution(ctx context.Context) (view, error) {
 	// Merges since the last block: fold absorbed tagged clusters into the
 	// clusters that absorbed them; then add the tagged addresses that
 	// first appeared.
-	merged := len(appeared) > 0
-	cc, _ := cl.(*cluster.Clustering)
-	current := cc != nil && c.rootsOf == cc && c.rootsLinks == cc.NumLinks()
-	for i, s := range c.subject {
-		if current {
-			break
-		}
-		r := cl.Find(s)
-		old := c.roots[i]
-		if r == old {
-			continue
-		}
-		c.roots[i] = r
-		if o := c.info[old]; o != nil {
-			if c.info[r] == nil {
-				c.info[r] = &rootInfo{}
-			}
-			c.info[r].absorb(o)
-			delete(c.info, old)
-			merged = true
-		}
-	}
-	c.noteRoots(cl)
+	merged := c.foldMerges(cl) || len(appeared) > 0
 	var kb [rt.MaxAddressKey]byte
 	for _, id := range appeared {
 		a, _ := ix.AddressAt(id)
