@@ -673,6 +673,19 @@ func (l *Live) fillTodo(ix BuildIndex) error {
 	return l.fillRing(ix, from, to)
 }
 
+// fillTodoShared is fillTodo under the gate's read side (taken only when
+// there is something to fill).
+func (l *Live) fillTodoShared(ix BuildIndex) error {
+	if l.ring == nil || l.todoFrom == l.todoTo {
+		return nil
+	}
+	if g := l.gate(); g != nil {
+		g.RLock()
+		defer g.RUnlock()
+	}
+	return l.fillTodo(ix)
+}
+
 // persistDue reports whether the periodic rewrite of parent.u32 and
 // head.u32 is due.
 func (l *Live) persistDue() bool {
@@ -689,17 +702,8 @@ func (l *Live) Idle(ix BuildIndex) (persisted bool, err error) {
 	if l.b == nil {
 		return false, nil
 	}
-	if l.ring != nil && l.todoFrom != l.todoTo {
-		if g := l.gate(); g != nil {
-			g.RLock()
-			err = l.fillTodo(ix)
-			g.RUnlock()
-		} else {
-			err = l.fillTodo(ix)
-		}
-		if err != nil {
-			return false, err
-		}
+	if err := l.fillTodoShared(ix); err != nil {
+		return false, err
 	}
 	if l.opts.PersistWhenIdle && l.persistDue() {
 		if err := l.Persist(); err != nil {

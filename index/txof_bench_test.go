@@ -14,8 +14,9 @@ import (
 // BenchmarkTxOfOutput times TxOfOutput (one binary search over every
 // transaction's first output number) on random outputs of an index
 // (RANSOMTRAIL_BENCH_TXOF_DATA, opened read-only) against a two-level
-// search: the block records first, then that block's transactions. Both
-// must agree.
+// search (the block records first, then that block's transactions) and
+// against TxsOfOutputs (the same searches in lockstep, batches of 16).
+// All must agree.
 func BenchmarkTxOfOutput(b *testing.B) {
 	data := os.Getenv("RANSOMTRAIL_BENCH_TXOF_DATA")
 	if data == "" {
@@ -41,8 +42,9 @@ func BenchmarkTxOfOutput(b *testing.B) {
 	for i := range outs {
 		outs[i] = r.Int64N(ix.nOuts())
 	}
-	var flat, two time.Duration
-	var sink int64
+	var flat, two, lockstep time.Duration
+	var sink, sinkLock int64
+	txs := make([]int64, len(outs))
 	b.ResetTimer()
 	for range b.N {
 		t0 := time.Now()
@@ -54,13 +56,22 @@ func BenchmarkTxOfOutput(b *testing.B) {
 		for _, o := range outs {
 			sink -= twoLevel(o)
 		}
+		t2 := time.Now()
+		ix.TxsOfOutputs(outs, txs)
+		lockstep += time.Since(t2)
 		flat += t1.Sub(t0)
-		two += time.Since(t1)
+		two += t2.Sub(t1)
+		for k, o := range outs {
+			t, _ := ix.TxOfOutput(o)
+			sinkLock += txs[k] - t
+		}
 	}
-	if sink != 0 {
-		b.Fatal("the two searches disagree")
+	if sink != 0 || sinkLock != 0 {
+		b.Fatal("the searches disagree")
 	}
 	n := float64(b.N * len(outs))
 	b.ReportMetric(float64(flat.Nanoseconds())/n, "ns/lookup")
 	b.ReportMetric(float64(two.Nanoseconds())/n, "two-level-ns/lookup")
+	b.ReportMetric(float64(lockstep.Nanoseconds())/n, "lockstep-ns/lookup")
+	b.ReportMetric(float64(lockstep)/float64(flat), "lockstep/flat")
 }

@@ -605,15 +605,21 @@ func (ix *Index) PendingSync() bool {
 // re-derive. It does nothing while blocks are applied but not committed.
 func (ix *Index) Checkpoint() error { return ix.CheckpointLocked(nil, nil) }
 
+// orNoLock returns lock and unlock, or no-ops when either is nil.
+func orNoLock(lock, unlock func()) (func(), func()) {
+	if lock == nil || unlock == nil {
+		return func() {}, func() {}
+	}
+	return lock, unlock
+}
+
 // CheckpointLocked is Checkpoint for a writer whose in-process readers
 // are excluded by a lock: lock and unlock (both nil: none) are called
 // around the two short parts that change what readers see — the
 // deferred spent marks and list heads written into their files, then the
 // new manifest — and the fsyncs run between them with readers going on.
 func (ix *Index) CheckpointLocked(lock, unlock func()) error {
-	if lock == nil || unlock == nil {
-		lock, unlock = func() {}, func() {}
-	}
+	lock, unlock = orNoLock(lock, unlock)
 	w, err := ix.writerOrErr()
 	if err != nil {
 		return err
@@ -662,9 +668,7 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 // written and synced to a temporary file, and installed by rename under
 // lock. It does nothing while blocks are applied and not committed.
 func (ix *Index) GrowTablesAhead(lock, unlock func()) error {
-	if lock == nil || unlock == nil {
-		lock, unlock = func() {}, func() {}
-	}
+	lock, unlock = orNoLock(lock, unlock)
 	w, err := ix.writerOrErr()
 	if err != nil {
 		return err
