@@ -1,17 +1,20 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -59,6 +62,41 @@ type Health struct {
 	Following  bool   `json:"following,omitempty"`
 	NodeHeight *int64 `json:"node_height,omitempty"`
 	Lag        *int64 `json:"lag,omitempty"`
+	// Follower is the in-process follower's state since the server
+	// started (with Following). Failures are counted here; their messages
+	// are in the log only (this route needs no key).
+	Follower *FollowerHealth `json:"follower,omitempty"`
+}
+
+// FollowerHealth is what /healthz tells of the follower.
+type FollowerHealth struct {
+	Blocks      int64      `json:"blocks"`                  // applied
+	LastBlockAt *time.Time `json:"last_block_at,omitempty"` // when the last step that applied blocks ended
+	LastStepMs  *float64   `json:"last_step_ms,omitempty"`  // its processing time
+	Reorgs      int64      `json:"reorgs"`
+	Alerts      int64      `json:"alerts"`
+	Retracted   int64      `json:"alerts_retracted"`
+	// Webhook deliveries: delivered, failed attempts (retried), dead-lettered.
+	Delivered int64 `json:"webhook_delivered"`
+	Failed    int64 `json:"webhook_failed"`
+	Dead      int64 `json:"webhook_dead"`
+	// StepFailures counts failed steps (retried at the next poll).
+	StepFailures int64      `json:"step_failures"`
+	LastErrorAt  *time.Time `json:"last_error_at,omitempty"`
+	// ZMQ is present when the follower subscribes to ZMQ publishers.
+	ZMQ *ZMQHealth `json:"zmq,omitempty"`
+}
+
+// ZMQHealth counts the follower's ZMQ notifications.
+type ZMQHealth struct {
+	Endpoints int   `json:"endpoints"`
+	Connected int64 `json:"connected"`
+	Blocks    int64 `json:"blocks"`
+	Txs       int64 `json:"txs"`
+	Gaps      int64 `json:"gaps"`
+	Bad       int64 `json:"malformed"`
+	Connects  int64 `json:"connects"`
+	Failures  int64 `json:"failures"`
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
@@ -69,8 +107,42 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 			lag := max(0, n-h.Height)
 			h.NodeHeight, h.Lag = &n, &lag
 		}
+		if m := s.cfg.Monitor; m != nil {
+			h.Follower = followerHealth(m.Stats(), m.ZMQEndpoints())
+		}
 	}
 	writeJSON(w, http.StatusOK, h)
+}
+
+// writeMetrics answers /metrics: the HTTP metrics and, when the server
+// follows a node, the follower's.
+func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request) {
+	var more func(*bytes.Buffer)
+	if s.cfg.Follow != nil && s.cfg.Monitor != nil {
+		st, zn := s.cfg.Monitor.Stats(), s.cfg.Monitor.ZMQEndpoints()
+		ih := s.ix().Height()
+		nh, known := s.cfg.Follow()
+		more = func(b *bytes.Buffer) { followerMetrics(b, st, zn, ih, nh, known) }
+	}
+	s.metrics.write(w, more)
+}
+
+func followerHealth(st monitor.Stats, zmqEndpoints int) *FollowerHealth {
+	f := &FollowerHealth{Blocks: st.Blocks, Reorgs: st.Reorgs, Alerts: st.Alerts, Retracted: st.Retracted,
+		Delivered: st.Delivered, Failed: st.Failed, Dead: st.Dead, StepFailures: st.StepFailures}
+	if !st.LastBlockAt.IsZero() {
+		at, ms := st.LastBlockAt.UTC(), float64(st.LastStep.Microseconds())/1000
+		f.LastBlockAt, f.LastStepMs = &at, &ms
+	}
+	if !st.LastErrorAt.IsZero() {
+		at := st.LastErrorAt.UTC()
+		f.LastErrorAt = &at
+	}
+	if zmqEndpoints > 0 {
+		f.ZMQ = &ZMQHealth{Endpoints: zmqEndpoints, Connected: st.ZMQConnected, Blocks: st.ZMQBlocks, Txs: st.ZMQTxs,
+			Gaps: st.ZMQGaps, Bad: st.ZMQBad, Connects: st.ZMQConnects, Failures: st.ZMQFailures}
+	}
+	return f
 }
 
 // StatusView is `ransomtrail status --json` plus the clustering's state.

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/ransomtrail/ransomtrail/monitor"
 )
 
 // latencyBuckets are the upper bounds (seconds) of the latency histogram.
@@ -55,7 +57,7 @@ func (r *routeMetrics) observe(status int, d time.Duration) {
 	r.count.Add(1)
 }
 
-func (m *metrics) write(w http.ResponseWriter) {
+func (m *metrics) write(w http.ResponseWriter, more func(*bytes.Buffer)) {
 	m.mu.Lock()
 	labels := make([]string, 0, len(m.routes))
 	for l := range m.routes {
@@ -91,6 +93,9 @@ func (m *metrics) write(w http.ResponseWriter) {
 		fmt.Fprintf(&b, "ransomtrail_http_request_duration_seconds_count{route=%s} %d\n", quoteLabel(l), cum)
 	}
 	fmt.Fprintf(&b, "# HELP ransomtrail_http_requests_in_flight HTTP requests being answered.\n# TYPE ransomtrail_http_requests_in_flight gauge\nransomtrail_http_requests_in_flight %d\n", m.inflight.Load())
+	if more != nil {
+		more(&b)
+	}
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }
@@ -114,4 +119,62 @@ func quoteLabel(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// followerMetrics writes the in-process follower's counters (serve
+// --rpc): blocks, reorgs, alerts, webhook deliveries, failed steps, the
+// block processing time (last and histogram), heights and lag, and ZMQ.
+func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, indexHeight, nodeHeight int64, nodeKnown bool) {
+	metric := func(name, typ, help string) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+	}
+	one := func(name, typ, help string, v any) {
+		metric(name, typ, help)
+		fmt.Fprintf(b, "%s %v\n", name, v)
+	}
+	one("ransomtrail_follower_index_height", "gauge", "Height of the index's tip.", indexHeight)
+	if nodeKnown {
+		one("ransomtrail_follower_node_height", "gauge", "The followed node's best height as last seen.", nodeHeight)
+		one("ransomtrail_follower_lag_blocks", "gauge", "Blocks the index is behind the node.", max(0, nodeHeight-indexHeight))
+	}
+	one("ransomtrail_follower_blocks_total", "counter", "Blocks applied by the follower.", st.Blocks)
+	one("ransomtrail_follower_reorgs_total", "counter", "Reorgs the follower went through.", st.Reorgs)
+	one("ransomtrail_follower_alerts_total", "counter", "Alerts raised.", st.Alerts)
+	one("ransomtrail_follower_alerts_retracted_total", "counter", "Alerts retracted by reorgs.", st.Retracted)
+	one("ransomtrail_follower_step_failures_total", "counter", "Follower steps that failed (retried at the next poll; the log says why).", st.StepFailures)
+	metric("ransomtrail_webhook_deliveries_total", "counter", "Webhook delivery attempts by result (failed attempts are retried; dead ones are dead-lettered).")
+	for _, r := range []struct {
+		result string
+		n      int64
+	}{{"delivered", st.Delivered}, {"failed", st.Failed}, {"dead", st.Dead}} {
+		fmt.Fprintf(b, "ransomtrail_webhook_deliveries_total{result=%q} %d\n", r.result, r.n)
+	}
+	if !st.LastBlockAt.IsZero() {
+		one("ransomtrail_follower_last_block_timestamp_seconds", "gauge", "When the last step that applied blocks ended (Unix time).", st.LastBlockAt.Unix())
+		one("ransomtrail_follower_last_step_seconds", "gauge", "Processing time of the last step that applied blocks.", strconv.FormatFloat(st.LastStep.Seconds(), 'g', -1, 64))
+	}
+	metric("ransomtrail_follower_step_seconds", "histogram", "Processing time of the steps that applied blocks (ingest, alerts, clustering).")
+	var cum int64
+	for i, ub := range monitor.StepBounds {
+		cum += st.StepBuckets[i]
+		fmt.Fprintf(b, "ransomtrail_follower_step_seconds_bucket{le=\"%s\"} %d\n", strconv.FormatFloat(ub.Seconds(), 'g', -1, 64), cum)
+	}
+	cum += st.StepBuckets[len(monitor.StepBounds)]
+	fmt.Fprintf(b, "ransomtrail_follower_step_seconds_bucket{le=\"+Inf\"} %d\n", cum)
+	fmt.Fprintf(b, "ransomtrail_follower_step_seconds_sum %s\nransomtrail_follower_step_seconds_count %d\n", strconv.FormatFloat(st.StepSum.Seconds(), 'g', -1, 64), st.Steps)
+	if zmqEndpoints == 0 {
+		return
+	}
+	one("ransomtrail_zmq_endpoints", "gauge", "ZMQ publishers the follower subscribes to.", zmqEndpoints)
+	one("ransomtrail_zmq_connected", "gauge", "ZMQ publishers subscribed now.", st.ZMQConnected)
+	metric("ransomtrail_zmq_notifications_total", "counter", "ZMQ notifications received, by kind.")
+	for _, r := range []struct {
+		kind string
+		n    int64
+	}{{"block", st.ZMQBlocks}, {"tx", st.ZMQTxs}, {"malformed", st.ZMQBad}} {
+		fmt.Fprintf(b, "ransomtrail_zmq_notifications_total{kind=%q} %d\n", r.kind, r.n)
+	}
+	one("ransomtrail_zmq_sequence_gaps_total", "counter", "ZMQ sequence gaps (notifications lost; the follower polls at once).", st.ZMQGaps)
+	one("ransomtrail_zmq_connects_total", "counter", "ZMQ subscriptions made.", st.ZMQConnects)
+	one("ransomtrail_zmq_failures_total", "counter", "ZMQ connections refused or lost.", st.ZMQFailures)
 }

@@ -1,10 +1,6 @@
 package api
 
-import (
-	"net/http"
-
-	"github.com/ransomtrail/ransomtrail/state"
-)
+import "github.com/ransomtrail/ransomtrail/state"
 
 // Caps of the paged routes (also stated in the OpenAPI document).
 const (
@@ -24,7 +20,7 @@ func (s *Server) table() []*route {
 	return []*route{
 		{method: "GET", pattern: "/healthz", tag: "ops", summary: "liveness, index height and, when following a node, its height and the lag", resp: "Health", raw: s.healthz},
 		{method: "GET", pattern: "/metrics", tag: "ops", summary: "Prometheus metrics (text exposition format)", respType: "text/plain", ungated: true,
-			raw: func(w http.ResponseWriter, r *http.Request) { s.metrics.write(w) }},
+			raw: s.writeMetrics},
 		{method: "GET", pattern: "/api/openapi.json", tag: "ops", summary: "this OpenAPI document", ungated: true, raw: s.serveOpenAPI},
 
 		{method: "GET", pattern: "/api/v1/address/{address}", role: sc, tag: "screening", resp: "Identifications",

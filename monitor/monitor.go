@@ -157,7 +157,26 @@ type Stats struct {
 	// refused.
 	ZMQBlocks, ZMQTxs, ZMQGaps, ZMQBad int64
 	ZMQConnects, ZMQFailures           int64
+	// ZMQConnected is how many endpoints are subscribed now.
+	ZMQConnected int64
+	// LastBlockAt is when the last step that applied blocks ended.
+	LastBlockAt time.Time
+	// StepFailures counts steps that failed (the next poll retries);
+	// LastError and LastErrorAt are the last failure's.
+	StepFailures int64
+	LastError    string
+	LastErrorAt  time.Time
+	// Steps is how many steps applied blocks; StepBuckets counts them by
+	// LastStep, bucket i holding the steps up to StepBounds[i] (the last
+	// one: longer), and StepSum is their total time.
+	Steps       int64
+	StepBuckets [len(StepBounds) + 1]int64
+	StepSum     time.Duration
 }
+
+// StepBounds are the upper bounds of Stats.StepBuckets.
+var StepBounds = [...]time.Duration{25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond,
+	250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second}
 
 // New returns a Monitor over ws. Following (Run) needs ws opened for
 // writing; the watchlist, alert and webhook methods work on any workspace.
@@ -297,6 +316,7 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 					return nil
 				}
 				m.log.Error("follow step failed; retrying at the next poll", "err", err)
+				m.count(func(s *Stats) { s.StepFailures, s.LastError, s.LastErrorAt = s.StepFailures+1, err.Error(), time.Now() })
 				break
 			}
 			if !r.More {
@@ -457,6 +477,14 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			s.Reorgs += int64(ir.Reorgs)
 			s.LastStep, s.LastAlerts, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tAlerts, tIngest, tBuild, tMatch
 			s.LastCommit = commit
+			s.LastBlockAt = time.Now()
+			s.Steps++
+			s.StepSum += s.LastStep
+			i := 0
+			for i < len(StepBounds) && s.LastStep > StepBounds[i] {
+				i++
+			}
+			s.StepBuckets[i]++
 		})
 		m.log.Info("followed", "height", res.Height, "applied", ir.Blocks, "rolled_back", ir.RolledBack,
 			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())

@@ -311,6 +311,10 @@ type zmqState struct {
 	txWoke    atomic.Int64 // when a transaction notification last woke the follower (Unix ns)
 }
 
+// ZMQEndpoints is how many ZMQ publishers the follower subscribes to
+// (Options.ZMQ).
+func (m *Monitor) ZMQEndpoints() int { return len(m.zmq.endpoints) }
+
 // zmqFeed is the state of one endpoint's subscription.
 type zmqFeed struct {
 	ep  zmqEndpoint
@@ -392,7 +396,8 @@ func (m *Monitor) zmqSession(ctx context.Context, f *zmqFeed) (connected bool, e
 		return false, fmt.Errorf("zmq: cannot connect to %s: no ZMQ handshake (is it the node's -zmqpubhashblock address?): %w", f.ep.url, err)
 	}
 	m.log.Info("zmq: connected", "endpoint", f.ep.url, "topics", strings.Join(topics, ","))
-	m.count(func(s *Stats) { s.ZMQConnects++ })
+	m.count(func(s *Stats) { s.ZMQConnects++; s.ZMQConnected++ })
+	defer m.count(func(s *Stats) { s.ZMQConnected-- })
 	// Blocks published while this endpoint was not connected are only
 	// found by polling: poll now.
 	m.Wake()

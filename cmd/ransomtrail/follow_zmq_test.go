@@ -6,10 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -198,6 +201,17 @@ func TestServeZMQ(t *testing.T) {
 	var h struct {
 		Height    int64 `json:"height"`
 		Following bool  `json:"following"`
+		Follower  *struct {
+			Blocks int64 `json:"blocks"`
+			ZMQ    *struct {
+				Endpoints int   `json:"endpoints"`
+				Connected int64 `json:"connected"`
+				Blocks    int64 `json:"blocks"`
+				Gaps      int64 `json:"gaps"`
+				Malformed int64 `json:"malformed"`
+				Connects  int64 `json:"connects"`
+			} `json:"zmq"`
+		} `json:"follower"`
 	}
 	notifyUntil(t, send, hash, "the server's index to reach block 4", func() bool {
 		code, body := apiDo(t, "GET", base+"healthz", "", &h)
@@ -209,4 +223,43 @@ func TestServeZMQ(t *testing.T) {
 	if !h.Following {
 		t.Errorf("healthz: not following")
 	}
+	// The ZMQ subscription's state, in /healthz and /metrics.
+	if f := h.Follower; f == nil || f.Blocks != 1 || f.ZMQ == nil || f.ZMQ.Endpoints != 1 || f.ZMQ.Connected != 1 || f.ZMQ.Connects < 1 ||
+		f.ZMQ.Blocks < 1 || f.ZMQ.Malformed != 0 {
+		_, body := apiDo(t, "GET", base+"healthz", "", nil)
+		t.Errorf("healthz follower: %s", body)
+	}
+	mt := metricValues(t, base)
+	if mt[`ransomtrail_zmq_notifications_total{kind="block"}`] < 1 || mt["ransomtrail_zmq_connected"] != 1 || mt["ransomtrail_zmq_endpoints"] != 1 ||
+		mt["ransomtrail_follower_blocks_total"] != 1 || mt["ransomtrail_follower_lag_blocks"] != 0 {
+		t.Errorf("metrics: %v", mt)
+	}
+}
+
+// metricValues reads the server's /metrics: the value of every sample,
+// by name with its labels.
+func metricValues(t *testing.T, base string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get(base + "metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("metrics: %d %v", resp.StatusCode, err)
+	}
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if i < 0 || err != nil {
+			t.Fatalf("metrics: malformed sample %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
 }

@@ -225,6 +225,36 @@ func TestServeFollowRealNode(t *testing.T) {
 			t.Errorf("alert for an address that is not watched: %+v", a)
 		}
 	}
+	// The follower's counters: the blocks, the reorg, the alert and its
+	// retraction, no failed step; the step histogram consistent.
+	var fh struct {
+		Follower *struct {
+			Blocks       int64    `json:"blocks"`
+			Reorgs       int64    `json:"reorgs"`
+			Alerts       int64    `json:"alerts"`
+			Retracted    int64    `json:"alerts_retracted"`
+			StepFailures int64    `json:"step_failures"`
+			LastBlockAt  *string  `json:"last_block_at"`
+			LastStepMs   *float64 `json:"last_step_ms"`
+		} `json:"follower"`
+	}
+	if code, body := apiDo(t, "GET", base+"healthz", "", &fh); code != 200 || fh.Follower == nil || fh.Follower.Blocks < 3 ||
+		fh.Follower.Reorgs != 1 || fh.Follower.Alerts < 1 || fh.Follower.Retracted < 1 || fh.Follower.StepFailures != 0 ||
+		fh.Follower.LastBlockAt == nil || fh.Follower.LastStepMs == nil {
+		t.Errorf("healthz follower: %d %s", code, body)
+	}
+	mt := metricValues(t, base)
+	if mt["ransomtrail_follower_reorgs_total"] != 1 || mt["ransomtrail_follower_alerts_total"] < 1 || mt["ransomtrail_follower_alerts_retracted_total"] < 1 ||
+		mt["ransomtrail_follower_step_failures_total"] != 0 || mt["ransomtrail_follower_index_height"] != float64(n.Height(t)) ||
+		mt["ransomtrail_follower_lag_blocks"] != 0 || mt["ransomtrail_follower_blocks_total"] < 3 {
+		t.Errorf("follower metrics: %v", mt)
+	}
+	if steps := mt["ransomtrail_follower_step_seconds_count"]; steps < 1 || mt[`ransomtrail_follower_step_seconds_bucket{le="+Inf"}`] != steps {
+		t.Errorf("step histogram: count %v, +Inf bucket %v", steps, mt[`ransomtrail_follower_step_seconds_bucket{le="+Inf"}`])
+	}
+	if _, ok := mt["ransomtrail_zmq_endpoints"]; ok {
+		t.Errorf("ZMQ metrics without --zmq")
+	}
 	close(stop)
 	wg.Wait()
 	stop = make(chan struct{})
