@@ -203,6 +203,11 @@ type builder struct {
 	collected []Pair
 	// chunk is the transactions a worker decides at a time (0: chunkTxs).
 	chunk int64
+	// spentCut is the input count of the run's last transaction: spends
+	// by later inputs (an index ahead of the run) are not read, so that a
+	// run decides what one ending at that tip does (revisits add the
+	// rest; cluster/revisit.go).
+	spentCut int64
 	// dep gates deposit_reuse pairs (nil: the policy has none).
 	dep *depositGate
 	// memos, when set, are the deposit rule's memos of the chain-order
@@ -335,6 +340,9 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 	if from >= to {
 		return 0, nil
 	}
+	if b.spentCut, err = inputEnd(ix, to); err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *chunk, workers*2)
@@ -397,6 +405,14 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 			prog.Update(c.to-from, 0, fmt.Sprintf("%d links", b.links))
 		}
 	}
+	if err != nil {
+		return ins, err
+	}
+	// Then what the run's spends add to earlier transactions.
+	pairs, err := b.revisitPairs(ix, from, to)
+	for i := 0; err == nil && i < len(pairs); i++ {
+		err = b.apply(&pairs[i])
+	}
 	return ins, err
 }
 
@@ -405,9 +421,9 @@ func (b *builder) decide(ix TxIndex, c *chunk) {
 	// The clustering change rules read only the spending transactions'
 	// shape (inputs, outputs, locktime, height): MaxNextSize 1 skips their
 	// values and BIP69 order, the costly part of the lookahead.
-	opts := FromIndexOptions{NoLookahead: !b.pol.needsLookahead(), MaxNextSize: 1}
+	opts := FromIndexOptions{NoLookahead: !b.pol.needsLookahead(), MaxNextSize: 1, SpentBefore: b.spentCut}
 	if b.full {
-		opts = FromIndexOptions{}
+		opts = FromIndexOptions{SpentBefore: b.spentCut}
 	}
 	var lv lightView
 	var ds depositScan

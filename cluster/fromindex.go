@@ -59,6 +59,9 @@ type FromIndexOptions struct {
 	// for the lookahead (default 1000); larger spenders get a Next without
 	// Values and BIP69 false.
 	MaxNextSize int64
+	// SpentBefore, when positive, hides the spends by inputs at or after
+	// it: their outputs are viewed unspent (the chain as it was before).
+	SpentBefore int64
 }
 
 // FromIndex builds the Tx view of transaction number n: inputs resolved
@@ -119,7 +122,7 @@ func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
 		if o.AddrID >= 0 {
 			out.Fresh, out.FreshKnown = firstOutput(ix, o.AddrID, id, opts.MaxFreshScan)
 		}
-		if !opts.NoLookahead && o.SpentBy >= 0 {
+		if !opts.NoLookahead && o.SpentBy >= 0 && (opts.SpentBefore <= 0 || o.SpentBy < opts.SpentBefore) {
 			nx, err := nextSpend(ix, o.SpentBy, n, opts.MaxNextSize)
 			if err != nil {
 				return nil, err

@@ -156,6 +156,10 @@ func (p BuildPolicy) Rules() string {
 			fmt.Fprintf(&b, "recognition %+v;", DefaultDepositRule())
 		}
 	}
+	if p.Change != nil && p.Change.readsSpends() {
+		// Clusterings from before the revisits rebuild (cluster/revisit.go).
+		b.WriteString("revisited on later spends;")
+	}
 	return b.String()
 }
 
@@ -267,17 +271,35 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 		}
 	}
 	if p.Change != nil {
-		for _, e := range p.Change.changeLinksNotCoinJoin(tx) {
-			id := tx.Outputs[e.Vout].AddrID
-			if id < 0 || id == anchor {
-				continue
-			}
-			code, err := RuleCode(e.Rule)
-			if err != nil {
-				return out, err
-			}
-			out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: code, Confidence: confCode(e.Confidence), Change: true})
+		return changePairs(tx, n, p.Change.changeLinksNotCoinJoin(tx), out)
+	}
+	return out, nil
+}
+
+// changePairs appends the pairs of change findings es on transaction n
+// (not a coinbase, not a CoinJoin): each change output's address to the
+// first input address.
+func changePairs(tx *Tx, n int64, es []Evidence, out []Pair) ([]Pair, error) {
+	anchor := int64(-1)
+	for _, in := range tx.Inputs {
+		if in.AddrID >= 0 {
+			anchor = in.AddrID
+			break
 		}
+	}
+	if anchor < 0 {
+		return out, nil
+	}
+	for _, e := range es {
+		id := tx.Outputs[e.Vout].AddrID
+		if id < 0 || id == anchor {
+			continue
+		}
+		code, err := RuleCode(e.Rule)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: code, Confidence: confCode(e.Confidence), Change: true})
 	}
 	return out, nil
 }

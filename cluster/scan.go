@@ -354,7 +354,7 @@ func (s *scanner) outputs(t *index.Tx) error {
 				return err
 			}
 			out.freshPending, out.firstSeen = o.AddrID >= 0, first
-			out.nextPending = o.SpentBy >= 0
+			out.nextPending = o.SpentBy >= 0 && (s.b.spentCut <= 0 || o.SpentBy < s.b.spentCut)
 			s.spentBy = append(s.spentBy, o.SpentBy)
 		}
 		tx.Outputs = append(tx.Outputs, out)

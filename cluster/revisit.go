@@ -1,0 +1,215 @@
+package cluster
+
+import (
+	"slices"
+
+	"github.com/ransomtrail/ransomtrail/index"
+)
+
+// Change rules reading spending transactions (Tx.next) decide a
+// transaction from the spends of its outputs: a transaction clustered
+// before they are spent — every transaction a follower clusters at the
+// tip, the earlier half of a build resumed later — would otherwise never
+// get those links. A build therefore revisits, after deciding
+// transactions from..to-1, every earlier transaction whose outputs they
+// spend: its change links under the spends up to to, less those it had
+// under the spends before from, are added (evidence: that transaction,
+// its rule). A clustering followed block by block thus holds what a
+// build at each tip would hold, but for findings a later spend withdraws
+// (a link once made stays; docs/HEURISTICS.md, "Revisiting on later
+// spends").
+
+// spendFree names the change rules of this package that read no spending
+// transaction; any other rule may.
+var spendFree = map[string]bool{RuleOneTimeChange: true, RuleAddrTypeMatch: true, RuleRoundPayment: true, RuleOptimalChange: true}
+
+// readsSpends reports whether a clustering rule of p may read spending
+// transactions.
+func (p Policy) readsSpends() bool {
+	for _, r := range p.Rules {
+		if r.Clusters && !spendFree[r.Name] {
+			return true
+		}
+	}
+	return false
+}
+
+// spendMatters tells, per change rule reading spends, whether a spend of
+// an output of t by s may change the rule's finding on t; spent is how
+// many of t's outputs are spent (s's spend included). A necessary
+// condition only: the view decides. Rules not listed may always change.
+var spendMatters = map[string]func(t, s *index.Tx, spent int) bool{
+	RuleOneTimeChange: never, RuleAddrTypeMatch: never, RuleRoundPayment: never, RuleOptimalChange: never,
+	RuleLocktime: locktimeMatters, RuleBIP69: fingerprintMatters, RulePeelChain: peelMatters, RuleBatchChain: batchMatters,
+	// DefaultPolicy's composition: one-time change confirmed by
+	// AddrTypeMatch, RoundPayment, OptimalChange, LocktimeFingerprint or
+	// PeelChain — the last two read spends.
+	RuleOneTimeConfirmed: func(t, s *index.Tx, spent int) bool {
+		return locktimeMatters(t, s, spent) || peelMatters(t, s, spent)
+	},
+}
+
+func never(t, s *index.Tx, spent int) bool { return false }
+
+// locktimeMatters: LocktimeFingerprint fires only on an anti-fee-sniping
+// transaction with two outputs both spent.
+func locktimeMatters(t, s *index.Tx, spent int) bool {
+	return antiFeeSniping(t.LockTime, t.Height) && spent >= 2
+}
+
+// fingerprintMatters: BIP69Fingerprint needs two outputs spent and a
+// spender with t's version and locktime habit (one of them, this one or
+// the other: the other's spender is not read here).
+func fingerprintMatters(t, s *index.Tx, spent int) bool { return spent >= 2 }
+
+// peelMatters: PeelChain reads the spender of a one-input transaction's
+// larger output, which must have one input and two outputs.
+func peelMatters(t, s *index.Tx, spent int) bool {
+	return t.NIn == 1 && s.NIn == 1 && s.NOut == 2
+}
+
+// batchMatters: BatchChain's spender has one input, at least
+// BatchChainMinNextOutputs outputs, t's version and locktime habit.
+func batchMatters(t, s *index.Tx, spent int) bool {
+	return s.NIn == 1 && s.NOut >= BatchChainMinNextOutputs && s.Version == t.Version && (s.LockTime == 0) == (t.LockTime == 0)
+}
+
+// inputEnd is the number of inputs of transactions 0..to-1.
+func inputEnd(ix TxIndex, to int64) (int64, error) {
+	if to <= 0 {
+		return 0, nil
+	}
+	t, err := txShape(ix, to-1)
+	if err != nil {
+		return 0, err
+	}
+	return t.FirstIn + t.NIn, nil
+}
+
+// revisitAll disables spendMatters' filtering (tests compare with it).
+var revisitAll = false
+
+// revisitPairs returns the change pairs that the spends by transactions
+// from..to-1 add to earlier transactions (see the top of this file), in
+// order of those transactions.
+func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
+	p := b.pol.Change
+	if p == nil || from <= 0 || from >= to || !p.readsSpends() {
+		return nil, nil
+	}
+	first, err := txShape(ix, from)
+	if err != nil {
+		return nil, err
+	}
+	cutBefore := first.FirstIn
+	cutAfter, err := inputEnd(ix, to)
+	if err != nil {
+		return nil, err
+	}
+	// The earlier outputs spent, with their spenders.
+	var spent, spender []int64
+	for n := from; n < to; n++ {
+		s, err := txShape(ix, n)
+		if err != nil {
+			return nil, err
+		}
+		for i := s.FirstIn; i < s.FirstIn+s.NIn; i++ {
+			if o := ix.InputAt(i).SpentOutput; o >= 0 && o < first.FirstOut {
+				spent, spender = append(spent, o), append(spender, n)
+			}
+		}
+	}
+	if len(spent) == 0 {
+		return nil, nil
+	}
+	holder := make([]int64, len(spent))
+	txsHolding(ix, spent, holder, false)
+	// Each earlier transaction once, in order, when a rule may change.
+	type cand struct{ t, s int64 }
+	cands := make([]cand, len(spent))
+	for k := range spent {
+		cands[k] = cand{holder[k], spender[k]}
+	}
+	slices.SortFunc(cands, func(a, b cand) int {
+		if a.t != b.t {
+			return int(a.t - b.t)
+		}
+		return int(a.s - b.s)
+	})
+	opts := FromIndexOptions{MaxNextSize: 1, SpentBefore: cutAfter}
+	if b.full {
+		opts = FromIndexOptions{SpentBefore: cutAfter}
+	}
+	var out []Pair
+	for k := 0; k < len(cands); {
+		n := cands[k].t
+		j := k
+		for j < len(cands) && cands[j].t == n {
+			j++
+		}
+		spenders := cands[k:j]
+		k = j
+		t, err := txShape(ix, n)
+		if err != nil {
+			return nil, err
+		}
+		if t.Coinbase || t.NOut < 2 {
+			continue
+		}
+		if !revisitAll {
+			nSpent := 0
+			for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+				if sb := spentBy(ix, o); sb >= 0 && sb < cutAfter {
+					nSpent++
+				}
+			}
+			may := false
+			for _, c := range spenders {
+				s, err := txShape(ix, c.s)
+				if err != nil {
+					return nil, err
+				}
+				for _, r := range p.Rules {
+					if f, ok := spendMatters[r.Name]; r.Clusters && (!ok || f(&t, &s, nSpent)) {
+						may = true
+						break
+					}
+				}
+				if may {
+					break
+				}
+			}
+			if !may {
+				continue
+			}
+		}
+		tx, err := FromIndex(ix, n, opts)
+		if err != nil {
+			return nil, err
+		}
+		if !ChangeEligible(tx) {
+			continue
+		}
+		after := p.changeLinksNotCoinJoin(tx)
+		if len(after) == 0 {
+			continue
+		}
+		// The view as the spends before from left it.
+		for v := range tx.Outputs {
+			if tx.Outputs[v].Next != nil && spentBy(ix, t.FirstOut+int64(v)) >= cutBefore {
+				tx.Outputs[v].Next = nil
+			}
+		}
+		before := p.changeLinksNotCoinJoin(tx)
+		var added []Evidence
+		for _, e := range after {
+			if !slices.ContainsFunc(before, func(f Evidence) bool { return f.Vout == e.Vout && f.Rule == e.Rule }) {
+				added = append(added, e)
+			}
+		}
+		if out, err = changePairs(tx, n, added, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
