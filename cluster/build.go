@@ -159,6 +159,11 @@ type Manifest struct {
 	Largest    uint32 `json:"largest_cluster_size"`
 	LargestID  uint32 `json:"largest_cluster_id"`
 	Generation uint64 `json:"generation"`
+	// RevisitFrom, when positive, says that the spends of transactions
+	// RevisitFrom..Txs-1 are yet to be revisited (cluster/revisit.go): a
+	// live clusterer does it while idle, or before its next block; a build
+	// resuming the clustering does it first.
+	RevisitFrom int64 `json:"revisit_from,omitempty"`
 }
 
 // BuildResult reports one build.
@@ -208,6 +213,9 @@ type builder struct {
 	// run decides what one ending at that tip does (revisits add the
 	// rest; cluster/revisit.go).
 	spentCut int64
+	// deferRevisit leaves the run's revisits to the caller (a Live
+	// clusterer does them while idle).
+	deferRevisit bool
 	// dep gates deposit_reuse pairs (nil: the policy has none).
 	dep *depositGate
 	// memos, when set, are the deposit rule's memos of the chain-order
@@ -405,7 +413,7 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 			prog.Update(c.to-from, 0, fmt.Sprintf("%d links", b.links))
 		}
 	}
-	if err != nil {
+	if err != nil || b.deferRevisit {
 		return ins, err
 	}
 	// Then what the run's spends add to earlier transactions.
@@ -669,6 +677,17 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	b.setLabels(opts.Labels)
 	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	res.FromTx, res.ToTx = m.Txs, st.Txs
+	if m.RevisitFrom > 0 {
+		// A live clusterer's revisits left pending: first, as it would.
+		pairs, err := b.revisitPairs(ix, m.RevisitFrom, m.Txs)
+		for i := 0; err == nil && i < len(pairs); i++ {
+			err = b.apply(&pairs[i])
+		}
+		if err != nil {
+			return res, err
+		}
+		m.RevisitFrom = 0
+	}
 	ins, err := b.run(ctx, ix, m.Txs, st.Txs, opts.Workers, opts.Progress)
 	if err != nil {
 		return res, err

@@ -105,6 +105,9 @@ type LiveResult struct {
 	Wait    time.Duration `json:"wait_ns"`
 	Sync    time.Duration `json:"sync_ns"`
 	Persist time.Duration `json:"persist_ns"`
+	// Revisit: the previous step's revisits (cluster/revisit.go), when
+	// Idle had not done them.
+	Revisit time.Duration `json:"revisit_ns"`
 }
 
 // Live is an incremental clusterer kept open by the follower: the
@@ -540,6 +543,12 @@ func (l *Live) AdvanceAfter(ctx context.Context, ix BuildIndex, ready <-chan str
 	}
 	for from := l.cur.Txs; from < st.Txs; {
 		to := min(from+liveStepTxs, st.Txs)
+		tr := time.Now()
+		if did, err := l.revisit(ix); err != nil {
+			return res, err
+		} else if did {
+			res.Revisit += time.Since(tr)
+		}
 		t0 := time.Now()
 		d, ins, err := l.decide(ctx, ix, from, to)
 		res.Decide += time.Since(t0)
@@ -702,6 +711,14 @@ func (l *Live) Idle(ix BuildIndex) (persisted bool, err error) {
 	if l.b == nil {
 		return false, nil
 	}
+	if did, err := l.revisit(ix); err != nil {
+		return false, err
+	} else if did {
+		// The revisit's links durable as a block's are.
+		if err := l.syncTail(); err != nil {
+			return false, err
+		}
+	}
 	if err := l.fillTodoShared(ix); err != nil {
 		return false, err
 	}
@@ -802,7 +819,7 @@ func (l *Live) decide(ctx context.Context, ix BuildIndex, from, to int64) (*buil
 	l.makeMemos()
 	// A block's transactions split over the workers (a build's chunks are
 	// larger than most blocks).
-	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true,
+	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, collect: true, deferRevisit: true,
 		chunk: min(chunkTxs, max(64, (to-from)/int64(8*l.opts.Workers)+1)), memos: l.memos, receipts: l.receipts}
 	if g := l.gate(); g != nil {
 		g.RLock()
@@ -899,6 +916,16 @@ func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
 	}
 	l.cur.Txs = to
 	l.cur.Inputs += ins
+	if from > 0 && l.b.pol.Change != nil && l.b.pol.Change.readsSpends() {
+		l.cur.RevisitFrom = from // revisit (Idle, or the next Advance)
+	}
+	l.countApplied(addrs)
+	return nil
+}
+
+// countApplied updates the applied state's counts after an apply (the
+// caller excludes readers) and shows it to readers.
+func (l *Live) countApplied(addrs int64) {
 	l.cur.Links, l.cur.Refused = l.b.links, l.b.refused
 	l.cur.Addresses = max(l.cur.Addresses, addrs)
 	l.cur.Clusters = l.cur.Addresses - l.cur.Links
@@ -909,7 +936,45 @@ func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
 	if !l.private {
 		l.setView()
 	}
-	return nil
+}
+
+// revisit decides and applies the pending revisits (Manifest.RevisitFrom):
+// the links the last step's spends add to earlier transactions — decided
+// under the gate's read side, applied under its write side. did tells
+// whether there were any.
+func (l *Live) revisit(ix BuildIndex) (did bool, err error) {
+	from, to := l.cur.RevisitFrom, l.cur.Txs
+	if from <= 0 {
+		return false, nil
+	}
+	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full}
+	g := l.gate()
+	if g != nil {
+		g.RLock()
+	}
+	pairs, err := d.revisitPairs(ix, from, to)
+	if g != nil {
+		g.RUnlock()
+	}
+	if err != nil {
+		return true, err
+	}
+	if !l.private {
+		l.prefault(pairs)
+	}
+	if g != nil && !l.private {
+		g.Lock()
+		defer g.Unlock()
+	}
+	l.b.sink = liveSink{l}
+	for i := range pairs {
+		if err := l.b.apply(&pairs[i]); err != nil {
+			return true, err
+		}
+	}
+	l.cur.RevisitFrom = 0
+	l.countApplied(l.cur.Addresses)
+	return true, nil
 }
 
 // setView points the readers' Clustering at the current state (the

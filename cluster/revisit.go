@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"fmt"
 	"slices"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/index"
 )
 
@@ -125,10 +127,10 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 	holder := make([]int64, len(spent))
 	txsHolding(ix, spent, holder, false)
 	// Each earlier transaction once, in order, when a rule may change.
-	type cand struct{ t, s int64 }
+	type cand struct{ t, s, o int64 }
 	cands := make([]cand, len(spent))
 	for k := range spent {
-		cands[k] = cand{holder[k], spender[k]}
+		cands[k] = cand{holder[k], spender[k], spent[k]}
 	}
 	slices.SortFunc(cands, func(a, b cand) int {
 		if a.t != b.t {
@@ -140,6 +142,9 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 	if b.full {
 		opts = FromIndexOptions{SpentBefore: cutAfter}
 	}
+	sx, light := ix.(ScanIndex)
+	light = light && !b.full
+	var rv revisitView
 	var out []Pair
 	for k := 0; k < len(cands); {
 		n := cands[k].t
@@ -183,7 +188,16 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 				continue
 			}
 		}
-		tx, err := FromIndex(ix, n, opts)
+		var tx *Tx
+		if light {
+			rv.spenders = rv.spenders[:0]
+			for _, c := range spenders {
+				rv.spenders = append(rv.spenders, [2]int64{c.o, c.s})
+			}
+			tx, err = rv.build(sx, &t, cutAfter, p.readsOutpoints())
+		} else {
+			tx, err = FromIndex(ix, n, opts)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -191,13 +205,16 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 			continue
 		}
 		after := p.changeLinksNotCoinJoin(tx)
+		if rv.err != nil {
+			return nil, rv.err
+		}
 		if len(after) == 0 {
 			continue
 		}
 		// The view as the spends before from left it.
 		for v := range tx.Outputs {
-			if tx.Outputs[v].Next != nil && spentBy(ix, t.FirstOut+int64(v)) >= cutBefore {
-				tx.Outputs[v].Next = nil
+			if sb := spentBy(ix, t.FirstOut+int64(v)); sb >= cutBefore {
+				tx.Outputs[v].Next, tx.Outputs[v].nextPending = nil, false
 			}
 		}
 		before := p.changeLinksNotCoinJoin(tx)
@@ -212,4 +229,130 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 		}
 	}
 	return out, nil
+}
+
+// revisitView builds the view of an earlier transaction for a revisit
+// with the reads of the build's chain-order scanner and nothing more:
+// addresses as id stand-ins, outpoints only for rules reading them, the
+// spending transactions' shapes and the outputs' freshness resolved on a
+// rule's first read. It is FromIndex's view with MaxNextSize 1 (what
+// TestFollowedEqualsFull and TestScanBuildEqualsFromIndexBuild compare).
+type revisitView struct {
+	tx      Tx
+	ix      ScanIndex
+	n       int64
+	first   int64   // the transaction's first output
+	spentBy []int64 // the spending input per output (-1: unspent before the cut)
+	// spenders are the spending transactions known already (output,
+	// transaction): the revisit's own.
+	spenders [][2]int64
+	err      error
+}
+
+func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*Tx, error) {
+	v.ix, v.n, v.first, v.err = ix, t.Num, t.FirstOut, nil
+	tx := &v.tx
+	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
+		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0], lookahead: v.next, freshness: v.known}
+	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
+		in := ix.InputAt(i)
+		if in.SpentOutput < 0 {
+			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
+			continue
+		}
+		o := ix.OutputNoSpend(in.SpentOutput)
+		x := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
+			Witness: t.Segwit && isWitnessType(o.Type)}
+		if prevs {
+			ptx, vout := ix.TxOfOutputBefore(in.SpentOutput, t.Num)
+			x.Prev = rt.Outpoint{Txid: ix.Txid(ptx), Vout: uint32(vout)}
+		}
+		tx.Inputs = append(tx.Inputs, x)
+	}
+	// An address is first seen at an output of this block or later iff
+	// its id is at least the block's first new address id (ids are
+	// handed out in output order).
+	blockFirst, err := ix.BlockFirstAddress(t.Height)
+	if err != nil {
+		return nil, err
+	}
+	v.spentBy = v.spentBy[:0]
+	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+		x := ix.OutputAt(o)
+		out := Out{Value: x.Value, Type: x.Type, Addr: IDAddress(x.AddrID), AddrID: x.AddrID}
+		if x.AddrID >= 0 {
+			out.freshPending = true
+			out.firstSeen = x.AddrID >= blockFirst && firstInBlock(ix, x.AddrID, o)
+		}
+		sb := x.SpentBy
+		if sb >= cut {
+			sb = -1
+		}
+		out.nextPending = sb >= 0
+		v.spentBy = append(v.spentBy, sb)
+		tx.Outputs = append(tx.Outputs, out)
+	}
+	return tx, nil
+}
+
+// firstInBlock reports, for address id first seen in output o's block or
+// later, whether no earlier output pays it (its list, newest first, has
+// nothing older than o; more than defaultMaxFreshScan newer outputs: not
+// known, which makes it not fresh either).
+func firstInBlock(ix ScanIndex, id, o int64) bool {
+	first, steps := true, 0
+	ix.AddressOutputs(id, func(x int64) bool {
+		if steps++; steps > defaultMaxFreshScan+1 {
+			first = false
+			return false
+		}
+		if x < o {
+			first = false
+			return false
+		}
+		return true
+	})
+	return first
+}
+
+// known is the view's freshness function: whether at most
+// defaultMaxFreshScan outputs of the address are at or after the output
+// (FromIndex's walk cap, as the scanner's freshKnown tells it).
+func (v *revisitView) known(vout int) bool {
+	id, o := v.tx.Outputs[vout].AddrID, v.first+int64(vout)
+	if newest := v.ix.NewestOutput(id); newest-o < defaultMaxFreshScan {
+		return true
+	}
+	n := 0
+	v.ix.AddressOutputs(id, func(x int64) bool {
+		if x < o {
+			return false
+		}
+		n++
+		return n <= defaultMaxFreshScan
+	})
+	return n <= defaultMaxFreshScan
+}
+
+// next is the view's lookahead: the shape of the transaction spending
+// output vout (MaxNextSize 1).
+func (v *revisitView) next(vout int) *NextSpend {
+	sn := int64(-1)
+	for _, k := range v.spenders {
+		if k[0] == v.first+int64(vout) {
+			sn = k[1]
+		}
+	}
+	if sn < 0 {
+		sn, _ = v.ix.TxOfInputFrom(v.spentBy[vout], v.n+1)
+	}
+	st, err := v.ix.TxAt(sn)
+	if err != nil {
+		if v.err == nil {
+			v.err = fmt.Errorf("tx %d output %d: spending transaction: %w", v.n, vout, err)
+		}
+		return nil
+	}
+	return &NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
+		LockTime: st.LockTime, Height: st.Height}
 }

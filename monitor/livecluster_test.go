@@ -168,6 +168,9 @@ func TestFollowClustersAsBuildWithTags(t *testing.T) {
 		if r, err := m.Step(ctx, w.src); err != nil || r.Height != h {
 			t.Fatalf("step to %d: %+v %v", h, r, err)
 		}
+		// And the idle work after it, as Run does (the block's
+		// revisits: cluster/revisit.go).
+		m.idleClustering(ctx)
 		// Compared under the gate, reported after it (a failing test
 		// must not hold it: the workspace's Close takes it).
 		diff := func() string {
