@@ -106,3 +106,45 @@ func floorPass(b *testing.B, ix *index.Index) time.Duration {
 	}
 	return d
 }
+
+// BenchmarkRevisit measures the revisits (cluster/revisit.go) of the
+// index's last 20 blocks, one block at a time as a follower makes them
+// (on GOMAXPROCS workers),
+// against the floor of deciding the same blocks' own links (the live
+// clusterer's decide, without revisits): revisit-ms and decide-ms per
+// block, revisit/decide. The default policy; RANSOMTRAIL_BENCH_DATA
+// names the index (else the 40k-tx test world).
+func BenchmarkRevisit(b *testing.B) {
+	ix := benchIndex(b)
+	pol, _ := PolicyByName(PolicyDefault)
+	tip := ix.Height()
+	var revisit, decide time.Duration
+	links, blocks := 0, 0
+	for i := 0; i < b.N; i++ {
+		for h := tip - 19; h <= tip; h++ {
+			blk, err := ix.BlockAt(h)
+			if err != nil {
+				b.Fatal(err)
+			}
+			from, to := blk.FirstTx, blk.FirstTx+blk.TxCount
+			d := &builder{pol: pol, collect: true, deferRevisit: true, uf: NewUnionFind(0)}
+			t0 := time.Now()
+			if _, err := d.run(context.Background(), ix, from, to, runtime.GOMAXPROCS(0), nil); err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			pairs, err := (&builder{pol: pol, workers: runtime.GOMAXPROCS(0)}).revisitPairs(ix, from, to)
+			if err != nil {
+				b.Fatal(err)
+			}
+			revisit += time.Since(t1)
+			decide += t1.Sub(t0)
+			links += len(pairs)
+			blocks++
+		}
+	}
+	b.ReportMetric(float64(revisit.Microseconds())/1000/float64(blocks), "revisit-ms")
+	b.ReportMetric(float64(decide.Microseconds())/1000/float64(blocks), "decide-ms")
+	b.ReportMetric(revisit.Seconds()/decide.Seconds(), "revisit/decide")
+	b.ReportMetric(float64(links)/float64(blocks), "revisit-pairs/block")
+}

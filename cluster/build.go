@@ -216,6 +216,8 @@ type builder struct {
 	// deferRevisit leaves the run's revisits to the caller (a Live
 	// clusterer does them while idle).
 	deferRevisit bool
+	// workers decide the revisits (0: one).
+	workers int
 	// dep gates deposit_reuse pairs (nil: the policy has none).
 	dep *depositGate
 	// memos, when set, are the deposit rule's memos of the chain-order
@@ -351,6 +353,7 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 	if b.spentCut, err = inputEnd(ix, to); err != nil {
 		return 0, err
 	}
+	b.workers = workers
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *chunk, workers*2)
@@ -679,6 +682,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	res.FromTx, res.ToTx = m.Txs, st.Txs
 	if m.RevisitFrom > 0 {
 		// A live clusterer's revisits left pending: first, as it would.
+		b.workers = opts.Workers
 		pairs, err := b.revisitPairs(ix, m.RevisitFrom, m.Txs)
 		for i := 0; err == nil && i < len(pairs); i++ {
 			err = b.apply(&pairs[i])

@@ -947,7 +947,7 @@ func (l *Live) revisit(ix BuildIndex) (did bool, err error) {
 	if from <= 0 {
 		return false, nil
 	}
-	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full}
+	d := &builder{pol: l.b.pol, guard: l.b.guard, full: l.b.full, workers: l.opts.Workers}
 	g := l.gate()
 	if g != nil {
 		g.RLock()

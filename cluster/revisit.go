@@ -1,8 +1,10 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/index"
@@ -143,92 +145,130 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 		opts = FromIndexOptions{SpentBefore: cutAfter}
 	}
 	sx, light := ix.(ScanIndex)
-	light = light && !b.full
-	var rv revisitView
-	var out []Pair
+	rs := revisitScope{b: b, ix: ix, sx: sx, light: light && !b.full, opts: opts, cutBefore: cutBefore, cutAfter: cutAfter}
+	// The transactions split over the workers at transaction boundaries,
+	// their pairs joined in order.
+	workers := max(1, min(b.workers, len(cands)/256))
+	parts := make([][]cand, 0, workers)
 	for k := 0; k < len(cands); {
-		n := cands[k].t
-		j := k
-		for j < len(cands) && cands[j].t == n {
-			j++
+		end := min(len(cands), k+(len(cands)+workers-1)/workers)
+		for end < len(cands) && cands[end].t == cands[end-1].t {
+			end++
 		}
-		spenders := cands[k:j]
-		k = j
-		t, err := txShape(ix, n)
-		if err != nil {
-			return nil, err
-		}
-		if t.Coinbase || t.NOut < 2 {
-			continue
-		}
-		if !revisitAll {
-			nSpent := 0
-			for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
-				if sb := spentBy(ix, o); sb >= 0 && sb < cutAfter {
-					nSpent++
+		parts = append(parts, cands[k:end])
+		k = end
+	}
+	outs := make([][]Pair, len(parts))
+	errs := make([]error, len(parts))
+	var wg sync.WaitGroup
+	for w, part := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rv revisitView
+			for k := 0; k < len(part) && errs[w] == nil; {
+				j := k
+				for j < len(part) && part[j].t == part[k].t {
+					j++
 				}
+				spenders := make([][2]int64, 0, j-k)
+				for _, c := range part[k:j] {
+					spenders = append(spenders, [2]int64{c.o, c.s})
+				}
+				outs[w], errs[w] = rs.pairs(&rv, part[k].t, spenders, outs[w])
+				k = j
 			}
-			may := false
-			for _, c := range spenders {
-				s, err := txShape(ix, c.s)
-				if err != nil {
-					return nil, err
-				}
-				for _, r := range p.Rules {
-					if f, ok := spendMatters[r.Name]; r.Clusters && (!ok || f(&t, &s, nSpent)) {
-						may = true
-						break
-					}
-				}
-				if may {
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(outs...), nil
+}
+
+// revisitScope is what the revisits of one run share.
+type revisitScope struct {
+	b                   *builder
+	ix                  TxIndex
+	sx                  ScanIndex
+	light               bool // views with the scanner's reads (else FromIndex's)
+	opts                FromIndexOptions
+	cutBefore, cutAfter int64
+}
+
+// pairs appends the pairs a revisit of transaction n adds; spenders are
+// its outputs spent in the run, with their spending transactions.
+func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out []Pair) ([]Pair, error) {
+	ix, p := rs.ix, rs.b.pol.Change
+	t, err := txShape(ix, n)
+	if err != nil {
+		return out, err
+	}
+	if t.Coinbase || t.NOut < 2 {
+		return out, nil
+	}
+	if !revisitAll {
+		nSpent := 0
+		for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+			if sb := spentBy(ix, o); sb >= 0 && sb < rs.cutAfter {
+				nSpent++
+			}
+		}
+		may := false
+		for _, c := range spenders {
+			s, err := txShape(ix, c[1])
+			if err != nil {
+				return out, err
+			}
+			for _, r := range p.Rules {
+				if f, ok := spendMatters[r.Name]; r.Clusters && (!ok || f(&t, &s, nSpent)) {
+					may = true
 					break
 				}
 			}
-			if !may {
-				continue
+			if may {
+				break
 			}
 		}
-		var tx *Tx
-		if light {
-			rv.spenders = rv.spenders[:0]
-			for _, c := range spenders {
-				rv.spenders = append(rv.spenders, [2]int64{c.o, c.s})
-			}
-			tx, err = rv.build(sx, &t, cutAfter, p.readsOutpoints())
-		} else {
-			tx, err = FromIndex(ix, n, opts)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if !ChangeEligible(tx) {
-			continue
-		}
-		after := p.changeLinksNotCoinJoin(tx)
-		if rv.err != nil {
-			return nil, rv.err
-		}
-		if len(after) == 0 {
-			continue
-		}
-		// The view as the spends before from left it.
-		for v := range tx.Outputs {
-			if sb := spentBy(ix, t.FirstOut+int64(v)); sb >= cutBefore {
-				tx.Outputs[v].Next, tx.Outputs[v].nextPending = nil, false
-			}
-		}
-		before := p.changeLinksNotCoinJoin(tx)
-		var added []Evidence
-		for _, e := range after {
-			if !slices.ContainsFunc(before, func(f Evidence) bool { return f.Vout == e.Vout && f.Rule == e.Rule }) {
-				added = append(added, e)
-			}
-		}
-		if out, err = changePairs(tx, n, added, out); err != nil {
-			return nil, err
+		if !may {
+			return out, nil
 		}
 	}
-	return out, nil
+	var tx *Tx
+	if rs.light {
+		rv.spenders = spenders
+		tx, err = rv.build(rs.sx, &t, rs.cutAfter, p.readsOutpoints())
+	} else {
+		tx, err = FromIndex(ix, n, rs.opts)
+	}
+	if err != nil {
+		return out, err
+	}
+	if !ChangeEligible(tx) {
+		return out, nil
+	}
+	after := p.changeLinksNotCoinJoin(tx)
+	if rv.err != nil {
+		return out, rv.err
+	}
+	if len(after) == 0 {
+		return out, nil
+	}
+	// The view as the spends before the run left it.
+	for v := range tx.Outputs {
+		if sb := spentBy(ix, t.FirstOut+int64(v)); sb >= rs.cutBefore {
+			tx.Outputs[v].Next, tx.Outputs[v].nextPending = nil, false
+		}
+	}
+	before := p.changeLinksNotCoinJoin(tx)
+	var added []Evidence
+	for _, e := range after {
+		if !slices.ContainsFunc(before, func(f Evidence) bool { return f.Vout == e.Vout && f.Rule == e.Rule }) {
+			added = append(added, e)
+		}
+	}
+	return changePairs(tx, n, added, out)
 }
 
 // revisitView builds the view of an earlier transaction for a revisit

@@ -328,8 +328,11 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 				}
 				if r.Applied > 0 || r.RolledBack > 0 {
 					m.checkpoint()
-					m.refreshAttribution(ctx)
+					// The clustering's idle work (the block's revisits
+					// add links) before the tagged clusters are brought
+					// up to its merges.
 					m.idleClustering(ctx)
+					m.refreshAttribution(ctx)
 				}
 				break
 			}
