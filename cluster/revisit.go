@@ -18,10 +18,9 @@ import (
 // transactions from..to-1, every earlier transaction whose outputs they
 // spend: its change links under the spends up to to, less those it had
 // under the spends before from, are added (evidence: that transaction,
-// its rule). A clustering followed block by block thus holds what a
-// build at each tip would hold, but for findings a later spend withdraws
-// (a link once made stays; docs/HEURISTICS.md, "Revisiting on later
-// spends").
+// its rule). A clustering followed block by block thus holds what a full
+// build holds, but for findings later chain data withdraws (a link once
+// made stays; docs/HEURISTICS.md, "Revisiting on later spends").
 
 // spendFree names the change rules of this package that read no spending
 // transaction; any other rule may.
