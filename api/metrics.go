@@ -142,13 +142,15 @@ func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, indexH
 	one("ransomtrail_follower_alerts_total", "counter", "Alerts raised.", st.Alerts)
 	one("ransomtrail_follower_alerts_retracted_total", "counter", "Alerts retracted by reorgs.", st.Retracted)
 	one("ransomtrail_follower_step_failures_total", "counter", "Follower steps that failed (retried at the next poll; the log says why).", st.StepFailures)
-	metric("ransomtrail_webhook_deliveries_total", "counter", "Webhook delivery attempts by result (failed attempts are retried; dead ones are dead-lettered).")
-	for _, r := range []struct {
-		result string
-		n      int64
-	}{{"delivered", st.Delivered}, {"failed", st.Failed}, {"dead", st.Dead}} {
-		fmt.Fprintf(b, "ransomtrail_webhook_deliveries_total{result=%q} %d\n", r.result, r.n)
+	// by writes a counter with one sample per value of a label.
+	by := func(name, help, label string, vals []string, ns ...int64) {
+		metric(name, "counter", help)
+		for i, v := range vals {
+			fmt.Fprintf(b, "%s{%s=%q} %d\n", name, label, v, ns[i])
+		}
 	}
+	by("ransomtrail_webhook_deliveries_total", "Webhook delivery attempts by result (failed attempts are retried; dead ones are dead-lettered).",
+		"result", []string{"delivered", "failed", "dead"}, st.Delivered, st.Failed, st.Dead)
 	if !st.LastBlockAt.IsZero() {
 		one("ransomtrail_follower_last_block_timestamp_seconds", "gauge", "When the last step that applied blocks ended (Unix time).", st.LastBlockAt.Unix())
 		one("ransomtrail_follower_last_step_seconds", "gauge", "Processing time of the last step that applied blocks.", strconv.FormatFloat(st.LastStep.Seconds(), 'g', -1, 64))
@@ -167,13 +169,8 @@ func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, indexH
 	}
 	one("ransomtrail_zmq_endpoints", "gauge", "ZMQ publishers the follower subscribes to.", zmqEndpoints)
 	one("ransomtrail_zmq_connected", "gauge", "ZMQ publishers subscribed now.", st.ZMQConnected)
-	metric("ransomtrail_zmq_notifications_total", "counter", "ZMQ notifications received, by kind.")
-	for _, r := range []struct {
-		kind string
-		n    int64
-	}{{"block", st.ZMQBlocks}, {"tx", st.ZMQTxs}, {"malformed", st.ZMQBad}} {
-		fmt.Fprintf(b, "ransomtrail_zmq_notifications_total{kind=%q} %d\n", r.kind, r.n)
-	}
+	by("ransomtrail_zmq_notifications_total", "ZMQ notifications received, by kind.",
+		"kind", []string{"block", "tx", "malformed"}, st.ZMQBlocks, st.ZMQTxs, st.ZMQBad)
 	one("ransomtrail_zmq_sequence_gaps_total", "counter", "ZMQ sequence gaps (notifications lost; the follower polls at once).", st.ZMQGaps)
 	one("ransomtrail_zmq_connects_total", "counter", "ZMQ subscriptions made.", st.ZMQConnects)
 	one("ransomtrail_zmq_failures_total", "counter", "ZMQ connections refused or lost.", st.ZMQFailures)

@@ -248,13 +248,7 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 	if tx == nil || IsCoinbase(tx) {
 		return out, nil
 	}
-	anchor := int64(-1)
-	for _, in := range tx.Inputs {
-		if in.AddrID >= 0 {
-			anchor = in.AddrID
-			break
-		}
-	}
+	anchor := anchorOf(tx)
 	if anchor < 0 {
 		return out, nil
 	}
@@ -280,13 +274,7 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 // (not a coinbase, not a CoinJoin): each change output's address to the
 // first input address.
 func changePairs(tx *Tx, n int64, es []Evidence, out []Pair) ([]Pair, error) {
-	anchor := int64(-1)
-	for _, in := range tx.Inputs {
-		if in.AddrID >= 0 {
-			anchor = in.AddrID
-			break
-		}
-	}
+	anchor := anchorOf(tx)
 	if anchor < 0 {
 		return out, nil
 	}
@@ -302,6 +290,17 @@ func changePairs(tx *Tx, n int64, es []Evidence, out []Pair) ([]Pair, error) {
 		out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: code, Confidence: confCode(e.Confidence), Change: true})
 	}
 	return out, nil
+}
+
+// anchorOf is the address id of tx's first input with one (-1: none):
+// the address every pair of tx links to.
+func anchorOf(tx *Tx) int64 {
+	for _, in := range tx.Inputs {
+		if in.AddrID >= 0 {
+			return in.AddrID
+		}
+	}
+	return -1
 }
 
 // seenBefore reports whether a multi-input pair for address id of tx n is

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"sync"
 
-	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/index"
 )
 
@@ -292,22 +291,7 @@ func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*
 	v.ix, v.n, v.first, v.err = ix, t.Num, t.FirstOut, nil
 	tx := &v.tx
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
-		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0], lookahead: v.next, freshness: v.known}
-	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		in := ix.InputAt(i)
-		if in.SpentOutput < 0 {
-			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
-			continue
-		}
-		o := ix.OutputNoSpend(in.SpentOutput)
-		x := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
-			Witness: t.Segwit && isWitnessType(o.Type)}
-		if prevs {
-			ptx, vout := ix.TxOfOutputBefore(in.SpentOutput, t.Num)
-			x.Prev = rt.Outpoint{Txid: ix.Txid(ptx), Vout: uint32(vout)}
-		}
-		tx.Inputs = append(tx.Inputs, x)
-	}
+		Inputs: idInputs(ix, t, prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0], lookahead: v.next, freshness: v.known}
 	// An address is first seen at an output of this block or later iff
 	// its id is at least the block's first new address id (ids are
 	// handed out in output order).

@@ -290,29 +290,34 @@ func (s *scanner) freshKnown(id, o int64) bool {
 // inputs starts the view of t with its inputs and returns it (valid
 // until the next call); outputs completes it.
 func (s *scanner) inputs(t *index.Tx) *Tx {
-	ix := s.ix
 	tx := &s.tx
 	s.txNum = t.Num
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
-		Inputs: tx.Inputs[:0], Outputs: tx.Outputs[:0]}
+		Inputs: idInputs(s.ix, t, s.prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0]}
+	return tx
+}
+
+// idInputs appends t's inputs as the build's views hold them: the spent
+// outputs' values and types, addresses as id stand-ins (IDAddress), and
+// outpoints only with prevs — otherwise Prev is left unresolved (not the
+// null outpoint: no coinbase).
+func idInputs(ix ScanIndex, t *index.Tx, prevs bool, ins []In) []In {
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
 		in := ix.InputAt(i)
 		if in.SpentOutput < 0 {
-			tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
+			ins = append(ins, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
 			continue
 		}
 		o := ix.OutputNoSpend(in.SpentOutput)
 		v := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
 			Witness: t.Segwit && isWitnessType(o.Type)}
-		if s.prevs {
+		if prevs {
 			ptx, vout := ix.TxOfOutputBefore(in.SpentOutput, t.Num)
 			v.Prev = rt.Outpoint{Txid: ix.Txid(ptx), Vout: uint32(vout)}
 		}
-		// Otherwise Prev is left unresolved (not the null outpoint: no
-		// coinbase).
-		tx.Inputs = append(tx.Inputs, v)
+		ins = append(ins, v)
 	}
-	return tx
+	return ins
 }
 
 // outputs adds t's outputs to the view inputs started.
