@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -91,9 +92,15 @@ func inputEnd(ix TxIndex, to int64) (int64, error) {
 // revisitAll disables spendMatters' filtering (tests compare with it).
 var revisitAll = false
 
+// revisitChunkInputs bounds the inputs whose spent outputs one pass of
+// revisitPairs gathers (a run resumed over a long range makes several).
+var revisitChunkInputs int64 = 1 << 22
+
 // revisitPairs returns the change pairs that the spends by transactions
-// from..to-1 add to earlier transactions (see the top of this file), in
-// order of those transactions.
+// from..to-1 add to earlier transactions (see the top of this file). It
+// gathers the spent outputs pass by pass (revisitChunkInputs inputs at a
+// time); each earlier transaction is revisited once, in the first pass
+// where one of its spends may matter, with the spends of the whole run.
 func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 	p := b.pol.Change
 	if p == nil || from <= 0 || from >= to || !p.readsSpends() {
@@ -103,51 +110,70 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	cutBefore := first.FirstIn
 	cutAfter, err := inputEnd(ix, to)
 	if err != nil {
 		return nil, err
 	}
-	// The earlier outputs spent, with their spenders.
-	var spent, spender []int64
-	for n := from; n < to; n++ {
-		s, err := txShape(ix, n)
-		if err != nil {
-			return nil, err
-		}
-		for i := s.FirstIn; i < s.FirstIn+s.NIn; i++ {
-			if o := ix.InputAt(i).SpentOutput; o >= 0 && o < first.FirstOut {
-				spent, spender = append(spent, o), append(spender, n)
-			}
-		}
-	}
-	if len(spent) == 0 {
-		return nil, nil
-	}
-	holder := make([]int64, len(spent))
-	txsHolding(ix, spent, holder, false)
-	// Each earlier transaction once, in order, when a rule may change.
-	type cand struct{ t, s, o int64 }
-	cands := make([]cand, len(spent))
-	for k := range spent {
-		cands[k] = cand{holder[k], spender[k], spent[k]}
-	}
-	slices.SortFunc(cands, func(a, b cand) int {
-		if a.t != b.t {
-			return int(a.t - b.t)
-		}
-		return int(a.s - b.s)
-	})
 	opts := FromIndexOptions{MaxNextSize: 1, SpentBefore: cutAfter}
 	if b.full {
 		opts = FromIndexOptions{SpentBefore: cutAfter}
 	}
 	sx, light := ix.(ScanIndex)
-	rs := revisitScope{b: b, ix: ix, sx: sx, light: light && !b.full, opts: opts, cutBefore: cutBefore, cutAfter: cutAfter}
+	rs := &revisitScope{b: b, ix: ix, sx: sx, light: light && !b.full, opts: opts, cutBefore: first.FirstIn, cutAfter: cutAfter}
+	if cutAfter-first.FirstIn > revisitChunkInputs {
+		rs.done = make([]uint64, (from+63)/64)
+	}
+	var out []Pair
+	var spent, spender []int64
+	for n := from; n < to; {
+		// The earlier outputs spent by the next transactions, with
+		// their spenders.
+		spent, spender = spent[:0], spender[:0]
+		for ; n < to && int64(len(spent)) < revisitChunkInputs; n++ {
+			s, err := txShape(ix, n)
+			if err != nil {
+				return nil, err
+			}
+			for i := s.FirstIn; i < s.FirstIn+s.NIn; i++ {
+				if o := ix.InputAt(i).SpentOutput; o >= 0 && o < first.FirstOut {
+					spent, spender = append(spent, o), append(spender, n)
+				}
+			}
+		}
+		if out, err = rs.pass(spent, spender, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// revisitCand is an earlier transaction t's output o spent by s.
+type revisitCand struct{ t, s, o int64 }
+
+// pass revisits the transactions holding the outputs spent (by spender),
+// in transaction order, on the workers, and appends their pairs to out.
+func (rs *revisitScope) pass(spent, spender []int64, out []Pair) ([]Pair, error) {
+	if len(spent) == 0 {
+		return out, nil
+	}
+	holder := make([]int64, len(spent))
+	txsHolding(rs.ix, spent, holder, false)
+	cands := make([]revisitCand, 0, len(spent))
+	for k := range spent {
+		if t := holder[k]; rs.done == nil || rs.done[t/64]&(1<<(t%64)) == 0 {
+			cands = append(cands, revisitCand{t, spender[k], spent[k]})
+		}
+	}
+	slices.SortFunc(cands, func(a, b revisitCand) int {
+		if c := cmp.Compare(a.t, b.t); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.s, b.s)
+	})
 	// The transactions split over the workers at transaction boundaries,
 	// their pairs joined in order.
-	workers := max(1, min(b.workers, len(cands)/256))
-	parts := make([][]cand, 0, workers)
+	workers := max(1, min(rs.b.workers, len(cands)/256))
+	parts := make([][]revisitCand, 0, workers)
 	for k := 0; k < len(cands); {
 		end := min(len(cands), k+(len(cands)+workers-1)/workers)
 		for end < len(cands) && cands[end].t == cands[end-1].t {
@@ -157,6 +183,7 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 		k = end
 	}
 	outs := make([][]Pair, len(parts))
+	viewed := make([][]int64, len(parts))
 	errs := make([]error, len(parts))
 	var wg sync.WaitGroup
 	for w, part := range parts {
@@ -173,7 +200,11 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 				for _, c := range part[k:j] {
 					spenders = append(spenders, [2]int64{c.o, c.s})
 				}
-				outs[w], errs[w] = rs.pairs(&rv, part[k].t, spenders, outs[w])
+				var v bool
+				outs[w], v, errs[w] = rs.pairs(&rv, part[k].t, spenders, outs[w])
+				if v && rs.done != nil {
+					viewed[w] = append(viewed[w], part[k].t)
+				}
 				k = j
 			}
 		}()
@@ -182,7 +213,12 @@ func (b *builder) revisitPairs(ix TxIndex, from, to int64) ([]Pair, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return slices.Concat(outs...), nil
+	for _, ts := range viewed {
+		for _, t := range ts {
+			rs.done[t/64] |= 1 << (t % 64)
+		}
+	}
+	return append(out, slices.Concat(outs...)...), nil
 }
 
 // revisitScope is what the revisits of one run share.
@@ -193,18 +229,22 @@ type revisitScope struct {
 	light               bool // views with the scanner's reads (else FromIndex's)
 	opts                FromIndexOptions
 	cutBefore, cutAfter int64
+	// done marks the transactions revisited in an earlier pass (nil: one
+	// pass).
+	done []uint64
 }
 
 // pairs appends the pairs a revisit of transaction n adds; spenders are
-// its outputs spent in the run, with their spending transactions.
-func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out []Pair) ([]Pair, error) {
+// its outputs spent in the pass, with their spending transactions. viewed
+// tells whether n's view was read (its revisit is complete).
+func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out []Pair) (_ []Pair, viewed bool, err error) {
 	ix, p := rs.ix, rs.b.pol.Change
 	t, err := txShape(ix, n)
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	if t.Coinbase || t.NOut < 2 {
-		return out, nil
+		return out, true, nil // nothing to revisit, in any pass
 	}
 	if !revisitAll {
 		nSpent := 0
@@ -217,7 +257,7 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 		for _, c := range spenders {
 			s, err := txShape(ix, c[1])
 			if err != nil {
-				return out, err
+				return out, false, err
 			}
 			for _, r := range p.Rules {
 				if f, ok := spendMatters[r.Name]; r.Clusters && (!ok || f(&t, &s, nSpent)) {
@@ -230,7 +270,7 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 			}
 		}
 		if !may {
-			return out, nil
+			return out, false, nil
 		}
 	}
 	var tx *Tx
@@ -241,17 +281,17 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 		tx, err = FromIndex(ix, n, rs.opts)
 	}
 	if err != nil {
-		return out, err
+		return out, false, err
 	}
 	if !ChangeEligible(tx) {
-		return out, nil
+		return out, true, nil
 	}
 	after := p.changeLinksNotCoinJoin(tx)
 	if rv.err != nil {
-		return out, rv.err
+		return out, true, rv.err
 	}
 	if len(after) == 0 {
-		return out, nil
+		return out, true, nil
 	}
 	// The view as the spends before the run left it.
 	for v := range tx.Outputs {
@@ -266,7 +306,8 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 			added = append(added, e)
 		}
 	}
-	return changePairs(tx, n, added, out)
+	out, err = changePairs(tx, n, added, out)
+	return out, true, err
 }
 
 // revisitView builds the view of an earlier transaction for a revisit
