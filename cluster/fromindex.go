@@ -48,13 +48,10 @@ func txOfInput(ix TxIndex, i, n int64) (int64, int64) {
 }
 
 // FromIndexOptions tunes FromIndex. The zero value computes freshness and
-// the spending transactions' shapes with the default caps.
+// the spending transactions' shapes with the default cap.
 type FromIndexOptions struct {
 	// NoLookahead leaves Out.Next nil (no reads of spending transactions).
 	NoLookahead bool
-	// MaxFreshScan bounds how many newer outputs of an address are walked
-	// to decide freshness (default 4096); beyond it FreshKnown is false.
-	MaxFreshScan int
 	// MaxNextSize bounds the inputs+outputs of a spending transaction read
 	// for the lookahead (default 1000); larger spenders get a Next without
 	// Values and BIP69 false.
@@ -66,13 +63,9 @@ type FromIndexOptions struct {
 
 // FromIndex builds the Tx view of transaction number n: inputs resolved
 // to their spent outputs, output freshness (the output is its address's
-// first output in the index: the address's output list is walked newest
-// first until an older output shows up) and, unless disabled, the shape
+// first output in the index: firstOutput) and, unless disabled, the shape
 // of each output's spending transaction for the history-based rules.
 func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
-	if opts.MaxFreshScan <= 0 {
-		opts.MaxFreshScan = 4096
-	}
 	if opts.MaxNextSize <= 0 {
 		opts.MaxNextSize = 1000
 	}
@@ -120,7 +113,7 @@ func FromIndex(ix TxIndex, n int64, opts FromIndexOptions) (*Tx, error) {
 		}
 		out := Out{Value: o.Value, Type: o.Type, Addr: a, AddrID: o.AddrID}
 		if o.AddrID >= 0 {
-			out.Fresh, out.FreshKnown = firstOutput(ix, o.AddrID, id, opts.MaxFreshScan)
+			out.Fresh, out.FreshKnown = firstOutput(ix, o.AddrID, id, t.Height), true
 		}
 		if !opts.NoLookahead && o.SpentBy >= 0 && (opts.SpentBefore <= 0 || o.SpentBy < opts.SpentBefore) {
 			nx, err := nextSpend(ix, o.SpentBy, n, opts.MaxNextSize)
@@ -138,23 +131,32 @@ func isWitnessType(t rt.ScriptType) bool {
 	return t == rt.ScriptP2WPKH || t == rt.ScriptP2WSH || t == rt.ScriptP2TR || t == rt.ScriptWitnessUnknown || t == rt.ScriptP2SH
 }
 
-// firstOutput reports whether output o is the first output of address id.
-func firstOutput(ix TxIndex, id, o int64, maxScan int) (fresh, known bool) {
-	fresh, known = true, true
-	steps := 0
+// blockFirstAddresser has the index's count of addresses before each
+// block (*index.Index).
+type blockFirstAddresser interface {
+	BlockFirstAddress(h int64) (int64, error)
+}
+
+// firstOutput reports whether output o, in the block at height h, is the
+// first output of address id — from the chain up to o only. Address ids
+// are handed out in output order: an address with an id below the
+// block's first new one was paid in an earlier block; one at or above it
+// was first paid in this block, and its list, walked newest first, has
+// no output older than o exactly when o is its first.
+func firstOutput(ix TxIndex, id, o, h int64) bool {
+	if bx, ok := ix.(blockFirstAddresser); ok {
+		if first, err := bx.BlockFirstAddress(h); err == nil && id < first {
+			return false
+		}
+	}
+	fresh := true
 	ix.AddressOutputs(id, func(x int64) bool {
-		steps++
 		if x < o {
 			fresh = false
-			return false
 		}
-		if steps > maxScan {
-			known = false
-			return false
-		}
-		return true
+		return fresh
 	})
-	return fresh && known, known
+	return fresh
 }
 
 // nextSpend reads the shape of the transaction holding input in, which

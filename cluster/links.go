@@ -157,8 +157,9 @@ func (p BuildPolicy) Rules() string {
 		}
 	}
 	if p.Change != nil && p.Change.readsSpends() {
-		// Clusterings from before the revisits rebuild (cluster/revisit.go).
-		b.WriteString("revisited on later spends;")
+		// Clusterings from before the revisits (cluster/revisit.go) and
+		// the freshness read from the past only (firstOutput) rebuild.
+		b.WriteString("revisited on later spends, freshness from the past;")
 	}
 	return b.String()
 }

@@ -313,8 +313,7 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 // revisitView builds the view of an earlier transaction for a revisit
 // with the reads of the build's chain-order scanner and nothing more:
 // addresses as id stand-ins, outpoints only for rules reading them, the
-// spending transactions' shapes and the outputs' freshness resolved on a
-// rule's first read. It is FromIndex's view with MaxNextSize 1 (what
+// spending transactions' shapes resolved on a rule's first read. It is FromIndex's view with MaxNextSize 1 (what
 // TestFollowedEqualsFull and TestScanBuildEqualsFromIndexBuild compare).
 type revisitView struct {
 	tx      Tx
@@ -332,21 +331,13 @@ func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*
 	v.ix, v.n, v.first, v.err = ix, t.Num, t.FirstOut, nil
 	tx := &v.tx
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
-		Inputs: idInputs(ix, t, prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0], lookahead: v.next, freshness: v.known}
-	// An address is first seen at an output of this block or later iff
-	// its id is at least the block's first new address id (ids are
-	// handed out in output order).
-	blockFirst, err := ix.BlockFirstAddress(t.Height)
-	if err != nil {
-		return nil, err
-	}
+		Inputs: idInputs(ix, t, prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0], lookahead: v.next}
 	v.spentBy = v.spentBy[:0]
 	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
 		x := ix.OutputAt(o)
 		out := Out{Value: x.Value, Type: x.Type, Addr: IDAddress(x.AddrID), AddrID: x.AddrID}
 		if x.AddrID >= 0 {
-			out.freshPending = true
-			out.firstSeen = x.AddrID >= blockFirst && firstInBlock(ix, x.AddrID, o)
+			out.Fresh, out.FreshKnown = firstOutput(ix, x.AddrID, o, t.Height), true
 		}
 		sb := x.SpentBy
 		if sb >= cut {
@@ -357,45 +348,6 @@ func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*
 		tx.Outputs = append(tx.Outputs, out)
 	}
 	return tx, nil
-}
-
-// firstInBlock reports, for address id first seen in output o's block or
-// later, whether no earlier output pays it (its list, newest first, has
-// nothing older than o; more than defaultMaxFreshScan newer outputs: not
-// known, which makes it not fresh either).
-func firstInBlock(ix ScanIndex, id, o int64) bool {
-	first, steps := true, 0
-	ix.AddressOutputs(id, func(x int64) bool {
-		if steps++; steps > defaultMaxFreshScan+1 {
-			first = false
-			return false
-		}
-		if x < o {
-			first = false
-			return false
-		}
-		return true
-	})
-	return first
-}
-
-// known is the view's freshness function: whether at most
-// defaultMaxFreshScan outputs of the address are at or after the output
-// (FromIndex's walk cap, as the scanner's freshKnown tells it).
-func (v *revisitView) known(vout int) bool {
-	id, o := v.tx.Outputs[vout].AddrID, v.first+int64(vout)
-	if newest := v.ix.NewestOutput(id); newest-o < defaultMaxFreshScan {
-		return true
-	}
-	n := 0
-	v.ix.AddressOutputs(id, func(x int64) bool {
-		if x < o {
-			return false
-		}
-		n++
-		return n <= defaultMaxFreshScan
-	})
-	return n <= defaultMaxFreshScan
 }
 
 // next is the view's lookahead: the shape of the transaction spending

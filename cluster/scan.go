@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"fmt"
-	"sync/atomic"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -43,13 +42,9 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 	if receipts == nil && b.pol.Deposit != nil {
 		receipts = newReceiptMemo()
 	}
-	var short *addrSet
-	if history {
-		short = newAddrSet(sx.Status().Addresses)
-	}
 	for w := range out {
-		s := &scanner{b: b, ix: sx, maxScan: defaultMaxFreshScan, history: history,
-			prevs: history && b.pol.Change.readsOutpoints(), short: short, dep: &depositScan{}}
+		s := &scanner{b: b, ix: sx, history: history,
+			prevs: history && b.pol.Change.readsOutpoints(), dep: &depositScan{}}
 		if w < len(b.memos) && b.memos[w] != nil {
 			s.dep = b.memos[w]
 		}
@@ -59,9 +54,6 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 	return out
 }
 
-// defaultMaxFreshScan is FromIndexOptions.MaxFreshScan's default.
-const defaultMaxFreshScan = 4096
-
 // scanner builds the views of consecutive transactions for a build. It
 // reads what the policy's rules read and nothing else, in chain order:
 //
@@ -69,11 +61,7 @@ const defaultMaxFreshScan = 4096
 //     in output order, so an output pays a first-seen address exactly when
 //     its id is the count of addresses before it — a counter carried from
 //     output to output (started per chunk from the block's first address
-//     id). FromIndex's scan cap (an output with more than MaxFreshScan
-//     newer outputs of its address is not known fresh or not) is kept
-//     exactly: the newest output of the address bounds that count, and
-//     only addresses reused far ahead walk their list, once per address
-//     (remembered: a set of short lists, a cache of long ones).
+//     id). It reads the past only, as FromIndex's freshness does.
 //   - Spending transactions only for the rules that read them (resolved
 //     on the first read: Tx.next), by a galloping search forward from the
 //     current transaction (TxOfInputFrom), and only their shape (what
@@ -87,7 +75,6 @@ const defaultMaxFreshScan = 4096
 type scanner struct {
 	b       *builder
 	ix      ScanIndex
-	maxScan int
 	history bool // freshness and spending transactions (change rules)
 	prevs   bool // resolve outpoints
 
@@ -95,11 +82,6 @@ type scanner struct {
 	// addresses paid by outputs before output pos (valid: set by a seek).
 	nextAddr, pos int64
 	valid         bool
-	// short holds the addresses whose output list is not longer than
-	// maxScan (shared by the run's scanners); far, per address with a
-	// longer list, its (maxScan+1)-th newest output.
-	short *addrSet
-	far   map[int64]int64
 
 	tx    Tx
 	nexts []NextSpend
@@ -107,18 +89,11 @@ type scanner struct {
 	// for the lookahead, which resolves it on a rule's first read.
 	spentBy   []int64
 	lookahead func(vout int) *NextSpend
-	// freshness resolves whether an output's freshness is known, on a
-	// rule's first read.
-	freshness func(vout int) bool
 	pairsCap  int          // the most pairs a chunk of this scanner decided
 	txNum     int64        // the view's transaction
-	firstOut  int64        // its first output
 	err       error        // the lookahead's
 	dep       *depositScan // the deposit rule's memos, kept across chunks
 }
-
-// maxFar bounds the long-list cache (entries); it is cleared when full.
-const maxFar = 1 << 20
 
 func (s *scanner) decide(c *chunk) {
 	if err := s.decideErr(c); err != nil {
@@ -253,40 +228,6 @@ func (s *scanner) skipOutputs(t *index.Tx) error {
 	return nil
 }
 
-// freshKnown reports whether FromIndex would know the freshness of output
-// o of address id: whether at most maxScan outputs of the address are at
-// or after o (firstOutput's cap).
-func (s *scanner) freshKnown(id, o int64) bool {
-	// Every output at or after o of the address is in [o, newest].
-	if newest := s.ix.NewestOutput(id); newest-o < int64(s.maxScan) || s.short.has(id) {
-		return true
-	}
-	far, ok := s.far[id]
-	if !ok {
-		// One walk per address (per scanner for long lists): its length,
-		// or its (maxScan+1)-th newest output.
-		far, steps := int64(-1), 0
-		s.ix.AddressOutputs(id, func(x int64) bool {
-			steps++
-			if steps > s.maxScan {
-				far = x
-				return false
-			}
-			return true
-		})
-		if far < 0 {
-			s.short.add(id)
-			return true
-		}
-		if s.far == nil || len(s.far) >= maxFar {
-			s.far = make(map[int64]int64)
-		}
-		s.far[id] = far
-		return far < o
-	}
-	return far < o
-}
-
 // inputs starts the view of t with its inputs and returns it (valid
 // until the next call); outputs completes it.
 func (s *scanner) inputs(t *index.Tx) *Tx {
@@ -337,13 +278,6 @@ func (s *scanner) outputs(t *index.Tx) error {
 			s.lookahead = s.resolveNext
 		}
 		tx.lookahead = s.lookahead
-		if s.freshness == nil {
-			s.freshness = func(vout int) bool {
-				return s.freshKnown(s.tx.Outputs[vout].AddrID, s.firstOut+int64(vout))
-			}
-		}
-		tx.freshness = s.freshness
-		s.firstOut = t.FirstOut
 	}
 	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
 		var o index.Output
@@ -358,7 +292,7 @@ func (s *scanner) outputs(t *index.Tx) error {
 			if err != nil {
 				return err
 			}
-			out.freshPending, out.firstSeen = o.AddrID >= 0, first
+			out.Fresh, out.FreshKnown = first, o.AddrID >= 0
 			out.nextPending = o.SpentBy >= 0 && (s.b.spentCut <= 0 || o.SpentBy < s.b.spentCut)
 			s.spentBy = append(s.spentBy, o.SpentBy)
 		}
@@ -382,33 +316,4 @@ func (s *scanner) resolveNext(vout int) *NextSpend {
 	s.nexts = append(s.nexts, NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
 		LockTime: st.LockTime, Height: st.Height})
 	return &s.nexts[len(s.nexts)-1]
-}
-
-// addrSet is a set of address ids shared by goroutines (bits set
-// atomically, pages of the bitmap allocated on first use).
-type addrSet struct {
-	pages []atomic.Pointer[addrPage]
-}
-
-const addrPageBits = 1 << 22
-
-type addrPage [addrPageBits / 64]atomic.Uint64
-
-func newAddrSet(n int64) *addrSet {
-	return &addrSet{pages: make([]atomic.Pointer[addrPage], (n+addrPageBits-1)/addrPageBits)}
-}
-
-func (a *addrSet) has(id int64) bool {
-	p := a.pages[id/addrPageBits].Load()
-	return p != nil && p[id%addrPageBits/64].Load()&(1<<(id%64)) != 0
-}
-
-func (a *addrSet) add(id int64) {
-	pp := &a.pages[id/addrPageBits]
-	p := pp.Load()
-	if p == nil {
-		pp.CompareAndSwap(nil, new(addrPage))
-		p = pp.Load()
-	}
-	p[id%addrPageBits/64].Or(1 << (id % 64))
 }

@@ -101,44 +101,50 @@ func TestScanBuildEqualsFromIndexBuild(t *testing.T) {
 	}
 }
 
-// TestScanFreshnessMatchesFromIndex checks the scanner's freshness
-// (counter and scan cap) against FromIndex's walk of every output's
-// address list, with small caps (many long lists) and the default.
+// TestScanFreshnessMatchesFromIndex checks the scanner's freshness (its
+// chain-order counter) against FromIndex's (firstOutput: the block's first
+// address id, else the address's list) and against a plain walk of the
+// whole list, for every output of the world.
 func TestScanFreshnessMatchesFromIndex(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 40k-tx world")
 	}
 	w := clusterSimWorld(t)
 	pol, _ := PolicyByName(PolicyDefault)
-	for _, maxScan := range []int{1, 3, 40, 400, defaultMaxFreshScan} {
-		s := &scanner{b: &builder{pol: pol}, ix: w.ix, maxScan: maxScan, history: true, short: newAddrSet(w.ix.NumAddresses())}
-		if err := s.seek(0); err != nil {
+	s := &scanner{b: &builder{pol: pol}, ix: w.ix, history: true}
+	if err := s.seek(0); err != nil {
+		t.Fatal(err)
+	}
+	fresh, reused := 0, 0
+	for o := int64(0); o < w.ix.NumOutputs(); o++ {
+		a := w.ix.OutputAt(o).AddrID
+		first, err := s.firstSeen(a)
+		if err != nil {
 			t.Fatal(err)
 		}
-		unknown := 0
-		for o := int64(0); o < w.ix.NumOutputs(); o++ {
-			a := w.ix.OutputAt(o).AddrID
-			first, err := s.firstSeen(a)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if a < 0 {
-				continue
-			}
-			known := s.freshKnown(a, o)
-			wantFresh, wantKnown := firstOutput(w.ix, a, o, maxScan)
-			if known != wantKnown || (first && known) != wantFresh {
-				t.Fatalf("cap %d, output %d of address %d: fresh %v known %v, FromIndex %v %v", maxScan, o, a, first && known, known, wantFresh, wantKnown)
-			}
-			if !known {
-				unknown++
-			}
+		if a < 0 {
+			continue
 		}
-		if maxScan == 40 && (unknown == 0 || len(s.far) == 0) {
-			t.Fatalf("cap %d: %d outputs of unknown freshness, %d long lists cached: the world exercises no cap", maxScan, unknown, len(s.far))
+		oldest := int64(-1)
+		w.ix.AddressOutputs(a, func(x int64) bool { oldest = x; return true })
+		tn, _ := w.ix.TxOfOutput(o)
+		tx, err := w.ix.TxAt(tn)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Logf("cap %d: %d outputs of unknown freshness, %d long lists cached", maxScan, unknown, len(s.far))
+		if want, fi := oldest == o, firstOutput(w.ix, a, o, tx.Height); first != want || fi != want {
+			t.Fatalf("output %d of address %d: scanner %v, FromIndex %v, the address's oldest output %d", o, a, first, fi, oldest)
+		}
+		if first {
+			fresh++
+		} else {
+			reused++
+		}
 	}
+	if fresh == 0 || reused == 0 {
+		t.Fatalf("%d fresh, %d reused outputs: the world exercises neither", fresh, reused)
+	}
+	t.Logf("%d fresh, %d reused outputs", fresh, reused)
 }
 
 // TestIntersectAnyEqualsIntersectUnion checks on every transaction of the

@@ -23,31 +23,16 @@ type Tx struct {
 	// through next (the build's views read spending transactions only for
 	// the rules that look at them).
 	lookahead func(vout int) *NextSpend
-	// freshness, when set, tells on the first read through fresh whether
-	// output vout's freshness is known (Out.firstSeen says the rest).
-	freshness func(vout int) bool
 }
 
-// fresh returns output i's Fresh and FreshKnown, resolving them first in
-// a view with a freshness function. Rules read them through it.
+// fresh returns output i's Fresh and FreshKnown.
 func (tx *Tx) fresh(i int) (fresh, known bool) {
-	o := &tx.Outputs[i]
-	if o.freshPending {
-		o.freshPending = false
-		o.FreshKnown = tx.freshness(i)
-		o.Fresh = o.firstSeen && o.FreshKnown
-	}
-	return o.Fresh, o.FreshKnown
+	return tx.Outputs[i].Fresh, tx.Outputs[i].FreshKnown
 }
 
-// mayBeFresh reports whether output i can be fresh without resolving its
-// freshness: false only when it is not fresh.
-func (tx *Tx) mayBeFresh(i int) bool {
-	if o := &tx.Outputs[i]; o.freshPending {
-		return o.firstSeen
-	}
-	return tx.Outputs[i].Fresh
-}
+// mayBeFresh reports whether output i can be fresh: false only when it is
+// not fresh.
+func (tx *Tx) mayBeFresh(i int) bool { return tx.Outputs[i].Fresh }
 
 // next returns output i's Next, resolving it first in a view with a
 // lookahead. Rules read Next through it.
@@ -92,10 +77,6 @@ type Out struct {
 	Next *NextSpend
 	// nextPending: Next is yet to be resolved by the Tx's lookahead.
 	nextPending bool
-	// freshPending: Fresh and FreshKnown are yet to be resolved by the
-	// Tx's freshness function; firstSeen: the output is its address's
-	// first (it is Fresh if its freshness is known).
-	freshPending, firstSeen bool
 }
 
 // NextSpend is the shape of the transaction spending an output.
