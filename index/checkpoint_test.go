@@ -2,6 +2,7 @@ package index_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -76,5 +77,65 @@ func TestCheckpointBetweenBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ro.Close()
+	sameViews(t, "reopened", views(t, ro), wantViews)
+}
+
+// TestCheckpointGivesWay: a checkpoint whose stop function reports true
+// while it writes the deferred hash-table slots returns ErrYielded and
+// leaves the sync pending; readers see the same index meanwhile, a later
+// checkpoint completes it, and the reopened index equals a fresh ingest.
+func TestCheckpointGivesWay(t *testing.T) {
+	world := t.TempDir()
+	if _, err := sim.Run(context.Background(), sim.Config{Out: world, Seed: 17, Txs: 6000, TxPerBlock: 100}); err != nil {
+		t.Fatal(err)
+	}
+	net := chain.MustNetwork("sim")
+	src := openBlocksSource(t, filepath.Join(world, "blocks"), net)
+	ref := openWriteIndex(t, t.TempDir(), net)
+	ingestT(t, ref, src, -1, 0)
+	want := ref.Status()
+	wantViews := views(t, ref)
+	ref.Close()
+
+	dir := t.TempDir()
+	ix, err := index.Open(dir, index.Options{Write: true, Network: net, TableSync: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip := want.Height
+	ingestT(t, ix, src, tip-15, 0)
+	if err := ix.Checkpoint(); err != nil {
+		t.Fatal(err)
+	}
+	// Fifteen blocks committed one by one: their slots deferred.
+	for h := tip - 14; h <= tip; h++ {
+		ingestT(t, ix, src, h, 1)
+	}
+	asked := 0
+	err = ix.CheckpointUnless(nil, nil, func() bool { asked++; return true })
+	if !errors.Is(err, index.ErrYielded) || asked == 0 {
+		t.Fatalf("checkpoint with a stop that says yes: %v (asked %d times)", err, asked)
+	}
+	if !ix.PendingSync() {
+		t.Fatal("no sync pending after a checkpoint that gave way")
+	}
+	sameViews(t, "after a checkpoint that gave way", views(t, ix), wantViews)
+	if err := ix.CheckpointUnless(nil, nil, func() bool { return false }); err != nil {
+		t.Fatal(err)
+	}
+	if ix.PendingSync() {
+		t.Fatal("still pending after the checkpoint that completed")
+	}
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := index.Open(dir, index.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if got := ro.Status(); got != want {
+		t.Fatalf("reopened %+v, fresh ingest %+v", got, want)
+	}
 	sameViews(t, "reopened", views(t, ro), wantViews)
 }

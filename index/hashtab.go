@@ -194,11 +194,25 @@ func (t *hashTable) setSlot(i, v uint64) {
 // writePend writes the deferred slots to the mapping. It does not drop
 // them (readers may be reading pend meanwhile: they find the same values
 // in both); dropPend does, under the writer's exclusion of readers.
-func (t *hashTable) writePend() {
+func (t *hashTable) writePend() { t.writePendUnless(nil) }
+
+// writePendUnless is writePend that gives up (false) when stop reports
+// true, checked every pendYieldEvery slots. The slots written stay: they
+// hold what the deferred ones do, and the next writePend writes the rest.
+func (t *hashTable) writePendUnless(stop func() bool) bool {
+	k := 0
 	for i, v := range t.pend {
+		if k++; stop != nil && k%pendYieldEvery == 0 && stop() {
+			return false
+		}
 		binary.LittleEndian.PutUint64(t.slots[i*8:], v)
 	}
+	return true
 }
+
+// pendYieldEvery is how many deferred slots writePendUnless writes
+// between two looks at its stop function (~10–20 ms of page faults).
+const pendYieldEvery = 512
 
 // dropPend forgets the deferred slots once writePend has written them.
 func (t *hashTable) dropPend() { t.pend = nil }
@@ -480,8 +494,14 @@ func (t *hashTable) markClean() {
 // sync persists the slots, then the entry count (the watermark): a crash
 // between the two leaves the old, lower watermark, never a higher one over
 // slots that were not written.
-func (t *hashTable) sync() error {
-	t.writePend()
+func (t *hashTable) sync() error { return t.syncUnless(nil) }
+
+// syncUnless is sync that returns ErrYielded, the watermark unchanged,
+// when stop reports true while the deferred slots are written.
+func (t *hashTable) syncUnless(stop func() bool) error {
+	if !t.writePendUnless(stop) {
+		return ErrYielded
+	}
 	if err := t.f.Sync(); err != nil {
 		return fmt.Errorf("sync hash table %s: %w", t.name, err)
 	}

@@ -619,6 +619,20 @@ func orNoLock(lock, unlock func()) (func(), func()) {
 // deferred spent marks and list heads written into their files, then the
 // new manifest — and the fsyncs run between them with readers going on.
 func (ix *Index) CheckpointLocked(lock, unlock func()) error {
+	return ix.CheckpointUnless(lock, unlock, nil)
+}
+
+// ErrYielded is CheckpointUnless's answer when it gave way.
+var ErrYielded = errors.New("index checkpoint gave way to new work")
+
+// CheckpointUnless is CheckpointLocked that gives way when stop (nil:
+// never) reports true while it writes the hash tables' deferred slots —
+// the long part, page faults on slots spread over the tables: it returns
+// ErrYielded and leaves the sync to a later checkpoint or commit, as after
+// a failed sync (the slots written stay; recovery and readers need
+// nothing from them before the watermark moves). A follower gives way to
+// a new block.
+func (ix *Index) CheckpointUnless(lock, unlock func(), stop func() bool) error {
 	lock, unlock = orNoLock(lock, unlock)
 	w, err := ix.writerOrErr()
 	if err != nil {
@@ -636,7 +650,7 @@ func (ix *Index) CheckpointLocked(lock, unlock func()) error {
 	w.applyDeferred()
 	unlock()
 	// Only this writer changes the files: readers may read them meanwhile.
-	if err := ix.syncLazyFiles(); err != nil {
+	if err := ix.syncLazyFilesUnless(stop); err != nil {
 		return err
 	}
 	lock()
@@ -818,17 +832,25 @@ func (w *writer) applyDeferred() {
 
 // syncLazyFiles fsyncs what commits leave to a later sync: spent.col and
 // alast.col and, in parallel, the hash tables (slots, then watermark).
-func (ix *Index) syncLazyFiles() error {
+func (ix *Index) syncLazyFiles() error { return ix.syncLazyFilesUnless(nil) }
+
+// syncLazyFilesUnless is syncLazyFiles that returns ErrYielded when stop
+// reports true while a hash table's deferred slots are written.
+func (ix *Index) syncLazyFilesUnless(stop func() bool) error {
 	errs := make(chan error, 2)
 	go func() { errs <- syncAll([]*column{ix.spent, ix.alast}) }()
 	go func() {
-		err := ix.txTab.sync()
+		err := ix.txTab.syncUnless(stop)
 		if err == nil {
-			err = ix.addrTab.sync()
+			err = ix.addrTab.syncUnless(stop)
 		}
 		errs <- err
 	}()
-	return errors.Join(<-errs, <-errs)
+	e1, e2 := <-errs, <-errs
+	if errors.Is(e2, ErrYielded) && e1 == nil {
+		return ErrYielded
+	}
+	return errors.Join(e1, e2)
 }
 
 // LastCommit returns the step times of the writer's last commit.

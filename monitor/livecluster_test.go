@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -199,4 +200,54 @@ func TestFollowClustersAsBuildWithTags(t *testing.T) {
 		}
 	}
 	t.Logf("%d blocks followed; %d merchant tags imported half-way; %d links refused", w.tip-w.held, n, refused)
+}
+
+// TestIdleGivesWayToANewBlock: while a new block is announced (Wake) and
+// not yet stepped, the idle checkpoint gives way (index.ErrYielded,
+// counted, the sync left pending); after the next step it completes, and
+// the follower's index equals the chain.
+func TestIdleGivesWayToANewBlock(t *testing.T) {
+	ctx := context.Background()
+	w := buildSplit(t, 10_000, 100, 12)
+	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim"), TableSync: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	m, err := New(ws, Options{Step: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.src.max.Store(w.tip)
+	// Blocks followed one by one without idle time: their hash-table
+	// slots stay deferred.
+	for h := w.held + 1; h < w.tip; h++ {
+		if r, err := m.Step(ctx, w.src); err != nil || r.Height != h {
+			t.Fatalf("step to %d: %+v %v", h, r, err)
+		}
+	}
+	if !ws.Index.PendingSync() {
+		t.Fatal("no sync pending after the steps")
+	}
+	m.Wake() // the next block announced
+	if m.checkpoint() {
+		t.Fatal("the checkpoint did not give way to the announced block")
+	}
+	if st := m.Stats(); st.CheckpointsYielded != 1 || st.Checkpoints != 0 || !ws.Index.PendingSync() {
+		t.Fatalf("after giving way: %d yielded, %d done, pending %v", st.CheckpointsYielded, st.Checkpoints, ws.Index.PendingSync())
+	}
+	if r, err := m.Step(ctx, w.src); err != nil || r.Height != w.tip {
+		t.Fatalf("step to the tip: %+v %v", r, err)
+	}
+	if !m.checkpoint() || ws.Index.PendingSync() || m.Stats().Checkpoints != 1 {
+		t.Fatalf("the checkpoint after the step: pending %v, stats %+v", ws.Index.PendingSync(), m.Stats())
+	}
+	b, err := ws.Index.BlockAt(w.tip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := w.src.HashAt(ctx, w.tip)
+	if err != nil || b.Hash != hash {
+		t.Fatalf("index tip %s, chain %s (%v)", b.Hash, hash, err)
+	}
 }

@@ -98,6 +98,9 @@ type Monitor struct {
 
 	wake chan struct{} // nudges the delivery loop
 	kick chan struct{} // wakes the follower before its next poll
+	// blockWake is set by Wake (a new block announced) and cleared when a
+	// step starts: idle work gives way while it is set.
+	blockWake atomic.Bool
 
 	mu     sync.Mutex // guards watch
 	watch  *watchSet  // compiled watchlist, nil: reload
@@ -145,6 +148,9 @@ type Stats struct {
 	// Checkpoints counts them.
 	LastCheckpoint time.Duration
 	Checkpoints    int64
+	// CheckpointsYielded counts idle checkpoints that gave way to a new
+	// block (index.CheckpointUnless), done at a later idle time.
+	CheckpointsYielded int64
 	// LastClusterPersist is the live clustering's last rewrite of its
 	// union-find files, made while idle (outside LastStep); ClusterPersists
 	// counts them.
@@ -326,13 +332,17 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 						m.log.Warn("mempool scan failed", "err", err)
 					}
 				}
-				if r.Applied > 0 || r.RolledBack > 0 {
-					m.checkpoint()
+				// Idle work, each part skipped when a new block is
+				// announced meanwhile (Wake): that block comes first,
+				// and its step does what the skipped parts left.
+				if (r.Applied > 0 || r.RolledBack > 0) && m.checkpoint() && !m.wakePending() {
 					// The clustering's idle work (the block's revisits
 					// add links) before the tagged clusters are brought
 					// up to its merges.
 					m.idleClustering(ctx)
-					m.refreshAttribution(ctx)
+					if !m.wakePending() {
+						m.refreshAttribution(ctx)
+					}
 				}
 				break
 			}
@@ -355,6 +365,12 @@ const warmTxs = 50_000
 // on a new-block notification (Bitcoin Core's ZMQ hashblock, a
 // blocknotify hook). Extra calls coalesce.
 func (m *Monitor) Wake() {
+	m.blockWake.Store(true)
+	m.kickLoop()
+}
+
+// kickLoop wakes the follower's loop before its next poll.
+func (m *Monitor) kickLoop() {
 	select {
 	case m.kick <- struct{}{}:
 	default:
@@ -377,6 +393,7 @@ type StepResult struct {
 // gate, advances the clustering and attribution, and raises and retracts
 // alerts for the blocks connected and disconnected since the last step.
 func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, error) {
+	m.blockWake.Store(false) // whatever was announced, this step fetches it
 	var res StepResult
 	ix := m.ws.Index
 	best, err := src.BestHeight(ctx)
@@ -563,17 +580,28 @@ func (m *Monitor) clusterOptions() cluster.BuildOptions {
 // for its two short parts under the gate (the deferred marks written out,
 // the manifest), not for its fsyncs; a failure is logged: the next commit
 // that finds the sync due does it.
-func (m *Monitor) checkpoint() {
+func (m *Monitor) checkpoint() (done bool) {
 	t0 := time.Now()
-	err := m.ws.Index.CheckpointLocked(m.ws.Gate.Lock, m.ws.Gate.Unlock)
+	err := m.ws.Index.CheckpointUnless(m.ws.Gate.Lock, m.ws.Gate.Unlock, m.wakePending)
 	d := time.Since(t0)
+	if errors.Is(err, index.ErrYielded) {
+		m.log.Debug("index checkpoint gave way to a new block; the next idle time does it", "ms", d.Milliseconds())
+		m.count(func(s *Stats) { s.CheckpointsYielded++ })
+		return false
+	}
 	if err != nil {
 		m.log.Warn("index checkpoint failed; the next commit syncs instead", "err", err)
-		return
+		return true
 	}
 	m.growTables()
 	m.count(func(s *Stats) { s.LastCheckpoint, s.Checkpoints = d, s.Checkpoints+1 })
+	return true
 }
+
+// wakePending reports whether a new block was announced (Wake) and the
+// follower has not stepped since. Mempool notifications do not count: they
+// come too often for idle work to wait for a quiet moment.
+func (m *Monitor) wakePending() bool { return m.blockWake.Load() }
 
 // idleClustering lets the live clustering do, while idle, what the next
 // block's step would do first (cluster.Live.Idle).

@@ -458,7 +458,7 @@ func (m *Monitor) zmqNotified(f *zmqFeed, z zmqMessage) {
 	m.count(func(s *Stats) { s.ZMQTxs++ })
 	now := time.Now().UnixNano()
 	if last := m.zmq.txWoke.Load(); now-last >= int64(zmqTxWake) && m.zmq.txWoke.CompareAndSwap(last, now) {
-		m.Wake()
+		m.kickLoop() // not a block: idle work need not give way
 	}
 }
 
