@@ -132,31 +132,52 @@ func isWitnessType(t rt.ScriptType) bool {
 }
 
 // blockFirstAddresser has the index's count of addresses before each
-// block (*index.Index).
+// block, and the blocks (*index.Index).
 type blockFirstAddresser interface {
 	BlockFirstAddress(h int64) (int64, error)
+	BlockAt(h int64) (index.Block, error)
 }
+
+// firstWalk is how many of an address's newest outputs firstOutput walks
+// before it scans the block instead.
+var firstWalk = 64
 
 // firstOutput reports whether output o, in the block at height h, is the
 // first output of address id — from the chain up to o only. Address ids
 // are handed out in output order: an address with an id below the
-// block's first new one was paid in an earlier block; one at or above it
-// was first paid in this block, and its list, walked newest first, has
-// no output older than o exactly when o is its first.
+// block's first new one was paid in an earlier block. One at or above it
+// was first paid in this block: its list, walked newest first, has no
+// output older than o exactly when o is its first — and when the list is
+// long (an address reused thousands of times later), the block's outputs
+// before o tell instead, so the answer costs at most a block's outputs.
 func firstOutput(ix TxIndex, id, o, h int64) bool {
-	if bx, ok := ix.(blockFirstAddresser); ok {
+	bx, scan := ix.(blockFirstAddresser)
+	if scan {
 		if first, err := bx.BlockFirstAddress(h); err == nil && id < first {
 			return false
 		}
 	}
-	fresh := true
+	fresh, steps := true, 0
 	ix.AddressOutputs(id, func(x int64) bool {
 		if x < o {
 			fresh = false
 		}
-		return fresh
+		steps++
+		return fresh && (!scan || steps <= firstWalk)
 	})
-	return fresh
+	if !fresh || !scan || steps <= firstWalk {
+		return fresh
+	}
+	blk, err := bx.BlockAt(h)
+	if err != nil {
+		return false
+	}
+	for x := blk.FirstOut; x < o; x++ {
+		if ix.OutputAt(x).AddrID == id {
+			return false
+		}
+	}
+	return true
 }
 
 // nextSpend reads the shape of the transaction holding input in, which

@@ -103,8 +103,9 @@ func TestScanBuildEqualsFromIndexBuild(t *testing.T) {
 
 // TestScanFreshnessMatchesFromIndex checks the scanner's freshness (its
 // chain-order counter) against FromIndex's (firstOutput: the block's first
-// address id, else the address's list) and against a plain walk of the
-// whole list, for every output of the world.
+// address id, else the address's list or, past firstWalk outputs, the
+// block's) and against a plain walk of the whole list, for every output of
+// the world.
 func TestScanFreshnessMatchesFromIndex(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a 40k-tx world")
@@ -132,9 +133,14 @@ func TestScanFreshnessMatchesFromIndex(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, fi := oldest == o, firstOutput(w.ix, a, o, tx.Height); first != want || fi != want {
-			t.Fatalf("output %d of address %d: scanner %v, FromIndex %v, the address's oldest output %d", o, a, first, fi, oldest)
+		want := oldest == o
+		for _, walk := range []int{64, 1} { // 1: the block scan for every list longer than one
+			firstWalk = walk
+			if fi := firstOutput(w.ix, a, o, tx.Height); first != want || fi != want {
+				t.Fatalf("output %d of address %d: scanner %v, FromIndex %v (walk %d), the address's oldest output %d", o, a, first, fi, walk, oldest)
+			}
 		}
+		firstWalk = 64
 		if first {
 			fresh++
 		} else {
