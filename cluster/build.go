@@ -420,11 +420,17 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		return ins, err
 	}
 	// Then what the run's spends add to earlier transactions.
+	return ins, b.revisit(ix, from, to)
+}
+
+// revisit applies the pairs the spends by transactions from..to-1 add to
+// earlier transactions (revisitPairs).
+func (b *builder) revisit(ix TxIndex, from, to int64) error {
 	pairs, err := b.revisitPairs(ix, from, to)
 	for i := 0; err == nil && i < len(pairs); i++ {
 		err = b.apply(&pairs[i])
 	}
-	return ins, err
+	return err
 }
 
 // decide computes the pairs of one chunk.
@@ -683,11 +689,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	if m.RevisitFrom > 0 {
 		// A live clusterer's revisits left pending: first, as it would.
 		b.workers = opts.Workers
-		pairs, err := b.revisitPairs(ix, m.RevisitFrom, m.Txs)
-		for i := 0; err == nil && i < len(pairs); i++ {
-			err = b.apply(&pairs[i])
-		}
-		if err != nil {
+		if err := b.revisit(ix, m.RevisitFrom, m.Txs); err != nil {
 			return res, err
 		}
 		m.RevisitFrom = 0

@@ -919,13 +919,6 @@ func (l *Live) apply(pairs []Pair, from, to, ins, addrs int64) error {
 	if from > 0 && l.b.pol.Change != nil && l.b.pol.Change.readsSpends() {
 		l.cur.RevisitFrom = from // revisit (Idle, or the next Advance)
 	}
-	l.countApplied(addrs)
-	return nil
-}
-
-// countApplied updates the applied state's counts after an apply (the
-// caller excludes readers) and shows it to readers.
-func (l *Live) countApplied(addrs int64) {
 	l.cur.Links, l.cur.Refused = l.b.links, l.b.refused
 	l.cur.Addresses = max(l.cur.Addresses, addrs)
 	l.cur.Clusters = l.cur.Addresses - l.cur.Links
@@ -936,6 +929,7 @@ func (l *Live) countApplied(addrs int64) {
 	if !l.private {
 		l.setView()
 	}
+	return nil
 }
 
 // revisit decides and applies the pending revisits (Manifest.RevisitFrom):
@@ -962,19 +956,10 @@ func (l *Live) revisit(ix BuildIndex) (did bool, err error) {
 	if !l.private {
 		l.prefault(pairs)
 	}
-	if g != nil && !l.private {
-		g.Lock()
-		defer g.Unlock()
-	}
-	l.b.sink = liveSink{l}
-	for i := range pairs {
-		if err := l.b.apply(&pairs[i]); err != nil {
-			return true, err
-		}
-	}
+	// Applied as a block's links, the transactions and addresses as they
+	// are; readers see the revisits made.
 	l.cur.RevisitFrom = 0
-	l.countApplied(l.cur.Addresses)
-	return true, nil
+	return true, l.apply(pairs, 0, l.cur.Txs, 0, l.cur.Addresses)
 }
 
 // setView points the readers' Clustering at the current state (the

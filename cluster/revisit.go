@@ -3,7 +3,6 @@ package cluster
 import (
 	"cmp"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 
@@ -40,9 +39,9 @@ func (p Policy) readsSpends() bool {
 // spendMatters tells, per change rule reading spends, whether a spend of
 // an output of t by s may change the rule's finding on t; spent is how
 // many of t's outputs are spent (s's spend included). A necessary
-// condition only: the view decides. Rules not listed may always change.
+// condition only: the view decides. Rules neither listed nor spendFree
+// may always change (spendMayMatter).
 var spendMatters = map[string]func(t, s *index.Tx, spent int) bool{
-	RuleOneTimeChange: never, RuleAddrTypeMatch: never, RuleRoundPayment: never, RuleOptimalChange: never,
 	RuleLocktime: locktimeMatters, RuleBIP69: fingerprintMatters, RulePeelChain: peelMatters, RuleBatchChain: batchMatters,
 	// DefaultPolicy's composition: one-time change confirmed by
 	// AddrTypeMatch, RoundPayment, OptimalChange, LocktimeFingerprint or
@@ -52,7 +51,15 @@ var spendMatters = map[string]func(t, s *index.Tx, spent int) bool{
 	},
 }
 
-func never(t, s *index.Tx, spent int) bool { return false }
+// spendMayMatter is spendMatters for rule name, false for the spendFree
+// rules.
+func spendMayMatter(name string, t, s *index.Tx, spent int) bool {
+	if spendFree[name] {
+		return false
+	}
+	f, ok := spendMatters[name]
+	return !ok || f(t, s, spent)
+}
 
 // locktimeMatters: LocktimeFingerprint fires only on an anti-fee-sniping
 // transaction with two outputs both spent.
@@ -246,10 +253,15 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 	if t.Coinbase || t.NOut < 2 {
 		return out, true, nil // nothing to revisit, in any pass
 	}
+	// The outputs' spending inputs, read once.
+	rv.marks = rv.marks[:0]
+	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
+		rv.marks = append(rv.marks, spentBy(ix, o))
+	}
 	if !revisitAll {
 		nSpent := 0
-		for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
-			if sb := spentBy(ix, o); sb >= 0 && sb < rs.cutAfter {
+		for _, sb := range rv.marks {
+			if sb >= 0 && sb < rs.cutAfter {
 				nSpent++
 			}
 		}
@@ -260,7 +272,7 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 				return out, false, err
 			}
 			for _, r := range p.Rules {
-				if f, ok := spendMatters[r.Name]; r.Clusters && (!ok || f(&t, &s, nSpent)) {
+				if r.Clusters && spendMayMatter(r.Name, &t, &s, nSpent) {
 					may = true
 					break
 				}
@@ -295,7 +307,7 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 	}
 	// The view as the spends before the run left it.
 	for v := range tx.Outputs {
-		if sb := spentBy(ix, t.FirstOut+int64(v)); sb >= rs.cutBefore {
+		if rv.marks[v] >= rs.cutBefore {
 			tx.Outputs[v].Next, tx.Outputs[v].nextPending = nil, false
 		}
 	}
@@ -313,8 +325,9 @@ func (rs *revisitScope) pairs(rv *revisitView, n int64, spenders [][2]int64, out
 // revisitView builds the view of an earlier transaction for a revisit
 // with the reads of the build's chain-order scanner and nothing more:
 // addresses as id stand-ins, outpoints only for rules reading them, the
-// spending transactions' shapes resolved on a rule's first read. It is FromIndex's view with MaxNextSize 1 (what
-// TestFollowedEqualsFull and TestScanBuildEqualsFromIndexBuild compare).
+// spending transactions' shapes resolved on a rule's first read. It is
+// FromIndex's view with MaxNextSize 1 (what TestFollowedEqualsFull and
+// TestScanBuildEqualsFromIndexBuild compare).
 type revisitView struct {
 	tx      Tx
 	ix      ScanIndex
@@ -324,7 +337,9 @@ type revisitView struct {
 	// spenders are the spending transactions known already (output,
 	// transaction): the revisit's own.
 	spenders [][2]int64
-	err      error
+	// marks are the outputs' spending inputs (spentBy), for the revisit.
+	marks []int64
+	err   error
 }
 
 func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*Tx, error) {
@@ -362,13 +377,12 @@ func (v *revisitView) next(vout int) *NextSpend {
 	if sn < 0 {
 		sn, _ = v.ix.TxOfInputFrom(v.spentBy[vout], v.n+1)
 	}
-	st, err := v.ix.TxAt(sn)
+	nx, err := shapeOf(v.ix, sn, v.n, vout)
 	if err != nil {
 		if v.err == nil {
-			v.err = fmt.Errorf("tx %d output %d: spending transaction: %w", v.n, vout, err)
+			v.err = err
 		}
 		return nil
 	}
-	return &NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
-		LockTime: st.LockTime, Height: st.Height}
+	return &nx
 }

@@ -14,7 +14,6 @@ import (
 type ScanIndex interface {
 	BuildIndex
 	BlockFirstAddress(h int64) (int64, error)
-	NewestOutput(id int64) int64
 	TxOfInputFrom(i, from int64) (int64, int64)
 	TxOfOutputBefore(o, before int64) (int64, int64)
 	OutputNoSpend(o int64) index.Output
@@ -306,14 +305,25 @@ func (s *scanner) outputs(t *index.Tx) error {
 // found forward from the view's transaction.
 func (s *scanner) resolveNext(vout int) *NextSpend {
 	sn, _ := s.ix.TxOfInputFrom(s.spentBy[vout], s.txNum+1)
-	st, err := s.ix.TxAt(sn)
+	nx, err := shapeOf(s.ix, sn, s.txNum, vout)
 	if err != nil {
 		if s.err == nil {
-			s.err = fmt.Errorf("tx %d output %d: spending transaction: %w", s.txNum, vout, err)
+			s.err = err
 		}
 		return nil
 	}
-	s.nexts = append(s.nexts, NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
-		LockTime: st.LockTime, Height: st.Height})
+	s.nexts = append(s.nexts, nx)
 	return &s.nexts[len(s.nexts)-1]
+}
+
+// shapeOf is the shape of transaction sn, which spends output vout of
+// transaction n: what the build's views read of a spender (FromIndex's
+// NextSpend with MaxNextSize 1).
+func shapeOf(ix TxIndex, sn, n int64, vout int) (NextSpend, error) {
+	st, err := ix.TxAt(sn)
+	if err != nil {
+		return NextSpend{}, fmt.Errorf("tx %d output %d: spending transaction: %w", n, vout, err)
+	}
+	return NextSpend{Txid: st.Txid, NIn: int(st.NIn), NOut: int(st.NOut), Version: st.Version,
+		LockTime: st.LockTime, Height: st.Height}, nil
 }

@@ -846,11 +846,7 @@ func (ix *Index) syncLazyFilesUnless(stop func() bool) error {
 		}
 		errs <- err
 	}()
-	e1, e2 := <-errs, <-errs
-	if errors.Is(e2, ErrYielded) && e1 == nil {
-		return ErrYielded
-	}
-	return errors.Join(e1, e2)
+	return errors.Join(<-errs, <-errs)
 }
 
 // LastCommit returns the step times of the writer's last commit.
