@@ -36,6 +36,10 @@ type column struct {
 	chunks  [][]byte
 	chunkSz int
 	pendLen int64
+	// inPlace: records are written in place at random (spent.col,
+	// alast.col), not only appended (adviseHuge); mapped: the file was
+	// mapped once already.
+	inPlace, mapped bool
 	// visible, when >= 0, caps the bytes readers see (read-only opens of an
 	// unrecovered index see the last commit, not the records past it).
 	visible int64
@@ -44,7 +48,9 @@ type column struct {
 // chunkBytes is the target size of a pending chunk.
 const chunkBytes = 4 << 20
 
-func openColumn(dir, name string, width int, write bool) (*column, error) {
+// openColumn opens (write: or creates) column name of records of width
+// bytes; inPlace: its records are also written in place at random.
+func openColumn(dir, name string, width int, write, inPlace bool) (*column, error) {
 	p := dir + "/" + name
 	flag := os.O_RDONLY
 	if write {
@@ -59,7 +65,7 @@ func openColumn(dir, name string, width int, write bool) (*column, error) {
 		f.Close()
 		return nil, err
 	}
-	c := &column{name: name, path: p, f: f, width: width, fileLen: st.Size(), write: write, visible: -1}
+	c := &column{name: name, path: p, f: f, width: width, fileLen: st.Size(), write: write, visible: -1, inPlace: inPlace}
 	c.chunkSz = chunkBytes / width * width
 	if err := c.remap(); err != nil {
 		f.Close()
@@ -95,6 +101,10 @@ func (c *column) remap() error {
 	m, err := syscall.Mmap(int(c.f.Fd()), 0, int(size), prot, syscall.MAP_SHARED)
 	if err != nil {
 		return fmt.Errorf("mmap %s (%d bytes): %w", c.name, size, err)
+	}
+	if c.write {
+		adviseHuge(c.f, m, c.fileLen, c.inPlace, !c.mapped)
+		c.mapped = true
 	}
 	c.region = m
 	c.mm = m[:c.fileLen:c.fileLen]

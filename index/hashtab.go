@@ -94,7 +94,7 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 		}
 		return t, nil
 	}
-	if err := t.mapFile(st.Size(), write); err != nil {
+	if err := t.mapFile(st.Size(), write, true); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (t *hashTable) init(log2 uint32) error {
 	if err := t.f.Truncate(size); err != nil {
 		return fmt.Errorf("size hash table %s: %w", t.name, err)
 	}
-	if err := t.mapFile(size, true); err != nil {
+	if err := t.mapFile(size, true, false); err != nil {
 		return err
 	}
 	copy(t.mm[0:4], htMagic[:])
@@ -116,7 +116,9 @@ func (t *hashTable) init(log2 uint32) error {
 	return nil
 }
 
-func (t *hashTable) mapFile(size int64, write bool) error {
+// mapFile maps the table's file (size bytes); first: at open (see
+// adviseHuge).
+func (t *hashTable) mapFile(size int64, write, first bool) error {
 	prot := syscall.PROT_READ
 	if write {
 		prot |= syscall.PROT_WRITE
@@ -128,6 +130,9 @@ func (t *hashTable) mapFile(size int64, write bool) error {
 	if string(m[0:4]) != string(htMagic[:]) && binary.LittleEndian.Uint32(m[8:]) != 0 {
 		syscall.Munmap(m)
 		return fmt.Errorf("hash table %s: bad magic", t.name)
+	}
+	if write {
+		adviseHuge(t.f, m, size, true, first)
 	}
 	t.mm = m
 	t.slots = m[htHdrSize:]
@@ -420,7 +425,7 @@ func (t *hashTable) install(g *grown) error {
 	}
 	t.close()
 	nt.f, nt.mm, nt.slots = f, nil, nil
-	if err := nt.mapFile(int64(len(buf)), true); err != nil {
+	if err := nt.mapFile(int64(len(buf)), true, false); err != nil {
 		f.Close()
 		return err
 	}

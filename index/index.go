@@ -183,8 +183,8 @@ func (ix *Index) load(colDir string) error {
 		return fmt.Errorf("index in %s is for network %s, not %s", ix.dir, net.Name, ix.opts.Network.Name)
 	}
 	ix.net = net
-	open := func(name string, width int) (*column, error) {
-		c, err := openColumn(colDir, name, width, ix.opts.Write)
+	open := func(name string, width int, inPlace bool) (*column, error) {
+		c, err := openColumn(colDir, name, width, ix.opts.Write, inPlace)
 		if err == nil {
 			ix.cols = append(ix.cols, c)
 		}
@@ -216,7 +216,8 @@ func (ix *Index) load(colDir string) error {
 		{&ix.akeys, "addrkeys.dat", 1, keyBytes},
 	}
 	for _, s := range specs {
-		if *s.dst, err = open(s.name, s.width); err != nil {
+		// spent.col and alast.col are also written in place at random.
+		if *s.dst, err = open(s.name, s.width, s.dst == &ix.spent || s.dst == &ix.alast); err != nil {
 			return err
 		}
 		(*s.dst).committed = s.count
