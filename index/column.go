@@ -38,8 +38,8 @@ type column struct {
 	pendLen int64
 	// inPlace: records are written in place at random (spent.col,
 	// alast.col), not only appended (adviseHuge); mapped: the file was
-	// mapped once already.
-	inPlace, mapped bool
+	// mapped once already; huge: mapped with huge pages.
+	inPlace, mapped, huge bool
 	// visible, when >= 0, caps the bytes readers see (read-only opens of an
 	// unrecovered index see the last commit, not the records past it).
 	visible int64
@@ -103,7 +103,7 @@ func (c *column) remap() error {
 		return fmt.Errorf("mmap %s (%d bytes): %w", c.name, size, err)
 	}
 	if c.write {
-		adviseHuge(c.f, m, c.fileLen, c.inPlace, !c.mapped)
+		c.huge = adviseHuge(c.f, m, c.fileLen, c.inPlace, !c.mapped)
 		c.mapped = true
 	}
 	c.region = m

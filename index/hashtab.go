@@ -52,6 +52,8 @@ type hashTable struct {
 	// exclusion of readers (the workspace gate).
 	deferSlots bool
 	pend       map[uint64]uint64
+	// huge: mapped with huge pages (adviseHuge).
+	huge bool
 }
 
 const (
@@ -132,7 +134,7 @@ func (t *hashTable) mapFile(size int64, write, first bool) error {
 		return fmt.Errorf("hash table %s: bad magic", t.name)
 	}
 	if write {
-		adviseHuge(t.f, m, size, true, first)
+		t.huge = adviseHuge(t.f, m, size, true, first)
 	}
 	t.mm = m
 	t.slots = m[htHdrSize:]

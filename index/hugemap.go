@@ -3,6 +3,7 @@ package index
 import (
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // Huge pages for the index's mappings.
@@ -38,18 +39,56 @@ var (
 )
 
 const (
-	fadvDontNeed = 4 // POSIX_FADV_DONTNEED
+	fadvDontNeed     = 4  // POSIX_FADV_DONTNEED
+	madvPopulateRead = 22 // MADV_POPULATE_READ (Linux 5.14)
 )
 
 // adviseHuge asks for huge pages over mapping m of file f (of size
-// bytes), when the policy above allows it; first: the file's first
-// mapping in this process (its clean cached pages are dropped first).
-func adviseHuge(f *os.File, m []byte, size int64, inPlace, first bool) {
+// bytes), when the policy above allows it, and reports whether it did;
+// first: the file's first mapping in this process (its clean cached pages
+// are dropped first).
+func adviseHuge(f *os.File, m []byte, size int64, inPlace, first bool) bool {
 	if len(m) == 0 || size > hugeMax || (inPlace && size > hugeInPlaceMax) {
-		return
+		return false
 	}
 	if first {
 		syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0)
 	}
-	syscall.Madvise(m, syscall.MADV_HUGEPAGE)
+	return syscall.Madvise(m, syscall.MADV_HUGEPAGE) == nil
+}
+
+// Warm reads into memory the files this writer mapped with huge pages —
+// the hash tables first, then spent.col and alast.col, then the other
+// columns — up to budget bytes, and returns the bytes read in. Their
+// cached pages were dropped at open (adviseHuge): without it a
+// follower's first blocks read them from disk, 2 MiB per fault, on the
+// block's path. It only reads (MADV_POPULATE_READ; a kernel without it
+// warms nothing); the caller keeps the writer from remapping meanwhile
+// (readers may go on).
+func (ix *Index) Warm(budget int64) int64 {
+	var maps [][]byte
+	for _, t := range []*hashTable{ix.txTab, ix.addrTab} {
+		if t != nil && t.huge {
+			maps = append(maps, t.mm)
+		}
+	}
+	for _, inPlace := range []bool{true, false} {
+		for _, c := range ix.cols {
+			if c.huge && c.inPlace == inPlace {
+				maps = append(maps, c.mm) // the file's bytes, not the room past them
+			}
+		}
+	}
+	var done int64
+	for _, m := range maps {
+		n := min(int64(len(m)), budget-done) &^ (4<<10 - 1)
+		if n <= 0 {
+			break
+		}
+		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&m[0])), uintptr(n), madvPopulateRead); errno != 0 {
+			break
+		}
+		done += n
+	}
+	return done
 }

@@ -1,6 +1,8 @@
 package index_test
 
 import (
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -10,7 +12,8 @@ import (
 // TestWriterMapsHugePages checks the huge-page policy (index/hugemap.go)
 // on a followed world: a writer's mappings ask for huge pages, except the
 // files written in place at random once they are larger than their limit
-// and any file larger than the general one; a reader's never do. The index reads the same either way (the rest of
+// and any file larger than the general one; a reader's never do. Warm
+// reads in what was advised, within its budget. The index reads the same either way (the rest of
 // the suite runs with the hints).
 func TestWriterMapsHugePages(t *testing.T) {
 	probe, err := syscall.Mmap(-1, 0, 4<<20, syscall.PROT_READ, syscall.MAP_PRIVATE|syscall.MAP_ANON)
@@ -41,6 +44,25 @@ func TestWriterMapsHugePages(t *testing.T) {
 		}
 	}
 	check("writer", ix, func(string) bool { return true })
+	// Warm reads in every advised file, whole (to a page), within its
+	// budget: here all 12 files, then the first two pages of the first.
+	var files int64
+	for _, pat := range []string{"*.col", "*.hash", "*.dat"} {
+		ms, _ := filepath.Glob(filepath.Join(dir, "chain", pat))
+		for _, p := range ms {
+			fi, err := os.Stat(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files += fi.Size() &^ (4<<10 - 1)
+		}
+	}
+	if n := ix.Warm(1 << 40); n != files || n == 0 {
+		t.Errorf("Warm read in %d bytes, the files hold %d", n, files)
+	}
+	if n := ix.Warm(8<<10 + 100); n != 8<<10 {
+		t.Errorf("Warm within 8 KiB + 100 bytes read in %d bytes", n)
+	}
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,6 +72,9 @@ func TestWriterMapsHugePages(t *testing.T) {
 	}
 	check("reader", ro, func(string) bool { return false })
 	sameViews(t, "reader", views(t, ro), wantViews)
+	if n := ro.Warm(1 << 40); n != 0 {
+		t.Errorf("a reader's Warm read in %d bytes (it maps nothing with huge pages)", n)
+	}
 	if err := ro.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -282,6 +282,14 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		// And the compiled watchlist.
 		_, err = m.watchSet(ctx, v)
 	}
+	if err == nil {
+		// The index's files mapped with huge pages, read back in now
+		// rather than by the first block's lookups.
+		t0 := time.Now()
+		if n := m.ws.Index.Warm(warmIndexBytes); n > 0 {
+			m.log.Info("index warmed", "mib", n>>20, "ms", time.Since(t0).Milliseconds())
+		}
+	}
 	m.ws.Gate.RUnlock()
 	if err == nil && !m.opts.NoCluster {
 		// Likewise the live clustering with its tags, and its memos as if
@@ -360,6 +368,10 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 // decides again when the follower starts (Live.Warm): about a day of a
 // busy chain's sweeps at the simulator's block size, ~15 mainnet blocks.
 const warmTxs = 50_000
+
+// warmIndexBytes is how much of the index a follower reads in when it
+// starts (index.Index.Warm).
+const warmIndexBytes = 1 << 30
 
 // Wake makes Run poll the node now instead of at its next poll: call it
 // on a new-block notification (Bitcoin Core's ZMQ hashblock, a
