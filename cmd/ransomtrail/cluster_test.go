@@ -222,6 +222,32 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if d.Links != b.Links || d.Precision < 0.95 || d.Recall < m.Recall || m.Links == 0 || m.Links > d.Links {
 		t.Fatalf("eval: %s", out)
 	}
+	// The stored clustering (the default policy's build above) scores as
+	// the default policy built in memory.
+	out, _, err = runCmd(t, "eval", "clustering", "--stored", "--data", data, "--truth", filepath.Join(world, "truth"), "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sev struct {
+		Policies map[string]json.RawMessage `json:"policies"`
+		Stored   *struct {
+			Precision    float64 `json:"pairwise_precision"`
+			Recall       float64 `json:"pairwise_recall"`
+			ARI          float64 `json:"adjusted_rand_index"`
+			Purity       float64 `json:"largest_cluster_purity"`
+			Links        int64   `json:"links"`
+			Policy       string  `json:"policy"`
+			ClusteredTxs int64   `json:"clustered_txs"`
+		} `json:"stored"`
+		Txs int64 `json:"txs"`
+	}
+	if err := json.Unmarshal([]byte(out), &sev); err != nil {
+		t.Fatal(err, out)
+	}
+	if s := sev.Stored; s == nil || sev.Policies != nil || s.Policy != "default" || s.ClusteredTxs != sev.Txs ||
+		s.Links != d.Links || s.Precision != d.Precision || s.Recall != d.Recall || s.ARI != d.ARI || s.Purity != d.Purity {
+		t.Fatalf("eval --stored: %s\nin memory: %+v", out, d)
+	}
 	// Usage errors.
 	for _, args := range [][]string{
 		{"cluster", "build", "--data", data, "--policy", "nope"},

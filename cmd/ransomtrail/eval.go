@@ -40,9 +40,29 @@ type evalResult struct {
 	Txs        int64                 `json:"txs"`
 	TruthRows  int64                 `json:"truth_rows"`
 	NotIndexed int64                 `json:"truth_rows_not_indexed"`
-	Policies   map[string]evalPolicy `json:"policies"`
+	Policies   map[string]evalPolicy `json:"policies,omitempty"`
 	// RecallRatio is the default policy's recall over multi-input's.
-	RecallRatio float64 `json:"recall_ratio"`
+	RecallRatio float64 `json:"recall_ratio,omitempty"`
+	// Stored is the stored clustering's evaluation (--stored), instead
+	// of the policies built in memory.
+	Stored *evalStored `json:"stored,omitempty"`
+}
+
+// evalStored is the evaluation of the clustering stored in the data
+// directory (the last `cluster build`'s or the follower's).
+type evalStored struct {
+	evalPolicy
+	Policy      string `json:"policy"`
+	PolicyRules string `json:"policy_rules"`
+	GuardSize   uint32 `json:"guard_size"`
+	// ClusteredTxs and ClusteredAddresses are how far it reaches: the
+	// index's addresses past it count as singletons.
+	ClusteredTxs       int64 `json:"clustered_txs"`
+	ClusteredAddresses int64 `json:"clustered_addresses"`
+	// RevisitsPendingFrom, when set, is the first transaction whose
+	// revisits a follower left pending (the next `cluster build` makes
+	// them): links that a full build would hold are still missing.
+	RevisitsPendingFrom int64 `json:"revisits_pending_from,omitempty"`
 }
 
 func runEvalClustering(ctx context.Context, e *env, args []string) error {
@@ -51,6 +71,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "", "data directory with the index of a simulated chain")
 	truth := fs.String("truth", "", "the simulator's truth directory (addresses.csv); default DIR/../truth")
 	guard := fs.Uint("guard", cluster.DefaultGuardSize, "supercluster guard threshold")
+	stored := fs.Bool("stored", false, "score the clustering stored in --data (the last `cluster build`'s or the follower's) instead of building each policy in memory")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -83,6 +104,10 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	}
 	st := ix.Status()
 	res := evalResult{Truth: *truth, Height: st.Height, Txs: st.Txs, TruthRows: tr.Rows, NotIndexed: tr.NotIndexed, Policies: map[string]evalPolicy{}}
+	if *stored {
+		ix.Close()
+		return evalStoredClustering(e, *data, tr, kinds, res, *jsonOut)
+	}
 	for _, name := range evalPolicies {
 		pol, err := cluster.PolicyByName(name)
 		if err != nil {
@@ -132,4 +157,40 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 func statOK(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// evalStoredClustering scores the clustering stored in data against tr
+// (eval clustering --stored).
+func evalStoredClustering(e *env, data string, tr *cluster.Truth, kinds map[string]string, res evalResult, jsonOut bool) error {
+	ws, err := openWorkspace(data)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	c := ws.Clustering()
+	if c == nil {
+		return fmt.Errorf("no stored clustering in %s: run `ransomtrail cluster build --data %s` first", data, data)
+	}
+	m := c.M
+	sc := &evalStored{evalPolicy: evalPolicy{Scores: cluster.Score(c.Find, tr), Links: c.NumLinks(), Refused: c.NumRefused()},
+		Policy: m.Policy, PolicyRules: m.PolicyRules, GuardSize: m.GuardSize, ClusteredTxs: m.Txs, ClusteredAddresses: c.NumAddresses(),
+		RevisitsPendingFrom: m.RevisitFrom}
+	if kinds != nil {
+		sc.ByKind = cluster.RecallByKind(c.Find, tr, kinds)
+	}
+	res.Policies, res.Stored = nil, sc
+	if jsonOut {
+		return writeJSON(e.stdout, res)
+	}
+	fmt.Fprintf(e.stdout, "truth %s: %d addresses (%d not indexed), chain height %d, %d txs\n", res.Truth, tr.Rows, tr.NotIndexed, res.Height, res.Txs)
+	fmt.Fprintf(e.stdout, "stored clustering: policy %s, guard %d, %d of %d txs and %d addresses clustered\n", sc.Policy, sc.GuardSize, sc.ClusteredTxs, res.Txs, sc.ClusteredAddresses)
+	fmt.Fprintf(e.stdout, "%9s %9s %9s %8s %8s %10s %8s %8s\n", "precision", "recall", "ARI", "links", "refused", "clusters", "largest", "purity")
+	fmt.Fprintf(e.stdout, "%9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", sc.Precision, sc.Recall, sc.ARI, sc.Links, sc.Refused, sc.Clusters, sc.LargestSize, sc.LargestPurity)
+	if sc.RevisitsPendingFrom > 0 {
+		fmt.Fprintf(e.stdout, "revisits pending from tx %d (the next `cluster build` makes them)\n", sc.RevisitsPendingFrom)
+	}
+	for _, k := range sc.ByKind {
+		fmt.Fprintf(e.stdout, "  recall %-22s %.3f of %d true pairs\n", k.Kind, k.Recall, k.TruePairs)
+	}
+	return nil
 }
