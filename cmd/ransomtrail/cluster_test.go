@@ -34,6 +34,9 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if _, _, err := runCmd(t, "cluster", "export", "--data", data); err == nil || !strings.Contains(err.Error(), "cluster build") {
 		t.Fatalf("export without a build: %v", err)
 	}
+	if _, _, err := runCmd(t, "eval", "clustering", "--stored", "--data", data, "--truth", filepath.Join(world, "truth")); err == nil || !strings.Contains(err.Error(), "cluster build") {
+		t.Fatalf("eval --stored without a build: %v", err)
+	}
 	out, _, err := runCmd(t, "cluster", "build", "--data", data, "--json")
 	if err != nil {
 		t.Fatal(err)
