@@ -151,14 +151,13 @@ func BenchmarkFollowBlock(b *testing.B) {
 	defer stop()
 	waitBench(b, "the baseline", func() bool {
 		ft, ok, _ := ws.State.Alerts().FollowedTip(ctx)
-		return ok && ft.Height == w.held && m.Stats().Collections >= 1 // started
+		return ok && ft.Height == w.held
 	})
 	var e2e, step, alerts, ingest, build, match []float64
 	var cDecide, cPrefault, cApply, cSync, cPersist []float64 // the live clustering's phases
 	var blockTxs []int64
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
 	var idlePersist []float64                                                  // the clustering's persist while idle (RANSOMTRAIL_BENCH_PERSIST_EACH_BLOCK)
-	var collections []float64                                                  // the garbage collection ending the idle work
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
@@ -187,12 +186,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 				return m.Stats().ClusterPersists >= h-w.held
 			})
 		}
-		// And the garbage collection that ends the idle work.
-		waitBench(b, "block "+strconv.FormatInt(h, 10)+"'s idle collection", func() bool {
-			return m.Stats().Collections >= h-w.held+1 // +1: the start's
-		})
 		st := m.Stats()
-		collections = append(collections, ms(st.LastCollection))
 		checkpoint = append(checkpoint, ms(st.LastCheckpoint))
 		idlePersist = append(idlePersist, ms(st.LastClusterPersist))
 		cAppend = append(cAppend, ms(st.LastCommit.Append))
@@ -263,7 +257,6 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.Logf("index commit per block (median / max ms): append %.2f / %.2f, fsync columns %.2f / %.2f, marks %.2f / %.2f, fsync tables %.2f / %.2f, manifest %.2f / %.2f; idle checkpoint after the block %.1f / %.1f",
 		med(cAppend), max1(cAppend), med(cSyncCols), max1(cSyncCols), med(cMarks), max1(cMarks), med(cSyncTabs), max1(cSyncTabs), med(cManifest), max1(cManifest), med(checkpoint), max1(checkpoint))
 	b.ReportMetric(med(checkpoint), "checkpoint-ms")
-	b.ReportMetric(med(collections), "idle-gc-ms")
 	if opts.ClusterPersistEvery > 0 {
 		b.ReportMetric(med(idlePersist), "idle-persist-ms")
 	}

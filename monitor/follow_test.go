@@ -155,12 +155,6 @@ func TestFollowRealNode(t *testing.T) {
 		defer ws.Gate.RUnlock()
 		return !ws.Index.PendingSync()
 	})
-	// It ends its idle work with a garbage collection (as it ended its
-	// start).
-	waitFor(t, "the idle garbage collection", 30*time.Second, func() bool {
-		st := m.Stats()
-		return st.Collections >= 2 && st.LastCollection > 0
-	})
 	recv := alertsOf(t, m, txidIs(payID, KindReceive))[0]
 	if recv.ValueSat != 10e8 || recv.Address != watched || *recv.BlockHash != hashOf(payBlock) || recv.Height != nw.n.Height(t) {
 		t.Errorf("receive alert: %+v", recv)

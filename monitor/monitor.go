@@ -13,7 +13,6 @@
 package monitor
 
 import (
-	"runtime"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -157,11 +156,6 @@ type Stats struct {
 	// counts them.
 	LastClusterPersist time.Duration
 	ClusterPersists    int64
-	// LastCollection is the last garbage collection made while idle
-	// (after the start and after a block's idle work; outside LastStep);
-	// Collections counts them.
-	LastCollection time.Duration
-	Collections    int64
 	// LastCommit is the index's last commit's steps.
 	LastCommit index.CommitTimes
 	// ZMQ notifications (Options.ZMQ): block and transaction messages,
@@ -314,7 +308,6 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		}
 		return err
 	}
-	m.collect() // the start's garbage
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -357,9 +350,6 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 					m.idleClustering(ctx)
 					if !m.wakePending() {
 						m.refreshAttribution(ctx)
-					}
-					if !m.wakePending() {
-						m.collect()
 					}
 				}
 				break
@@ -650,22 +640,6 @@ func (m *Monitor) idleClustering(ctx context.Context) {
 // load at which a block's insert would (index.GrowTablesAhead): the rebuild
 // then holds no block. A failure is logged; the insert that reaches the
 // load doubles the table as before.
-// collect makes a garbage collection while idle: the start's and a
-// block's garbage are collected now rather than by a cycle that the next
-// block's allocations would start beside its step. Measured on the 2 M-tx
-// world, a cycle marks a ~250 MB heap in 40–240 ms of CPU, which on two
-// cores a step shares with the decide (docs/BENCHMARKS.md, "Garbage
-// collected while idle"). With a collection after each block, the next
-// block starts with its heap goal twice the live heap, more than a block
-// allocates. A block announced meanwhile waits for it (it cannot be
-// interrupted).
-func (m *Monitor) collect() {
-	t0 := time.Now()
-	runtime.GC()
-	d := time.Since(t0)
-	m.count(func(s *Stats) { s.LastCollection, s.Collections = d, s.Collections+1 })
-}
-
 func (m *Monitor) growTables() {
 	t0 := time.Now()
 	if err := m.ws.Index.GrowTablesAhead(m.ws.Gate.Lock, m.ws.Gate.Unlock); err != nil {
