@@ -213,12 +213,14 @@ func TestServeZMQ(t *testing.T) {
 			} `json:"zmq"`
 		} `json:"follower"`
 	}
-	notifyUntil(t, send, hash, "the server's index to reach block 4", func() bool {
+	// The index shows the block as soon as it is committed; the follower
+	// counts it once the step's matching and clustering are done.
+	notifyUntil(t, send, hash, "the server's index to reach block 4, and its step to end", func() bool {
 		code, body := apiDo(t, "GET", base+"healthz", "", &h)
 		if code != 200 {
 			t.Fatalf("healthz: %d %s", code, body)
 		}
-		return h.Height == 4
+		return h.Height == 4 && h.Follower != nil && h.Follower.Blocks >= 1
 	})
 	if !h.Following {
 		t.Errorf("healthz: not following")
