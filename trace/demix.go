@@ -625,6 +625,12 @@ func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, co
 	})
 	budget := p.MaxCombos
 	listed := max(p.MaxAmbiguity+1, 10)
+	// top[r] is the sum of the r largest values: the most a completion of
+	// r more payouts can add.
+	top := make([]int64, min(p.MaxParts, len(cands))+1)
+	for r := 1; r < len(top); r++ {
+		top[r] = top[r-1] + cands[len(cands)-r].value
+	}
 	for k := 1; k <= p.MaxParts && k <= len(cands); k++ {
 		lo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
 		hi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
@@ -646,13 +652,19 @@ func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, co
 				}
 				return true
 			}
-			for j := start; j < len(cands); j++ {
+			rest := k - len(pick) - 1
+			for j := start; j < len(cands)-rest; j++ {
+				// Ascending values: a set through j that cannot reach lo
+				// even with the rest largest values is skipped (a larger j
+				// may), one that exceeds hi with the next rest ones ends
+				// the loop.
+				if sum+cands[j].value+top[rest] < lo {
+					continue
+				}
 				budget--
 				if budget < 0 {
 					return false
 				}
-				rest := k - len(pick) - 1
-				// ascending values: the smallest completion is the next rest ones
 				if sum+cands[j].value*int64(rest+1) > hi {
 					break
 				}

@@ -1,0 +1,119 @@
+package trace
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// findSetsBrute is findSets by full enumeration (no pruning, no budget):
+// the sets of the fewest payouts whose sum fits, in findSets' order.
+func findSetsBrute(cands []payoutOut, v int64, p DemixParams) (sets [][]int64, parts int) {
+	c := slices.Clone(cands)
+	slices.SortFunc(c, func(a, b payoutOut) int {
+		if a.value != b.value {
+			return int(a.value - b.value)
+		}
+		return int(a.out - b.out)
+	})
+	for k := 1; k <= p.MaxParts && k <= len(c); k++ {
+		lo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
+		hi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
+		var pick []int
+		var rec func(start int, sum int64)
+		rec = func(start int, sum int64) {
+			if len(pick) == k {
+				if sum >= lo && sum <= hi {
+					s := make([]int64, k)
+					for i, j := range pick {
+						s[i] = c[j].out
+					}
+					sets = append(sets, s)
+				}
+				return
+			}
+			for j := start; j < len(c); j++ {
+				pick = append(pick, j)
+				rec(j+1, sum+c[j].value)
+				pick = pick[:len(pick)-1]
+			}
+		}
+		rec(0, 0)
+		if len(sets) > 0 {
+			return sets, k
+		}
+	}
+	return nil, 0
+}
+
+// findSets finds what full enumeration finds (the same count, the same
+// first sets), on random candidate lists, whatever its pruning skips.
+func TestFindSetsEqualsEnumeration(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 9))
+	p := DemixParams{FeeMin: 0.01, FeeMax: 0.05, MaxParts: 4, MaxAmbiguity: 1}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p.MaxCombos = 1 << 40
+	for trial := 0; trial < 300; trial++ {
+		n := 1 + r.IntN(18)
+		cands := make([]payoutOut, n)
+		for i := range cands {
+			cands[i] = payoutOut{out: int64(i), value: 1e6 + r.Int64N(5e8)}
+		}
+		// A deposit that some set of 1..4 of them pays out, or not.
+		v := 1e6 + r.Int64N(2e9)
+		if r.IntN(2) == 0 {
+			var sum int64
+			for _, i := range r.Perm(n)[:1+r.IntN(min(4, n))] {
+				sum += cands[i].value
+			}
+			v = int64(float64(sum) / 0.97)
+		}
+		want, wantParts := findSetsBrute(cands, v, p)
+		got, count, parts, exhausted := findSets(slices.Clone(cands), v, p)
+		if exhausted || count != len(want) || (count > 0 && parts != wantParts) {
+			t.Fatalf("trial %d (%d candidates, deposit %d): %d sets of %d (exhausted %v), enumeration %d of %d", trial, n, v, count, parts, exhausted, len(want), wantParts)
+		}
+		for i, s := range got {
+			outs := make([]int64, len(s))
+			for j := range s {
+				outs[j] = s[j].out
+			}
+			if !slices.Equal(outs, want[i]) {
+				t.Fatalf("trial %d: set %d is %v, enumeration %v", trial, i, outs, want[i])
+			}
+		}
+	}
+}
+
+// A deposit paid out in four large parts among many small payouts: the
+// sets of small payouts that cannot reach the deposit are not tried, so
+// the search ends well within a budget that enumerating them would
+// exhaust (C(60, 4) ≈ 487,635 sets).
+func TestFindSetsSkipsSetsThatCannotReach(t *testing.T) {
+	p := DemixParams{MaxCombos: 10_000}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var cands []payoutOut
+	for i := 0; i < 56; i++ {
+		cands = append(cands, payoutOut{out: int64(i), value: 100_000 + int64(i)*1_000})
+	}
+	parts := []int64{5_10_000_000, 5_30_000_000, 5_50_000_000, 5_70_000_000}
+	var sum int64
+	for i, v := range parts {
+		cands = append(cands, payoutOut{out: int64(100 + i), value: v})
+		sum += v
+	}
+	v := int64(float64(sum) / 0.97)
+	sets, count, k, exhausted := findSets(cands, v, p)
+	if exhausted || count != 1 || k != 4 {
+		t.Fatalf("%d sets of %d, exhausted %v; want the one set of the 4 large payouts", count, k, exhausted)
+	}
+	for i, s := range sets[0] {
+		if s.out != int64(100+i) {
+			t.Fatalf("set %v, want the 4 large payouts", sets[0])
+		}
+	}
+}
