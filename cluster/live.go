@@ -791,8 +791,8 @@ const warmTouchBytes = 512 << 20
 // and list-head arrays, newest first, up to limit bytes of each, as the
 // blocks before a first block would have: that block's links then find
 // the pages' translations in the processor's caches. Without it, on the
-// 2 M-tx world, a first block's apply wrote its ~11,700 links in 17–24 ms
-// instead of 3–6 (each random read of a page not touched since the
+// 2 M-tx world, a first block's apply wrote its ~11,700 links in 16–24 ms
+// instead of 4–9 (each random read of a page not touched since the
 // start waited on a page walk; docs/BENCHMARKS.md).
 func (l *Live) touchArrays(limit int64) {
 	var sink uint32
