@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func evalClusteringCommand() command {
@@ -83,11 +85,22 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	if *guard == 0 || *guard > 1<<31-1 {
 		return &usageError{"eval clustering: --guard must be between 1 and 2^31-1"}
 	}
-	ix, err := openIndex(*data)
-	if err != nil {
-		return err
+	// --stored reads the workspace's clustering; otherwise only the index
+	// is needed.
+	var ix *index.Index
+	var ws *workspace.Workspace
+	if *stored {
+		if ws, err = openWorkspace(*data); err != nil {
+			return err
+		}
+		defer ws.Close()
+		ix = ws.Index
+	} else {
+		if ix, err = openIndex(*data); err != nil {
+			return err
+		}
+		defer ix.Close()
 	}
-	defer ix.Close()
 	if *truth == "" {
 		*truth = filepath.Join(*data, "..", "truth")
 	}
@@ -105,8 +118,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	st := ix.Status()
 	res := evalResult{Truth: *truth, Height: st.Height, Txs: st.Txs, TruthRows: tr.Rows, NotIndexed: tr.NotIndexed, Policies: map[string]evalPolicy{}}
 	if *stored {
-		ix.Close()
-		return evalStoredClustering(e, *data, tr, kinds, res, *jsonOut)
+		return evalStoredClustering(e, ws, *data, tr, kinds, res, *jsonOut)
 	}
 	for _, name := range evalPolicies {
 		pol, err := cluster.PolicyByName(name)
@@ -159,14 +171,9 @@ func statOK(path string) bool {
 	return err == nil
 }
 
-// evalStoredClustering scores the clustering stored in data against tr
-// (eval clustering --stored).
-func evalStoredClustering(e *env, data string, tr *cluster.Truth, kinds map[string]string, res evalResult, jsonOut bool) error {
-	ws, err := openWorkspace(data)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
+// evalStoredClustering scores the clustering of ws (opened on data)
+// against tr (eval clustering --stored).
+func evalStoredClustering(e *env, ws *workspace.Workspace, data string, tr *cluster.Truth, kinds map[string]string, res evalResult, jsonOut bool) error {
 	c := ws.Clustering()
 	if c == nil {
 		return fmt.Errorf("no stored clustering in %s: run `ransomtrail cluster build --data %s` first", data, data)
