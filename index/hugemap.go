@@ -11,8 +11,8 @@ import (
 // A followed block's lookups read the hash tables and columns at random.
 // Over 4 KiB pages of the page cache, scattered in physical memory, each
 // such read costs a page walk that itself misses the caches; in a virtual
-// machine (two levels of page tables) it was measured at 1.5–3 µs, against
-// 25–130 ns over 2 MiB pages (docs/BENCHMARKS.md, "Huge pages for the
+// machine (two levels of page tables) it was measured at ~2.3 µs, against
+// ~0.1 µs over 2 MiB pages (BenchmarkMappedRandomReads; docs/BENCHMARKS.md, "Huge pages for the
 // index's mappings"). So a writer's mappings (the follower, an ingest)
 // ask the kernel for transparent huge pages (MADV_HUGEPAGE), and a file's
 // first mapping drops its clean, unmapped pages from the cache

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/ransomtrail/ransomtrail/internal/procio"
 )
 
 // BenchmarkMappedRandomReads measures what adviseHuge is for: random
@@ -19,7 +21,8 @@ import (
 // at a time in random order, as a table's pages come into the cache over
 // a follower's life. Floor: the same reads over the file's 4 KiB pages
 // (no advice); then the same over a fresh file mapped with adviseHuge.
-// Reported: ns per read of each and their ratio (huge / floor).
+// Reported: ns per read of each and their ratio (huge / floor), and the
+// bytes each round's writes and sync dirtied (write_bytes).
 func BenchmarkMappedRandomReads(b *testing.B) {
 	const size, reads, writes, batch = 128 << 20, 12_000, 15_000, 16
 	junk := make([]byte, 256<<20)
@@ -56,6 +59,8 @@ func BenchmarkMappedRandomReads(b *testing.B) {
 			sink += uint64(m[i])
 		}
 		var total time.Duration
+		var written int64 // bytes dirtied by rounds after the first
+		wb0, _ := procio.WriteBytes()
 		idx := make([]int, reads)
 		for round := 0; round < 3*b.N; round++ {
 			for w := 0; w < writes; w++ {
@@ -67,6 +72,10 @@ func BenchmarkMappedRandomReads(b *testing.B) {
 			if err := syscall.Fdatasync(int(f.Fd())); err != nil {
 				b.Fatal(err)
 			}
+			if wb, ok := procio.WriteBytes(); ok && round > 0 { // the first round's start is the file's creation
+				written += wb - wb0
+			}
+			wb0, _ = procio.WriteBytes()
 			for i := range junk {
 				junk[i] = byte(i)
 			}
@@ -82,6 +91,9 @@ func BenchmarkMappedRandomReads(b *testing.B) {
 			total += time.Since(t0)
 		}
 		preSink.Add(sink)
+		if rounds := 3*b.N - 1; rounds > 0 {
+			b.ReportMetric(float64(written)/1e6/float64(rounds), map[bool]string{false: "floor", true: "huge"}[huge]+"-written-MB/sync")
+		}
 		return float64(total.Nanoseconds()) / float64(3*b.N*reads)
 	}
 	b.ResetTimer()

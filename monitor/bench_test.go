@@ -12,7 +12,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -21,6 +20,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/procio"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -161,7 +161,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	var idlePersist []float64                                                  // the clustering's persist while idle (RANSOMTRAIL_BENCH_PERSIST_EACH_BLOCK)
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
-	wb0 := writeBytes(b)
+	wb0, ok0 := procio.WriteBytes()
 	b.ResetTimer()
 	for h := w.held + 1; h <= w.tip; h++ {
 		start := time.Now()
@@ -210,7 +210,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	}
 	b.StopTimer()
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	wb1 := writeBytes(b)
+	wb1, ok1 := procio.WriteBytes()
 	// The followed blocks' sizes, from the index.
 	var bTxs, bIns, bOuts, bSize []float64
 	ws.Gate.RLock()
@@ -231,7 +231,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.Logf("followed blocks (median / max): %.0f / %.0f txs, %.0f / %.0f inputs, %.0f / %.0f outputs, %.0f / %.0f bytes",
 		med(bTxs), max1(bTxs), med(bIns), max1(bIns), med(bOuts), max1(bOuts), med(bSize), max1(bSize))
 	b.Logf("page faults per block: %.0f minor, %.1f major", float64(ru1.Minflt-ru0.Minflt)/float64(len(step)), float64(ru1.Majflt-ru0.Majflt)/float64(len(step)))
-	if wb0 >= 0 && wb1 >= 0 {
+	if ok0 && ok1 {
 		// Bytes the process sent, or dirtied for, storage (a page or
 		// folio counts whole when dirtied): the index's commits and
 		// checkpoints, the clustering's records and persists, the state.
@@ -287,25 +287,6 @@ func BenchmarkFollowBlock(b *testing.B) {
 	b.ReportMetric(max1(build), "cluster-max-ms")
 	b.ReportMetric(med(cApply), "cluster-apply-ms")
 	b.ReportMetric(med(match), "match-ms")
-}
-
-// writeBytes returns the process's write_bytes from /proc/self/io (-1
-// when it cannot be read).
-func writeBytes(tb testing.TB) int64 {
-	b, err := os.ReadFile("/proc/self/io")
-	if err != nil {
-		return -1
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "write_bytes: "); ok {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
 }
 
 // quiet reports whether address id has received at most 3 outputs: a
