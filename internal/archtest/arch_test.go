@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/simworld":   {"*"},
 	"internal/progress":   {},
 	"internal/atomicfile": {},
+	"internal/procio":     {},
 	"internal/btcdtest":   {},
 	"internal/testchain":  {"", "chain"},
 	"internal/indexcheck": {"", "index"},
