@@ -23,7 +23,8 @@ import (
 // ransom payment output and from random addresses, and a floor measured
 // in the same run: reading the same transactions' inputs and outputs
 // (TxAt, InputAt, OutputAt, no tracing). It reports p50/p99 of both and
-// their ratio, with demixing off (the default) and on (suffix -demix).
+// their ratio, with demixing off (the default), on with linked evidence
+// (suffix -demix) and on with amount and timing alone (-demix-amount).
 //
 //	RANSOMTRAIL_TRACE_BENCH_TXS=2000000 go test ./trace -run XXX -bench TraceForward5Hops -benchtime 1x -timeout 60m
 func BenchmarkTraceForward5Hops(b *testing.B) {
@@ -74,8 +75,13 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 		// Demixing off (the default), then on with its default parameters
 		// and a new Tracer per trace, as the API makes one per request (so
 		// no trace reuses the mixer payouts another one read).
-		for _, mode := range []trace.DemixMode{trace.DemixOff, trace.DemixOn} {
-			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode}
+		for _, c := range []struct {
+			mode     trace.DemixMode
+			evidence string
+			sfx      string
+		}{{trace.DemixOff, "", ""}, {trace.DemixOn, "", "-demix"}, {trace.DemixOn, trace.EvidenceAmount, "-demix-amount"}} {
+			mode, sfx := c.mode, c.sfx
+			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode, DemixParams: trace.DemixParams{Evidence: c.evidence}}
 			var lat, floor []time.Duration
 			nodes, truncated, mixed, windowTxs := 0, 0, 0, 0
 			for _, s := range starts {
@@ -103,18 +109,14 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 			}
 			p50, p99 := percentile(lat, 50), percentile(lat, 99)
 			f50, f99 := percentile(floor, 50), percentile(floor, 99)
-			sfx := ""
-			if mode == trace.DemixOn {
-				sfx = "-demix"
-			}
 			b.ReportMetric(ms(p50), "p50-ms"+sfx)
 			b.ReportMetric(ms(p99), "p99-ms"+sfx)
 			b.ReportMetric(ms(f50), "floor-p50-ms"+sfx)
 			b.ReportMetric(ms(f99), "floor-p99-ms"+sfx)
 			b.ReportMetric(float64(p50)/float64(max(f50, 1)), "p50/floor"+sfx)
-			fmt.Fprintf(os.Stderr, "trace 5 hops forward haircut, demix %s, %d-tx world: %d starts (%d ransom payments, %d random addresses), mean %d nodes, %d truncated at the node cap; %d reached a mixer deposit (%d window txs read)\n"+
+			fmt.Fprintf(os.Stderr, "trace 5 hops forward haircut, demix %s%s, %d-tx world: %d starts (%d ransom payments, %d random addresses), mean %d nodes, %d truncated at the node cap; %d reached a mixer deposit (%d window txs read)\n"+
 				"  latency p50 %.2f ms p99 %.2f ms max %.2f ms; floor (read the same txs) p50 %.2f ms p99 %.2f ms; ratio p50 %.1f× p99 %.1f×\n",
-				mode, txs, len(starts), payments, len(starts)-payments, nodes/len(starts), truncated, mixed, windowTxs,
+				mode, map[string]string{"": "", trace.EvidenceAmount: " (evidence amount)"}[c.evidence], txs, len(starts), payments, len(starts)-payments, nodes/len(starts), truncated, mixed, windowTxs,
 				ms(p50), ms(p99), ms(percentile(lat, 100)), ms(f50), ms(f99), float64(p50)/float64(max(f50, 1)), float64(p99)/float64(max(f99, 1)))
 		}
 	}

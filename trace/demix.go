@@ -9,6 +9,7 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/index"
 )
 
@@ -68,14 +69,37 @@ type DemixParams struct {
 	// (0 = DefaultDemixMaxParts).
 	MaxParts int
 	// MaxAmbiguity is the most equally good candidate sets a deposit's
-	// taint is followed into; more and the trace stops at the mixer
-	// (0 = DefaultDemixMaxAmbiguity).
-	MaxAmbiguity int
+	// taint is followed into when they rest on amount and timing alone;
+	// more and the trace stops at the mixer (0 = DefaultDemixMaxAmbiguity).
+	// MaxLinkedAmbiguity is the same for linked sets, whose every payout
+	// goes back to the owner (0 = DefaultDemixMaxLinkedAmbiguity).
+	MaxAmbiguity, MaxLinkedAmbiguity int
 	// MaxScanTxs bounds the transactions of delay windows read per trace
 	// (blocks a Tracer has read before are free); MaxCombos the payout
 	// sets tried per deposit (0 = defaults).
 	MaxScanTxs, MaxCombos int
+	// Evidence is what a candidate set must show beyond amount and timing
+	// ("" = DefaultDemixEvidence): EvidenceLinked, EvidenceLinkedFirst or
+	// EvidenceAmount.
+	Evidence string
+	// LinkMaxCluster is the largest cluster (addresses) that counts as an
+	// owner's wallet for linked evidence (0 = DefaultDemixLinkMaxCluster).
+	LinkMaxCluster int
 }
+
+// Demixing evidence: what a payout set must show beyond amount and timing.
+const (
+	// EvidenceLinked follows only sets whose every payout goes back to the
+	// owner: a cluster the trace reached by chain links before the mixer
+	// (or one attributed with the same non-service label). Other deposits
+	// end as no-link.
+	EvidenceLinked = "linked"
+	// EvidenceLinkedFirst prefers linked sets and falls back to amount and
+	// timing alone when a deposit has none.
+	EvidenceLinkedFirst = "linked-first"
+	// EvidenceAmount is amount and timing alone.
+	EvidenceAmount = "amount"
+)
 
 // Demixing defaults.
 const (
@@ -84,9 +108,18 @@ const (
 	DefaultDemixMaxDelay     = 6 * time.Hour
 	DefaultDemixMaxParts     = 5
 	DefaultDemixMaxAmbiguity = 1
-	DefaultDemixMaxScanTxs   = 500_000
-	DefaultDemixMaxCombos    = 200_000
-	maxDemixDelay            = 30 * 24 * time.Hour
+	// DefaultDemixMaxLinkedAmbiguity: equally good linked sets all end in
+	// the owner's wallets, so the taint is split over up to ten of them.
+	DefaultDemixMaxLinkedAmbiguity = 10
+	DefaultDemixMaxScanTxs         = 500_000
+	DefaultDemixMaxCombos          = 200_000
+	DefaultDemixEvidence           = EvidenceLinked
+	// DefaultDemixLinkMaxCluster: an actor's own wallets rarely exceed a
+	// few thousand addresses; a larger untagged cluster is more likely a
+	// service the tags do not name, whose other customers' payouts would
+	// count as linked.
+	DefaultDemixLinkMaxCluster = 5_000
+	maxDemixDelay              = 30 * 24 * time.Hour
 )
 
 // Validate fills the defaults and refuses out-of-range values.
@@ -121,7 +154,20 @@ func (p *DemixParams) Validate() error {
 	if err := limit("demix-max-ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, 100); err != nil {
 		return err
 	}
+	if err := limit("demix-max-linked-ambiguity", &p.MaxLinkedAmbiguity, DefaultDemixMaxLinkedAmbiguity, 100); err != nil {
+		return err
+	}
 	if err := limit("demix-max-scan-txs", &p.MaxScanTxs, DefaultDemixMaxScanTxs, 100_000_000); err != nil {
+		return err
+	}
+	switch p.Evidence {
+	case "":
+		p.Evidence = DefaultDemixEvidence
+	case EvidenceLinked, EvidenceLinkedFirst, EvidenceAmount:
+	default:
+		return rt.Invalid("demix-evidence", "%q is not known (allowed: %s, %s, %s)", p.Evidence, EvidenceLinked, EvidenceLinkedFirst, EvidenceAmount)
+	}
+	if err := limit("demix-link-max-cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
 		return err
 	}
 	return limit("demix-max-combos", &p.MaxCombos, DefaultDemixMaxCombos, 100_000_000)
@@ -135,6 +181,7 @@ const (
 	DemixCapped    = "search-cap"  // the window or the set search hit its cap
 	DemixHopLimit  = "hop-limit"   // the deposit was reached at the last hop
 	DemixNotMixer  = "not-a-mixer" // MatchDeposit on a non-mixer output
+	DemixNoLink    = "no-link"     // sets fit, none goes back to the owner (evidence linked)
 )
 
 // DemixPayout is one payout of a candidate set.
@@ -145,7 +192,10 @@ type DemixPayout struct {
 	ValueSat   int64   `json:"value_sat"`
 	TaintedSat int64   `json:"tainted_sat"`
 	Height     int64   `json:"height"`
-	out        int64
+	// Linked: the payout goes back to the owner (a cluster the trace
+	// reached by chain links before the mixer, or one with its label).
+	Linked bool `json:"linked"`
+	out    int64
 }
 
 // DemixCandidate is one set of payouts that fits a deposit.
@@ -175,6 +225,11 @@ type DemixHit struct {
 	Height         int64   `json:"height"`
 	Hop            int     `json:"hop"`
 	Outcome        string  `json:"outcome"`
+	// Evidence is what the candidate sets show: "linked" (every payout
+	// goes back to the owner) or "amount" (amount and timing alone).
+	Evidence string `json:"evidence"`
+	// Linked is the window's candidate payouts that go back to the owner.
+	Linked int `json:"linked_outputs"`
 	// Parts is the payouts per candidate set (1 = single payouts).
 	Parts int `json:"parts"`
 	// Ambiguity is the number of candidate sets found (at least this
@@ -501,22 +556,151 @@ func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 	return mb, int(b.TxCount), true
 }
 
+// Owners is whose wallets a trace reached by chain links: the clusters of
+// its address nodes that are not services, and their non-service labels.
+// Demixing's linked evidence is a payout back into one of them.
+type Owners struct {
+	clusters map[uint32]bool
+	labels   map[string]bool
+}
+
+// OwnersOf returns the owners of a trace result (its address nodes
+// outside service clusters).
+func OwnersOf(res *Result) *Owners {
+	w := &Owners{clusters: map[uint32]bool{}, labels: map[string]bool{}}
+	for _, n := range res.Nodes {
+		if n.Kind != KindAddress || n.ClusterID == nil || attrib.IsService(n.Category) {
+			continue
+		}
+		w.clusters[*n.ClusterID] = true
+		for _, l := range n.Labels {
+			w.labels[l] = true
+		}
+	}
+	return w
+}
+
+// depositorOwners is the owner of a deposit seen alone: the clusters of
+// the deposit transaction's inputs.
+func (t *Tracer) depositorOwners(tn int64) *Owners {
+	w := &Owners{clusters: map[uint32]bool{}, labels: map[string]bool{}}
+	tx, err := t.g.TxAt(tn)
+	if err != nil || tx.Coinbase {
+		return w
+	}
+	for i := tx.FirstIn; i < tx.FirstIn+tx.NIn; i++ {
+		prev := t.g.InputAt(i).SpentOutput
+		if prev < 0 {
+			continue
+		}
+		if id := t.g.OutputAt(prev).AddrID; id >= 0 {
+			c, cl := uint32(id), (*attrib.Cluster)(nil)
+			if t.a != nil {
+				c, cl = t.a.Of(uint32(id))
+			}
+			if cl.ServiceCategory() != "" {
+				continue
+			}
+			w.clusters[c] = true
+			if cl != nil {
+				for _, l := range cl.Labels {
+					w.labels[l.Label] = true
+				}
+			}
+		}
+	}
+	return w
+}
+
+// linked reports whether address id goes back to the owner: its cluster
+// is one of the owner's (at most maxSize addresses), or it is attributed
+// with one of the owner's labels, and it is not a service.
+func (t *Tracer) linked(w *Owners, id int64, maxSize int) bool {
+	if w == nil || id < 0 {
+		return false
+	}
+	c, cl := uint32(id), (*attrib.Cluster)(nil)
+	if t.a != nil {
+		c, cl = t.a.Of(uint32(id))
+	}
+	if cl.ServiceCategory() != "" {
+		return false
+	}
+	if w.clusters[c] && (cl == nil || int(cl.Size) <= maxSize) {
+		return true
+	}
+	if cl != nil {
+		for _, l := range cl.Labels {
+			if w.labels[l.Label] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// linkedPayouts returns the outputs at height h, in transactions after
+// tn, of at most maxSum, that go back to the owner and that mixer label
+// funded (not its change), and the block's transaction count.
+func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, maxSize int) ([]payoutOut, int) {
+	b, err := t.g.BlockAt(h)
+	if err != nil {
+		return nil, 0
+	}
+	var res []payoutOut
+	var outs []int64
+	for n := max(b.FirstTx, tn+1); n < b.FirstTx+b.TxCount; n++ {
+		tx, err := t.g.TxAt(n)
+		if err != nil || tx.Coinbase {
+			continue
+		}
+		outs = outs[:0]
+		for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+			out := t.g.OutputAt(o)
+			if out.Value > 0 && out.Value <= maxSum && t.linked(own, out.AddrID, maxSize) {
+				outs = append(outs, o)
+			}
+		}
+		if len(outs) == 0 {
+			continue
+		}
+		t.demix.mu.Lock()
+		v := t.mixerViewLocked(label)
+		if !v.isSweep(n) && v.funded(n, poolBackDepth) {
+			for _, o := range outs {
+				if !v.poolChange(o) {
+					res = append(res, payoutOut{out: o, value: t.g.OutputAt(o).Value, height: h, tx: n})
+				}
+			}
+		}
+		t.demix.mu.Unlock()
+	}
+	return res, int(b.TxCount)
+}
+
 // MatchDeposit finds the payouts of deposit output o (an output paying a
 // cluster attributed as a mixer) by amount and timing. It is what a
-// forward trace does at a mixer deposit, without moving taint.
-func (t *Tracer) MatchDeposit(o int64, p DemixParams) (*DemixHit, error) {
+// forward trace does at a mixer deposit, without moving taint. own is
+// the owner linked evidence looks for (nil: the clusters of the deposit
+// transaction's inputs).
+func (t *Tracer) MatchDeposit(o int64, p DemixParams, own *Owners) (*DemixHit, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	out := t.g.OutputAt(o)
 	budget := p.MaxScanTxs
-	h := t.matchDeposit(o, out, p, &budget)
+	if own == nil && p.Evidence != EvidenceAmount {
+		tn, _ := t.g.TxOfOutput(o)
+		own = t.depositorOwners(tn)
+	}
+	h := t.matchDeposit(o, out, p, &budget, own)
 	return h, nil
 }
 
 // matchDeposit matches deposit o; *budget is the transactions still to
-// be read from blocks not cached (shared by the deposits of one trace).
-func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *int) *DemixHit {
+// be read from blocks not cached (shared by the deposits of one trace);
+// own is the owner linked evidence looks for.
+func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *int, own *Owners) *DemixHit {
 	tn, vout := t.g.TxOfOutput(o)
 	txid := t.g.Txid(tn)
 	hit := &DemixHit{Deposit: outpointString(txid, vout), DepositSat: out.Value, Candidates: []DemixCandidate{}}
@@ -549,10 +733,21 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	maxSum := out.Value - int64(math.Floor(float64(out.Value)*p.FeeMin)) + int64(p.MaxParts)*p.SlackSat
 	var cands []payoutOut
 	capped := false
+	onlyLinked := p.Evidence == EvidenceLinked
 	for hh := lo; hh <= hi; hh++ {
 		if *budget <= 0 {
 			capped = true
 			break
+		}
+		if onlyLinked {
+			// Only payouts back to the owner can make a set: look at the
+			// window's outputs to the owner first, and ask whether the
+			// mixer funded only those transactions.
+			linked, ntx := t.linkedPayouts(label, hh, tn, maxSum, own, p.LinkMaxCluster)
+			hit.WindowTxs += ntx
+			*budget -= ntx
+			cands = append(cands, linked...)
+			continue
 		}
 		mb, ntx, read := t.mixerPayouts(label, hh)
 		hit.WindowTxs += ntx
@@ -566,7 +761,41 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 		}
 	}
 	hit.Scanned = len(cands)
-	sets, count, parts, exhausted := findSets(cands, out.Value, p)
+	// Linked evidence: the sets made only of payouts back to the owner
+	// come first; amount and timing alone only when evidence allows.
+	var linked []payoutOut
+	isLinked := map[int64]bool{}
+	if onlyLinked {
+		linked = cands
+	} else if p.Evidence == EvidenceLinkedFirst {
+		for _, c := range cands {
+			if t.linked(own, t.g.OutputAt(c.out).AddrID, p.LinkMaxCluster) {
+				linked = append(linked, c)
+			}
+		}
+	}
+	for _, c := range linked {
+		isLinked[c.out] = true
+	}
+	hit.Linked = len(linked)
+	var sets [][]payoutOut
+	var count, parts int
+	var exhausted bool
+	if len(linked) > 0 {
+		sets, count, parts, exhausted = findSets(linked, out.Value, p)
+		hit.Evidence = EvidenceLinked
+	}
+	switch {
+	case onlyLinked && count == 0 && (capped || exhausted):
+		hit.Outcome = DemixCapped
+		return hit
+	case onlyLinked && count == 0:
+		hit.Outcome = DemixNoLink
+		return hit
+	case count == 0 && !exhausted:
+		sets, count, parts, exhausted = findSets(cands, out.Value, p)
+		hit.Evidence = EvidenceAmount
+	}
 	hit.Parts = parts
 	hit.Ambiguity = count
 	switch {
@@ -578,18 +807,31 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 		return hit
 	case exhausted:
 		hit.Outcome = DemixCapped
-	case count > p.MaxAmbiguity:
+	case hit.Evidence == EvidenceLinked && count > p.MaxLinkedAmbiguity,
+		hit.Evidence == EvidenceAmount && count > p.MaxAmbiguity:
 		hit.Outcome = DemixAmbiguous
 	default:
 		hit.Outcome = DemixMatched
 	}
+	t.listCandidates(hit, sets, count, tx.Height)
+	for i := range hit.Candidates {
+		for j := range hit.Candidates[i].Payouts {
+			po := &hit.Candidates[i].Payouts[j]
+			po.Linked = isLinked[po.out]
+		}
+	}
+	return hit
+}
+
+// listCandidates fills hit's candidates from sets (count found in all).
+func (t *Tracer) listCandidates(hit *DemixHit, sets [][]payoutOut, count int, height int64) {
 	conf := 1 / float64(count)
 	for _, s := range sets { // a few are listed; Ambiguity counts them all
 		dc := DemixCandidate{Confidence: conf, Payouts: make([]DemixPayout, 0, len(s))}
 		for _, c := range s {
 			dc.SumSat += c.value
 			dc.last = max(dc.last, c.out)
-			dc.DelayBlocks = max(dc.DelayBlocks, c.height-tx.Height)
+			dc.DelayBlocks = max(dc.DelayBlocks, c.height-height)
 			ptn, pv := t.g.TxOfOutput(c.out)
 			po := t.g.OutputAt(c.out)
 			dp := DemixPayout{Outpoint: outpointString(t.g.Txid(ptn), pv), ValueSat: c.value, Height: c.height, out: c.out}
@@ -603,10 +845,9 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 			}
 			dc.Payouts = append(dc.Payouts, dp)
 		}
-		dc.FeePct = 100 * float64(out.Value-dc.SumSat) / float64(out.Value)
+		dc.FeePct = 100 * float64(hit.DepositSat-dc.SumSat) / float64(hit.DepositSat)
 		hit.Candidates = append(hit.Candidates, dc)
 	}
-	return hit
 }
 
 // findSets returns the candidate payout sets for a deposit of value v:
@@ -614,7 +855,8 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 // payouts (the fewest payouts that explain the deposit win: each extra
 // part multiplies the chance matches). A set fits when its sum lies in
 // [v×(1−FeeMax) − k×Slack, v×(1−FeeMin) + k×Slack] for k payouts.
-// It lists at most max(MaxAmbiguity+1, 10) sets and counts them all;
+// It lists at most max(MaxAmbiguity+1, MaxLinkedAmbiguity+1, 10) sets and
+// counts them all;
 // exhausted reports that MaxCombos stopped the search.
 func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, count, parts int, exhausted bool) {
 	sort.Slice(cands, func(i, j int) bool {
@@ -624,7 +866,7 @@ func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, co
 		return cands[i].out < cands[j].out
 	})
 	budget := p.MaxCombos
-	listed := max(p.MaxAmbiguity+1, 10)
+	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
 	// top[r] is the sum of the r largest values: the most a completion of
 	// r more payouts can add.
 	top := make([]int64, min(p.MaxParts, len(cands))+1)
@@ -704,7 +946,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 		}
 		return false
 	}
-	hit := r.t.matchDeposit(o, out, p, &r.scanBudget)
+	hit := r.t.matchDeposit(o, out, p, &r.scanBudget, r.owners)
 	if hit.Outcome == DemixNotMixer {
 		return false
 	}
@@ -791,7 +1033,8 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 			ptn, pv := r.g.TxOfOutput(po.out)
 			if !r.addNode(info.node()) || !r.addEdge(Edge{From: depInfo.id, To: info.id, Txid: r.g.Txid(ptn).String(), Side: ViaDemix, N: pv,
 				ValueSat: po.ValueSat, TaintedSat: t, Height: po.Height, Hop: hop + 1,
-				Via: ViaDemix, Confidence: c.Confidence, Deposit: hit.Deposit, MatchedPayouts: matched, Ambiguity: hit.Ambiguity}) {
+				Via: ViaDemix, Confidence: c.Confidence, Deposit: hit.Deposit, MatchedPayouts: matched, Ambiguity: hit.Ambiguity,
+				Evidence: hit.Evidence}) {
 				r.endpoint(po.out, pout, t, hop+1, ReasonTruncated)
 				continue
 			}

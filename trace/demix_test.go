@@ -12,6 +12,7 @@ import (
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/trace"
 )
 
@@ -50,7 +51,7 @@ func scoreDemix(t *testing.T, tr *trace.Tracer, g trace.Graph, flows []map[strin
 	sort.Strings(order)
 	for _, d := range order {
 		txid, vout := d[:64], d[65:]
-		hit, err := tr.MatchDeposit(outputID(t, g, txid, vout), p)
+		hit, err := tr.MatchDeposit(outputID(t, g, txid, vout), p, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,20 +136,24 @@ func TestDemixMatchesMixerFlows(t *testing.T) {
 	// before the mixer-behaviour rules).
 	attrOnly := trace.New(ws.Index, attr)
 	attrOnly.SetDemixAttributedOnly(true)
-	var def, before demixScore
+	var def, before, linked demixScore
+	const amount = trace.EvidenceAmount
 	for _, c := range []struct {
 		name string
 		tr   *trace.Tracer
 		p    trace.DemixParams
 	}{
-		{"default", tr, trace.DemixParams{}},
-		{"attributed coins only", attrOnly, trace.DemixParams{}},
-		{"ambiguity 3", tr, trace.DemixParams{MaxAmbiguity: 3}},
-		{"window 24h", tr, trace.DemixParams{MaxDelay: 24 * time.Hour}},
-		{"fee 0-25%", tr, trace.DemixParams{FeeMax: 0.25}},
-		{"fee 3-5% (the mixer's)", tr, trace.DemixParams{FeeMin: 0.03, FeeMax: 0.05}},
-		{"slack 1000 sat", tr, trace.DemixParams{SlackSat: 1000}},
-		{"at most 1 part", tr, trace.DemixParams{MaxParts: 1}},
+		{"default", tr, trace.DemixParams{Evidence: amount}},
+		{"attributed coins only", attrOnly, trace.DemixParams{Evidence: amount}},
+		{"ambiguity 3", tr, trace.DemixParams{MaxAmbiguity: 3, Evidence: amount}},
+		{"window 24h", tr, trace.DemixParams{MaxDelay: 24 * time.Hour, Evidence: amount}},
+		{"fee 0-25%", tr, trace.DemixParams{FeeMax: 0.25, Evidence: amount}},
+		{"fee 3-5% (the mixer's)", tr, trace.DemixParams{FeeMin: 0.03, FeeMax: 0.05, Evidence: amount}},
+		{"slack 1000 sat", tr, trace.DemixParams{SlackSat: 1000, Evidence: amount}},
+		{"at most 1 part", tr, trace.DemixParams{MaxParts: 1, Evidence: amount}},
+		// Linked evidence with the deposit seen alone: the owner is the
+		// deposit transaction's input clusters (a trace knows more).
+		{"linked to the depositor", tr, trace.DemixParams{}},
 	} {
 		all := scoreDemix(t, c.tr, ws.Index, flows, c.p, false)
 		camp := scoreDemix(t, c.tr, ws.Index, flows, c.p, true)
@@ -162,6 +167,8 @@ func TestDemixMatchesMixerFlows(t *testing.T) {
 			def = all
 		case "attributed coins only":
 			before = all
+		case "linked to the depositor":
+			linked = all
 		}
 	}
 	// Measured floors (docs/HEURISTICS.md "Demixing"): better than the
@@ -178,6 +185,11 @@ func TestDemixMatchesMixerFlows(t *testing.T) {
 	if recall(def) < recall(before)+3 || precision(def) < precision(before)+3 {
 		t.Errorf("the mixer-behaviour rules: recall %.1f%% and precision %.1f%%, attributed coins only %.1f%% and %.1f%%: want both ≥ 3 points better",
 			recall(def), precision(def), recall(before), precision(before))
+	}
+	// Payouts back to the depositor's own clusters are rare (a customer
+	// paying itself to wallets it already used) and, when they fit, right.
+	if p := precision(linked); linked.matched == 0 || p < 90 {
+		t.Errorf("linked to the depositor: %d matched, precision %.1f%%: want some, floor 90%%", linked.matched, p)
 	}
 }
 
@@ -247,7 +259,7 @@ func TestDemixFindsTheTrueSetWhenTuned(t *testing.T) {
 		lb, _ := ws.Index.BlockAt(x.last)
 		fee := 1 - float64(x.sum)/float64(v)
 		p := trace.DemixParams{FeeMin: max(fee-0.0001, 0), FeeMax: fee + 0.0001, SlackSat: 1,
-			MaxDelay: time.Duration(int64(lb.Time)-int64(db.Time)+1) * time.Second, MaxParts: len(x.set), MaxAmbiguity: 100, MaxCombos: 50_000_000}
+			MaxDelay: time.Duration(int64(lb.Time)-int64(db.Time)+1) * time.Second, MaxParts: len(x.set), MaxAmbiguity: 100, MaxCombos: 50_000_000, Evidence: trace.EvidenceAmount}
 		if trueSetFound(t, tr, o, p, x.set) {
 			found++
 		}
@@ -276,7 +288,7 @@ func TestDemixFindsTheTrueSetWhenTuned(t *testing.T) {
 // set among deposit o's candidates.
 func trueSetFound(t *testing.T, tr *trace.Tracer, o int64, p trace.DemixParams, set map[string]bool) bool {
 	t.Helper()
-	hit, err := tr.MatchDeposit(o, p)
+	hit, err := tr.MatchDeposit(o, p, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +329,7 @@ func TestTraceDemixMarksInference(t *testing.T) {
 		t.Fatalf("only %d campaigns used the mixer", len(pays))
 	}
 	wide := trace.DemixParams{FeeMax: 0.25}
-	var followed, demixEdges int
+	var followed, demixEdges, linkedPayouts int
 	for c, outs := range pays {
 		def, err := f.tr.TraceOutputs(ctx, outs, trace.Options{MaxNodes: 200_000})
 		if err != nil {
@@ -325,6 +337,17 @@ func TestTraceDemixMarksInference(t *testing.T) {
 		}
 		if def.Demix || len(def.Demixes) != 0 || def.DemixedSat != 0 {
 			t.Fatalf("%s: the default haircut trace demixed: %v, %d hits", c, def.Demix, len(def.Demixes))
+		}
+		// The owner linked evidence looks for: the clusters (not services)
+		// the chain links reached, and their labels.
+		ownCl, ownLabel := map[uint32]bool{}, map[string]bool{}
+		for _, n := range def.Nodes {
+			if n.Kind == trace.KindAddress && !attrib.IsService(n.Category) {
+				ownCl[*n.ClusterID] = true
+				for _, l := range n.Labels {
+					ownLabel[l] = true
+				}
+			}
 		}
 		for _, m := range []trace.Model{trace.Haircut, trace.FIFO, trace.Poison} {
 			r, err := f.tr.TraceOutputs(ctx, outs, trace.Options{Model: m, MaxNodes: 200_000, Demix: trace.DemixOn, DemixParams: wide})
@@ -337,6 +360,27 @@ func TestTraceDemixMarksInference(t *testing.T) {
 			}
 			var moved int64
 			for _, h := range r.Demixes {
+				if h.Outcome == trace.DemixMatched && m == trace.Haircut {
+					// Linked evidence (the default): every payout followed
+					// goes back to the owner.
+					if h.Evidence != trace.EvidenceLinked {
+						t.Fatalf("%s: matched with evidence %q, default evidence is linked", c, h.Evidence)
+					}
+					for _, cand := range h.Candidates {
+						for _, po := range cand.Payouts {
+							shared := false
+							if cl := f.attr.Cluster(*po.ClusterID); cl != nil {
+								for _, l := range cl.Labels {
+									shared = shared || ownLabel[l.Label]
+								}
+							}
+							if !po.Linked || !(ownCl[*po.ClusterID] || shared) {
+								t.Fatalf("%s: payout %s (cluster %d, linked %v) is not the owner's", c, po.Outpoint, *po.ClusterID, po.Linked)
+							}
+							linkedPayouts++
+						}
+					}
+				}
 				if h.Outcome == trace.DemixMatched {
 					followed++
 					moved += h.FollowedSat
@@ -363,8 +407,8 @@ func TestTraceDemixMarksInference(t *testing.T) {
 			}
 		}
 	}
-	if followed == 0 || demixEdges == 0 {
-		t.Fatalf("no deposit followed (%d) or no demix edge (%d)", followed, demixEdges)
+	if followed == 0 || demixEdges == 0 || linkedPayouts == 0 {
+		t.Fatalf("no deposit followed (%d), no demix edge (%d) or no linked payout (%d)", followed, demixEdges, linkedPayouts)
 	}
 }
 
@@ -379,6 +423,9 @@ func TestDemixOptionsValidate(t *testing.T) {
 		{trace.Options{DemixParams: trace.DemixParams{MaxDelay: 365 * 24 * time.Hour}}, "demix-max-delay"},
 		{trace.Options{DemixParams: trace.DemixParams{MaxParts: 1000}}, "demix-max-parts"},
 		{trace.Options{DemixParams: trace.DemixParams{MaxAmbiguity: -1}}, "demix-max-ambiguity"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxLinkedAmbiguity: 101}}, "demix-max-linked-ambiguity"},
+		{trace.Options{DemixParams: trace.DemixParams{Evidence: "hunch"}}, "demix-evidence"},
+		{trace.Options{DemixParams: trace.DemixParams{LinkMaxCluster: -5}}, "demix-link-max-cluster"},
 	} {
 		err := c.o.Validate()
 		var ie *rt.InputError

@@ -37,12 +37,19 @@ func (t *Tracer) Trace(ctx context.Context, start Start, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	r := t.newRun(opts)
+	return t.run(ctx, opts, func(r *run) error {
+		r.res.StartKind = kind
+		return t.seedStart(r, kind, start, opts)
+	})
+}
+
+// seedStart puts the taint of start on its outputs.
+func (t *Tracer) seedStart(r *run, kind string, start Start, opts Options) error {
 	switch kind {
 	case "address":
 		id, err := resolveAddress(t.g, start.Address)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		info := r.addr(id)
 		r.res.Start = info.enc
@@ -61,11 +68,11 @@ func (t *Tracer) Trace(ctx context.Context, start Start, opts Options) (*Result,
 	case "outpoint":
 		op, err := ParseOutpoint(start.Outpoint)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		o, err := resolveOutpoint(t.g, op)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.res.Start = op.String()
 		out := t.g.OutputAt(o)
@@ -74,16 +81,16 @@ func (t *Tracer) Trace(ctx context.Context, start Start, opts Options) (*Result,
 	case "tx":
 		h, err := ParseTxid(start.Tx)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		n, err := resolveTx(t.g, h)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		r.res.Start = h.String()
 		tx, err := t.g.TxAt(n)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		var seeds []int64
 		for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
@@ -105,8 +112,7 @@ func (t *Tracer) Trace(ctx context.Context, start Start, opts Options) (*Result,
 		}
 		r.seedOutputs(seeds)
 	}
-	r.res.StartKind = kind
-	return r.finish(ctx)
+	return nil
 }
 
 // TraceOutputs traces from a set of output ids (each fully tainted), e.g.
@@ -115,16 +121,43 @@ func (t *Tracer) TraceOutputs(ctx context.Context, outputs []int64, opts Options
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	r := t.newRun(opts)
-	r.res.StartKind = "outputs"
-	r.res.Start = fmt.Sprintf("%d outputs", len(outputs))
 	seeds := append([]int64(nil), outputs...)
 	sort.Slice(seeds, func(i, j int) bool { return seeds[i] < seeds[j] })
-	for _, o := range seeds {
-		out := t.g.OutputAt(o)
-		r.addNode(r.outInfo(o, out).node())
+	return t.run(ctx, opts, func(r *run) error {
+		r.res.StartKind = "outputs"
+		r.res.Start = fmt.Sprintf("%d outputs", len(outputs))
+		for _, o := range seeds {
+			out := t.g.OutputAt(o)
+			r.addNode(r.outInfo(o, out).node())
+		}
+		r.seedOutputs(seeds)
+		return nil
+	})
+}
+
+// run traces from what seed taints. A trace that demixes with linked
+// evidence first traces by chain links alone, to know whose wallets the
+// money reached (the owner: demixing prefers payouts back into them).
+func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (*Result, error) {
+	var own *Owners
+	if opts.demixOn() && opts.DemixParams.Evidence != EvidenceAmount {
+		first := opts
+		first.Demix = DemixOff
+		r := t.newRun(first)
+		if err := seed(r); err != nil {
+			return nil, err
+		}
+		res, err := r.finish(ctx)
+		if err != nil {
+			return nil, err
+		}
+		own = OwnersOf(res)
 	}
-	r.seedOutputs(seeds)
+	r := t.newRun(opts)
+	r.owners = own
+	if err := seed(r); err != nil {
+		return nil, err
+	}
 	return r.finish(ctx)
 }
 
@@ -189,6 +222,7 @@ type run struct {
 	// the window transactions demixing may still read.
 	demixed    map[int64]int64
 	scanBudget int
+	owners     *Owners // whose wallets the chain links reached (demixing's linked evidence)
 	// scratch buffers reused across transactions
 	inVals, inTaint, outVals []int64
 	outs                     []index.Output

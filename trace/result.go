@@ -60,6 +60,10 @@ type Edge struct {
 	Deposit        string   `json:"deposit,omitempty"`
 	MatchedPayouts []string `json:"matched_payouts,omitempty"`
 	Ambiguity      int      `json:"ambiguity,omitempty"`
+	// Evidence is what the demixed set shows beyond amount and timing:
+	// "linked" (its payouts went back to wallets the trace reached by
+	// chain links before the mixer) or "amount" (amount and timing alone).
+	Evidence string `json:"evidence,omitempty"`
 }
 
 // Endpoint is where the trace stopped following money, one per address

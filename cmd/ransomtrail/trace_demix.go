@@ -37,7 +37,10 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	maxDelay := fs.Duration("demix-max-delay", trace.DefaultDemixMaxDelay, "demixing: latest payout after the deposit (e.g. 6h, 72h)")
 	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
 	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
-	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed (1..100); more and the trace stops at the mixer")
+	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed on amount and timing alone (1..100); more and the trace stops at the mixer")
+	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: linked (every payout goes back to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
+	linkedAmb := fs.Int("demix-max-linked-ambiguity", trace.DefaultDemixMaxLinkedAmbiguity, "demixing: most equally good linked payout sets followed (1..100)")
+	linkMax := fs.Int("demix-link-max-cluster", trace.DefaultDemixLinkMaxCluster, "demixing: largest cluster (addresses) that counts as the owner's wallet for linked evidence")
 	return func() (trace.DemixMode, trace.DemixParams, error) {
 		// 0 means "the default" in DemixParams: refuse it on the command line.
 		if *parts == 0 {
@@ -49,17 +52,35 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 		if *maxDelay == 0 {
 			return "", trace.DemixParams{}, rt.Invalid("demix-max-delay", "0 is out of range (allowed: 1s..720h)")
 		}
-		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb}, nil
+		if *linkedAmb == 0 {
+			return "", trace.DemixParams{}, rt.Invalid("demix-max-linked-ambiguity", "0 is out of range (allowed: 1..100)")
+		}
+		if *linkMax == 0 {
+			return "", trace.DemixParams{}, rt.Invalid("demix-link-max-cluster", "0 is out of range (allowed: 1..2147483647)")
+		}
+		if *evidence == "" {
+			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s, %s, %s)", trace.EvidenceLinked, trace.EvidenceLinkedFirst, trace.EvidenceAmount)
+		}
+		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
+			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax}, nil
 	}
 }
 
 // demixQuery reads the demixing parameters of /api/v2/trace: demix
 // (auto|on|off), demix_fee_min, demix_fee_max (fractions), demix_min_delay,
-// demix_max_delay (Go durations: 6h), demix_max_parts, demix_max_ambiguity.
+// demix_max_delay (Go durations: 6h), demix_max_parts, demix_max_ambiguity,
+// demix_max_linked_ambiguity, demix_link_max_cluster, demix_evidence
+// (linked|linked-first|amount).
 func demixQuery(q url.Values, o *trace.Options) error {
 	var err error
 	if o.Demix, err = trace.ParseDemix(q.Get("demix")); err != nil {
 		return err
+	}
+	if q.Has("demix_evidence") {
+		o.DemixParams.Evidence = strings.TrimSpace(q.Get("demix_evidence"))
+		if o.DemixParams.Evidence == "" {
+			return rt.Invalid("demix_evidence", "empty (allowed: %s, %s, %s)", trace.EvidenceLinked, trace.EvidenceLinkedFirst, trace.EvidenceAmount)
+		}
 	}
 	for _, p := range []struct {
 		name string
@@ -88,7 +109,8 @@ func demixQuery(q url.Values, o *trace.Options) error {
 	for _, p := range []struct {
 		name string
 		dst  *int
-	}{{"demix_max_parts", &o.DemixParams.MaxParts}, {"demix_max_ambiguity", &o.DemixParams.MaxAmbiguity}} {
+	}{{"demix_max_parts", &o.DemixParams.MaxParts}, {"demix_max_ambiguity", &o.DemixParams.MaxAmbiguity},
+		{"demix_max_linked_ambiguity", &o.DemixParams.MaxLinkedAmbiguity}, {"demix_link_max_cluster", &o.DemixParams.LinkMaxCluster}} {
 		v, err := queryInt(q, p.name)
 		if err != nil {
 			return err
@@ -107,7 +129,7 @@ func printDemixes(w io.Writer, r *trace.Result) {
 	if !r.Demix || len(r.Demixes) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\nMixer deposits (demixing by amount and timing — inference, not chain links; %s BTC followed):\n", btc(r.DemixedSat))
+	fmt.Fprintf(w, "\nMixer deposits (demixing by amount, timing and links back to the owner — inference, not chain links; %s BTC followed):\n", btc(r.DemixedSat))
 	for i, h := range r.Demixes {
 		if i == 20 {
 			fmt.Fprintf(w, "  … %d more (--json)\n", len(r.Demixes)-i)
@@ -116,6 +138,12 @@ func printDemixes(w io.Writer, r *trace.Result) {
 		fmt.Fprintf(w, "  %s  %s BTC tainted at %s: %s", h.Deposit, btc(h.TaintedSat), clipText(h.Mixer, 30), h.Outcome)
 		if h.Ambiguity > 0 {
 			fmt.Fprintf(w, ", %d candidate set(s) of %d payout(s), confidence %.2f each", h.Ambiguity, h.Parts, 1/float64(h.Ambiguity))
+			switch h.Evidence {
+			case trace.EvidenceLinked:
+				fmt.Fprint(w, ", every payout back to the owner's wallets")
+			case trace.EvidenceAmount:
+				fmt.Fprint(w, ", amount and timing alone")
+			}
 		}
 		fmt.Fprintln(w)
 	}

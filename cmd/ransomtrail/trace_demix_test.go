@@ -20,6 +20,7 @@ type demixOut struct {
 		Via        string  `json:"via"`
 		Confidence float64 `json:"confidence"`
 		Deposit    string  `json:"deposit"`
+		Evidence   string  `json:"evidence"`
 	} `json:"edges"`
 }
 
@@ -81,11 +82,26 @@ func TestTraceCommandDemix(t *testing.T) {
 		t.Fatalf("--demix: demix %v, %d mixer deposits reported", on.Demix, len(on.Demixes))
 	}
 	for _, e := range on.Edges {
-		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0) {
-			t.Fatalf("demix edge without its deposit or confidence: %+v", e)
+		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "amount")) {
+			t.Fatalf("demix edge without its deposit, confidence or evidence: %+v", e)
 		}
 	}
-	for _, bad := range [][]string{{"--demix=maybe"}, {"--demix", "--demix-fee-max", "0.9"}, {"--demix", "--demix-max-parts", "0"}} {
+	// Amount and timing alone: every demixed edge says so.
+	var amount demixOut
+	out, stderr, err = cli("trace", "--outpoint", op, "--hops", "12", "--demix", "--demix-evidence", "amount", "--demix-fee-max", "0.25", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &amount); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range amount.Edges {
+		if e.Via == "demix" && e.Evidence != "amount" {
+			t.Fatalf("--demix-evidence amount: edge with evidence %q", e.Evidence)
+		}
+	}
+	for _, bad := range [][]string{{"--demix=maybe"}, {"--demix", "--demix-fee-max", "0.9"}, {"--demix", "--demix-max-parts", "0"},
+		{"--demix", "--demix-evidence", "hunch"}, {"--demix", "--demix-max-linked-ambiguity", "0"}, {"--demix", "--demix-link-max-cluster", "-1"}} {
 		args := append([]string{"trace", "--outpoint", op, "--data", w.Data, "--json"}, bad...)
 		_, stderr, err := cli(args...)
 		var ie *rt.InputError
@@ -118,7 +134,8 @@ func TestServeTraceDemix(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(body), &on) != nil || !on.Demix || len(on.Demixes) == 0 {
 		t.Fatalf("trace demix=on: %d, %.300s", code, body)
 	}
-	for _, bad := range []url.Values{{"demix": {"maybe"}}, {"demix": {"on"}, "demix_max_delay": {"soon"}}, {"demix": {"on"}, "demix_fee_min": {"x"}}} {
+	for _, bad := range []url.Values{{"demix": {"maybe"}}, {"demix": {"on"}, "demix_max_delay": {"soon"}}, {"demix": {"on"}, "demix_fee_min": {"x"}},
+		{"demix": {"on"}, "demix_evidence": {"hunch"}}, {"demix": {"on"}, "demix_evidence": {""}}, {"demix": {"on"}, "demix_max_linked_ambiguity": {"1000"}}} {
 		bad.Set("outpoint", op)
 		if code, body := httpGet(t, base+"api/v2/trace?"+bad.Encode(), ""); code != 400 {
 			t.Errorf("%v: %d, want 400: %.200s", bad, code, body)

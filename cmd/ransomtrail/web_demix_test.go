@@ -61,7 +61,7 @@ func TestWebUIGraphDemix(t *testing.T) {
 	s.do("open demixed edge", chromedp.Evaluate[chromedp.Void](`rt.cy.edges("[demix = 1]")[0].emit("tap"); 0`))
 	s.wait("edge detail", `document.querySelector("#gsel").innerText.includes("Confidence")`)
 	text := strings.ToLower(eval[string](s, `document.querySelector("#gsel").innerText`))
-	for _, want := range []string{"inferred", "not a chain link", "candidates", "deposit", "matched payouts"} {
+	for _, want := range []string{"inferred", "not a chain link", "candidates", "deposit", "matched payouts", "evidence"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demixed edge detail lacks %q:\n%s", want, text)
 		}

@@ -67,7 +67,7 @@ function addNode(n) {
 
 // demixFacts keeps the fields of an inferred (demixed) edge.
 function demixFacts(e) {
-  return { via: e.via, confidence: e.confidence || 0, deposit: e.deposit || "", ambiguity: e.ambiguity || 0, matched_payouts: e.matched_payouts || [], n: e.n ?? null };
+  return { via: e.via, confidence: e.confidence || 0, deposit: e.deposit || "", ambiguity: e.ambiguity || 0, matched_payouts: e.matched_payouts || [], evidence: e.evidence || "", n: e.n ?? null };
 }
 
 function edgeKey(from, to) {
@@ -399,7 +399,8 @@ function showEdge(e) {
     document.getElementById("gsel").innerHTML = `<div class="kind">demixed flow (inferred)</div>
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <p class="muted">Not a chain link: a custodial mixer deposit matched to this payout by amount and timing.</p>
-    <dl class="facts"><dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
+    <dl class="facts"><dt>Evidence</dt><dd>${d.evidence === "linked" ? "every payout of the set goes back to wallets the trace reached before the mixer" : "amount and timing alone"}</dd>
+    <dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
     <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
     <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
     <dt>Matched payouts</dt><dd>${payouts || "–"}</dd>
