@@ -228,6 +228,18 @@ func (s *Set) ClusterOf(addr uint32) uint32 { return s.clusters.Find(addr) }
 // ClusterSize returns the size of the cluster holding addr.
 func (s *Set) ClusterSize(addr uint32) uint32 { return s.clusters.Size(addr) }
 
+// Members returns up to max addresses of addr's cluster and whether it has
+// more. Without a clustering that lists members (singletons, or one that
+// cannot), it returns addr alone, truncated when the cluster is larger.
+func (s *Set) Members(addr uint32, max int) ([]uint32, bool) {
+	if m, ok := s.clusters.(interface {
+		Members(uint32, int) ([]uint32, bool)
+	}); ok {
+		return m.Members(addr, max)
+	}
+	return []uint32{addr}, s.clusters.Size(addr) > 1
+}
+
 // AddressTags returns the tags on the address itself (shared; don't modify).
 func (s *Set) AddressTags(addr uint32) []tags.Tag { return s.addrTags[addr] }
 

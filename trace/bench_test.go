@@ -27,6 +27,9 @@ import (
 // (suffix -demix) and on with amount and timing alone (-demix-amount).
 //
 //	RANSOMTRAIL_TRACE_BENCH_TXS=2000000 go test ./trace -run XXX -bench TraceForward5Hops -benchtime 1x -timeout 60m
+//
+// RANSOMTRAIL_TRACE_BENCH_WORLD=DIR uses a world built before instead (DIR
+// holds its data/ and truth/; the size printed is then the index's).
 func BenchmarkTraceForward5Hops(b *testing.B) {
 	txs := int64(100_000)
 	if s := os.Getenv("RANSOMTRAIL_TRACE_BENCH_TXS"); s != "" {
@@ -36,13 +39,22 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 		}
 		txs = n
 	}
-	dir := b.TempDir()
-	t0 := time.Now()
-	w, err := simworld.Build(context.Background(), dir, simworld.Options{Seed: 1, Txs: txs, Scenario: "ransomware"})
-	if err != nil {
-		b.Fatal(err)
+	var w *simworld.World
+	if dir := os.Getenv("RANSOMTRAIL_TRACE_BENCH_WORLD"); dir != "" {
+		// A world built before (its data/ and truth/), e.g. by another
+		// benchmark: building a 2 M-tx world takes ~30 minutes.
+		w = &simworld.World{Dir: dir, Blocks: filepath.Join(dir, "blocks"), Truth: filepath.Join(dir, "truth"), Data: filepath.Join(dir, "data")}
+		b.Logf("world at %s", dir)
+	} else {
+		dir := b.TempDir()
+		t0 := time.Now()
+		var err error
+		w, err = simworld.Build(context.Background(), dir, simworld.Options{Seed: 1, Txs: txs, Scenario: "ransomware"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("world of %d txs built in %s", txs, time.Since(t0).Round(time.Second))
 	}
-	b.Logf("world of %d txs built in %s", txs, time.Since(t0).Round(time.Second))
 	ws, err := workspace.Open(w.Data, workspace.Options{})
 	if err != nil {
 		b.Fatal(err)
@@ -55,6 +67,7 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 	}
 	ix := ws.Index
 	tr := trace.New(ix, attr)
+	txs = ix.NumTxs()
 
 	var starts []trace.Start
 	for _, r := range simworld.ReadTruth(b, filepath.Join(w.Truth, "ransom_payments.csv")) {
@@ -88,6 +101,9 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 				t1 := time.Now()
 				if mode == trace.DemixOn {
 					tr = trace.New(ix, attr)
+					// RANSOMTRAIL_TRACE_BENCH_WINDOW_SCAN=1: linked demixing
+					// reads every window transaction (to compare).
+					tr.SetDemixWindowScan(os.Getenv("RANSOMTRAIL_TRACE_BENCH_WINDOW_SCAN") != "")
 				}
 				res, err := tr.Trace(ctx, s, opts)
 				d := time.Since(t1)

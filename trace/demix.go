@@ -228,7 +228,9 @@ type DemixHit struct {
 	// Evidence is what the candidate sets show: "linked" (every payout
 	// goes back to the owner) or "amount" (amount and timing alone).
 	Evidence string `json:"evidence"`
-	// Linked is the window's candidate payouts that go back to the owner.
+	// Linked is the window's outputs that go back to the owner (evidence
+	// linked: before the mixer-behaviour rules ask which are payouts; 0
+	// with evidence amount, which does not look).
 	Linked int `json:"linked_outputs"`
 	// Parts is the payouts per candidate set (1 = single payouts).
 	Parts int `json:"parts"`
@@ -562,6 +564,40 @@ func (t *Tracer) mixerPayouts(label string, h int64) (mixerBlock, int, bool) {
 type Owners struct {
 	clusters map[uint32]bool
 	labels   map[string]bool
+	// outs is every output after from paying an address of the owner's
+	// clusters (sorted), listed at the first linked deposit; outsErr says
+	// why there is no such list (the window is read instead).
+	outs    []int64
+	from    int64
+	listed  bool
+	outsErr string
+}
+
+// maxOwnerOutputs bounds the outputs an owner's wallets may hold for
+// linked demixing to list them; a larger owner is read window by window.
+const maxOwnerOutputs = 1_000_000
+
+// maxOwnerAddresses bounds the addresses of the owner's wallets linked
+// demixing lists; a broader owner is read window by window (measured on
+// the simulated 2 M-tx world: listing owners of 90,000–160,000 addresses
+// took 116–184 ms, more than the windows' reads).
+const maxOwnerAddresses = 20_000
+
+// ownerOutputCost is what one of the owner's outputs in a window costs,
+// in window transactions read: a binary search for its transaction, that
+// transaction read, and the mixer-behaviour rules when it can make a set;
+// a window transaction costs a read and a cluster lookup per output.
+// (Ours: on the simulated 2 M-tx world, where windows are small, reading
+// the window was faster at the 99th percentile than the owner's outputs
+// of the busiest owners; docs/BENCHMARKS.md.)
+const ownerOutputCost = 4
+
+// memberLister is an Attribution that lists a cluster's members and the
+// attributed clusters (*attrib.Set).
+type memberLister interface {
+	Members(addr uint32, max int) ([]uint32, bool)
+	ClusterSize(addr uint32) uint32
+	Attributed() []*attrib.Cluster
 }
 
 // OwnersOf returns the owners of a trace result (its address nodes
@@ -626,7 +662,7 @@ func (t *Tracer) linked(w *Owners, id int64, maxSize int) bool {
 	if cl.ServiceCategory() != "" {
 		return false
 	}
-	if w.clusters[c] && (cl == nil || int(cl.Size) <= maxSize) {
+	if w.clusters[c] && t.clusterSize(c, cl) <= maxSize {
 		return true
 	}
 	if cl != nil {
@@ -639,14 +675,183 @@ func (t *Tracer) linked(w *Owners, id int64, maxSize int) bool {
 	return false
 }
 
+// clusterSize is the size of cluster c (attribution cl, nil when untagged).
+func (t *Tracer) clusterSize(c uint32, cl *attrib.Cluster) int {
+	if cl != nil {
+		return int(cl.Size)
+	}
+	if m, ok := t.a.(memberLister); ok {
+		return int(m.ClusterSize(c))
+	}
+	return 1
+}
+
+// ownerOutputs lists, once per owner, every output after output from that
+// pays an address of a cluster linked evidence accepts: the owner's
+// clusters and the clusters with its labels, none a service, none over
+// maxSize addresses. It reports false when it cannot (an attribution
+// without member lists, or more than maxOwnerOutputs outputs).
+func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
+	if w.listed {
+		return w.outsErr == "" && from >= w.from
+	}
+	w.listed, w.from = true, from
+	m, ok := t.a.(memberLister)
+	if !ok || t.demixWindowScan {
+		w.outsErr = "the attribution does not list cluster members"
+		return false
+	}
+	roots := map[uint32]bool{}
+	for c := range w.clusters {
+		roots[c] = true
+	}
+	if len(w.labels) > 0 {
+		for _, cl := range m.Attributed() {
+			if roots[cl.ID] || cl.ServiceCategory() != "" {
+				continue
+			}
+			for _, l := range cl.Labels {
+				if w.labels[l.Label] {
+					roots[cl.ID] = true
+					break
+				}
+			}
+		}
+	}
+	ids := make([]uint32, 0, len(roots))
+	for c := range roots {
+		ids = append(ids, c)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	// Listing a broad owner (a trace through thousands of wallets) costs
+	// more than reading the windows: count its addresses first.
+	keep := ids[:0]
+	total := 0
+	for _, c := range ids {
+		r, cl := t.a.Of(c)
+		if size := t.clusterSize(r, cl); cl.ServiceCategory() == "" && size <= maxSize {
+			keep = append(keep, r)
+			total += size
+		}
+	}
+	if total > maxOwnerAddresses {
+		w.outsErr = "the owner's wallets are too many to list"
+		return false
+	}
+	for _, r := range keep {
+		members, more := m.Members(r, maxSize)
+		if more {
+			continue
+		}
+		for _, a := range members {
+			t.g.AddressOutputs(int64(a), func(o int64) bool {
+				if o <= from {
+					return false
+				}
+				w.outs = append(w.outs, o)
+				return len(w.outs) <= maxOwnerOutputs
+			})
+			if len(w.outs) > maxOwnerOutputs {
+				w.outs, w.outsErr = nil, "the owner's wallets hold too many outputs"
+				return false
+			}
+		}
+	}
+	sort.Slice(w.outs, func(i, j int) bool { return w.outs[i] < w.outs[j] })
+	return true
+}
+
+// ownerPayouts returns the owner's outputs in output ids [lo, hi) of at
+// most maxSum (from its listed outputs) — payout candidates not yet
+// checked against the mixer-behaviour rules (verifiedSets does) — and the
+// number it read.
+func (t *Tracer) ownerPayouts(w *Owners, lo, hi, maxSum int64) ([]payoutOut, int) {
+	i := sort.Search(len(w.outs), func(i int) bool { return w.outs[i] >= lo })
+	var res []payoutOut
+	read := 0
+	for ; i < len(w.outs) && w.outs[i] < hi; i++ {
+		read++
+		o := w.outs[i]
+		out := t.g.OutputAt(o)
+		if out.Value <= 0 || out.Value > maxSum {
+			continue
+		}
+		n, _ := t.g.TxOfOutput(o)
+		tx, err := t.g.TxAt(n)
+		if err != nil {
+			continue
+		}
+		res = append(res, payoutOut{out: o, value: out.Value, height: tx.Height, tx: n})
+	}
+	return res, read
+}
+
+// isPayout reports whether output o of transaction n is a payout of mixer
+// label: a transaction it funded (not a sweep of its deposits), and not
+// its change.
+func (t *Tracer) isPayout(label string, n, o int64) bool {
+	t.demix.mu.Lock()
+	defer t.demix.mu.Unlock()
+	v := t.mixerViewLocked(label)
+	return !v.isSweep(n) && v.funded(n, poolBackDepth) && !v.poolChange(o)
+}
+
+// verifiedSets is findSets over candidates not yet known to be payouts:
+// it checks the outputs of the sets it finds against the mixer-behaviour
+// rules (all candidates when the sets are too many to list), drops those
+// that are not payouts and searches again, until every set it reports
+// is made of payouts. The result is findSets over the payouts alone; the
+// rules, the costly part, run only for outputs that can make a set.
+func (t *Tracer) verifiedSets(label string, cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, count, parts int, exhausted bool) {
+	ok := map[int64]bool{}
+	check := func(c payoutOut) bool {
+		r, seen := ok[c.out]
+		if !seen {
+			r = t.isPayout(label, c.tx, c.out)
+			ok[c.out] = r
+		}
+		return r
+	}
+	for {
+		sets, count, parts, exhausted = findSets(cands, v, p)
+		if count == 0 || exhausted {
+			return sets, count, parts, exhausted
+		}
+		bad := false
+		if count > len(sets) {
+			for _, c := range cands {
+				bad = !check(c) || bad
+			}
+		} else {
+			for _, s := range sets {
+				for _, c := range s {
+					bad = !check(c) || bad
+				}
+			}
+		}
+		if !bad {
+			return sets, count, parts, exhausted
+		}
+		kept := cands[:0]
+		for _, c := range cands {
+			if r, seen := ok[c.out]; !seen || r {
+				kept = append(kept, c)
+			}
+		}
+		cands = kept
+	}
+}
+
 // linkedPayouts returns the outputs at height h, in transactions after
 // tn, of at most maxSum, that go back to the owner and that mixer label
-// funded (not its change), and the block's transaction count.
-func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, maxSize int) ([]payoutOut, int) {
+// funded (not its change), the block's transaction count and the outputs
+// to the owner before the mixer-behaviour rules.
+func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, maxSize int) ([]payoutOut, int, int) {
 	b, err := t.g.BlockAt(h)
 	if err != nil {
-		return nil, 0
+		return nil, 0, 0
 	}
+	toOwner := 0
 	var res []payoutOut
 	var outs []int64
 	for n := max(b.FirstTx, tn+1); n < b.FirstTx+b.TxCount; n++ {
@@ -664,6 +869,7 @@ func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, m
 		if len(outs) == 0 {
 			continue
 		}
+		toOwner += len(outs)
 		t.demix.mu.Lock()
 		v := t.mixerViewLocked(label)
 		if !v.isSweep(n) && v.funded(n, poolBackDepth) {
@@ -675,7 +881,7 @@ func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, m
 		}
 		t.demix.mu.Unlock()
 	}
-	return res, int(b.TxCount)
+	return res, int(b.TxCount), toOwner
 }
 
 // MatchDeposit finds the payouts of deposit output o (an output paying a
@@ -734,6 +940,37 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	var cands []payoutOut
 	capped := false
 	onlyLinked := p.Evidence == EvidenceLinked
+	unverified := false // cands still to be checked against the mixer-behaviour rules
+	if onlyLinked && own != nil && hi >= lo && t.ownerOutputs(own, o, p.LinkMaxCluster) {
+		// The owner's outputs in the window instead of the window's
+		// transactions, when they are clearly fewer (a busy owner's
+		// outputs cost more each than a window transaction read).
+		lb, err1 := t.g.BlockAt(lo)
+		hb, err2 := t.g.BlockAt(hi)
+		if err1 == nil && err2 == nil {
+			last, err := t.g.TxAt(hb.FirstTx + hb.TxCount - 1)
+			if err == nil {
+				oLo, oHi := tx.FirstOut+tx.NOut, last.FirstOut+last.NOut
+				if lb.FirstTx > tn {
+					if first, err := t.g.TxAt(lb.FirstTx); err == nil {
+						oLo = max(oLo, first.FirstOut)
+					}
+				}
+				windowTxs := hb.FirstTx + hb.TxCount - max(lb.FirstTx, tn+1)
+				n := sort.Search(len(own.outs), func(i int) bool { return own.outs[i] >= oHi }) -
+					sort.Search(len(own.outs), func(i int) bool { return own.outs[i] >= oLo })
+				if int64(n)*ownerOutputCost <= windowTxs {
+					hit.WindowTxs = int(hb.FirstTx + hb.TxCount - lb.FirstTx)
+					var read int
+					cands, read = t.ownerPayouts(own, oLo, oHi, maxSum)
+					hit.Linked = len(cands)
+					*budget -= read
+					lo = hi + 1 // the window is done
+					unverified = true
+				}
+			}
+		}
+	}
 	for hh := lo; hh <= hi; hh++ {
 		if *budget <= 0 {
 			capped = true
@@ -743,8 +980,9 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 			// Only payouts back to the owner can make a set: look at the
 			// window's outputs to the owner first, and ask whether the
 			// mixer funded only those transactions.
-			linked, ntx := t.linkedPayouts(label, hh, tn, maxSum, own, p.LinkMaxCluster)
+			linked, ntx, toOwner := t.linkedPayouts(label, hh, tn, maxSum, own, p.LinkMaxCluster)
 			hit.WindowTxs += ntx
+			hit.Linked += toOwner
 			*budget -= ntx
 			cands = append(cands, linked...)
 			continue
@@ -777,11 +1015,17 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	for _, c := range linked {
 		isLinked[c.out] = true
 	}
-	hit.Linked = len(linked)
+	if p.Evidence == EvidenceLinkedFirst {
+		hit.Linked = len(linked)
+	}
 	var sets [][]payoutOut
 	var count, parts int
 	var exhausted bool
-	if len(linked) > 0 {
+	switch {
+	case len(linked) > 0 && unverified:
+		sets, count, parts, exhausted = t.verifiedSets(label, linked, out.Value, p)
+		hit.Evidence = EvidenceLinked
+	case len(linked) > 0:
 		sets, count, parts, exhausted = findSets(linked, out.Value, p)
 		hit.Evidence = EvidenceLinked
 	}

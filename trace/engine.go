@@ -22,6 +22,9 @@ type Tracer struct {
 	// demixAttributedOnly restricts demixing to the mixer's attributed
 	// coins (no mixer-behaviour rules); set by tests to measure the rules.
 	demixAttributedOnly bool
+	// demixWindowScan makes linked demixing read every window transaction
+	// instead of the owner's outputs; set by tests to compare the two.
+	demixWindowScan bool
 }
 
 // New returns a Tracer. A nil Attribution makes every address its own,

@@ -23,3 +23,7 @@ func (t *Tracer) MixerPoolChange(label string, o int64) bool {
 	defer t.demix.mu.Unlock()
 	return t.mixerViewLocked(label).poolChange(o)
 }
+
+// SetDemixWindowScan makes linked demixing read every transaction of a
+// deposit's window instead of the owner's outputs.
+func (t *Tracer) SetDemixWindowScan(b bool) { t.demixWindowScan = b }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -70,6 +71,14 @@ func TestTraceCommandDemix(t *testing.T) {
 	}
 	if off.Demix || len(off.Demixes) != 0 {
 		t.Fatalf("default trace demixed: %+v", off)
+	}
+	// The text says where --demix would help.
+	text, stderr, err := cli("trace", "--outpoint", op, "--hops", "12", "--data", w.Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(text, "stopped at a custodial mixer. --demix follows it") {
+		t.Errorf("default trace text does not point to --demix:\n%s", text)
 	}
 	out, stderr, err = cli("trace", "--outpoint", op, "--hops", "12", "--demix", "--demix-fee-max", "0.25", "--demix-max-delay", "6h", "--data", w.Data, "--json")
 	if err != nil {
