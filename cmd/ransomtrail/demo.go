@@ -188,6 +188,9 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := demoScreen(ctx, out, ws, cashouts, p); err != nil {
 		return err
 	}
+	if err := demoMixer(ctx, out, tr, ix, world, idxDir, pays); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\nDig further:\n")
 	fmt.Fprintf(out, "  ransomtrail tx %s --data %s --json\n", p["txid"], idxDir)
 	if o.Address != nil {
@@ -342,5 +345,126 @@ func demoScreen(ctx context.Context, out io.Writer, ws *workspace.Workspace, cas
 			fmt.Fprintf(out, "     - %s\n", reason)
 		}
 	}
+	return nil
+}
+
+// demoMixer follows a campaign that laundered through the custodial mixer:
+// a trace by chain links stops at the mixer; with demixing (linked
+// evidence) it goes on into the payouts that return to the campaign's own
+// wallets. The ground truth says how many of those were the deposits'.
+func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.Index, world, idxDir string, pays []map[string]string) error {
+	fmt.Fprintf(out, "\n8. Through the custodial mixer (a mixer pays out of its pool: no transaction links a deposit to its payouts):\n")
+	flows, err := readCSV(filepath.Join(world, "truth", "mixer_flows.csv"))
+	if err != nil {
+		return err
+	}
+	trueFlow := map[string]bool{}
+	mixed := map[string]bool{}
+	for _, f := range flows {
+		trueFlow[f["deposit_txid"]+":"+f["deposit_vout"]+" "+f["payout_txid"]+":"+f["payout_vout"]] = true
+		if f["campaign"] != "" {
+			mixed[f["campaign"]] = true
+		}
+	}
+	outs := map[string][]int64{}
+	family := map[string]string{}
+	var names []string
+	for _, p := range pays {
+		if !mixed[p["campaign"]] {
+			continue
+		}
+		family[p["campaign"]] = p["family"]
+		txid, err := rt.ParseHash(p["txid"])
+		if err != nil {
+			return fmt.Errorf("demo: ransom payment %s: %w", p["txid"], err)
+		}
+		tn, err := ix.TxNum(txid)
+		if err != nil {
+			return fmt.Errorf("demo: ransom payment %s is not in the index: %w", p["txid"], err)
+		}
+		tx, err := ix.TxAt(tn)
+		if err != nil {
+			return err
+		}
+		if len(outs[p["campaign"]]) == 0 {
+			names = append(names, p["campaign"])
+		}
+		outs[p["campaign"]] = append(outs[p["campaign"]], tx.FirstOut+atoi(p["vout"]))
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(out, "   no campaign of this world laundered through the mixer.\n")
+		return nil
+	}
+	sort.Strings(names)
+	type pick struct {
+		name    string
+		off, on *trace.Result
+	}
+	var best *pick
+	for i, c := range names {
+		if i == 10 {
+			break
+		}
+		o := trace.Options{Hops: 10, MaxNodes: 100_000}
+		off, err := tr.TraceOutputs(ctx, outs[c], o)
+		if err != nil {
+			return fmt.Errorf("demo: trace campaign %s: %w", c, err)
+		}
+		o.Demix = trace.DemixOn
+		on, err := tr.TraceOutputs(ctx, outs[c], o)
+		if err != nil {
+			return fmt.Errorf("demo: trace campaign %s with demixing: %w", c, err)
+		}
+		if best == nil || on.DemixedSat > best.on.DemixedSat {
+			best = &pick{c, off, on}
+		}
+	}
+	atMixer := func(r *trace.Result) int64 {
+		var n int64
+		for _, c := range r.Clusters {
+			if c.Category == "mixer" {
+				n += c.TaintedSat
+			}
+		}
+		return n
+	}
+	exchanges := func(r *trace.Result) int64 {
+		var n int64
+		for _, c := range r.Clusters {
+			if c.Category == "exchange" || c.Category == "otc" {
+				n += c.TaintedSat
+			}
+		}
+		return n
+	}
+	fmt.Fprintf(out, "   campaign %s: %s BTC of ransom; traced by chain links (10 hops), %s BTC stop at the mixer and %s BTC reach exchanges.\n",
+		best.name, btc(best.off.SourceSat), btc(atMixer(best.off)), btc(exchanges(best.off)))
+	matched, right, moved := 0, int64(0), int64(0)
+	for _, h := range best.on.Demixes {
+		if h.Outcome == trace.DemixMatched {
+			matched++
+		}
+		for _, c := range h.Candidates {
+			for _, po := range c.Payouts {
+				moved += po.TaintedSat
+				if trueFlow[h.Deposit+" "+po.Outpoint] {
+					right += po.TaintedSat
+				}
+			}
+		}
+	}
+	if matched == 0 {
+		fmt.Fprintf(out, "   With --demix: none of its %d mixer deposit(s) has a set of payouts that goes back to wallets the trace reached; the taint stays at the mixer.\n", len(best.on.Demixes))
+		return nil
+	}
+	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts that go back to wallets the trace reached by chain links;\n   %s BTC followed on, and the trace now reaches exchanges with %s BTC (%s BTC left at the mixer).\n",
+		matched, len(best.on.Demixes), btc(best.on.DemixedSat), btc(exchanges(best.on)), btc(atMixer(best.on)))
+	fmt.Fprintf(out, "   Every such link is an inference (amount, timing, links back), marked \"via\":\"demix\" with its evidence and confidence.\n   Ground truth (truth/mixer_flows.csv): %.0f %% of the value followed went into the deposits' own payouts",
+		100*float64(right)/float64(max(moved, 1)))
+	if right < moved {
+		fmt.Fprint(out, "; the rest into other payouts to the same wallets")
+	}
+	fmt.Fprintln(out, ".")
+	fmt.Fprintf(out, "   ransomtrail ransomware %s --demix --data %s\n", family[best.name], idxDir)
 	return nil
 }

@@ -17,7 +17,7 @@ func TestDemoEndToEnd(t *testing.T) {
 		t.Fatalf("demo: %v\n%s", err, errb.String())
 	}
 	s := out.String()
-	for _, want := range []string{"1. Simulating", "2. Indexing", "3. A ransom payment", "The index agrees", "4. Where did it go?", "6. Clustering", "Dig further:"} {
+	for _, want := range []string{"1. Simulating", "2. Indexing", "3. A ransom payment", "The index agrees", "4. Where did it go?", "6. Clustering", "8. Through the custodial mixer", "Dig further:"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, s)
 		}
