@@ -37,6 +37,13 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 		return out
 	}
 	history := b.pol.Change != nil
+	if x, ok := sx.(*index.Index); ok && history {
+		// The lookahead asks for the spending transaction of outputs
+		// spent anywhere ahead: an in-memory sample of tx.col's first
+		// input ids finds them without a galloping search over it (the
+		// index does not change during a build).
+		sx = x.WithInputSample()
+	}
 	receipts := b.receipts
 	if receipts == nil && b.pol.Deposit != nil {
 		receipts = newReceiptMemo()

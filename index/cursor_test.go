@@ -43,11 +43,23 @@ func TestChainOrderReads(t *testing.T) {
 		}
 		return s
 	}
+	// The in-memory sample of first input ids: every transaction, every
+	// 7th, every 100th (a sample of all of them, and strides past the
+	// near gallop and short of it).
+	samples := []*index.InputSample{ix.WithInputSample(), ix.WithInputSampleOf((nTx + 6) / 7), ix.WithInputSampleOf(nTx / 100)}
+	if samples[0].Stride() != 1 || samples[1].Stride() != 7 || samples[2].Stride() < 100 {
+		t.Fatalf("strides %d %d %d", samples[0].Stride(), samples[1].Stride(), samples[2].Stride())
+	}
 	for i := int64(0); i < nIn; i++ {
 		wn, wp := ix.TxOfInput(i)
 		for _, from := range starts(wn, false) {
 			if n, p := ix.TxOfInputFrom(i, from); n != wn || p != wp {
 				t.Fatalf("input %d from tx %d: tx %d position %d, TxOfInput says %d %d", i, from, n, p, wn, wp)
+			}
+			for _, s := range samples {
+				if n, p := s.TxOfInputFrom(i, from); n != wn || p != wp {
+					t.Fatalf("input %d from tx %d, sample stride %d: tx %d position %d, TxOfInput says %d %d", i, from, s.Stride(), n, p, wn, wp)
+				}
 			}
 		}
 	}
@@ -147,4 +159,37 @@ func TestChainOrderReadsOfUnrecoveredIndex(t *testing.T) {
 		t.Fatal("no address was paid after the commit")
 	}
 	t.Logf("%d addresses paid after the commit", past)
+}
+
+// TestInputSampleOfGrowingIndex: transactions appended after the sample
+// was taken are found all the same (by the index's own search).
+func TestInputSampleOfGrowingIndex(t *testing.T) {
+	out := t.TempDir()
+	if _, err := sim.Run(context.Background(), sim.Config{Out: out, Seed: 8, Txs: 2000, TxPerBlock: 20}); err != nil {
+		t.Fatal(err)
+	}
+	net := chain.MustNetwork("sim")
+	ix := openWriteIndex(t, t.TempDir(), net)
+	defer ix.Close()
+	src := openBlocksSource(t, filepath.Join(out, "blocks"), net)
+	ingestT(t, ix, src, 40, 0)
+	s, s5 := ix.WithInputSample(), ix.WithInputSampleOf(ix.NumTxs()/5)
+	half := ix.NumTxs()
+	ingestT(t, ix, openBlocksSource(t, filepath.Join(out, "blocks"), net), -1, 0)
+	if ix.NumTxs() < 2*half {
+		t.Fatalf("the index grew from %d to only %d transactions", half, ix.NumTxs())
+	}
+	for i := int64(0); i < ix.NumInputs(); i++ {
+		wn, wp := ix.TxOfInput(i)
+		for _, from := range []int64{wn, wn - 1, wn - 20, half - 1, half - 30, 0} {
+			if from < 0 || from > wn {
+				continue
+			}
+			for _, x := range []*index.InputSample{s, s5} {
+				if n, p := x.TxOfInputFrom(i, from); n != wn || p != wp {
+					t.Fatalf("input %d from tx %d (sampled %d txs, stride %d): tx %d position %d, TxOfInput says %d %d", i, from, half, x.Stride(), n, p, wn, wp)
+				}
+			}
+		}
+	}
 }

@@ -72,3 +72,8 @@ func (ix *Index) HugeAdvised() (map[string]bool, error) {
 	}
 	return out, nil
 }
+
+// WithInputSampleOf is WithInputSample with at most maxSamples samples.
+func (ix *Index) WithInputSampleOf(maxSamples int64) *InputSample {
+	return ix.withInputSample(maxSamples)
+}
