@@ -342,6 +342,9 @@ func BatchChain(tx *Tx) []Evidence {
 		if f, known := tx.fresh(i); !f || !known {
 			continue
 		}
+		if yes, known := tx.spentAloneByBatch(i); known && !yes {
+			continue // the spender is not a batch spending it alone
+		}
 		nx := tx.next(i)
 		if nx == nil || nx.NIn != 1 || nx.NOut < BatchChainMinNextOutputs || nx.Version != tx.Version ||
 			(nx.LockTime == 0) != (tx.LockTime == 0) {

@@ -37,19 +37,23 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 		return out
 	}
 	history := b.pol.Change != nil
+	var batch []uint64
 	if x, ok := sx.(*index.Index); ok && history {
 		// The lookahead asks for the spending transaction of outputs
 		// spent anywhere ahead: an in-memory sample of tx.col's first
 		// input ids finds them without a galloping search over it (the
 		// index does not change during a build).
 		sx = x.WithInputSample()
+		// change_batch_chain asks for the spender of every fresh output;
+		// a bit per input says which can match without reading it.
+		batch = batchSpendBits(x)
 	}
 	receipts := b.receipts
 	if receipts == nil && b.pol.Deposit != nil {
 		receipts = newReceiptMemo()
 	}
 	for w := range out {
-		s := &scanner{b: b, ix: sx, history: history,
+		s := &scanner{b: b, ix: sx, history: history, batch: batch,
 			prevs: history && b.pol.Change.readsOutpoints(), dep: &depositScan{}}
 		if w < len(b.memos) && b.memos[w] != nil {
 			s.dep = b.memos[w]
@@ -95,10 +99,14 @@ type scanner struct {
 	// for the lookahead, which resolves it on a rule's first read.
 	spentBy   []int64
 	lookahead func(vout int) *NextSpend
-	pairsCap  int          // the most pairs a chunk of this scanner decided
-	txNum     int64        // the view's transaction
-	err       error        // the lookahead's
-	dep       *depositScan // the deposit rule's memos, kept across chunks
+	// batch has a bit per input: the sole input of a transaction with at
+	// least BatchChainMinNextOutputs outputs (nil: not known).
+	batch      []uint64
+	batchSpend func(vout int) bool
+	pairsCap   int          // the most pairs a chunk of this scanner decided
+	txNum      int64        // the view's transaction
+	err        error        // the lookahead's
+	dep        *depositScan // the deposit rule's memos, kept across chunks
 }
 
 func (s *scanner) decide(c *chunk) {
@@ -284,6 +292,12 @@ func (s *scanner) outputs(t *index.Tx) error {
 			s.lookahead = s.resolveNext
 		}
 		tx.lookahead = s.lookahead
+		if s.batch != nil {
+			if s.batchSpend == nil {
+				s.batchSpend = s.spentByBatch
+			}
+			tx.batchSpend = s.batchSpend
+		}
 	}
 	for id := t.FirstOut; id < t.FirstOut+t.NOut; id++ {
 		var o index.Output
@@ -305,6 +319,34 @@ func (s *scanner) outputs(t *index.Tx) error {
 		tx.Outputs = append(tx.Outputs, out)
 	}
 	return nil
+}
+
+// spentByBatch tells from the build's bits whether output vout of the view
+// is spent (within the build's cut) as the sole input of a transaction
+// with at least BatchChainMinNextOutputs outputs.
+func (s *scanner) spentByBatch(vout int) bool {
+	in := s.spentBy[vout]
+	if in < 0 || (s.b.spentCut > 0 && in >= s.b.spentCut) || in/64 >= int64(len(s.batch)) {
+		return false
+	}
+	return s.batch[in/64]&(1<<(in%64)) != 0
+}
+
+// batchSpendBits sets a bit for every input that is the sole input of a
+// transaction with at least BatchChainMinNextOutputs outputs: one pass
+// over the transactions, before the build (spends point ahead of it).
+func batchSpendBits(ix *index.Index) []uint64 {
+	bits := make([]uint64, ix.NumInputs()/64+1)
+	for n := int64(0); n < ix.NumTxs(); n++ {
+		t, err := ix.TxNoID(n)
+		if err != nil {
+			break
+		}
+		if t.NIn == 1 && t.NOut >= BatchChainMinNextOutputs {
+			bits[t.FirstIn/64] |= 1 << (t.FirstIn % 64)
+		}
+	}
+	return bits
 }
 
 // resolveNext is FromIndex's lookahead with MaxNextSize 1 for output vout

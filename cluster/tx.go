@@ -23,6 +23,22 @@ type Tx struct {
 	// through next (the build's views read spending transactions only for
 	// the rules that look at them).
 	lookahead func(vout int) *NextSpend
+	// batchSpend, when set, tells without the spending transaction whether
+	// output vout is the sole input of one with at least
+	// BatchChainMinNextOutputs outputs (the build knows it from a bit per
+	// input), so change_batch_chain resolves only the spenders that can
+	// match.
+	batchSpend func(vout int) bool
+}
+
+// spentAloneByBatch reports whether output i is spent as the sole input of
+// a transaction with at least BatchChainMinNextOutputs outputs; known is
+// false when the view cannot tell without reading the spender.
+func (tx *Tx) spentAloneByBatch(i int) (yes, known bool) {
+	if tx.batchSpend == nil {
+		return false, false
+	}
+	return tx.batchSpend(i), true
 }
 
 // fresh returns output i's Fresh and FreshKnown.
