@@ -73,7 +73,12 @@ func (ix *Index) TxOfInputFrom(i, from int64) (int64, int64) {
 		lo += step
 		step *= 2
 	}
-	// The last tx in [lo, hi) whose first input is <= i.
+	return ix.holderIn(i, lo, hi)
+}
+
+// holderIn returns the transaction holding input i and its position,
+// given that it is in [lo, hi): the last one whose first input is <= i.
+func (ix *Index) holderIn(i, lo, hi int64) (int64, int64) {
 	for hi-lo > 1 {
 		mid := lo + (hi-lo)/2
 		if ix.txFirstIn(mid) > i {
@@ -224,14 +229,5 @@ func (s *InputSample) TxOfInputFrom(i, from int64) (int64, int64) {
 			return ix.TxOfInputFrom(i, s.n)
 		}
 	}
-	// The last transaction in [lo, hi) whose first input is <= i.
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		if ix.txFirstIn(mid) > i {
-			hi = mid
-		} else {
-			lo = mid
-		}
-	}
-	return lo, i - ix.txFirstIn(lo)
+	return ix.holderIn(i, lo, hi)
 }
