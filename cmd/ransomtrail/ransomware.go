@@ -115,11 +115,18 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes)\n", r.TruncReason)
 	}
 	if r.Demix {
-		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached, %s BTC followed into payouts by amount and timing (inference, not chain links)\n",
+		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached, %s BTC followed into the mixer's payouts (an inference, not chain links: --json lists each deposit's evidence)\n",
 			r.DemixDeposits, btc(r.DemixedSat))
 	}
+	var atMixer int64
 	for _, c := range r.CashOuts {
 		fmt.Fprintf(w, "  %16s BTC  %-34s %-10s %3d endpoint(s), from %d hops\n", btc(c.TaintedSat), clipText(c.Label, 34), c.Category, c.Endpoints, c.MinHops)
+		if c.Category == "mixer" {
+			atMixer += c.TaintedSat
+		}
+	}
+	if atMixer > 0 && !r.Demix {
+		fmt.Fprintf(w, "  (%s BTC stopped at a custodial mixer: --demix follows it into payouts that go back to wallets the trace reached)\n", btc(atMixer))
 	}
 	if len(r.Elsewhere) > 0 {
 		fmt.Fprintf(w, "\nNot (yet) at a service:\n")

@@ -119,6 +119,26 @@ func TestTraceCommandDemix(t *testing.T) {
 			t.Errorf("%v: %v (%s), want an input or usage error", bad, err, stderr)
 		}
 	}
+	// The ransomware view of a family that used the mixer points to
+	// --demix when its trace stops there.
+	mixedFamily := ""
+	campaigns := map[string]bool{}
+	for _, r := range truthRows(t, w, "mixer_flows.csv") {
+		campaigns[r["campaign"]] = r["campaign"] != ""
+	}
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		if campaigns[p["campaign"]] {
+			mixedFamily = p["family"]
+			break
+		}
+	}
+	text, stderr, err = cli("ransomware", mixedFamily, "--data", w.Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(text, "stopped at a custodial mixer: --demix follows it") {
+		t.Errorf("ransomware %s does not point to --demix:\n%s", mixedFamily, text)
+	}
 	// The ransomware view passes it through too.
 	out, stderr, err = cli("ransomware", truthRows(t, w, "ransom_payments.csv")[0]["family"], "--demix", "--data", w.Data, "--json")
 	if err != nil {
