@@ -606,3 +606,40 @@ func TestLinkedDemixOwnerSideEqualsWindowScan(t *testing.T) {
 		t.Fatal("no deposit matched: the comparison compared nothing")
 	}
 }
+
+// TestLinkedDemixWithoutMixerIsTheChainTrace: a demixing trace that meets
+// no mixer deposit returns its chain-link pass (it does not trace twice):
+// the same result as demixing by amount alone, which has no such pass.
+func TestLinkedDemixWithoutMixerIsTheChainTrace(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	compared := 0
+	for _, p := range f.pays {
+		o := outputID(t, f.ws.Index, p["txid"], p["vout"])
+		opts := trace.Options{Hops: 6, MaxNodes: 50_000, Demix: trace.DemixOn}
+		a, err := f.tr.TraceOutputs(ctx, []int64{o}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.DemixParams.Evidence = trace.EvidenceAmount
+		b, err := f.tr.TraceOutputs(ctx, []int64{o}, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.Demix || !b.Demix {
+			t.Fatalf("%s:%s: demix %v / %v with demixing on", p["txid"], p["vout"], a.Demix, b.Demix)
+		}
+		if len(a.Demixes) > 0 || len(b.Demixes) > 0 {
+			continue
+		}
+		ja, _ := json.Marshal(a)
+		jb, _ := json.Marshal(b)
+		if string(ja) != string(jb) {
+			t.Fatalf("%s:%s: no mixer deposit, yet linked and amount demixing differ:\n%.1000s\n%.1000s", p["txid"], p["vout"], ja, jb)
+		}
+		compared++
+	}
+	if compared < 30 {
+		t.Fatalf("only %d payments traced without meeting the mixer", compared)
+	}
+}

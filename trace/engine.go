@@ -154,6 +154,11 @@ func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (
 		if err != nil {
 			return nil, err
 		}
+		if r.mixerDeposits == 0 {
+			// No mixer deposit on the way: demixing would change nothing.
+			res.Demix = true
+			return res, nil
+		}
 		own = OwnersOf(res)
 	}
 	r := t.newRun(opts)
@@ -226,6 +231,9 @@ type run struct {
 	demixed    map[int64]int64
 	scanBudget int
 	owners     *Owners // whose wallets the chain links reached (demixing's linked evidence)
+	// mixerDeposits counts the outputs at a custodial mixer the taint
+	// reached (demixing or not).
+	mixerDeposits int
 	// scratch buffers reused across transactions
 	inVals, inTaint, outVals []int64
 	outs                     []index.Output
@@ -379,8 +387,9 @@ func (r *run) enqueue(tx int64, hop int, s sideTaint) {
 // a peel chain counts as one hop however long it is.
 func (r *run) arriveForward(o int64, out index.Output, taint int64, hop int, remainder bool) {
 	if hop > 0 && out.AddrID >= 0 && r.addr(out.AddrID).service {
-		if r.res.Demix && r.t.mixerOf(out.AddrID) != "" {
-			if r.demixForward(o, out, taint, hop) {
+		if r.t.mixerOf(out.AddrID) != "" {
+			r.mixerDeposits++
+			if r.res.Demix && r.demixForward(o, out, taint, hop) {
 				return
 			}
 		}
