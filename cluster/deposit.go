@@ -155,13 +155,27 @@ type depositScan struct {
 // the memo with the state). An address swept again walks its earlier
 // receipts from the memo instead of two binary searches each. Shared by
 // the workers (the entries are pure functions of the index: which worker
-// fills one first does not change the result); emptied at maxDepositMemo
-// entries.
+// fills one first does not change the result); each shard emptied at its
+// share of maxDepositMemo entries.
 type receiptMemo struct {
+	// shards by key: the workers look entries up for every receipt, and
+	// one lock for all of them made the lookups wait on each other's
+	// cache line.
+	shards [memoShards]memoShard
+}
+
+// memoShards is the receipt memo's shards; each holds at most
+// maxDepositMemo/memoShards entries of each kind.
+const memoShards = 64
+
+type memoShard struct {
 	mu    sync.RWMutex
 	recs  map[int64]memoReceipt
 	addrs map[int64]*addrState
+	_     [64]byte // keep neighbouring shards' locks on separate cache lines
 }
+
+func (m *receiptMemo) shard(k int64) *memoShard { return &m.shards[uint64(k)%memoShards] }
 
 // addrState is what the rule concluded about a deposit address at sweep n
 // from its receipts up to upTo (count of them): the anchor payer, whether
@@ -177,9 +191,10 @@ type addrState struct {
 }
 
 func (m *receiptMemo) addr(d int64) (addrState, bool) {
-	m.mu.RLock()
-	st, ok := m.addrs[d]
-	m.mu.RUnlock()
+	sh := m.shard(d)
+	sh.mu.RLock()
+	st, ok := sh.addrs[d]
+	sh.mu.RUnlock()
 	if !ok {
 		return addrState{}, false
 	}
@@ -188,14 +203,15 @@ func (m *receiptMemo) addr(d int64) (addrState, bool) {
 
 // putAddr keeps st unless a state of a later sweep is there.
 func (m *receiptMemo) putAddr(d int64, st addrState) {
-	m.mu.Lock()
-	if m.addrs == nil || len(m.addrs) >= maxDepositMemo {
-		m.addrs = map[int64]*addrState{}
+	sh := m.shard(d)
+	sh.mu.Lock()
+	if sh.addrs == nil || len(sh.addrs) >= maxDepositMemo/memoShards {
+		sh.addrs = map[int64]*addrState{}
 	}
-	if cur, ok := m.addrs[d]; !ok || cur.n < st.n {
-		m.addrs[d] = &st
+	if cur, ok := sh.addrs[d]; !ok || cur.n < st.n {
+		sh.addrs[d] = &st
 	}
-	m.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 type memoReceipt struct {
@@ -203,22 +219,24 @@ type memoReceipt struct {
 	bad                bool
 }
 
-func newReceiptMemo() *receiptMemo { return &receiptMemo{recs: map[int64]memoReceipt{}} }
+func newReceiptMemo() *receiptMemo { return &receiptMemo{} }
 
 func (m *receiptMemo) get(out int64) (memoReceipt, bool) {
-	m.mu.RLock()
-	r, ok := m.recs[out]
-	m.mu.RUnlock()
+	sh := m.shard(out)
+	sh.mu.RLock()
+	r, ok := sh.recs[out]
+	sh.mu.RUnlock()
 	return r, ok
 }
 
 func (m *receiptMemo) put(out int64, r memoReceipt) {
-	m.mu.Lock()
-	if len(m.recs) >= maxDepositMemo {
-		clear(m.recs)
+	sh := m.shard(out)
+	sh.mu.Lock()
+	if sh.recs == nil || len(sh.recs) >= maxDepositMemo/memoShards {
+		sh.recs = map[int64]memoReceipt{}
 	}
-	m.recs[out] = r
-	m.mu.Unlock()
+	sh.recs[out] = r
+	sh.mu.Unlock()
 }
 
 // isSweep reports whether transaction n has the shape of a deposit sweep:
