@@ -376,7 +376,7 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		}
 	}()
 	var wg sync.WaitGroup
-	deciders := b.deciders(ix, workers)
+	deciders := b.deciders(ix, from, to, workers)
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {

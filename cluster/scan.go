@@ -27,7 +27,7 @@ var _ ScanIndex = (*index.Index)(nil)
 // The scanners keep buffers and caches from one chunk to the next and
 // share what they learn of address lists for this run (the index does not
 // change during it).
-func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
+func (b *builder) deciders(ix TxIndex, from, to int64, workers int) []func(*chunk) {
 	out := make([]func(*chunk), workers)
 	sx, ok := ix.(ScanIndex)
 	if !ok || b.full {
@@ -37,16 +37,18 @@ func (b *builder) deciders(ix TxIndex, workers int) []func(*chunk) {
 		return out
 	}
 	history := b.pol.Change != nil
-	var batch []uint64
+	var batch *batchSpends
 	if x, ok := sx.(*index.Index); ok && history {
-		// The lookahead asks for the spending transaction of outputs
-		// spent anywhere ahead: an in-memory sample of tx.col's first
-		// input ids finds them without a galloping search over it (the
-		// index does not change during a build).
-		sx = x.WithInputSample()
+		// The lookahead asks for the spending transactions of outputs of
+		// the run, all in the run (b.spentCut): an in-memory sample of
+		// its transactions' first input ids finds them without a
+		// galloping search over tx.col (the index does not change during
+		// a run).
+		sx = x.WithInputSample(from, to)
 		// change_batch_chain asks for the spender of every fresh output;
-		// a bit per input says which can match without reading it.
-		batch = batchSpendBits(x)
+		// a bit per input of the run says which can match without
+		// reading it.
+		batch = batchSpendBits(x, from, to)
 	}
 	receipts := b.receipts
 	if receipts == nil && b.pol.Deposit != nil {
@@ -99,10 +101,11 @@ type scanner struct {
 	// for the lookahead, which resolves it on a rule's first read.
 	spentBy   []int64
 	lookahead func(vout int) *NextSpend
-	// batch has a bit per input: the sole input of a transaction with at
-	// least BatchChainMinNextOutputs outputs (nil: not known).
-	batch      []uint64
-	batchSpend func(vout int) bool
+	// batch marks the run's inputs that are the sole input of a
+	// transaction with at least BatchChainMinNextOutputs outputs (nil:
+	// not known).
+	batch      *batchSpends
+	batchSpend func(vout int) (yes, known bool)
 	pairsCap   int          // the most pairs a chunk of this scanner decided
 	txNum      int64        // the view's transaction
 	err        error        // the lookahead's
@@ -321,32 +324,55 @@ func (s *scanner) outputs(t *index.Tx) error {
 	return nil
 }
 
-// spentByBatch tells from the build's bits whether output vout of the view
-// is spent (within the build's cut) as the sole input of a transaction
-// with at least BatchChainMinNextOutputs outputs.
-func (s *scanner) spentByBatch(vout int) bool {
+// spentByBatch tells from the run's bits whether output vout of the view
+// is spent (within the run's cut) as the sole input of a transaction with
+// at least BatchChainMinNextOutputs outputs; not known for a spend
+// outside the bits.
+func (s *scanner) spentByBatch(vout int) (yes, known bool) {
 	in := s.spentBy[vout]
-	if in < 0 || (s.b.spentCut > 0 && in >= s.b.spentCut) || in/64 >= int64(len(s.batch)) {
-		return false
+	if in < 0 || (s.b.spentCut > 0 && in >= s.b.spentCut) {
+		return false, true // not spent within the run
 	}
-	return s.batch[in/64]&(1<<(in%64)) != 0
+	return s.batch.has(in)
 }
 
-// batchSpendBits sets a bit for every input that is the sole input of a
-// transaction with at least BatchChainMinNextOutputs outputs: one pass
-// over the transactions, before the build (spends point ahead of it).
-func batchSpendBits(ix *index.Index) []uint64 {
-	bits := make([]uint64, ix.NumInputs()/64+1)
-	for n := int64(0); n < ix.NumTxs(); n++ {
+// batchSpends has a bit per input of a range of transactions: the sole
+// input of a transaction with at least BatchChainMinNextOutputs outputs.
+type batchSpends struct {
+	base, end int64 // the inputs covered: [base, end)
+	bits      []uint64
+}
+
+// batchSpendBits marks the inputs of transactions from..to-1 (a run: the
+// spenders its lookahead reads are in it) in one pass over them.
+func batchSpendBits(ix *index.Index, from, to int64) *batchSpends {
+	first, err1 := ix.TxNoID(from)
+	last, err2 := ix.TxNoID(to - 1)
+	if err1 != nil || err2 != nil {
+		return &batchSpends{} // covers nothing: every spender is read
+	}
+	b := &batchSpends{base: first.FirstIn, end: last.FirstIn + last.NIn}
+	b.bits = make([]uint64, (b.end-b.base)/64+1)
+	for n := from; n < to; n++ {
 		t, err := ix.TxNoID(n)
 		if err != nil {
-			break
+			return &batchSpends{}
 		}
 		if t.NIn == 1 && t.NOut >= BatchChainMinNextOutputs {
-			bits[t.FirstIn/64] |= 1 << (t.FirstIn % 64)
+			k := t.FirstIn - b.base
+			b.bits[k/64] |= 1 << (k % 64)
 		}
 	}
-	return bits
+	return b
+}
+
+// has reports whether input in is marked, and whether the bits cover it.
+func (b *batchSpends) has(in int64) (yes, known bool) {
+	if in < b.base || in >= b.end {
+		return false, false
+	}
+	k := in - b.base
+	return b.bits[k/64]&(1<<(k%64)) != 0, true
 }
 
 // resolveNext is FromIndex's lookahead with MaxNextSize 1 for output vout

@@ -28,7 +28,7 @@ type Tx struct {
 	// BatchChainMinNextOutputs outputs (the build knows it from a bit per
 	// input), so change_batch_chain resolves only the spenders that can
 	// match.
-	batchSpend func(vout int) bool
+	batchSpend func(vout int) (yes, known bool)
 }
 
 // spentAloneByBatch reports whether output i is spent as the sole input of
@@ -38,7 +38,7 @@ func (tx *Tx) spentAloneByBatch(i int) (yes, known bool) {
 	if tx.batchSpend == nil {
 		return false, false
 	}
-	return tx.batchSpend(i), true
+	return tx.batchSpend(i)
 }
 
 // fresh returns output i's Fresh and FreshKnown.

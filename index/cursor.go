@@ -149,47 +149,53 @@ func (ix *Index) OutputNoSpend(o int64) Output {
 	return out
 }
 
-// InputSample is an index with an in-memory sample of the transactions'
-// first input ids (every Stride-th transaction, at most maxInputSamples
-// of them), taken once. Its TxOfInputFrom finds a spend far ahead by a
-// binary search over the sample and at most log2(Stride) record reads
-// instead of a galloping search over tx.col (~2·log2(distance) random
-// reads): what a build's lookahead to the spending transactions does for
-// every output it asks about. Transactions appended after the sample was
-// taken are found by the index's own search. An index truncated while
-// the sample is in use (a reorg) makes the sample stale: use it for
-// reads of a snapshot, such as a build.
+// InputSample is an index with an in-memory sample of the first input ids
+// of the transactions in a range (every Stride-th one, at most
+// maxInputSamples of them), taken once. Its TxOfInputFrom finds a spend
+// far ahead in the range by a binary search over the sample and at most
+// log2(Stride) record reads instead of a galloping search over tx.col
+// (~2·log2(distance) random reads): what a build's lookahead to the
+// spending transactions does for every output it asks about. Inputs
+// outside the range are found by the index's own search. An index
+// truncated while the sample is in use (a reorg) makes the sample stale:
+// use it for reads of a snapshot, such as a build.
 type InputSample struct {
 	*Index
 	stride int64
-	first  []int64 // first[k] = the first input id of transaction k·stride
+	first  []int64 // first[k] = the first input id of transaction base + k·stride
 	top    []int64 // top[j] = first[j·sampleBlock]: a search of first starts here
-	n      int64   // the transactions sampled: [0, n)
+	base   int64   // the transactions sampled: [base, n)
+	n      int64
 }
 
 // sampleBlock is the samples a search of top narrows first to: 64
 // samples, eight cache lines (top itself, 1/64 of first, stays in cache).
 const sampleBlock = 64
 
-// maxInputSamples bounds the sample: 32 MiB, the whole of tx.col's first
-// input ids up to 4 M transactions, every ~340th on mainnet.
+// maxInputSamples bounds the sample: 32 MiB, the first input ids of up to
+// 4 M transactions, every ~340th of a mainnet-size range.
 const maxInputSamples = 1 << 22
 
-// WithInputSample samples the index's first input ids.
-func (ix *Index) WithInputSample() *InputSample { return ix.withInputSample(maxInputSamples) }
+// WithInputSample samples the first input ids of transactions from..to-1
+// (clamped to the index): the range a build reads spenders in.
+func (ix *Index) WithInputSample(from, to int64) *InputSample {
+	return ix.withInputSample(from, to, maxInputSamples)
+}
 
-func (ix *Index) withInputSample(maxSamples int64) *InputSample {
-	n := ix.nTxs()
-	stride := max(1, (n+maxSamples-1)/maxSamples)
-	first := make([]int64, (n+stride-1)/stride)
+func (ix *Index) withInputSample(from, to, maxSamples int64) *InputSample {
+	to = min(to, ix.nTxs())
+	from = max(0, min(from, to))
+	span := to - from
+	stride := max(1, (span+maxSamples-1)/maxSamples)
+	first := make([]int64, (span+stride-1)/stride)
 	top := make([]int64, 0, len(first)/sampleBlock+1)
 	for k := range first {
-		first[k] = ix.txFirstIn(int64(k) * stride)
+		first[k] = ix.txFirstIn(from + int64(k)*stride)
 		if k%sampleBlock == 0 {
 			top = append(top, first[k])
 		}
 	}
-	return &InputSample{Index: ix, stride: stride, first: first, top: top, n: n}
+	return &InputSample{Index: ix, stride: stride, first: first, top: top, base: from, n: to}
 }
 
 // Stride returns the transactions between two samples.
@@ -205,7 +211,7 @@ const nearSpend = 16
 // later one.
 func (s *InputSample) TxOfInputFrom(i, from int64) (int64, int64) {
 	ix := s.Index
-	if from < 0 || from >= s.n || ix.txFirstIn(from) > i {
+	if from < s.base || from >= s.n || ix.txFirstIn(from) > i {
 		return ix.TxOfInputFrom(i, from)
 	}
 	lo, hi := from, int64(-1)
@@ -217,15 +223,16 @@ func (s *InputSample) TxOfInputFrom(i, from int64) (int64, int64) {
 		lo += step
 	}
 	if hi < 0 {
-		// The last sample at or below i (in top, then in its block); the
-		// holder is in its stride.
+		// The last sample at or below i (in top, then in its block; the
+		// first is at or below i, as from's is); the holder is in its
+		// stride.
 		j := sort.Search(len(s.top), func(j int) bool { return s.top[j] > i }) - 1
 		block := s.first[j*sampleBlock : min((j+1)*sampleBlock, len(s.first))]
 		k := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > i })) - 1
-		lo = max(lo, k*s.stride)
-		hi = min((k+1)*s.stride, s.n)
+		lo = max(lo, s.base+k*s.stride)
+		hi = min(s.base+(k+1)*s.stride, s.n)
 		if hi == s.n && s.n < ix.nTxs() && ix.txFirstIn(s.n) <= i {
-			// Past the sample: a transaction appended since.
+			// Past the range: the index's own search from its end.
 			return ix.TxOfInputFrom(i, s.n)
 		}
 	}

@@ -45,8 +45,10 @@ func TestChainOrderReads(t *testing.T) {
 	}
 	// The in-memory sample of first input ids: every transaction, every
 	// 7th, every 100th (a sample of all of them, and strides past the
-	// near gallop and short of it).
-	samples := []*index.InputSample{ix.WithInputSample(), ix.WithInputSampleOf((nTx + 6) / 7), ix.WithInputSampleOf(nTx / 100)}
+	// near gallop and short of it), and every 7th of the middle third
+	// (starts and inputs on both sides of the range).
+	samples := []*index.InputSample{ix.WithInputSample(0, nTx), ix.WithInputSampleOf(0, nTx, (nTx+6)/7), ix.WithInputSampleOf(0, nTx, nTx/100),
+		ix.WithInputSampleOf(nTx/3, 2*nTx/3, (nTx/3+6)/7)}
 	if samples[0].Stride() != 1 || samples[1].Stride() != 7 || samples[2].Stride() < 100 {
 		t.Fatalf("strides %d %d %d", samples[0].Stride(), samples[1].Stride(), samples[2].Stride())
 	}
@@ -173,7 +175,7 @@ func TestInputSampleOfGrowingIndex(t *testing.T) {
 	defer ix.Close()
 	src := openBlocksSource(t, filepath.Join(out, "blocks"), net)
 	ingestT(t, ix, src, 40, 0)
-	s, s5 := ix.WithInputSample(), ix.WithInputSampleOf(ix.NumTxs()/5)
+	s, s5 := ix.WithInputSample(0, ix.NumTxs()), ix.WithInputSampleOf(0, ix.NumTxs(), ix.NumTxs()/5)
 	half := ix.NumTxs()
 	ingestT(t, ix, openBlocksSource(t, filepath.Join(out, "blocks"), net), -1, 0)
 	if ix.NumTxs() < 2*half {

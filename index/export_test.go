@@ -74,6 +74,6 @@ func (ix *Index) HugeAdvised() (map[string]bool, error) {
 }
 
 // WithInputSampleOf is WithInputSample with at most maxSamples samples.
-func (ix *Index) WithInputSampleOf(maxSamples int64) *InputSample {
-	return ix.withInputSample(maxSamples)
+func (ix *Index) WithInputSampleOf(from, to, maxSamples int64) *InputSample {
+	return ix.withInputSample(from, to, maxSamples)
 }
