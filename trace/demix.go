@@ -181,7 +181,7 @@ const (
 	DemixCapped    = "search-cap"  // the window or the set search hit its cap
 	DemixHopLimit  = "hop-limit"   // the deposit was reached at the last hop
 	DemixNotMixer  = "not-a-mixer" // MatchDeposit on a non-mixer output
-	DemixNoLink    = "no-link"     // sets fit, none goes back to the owner (evidence linked)
+	DemixNoLink    = "no-link"     // no set of payouts back to the owner fits (evidence linked)
 )
 
 // DemixPayout is one payout of a candidate set.
@@ -273,10 +273,10 @@ type mixerBlock struct {
 // mixerOf returns the mixer label of address id ("" when its cluster is
 // not attributed as a mixer).
 func (t *Tracer) mixerOf(id int64) string {
-	if t.a == nil || id < 0 {
+	if id < 0 {
 		return ""
 	}
-	_, c := t.a.Of(uint32(id))
+	_, c := t.clusterOf(uint32(id))
 	if c == nil {
 		return ""
 	}
@@ -565,12 +565,11 @@ type Owners struct {
 	clusters map[uint32]bool
 	labels   map[string]bool
 	// outs is every output after from paying an address of the owner's
-	// clusters (sorted), listed at the first linked deposit; outsErr says
-	// why there is no such list (the window is read instead).
-	outs    []int64
-	from    int64
-	listed  bool
-	outsErr string
+	// clusters (sorted), listed at the first linked deposit (listed) when
+	// the owner is narrow enough (outsOK; else the windows are read).
+	outs           []int64
+	from           int64
+	listed, outsOK bool
 }
 
 // maxOwnerOutputs bounds the outputs an owner's wallets may hold for
@@ -630,10 +629,7 @@ func (t *Tracer) depositorOwners(tn int64) *Owners {
 			continue
 		}
 		if id := t.g.OutputAt(prev).AddrID; id >= 0 {
-			c, cl := uint32(id), (*attrib.Cluster)(nil)
-			if t.a != nil {
-				c, cl = t.a.Of(uint32(id))
-			}
+			c, cl := t.clusterOf(uint32(id))
 			if cl.ServiceCategory() != "" {
 				continue
 			}
@@ -655,10 +651,7 @@ func (t *Tracer) linked(w *Owners, id int64, maxSize int) bool {
 	if w == nil || id < 0 {
 		return false
 	}
-	c, cl := uint32(id), (*attrib.Cluster)(nil)
-	if t.a != nil {
-		c, cl = t.a.Of(uint32(id))
-	}
+	c, cl := t.clusterOf(uint32(id))
 	if cl.ServiceCategory() != "" {
 		return false
 	}
@@ -693,13 +686,12 @@ func (t *Tracer) clusterSize(c uint32, cl *attrib.Cluster) int {
 // without member lists, or more than maxOwnerOutputs outputs).
 func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 	if w.listed {
-		return w.outsErr == "" && from >= w.from
+		return w.outsOK && from >= w.from
 	}
 	w.listed, w.from = true, from
 	m, ok := t.a.(memberLister)
 	if !ok || t.demixWindowScan {
-		w.outsErr = "the attribution does not list cluster members"
-		return false
+		return false // the attribution does not list cluster members
 	}
 	roots := map[uint32]bool{}
 	for c := range w.clusters {
@@ -735,8 +727,7 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 		}
 	}
 	if total > maxOwnerAddresses {
-		w.outsErr = "the owner's wallets are too many to list"
-		return false
+		return false // the owner's wallets are too many to list
 	}
 	for _, r := range keep {
 		members, more := m.Members(r, maxSize)
@@ -752,12 +743,13 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 				return len(w.outs) <= maxOwnerOutputs
 			})
 			if len(w.outs) > maxOwnerOutputs {
-				w.outs, w.outsErr = nil, "the owner's wallets hold too many outputs"
+				w.outs = nil // the owner's wallets hold too many outputs
 				return false
 			}
 		}
 	}
 	sort.Slice(w.outs, func(i, j int) bool { return w.outs[i] < w.outs[j] })
+	w.outsOK = true
 	return true
 }
 
@@ -1081,10 +1073,7 @@ func (t *Tracer) listCandidates(hit *DemixHit, sets [][]payoutOut, count int, he
 			dp := DemixPayout{Outpoint: outpointString(t.g.Txid(ptn), pv), ValueSat: c.value, Height: c.height, out: c.out}
 			if a, err := t.g.AddressAt(po.AddrID); err == nil && po.AddrID >= 0 {
 				dp.Address = t.g.EncodeAddress(a)
-				pc := uint32(po.AddrID)
-				if t.a != nil {
-					pc, _ = t.a.Of(uint32(po.AddrID))
-				}
+				pc, _ := t.clusterOf(uint32(po.AddrID))
 				dp.ClusterID = &pc
 			}
 			dc.Payouts = append(dc.Payouts, dp)

@@ -262,11 +262,7 @@ func (r *run) addr(id int64) *addrInfo {
 		info.enc = r.g.EncodeAddress(a)
 	}
 	info.id = "a:" + info.enc
-	cid := uint32(id)
-	var c *attrib.Cluster
-	if r.t.a != nil {
-		cid, c = r.t.a.Of(uint32(id))
-	}
+	cid, c := r.t.clusterOf(uint32(id))
 	info.cluster = &cid
 	if c != nil {
 		seen := map[string]bool{}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/attrib"
 )
 
 // Path limits and defaults.
@@ -102,7 +103,8 @@ func (t *Tracer) parseSpec(field, s string) (endpointSpec, error) {
 		if int64(id) >= t.numAddresses() {
 			return endpointSpec{}, fmt.Errorf("%s: cluster %d is not in the index: %w", field, id, rt.ErrNotFound)
 		}
-		return endpointSpec{addr: -1, cluster: int64(t.clusterOf(id))}, nil
+		c, _ := t.clusterOf(id)
+		return endpointSpec{addr: -1, cluster: int64(c)}, nil
 	}
 	a, err := resolveAddress(t.g, s)
 	if err != nil {
@@ -118,19 +120,20 @@ func (t *Tracer) numAddresses() int64 {
 	return 1 << 32
 }
 
-func (t *Tracer) clusterOf(addr uint32) uint32 {
+// clusterOf returns address addr's cluster and its attribution (the
+// address itself and nil without an Attribution).
+func (t *Tracer) clusterOf(addr uint32) (uint32, *attrib.Cluster) {
 	if t.a == nil {
-		return addr
+		return addr, nil
 	}
-	c, _ := t.a.Of(addr)
-	return c
+	return t.a.Of(addr)
 }
 
 func (t *Tracer) isService(addr int64) bool {
-	if t.a == nil || addr < 0 {
+	if addr < 0 {
 		return false
 	}
-	_, c := t.a.Of(uint32(addr))
+	_, c := t.clusterOf(uint32(addr))
 	return c != nil && c.ServiceCategory() != ""
 }
 
@@ -159,7 +162,8 @@ func (t *Tracer) Path(ctx context.Context, from, to string, opts PathOptions) (*
 		if ts.addr >= 0 {
 			return addr == ts.addr
 		}
-		return int64(t.clusterOf(uint32(addr))) == ts.cluster
+		c, _ := t.clusterOf(uint32(addr))
+		return int64(c) == ts.cluster
 	}
 	// Seeds: every output of from's address(es).
 	var addrs []uint32

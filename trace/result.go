@@ -1,6 +1,10 @@
 package trace
 
-import rt "github.com/ransomtrail/ransomtrail"
+import (
+	"slices"
+
+	rt "github.com/ransomtrail/ransomtrail"
+)
 
 // Node kinds.
 const (
@@ -164,6 +168,18 @@ func (r *Result) ServiceSat() int64 {
 	for _, e := range r.Endpoints {
 		if e.Reason == ReasonService {
 			s += e.TaintedSat
+		}
+	}
+	return s
+}
+
+// CategorySat returns the tainted value at the endpoint clusters of the
+// given categories (e.g. "mixer"; "exchange", "otc").
+func (r *Result) CategorySat(categories ...string) int64 {
+	var s int64
+	for _, c := range r.Clusters {
+		if slices.Contains(categories, c.Category) {
+			s += c.TaintedSat
 		}
 	}
 	return s

@@ -419,26 +419,8 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 			best = &pick{c, off, on}
 		}
 	}
-	atMixer := func(r *trace.Result) int64 {
-		var n int64
-		for _, c := range r.Clusters {
-			if c.Category == "mixer" {
-				n += c.TaintedSat
-			}
-		}
-		return n
-	}
-	exchanges := func(r *trace.Result) int64 {
-		var n int64
-		for _, c := range r.Clusters {
-			if c.Category == "exchange" || c.Category == "otc" {
-				n += c.TaintedSat
-			}
-		}
-		return n
-	}
 	fmt.Fprintf(out, "   campaign %s: %s BTC of ransom; traced by chain links (10 hops), %s BTC stop at the mixer and %s BTC reach exchanges.\n",
-		best.name, btc(best.off.SourceSat), btc(atMixer(best.off)), btc(exchanges(best.off)))
+		best.name, btc(best.off.SourceSat), btc(best.off.CategorySat("mixer")), btc(best.off.CategorySat("exchange", "otc")))
 	matched, right, moved := 0, int64(0), int64(0)
 	for _, h := range best.on.Demixes {
 		if h.Outcome == trace.DemixMatched {
@@ -458,7 +440,7 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 		return nil
 	}
 	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts that go back to wallets the trace reached by chain links;\n   %s BTC followed on, and the trace now reaches exchanges with %s BTC (%s BTC left at the mixer).\n",
-		matched, len(best.on.Demixes), btc(best.on.DemixedSat), btc(exchanges(best.on)), btc(atMixer(best.on)))
+		matched, len(best.on.Demixes), btc(best.on.DemixedSat), btc(best.on.CategorySat("exchange", "otc")), btc(best.on.CategorySat("mixer")))
 	fmt.Fprintf(out, "   Every such link is an inference (amount, timing, links back), marked \"via\":\"demix\" with its evidence and confidence.\n   Ground truth (truth/mixer_flows.csv): %.0f %% of the value followed went into the deposits' own payouts",
 		100*float64(right)/float64(max(moved, 1)))
 	if right < moved {

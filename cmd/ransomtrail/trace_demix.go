@@ -127,13 +127,7 @@ func demixQuery(q url.Values, o *trace.Options) error {
 // demixing made of them.
 func printDemixes(w io.Writer, r *trace.Result) {
 	if !r.Demix && r.Direction == trace.Forward {
-		var atMixer int64
-		for _, c := range r.Clusters {
-			if c.Category == "mixer" {
-				atMixer += c.TaintedSat
-			}
-		}
-		if atMixer > 0 {
+		if atMixer := r.CategorySat("mixer"); atMixer > 0 {
 			fmt.Fprintf(w, "\n%s BTC stopped at a custodial mixer. --demix follows it into the mixer's payouts that go back to wallets this trace reached\n(an inference by amount, timing and those links, marked on every edge it makes).\n", btc(atMixer))
 		}
 	}
