@@ -349,7 +349,8 @@ func (v *mixerView) isSweep(n int64) bool {
 				break
 			}
 			ptn, _ := v.t.g.TxOfOutput(in.SpentOutput)
-			if pt, err := v.t.g.TxAt(ptn); err != nil || v.anyAttributedIn(pt) {
+			if pt, err := v.t.g.TxAt(ptn); err != nil || v.anyAttributedIn(pt) || ptn < n && v.funded(ptn, poolBackDepth-1) {
+				// paid by the mixer: a pool coin (a payout spends it)
 				r = false
 			}
 		}
@@ -1020,6 +1021,9 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	case len(linked) > 0:
 		sets, count, parts, exhausted = findSets(linked, out.Value, p)
 		hit.Evidence = EvidenceLinked
+	}
+	if count == 0 {
+		hit.Evidence = "" // no set shows it
 	}
 	switch {
 	case onlyLinked && count == 0 && (capped || exhausted):
