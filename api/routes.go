@@ -110,7 +110,7 @@ func (s *Server) table() []*route {
 				{name: "demix_fee_min", in: "query", typ: "number"}, {name: "demix_fee_max", in: "query", typ: "number"},
 				{name: "demix_min_delay", in: "query", typ: "string"}, {name: "demix_max_delay", in: "query", typ: "string"},
 				{name: "demix_max_parts", in: "query", typ: "integer"}, {name: "demix_max_ambiguity", in: "query", typ: "integer"},
-				{name: "demix_evidence", in: "query", typ: "string", desc: "linked (default), linked-first or amount: what a demixed payout set must show beyond amount and timing"},
+				{name: "demix_evidence", in: "query", typ: "string", desc: "partly-linked (default), linked, linked-first or amount: what a demixed payout set must show beyond amount and timing"},
 				{name: "demix_max_linked_ambiguity", in: "query", typ: "integer"}, {name: "demix_link_max_cluster", in: "query", typ: "integer"}},
 			h: s.trace},
 		{method: "GET", pattern: "/api/v2/path", role: an, tag: "analysis", seam: "Path", summary: "a money path between two addresses (as `ransomtrail path --json`)",

@@ -3,6 +3,7 @@ package trace
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -99,7 +100,17 @@ const (
 	EvidenceLinkedFirst = "linked-first"
 	// EvidenceAmount is amount and timing alone.
 	EvidenceAmount = "amount"
+	// EvidencePartlyLinked is EvidenceLinked, and for a deposit without a
+	// linked set the sets with at least one payout back to the owner (the
+	// most such payouts win), the rest amount and timing: the taint follows
+	// their payouts back to the owner (up to MaxLinkedAmbiguity sets), and
+	// the other payouts' share stays at the mixer. Other deposits end as
+	// no-link.
+	EvidencePartlyLinked = "partly-linked"
 )
+
+// Evidences lists the demixing evidence settings.
+var Evidences = []string{EvidenceLinked, EvidencePartlyLinked, EvidenceLinkedFirst, EvidenceAmount}
 
 // Demixing defaults.
 const (
@@ -113,7 +124,7 @@ const (
 	DefaultDemixMaxLinkedAmbiguity = 10
 	DefaultDemixMaxScanTxs         = 500_000
 	DefaultDemixMaxCombos          = 200_000
-	DefaultDemixEvidence           = EvidenceLinked
+	DefaultDemixEvidence           = EvidencePartlyLinked
 	// DefaultDemixLinkMaxCluster: an actor's own wallets rarely exceed a
 	// few thousand addresses; a larger untagged cluster is more likely a
 	// service the tags do not name, whose other customers' payouts would
@@ -163,9 +174,9 @@ func (p *DemixParams) Validate() error {
 	switch p.Evidence {
 	case "":
 		p.Evidence = DefaultDemixEvidence
-	case EvidenceLinked, EvidenceLinkedFirst, EvidenceAmount:
+	case EvidenceLinked, EvidencePartlyLinked, EvidenceLinkedFirst, EvidenceAmount:
 	default:
-		return rt.Invalid("demix-evidence", "%q is not known (allowed: %s, %s, %s)", p.Evidence, EvidenceLinked, EvidenceLinkedFirst, EvidenceAmount)
+		return rt.Invalid("demix-evidence", "%q is not known (allowed: %s)", p.Evidence, strings.Join(Evidences, ", "))
 	}
 	if err := limit("demix-link-max-cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
 		return err
@@ -750,6 +761,7 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 		}
 	}
 	sort.Slice(w.outs, func(i, j int) bool { return w.outs[i] < w.outs[j] })
+	w.outs = slices.Compact(w.outs) // a root reached twice lists its members twice
 	w.outsOK = true
 	return true
 }
@@ -839,7 +851,7 @@ func (t *Tracer) verifiedSets(label string, cands []payoutOut, v int64, p DemixP
 // tn, of at most maxSum, that go back to the owner and that mixer label
 // funded (not its change), the block's transaction count and the outputs
 // to the owner before the mixer-behaviour rules.
-func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, maxSize int) ([]payoutOut, int, int) {
+func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, maxSize int, toOwnerOuts *[]payoutOut) ([]payoutOut, int, int) {
 	b, err := t.g.BlockAt(h)
 	if err != nil {
 		return nil, 0, 0
@@ -863,6 +875,9 @@ func (t *Tracer) linkedPayouts(label string, h, tn, maxSum int64, own *Owners, m
 			continue
 		}
 		toOwner += len(outs)
+		for _, o := range outs {
+			*toOwnerOuts = append(*toOwnerOuts, payoutOut{out: o, value: t.g.OutputAt(o).Value, height: h, tx: n})
+		}
 		t.demix.mu.Lock()
 		v := t.mixerViewLocked(label)
 		if !v.isSweep(n) && v.funded(n, poolBackDepth) {
@@ -932,8 +947,10 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	maxSum := out.Value - int64(math.Floor(float64(out.Value)*p.FeeMin)) + int64(p.MaxParts)*p.SlackSat
 	var cands []payoutOut
 	capped := false
-	onlyLinked := p.Evidence == EvidenceLinked
+	onlyLinked := p.Evidence == EvidenceLinked || p.Evidence == EvidencePartlyLinked
+	windowLo := lo
 	unverified := false // cands still to be checked against the mixer-behaviour rules
+	var toOwnerOuts []payoutOut // the window's outputs to the owner (read window by window)
 	if onlyLinked && own != nil && hi >= lo && t.ownerOutputs(own, o, p.LinkMaxCluster) {
 		// The owner's outputs in the window instead of the window's
 		// transactions, when they are clearly fewer (a busy owner's
@@ -973,7 +990,7 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 			// Only payouts back to the owner can make a set: look at the
 			// window's outputs to the owner first, and ask whether the
 			// mixer funded only those transactions.
-			linked, ntx, toOwner := t.linkedPayouts(label, hh, tn, maxSum, own, p.LinkMaxCluster)
+			linked, ntx, toOwner := t.linkedPayouts(label, hh, tn, maxSum, own, p.LinkMaxCluster, &toOwnerOuts)
 			hit.WindowTxs += ntx
 			hit.Linked += toOwner
 			*budget -= ntx
@@ -1016,11 +1033,23 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	var exhausted bool
 	switch {
 	case len(linked) > 0 && unverified:
-		sets, count, parts, exhausted = t.verifiedSets(label, linked, out.Value, p)
+		// (verifiedSets drops non-payouts in place: linked stays whole)
+		sets, count, parts, exhausted = t.verifiedSets(label, slices.Clone(linked), out.Value, p)
 		hit.Evidence = EvidenceLinked
 	case len(linked) > 0:
 		sets, count, parts, exhausted = findSets(linked, out.Value, p)
 		hit.Evidence = EvidenceLinked
+	}
+	if unverified {
+		toOwnerOuts = cands // the owner's outputs in the window, payouts or not
+	}
+	if onlyLinked && count == 0 && !capped && !exhausted && p.Evidence == EvidencePartlyLinked && len(toOwnerOuts) > 0 {
+		// No set made only of payouts back to the owner: sets of the
+		// window's payouts with at least one of them.
+		var anchors map[int64]bool
+		sets, count, parts, exhausted, anchors = t.partlyLinkedSets(label, toOwnerOuts, tn, windowLo, hi, maxSum, out.Value, p, budget)
+		hit.Evidence = EvidencePartlyLinked
+		isLinked = anchors
 	}
 	if count == 0 {
 		hit.Evidence = "" // no set shows it
@@ -1047,8 +1076,8 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 		return hit
 	case exhausted:
 		hit.Outcome = DemixCapped
-	case hit.Evidence == EvidenceLinked && count > p.MaxLinkedAmbiguity,
-		hit.Evidence == EvidenceAmount && count > p.MaxAmbiguity:
+	case hit.Evidence == EvidenceAmount && count > p.MaxAmbiguity,
+		hit.Evidence != EvidenceAmount && count > p.MaxLinkedAmbiguity:
 		hit.Outcome = DemixAmbiguous
 	default:
 		hit.Outcome = DemixMatched
@@ -1248,6 +1277,9 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 		}
 		for j := range c.Payouts {
 			po := &c.Payouts[j]
+			if hit.Evidence == EvidencePartlyLinked && !po.Linked {
+				continue // only the payouts back to the owner are followed
+			}
 			t := shares[i][j]
 			// Several deposits may claim one payout: never more taint than
 			// its value.

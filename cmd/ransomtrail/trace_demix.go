@@ -38,7 +38,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
 	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
 	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed on amount and timing alone (1..100); more and the trace stops at the mixer")
-	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: linked (every payout goes back to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
+	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (linked sets, else sets with payouts back to those wallets, and only those payouts followed), linked (every payout goes back to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
 	linkedAmb := fs.Int("demix-max-linked-ambiguity", trace.DefaultDemixMaxLinkedAmbiguity, "demixing: most equally good linked payout sets followed (1..100)")
 	linkMax := fs.Int("demix-link-max-cluster", trace.DefaultDemixLinkMaxCluster, "demixing: largest cluster (addresses) that counts as the owner's wallet for linked evidence")
 	return func() (trace.DemixMode, trace.DemixParams, error) {
@@ -59,7 +59,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 			return "", trace.DemixParams{}, rt.Invalid("demix-link-max-cluster", "0 is out of range (allowed: 1..2147483647)")
 		}
 		if *evidence == "" {
-			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s, %s, %s)", trace.EvidenceLinked, trace.EvidenceLinkedFirst, trace.EvidenceAmount)
+			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
 		}
 		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
 			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax}, nil
@@ -70,7 +70,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 // (auto|on|off), demix_fee_min, demix_fee_max (fractions), demix_min_delay,
 // demix_max_delay (Go durations: 6h), demix_max_parts, demix_max_ambiguity,
 // demix_max_linked_ambiguity, demix_link_max_cluster, demix_evidence
-// (linked|linked-first|amount).
+// (partly-linked|linked|linked-first|amount).
 func demixQuery(q url.Values, o *trace.Options) error {
 	var err error
 	if o.Demix, err = trace.ParseDemix(q.Get("demix")); err != nil {
@@ -79,7 +79,7 @@ func demixQuery(q url.Values, o *trace.Options) error {
 	if q.Has("demix_evidence") {
 		o.DemixParams.Evidence = strings.TrimSpace(q.Get("demix_evidence"))
 		if o.DemixParams.Evidence == "" {
-			return rt.Invalid("demix_evidence", "empty (allowed: %s, %s, %s)", trace.EvidenceLinked, trace.EvidenceLinkedFirst, trace.EvidenceAmount)
+			return rt.Invalid("demix_evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
 		}
 	}
 	for _, p := range []struct {
@@ -146,6 +146,8 @@ func printDemixes(w io.Writer, r *trace.Result) {
 			switch h.Evidence {
 			case trace.EvidenceLinked:
 				fmt.Fprint(w, ", every payout back to the owner's wallets")
+			case trace.EvidencePartlyLinked:
+				fmt.Fprint(w, ", some payouts back to the owner's wallets (only those followed)")
 			case trace.EvidenceAmount:
 				fmt.Fprint(w, ", amount and timing alone")
 			}

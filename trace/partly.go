@@ -1,0 +1,168 @@
+package trace
+
+import "sort"
+
+// Partly linked evidence (EvidencePartlyLinked): a deposit without a set
+// made only of payouts back to the owner is matched against sets that
+// hold at least one anchor — a payout back to the owner, or one whose
+// coins go back to the owner one transaction later — and at most one
+// other payout of the window, which makes the amount fit. Only anchors
+// are followed; the other payout's share stays at the mixer.
+//
+// The other payout is searched by value: the window's outputs are read
+// once (no mixer-behaviour rules), and the rules run only for the few
+// whose value completes a set. Reading a 6-hour window's outputs costs a
+// fraction of deciding for each of its transactions whether the mixer
+// funded it.
+
+// partlyLinkedSets returns the candidate sets of a deposit of value v
+// (transaction tn, window heights lo..hi; outputs above maxSum cannot be
+// payouts) of mixer label: the fewest payouts, of those the most anchors,
+// with at most one payout that is not an anchor. toOwner is the window's
+// outputs back to the owner, payouts or not: the mixer-behaviour rules
+// decide which are anchors, and the outputs the others spend may be. It
+// also returns the anchors.
+func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool) {
+	anchors = map[int64]bool{}
+	var anch []payoutOut
+	add := func(c payoutOut) {
+		if !anchors[c.out] {
+			anchors[c.out] = true
+			anch = append(anch, c)
+		}
+	}
+	for _, c := range toOwner {
+		if t.isPayout(label, c.tx, c.out) {
+			add(c)
+			continue
+		}
+		// An output back to the owner that the mixer did not pay: what it
+		// spends may be a payout whose coins went on to the owner.
+		tx, err := t.g.TxAt(c.tx)
+		if err != nil {
+			continue
+		}
+		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+			so := t.g.InputAt(i).SpentOutput
+			if so < 0 {
+				continue
+			}
+			sn, _ := t.g.TxOfOutput(so)
+			st, err := t.g.TxAt(sn)
+			if err != nil || sn <= tn || st.Height < lo || st.Height > hi {
+				continue
+			}
+			if val := t.g.OutputAt(so).Value; val > 0 && val <= maxSum && t.isPayout(label, sn, so) {
+				add(payoutOut{out: so, value: val, height: st.Height, tx: sn})
+			}
+		}
+	}
+	if len(anch) == 0 {
+		return nil, 0, 0, false, anchors
+	}
+	// The window's other outputs, by value.
+	var others []payoutOut
+	for h := lo; h <= hi; h++ {
+		if *budget <= 0 {
+			return nil, 0, 0, true, anchors
+		}
+		b, err := t.g.BlockAt(h)
+		if err != nil {
+			continue
+		}
+		*budget -= int(b.TxCount)
+		for n := max(b.FirstTx, tn+1); n < b.FirstTx+b.TxCount; n++ {
+			tx, err := t.g.TxAt(n)
+			if err != nil || tx.Coinbase {
+				continue
+			}
+			for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
+				if out := t.g.OutputAt(o); out.Value > 0 && out.Value <= maxSum && !anchors[o] {
+					others = append(others, payoutOut{out: o, value: out.Value, height: h, tx: n})
+				}
+			}
+		}
+	}
+	sort.Slice(others, func(i, j int) bool {
+		if others[i].value != others[j].value {
+			return others[i].value < others[j].value
+		}
+		return others[i].out < others[j].out
+	})
+	sort.Slice(anch, func(i, j int) bool { return anch[i].out < anch[j].out })
+	isPayout := map[int64]bool{}
+	payout := func(c payoutOut) bool {
+		r, ok := isPayout[c.out]
+		if !ok {
+			r = t.isPayout(label, c.tx, c.out)
+			isPayout[c.out] = r
+		}
+		return r
+	}
+	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
+	combos := p.MaxCombos
+	for k := 1; k <= p.MaxParts; k++ {
+		fLo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
+		fHi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
+		for na := min(k, len(anch)); na >= max(1, k-1); na-- {
+			var found [][]payoutOut
+			n := 0
+			pick := make([]int, 0, na)
+			var rec func(start int, sum int64) bool
+			rec = func(start int, sum int64) bool {
+				if combos--; combos < 0 {
+					return false
+				}
+				if len(pick) < na {
+					for j := start; j < len(anch); j++ {
+						pick = append(pick, j)
+						ok := rec(j+1, sum+anch[j].value)
+						pick = pick[:len(pick)-1]
+						if !ok {
+							return false
+						}
+					}
+					return true
+				}
+				emit := func(extra *payoutOut) {
+					n++
+					if len(found) < listed {
+						set := make([]payoutOut, 0, k)
+						for _, j := range pick {
+							set = append(set, anch[j])
+						}
+						if extra != nil {
+							set = append(set, *extra)
+						}
+						found = append(found, set)
+					}
+				}
+				if na == k {
+					if sum >= fLo && sum <= fHi {
+						emit(nil)
+					}
+					return true
+				}
+				// one other payout of value in [fLo−sum, fHi−sum]
+				i := sort.Search(len(others), func(i int) bool { return others[i].value >= fLo-sum })
+				for ; i < len(others) && others[i].value <= fHi-sum; i++ {
+					if combos--; combos < 0 {
+						return false
+					}
+					if payout(others[i]) {
+						emit(&others[i])
+					}
+				}
+				return true
+			}
+			ok := rec(0, 0)
+			if n > 0 {
+				return found, n, k, !ok, anchors
+			}
+			if !ok {
+				return nil, 0, k, true, anchors
+			}
+		}
+	}
+	return nil, 0, 0, false, anchors
+}
