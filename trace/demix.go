@@ -949,7 +949,7 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	capped := false
 	onlyLinked := p.Evidence == EvidenceLinked || p.Evidence == EvidencePartlyLinked
 	windowLo := lo
-	unverified := false // cands still to be checked against the mixer-behaviour rules
+	unverified := false         // cands still to be checked against the mixer-behaviour rules
 	var toOwnerOuts []payoutOut // the window's outputs to the owner (read window by window)
 	if onlyLinked && own != nil && hi >= lo && t.ownerOutputs(own, o, p.LinkMaxCluster) {
 		// The owner's outputs in the window instead of the window's
