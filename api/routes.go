@@ -111,6 +111,7 @@ func (s *Server) table() []*route {
 				{name: "demix_min_delay", in: "query", typ: "string"}, {name: "demix_max_delay", in: "query", typ: "string"},
 				{name: "demix_max_parts", in: "query", typ: "integer"}, {name: "demix_max_ambiguity", in: "query", typ: "integer"},
 				{name: "demix_evidence", in: "query", typ: "string", desc: "partly-linked (default), linked, linked-first or amount: what a demixed payout set must show beyond amount and timing"},
+				{name: "demix_owner", in: "query", typ: "string", desc: "a label the traced money's owner is known by (e.g. the ransomware family a victim's report names): clusters attributed with it count as the owner's wallets for linked evidence (repeatable)"},
 				{name: "demix_max_linked_ambiguity", in: "query", typ: "integer"}, {name: "demix_link_max_cluster", in: "query", typ: "integer"}},
 			h: s.trace},
 		{method: "GET", pattern: "/api/v2/path", role: an, tag: "analysis", seam: "Path", summary: "a money path between two addresses (as `ransomtrail path --json`)",

@@ -86,7 +86,19 @@ type DemixParams struct {
 	// LinkMaxCluster is the largest cluster (addresses) that counts as an
 	// owner's wallet for linked evidence (0 = DefaultDemixLinkMaxCluster).
 	LinkMaxCluster int
+	// OwnerLabels are labels the analyst knows the traced money's owner
+	// by (the ransomware family a victim's report names): clusters
+	// attributed with one of them count as the owner's for linked
+	// evidence, as the clusters the trace reached do. At most
+	// maxOwnerLabels.
+	OwnerLabels []string
 }
+
+// maxOwnerLabels bounds DemixParams.OwnerLabels; maxOwnerLabelLen each.
+const (
+	maxOwnerLabels   = 20
+	maxOwnerLabelLen = 200
+)
 
 // Demixing evidence: what a payout set must show beyond amount and timing.
 const (
@@ -180,6 +192,14 @@ func (p *DemixParams) Validate() error {
 	}
 	if err := limit("demix-link-max-cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
 		return err
+	}
+	if len(p.OwnerLabels) > maxOwnerLabels {
+		return rt.Invalid("demix-owner", "%d labels (allowed: at most %d)", len(p.OwnerLabels), maxOwnerLabels)
+	}
+	for i, l := range p.OwnerLabels {
+		if strings.TrimSpace(l) == "" || len(l) > maxOwnerLabelLen {
+			return rt.Invalid("demix-owner", "label %d is empty or longer than %d bytes", i+1, maxOwnerLabelLen)
+		}
 	}
 	return limit("demix-max-combos", &p.MaxCombos, DefaultDemixMaxCombos, 100_000_000)
 }
@@ -627,6 +647,13 @@ func OwnersOf(res *Result) *Owners {
 	return w
 }
 
+// addLabels adds labels the analyst names the owner by.
+func (w *Owners) addLabels(labels []string) {
+	for _, l := range labels {
+		w.labels[l] = true
+	}
+}
+
 // depositorOwners is the owner of a deposit seen alone: the clusters of
 // the deposit transaction's inputs.
 func (t *Tracer) depositorOwners(tn int64) *Owners {
@@ -906,6 +933,7 @@ func (t *Tracer) MatchDeposit(o int64, p DemixParams, own *Owners) (*DemixHit, e
 	if own == nil && p.Evidence != EvidenceAmount {
 		tn, _ := t.g.TxOfOutput(o)
 		own = t.depositorOwners(tn)
+		own.addLabels(p.OwnerLabels)
 	}
 	h := t.matchDeposit(o, out, p, &budget, own)
 	return h, nil

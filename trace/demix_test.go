@@ -461,6 +461,8 @@ func TestDemixOptionsValidate(t *testing.T) {
 		{trace.Options{DemixParams: trace.DemixParams{MaxLinkedAmbiguity: 101}}, "demix-max-linked-ambiguity"},
 		{trace.Options{DemixParams: trace.DemixParams{Evidence: "hunch"}}, "demix-evidence"},
 		{trace.Options{DemixParams: trace.DemixParams{LinkMaxCluster: -5}}, "demix-link-max-cluster"},
+		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: []string{"LockBit", "  "}}}, "demix-owner"},
+		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: make([]string, 21)}}, "demix-owner"},
 	} {
 		err := c.o.Validate()
 		var ie *rt.InputError

@@ -157,16 +157,22 @@ func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (
 		if r.mixerDeposits == 0 {
 			// No mixer deposit on the way: demixing would change nothing.
 			res.Demix = true
+			res.DemixOwnerLabels = opts.DemixParams.OwnerLabels
 			return res, nil
 		}
 		own = OwnersOf(res)
+		own.addLabels(opts.DemixParams.OwnerLabels)
 	}
 	r := t.newRun(opts)
 	r.owners = own
 	if err := seed(r); err != nil {
 		return nil, err
 	}
-	return r.finish(ctx)
+	res, err := r.finish(ctx)
+	if res != nil && res.Demix {
+		res.DemixOwnerLabels = opts.DemixParams.OwnerLabels
+	}
+	return res, err
 }
 
 // addrInfo is what a trace knows of one address (cached per run).

@@ -157,6 +157,10 @@ type Result struct {
 	Demix      bool       `json:"demix"`
 	Demixes    []DemixHit `json:"demixes"`
 	DemixedSat int64      `json:"demixed_sat"`
+	// DemixOwnerLabels are the labels the analyst named the owner by
+	// (DemixParams.OwnerLabels), which linked evidence accepted besides
+	// the clusters the trace reached.
+	DemixOwnerLabels []string `json:"demix_owner_labels,omitempty"`
 
 	Truncated       bool   `json:"truncated"`
 	TruncatedReason string `json:"truncated_reason,omitempty"`

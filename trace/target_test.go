@@ -69,7 +69,13 @@ func TestTargetHaircutFindsCashouts(t *testing.T) {
 	t.Run("demix-linked", func(t *testing.T) { targetHaircut(t, trace.DemixOn, trace.EvidenceLinked) })
 	t.Run("demix-linked-first", func(t *testing.T) { targetHaircut(t, trace.DemixOn, trace.EvidenceLinkedFirst) })
 	t.Run("demix-amount", func(t *testing.T) { targetHaircut(t, trace.DemixOn, trace.EvidenceAmount) })
+	t.Run("demix-family-named", func(t *testing.T) { targetHaircut(t, trace.DemixOn, familyNamed) })
 }
+
+// familyNamed runs targetHaircut with the default evidence and the
+// campaign's family named as the owner (--demix-owner), as an analyst
+// holding the victim's report would.
+const familyNamed = "family-named"
 
 func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	w := simworld.Get(t, targetWorld)
@@ -87,6 +93,10 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		if r["kind"] == "exchange" || r["kind"] == "otc" {
 			exchangeNames[r["name"]] = true
 		}
+	}
+	family := map[string]string{}
+	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "campaigns.csv")) {
+		family[r["campaign"]] = r["family"]
 	}
 	pays := map[string][]int64{}
 	ransom := map[string]int64{}
@@ -119,8 +129,12 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	worstWrong := 0.0
 	scored := 0
 	for _, c := range names {
+		dp := trace.DemixParams{Evidence: evidence}
+		if evidence == familyNamed {
+			dp = trace.DemixParams{OwnerLabels: []string{family[c]}}
+		}
 		res, err := tr.TraceOutputs(ctx, pays[c], trace.Options{Model: trace.Haircut, Hops: 10, MaxNodes: 500_000, Demix: demix,
-			DemixParams: trace.DemixParams{Evidence: evidence}})
+			DemixParams: dp})
 		if err != nil {
 			t.Fatalf("%s: %v", c, err)
 		}
@@ -214,6 +228,7 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 			trace.EvidenceLinked:      {91, 0.5, 1, 60},   // measured 91.8 %, 0.00 %, 0.00 %, 63.0 %
 			trace.EvidenceLinkedFirst: {91.5, 0.5, 1, 60}, // measured 92.1 %, 0.10 %, 0.65 %, 63.3 %
 			trace.EvidenceAmount:      {85.5, 1, 6, 60},   // measured 86.5 %, 0.82 %, 5.39 %, 65.9 %
+			familyNamed:               {92.5, 0.5, 1, 60},
 		}[evidence]
 		if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" {
 			if worst < 0.95 {

@@ -41,6 +41,11 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (linked sets, else sets with payouts back to those wallets, and only those payouts followed), linked (every payout goes back to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
 	linkedAmb := fs.Int("demix-max-linked-ambiguity", trace.DefaultDemixMaxLinkedAmbiguity, "demixing: most equally good linked payout sets followed (1..100)")
 	linkMax := fs.Int("demix-link-max-cluster", trace.DefaultDemixLinkMaxCluster, "demixing: largest cluster (addresses) that counts as the owner's wallet for linked evidence")
+	var owners []string
+	fs.Func("demix-owner", "demixing: a label the traced money's owner is known by (e.g. the ransomware family a victim's report names); clusters attributed with it count as the owner's wallets (repeatable)", func(s string) error {
+		owners = append(owners, s)
+		return nil
+	})
 	return func() (trace.DemixMode, trace.DemixParams, error) {
 		// 0 means "the default" in DemixParams: refuse it on the command line.
 		if *parts == 0 {
@@ -62,7 +67,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
 		}
 		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
-			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax}, nil
+			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax, OwnerLabels: owners}, nil
 	}
 }
 
@@ -70,12 +75,13 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 // (auto|on|off), demix_fee_min, demix_fee_max (fractions), demix_min_delay,
 // demix_max_delay (Go durations: 6h), demix_max_parts, demix_max_ambiguity,
 // demix_max_linked_ambiguity, demix_link_max_cluster, demix_evidence
-// (partly-linked|linked|linked-first|amount).
+// (partly-linked|linked|linked-first|amount), demix_owner (repeatable).
 func demixQuery(q url.Values, o *trace.Options) error {
 	var err error
 	if o.Demix, err = trace.ParseDemix(q.Get("demix")); err != nil {
 		return err
 	}
+	o.DemixParams.OwnerLabels = q["demix_owner"]
 	if q.Has("demix_evidence") {
 		o.DemixParams.Evidence = strings.TrimSpace(q.Get("demix_evidence"))
 		if o.DemixParams.Evidence == "" {

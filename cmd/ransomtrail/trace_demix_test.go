@@ -91,7 +91,7 @@ func TestTraceCommandDemix(t *testing.T) {
 		t.Fatalf("--demix: demix %v, %d mixer deposits reported", on.Demix, len(on.Demixes))
 	}
 	for _, e := range on.Edges {
-		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "amount")) {
+		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "partly-linked")) {
 			t.Fatalf("demix edge without its deposit, confidence or evidence: %+v", e)
 		}
 	}
@@ -109,7 +109,18 @@ func TestTraceCommandDemix(t *testing.T) {
 			t.Fatalf("--demix-evidence amount: edge with evidence %q", e.Evidence)
 		}
 	}
-	for _, bad := range [][]string{{"--demix=maybe"}, {"--demix", "--demix-fee-max", "0.9"}, {"--demix", "--demix-max-parts", "0"},
+	// An owner the analyst names is echoed in the result.
+	var named struct {
+		Owners []string `json:"demix_owner_labels"`
+	}
+	out, stderr, err = cli("trace", "--outpoint", op, "--hops", "12", "--demix", "--demix-owner", "SomeFamily", "--demix-owner", "Other", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &named); err != nil || strings.Join(named.Owners, ",") != "SomeFamily,Other" {
+		t.Fatalf("--demix-owner: %v, owner labels %q", err, named.Owners)
+	}
+	for _, bad := range [][]string{{"--demix=maybe"}, {"--demix", "--demix-fee-max", "0.9"}, {"--demix", "--demix-max-parts", "0"}, {"--demix", "--demix-owner", " "},
 		{"--demix", "--demix-evidence", "hunch"}, {"--demix", "--demix-max-linked-ambiguity", "0"}, {"--demix", "--demix-link-max-cluster", "-1"}} {
 		args := append([]string{"trace", "--outpoint", op, "--data", w.Data, "--json"}, bad...)
 		_, stderr, err := cli(args...)
@@ -164,7 +175,8 @@ func TestServeTraceDemix(t *testing.T) {
 		t.Fatalf("trace demix=on: %d, %.300s", code, body)
 	}
 	for _, bad := range []url.Values{{"demix": {"maybe"}}, {"demix": {"on"}, "demix_max_delay": {"soon"}}, {"demix": {"on"}, "demix_fee_min": {"x"}},
-		{"demix": {"on"}, "demix_evidence": {"hunch"}}, {"demix": {"on"}, "demix_evidence": {""}}, {"demix": {"on"}, "demix_max_linked_ambiguity": {"1000"}}} {
+		{"demix": {"on"}, "demix_evidence": {"hunch"}}, {"demix": {"on"}, "demix_evidence": {""}}, {"demix": {"on"}, "demix_max_linked_ambiguity": {"1000"}},
+		{"demix": {"on"}, "demix_owner": {strings.Repeat("x", 201)}}} {
 		bad.Set("outpoint", op)
 		if code, body := httpGet(t, base+"api/v2/trace?"+bad.Encode(), ""); code != 400 {
 			t.Errorf("%v: %d, want 400: %.200s", bad, code, body)
