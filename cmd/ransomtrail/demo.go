@@ -439,8 +439,19 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 		fmt.Fprintf(out, "   With --demix: none of its %d mixer deposit(s) has a set of payouts that goes back to wallets the trace reached; the taint stays at the mixer.\n", len(best.on.Demixes))
 		return nil
 	}
-	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts that go back to wallets the trace reached by chain links;\n   %s BTC followed on, and the trace now reaches exchanges with %s BTC (%s BTC left at the mixer).\n",
-		matched, len(best.on.Demixes), btc(best.on.DemixedSat), btc(best.on.CategorySat("exchange", "otc")), btc(best.on.CategorySat("mixer")))
+	partly := 0
+	for _, h := range best.on.Demixes {
+		if h.Outcome == trace.DemixMatched && h.Evidence == trace.EvidencePartlyLinked {
+			partly++
+		}
+	}
+	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts that go back to wallets the trace reached by chain links",
+		matched, len(best.on.Demixes))
+	if partly > 0 {
+		fmt.Fprintf(out, "\n   (%d of them partly: only their payouts back to those wallets are followed)", partly)
+	}
+	fmt.Fprintf(out, ";\n   %s BTC followed on, and the trace now reaches exchanges with %s BTC (%s BTC left at the mixer).\n",
+		btc(best.on.DemixedSat), btc(best.on.CategorySat("exchange", "otc")), btc(best.on.CategorySat("mixer")))
 	fmt.Fprintf(out, "   Every such link is an inference (amount, timing, links back), marked \"via\":\"demix\" with its evidence and confidence.\n   Ground truth (truth/mixer_flows.csv): %.0f %% of the value followed went into the deposits' own payouts",
 		100*float64(right)/float64(max(moved, 1)))
 	if right < moved {
