@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -115,5 +116,116 @@ func TestFindSetsSkipsSetsThatCannotReach(t *testing.T) {
 		if s.out != int64(100+i) {
 			t.Fatalf("set %v, want the 4 large payouts", sets[0])
 		}
+	}
+}
+
+// anchoredSetsBrute is anchoredSets by full enumeration: over subsets of
+// anchors ∪ others of k = 1.. payouts with at least one anchor, at most
+// one other (a payout), whose sum fits, those of the fewest payouts and
+// of those the most anchors; it returns their count, parts and the sets
+// as sorted output ids.
+func anchoredSetsBrute(anch, others []payoutOut, v int64, p DemixParams, payout map[int64]bool) (count, parts int, sets map[string]bool) {
+	all := append(slices.Clone(anch), others...)
+	isAnchor := map[int64]bool{}
+	for _, a := range anch {
+		isAnchor[a.out] = true
+	}
+	for k := 1; k <= p.MaxParts && k <= len(all); k++ {
+		lo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
+		hi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
+		best := 0
+		found := map[string]bool{}
+		var pick []int
+		var rec func(start int, sum int64)
+		rec = func(start int, sum int64) {
+			if len(pick) == k {
+				na, no := 0, 0
+				for _, j := range pick {
+					if isAnchor[all[j].out] {
+						na++
+					} else if payout[all[j].out] {
+						no++
+					} else {
+						return
+					}
+				}
+				if na == 0 || no > 1 || sum < lo || sum > hi || na < best {
+					return
+				}
+				if na > best {
+					best, found = na, map[string]bool{}
+				}
+				found[setKey(all, pick)] = true
+				return
+			}
+			for j := start; j < len(all); j++ {
+				pick = append(pick, j)
+				rec(j+1, sum+all[j].value)
+				pick = pick[:len(pick)-1]
+			}
+		}
+		rec(0, 0)
+		if len(found) > 0 {
+			return len(found), k, found
+		}
+	}
+	return 0, 0, nil
+}
+
+func setKey(all []payoutOut, pick []int) string {
+	ids := make([]int64, len(pick))
+	for i, j := range pick {
+		ids[i] = all[j].out
+	}
+	slices.Sort(ids)
+	return fmt.Sprint(ids)
+}
+
+// anchoredSets finds what full enumeration finds (the same count and
+// parts, and every set it lists is one of them), on random anchors and
+// other outputs of which some are not payouts, whatever its pruning skips.
+func TestAnchoredSetsEqualsEnumeration(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 3))
+	p := DemixParams{FeeMin: 0.01, FeeMax: 0.05, MaxParts: 4}
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	p.MaxCombos = 1 << 40
+	matched := 0
+	for trial := 0; trial < 400; trial++ {
+		na, no := 1+r.IntN(7), r.IntN(12)
+		v := int64(1_000_000 + r.IntN(9_000_000))
+		var anch, others []payoutOut
+		payout := map[int64]bool{}
+		for i := range na + no {
+			// values around a share of the deposit, so that sets fit
+			c := payoutOut{out: int64(i), value: v * int64(10+r.IntN(90)) / 100}
+			if i < na {
+				anch = append(anch, c)
+			} else {
+				others = append(others, c)
+				payout[c.out] = r.IntN(4) != 0
+			}
+		}
+		wantN, wantK, want := anchoredSetsBrute(anch, others, v, p, payout)
+		sets, n, k, exhausted := anchoredSets(slices.Clone(anch), slices.Clone(others), v, p, func(c payoutOut) bool { return payout[c.out] })
+		if exhausted || n != wantN || (n > 0 && k != wantK) {
+			t.Fatalf("trial %d: %d sets of %d parts (exhausted %v), enumeration %d of %d", trial, n, k, exhausted, wantN, wantK)
+		}
+		for _, s := range sets {
+			pick := make([]int, len(s))
+			for i := range s {
+				pick[i] = i
+			}
+			if !want[setKey(s, pick)] {
+				t.Fatalf("trial %d: set %v is not one enumeration finds", trial, s)
+			}
+		}
+		if n > 0 {
+			matched++
+		}
+	}
+	if matched < 100 {
+		t.Fatalf("only %d of 400 trials had a set: the comparison compared little", matched)
 	}
 }

@@ -83,13 +83,6 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 			}
 		}
 	}
-	sort.Slice(others, func(i, j int) bool {
-		if others[i].value != others[j].value {
-			return others[i].value < others[j].value
-		}
-		return others[i].out < others[j].out
-	})
-	sort.Slice(anch, func(i, j int) bool { return anch[i].out < anch[j].out })
 	isPayout := map[int64]bool{}
 	payout := func(c payoutOut) bool {
 		r, ok := isPayout[c.out]
@@ -98,6 +91,40 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 			isPayout[c.out] = r
 		}
 		return r
+	}
+	sets, count, parts, exhausted = anchoredSets(anch, others, v, p, payout)
+	return sets, count, parts, exhausted, anchors
+}
+
+// anchoredSets returns the sets of the fewest payouts, of those the most
+// anchors, made of at least one of anch and at most one of others (for
+// which isPayout must hold), whose sum fits a deposit of value v (as
+// findSets). It lists at most max(MaxAmbiguity+1, MaxLinkedAmbiguity+1,
+// 10) sets and counts them all; exhausted reports that MaxCombos stopped
+// the search.
+func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout func(payoutOut) bool) (sets [][]payoutOut, count, parts int, exhausted bool) {
+	sort.Slice(others, func(i, j int) bool {
+		if others[i].value != others[j].value {
+			return others[i].value < others[j].value
+		}
+		return others[i].out < others[j].out
+	})
+	// Anchors by value: a subset whose sum already exceeds what a set may
+	// hold ends the loop.
+	sort.Slice(anch, func(i, j int) bool {
+		if anch[i].value != anch[j].value {
+			return anch[i].value < anch[j].value
+		}
+		return anch[i].out < anch[j].out
+	})
+	// top[r] is the sum of the r largest anchors: the most r more can add.
+	top := make([]int64, min(p.MaxParts, len(anch))+1)
+	for r := 1; r < len(top); r++ {
+		top[r] = top[r-1] + anch[len(anch)-r].value
+	}
+	maxOther := int64(0)
+	if len(others) > 0 {
+		maxOther = others[len(others)-1].value
 	}
 	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
 	combos := p.MaxCombos
@@ -114,7 +141,18 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 					return false
 				}
 				if len(pick) < na {
-					for j := start; j < len(anch); j++ {
+					rest := na - len(pick) - 1
+					extra := int64(0) // what the other payout may add
+					if na < k {
+						extra = maxOther
+					}
+					for j := start; j < len(anch)-rest; j++ {
+						if sum+anch[j].value+top[rest]+extra < fLo {
+							continue // too small even with the largest rest
+						}
+						if sum+anch[j].value*int64(rest+1) > fHi {
+							break // ascending: every later subset is larger
+						}
 						pick = append(pick, j)
 						ok := rec(j+1, sum+anch[j].value)
 						pick = pick[:len(pick)-1]
@@ -149,7 +187,7 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 					if combos--; combos < 0 {
 						return false
 					}
-					if payout(others[i]) {
+					if isPayout(others[i]) {
 						emit(&others[i])
 					}
 				}
@@ -157,12 +195,12 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 			}
 			ok := rec(0, 0)
 			if n > 0 {
-				return found, n, k, !ok, anchors
+				return found, n, k, !ok
 			}
 			if !ok {
-				return nil, 0, k, true, anchors
+				return nil, 0, k, true
 			}
 		}
 	}
-	return nil, 0, 0, false, anchors
+	return nil, 0, 0, false
 }
