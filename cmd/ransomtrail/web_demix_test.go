@@ -66,6 +66,14 @@ func TestWebUIGraphDemix(t *testing.T) {
 			t.Errorf("demixed edge detail lacks %q:\n%s", want, text)
 		}
 	}
+	// A named owner goes with the request and is echoed in the summary.
+	s.do("trace with an owner named",
+		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=owner]`), "SomeFamily-sim"),
+		chromedp.Click(chromedp.CSS(`#gtracebtn`)))
+	s.wait("owner echoed", `(rt.state().trace.demix_owner_labels || []).includes("SomeFamily-sim") && !document.querySelector("#gstatus .loading")`)
+	if text := eval[string](s, `document.querySelector("#gtraceout").innerText`); !strings.Contains(text, "owner named: SomeFamily-sim") {
+		t.Errorf("trace summary does not name the owner:\n%s", text)
+	}
 	s.shot("graph-demix")
 	if errs := s.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)

@@ -424,7 +424,8 @@ function showTrace() {
   const eps = [...(t.endpoints || [])].sort((a, b) => b.tainted_sat - a.tainted_sat);
   box.innerHTML = `<h3>Trace: ${esc(t.direction)}, ${esc(t.model)}</h3>
     <p class="muted">${btc(t.source_sat)} from ${esc(t.start_kind)} ${esc(short(t.start, 10, 6))}; ${t.txs_visited} transactions, up to ${t.max_hops} hops.
-    ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}</p>
+    ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}
+    ${t.demix ? `<br>Demixed at custodial mixers (inferred)${(t.demix_owner_labels || []).length ? `; owner named: ${t.demix_owner_labels.map(esc).join(", ")}` : ""}.` : ""}</p>
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
     ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
       <td class="num">${btc(e.tainted_sat, "taint")}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
@@ -561,7 +562,8 @@ export async function graphPage(el, params, signal) {
           <select name="model" aria-label="taint model"><option value="haircut">haircut</option><option value="poison">poison</option><option value="fifo">FIFO</option></select></div>
           <div class="inline"><label>hops <input name="hops" type="number" min="1" max="50" value="6" style="width:4em"></label>
           <label>min BTC <input name="min" type="number" min="0" step="0.00000001" value="0.001" style="width:7em"></label></div>
-          <label title="match custodial mixer deposits to payouts by amount and timing (inferred, dashed edges)"><input name="demix" type="checkbox"> demix mixers</label>
+          <label title="match custodial mixer deposits to payouts that go back to wallets the trace reached (inferred, dashed edges)"><input name="demix" type="checkbox"> demix mixers</label>
+          <input name="owner" placeholder="owner label for demixing, e.g. LockBit" spellcheck="false" aria-label="owner label for demixing" title="a label the money's owner is known by (the family a victim's report names): wallets tagged with it count as the owner's when demixing">
           <button class="primary" id="gtracebtn">Run trace</button>
         </form></section>
       <section><h3>Case</h3>
@@ -651,7 +653,7 @@ export async function graphPage(el, params, signal) {
     const param = /^[0-9a-fA-F]{64}:\d+$/.test(s) ? "outpoint" : /^[0-9a-fA-F]{64}$/.test(s) ? "tx" : "address";
     const minSat = Math.max(1, Math.round(Number(f.min.value || 0) * 1e8));
     busy("Tracing", async () => {
-      const t = await api(`trace?${param}=${enc(s)}&direction=${f.direction.value}&model=${f.model.value}&hops=${enc(f.hops.value)}&min_sat=${minSat}&max_nodes=400&demix=${f.demix.checked ? "on" : "off"}`, { signal });
+      const t = await api(`trace?${param}=${enc(s)}&direction=${f.direction.value}&model=${f.model.value}&hops=${enc(f.hops.value)}&min_sat=${minSat}&max_nodes=400&demix=${f.demix.checked ? "on" : "off"}${f.demix.checked && f.owner.value.trim() ? `&demix_owner=${enc(f.owner.value.trim())}` : ""}`, { signal });
       for (const e of Object.values(state.edges)) e.tainted_sat = 0;
       t.nodes.forEach(addNode);
       addEdges(t.edges, true);
