@@ -214,7 +214,7 @@ func schemas() map[string]any {
 			"verification", o("verified", boolean, "pending", boolean, "index_height", num, "index_tip", str, "stated_sats", num, "received_sats", num, "tolerance_sats", num,
 				"usd", obj("type", "number"), "usd_per_btc", obj("type", "number"), "price_date", str, "payment_addresses", arr(str), "warnings", arr(str),
 				"transactions", arr(o("txid", str, "height", num, "block_hash", str, "block_time", str, "fee_sats", num, "paid", arr(o("outpoint", str, "address", str, "sats", num)))),
-				"trace_request", o("direction", str, "outpoints", arr(str), "addresses", arr(str))))}),
+				"trace_request", o("direction", str, "outpoints", arr(str), "addresses", arr(str), "owner_labels", arr(str))))}),
 		"Deadline":        o("regime", str, "hours", num, "due", str, "late", boolean),
 		"DeadlinePreview": o("paid", str, "now", str, "deadlines", arr(ref("Deadline")), "overdue", boolean),
 		"ExportRequest":   o("receipts", arr(str), "case", str, "format", obj("type", "string", "enum", []string{"stix", "misp", "tagpack", "ransomwhere"}), "to", str),

@@ -140,6 +140,9 @@ func TestSubmitVerifiesRealPayment(t *testing.T) {
 	if want := p.Txid + ":" + strconv.Itoa(p.Vout); len(v.TraceRequest.Outpoints) != 1 || v.TraceRequest.Outpoints[0] != want {
 		t.Errorf("trace request %v, want %s", v.TraceRequest.Outpoints, want)
 	}
+	if p.Family == "" || len(v.TraceRequest.OwnerLabels) != 1 || v.TraceRequest.OwnerLabels[0] != p.Family {
+		t.Errorf("trace request owner labels %q, want the report's family %q", v.TraceRequest.OwnerLabels, p.Family)
+	}
 	// USD at the close of the block's day, from the real price series.
 	rate, ok := f.svc.Prices.CloseUSD(v.Transactions[0].BlockTime)
 	if !ok || v.USD == nil || *v.USDPerBTC != rate || *v.USD != float64(p.Sats)/1e8*rate {

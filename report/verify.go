@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -90,6 +91,9 @@ type TraceRequest struct {
 	Direction string   `json:"direction"`
 	Outpoints []string `json:"outpoints"`
 	Addresses []string `json:"addresses"`
+	// OwnerLabels name who the money went to: the report's ransomware
+	// family, for demixing's linked evidence (trace --demix-owner).
+	OwnerLabels []string `json:"owner_labels,omitempty"`
 }
 
 // Payment-date window: a block may confirm a payment up to 3 days after
@@ -125,6 +129,9 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 	net := c.Network()
 	st := c.Status()
 	v := &Verification{Time: now.UTC(), IndexHeight: st.Height, IndexTip: st.TipHash.String(), TraceRequest: TraceRequest{Direction: "forward"}}
+	if f := strings.TrimSpace(r.Attack.Family); f != "" {
+		v.TraceRequest.OwnerLabels = []string{f}
+	}
 	var es Errors
 	stated, _ := ParseAmount(p.Amount)
 	v.StatedSats = stated

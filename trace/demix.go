@@ -88,9 +88,9 @@ type DemixParams struct {
 	LinkMaxCluster int
 	// OwnerLabels are labels the analyst knows the traced money's owner
 	// by (the ransomware family a victim's report names): clusters
-	// attributed with one of them count as the owner's for linked
-	// evidence, as the clusters the trace reached do. At most
-	// maxOwnerLabels.
+	// attributed with one of them (compared without case) count as the
+	// owner's for linked evidence, as the clusters the trace reached do.
+	// At most maxOwnerLabels.
 	OwnerLabels []string
 }
 
@@ -641,7 +641,7 @@ func OwnersOf(res *Result) *Owners {
 		}
 		w.clusters[*n.ClusterID] = true
 		for _, l := range n.Labels {
-			w.labels[l] = true
+			w.addLabel(l)
 		}
 	}
 	return w
@@ -650,9 +650,17 @@ func OwnersOf(res *Result) *Owners {
 // addLabels adds labels the analyst names the owner by.
 func (w *Owners) addLabels(labels []string) {
 	for _, l := range labels {
-		w.labels[l] = true
+		w.addLabel(l)
 	}
 }
+
+// Owner labels compare without case and surrounding space: a family a
+// victim's report names ("lockbit") is the tag's ("LockBit").
+func (w *Owners) addLabel(l string) { w.labels[ownerKey(l)] = true }
+
+func (w *Owners) hasLabel(l string) bool { return w.labels[ownerKey(l)] }
+
+func ownerKey(l string) string { return strings.ToLower(strings.TrimSpace(l)) }
 
 // depositorOwners is the owner of a deposit seen alone: the clusters of
 // the deposit transaction's inputs.
@@ -675,7 +683,7 @@ func (t *Tracer) depositorOwners(tn int64) *Owners {
 			w.clusters[c] = true
 			if cl != nil {
 				for _, l := range cl.Labels {
-					w.labels[l.Label] = true
+					w.addLabel(l.Label)
 				}
 			}
 		}
@@ -697,9 +705,9 @@ func (t *Tracer) linked(w *Owners, id int64, maxSize int) bool {
 	if w.clusters[c] && t.clusterSize(c, cl) <= maxSize {
 		return true
 	}
-	if cl != nil {
+	if cl != nil && len(w.labels) > 0 {
 		for _, l := range cl.Labels {
-			if w.labels[l.Label] {
+			if w.hasLabel(l.Label) {
 				return true
 			}
 		}
@@ -742,7 +750,7 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 				continue
 			}
 			for _, l := range cl.Labels {
-				if w.labels[l.Label] {
+				if w.hasLabel(l.Label) {
 					roots[cl.ID] = true
 					break
 				}

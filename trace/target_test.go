@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -131,7 +132,8 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	for _, c := range names {
 		dp := trace.DemixParams{Evidence: evidence}
 		if evidence == familyNamed {
-			dp = trace.DemixParams{OwnerLabels: []string{family[c]}}
+			// as a report would name it: case is not part of the name
+			dp = trace.DemixParams{OwnerLabels: []string{strings.ToLower(family[c])}}
 		}
 		res, err := tr.TraceOutputs(ctx, pays[c], trace.Options{Model: trace.Haircut, Hops: 10, MaxNodes: 500_000, Demix: demix,
 			DemixParams: dp})

@@ -130,6 +130,10 @@ func TestWebUIReports(t *testing.T) {
 		if st := eval[string](s, `rt.state().trace.start`); !strings.HasPrefix(st, pay["txid"]) {
 			t.Errorf("trace started at %q", st)
 		}
+		// The report's family is the owner demixing would link payouts to.
+		if o := eval[string](s, `document.querySelector("#gtrace input[name=owner]").value`); o != pay["family"] {
+			t.Errorf("owner for demixing %q, want the report's family %q", o, pay["family"])
+		}
 		s.do("fit", chromedp.Click(chromedp.CSS("#gfit")))
 		s.shot("report-trace")
 	})

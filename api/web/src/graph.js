@@ -716,7 +716,9 @@ export async function graphPage(el, params, signal) {
   showTrace();
   const start = params.get("start");
   const trace = params.get("trace");
-  if (start || trace) history.replaceState(null, "", "/graph?inv=" + enc(state.name));
+  const owner = params.get("owner");
+  if (owner) el.querySelector("#gtrace").owner.value = owner;
+  if (start || trace || owner) history.replaceState(null, "", "/graph?inv=" + enc(state.name));
   if (start) await busy("Adding " + short(start, 12, 6), () => addStart(start));
   if (trace) {
     // A report's payment output: follow where the money went.

@@ -233,13 +233,15 @@ export async function reportFormPage(el, params, signal) {
 }
 
 // graphLink opens the payment in the investigation graph with a trace
-// from the payment output.
+// from the payment output, the report's family filled in as the owner
+// demixing links payouts to.
 function graphLink(r) {
   const v = r.verification;
   const tr = v && v.trace_request;
   if (!tr || !(tr.outpoints || []).length) return "";
   const start = (tr.addresses || [])[0];
-  return `<a class="btn primary" id="tracelink" href="/graph?inv=${enc(r.receipt)}${start ? "&start=" + enc("a:" + start) : ""}&trace=${enc(tr.outpoints[0])}" data-link>Where did the money go? Open the trace in the graph</a>`;
+  const owner = (tr.owner_labels || [])[0];
+  return `<a class="btn primary" id="tracelink" href="/graph?inv=${enc(r.receipt)}${start ? "&start=" + enc("a:" + start) : ""}&trace=${enc(tr.outpoints[0])}${owner ? "&owner=" + enc(owner) : ""}" data-link>Where did the money go? Open the trace in the graph</a>`;
 }
 
 function verificationPanel(r) {
