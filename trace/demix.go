@@ -80,8 +80,8 @@ type DemixParams struct {
 	// sets tried per deposit (0 = defaults).
 	MaxScanTxs, MaxCombos int
 	// Evidence is what a candidate set must show beyond amount and timing
-	// ("" = DefaultDemixEvidence): EvidenceLinked, EvidenceLinkedFirst or
-	// EvidenceAmount.
+	// ("" = DefaultDemixEvidence): EvidencePartlyLinked, EvidenceLinked,
+	// EvidenceLinkedFirst or EvidenceAmount.
 	Evidence string
 	// LinkMaxCluster is the largest cluster (addresses) that counts as an
 	// owner's wallet for linked evidence (0 = DefaultDemixLinkMaxCluster).
@@ -257,7 +257,8 @@ type DemixHit struct {
 	Hop            int     `json:"hop"`
 	Outcome        string  `json:"outcome"`
 	// Evidence is what the candidate sets show: "linked" (every payout
-	// goes back to the owner) or "amount" (amount and timing alone).
+	// goes back to the owner), "partly-linked" (some do, and only those
+	// are followed) or "amount" (amount and timing alone).
 	Evidence string `json:"evidence"`
 	// Linked is the window's outputs that go back to the owner (evidence
 	// linked: before the mixer-behaviour rules ask which are payouts; 0

@@ -66,7 +66,9 @@ type Edge struct {
 	Ambiguity      int      `json:"ambiguity,omitempty"`
 	// Evidence is what the demixed set shows beyond amount and timing:
 	// "linked" (its payouts went back to wallets the trace reached by
-	// chain links before the mixer) or "amount" (amount and timing alone).
+	// chain links before the mixer), "partly-linked" (this payout did, the
+	// set's others did not and are not followed) or "amount" (amount and
+	// timing alone).
 	Evidence string `json:"evidence,omitempty"`
 }
 
