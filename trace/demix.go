@@ -1162,12 +1162,7 @@ func (t *Tracer) listCandidates(hit *DemixHit, sets [][]payoutOut, count int, he
 // counts them all;
 // exhausted reports that MaxCombos stopped the search.
 func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, count, parts int, exhausted bool) {
-	sort.Slice(cands, func(i, j int) bool {
-		if cands[i].value != cands[j].value {
-			return cands[i].value < cands[j].value
-		}
-		return cands[i].out < cands[j].out
-	})
+	sortByValue(cands)
 	budget := p.MaxCombos
 	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
 	// top[r] is the sum of the r largest values: the most a completion of
@@ -1231,6 +1226,17 @@ func findSets(cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, co
 		}
 	}
 	return nil, 0, 0, false
+}
+
+// sortByValue orders payout candidates by value, then output id: the
+// order the set searches prune in.
+func sortByValue(c []payoutOut) {
+	sort.Slice(c, func(i, j int) bool {
+		if c[i].value != c[j].value {
+			return c[i].value < c[j].value
+		}
+		return c[i].out < c[j].out
+	})
 }
 
 // demixForward handles taint reaching mixer deposit o at hop: it matches

@@ -103,20 +103,10 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 // 10) sets and counts them all; exhausted reports that MaxCombos stopped
 // the search.
 func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout func(payoutOut) bool) (sets [][]payoutOut, count, parts int, exhausted bool) {
-	sort.Slice(others, func(i, j int) bool {
-		if others[i].value != others[j].value {
-			return others[i].value < others[j].value
-		}
-		return others[i].out < others[j].out
-	})
+	sortByValue(others)
 	// Anchors by value: a subset whose sum already exceeds what a set may
 	// hold ends the loop.
-	sort.Slice(anch, func(i, j int) bool {
-		if anch[i].value != anch[j].value {
-			return anch[i].value < anch[j].value
-		}
-		return anch[i].out < anch[j].out
-	})
+	sortByValue(anch)
 	// top[r] is the sum of the r largest anchors: the most r more can add.
 	top := make([]int64, min(p.MaxParts, len(anch))+1)
 	for r := 1; r < len(top); r++ {
