@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,6 +95,9 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 			sfx      string
 		}{{trace.DemixOff, "", ""}, {trace.DemixOn, "", "-demix"}, {trace.DemixOn, trace.EvidenceAmount, "-demix-amount"}} {
 			mode, sfx := c.mode, c.sfx
+			if only := os.Getenv("RANSOMTRAIL_TRACE_BENCH_ONLY"); only != "" && only != strings.TrimPrefix(sfx, "-") {
+				continue // RANSOMTRAIL_TRACE_BENCH_ONLY=demix: that variant alone (for a profile)
+			}
 			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode, DemixParams: trace.DemixParams{Evidence: c.evidence}}
 			var lat, floor []time.Duration
 			nodes, truncated, mixed, windowTxs := 0, 0, 0, 0

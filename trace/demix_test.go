@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -357,8 +358,11 @@ func TestTraceDemixMarksInference(t *testing.T) {
 		}
 		// The owner linked evidence looks for: the clusters (not services)
 		// the chain links reached, and their labels.
-		ownCl, ownLabel := map[uint32]bool{}, map[string]bool{}
+		ownCl, ownLabel, ownAccounts := map[uint32]bool{}, map[string]bool{}, map[string]bool{}
 		for _, n := range def.Nodes {
+			if n.Kind == trace.KindAddress && n.Category == "exchange" {
+				ownAccounts[n.Address] = true
+			}
 			if n.Kind == trace.KindAddress && !attrib.IsService(n.Category) {
 				ownCl[*n.ClusterID] = true
 				for _, l := range n.Labels {
@@ -395,21 +399,30 @@ func TestTraceDemixMarksInference(t *testing.T) {
 					}
 				}
 				if h.Outcome == trace.DemixMatched && m == trace.Haircut && h.Evidence != trace.EvidencePartlyLinked {
-					// Linked evidence: every payout followed goes back to
-					// the owner.
+					// Linked evidence: every payout is an anchor.
 					if h.Evidence != trace.EvidenceLinked {
 						t.Fatalf("%s: matched with evidence %q, default evidence is partly-linked (linked first)", c, h.Evidence)
 					}
 					for _, cand := range h.Candidates {
 						for _, po := range cand.Payouts {
-							shared := false
-							if cl := f.attr.Cluster(*po.ClusterID); cl != nil {
-								for _, l := range cl.Labels {
-									shared = shared || ownLabel[l.Label]
-								}
+							if !po.Linked {
+								t.Fatalf("%s: linked set with payout %s not linked", c, po.Outpoint)
 							}
-							if !po.Linked || !(ownCl[*po.ClusterID] || shared) {
-								t.Fatalf("%s: payout %s (cluster %d, linked %v) is not the owner's", c, po.Outpoint, *po.ClusterID, po.Linked)
+						}
+					}
+				}
+				if h.Outcome == trace.DemixMatched && m == trace.Haircut {
+					// An anchor's coins reach the owner: a cluster or label
+					// the chain links reached, or an exchange address they
+					// reached (the owner's account there), within three
+					// transactions.
+					for _, cand := range h.Candidates {
+						for _, po := range cand.Payouts {
+							if !po.Linked {
+								continue
+							}
+							if !reachesOwner(f, po.Outpoint, ownCl, ownLabel, ownAccounts, 3) {
+								t.Fatalf("%s: anchor %s (cluster %d) does not reach the owner", c, po.Outpoint, *po.ClusterID)
 							}
 							linkedPayouts++
 						}
@@ -686,4 +699,64 @@ func TestLinkedDemixWithoutMixerIsTheChainTrace(t *testing.T) {
 	if compared < 30 {
 		t.Fatalf("only %d payments traced without meeting the mixer", compared)
 	}
+}
+
+// reachesOwner reports whether the coins of output op (TXID:N) reach the
+// owner within depth transactions: the output itself pays an owner
+// cluster, label or account, or one its spender pays does, and further
+// only through spenders with a single input.
+func reachesOwner(f *fixture, op string, ownCl map[uint32]bool, ownLabel, ownAccounts map[string]bool, depth int) bool {
+	g := f.ws.Index
+	txid, vout, _ := strings.Cut(op, ":")
+	h, _ := rt.ParseHash(txid)
+	n, err := g.TxNum(h)
+	if err != nil {
+		return false
+	}
+	tx, _ := g.TxAt(n)
+	v, _ := strconv.Atoi(vout)
+	owner := func(o int64) bool {
+		out := g.OutputAt(o)
+		if out.AddrID < 0 {
+			return false
+		}
+		a, _ := g.AddressAt(out.AddrID)
+		if ownAccounts[g.EncodeAddress(a)] {
+			return true
+		}
+		c, cl := f.attr.Of(uint32(out.AddrID))
+		if cl != nil {
+			if cl.ServiceCategory() != "" {
+				return false
+			}
+			for _, l := range cl.Labels {
+				if ownLabel[l.Label] || ownLabel[strings.ToLower(l.Label)] {
+					return true
+				}
+			}
+		}
+		return ownCl[c]
+	}
+	var reach func(o int64, depth int, single bool) bool
+	reach = func(o int64, depth int, single bool) bool {
+		if owner(o) {
+			return true
+		}
+		if depth == 0 || !single {
+			return false
+		}
+		s := g.SpentBy(o)
+		if s < 0 {
+			return false
+		}
+		sn, _ := g.TxOfInput(s)
+		st, _ := g.TxAt(sn)
+		for k := st.FirstOut; k < st.FirstOut+st.NOut; k++ {
+			if reach(k, depth-1, st.NIn == 1) {
+				return true
+			}
+		}
+		return false
+	}
+	return reach(tx.FirstOut+int64(v), depth, true)
 }

@@ -143,6 +143,7 @@ func (t *Tracer) TraceOutputs(ctx context.Context, outputs []int64, opts Options
 // money reached (the owner: demixing prefers payouts back into them).
 func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (*Result, error) {
 	var own *Owners
+	var deposits []int64
 	if opts.demixOn() && opts.DemixParams.Evidence != EvidenceAmount {
 		first := opts
 		first.Demix = DemixOff
@@ -162,9 +163,14 @@ func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (
 		}
 		own = OwnersOf(res)
 		own.addLabels(opts.DemixParams.OwnerLabels)
+		own.addAccounts(r)
+		deposits = r.deposits
 	}
 	r := t.newRun(opts)
 	r.owners = own
+	if own != nil && opts.DemixParams.Evidence == EvidencePartlyLinked {
+		r.plan = t.planDeposits(deposits, opts.DemixParams, &r.scanBudget, own)
+	}
 	if err := seed(r); err != nil {
 		return nil, err
 	}
@@ -240,6 +246,10 @@ type run struct {
 	// mixerDeposits counts the outputs at a custodial mixer the taint
 	// reached (demixing or not).
 	mixerDeposits int
+	// deposits lists those outputs (where a demixing trace could match
+	// them); plan is the deposits matched jointly before the trace.
+	deposits []int64
+	plan     map[int64]*DemixHit
 	// scratch buffers reused across transactions
 	inVals, inTaint, outVals []int64
 	outs                     []index.Output
@@ -391,6 +401,9 @@ func (r *run) arriveForward(o int64, out index.Output, taint int64, hop int, rem
 	if hop > 0 && out.AddrID >= 0 && r.addr(out.AddrID).service {
 		if r.t.mixerOf(out.AddrID) != "" {
 			r.mixerDeposits++
+			if hop < r.o.Hops {
+				r.deposits = append(r.deposits, o)
+			}
 			if r.res.Demix && r.demixForward(o, out, taint, hop) {
 				return
 			}

@@ -120,20 +120,21 @@ func TestFindSetsSkipsSetsThatCannotReach(t *testing.T) {
 }
 
 // anchoredSetsBrute is anchoredSets by full enumeration: over subsets of
-// anchors ∪ others of k = 1.. payouts with at least one anchor, at most
-// one other (a payout), whose sum fits, those of the fewest payouts and
-// of those the most anchors; it returns their count, parts and the sets
-// as sorted output ids.
-func anchoredSetsBrute(anch, others []payoutOut, v int64, p DemixParams, payout map[int64]bool) (count, parts int, sets map[string]bool) {
+// anchors ∪ others of k = 1.. payouts whose sum fits, the sets made only
+// of anchors of the fewest payouts; without any, the sets with at least
+// one anchor and exactly one other (a payout) of the fewest payouts. It
+// returns their count, parts and the sets as sorted output ids; levels
+// lists, per (parts, others) level in search order, every fitting set
+// (what the joint mode gathers).
+func anchoredSetsBrute(anch, others []payoutOut, v int64, p DemixParams, payout map[int64]bool) (count, parts int, sets map[string]bool, levels []map[string]bool) {
 	all := append(slices.Clone(anch), others...)
 	isAnchor := map[int64]bool{}
 	for _, a := range anch {
 		isAnchor[a.out] = true
 	}
-	for k := 1; k <= p.MaxParts && k <= len(all); k++ {
+	level := func(k, other int) map[string]bool {
 		lo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
 		hi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
-		best := 0
 		found := map[string]bool{}
 		var pick []int
 		var rec func(start int, sum int64)
@@ -149,11 +150,8 @@ func anchoredSetsBrute(anch, others []payoutOut, v int64, p DemixParams, payout 
 						return
 					}
 				}
-				if na == 0 || no > 1 || sum < lo || sum > hi || na < best {
+				if na == 0 || no != other || sum < lo || sum > hi {
 					return
-				}
-				if na > best {
-					best, found = na, map[string]bool{}
 				}
 				found[setKey(all, pick)] = true
 				return
@@ -165,11 +163,31 @@ func anchoredSetsBrute(anch, others []payoutOut, v int64, p DemixParams, payout 
 			}
 		}
 		rec(0, 0)
-		if len(found) > 0 {
-			return len(found), k, found
+		return found
+	}
+	// every level made only of anchors, then those with one other up to
+	// one payout more than the fewest set
+	firstK := 0
+	for k := 1; k <= p.MaxParts && k <= len(all); k++ {
+		if found := level(k, 0); len(found) > 0 {
+			levels = append(levels, found)
+			if count == 0 {
+				count, parts, sets, firstK = len(found), k, found, k
+			}
 		}
 	}
-	return 0, 0, nil
+	for k := 2; k <= p.MaxParts && k <= len(all); k++ {
+		if firstK > 0 && k > firstK {
+			break
+		}
+		if found := level(k, 1); len(found) > 0 {
+			levels = append(levels, found)
+			if count == 0 {
+				count, parts, sets, firstK = len(found), k, found, k
+			}
+		}
+	}
+	return count, parts, sets, levels
 }
 
 func setKey(all []payoutOut, pick []int) string {
@@ -207,8 +225,9 @@ func TestAnchoredSetsEqualsEnumeration(t *testing.T) {
 				payout[c.out] = r.IntN(4) != 0
 			}
 		}
-		wantN, wantK, want := anchoredSetsBrute(anch, others, v, p, payout)
-		sets, n, k, exhausted := anchoredSets(slices.Clone(anch), slices.Clone(others), v, p, func(c payoutOut) bool { return payout[c.out] })
+		wantN, wantK, want, levels := anchoredSetsBrute(anch, others, v, p, payout)
+		isPayout := func(c payoutOut) bool { return payout[c.out] }
+		sets, n, k, exhausted, _ := anchoredSets(slices.Clone(anch), slices.Clone(others), v, p, isPayout)
 		if exhausted || n != wantN || (n > 0 && k != wantK) {
 			t.Fatalf("trial %d: %d sets of %d parts (exhausted %v), enumeration %d of %d", trial, n, k, exhausted, wantN, wantK)
 		}
@@ -223,6 +242,32 @@ func TestAnchoredSetsEqualsEnumeration(t *testing.T) {
 		}
 		if n > 0 {
 			matched++
+		}
+		// Joint mode: every set of every level, each with its level's count.
+		jp := p
+		jp.jointSets, jp.jointPartly = 1<<20, true
+		jsets, _, _, jexhausted, levelN := anchoredSets(slices.Clone(anch), slices.Clone(others), v, jp, isPayout)
+		total := 0
+		for _, l := range levels {
+			total += len(l)
+		}
+		if jexhausted || len(jsets) != total || len(levelN) != total {
+			t.Fatalf("trial %d: joint mode %d sets (%d counts, exhausted %v), enumeration %d", trial, len(jsets), len(levelN), jexhausted, total)
+		}
+		for i, s := range jsets {
+			pick := make([]int, len(s))
+			for j := range s {
+				pick[j] = j
+			}
+			in := 0
+			for _, l := range levels {
+				if l[setKey(s, pick)] {
+					in = len(l)
+				}
+			}
+			if in == 0 || levelN[i] != in {
+				t.Fatalf("trial %d: joint set %v: level count %d, enumeration %d", trial, s, levelN[i], in)
+			}
 		}
 	}
 	if matched < 100 {

@@ -22,7 +22,7 @@ import "sort"
 // outputs back to the owner, payouts or not: the mixer-behaviour rules
 // decide which are anchors, and the outputs the others spend may be. It
 // also returns the anchors.
-func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool) {
+func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int) {
 	anchors = map[int64]bool{}
 	var anch []payoutOut
 	add := func(c payoutOut) {
@@ -32,39 +32,16 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 		}
 	}
 	for _, c := range toOwner {
-		if t.isPayout(label, c.tx, c.out) {
-			add(c)
-			continue
-		}
-		// An output back to the owner that the mixer did not pay: what it
-		// spends may be a payout whose coins went on to the owner.
-		tx, err := t.g.TxAt(c.tx)
-		if err != nil {
-			continue
-		}
-		for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
-			so := t.g.InputAt(i).SpentOutput
-			if so < 0 {
-				continue
-			}
-			sn, _ := t.g.TxOfOutput(so)
-			st, err := t.g.TxAt(sn)
-			if err != nil || sn <= tn || st.Height < lo || st.Height > hi {
-				continue
-			}
-			if val := t.g.OutputAt(so).Value; val > 0 && val <= maxSum && t.isPayout(label, sn, so) {
-				add(payoutOut{out: so, value: val, height: st.Height, tx: sn})
-			}
-		}
+		t.anchorsBack(label, c, tn, lo, hi, maxSum, anchorDepth, add)
 	}
 	if len(anch) == 0 {
-		return nil, 0, 0, false, anchors
+		return nil, 0, 0, false, anchors, nil
 	}
 	// The window's other outputs, by value.
 	var others []payoutOut
 	for h := lo; h <= hi; h++ {
 		if *budget <= 0 {
-			return nil, 0, 0, true, anchors
+			return nil, 0, 0, true, anchors, nil
 		}
 		b, err := t.g.BlockAt(h)
 		if err != nil {
@@ -92,8 +69,53 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 		}
 		return r
 	}
-	sets, count, parts, exhausted = anchoredSets(anch, others, v, p, payout)
-	return sets, count, parts, exhausted, anchors
+	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, payout)
+	return sets, count, parts, exhausted, anchors, levelN
+}
+
+// anchorDepth is how many transactions an anchor's coins may take to
+// reach the owner: the payout's spender, and up to two more that each
+// spend a single coin (a peel chain's hops, a pass-through address).
+const anchorDepth = 3
+
+// anchorsBack calls add for the payouts of mixer label in window heights
+// lo..hi (in transactions after tn, of at most maxSum) that output c —
+// an output to the owner — descends from within depth transactions: c
+// itself, an output its transaction spends (any of its first
+// payoutInputs inputs), and further back only through transactions with
+// a single input, where the coins cannot have been merged with others'.
+func (t *Tracer) anchorsBack(label string, c payoutOut, tn, lo, hi, maxSum int64, depth int, add func(payoutOut)) {
+	if c.tx > tn && c.height >= lo && c.height <= hi && c.value <= maxSum && t.isPayout(label, c.tx, c.out) {
+		add(c)
+		return
+	}
+	if depth <= 1 {
+		return
+	}
+	tx, err := t.g.TxAt(c.tx)
+	if err != nil || tx.Coinbase || tx.Height < lo {
+		return
+	}
+	for i := tx.FirstIn; i < tx.FirstIn+min(tx.NIn, payoutInputs); i++ {
+		so := t.g.InputAt(i).SpentOutput
+		if so < 0 {
+			continue
+		}
+		sn, _ := t.g.TxOfOutput(so)
+		if sn <= tn {
+			continue
+		}
+		st, err := t.g.TxAt(sn)
+		if err != nil {
+			continue
+		}
+		prev := payoutOut{out: so, value: t.g.OutputAt(so).Value, height: st.Height, tx: sn}
+		d := depth - 1
+		if st.NIn != 1 {
+			d = min(d, 1) // merged coins: only a payout itself counts
+		}
+		t.anchorsBack(label, prev, tn, lo, hi, maxSum, d, add)
+	}
 }
 
 // anchoredSets returns the sets of the fewest payouts, of those the most
@@ -102,7 +124,7 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 // findSets). It lists at most max(MaxAmbiguity+1, MaxLinkedAmbiguity+1,
 // 10) sets and counts them all; exhausted reports that MaxCombos stopped
 // the search.
-func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout func(payoutOut) bool) (sets [][]payoutOut, count, parts int, exhausted bool) {
+func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout func(payoutOut) bool) (sets [][]payoutOut, count, parts int, exhausted bool, levelN []int) {
 	sortByValue(others)
 	// Anchors by value: a subset whose sum already exceeds what a set may
 	// hold ends the loop.
@@ -117,11 +139,29 @@ func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout fun
 		maxOther = others[len(others)-1].value
 	}
 	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
+	if p.jointSets > 0 {
+		listed = p.jointSets
+	}
 	combos := p.MaxCombos
-	for k := 1; k <= p.MaxParts; k++ {
-		fLo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
-		fHi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
-		for na := min(k, len(anch)); na >= max(1, k-1); na-- {
+	// With p.jointSets, the sets made only of anchors are gathered over
+	// every size (the joint plan weighs them against the trace's other
+	// deposits); without, the fewest payouts win.
+	var full [][]payoutOut
+	fullN, fullK := 0, 0
+	for other := 0; other <= 1; other++ {
+		if other == 1 && fullN > 0 && !p.jointPartly {
+			return full, fullN, fullK, false, levelN
+		}
+		for k := 1 + other; k <= p.MaxParts; k++ {
+			fLo := int64(float64(v)*(1-p.FeeMax)) - int64(k)*p.SlackSat
+			fHi := int64(float64(v)*(1-p.FeeMin)) + int64(k)*p.SlackSat
+			na := k - other
+			if na > len(anch) || other == 1 && fullK > 0 && k > fullK {
+				// joint: sets with one other payout up to one payout more
+				// than the fewest (each other payout costs the
+				// mixer-behaviour rules)
+				break
+			}
 			var found [][]payoutOut
 			n := 0
 			pick := make([]int, 0, na)
@@ -184,13 +224,32 @@ func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout fun
 				return true
 			}
 			ok := rec(0, 0)
+			if !ok && p.jointSets > 0 && fullN > 0 {
+				// the search budget ran out: the complete levels so far
+				return full, fullN, fullK, false, levelN
+			}
+			if n > 0 && (other == 0 || p.jointPartly) && p.jointSets > 0 && ok {
+				if fullK == 0 {
+					fullK = k
+				}
+				fullN += n
+				add := found[:min(len(found), listed-len(full))]
+				full = append(full, add...)
+				for range add {
+					levelN = append(levelN, n)
+				}
+				continue
+			}
 			if n > 0 {
-				return found, n, k, !ok
+				return found, n, k, !ok, nil
 			}
 			if !ok {
-				return nil, 0, k, true
+				return nil, 0, k, true, nil
 			}
 		}
 	}
-	return nil, 0, 0, false
+	if fullN > 0 {
+		return full, fullN, fullK, false, levelN
+	}
+	return nil, 0, 0, false, nil
 }
