@@ -439,16 +439,22 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 		fmt.Fprintf(out, "   With --demix: none of its %d mixer deposit(s) has a set of payouts that goes back to wallets the trace reached; the taint stays at the mixer.\n", len(best.on.Demixes))
 		return nil
 	}
-	partly := 0
+	partly, joint := 0, 0
 	for _, h := range best.on.Demixes {
 		if h.Outcome == trace.DemixMatched && h.Evidence == trace.EvidencePartlyLinked {
 			partly++
 		}
+		if h.JointSets > 0 {
+			joint++
+		}
 	}
-	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts that go back to wallets the trace reached by chain links",
+	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts whose coins go back to wallets\n   (or exchange accounts) the trace reached by chain links",
 		matched, len(best.on.Demixes))
 	if partly > 0 {
 		fmt.Fprintf(out, "\n   (%d of them partly: only their payouts back to those wallets are followed)", partly)
+	}
+	if joint > 0 {
+		fmt.Fprintf(out, "\n   (%d deposit(s) matched together: no payout pays two of them)", joint)
 	}
 	fmt.Fprintf(out, ";\n   %s BTC followed on, and the trace now reaches exchanges with %s BTC (%s BTC left at the mixer).\n",
 		btc(best.on.DemixedSat), btc(best.on.CategorySat("exchange", "otc")), btc(best.on.CategorySat("mixer")))
