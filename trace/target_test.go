@@ -120,6 +120,7 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	}
 	var demixedSat, demixedRight int64
 	outcomes := map[string]int{}
+	jointHits := 0 // deposits matched jointly with their trace's others
 	var names []string
 	for c := range pays {
 		names = append(names, c)
@@ -145,6 +146,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		}
 		for _, h := range res.Demixes {
 			outcomes[h.Outcome]++
+			if h.JointSets > 0 {
+				jointHits++
+			}
 			for _, cand := range h.Candidates {
 				for _, po := range cand.Payouts {
 					demixedSat += po.TaintedSat
@@ -214,8 +218,8 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		len(names), scored, all.ransomSat, all.truthSat, all.foundSat, pct(all.foundSat, all.truthSat), 100*worst, 100*worstAccounted,
 		pct(all.wrongSat, all.tracedSat), 100*worstWrong, all.mixerSat, all.unlabelledSat)
 	if demix == trace.DemixOn {
-		t.Logf("demix: mixer deposits reached by outcome %v; %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
-			outcomes, demixedSat, pct(demixedRight, demixedSat))
+		t.Logf("demix: mixer deposits reached by outcome %v (%d matched jointly); %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
+			outcomes, jointHits, demixedSat, pct(demixedRight, demixedSat))
 		// Measured floors (docs/HEURISTICS.md "Target" and "Demixing"):
 		// with linked evidence (the default when demixing is on) no value
 		// goes to a wrong exchange; amount and timing alone send some
@@ -223,6 +227,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		// RANSOMTRAIL_STRICT_TARGETS=1 the issue-5 target applies.
 		if outcomes[trace.DemixMatched] == 0 {
 			t.Errorf("no mixer deposit was demixed")
+		}
+		if (evidence == "" || evidence == familyNamed) && jointHits == 0 {
+			t.Errorf("no deposit was matched jointly with its trace's others")
 		}
 		type floor struct{ found, wrongAll, wrongWorst, right float64 }
 		fl := map[string]floor{
