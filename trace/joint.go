@@ -137,77 +137,13 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 	}
 	// Fewest sets first: the search branches least at the top.
 	sort.SliceStable(deps, func(i, j int) bool { return len(deps[i].sets) < len(deps[j].sets) })
-	n := len(deps)
-	used := map[int64]bool{}
-	choice := make([]int, n)
-	counts := make([][]int64, n) // per deposit and set: the best assignments using it
+	sets := make([][][]int64, len(deps))
+	scores := make([][]float64, len(deps))
 	for k, d := range deps {
-		counts[k] = make([]int64, len(d.sets))
+		sets[k], scores[k] = d.sets, d.score
 	}
-	// rest[i] is the most deps[i:] can add to an assignment's score.
-	rest := make([]float64, n+1)
-	for i := n - 1; i >= 0; i-- {
-		most := jointUnmatched
-		for _, sc := range deps[i].score {
-			most = max(most, sc)
-		}
-		rest[i] = rest[i+1] + most
-	}
-	const tie = 1e-9
-	var solutions int64 // the best assignments found
-	best, steps := math.Inf(-1), 0
-	var rec func(i int, score float64) bool
-	rec = func(i int, score float64) bool {
-		if steps++; steps > jointMaxSteps {
-			return false
-		}
-		if score+rest[i] < best-tie {
-			return true // cannot tie the best
-		}
-		if i == n {
-			if score > best+tie {
-				best = score
-				for _, c := range counts {
-					clear(c)
-				}
-				solutions = 0
-			}
-			solutions++
-			for k, c := range choice {
-				if c >= 0 {
-					counts[k][c]++
-				}
-			}
-			return true
-		}
-		for si, set := range deps[i].sets {
-			free := true
-			for _, o := range set {
-				if used[o] {
-					free = false
-					break
-				}
-			}
-			if !free {
-				continue
-			}
-			for _, o := range set {
-				used[o] = true
-			}
-			choice[i] = si
-			ok := rec(i+1, score+deps[i].score[si])
-			for _, o := range set {
-				delete(used, o)
-			}
-			if !ok {
-				return false
-			}
-		}
-		choice[i] = -1
-		return rec(i+1, score+jointUnmatched)
-	}
-	okk := rec(0, 0)
-	if !okk {
+	counts, solutions, ok := jointBest(sets, scores, jointMaxSteps)
+	if !ok {
 		return plan // too many assignments to weigh: one at a time
 	}
 	planned = deps
@@ -294,4 +230,85 @@ func (t *Tracer) alone(h *DemixHit, p DemixParams) {
 	}
 	t.listCandidates(h, sets[:min(j, listed)], count, h.Height)
 	markLinked(h, anchors)
+}
+
+// jointBest searches the assignments of one set (sets[i][j], output ids)
+// or none to each deposit i, no output in two, for those of the best
+// score (the sum of scores[i][j] over the sets given, jointUnmatched per
+// deposit given none; scores within 1e-9 tie). It returns, per deposit
+// and set, how many best assignments give it, and how many best
+// assignments there are; ok false when the search took more than
+// maxSteps steps (branch and bound: a branch that cannot reach the best
+// score is cut).
+func jointBest(sets [][][]int64, scores [][]float64, maxSteps int) (counts [][]int64, solutions int64, ok bool) {
+	n := len(sets)
+	used := map[int64]bool{}
+	choice := make([]int, n)
+	counts = make([][]int64, n) // per deposit and set: the best assignments using it
+	for k := range sets {
+		counts[k] = make([]int64, len(sets[k]))
+	}
+	// rest[i] is the most deposits i.. can add to an assignment's score.
+	rest := make([]float64, n+1)
+	for i := n - 1; i >= 0; i-- {
+		most := jointUnmatched
+		for _, sc := range scores[i] {
+			most = max(most, sc)
+		}
+		rest[i] = rest[i+1] + most
+	}
+	const tie = 1e-9
+	best, steps := math.Inf(-1), 0
+	var rec func(i int, score float64) bool
+	rec = func(i int, score float64) bool {
+		if steps++; steps > maxSteps {
+			return false
+		}
+		if score+rest[i] < best-tie {
+			return true // cannot tie the best
+		}
+		if i == n {
+			if score > best+tie {
+				best = score
+				for _, c := range counts {
+					clear(c)
+				}
+				solutions = 0
+			}
+			solutions++
+			for k, c := range choice {
+				if c >= 0 {
+					counts[k][c]++
+				}
+			}
+			return true
+		}
+		for si, set := range sets[i] {
+			free := true
+			for _, o := range set {
+				if used[o] {
+					free = false
+					break
+				}
+			}
+			if !free {
+				continue
+			}
+			for _, o := range set {
+				used[o] = true
+			}
+			choice[i] = si
+			ok := rec(i+1, score+scores[i][si])
+			for _, o := range set {
+				delete(used, o)
+			}
+			if !ok {
+				return false
+			}
+		}
+		choice[i] = -1
+		return rec(i+1, score+jointUnmatched)
+	}
+	ok = rec(0, 0)
+	return counts, solutions, ok
 }
