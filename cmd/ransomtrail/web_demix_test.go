@@ -66,6 +66,12 @@ func TestWebUIGraphDemix(t *testing.T) {
 			t.Errorf("demixed edge detail lacks %q:\n%s", want, text)
 		}
 	}
+	// The evidence named is the edge's: links back, not amount alone.
+	ev := eval[string](s, `rt.cy.edges("[demix = 1]")[0].data("evidence")`)
+	want := map[string]string{"linked": "every payout of the set goes back", "partly-linked": "some payouts of the set go back", "amount": "amount and timing alone"}[ev]
+	if want == "" || !strings.Contains(text, want) {
+		t.Errorf("demixed edge with evidence %q: detail lacks %q:\n%s", ev, want, text)
+	}
 	// A named owner goes with the request and is echoed in the summary.
 	s.do("trace with an owner named",
 		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=owner]`), "SomeFamily-sim"),

@@ -4,6 +4,12 @@ import cytoscape from "./vendor/cytoscape.esm.min.js";
 import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download } from "./util.js";
 
 const INV_PREFIX = "rt.inv.";
+// What a demixed edge's evidence says (trace.Evidence*).
+const demixEvidence = {
+  linked: "every payout of the set goes back to wallets (or exchange accounts) the trace reached before the mixer, within three transactions",
+  "partly-linked": "some payouts of the set go back to wallets the trace reached before the mixer; only those carry taint, the others only make the amount fit",
+  amount: "amount and timing alone",
+};
 const CAT_COLOR = {
   ransomware: "#c0392b", sanctions: "#8e1b10", darknet: "#a93226", scam: "#a93226", theft: "#a93226",
   otc: "#d35400", mixer: "#e67e22", gambling: "#e67e22", market: "#e67e22",
@@ -399,7 +405,7 @@ function showEdge(e) {
     document.getElementById("gsel").innerHTML = `<div class="kind">demixed flow (inferred)</div>
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <p class="muted">Not a chain link: a custodial mixer deposit matched to this payout by amount and timing.</p>
-    <dl class="facts"><dt>Evidence</dt><dd>${d.evidence === "linked" ? "every payout of the set goes back to wallets the trace reached before the mixer" : "amount and timing alone"}</dd>
+    <dl class="facts"><dt>Evidence</dt><dd>${esc(demixEvidence[d.evidence] || "amount and timing alone")}</dd>
     <dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
     <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
     <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
