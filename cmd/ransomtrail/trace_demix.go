@@ -38,7 +38,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
 	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
 	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed on amount and timing alone (1..100); more and the trace stops at the mixer")
-	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (linked sets, else sets with payouts back to those wallets, and only those payouts followed), linked (every payout goes back to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
+	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (sets of payouts whose coins reach the wallets or exchange accounts the trace reached before the mixer within three transactions, else such payouts and one other, only those payouts followed; the trace's deposits matched together), linked (every payout paid to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
 	linkedAmb := fs.Int("demix-max-linked-ambiguity", trace.DefaultDemixMaxLinkedAmbiguity, "demixing: most equally good linked payout sets followed (1..100)")
 	linkMax := fs.Int("demix-link-max-cluster", trace.DefaultDemixLinkMaxCluster, "demixing: largest cluster (addresses) that counts as the owner's wallet for linked evidence")
 	var owners []string
@@ -147,8 +147,17 @@ func printDemixes(w io.Writer, r *trace.Result) {
 			break
 		}
 		fmt.Fprintf(w, "  %s  %s BTC tainted at %s: %s", h.Deposit, btc(h.TaintedSat), clipText(h.Mixer, 30), h.Outcome)
-		if h.Ambiguity > 0 {
+		if h.Ambiguity > 0 && h.JointSets > 0 {
+			confs := make([]string, 0, len(h.Candidates))
+			for _, c := range h.Candidates {
+				confs = append(confs, fmt.Sprintf("%.2f", c.Confidence))
+			}
+			fmt.Fprintf(w, ", %d candidate set(s) left by matching the trace's deposits together (%d alone), confidence %s",
+				h.Ambiguity, h.JointSets, strings.Join(confs, "/"))
+		} else if h.Ambiguity > 0 {
 			fmt.Fprintf(w, ", %d candidate set(s) of %d payout(s), confidence %.2f each", h.Ambiguity, h.Parts, 1/float64(h.Ambiguity))
+		}
+		if h.Ambiguity > 0 {
 			switch h.Evidence {
 			case trace.EvidenceLinked:
 				fmt.Fprint(w, ", every payout back to the owner's wallets")
