@@ -675,12 +675,17 @@ type memberLister interface {
 }
 
 // OwnersOf returns the owners of a trace result (its address nodes
-// outside service clusters).
+// outside service clusters, except those the trace reached only past a
+// CoinJoin, which belong to any of its participants).
 func OwnersOf(res *Result) *Owners {
 	w := &Owners{clusters: map[uint32]bool{}, labels: map[string]bool{}}
+	past := pastCoinJoin(res)
 	for _, n := range res.Nodes {
 		if n.Kind != KindAddress || n.ClusterID == nil || attrib.IsService(n.Category) {
 			continue
+		}
+		if past[n.ID] {
+			continue // a CoinJoin's outputs are its participants', not only the owner's
 		}
 		w.clusters[*n.ClusterID] = true
 		for _, l := range n.Labels {
@@ -690,11 +695,56 @@ func OwnersOf(res *Result) *Owners {
 	return w
 }
 
-// addAccounts adds the exchange addresses run r reached as the owner's
-// accounts there.
+// pastCoinJoin returns the nodes of res the taint reached only through
+// a CoinJoin: those no path from the trace's start nodes (the nodes no
+// edge leads to) reaches without passing a CoinJoin transaction node.
+func pastCoinJoin(res *Result) map[string]bool {
+	cj := map[string]bool{}
+	for _, n := range res.Nodes {
+		if n.Kind == KindTx && n.CoinJoin != "" {
+			cj[n.ID] = true
+		}
+	}
+	if len(cj) == 0 {
+		return nil
+	}
+	next := map[string][]string{}
+	into := map[string]bool{}
+	for _, e := range res.Edges {
+		next[e.From] = append(next[e.From], e.To)
+		into[e.To] = true
+	}
+	clean := map[string]bool{}
+	var queue []string
+	for _, n := range res.Nodes {
+		if !into[n.ID] {
+			queue = append(queue, n.ID)
+		}
+	}
+	for len(queue) > 0 {
+		id := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		if clean[id] || cj[id] {
+			continue
+		}
+		clean[id] = true
+		queue = append(queue, next[id]...)
+	}
+	past := map[string]bool{}
+	for _, n := range res.Nodes {
+		if !clean[n.ID] {
+			past[n.ID] = true
+		}
+	}
+	return past
+}
+
+// addAccounts adds the exchange addresses run r reached (not past a
+// CoinJoin) as the owner's accounts there.
 func (w *Owners) addAccounts(r *run) {
+	past := pastCoinJoin(r.res)
 	for id, a := range r.addrs {
-		if a.category == tags.CategoryExchange && r.nodes[a.id] {
+		if a.category == tags.CategoryExchange && r.nodes[a.id] && !past[a.id] {
 			if w.accounts == nil {
 				w.accounts = map[uint32]bool{}
 			}

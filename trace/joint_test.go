@@ -113,3 +113,37 @@ func TestJointBestEqualsEnumeration(t *testing.T) {
 		t.Fatalf("a search of 3 steps reported done")
 	}
 }
+
+// The owner leaves out what the chain-link pass reached only past a
+// CoinJoin: those outputs are any participant's.
+func TestOwnersSkipWhatLiesPastACoinJoin(t *testing.T) {
+	c := func(id uint32) *uint32 { return &id }
+	res := &Result{
+		Nodes: []Node{
+			{ID: "a:start", Kind: KindAddress, ClusterID: c(1), Labels: []string{"LockBit"}},
+			{ID: "t:spend", Kind: KindTx},
+			{ID: "a:own", Kind: KindAddress, ClusterID: c(2)},
+			{ID: "t:cj", Kind: KindTx, CoinJoin: "whirlpool"},
+			{ID: "a:peer", Kind: KindAddress, ClusterID: c(3), Labels: []string{"Someone"}},
+			{ID: "t:later", Kind: KindTx},
+			{ID: "a:peer-later", Kind: KindAddress, ClusterID: c(4)},
+			// reached past the CoinJoin and also without it: the owner's
+			{ID: "a:both", Kind: KindAddress, ClusterID: c(5)},
+		},
+		Edges: []Edge{
+			{From: "a:start", To: "t:spend"}, {From: "t:spend", To: "a:own"},
+			{From: "a:own", To: "t:cj"}, {From: "t:cj", To: "a:peer"},
+			{From: "a:peer", To: "t:later"}, {From: "t:later", To: "a:peer-later"},
+			{From: "t:later", To: "a:both"}, {From: "t:spend", To: "a:both"},
+		},
+	}
+	w := OwnersOf(res)
+	for id, want := range map[uint32]bool{1: true, 2: true, 3: false, 4: false, 5: true} {
+		if w.clusters[id] != want {
+			t.Errorf("cluster %d owner's: %v, want %v", id, w.clusters[id], want)
+		}
+	}
+	if !w.hasLabel("lockbit") || w.hasLabel("someone") {
+		t.Errorf("labels %v: want LockBit and not the CoinJoin peer's", w.labels)
+	}
+}
