@@ -885,26 +885,8 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 	if total > maxOwnerAddresses {
 		return false // the owner's wallets are too many to list
 	}
-	for _, r := range keep {
-		members, more := m.Members(r, maxSize)
-		if more {
-			continue
-		}
-		for _, a := range members {
-			t.g.AddressOutputs(int64(a), func(o int64) bool {
-				if o <= from {
-					return false
-				}
-				w.outs = append(w.outs, o)
-				return len(w.outs) <= maxOwnerOutputs
-			})
-			if len(w.outs) > maxOwnerOutputs {
-				w.outs = nil // the owner's wallets hold too many outputs
-				return false
-			}
-		}
-	}
-	for a := range w.accounts {
+	// list adds address a's outputs after from; false: too many.
+	list := func(a uint32) bool {
 		t.g.AddressOutputs(int64(a), func(o int64) bool {
 			if o <= from {
 				return false
@@ -913,7 +895,24 @@ func (t *Tracer) ownerOutputs(w *Owners, from int64, maxSize int) bool {
 			return len(w.outs) <= maxOwnerOutputs
 		})
 		if len(w.outs) > maxOwnerOutputs {
-			w.outs = nil
+			w.outs = nil // the owner's wallets hold too many outputs
+			return false
+		}
+		return true
+	}
+	for _, r := range keep {
+		members, more := m.Members(r, maxSize)
+		if more {
+			continue
+		}
+		for _, a := range members {
+			if !list(a) {
+				return false
+			}
+		}
+	}
+	for a := range w.accounts {
+		if !list(a) {
 			return false
 		}
 	}
