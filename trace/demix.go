@@ -239,7 +239,30 @@ type DemixPayout struct {
 	// owner within anchorDepth transactions, or one of the owner's
 	// exchange accounts.
 	Linked bool `json:"linked"`
+	// Anchor says how an anchor's coins reached the owner (partly linked
+	// evidence).
+	Anchor *DemixAnchor `json:"anchor,omitempty"`
 	out    int64
+}
+
+// DemixAnchor is why a payout counts as the owner's: the transactions its
+// coins took to an output of the owner's, and what made that output the
+// owner's.
+type DemixAnchor struct {
+	// ViaTxids are the transactions from the payout to the owner's output,
+	// in chain order (empty: the payout itself pays the owner).
+	ViaTxids []string `json:"via_txids"`
+	// OwnerOutpoint and OwnerAddress are the owner's output the coins
+	// reached.
+	OwnerOutpoint string `json:"owner_outpoint"`
+	OwnerAddress  string `json:"owner_address"`
+	// Reason: "cluster" (a cluster the chain-link pass reached, OwnerCluster),
+	// "label" (a cluster tagged with one of the owner's labels, Label) or
+	// "account" (an exchange address the chain-link pass reached: the
+	// owner's deposit address there).
+	Reason       string  `json:"reason"`
+	OwnerCluster *uint32 `json:"owner_cluster_id,omitempty"`
+	Label        string  `json:"label,omitempty"`
 }
 
 // DemixCandidate is one set of payouts that fits a deposit.
@@ -287,9 +310,8 @@ type DemixHit struct {
 	// many when Outcome is search-cap or ambiguous and they were not all
 	// listed).
 	Ambiguity int `json:"ambiguity"`
-	// WindowTxs is the transactions of the delay window read (with
-	// partly linked evidence, also those of the anchor reach after it),
-	// Scanned the candidate payout outputs compared.
+	// WindowTxs is the transactions of the delay window read, Scanned
+	// the candidate payout outputs compared.
 	WindowTxs  int              `json:"window_txs"`
 	Scanned    int              `json:"candidate_outputs"`
 	Candidates []DemixCandidate `json:"candidates"`
@@ -303,6 +325,7 @@ type DemixHit struct {
 	sets      [][]payoutOut // every candidate set (joint planning)
 	levelN    []int         // per set: the sets found of its size and its payouts that are not anchors
 	anchors   map[int64]bool
+	via       map[int64]anchorPath // how each anchor reached the owner
 }
 
 // ViaDemix marks an edge made by demixing.
@@ -641,11 +664,6 @@ type Owners struct {
 	from           int64
 	listed, outsOK bool
 }
-
-// anchorReach is how long after a deposit's window the owner's outputs
-// are read for anchors: a payout's coins reach the owner a few
-// transactions after it (docs/HEURISTICS.md "Demixing").
-const anchorReach = 6 * time.Hour
 
 // maxOwnerOutputs bounds the outputs an owner's wallets may hold for
 // linked demixing to list them; a larger owner is read window by window.
@@ -1109,12 +1127,6 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	unverified := false         // cands still to be checked against the mixer-behaviour rules
 	var toOwnerOuts []payoutOut // the window's outputs to the owner (read window by window)
 	partly := p.Evidence == EvidencePartlyLinked
-	windowHi := hi
-	if partly && hi >= lo {
-		// Anchors: the owner's outputs up to anchorReach after the window
-		// may descend from the window's payouts.
-		hi = max(hi, HeightAtTime(t.g, t0.Add(p.MaxDelay).Add(anchorReach).Add(time.Second))-1)
-	}
 	if onlyLinked && own != nil && hi >= lo && t.ownerOutputs(own, o, p.LinkMaxCluster) {
 		// The owner's outputs in the window instead of the window's
 		// transactions, when they are clearly fewer (a busy owner's
@@ -1213,7 +1225,7 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 		// Sets of the window's payouts with at least one anchor: every
 		// payout an anchor first, then one other payout.
 		var anchors map[int64]bool
-		sets, count, parts, exhausted, anchors, hit.levelN = t.partlyLinkedSets(label, toOwnerOuts, tn, windowLo, windowHi, maxSum, out.Value, p, budget)
+		sets, count, parts, exhausted, anchors, hit.levelN, hit.via = t.partlyLinkedSets(label, toOwnerOuts, tn, windowLo, hi, maxSum, out.Value, p, budget)
 		hit.Evidence = EvidencePartlyLinked
 		isLinked = anchors
 		if count > 0 {
@@ -1263,18 +1275,65 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 		return hit
 	}
 	t.listCandidates(hit, sets, count, tx.Height)
-	markLinked(hit, isLinked)
+	t.markLinked(hit, isLinked, own)
 	return hit
 }
 
-// markLinked marks hit's candidate payouts in linked.
-func markLinked(hit *DemixHit, linked map[int64]bool) {
+// markLinked marks hit's candidate payouts in linked, and says for each
+// anchor how its coins reached own (hit.via).
+func (t *Tracer) markLinked(hit *DemixHit, linked map[int64]bool, own *Owners) {
+	explained := map[int64]*DemixAnchor{}
 	for i := range hit.Candidates {
 		for j := range hit.Candidates[i].Payouts {
 			po := &hit.Candidates[i].Payouts[j]
 			po.Linked = linked[po.out]
+			if !po.Linked {
+				continue
+			}
+			a, ok := explained[po.out]
+			if !ok {
+				if path, found := hit.via[po.out]; found {
+					a = t.explainAnchor(path, own)
+				}
+				explained[po.out] = a
+			}
+			po.Anchor = a
 		}
 	}
+	hit.via = nil
+}
+
+// explainAnchor turns an anchor's path into what a result shows.
+func (t *Tracer) explainAnchor(path anchorPath, own *Owners) *DemixAnchor {
+	a := &DemixAnchor{ViaTxids: make([]string, 0, len(path.txs))}
+	for _, n := range path.txs {
+		a.ViaTxids = append(a.ViaTxids, t.g.Txid(n).String())
+	}
+	tn, vout := t.g.TxOfOutput(path.owner)
+	a.OwnerOutpoint = outpointString(t.g.Txid(tn), vout)
+	out := t.g.OutputAt(path.owner)
+	if addr, err := t.g.AddressAt(out.AddrID); err == nil && out.AddrID >= 0 {
+		a.OwnerAddress = t.g.EncodeAddress(addr)
+	}
+	switch {
+	case out.AddrID >= 0 && own != nil && own.accounts[uint32(out.AddrID)]:
+		a.Reason = "account"
+	case out.AddrID >= 0:
+		c, cl := t.clusterOf(uint32(out.AddrID))
+		a.Reason = "cluster"
+		if own == nil || !own.clusters[c] {
+			if cl != nil {
+				for _, l := range cl.Labels {
+					if own != nil && own.hasLabel(l.Label) {
+						a.Reason, a.Label = "label", l.Label
+						break
+					}
+				}
+			}
+		}
+		a.OwnerCluster = &c
+	}
+	return a
 }
 
 // listCandidates fills hit's candidates from sets (count found in all).
@@ -1509,7 +1568,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 			if !r.addNode(info.node()) || !r.addEdge(Edge{From: depInfo.id, To: info.id, Txid: r.g.Txid(ptn).String(), Side: ViaDemix, N: pv,
 				ValueSat: po.ValueSat, TaintedSat: t, Height: po.Height, Hop: hop + 1,
 				Via: ViaDemix, Confidence: c.Confidence, Deposit: hit.Deposit, MatchedPayouts: matched, Ambiguity: hit.Ambiguity,
-				Evidence: hit.Evidence}) {
+				Evidence: hit.Evidence, Anchor: po.Anchor}) {
 				r.endpoint(po.out, pout, t, hop+1, ReasonTruncated)
 				continue
 			}

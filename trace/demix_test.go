@@ -347,7 +347,8 @@ func TestTraceDemixMarksInference(t *testing.T) {
 		t.Fatalf("only %d campaigns used the mixer", len(pays))
 	}
 	wide := trace.DemixParams{FeeMax: 0.25}
-	var followed, demixEdges, linkedPayouts, partly int
+	var followed, demixEdges, linkedPayouts, partly, explained int
+	reasons := map[string]int{} // anchor explanations by reason and transactions walked
 	for c, outs := range pays {
 		def, err := f.tr.TraceOutputs(ctx, outs, trace.Options{MaxNodes: 200_000})
 		if err != nil {
@@ -424,6 +425,11 @@ func TestTraceDemixMarksInference(t *testing.T) {
 							if !reachesOwner(f, po.Outpoint, ownCl, ownLabel, ownAccounts, 3) {
 								t.Fatalf("%s: anchor %s (cluster %d) does not reach the owner", c, po.Outpoint, *po.ClusterID)
 							}
+							if h.Evidence == trace.EvidencePartlyLinked || h.Evidence == trace.EvidenceLinked {
+								checkAnchor(t, f, c, po, ownCl, ownLabel, ownAccounts)
+								explained++
+								reasons[fmt.Sprintf("%s via %d", po.Anchor.Reason, len(po.Anchor.ViaTxids))]++
+							}
 							linkedPayouts++
 						}
 					}
@@ -454,10 +460,13 @@ func TestTraceDemixMarksInference(t *testing.T) {
 			}
 		}
 	}
+	if explained == 0 {
+		t.Fatalf("no anchor was explained")
+	}
 	if followed == 0 || demixEdges == 0 || linkedPayouts == 0 || partly == 0 {
 		t.Fatalf("no deposit followed (%d), no demix edge (%d), no linked payout (%d) or no partly linked deposit (%d)", followed, demixEdges, linkedPayouts, partly)
 	}
-	t.Logf("%d deposits followed, %d of them partly linked; %d demixed edges", followed, partly, demixEdges)
+	t.Logf("%d deposits followed, %d of them partly linked; %d demixed edges; %d anchors explained: %v", followed, partly, demixEdges, explained, reasons)
 }
 
 func TestDemixOptionsValidate(t *testing.T) {
@@ -759,4 +768,82 @@ func reachesOwner(f *fixture, op string, ownCl map[uint32]bool, ownLabel, ownAcc
 		return false
 	}
 	return reach(tx.FirstOut+int64(v), depth, true)
+}
+
+// checkAnchor checks the explanation of anchor po: its transactions form
+// a chain from the payout (each spends an output of the one before) to
+// the owner's output, which is the owner's for the reason given.
+func checkAnchor(t *testing.T, f *fixture, c string, po trace.DemixPayout, ownCl map[uint32]bool, ownLabel, ownAccounts map[string]bool) {
+	t.Helper()
+	a := po.Anchor
+	if a == nil {
+		t.Fatalf("%s: anchor %s without an explanation", c, po.Outpoint)
+	}
+	g := f.ws.Index
+	outID := func(op string) int64 {
+		txid, vout, _ := strings.Cut(op, ":")
+		return outputID(t, g, txid, vout)
+	}
+	cur := outID(po.Outpoint)
+	for k, txid := range a.ViaTxids {
+		h, err := rt.ParseHash(txid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := g.TxNum(h)
+		if err != nil {
+			t.Fatalf("%s: anchor %s via %s: %v", c, po.Outpoint, txid, err)
+		}
+		tx, _ := g.TxAt(n)
+		spends := false
+		for i := tx.FirstIn; i < tx.FirstIn+tx.NIn; i++ {
+			spends = spends || g.InputAt(i).SpentOutput == cur
+		}
+		if !spends {
+			t.Fatalf("%s: anchor %s: via tx %d (%s) does not spend the coins before it", c, po.Outpoint, k, txid)
+		}
+		if k == len(a.ViaTxids)-1 {
+			cur = -1
+			own := outID(a.OwnerOutpoint)
+			if own >= tx.FirstOut && own < tx.FirstOut+tx.NOut {
+				cur = own
+			}
+			if cur < 0 {
+				t.Fatalf("%s: anchor %s: owner output %s is not paid by the last via tx", c, po.Outpoint, a.OwnerOutpoint)
+			}
+			break
+		}
+		// the next via tx spends one of this one's outputs: find which
+		nh, _ := rt.ParseHash(a.ViaTxids[k+1])
+		nn, _ := g.TxNum(nh)
+		ntx, _ := g.TxAt(nn)
+		cur = -1
+		for i := ntx.FirstIn; i < ntx.FirstIn+ntx.NIn; i++ {
+			if so := g.InputAt(i).SpentOutput; so >= tx.FirstOut && so < tx.FirstOut+tx.NOut {
+				cur = so
+			}
+		}
+		if cur < 0 {
+			t.Fatalf("%s: anchor %s: via tx %d does not feed the next", c, po.Outpoint, k)
+		}
+	}
+	if len(a.ViaTxids) == 0 && a.OwnerOutpoint != po.Outpoint {
+		t.Fatalf("%s: anchor %s without via transactions names owner output %s", c, po.Outpoint, a.OwnerOutpoint)
+	}
+	switch a.Reason {
+	case "account":
+		if !ownAccounts[a.OwnerAddress] {
+			t.Fatalf("%s: anchor %s: %s is not an exchange address the chain-link trace reached", c, po.Outpoint, a.OwnerAddress)
+		}
+	case "cluster":
+		if a.OwnerCluster == nil || !ownCl[*a.OwnerCluster] {
+			t.Fatalf("%s: anchor %s: cluster %v is not one the chain-link trace reached", c, po.Outpoint, a.OwnerCluster)
+		}
+	case "label":
+		if !ownLabel[a.Label] {
+			t.Fatalf("%s: anchor %s: label %q is not the owner's", c, po.Outpoint, a.Label)
+		}
+	default:
+		t.Fatalf("%s: anchor %s: reason %q", c, po.Outpoint, a.Reason)
+	}
 }

@@ -128,7 +128,7 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 		}
 		for o, h := range plan {
 			if !in[o] {
-				t.alone(h, p)
+				t.alone(h, p, own)
 			}
 		}
 	}()
@@ -162,6 +162,7 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 		h.Candidates = h.Candidates[:0]
 		h.sets, h.levelN, h.anchors = nil, nil, nil
 		if len(sets) == 0 {
+			h.via = nil
 			// Every set's payouts pay other deposits in every best
 			// assignment: nothing back to the owner is left for this one.
 			h.Ambiguity, h.Parts = 0, 0
@@ -176,13 +177,13 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 			h.Outcome = DemixAmbiguous
 		}
 		t.listCandidates(h, sets, len(sets), h.Height)
+		t.markLinked(h, linked, own)
 		h.Evidence = EvidenceLinked
 		for i := range h.Candidates {
 			c := &h.Candidates[i]
 			c.wNum, c.wDen = weights[i], solutions
 			c.Confidence = float64(weights[i]) / float64(solutions)
 			for j := range c.Payouts {
-				c.Payouts[j].Linked = linked[c.Payouts[j].out]
 				if !c.Payouts[j].Linked {
 					h.Evidence = EvidencePartlyLinked
 				}
@@ -195,7 +196,7 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 // alone turns hit, matched for the joint plan (every level of sets), into
 // the hit of the deposit matched alone: its first level (the fewest
 // payouts, sets made only of anchors first), as matchDeposit lists it.
-func (t *Tracer) alone(h *DemixHit, p DemixParams) {
+func (t *Tracer) alone(h *DemixHit, p DemixParams, own *Owners) {
 	sets, levelN, anchors := h.sets, h.levelN, h.anchors
 	h.sets, h.levelN, h.anchors = nil, nil, nil
 	if len(sets) == 0 || len(levelN) != len(sets) {
@@ -229,7 +230,7 @@ func (t *Tracer) alone(h *DemixHit, p DemixParams) {
 		}
 	}
 	t.listCandidates(h, sets[:min(j, listed)], count, h.Height)
-	markLinked(h, anchors)
+	t.markLinked(h, anchors, own)
 }
 
 // jointBest searches the assignments of one set (sets[i][j], output ids)

@@ -1,13 +1,16 @@
 package trace
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
-// Partly linked evidence (EvidencePartlyLinked): a deposit without a set
-// made only of payouts back to the owner is matched against sets that
-// hold at least one anchor — a payout back to the owner, or one whose
-// coins go back to the owner one transaction later — and at most one
-// other payout of the window, which makes the amount fit. Only anchors
-// are followed; the other payout's share stays at the mixer.
+// Partly linked evidence (EvidencePartlyLinked): a deposit is matched
+// against sets of anchors — payouts whose coins reach the owner within
+// anchorDepth transactions (anchorsBack) — made only of anchors first,
+// else of anchors and one other payout of the window that makes the
+// amount fit. Only anchors are followed; the other payout's share stays
+// at the mixer.
 //
 // The other payout is searched by value: the window's outputs are read
 // once (no mixer-behaviour rules), and the rules run only for the few
@@ -22,26 +25,32 @@ import "sort"
 // outputs back to the owner, payouts or not: the mixer-behaviour rules
 // decide which are anchors, and the outputs the others spend may be. It
 // also returns the anchors.
-func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int) {
+func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int, via map[int64]anchorPath) {
 	anchors = map[int64]bool{}
+	via = map[int64]anchorPath{}
 	var anch []payoutOut
-	add := func(c payoutOut) {
-		if !anchors[c.out] {
-			anchors[c.out] = true
-			anch = append(anch, c)
-		}
-	}
 	for _, c := range toOwner {
-		t.anchorsBack(label, c, tn, lo, hi, maxSum, anchorDepth, add)
+		t.anchorsBack(label, c, tn, lo, hi, maxSum, anchorDepth, nil, func(a payoutOut, walked []int64) {
+			if !anchors[a.out] {
+				anchors[a.out] = true
+				anch = append(anch, a)
+			}
+			// the shortest way to the owner explains the anchor
+			if old, ok := via[a.out]; !ok || len(walked) < len(old.txs) {
+				txs := slices.Clone(walked)
+				slices.Reverse(txs)
+				via[a.out] = anchorPath{owner: c.out, txs: txs}
+			}
+		})
 	}
 	if len(anch) == 0 {
-		return nil, 0, 0, false, anchors, nil
+		return nil, 0, 0, false, anchors, nil, via
 	}
 	// The window's other outputs, by value.
 	var others []payoutOut
 	for h := lo; h <= hi; h++ {
 		if *budget <= 0 {
-			return nil, 0, 0, true, anchors, nil
+			return nil, 0, 0, true, anchors, nil, via
 		}
 		b, err := t.g.BlockAt(h)
 		if err != nil {
@@ -70,7 +79,15 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 		return r
 	}
 	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, payout)
-	return sets, count, parts, exhausted, anchors, levelN
+	return sets, count, parts, exhausted, anchors, levelN, via
+}
+
+// anchorPath is how an anchor's coins reached the owner: through the
+// transactions txs (tx numbers in chain order; none when the payout
+// itself pays the owner) to the owner's output owner.
+type anchorPath struct {
+	owner int64
+	txs   []int64
 }
 
 // anchorDepth is how many transactions an anchor's coins may take to
@@ -84,9 +101,11 @@ const anchorDepth = 3
 // itself, an output its transaction spends (any of its first
 // payoutInputs inputs), and further back only through transactions with
 // a single input, where the coins cannot have been merged with others'.
-func (t *Tracer) anchorsBack(label string, c payoutOut, tn, lo, hi, maxSum int64, depth int, add func(payoutOut)) {
+// add also gets the transactions walked from the owner's output back to
+// the payout (newest first; walked holds those before c).
+func (t *Tracer) anchorsBack(label string, c payoutOut, tn, lo, hi, maxSum int64, depth int, walked []int64, add func(payoutOut, []int64)) {
 	if c.tx > tn && c.height >= lo && c.height <= hi && c.value <= maxSum && t.isPayout(label, c.tx, c.out) {
-		add(c)
+		add(c, walked)
 		return
 	}
 	if depth <= 1 {
@@ -114,7 +133,7 @@ func (t *Tracer) anchorsBack(label string, c payoutOut, tn, lo, hi, maxSum int64
 		if st.NIn != 1 {
 			d = min(d, 1) // merged coins: only a payout itself counts
 		}
-		t.anchorsBack(label, prev, tn, lo, hi, maxSum, d, add)
+		t.anchorsBack(label, prev, tn, lo, hi, maxSum, d, append(walked, c.tx), add)
 	}
 }
 

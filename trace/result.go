@@ -64,6 +64,9 @@ type Edge struct {
 	Deposit        string   `json:"deposit,omitempty"`
 	MatchedPayouts []string `json:"matched_payouts,omitempty"`
 	Ambiguity      int      `json:"ambiguity,omitempty"`
+	// Anchor (partly linked evidence) is how this payout's coins reached
+	// the owner.
+	Anchor *DemixAnchor `json:"anchor,omitempty"`
 	// Evidence is what the demixed set shows beyond amount and timing:
 	// "linked" (its payouts went back to wallets the trace reached by
 	// chain links before the mixer), "partly-linked" (this payout did, the

@@ -72,6 +72,15 @@ func TestWebUIGraphDemix(t *testing.T) {
 	if want == "" || !strings.Contains(text, want) {
 		t.Errorf("demixed edge with evidence %q: detail lacks %q:\n%s", ev, want, text)
 	}
+	// An anchor says how its coins reached the owner.
+	if eval[bool](s, `rt.cy.edges("[demix = 1]")[0].data("anchor") != null`) {
+		owner := eval[string](s, `rt.cy.edges("[demix = 1]")[0].data("anchor").owner_address`)
+		if !strings.Contains(text, "why the owner's") || !strings.Contains(eval[string](s, `document.querySelector("#gsel").innerHTML`), owner) {
+			t.Errorf("demixed edge with an anchor: detail does not explain it (owner %s):\n%s", owner, text)
+		}
+	} else if ev != "amount" {
+		t.Errorf("demixed edge with evidence %q has no anchor", ev)
+	}
 	// A named owner goes with the request and is echoed in the summary.
 	s.do("trace with an owner named",
 		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=owner]`), "SomeFamily-sim"),

@@ -4,6 +4,14 @@ import cytoscape from "./vendor/cytoscape.esm.min.js";
 import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download } from "./util.js";
 
 const INV_PREFIX = "rt.inv.";
+// anchorText says how a demixed payout's coins reached the owner.
+function anchorText(a) {
+  const why = { account: "an exchange deposit address the trace reached (the owner's account there)", cluster: `${link.cluster(a.owner_cluster_id)}, which the trace reached by chain links`, label: `a cluster tagged ${esc(a.label || "")}` }[a.reason] || esc(a.reason);
+  const n = (a.via_txids || []).length;
+  const via = n === 0 ? "paid directly" : `reaches it after ${n} transaction${n === 1 ? "" : "s"}: ${a.via_txids.map((t) => link.tx(t, short(t, 8, 8))).join(" → ")}`;
+  return `the owner's ${link.address(a.owner_address, short(a.owner_address, 12, 6))} — ${why}; ${via}`;
+}
+
 // What a demixed edge's evidence says (trace.Evidence*).
 const demixEvidence = {
   linked: "every payout of the set goes back to wallets (or exchange accounts) the trace reached before the mixer, within three transactions",
@@ -73,7 +81,7 @@ function addNode(n) {
 
 // demixFacts keeps the fields of an inferred (demixed) edge.
 function demixFacts(e) {
-  return { via: e.via, confidence: e.confidence || 0, deposit: e.deposit || "", ambiguity: e.ambiguity || 0, matched_payouts: e.matched_payouts || [], evidence: e.evidence || "", n: e.n ?? null };
+  return { via: e.via, confidence: e.confidence || 0, deposit: e.deposit || "", ambiguity: e.ambiguity || 0, matched_payouts: e.matched_payouts || [], evidence: e.evidence || "", anchor: e.anchor || null, n: e.n ?? null };
 }
 
 function edgeKey(from, to) {
@@ -406,6 +414,7 @@ function showEdge(e) {
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <p class="muted">Not a chain link: a custodial mixer deposit matched to this payout by amount and timing.</p>
     <dl class="facts"><dt>Evidence</dt><dd>${esc(demixEvidence[d.evidence] || "amount and timing alone")}</dd>
+${d.anchor ? `<dt>Why the owner's</dt><dd>${anchorText(d.anchor)}</dd>` : ""}
     <dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
     <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
     <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
