@@ -168,5 +168,34 @@ func printDemixes(w io.Writer, r *trace.Result) {
 			}
 		}
 		fmt.Fprintln(w)
+		printAnchors(w, h)
+	}
+}
+
+// printAnchors prints, for the payouts a matched deposit's taint went
+// into, why each is the owner's (at most 5).
+func printAnchors(w io.Writer, h trace.DemixHit) {
+	shown := 0
+	for _, c := range h.Candidates {
+		for _, po := range c.Payouts {
+			if po.Anchor == nil || po.TaintedSat <= 0 {
+				continue
+			}
+			if shown == 5 {
+				fmt.Fprintf(w, "      … (--json lists every payout's anchor)\n")
+				return
+			}
+			shown++
+			a := po.Anchor
+			why := map[string]string{"account": "an exchange deposit address the trace reached", "label": "tagged " + a.Label}[a.Reason]
+			if a.Reason == "cluster" && a.OwnerCluster != nil {
+				why = fmt.Sprintf("cluster %d the trace reached", *a.OwnerCluster)
+			}
+			how := "paid directly"
+			if n := len(a.ViaTxids); n > 0 {
+				how = fmt.Sprintf("after %d transaction(s), last %s", n, a.ViaTxids[n-1])
+			}
+			fmt.Fprintf(w, "      payout %s (%s BTC tainted) reaches the owner's %s (%s), %s\n", po.Outpoint, btc(po.TaintedSat), a.OwnerAddress, why, how)
+		}
 	}
 }

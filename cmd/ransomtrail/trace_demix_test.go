@@ -22,6 +22,10 @@ type demixOut struct {
 		Confidence float64 `json:"confidence"`
 		Deposit    string  `json:"deposit"`
 		Evidence   string  `json:"evidence"`
+		TaintedSat int64   `json:"tainted_sat"`
+		Anchor     *struct {
+			OwnerAddress string `json:"owner_address"`
+		} `json:"anchor"`
 	} `json:"edges"`
 }
 
@@ -94,6 +98,33 @@ func TestTraceCommandDemix(t *testing.T) {
 		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "partly-linked")) {
 			t.Fatalf("demix edge without its deposit, confidence or evidence: %+v", e)
 		}
+	}
+	// Every followed payout says why it is the owner's, in JSON and text.
+	dop := demixedPayment(t, w)
+	args := []string{"trace", "--outpoint", dop, "--hops", "6", "--min-sat", "100000", "--max-nodes", "400", "--demix", "--data", w.Data}
+	out, stderr, err = cli(append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var dm demixOut
+	if err := json.Unmarshal([]byte(out), &dm); err != nil {
+		t.Fatal(err)
+	}
+	anchored := ""
+	for _, e := range dm.Edges {
+		if e.Via == "demix" && e.Anchor == nil {
+			t.Fatalf("demix edge without its anchor: %+v", e)
+		}
+		if e.Via == "demix" && e.TaintedSat > 0 {
+			anchored = e.Anchor.OwnerAddress
+		}
+	}
+	text, stderr, err = cli(args...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if anchored == "" || !strings.Contains(text, "reaches the owner's "+anchored) {
+		t.Errorf("--demix text does not explain the anchor (owner %q):\n%s", anchored, text)
 	}
 	// Amount and timing alone: every demixed edge says so.
 	var amount demixOut
