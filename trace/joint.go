@@ -16,16 +16,17 @@ import (
 //
 // planDeposits matches the deposits the chain-link pass met together.
 // Each deposit's candidates are its sets made only of anchors, of every
-// size (or, without such a set, its partly linked sets). It enumerates
-// the assignments of one candidate set (or none) to each deposit, no
-// payout in two, and keeps the best: the most deposit value explained,
-// then the most anchors used — the owner's payouts in the windows are
-// the deposits' payouts, so an assignment that leaves fewer of them
-// unexplained is the better account. Each deposit keeps the sets the best
-// assignments give it, weighted by the share of those assignments that
-// give it each (the haircut splits the taint by those shares). A deposit
-// that no best assignment matches ends as no-link: its sets' payouts pay
-// the trace's other deposits.
+// size, and its sets with one other payout up to the size of its
+// smallest set. A set scores −log(the number of fitting sets of its size
+// and kind) — many fitting sets of a size make each a likely coincidence
+// — minus jointOtherPenalty per payout that is not an anchor; leaving a
+// deposit unmatched scores jointUnmatched. jointBest finds the
+// assignments of one set (or none) to each deposit, no payout in two, of
+// the best total score. Each deposit keeps the sets the best assignments
+// give it, weighted by the share of those assignments that give it each
+// (the haircut splits the taint by those shares). A deposit that no best
+// assignment matches ends as no-link: its sets' payouts pay the trace's
+// other deposits. (docs/HEURISTICS.md "Demixing", "Joint matching".)
 
 // jointMaxSets is the most candidate sets of one deposit the joint plan
 // takes in (a deposit with more is matched alone).
@@ -46,9 +47,9 @@ const jointMaxSteps = 200_000
 
 // planDeposits matches the mixer deposits (output ids, in the order the
 // chain-link pass met them) of one trace, jointly where their candidate
-// sets share payouts. It returns a hit per deposit it planned (deposits
-// matched alone are left to the trace); *budget is the window
-// transactions still to be read.
+// sets share payouts, alone otherwise. It returns a hit per deposit (nil
+// for fewer than two: the trace matches a lone deposit itself); *budget
+// is the window transactions still to be read.
 func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own *Owners) map[int64]*DemixHit {
 	if len(deposits) < 2 {
 		return nil
@@ -59,7 +60,7 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 		o     int64
 		hit   *DemixHit
 		sets  [][]int64
-		score []float64 // per set: −log(the deposit's sets of its size)
+		score []float64 // per set (planDeposits' score)
 	}
 	var deps []*jointDep
 	plan := map[int64]*DemixHit{}
