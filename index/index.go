@@ -812,8 +812,12 @@ func (ix *Index) lookupAddressKeyHash(k []byte, h uint64) (int64, bool) {
 	})
 }
 
-// AddressAt returns the address with dense id id.
+// AddressAt returns the address with dense id id; an id outside the
+// index (such as -1, an output without a single address) is an error.
 func (ix *Index) AddressAt(id int64) (rt.Address, error) {
+	if id < 0 || id >= ix.addrs.count() {
+		return rt.Address{}, fmt.Errorf("address id %d: not in the index (0..%d): %w", id, ix.addrs.count()-1, rt.ErrNotFound)
+	}
 	return rt.AddressFromKey(ix.addrKeyAt(id))
 }
 

@@ -201,6 +201,16 @@ func TestMainnetBlock170(t *testing.T) {
 	if _, err := ix.ViewTx(rt.Hash{1}); !errors.Is(err, index.ErrNotFound) {
 		t.Errorf("unknown tx: %v, want ErrNotFound", err)
 	}
+	// Address ids outside the index (-1 is an output without a single
+	// address) are an error, not a crash; the last one is an address.
+	for _, id := range []int64{-1, ix.NumAddresses(), 1 << 40} {
+		if _, err := ix.AddressAt(id); !errors.Is(err, index.ErrNotFound) {
+			t.Errorf("AddressAt(%d): %v, want ErrNotFound", id, err)
+		}
+	}
+	if _, err := ix.AddressAt(ix.NumAddresses() - 1); err != nil {
+		t.Errorf("AddressAt(last): %v", err)
+	}
 }
 
 // TestRollback checks that Rollback(h) gives the state of a fresh ingest up

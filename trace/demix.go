@@ -1093,7 +1093,7 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	tn, vout := t.g.TxOfOutput(o)
 	txid := t.g.Txid(tn)
 	hit := &DemixHit{Deposit: outpointString(txid, vout), DepositSat: out.Value, Candidates: []DemixCandidate{}}
-	if a, err := t.g.AddressAt(out.AddrID); err == nil && out.AddrID >= 0 {
+	if a, err := t.g.AddressAt(out.AddrID); out.AddrID >= 0 && err == nil {
 		hit.DepositAddress = t.g.EncodeAddress(a)
 	}
 	label := t.mixerOf(out.AddrID)
@@ -1312,7 +1312,7 @@ func (t *Tracer) explainAnchor(path anchorPath, own *Owners) *DemixAnchor {
 	tn, vout := t.g.TxOfOutput(path.owner)
 	a.OwnerOutpoint = outpointString(t.g.Txid(tn), vout)
 	out := t.g.OutputAt(path.owner)
-	if addr, err := t.g.AddressAt(out.AddrID); err == nil && out.AddrID >= 0 {
+	if addr, err := t.g.AddressAt(out.AddrID); out.AddrID >= 0 && err == nil {
 		a.OwnerAddress = t.g.EncodeAddress(addr)
 	}
 	switch {
@@ -1348,7 +1348,7 @@ func (t *Tracer) listCandidates(hit *DemixHit, sets [][]payoutOut, count int, he
 			ptn, pv := t.g.TxOfOutput(c.out)
 			po := t.g.OutputAt(c.out)
 			dp := DemixPayout{Outpoint: outpointString(t.g.Txid(ptn), pv), ValueSat: c.value, Height: c.height, out: c.out}
-			if a, err := t.g.AddressAt(po.AddrID); err == nil && po.AddrID >= 0 {
+			if a, err := t.g.AddressAt(po.AddrID); po.AddrID >= 0 && err == nil {
 				dp.Address = t.g.EncodeAddress(a)
 				pc, _ := t.clusterOf(uint32(po.AddrID))
 				dp.ClusterID = &pc
