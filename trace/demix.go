@@ -57,11 +57,9 @@ func ParseDemix(s string) (DemixMode, error) {
 // the defaults below, chosen from how custodial mixers pay out in the
 // field (docs/HEURISTICS.md cites the sources).
 type DemixParams struct {
-	// jointSets > 0: the anchored search lists up to this many sets made
-	// only of anchors, of every size (joint planning).
+	// jointSets > 0: the anchored search lists up to this many sets of
+	// every level (joint planning: planDeposits).
 	jointSets int
-	// jointPartly: with jointSets, the sets with one other payout too.
-	jointPartly bool
 
 	// FeeMin and FeeMax bound the share of a deposit the mixer keeps
 	// (0..0.5; FeeMax 0 = DefaultDemixFeeMax). The payouts of a deposit
@@ -695,9 +693,11 @@ type memberLister interface {
 // OwnersOf returns the owners of a trace result (its address nodes
 // outside service clusters, except those the trace reached only past a
 // CoinJoin, which belong to any of its participants).
-func OwnersOf(res *Result) *Owners {
+func OwnersOf(res *Result) *Owners { return ownersOf(res, pastCoinJoin(res)) }
+
+// ownersOf is OwnersOf with the nodes past a CoinJoin (pastCoinJoin) given.
+func ownersOf(res *Result, past map[string]bool) *Owners {
 	w := &Owners{clusters: map[uint32]bool{}, labels: map[string]bool{}}
-	past := pastCoinJoin(res)
 	for _, n := range res.Nodes {
 		if n.Kind != KindAddress || n.ClusterID == nil || attrib.IsService(n.Category) {
 			continue
@@ -758,9 +758,9 @@ func pastCoinJoin(res *Result) map[string]bool {
 }
 
 // addAccounts adds the exchange addresses run r reached (not past a
-// CoinJoin) as the owner's accounts there.
-func (w *Owners) addAccounts(r *run) {
-	past := pastCoinJoin(r.res)
+// CoinJoin: past, pastCoinJoin of its result) as the owner's accounts
+// there.
+func (w *Owners) addAccounts(r *run, past map[string]bool) {
 	for id, a := range r.addrs {
 		if a.category == tags.CategoryExchange && r.nodes[a.id] && !past[a.id] {
 			if w.accounts == nil {
@@ -965,6 +965,19 @@ func (t *Tracer) ownerPayouts(w *Owners, lo, hi, maxSum int64) ([]payoutOut, int
 	return res, read
 }
 
+// payoutCheck returns isPayout for mixer label's candidates, remembering
+// each answer in seen (output → payout).
+func (t *Tracer) payoutCheck(label string, seen map[int64]bool) func(payoutOut) bool {
+	return func(c payoutOut) bool {
+		r, ok := seen[c.out]
+		if !ok {
+			r = t.isPayout(label, c.tx, c.out)
+			seen[c.out] = r
+		}
+		return r
+	}
+}
+
 // isPayout reports whether output o of transaction n is a payout of mixer
 // label: a transaction it funded (not a sweep of its deposits), and not
 // its change.
@@ -983,14 +996,7 @@ func (t *Tracer) isPayout(label string, n, o int64) bool {
 // rules, the costly part, run only for outputs that can make a set.
 func (t *Tracer) verifiedSets(label string, cands []payoutOut, v int64, p DemixParams) (sets [][]payoutOut, count, parts int, exhausted bool) {
 	ok := map[int64]bool{}
-	check := func(c payoutOut) bool {
-		r, seen := ok[c.out]
-		if !seen {
-			r = t.isPayout(label, c.tx, c.out)
-			ok[c.out] = r
-		}
-		return r
-	}
+	check := t.payoutCheck(label, ok)
 	for {
 		sets, count, parts, exhausted = findSets(cands, v, p)
 		if count == 0 || exhausted {
@@ -1464,13 +1470,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 	}
 	hit, planned := r.plan[o]
 	if planned {
-		delete(r.plan, o) // a deposit reached twice is matched alone the second time
-		c := *hit
-		c.Candidates = slices.Clone(hit.Candidates)
-		for i := range c.Candidates {
-			c.Candidates[i].Payouts = slices.Clone(c.Candidates[i].Payouts)
-		}
-		hit = &c
+		delete(r.plan, o) // the plan's hit is this trace's; a deposit reached twice is matched alone the second time
 	} else {
 		hit = r.t.matchDeposit(o, out, p, &r.scanBudget, r.owners)
 	}

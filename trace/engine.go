@@ -161,9 +161,10 @@ func (t *Tracer) run(ctx context.Context, opts Options, seed func(*run) error) (
 			res.DemixOwnerLabels = opts.DemixParams.OwnerLabels
 			return res, nil
 		}
-		own = OwnersOf(res)
+		past := pastCoinJoin(res)
+		own = ownersOf(res, past)
 		own.addLabels(opts.DemixParams.OwnerLabels)
-		own.addAccounts(r)
+		own.addAccounts(r, past)
 		deposits = r.deposits
 	}
 	r := t.newRun(opts)

@@ -245,7 +245,7 @@ func TestAnchoredSetsEqualsEnumeration(t *testing.T) {
 		}
 		// Joint mode: every set of every level, each with its level's count.
 		jp := p
-		jp.jointSets, jp.jointPartly = 1<<20, true
+		jp.jointSets = 1 << 20
 		jsets, _, _, jexhausted, levelN := anchoredSets(slices.Clone(anch), slices.Clone(others), v, jp, isPayout)
 		total := 0
 		for _, l := range levels {

@@ -55,7 +55,6 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 		return nil
 	}
 	p.jointSets = jointMaxSets
-	p.jointPartly = true
 	type jointDep struct {
 		o     int64
 		hit   *DemixHit

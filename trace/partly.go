@@ -20,11 +20,11 @@ import (
 
 // partlyLinkedSets returns the candidate sets of a deposit of value v
 // (transaction tn, window heights lo..hi; outputs above maxSum cannot be
-// payouts) of mixer label: the fewest payouts, of those the most anchors,
-// with at most one payout that is not an anchor. toOwner is the window's
-// outputs back to the owner, payouts or not: the mixer-behaviour rules
-// decide which are anchors, and the outputs the others spend may be. It
-// also returns the anchors.
+// payouts) of mixer label, as anchoredSets finds them among the anchors
+// and the window's other outputs. toOwner is the window's outputs back to
+// the owner, payouts or not: anchorsBack finds the anchors from them. It
+// also returns the anchors, levelN (anchoredSets, joint planning) and how
+// each anchor reached the owner (via).
 func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int, via map[int64]anchorPath) {
 	anchors = map[int64]bool{}
 	via = map[int64]anchorPath{}
@@ -69,16 +69,7 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 			}
 		}
 	}
-	isPayout := map[int64]bool{}
-	payout := func(c payoutOut) bool {
-		r, ok := isPayout[c.out]
-		if !ok {
-			r = t.isPayout(label, c.tx, c.out)
-			isPayout[c.out] = r
-		}
-		return r
-	}
-	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, payout)
+	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, t.payoutCheck(label, map[int64]bool{}))
 	return sets, count, parts, exhausted, anchors, levelN, via
 }
 
@@ -163,12 +154,13 @@ func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout fun
 	}
 	combos := p.MaxCombos
 	// With p.jointSets, the sets made only of anchors are gathered over
-	// every size (the joint plan weighs them against the trace's other
+	// every size, and those with one other payout up to the smallest
+	// set's size (the joint plan weighs them against the trace's other
 	// deposits); without, the fewest payouts win.
 	var full [][]payoutOut
 	fullN, fullK := 0, 0
 	for other := 0; other <= 1; other++ {
-		if other == 1 && fullN > 0 && !p.jointPartly {
+		if other == 1 && fullN > 0 && p.jointSets == 0 {
 			return full, fullN, fullK, false, levelN
 		}
 		for k := 1 + other; k <= p.MaxParts; k++ {
@@ -247,7 +239,7 @@ func anchoredSets(anch, others []payoutOut, v int64, p DemixParams, isPayout fun
 				// the search budget ran out: the complete levels so far
 				return full, fullN, fullK, false, levelN
 			}
-			if n > 0 && (other == 0 || p.jointPartly) && p.jointSets > 0 && ok {
+			if n > 0 && p.jointSets > 0 && ok {
 				if fullK == 0 {
 					fullK = k
 				}
