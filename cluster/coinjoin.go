@@ -37,11 +37,19 @@ func CoinJoinDetectors() []CoinJoinDetector {
 	}
 }
 
+// MinCoinJoinOutputs is the fewest outputs any detector of
+// CoinJoinDetectors matches: Whirlpool mixes have 5, Tx0s 3 (premix,
+// coordinator fee, OP_RETURN), Wasabi 2 10, Wasabi 1 6, JoinMarket 3 and
+// the generic rule 3 equal outputs. A transaction with fewer is never a
+// CoinJoin, so the build need not read its outputs to decide its
+// multi-input links (TestDetectorsNeedMinOutputs).
+const MinCoinJoinOutputs = 3
+
 // DetectCoinJoin runs the detectors of CoinJoinDetectors and returns the
 // first match, or a zero CoinJoin (Detected false) when none matches.
 // Coinbase transactions are never CoinJoins.
 func DetectCoinJoin(tx *Tx) CoinJoin {
-	if tx == nil || IsCoinbase(tx) {
+	if tx == nil || len(tx.Outputs) < MinCoinJoinOutputs || IsCoinbase(tx) {
 		return CoinJoin{}
 	}
 	for _, d := range CoinJoinDetectors() {

@@ -456,3 +456,45 @@ func externalCoinJoinLabels(t testing.TB) map[rt.Hash]bool {
 	}
 	return m
 }
+
+// TestDetectorsNeedMinOutputs checks what DetectCoinJoin's shortcut (and
+// the build's, which skips reading the outputs of a multi-input
+// transaction with fewer than MinCoinJoinOutputs) relies on: no detector
+// matches a transaction with fewer outputs. Every real CoinJoin of the
+// dumplings files, cut to its first 0, 1 and 2 outputs — and to any 2 of
+// its equal outputs, the shape closest to a match — is run through every
+// detector.
+func TestDetectorsNeedMinOutputs(t *testing.T) {
+	files := dumplingsFiles(t)
+	checked := 0
+	for name, txs := range files {
+		for _, tx := range txs {
+			var cuts [][]Out
+			for k := 0; k < MinCoinJoinOutputs && k <= len(tx.Outputs); k++ {
+				cuts = append(cuts, tx.Outputs[:k])
+			}
+			d, _ := largestEqualGroup(tx.Outputs)
+			var eq []Out
+			for _, o := range tx.Outputs {
+				if o.Value == d && len(eq) < MinCoinJoinOutputs-1 {
+					eq = append(eq, o)
+				}
+			}
+			cuts = append(cuts, eq)
+			for _, outs := range cuts {
+				cut := *tx
+				cut.Outputs = outs
+				for _, det := range CoinJoinDetectors() {
+					if c := det.Fn(&cut); c.Detected {
+						t.Errorf("%s %s cut to %d outputs: %s detects %+v", name, tx.Txid, len(outs), det.Kind, c)
+					}
+				}
+				checked++
+			}
+		}
+	}
+	if checked < 1000 {
+		t.Fatalf("only %d cut transactions checked", checked)
+	}
+	t.Logf("%d cut transactions, no detector matched", checked)
+}

@@ -250,11 +250,7 @@ func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
 	seen := sc.seen[:0]
 	defer func() { sc.seen = seen }()
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		sp := ix.InputAt(i).SpentOutput
-		if sp < 0 {
-			continue
-		}
-		if a := addrOf(ix, sp); a >= 0 && !slices.Contains(seen, a) {
+		if _, a := inputAddr(ix, i); a >= 0 && !slices.Contains(seen, a) {
 			if seen = append(seen, a); len(seen) >= r.MinSweepInputs {
 				return true
 			}
@@ -312,10 +308,8 @@ func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
 		return -1
 	}
 	for ; i < t.FirstIn+t.NIn; i++ {
-		if sp := ix.InputAt(i).SpentOutput; sp >= 0 {
-			if a := addrOf(ix, sp); a >= 0 {
-				return a
-			}
+		if _, a := inputAddr(ix, i); a >= 0 {
+			return a
 		}
 	}
 	return -1
@@ -347,20 +341,18 @@ func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositS
 		}
 		shapes[k] = t
 	}
+	// The first input's address: the payer, unless it has none.
 	first := slices.Grow(sc.vals[:0], len(need))[:len(need)]
 	for k := range shapes {
 		first[k] = -1
 		if t := &shapes[k]; !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) && t.NIn > 0 {
-			first[k] = ix.InputAt(t.FirstIn).SpentOutput
+			_, first[k] = inputAddr(ix, t.FirstIn)
 		}
 	}
 	for k, n := range need {
 		t := &shapes[k]
-		p := int64(-1)
-		if first[k] >= 0 {
-			p = addrOf(ix, first[k])
-		}
-		if p < 0 && t.NIn > 1 {
+		p := first[k]
+		if p < 0 && t.NIn > 1 && !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) {
 			// The first input has no address: on to the next ones.
 			p = r.payerFrom(ix, t, t.FirstIn+1)
 		}
@@ -451,6 +443,32 @@ func txShape(ix TxIndex, n int64) (index.Tx, error) {
 	return ix.TxAt(n)
 }
 
+// prevReads is implemented by *index.Index: an input with the output it
+// spends, from one read of inprev.col (in input order) instead of in.col
+// and then out.col at the spent output.
+type prevReads interface {
+	InputWithPrev(i int64) (index.Input, index.Output)
+}
+
+var _ prevReads = (*index.Index)(nil)
+
+// inputAddr returns input i's spent output and that output's address id
+// (-1, -1 for a coinbase input; address -1 when it has none).
+func inputAddr(ix TxIndex, i int64) (spent, addr int64) {
+	if f, ok := ix.(prevReads); ok {
+		in, o := f.InputWithPrev(i)
+		if in.SpentOutput < 0 {
+			return -1, -1
+		}
+		return in.SpentOutput, o.AddrID
+	}
+	sp := ix.InputAt(i).SpentOutput
+	if sp < 0 {
+		return -1, -1
+	}
+	return sp, addrOf(ix, sp)
+}
+
 // addrOf is the address id of output o.
 func addrOf(ix TxIndex, o int64) int64 {
 	if f, ok := ix.(depositReads); ok {
@@ -518,11 +536,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 	swept := sc.swept
 	var addrs []int64
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		o := ix.InputAt(i).SpentOutput
-		if o < 0 {
-			continue
-		}
-		d := addrOf(ix, o)
+		o, d := inputAddr(ix, i)
 		if d < 0 {
 			continue
 		}

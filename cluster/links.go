@@ -258,17 +258,25 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 		return out, nil
 	}
 	if p.MultiInput {
-		c := confCode(MultiInputConfidence)
-		for _, in := range tx.Inputs {
-			if in.AddrID >= 0 && in.AddrID != anchor && !seenBefore(in.AddrID, out, n) {
-				out = append(out, Pair{A: uint32(anchor), B: uint32(in.AddrID), Tx: n, Rule: 1, Confidence: c})
-			}
-		}
+		out = multiInputPairs(tx, anchor, n, out)
 	}
 	if p.Change != nil {
 		return changePairs(tx, n, p.Change.changeLinksNotCoinJoin(tx), out)
 	}
 	return out, nil
+}
+
+// multiInputPairs appends the multi-input pairs of transaction n (not a
+// coinbase, not a CoinJoin): each other input address to anchor, the
+// first input address, once.
+func multiInputPairs(tx *Tx, anchor, n int64, out []Pair) []Pair {
+	c := confCode(MultiInputConfidence)
+	for _, in := range tx.Inputs {
+		if in.AddrID >= 0 && in.AddrID != anchor && !seenBefore(in.AddrID, out, n) {
+			out = append(out, Pair{A: uint32(anchor), B: uint32(in.AddrID), Tx: n, Rule: 1, Confidence: c})
+		}
+	}
+	return out
 }
 
 // changePairs appends the pairs of change findings es on transaction n

@@ -17,6 +17,8 @@ type ScanIndex interface {
 	TxOfInputFrom(i, from int64) (int64, int64)
 	TxOfOutputBefore(o, before int64) (int64, int64)
 	OutputNoSpend(o int64) index.Output
+	InputWithPrev(i int64) (index.Input, index.Output)
+	TxNoID(n int64) (index.Tx, error)
 }
 
 var _ ScanIndex = (*index.Index)(nil)
@@ -131,7 +133,8 @@ func (s *scanner) decideErr(c *chunk) error {
 		}
 	}
 	for n := c.from; n < c.to; n++ {
-		t, err := s.ix.TxAt(n)
+		// No txid: no rule reads a view's (the views' Txid stays zero).
+		t, err := s.ix.TxNoID(n)
 		if err != nil {
 			return err
 		}
@@ -144,6 +147,11 @@ func (s *scanner) decideErr(c *chunk) error {
 			tx = s.inputs(&t)
 		case b.pol.MultiInput && t.NIn >= 2:
 			if tx = s.inputs(&t); !twoInputAddrs(tx) {
+				tx = nil
+			} else if b.pol.Change == nil && t.NOut < MinCoinJoinOutputs {
+				// Never a CoinJoin: the multi-input pairs (what
+				// BuildPolicy.Pairs gives) without reading the outputs.
+				c.pairs = multiInputPairs(tx, anchorOf(tx), n, c.pairs)
 				tx = nil
 			}
 		}
@@ -261,12 +269,11 @@ func (s *scanner) inputs(t *index.Tx) *Tx {
 // null outpoint: no coinbase).
 func idInputs(ix ScanIndex, t *index.Tx, prevs bool, ins []In) []In {
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		in := ix.InputAt(i)
+		in, o := ix.InputWithPrev(i)
 		if in.SpentOutput < 0 {
 			ins = append(ins, In{Prev: rt.Outpoint{Vout: 0xffffffff}, Sequence: in.Sequence, AddrID: -1})
 			continue
 		}
-		o := ix.OutputNoSpend(in.SpentOutput)
 		v := In{Sequence: in.Sequence, Value: o.Value, Type: o.Type, Addr: IDAddress(o.AddrID), AddrID: o.AddrID,
 			Witness: t.Segwit && isWitnessType(o.Type)}
 		if prevs {
@@ -395,7 +402,7 @@ func (s *scanner) resolveNext(vout int) *NextSpend {
 // transaction n: what the build's views read of a spender (FromIndex's
 // NextSpend with MaxNextSize 1).
 func shapeOf(ix TxIndex, sn, n int64, vout int) (NextSpend, error) {
-	st, err := ix.TxAt(sn)
+	st, err := txShape(ix, sn) // no rule reads a spender's txid
 	if err != nil {
 		return NextSpend{}, fmt.Errorf("tx %d output %d: spending transaction: %w", n, vout, err)
 	}

@@ -52,8 +52,10 @@ func (u *UnionFind) Grow(n int) {
 		copy(e, u.e)
 		u.e = e
 	}
-	for len(u.e) < n {
-		u.e = append(u.e, rootBit|1)
+	old := len(u.e)
+	u.e = u.e[:n]
+	for i := old; i < n; i++ {
+		u.e[i] = rootBit | 1
 	}
 }
 

@@ -10,9 +10,13 @@ import (
 
 // FormatVersion is the on-disk format this code writes. An index written
 // with a newer version is refused; one of version 1 (spent.col and
-// alast.col synced at every commit) is read and written on as version 2.
-// See docs/SCHEMA.md.
-const FormatVersion = 2
+// alast.col synced at every commit) or 2 (no inprev.col) is read as it is
+// and, opened for writing, upgraded to version 3 (inprev.col derived from
+// in.col and out.col). See docs/SCHEMA.md.
+const FormatVersion = 3
+
+// prevsFormat is the first format version with inprev.col.
+const prevsFormat = 3
 
 // oldestFormat is the oldest format version this code opens.
 const oldestFormat = 1
@@ -23,6 +27,7 @@ const (
 	txidWidth  = 32
 	txWidth    = 48 // firstIn 8, firstOut 8, fee 8, height 4, size 4, weight 4, locktime 4, version 4, flags 4
 	inWidth    = 12 // spent output id 8 (coinbase: all ones), sequence 4
+	prevWidth  = 12 // the spent output's out.col record (coinbase: value 0, no address)
 	outWidth   = 12 // value|type<<56 8, address id 4 (all ones: none)
 	spentWidth = 8  // spending input id + 1 (0: unspent)
 	onextWidth = 8  // previous output id + 1 of the same address (0: none)

@@ -64,7 +64,10 @@ type Index struct {
 	m          manifest // committed state
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
-	cols                                                             []*column
+	// prevs (inprev.col) is nil for a reader of an index older than
+	// prevsFormat: InputWithPrev reads out.col instead.
+	prevs *column
+	cols  []*column
 	// durable is every column but spent.col and alast.col: synced at every
 	// commit.
 	durable        []*column
@@ -198,6 +201,14 @@ func (ix *Index) load(colDir string) error {
 	outs := func(m *manifest) int64 { return m.Outputs }
 	addrs := func(m *manifest) int64 { return m.Addrs }
 	keyBytes := func(m *manifest) int64 { return m.AddrKeyBytes }
+	// inprev.col is part of the commit from prevsFormat on; below, a
+	// writer derives it at open (upgradePrevs).
+	prevIns := func(m *manifest) int64 {
+		if m.FormatVersion < prevsFormat {
+			return 0
+		}
+		return m.Inputs
+	}
 	specs := []struct {
 		dst   **column
 		name  string
@@ -208,6 +219,7 @@ func (ix *Index) load(colDir string) error {
 		{&ix.txids, "txid.col", txidWidth, txs},
 		{&ix.txs, "tx.col", txWidth, txs},
 		{&ix.ins, "in.col", inWidth, ins},
+		{&ix.prevs, "inprev.col", prevWidth, prevIns},
 		{&ix.outs, "out.col", outWidth, outs},
 		{&ix.spent, "spent.col", spentWidth, outs},
 		{&ix.onext, "onext.col", onextWidth, outs},
@@ -216,6 +228,9 @@ func (ix *Index) load(colDir string) error {
 		{&ix.akeys, "addrkeys.dat", 1, keyBytes},
 	}
 	for _, s := range specs {
+		if s.dst == &ix.prevs && !ix.opts.Write && ix.m.FormatVersion < prevsFormat {
+			continue // an older index, read as it is
+		}
 		// spent.col and alast.col are also written in place at random.
 		if *s.dst, err = open(s.name, s.width, s.dst == &ix.spent || s.dst == &ix.alast); err != nil {
 			return err
@@ -231,6 +246,9 @@ func (ix *Index) load(colDir string) error {
 	ix.alast.lazy = func(m *manifest) int64 { return m.Synced.Addresses }
 	for _, s := range specs {
 		c := *s.dst
+		if c == nil {
+			continue
+		}
 		// A lazily synced column may have lost its unsynced tail (a
 		// machine crash): it needs only its length at the watermark.
 		need := ix.expectedLen(c)
@@ -249,6 +267,9 @@ func (ix *Index) load(colDir string) error {
 	}
 	if ix.opts.Write {
 		if err := ix.recover(); err != nil {
+			return err
+		}
+		if err := ix.upgradePrevs(); err != nil {
 			return err
 		}
 		ix.w = newWriter(ix)
@@ -740,6 +761,31 @@ type Output struct {
 	SpentBy int64
 }
 
+// InputWithPrev returns input i and the output it spends, from
+// inprev.col (a sequential read in input order) — for a reader of an
+// index older than that column, from out.col. For a coinbase input the
+// output is zero with AddrID -1 and ID -1. SpentBy is i; ID is the spent
+// output's id.
+func (ix *Index) InputWithPrev(i int64) (Input, Output) {
+	in := ix.InputAt(i)
+	if in.SpentOutput < 0 {
+		return in, Output{ID: -1, AddrID: -1, SpentBy: i}
+	}
+	var r []byte
+	if ix.prevs != nil {
+		r = ix.prevs.rec(i)
+	} else {
+		r = ix.outs.rec(in.SpentOutput)
+	}
+	v := binary.LittleEndian.Uint64(r)
+	a := binary.LittleEndian.Uint32(r[8:])
+	out := Output{ID: in.SpentOutput, Value: int64(v & valueMask), Type: rt.ScriptType(v >> 56), AddrID: int64(a), SpentBy: i}
+	if a == NoAddress {
+		out.AddrID = -1
+	}
+	return in, out
+}
+
 // OutputAt returns output id o.
 func (ix *Index) OutputAt(o int64) Output {
 	r := ix.outs.rec(o)
@@ -855,3 +901,62 @@ func (ix *Index) PrevAddressOutput(o int64) int64 {
 
 // EncodeAddress encodes a for the index's network.
 func (ix *Index) EncodeAddress(a rt.Address) string { return chain.EncodeAddress(a, ix.net) }
+
+// upgradePrevs derives inprev.col for an index older than prevsFormat,
+// opened for writing: every committed input's spent output record, copied
+// from out.col in input order, synced, then the manifest says
+// prevsFormat. Interrupted, it starts over at the next open (the column
+// is not part of an older manifest's commit, so recovery empties it).
+func (ix *Index) upgradePrevs() error {
+	if ix.m.FormatVersion >= prevsFormat {
+		return nil
+	}
+	if ix.prevs.fileLen != 0 {
+		return fmt.Errorf("index in %s: inprev.col holds %d bytes before its upgrade (%w)", ix.dir, ix.prevs.fileLen, chain.ErrCorrupt)
+	}
+	n := ix.m.Inputs
+	ix.log.Info("index format upgrade: deriving inprev.col (each input's spent output) from in.col and out.col",
+		"from_version", ix.m.FormatVersion, "to_version", prevsFormat, "inputs", n)
+	le := binary.LittleEndian
+	start, last := time.Now(), time.Now()
+	for i := int64(0); i < n; i++ {
+		pr := ix.prevs.appendRec()
+		o := le.Uint64(ix.ins.rec(i))
+		switch {
+		case o == CoinbaseInput:
+			le.PutUint32(pr[8:], NoAddress)
+		case int64(o) >= ix.m.Outputs:
+			ix.prevs.dropPending()
+			return fmt.Errorf("index in %s is damaged: input %d spends output %d of %d (%w)", ix.dir, i, o, ix.m.Outputs, chain.ErrCorrupt)
+		default:
+			copy(pr, ix.outs.rec(int64(o)))
+		}
+		if ix.prevs.pendLen >= 64<<20 {
+			if err := ix.prevs.flush(); err != nil {
+				return err
+			}
+			if time.Since(last) >= 10*time.Second {
+				last = time.Now()
+				ix.log.Info("index format upgrade", "inputs_done", i+1, "inputs", n,
+					"percent", fmt.Sprintf("%.1f", 100*float64(i+1)/float64(max(n, 1))))
+			}
+		}
+	}
+	if err := ix.prevs.flush(); err != nil {
+		return err
+	}
+	if err := ix.prevs.sync(); err != nil {
+		return err
+	}
+	m := ix.m
+	m.FormatVersion = prevsFormat
+	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
+		return fmt.Errorf("write index manifest: %w", err)
+	}
+	if err := ix.kv.Flush(); err != nil {
+		return fmt.Errorf("flush index KV store: %w", err)
+	}
+	ix.m = m
+	ix.log.Info("index format upgrade done", "version", prevsFormat, "inputs", n, "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
+	return nil
+}

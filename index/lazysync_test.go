@@ -451,3 +451,84 @@ func TestFormat1Opens(t *testing.T) {
 	mustConsistent(t, ix)
 	ix.Close()
 }
+
+// TestFormat2Upgrades: an index of format version 2 (no inprev.col) opens
+// for reading as it is (InputWithPrev reads out.col), and a writer derives
+// inprev.col at open and records version 3 — also over the junk an
+// interrupted upgrade leaves in the file.
+func TestFormat2Upgrades(t *testing.T) {
+	bdir := testchain.MainnetBlocksDir(t, 100)
+	src := openBlocksSource(t, bdir, mainnetNet)
+	data := t.TempDir()
+	ix := openWriteIndex(t, data, mainnetNet)
+	ingestT(t, ix, src, 230, 0) // past the first spends (block 170 on)
+	want := ix.Status()
+	type prev struct {
+		in  index.Input
+		out index.Output
+	}
+	var prevs []prev
+	for i := int64(0); i < ix.NumInputs(); i++ {
+		in, out := ix.InputWithPrev(i)
+		prevs = append(prevs, prev{in, out})
+	}
+	ix.Close()
+	spends := 0
+	for _, p := range prevs {
+		if p.in.SpentOutput >= 0 && p.out.Value > 0 && p.out.AddrID >= 0 {
+			spends++
+		}
+	}
+	if spends < 5 {
+		t.Fatalf("%d spends among %d inputs: the test needs some", spends, len(prevs))
+	}
+	col := filepath.Join(data, "chain", "inprev.col")
+	for _, junk := range []bool{false, true} {
+		if junk {
+			// An upgrade interrupted after writing part of the column.
+			if err := os.WriteFile(col, bytes.Repeat([]byte{0xa5}, 12*7+5), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := os.Remove(col); err != nil {
+			t.Fatal(err)
+		}
+		setManifestField(t, data, "format_version", 2)
+		ro, err := index.Open(data, index.Options{})
+		if err != nil {
+			t.Fatalf("open a format 2 index: %v", err)
+		}
+		if st := ro.Status(); st.FormatVersion != 2 || st.Height != want.Height {
+			t.Errorf("format 2 index: status %+v", st)
+		}
+		for i, p := range prevs {
+			if in, out := ro.InputWithPrev(int64(i)); in != p.in || out != p.out {
+				t.Fatalf("format 2 reader: input %d = %+v %+v, want %+v %+v", i, in, out, p.in, p.out)
+			}
+		}
+		mustConsistent(t, ro)
+		ro.Close()
+		ix = openWriteIndex(t, data, nil)
+		if st := ix.Status(); st.FormatVersion != index.FormatVersion || st.Digest != want.Digest {
+			t.Errorf("after the upgrade at open: %+v, want format %d and digest %s", st, index.FormatVersion, want.Digest)
+		}
+		ix.Close()
+		fi, err := os.Stat(col)
+		if err != nil || fi.Size() != 12*int64(len(prevs)) {
+			t.Fatalf("inprev.col after the upgrade: %v, %v; want %d bytes", fi, err, 12*len(prevs))
+		}
+		ro, err = index.Open(data, index.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range prevs {
+			if in, out := ro.InputWithPrev(int64(i)); in != p.in || out != p.out {
+				t.Fatalf("upgraded: input %d = %+v %+v, want %+v %+v", i, in, out, p.in, p.out)
+			}
+		}
+		ro.Close()
+	}
+	ix = openWriteIndex(t, data, nil)
+	ingestT(t, ix, src, -1, 0)
+	mustConsistent(t, ix)
+	ix.Close()
+}

@@ -322,9 +322,15 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 			ri++
 			le.PutUint64(r, o)
 			le.PutUint32(r[8:], t.Inputs[k].Sequence)
+			pr := ix.prevs.appendRec()
 			if o == CoinbaseInput {
+				le.PutUint64(pr, 0)
+				le.PutUint32(pr[8:], NoAddress)
 				continue
 			}
+			// The spent output's record: committed, or appended by an
+			// earlier transaction of this block.
+			copy(pr, ix.outs.rec(int64(o)))
 			if ix.spent.inFile(int64(o)) {
 				w.marks = append(w.marks, mark{o, uint64(in) + 1})
 			} else {

@@ -17,6 +17,8 @@ import (
 //     every block's first transaction is its only coinbase;
 //   - every input's spent output exists, belongs to an earlier transaction
 //     and has SpentBy pointing back to that input;
+//   - every input's InputWithPrev (inprev.col) is the spent output's
+//     record (value, type, address id), and empty for a coinbase;
 //   - every output's SpentBy is a committed input that spends it;
 //   - fee = inputs − outputs for every non-coinbase transaction, 0 for
 //     coinbases;
@@ -96,10 +98,13 @@ func CheckIndex(ix *index.Index) error {
 			sumOut += ix.OutputAt(o).Value
 		}
 		for i := tx.FirstIn; i < tx.FirstIn+tx.NIn && i < nIn; i++ {
-			in := ix.InputAt(i)
+			in, prev := ix.InputWithPrev(i)
 			if tx.Coinbase {
 				if in.SpentOutput != -1 || tx.NIn != 1 {
 					fail("coinbase tx %d (%s): input %d spends %d (%d inputs)", n, tx.Txid, i, in.SpentOutput, tx.NIn)
+				}
+				if prev.Value != 0 || prev.AddrID != -1 || prev.Type != 0 {
+					fail("coinbase tx %d (%s): input %d spends %+v by inprev.col", n, tx.Txid, i, prev)
 				}
 				continue
 			}
@@ -112,6 +117,9 @@ func CheckIndex(ix *index.Index) error {
 				fail("tx %d (%s) input %d spends output %d of itself or a later tx", n, tx.Txid, i, o)
 			}
 			out := ix.OutputAt(o)
+			if prev.ID != o || prev.Value != out.Value || prev.Type != out.Type || prev.AddrID != out.AddrID {
+				fail("tx %d (%s) input %d: inprev.col holds %+v, the spent output %d is %+v", n, tx.Txid, i, prev, o, out)
+			}
 			if out.SpentBy != i {
 				fail("tx %d (%s) input %d spends output %d, whose SpentBy is %d", n, tx.Txid, i, o, out.SpentBy)
 			}
