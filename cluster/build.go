@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -190,13 +191,17 @@ type linkSink interface {
 
 // builder applies decided pairs to a union-find, in transaction order.
 type builder struct {
-	uf      *UnionFind
-	pol     BuildPolicy
-	guard   uint32
-	sink    linkSink // nil: in memory only
-	full    bool     // BuildOptions.FullView
-	links   int64
-	refused int64
+	uf    *UnionFind
+	pol   BuildPolicy
+	guard uint32
+	sink  linkSink // nil: in memory only
+	// pairBufs holds the pair buffers of applied chunks for the
+	// deciders to reuse (a run's pairs would otherwise be allocated
+	// anew, chunk after chunk).
+	pairBufs chan []Pair
+	full     bool // BuildOptions.FullView
+	links    int64
+	refused  int64
 	// labels maps a cluster root to the label its members carry (the
 	// label guard): the label of its smallest labelled address id; nil
 	// when the build has no labels.
@@ -333,6 +338,17 @@ func (b *builder) refuse(p *Pair, reason uint8, sa, sb uint32) error {
 	return nil
 }
 
+// reusePairs returns the empty buffer of an applied chunk, nil when none
+// is free.
+func (b *builder) reusePairs() []Pair {
+	select {
+	case p := <-b.pairBufs:
+		return p
+	default:
+		return nil
+	}
+}
+
 // chunkTxs is the number of transactions a worker decides at a time.
 const chunkTxs = 2048
 
@@ -354,6 +370,7 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 		return 0, err
 	}
 	b.workers = workers
+	b.pairBufs = make(chan []Pair, 2*workers+4)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	work := make(chan *chunk, workers*2)
@@ -410,6 +427,14 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 			if err = b.apply(&c.pairs[i]); err != nil {
 				break
 			}
+		}
+		if !b.collect {
+			// Applied: the buffer goes back to the deciders.
+			select {
+			case b.pairBufs <- c.pairs[:0]:
+			default:
+			}
+			c.pairs = nil
 		}
 		ins += c.ins
 		if prog != nil {
@@ -679,7 +704,9 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 		opts.Log.Info("resuming the clustering", "from_tx", m.Txs, "to_tx", st.Txs, "height", m.Height)
 	}
 	defer fs.close()
-	b.sink = fs
+	as := newAsyncSink(fs)
+	defer as.close()
+	b.sink = as
 	b.links, b.refused = m.Links, m.Refused
 	b.uf.Grow(int(st.Addresses))
 	fs.grow(int(st.Addresses))
@@ -695,6 +722,9 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 		m.RevisitFrom = 0
 	}
 	ins, err := b.run(ctx, ix, m.Txs, st.Txs, opts.Workers, opts.Progress)
+	if cerr := as.close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return res, err
 	}
@@ -735,6 +765,90 @@ func checkTip(ix BuildIndex, m *Manifest) string {
 	return ""
 }
 
+// asyncSink hands a build's links and refused links, in batches, to a
+// goroutine that writes them to a fileSink in the same order: the
+// builder's apply (the one sequential part of a build) does the
+// union-find alone while the records are encoded and written.
+type asyncSink struct {
+	fs     *fileSink
+	batch  []sinkRec
+	ch     chan []sinkRec
+	free   chan []sinkRec
+	done   chan error
+	closed bool
+}
+
+// sinkRec is a link (reason 0) or a refused link.
+type sinkRec struct {
+	p      Pair
+	reason uint8
+	sa, sb uint32
+}
+
+const sinkBatch = 4096
+
+func newAsyncSink(fs *fileSink) *asyncSink {
+	a := &asyncSink{fs: fs, ch: make(chan []sinkRec, 4), free: make(chan []sinkRec, 6), done: make(chan error, 1)}
+	a.batch = make([]sinkRec, 0, sinkBatch)
+	go func() {
+		var err error
+		for recs := range a.ch {
+			for i := 0; err == nil && i < len(recs); i++ {
+				r := &recs[i]
+				if r.reason == 0 {
+					err = fs.link(&r.p)
+				} else {
+					err = fs.refuse(&r.p, r.reason, r.sa, r.sb)
+				}
+			}
+			select {
+			case a.free <- recs[:0]:
+			default:
+			}
+		}
+		a.done <- err
+	}()
+	return a
+}
+
+func (a *asyncSink) link(p *Pair) error {
+	a.batch = append(a.batch, sinkRec{p: *p})
+	a.send()
+	return nil
+}
+
+func (a *asyncSink) refuse(p *Pair, reason uint8, sa, sb uint32) error {
+	a.batch = append(a.batch, sinkRec{p: *p, reason: reason, sa: sa, sb: sb})
+	a.send()
+	return nil
+}
+
+func (a *asyncSink) send() {
+	if len(a.batch) < sinkBatch {
+		return
+	}
+	a.ch <- a.batch
+	select {
+	case a.batch = <-a.free:
+	default:
+		a.batch = make([]sinkRec, 0, sinkBatch)
+	}
+}
+
+// close writes what is left and returns the writer's first error. Safe to
+// call twice.
+func (a *asyncSink) close() error {
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	if len(a.batch) > 0 {
+		a.ch <- a.batch
+	}
+	close(a.ch)
+	return <-a.done
+}
+
 // fileSink appends links and refused links to their files and keeps the
 // per-address head of each address's link list.
 type fileSink struct {
@@ -749,7 +863,9 @@ type fileSink struct {
 
 func (s *fileSink) grow(n int) {
 	if n > len(s.heads) {
-		s.heads = append(s.heads, make([]uint32, n-len(s.heads))...)
+		old := len(s.heads)
+		s.heads = slices.Grow(s.heads, n-old)[:n]
+		clear(s.heads[old:]) // no links yet
 	}
 }
 
@@ -954,21 +1070,35 @@ func writeU32File(path string, magic [4]byte, gen uint64, v []uint32) error {
 // then the manifest renamed in. A crash before the manifest leaves a
 // generation mismatch that the next build detects (and rebuilds).
 func (s *fileSink) commit(cdir string, uf *UnionFind, m *Manifest) error {
-	for _, x := range []struct {
-		w *bufio.Writer
-		f *os.File
-	}{{s.lw, s.lf}, {s.rw, s.rf}} {
-		if err := x.w.Flush(); err != nil {
-			return err
+	// The three files are written and synced at once (their writes and
+	// fsyncs overlap); the renames wait for all of them.
+	var errs [3]error
+	var wg sync.WaitGroup
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		for _, x := range []struct {
+			w *bufio.Writer
+			f *os.File
+		}{{s.lw, s.lf}, {s.rw, s.rf}} {
+			if errs[0] = x.w.Flush(); errs[0] != nil {
+				return
+			}
+			if errs[0] = x.f.Sync(); errs[0] != nil {
+				return
+			}
 		}
-		if err := x.f.Sync(); err != nil {
-			return err
-		}
-	}
-	if err := writeU32File(filepath.Join(cdir, parentFile), magicParent, m.Generation, uf.raw()); err != nil {
-		return err
-	}
-	if err := writeU32File(filepath.Join(cdir, headFile), magicHead, m.Generation, s.heads); err != nil {
+	}()
+	go func() {
+		defer wg.Done()
+		errs[1] = writeU32File(filepath.Join(cdir, parentFile), magicParent, m.Generation, uf.raw())
+	}()
+	go func() {
+		defer wg.Done()
+		errs[2] = writeU32File(filepath.Join(cdir, headFile), magicHead, m.Generation, s.heads)
+	}()
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
 		return err
 	}
 	b, err := json.MarshalIndent(m, "", "  ")

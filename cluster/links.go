@@ -279,6 +279,28 @@ func multiInputPairs(tx *Tx, anchor, n int64, out []Pair) []Pair {
 	return out
 }
 
+// multiInputIDPairs is multiInputPairs of a transaction whose input
+// address ids (-1: none) are ids.
+func multiInputIDPairs(ids []int64, n int64, out []Pair) []Pair {
+	anchor := int64(-1)
+	for _, id := range ids {
+		if id >= 0 {
+			anchor = id
+			break
+		}
+	}
+	if anchor < 0 {
+		return out
+	}
+	c := confCode(MultiInputConfidence)
+	for _, id := range ids {
+		if id >= 0 && id != anchor && !seenBefore(id, out, n) {
+			out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: 1, Confidence: c})
+		}
+	}
+	return out
+}
+
 // changePairs appends the pairs of change findings es on transaction n
 // (not a coinbase, not a CoinJoin): each change output's address to the
 // first input address.

@@ -18,6 +18,7 @@ type ScanIndex interface {
 	TxOfOutputBefore(o, before int64) (int64, int64)
 	OutputNoSpend(o int64) index.Output
 	InputWithPrev(i int64) (index.Input, index.Output)
+	SpentAddrs(first, n int64, dst []int64) []int64
 	TxNoID(n int64) (index.Tx, error)
 }
 
@@ -98,6 +99,7 @@ type scanner struct {
 	valid         bool
 
 	tx    Tx
+	ids   []int64 // input address ids (SpentAddrs)
 	nexts []NextSpend
 	// spentBy holds the spending input of each output of tx (-1: unspent)
 	// for the lookahead, which resolves it on a rule's first read.
@@ -122,6 +124,9 @@ func (s *scanner) decide(c *chunk) {
 
 func (s *scanner) decideErr(c *chunk) error {
 	b := s.b
+	if c.pairs == nil {
+		c.pairs = b.reusePairs()
+	}
 	if c.pairs == nil && s.pairsCap > 0 {
 		// As many pairs as the last chunk, and some: no regrowing.
 		c.pairs = make([]Pair, 0, s.pairsCap+s.pairsCap/4)
@@ -145,13 +150,13 @@ func (s *scanner) decideErr(c *chunk) error {
 		case t.Coinbase:
 		case b.pol.Change != nil && t.NOut >= 2:
 			tx = s.inputs(&t)
+		case b.pol.MultiInput && t.NIn >= 2 && b.pol.Change == nil && t.NOut < MinCoinJoinOutputs:
+			// Never a CoinJoin: the multi-input pairs (what
+			// BuildPolicy.Pairs gives) from the input addresses alone.
+			s.ids = s.ix.SpentAddrs(t.FirstIn, t.NIn, s.ids[:0])
+			c.pairs = multiInputIDPairs(s.ids, n, c.pairs)
 		case b.pol.MultiInput && t.NIn >= 2:
 			if tx = s.inputs(&t); !twoInputAddrs(tx) {
-				tx = nil
-			} else if b.pol.Change == nil && t.NOut < MinCoinJoinOutputs {
-				// Never a CoinJoin: the multi-input pairs (what
-				// BuildPolicy.Pairs gives) without reading the outputs.
-				c.pairs = multiInputPairs(tx, anchorOf(tx), n, c.pairs)
 				tx = nil
 			}
 		}

@@ -786,6 +786,33 @@ func (ix *Index) InputWithPrev(i int64) (Input, Output) {
 	return in, out
 }
 
+// SpentAddrs appends to dst the address ids of the outputs inputs
+// first..first+n-1 spend (-1 for a coinbase input or an output without a
+// single address): InputWithPrev's AddrID, read as one run of inprev.col.
+func (ix *Index) SpentAddrs(first, n int64, dst []int64) []int64 {
+	if ix.prevs != nil && n > 0 {
+		off := first * prevWidth
+		if end := off + n*prevWidth; end <= int64(len(ix.prevs.mm)) {
+			b := ix.prevs.mm[off:end:end]
+			for len(b) >= prevWidth {
+				a := binary.LittleEndian.Uint32(b[8:12])
+				if a == NoAddress {
+					dst = append(dst, -1)
+				} else {
+					dst = append(dst, int64(a))
+				}
+				b = b[prevWidth:]
+			}
+			return dst
+		}
+	}
+	for i := first; i < first+n; i++ {
+		_, o := ix.InputWithPrev(i)
+		dst = append(dst, o.AddrID)
+	}
+	return dst
+}
+
 // OutputAt returns output id o.
 func (ix *Index) OutputAt(o int64) Output {
 	r := ix.outs.rec(o)
