@@ -250,7 +250,7 @@ func (r *DepositRule) isSweep(ix TxIndex, t *index.Tx, sc *depositScan) bool {
 	seen := sc.seen[:0]
 	defer func() { sc.seen = seen }()
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
-		if _, a := inputAddr(ix, i); a >= 0 && !slices.Contains(seen, a) {
+		if a := spentAddr(ix, i); a >= 0 && !slices.Contains(seen, a) {
 			if seen = append(seen, a); len(seen) >= r.MinSweepInputs {
 				return true
 			}
@@ -308,7 +308,7 @@ func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
 		return -1
 	}
 	for ; i < t.FirstIn+t.NIn; i++ {
-		if _, a := inputAddr(ix, i); a >= 0 {
+		if a := spentAddr(ix, i); a >= 0 {
 			return a
 		}
 	}
@@ -346,7 +346,7 @@ func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositS
 	for k := range shapes {
 		first[k] = -1
 		if t := &shapes[k]; !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) && t.NIn > 0 {
-			_, first[k] = inputAddr(ix, t.FirstIn)
+			first[k] = spentAddr(ix, t.FirstIn)
 		}
 	}
 	for k, n := range need {
@@ -448,6 +448,7 @@ func txShape(ix TxIndex, n int64) (index.Tx, error) {
 // and then out.col at the spent output.
 type prevReads interface {
 	InputWithPrev(i int64) (index.Input, index.Output)
+	SpentAddr(i int64) int64
 }
 
 var _ prevReads = (*index.Index)(nil)
@@ -467,6 +468,16 @@ func inputAddr(ix TxIndex, i int64) (spent, addr int64) {
 		return -1, -1
 	}
 	return sp, addrOf(ix, sp)
+}
+
+// spentAddr returns the address id of the output input i spends (-1: a
+// coinbase input, or no address).
+func spentAddr(ix TxIndex, i int64) int64 {
+	if f, ok := ix.(prevReads); ok {
+		return f.SpentAddr(i)
+	}
+	_, a := inputAddr(ix, i)
+	return a
 }
 
 // addrOf is the address id of output o.
@@ -552,6 +563,11 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 	recs, work := sc.recs[:0], sc.work[:0]
 	for _, d := range addrs {
 		coins := sc.swept[d]
+		if len(coins) == 1 && prevOutput(ix, d, coins[0]) < 0 {
+			// Paid once, by the coin swept now (most swept coins): one
+			// receipt links nothing, and no earlier sweep read any.
+			continue
+		}
 		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
 		// Continue from what an earlier sweep of this address concluded
 		// (receiptMemo.addrs) when every coin swept now is newer than the

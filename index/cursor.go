@@ -159,13 +159,21 @@ func (ix *Index) OutputNoSpend(o int64) Output {
 // outside the range are found by the index's own search. An index
 // truncated while the sample is in use (a reorg) makes the sample stale:
 // use it for reads of a snapshot, such as a build.
+//
+// It samples the transactions' first output ids too: its TxsOfOutputs
+// finds the transaction holding an output of the range by a search over
+// that sample and at most log2(Stride) record reads, instead of a binary
+// search over all of tx.col (the deposit rule asks it for every receipt
+// of a swept address).
 type InputSample struct {
 	*Index
 	stride int64
 	first  []int64 // first[k] = the first input id of transaction base + k·stride
 	top    []int64 // top[j] = first[j·sampleBlock]: a search of first starts here
-	base   int64   // the transactions sampled: [base, n)
-	n      int64
+	// outFirst and outTop are first and top for first output ids.
+	outFirst, outTop []int64
+	base             int64 // the transactions sampled: [base, n)
+	n                int64
 }
 
 // sampleBlock is the samples a search of top narrows first to: 64
@@ -188,14 +196,68 @@ func (ix *Index) withInputSample(from, to, maxSamples int64) *InputSample {
 	span := to - from
 	stride := max(1, (span+maxSamples-1)/maxSamples)
 	first := make([]int64, (span+stride-1)/stride)
+	outFirst := make([]int64, len(first))
 	top := make([]int64, 0, len(first)/sampleBlock+1)
+	outTop := make([]int64, 0, len(first)/sampleBlock+1)
 	for k := range first {
 		first[k] = ix.txFirstIn(from + int64(k)*stride)
+		outFirst[k] = ix.txFirstOut(from + int64(k)*stride)
 		if k%sampleBlock == 0 {
 			top = append(top, first[k])
+			outTop = append(outTop, outFirst[k])
 		}
 	}
-	return &InputSample{Index: ix, stride: stride, first: first, top: top, base: from, n: to}
+	return &InputSample{Index: ix, stride: stride, first: first, top: top, outFirst: outFirst, outTop: outTop, base: from, n: to}
+}
+
+// TxsOfOutputs is Index.TxsOfOutputs: txs[k] is the transaction holding
+// output outs[k]. Outputs of the sampled transactions are found from the
+// sample, others by the index's own search.
+func (s *InputSample) TxsOfOutputs(outs, txs []int64) {
+	ix := s.Index
+	_ = txs[:len(outs)]
+	var end int64 = -1 // the first output id past the sampled transactions
+	if s.n < ix.nTxs() {
+		end = ix.txFirstOut(s.n)
+	}
+	// Outputs outside the sample, searched together by the index
+	// (lockstep binary searches), in batches.
+	var far, farTx [batchWidth]int64
+	var farAt [batchWidth]int
+	nFar := 0
+	flush := func() {
+		ix.TxsOfOutputs(far[:nFar], farTx[:nFar])
+		for f := 0; f < nFar; f++ {
+			txs[farAt[f]] = farTx[f]
+		}
+		nFar = 0
+	}
+	defer flush()
+	for k, o := range outs {
+		if len(s.outFirst) == 0 || o < s.outFirst[0] || (end >= 0 && o >= end) {
+			far[nFar], farAt[nFar] = o, k
+			if nFar++; nFar == batchWidth {
+				flush()
+			}
+			continue
+		}
+		// The last sample at or below o (in outTop, then in its block);
+		// the holder is in its stride.
+		j := sort.Search(len(s.outTop), func(j int) bool { return s.outTop[j] > o }) - 1
+		block := s.outFirst[j*sampleBlock : min((j+1)*sampleBlock, len(s.outFirst))]
+		m := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > o })) - 1
+		lo := s.base + m*s.stride
+		hi := min(lo+s.stride, s.n)
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			if ix.txFirstOut(mid) > o {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		txs[k] = lo
+	}
 }
 
 // Stride returns the transactions between two samples.

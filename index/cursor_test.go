@@ -72,9 +72,33 @@ func TestChainOrderReads(t *testing.T) {
 			t.Fatalf("output %d: %+v, OutputAt says %+v", o, got, want)
 		}
 		wn, wv := ix.TxOfOutput(o)
+		for _, s := range samples {
+			var got [1]int64
+			if s.TxsOfOutputs([]int64{o}, got[:]); got[0] != wn {
+				t.Fatalf("output %d, sample stride %d: tx %d, TxOfOutput says %d", o, s.Stride(), got[0], wn)
+			}
+		}
 		for _, before := range starts(wn, true) {
 			if n, v := ix.TxOfOutputBefore(o, before); n != wn || v != wv {
 				t.Fatalf("output %d before tx %d: tx %d vout %d, TxOfOutput says %d %d", o, before, n, v, wn, wv)
+			}
+		}
+	}
+
+	// All outputs at once, in a shuffled order: the sample's answers
+	// and the batched searches of those outside it land where they
+	// belong.
+	outs := make([]int64, nOut)
+	for o := range outs {
+		outs[o] = int64(o)
+	}
+	r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
+	for _, s := range samples {
+		got := make([]int64, len(outs))
+		s.TxsOfOutputs(outs, got)
+		for k, o := range outs {
+			if wn, _ := ix.TxOfOutput(o); got[k] != wn {
+				t.Fatalf("outputs at once, sample stride %d: output %d in tx %d, TxOfOutput says %d", s.Stride(), o, got[k], wn)
 			}
 		}
 	}

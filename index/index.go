@@ -786,6 +786,21 @@ func (ix *Index) InputWithPrev(i int64) (Input, Output) {
 	return in, out
 }
 
+// SpentAddr is the address id of the output input i spends (-1 for a
+// coinbase input or an output without a single address): one read of
+// inprev.col.
+func (ix *Index) SpentAddr(i int64) int64 {
+	if ix.prevs == nil {
+		_, o := ix.InputWithPrev(i)
+		return o.AddrID
+	}
+	a := binary.LittleEndian.Uint32(ix.prevs.rec(i)[8:])
+	if a == NoAddress {
+		return -1
+	}
+	return int64(a)
+}
+
 // SpentAddrs appends to dst the address ids of the outputs inputs
 // first..first+n-1 spend (-1 for a coinbase input or an output without a
 // single address): InputWithPrev's AddrID, read as one run of inprev.col.
