@@ -686,6 +686,11 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	var fs *fileSink
 	if !fresh && res.RebuildReason == "" {
 		b.uf, fs, err = loadState(cdir, &m)
+		if err == nil {
+			if err = fs.mapHeads(cdir, st.Addresses, &m); err != nil {
+				fs.close()
+			}
+		}
 		if err != nil {
 			res.RebuildReason = err.Error()
 		}
@@ -700,6 +705,10 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 		if fs, err = createState(cdir); err != nil {
 			return res, err
 		}
+		if err = fs.mapHeads(cdir, st.Addresses, nil); err != nil {
+			fs.close()
+			return res, err
+		}
 	} else {
 		opts.Log.Info("resuming the clustering", "from_tx", m.Txs, "to_tx", st.Txs, "height", m.Height)
 	}
@@ -708,8 +717,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	defer as.close()
 	b.sink = as
 	b.links, b.refused = m.Links, m.Refused
-	b.uf.Grow(int(st.Addresses))
-	fs.grow(int(st.Addresses))
+	b.uf.Grow(int(st.Addresses)) // the heads are mapped at that size already
 	b.setLabels(opts.Labels)
 	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	res.FromTx, res.ToTx = m.Txs, st.Txs
@@ -852,7 +860,9 @@ func (a *asyncSink) close() error {
 // fileSink appends links and refused links to their files and keeps the
 // per-address head of each address's link list.
 type fileSink struct {
+	// heads is each address's newest link + 1; in a build, a view of hm.
 	heads       []uint32
+	hm          *headMap
 	lf, rf      *os.File
 	lw, rw      *bufio.Writer
 	nLinks      int64
@@ -890,6 +900,7 @@ func (s *fileSink) close() {
 	}
 	s.lf.Close()
 	s.rf.Close()
+	s.hm.close()
 }
 
 func writeHeader(w io.Writer, magic [4]byte, gen uint64) error {
@@ -947,11 +958,8 @@ func loadState(cdir string, m *Manifest) (*UnionFind, *fileSink, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	heads, err := readU32File(filepath.Join(cdir, headFile), magicHead, m)
-	if err != nil {
-		return nil, nil, err
-	}
-	s := &fileSink{heads: heads, nLinks: m.Links, baseLinks: m.Links, baseRefused: m.Refused}
+	// The heads are not read: the build maps a copy (mapHeads).
+	s := &fileSink{nLinks: m.Links, baseLinks: m.Links, baseRefused: m.Refused}
 	open := func(name string, magic [4]byte, n, size int64) (*os.File, error) {
 		f, err := os.OpenFile(filepath.Join(cdir, name), os.O_RDWR, 0)
 		if err != nil {
@@ -1095,7 +1103,11 @@ func (s *fileSink) commit(cdir string, uf *UnionFind, m *Manifest) error {
 	}()
 	go func() {
 		defer wg.Done()
-		errs[2] = writeU32File(filepath.Join(cdir, headFile), magicHead, m.Generation, s.heads)
+		if s.hm != nil {
+			errs[2] = s.hm.commit(m.Generation)
+		} else {
+			errs[2] = writeU32File(filepath.Join(cdir, headFile), magicHead, m.Generation, s.heads)
+		}
 	}()
 	wg.Wait()
 	if err := errors.Join(errs[:]...); err != nil {
