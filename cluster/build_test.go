@@ -32,8 +32,30 @@ func TestBuildIncrementalEqualsFull(t *testing.T) {
 	}
 	w := clusterSimWorld(t)
 	ctx := context.Background()
+	// Every policy with the heads in the heap; multi-input and default
+	// also with the heads mapped (headMapMinAddresses 0), as mainnet-size
+	// builds keep them.
+	type variant struct {
+		name   string
+		mapped bool
+	}
+	var variants []variant
 	for _, name := range []string{PolicyMultiInput, PolicyDefault, PolicyMultiInputDeposit, PolicyMultiInputSweep} {
-		t.Run(name, func(t *testing.T) {
+		variants = append(variants, variant{name, false})
+	}
+	variants = append(variants, variant{PolicyMultiInput, true}, variant{PolicyDefault, true})
+	for _, v := range variants {
+		name := v.name
+		label := name
+		if v.mapped {
+			label += "/mapped-heads"
+		}
+		t.Run(label, func(t *testing.T) {
+			if v.mapped {
+				old := headMapMinAddresses
+				headMapMinAddresses = 0
+				defer func() { headMapMinAddresses = old }()
+			}
 			pol, _ := PolicyByName(name)
 			// Deposit and sweep-output links read the published service
 			// tags (attributed recognition): the builds must agree with

@@ -23,13 +23,33 @@ type headMap struct {
 	path string
 }
 
-// mapHeads gives the sink heads for n addresses in a mapping of
-// DIR/head.u32.tmp: zero (no links), or — when resuming a clustering of
-// m.Addresses addresses — the stored head.u32's, copied file to file
-// (checked against the manifest as readU32File checks them).
+// headMapMinAddresses is the least number of addresses whose heads a
+// build maps rather than holds in the heap: the mapping costs a build of
+// the 2 M-tx world 20–25 % more time (docs/BENCHMARKS.md), which buys
+// nothing while the heap is small, and saves 4 B per address where it is
+// not (6 GB for mainnet). Tests lower it.
+var headMapMinAddresses int64 = 1 << 28
+
+// mapHeads gives the sink heads for n addresses: zero (no links), or —
+// when resuming a clustering of m.Addresses addresses — the stored
+// head.u32's (checked against the manifest as readU32File checks them).
+// From headMapMinAddresses on they are a mapping of DIR/head.u32.tmp,
+// the stored file copied file to file; below, a heap array.
 func (s *fileSink) mapHeads(cdir string, n int64, m *Manifest) error {
 	if s.hm != nil {
 		return fmt.Errorf("cluster: heads mapped twice")
+	}
+	if n < headMapMinAddresses {
+		s.heads = nil
+		if m != nil && m.Addresses > 0 {
+			heads, err := readU32File(filepath.Join(cdir, headFile), magicHead, m)
+			if err != nil {
+				return err
+			}
+			s.heads = heads
+		}
+		s.grow(int(n))
+		return nil
 	}
 	path := filepath.Join(cdir, headFile+".tmp")
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -47,19 +67,41 @@ func (s *fileSink) mapHeads(cdir string, n int64, m *Manifest) error {
 		}
 	}
 	size := fileHeader + 4*n
-	if err := f.Truncate(size); err != nil {
+	// Zeros written up to size, not a sparse extension: the mapping's
+	// first writes then find their pages allocated and in the page cache.
+	if err := zeroFill(f, size); err != nil {
 		return fail(err)
 	}
 	if n == 0 {
 		s.hm, s.heads = &headMap{f: f, path: path}, nil
 		return nil
 	}
-	mm, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	mm, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
 	if err != nil {
 		return fail(fmt.Errorf("map %s (%d bytes): %w", path, size, err))
 	}
 	s.hm = &headMap{f: f, mm: mm, path: path}
 	s.heads = unsafe.Slice((*uint32)(unsafe.Pointer(&mm[fileHeader])), n)
+	return nil
+}
+
+// zeroFill extends f (positioned at its end) with zero bytes to size.
+func zeroFill(f *os.File, size int64) error {
+	end, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	if end > size {
+		return f.Truncate(size)
+	}
+	buf := make([]byte, min(size-end, 1<<20))
+	for end < size {
+		k, err := f.Write(buf[:min(int64(len(buf)), size-end)])
+		if err != nil {
+			return err
+		}
+		end += int64(k)
+	}
 	return nil
 }
 
