@@ -44,8 +44,14 @@ func paysInputAddr(tx *Tx, i int) bool {
 	return false
 }
 
-func one(rule string, vout int, conf float64, format string, args ...any) []Evidence {
-	return []Evidence{{Rule: rule, Vout: vout, Confidence: conf, Detail: fmt.Sprintf(format, args...)}}
+// one returns a single finding, its Detail formatted unless tx is a
+// build's quiet view.
+func one(tx *Tx, rule string, vout int, conf float64, format string, args ...any) []Evidence {
+	e := Evidence{Rule: rule, Vout: vout, Confidence: conf}
+	if !tx.quiet {
+		e.Detail = fmt.Sprintf(format, args...)
+	}
+	return []Evidence{e}
 }
 
 // twoOutputs returns the two candidate outputs of a simple payment
@@ -103,7 +109,7 @@ func OneTimeChange(tx *Tx) []Evidence {
 			return nil
 		}
 	}
-	return one(RuleOneTimeChange, fresh, 0.9, "only output to a first-seen address")
+	return one(tx, RuleOneTimeChange, fresh, 0.9, "only output to a first-seen address")
 }
 
 // AddrTypeMatch: every input spends the same script type and exactly one
@@ -133,7 +139,7 @@ func AddrTypeMatch(tx *Tx) []Evidence {
 	if match < 0 || paysInputAddr(tx, match) {
 		return nil
 	}
-	return one(RuleAddrTypeMatch, match, 0.8, "only output of the inputs' type %s", t)
+	return one(tx, RuleAddrTypeMatch, match, 0.8, "only output of the inputs' type %s", t)
 }
 
 // IsRoundValue reports whether v sats is a round amount: a multiple of
@@ -150,9 +156,9 @@ func RoundPayment(tx *Tx) []Evidence {
 	ra, rb := IsRoundValue(tx.Outputs[a].Value), IsRoundValue(tx.Outputs[b].Value)
 	switch {
 	case ra && !rb:
-		return one(RuleRoundPayment, b, 0.7, "output %d pays a round %d sats", a, tx.Outputs[a].Value)
+		return one(tx, RuleRoundPayment, b, 0.7, "output %d pays a round %d sats", a, tx.Outputs[a].Value)
 	case rb && !ra:
-		return one(RuleRoundPayment, a, 0.7, "output %d pays a round %d sats", b, tx.Outputs[b].Value)
+		return one(tx, RuleRoundPayment, a, 0.7, "output %d pays a round %d sats", b, tx.Outputs[b].Value)
 	}
 	return nil
 }
@@ -172,9 +178,9 @@ func OptimalChange(tx *Tx) []Evidence {
 	sa, sb := tx.Outputs[a].Value < minIn, tx.Outputs[b].Value < minIn
 	switch {
 	case sa && !sb:
-		return one(RuleOptimalChange, a, 0.7, "smaller than every input (%d sats)", minIn)
+		return one(tx, RuleOptimalChange, a, 0.7, "smaller than every input (%d sats)", minIn)
 	case sb && !sa:
-		return one(RuleOptimalChange, b, 0.7, "smaller than every input (%d sats)", minIn)
+		return one(tx, RuleOptimalChange, b, 0.7, "smaller than every input (%d sats)", minIn)
 	}
 	return nil
 }
@@ -254,9 +260,9 @@ func fingerprintMatch(tx *Tx, rule string, same func(f, g Fingerprint) bool, con
 	mb := same(f, nextFingerprint(tx.next(b)))
 	switch {
 	case ma && !mb:
-		return one(rule, a, conf, "spent by a transaction with the same fingerprint %+v", f)
+		return one(tx, rule, a, conf, "spent by a transaction with the same fingerprint %+v", f)
 	case mb && !ma:
-		return one(rule, b, conf, "spent by a transaction with the same fingerprint %+v", f)
+		return one(tx, rule, b, conf, "spent by a transaction with the same fingerprint %+v", f)
 	}
 	return nil
 }
@@ -285,9 +291,9 @@ func LocktimeFingerprint(tx *Tx) []Evidence {
 	ma, mb := antiFeeSniping(na.LockTime, na.Height), antiFeeSniping(nb.LockTime, nb.Height)
 	switch {
 	case ma && !mb:
-		return one(RuleLocktime, a, 0.7, "anti-fee-sniping locktime here and in the spender of output %d only", a)
+		return one(tx, RuleLocktime, a, 0.7, "anti-fee-sniping locktime here and in the spender of output %d only", a)
 	case mb && !ma:
-		return one(RuleLocktime, b, 0.7, "anti-fee-sniping locktime here and in the spender of output %d only", b)
+		return one(tx, RuleLocktime, b, 0.7, "anti-fee-sniping locktime here and in the spender of output %d only", b)
 	}
 	return nil
 }
@@ -314,7 +320,7 @@ func PeelChain(tx *Tx) []Evidence {
 	if nx := tx.next(a); nx == nil || nx.NIn != 1 || nx.NOut != 2 {
 		return nil
 	}
-	return one(RulePeelChain, a, 0.8, "larger output (%d sats) continues a 1-in/2-out chain", big.Value)
+	return one(tx, RulePeelChain, a, 0.8, "larger output (%d sats) continues a 1-in/2-out chain", big.Value)
 }
 
 // BatchChainMinNextOutputs is the least number of outputs of the
@@ -359,5 +365,5 @@ func BatchChain(tx *Tx) []Evidence {
 		return nil
 	}
 	nx := tx.next(cand)
-	return one(RuleBatchChain, cand, 0.85, "fresh output spent alone by a %d-output batch with the same version and locktime habit", nx.NOut)
+	return one(tx, RuleBatchChain, cand, 0.85, "fresh output spent alone by a %d-output batch with the same version and locktime habit", nx.NOut)
 }

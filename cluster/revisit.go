@@ -346,7 +346,8 @@ func (v *revisitView) build(ix ScanIndex, t *index.Tx, cut int64, prevs bool) (*
 	v.ix, v.n, v.first, v.err = ix, t.Num, t.FirstOut, nil
 	tx := &v.tx
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
-		Inputs: idInputs(ix, t, prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0], lookahead: v.next}
+		Inputs: idInputs(ix, t, prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0], lookahead: v.next,
+		quiet: true, finds: tx.finds}
 	v.spentBy = v.spentBy[:0]
 	for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
 		x := ix.OutputAt(o)

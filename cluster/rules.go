@@ -167,8 +167,10 @@ func (p Policy) Apply(tx *Tx) []ChangeFinding {
 }
 
 // apply is Apply on a transaction known to be eligible.
-func (p Policy) apply(tx *Tx) []ChangeFinding {
-	var out []ChangeFinding
+func (p Policy) apply(tx *Tx) []ChangeFinding { return p.applyTo(tx, nil) }
+
+// applyTo is apply appending to out.
+func (p Policy) applyTo(tx *Tx, out []ChangeFinding) []ChangeFinding {
 	clusterVout := -1
 	conflict := false
 	for _, r := range p.Rules {
@@ -208,6 +210,12 @@ func (p Policy) ChangeLinks(tx *Tx) []Evidence {
 func (p Policy) changeLinksNotCoinJoin(tx *Tx) []Evidence {
 	if len(tx.Inputs) == 0 || len(tx.Outputs) < 2 {
 		return nil
+	}
+	if tx.quiet {
+		// A build's view: the findings into its buffer (the result is
+		// the caller's).
+		tx.finds = p.applyTo(tx, tx.finds[:0])
+		return clustering(tx.finds)
 	}
 	return clustering(p.apply(tx))
 }

@@ -264,7 +264,8 @@ func (s *scanner) inputs(t *index.Tx) *Tx {
 	tx := &s.tx
 	s.txNum = t.Num
 	*tx = Tx{Txid: t.Txid, Version: t.Version, LockTime: t.LockTime, Height: t.Height,
-		Inputs: idInputs(s.ix, t, s.prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0]}
+		Inputs: idInputs(s.ix, t, s.prevs, tx.Inputs[:0]), Outputs: tx.Outputs[:0],
+		quiet: true, finds: tx.finds}
 	return tx
 }
 

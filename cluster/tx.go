@@ -29,6 +29,12 @@ type Tx struct {
 	// input), so change_batch_chain resolves only the spenders that can
 	// match.
 	batchSpend func(vout int) (yes, known bool)
+	// quiet: a build's view — the rules leave Evidence.Detail empty (no
+	// build reads it; formatting it was a tenth of a build's allocations).
+	quiet bool
+	// finds is the build's buffer for the change findings of the view
+	// (reused from one transaction to the next).
+	finds []ChangeFinding
 }
 
 // spentAloneByBatch reports whether output i is spent as the sole input of
