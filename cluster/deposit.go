@@ -134,7 +134,12 @@ type depositScan struct {
 	sweep map[int64]bool
 	payer map[int64]int64
 	seen  []int64
-	swept map[int64][]int64
+	// groupOf maps a swept address to its group in groups (its swept
+	// coins); addrs lists the swept addresses in input order. Buffers of
+	// one sweep, reused by the next.
+	groupOf map[int64]int
+	groups  [][]int64
+	addrs   []int64
 	recs  []receipt
 	// Buffers of pairs' phases: the swept addresses' work, and the
 	// receipts resolved together with their search keys and results.
@@ -539,36 +544,46 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 	if !r.isSweep(ix, t, sc) {
 		return out, nil
 	}
-	// The swept coins of each address, newest last.
-	if sc.swept == nil {
-		sc.swept = map[int64][]int64{}
+	// The swept coins of each address (sorted below), the addresses in
+	// input order.
+	if sc.groupOf == nil {
+		sc.groupOf = map[int64]int{}
 	}
-	clear(sc.swept)
-	swept := sc.swept
-	var addrs []int64
+	clear(sc.groupOf)
+	groupOf := sc.groupOf
+	addrs := sc.addrs[:0]
 	for i := t.FirstIn; i < t.FirstIn+t.NIn; i++ {
 		o, d := inputAddr(ix, i)
 		if d < 0 {
 			continue
 		}
-		if _, ok := sc.swept[d]; !ok {
+		k, ok := groupOf[d]
+		if !ok {
+			k = len(addrs)
+			groupOf[d] = k
 			addrs = append(addrs, d)
+			if k < len(sc.groups) {
+				sc.groups[k] = sc.groups[k][:0]
+			} else {
+				sc.groups = append(sc.groups, nil)
+			}
 		}
-		sc.swept[d] = append(sc.swept[d], o)
+		sc.groups[k] = append(sc.groups[k], o)
 	}
+	sc.addrs = addrs
 	// Three phases: each swept address's receipts are listed (walking
 	// back from its newest swept coin), then what the rule reads of them
 	// is read for all addresses together (resolve), then each address is
 	// decided, in the order of addrs.
 	recs, work := sc.recs[:0], sc.work[:0]
-	for _, d := range addrs {
-		coins := sc.swept[d]
+	for k, d := range addrs {
+		coins := sc.groups[k]
 		if len(coins) == 1 && prevOutput(ix, d, coins[0]) < 0 {
 			// Paid once, by the coin swept now (most swept coins): one
 			// receipt links nothing, and no earlier sweep read any.
 			continue
 		}
-		sort.Slice(coins, func(i, j int) bool { return coins[i] < coins[j] })
+		slices.Sort(coins)
 		// Continue from what an earlier sweep of this address concluded
 		// (receiptMemo.addrs) when every coin swept now is newer than the
 		// receipts it read; else walk the receipts back from the newest
@@ -682,7 +697,7 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		sc := confCode(sweep.Confidence)
 		for o := t.FirstOut; o < t.FirstOut+t.NOut; o++ {
 			a := addrOf(ix, o)
-			if _, in := swept[a]; a < 0 || in {
+			if _, in := groupOf[a]; a < 0 || in {
 				continue
 			}
 			out = append(out, Pair{A: uint32(addrs[0]), B: uint32(a), Tx: n, Rule: ruleCodeSweep, Confidence: sc, Change: true, Via: uint32(via)})
