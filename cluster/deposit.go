@@ -140,7 +140,7 @@ type depositScan struct {
 	groupOf map[int64]int
 	groups  [][]int64
 	addrs   []int64
-	recs  []receipt
+	recs    []receipt
 	// Buffers of pairs' phases: the swept addresses' work, and the
 	// receipts resolved together with their search keys and results.
 	work       []addrWork
