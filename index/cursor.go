@@ -214,43 +214,56 @@ func (ix *Index) withInputSample(from, to, maxSamples int64) *InputSample {
 // output outs[k]. Outputs of the sampled transactions are found from the
 // sample, others by the index's own search.
 func (s *InputSample) TxsOfOutputs(outs, txs []int64) {
+	s.holding(outs, txs, s.outFirst, s.outTop, 8)
+}
+
+// TxsOfInputs is Index.TxsOfInputs, from the sample of first input ids
+// for inputs of the sampled transactions.
+func (s *InputSample) TxsOfInputs(ins, txs []int64) {
+	s.holding(ins, txs, s.first, s.top, 0)
+}
+
+// holding sets txs[k] to the transaction holding vs[k]: an input (off 0)
+// or output (off 8) id, searched in first/top (the sample of that field)
+// when it lies in the sampled transactions, by the index's lockstep
+// searches (in batches) otherwise.
+func (s *InputSample) holding(vs, txs []int64, first, top []int64, off int) {
 	ix := s.Index
-	_ = txs[:len(outs)]
-	var end int64 = -1 // the first output id past the sampled transactions
+	_ = txs[:len(vs)]
+	field := func(n int64) int64 { return int64(binary.LittleEndian.Uint64(ix.txs.rec(n)[off:])) }
+	var end int64 = -1 // the first id past the sampled transactions
 	if s.n < ix.nTxs() {
-		end = ix.txFirstOut(s.n)
+		end = field(s.n)
 	}
-	// Outputs outside the sample, searched together by the index
-	// (lockstep binary searches), in batches.
 	var far, farTx [batchWidth]int64
 	var farAt [batchWidth]int
 	nFar := 0
 	flush := func() {
-		ix.TxsOfOutputs(far[:nFar], farTx[:nFar])
+		ix.txsHolding(far[:nFar], farTx[:nFar], off)
 		for f := 0; f < nFar; f++ {
 			txs[farAt[f]] = farTx[f]
 		}
 		nFar = 0
 	}
 	defer flush()
-	for k, o := range outs {
-		if len(s.outFirst) == 0 || o < s.outFirst[0] || (end >= 0 && o >= end) {
-			far[nFar], farAt[nFar] = o, k
+	for k, v := range vs {
+		if len(first) == 0 || v < first[0] || (end >= 0 && v >= end) {
+			far[nFar], farAt[nFar] = v, k
 			if nFar++; nFar == batchWidth {
 				flush()
 			}
 			continue
 		}
-		// The last sample at or below o (in outTop, then in its block);
-		// the holder is in its stride.
-		j := sort.Search(len(s.outTop), func(j int) bool { return s.outTop[j] > o }) - 1
-		block := s.outFirst[j*sampleBlock : min((j+1)*sampleBlock, len(s.outFirst))]
-		m := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > o })) - 1
+		// The last sample at or below v (in top, then in its block); the
+		// holder is in its stride.
+		j := sort.Search(len(top), func(j int) bool { return top[j] > v }) - 1
+		block := first[j*sampleBlock : min((j+1)*sampleBlock, len(first))]
+		m := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > v })) - 1
 		lo := s.base + m*s.stride
 		hi := min(lo+s.stride, s.n)
 		for hi-lo > 1 {
 			mid := lo + (hi-lo)/2
-			if ix.txFirstOut(mid) > o {
+			if field(mid) > v {
 				hi = mid
 			} else {
 				lo = mid

@@ -54,6 +54,12 @@ func TestChainOrderReads(t *testing.T) {
 	}
 	for i := int64(0); i < nIn; i++ {
 		wn, wp := ix.TxOfInput(i)
+		for _, s := range samples {
+			var got [1]int64
+			if s.TxsOfInputs([]int64{i}, got[:]); got[0] != wn {
+				t.Fatalf("input %d, sample stride %d: tx %d, TxOfInput says %d", i, s.Stride(), got[0], wn)
+			}
+		}
 		for _, from := range starts(wn, false) {
 			if n, p := ix.TxOfInputFrom(i, from); n != wn || p != wp {
 				t.Fatalf("input %d from tx %d: tx %d position %d, TxOfInput says %d %d", i, from, n, p, wn, wp)
@@ -99,6 +105,21 @@ func TestChainOrderReads(t *testing.T) {
 		for k, o := range outs {
 			if wn, _ := ix.TxOfOutput(o); got[k] != wn {
 				t.Fatalf("outputs at once, sample stride %d: output %d in tx %d, TxOfOutput says %d", s.Stride(), o, got[k], wn)
+			}
+		}
+	}
+
+	ins := make([]int64, nIn)
+	for i := range ins {
+		ins[i] = int64(i)
+	}
+	r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
+	for _, s := range samples {
+		got := make([]int64, len(ins))
+		s.TxsOfInputs(ins, got)
+		for k, i := range ins {
+			if wn, _ := ix.TxOfInput(i); got[k] != wn {
+				t.Fatalf("inputs at once, sample stride %d: input %d in tx %d, TxOfInput says %d", s.Stride(), i, got[k], wn)
 			}
 		}
 	}
