@@ -687,6 +687,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	if !fresh && res.RebuildReason == "" {
 		b.uf, fs, err = loadState(cdir, &m)
 		if err == nil {
+			b.uf.Grow(int(st.Addresses))
 			if err = fs.mapHeads(cdir, st.Addresses, &m); err != nil {
 				fs.close()
 			}
@@ -701,7 +702,11 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 			opts.Log.Warn("rebuilding the clustering from transaction 0", "reason", res.RebuildReason)
 		}
 		m = Manifest{FormatVersion: FormatVersion, Policy: opts.Policy.Name, PolicyRules: opts.Policy.Rules(), GuardSize: opts.GuardSize, Generation: m.Generation}
-		b.uf = NewUnionFind(0)
+		// The union-find first, then the heads: allocated the other way
+		// round, the build of the 2 M-tx world took ~20 % longer (the
+		// union-find, read at random by every link, gets its pages
+		// last).
+		b.uf = NewUnionFind(int(st.Addresses))
 		if fs, err = createState(cdir); err != nil {
 			return res, err
 		}
@@ -717,7 +722,7 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	defer as.close()
 	b.sink = as
 	b.links, b.refused = m.Links, m.Refused
-	b.uf.Grow(int(st.Addresses)) // the heads are mapped at that size already
+	b.uf.Grow(int(st.Addresses)) // (done above; the heads are at that size too)
 	b.setLabels(opts.Labels)
 	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	res.FromTx, res.ToTx = m.Txs, st.Txs
