@@ -91,35 +91,30 @@ func TestChainOrderReads(t *testing.T) {
 		}
 	}
 
-	// All outputs at once, in a shuffled order: the sample's answers
-	// and the batched searches of those outside it land where they
-	// belong.
-	outs := make([]int64, nOut)
-	for o := range outs {
-		outs[o] = int64(o)
-	}
-	r.Shuffle(len(outs), func(i, j int) { outs[i], outs[j] = outs[j], outs[i] })
-	for _, s := range samples {
-		got := make([]int64, len(outs))
-		s.TxsOfOutputs(outs, got)
-		for k, o := range outs {
-			if wn, _ := ix.TxOfOutput(o); got[k] != wn {
-				t.Fatalf("outputs at once, sample stride %d: output %d in tx %d, TxOfOutput says %d", s.Stride(), o, got[k], wn)
-			}
+	// All outputs, then all inputs, at once in a shuffled order: the
+	// sample's answers and the batched searches of those outside it land
+	// where they belong.
+	for _, c := range []struct {
+		what  string
+		n     int64
+		batch func(s *index.InputSample, ids, txs []int64)
+		want  func(id int64) (int64, int64)
+	}{
+		{"output", nOut, (*index.InputSample).TxsOfOutputs, ix.TxOfOutput},
+		{"input", nIn, (*index.InputSample).TxsOfInputs, ix.TxOfInput},
+	} {
+		ids := make([]int64, c.n)
+		for i := range ids {
+			ids[i] = int64(i)
 		}
-	}
-
-	ins := make([]int64, nIn)
-	for i := range ins {
-		ins[i] = int64(i)
-	}
-	r.Shuffle(len(ins), func(i, j int) { ins[i], ins[j] = ins[j], ins[i] })
-	for _, s := range samples {
-		got := make([]int64, len(ins))
-		s.TxsOfInputs(ins, got)
-		for k, i := range ins {
-			if wn, _ := ix.TxOfInput(i); got[k] != wn {
-				t.Fatalf("inputs at once, sample stride %d: input %d in tx %d, TxOfInput says %d", s.Stride(), i, got[k], wn)
+		r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+		for _, s := range samples {
+			got := make([]int64, len(ids))
+			c.batch(s, ids, got)
+			for k, id := range ids {
+				if wn, _ := c.want(id); got[k] != wn {
+					t.Fatalf("%ss at once, sample stride %d: %s %d in tx %d, the index says %d", c.what, s.Stride(), c.what, id, got[k], wn)
+				}
 			}
 		}
 	}
