@@ -77,3 +77,11 @@ func (ix *Index) HugeAdvised() (map[string]bool, error) {
 func (ix *Index) WithInputSampleOf(from, to, maxSamples int64) *InputSample {
 	return ix.withInputSample(from, to, maxSamples)
 }
+
+// SetPrevsUpgradeWindow sets how many inputs a format upgrade derives per
+// pass and returns a function that restores it.
+func SetPrevsUpgradeWindow(n int64) (restore func()) {
+	old := prevsUpgradeWindow
+	prevsUpgradeWindow = n
+	return func() { prevsUpgradeWindow = old }
+}

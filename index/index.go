@@ -944,11 +944,23 @@ func (ix *Index) PrevAddressOutput(o int64) int64 {
 // EncodeAddress encodes a for the index's network.
 func (ix *Index) EncodeAddress(a rt.Address) string { return chain.EncodeAddress(a, ix.net) }
 
+// prevsUpgradeWindow is how many inputs an upgrade derives per pass
+// (12 B each in memory: 3 GiB).
+var prevsUpgradeWindow int64 = 256 << 20
+
 // upgradePrevs derives inprev.col for an index older than prevsFormat,
-// opened for writing: every committed input's spent output record, copied
-// from out.col in input order, synced, then the manifest says
-// prevsFormat. Interrupted, it starts over at the next open (the column
-// is not part of an older manifest's commit, so recovery empties it).
+// opened for writing: every committed input's spent output record, then
+// a sync, then the manifest says prevsFormat. Interrupted, it starts
+// over at the next open (the column is not part of an older manifest's
+// commit, so recovery has emptied it).
+//
+// It reads sequentially, not an out.col record at random per input
+// (which, on an index larger than memory, would be a disk seek each): in
+// windows of prevsUpgradeWindow inputs, it reads the window's in.col
+// records, then out.col and spent.col from the first output up to the
+// largest one the window spends, and copies each output spent in the
+// window to its input's slot. spent.col is whole here: recovery
+// re-derived its marks up to the commit.
 func (ix *Index) upgradePrevs() error {
 	if ix.m.FormatVersion >= prevsFormat {
 		return nil
@@ -956,31 +968,65 @@ func (ix *Index) upgradePrevs() error {
 	if ix.prevs.fileLen != 0 {
 		return fmt.Errorf("index in %s: inprev.col holds %d bytes before its upgrade (%w)", ix.dir, ix.prevs.fileLen, chain.ErrCorrupt)
 	}
-	n := ix.m.Inputs
-	ix.log.Info("index format upgrade: deriving inprev.col (each input's spent output) from in.col and out.col",
+	n, nOut := ix.m.Inputs, ix.m.Outputs
+	ix.log.Info("index format upgrade: deriving inprev.col (each input's spent output) from in.col, out.col and spent.col",
 		"from_version", ix.m.FormatVersion, "to_version", prevsFormat, "inputs", n)
 	le := binary.LittleEndian
 	start, last := time.Now(), time.Now()
-	for i := int64(0); i < n; i++ {
-		pr := ix.prevs.appendRec()
-		o := le.Uint64(ix.ins.rec(i))
-		switch {
-		case o == CoinbaseInput:
-			le.PutUint32(pr[8:], NoAddress)
-		case int64(o) >= ix.m.Outputs:
-			ix.prevs.dropPending()
-			return fmt.Errorf("index in %s is damaged: input %d spends output %d of %d (%w)", ix.dir, i, o, ix.m.Outputs, chain.ErrCorrupt)
-		default:
-			copy(pr, ix.outs.rec(int64(o)))
+	damaged := func(format string, args ...any) error {
+		ix.prevs.dropPending()
+		return fmt.Errorf("index in %s is damaged: %s (%w)", ix.dir, fmt.Sprintf(format, args...), chain.ErrCorrupt)
+	}
+	var buf []byte
+	for a := int64(0); a < n; a += prevsUpgradeWindow {
+		b := min(n, a+prevsUpgradeWindow)
+		if need := int((b - a) * prevWidth); cap(buf) < need {
+			buf = make([]byte, need)
 		}
-		if ix.prevs.pendLen >= 64<<20 {
-			if err := ix.prevs.flush(); err != nil {
-				return err
+		buf = buf[:(b-a)*prevWidth]
+		// The window's inputs: coinbases get their record now, the others
+		// are counted and filled from the outputs they spend.
+		maxSpent, spends := int64(-1), int64(0)
+		for i := a; i < b; i++ {
+			r := buf[(i-a)*prevWidth : (i-a+1)*prevWidth]
+			switch o := le.Uint64(ix.ins.rec(i)); {
+			case o == CoinbaseInput:
+				le.PutUint64(r, 0)
+				le.PutUint32(r[8:], NoAddress)
+			case int64(o) >= nOut:
+				return damaged("input %d spends output %d of %d", i, o, nOut)
+			default:
+				spends++
+				maxSpent = max(maxSpent, int64(o))
 			}
-			if time.Since(last) >= 10*time.Second {
+		}
+		filled := int64(0)
+		for o := int64(0); o <= maxSpent; o++ {
+			sp := le.Uint64(ix.spent.rec(o))
+			if sp == 0 || int64(sp-1) < a || int64(sp-1) >= b {
+				continue
+			}
+			i := int64(sp - 1)
+			if le.Uint64(ix.ins.rec(i)) != uint64(o) {
+				return damaged("spent.col says input %d spends output %d, in.col says %d", i, o, le.Uint64(ix.ins.rec(i)))
+			}
+			copy(buf[(i-a)*prevWidth:], ix.outs.rec(o))
+			filled++
+			if o%(1<<20) == 0 && time.Since(last) >= 10*time.Second {
 				last = time.Now()
-				ix.log.Info("index format upgrade", "inputs_done", i+1, "inputs", n,
-					"percent", fmt.Sprintf("%.1f", 100*float64(i+1)/float64(max(n, 1))))
+				ix.log.Info("index format upgrade", "inputs_done", a, "inputs", n, "window_outputs_read", o+1, "window_outputs", maxSpent+1,
+					"percent", fmt.Sprintf("%.1f", 100*(float64(a)+float64(b-a)*float64(o+1)/float64(maxSpent+1))/float64(max(n, 1))))
+			}
+		}
+		if filled != spends {
+			return damaged("inputs %d..%d spend %d outputs, spent.col marks %d of them", a, b-1, spends, filled)
+		}
+		for k := int64(0); k < b-a; k++ {
+			copy(ix.prevs.appendRec(), buf[k*prevWidth:(k+1)*prevWidth])
+			if ix.prevs.pendLen >= 64<<20 {
+				if err := ix.prevs.flush(); err != nil {
+					return err
+				}
 			}
 		}
 	}
