@@ -187,7 +187,14 @@ func (t *hashTable) rawPend(i uint64) uint64 {
 	return binary.LittleEndian.Uint64(t.slots[i*8:])
 }
 func fingerprint(m uint64) uint64 { return m >> htIDBits }
+// slotWriteHook, when set (tests), runs before every slot write: a test
+// stops a recovery there, as a kill would.
+var slotWriteHook func()
+
 func (t *hashTable) setSlot(i, v uint64) {
+	if slotWriteHook != nil {
+		slotWriteHook()
+	}
 	if !t.deferSlots {
 		binary.LittleEndian.PutUint64(t.slots[i*8:], v)
 		return
@@ -459,25 +466,39 @@ func (t *hashTable) remove(h uint64, id int64, hashOf func(id int64) uint64) err
 	return nil
 }
 
+// deleteAt removes the entry at slot i by backward-shift deletion (a
+// removal), its key hash read by hashOf for the entries it may move.
 func (t *hashTable) deleteAt(i uint64, hashOf func(id int64) uint64) {
-	t.setSlot(i, 0)
-	t.n--
+	t.deleteAtHome(i, func(id int64, _ uint64) uint64 { return mix(hashOf(id)) & t.mask })
+}
+
+// deleteAtHome is deleteAt with home(id, at): the home slot of the entry
+// for id found at slot at. It removes in an order a kill cannot break:
+// each entry that moves back is written into the hole before its old slot
+// becomes the next hole, and only the last hole is emptied. At every
+// moment every other entry stays reachable from its home slot (one may be
+// in two slots at once; the entry removed stays until it is overwritten
+// or the last hole is emptied), so a process killed midway leaves a table
+// from which nothing is missing — recovery (recoverFrom) then finishes the
+// removal and drops the second copy.
+func (t *hashTable) deleteAtHome(i uint64, home func(id int64, at uint64) uint64) {
 	j := i
 	for {
 		j = (j + 1) & t.mask
 		r := t.raw(j)
 		v := r & htIDMask
 		if v == 0 {
-			return
+			break
 		}
-		home := mix(hashOf(int64(v-1))) & t.mask
+		h := home(int64(v-1), j)
 		// Move v back to i if its home is not cyclically in (i, j].
-		if (j > i && (home <= i || home > j)) || (j < i && (home <= i && home > j)) {
+		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
 			t.setSlot(i, r)
-			t.setSlot(j, 0)
 			i = j
 		}
 	}
+	t.setSlot(i, 0)
+	t.n--
 }
 
 // clean syncs the table and clears the dirty flag.
@@ -557,52 +578,72 @@ func mix(h uint64) uint64 {
 	return h
 }
 
-// recoverFrom removes every id >= from without reading their keys (their
-// column records may be gone after a crash): every run of occupied slots
-// holding such an id is cleared and its valid ids are re-inserted.
+// recoverFrom removes every id >= from, and any second copy of an id (a
+// kill inside deleteAtHome leaves one), by kill-safe removals, so that a
+// recovery interrupted by a kill is finished by the next. (It used to
+// empty whole runs of slots and put their valid ids back: a kill in
+// between lost those ids for good, which TestIngestSurvivesKills caught
+// as lookups failing after recovery.) The ids at or past from are never
+// hashed (their column records may be gone after a crash): they are
+// treated as at home where they are, so they never move and each is
+// removed in its turn; an entry that moves past one stays reachable, as
+// the stale entry keeps its slot occupied until its own removal.
 func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 	capacity := t.mask + 1
 	start := uint64(0)
 	for t.slot(start) != 0 {
 		start++ // an empty slot exists: the load is at most 1/2
 	}
-	removed, occupied := 0, int64(0)
-	var run []uint64
-	var keep []int64
+	home := func(id int64, at uint64) uint64 {
+		if id >= from {
+			return at
+		}
+		return mix(hashOf(id)) & t.mask
+	}
+	removed := 0
+	var run []int64 // the ids of the run scanned so far
 	for k := uint64(1); k <= capacity; {
-		i := (start + k) & t.mask
-		if t.slot(i) == 0 {
+		if t.slot((start+k)&t.mask) == 0 {
 			k++
 			continue
 		}
-		run, keep = run[:0], keep[:0]
-		stale := false
-		for ; k <= capacity && t.slot((start+k)&t.mask) != 0; k++ {
-			p := (start + k) & t.mask
-			run = append(run, p)
-			id := int64(t.slot(p) - 1)
-			if id >= from {
-				stale = true
-			} else {
-				keep = append(keep, id)
+		// A run of occupied slots from k: scanned from its start again
+		// after each removal (which moves later entries of the run back).
+	scan:
+		run = run[:0]
+		q := k
+		for ; q <= capacity; q++ {
+			p := (start + q) & t.mask
+			v := t.slot(p)
+			if v == 0 {
+				break
 			}
+			id := int64(v - 1)
+			dup := false
+			for _, x := range run {
+				if x == id {
+					dup = true
+					break
+				}
+			}
+			if id >= from || dup {
+				t.deleteAtHome(p, home)
+				removed++
+				goto scan
+			}
+			run = append(run, id)
 		}
-		occupied += int64(len(run))
-		if !stale {
-			continue
-		}
-		for _, p := range run {
-			t.setSlot(p, 0)
-		}
-		removed += len(run) - len(keep)
-		// The kept ids fit back into the run's slots.
-		for _, id := range keep {
-			t.put(hashOf(id), id)
-		}
+		k = q
 	}
 	// The header's count may be below the slots the file holds (entries
-	// written back after the last sync): the scan counted them.
-	t.n = occupied - int64(removed)
+	// written back after the last sync): count them.
+	n := int64(0)
+	for i := uint64(0); i < capacity; i++ {
+		if t.slot(i) != 0 {
+			n++
+		}
+	}
+	t.n = n
 	t.writeCount()
 	return removed
 }

@@ -190,3 +190,96 @@ func TestHashTableLostWrites(t *testing.T) {
 		wr.close()
 	}
 }
+
+// TestHashTableKilledMidRecovery stops a recovery before each of its slot
+// writes in turn, as a SIGKILL would (the mapping's writes so far stay in
+// the file), then recovers again from what it left: every committed id
+// must be found and no other, whatever the moment. Stale ids lie amid
+// long runs of colliding keys.
+func TestHashTableKilledMidRecovery(t *testing.T) {
+	old := htMinLog2
+	htMinLog2 = 10 // 1,024 slots
+	defer func() { htMinLog2 = old }()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 6))
+	var keys []uint64
+	hashOf := func(id int64) uint64 { return keys[id] }
+	tab, err := openHashTable(dir, "t.hash", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := int64(0); id < 400; id++ {
+		keys = append(keys, rng.Uint64()%300) // collisions: long runs
+		if err := tab.insert(keys[id], id, hashOf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tab.mask+1 != 1024 {
+		t.Fatalf("table of %d slots, want 1024", tab.mask+1)
+	}
+	tab.close()
+	snapshot, err := os.ReadFile(dir + "/t.hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const committed = 250
+	committedHash := func(id int64) uint64 {
+		if id >= committed {
+			t.Fatalf("recovery read the key of uncommitted id %d", id)
+		}
+		return keys[id]
+	}
+	defer func() { slotWriteHook = nil }()
+	kills := 0
+	for stopAt := 1; ; stopAt++ {
+		if err := os.WriteFile(dir+"/t.hash", snapshot, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tb, err := openHashTable(dir, "t.hash", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writes := 0
+		slotWriteHook = func() {
+			if writes++; writes == stopAt {
+				panic("killed")
+			}
+		}
+		killed := func() (killed bool) {
+			defer func() {
+				if r := recover(); r != nil {
+					killed = true
+				}
+			}()
+			tb.recoverFrom(committed, committedHash)
+			return false
+		}()
+		slotWriteHook = nil
+		tb.unmap()
+		tb.f.Close()
+		if !killed {
+			break // the whole recovery ran before write stopAt
+		}
+		kills++
+		// The restart: recover again from what the killed one left.
+		tb, err = openHashTable(dir, "t.hash", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tb.recoverFrom(committed, committedHash)
+		if tb.n != committed {
+			t.Fatalf("killed before slot write %d: %d entries after the next recovery, want %d", stopAt, tb.n, committed)
+		}
+		for id := int64(0); id < int64(len(keys)); id++ {
+			_, ok := tb.findLast(keys[id], func(c int64) bool { return c == id })
+			if ok != (id < committed) {
+				t.Fatalf("killed before slot write %d: id %d found=%v after the next recovery", stopAt, id, ok)
+			}
+		}
+		tb.close()
+	}
+	if kills < 100 {
+		t.Fatalf("only %d kill points: the recovery wrote too few slots to test", kills)
+	}
+	t.Logf("%d kill points", kills)
+}
