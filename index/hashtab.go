@@ -187,6 +187,7 @@ func (t *hashTable) rawPend(i uint64) uint64 {
 	return binary.LittleEndian.Uint64(t.slots[i*8:])
 }
 func fingerprint(m uint64) uint64 { return m >> htIDBits }
+
 // slotWriteHook, when set (tests), runs before every slot write: a test
 // stops a recovery there, as a kill would.
 var slotWriteHook func()
