@@ -601,7 +601,7 @@ func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 		}
 		return mix(hashOf(id)) & t.mask
 	}
-	removed := 0
+	removed, n := 0, int64(0)
 	var run []int64 // the ids of the run scanned so far
 	for k := uint64(1); k <= capacity; {
 		if t.slot((start+k)&t.mask) == 0 {
@@ -634,16 +634,11 @@ func (t *hashTable) recoverFrom(from int64, hashOf func(id int64) uint64) int {
 			}
 			run = append(run, id)
 		}
+		n += int64(len(run)) // the run's ids that stay
 		k = q
 	}
 	// The header's count may be below the slots the file holds (entries
-	// written back after the last sync): count them.
-	n := int64(0)
-	for i := uint64(0); i < capacity; i++ {
-		if t.slot(i) != 0 {
-			n++
-		}
-	}
+	// written back after the last sync): the scan counted them.
 	t.n = n
 	t.writeCount()
 	return removed
