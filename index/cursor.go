@@ -256,9 +256,7 @@ func (s *InputSample) holding(vs, txs []int64, first, top []int64, off int) {
 		}
 		// The last sample at or below v (in top, then in its block); the
 		// holder is in its stride.
-		j := sort.Search(len(top), func(j int) bool { return top[j] > v }) - 1
-		block := first[j*sampleBlock : min((j+1)*sampleBlock, len(first))]
-		m := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > v })) - 1
+		m := lastSampleAtOrBelow(first, top, v)
 		lo := s.base + m*s.stride
 		hi := min(lo+s.stride, s.n)
 		for hi-lo > 1 {
@@ -271,6 +269,15 @@ func (s *InputSample) holding(vs, txs []int64, first, top []int64, off int) {
 		}
 		txs[k] = lo
 	}
+}
+
+// lastSampleAtOrBelow returns the index of the last sample in first at
+// or below v (first[0] is): searched in top (every sampleBlock-th
+// sample), then in its block.
+func lastSampleAtOrBelow(first, top []int64, v int64) int64 {
+	j := sort.Search(len(top), func(j int) bool { return top[j] > v }) - 1
+	block := first[j*sampleBlock : min((j+1)*sampleBlock, len(first))]
+	return int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > v })) - 1
 }
 
 // Stride returns the transactions between two samples.
@@ -301,9 +308,7 @@ func (s *InputSample) TxOfInputFrom(i, from int64) (int64, int64) {
 		// The last sample at or below i (in top, then in its block; the
 		// first is at or below i, as from's is); the holder is in its
 		// stride.
-		j := sort.Search(len(s.top), func(j int) bool { return s.top[j] > i }) - 1
-		block := s.first[j*sampleBlock : min((j+1)*sampleBlock, len(s.first))]
-		k := int64(j*sampleBlock+sort.Search(len(block), func(k int) bool { return block[k] > i })) - 1
+		k := lastSampleAtOrBelow(s.first, s.top, i)
 		lo = max(lo, s.base+k*s.stride)
 		hi = min(s.base+(k+1)*s.stride, s.n)
 		if hi == s.n && s.n < ix.nTxs() && ix.txFirstIn(s.n) <= i {

@@ -957,8 +957,8 @@ var prevsUpgradeWindow int64 = 256 << 20
 // It reads sequentially, not an out.col record at random per input
 // (which, on an index larger than memory, would be a disk seek each): in
 // windows of prevsUpgradeWindow inputs, it reads the window's in.col
-// records, then out.col and spent.col from the first output up to the
-// largest one the window spends, and copies each output spent in the
+// records, then out.col and spent.col from the smallest output the
+// window spends to the largest, and copies each output spent in the
 // window to its input's slot. spent.col is whole here: recovery
 // re-derived its marks up to the commit.
 func (ix *Index) upgradePrevs() error {
@@ -986,7 +986,7 @@ func (ix *Index) upgradePrevs() error {
 		buf = buf[:(b-a)*prevWidth]
 		// The window's inputs: coinbases get their record now, the others
 		// are counted and filled from the outputs they spend.
-		maxSpent, spends := int64(-1), int64(0)
+		minSpent, maxSpent, spends := nOut, int64(-1), int64(0)
 		for i := a; i < b; i++ {
 			r := buf[(i-a)*prevWidth : (i-a+1)*prevWidth]
 			switch o := le.Uint64(ix.ins.rec(i)); {
@@ -997,11 +997,11 @@ func (ix *Index) upgradePrevs() error {
 				return damaged("input %d spends output %d of %d", i, o, nOut)
 			default:
 				spends++
-				maxSpent = max(maxSpent, int64(o))
+				minSpent, maxSpent = min(minSpent, int64(o)), max(maxSpent, int64(o))
 			}
 		}
 		filled := int64(0)
-		for o := int64(0); o <= maxSpent; o++ {
+		for o := minSpent; o <= maxSpent; o++ {
 			sp := le.Uint64(ix.spent.rec(o))
 			if sp == 0 || int64(sp-1) < a || int64(sp-1) >= b {
 				continue
@@ -1014,8 +1014,9 @@ func (ix *Index) upgradePrevs() error {
 			filled++
 			if o%(1<<20) == 0 && time.Since(last) >= 10*time.Second {
 				last = time.Now()
-				ix.log.Info("index format upgrade", "inputs_done", a, "inputs", n, "window_outputs_read", o+1, "window_outputs", maxSpent+1,
-					"percent", fmt.Sprintf("%.1f", 100*(float64(a)+float64(b-a)*float64(o+1)/float64(maxSpent+1))/float64(max(n, 1))))
+				span := maxSpent - minSpent + 1
+				ix.log.Info("index format upgrade", "inputs_done", a, "inputs", n, "window_outputs_read", o-minSpent+1, "window_outputs", span,
+					"percent", fmt.Sprintf("%.1f", 100*(float64(a)+float64(b-a)*float64(o-minSpent+1)/float64(span))/float64(max(n, 1))))
 			}
 		}
 		if filled != spends {
