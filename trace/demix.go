@@ -125,7 +125,8 @@ const (
 	// the amount fit (its share stays at the mixer). The trace's deposits
 	// are matched jointly (planDeposits): no payout pays two. The taint
 	// follows anchors only (up to MaxLinkedAmbiguity sets). Other
-	// deposits end as no-link.
+	// deposits end as no-link, unless one wallet received payouts that
+	// fit the deposit (one-wallet sets, trace/onewallet.go).
 	EvidencePartlyLinked = "partly-linked"
 )
 
@@ -243,6 +244,9 @@ type DemixPayout struct {
 	out    int64
 }
 
+// AnchorOneWallet is DemixAnchor.Reason of one-wallet evidence.
+const AnchorOneWallet = "one-wallet"
+
 // DemixAnchor is why a payout counts as the owner's: the transactions its
 // coins took to an output of the owner's, and what made that output the
 // owner's.
@@ -255,9 +259,12 @@ type DemixAnchor struct {
 	OwnerOutpoint string `json:"owner_outpoint"`
 	OwnerAddress  string `json:"owner_address"`
 	// Reason: "cluster" (a cluster the chain-link pass reached, OwnerCluster),
-	// "label" (a cluster tagged with one of the owner's labels, Label) or
+	// "label" (a cluster tagged with one of the owner's labels, Label),
 	// "account" (an exchange address the chain-link pass reached: the
-	// owner's deposit address there).
+	// owner's deposit address there) or "one-wallet" (AnchorOneWallet: no
+	// payout reached the owner; this one was paid to wallet OwnerCluster,
+	// as was at least one other payout of its set — the owner outpoint is
+	// the payout itself).
 	Reason       string  `json:"reason"`
 	OwnerCluster *uint32 `json:"owner_cluster_id,omitempty"`
 	Label        string  `json:"label,omitempty"`
@@ -296,7 +303,9 @@ type DemixHit struct {
 	Outcome        string  `json:"outcome"`
 	// Evidence is what the candidate sets show: "linked" (every payout
 	// goes back to the owner: is an anchor), "partly-linked" (some do,
-	// and only those are followed) or "amount" (amount and timing alone).
+	// and only those are followed), "one-wallet" (none does: each set is
+	// every payout one wallet received in the window, EvidenceOneWallet)
+	// or "amount" (amount and timing alone).
 	Evidence string `json:"evidence"`
 	// Linked is the window's outputs that go back to the owner (evidence
 	// linked: before the mixer-behaviour rules ask which are payouts; 0
@@ -324,6 +333,7 @@ type DemixHit struct {
 	levelN    []int         // per set: the sets found of its size and its payouts that are not anchors
 	anchors   map[int64]bool
 	via       map[int64]anchorPath // how each anchor reached the owner
+	oneWallet bool                 // the sets rest on one-wallet evidence
 }
 
 // ViaDemix marks an edge made by demixing.
@@ -1227,11 +1237,22 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 	if unverified {
 		toOwnerOuts = cands // the owner's outputs in the window, payouts or not
 	}
+	// The window's outputs by value (partly linked evidence's other
+	// payouts, one-wallet sets), read once.
+	var winOuts []payoutOut
+	winRead, winOK := false, false
+	window := func() ([]payoutOut, bool) {
+		if !winRead {
+			winRead = true
+			winOuts, winOK = t.windowOutputs(tn, windowLo, hi, maxSum, budget)
+		}
+		return winOuts, winOK
+	}
 	if partly && !capped && len(toOwnerOuts) > 0 {
 		// Sets of the window's payouts with at least one anchor: every
 		// payout an anchor first, then one other payout.
 		var anchors map[int64]bool
-		sets, count, parts, exhausted, anchors, hit.levelN, hit.via = t.partlyLinkedSets(label, toOwnerOuts, tn, windowLo, hi, maxSum, out.Value, p, budget)
+		sets, count, parts, exhausted, anchors, hit.levelN, hit.via = t.partlyLinkedSets(label, toOwnerOuts, tn, windowLo, hi, maxSum, out.Value, p, window)
 		hit.Evidence = EvidencePartlyLinked
 		isLinked = anchors
 		if count > 0 {
@@ -1242,6 +1263,15 @@ func (t *Tracer) matchDeposit(o int64, out index.Output, p DemixParams, budget *
 			if all {
 				hit.Evidence = EvidenceLinked
 			}
+		}
+	}
+	if partly && count == 0 && !capped && !exhausted {
+		// No anchor makes a set: sets of payouts one wallet received.
+		var anchors map[int64]bool
+		sets, count, parts, exhausted, anchors, hit.levelN, hit.via = t.oneWalletSets(label, o, out.Value, p, window, budget)
+		if count > 0 {
+			hit.Evidence, hit.oneWallet = EvidenceOneWallet, true
+			isLinked = anchors
 		}
 	}
 	if count == 0 {
@@ -1312,6 +1342,11 @@ func (t *Tracer) markLinked(hit *DemixHit, linked map[int64]bool, own *Owners) {
 // explainAnchor turns an anchor's path into what a result shows.
 func (t *Tracer) explainAnchor(path anchorPath, own *Owners) *DemixAnchor {
 	a := &DemixAnchor{ViaTxids: make([]string, 0, len(path.txs))}
+	if path.oneWallet {
+		a.Reason = AnchorOneWallet
+		w := path.wallet
+		a.OwnerCluster = &w
+	}
 	for _, n := range path.txs {
 		a.ViaTxids = append(a.ViaTxids, t.g.Txid(n).String())
 	}
@@ -1322,6 +1357,7 @@ func (t *Tracer) explainAnchor(path anchorPath, own *Owners) *DemixAnchor {
 		a.OwnerAddress = t.g.EncodeAddress(addr)
 	}
 	switch {
+	case path.oneWallet:
 	case out.AddrID >= 0 && own != nil && own.accounts[uint32(out.AddrID)]:
 		a.Reason = "account"
 	case out.AddrID >= 0:

@@ -25,6 +25,9 @@ type Tracer struct {
 	// demixWindowScan makes linked demixing read every window transaction
 	// instead of the owner's outputs; set by tests to compare the two.
 	demixWindowScan bool
+	// oneWalletNoRival skips one-wallet evidence's rival-deposit check
+	// (tests measure what it is worth).
+	oneWalletNoRival bool
 }
 
 // New returns a Tracer. A nil Attribution makes every address its own,

@@ -27,3 +27,7 @@ func (t *Tracer) MixerPoolChange(label string, o int64) bool {
 // SetDemixWindowScan makes linked demixing read every transaction of a
 // deposit's window instead of the owner's outputs.
 func (t *Tracer) SetDemixWindowScan(b bool) { t.demixWindowScan = b }
+
+// SetOneWalletNoRival makes one-wallet evidence skip its rival-deposit
+// check.
+func (t *Tracer) SetOneWalletNoRival(b bool) { t.oneWalletNoRival = b }

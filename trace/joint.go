@@ -69,7 +69,7 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 		}
 		hit := t.matchDeposit(o, t.g.OutputAt(o), p, budget, own)
 		plan[o] = hit
-		if hit.Evidence != EvidenceLinked && hit.Evidence != EvidencePartlyLinked ||
+		if hit.Evidence != EvidenceLinked && hit.Evidence != EvidencePartlyLinked && hit.Evidence != EvidenceOneWallet ||
 			hit.Outcome != DemixMatched && hit.Outcome != DemixAmbiguous || len(hit.levelN) != len(hit.sets) || len(hit.sets) == 0 {
 			continue
 		}
@@ -189,6 +189,9 @@ func (t *Tracer) planDeposits(deposits []int64, p DemixParams, budget *int, own 
 				}
 			}
 		}
+		if h.oneWallet {
+			h.Evidence = EvidenceOneWallet
+		}
 	}
 	return plan
 }
@@ -220,7 +223,10 @@ func (t *Tracer) alone(h *DemixHit, p DemixParams, own *Owners) {
 	count := levelN[0]
 	h.Parts, h.Ambiguity = size, count
 	h.Evidence = EvidenceLinked
-	if other > 0 {
+	switch {
+	case h.oneWallet:
+		h.Evidence = EvidenceOneWallet
+	case other > 0:
 		h.Evidence = EvidencePartlyLinked
 	}
 	if h.Outcome != DemixCapped {

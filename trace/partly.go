@@ -21,11 +21,12 @@ import (
 // partlyLinkedSets returns the candidate sets of a deposit of value v
 // (transaction tn, window heights lo..hi; outputs above maxSum cannot be
 // payouts) of mixer label, as anchoredSets finds them among the anchors
-// and the window's other outputs. toOwner is the window's outputs back to
+// and the window's other outputs (window: windowOutputs, read once per
+// deposit; not to be modified). toOwner is the window's outputs back to
 // the owner, payouts or not: anchorsBack finds the anchors from them. It
 // also returns the anchors, levelN (anchoredSets, joint planning) and how
 // each anchor reached the owner (via).
-func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, budget *int) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int, via map[int64]anchorPath) {
+func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi, maxSum, v int64, p DemixParams, window func() ([]payoutOut, bool)) (sets [][]payoutOut, count, parts int, exhausted bool, anchors map[int64]bool, levelN []int, via map[int64]anchorPath) {
 	anchors = map[int64]bool{}
 	via = map[int64]anchorPath{}
 	var anch []payoutOut
@@ -47,10 +48,37 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 		return nil, 0, 0, false, anchors, nil, via
 	}
 	// The window's other outputs, by value.
-	var others []payoutOut
+	all, ok := window()
+	if !ok {
+		return nil, 0, 0, true, anchors, nil, via
+	}
+	others := make([]payoutOut, 0, len(all)) // (window's outputs are shared: not filtered in place)
+	for _, c := range all {
+		if !anchors[c.out] {
+			others = append(others, c)
+		}
+	}
+	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, t.payoutCheck(label, map[int64]bool{}))
+	return sets, count, parts, exhausted, anchors, levelN, via
+}
+
+// windowOutputs returns the outputs of value 1..maxSum of the
+// transactions after tn in window heights lo..hi (candidates by value: no
+// mixer-behaviour rules), each block's transactions charged to *budget;
+// false when the budget ran out.
+func (t *Tracer) windowOutputs(tn, lo, hi, maxSum int64, budget *int) ([]payoutOut, bool) {
+	// Room for about two outputs per transaction (the slice grows past
+	// that): windows hold thousands.
+	n := 0
+	for h := lo; h <= hi; h++ {
+		if b, err := t.g.BlockAt(h); err == nil {
+			n += int(b.TxCount)
+		}
+	}
+	outs := make([]payoutOut, 0, 2*min(n, *budget+1))
 	for h := lo; h <= hi; h++ {
 		if *budget <= 0 {
-			return nil, 0, 0, true, anchors, nil, via
+			return nil, false
 		}
 		b, err := t.g.BlockAt(h)
 		if err != nil {
@@ -63,14 +91,13 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 				continue
 			}
 			for o := tx.FirstOut; o < tx.FirstOut+tx.NOut; o++ {
-				if out := t.g.OutputAt(o); out.Value > 0 && out.Value <= maxSum && !anchors[o] {
-					others = append(others, payoutOut{out: o, value: out.Value, height: h, tx: n})
+				if out := t.g.OutputAt(o); out.Value > 0 && out.Value <= maxSum {
+					outs = append(outs, payoutOut{out: o, value: out.Value, height: h, tx: n})
 				}
 			}
 		}
 	}
-	sets, count, parts, exhausted, levelN = anchoredSets(anch, others, v, p, t.payoutCheck(label, map[int64]bool{}))
-	return sets, count, parts, exhausted, anchors, levelN, via
+	return outs, true
 }
 
 // anchorPath is how an anchor's coins reached the owner: through the
@@ -79,6 +106,11 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 type anchorPath struct {
 	owner int64
 	txs   []int64
+	// oneWallet: the anchor is a payout paid to wallet together with the
+	// other payouts of its set (one-wallet evidence); owner is the payout
+	// itself.
+	oneWallet bool
+	wallet    uint32
 }
 
 // anchorDepth is how many transactions an anchor's coins may take to

@@ -65,13 +65,14 @@ type Edge struct {
 	MatchedPayouts []string `json:"matched_payouts,omitempty"`
 	Ambiguity      int      `json:"ambiguity,omitempty"`
 	// Anchor (partly linked evidence) is how this payout's coins reached
-	// the owner.
+	// the owner, or (one-wallet evidence) which wallet received the set.
 	Anchor *DemixAnchor `json:"anchor,omitempty"`
 	// Evidence is what the demixed set shows beyond amount and timing:
 	// "linked" (its payouts went back to wallets the trace reached by
 	// chain links before the mixer), "partly-linked" (this payout did, the
-	// set's others did not and are not followed) or "amount" (amount and
-	// timing alone).
+	// set's others did not and are not followed), "one-wallet" (no payout
+	// did; the set is every payout one wallet received in the deposit's
+	// window) or "amount" (amount and timing alone).
 	Evidence string `json:"evidence,omitempty"`
 }
 

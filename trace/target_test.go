@@ -120,7 +120,8 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	}
 	var demixedSat, demixedRight int64
 	outcomes := map[string]int{}
-	jointHits := 0 // deposits matched jointly with their trace's others
+	evidences := map[string]int{} // matched deposits by evidence
+	jointHits := 0                // deposits matched jointly with their trace's others
 	var names []string
 	for c := range pays {
 		names = append(names, c)
@@ -146,6 +147,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		}
 		for _, h := range res.Demixes {
 			outcomes[h.Outcome]++
+			if h.Outcome == trace.DemixMatched {
+				evidences[h.Evidence]++
+			}
 			if h.JointSets > 0 {
 				jointHits++
 			}
@@ -218,8 +222,8 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		len(names), scored, all.ransomSat, all.truthSat, all.foundSat, pct(all.foundSat, all.truthSat), 100*worst, 100*worstAccounted,
 		pct(all.wrongSat, all.tracedSat), 100*worstWrong, all.mixerSat, all.unlabelledSat)
 	if demix == trace.DemixOn {
-		t.Logf("demix: mixer deposits reached by outcome %v (%d matched jointly); %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
-			outcomes, jointHits, demixedSat, pct(demixedRight, demixedSat))
+		t.Logf("demix: mixer deposits reached by outcome %v (%d matched jointly; matched by evidence %v); %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
+			outcomes, jointHits, evidences, demixedSat, pct(demixedRight, demixedSat))
 		// Measured floors (docs/HEURISTICS.md "Target" and "Demixing"):
 		// with linked evidence (the default when demixing is on) no value
 		// goes to a wrong exchange; amount and timing alone send some
@@ -231,13 +235,18 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		if (evidence == "" || evidence == familyNamed) && jointHits == 0 {
 			t.Errorf("no deposit was matched jointly with its trace's others")
 		}
-		type floor struct{ found, wrongAll, wrongWorst, right float64 }
+		if evidence == "" && evidences[trace.EvidenceOneWallet] == 0 {
+			t.Errorf("no deposit was matched on one-wallet evidence")
+		}
+		// found, worst campaign found, wrong all, wrong worst campaign,
+		// moved value into true payouts
+		type floor struct{ found, worst, wrongAll, wrongWorst, right float64 }
 		fl := map[string]floor{
-			"":                        {94.5, 0.5, 1, 85}, // partly linked, joint: measured 95.2 %, 0.00 %, 0.00 %, 89.4 %
-			trace.EvidenceLinked:      {91, 0.5, 1, 60},   // measured 91.8 %, 0.00 %, 0.00 %, 63.0 %
-			trace.EvidenceLinkedFirst: {92.5, 0.5, 1, 63}, // measured 93.3 %, 0.09 %, 0.65 %, 67.7 %
-			trace.EvidenceAmount:      {86.5, 1, 6, 65},   // measured 87.7 %, 0.81 %, 5.39 %, 73.6 %
-			familyNamed:               {96.5, 0.5, 1, 85}, // measured 97.4 %, 0.00 %, 0.00 %, 91.1 %
+			"":                        {96.5, 70, 0.5, 1, 85}, // partly linked, joint, one-wallet: measured 97.4 %, 70.9 %, 0.00 %, 0.00 %, 91.1 %
+			trace.EvidenceLinked:      {91, 0, 0.5, 1, 60},    // measured 91.8 %, 0 %, 0.00 %, 0.00 %, 63.0 %
+			trace.EvidenceLinkedFirst: {92.5, 0, 0.5, 1, 63},  // measured 93.3 %, 0 %, 0.09 %, 0.65 %, 67.7 %
+			trace.EvidenceAmount:      {86.5, 0, 1, 6, 65},    // measured 87.7 %, 0 %, 0.81 %, 5.39 %, 73.6 %
+			familyNamed:               {96.5, 70, 0.5, 1, 85}, // measured 97.4 %, 70.9 %, 0.00 %, 0.00 %, 91.1 %
 		}[evidence]
 		if os.Getenv("RANSOMTRAIL_STRICT_TARGETS") != "" {
 			if worst < 0.95 {
@@ -249,6 +258,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		} else {
 			if f := pct(all.foundSat, all.truthSat); f < fl.found {
 				t.Errorf("demix %q: all campaigns %.1f%% found at the right exchange, floor %.1f%%", evidence, f, fl.found)
+			}
+			if 100*worst < fl.worst {
+				t.Errorf("demix %q: worst campaign %.1f%% found at the right exchange, floor %.0f%%", evidence, 100*worst, fl.worst)
 			}
 			if f := pct(all.wrongSat, all.tracedSat); f > fl.wrongAll {
 				t.Errorf("demix %q: all campaigns %.2f%% of traced value at a wrong exchange, ceiling %.1f%%", evidence, f, fl.wrongAll)

@@ -439,19 +439,25 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 		fmt.Fprintf(out, "   With --demix: none of its %d mixer deposit(s) has a set of payouts that goes back to wallets the trace reached; the taint stays at the mixer.\n", len(best.on.Demixes))
 		return nil
 	}
-	partly, joint := 0, 0
+	partly, joint, oneWallet := 0, 0, 0
 	for _, h := range best.on.Demixes {
 		if h.Outcome == trace.DemixMatched && h.Evidence == trace.EvidencePartlyLinked {
 			partly++
+		}
+		if h.Outcome == trace.DemixMatched && h.Evidence == trace.EvidenceOneWallet {
+			oneWallet++
 		}
 		if h.JointSets > 0 {
 			joint++
 		}
 	}
 	fmt.Fprintf(out, "   With --demix (linked evidence): %d of %d deposit(s) matched to payouts whose coins go back to wallets\n   (or exchange accounts) the trace reached by chain links",
-		matched, len(best.on.Demixes))
+		matched-oneWallet, len(best.on.Demixes))
 	if partly > 0 {
 		fmt.Fprintf(out, "\n   (%d of them partly: only their payouts back to those wallets are followed)", partly)
+	}
+	if oneWallet > 0 {
+		fmt.Fprintf(out, "\n   and %d to every payout one wallet received in the window (no link back: one-wallet evidence)", oneWallet)
 	}
 	if joint > 0 {
 		fmt.Fprintf(out, "\n   (%d deposit(s) matched together: no payout pays two of them)", joint)

@@ -38,7 +38,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
 	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
 	amb := fs.Int("demix-max-ambiguity", trace.DefaultDemixMaxAmbiguity, "demixing: most equally good candidate payout sets followed on amount and timing alone (1..100); more and the trace stops at the mixer")
-	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (sets of payouts whose coins reach the wallets or exchange accounts the trace reached before the mixer within three transactions, else such payouts and one other, only those payouts followed; the trace's deposits matched together), linked (every payout paid to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
+	evidence := fs.String("demix-evidence", trace.DefaultDemixEvidence, "demixing: what a payout set must show: partly-linked (sets of payouts whose coins reach the wallets or exchange accounts the trace reached before the mixer within three transactions, else such payouts and one other, only those payouts followed; the trace's deposits matched together; failing both, every payout one wallet received in the window when it fits and no other deposit does), linked (every payout paid to wallets the trace reached before the mixer), linked-first (linked sets, else amount and timing alone) or amount (amount and timing alone)")
 	linkedAmb := fs.Int("demix-max-linked-ambiguity", trace.DefaultDemixMaxLinkedAmbiguity, "demixing: most equally good linked payout sets followed (1..100)")
 	linkMax := fs.Int("demix-link-max-cluster", trace.DefaultDemixLinkMaxCluster, "demixing: largest cluster (addresses) that counts as the owner's wallet for linked evidence")
 	var owners []string
@@ -163,6 +163,8 @@ func printDemixes(w io.Writer, r *trace.Result) {
 				fmt.Fprint(w, ", every payout back to the owner's wallets")
 			case trace.EvidencePartlyLinked:
 				fmt.Fprint(w, ", some payouts back to the owner's wallets (only those followed)")
+			case trace.EvidenceOneWallet:
+				fmt.Fprint(w, ", no payout back to the owner: each set is every payout one wallet received in the window")
 			case trace.EvidenceAmount:
 				fmt.Fprint(w, ", amount and timing alone")
 			}
@@ -187,6 +189,10 @@ func printAnchors(w io.Writer, h trace.DemixHit) {
 			}
 			shown++
 			a := po.Anchor
+			if a.Reason == trace.AnchorOneWallet && a.OwnerCluster != nil {
+				fmt.Fprintf(w, "      payout %s (%s BTC tainted) paid to wallet cluster %d with the set's other payouts\n", po.Outpoint, btc(po.TaintedSat), *a.OwnerCluster)
+				continue
+			}
 			why := map[string]string{"account": "an exchange deposit address the trace reached", "label": "tagged " + a.Label}[a.Reason]
 			if a.Reason == "cluster" && a.OwnerCluster != nil {
 				why = fmt.Sprintf("cluster %d the trace reached", *a.OwnerCluster)

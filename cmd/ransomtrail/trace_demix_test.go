@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -24,7 +25,9 @@ type demixOut struct {
 		Evidence   string  `json:"evidence"`
 		TaintedSat int64   `json:"tainted_sat"`
 		Anchor     *struct {
-			OwnerAddress string `json:"owner_address"`
+			OwnerAddress string  `json:"owner_address"`
+			Reason       string  `json:"reason"`
+			OwnerCluster *uint32 `json:"owner_cluster_id"`
 		} `json:"anchor"`
 	} `json:"edges"`
 }
@@ -95,12 +98,12 @@ func TestTraceCommandDemix(t *testing.T) {
 		t.Fatalf("--demix: demix %v, %d mixer deposits reported", on.Demix, len(on.Demixes))
 	}
 	for _, e := range on.Edges {
-		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "partly-linked")) {
+		if e.Via == "demix" && (e.Deposit == "" || e.Confidence <= 0 || (e.Evidence != "linked" && e.Evidence != "partly-linked" && e.Evidence != "one-wallet")) {
 			t.Fatalf("demix edge without its deposit, confidence or evidence: %+v", e)
 		}
 	}
 	// Every followed payout says why it is the owner's, in JSON and text.
-	dop := demixedPayment(t, w)
+	dop := demixedPayment(t, w, false)
 	args := []string{"trace", "--outpoint", dop, "--hops", "6", "--min-sat", "100000", "--max-nodes", "400", "--demix", "--data", w.Data}
 	out, stderr, err = cli(append(args, "--json")...)
 	if err != nil {
@@ -115,7 +118,7 @@ func TestTraceCommandDemix(t *testing.T) {
 		if e.Via == "demix" && e.Anchor == nil {
 			t.Fatalf("demix edge without its anchor: %+v", e)
 		}
-		if e.Via == "demix" && e.TaintedSat > 0 {
+		if e.Via == "demix" && e.TaintedSat > 0 && e.Anchor.Reason != "one-wallet" {
 			anchored = e.Anchor.OwnerAddress
 		}
 	}
@@ -125,6 +128,44 @@ func TestTraceCommandDemix(t *testing.T) {
 	}
 	if anchored == "" || !strings.Contains(text, "reaches the owner's "+anchored) {
 		t.Errorf("--demix text does not explain the anchor (owner %q):\n%s", anchored, text)
+	}
+	// One-wallet evidence: the followed payouts name their wallet, in
+	// JSON and text.
+	wallet := ""
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		args := []string{"trace", "--outpoint", p["txid"] + ":" + p["vout"], "--hops", "12", "--demix", "--data", w.Data}
+		out, stderr, err := cli(append(args, "--json")...)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+		var r demixOut
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range r.Edges {
+			if e.Via != "demix" || e.Evidence != "one-wallet" {
+				continue
+			}
+			if e.Anchor == nil || e.Anchor.Reason != "one-wallet" || e.Anchor.OwnerCluster == nil {
+				t.Fatalf("one-wallet edge without its wallet: %+v", e)
+			}
+			if e.TaintedSat > 0 {
+				wallet = fmt.Sprintf("paid to wallet cluster %d with the set's other payouts", *e.Anchor.OwnerCluster)
+			}
+		}
+		if wallet != "" {
+			text, stderr, err := cli(args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if !strings.Contains(text, wallet) || !strings.Contains(text, "every payout one wallet received") {
+				t.Errorf("--demix text does not name the wallet (%q):\n%s", wallet, text)
+			}
+			break
+		}
+	}
+	if wallet == "" {
+		t.Error("no ransom payment's trace followed a one-wallet set in this world")
 	}
 	// Amount and timing alone: every demixed edge says so.
 	var amount demixOut

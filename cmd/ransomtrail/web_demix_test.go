@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -11,7 +12,7 @@ import (
 
 // demixedPayment returns a ransom payment whose 6-hop forward trace with
 // demixing on (default parameters) draws at least one demixed edge.
-func demixedPayment(t *testing.T, w *simworld.World) string {
+func demixedPayment(t *testing.T, w *simworld.World, oneWallet bool) string {
 	t.Helper()
 	for _, p := range truthRows(t, w, "ransom_payments.csv") {
 		op := p["txid"] + ":" + p["vout"]
@@ -24,12 +25,12 @@ func demixedPayment(t *testing.T, w *simworld.World) string {
 			t.Fatal(err)
 		}
 		for _, e := range r.Edges {
-			if e.Via == "demix" {
+			if e.Via == "demix" && e.TaintedSat > 0 && e.Anchor != nil && (e.Anchor.Reason == "one-wallet") == oneWallet {
 				return op
 			}
 		}
 	}
-	t.Skip("no ransom payment of this world is demixed within 6 hops")
+	t.Fatalf("no ransom payment of this world is demixed within 6 hops (one-wallet evidence: %v)", oneWallet)
 	return ""
 }
 
@@ -38,7 +39,8 @@ func demixedPayment(t *testing.T, w *simworld.World) string {
 // inferred, with the confidence, the deposit and the candidates.
 func TestWebUIGraphDemix(t *testing.T) {
 	w := simworld.Get(t, traceWorld)
-	op := demixedPayment(t, w)
+	op := demixedPayment(t, w, false)
+	owOp := demixedPayment(t, w, true)
 	s := startUI(t, w.Data, "--dev")
 	s.do("open graph", chromedp.Navigate(s.base+"/graph?inv=demix"))
 	s.wait("graph page", `window.rt && rt.cy && document.querySelector("#gtrace input[name=demix]") !== null`)
@@ -80,6 +82,20 @@ func TestWebUIGraphDemix(t *testing.T) {
 		}
 	} else if ev != "amount" {
 		t.Errorf("demixed edge with evidence %q has no anchor", ev)
+	}
+	// One-wallet evidence: the detail names the wallet instead of the owner.
+	s.do("trace a one-wallet payment",
+		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=start]`), owOp),
+		chromedp.Click(chromedp.CSS(`#gtracebtn`)))
+	s.wait("one-wallet edge", `rt.cy.edges("[demix = 1]").filter((e) => e.data("evidence") === "one-wallet").length > 0 && !document.querySelector("#gstatus .loading")`)
+	s.do("open one-wallet edge", chromedp.Evaluate[chromedp.Void](`rt.cy.edges("[demix = 1]").filter((e) => e.data("evidence") === "one-wallet")[0].emit("tap"); 0`))
+	s.wait("one-wallet detail", `document.querySelector("#gsel").innerText.includes("Why followed")`)
+	text = eval[string](s, `document.querySelector("#gsel").innerText`)
+	wallet := eval[int](s, `rt.cy.edges("[demix = 1]").filter((e) => e.data("evidence") === "one-wallet")[0].data("anchor").owner_cluster_id`)
+	for _, want := range []string{"every payout one wallet (cluster) received", "which received every other payout of the set", fmt.Sprint(wallet)} {
+		if !strings.Contains(text, want) {
+			t.Errorf("one-wallet edge detail lacks %q:\n%s", want, text)
+		}
 	}
 	// A named owner goes with the request and is echoed in the summary.
 	s.do("trace with an owner named",

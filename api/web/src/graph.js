@@ -6,6 +6,9 @@ import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, er
 const INV_PREFIX = "rt.inv.";
 // anchorText says how a demixed payout's coins reached the owner.
 function anchorText(a) {
+  if (a.reason === "one-wallet") {
+    return `no payout of the deposit reached the owner; this one was paid to wallet ${link.cluster(a.owner_cluster_id)}, which received every other payout of the set too, and no other of the mixer's payouts in the deposit's window`;
+  }
   const why = { account: "an exchange deposit address the trace reached (the owner's account there)", cluster: `${link.cluster(a.owner_cluster_id)}, which the trace reached by chain links`, label: `a cluster tagged ${esc(a.label || "")}` }[a.reason] || esc(a.reason);
   const n = (a.via_txids || []).length;
   const via = n === 0 ? "paid directly" : `reaches it after ${n} transaction${n === 1 ? "" : "s"}: ${a.via_txids.map((t) => link.tx(t, short(t, 8, 8))).join(" → ")}`;
@@ -16,6 +19,7 @@ function anchorText(a) {
 const demixEvidence = {
   linked: "every payout of the set goes back to wallets (or exchange accounts) the trace reached before the mixer, within three transactions",
   "partly-linked": "some payouts of the set go back to wallets the trace reached before the mixer; only those carry taint, the others only make the amount fit",
+  "one-wallet": "no payout goes back to the owner; the set is every payout one wallet (cluster) received in the deposit's window, and no other deposit to the mixer fits it",
   amount: "amount and timing alone",
 };
 const CAT_COLOR = {
@@ -414,7 +418,7 @@ function showEdge(e) {
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <p class="muted">Not a chain link: a custodial mixer deposit matched to this payout by amount and timing.</p>
     <dl class="facts"><dt>Evidence</dt><dd>${esc(demixEvidence[d.evidence] || "amount and timing alone")}</dd>
-${d.anchor ? `<dt>Why the owner's</dt><dd>${anchorText(d.anchor)}</dd>` : ""}
+${d.anchor ? `<dt>${d.anchor.reason === "one-wallet" ? "Why followed" : "Why the owner's"}</dt><dd>${anchorText(d.anchor)}</dd>` : ""}
     <dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
     <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
     <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
