@@ -146,6 +146,7 @@ type depositScan struct {
 	work       []addrWork
 	idx, sidx  []int
 	keys, vals []int64
+	shapes     []index.Tx
 	// shared, when set, is the memo of receipts the scanners of a build
 	// (or a Live clusterer, across its Advances) share.
 	shared *receiptMemo
@@ -154,14 +155,15 @@ type depositScan struct {
 	ring *payRing
 }
 
-// receiptMemo remembers what the deposit rule read of spent receipts:
-// the paying transaction, its payer, the spending transaction and whether
-// that was a sweep — all fixed once the output is spent (a reorg drops
-// the memo with the state). An address swept again walks its earlier
-// receipts from the memo instead of two binary searches each. Shared by
-// the workers (the entries are pure functions of the index: which worker
-// fills one first does not change the result); each shard emptied at its
-// share of maxDepositMemo entries.
+// receiptMemo remembers, per deposit address, what the deposit rule
+// concluded from its receipts at its last sweep (addrState): a later
+// sweep continues from there instead of walking every earlier receipt
+// again (a reorg drops the memo with the state). Shared by the workers
+// (the entries are pure functions of the index: which worker fills one
+// first does not change the result); each shard emptied at its share of
+// maxDepositMemo entries. (It also remembered each spent receipt once;
+// a build's sweeps found 0.1 % of their receipts there, since the
+// address states already skip them, so that part is gone.)
 type receiptMemo struct {
 	// shards by key: the workers look entries up for every receipt, and
 	// one lock for all of them made the lookups wait on each other's
@@ -170,13 +172,12 @@ type receiptMemo struct {
 }
 
 // memoShards is the receipt memo's shards; each holds at most
-// maxDepositMemo/memoShards entries of each kind.
+// maxDepositMemo/memoShards entries.
 const memoShards = 64
 
 type memoShard struct {
 	mu    sync.RWMutex
-	recs  map[int64]memoReceipt
-	addrs map[int64]*addrState
+	addrs map[int64]addrState
 	_     [64]byte // keep neighbouring shards' locks on separate cache lines
 }
 
@@ -200,10 +201,7 @@ func (m *receiptMemo) addr(d int64) (addrState, bool) {
 	sh.mu.RLock()
 	st, ok := sh.addrs[d]
 	sh.mu.RUnlock()
-	if !ok {
-		return addrState{}, false
-	}
-	return *st, true
+	return st, ok
 }
 
 // putAddr keeps st unless a state of a later sweep is there.
@@ -211,38 +209,15 @@ func (m *receiptMemo) putAddr(d int64, st addrState) {
 	sh := m.shard(d)
 	sh.mu.Lock()
 	if sh.addrs == nil || len(sh.addrs) >= maxDepositMemo/memoShards {
-		sh.addrs = map[int64]*addrState{}
+		sh.addrs = map[int64]addrState{}
 	}
 	if cur, ok := sh.addrs[d]; !ok || cur.n < st.n {
-		sh.addrs[d] = &st
+		sh.addrs[d] = st
 	}
 	sh.mu.Unlock()
-}
-
-type memoReceipt struct {
-	tx, payer, spender int64
-	bad                bool
 }
 
 func newReceiptMemo() *receiptMemo { return &receiptMemo{} }
-
-func (m *receiptMemo) get(out int64) (memoReceipt, bool) {
-	sh := m.shard(out)
-	sh.mu.RLock()
-	r, ok := sh.recs[out]
-	sh.mu.RUnlock()
-	return r, ok
-}
-
-func (m *receiptMemo) put(out int64, r memoReceipt) {
-	sh := m.shard(out)
-	sh.mu.Lock()
-	if sh.recs == nil || len(sh.recs) >= maxDepositMemo/memoShards {
-		sh.recs = map[int64]memoReceipt{}
-	}
-	sh.recs[out] = r
-	sh.mu.Unlock()
-}
 
 // isSweep reports whether transaction n has the shape of a deposit sweep:
 // not a coinbase, at most MaxSweepOutputs outputs, at least MinSweepInputs
@@ -320,27 +295,22 @@ func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
 	return -1
 }
 
-// payers sets the payer memo of the paying transactions of recs[idx] (but
-// those from the ring) that it lacks, reading them in stages over all of them (shapes, then first
-// inputs, then their addresses) so that the cache misses of different
-// transactions overlap.
+// payers sets the raw payer of the receipts recs[idx] (but those from
+// the ring), reading their paying transactions in stages over all of
+// them (shapes, then first inputs, then their addresses) so that the
+// cache misses of different transactions overlap. (No memo: a paying
+// transaction rarely pays two receipts, and a map lookup costs about
+// what the two reads do.)
 func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositScan) error {
-	if sc.payer == nil {
-		sc.payer = map[int64]int64{}
-	}
-	need := sc.keys[:0]
+	need := sc.sidx[:0] // the receipts to read
 	for _, i := range idx {
-		if recs[i].ringed {
-			continue
-		}
-		if _, ok := sc.payer[recs[i].tx]; !ok {
-			need = append(need, recs[i].tx)
-			sc.payer[recs[i].tx] = -1 // each transaction once
+		if !recs[i].ringed {
+			need = append(need, i)
 		}
 	}
-	shapes := make([]index.Tx, len(need))
-	for k, n := range need {
-		t, err := txShape(ix, n)
+	shapes := slices.Grow(sc.shapes[:0], len(need))[:len(need)]
+	for k, i := range need {
+		t, err := txShape(ix, recs[i].tx)
 		if err != nil {
 			return err
 		}
@@ -354,16 +324,16 @@ func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositS
 			first[k] = spentAddr(ix, t.FirstIn)
 		}
 	}
-	for k, n := range need {
+	for k, i := range need {
 		t := &shapes[k]
 		p := first[k]
 		if p < 0 && t.NIn > 1 && !t.Coinbase && t.NOut <= int64(r.MaxPaymentOutputs) {
 			// The first input has no address: on to the next ones.
 			p = r.payerFrom(ix, t, t.FirstIn+1)
 		}
-		sc.payer[n] = p
+		recs[i].rawPayer = p
 	}
-	sc.keys, sc.vals = need, first
+	sc.sidx, sc.shapes, sc.vals = need, shapes, first
 	return nil
 }
 
@@ -408,12 +378,10 @@ type receipt struct {
 	// settled: spent before or by the sweep (what the rule reads of it
 	// no longer changes).
 	settled bool
-	// fresh: read by this sweep (not from the receipt memo); spender is
-	// then its spending transaction when spent before the sweep (-1
-	// otherwise), and rawPayer the paying transaction's payer whatever
-	// the deposit address (ringed: both tx and rawPayer from the ring).
-	fresh, ringed     bool
-	spender, rawPayer int64
+	// rawPayer is the paying transaction's payer whatever the deposit
+	// address (ringed: both tx and rawPayer from the ring).
+	ringed   bool
+	rawPayer int64
 }
 
 // addrWork is one swept address's part of a sweep's decision: its swept
@@ -654,13 +622,10 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 		d, coins, bad, anchor := w.d, w.coins, w.bad, w.anchor
 		recs := recs[w.lo:w.hi]
 		for k := range recs {
-			if rc := &recs[k]; rc.fresh {
-				if rc.payer = rc.rawPayer; rc.payer == d {
-					rc.payer = -1
-				}
-				if rc.spender >= 0 && sc.shared != nil {
-					sc.shared.put(rc.out, memoReceipt{tx: rc.tx, payer: rc.payer, spender: rc.spender, bad: rc.bad})
-				}
+			if rc := &recs[k]; rc.rawPayer != d {
+				rc.payer = rc.rawPayer
+			} else {
+				rc.payer = -1
 			}
 		}
 		// Oldest first: the anchor is the earliest linkable payer, and a
@@ -707,22 +672,14 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 }
 
 // resolve reads what the deposit rule needs of the receipts recs of sweep
-// n (transaction t) that the receipt memo does not hold: the paying
-// transaction, the spending transaction when another one spent it (and
-// whether that was a sweep), and the paying transaction's payer (into
-// the payer memo). The reads of all receipts go together, stage by stage,
-// so that their cache misses overlap.
+// n (transaction t): the paying transaction, the spending transaction
+// when another one spent it (and whether that was a sweep), and the
+// paying transaction's payer (rawPayer). The reads of all receipts go
+// together, stage by stage, so that their cache misses overlap.
 func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, sc *depositScan) error {
 	idx := sc.idx[:0]
 	for i := range recs {
 		rc := &recs[i]
-		if sc.shared != nil {
-			if m, ok := sc.shared.get(rc.out); ok && m.spender < n {
-				rc.tx, rc.payer, rc.bad, rc.settled = m.tx, m.payer, m.bad, true
-				continue
-			}
-		}
-		rc.fresh, rc.spender = true, -1
 		if tx, p, ok := sc.ring.get(rc.out); ok {
 			rc.tx, rc.rawPayer, rc.ringed = tx, p, true
 		}
@@ -767,21 +724,13 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 			if err != nil {
 				return err
 			}
-			rc.bad, rc.spender, rc.settled = !sw, s, true
+			rc.bad, rc.settled = !sw, true
 		} else if s == n {
 			rc.settled = true // swept now: never bad
 		}
 	}
 	sc.sidx, sc.keys, sc.vals = sidx, keys, vals
-	if err := r.payers(ix, recs, idx, sc); err != nil {
-		return err
-	}
-	for _, i := range idx {
-		if rc := &recs[i]; !rc.ringed {
-			rc.rawPayer = sc.payer[rc.tx]
-		}
-	}
-	return nil
+	return r.payers(ix, recs, idx, sc)
 }
 
 // Service categories of BuildOptions.Services as bits of a cluster's mask.
