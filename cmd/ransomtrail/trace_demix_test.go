@@ -134,14 +134,7 @@ func TestTraceCommandDemix(t *testing.T) {
 	wallet := ""
 	for _, p := range truthRows(t, w, "ransom_payments.csv") {
 		args := []string{"trace", "--outpoint", p["txid"] + ":" + p["vout"], "--hops", "12", "--demix", "--data", w.Data}
-		out, stderr, err := cli(append(args, "--json")...)
-		if err != nil {
-			t.Fatalf("%v\n%s", err, stderr)
-		}
-		var r demixOut
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatal(err)
-		}
+		r := traceJSON(t, args...)
 		for _, e := range r.Edges {
 			if e.Via != "demix" || e.Evidence != "one-wallet" {
 				continue

@@ -16,14 +16,7 @@ func demixedPayment(t *testing.T, w *simworld.World, oneWallet bool) string {
 	t.Helper()
 	for _, p := range truthRows(t, w, "ransom_payments.csv") {
 		op := p["txid"] + ":" + p["vout"]
-		out, stderr, err := cli("trace", "--outpoint", op, "--hops", "6", "--min-sat", "100000", "--max-nodes", "400", "--demix", "--data", w.Data, "--json")
-		if err != nil {
-			t.Fatalf("%v\n%s", err, stderr)
-		}
-		var r demixOut
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatal(err)
-		}
+		r := traceJSON(t, "trace", "--outpoint", op, "--hops", "6", "--min-sat", "100000", "--max-nodes", "400", "--demix", "--data", w.Data)
 		for _, e := range r.Edges {
 			if e.Via == "demix" && e.TaintedSat > 0 && e.Anchor != nil && (e.Anchor.Reason == "one-wallet") == oneWallet {
 				return op
@@ -32,6 +25,20 @@ func demixedPayment(t *testing.T, w *simworld.World, oneWallet bool) string {
 	}
 	t.Fatalf("no ransom payment of this world is demixed within 6 hops (one-wallet evidence: %v)", oneWallet)
 	return ""
+}
+
+// traceJSON runs a trace command with --json and decodes its result.
+func traceJSON(t *testing.T, args ...string) demixOut {
+	t.Helper()
+	out, stderr, err := cli(append(args, "--json")...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var r demixOut
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 // TestWebUIGraphDemix: the graph page's trace form passes "demix mixers"
