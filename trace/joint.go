@@ -221,6 +221,10 @@ func (t *Tracer) alone(h *DemixHit, p DemixParams, own *Owners) {
 	}
 	listed := max(p.MaxAmbiguity+1, p.MaxLinkedAmbiguity+1, 10)
 	count := levelN[0]
+	if h.oneWallet {
+		// every fitting wallet is a candidate, whatever its payouts
+		j, count = len(sets), len(sets)
+	}
 	h.Parts, h.Ambiguity = size, count
 	h.Evidence = EvidenceLinked
 	switch {
