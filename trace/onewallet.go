@@ -1,7 +1,6 @@
 package trace
 
 import (
-	"cmp"
 	"slices"
 	"sort"
 	"time"
@@ -55,14 +54,16 @@ func (t *Tracer) oneWalletSets(label string, dep, v int64, p DemixParams, window
 	if !ok {
 		return nil, 0, 0, true, nil, nil, nil
 	}
-	// The window's outputs by the wallet that received them (a sort, not
-	// a map of lists: windows hold thousands of outputs).
+	// The window's outputs by the wallet that received them (a sort of
+	// integer keys, not a map of lists: windows hold thousands of
+	// outputs).
 	type walletOut struct {
 		w  uint32
 		cl *attrib.Cluster
 		c  payoutOut
 	}
 	byWallet := make([]walletOut, 0, len(outs))
+	keys := make([]uint64, 0, len(outs)) // wallet<<32 | index in byWallet: sorted, they group the wallets
 	for _, c := range outs {
 		id := t.g.OutputAt(c.out).AddrID
 		if id < 0 {
@@ -72,9 +73,10 @@ func (t *Tracer) oneWalletSets(label string, dep, v int64, p DemixParams, window
 		if cl.ServiceCategory() != "" {
 			continue // a service's addresses receive every customer's coins
 		}
+		keys = append(keys, uint64(w)<<32|uint64(len(byWallet)))
 		byWallet = append(byWallet, walletOut{w: w, cl: cl, c: c})
 	}
-	slices.SortFunc(byWallet, func(a, b walletOut) int { return cmp.Or(cmp.Compare(a.w, b.w), cmp.Compare(a.c.out, b.c.out)) })
+	slices.Sort(keys)
 	isPayout := t.payoutCheck(label, map[int64]bool{})
 	anchors = map[int64]bool{}
 	via = map[int64]anchorPath{}
@@ -83,17 +85,19 @@ func (t *Tracer) oneWalletSets(label string, dep, v int64, p DemixParams, window
 	fLo := int64(float64(v)*(1-p.FeeMax)) - int64(p.MaxParts)*p.SlackSat
 	fHi := int64(float64(v)*(1-p.FeeMin)) + int64(p.MaxParts)*p.SlackSat
 	var ws []payoutOut
-	for i := 0; i < len(byWallet); {
+	for i := 0; i < len(keys); {
 		j := i + 1
-		for j < len(byWallet) && byWallet[j].w == byWallet[i].w {
+		for j < len(keys) && keys[j]>>32 == keys[i]>>32 {
 			j++
 		}
-		w, cl := byWallet[i].w, byWallet[i].cl
+		first := &byWallet[uint32(keys[i])]
+		w, cl := first.w, first.cl
 		ws = ws[:0]
 		var rest int64 // what the outputs not yet asked about could add
-		for _, x := range byWallet[i:j] {
-			ws = append(ws, x.c)
-			rest += x.c.value
+		for _, k := range keys[i:j] {
+			c := byWallet[uint32(k)].c
+			ws = append(ws, c)
+			rest += c.value
 		}
 		i = j
 		if len(ws) < oneWalletMinPayouts || rest < fLo || t.clusterSize(w, cl) > p.LinkMaxCluster {
