@@ -722,7 +722,6 @@ func Build(ctx context.Context, ix BuildIndex, data string, opts BuildOptions) (
 	defer as.close()
 	b.sink = as
 	b.links, b.refused = m.Links, m.Refused
-	b.uf.Grow(int(st.Addresses)) // (done above; the heads are at that size too)
 	b.setLabels(opts.Labels)
 	b.dep = newDepositGate(&opts.Policy, opts.Services, b.uf, opts.GuardSize)
 	res.FromTx, res.ToTx = m.Txs, st.Txs

@@ -144,7 +144,7 @@ type depositScan struct {
 	// Buffers of pairs' phases: the swept addresses' work, and the
 	// receipts resolved together with their search keys and results.
 	work       []addrWork
-	idx, sidx  []int
+	sidx       []int
 	keys, vals []int64
 	shapes     []index.Tx
 	// shared, when set, is the memo of receipts the scanners of a build
@@ -295,15 +295,15 @@ func (r *DepositRule) payerFrom(ix TxIndex, t *index.Tx, i int64) int64 {
 	return -1
 }
 
-// payers sets the raw payer of the receipts recs[idx] (but those from
-// the ring), reading their paying transactions in stages over all of
+// payers sets the raw payer of the receipts recs (but those from the
+// ring), reading their paying transactions in stages over all of
 // them (shapes, then first inputs, then their addresses) so that the
 // cache misses of different transactions overlap. (No memo: a paying
 // transaction rarely pays two receipts, and a map lookup costs about
 // what the two reads do.)
-func (r *DepositRule) payers(ix TxIndex, recs []receipt, idx []int, sc *depositScan) error {
+func (r *DepositRule) payers(ix TxIndex, recs []receipt, sc *depositScan) error {
 	need := sc.sidx[:0] // the receipts to read
-	for _, i := range idx {
+	for i := range recs {
 		if !recs[i].ringed {
 			need = append(need, i)
 		}
@@ -677,23 +677,20 @@ func (r *DepositRule) pairs(ix TxIndex, t *index.Tx, n int64, out []Pair, sc *de
 // paying transaction's payer (rawPayer). The reads of all receipts go
 // together, stage by stage, so that their cache misses overlap.
 func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, sc *depositScan) error {
-	idx := sc.idx[:0]
+	if len(recs) == 0 {
+		return nil
+	}
 	for i := range recs {
 		rc := &recs[i]
 		if tx, p, ok := sc.ring.get(rc.out); ok {
 			rc.tx, rc.rawPayer, rc.ringed = tx, p, true
 		}
-		idx = append(idx, i)
-	}
-	sc.idx = idx
-	if len(idx) == 0 {
-		return nil
 	}
 	// The paying transactions the ring does not hold.
-	keys := slices.Grow(sc.keys[:0], len(idx))[:0]
-	vals := slices.Grow(sc.vals[:0], len(idx))[:len(idx)]
+	keys := slices.Grow(sc.keys[:0], len(recs))[:0]
+	vals := slices.Grow(sc.vals[:0], len(recs))[:len(recs)]
 	sidx := sc.sidx[:0]
-	for _, i := range idx {
+	for i := range recs {
 		if !recs[i].ringed {
 			keys = append(keys, recs[i].out)
 			sidx = append(sidx, i)
@@ -707,7 +704,7 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 	// n's own inputs.
 	sidx = sidx[:0]
 	keys = keys[:0]
-	for _, i := range idx {
+	for i := range recs {
 		rc := &recs[i]
 		if sb := spentBy(ix, rc.out); sb >= t.FirstIn && sb < t.FirstIn+t.NIn {
 			rc.settled = true
@@ -730,7 +727,7 @@ func (r *DepositRule) resolve(ix TxIndex, t *index.Tx, n int64, recs []receipt, 
 		}
 	}
 	sc.sidx, sc.keys, sc.vals = sidx, keys, vals
-	return r.payers(ix, recs, idx, sc)
+	return r.payers(ix, recs, sc)
 }
 
 // Service categories of BuildOptions.Services as bits of a cluster's mask.

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -142,11 +141,7 @@ func copyHeads(stored string, f *os.File, m *Manifest) error {
 // mapping's dirty pages with it) and releases the mapping; the caller
 // renames the file in.
 func (h *headMap) commit(gen uint64) error {
-	var hdr [fileHeader]byte
-	copy(hdr[:], magicHead[:])
-	binary.LittleEndian.PutUint32(hdr[4:], FormatVersion)
-	binary.LittleEndian.PutUint64(hdr[8:], gen)
-	if _, err := h.f.WriteAt(hdr[:], 0); err != nil {
+	if err := writeHeader(io.NewOffsetWriter(h.f, 0), magicHead, gen); err != nil {
 		return err
 	}
 	if err := h.f.Sync(); err != nil {

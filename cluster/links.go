@@ -270,11 +270,17 @@ func (p BuildPolicy) Pairs(tx *Tx, n int64, out []Pair) ([]Pair, error) {
 // coinbase, not a CoinJoin): each other input address to anchor, the
 // first input address, once.
 func multiInputPairs(tx *Tx, anchor, n int64, out []Pair) []Pair {
-	c := confCode(MultiInputConfidence)
 	for _, in := range tx.Inputs {
-		if in.AddrID >= 0 && in.AddrID != anchor && !seenBefore(in.AddrID, out, n) {
-			out = append(out, Pair{A: uint32(anchor), B: uint32(in.AddrID), Tx: n, Rule: 1, Confidence: c})
-		}
+		out = multiInputPair(in.AddrID, anchor, n, out)
+	}
+	return out
+}
+
+// multiInputPair appends the pair of input address id (-1: none) with
+// anchor for transaction n, unless it is the anchor or already there.
+func multiInputPair(id, anchor, n int64, out []Pair) []Pair {
+	if id >= 0 && id != anchor && !seenBefore(id, out, n) {
+		out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: 1, Confidence: confCode(MultiInputConfidence)})
 	}
 	return out
 }
@@ -292,11 +298,8 @@ func multiInputIDPairs(ids []int64, n int64, out []Pair) []Pair {
 	if anchor < 0 {
 		return out
 	}
-	c := confCode(MultiInputConfidence)
 	for _, id := range ids {
-		if id >= 0 && id != anchor && !seenBefore(id, out, n) {
-			out = append(out, Pair{A: uint32(anchor), B: uint32(id), Tx: n, Rule: 1, Confidence: c})
-		}
+		out = multiInputPair(id, anchor, n, out)
 	}
 	return out
 }
