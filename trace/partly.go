@@ -68,14 +68,15 @@ func (t *Tracer) partlyLinkedSets(label string, toOwner []payoutOut, tn, lo, hi,
 // false when the budget ran out.
 func (t *Tracer) windowOutputs(tn, lo, hi, maxSum int64, budget *int) ([]payoutOut, bool) {
 	// Room for about two outputs per transaction (the slice grows past
-	// that): windows hold thousands.
-	n := 0
-	for h := lo; h <= hi; h++ {
-		if b, err := t.g.BlockAt(h); err == nil {
-			n += int(b.TxCount)
+	// that): windows hold thousands. The window's transactions are those
+	// from lo's first to hi's last.
+	n := int64(0)
+	if lb, err := t.g.BlockAt(lo); err == nil && hi >= lo {
+		if hb, err := t.g.BlockAt(hi); err == nil {
+			n = hb.FirstTx + hb.TxCount - lb.FirstTx
 		}
 	}
-	outs := make([]payoutOut, 0, 2*min(n, *budget+1))
+	outs := make([]payoutOut, 0, 2*min(n, int64(max(*budget, 0))+1))
 	for h := lo; h <= hi; h++ {
 		if *budget <= 0 {
 			return nil, false
