@@ -328,12 +328,15 @@ type DemixHit struct {
 	// JointSets is, for a deposit matched jointly with the trace's other
 	// mixer deposits (no payout pays two), the candidate sets it had
 	// before: Ambiguity and Candidates are what the joint plan left.
-	JointSets int           `json:"joint_sets,omitempty"`
-	sets      [][]payoutOut // every candidate set (joint planning)
-	levelN    []int         // per set: the sets found of its size and its payouts that are not anchors
-	anchors   map[int64]bool
-	via       map[int64]anchorPath // how each anchor reached the owner
-	oneWallet bool                 // the sets rest on one-wallet evidence
+	JointSets int `json:"joint_sets,omitempty"`
+	// Explanation says in one sentence what the outcome rests on, or why
+	// the taint stayed at the mixer and what could still find payouts.
+	Explanation string        `json:"explanation"`
+	sets        [][]payoutOut // every candidate set (joint planning)
+	levelN      []int         // per set: the sets found of its size and its payouts that are not anchors
+	anchors     map[int64]bool
+	via         map[int64]anchorPath // how each anchor reached the owner
+	oneWallet   bool                 // the sets rest on one-wallet evidence
 }
 
 // ViaDemix marks an edge made by demixing.
@@ -1099,6 +1102,7 @@ func (t *Tracer) MatchDeposit(o int64, p DemixParams, own *Owners) (*DemixHit, e
 		own.addLabels(p.OwnerLabels)
 	}
 	h := t.matchDeposit(o, out, p, &budget, own)
+	h.explain(p)
 	return h, nil
 }
 
@@ -1500,6 +1504,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 			tn, vout := r.g.TxOfOutput(o)
 			h.Deposit = outpointString(r.g.Txid(tn), vout)
 			h.DepositAddress = r.outInfo(o, out).enc
+			h.explain(p)
 			r.res.Demixes = append(r.res.Demixes, *h)
 		}
 		return false
@@ -1514,6 +1519,7 @@ func (r *run) demixForward(o int64, out index.Output, taint int64, hop int) bool
 		return false
 	}
 	hit.TaintedSat, hit.Hop = taint, hop
+	hit.explain(p)
 	if hit.Outcome != DemixMatched {
 		r.res.Demixes = append(r.res.Demixes, *hit)
 		return false

@@ -2,8 +2,10 @@ package trace_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -120,8 +122,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	}
 	var demixedSat, demixedRight int64
 	outcomes := map[string]int{}
-	evidences := map[string]int{} // matched deposits by evidence
-	jointHits := 0                // deposits matched jointly with their trace's others
+	explained := map[string]string{} // an explanation of each outcome
+	evidences := map[string]int{}    // matched deposits by evidence
+	jointHits := 0                   // deposits matched jointly with their trace's others
 	var names []string
 	for c := range pays {
 		names = append(names, c)
@@ -147,6 +150,13 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		}
 		for _, h := range res.Demixes {
 			outcomes[h.Outcome]++
+			// Every deposit says what its outcome rests on.
+			if followed := strings.HasPrefix(h.Explanation, "followed: "); followed != (h.Outcome == trace.DemixMatched) {
+				t.Errorf("%s: deposit %s, outcome %s, explained %q", c, h.Deposit, h.Outcome, h.Explanation)
+			}
+			if explained[h.Outcome] == "" {
+				explained[h.Outcome] = h.Explanation
+			}
 			if h.Outcome == trace.DemixMatched {
 				evidences[h.Evidence]++
 			}
@@ -224,6 +234,9 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 	if demix == trace.DemixOn {
 		t.Logf("demix: mixer deposits reached by outcome %v (%d matched jointly; matched by evidence %v); %d sat moved into payouts, %.1f%% of it into payouts truth says were the deposit's",
 			outcomes, jointHits, evidences, demixedSat, pct(demixedRight, demixedSat))
+		for _, o := range slices.Sorted(maps.Keys(explained)) {
+			t.Logf("  %s, for example: %s", o, explained[o])
+		}
 		// Measured floors (docs/HEURISTICS.md "Target" and "Demixing"):
 		// with linked evidence (the default when demixing is on) no value
 		// goes to a wrong exchange; amount and timing alone send some

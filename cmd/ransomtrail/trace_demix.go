@@ -170,6 +170,10 @@ func printDemixes(w io.Writer, r *trace.Result) {
 			}
 		}
 		fmt.Fprintln(w)
+		if h.Outcome != trace.DemixMatched && h.Explanation != "" {
+			// why the taint stayed at the mixer, and what could find more
+			fmt.Fprintf(w, "      %s\n", h.Explanation)
+		}
 		printAnchors(w, h)
 	}
 }

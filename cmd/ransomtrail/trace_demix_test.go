@@ -15,8 +15,9 @@ import (
 type demixOut struct {
 	Demix   bool `json:"demix"`
 	Demixes []struct {
-		Deposit string `json:"deposit"`
-		Outcome string `json:"outcome"`
+		Deposit     string `json:"deposit"`
+		Outcome     string `json:"outcome"`
+		Explanation string `json:"explanation"`
 	} `json:"demixes"`
 	Edges []struct {
 		Via        string  `json:"via"`
@@ -159,6 +160,36 @@ func TestTraceCommandDemix(t *testing.T) {
 	}
 	if wallet == "" {
 		t.Error("no ransom payment's trace followed a one-wallet set in this world")
+	}
+	// Every mixer deposit says what its outcome rests on; one whose taint
+	// stayed at the mixer says why in the text output too.
+	unfollowed := ""
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		args := []string{"trace", "--outpoint", p["txid"] + ":" + p["vout"], "--hops", "12", "--demix", "--data", w.Data}
+		r := traceJSON(t, args...)
+		why := ""
+		for _, h := range r.Demixes {
+			if followed := strings.HasPrefix(h.Explanation, "followed: "); followed != (h.Outcome == "matched") {
+				t.Fatalf("deposit %s, outcome %s, explained %q", h.Deposit, h.Outcome, h.Explanation)
+			}
+			if h.Outcome != "matched" && why == "" {
+				why = h.Explanation
+			}
+		}
+		if why != "" {
+			text, stderr, err := cli(args...)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if !strings.Contains(text, why) {
+				t.Errorf("--demix text does not say why a deposit was not followed (%q):\n%s", why, text)
+			}
+			unfollowed = why
+			break
+		}
+	}
+	if unfollowed == "" {
+		t.Error("no ransom payment's trace reached a mixer deposit it did not follow in this world")
 	}
 	// Amount and timing alone: every demixed edge says so.
 	var amount demixOut

@@ -43,7 +43,9 @@ func traceJSON(t *testing.T, args ...string) demixOut {
 
 // TestWebUIGraphDemix: the graph page's trace form passes "demix mixers"
 // through; demixed edges are drawn dashed and their detail says they are
-// inferred, with the confidence, the deposit and the candidates.
+// inferred, with the confidence, the deposit and the candidates; the
+// trace panel lists the mixer deposits reached, each with its outcome and
+// why.
 func TestWebUIGraphDemix(t *testing.T) {
 	w := simworld.Get(t, traceWorld)
 	op := demixedPayment(t, w, false)
@@ -61,6 +63,17 @@ func TestWebUIGraphDemix(t *testing.T) {
 	}
 	s.do("trace with demix", chromedp.Click(chromedp.CSS(`#gtrace input[name=demix]`)), chromedp.Click(chromedp.CSS(`#gtracebtn`)))
 	s.wait("demixed edge", `rt.cy.edges("[demix = 1]").length > 0 && !document.querySelector("#gstatus .loading")`)
+	// The trace panel lists the mixer deposits reached, each with what
+	// became of it and why.
+	if n, rows := eval[int](s, `Math.min(30, rt.state().trace.demixes.length)`), eval[int](s, `document.querySelectorAll("#gdemixes tbody tr").length`); n == 0 || rows != n {
+		t.Errorf("trace panel lists %d mixer deposits, the trace reached %d", rows, n)
+	}
+	for i, row := range eval[[]string](s, `[...document.querySelectorAll("#gdemixes tbody tr")].map((tr) => tr.innerText)`) {
+		h := eval[map[string]any](s, fmt.Sprintf(`rt.state().trace.demixes[%d]`, i))
+		if out, why := h["outcome"].(string), h["explanation"].(string); why == "" || !strings.Contains(row, out) || !strings.Contains(row, why) {
+			t.Errorf("mixer deposit row %d lacks its outcome %q or explanation %q:\n%s", i, out, why, row)
+		}
+	}
 	if st := eval[string](s, `rt.cy.edges("[demix = 1]")[0].style("line-style")`); st != "dashed" {
 		t.Errorf("demixed edge drawn %q, want dashed", st)
 	}

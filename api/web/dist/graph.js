@@ -448,7 +448,8 @@ function showTrace() {
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
     ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
       <td class="num">${btc(e.tainted_sat, "taint")}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
-    </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}`;
+    </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}
+    ${demixTable(t)}`;
   box.querySelectorAll("tr[data-node]").forEach((tr) =>
     tr.addEventListener("click", (ev) => {
       if (ev.target.closest("a")) return;
@@ -461,6 +462,20 @@ function showTrace() {
       }
     }),
   );
+}
+
+// demixTable lists the custodial mixer deposits a demixing trace reached:
+// what became of each (followed into payouts, or why its taint stayed
+// at the mixer).
+function demixTable(t) {
+  const hits = t.demix ? t.demixes || [] : [];
+  if (!hits.length) return "";
+  return `<h3>Mixer deposits</h3>
+    <table class="list compact" id="gdemixes"><thead><tr><th>Deposit</th><th class="num">Tainted</th></tr></thead><tbody>
+    ${hits.slice(0, 30).map((h) => `<tr data-outcome="${esc(h.outcome)}"><td>${link.tx(h.deposit.split(":")[0], short(h.deposit, 8, 6))} <b>${esc(h.outcome)}</b>
+      <br><span class="muted small">${esc(h.explanation || "")}</span></td>
+      <td class="num">${btc(h.tainted_sat, "taint")}${h.followed_sat ? `<br><span class="muted small">${btc(h.followed_sat)} followed</span>` : ""}</td></tr>`).join("")}
+    </tbody></table>${hits.length > 30 ? `<p class="muted">${hits.length - 30} more in the JSON export.</p>` : ""}`;
 }
 
 function mapView(id) {
