@@ -69,12 +69,15 @@ type FamilyReport struct {
 	// Demix says whether the trace demixed at custodial mixers;
 	// DemixedSat is the taint demixing (an inference by amount and
 	// timing, not a chain link) moved into mixer payouts: cash-outs past
-	// a mixer rest on it. DemixDeposits counts the mixer deposits reached.
-	Demix         bool   `json:"demix"`
-	DemixedSat    int64  `json:"demixed_sat"`
-	DemixDeposits int    `json:"demix_deposits"`
-	Truncated     bool   `json:"truncated"`
-	TruncReason   string `json:"truncated_reason,omitempty"`
+	// a mixer rest on it. DemixDeposits counts the mixer deposits reached;
+	// Demixes lists them, each with its outcome, evidence and explanation
+	// (as a trace's).
+	Demix         bool       `json:"demix"`
+	DemixedSat    int64      `json:"demixed_sat"`
+	DemixDeposits int        `json:"demix_deposits"`
+	Demixes       []DemixHit `json:"demixes,omitempty"`
+	Truncated     bool       `json:"truncated"`
+	TruncReason   string     `json:"truncated_reason,omitempty"`
 }
 
 // FamilySummary is one line of the family list.
@@ -239,7 +242,7 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 		return nil, err
 	}
 	rep.TracedSat = res.SourceSat
-	rep.Demix, rep.DemixedSat, rep.DemixDeposits = res.Demix, res.DemixedSat, len(res.Demixes)
+	rep.Demix, rep.DemixedSat, rep.DemixDeposits, rep.Demixes = res.Demix, res.DemixedSat, len(res.Demixes), res.Demixes
 	rep.Truncated, rep.TruncReason = res.Truncated, res.TruncatedReason
 	type key struct{ label, cat string }
 	idx := map[key]int{}

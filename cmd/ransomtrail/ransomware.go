@@ -5,6 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/prices"
@@ -115,8 +118,8 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes)\n", r.TruncReason)
 	}
 	if r.Demix {
-		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached, %s BTC followed into the mixer's payouts (an inference, not chain links: --json lists each deposit's evidence)\n",
-			r.DemixDeposits, btc(r.DemixedSat))
+		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached%s, %s BTC followed into the mixer's payouts (an inference, not chain links: --json lists each deposit's evidence and why it was or was not followed)\n",
+			r.DemixDeposits, outcomeCounts(r.Demixes), btc(r.DemixedSat))
 	}
 	var atMixer int64
 	for _, c := range r.CashOuts {
@@ -138,4 +141,21 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 			fmt.Fprintf(w, "  %16s BTC  %-34s %v\n", btc(c.TaintedSat), clipText(name, 34), c.Reasons)
 		}
 	}
+}
+
+// outcomeCounts says how many mixer deposits ended with each outcome,
+// e.g. " (matched 3, no-link 1)"; "" for none.
+func outcomeCounts(hits []trace.DemixHit) string {
+	n := map[string]int{}
+	for _, h := range hits {
+		n[h.Outcome]++
+	}
+	if len(n) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(n))
+	for _, o := range slices.Sorted(maps.Keys(n)) {
+		parts = append(parts, fmt.Sprintf("%s %d", o, n[o]))
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

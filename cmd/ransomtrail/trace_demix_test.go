@@ -246,16 +246,38 @@ func TestTraceCommandDemix(t *testing.T) {
 	if !strings.Contains(text, "stopped at a custodial mixer: --demix follows it") {
 		t.Errorf("ransomware %s does not point to --demix:\n%s", mixedFamily, text)
 	}
-	// The ransomware view passes it through too.
-	out, stderr, err = cli("ransomware", truthRows(t, w, "ransom_payments.csv")[0]["family"], "--demix", "--data", w.Data, "--json")
+	// The ransomware view passes it through too, and lists each mixer
+	// deposit with its outcome and why.
+	out, stderr, err = cli("ransomware", mixedFamily, "--demix", "--data", w.Data, "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	var rep struct {
-		Demix bool `json:"demix"`
+		Demix    bool `json:"demix"`
+		Deposits int  `json:"demix_deposits"`
+		demixOut
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Demix {
 		t.Fatalf("ransomware --demix: %v, demix %v", err, rep.Demix)
+	}
+	outcomes := map[string]int{}
+	for _, h := range rep.Demixes {
+		outcomes[h.Outcome]++
+		if h.Deposit == "" || h.Explanation == "" {
+			t.Errorf("ransomware --demix: deposit without its outpoint or explanation: %+v", h)
+		}
+	}
+	if rep.Deposits == 0 || len(rep.Demixes) != rep.Deposits {
+		t.Fatalf("ransomware %s --demix: %d mixer deposits counted, %d listed", mixedFamily, rep.Deposits, len(rep.Demixes))
+	}
+	text, stderr, err = cli("ransomware", mixedFamily, "--demix", "--data", w.Data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for o, n := range outcomes {
+		if !strings.Contains(text, fmt.Sprintf("%s %d", o, n)) {
+			t.Errorf("ransomware --demix text does not count %d %s deposit(s):\n%s", n, o, text)
+		}
 	}
 }
 
