@@ -75,6 +75,12 @@ type Config struct {
 	// the elements of `ransomtrail screen --json`). When set, address
 	// pages also carry its result as "risk".
 	Screen func(ctx context.Context, addrs []string, q url.Values) ([]any, error)
+	// Ransomware answers GET /api/v2/ransomware (family "": the families
+	// of the ransomware tags, as `ransomtrail ransomware --list --json`)
+	// and GET /api/v2/ransomware/{family} (what a family or campaign
+	// received and where it went, as `ransomtrail ransomware FAMILY
+	// --json`).
+	Ransomware func(ctx context.Context, family string, q url.Values) (any, error)
 
 	// Gate is held for reading for the whole of every request to a route
 	// that reads the index, clustering or attribution (nil: the

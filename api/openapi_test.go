@@ -69,6 +69,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"txid":    e.ws.Index.Txid(42).String(),
 		"id":      "10",
 		"receipt": "RP-20260101-AAAAAAAAAA",
+		"family":  "SomeFamily",
 	}
 	// A key to revoke for the revocation route.
 	_, spare, err := state.NewAPIKey(nil, state.RoleScreening, "spare", time.Now())

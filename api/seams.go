@@ -25,6 +25,20 @@ func (s *Server) path(r *http.Request) (any, error) {
 	return s.cfg.Path(r.Context(), r.URL.Query())
 }
 
+func (s *Server) ransomwareList(r *http.Request) (any, error) {
+	if s.cfg.Ransomware == nil {
+		return nil, unavailable("the ransomware view", "Ransomware")
+	}
+	return s.cfg.Ransomware(r.Context(), "", r.URL.Query())
+}
+
+func (s *Server) ransomwareFamily(r *http.Request) (any, error) {
+	if s.cfg.Ransomware == nil {
+		return nil, unavailable("the ransomware view", "Ransomware")
+	}
+	return s.cfg.Ransomware(r.Context(), strings.TrimSpace(r.PathValue("family")), r.URL.Query())
+}
+
 func (s *Server) exposure(r *http.Request) (any, error) {
 	if s.cfg.Exposure == nil {
 		return nil, unavailable("exposure", "Exposure")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/risk"
 	"github.com/ransomtrail/ransomtrail/trace"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -93,6 +95,49 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			return nil, err
 		}
 		return trace.New(ws.Index, attr).Path(ctx, from, to, opts)
+	}
+	cfg.Ransomware = func(ctx context.Context, family string, q url.Values) (any, error) {
+		attr, err := ws.Attribution(ctx)
+		if err != nil {
+			return nil, err
+		}
+		tr := trace.New(ws.Index, attr)
+		if family == "" {
+			return tr.Families(ctx, attr)
+		}
+		opts := trace.Options{Hops: trace.DefaultHops, MaxNodes: 200_000}
+		for _, p := range []struct {
+			name    string
+			dst     *int
+			maximum int
+		}{{"hops", &opts.Hops, trace.MaxHops}, {"max_nodes", &opts.MaxNodes, trace.MaxMaxNodes}} {
+			if !q.Has(p.name) {
+				continue
+			}
+			v, err := queryInt(q, p.name)
+			if err != nil {
+				return nil, err
+			}
+			if v < 1 || v > int64(p.maximum) {
+				return nil, rt.Invalid(p.name, "%d is out of range (allowed: 1..%d)", v, p.maximum)
+			}
+			*p.dst = int(v)
+		}
+		if err := demixQuery(q, &opts); err != nil {
+			return nil, err
+		}
+		if err := opts.Validate(); err != nil {
+			return nil, err
+		}
+		pt, err := prices.Load(ws.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("prices: %w", err)
+		}
+		var p trace.Pricer
+		if pt.Len() > 0 {
+			p = pt
+		}
+		return tr.Ransomware(ctx, attr, family, p, opts)
 	}
 	cfg.Exposure = func(ctx context.Context, subject string, q url.Values) (any, error) {
 		hops, err := screenHops(q)

@@ -3,6 +3,7 @@ import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText,
 import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
+import { ransomwareListPage, ransomwareFamilyPage } from "./ransomware.js";
 
 const main = document.getElementById("main");
 let current = null; // AbortController of the page being shown
@@ -26,6 +27,8 @@ const routes = [
   [/^\/cases$/, casesPage],
   [/^\/cases\/([^/]+)$/, casePage],
   [/^\/stats$/, statsPage],
+  [/^\/ransomware$/, ransomwareListPage],
+  [/^\/ransomware\/([^/]+)$/, ransomwareFamilyPage],
 ];
 
 export function navigate(url, replace = false) {

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"net/url"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
+)
+
+// mixedFamily returns a ransomware family of the world one of whose
+// campaigns paid into the custodial mixer.
+func mixedFamily(t *testing.T, w *simworld.World) string {
+	t.Helper()
+	campaigns := map[string]bool{}
+	for _, r := range truthRows(t, w, "mixer_flows.csv") {
+		if r["campaign"] != "" {
+			campaigns[r["campaign"]] = true
+		}
+	}
+	for _, p := range truthRows(t, w, "ransom_payments.csv") {
+		if campaigns[p["campaign"]] {
+			return p["family"]
+		}
+	}
+	t.Fatal("no campaign of this world paid into the mixer")
+	return ""
+}
+
+// TestServeRansomware: /api/v2/ransomware lists the families as
+// `ransomware --list --json` does, /api/v2/ransomware/{family} answers
+// what `ransomware FAMILY --json` does (with demix and its explanations);
+// an unknown family is 404, bad limits 400.
+func TestServeRansomware(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	fam := mixedFamily(t, w)
+	// The CLI's answers first: the server holds the data directory.
+	cliList, stderr, err := cli("ransomware", "--list", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	cliOut, stderr, err := cli("ransomware", fam, "--demix", "--hops", "10", "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	base, _ := startServe(t, "--data", w.Data, "--dev", "--addr", "127.0.0.1:0", "--quiet")
+	code, body := httpGet(t, base+"api/v2/ransomware", "")
+	var apiFams, cliFams []map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &apiFams) != nil || json.Unmarshal([]byte(cliList), &cliFams) != nil ||
+		len(apiFams) == 0 || !reflect.DeepEqual(apiFams, cliFams) {
+		t.Fatalf("GET ransomware: %d\n%.500s\nwant the CLI's\n%.500s", code, body, cliList)
+	}
+	code, body = httpGet(t, base+"api/v2/ransomware/"+url.PathEscape(fam)+"?demix=on&hops=10", "")
+	type report struct {
+		Payments    int   `json:"payments"`
+		ReceivedSat int64 `json:"received_sat"`
+		ExchangeSat int64 `json:"exchange_sat"`
+		DemixedSat  int64 `json:"demixed_sat"`
+		Deposits    int   `json:"demix_deposits"`
+		demixOut
+	}
+	var api, want report
+	if code != 200 || json.Unmarshal([]byte(body), &api) != nil || json.Unmarshal([]byte(cliOut), &want) != nil {
+		t.Fatalf("GET ransomware/%s: %d %.300s", fam, code, body)
+	}
+	if api.Payments == 0 || api.Payments != want.Payments || api.ReceivedSat != want.ReceivedSat || api.ExchangeSat != want.ExchangeSat ||
+		api.DemixedSat != want.DemixedSat || api.Deposits == 0 || len(api.Demixes) != api.Deposits {
+		t.Errorf("GET ransomware/%s: %+v, the CLI says %+v", fam, api, want)
+	}
+	for _, h := range api.Demixes {
+		if h.Explanation == "" {
+			t.Errorf("mixer deposit %s (%s) without an explanation", h.Deposit, h.Outcome)
+		}
+	}
+	if code, body := httpGet(t, base+"api/v2/ransomware/NoSuchFamily-x", ""); code != 404 || !strings.Contains(body, "NoSuchFamily-x") {
+		t.Errorf("unknown family: %d %s", code, body)
+	}
+	for _, q := range []string{"hops=0", "hops=1000", "max_nodes=-1", "demix=maybe"} {
+		if code, body := httpGet(t, base+"api/v2/ransomware/"+url.PathEscape(fam)+"?"+q, ""); code != 400 {
+			t.Errorf("%s: %d %s, want 400", q, code, body)
+		}
+	}
+}
+
+// TestWebUIRansomware: the Ransomware page lists the families; a family's
+// page shows its payments and cash-outs, and with "demix mixers" the
+// mixer deposits its trace reached, each with its outcome and why.
+func TestWebUIRansomware(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	fam := mixedFamily(t, w)
+	s := startUI(t, w.Data, "--dev")
+	s.do("open ransomware", chromedp.Navigate(s.base+"/ransomware"))
+	s.wait("family list", `document.querySelectorAll("#familylist tbody tr").length > 0`)
+	if !strings.Contains(eval[string](s, `document.querySelector("#familylist").innerText`), fam) {
+		t.Fatalf("family list lacks %s", fam)
+	}
+	s.do("open family", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#familylist a")].find((a) => a.textContent === `+jsString(fam)+`).click(); 0`))
+	s.wait("family page", `document.querySelectorAll("#cashouts tbody tr").length > 0 && document.querySelectorAll("#payments tbody tr").length > 0`)
+	text := eval[string](s, `document.querySelector("#main").innerText`)
+	for _, want := range []string{fam, "received", "Where the money went", "stopped at a custodial mixer"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("family page lacks %q:\n%s", want, text)
+		}
+	}
+	s.do("demix", chromedp.Click(chromedp.CSS(`#demix`)))
+	s.wait("mixer deposits", `document.querySelectorAll("#familydemixes tbody tr").length > 0`)
+	if !strings.Contains(eval[string](s, `location.search`), "demix=on") {
+		t.Errorf("demixing is not in the page's address")
+	}
+	for _, row := range eval[[]string](s, `[...document.querySelectorAll("#familydemixes tbody tr")].map((tr) => tr.innerText)`) {
+		if !strings.Contains(row, "followed") {
+			t.Errorf("mixer deposit row without its explanation:\n%s", row)
+		}
+	}
+	s.shot("ransomware-family")
+	if errs := s.consoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
