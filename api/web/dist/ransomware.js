@@ -36,8 +36,9 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
     const u = new URL(location.href);
     if (ev.target.checked) u.searchParams.set("demix", "on");
     else u.searchParams.delete("demix");
+    // re-rendered through the router, which aborts this page's requests
     history.replaceState(null, "", u);
-    ransomwareFamilyPage(el, u.searchParams, signal, family);
+    window.dispatchEvent(new PopStateEvent("popstate"));
   });
   const r = await api(`ransomware/${enc(family)}${demix ? "?demix=on" : ""}`, { signal });
   const atMixer = (r.cash_outs || []).filter((c) => c.category === "mixer").reduce((s, c) => s + c.tainted_sat, 0);
