@@ -69,40 +69,53 @@ func startZMQPub(t *testing.T) (endpoint string, send func(format string, args .
 		}
 		t.Skipf("node or the ZMQ test publisher's npm packages are missing: %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint = "tcp://" + l.Addr().String()
-	l.Close()
-	pub := exec.Command(node, "zmqpub.js", endpoint)
-	pub.Dir = zmqPubDir
-	in, err := pub.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := pub.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr testchain.SyncBuffer
-	pub.Stderr = &stderr
-	if err := pub.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
+	// The port is free when chosen; another process may take it before
+	// the publisher binds it, so a failed bind is retried on another.
+	var in io.WriteCloser
+	var lines *bufio.Scanner
+	var stderr *testchain.SyncBuffer
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		endpoint = "tcp://" + l.Addr().String()
+		l.Close()
+		pub := exec.Command(node, "zmqpub.js", endpoint)
+		pub.Dir = zmqPubDir
+		if in, err = pub.StdinPipe(); err != nil {
+			t.Fatal(err)
+		}
+		out, err := pub.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		stderr = &testchain.SyncBuffer{}
+		pub.Stderr = stderr
+		if err := pub.Start(); err != nil {
+			t.Fatal(err)
+		}
+		lines = bufio.NewScanner(out)
+		if lines.Scan() && strings.HasPrefix(lines.Text(), "bound "+endpoint) {
+			w := in
+			t.Cleanup(func() {
+				w.Close()
+				pub.Wait()
+			})
+			break
+		}
+		first := lines.Text()
 		in.Close()
 		pub.Wait()
-	})
-	lines := bufio.NewScanner(out)
+		if attempt == 3 {
+			t.Fatalf("ZMQ publisher did not bind %s: %q %s", endpoint, first, stderr.String())
+		}
+	}
 	next := func() string {
 		if !lines.Scan() {
 			t.Fatalf("ZMQ publisher stopped: %s", stderr.String())
 		}
 		return lines.Text()
-	}
-	if line := next(); !strings.HasPrefix(line, "bound "+endpoint) {
-		t.Fatalf("ZMQ publisher: %q", line)
 	}
 	return endpoint, func(format string, args ...any) {
 		t.Helper()
