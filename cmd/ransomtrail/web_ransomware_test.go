@@ -105,6 +105,14 @@ func TestWebUIRansomware(t *testing.T) {
 			t.Errorf("family page lacks %q:\n%s", want, text)
 		}
 	}
+	// Each payment opens its forward trace in the graph, the family named
+	// as the demixing owner.
+	href := eval[string](s, `document.querySelector("#payments tbody tr a[href^='/graph']").getAttribute("href")`)
+	for _, want := range []string{"trace=", "owner=" + url.QueryEscape(fam), "start=a%3A"} {
+		if !strings.Contains(href, want) {
+			t.Errorf("payment's graph link %q lacks %q", href, want)
+		}
+	}
 	s.do("demix", chromedp.Click(chromedp.CSS(`#demix`)))
 	s.wait("mixer deposits", `document.querySelectorAll("#familydemixes tbody tr").length > 0`)
 	if !strings.Contains(eval[string](s, `location.search`), "demix=on") {

@@ -59,7 +59,9 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
     ${r.demix ? demixSection(r.demixes || []) : ""}
     <section class="panel"><h2>Payments</h2>
       <table class="list compact" id="payments"><thead><tr><th>Payment</th><th>Time</th><th class="num">Value</th><th class="num">USD</th></tr></thead><tbody>
-      ${(r.payment_list || []).slice(0, 100).map((p) => `<tr><td>${link.tx(p.txid)}<br>${link.address(p.address)}</td><td>${esc(timeText(Date.parse(p.time) / 1000))}</td>
+      ${(r.payment_list || []).slice(0, 100).map((p) => `<tr><td>${link.tx(p.txid)}<br>${link.address(p.address)}
+        <br><a class="small" href="/graph?inv=${enc(family)}&start=${enc("a:" + p.address)}&trace=${enc(p.txid + ":" + p.vout)}&owner=${enc(family)}" data-link>trace it in the graph</a></td>
+        <td>${esc(timeText(Date.parse(p.time) / 1000))}</td>
         <td class="num">${btc(p.value_sat)}</td><td class="num">${usd(p.usd)}</td></tr>`).join("")}
       </tbody></table>${(r.payment_list || []).length > 100 ? `<p class="muted">${r.payment_list.length - 100} more in the API's answer.</p>` : ""}</section>`;
 }
