@@ -74,6 +74,12 @@ func TestWebUIGraphDemix(t *testing.T) {
 			t.Errorf("mixer deposit row %d lacks its outcome %q or explanation %q:\n%s", i, out, why, row)
 		}
 	}
+	// A deposit's row selects its address in the graph.
+	dep := eval[string](s, `"a:" + rt.state().trace.demixes[0].deposit_address`)
+	s.do("select a deposit", chromedp.Evaluate[chromedp.Void](`document.querySelector("#gdemixes tbody tr").dispatchEvent(new MouseEvent("click", { bubbles: true })); 0`))
+	if sel := eval[string](s, `rt.cy.$(":selected").map((n) => n.id()).join(",")`); sel != dep {
+		t.Errorf("clicking the deposit's row selected %q, want %q", sel, dep)
+	}
 	if st := eval[string](s, `rt.cy.edges("[demix = 1]")[0].style("line-style")`); st != "dashed" {
 		t.Errorf("demixed edge drawn %q, want dashed", st)
 	}

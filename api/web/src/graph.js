@@ -472,7 +472,7 @@ function demixTable(t) {
   if (!hits.length) return "";
   return `<h3>Mixer deposits</h3>
     <table class="list compact" id="gdemixes"><thead><tr><th>Deposit</th><th class="num">Tainted</th></tr></thead><tbody>
-    ${hits.slice(0, 30).map((h) => `<tr data-outcome="${esc(h.outcome)}"><td>${link.tx(h.deposit.split(":")[0], short(h.deposit, 8, 6))} <b>${esc(h.outcome)}</b>
+    ${hits.slice(0, 30).map((h) => `<tr data-outcome="${esc(h.outcome)}"${h.deposit_address ? ` data-node="a:${esc(h.deposit_address)}"` : ""}><td>${link.tx(h.deposit.split(":")[0], short(h.deposit, 8, 6))} <b>${esc(h.outcome)}</b>
       <br><span class="muted small">${esc(h.explanation || "")}</span></td>
       <td class="num">${btc(h.tainted_sat, "taint")}${h.followed_sat ? `<br><span class="muted small">${btc(h.followed_sat)} followed</span>` : ""}</td></tr>`).join("")}
     </tbody></table>${hits.length > 30 ? `<p class="muted">${hits.length - 30} more in the JSON export.</p>` : ""}`;
