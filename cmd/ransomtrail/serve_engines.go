@@ -70,22 +70,9 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			return nil, rt.Invalid("from/to", "both from and to are required (an address or cluster:N)")
 		}
 		opts := trace.PathOptions{Hops: trace.DefaultHops, MaxVisits: trace.DefaultPathVisits, MaxPaths: trace.DefaultMaxPaths}
-		for _, p := range []struct {
-			name    string
-			dst     *int
-			maximum int
-		}{{"hops", &opts.Hops, trace.MaxHops}, {"max_visits", &opts.MaxVisits, trace.MaxPathVisits}, {"max_paths", &opts.MaxPaths, trace.MaxMaxPaths}} {
-			if !q.Has(p.name) {
-				continue
-			}
-			v, err := queryInt(q, p.name)
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > int64(p.maximum) {
-				return nil, rt.Invalid(p.name, "%d is out of range (allowed: 1..%d)", v, p.maximum)
-			}
-			*p.dst = int(v)
+		if err := queryLimits(q, []queryLimit{{"hops", &opts.Hops, trace.MaxHops}, {"max_visits", &opts.MaxVisits, trace.MaxPathVisits},
+			{"max_paths", &opts.MaxPaths, trace.MaxMaxPaths}}); err != nil {
+			return nil, err
 		}
 		if c := ws.Clustering(); c != nil {
 			opts.Members = c.Members
@@ -106,22 +93,8 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			return tr.Families(ctx, attr)
 		}
 		opts := trace.Options{Hops: trace.DefaultHops, MaxNodes: 200_000}
-		for _, p := range []struct {
-			name    string
-			dst     *int
-			maximum int
-		}{{"hops", &opts.Hops, trace.MaxHops}, {"max_nodes", &opts.MaxNodes, trace.MaxMaxNodes}} {
-			if !q.Has(p.name) {
-				continue
-			}
-			v, err := queryInt(q, p.name)
-			if err != nil {
-				return nil, err
-			}
-			if v < 1 || v > int64(p.maximum) {
-				return nil, rt.Invalid(p.name, "%d is out of range (allowed: 1..%d)", v, p.maximum)
-			}
-			*p.dst = int(v)
+		if err := queryLimits(q, []queryLimit{{"hops", &opts.Hops, trace.MaxHops}, {"max_nodes", &opts.MaxNodes, trace.MaxMaxNodes}}); err != nil {
+			return nil, err
 		}
 		if err := demixQuery(q, &opts); err != nil {
 			return nil, err
@@ -198,4 +171,31 @@ func screenHops(q url.Values) (int, error) {
 		return 0, rt.Invalid("hops", "%d is out of range (allowed: 1..%d)", v, risk.MaxHops)
 	}
 	return int(v), nil
+}
+
+// queryLimit is an integer query parameter of range 1..maximum, stored in
+// dst when given (dst keeps its default otherwise).
+type queryLimit struct {
+	name    string
+	dst     *int
+	maximum int
+}
+
+// queryLimits reads the limits of q; a bad or out-of-range one is an
+// input error naming it and the allowed range.
+func queryLimits(q url.Values, limits []queryLimit) error {
+	for _, p := range limits {
+		if !q.Has(p.name) {
+			continue
+		}
+		v, err := queryInt(q, p.name)
+		if err != nil {
+			return err
+		}
+		if v < 1 || v > int64(p.maximum) {
+			return rt.Invalid(p.name, "%d is out of range (allowed: 1..%d)", v, p.maximum)
+		}
+		*p.dst = int(v)
+	}
+	return nil
 }

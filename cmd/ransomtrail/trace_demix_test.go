@@ -37,12 +37,7 @@ type demixOut struct {
 // reaches a custodial mixer deposit.
 func mixedPayment(t *testing.T, w *simworld.World) string {
 	t.Helper()
-	mixed := map[string]bool{}
-	for _, r := range truthRows(t, w, "mixer_flows.csv") {
-		if r["campaign"] != "" {
-			mixed[r["campaign"]] = true
-		}
-	}
+	mixed := mixedCampaigns(t, w)
 	for _, p := range truthRows(t, w, "ransom_payments.csv") {
 		if !mixed[p["campaign"]] {
 			continue
@@ -228,17 +223,7 @@ func TestTraceCommandDemix(t *testing.T) {
 	}
 	// The ransomware view of a family that used the mixer points to
 	// --demix when its trace stops there.
-	mixedFamily := ""
-	campaigns := map[string]bool{}
-	for _, r := range truthRows(t, w, "mixer_flows.csv") {
-		campaigns[r["campaign"]] = r["campaign"] != ""
-	}
-	for _, p := range truthRows(t, w, "ransom_payments.csv") {
-		if campaigns[p["campaign"]] {
-			mixedFamily = p["family"]
-			break
-		}
-	}
+	mixedFamily := mixedFamily(t, w)
 	text, stderr, err = cli("ransomware", mixedFamily, "--data", w.Data)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)

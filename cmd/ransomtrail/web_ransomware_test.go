@@ -11,9 +11,9 @@ import (
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 )
 
-// mixedFamily returns a ransomware family of the world one of whose
-// campaigns paid into the custodial mixer.
-func mixedFamily(t *testing.T, w *simworld.World) string {
+// mixedCampaigns returns the ransomware campaigns of the world that paid
+// into the custodial mixer (truth mixer_flows.csv).
+func mixedCampaigns(t *testing.T, w *simworld.World) map[string]bool {
 	t.Helper()
 	campaigns := map[string]bool{}
 	for _, r := range truthRows(t, w, "mixer_flows.csv") {
@@ -21,6 +21,14 @@ func mixedFamily(t *testing.T, w *simworld.World) string {
 			campaigns[r["campaign"]] = true
 		}
 	}
+	return campaigns
+}
+
+// mixedFamily returns a ransomware family of the world one of whose
+// campaigns paid into the custodial mixer.
+func mixedFamily(t *testing.T, w *simworld.World) string {
+	t.Helper()
+	campaigns := mixedCampaigns(t, w)
 	for _, p := range truthRows(t, w, "ransom_payments.csv") {
 		if campaigns[p["campaign"]] {
 			return p["family"]

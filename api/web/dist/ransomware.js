@@ -2,9 +2,7 @@
 // family or campaign what it received (BTC, USD on each payment's day) and
 // where the money went (a forward haircut trace from every payment to its
 // cash-outs), optionally demixed at custodial mixers.
-import { api, esc, enc, btc, link, label, loading, timeText } from "./util.js";
-
-const usd = (x) => (x == null ? "–" : "$" + Number(x).toLocaleString("en-US", { maximumFractionDigits: 0 }));
+import { api, esc, enc, btc, usd, link, label, loading, timeText } from "./util.js";
 
 export async function ransomwareListPage(el, params, signal) {
   document.title = "Ransomware";

@@ -1,7 +1,7 @@
 // Ransom-payment reports, cases and statistics: the report form with live
 // deadlines and field-level errors, the reports list and report page with
 // exports under TLP, cases with notes, saved graphs and evidence bundles.
-import { api, apiKey, ApiError, esc, enc, h, btc, short, link, loading, errorBox, pager, saveBlob } from "./util.js";
+import { api, apiKey, ApiError, esc, enc, h, btc, usd, short, link, loading, errorBox, pager, saveBlob } from "./util.js";
 import { barChart, columnChart, matrixChart } from "./charts.js";
 import { openSavedGraph } from "./graph.js";
 
@@ -20,7 +20,6 @@ const label = (s) => s.replace(/-/g, " ").replace(/\band\b/g, "and");
 const opts = (list, sel, blank) => (blank ? `<option value="">${esc(blank)}</option>` : "") + list.map((v) => `<option value="${esc(v)}"${v === sel ? " selected" : ""}>${esc(label(v))}</option>`).join("");
 export const tlpBadge = (t) => `<span class="tlp tlp-${esc(String(t || "").replace("+", "-"))}">TLP:${esc(String(t || "?").toUpperCase())}</span>`;
 const when = (s) => (s ? esc(String(s).replace("T", " ").replace(/(:\d\d)(\.\d+)?Z$/, "$1 UTC")) : "–");
-const usd = (x) => (x == null ? "–" : "$" + Number(x).toLocaleString("en-US", { maximumFractionDigits: 0 }));
 const yesno = (v) => (v === true ? "yes" : v === false ? "no" : `<span class="muted">unknown</span>`);
 const lines = (s) => s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
 

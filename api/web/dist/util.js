@@ -90,6 +90,11 @@ export function satText(sat) {
 }
 
 // btc renders an amount: BTC with 8 decimals, sats on hover.
+// usd formats a US-dollar amount (whole dollars); "–" for none.
+export function usd(x) {
+  return x == null ? "–" : "$" + Number(x).toLocaleString("en-US", { maximumFractionDigits: 0 });
+}
+
 export function btc(sat, cls = "") {
   if (sat === null || sat === undefined) return `<span class="amt muted">–</span>`;
   return `<span class="amt ${cls}" title="${esc(satText(sat))}">${btcText(sat)}<small> BTC</small></span>`;
