@@ -120,6 +120,19 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 	if r.Demix {
 		fmt.Fprintf(w, "  demixing on: %d mixer deposit(s) reached%s, %s BTC followed into the mixer's payouts (an inference, not chain links: --json lists each deposit's evidence and why it was or was not followed)\n",
 			r.DemixDeposits, outcomeCounts(r.Demixes), btc(r.DemixedSat))
+		// the deposits whose taint stayed at the mixer, and why
+		shown := 0
+		for _, h := range r.Demixes {
+			if h.Outcome == trace.DemixMatched {
+				continue
+			}
+			if shown == 5 {
+				fmt.Fprintln(w, "    … (--json lists every deposit)")
+				break
+			}
+			shown++
+			fmt.Fprintf(w, "    %s (%s BTC tainted): %s\n", h.Deposit, btc(h.TaintedSat), h.Explanation)
+		}
 	}
 	var atMixer int64
 	for _, c := range r.CashOuts {

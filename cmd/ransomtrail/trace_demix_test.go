@@ -264,6 +264,42 @@ func TestTraceCommandDemix(t *testing.T) {
 			t.Errorf("ransomware --demix text does not count %d %s deposit(s):\n%s", n, o, text)
 		}
 	}
+	// A family with a deposit not followed: the text says why.
+	var fams []struct {
+		Family string `json:"family"`
+	}
+	out, stderr, err = cli("ransomware", "--list", "--data", w.Data, "--json")
+	if err != nil || json.Unmarshal([]byte(out), &fams) != nil {
+		t.Fatalf("ransomware --list: %v %s", err, stderr)
+	}
+	explained := false
+	for _, f := range fams {
+		out, stderr, err := cli("ransomware", f.Family, "--demix", "--data", w.Data, "--json")
+		var r demixOut
+		if err != nil || json.Unmarshal([]byte(out), &r) != nil {
+			t.Fatalf("ransomware %s --demix: %v %s", f.Family, err, stderr)
+		}
+		for _, h := range r.Demixes {
+			if h.Outcome == "matched" {
+				continue
+			}
+			text, stderr, err := cli("ransomware", f.Family, "--demix", "--data", w.Data)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, stderr)
+			}
+			if !strings.Contains(text, h.Deposit+" ") || !strings.Contains(text, h.Explanation) {
+				t.Errorf("ransomware %s --demix text does not explain deposit %s (%s):\n%s", f.Family, h.Deposit, h.Outcome, text)
+			}
+			explained = true
+			break
+		}
+		if explained {
+			break
+		}
+	}
+	if !explained {
+		t.Error("no family's trace reached a mixer deposit it did not follow in this world")
+	}
 }
 
 // TestServeTraceDemix: /api/v2/trace takes demix and its parameters.
