@@ -208,8 +208,8 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(out, "  ransomtrail eval clustering --data %s --truth %s --json\n", idxDir, filepath.Join(world, "truth"))
 	fmt.Fprintf(out, "  ground truth (who owns what): %s\n", filepath.Join(world, "truth"))
-	fmt.Fprintf(out, "\nInvestigate in the browser (web UI and JSON API, no keys on loopback):\n  ransomtrail serve --data %s --dev --addr %s\n  then open http://%s/graph?start=%s and run a trace from the ransom address\n",
-		idxDir, *addr, *addr, url.QueryEscape("a:"+p["address"]))
+	fmt.Fprintf(out, "\nInvestigate in the browser (web UI and JSON API, no keys on loopback):\n  ransomtrail serve --data %s --dev --addr %s\n  then open http://%s/graph?start=%s and run a trace from the ransom address,\n  or http://%s/ransomware/%s?demix=on for the family's payments, cash-outs and mixer deposits\n",
+		idxDir, *addr, *addr, url.QueryEscape("a:"+p["address"]), *addr, url.PathEscape(p["family"]))
 	return nil
 }
 
