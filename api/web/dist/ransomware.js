@@ -2,7 +2,7 @@
 // family or campaign what it received (BTC, USD on each payment's day) and
 // where the money went (a forward haircut trace from every payment to its
 // cash-outs), optionally demixed at custodial mixers.
-import { api, esc, enc, btc, usd, link, label, loading, timeText } from "./util.js";
+import { api, esc, enc, btc, usd, link, label, loading, timeText, mixerDeposits } from "./util.js";
 
 export async function ransomwareListPage(el, params, signal) {
   document.title = "Ransomware";
@@ -67,11 +67,5 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
 // demixSection lists the mixer deposits the trace reached, each with what
 // became of it and why.
 function demixSection(hits) {
-  if (!hits.length) return "";
-  return `<section class="panel"><h2>Mixer deposits</h2>
-    <table class="list compact" id="familydemixes"><thead><tr><th>Deposit</th><th class="num">Tainted</th></tr></thead><tbody>
-    ${hits.map((h) => `<tr data-outcome="${esc(h.outcome)}"><td>${link.tx(h.deposit.split(":")[0])} <b>${esc(h.outcome)}</b>
-      <br><span class="muted small">${esc(h.explanation || "")}</span></td>
-      <td class="num">${btc(h.tainted_sat, "taint")}${h.followed_sat ? `<br><span class="muted small">${btc(h.followed_sat)} followed</span>` : ""}</td></tr>`).join("")}
-    </tbody></table></section>`;
+  return hits.length ? `<section class="panel"><h2>Mixer deposits</h2>${mixerDeposits(hits, "familydemixes")}</section>` : "";
 }

@@ -89,12 +89,12 @@ export function satText(sat) {
   return Math.round(sat).toLocaleString("en-US") + " sat";
 }
 
-// btc renders an amount: BTC with 8 decimals, sats on hover.
 // usd formats a US-dollar amount (whole dollars); "–" for none.
 export function usd(x) {
   return x == null ? "–" : "$" + Number(x).toLocaleString("en-US", { maximumFractionDigits: 0 });
 }
 
+// btc renders an amount: BTC with 8 decimals, sats on hover.
 export function btc(sat, cls = "") {
   if (sat === null || sat === undefined) return `<span class="amt muted">–</span>`;
   return `<span class="amt ${cls}" title="${esc(satText(sat))}">${btcText(sat)}<small> BTC</small></span>`;
@@ -207,4 +207,17 @@ export function saveBlob(name, blob) {
 // download saves text as a file.
 export function download(name, type, text) {
   saveBlob(name, new Blob([text], { type }));
+}
+
+// mixerDeposits renders the custodial mixer deposits a demixing trace
+// reached (a trace's or a ransomware view's "demixes") as table id, at
+// most limit rows: each with its outcome, why (its explanation), the
+// taint it held and what was followed; a row selects the deposit's
+// address node (data-node) where a graph listens.
+export function mixerDeposits(hits, id, limit = hits.length) {
+  return `<table class="list compact" id="${esc(id)}"><thead><tr><th>Deposit</th><th class="num">Tainted</th></tr></thead><tbody>
+    ${hits.slice(0, limit).map((h) => `<tr data-outcome="${esc(h.outcome)}"${h.deposit_address ? ` data-node="a:${esc(h.deposit_address)}"` : ""}><td>${link.tx(h.deposit.split(":")[0], short(h.deposit, 8, 6))} <b>${esc(h.outcome)}</b>
+      <br><span class="muted small">${esc(h.explanation || "")}</span></td>
+      <td class="num">${btc(h.tainted_sat, "taint")}${h.followed_sat ? `<br><span class="muted small">${btc(h.followed_sat)} followed</span>` : ""}</td></tr>`).join("")}
+    </tbody></table>${hits.length > limit ? `<p class="muted">${hits.length - limit} more in the JSON export.</p>` : ""}`;
 }

@@ -1,7 +1,7 @@
 // The investigation graph: address, transaction and cluster nodes joined by
 // value flows; expand neighbours, run taint traces, annotate, export.
 import cytoscape from "./vendor/cytoscape.esm.min.js";
-import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download } from "./util.js";
+import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download, mixerDeposits } from "./util.js";
 
 const INV_PREFIX = "rt.inv.";
 // anchorText says how a demixed payout's coins reached the owner.
@@ -469,13 +469,7 @@ function showTrace() {
 // at the mixer).
 function demixTable(t) {
   const hits = t.demix ? t.demixes || [] : [];
-  if (!hits.length) return "";
-  return `<h3>Mixer deposits</h3>
-    <table class="list compact" id="gdemixes"><thead><tr><th>Deposit</th><th class="num">Tainted</th></tr></thead><tbody>
-    ${hits.slice(0, 30).map((h) => `<tr data-outcome="${esc(h.outcome)}"${h.deposit_address ? ` data-node="a:${esc(h.deposit_address)}"` : ""}><td>${link.tx(h.deposit.split(":")[0], short(h.deposit, 8, 6))} <b>${esc(h.outcome)}</b>
-      <br><span class="muted small">${esc(h.explanation || "")}</span></td>
-      <td class="num">${btc(h.tainted_sat, "taint")}${h.followed_sat ? `<br><span class="muted small">${btc(h.followed_sat)} followed</span>` : ""}</td></tr>`).join("")}
-    </tbody></table>${hits.length > 30 ? `<p class="muted">${hits.length - 30} more in the JSON export.</p>` : ""}`;
+  return hits.length ? `<h3>Mixer deposits</h3>${mixerDeposits(hits, "gdemixes", 30)}` : "";
 }
 
 function mapView(id) {
