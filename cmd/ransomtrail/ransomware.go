@@ -24,7 +24,7 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 	data := fs.String("data", "", "data directory (index, clustering, tags, prices)")
 	list := fs.Bool("list", false, "list the ransomware families of the tags with their payments")
 	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("hops of the cash-out trace (1..%d)", trace.MaxHops))
-	maxNodes := fs.Int("max-nodes", 200_000, fmt.Sprintf("node cap of the cash-out trace (1..%d)", trace.MaxMaxNodes))
+	maxNodes := fs.Int("max-nodes", ransomwareMaxNodes, fmt.Sprintf("node cap of the cash-out trace (1..%d)", trace.MaxMaxNodes))
 	jsonOut := fs.Bool("json", false, "print JSON")
 	demix := demixFlags(fs)
 	pos, err := parseInterleaved(fs, args)
@@ -68,13 +68,9 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	pt, err := prices.Load(*data)
+	p, pt, err := familyPrices(*data)
 	if err != nil {
-		return fmt.Errorf("prices: %w", err)
-	}
-	var p trace.Pricer
-	if pt.Len() > 0 {
-		p = pt
+		return err
 	}
 	opts := trace.Options{Hops: *hops, MaxNodes: *maxNodes}
 	if opts.Demix, opts.DemixParams, err = demix(); err != nil {
@@ -171,4 +167,21 @@ func outcomeCounts(hits []trace.DemixHit) string {
 		parts = append(parts, fmt.Sprintf("%s %d", o, n[o]))
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// ransomwareMaxNodes is the ransomware view's default node cap for its
+// cash-out trace (CLI and API).
+const ransomwareMaxNodes = 200_000
+
+// familyPrices loads data's price series for the ransomware view: the
+// Pricer (nil without prices: no USD) and the table.
+func familyPrices(data string) (trace.Pricer, *prices.Table, error) {
+	pt, err := prices.Load(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("prices: %w", err)
+	}
+	if pt.Len() == 0 {
+		return nil, pt, nil
+	}
+	return pt, pt, nil
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
-	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/risk"
 	"github.com/ransomtrail/ransomtrail/trace"
 	"github.com/ransomtrail/ransomtrail/workspace"
@@ -92,7 +90,7 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 		if family == "" {
 			return tr.Families(ctx, attr)
 		}
-		opts := trace.Options{Hops: trace.DefaultHops, MaxNodes: 200_000}
+		opts := trace.Options{Hops: trace.DefaultHops, MaxNodes: ransomwareMaxNodes}
 		if err := queryLimits(q, []queryLimit{{"hops", &opts.Hops, trace.MaxHops}, {"max_nodes", &opts.MaxNodes, trace.MaxMaxNodes}}); err != nil {
 			return nil, err
 		}
@@ -102,13 +100,9 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 		if err := opts.Validate(); err != nil {
 			return nil, err
 		}
-		pt, err := prices.Load(ws.Dir)
+		p, _, err := familyPrices(ws.Dir)
 		if err != nil {
-			return nil, fmt.Errorf("prices: %w", err)
-		}
-		var p trace.Pricer
-		if pt.Len() > 0 {
-			p = pt
+			return nil, err
 		}
 		return tr.Ransomware(ctx, attr, family, p, opts)
 	}
