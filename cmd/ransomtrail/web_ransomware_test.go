@@ -105,7 +105,7 @@ func TestWebUIRansomware(t *testing.T) {
 	if !strings.Contains(eval[string](s, `document.querySelector("#familylist").innerText`), fam) {
 		t.Fatalf("family list lacks %s", fam)
 	}
-	s.do("open family", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#familylist a")].find((a) => a.textContent === `+jsString(fam)+`).click(); 0`))
+	s.do("open family", chromedp.Evaluate[chromedp.Void](`[...document.querySelectorAll("#familylist a")].find((a) => a.textContent === `+js(fam)+`).click(); 0`))
 	s.wait("family page", `document.querySelectorAll("#cashouts tbody tr").length > 0 && document.querySelectorAll("#payments tbody tr").length > 0`)
 	text := eval[string](s, `document.querySelector("#main").innerText`)
 	for _, want := range []string{fam, "received", "Where the money went", "stopped at a custodial mixer"} {
@@ -135,10 +135,4 @@ func TestWebUIRansomware(t *testing.T) {
 	if errs := s.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
-}
-
-// jsString quotes s as a JavaScript string literal.
-func jsString(s string) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
