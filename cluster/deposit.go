@@ -127,9 +127,10 @@ func prevOutput(ix TxIndex, addr, o int64) int64 {
 	return prev
 }
 
-// depositScan is one worker's memo of sweep shapes and payers (pure
-// functions of the index: shared by nothing; kept across a scanner's
-// chunks, emptied when they reach maxDepositMemo entries).
+// depositScan is one worker's memo of sweep shapes (pure functions of the
+// index: shared by nothing; kept across a scanner's chunks, emptied when
+// it reaches maxDepositMemo entries). payer memoises payer only for
+// DepositEvidence's walk: a build reads payers in stages (payers).
 type depositScan struct {
 	sweep map[int64]bool
 	payer map[int64]int64
@@ -346,9 +347,6 @@ func (b *builder) depositPairs(ix TxIndex, t *index.Tx, n int64, c *chunk, ds *d
 	}
 	if len(ds.sweep) > maxDepositMemo {
 		clear(ds.sweep)
-	}
-	if len(ds.payer) > maxDepositMemo {
-		clear(ds.payer)
 	}
 	r := b.pol.Deposit
 	if r == nil {
