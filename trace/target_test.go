@@ -127,7 +127,7 @@ func targetHaircut(t *testing.T, demix trace.DemixMode, evidence string) {
 		}
 		m[entName[r["exchange_entity"]]] += num(r["value_sat"])
 	}
-	trueFlow := map[string]bool{} // deposit outpoint + " " + payout outpoint
+	trueFlow := map[string]bool{}   // deposit outpoint + " " + payout outpoint
 	customer := map[string]string{} // deposit or payout outpoint → the mixer customer's entity
 	for _, r := range simworld.ReadTruth(t, filepath.Join(w.Truth, "mixer_flows.csv")) {
 		trueFlow[r["deposit_txid"]+":"+r["deposit_vout"]+" "+r["payout_txid"]+":"+r["payout_vout"]] = true
