@@ -59,6 +59,7 @@ type fetched struct {
 	done  chan *fetched
 	cls   []classified
 	keys  []byte
+	root  rt.Hash // the merkle root of blk's transactions
 }
 
 // Ingest brings the index to the source's best chain (or to opts.Until):
@@ -228,7 +229,7 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 		if f.err != nil {
 			return false, f.err
 		}
-		err := ix.applyBlock(f.blk, f.raw.Where, f.cls)
+		err := ix.applyBlock(f.blk, f.raw.Where, f.cls, &f.root)
 		blockPool.Put(f.blk)
 		if err != nil {
 			if errors.Is(err, ErrNotConnected) && f.h > 0 {
@@ -275,5 +276,6 @@ func fetchDecode(ctx context.Context, src source.Source, dec *chain.Decoder, f *
 	}
 	f.blk = blk
 	f.cls, f.keys = classifyBlock(blk, nil, nil)
+	f.root = chain.BlockMerkleRoot(blk)
 	return nil
 }

@@ -136,7 +136,7 @@ func (ix *Index) ApplyBlock(b *chain.Block, where string) error {
 	if ix.w != nil {
 		ix.setDeferSlots(true)
 	}
-	return ix.applyBlock(b, where, nil)
+	return ix.applyBlock(b, where, nil, nil)
 }
 
 // classified is an output's script class and address key, computed by the
@@ -176,7 +176,12 @@ func classifyBlock(b *chain.Block, out []classified, keys []byte) ([]classified,
 	return out, keys
 }
 
-func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) error {
+// applyBlock applies b (from where) to the index. cls is its outputs
+// classified (classifyBlock; nil: classified here) and root its merkle
+// root computed from its transactions (nil: computed here): a bulk
+// ingest's decode workers compute both, off the one goroutine that
+// applies blocks.
+func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified, root *rt.Hash) error {
 	w, err := ix.writerOrErr()
 	if err != nil {
 		return err
@@ -202,8 +207,12 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified) erro
 			chained = true
 		}
 	}
-	if root := chain.BlockMerkleRoot(b); root != b.Header.MerkleRoot {
-		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, root)
+	if root == nil {
+		r := chain.BlockMerkleRoot(b)
+		root = &r
+	}
+	if *root != b.Header.MerkleRoot {
+		return berr("merkle root mismatch: header %s, computed from the transactions %s", b.Header.MerkleRoot, *root)
 	}
 	// Pass 1: resolve every input without changing anything.
 	w.preIn, w.preAddr = w.preIn[:0], w.preAddr[:0]
