@@ -12,6 +12,10 @@ import (
 // PreResolvedBlocks counts the blocks whose lookups preResolve made.
 var PreResolvedBlocks = &preResolvedBlocks
 
+// SetPreResolve turns preResolve on or off and returns the previous
+// setting.
+func SetPreResolve(on bool) (was bool) { was = !preResolveOff; preResolveOff = !on; return was }
+
 // SetMinTableLog2 sets new hash tables' capacity (log2 of slots) and
 // returns the previous one.
 func SetMinTableLog2(n uint32) uint32 { old := htMinLog2; htMinLog2 = n; return old }

@@ -24,15 +24,18 @@ type preInput struct {
 // (starting the workers would cost more than it saves).
 const preMinItems = 64
 
-// preResolve looks up, over the cores, what a followed block's inputs
-// spend and which of its outputs' addresses the index already holds,
-// before the applier's sequential passes (a block at the tip has the
-// cores to itself; a bulk ingest's decode workers have them). Each lookup
-// is a few random reads of the hash tables and columns: done in parallel
-// they overlap, and the applier finds their pages in the cache. It reads
-// only; the passes use its results where the index is unchanged since
-// (an input's spent transaction outside the block; an address that was
-// known before the block), and look up the rest themselves.
+// preResolve looks up, over the cores, what a block's inputs spend and
+// which of its outputs' addresses the index already holds, before the
+// applier's sequential passes. Each lookup is a few random reads of the
+// hash tables and columns: made in stages and in parallel they overlap,
+// and the applier finds their pages in the cache. It reads only; the
+// passes use its results where the index is unchanged since (an input's
+// spent transaction outside the block; an address that was known before
+// the block), and look up the rest themselves. A block at the tip has the
+// cores to itself; in a bulk ingest the decode workers share them, and it
+// still pays (docs/BENCHMARKS.md, "Ingest").
+//
+// preResolveOff (tests) makes the passes look up everything themselves.
 func (w *writer) preResolve(b *chain.Block, cls []classified) {
 	w.preIn, w.preAddr = w.preIn[:0], w.preAddr[:0]
 	nIn, nOut := 0, 0
@@ -117,6 +120,8 @@ func (w *writer) preResolve(b *chain.Block, cls []classified) {
 // preSink keeps preResolve's warming reads; preResolvedBlocks counts the
 // blocks it resolved (for tests).
 var preSink, preResolvedBlocks atomic.Uint64
+
+var preResolveOff bool
 
 // preBatch lookups are made stage by stage: each stage's reads (a slot,
 // then the candidate's key and record, …) are independent across the

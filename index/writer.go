@@ -216,8 +216,8 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified, root
 	}
 	// Pass 1: resolve every input without changing anything.
 	w.preIn, w.preAddr = w.preIn[:0], w.preAddr[:0]
-	if ix.txTab.deferSlots {
-		w.preResolve(b, cls) // following the tip: the cores are free
+	if !preResolveOff {
+		w.preResolve(b, cls)
 	}
 	nOuts := uint64(ix.nOuts())
 	g := 0 // non-coinbase inputs so far
