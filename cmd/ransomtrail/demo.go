@@ -19,6 +19,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/risk"
 	"github.com/ransomtrail/ransomtrail/sim"
 	"github.com/ransomtrail/ransomtrail/source"
@@ -38,6 +39,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	txs := fs.Int64("txs", 100_000, "transactions to simulate")
 	seed := fs.Uint64("seed", 1, "world seed")
 	addr := fs.String("addr", "127.0.0.1:8080", "address the closing hint gives for the web UI (ransomtrail serve --addr)")
+	priceFile := fs.String("prices", "", "daily BTC/USD closes to value the payments in USD (a file 'prices import' reads; default: the first of "+demoPricesGlob+" that reads, if any)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
@@ -106,6 +108,16 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	} else {
 		fmt.Fprintf(out, "   imported %d published tags (%s: exchanges, mixer, OTC desk, reported ransom addresses).\n", r.Tags, tagFile)
 	}
+	pt, err := demoPrices(idxDir, *priceFile)
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if pt != nil {
+		first, last := pt.Range()
+		fmt.Fprintf(out, "   imported %d daily BTC/USD closes (%s..%s) to value payments in USD.\n", pt.Len(), first, last)
+	} else {
+		fmt.Fprintf(out, "   no BTC/USD price file (--prices FILE): USD values stay empty; 'ransomtrail prices import FILE --data %s' adds them.\n", idxDir)
+	}
 	attr, err := ws.Attribution(ctx)
 	if err != nil {
 		return err
@@ -158,6 +170,12 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	o := v.Outputs[vout]
 	fmt.Fprintf(out, "   The index agrees: block %d, output %d pays %s BTC to %s (%s), fee %s BTC.\n",
 		v.BlockHeight, vout, btc(o.ValueSat), strOr(o.Address, "?"), o.ScriptType, btc(v.FeeSat))
+	if pt != nil {
+		at := time.Unix(int64(v.BlockTime), 0).UTC()
+		if usd, ok := pt.ValueUSD(o.ValueSat, at); ok {
+			fmt.Fprintf(out, "   Worth $%.2f at the BTC/USD close of %s, the day of its block.\n", usd, at.Format(time.DateOnly))
+		}
+	}
 	fmt.Fprintf(out, "\n4. Where did it go? A forward haircut trace from that output (up to 12 hops; a peel chain counts as one):\n")
 	if len(cashouts) == 0 {
 		fmt.Fprintf(out, "   no exchange reached within the limits (the money may still be held).\n")
@@ -167,7 +185,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(out, "   … and %d more cash-out addresses\n", len(cashouts)-i)
 			break
 		}
-		fmt.Fprintf(out, "   %d hops: %s BTC reached %s of %s (%s)\n", c.Hops, btc(c.TaintedSat), c.Address, c.Label, c.Category)
+		fmt.Fprintf(out, "   %s: %s BTC reached %s of %s (%s)\n", plural(int64(c.Hops), "hop", "hops"), btc(c.TaintedSat), c.Address, c.Label, c.Category)
 	}
 	fmt.Fprintf(out, "   In all %s of %s BTC reached services; %d transactions traversed, %d peel chain(s), %d CoinJoin(s).\n",
 		btc(traced.ServiceSat()), btc(traced.SourceSat), traced.TxsVisited, len(traced.PeelChains), len(traced.CoinJoins))
@@ -472,4 +490,38 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 	fmt.Fprintln(out, ".")
 	fmt.Fprintf(out, "   ransomtrail ransomware %s --demix --data %s\n", family[best.name], idxDir)
 	return nil
+}
+
+// demoPricesGlob is where the demo looks for a price file by default: the
+// project's shared data beside a clone.
+const demoPricesGlob = "../shared/data/prices/*.csv"
+
+// demoPrices merges the daily closes of file (none given: the first file
+// of demoPricesGlob that reads) into data's price series and returns it;
+// nil when there is no file.
+func demoPrices(data, file string) (*prices.Table, error) {
+	files := []string{file}
+	if file == "" {
+		files, _ = filepath.Glob(demoPricesGlob)
+	}
+	for _, name := range files {
+		f, err := os.Open(name)
+		if err != nil {
+			if file != "" {
+				return nil, err
+			}
+			continue
+		}
+		days, err := prices.Parse(f, name)
+		f.Close()
+		if err != nil {
+			if file != "" {
+				return nil, err
+			}
+			continue
+		}
+		t, _, err := prices.Merge(data, days)
+		return t, err
+	}
+	return nil, nil
 }
