@@ -200,6 +200,10 @@ func TestWebUI(t *testing.T) {
 	t.Run("search to address page", func(t *testing.T) {
 		s.t = t
 		s.do("open home", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#status dl")))
+		// The home page's cards lead to the main pages.
+		if cards := eval[string](s, `[...document.querySelectorAll(".cards a.card")].map(a => a.getAttribute("href")).join(" ")`); cards != "/graph /ransomware /screen /reports /watchlist" {
+			t.Errorf("home page cards: %q", cards)
+		}
 		// "/" focuses the search box from anywhere on the page.
 		s.do("type search", chromedp.KeyEvent("/"))
 		s.wait("search focused", `document.activeElement === document.querySelector("#q")`)

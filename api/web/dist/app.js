@@ -124,10 +124,13 @@ async function homePage(el, params, signal) {
   document.title = "ransomtrail";
   el.innerHTML = `<h1>Follow the money</h1>
     <p class="lead">Search an address, a transaction, a block, a cluster or a label above (press <kbd>/</kbd>),
-    screen a list of addresses, or start an investigation graph.</p>
+    or start from one of these.</p>
     <div class="cards">
       <a class="card" href="/graph" data-link><h3>Investigation graph</h3><p>Expand neighbours, run taint traces, annotate, export.</p></a>
+      <a class="card" href="/ransomware" data-link><h3>Ransomware</h3><p>What each family received, in BTC and USD, and where the money went.</p></a>
       <a class="card" href="/screen" data-link><h3>Screening</h3><p>Paste addresses, get risk levels with reasons.</p></a>
+      <a class="card" href="/reports" data-link><h3>Reports</h3><p>Ransom-payment reports, verified on chain, shared as STIX or MISP.</p></a>
+      <a class="card" href="/watchlist" data-link><h3>Watchlist</h3><p>Watch addresses and clusters; alerts when they move.</p></a>
     </div>
     <h2>Index status</h2><div id="status">${loading()}</div>`;
   const box = el.querySelector("#status");
