@@ -16,6 +16,10 @@ var PreResolvedBlocks = &preResolvedBlocks
 // setting.
 func SetPreResolve(on bool) (was bool) { was = !preResolveOff; preResolveOff = !on; return was }
 
+// SetGrowHeapMax sets the heap bound past which a hash table grows in
+// mapped files, and returns the previous one.
+func SetGrowHeapMax(n int64) int64 { old := growHeapMax; growHeapMax = n; return old }
+
 // SetMinTableLog2 sets new hash tables' capacity (log2 of slots) and
 // returns the previous one.
 func SetMinTableLog2(n uint32) uint32 { old := htMinLog2; htMinLog2 = n; return old }

@@ -1,6 +1,7 @@
 package index_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -80,4 +81,38 @@ func TestIdleGrowsTablesAhead(t *testing.T) {
 	}
 	defer ro.Close()
 	sameViews(t, "reopened vs bulk", views(t, ro), want)
+}
+
+// TestIngestGrowsTablesInFiles: a bulk ingest whose hash tables double in
+// mapped files (a mainnet-size growth: past the heap bound) builds the
+// index a growth on the heap does, and a reopened index reads it.
+func TestIngestGrowsTablesInFiles(t *testing.T) {
+	src, bulk := simworld.Indexed(t, sim.Config{Seed: 17, Txs: 20000, TxPerBlock: 60})
+	oldLog2 := index.SetMinTableLog2(10)
+	defer index.SetMinTableLog2(oldLog2)
+	oldMax := index.SetGrowHeapMax(0)
+	defer index.SetGrowHeapMax(oldMax)
+	dir := filepath.Join(t.TempDir(), "mapped")
+	net := chain.MustNetwork("sim")
+	ix, err := index.Open(dir, index.Options{Write: true, Network: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ix.Ingest(context.Background(), src, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if tx, addr := ix.TableCaps(); tx < 1<<14 || addr < 1<<15 {
+		t.Fatalf("tables of %d and %d slots: they did not grow from 2^10", tx, addr)
+	}
+	want := views(t, bulk)
+	sameIndex(t, "grown in files vs bulk", ix, bulk, want)
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ro, err := index.Open(dir, index.Options{Network: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	sameIndex(t, "reopened", ro, bulk, want)
 }

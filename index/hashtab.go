@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/ransomtrail/ransomtrail/chain"
 )
@@ -329,7 +331,8 @@ func (t *hashTable) writeCount() { binary.LittleEndian.PutUint64(t.mm[12:], uint
 
 // grow doubles the capacity into a new file that replaces the old one
 // atomically (rename); the new file is dirty like the old. The new table is
-// built in memory and written at once (no page fault per slot).
+// built in memory and written at once (no page fault per slot), or past
+// growHeapMax in the mapped file (buildGrown).
 func (t *hashTable) grow(rehash func(id int64) uint64) error {
 	g, err := t.buildGrown(rehash)
 	if err != nil {
@@ -347,18 +350,81 @@ func (t *hashTable) nearFull() bool {
 
 // grown is a doubled table written to its temporary file, to install.
 type grown struct {
-	nt  *hashTable
-	f   *os.File
-	tmp string
-	buf []byte
+	nt   *hashTable
+	f    *os.File
+	tmp  string
+	size int64 // the file's
+}
+
+// growHeapMax bounds the heap a growth may use: the doubled table (8 B
+// per slot) and its sort buffer (16 B per entry). Past it both live in
+// shared mappings of temporary files instead, so that growing a
+// mainnet-size table (the address table's last doublings: 32 GiB of slots
+// and 24 GiB of sort buffer) needs page cache, which the kernel writes
+// back, rather than more memory than the machine has. A quarter of the
+// machine's memory (/proc/meminfo), 4 GiB when that cannot be read; tests
+// lower it.
+var growHeapMax = defaultGrowHeapMax()
+
+func defaultGrowHeapMax() int64 {
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		for _, line := range strings.Split(string(b), "\n") {
+			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil && kb > 0 {
+				return kb << 10 / 4
+			}
+		}
+	}
+	return 4 << 30
+}
+
+// growEnt is one id of a growing table with its mixed hash (buildGrown's
+// sort buffer).
+type growEnt struct {
+	m  uint64
+	id int64
 }
 
 // buildGrown builds the doubled table and writes it, synced, to a
 // temporary file. It only reads the table's keys (rehash): readers may
-// read the table meanwhile.
+// read the table meanwhile. The table and its sort buffer are built on
+// the heap, or past growHeapMax in mapped temporary files.
 func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	log2 := uint32(bits.TrailingZeros64(t.mask+1)) + 1
-	buf := make([]byte, htHdrSize+8<<log2)
+	size := int64(htHdrSize) + int64(8)<<log2
+	tmp := t.path + ".grow"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	fail := func(err error) (*grown, error) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
+	}
+	mapped := size+16*t.n > growHeapMax
+	var buf []byte
+	var ents []growEnt
+	if mapped {
+		if err := f.Truncate(size); err != nil {
+			return fail(err)
+		}
+		if buf, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != nil {
+			return fail(err)
+		}
+		sortBuf, unmapSort, err := tempMapping(t.path+".grow-sort", 16*t.n)
+		if err != nil {
+			syscall.Munmap(buf)
+			return fail(err)
+		}
+		defer unmapSort()
+		if t.n > 0 {
+			ents = unsafe.Slice((*growEnt)(unsafe.Pointer(unsafe.SliceData(sortBuf))), t.n)
+		}
+	} else {
+		buf = make([]byte, size)
+		ents = make([]growEnt, t.n)
+	}
 	nt := &hashTable{name: t.name, path: t.path, mm: buf, slots: buf[htHdrSize:], mask: uint64(1)<<log2 - 1}
 	copy(buf[0:4], htMagic[:])
 	binary.LittleEndian.PutUint32(buf[4:], htVersion)
@@ -369,15 +435,11 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	// keys sequentially rather than in slot order; the ids are first
 	// bucketed by their new slot (a counting sort on its top bits) so that
 	// the slots are then written in order, not at random (most of a
-	// rebuild's time was cache misses).
+	// rebuild's time was cache misses; in a mapped file, page faults).
 	const bucketBits = 10
 	shift := uint(0)
 	if log2 > bucketBits {
 		shift = uint(log2 - bucketBits)
-	}
-	type ent struct {
-		m  uint64
-		id int64
 	}
 	pos := make([]int64, (nt.mask>>shift)+2)
 	for id := int64(0); id < t.n; id++ {
@@ -386,11 +448,10 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	for b := 1; b < len(pos); b++ {
 		pos[b] += pos[b-1]
 	}
-	ents := make([]ent, t.n)
 	for id := int64(0); id < t.n; id++ {
 		m := mix(rehash(id))
 		b := (m & nt.mask) >> shift
-		ents[pos[b]] = ent{m, id}
+		ents[pos[b]] = growEnt{m, id}
 		pos[b]++
 	}
 	for _, e := range ents {
@@ -398,20 +459,45 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	}
 	ents = nil
 	nt.writeCount()
-	tmp := t.path + ".grow"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
-	}
-	if _, err := f.WriteAt(buf, 0); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
+	if !mapped {
+		if _, err := f.WriteAt(buf, 0); err != nil {
+			return fail(err)
+		}
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
+		if mapped {
+			syscall.Munmap(buf)
+		}
+		return fail(err)
 	}
-	return &grown{nt: nt, f: f, tmp: tmp, buf: buf}, nil
+	if mapped {
+		// install maps the file anew; the build's mapping goes.
+		syscall.Munmap(buf)
+		nt.mm, nt.slots = nil, nil
+	}
+	return &grown{nt: nt, f: f, tmp: tmp, size: size}, nil
+}
+
+// tempMapping maps a new temporary file of n bytes, removed at once (its
+// pages live until the returned function unmaps them).
+func tempMapping(path string, n int64) ([]byte, func(), error) {
+	if n == 0 {
+		return nil, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	defer os.Remove(path)
+	if err := f.Truncate(n); err != nil {
+		return nil, nil, err
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, func() { syscall.Munmap(m) }, nil
 }
 
 // discard removes a built table that will not be installed.
@@ -424,7 +510,7 @@ func (g *grown) discard() {
 // was inserted or removed since: else an error, and g is discarded). The
 // caller excludes readers.
 func (t *hashTable) install(g *grown) error {
-	nt, f, buf := g.nt, g.f, g.buf
+	nt, f := g.nt, g.f
 	if nt.n != t.n {
 		g.discard()
 		return fmt.Errorf("grow hash table %s: %d entries now, %d when it was rebuilt", t.name, t.n, nt.n)
@@ -435,7 +521,7 @@ func (t *hashTable) install(g *grown) error {
 	}
 	t.close()
 	nt.f, nt.mm, nt.slots = f, nil, nil
-	if err := nt.mapFile(int64(len(buf)), true, false); err != nil {
+	if err := nt.mapFile(g.size, true, false); err != nil {
 		f.Close()
 		return err
 	}

@@ -283,3 +283,64 @@ func TestHashTableKilledMidRecovery(t *testing.T) {
 	}
 	t.Logf("%d kill points", kills)
 }
+
+// TestGrowMappedEqualsHeap: a table grown with its new slots and sort
+// buffer in mapped temporary files (past growHeapMax) is the table grown on
+// the heap, byte for byte, and leaves no temporary file behind.
+func TestGrowMappedEqualsHeap(t *testing.T) {
+	oldLog2, oldMax := htMinLog2, growHeapMax
+	defer func() { htMinLog2, growHeapMax = oldLog2, oldMax }()
+	htMinLog2 = 8
+	rng := rand.New(rand.NewPCG(3, 4))
+	keys := make([]uint64, 300_000)
+	for i := range keys {
+		keys[i] = rng.Uint64()
+		if i > 0 && rng.IntN(8) == 0 {
+			keys[i] = keys[rng.IntN(i)] // duplicate keys make long chains
+		}
+	}
+	hashOf := func(id int64) uint64 { return keys[id] }
+	build := func(heapMax int64) ([]byte, string) {
+		growHeapMax = heapMax
+		dir := t.TempDir()
+		tab, err := openHashTable(dir, "t.hash", true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tab.close()
+		for id, k := range keys {
+			if err := tab.insert(k, int64(id), hashOf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tab.mask+1 < 1<<19 {
+			t.Fatalf("table of %d slots: it did not grow enough", tab.mask+1)
+		}
+		for id, k := range keys {
+			if got, ok := tab.findLast(k, func(c int64) bool { return c == int64(id) }); !ok || got != int64(id) {
+				t.Fatalf("heap max %d: id %d not found", heapMax, id)
+			}
+		}
+		tab.writeCount()
+		return append([]byte(nil), tab.mm...), dir
+	}
+	heap, _ := build(1 << 62)
+	mapped, dir := build(0)
+	if len(heap) != len(mapped) {
+		t.Fatalf("heap-grown table %d bytes, mapped-grown %d", len(heap), len(mapped))
+	}
+	for i := range heap {
+		if heap[i] != mapped[i] {
+			t.Fatalf("tables differ at byte %d", i)
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "t.hash" {
+			t.Errorf("left behind: %s", e.Name())
+		}
+	}
+}
