@@ -116,3 +116,45 @@ func TestIngestGrowsTablesInFiles(t *testing.T) {
 	defer ro.Close()
 	sameIndex(t, "reopened", ro, bulk, want)
 }
+
+// TestIngestGrowsTablesInBackground: a bulk ingest that commits often, on
+// hash tables made small so that they double many times, doubles them in
+// the background between commits (the blocks applied meanwhile are added
+// when the new table is installed) and builds the index an ingest that
+// doubles them in line does; so does one whose tables double in mapped
+// files.
+func TestIngestGrowsTablesInBackground(t *testing.T) {
+	src, bulk := simworld.Indexed(t, sim.Config{Seed: 17, Txs: 20000, TxPerBlock: 60})
+	oldLog2 := index.SetMinTableLog2(10)
+	defer index.SetMinTableLog2(oldLog2)
+	want := views(t, bulk)
+	net := chain.MustNetwork("sim")
+	for _, mapped := range []bool{false, true} {
+		if mapped {
+			defer index.SetGrowHeapMax(index.SetGrowHeapMax(0))
+		}
+		dir := filepath.Join(t.TempDir(), "bg")
+		ix, err := index.Open(dir, index.Options{Write: true, Network: net})
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := index.BackgroundGrowths()
+		if _, err := ix.Ingest(context.Background(), src, index.IngestOptions{CommitBlocks: 3}); err != nil {
+			t.Fatal(err)
+		}
+		if n := index.BackgroundGrowths() - before; n < 4 {
+			t.Errorf("mapped %v: %d doublings built in the background; want several", mapped, n)
+		}
+		t.Logf("mapped %v: %d doublings built in the background", mapped, index.BackgroundGrowths()-before)
+		sameIndex(t, "grown in the background vs bulk", ix, bulk, want)
+		if err := ix.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ro, err := index.Open(dir, index.Options{Network: net})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameIndex(t, "reopened", ro, bulk, want)
+		ro.Close()
+	}
+}
