@@ -59,12 +59,12 @@ type Index struct {
 	// grewAt is the txid and address tables' entry counts at the last
 	// bulk commit (growInBackground).
 	grewAt [2]int64
-	dir    string
-	opts   Options
-	log    *slog.Logger
-	net    *chain.Network
-	kv     *pebble.DB
-	m      manifest // committed state
+	dir        string
+	opts       Options
+	log        *slog.Logger
+	net        *chain.Network
+	kv         *pebble.DB
+	m          manifest // committed state
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
 	// prevs (inprev.col) is nil for a reader of an index older than
