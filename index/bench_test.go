@@ -149,7 +149,6 @@ func BenchmarkIngest(b *testing.B) {
 		data := b.TempDir()
 		b.StartTimer()
 		t1 := time.Now()
-		bg0 := index.BackgroundGrowths()
 		src, err := source.OpenBlocksDir(ctx, dir, net, source.BlocksDirOptions{})
 		if err != nil {
 			b.Fatal(err)
@@ -179,7 +178,6 @@ func BenchmarkIngest(b *testing.B) {
 		b.ReportMetric(float64(txs)/ingestDur.Seconds(), "tx/s")
 		b.ReportMetric(float64(dirSize(data))/float64(txs), "index-B/tx")
 		b.ReportMetric(peakRSSMiB()/(float64(txs)/1e6), "peakRSS-MiB/Mtx")
-		b.ReportMetric(float64(index.BackgroundGrowths()-bg0), "bg-growths")
 		b.StartTimer()
 	}
 }

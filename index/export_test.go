@@ -16,10 +16,6 @@ var PreResolvedBlocks = &preResolvedBlocks
 // setting.
 func SetPreResolve(on bool) (was bool) { was = !preResolveOff; preResolveOff = !on; return was }
 
-// BackgroundGrowths counts the hash-table doublings a bulk ingest built
-// in the background and installed.
-func BackgroundGrowths() int64 { return bgGrowths.Load() }
-
 // SetGrowHeapMax sets the heap bound past which a hash table grows in
 // mapped files, and returns the previous one.
 func SetGrowHeapMax(n int64) int64 { old := growHeapMax; growHeapMax = n; return old }

@@ -6,7 +6,6 @@ import (
 	"math/bits"
 	"os"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"unsafe"
 
@@ -57,21 +56,6 @@ type hashTable struct {
 	pend       map[uint64]uint64
 	// huge: mapped with huge pages (adviseHuge).
 	huge bool
-	// bg is a doubling another goroutine builds (growInBackground).
-	bg *bgGrow
-}
-
-// bgGrowths counts the doublings built in the background and installed
-// (for tests).
-var bgGrowths atomic.Int64
-
-// bgGrow is a doubling built by another goroutine from the table's ids
-// below n0, to install with the ids added since (finishGrowth).
-type bgGrow struct {
-	n0   int64
-	done chan struct{}
-	g    *grown
-	err  error
 }
 
 const (
@@ -182,7 +166,6 @@ func (t *hashTable) unmap() {
 }
 
 func (t *hashTable) close() error {
-	t.finishGrowth(false, nil)
 	t.unmap()
 	return t.f.Close()
 }
@@ -322,82 +305,12 @@ func (t *hashTable) insert(h uint64, id int64, rehash func(id int64) uint64) err
 	if err := t.markDirty(); err != nil {
 		return err
 	}
-	if t.bg != nil && t.overLoaded() {
-		// the doubling being built in the background, with what was added since
-		if err := t.finishGrowth(true, rehash); err != nil {
-			return err
-		}
-	}
-	if t.overLoaded() {
+	if (t.n+1)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum {
 		if err := t.grow(rehash); err != nil {
 			return err
 		}
 	}
 	t.put(h, id)
-	return nil
-}
-
-// overLoaded reports whether one more entry would pass the maximum load.
-func (t *hashTable) overLoaded() bool {
-	return (t.n+1)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum
-}
-
-// finished reports whether the build is done.
-func (b *bgGrow) finished() bool {
-	select {
-	case <-b.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// growInBackground starts building the doubled table on another
-// goroutine, from the ids below the table's count now; keyHash must read
-// their keys from memory no one changes or unmaps until finishGrowth (the
-// columns' file mappings during a bulk ingest: appends go past them, and
-// Index.finishGrowth installs the table before a flush maps a column
-// anew). One at a time.
-func (t *hashTable) growInBackground(keyHash func(id int64) uint64) {
-	if t.bg != nil {
-		return
-	}
-	b := &bgGrow{n0: t.n, done: make(chan struct{})}
-	name, path, n, mask := t.name, t.path, t.n, t.mask
-	go func() {
-		defer close(b.done)
-		b.g, b.err = buildGrownOf(name, path, n, mask, keyHash)
-	}()
-	t.bg = b
-}
-
-// finishGrowth waits for the doubling growInBackground started, if any.
-// install: it replaces the table, and the ids added since it started are
-// inserted into it (rehash reads their keys); else it is discarded.
-func (t *hashTable) finishGrowth(install bool, rehash func(id int64) uint64) error {
-	b := t.bg
-	if b == nil {
-		return nil
-	}
-	t.bg = nil
-	<-b.done
-	if b.err != nil {
-		return b.err
-	}
-	if !install || t.n < b.n0 {
-		b.g.discard()
-		return nil
-	}
-	n := t.n
-	if err := t.installAt(b.g, b.n0); err != nil {
-		return err
-	}
-	bgGrowths.Add(1)
-	for id := b.n0; id < n; id++ {
-		if err := t.insert(rehash(id), id, rehash); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -477,25 +390,19 @@ type growEnt struct {
 // read the table meanwhile. The table and its sort buffer are built on
 // the heap, or past growHeapMax in mapped temporary files.
 func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
-	return buildGrownOf(t.name, t.path, t.n, t.mask, rehash)
-}
-
-// buildGrownOf builds the doubled table of the table at path (name, of
-// capacity mask+1) holding ids 0..n-1 (buildGrown).
-func buildGrownOf(name, path string, n int64, mask uint64, rehash func(id int64) uint64) (*grown, error) {
-	log2 := uint32(bits.TrailingZeros64(mask+1)) + 1
+	log2 := uint32(bits.TrailingZeros64(t.mask+1)) + 1
 	size := int64(htHdrSize) + int64(8)<<log2
-	tmp := path + ".grow"
+	tmp := t.path + ".grow"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("grow hash table %s: %w", name, err)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
 	fail := func(err error) (*grown, error) {
 		f.Close()
 		os.Remove(tmp)
-		return nil, fmt.Errorf("grow hash table %s: %w", name, err)
+		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
-	mapped := size+16*n > growHeapMax
+	mapped := size+16*t.n > growHeapMax
 	var buf []byte
 	var ents []growEnt
 	if mapped {
@@ -505,20 +412,20 @@ func buildGrownOf(name, path string, n int64, mask uint64, rehash func(id int64)
 		if buf, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != nil {
 			return fail(err)
 		}
-		sortBuf, unmapSort, err := tempMapping(path+".grow-sort", 16*n)
+		sortBuf, unmapSort, err := tempMapping(t.path+".grow-sort", 16*t.n)
 		if err != nil {
 			syscall.Munmap(buf)
 			return fail(err)
 		}
 		defer unmapSort()
-		if n > 0 {
-			ents = unsafe.Slice((*growEnt)(unsafe.Pointer(unsafe.SliceData(sortBuf))), n)
+		if t.n > 0 {
+			ents = unsafe.Slice((*growEnt)(unsafe.Pointer(unsafe.SliceData(sortBuf))), t.n)
 		}
 	} else {
 		buf = make([]byte, size)
-		ents = make([]growEnt, n)
+		ents = make([]growEnt, t.n)
 	}
-	nt := &hashTable{name: name, path: path, mm: buf, slots: buf[htHdrSize:], mask: uint64(1)<<log2 - 1}
+	nt := &hashTable{name: t.name, path: t.path, mm: buf, slots: buf[htHdrSize:], mask: uint64(1)<<log2 - 1}
 	copy(buf[0:4], htMagic[:])
 	binary.LittleEndian.PutUint32(buf[4:], htVersion)
 	binary.LittleEndian.PutUint32(buf[8:], log2)
@@ -535,13 +442,13 @@ func buildGrownOf(name, path string, n int64, mask uint64, rehash func(id int64)
 		shift = uint(log2 - bucketBits)
 	}
 	pos := make([]int64, (nt.mask>>shift)+2)
-	for id := int64(0); id < n; id++ {
+	for id := int64(0); id < t.n; id++ {
 		pos[(mix(rehash(id))&nt.mask)>>shift+1]++
 	}
 	for b := 1; b < len(pos); b++ {
 		pos[b] += pos[b-1]
 	}
-	for id := int64(0); id < n; id++ {
+	for id := int64(0); id < t.n; id++ {
 		m := mix(rehash(id))
 		b := (m & nt.mask) >> shift
 		ents[pos[b]] = growEnt{m, id}
@@ -602,15 +509,11 @@ func (g *grown) discard() {
 // install replaces the table by the doubled one built from it (nothing
 // was inserted or removed since: else an error, and g is discarded). The
 // caller excludes readers.
-func (t *hashTable) install(g *grown) error { return t.installAt(g, t.n) }
-
-// installAt is install of a table rebuilt when the table held n entries
-// (the caller then inserts those added since).
-func (t *hashTable) installAt(g *grown, n int64) error {
+func (t *hashTable) install(g *grown) error {
 	nt, f := g.nt, g.f
-	if nt.n != n || n > t.n {
+	if nt.n != t.n {
 		g.discard()
-		return fmt.Errorf("grow hash table %s: rebuilt with %d entries, expected %d (%d now)", t.name, nt.n, n, t.n)
+		return fmt.Errorf("grow hash table %s: %d entries now, %d when it was rebuilt", t.name, t.n, nt.n)
 	}
 	if err := os.Rename(g.tmp, t.path); err != nil {
 		f.Close()
@@ -632,9 +535,6 @@ func (t *hashTable) installAt(g *grown, n int64) error {
 // remove deletes the slot holding id (found by probing from h) with
 // backward-shift deletion, keeping every other chain intact.
 func (t *hashTable) remove(h uint64, id int64, hashOf func(id int64) uint64) error {
-	if err := t.finishGrowth(false, nil); err != nil { // built with the id removed
-		return err
-	}
 	if err := t.markDirty(); err != nil {
 		return err
 	}

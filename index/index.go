@@ -56,9 +56,6 @@ type Options struct {
 type Index struct {
 	// grownAhead counts the hash tables doubled by GrowTablesAhead.
 	grownAhead int
-	// grewAt is the txid and address tables' entry counts at the last
-	// bulk commit (growInBackground).
-	grewAt [2]int64
 	dir        string
 	opts       Options
 	log        *slog.Logger
@@ -569,9 +566,6 @@ func (ix *Index) Close() error {
 	if ix.w != nil {
 		first = ix.w.wait()
 		ix.w.stopDigests()
-	}
-	if ix.w != nil && first == nil && ix.txTab != nil {
-		first = ix.finishGrowth(true)
 	}
 	if ix.w != nil && first == nil && ix.txTab != nil {
 		// Leave the tables clean and spent.col and alast.col synced when

@@ -248,7 +248,6 @@ func (ix *Index) run(ctx context.Context, src source.Source, from, to int64, opt
 			if err := ix.commit(true); err != nil {
 				return false, err
 			}
-			ix.growInBackground()
 			lastCommit, batchBytes = t, 0
 		}
 		res.Txs = ix.nTxs()

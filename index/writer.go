@@ -518,11 +518,6 @@ func (ix *Index) commit(async bool) error {
 	if err := w.wait(); err != nil {
 		return err
 	}
-	// A doubling built in the background is installed once it is done,
-	// or before this commit's flush would map anew a column it reads.
-	if err := ix.finishGrowth(!async); err != nil {
-		return err
-	}
 	if w.pending == 0 {
 		return nil
 	}
@@ -708,9 +703,6 @@ func (ix *Index) GrowTablesAhead(lock, unlock func()) error {
 		return err
 	}
 	if err := w.wait(); err != nil || w.pending > 0 {
-		return err
-	}
-	if err := ix.finishGrowth(true); err != nil {
 		return err
 	}
 	tables := [...]*hashTable{ix.txTab, ix.addrTab}
@@ -975,62 +967,5 @@ func (ix *Index) Rollback(h int64) error {
 		return err
 	}
 	ix.log.Info("index rolled back", "from_height", old.Height, "to_height", h)
-	return nil
-}
-
-// growInBackground starts doubling, on another goroutine, each hash table
-// within 1/32 of its capacity of the load at which an insert would double
-// it (a bulk ingest calls it after a commit): the blocks applied meanwhile
-// insert into the old table, and the first commit after the new one is
-// built (or the insert that finds the old one full, or a commit whose
-// flush would map a column it reads anew) installs it with the ids added
-// since. The rebuild reads the keys of the ids the commit left in the
-// columns' files through their mappings, whose bytes later appends do not
-// change.
-//
-// A table is doubled when it is near full (nearFull) or when twice what
-// the last batch added would fill it: the next batch would double it in
-// line (soon is the one growth doubling on demand would make anyway).
-func (ix *Index) growInBackground() {
-	le := binary.LittleEndian
-	due := func(t *hashTable, last *int64) bool {
-		added := max(t.n-*last, 0)
-		*last = t.n
-		return t.bg == nil && (t.nearFull() || (t.n+2*added)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum)
-	}
-	if t := ix.txTab; due(t, &ix.grewAt[0]) && ix.txids.pendLen == 0 && t.n*int64(ix.txids.width) <= int64(len(ix.txids.mm)) {
-		mm, w := ix.txids.mm, int64(ix.txids.width)
-		t.growInBackground(func(id int64) uint64 { return txHash(mm[id*w : id*w+w]) })
-	}
-	if t := ix.addrTab; due(t, &ix.grewAt[1]) && ix.addrs.pendLen == 0 && ix.akeys.pendLen == 0 && t.n*int64(ix.addrs.width) <= int64(len(ix.addrs.mm)) {
-		offs, keys, w := ix.addrs.mm, ix.akeys.mm, int64(ix.addrs.width)
-		t.growInBackground(func(id int64) uint64 {
-			off := int64(le.Uint64(offs[id*w:]))
-			n := int64(keys[off])
-			return addrHash(keys[off+1 : off+1+n])
-		})
-	}
-}
-
-// finishGrowth installs the doublings growInBackground started: all of
-// them (wait), else those that are done and those whose columns the next
-// flush would map anew (a new mapping unmaps the one they read).
-func (ix *Index) finishGrowth(wait bool) error {
-	remaps := func(cs ...*column) bool {
-		for _, c := range cs {
-			if c.fileLen+c.pendLen > int64(len(c.region)) {
-				return true
-			}
-		}
-		return false
-	}
-	if t := ix.txTab; t.bg != nil && (wait || t.bg.finished() || remaps(ix.txids)) {
-		if err := t.finishGrowth(true, ix.txHashOf); err != nil {
-			return err
-		}
-	}
-	if t := ix.addrTab; t.bg != nil && (wait || t.bg.finished() || remaps(ix.addrs, ix.akeys)) {
-		return t.finishGrowth(true, ix.addrHashOf)
-	}
 	return nil
 }
