@@ -72,6 +72,13 @@ func TestIdleGrowsTablesAhead(t *testing.T) {
 	t.Logf("tables doubled: %d while idle, %d by blocks", spared, inline)
 	want := views(t, bulk)
 	sameIndex(t, "followed vs bulk", ix, bulk, want)
+	closeAndReopen(t, ix, dir, net, want)
+}
+
+// closeAndReopen closes the writer ix (of dir) and checks that the index
+// reopened for reading holds the views want.
+func closeAndReopen(t *testing.T, ix *index.Index, dir string, net *chain.Network, want map[string]string) {
+	t.Helper()
 	if err := ix.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -106,13 +113,5 @@ func TestIngestGrowsTablesInFiles(t *testing.T) {
 	}
 	want := views(t, bulk)
 	sameIndex(t, "grown in files vs bulk", ix, bulk, want)
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
-	ro, err := index.Open(dir, index.Options{Network: net})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	sameIndex(t, "reopened", ro, bulk, want)
+	closeAndReopen(t, ix, dir, net, want)
 }
