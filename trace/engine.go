@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
@@ -360,6 +361,7 @@ func (r *run) endpoint(o int64, out index.Output, taint int64, hop int, reason s
 		e.TaintedSat += taint
 		e.Outputs++
 		e.Hops = min(e.Hops, hop)
+		r.valueUSD(e, o, taint)
 		return
 	}
 	info := r.outInfo(o, out)
@@ -367,6 +369,28 @@ func (r *run) endpoint(o int64, out index.Output, taint int64, hop int, reason s
 	r.eps[k] = len(r.res.Endpoints)
 	r.res.Endpoints = append(r.res.Endpoints, Endpoint{Address: info.enc, ClusterID: info.cluster, Label: info.label,
 		Category: info.category, TaintedSat: taint, Hops: hop, Reason: reason, Outputs: 1, Outpoint: outpointString(r.g.Txid(tn), vout)})
+	r.valueUSD(&r.res.Endpoints[len(r.res.Endpoints)-1], o, taint)
+}
+
+// valueUSD adds taint sats of output o to e's USD value, at the close of
+// the day o's block was mined (no Pricer: nothing; a day without a price
+// leaves the endpoint without a USD value).
+func (r *run) valueUSD(e *Endpoint, o, taint int64) {
+	if r.o.Pricer == nil || e.noUSD {
+		return
+	}
+	tn, _ := r.g.TxOfOutput(o)
+	usd, ok := 0.0, false
+	if tx, err := r.g.TxAt(tn); err == nil {
+		if b, err := r.g.BlockAt(tx.Height); err == nil {
+			usd, ok = r.o.Pricer.ValueUSD(taint, time.Unix(int64(b.Time), 0).UTC())
+		}
+	}
+	var part *float64
+	if ok {
+		part = &usd
+	}
+	addUSD(&e.TaintedUSD, &e.noUSD, part)
 }
 
 func (r *run) seedOutputs(seeds []int64) {
@@ -710,6 +734,9 @@ func (r *run) summarise() {
 		c := &r.res.Clusters[i]
 		c.TaintedSat += e.TaintedSat
 		c.Endpoints++
+		if r.o.Pricer != nil {
+			addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
+		}
 		if !reasons[i][e.Reason] {
 			reasons[i][e.Reason] = true
 			c.Reasons = append(c.Reasons, e.Reason)

@@ -38,6 +38,10 @@ type CashOut struct {
 	TaintedSat int64    `json:"tainted_sat"`
 	Endpoints  int      `json:"endpoints"`
 	MinHops    int      `json:"min_hops"`
+	// TaintedUSD values the cash-outs at the close of each one's day
+	// (with prices; absent when a day had none).
+	TaintedUSD *float64 `json:"tainted_usd,omitempty"`
+	noUSD      bool
 }
 
 // FamilyReport is the ransomware view of a family or campaign (the CLI's
@@ -160,6 +164,7 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 		return nil, rt.Invalid("family", "a family or campaign name is required")
 	}
 	opts.Direction, opts.Model = Forward, Haircut
+	opts.Pricer = p
 	if opts.MaxNodes == 0 {
 		opts.MaxNodes = 200_000
 	}
@@ -264,6 +269,9 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 		c := &rep.CashOuts[i]
 		c.TaintedSat += e.TaintedSat
 		c.Endpoints++
+		if p != nil {
+			addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
+		}
 		c.MinHops = min(c.MinHops, e.Hops)
 		if e.ClusterID != nil && !containsU32(c.ClusterIDs, *e.ClusterID) {
 			c.ClusterIDs = append(c.ClusterIDs, *e.ClusterID)

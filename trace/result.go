@@ -89,6 +89,11 @@ type Endpoint struct {
 	Outputs    int     `json:"outputs"`
 	// Outpoint is the first output reached at this endpoint.
 	Outpoint string `json:"outpoint"`
+	// TaintedUSD is the tainted value in USD, each output's share at the
+	// daily close of the day its transaction was mined (with a price
+	// series, Options.Pricer; absent when a day had no price).
+	TaintedUSD *float64 `json:"tainted_usd,omitempty"`
+	noUSD      bool     // an output had no price
 }
 
 // ClusterTotal sums the endpoints of one cluster.
@@ -99,6 +104,25 @@ type ClusterTotal struct {
 	TaintedSat int64    `json:"tainted_sat"`
 	Endpoints  int      `json:"endpoints"`
 	Reasons    []string `json:"reasons"`
+	// TaintedUSD sums the endpoints' (absent when one has none).
+	TaintedUSD *float64 `json:"tainted_usd,omitempty"`
+	noUSD      bool
+}
+
+// addUSD adds a part's USD value (nil: none) to a sum that stays absent
+// once a part had none (missing).
+func addUSD(sum **float64, missing *bool, part *float64) {
+	if *missing {
+		return
+	}
+	if part == nil {
+		*sum, *missing = nil, true
+		return
+	}
+	if *sum == nil {
+		*sum = new(float64)
+	}
+	**sum += *part
 }
 
 // Peel is one payment peeled off a peel chain.

@@ -144,6 +144,9 @@ type Options struct {
 	Demix DemixMode
 	// DemixParams tune the matching (zero value: the defaults).
 	DemixParams DemixParams
+	// Pricer, when set, values each endpoint's tainted sats in USD at the
+	// daily close of the day each of its outputs was made (Endpoint.TaintedUSD).
+	Pricer Pricer
 }
 
 // Validate fills the defaults and refuses out-of-range values with an

@@ -60,6 +60,9 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 		if err != nil {
 			return nil, err
 		}
+		if opts.Pricer, _, err = familyPrices(ws.Dir); err != nil {
+			return nil, err
+		}
 		return trace.New(ws.Index, attr).Trace(ctx, start, opts)
 	}
 	cfg.Path = func(ctx context.Context, q url.Values) (any, error) {

@@ -109,6 +109,10 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// With a price series (prices import), endpoints carry USD values.
+	if opts.Pricer, _, err = familyPrices(*data); err != nil {
+		return err
+	}
 	res, err := trace.New(ws.Index, attr).Trace(ctx, start, opts)
 	if err != nil {
 		return err
@@ -142,7 +146,14 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 	if r.Truncated {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes / --max-edges, or lower --hops)\n", r.TruncatedReason)
 	}
-	fmt.Fprintf(w, "\nWhere the money %s, by cluster (tainted BTC):\n", verb)
+	unit := "tainted BTC"
+	for _, ep := range r.Endpoints {
+		if ep.TaintedUSD != nil {
+			unit = "tainted BTC; in USD at the daily close of each output's day"
+			break
+		}
+	}
+	fmt.Fprintf(w, "\nWhere the money %s, by cluster (%s):\n", verb, unit)
 	if len(r.Clusters) == 0 {
 		fmt.Fprintln(w, "  (no endpoint)")
 	}
@@ -163,7 +174,7 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 		if cat == "" {
 			cat = "-"
 		}
-		fmt.Fprintf(w, "  %16s  cluster %-9s %-34s %-12s %3d endpoint(s), %s\n", btc(c.TaintedSat), cid, clipText(name, 34), cat, c.Endpoints, strings.Join(c.Reasons, ","))
+		fmt.Fprintf(w, "  %16s  cluster %-9s %-34s %-12s %3d endpoint(s), %s%s\n", btc(c.TaintedSat), cid, clipText(name, 34), cat, c.Endpoints, strings.Join(c.Reasons, ","), usdNote(c.TaintedUSD))
 	}
 	fmt.Fprintf(w, "\nEndpoints (address, tainted BTC, hops, why the trace stopped):\n")
 	for i, ep := range r.Endpoints {
@@ -179,7 +190,7 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 		if ep.Label != "" {
 			lab = fmt.Sprintf("  [%s: %s]", ep.Category, ep.Label)
 		}
-		fmt.Fprintf(w, "  %16s  %-44s %2d hops  %-11s%s\n", btc(ep.TaintedSat), a, ep.Hops, ep.Reason, lab)
+		fmt.Fprintf(w, "  %16s  %-44s %2d hops  %-11s%s%s\n", btc(ep.TaintedSat), a, ep.Hops, ep.Reason, lab, usdNote(ep.TaintedUSD))
 	}
 	if len(r.PeelChains) > 0 {
 		fmt.Fprintf(w, "\nPeel chains (%d):\n", len(r.PeelChains))
@@ -287,4 +298,13 @@ func runPath(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "\nsearch truncated: %s\n", res.TruncatedReason)
 	}
 	return nil
+}
+
+// usdNote is a USD value (at each output's day) for the text output, ""
+// without one.
+func usdNote(usd *float64) string {
+	if usd == nil {
+		return ""
+	}
+	return fmt.Sprintf("  ($%.2f)", *usd)
 }

@@ -271,9 +271,10 @@ func TestRansomwareCommand(t *testing.T) {
 			Time     time.Time `json:"time"`
 		} `json:"payment_list"`
 		CashOuts []struct {
-			Label      string `json:"label"`
-			Category   string `json:"category"`
-			TaintedSat int64  `json:"tainted_sat"`
+			Label      string   `json:"label"`
+			Category   string   `json:"category"`
+			TaintedSat int64    `json:"tainted_sat"`
+			TaintedUSD *float64 `json:"tainted_usd"`
 		} `json:"cash_outs"`
 		ExchangeSat int64 `json:"exchange_sat"`
 	}
@@ -297,6 +298,17 @@ func TestRansomwareCommand(t *testing.T) {
 	}
 	if len(rep.CashOuts) == 0 || rep.ExchangeSat == 0 {
 		t.Fatalf("no cash-out found for %s: %s", fam, out)
+	}
+	// Every cash-out is valued in USD (the series covers the world's days),
+	// within the range its BTC allows at this world's closes.
+	lo, hi := math.Inf(1), 0.0
+	for _, c := range cl {
+		lo, hi = min(lo, c), max(hi, c)
+	}
+	for _, c := range rep.CashOuts {
+		if c.TaintedUSD == nil || *c.TaintedUSD < float64(c.TaintedSat)/1e8*lo*0.5 || *c.TaintedUSD > float64(c.TaintedSat)/1e8*hi {
+			t.Errorf("cash-out %s: %d sat valued %v USD", c.Label, c.TaintedSat, c.TaintedUSD)
+		}
 	}
 	text, _, err := cli("ransomware", fam, "--data", w.Data)
 	if err != nil || !strings.Contains(text, "Where the money went") || !strings.Contains(text, "$") {
@@ -426,5 +438,86 @@ func TestTraceCommandTimeWindowAndCampaign(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil || rep.Payments != n {
 		t.Fatalf("campaign %s: %d payments, truth has %d tagged (%v)", camp, rep.Payments, n, err)
+	}
+}
+
+// TestTraceCommandUSD: with a price series imported, a trace values each
+// endpoint's taint at the daily close of its output's day, and each
+// cluster's as the sum of its endpoints'.
+func TestTraceCommandUSD(t *testing.T) {
+	series := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
+	w := simworld.Get(t, traceWorld)
+	if _, stderr, err := cli("prices", "import", series, "--data", w.Data); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	cl := closes(t, series)
+	pay := truthRows(t, w, "ransom_payments.csv")[0]
+	out, stderr, err := cli("trace", "--outpoint", pay["txid"]+":"+pay["vout"], "--data", w.Data, "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var res struct {
+		Endpoints []struct {
+			ClusterID  *uint32  `json:"cluster_id"`
+			TaintedSat int64    `json:"tainted_sat"`
+			TaintedUSD *float64 `json:"tainted_usd"`
+			Outputs    int      `json:"outputs"`
+			Outpoint   string   `json:"outpoint"`
+		} `json:"endpoints"`
+		Clusters []struct {
+			ClusterID  *uint32  `json:"cluster_id"`
+			TaintedUSD *float64 `json:"tainted_usd"`
+		} `json:"clusters"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	byCluster := map[uint32]float64{}
+	checked := 0
+	for _, ep := range res.Endpoints {
+		if ep.TaintedUSD == nil {
+			t.Fatalf("endpoint %s has no USD value: %s", ep.Outpoint, out)
+		}
+		if ep.ClusterID != nil {
+			byCluster[*ep.ClusterID] += *ep.TaintedUSD
+		}
+		if ep.Outputs != 1 {
+			continue
+		}
+		// One output: its day is its transaction's block's.
+		txOut, _, err := cli("tx", strings.Split(ep.Outpoint, ":")[0], "--data", w.Data, "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tx struct {
+			BlockTime int64 `json:"block_time"`
+		}
+		if err := json.Unmarshal([]byte(txOut), &tx); err != nil {
+			t.Fatal(err)
+		}
+		c, ok := cl[time.Unix(tx.BlockTime, 0).UTC().Format("2006-01-02")]
+		if !ok {
+			t.Fatalf("no close for the day of %s", ep.Outpoint)
+		}
+		// (values are in whole cents)
+		if want := float64(ep.TaintedSat) / 1e8 * c; math.Abs(*ep.TaintedUSD-want) > 0.005+1e-9 {
+			t.Errorf("endpoint %s: %d sat valued $%.6f; the day's close gives $%.6f", ep.Outpoint, ep.TaintedSat, *ep.TaintedUSD, want)
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatalf("no single-output endpoint to check: %s", out)
+	}
+	for _, c := range res.Clusters {
+		if c.ClusterID == nil || c.TaintedUSD == nil {
+			continue
+		}
+		if want := byCluster[*c.ClusterID]; math.Abs(*c.TaintedUSD-want) > 1e-6*max(1, want) {
+			t.Errorf("cluster %d valued $%.2f, its endpoints $%.2f", *c.ClusterID, *c.TaintedUSD, want)
+		}
+	}
+	text, _, err := cli("trace", "--outpoint", pay["txid"]+":"+pay["vout"], "--data", w.Data)
+	if err != nil || !strings.Contains(text, "in USD at the daily close") || !strings.Contains(text, "  ($") {
+		t.Fatalf("text (%v):\n%s", err, text)
 	}
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"encoding/json"
 	"net/url"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // mixedCampaigns returns the ransomware campaigns of the world that paid
@@ -99,6 +101,13 @@ func TestServeRansomware(t *testing.T) {
 func TestWebUIRansomware(t *testing.T) {
 	w := simworld.Get(t, traceWorld)
 	fam := mixedFamily(t, w)
+	priced := testchain.HaveSharedData() || os.Getenv("CI") == "true"
+	if priced {
+		series := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
+		if _, stderr, err := cli("prices", "import", series, "--data", w.Data); err != nil {
+			t.Fatalf("%v\n%s", err, stderr)
+		}
+	}
 	s := startUI(t, w.Data, "--dev")
 	s.do("open ransomware", chromedp.Navigate(s.base+"/ransomware"))
 	s.wait("family list", `document.querySelectorAll("#familylist tbody tr").length > 0`)
@@ -111,6 +120,14 @@ func TestWebUIRansomware(t *testing.T) {
 	for _, want := range []string{fam, "received", "Where the money went", "stopped at a custodial mixer"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("family page lacks %q:\n%s", want, text)
+		}
+	}
+	if priced {
+		// With prices, each cash-out is valued in USD.
+		for _, cell := range eval[[]string](s, `[...document.querySelectorAll("#cashouts tbody tr td:nth-child(3)")].map((td) => td.innerText)`) {
+			if !strings.HasPrefix(cell, "$") {
+				t.Errorf("cash-out USD cell %q", cell)
+			}
 		}
 	}
 	// Each payment opens its forward trace in the graph, the family named

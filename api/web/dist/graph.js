@@ -1,7 +1,7 @@
 // The investigation graph: address, transaction and cluster nodes joined by
 // value flows; expand neighbours, run taint traces, annotate, export.
 import cytoscape from "./vendor/cytoscape.esm.min.js";
-import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download, mixerDeposits } from "./util.js";
+import { api, esc, enc, h, btc, btcText, short, link, label, labels, loading, errorBox, download, mixerDeposits, usd } from "./util.js";
 
 const INV_PREFIX = "rt.inv.";
 // anchorText says how a demixed payout's coins reached the owner.
@@ -447,7 +447,7 @@ function showTrace() {
     ${t.demix ? `<br>Demixed at custodial mixers (inferred)${(t.demix_owner_labels || []).length ? `; owner named: ${t.demix_owner_labels.map(esc).join(", ")}` : ""}.` : ""}</p>
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
     ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
-      <td class="num">${btc(e.tainted_sat, "taint")}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
+      <td class="num">${btc(e.tainted_sat, "taint")}${e.tainted_usd != null ? `<br><span class="usd small" title="at the daily close of each output's day">${usd(e.tainted_usd)}</span>` : ""}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
     </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}
     ${demixTable(t)}`;
   box.querySelectorAll("tr[data-node]").forEach((tr) =>
