@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"slices"
 	"strings"
+	"sync"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/prices"
@@ -176,7 +178,7 @@ const ransomwareMaxNodes = 200_000
 // familyPrices loads data's price series for the ransomware view: the
 // Pricer (nil without prices: no USD) and the table.
 func familyPrices(data string) (trace.Pricer, *prices.Table, error) {
-	pt, err := prices.Load(data)
+	pt, err := loadPrices(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prices: %w", err)
 	}
@@ -184,4 +186,40 @@ func familyPrices(data string) (trace.Pricer, *prices.Table, error) {
 		return nil, pt, nil
 	}
 	return pt, pt, nil
+}
+
+// priceCache keeps the last series read per data directory, with the
+// file's size and modification time: a server values every trace and
+// ransomware answer in USD, and reads the file again only when `prices
+// import` or `update` has replaced it.
+var priceCache struct {
+	sync.Mutex
+	m map[string]cachedPrices
+}
+
+type cachedPrices struct {
+	st os.FileInfo
+	t  *prices.Table
+}
+
+// loadPrices is prices.Load through priceCache.
+func loadPrices(data string) (*prices.Table, error) {
+	st, err := os.Stat(prices.File(data))
+	if err != nil {
+		return prices.Load(data) // none (an empty table), or the error
+	}
+	priceCache.Lock()
+	defer priceCache.Unlock()
+	if c, ok := priceCache.m[data]; ok && os.SameFile(c.st, st) && c.st.Size() == st.Size() && c.st.ModTime().Equal(st.ModTime()) {
+		return c.t, nil
+	}
+	t, err := prices.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	if priceCache.m == nil {
+		priceCache.m = map[string]cachedPrices{}
+	}
+	priceCache.m[data] = cachedPrices{st, t}
+	return t, nil
 }

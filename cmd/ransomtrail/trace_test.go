@@ -18,6 +18,7 @@ import (
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
+	"github.com/ransomtrail/ransomtrail/prices"
 )
 
 // traceWorld is the world the trace commands' tests run on (its data
@@ -519,5 +520,31 @@ func TestTraceCommandUSD(t *testing.T) {
 	text, _, err := cli("trace", "--outpoint", pay["txid"]+":"+pay["vout"], "--data", w.Data)
 	if err != nil || !strings.Contains(text, "in USD at the daily close") || !strings.Contains(text, "  ($") {
 		t.Fatalf("text (%v):\n%s", err, text)
+	}
+}
+
+// TestPricesCacheFollowsTheFile: the series a server values answers with
+// is read again once `prices import` has replaced the file, and not
+// before.
+func TestPricesCacheFollowsTheFile(t *testing.T) {
+	data := t.TempDir()
+	if pt, err := loadPrices(data); err != nil || pt.Len() != 0 {
+		t.Fatalf("no series: %v %v", pt, err)
+	}
+	if _, _, err := prices.Merge(data, []prices.Day{{Date: "2016-01-01", CloseUSD: 430}}); err != nil {
+		t.Fatal(err)
+	}
+	a, err := loadPrices(data)
+	if err != nil || a.Len() != 1 {
+		t.Fatalf("one day: %v %v", a, err)
+	}
+	if b, err := loadPrices(data); err != nil || b != a {
+		t.Fatalf("an unchanged file is read again (%v)", err)
+	}
+	if _, _, err := prices.Merge(data, []prices.Day{{Date: "2016-01-02", CloseUSD: 433}}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := loadPrices(data); err != nil || c.Len() != 2 {
+		t.Fatalf("after an import: %v %v", c, err)
 	}
 }
