@@ -14,6 +14,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/prices"
 	"github.com/ransomtrail/ransomtrail/trace"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -75,6 +76,22 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 		starts = append(starts, trace.Start{Outpoint: r["txid"] + ":" + r["vout"]})
 	}
 	payments := len(starts)
+	// RANSOMTRAIL_TRACE_BENCH_PRICES=FILE: endpoints valued in USD from
+	// that daily series, as the CLI and the API do with a price series.
+	var pricer trace.Pricer
+	if f := os.Getenv("RANSOMTRAIL_TRACE_BENCH_PRICES"); f != "" {
+		r, err := os.Open(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		days, err := prices.Parse(r, f)
+		r.Close()
+		if err != nil {
+			b.Fatal(err)
+		}
+		pricer = prices.NewTable(days)
+		b.Logf("endpoints valued with %d days of %s", len(days), f)
+	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for len(starts) < payments+300 {
 		o := ix.OutputAt(rng.Int64N(ix.NumOutputs()))
@@ -98,7 +115,7 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 			if only := os.Getenv("RANSOMTRAIL_TRACE_BENCH_ONLY"); only != "" && only != strings.TrimPrefix(sfx, "-") {
 				continue // RANSOMTRAIL_TRACE_BENCH_ONLY=demix: that variant alone (for a profile)
 			}
-			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode, DemixParams: trace.DemixParams{Evidence: c.evidence}}
+			opts := trace.Options{Model: trace.Haircut, Hops: 5, Demix: mode, DemixParams: trace.DemixParams{Evidence: c.evidence}, Pricer: pricer}
 			var lat, floor []time.Duration
 			nodes, truncated, mixed, windowTxs := 0, 0, 0, 0
 			for _, s := range starts {
