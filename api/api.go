@@ -81,6 +81,10 @@ type Config struct {
 	// received and where it went, as `ransomtrail ransomware FAMILY
 	// --json`).
 	Ransomware func(ctx context.Context, family string, q url.Values) (any, error)
+	// Prices answers GET /api/v2/prices (date "": the series held,
+	// {"days","first","last"}) and GET /api/v2/prices/{date} (the
+	// BTC/USD close of a day, as `ransomtrail prices DATE --json`).
+	Prices func(ctx context.Context, date string) (any, error)
 
 	// Gate is held for reading for the whole of every request to a route
 	// that reads the index, clustering or attribution (nil: the

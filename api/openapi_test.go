@@ -70,6 +70,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"id":      "10",
 		"receipt": "RP-20260101-AAAAAAAAAA",
 		"family":  "SomeFamily",
+		"date":    "2016-01-01",
 	}
 	// A key to revoke for the revocation route.
 	_, spare, err := state.NewAPIKey(nil, state.RoleScreening, "spare", time.Now())

@@ -39,6 +39,24 @@ func (s *Server) ransomwareFamily(r *http.Request) (any, error) {
 	return s.cfg.Ransomware(r.Context(), strings.TrimSpace(r.PathValue("family")), r.URL.Query())
 }
 
+func (s *Server) pricesSeries(r *http.Request) (any, error) {
+	if s.cfg.Prices == nil {
+		return nil, unavailable("prices", "Prices")
+	}
+	return s.cfg.Prices(r.Context(), "")
+}
+
+func (s *Server) priceOfDay(r *http.Request) (any, error) {
+	if s.cfg.Prices == nil {
+		return nil, unavailable("prices", "Prices")
+	}
+	d := strings.TrimSpace(r.PathValue("date"))
+	if len(d) > 32 {
+		return nil, rt.Invalid("date", "at most 32 characters")
+	}
+	return s.cfg.Prices(r.Context(), d)
+}
+
 func (s *Server) exposure(r *http.Request) (any, error) {
 	if s.cfg.Exposure == nil {
 		return nil, unavailable("exposure", "Exposure")

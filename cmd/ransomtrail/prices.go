@@ -138,38 +138,49 @@ func runPricesShow(ctx context.Context, e *env, args []string) error {
 	if data == "" {
 		return &usageError{"--data DIR is required"}
 	}
-	day, err := time.Parse(time.DateOnly, pos[0])
-	if err != nil {
-		return rt.Invalid("date", "%q is not a date (YYYY-MM-DD expected)", pos[0])
-	}
 	t, err := prices.Load(data)
 	if err != nil {
 		return err
 	}
-	if t.Len() == 0 {
-		return fmt.Errorf("no price series in %s (run 'ransomtrail prices import FILE' or 'prices update'): %w", prices.File(data), rt.ErrNotFound)
+	v, err := priceOn(t, data, pos[0])
+	if err != nil {
+		return err
 	}
-	usd, ok := t.CloseUSD(day)
-	if !ok {
-		first, last := t.Range()
-		return fmt.Errorf("no BTC/USD close for %s (the series covers %s..%s): %w", pos[0], first, last, rt.ErrNotFound)
-	}
-	from := pos[0]
-	days := t.Days()
-	for i := len(days) - 1; i >= 0; i-- {
-		if days[i].Date <= pos[0] {
-			from = days[i].Date
-			break
-		}
-	}
-	v := priceShow{Date: pos[0], CloseUSD: usd, From: from}
+	usd := v.CloseUSD
 	if jsonOut {
 		return writeJSON(e.stdout, v)
 	}
-	if from != v.Date {
-		fmt.Fprintf(e.stdout, "%s: $%.2f (close of %s; %s is missing from the series)\n", v.Date, usd, from, v.Date)
+	if v.From != v.Date {
+		fmt.Fprintf(e.stdout, "%s: $%.2f (close of %s; %s is missing from the series)\n", v.Date, usd, v.From, v.Date)
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "%s: $%.2f\n", v.Date, usd)
 	return nil
+}
+
+// priceOn is the close of day date (YYYY-MM-DD) in data's series t: the
+// day's, or the last one before it within prices.MaxGapDays. No series or
+// no close: rt.ErrNotFound; a bad date: an input error.
+func priceOn(t *prices.Table, data, date string) (priceShow, error) {
+	day, err := time.Parse(time.DateOnly, date)
+	if err != nil {
+		return priceShow{}, rt.Invalid("date", "%q is not a date (YYYY-MM-DD expected)", date)
+	}
+	if t.Len() == 0 {
+		return priceShow{}, fmt.Errorf("no price series in %s (run 'ransomtrail prices import FILE' or 'prices update'): %w", prices.File(data), rt.ErrNotFound)
+	}
+	usd, ok := t.CloseUSD(day)
+	if !ok {
+		first, last := t.Range()
+		return priceShow{}, fmt.Errorf("no BTC/USD close for %s (the series covers %s..%s): %w", date, first, last, rt.ErrNotFound)
+	}
+	from := date
+	days := t.Days()
+	for i := len(days) - 1; i >= 0; i-- {
+		if days[i].Date <= date {
+			from = days[i].Date
+			break
+		}
+	}
+	return priceShow{Date: date, CloseUSD: usd, From: from}, nil
 }

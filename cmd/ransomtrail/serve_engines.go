@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -108,6 +109,21 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			return nil, err
 		}
 		return tr.Ransomware(ctx, attr, family, p, opts)
+	}
+	cfg.Prices = func(ctx context.Context, date string) (any, error) {
+		t, err := loadPrices(ws.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("prices: %w", err)
+		}
+		if date == "" {
+			first, last := t.Range()
+			return struct {
+				Days  int    `json:"days"`
+				First string `json:"first"`
+				Last  string `json:"last"`
+			}{t.Len(), first, last}, nil
+		}
+		return priceOn(t, ws.Dir, date)
 	}
 	cfg.Exposure = func(ctx context.Context, subject string, q url.Values) (any, error) {
 		hops, err := screenHops(q)

@@ -149,7 +149,52 @@ func TestWebUIRansomware(t *testing.T) {
 		}
 	}
 	s.shot("ransomware-family")
+	if priced {
+		// A transaction's page values it at the close of its block's day.
+		pay := truthRows(t, w, "ransom_payments.csv")[0]
+		s.do("open a payment", chromedp.Navigate(s.base+"/tx/"+pay["txid"]))
+		s.wait("tx in USD", `(document.querySelector("#txusd") || {}).textContent?.startsWith("$")`)
+		if txt := eval[string](s, `document.querySelector("#txusd").textContent`); !strings.Contains(txt, "at the BTC/USD close of ") {
+			t.Errorf("tx page USD: %q", txt)
+		}
+	}
 	if errs := s.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
+	}
+}
+
+// TestServePrices: the server answers the series it holds and a day's
+// close as `prices DATE --json` does; a bad date is 400, a day outside the
+// series 404, and a series imported while it runs is served at once.
+func TestServePrices(t *testing.T) {
+	w := simworld.Get(t, traceWorld)
+	data := w.Data
+	base, _ := startServe(t, "--data", data, "--dev", "--addr", "127.0.0.1:0", "--quiet")
+	httpGet(t, base+"api/v2/prices", "") // whatever it held: now in the server's cache
+	series := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
+	if _, stderr, err := cli("prices", "import", series, "--data", data); err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	code, body := httpGet(t, base+"api/v2/prices", "")
+	var sum struct {
+		Days        int
+		First, Last string
+	}
+	if code != 200 || json.Unmarshal([]byte(body), &sum) != nil || sum.Days < 5000 || sum.First != "2010-07-18" {
+		t.Fatalf("GET prices: %d %s", code, body)
+	}
+	want, _, err := cli("prices", "2016-01-01", "--data", data, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, body = httpGet(t, base+"api/v2/prices/2016-01-01", "")
+	var got, exp map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &got) != nil || json.Unmarshal([]byte(want), &exp) != nil || !reflect.DeepEqual(got, exp) {
+		t.Fatalf("GET prices/2016-01-01: %d %s, want the CLI's %s", code, body, want)
+	}
+	for path, wantCode := range map[string]int{"2016-13-01": 400, "yesterday": 400, "1999-01-01": 404} {
+		if code, body := httpGet(t, base+"api/v2/prices/"+path, ""); code != wantCode {
+			t.Errorf("GET prices/%s: %d %s, want %d", path, code, body, wantCode)
+		}
 	}
 }

@@ -1,5 +1,5 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
-import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, short, timeText, link, label, labels, category, risk, loading, errorBox, pager } from "./util.js";
+import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, usd, short, timeText, link, label, labels, category, risk, loading, errorBox, pager } from "./util.js";
 import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
@@ -255,7 +255,7 @@ async function txPage(el, params, signal, txid) {
     <section class="panel"><h2>Summary</h2><dl class="facts">
       <dt>Block</dt><dd>${link.block(t.block_height)} <span class="muted">${timeText(t.block_time)}</span></dd>
       <dt>Inputs / outputs</dt><dd>${(t.inputs || []).length} / ${(t.outputs || []).length}</dd>
-      <dt>Value out</dt><dd>${btc(outSum)}</dd>
+      <dt>Value out</dt><dd>${btc(outSum)} <span class="muted" id="txusd"></span></dd>
       <dt>Fee</dt><dd>${btc(t.fee_sat)}</dd>
       <dt>Size</dt><dd>${t.size} bytes, weight ${t.weight}</dd>
     </dl></section>
@@ -273,6 +273,20 @@ async function txPage(el, params, signal, txid) {
       ${(t.outputs || []).map((o) => `<tr class="${changeOut.has(o.n) ? "change" : ""}"><td>${o.n}${changeOut.has(o.n) ? ` <span class="pill" title="${esc(changeOut.get(o.n).rule)}">change</span>` : ""}</td><td>${addrCell(o)}</td><td>${labels(o.labels)}</td><td>${clusterCell(o)}</td>
         <td class="num">${btc(o.value_sat)}</td><td>${o.spent_by ? link.tx(o.spent_by.txid, "→ spent") : `<span class="muted">unspent</span>`}</td></tr>`).join("")}
       </tbody></table></section></div>`;
+  // In USD at the close of the block's day, when the server's series
+  // covers it.
+  if (t.block_time) {
+    const day = new Date(t.block_time * 1000).toISOString().slice(0, 10);
+    try {
+      const series = await api("prices", { signal });
+      if (!series.days || day < series.first || day > series.last) return;
+      const p = await api("prices/" + day, { signal });
+      const box = el.querySelector("#txusd");
+      if (box && p.close_usd) box.textContent = `${usd((outSum / 1e8) * p.close_usd)} at the BTC/USD close of ${p.from || day}`;
+    } catch (e) {
+      // no series, or none for that day: BTC alone
+    }
+  }
 }
 
 async function blockPage(el, params, signal, id) {
