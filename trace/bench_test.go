@@ -80,15 +80,7 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 	// that daily series, as the CLI and the API do with a price series.
 	var pricer trace.Pricer
 	if f := os.Getenv("RANSOMTRAIL_TRACE_BENCH_PRICES"); f != "" {
-		r, err := os.Open(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		days, err := prices.Parse(r, f)
-		r.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
+		days := simworld.ReadPrices(b, f)
 		pricer = prices.NewTable(days)
 		b.Logf("endpoints valued with %d days of %s", len(days), f)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/prices"
 )
@@ -92,15 +93,7 @@ func demoUSD(t *testing.T, s, series string) {
 	if paid == nil || worth == nil {
 		t.Fatalf("demo with prices gives no USD value of its payment:\n%s", s)
 	}
-	f, err := os.Open(series)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	days, err := prices.Parse(f, series)
-	if err != nil {
-		t.Fatal(err)
-	}
+	days := simworld.ReadPrices(t, series)
 	btcPaid, _ := strconv.ParseFloat(paid[1], 64)
 	usd, _ := strconv.ParseFloat(worth[1], 64)
 	for _, d := range days {

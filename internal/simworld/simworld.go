@@ -224,18 +224,24 @@ func (w *World) CopyData(tb testing.TB) string {
 // MergePrices merges the daily price file into data's price series.
 func MergePrices(tb testing.TB, data, file string) {
 	tb.Helper()
+	if _, _, err := prices.Merge(data, ReadPrices(tb, file)); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// ReadPrices reads a daily price file (any layout prices.Parse reads).
+func ReadPrices(tb testing.TB, file string) []prices.Day {
+	tb.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	defer f.Close()
 	days, err := prices.Parse(f, file)
-	f.Close()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if _, _, err := prices.Merge(data, days); err != nil {
-		tb.Fatal(err)
-	}
+	return days
 }
 
 // ReadTruth reads a truth CSV of a simulated world (docs/SIMULATOR.md):
