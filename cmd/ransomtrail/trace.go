@@ -190,7 +190,7 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 		if ep.Label != "" {
 			lab = fmt.Sprintf("  [%s: %s]", ep.Category, ep.Label)
 		}
-		fmt.Fprintf(w, "  %16s  %-44s %2d hops  %-11s%s%s\n", btc(ep.TaintedSat), a, ep.Hops, ep.Reason, lab, usdNote(ep.TaintedUSD))
+		fmt.Fprintf(w, "  %16s  %-44s %-8s %-11s%s%s\n", btc(ep.TaintedSat), a, plural(int64(ep.Hops), "hop", "hops"), ep.Reason, lab, usdNote(ep.TaintedUSD))
 	}
 	if len(r.PeelChains) > 0 {
 		fmt.Fprintf(w, "\nPeel chains (%d):\n", len(r.PeelChains))
