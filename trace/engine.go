@@ -734,9 +734,7 @@ func (r *run) summarise() {
 		c := &r.res.Clusters[i]
 		c.TaintedSat += e.TaintedSat
 		c.Endpoints++
-		if r.o.Pricer != nil {
-			addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
-		}
+		addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
 		if !reasons[i][e.Reason] {
 			reasons[i][e.Reason] = true
 			c.Reasons = append(c.Reasons, e.Reason)

@@ -155,16 +155,16 @@ func (t *Tracer) Families(ctx context.Context, set *attrib.Set) ([]FamilySummary
 
 // Ransomware reports what a family or campaign (query) received — every
 // output paid to an address tagged with it — valued in BTC and in USD at
-// each payment's day (p may be nil), and where the money went: a forward
-// haircut trace from all the payments (opts; zero = 10 hops), its service
-// endpoints summed by label.
-func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, p Pricer, opts Options) (*FamilyReport, error) {
+// each payment's day (opts.Pricer; nil: BTC alone), and where the money
+// went: a forward haircut trace from all the payments (opts; zero = 10
+// hops), its service endpoints summed by label.
+func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, opts Options) (*FamilyReport, error) {
 	q := strings.TrimSpace(query)
 	if q == "" {
 		return nil, rt.Invalid("family", "a family or campaign name is required")
 	}
 	opts.Direction, opts.Model = Forward, Haircut
-	opts.Pricer = p
+	p := opts.Pricer
 	if opts.MaxNodes == 0 {
 		opts.MaxNodes = 200_000
 	}
@@ -269,9 +269,7 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 		c := &rep.CashOuts[i]
 		c.TaintedSat += e.TaintedSat
 		c.Endpoints++
-		if p != nil {
-			addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
-		}
+		addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)
 		c.MinHops = min(c.MinHops, e.Hops)
 		if e.ClusterID != nil && !containsU32(c.ClusterIDs, *e.ClusterID) {
 			c.ClusterIDs = append(c.ClusterIDs, *e.ClusterID)

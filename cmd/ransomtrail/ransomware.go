@@ -70,18 +70,18 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 		}
 		return nil
 	}
-	p, pt, err := familyPrices(*data)
+	p, pt, err := loadPricer(*data)
 	if err != nil {
 		return err
 	}
-	opts := trace.Options{Hops: *hops, MaxNodes: *maxNodes}
+	opts := trace.Options{Hops: *hops, MaxNodes: *maxNodes, Pricer: p}
 	if opts.Demix, opts.DemixParams, err = demix(); err != nil {
 		return err
 	}
 	if err := opts.Validate(); err != nil {
 		return err
 	}
-	rep, err := tr.Ransomware(ctx, attr, pos[0], p, opts)
+	rep, err := tr.Ransomware(ctx, attr, pos[0], opts)
 	if err != nil {
 		return err
 	}
@@ -175,9 +175,10 @@ func outcomeCounts(hits []trace.DemixHit) string {
 // cash-out trace (CLI and API).
 const ransomwareMaxNodes = 200_000
 
-// familyPrices loads data's price series for the ransomware view: the
-// Pricer (nil without prices: no USD) and the table.
-func familyPrices(data string) (trace.Pricer, *prices.Table, error) {
+// loadPricer loads data's price series for the USD values of traces and
+// the ransomware view: the Pricer (nil without prices: no USD) and the
+// table.
+func loadPricer(data string) (trace.Pricer, *prices.Table, error) {
 	pt, err := loadPrices(data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("prices: %w", err)

@@ -61,7 +61,7 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 		if err != nil {
 			return nil, err
 		}
-		if opts.Pricer, _, err = familyPrices(ws.Dir); err != nil {
+		if opts.Pricer, _, err = loadPricer(ws.Dir); err != nil {
 			return nil, err
 		}
 		return trace.New(ws.Index, attr).Trace(ctx, start, opts)
@@ -104,11 +104,10 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 		if err := opts.Validate(); err != nil {
 			return nil, err
 		}
-		p, _, err := familyPrices(ws.Dir)
-		if err != nil {
+		if opts.Pricer, _, err = loadPricer(ws.Dir); err != nil {
 			return nil, err
 		}
-		return tr.Ransomware(ctx, attr, family, p, opts)
+		return tr.Ransomware(ctx, attr, family, opts)
 	}
 	cfg.Prices = func(ctx context.Context, date string) (any, error) {
 		t, err := loadPrices(ws.Dir)

@@ -110,7 +110,7 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// With a price series (prices import), endpoints carry USD values.
-	if opts.Pricer, _, err = familyPrices(*data); err != nil {
+	if opts.Pricer, _, err = loadPricer(*data); err != nil {
 		return err
 	}
 	res, err := trace.New(ws.Index, attr).Trace(ctx, start, opts)
