@@ -259,6 +259,16 @@ func (t *Table) ValueUSD(sats int64, at time.Time) (usd float64, ok bool) {
 	return math.Round(float64(sats)/1e8*p*100) / 100, true
 }
 
+// ReadFile parses the daily closes of file name (as Parse).
+func ReadFile(name string) ([]Day, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, name)
+}
+
 // File is where a data directory keeps its series.
 func File(data string) string { return filepath.Join(data, "prices", "btc-usd.csv") }
 

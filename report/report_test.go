@@ -65,12 +65,7 @@ func readPayments(t testing.TB, w *simworld.World) []truthPayment {
 func realPrices(t testing.TB) *prices.Table {
 	t.Helper()
 	p := testchain.SharedFile(t, "prices/btc_daily_prices_coingecko_2010-07-18_2026-08-22.csv")
-	f, err := os.Open(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	days, err := prices.Parse(f, p)
+	days, err := prices.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -505,15 +505,7 @@ func demoPrices(data, file string) (*prices.Table, error) {
 		files, _ = filepath.Glob(demoPricesGlob)
 	}
 	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			if file != "" {
-				return nil, err
-			}
-			continue
-		}
-		days, err := prices.Parse(f, name)
-		f.Close()
+		days, err := prices.ReadFile(name)
 		if err != nil {
 			if file != "" {
 				return nil, err

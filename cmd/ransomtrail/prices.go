@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -64,12 +63,7 @@ func runPricesImport(ctx context.Context, e *env, args []string) error {
 	var rep pricesReport
 	var all []prices.Day
 	for _, name := range files {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		days, err := prices.Parse(f, name)
-		f.Close()
+		days, err := prices.ReadFile(name)
 		if err != nil {
 			return err
 		}

@@ -232,12 +232,7 @@ func MergePrices(tb testing.TB, data, file string) {
 // ReadPrices reads a daily price file (any layout prices.Parse reads).
 func ReadPrices(tb testing.TB, file string) []prices.Day {
 	tb.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer f.Close()
-	days, err := prices.Parse(f, file)
+	days, err := prices.ReadFile(file)
 	if err != nil {
 		tb.Fatal(err)
 	}
