@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
-	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -361,22 +361,19 @@ type grown struct {
 // shared mappings of temporary files instead, so that growing a
 // mainnet-size table (the address table's last doublings: 32 GiB of slots
 // and 24 GiB of sort buffer) needs page cache, which the kernel writes
-// back, rather than more memory than the machine has. A quarter of the
-// machine's memory (/proc/meminfo), 4 GiB when that cannot be read; tests
-// lower it.
-var growHeapMax = defaultGrowHeapMax()
+// back, rather than more memory than the machine has. -1: a quarter of
+// the machine's memory, asked for at the first growth (4 GiB when that
+// fails); tests set it.
+var growHeapMax int64 = -1
 
-func defaultGrowHeapMax() int64 {
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		var kb int64
-		for _, line := range strings.Split(string(b), "\n") {
-			if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil && kb > 0 {
-				return kb << 10 / 4
-			}
-		}
+// memQuarter is a quarter of the machine's memory.
+var memQuarter = sync.OnceValue(func() int64 {
+	var si syscall.Sysinfo_t
+	if err := syscall.Sysinfo(&si); err != nil || si.Totalram == 0 {
+		return 4 << 30
 	}
-	return 4 << 30
-}
+	return int64(si.Totalram) * int64(si.Unit) / 4
+})
 
 // growEnt is one id of a growing table with its mixed hash (buildGrown's
 // sort buffer).
@@ -402,7 +399,11 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("grow hash table %s: %w", t.name, err)
 	}
-	mapped := size+16*t.n > growHeapMax
+	limit := growHeapMax
+	if limit < 0 {
+		limit = memQuarter()
+	}
+	mapped := size+16*t.n > limit
 	var buf []byte
 	var ents []growEnt
 	if mapped {
