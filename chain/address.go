@@ -47,10 +47,94 @@ func badAddr(s, format string, args ...any) error {
 	return fmt.Errorf("%w %q: %s", ErrBadAddress, s, fmt.Sprintf(format, args...))
 }
 
+// ErrOtherNetwork is wrapped, with ErrBadAddress, by the error of a string
+// that is not an address of the network asked but is a valid address of
+// another one (a testnet "tb1…" address on a mainnet index).
+var ErrOtherNetwork = errors.New("address of another network")
+
 // ParseAddress decodes an address string of network n into its binary form,
 // with the checks of Bitcoin Core's DecodeDestination: checksum, version
 // byte, length, bech32 vs bech32m by witness version, program sizes, case.
+// Every error wraps ErrBadAddress; when s is a valid address of other
+// networks, the error also wraps ErrOtherNetwork and names them.
 func ParseAddress(s string, n *Network) (rt.Address, error) {
+	a, err := parseAddress(s, n)
+	if err != nil {
+		if names, how := otherNetworks(s, n); len(names) > 0 {
+			return a, fmt.Errorf("%w %q: %w: a valid %s address (%s), not a %s one", ErrBadAddress, s, ErrOtherNetwork,
+				strings.Join(names, " or "), how, n.Name)
+		}
+	}
+	return a, err
+}
+
+// networkOrder is the order in which other networks are named.
+var networkOrder = []string{"mainnet", "testnet", "signet", "regtest", "simnet", "sim"}
+
+// otherNetworks returns the networks other than n on which s is a valid
+// address, and how s shows it (its bech32 prefix or base58 version byte).
+func otherNetworks(s string, n *Network) (names []string, how string) {
+	for _, name := range networkOrder {
+		m := networks[name]
+		if m == n || m.Name == n.Name || (m.P2PKHVersion == n.P2PKHVersion && m.P2SHVersion == n.P2SHVersion && m.Bech32HRP == n.Bech32HRP) {
+			continue
+		}
+		if _, err := parseAddress(s, m); err != nil {
+			continue
+		}
+		names = append(names, name)
+		if how != "" {
+			continue
+		}
+		if hrp := strings.ToLower(m.Bech32HRP) + "1"; len(s) > len(hrp) && strings.ToLower(s[:len(hrp)]) == hrp {
+			if _, err := parseSegwit(s, m); err == nil {
+				how = fmt.Sprintf("bech32 prefix %q", m.Bech32HRP)
+				continue
+			}
+		}
+		if _, ver, err := base58.CheckDecode(s); err == nil {
+			how = fmt.Sprintf("base58 version byte %d", ver)
+		}
+	}
+	return names, how
+}
+
+// LooksLikeAddress reports whether s has the shape of a Bitcoin address of
+// a supported network, valid or not: the bech32 prefix of one followed by
+// bech32 characters, or base58 text that decodes to 25 bytes starting with
+// one of their version bytes. A Bitcoin address with a broken checksum
+// looks like one; an Ethereum or Tron address does not.
+func LooksLikeAddress(s string) bool {
+	if len(s) < 14 || len(s) > 90 {
+		return false
+	}
+	low := strings.ToLower(s)
+	for _, name := range networkOrder {
+		m := networks[name]
+		hrp := strings.ToLower(m.Bech32HRP) + "1"
+		if strings.HasPrefix(low, hrp) && strings.Trim(low[len(hrp):], bech32Charset) == "" && (low == s || strings.ToUpper(s) == s) {
+			return true
+		}
+	}
+	if len(s) < 25 || len(s) > 35 {
+		return false
+	}
+	dec := base58.Decode(s)
+	if len(dec) != 25 {
+		return false
+	}
+	for _, name := range networkOrder {
+		m := networks[name]
+		if dec[0] == m.P2PKHVersion || dec[0] == m.P2SHVersion {
+			return true
+		}
+	}
+	return false
+}
+
+const bech32Charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+
+func parseAddress(s string, n *Network) (rt.Address, error) {
 	var a rt.Address
 	if len(s) == 0 {
 		return a, badAddr(s, "empty")

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"unicode"
@@ -303,6 +304,59 @@ func TestBIP341ScriptPubKeys(t *testing.T) {
 		pa, err := chain.ParseAddress(e.Expected.BIP350Address, mainnet)
 		if err != nil || !bytes.Equal(chain.AddressScript(pa), script) {
 			t.Errorf("%s: parses to %+v, %v", e.Expected.BIP350Address, pa, err)
+		}
+	}
+}
+
+// An address of another network says which network it belongs to, and
+// the error still wraps ErrBadAddress.
+func TestParseAddressOtherNetwork(t *testing.T) {
+	main := chain.MustNetwork("mainnet")
+	var h [40]byte
+	copy(h[:], "ransomtrail-20-bytes")
+	p2pkh := rt.Address{Kind: rt.AddrP2PKH, Len: 20, Data: h}
+	wpkh := rt.Address{Kind: rt.AddrWitness, Len: 20, Data: h}
+	enc := func(a rt.Address, n string) string { return chain.EncodeAddress(a, chain.MustNetwork(n)) }
+	for _, c := range []struct{ addr, net, want string }{
+		{"tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx", "mainnet", `testnet or signet address (bech32 prefix "tb"), not a mainnet one`},
+		{enc(wpkh, "regtest"), "mainnet", `regtest address (bech32 prefix "bcrt"), not a mainnet one`},
+		{enc(p2pkh, "testnet"), "mainnet", "testnet or signet or regtest address (base58 version byte 111), not a mainnet one"},
+		{enc(wpkh, "mainnet"), "testnet", `mainnet or sim address (bech32 prefix "bc"), not a testnet one`},
+		{enc(p2pkh, "mainnet"), "regtest", "mainnet or sim address (base58 version byte 0), not a regtest one"},
+	} {
+		n := chain.MustNetwork(c.net)
+		_, err := chain.ParseAddress(c.addr, n)
+		if err == nil {
+			t.Fatalf("%s parsed on %s", c.addr, c.net)
+		}
+		if !errors.Is(err, chain.ErrBadAddress) || !errors.Is(err, chain.ErrOtherNetwork) {
+			t.Errorf("%s on %s: %v does not wrap ErrBadAddress and ErrOtherNetwork", c.addr, c.net, err)
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s on %s: %q, want it to say %q", c.addr, c.net, err, c.want)
+		}
+	}
+	// A broken checksum is not another network's address.
+	_, err := chain.ParseAddress("12HQDsicffSBaYdJ6BhnE22sfjTESmmzKX", main)
+	if err == nil || errors.Is(err, chain.ErrOtherNetwork) || !errors.Is(err, chain.ErrBadAddress) {
+		t.Errorf("broken checksum: %v", err)
+	}
+}
+
+func TestLooksLikeAddress(t *testing.T) {
+	for s, want := range map[string]bool{
+		"12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx":         true,
+		"12HQDsicffSBaYdJ6BhnE22sfjTESmmzKX":         true, // checksum broken
+		"bc1qdt3gml5z5n50y5hm04u2yjdphefkm0fl2zdj68": true,
+		"bc1qdt3gml5z5n50y5hm04u2yjdphefkm0fl2zdj6a": true, // checksum broken
+		"tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx": true,
+		"TUCsTq7TofTCJRRoHk6RvhMoS2mJLm5Yzq":         false, // Tron
+		"0x2f389ce8bd8ff92de3402ffce4691d17fc4f6535": false, // Ethereum
+		"LNwgtMxcKUQ51dw7bQL1yPQjBVZh6QEqsd":         false, // Litecoin
+		"notanaddr":                                  false,
+	} {
+		if got := chain.LooksLikeAddress(s); got != want {
+			t.Errorf("LooksLikeAddress(%q) = %v, want %v", s, got, want)
 		}
 	}
 }
