@@ -271,8 +271,11 @@ func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*Evi
 			}
 		}
 	}
-	if err := CheckTLP(maxTLP, req.To); err != nil {
+	if err := checkShare(reps, maxTLP, req.To); err != nil {
 		return nil, err
+	}
+	for i, r := range reps {
+		reps[i] = atLeast(r, c.TLP)
 	}
 	st := s.Chain.Status()
 	b := &evBuilder{c: s.Chain, height: st.Height, txs: map[int64]bool{}}

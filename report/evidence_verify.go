@@ -8,13 +8,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
+	"strings"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/state"
 )
 
 // readBundle reads a bundle directory or zip into memory, bounded.
@@ -42,7 +47,14 @@ func readBundle(path string) (map[string][]byte, error) {
 			return nil, &BundleError{File: path, Msg: err.Error()}
 		}
 		defer zr.Close()
+		seen := map[string]bool{}
 		for _, f := range zr.File {
+			if seen[f.Name] {
+				// Readers disagree on which of two entries of one name
+				// they show: a bundle must not hold two.
+				return nil, &BundleError{File: f.Name, Msg: "the zip holds two entries of this name: the bundle was tampered with"}
+			}
+			seen[f.Name] = true
 			rc, err := f.Open()
 			if err != nil {
 				return nil, &BundleError{File: f.Name, Msg: err.Error()}
@@ -87,26 +99,37 @@ func (e *BundleError) Error() string { return e.File + ": " + e.Msg }
 
 // BundleCheck is the result of verifying a bundle.
 type BundleCheck struct {
-	OK       bool         `json:"ok"`
-	Case     string       `json:"case"`
-	Digest   string       `json:"digest"`
-	Height   int64        `json:"height"`
-	Files    int          `json:"files"`
-	Chain    bool         `json:"chain_checked"`
-	Txs      int          `json:"transactions_checked"`
-	Addrs    int          `json:"addresses_checked"`
-	Links    int          `json:"links_checked"`
-	Blocks   int          `json:"blocks_checked"`
+	OK     bool   `json:"ok"`
+	Case   string `json:"case"`
+	Digest string `json:"digest"`
+	Height int64  `json:"height"`
+	Files  int    `json:"files"`
+	Chain  bool   `json:"chain_checked"`
+	Txs    int    `json:"transactions_checked"`
+	Addrs  int    `json:"addresses_checked"`
+	Links  int    `json:"links_checked"`
+	Blocks int    `json:"blocks_checked"`
+	Audit  int    `json:"audit_entries_checked"`
+	// Issued is set when the issuing system's audit log records the
+	// bundle's export (VerifyIssued).
+	Issued   bool         `json:"issued_here"`
 	Notes    []string     `json:"notes,omitempty"`
 	Problem  *BundleError `json:"problem,omitempty"`
 	Manifest *Manifest    `json:"-"`
 }
 
 // VerifyEvidence checks a bundle: the manifest is intact, every file is
-// listed with its SHA-256 and present, nothing else is there; with a chain
-// index (c non-nil) every transaction, address total, cluster link and
-// block hash is re-derived from the chain. The first problem is returned
-// as a *BundleError naming the file and the item.
+// listed with its SHA-256 and present, nothing else is there, and every
+// audit entry's hash is its content's; with a chain index (c non-nil)
+// every transaction, address total, cluster link and block hash is
+// re-derived from the chain, and every report's verified payment from the
+// bundle's transactions. The first problem is returned as a *BundleError
+// naming the file and the item.
+//
+// The manifest's digest is a plain SHA-256: whoever alters a bundle can
+// write a new manifest. What the checks above cannot catch (a report's
+// wording, the audit entries chosen) only the digest received by another
+// channel, or the issuing system's audit log (VerifyIssued), can.
 func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, error) {
 	files, err := readBundle(path)
 	if err != nil {
@@ -159,8 +182,28 @@ func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, er
 		return fail(extra[0], "in the bundle but not in the manifest")
 	}
 	res.Files = len(m.Files)
+	var audit []state.AuditEntry
+	if err := json.Unmarshal(files["audit.json"], &audit); err != nil {
+		return fail("audit.json", "not valid JSON: %v", err)
+	}
+	for i, e := range audit {
+		if h := e.ComputeHash(); h != e.Hash {
+			return fail("audit.json", "entry %d (seq %d, %s %s): hash %s, its content hashes to %s: the entry was modified", i, e.Seq, e.Action, e.Object, e.Hash, h)
+		}
+		if i > 0 {
+			p := audit[i-1]
+			if e.Seq <= p.Seq {
+				return fail("audit.json", "entry %d: seq %d after seq %d: out of order", i, e.Seq, p.Seq)
+			}
+			if e.Seq == p.Seq+1 && e.Prev != p.Hash {
+				return fail("audit.json", "entry %d (seq %d): names %s as the previous entry's hash, seq %d's is %s", i, e.Seq, e.Prev, p.Seq, p.Hash)
+			}
+		}
+	}
+	res.Audit = len(audit)
 	if c == nil {
 		res.OK = true
+		res.Notes = append(res.Notes, "not checked against a chain index (give --data): transactions, addresses, links and payments not re-derived")
 		return res, nil
 	}
 	res.Chain = true
@@ -216,6 +259,9 @@ func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, er
 		}
 		res.Txs++
 	}
+	if p := checkPayments(files["reports.json"], txs); p != nil {
+		return fail("reports.json", "%s", p)
+	}
 	for _, a := range addrs {
 		pa, err := chain.ParseAddress(a.Address, c.Network())
 		if err != nil {
@@ -263,6 +309,129 @@ func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, er
 	}
 	res.OK = true
 	return res, nil
+}
+
+// checkPayments re-derives each report's verified payment from the
+// bundle's transactions (themselves re-derived from the chain): every paid
+// output is the transaction's output to that address with that value,
+// the received total is their sum, the stated amount within the
+// tolerance, and the USD value the total at the stated close.
+func checkPayments(data []byte, txs []EvTx) error {
+	var reps []Report
+	if err := json.Unmarshal(data, &reps); err != nil {
+		return fmt.Errorf("not valid JSON: %v", err)
+	}
+	byTxid := map[string]*EvTx{}
+	for i := range txs {
+		byTxid[txs[i].Txid] = &txs[i]
+	}
+	for _, r := range reps {
+		v := r.Verification
+		if v == nil || !v.Verified {
+			continue
+		}
+		var sum, fees int64
+		for _, vt := range v.Transactions {
+			t := byTxid[vt.Txid]
+			if t == nil {
+				return fmt.Errorf("report %s: payment transaction %s is not in transactions.json", r.Receipt, vt.Txid)
+			}
+			if vt.Height != t.Height || vt.BlockHash != t.BlockHash || !vt.BlockTime.Equal(t.BlockTime) || vt.FeeSats != t.FeeSats {
+				return fmt.Errorf("report %s: transaction %s: height, block or fee differ from the chain's", r.Receipt, vt.Txid)
+			}
+			fees += t.FeeSats
+			for _, po := range vt.Paid {
+				_, vout, ok := strings.Cut(po.Outpoint, ":")
+				n, err := strconv.Atoi(vout)
+				if !ok || err != nil || !strings.HasPrefix(po.Outpoint, vt.Txid+":") || n < 0 || n >= len(t.Outputs) {
+					return fmt.Errorf("report %s: paid output %s is not an output of %s", r.Receipt, po.Outpoint, vt.Txid)
+				}
+				if o := t.Outputs[n]; o.Address != po.Address || o.Sats != po.Sats {
+					return fmt.Errorf("report %s: paid output %s: %s %d sat in the report, %s %d sat on chain", r.Receipt, po.Outpoint, po.Address, po.Sats, o.Address, o.Sats)
+				}
+				sum += po.Sats
+			}
+		}
+		if sum != v.ReceivedSats {
+			return fmt.Errorf("report %s: received %d sat stated, its paid outputs sum to %d", r.Receipt, v.ReceivedSats, sum)
+		}
+		if r.Payment != nil {
+			stated, err := ParseAmount(r.Payment.Amount)
+			if err != nil || stated != v.StatedSats {
+				return fmt.Errorf("report %s: payment amount %q, the verification states %d sat", r.Receipt, r.Payment.Amount, v.StatedSats)
+			}
+			if d := sum - stated; d > tolerance(stated, fees) || -d > tolerance(stated, fees) {
+				return fmt.Errorf("report %s: stated %s BTC, the payment is %s BTC on chain", r.Receipt, FormatAmount(stated), FormatAmount(sum))
+			}
+		}
+		if v.USD != nil && v.USDPerBTC != nil {
+			if want := float64(sum) / 1e8 * *v.USDPerBTC; math.Abs(want-*v.USD) > 0.01 {
+				return fmt.Errorf("report %s: USD %.2f stated, %s BTC at %.2f USD/BTC is %.2f", r.Receipt, *v.USD, FormatAmount(sum), *v.USDPerBTC, want)
+			}
+		}
+	}
+	return nil
+}
+
+// VerifyIssued checks a bundle against this system's audit log. When
+// the log records the export of the bundle's case with the manifest's
+// digest, the bundle is the one issued here, and each of its audit entries
+// must be the log's entry of that number. When the case is this system's
+// but no export has the digest, the bundle was altered and re-digested.
+// A bundle of a case this system does not hold (a partner's) gets a note:
+// its digest must be compared with the one its issuer communicated.
+func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck, path string) error {
+	if res == nil || res.Manifest == nil {
+		return nil
+	}
+	files, err := readBundle(path)
+	if err != nil {
+		return err
+	}
+	var audit []state.AuditEntry
+	json.Unmarshal(files["audit.json"], &audit)
+	var log []state.AuditEntry
+	var issued *state.AuditEntry
+	exports := 0
+	for after := int64(0); ; {
+		page, err := s.State.Audit().List(ctx, after, 1000)
+		if err != nil {
+			return err
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, e := range page {
+			if e.Action == "export" && e.Object == "case:"+res.Case {
+				exports++
+				if e.ObjectHash == res.Digest {
+					issued = &e
+				}
+			}
+		}
+		log = append(log, page...)
+		after = page[len(page)-1].Seq
+	}
+	if issued == nil {
+		if _, err := s.GetCase(ctx, res.Case); err == nil {
+			return &BundleError{File: manifestFile, Msg: fmt.Sprintf("digest %s: this system holds case %s and logged %d export(s) of it, none with this digest: the bundle was altered and re-digested (or not issued here)", res.Digest, res.Case, exports)}
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("case %s is not this system's: compare the digest %s with the one its issuer sent you by another channel", res.Case, res.Digest))
+		return nil
+	}
+	bySeq := map[int64]state.AuditEntry{}
+	for _, e := range log {
+		bySeq[e.Seq] = e
+	}
+	for _, e := range audit {
+		l, ok := bySeq[e.Seq]
+		if !ok || l.Hash != e.Hash {
+			return &BundleError{File: "audit.json", Msg: fmt.Sprintf("entry seq %d (%s %s): not the entry of this system's audit log that the bundle's export recorded: the entry was modified", e.Seq, e.Action, e.Object)}
+		}
+	}
+	res.Issued = true
+	res.Notes = append(res.Notes, fmt.Sprintf("issued by this system: audit entry %d, %s by %s; its audit entries are the log's", issued.Seq, issued.Time.Format(time.RFC3339), issued.Actor))
+	return nil
 }
 
 func diffTx(want, got *EvTx) string {

@@ -93,6 +93,9 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 			if err := Validate(r, s.parser()); err != nil {
 				return nil, fmt.Errorf("%s: report %d (%s): %w", req.Name, i+1, r.SourceReceipt, err)
 			}
+			if err := checkNotFuture(r, s.now()); err != nil {
+				return nil, fmt.Errorf("%s: report %d (%s): %w", req.Name, i+1, r.SourceReceipt, err)
+			}
 		}
 		for _, r := range reps {
 			ir := ImportedReport{SourceReceipt: r.SourceReceipt, TLP: r.TLP}

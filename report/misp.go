@@ -31,6 +31,8 @@ const (
 	mispPayment      = "ransom payment"
 	mispPaymentDate  = "ransom payment date"
 	mispDemandDate   = "ransom demand date"
+	mispAttackStart  = "attack start"
+	mispAttackEnd    = "attack end"
 	mispNoteHash     = "ransom note"
 	mispDecProvided  = "decryptor provided"
 	mispDecWorked    = "decryptor worked"
@@ -59,6 +61,8 @@ type mispAttr struct {
 	ObjectRelation string `json:"object_relation,omitempty"`
 	Timestamp      string `json:"timestamp"`
 	Distribution   string `json:"distribution"`
+	// Tag is read on import only (a partner may mark an attribute).
+	Tag []mispTag `json:"Tag,omitempty"`
 }
 
 type mispObject struct {
@@ -131,6 +135,12 @@ func ExportMISP(reps []*Report, now time.Time) ([]byte, error) {
 		}
 		if r.Attack.Actor != "" {
 			ev.Attribute = append(ev.Attribute, attr("text", r.Attack.Actor, mispActor))
+		}
+		if r.Attack.Start != "" {
+			ev.Attribute = append(ev.Attribute, attr("datetime", stixWhen(r.Attack.Start), mispAttackStart))
+		}
+		if r.Attack.End != "" {
+			ev.Attribute = append(ev.Attribute, attr("datetime", stixWhen(r.Attack.End), mispAttackEnd))
 		}
 		coin := func(addr, role string) {
 			a := attr("btc", addr, "")
@@ -265,15 +275,12 @@ func ImportMISP(rd io.Reader, name string) ([]*Report, error) {
 		if len(ev.Attribute)+len(ev.Object) > MaxImportObjects {
 			return nil, &ImportError{File: name, Object: where, Msg: "too many attributes"}
 		}
-		r := &Report{TLP: TLPRed}
-		for _, t := range ev.Tag {
-			if l, ok := strings.CutPrefix(strings.ToLower(t.Name), "tlp:"); ok {
-				r.TLP = strings.Trim(l, `"`)
-				if r.TLP == "white" {
-					r.TLP = TLPClear
-				}
-			}
+		r := &Report{}
+		tlp, err := mispTLP(ev)
+		if err != nil {
+			return nil, &ImportError{File: name, Object: where, Msg: err.Error()}
 		}
+		r.TLP = tlp
 		if ts, err := strconv.ParseInt(ev.Timestamp, 10, 64); err == nil {
 			r.Submitted = time.Unix(ts, 0).UTC()
 		}
@@ -295,6 +302,10 @@ func ImportMISP(rd io.Reader, name string) ([]*Report, error) {
 				r.Attack.Family = a.Value
 			case mispActor:
 				r.Attack.Actor = a.Value
+			case mispAttackStart:
+				r.Attack.Start = a.Value
+			case mispAttackEnd:
+				r.Attack.End = a.Value
 			case mispDemand:
 				if r.Demand == nil {
 					r.Demand = &Demand{}
@@ -400,4 +411,60 @@ func ImportMISP(rd io.Reader, name string) ([]*Report, error) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// mispTLP is the marking of an imported MISP event: the most restrictive
+// of its tlp: tags (on the event, its attributes and objects' attributes)
+// and of its distribution (0 your organisation only → amber+strict,
+// 1 this community → amber, 4 a sharing group → amber, 2 connected
+// communities → green, 3 all → clear), so that importing never widens
+// what the partner allowed. No tlp tag: TLP:RED. An unknown tlp: tag is
+// an error.
+func mispTLP(ev mispEvent) (string, error) {
+	rank, tagged := -1, false
+	tag := func(ts []mispTag) error {
+		for _, t := range ts {
+			l, ok := strings.CutPrefix(strings.ToLower(strings.TrimSpace(t.Name)), "tlp:")
+			if !ok {
+				continue
+			}
+			l = strings.Trim(l, `"`)
+			if l == "white" {
+				l = TLPClear
+			}
+			if !oneOf(l, TLPs) {
+				return fmt.Errorf("tag %q is not a TLP 2.0 level (want tlp: followed by one of %s)", t.Name, strings.Join(TLPs, ", "))
+			}
+			tagged = true
+			rank = max(rank, tlpRank(l))
+		}
+		return nil
+	}
+	if err := tag(ev.Tag); err != nil {
+		return "", err
+	}
+	for _, a := range ev.Attribute {
+		if err := tag(a.Tag); err != nil {
+			return "", err
+		}
+	}
+	for _, o := range ev.Object {
+		for _, a := range o.Attribute {
+			if err := tag(a.Tag); err != nil {
+				return "", err
+			}
+		}
+	}
+	if !tagged {
+		return TLPRed, nil
+	}
+	switch strings.TrimSpace(ev.Distribution) {
+	case "0":
+		rank = max(rank, tlpRank(TLPAmberStrict))
+	case "1", "4":
+		rank = max(rank, tlpRank(TLPAmber))
+	case "2":
+		rank = max(rank, tlpRank(TLPGreen))
+	}
+	return TLPs[rank], nil
 }

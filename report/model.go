@@ -46,6 +46,10 @@ type Report struct {
 	LawEnforcement LawEnforcement `json:"law_enforcement"`
 	// Verification is the result of the last check on chain (assigned).
 	Verification *Verification `json:"verification,omitempty"`
+
+	// raisedFrom is the report's own marking when an export raised it to
+	// a stricter case's (atLeast); "" otherwise.
+	raisedFrom string
 }
 
 // Reporter is who files the report.
@@ -194,6 +198,20 @@ func Decode(r io.Reader) (*Report, error) {
 	if len(data) > MaxReportBytes {
 		return nil, Errors{{Field: "/", Msg: fmt.Sprintf("report larger than %d bytes", MaxReportBytes)}}
 	}
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, size := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return nil, Errors{{Field: "/", Msg: fmt.Sprintf("line %d, byte %d: not valid UTF-8", 1+bytes.Count(data[:off], []byte("\n")), off)}}
+	}
+	if err := uniqueKeys(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var rep Report
@@ -204,6 +222,65 @@ func Decode(r io.Reader) (*Report, error) {
 		return nil, Errors{{Field: "/", Msg: "trailing data after the report"}}
 	}
 	return &rep, nil
+}
+
+// uniqueKeys refuses an object with the same key twice, also when the
+// two differ only in case: encoding/json matches keys without regard to
+// case and keeps the last, while another reader may keep the first, and
+// a field such as "tlp" must mean the same to every reader. Syntax errors
+// are left to the decoder.
+func uniqueKeys(data []byte) error {
+	type frame struct {
+		obj       bool
+		path, key string            // the frame's path; in an object, the current key
+		keys      map[string]string // lower-cased key → key as written
+		expectKey bool
+		index     int // in an array, the current element
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // the end, or a syntax error the decoder reports
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top != nil && top.obj && top.expectKey {
+			k := tok.(string) // an object's member starts with its key
+			if first, seen := top.keys[strings.ToLower(k)]; seen {
+				msg := fmt.Sprintf("key %q appears twice", k)
+				if first != k {
+					msg = fmt.Sprintf("keys %q and %q name the same field (keys are matched regardless of case)", first, k)
+				}
+				return Errors{{Field: top.path + "/" + k, Msg: msg}}
+			}
+			top.keys[strings.ToLower(k)] = k
+			top.key, top.expectKey = k, false
+			continue
+		}
+		path := ""
+		switch {
+		case top == nil:
+		case top.obj:
+			path, top.expectKey = top.path+"/"+top.key, true
+		default:
+			top.index++
+			path = fmt.Sprintf("%s/%d", top.path, top.index)
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{obj: true, path: path, keys: map[string]string{}, expectKey: true})
+		case json.Delim('['):
+			stack = append(stack, &frame{path: path, index: -1})
+		}
+	}
 }
 
 func jsonFieldError(err error, data []byte) error {
@@ -246,8 +323,20 @@ func oneOf(v string, set []string) bool {
 func text(es *Errors, field, v string, max int) {
 	if len(v) > max {
 		es.add(field, "longer than %d bytes", max)
-	} else if !utf8.ValidString(v) {
+		return
+	}
+	if !utf8.ValidString(v) {
 		es.add(field, "not valid UTF-8")
+		return
+	}
+	for i, r := range v {
+		if (r < 0x20 && (max < MaxLongText || r != '\n' && r != '\r' && r != '\t')) || r == 0x7f ||
+			r >= 0x80 && r < 0xa0 || r >= 0x202a && r <= 0x202e || r >= 0x2066 && r <= 0x2069 {
+			// Control characters, and the bidirectional overrides that
+			// make a text read otherwise than it is stored.
+			es.add(field, "character %U at byte %d is a control character", r, i)
+			return
+		}
 	}
 }
 
@@ -260,6 +349,23 @@ func ParseWhen(s string) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, fmt.Errorf("%q is neither YYYY-MM-DD nor an RFC 3339 time", s)
+}
+
+// LatestPaid reads a payment's stated date as the latest moment it can
+// mean: a date without a time is the end of that day (UTC), so that a
+// payment made late in the day is not judged late by the filing
+// deadlines counted from its midnight.
+func LatestPaid(s string) (time.Time, error) {
+	t, err := ParseWhen(s)
+	if err == nil && isDateOnly(s) {
+		t = t.Add(24*time.Hour - time.Second)
+	}
+	return t, err
+}
+
+func isDateOnly(s string) bool {
+	_, err := time.Parse("2006-01-02", s)
+	return err == nil
 }
 
 // ParseAmount reads a decimal amount as units of 1e-8 (satoshis for BTC).
@@ -315,8 +421,10 @@ func Validate(r *Report, parse AddressParser) error {
 		es.add("/organisation/sector", "want one of %s", strings.Join(Sectors, ", "))
 	}
 	r.Organisation.Jurisdiction = strings.ToUpper(strings.TrimSpace(r.Organisation.Jurisdiction))
-	if !iso3166.MatchString(r.Organisation.Jurisdiction) {
+	if j := r.Organisation.Jurisdiction; !iso3166.MatchString(j) {
 		es.add("/organisation/jurisdiction", "want an ISO 3166-1 alpha-2 country code such as US or DE")
+	} else if !countries[j] && j != UnknownJurisdiction && j != "XK" {
+		es.add("/organisation/jurisdiction", "%s is not an assigned ISO 3166-1 alpha-2 code (ZZ: unknown; XK: Kosovo)", j)
 	}
 	var start, end time.Time
 	if r.Attack.Start != "" {
@@ -448,4 +556,26 @@ func addresses(es *Errors, field string, in []string, asset string, parse Addres
 		in[i] = s
 	}
 	return in
+}
+
+// countries are the officially assigned ISO 3166-1 alpha-2 codes (249).
+// Besides them a report may name ZZ (UnknownJurisdiction, user-assigned:
+// not known) and XK (Kosovo, user-assigned, used by the EU and the IMF).
+var countries = map[string]bool{
+	"AD": true, "AE": true, "AF": true, "AG": true, "AI": true, "AL": true, "AM": true, "AO": true, "AQ": true, "AR": true, "AS": true, "AT": true, "AU": true, "AW": true, "AX": true, "AZ": true,
+	"BA": true, "BB": true, "BD": true, "BE": true, "BF": true, "BG": true, "BH": true, "BI": true, "BJ": true, "BL": true, "BM": true, "BN": true, "BO": true, "BQ": true, "BR": true, "BS": true,
+	"BT": true, "BV": true, "BW": true, "BY": true, "BZ": true, "CA": true, "CC": true, "CD": true, "CF": true, "CG": true, "CH": true, "CI": true, "CK": true, "CL": true, "CM": true, "CN": true,
+	"CO": true, "CR": true, "CU": true, "CV": true, "CW": true, "CX": true, "CY": true, "CZ": true, "DE": true, "DJ": true, "DK": true, "DM": true, "DO": true, "DZ": true, "EC": true, "EE": true,
+	"EG": true, "EH": true, "ER": true, "ES": true, "ET": true, "FI": true, "FJ": true, "FK": true, "FM": true, "FO": true, "FR": true, "GA": true, "GB": true, "GD": true, "GE": true, "GF": true,
+	"GG": true, "GH": true, "GI": true, "GL": true, "GM": true, "GN": true, "GP": true, "GQ": true, "GR": true, "GS": true, "GT": true, "GU": true, "GW": true, "GY": true, "HK": true, "HM": true,
+	"HN": true, "HR": true, "HT": true, "HU": true, "ID": true, "IE": true, "IL": true, "IM": true, "IN": true, "IO": true, "IQ": true, "IR": true, "IS": true, "IT": true, "JE": true, "JM": true,
+	"JO": true, "JP": true, "KE": true, "KG": true, "KH": true, "KI": true, "KM": true, "KN": true, "KP": true, "KR": true, "KW": true, "KY": true, "KZ": true, "LA": true, "LB": true, "LC": true,
+	"LI": true, "LK": true, "LR": true, "LS": true, "LT": true, "LU": true, "LV": true, "LY": true, "MA": true, "MC": true, "MD": true, "ME": true, "MF": true, "MG": true, "MH": true, "MK": true,
+	"ML": true, "MM": true, "MN": true, "MO": true, "MP": true, "MQ": true, "MR": true, "MS": true, "MT": true, "MU": true, "MV": true, "MW": true, "MX": true, "MY": true, "MZ": true, "NA": true,
+	"NC": true, "NE": true, "NF": true, "NG": true, "NI": true, "NL": true, "NO": true, "NP": true, "NR": true, "NU": true, "NZ": true, "OM": true, "PA": true, "PE": true, "PF": true, "PG": true,
+	"PH": true, "PK": true, "PL": true, "PM": true, "PN": true, "PR": true, "PS": true, "PT": true, "PW": true, "PY": true, "QA": true, "RE": true, "RO": true, "RS": true, "RU": true, "RW": true,
+	"SA": true, "SB": true, "SC": true, "SD": true, "SE": true, "SG": true, "SH": true, "SI": true, "SJ": true, "SK": true, "SL": true, "SM": true, "SN": true, "SO": true, "SR": true, "SS": true,
+	"ST": true, "SV": true, "SX": true, "SY": true, "SZ": true, "TC": true, "TD": true, "TF": true, "TG": true, "TH": true, "TJ": true, "TK": true, "TL": true, "TM": true, "TN": true, "TO": true,
+	"TR": true, "TT": true, "TV": true, "TW": true, "TZ": true, "UA": true, "UG": true, "UM": true, "US": true, "UY": true, "UZ": true, "VA": true, "VC": true, "VE": true, "VG": true, "VI": true,
+	"VN": true, "VU": true, "WF": true, "WS": true, "YE": true, "YT": true, "ZA": true, "ZM": true, "ZW": true,
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
@@ -423,6 +424,14 @@ func facts(r *Report) string {
 	}
 	fmt.Fprintf(&b, "outcome=%s le=%v %v ", outcomeString(r.Outcome), r.LawEnforcement.Engaged, r.LawEnforcement.Agencies)
 	fmt.Fprintf(&b, "tlp=%s family=%s sector=%s jur=%s role=%s ", r.TLP, r.Attack.Family, r.Organisation.Sector, r.Organisation.Jurisdiction, r.Reporter.Role)
+	when := func(s string) string {
+		t, err := ParseWhen(s)
+		if err != nil {
+			return s
+		}
+		return t.Format(time.RFC3339)
+	}
+	fmt.Fprintf(&b, "actor=%s attack=%s..%s ", r.Attack.Actor, when(r.Attack.Start), when(r.Attack.End))
 	if d := r.Demand; d != nil {
 		fmt.Fprintf(&b, "demand=%s %s %v ", d.Amount, d.Asset, d.Addresses)
 	}
@@ -451,7 +460,8 @@ func TestExportsValidateAndRoundTrip(t *testing.T) {
 			}
 			if format == FormatSTIX {
 				counts := v.validateSTIX(res.Data)
-				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 || counts["extension-definition"] != 5 || counts["file"] != 3 {
+				if counts["incident"] != 3 || counts["impact"] != 6 || counts["cryptocurrency-transaction"] != 3 || counts["marking-definition"] != 1 || counts["indicator"] != 3 || counts["extension-definition"] != 5 || counts["file"] != 3 ||
+					counts["threat-actor"] != 3 || counts["malware"] != 3 {
 					t.Errorf("objects %v", counts)
 				}
 			} else {

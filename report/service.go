@@ -84,22 +84,91 @@ func Deadlines(paid, ref time.Time) []Deadline {
 // Filed is a stored report with what is derived from it.
 type Filed struct {
 	Report
-	Deadlines []Deadline `json:"deadlines"`
+	// PaidAt is the payment time the deadlines count from (absent without
+	// a payment), and PaidAtBasis where it comes from: "stated" (the
+	// report's payment date; a date without a time is the end of that
+	// day) or "confirmation" (the payment's first block time plus the
+	// 2 h a block's time may run ahead, when that is earlier than the
+	// stated time: a payment cannot be made after it is confirmed).
+	PaidAt      *time.Time `json:"paid_at,omitempty"`
+	PaidAtBasis string     `json:"paid_at_basis,omitempty"`
+	Deadlines   []Deadline `json:"deadlines"`
 	// Overdue is set when the report was filed after any deadline.
 	Overdue bool `json:"overdue"`
 }
 
-func (s *Service) filed(r *Report) *Filed {
-	f := &Filed{Report: *r, Deadlines: []Deadline{}}
-	if r.Payment != nil {
-		if paid, err := ParseWhen(r.Payment.Date); err == nil {
-			f.Deadlines = Deadlines(paid, r.Submitted)
-			for _, d := range f.Deadlines {
-				f.Overdue = f.Overdue || d.Late
+// blockTimeAhead is how far a block's timestamp may run ahead of the
+// time it was mined (Bitcoin's consensus rule: two hours).
+const blockTimeAhead = 2 * time.Hour
+
+// paidAt is the time a report's filing deadlines count from, and its
+// basis (Filed.PaidAt).
+func paidAt(r *Report) (time.Time, string, bool) {
+	if r.Payment == nil {
+		return time.Time{}, "", false
+	}
+	paid, err := LatestPaid(r.Payment.Date)
+	if err != nil {
+		return time.Time{}, "", false
+	}
+	basis := "stated"
+	if v := r.Verification; v != nil && v.Verified {
+		for _, vt := range v.Transactions {
+			if c := vt.BlockTime.Add(blockTimeAhead); c.Before(paid) {
+				paid, basis = c, "confirmation"
 			}
 		}
 	}
+	return paid.UTC(), basis, true
+}
+
+func (s *Service) filed(r *Report) *Filed {
+	f := &Filed{Report: *r, Deadlines: []Deadline{}}
+	if paid, basis, ok := paidAt(r); ok {
+		f.PaidAt, f.PaidAtBasis = &paid, basis
+		f.Deadlines = Deadlines(paid, r.Submitted)
+		for _, d := range f.Deadlines {
+			f.Overdue = f.Overdue || d.Late
+		}
+	}
 	return f
+}
+
+// maxClockSkew is how far in the future a stated payment time may lie
+// (the filer's clock and time zone).
+const maxClockSkew = 15 * time.Minute
+
+// checkNotFuture refuses dates after now: a payment, a demand or an
+// attack cannot have happened after the report about it.
+func checkNotFuture(r *Report, now time.Time) error {
+	var es Errors
+	check := func(field, v string) {
+		if v == "" {
+			return
+		}
+		t, err := ParseWhen(v)
+		if err != nil {
+			return // Validate reported it
+		}
+		if isDateOnly(v) {
+			if t.After(now.Add(14 * time.Hour)) { // a date ahead of UTC in the filer's time zone
+				es.add(field, "%s is after today (%s UTC)", v, now.Format("2006-01-02"))
+			}
+			return
+		}
+		if t.After(now.Add(maxClockSkew)) {
+			es.add(field, "%s is in the future (now %s)", v, now.Format(time.RFC3339))
+		}
+	}
+	check("/attack/start", r.Attack.Start)
+	check("/attack/end", r.Attack.End)
+	if r.Demand != nil {
+		check("/demand/date", r.Demand.Date)
+	}
+	if r.Payment != nil {
+		check("/payment/date", r.Payment.Date)
+	}
+	return es.err()
 }
 
 // SubmitRequest files a report.
@@ -133,8 +202,13 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 	if r == nil {
 		return nil, rt.Invalid("/", "no report")
 	}
-	r.Receipt, r.Verification = "", nil
+	// Assigned here, never taken from the filer: a report filed here has
+	// no partner as its source.
+	r.Receipt, r.Verification, r.Source, r.SourceReceipt = "", nil, "", ""
 	if err := Validate(r, s.parser()); err != nil {
+		return nil, err
+	}
+	if err := checkNotFuture(r, s.now()); err != nil {
 		return nil, err
 	}
 	// Filed here (not imported): a Bitcoin payment must be checkable.
@@ -149,6 +223,9 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 			return nil, err
 		}
 		r.Verification = v
+	}
+	if err := s.noteAlsoReported(ctx, r); err != nil {
+		return nil, err
 	}
 	r.Receipt = NewReceipt(now)
 	if err := s.store(ctx, r, req.Actor, true); err != nil {
@@ -203,10 +280,16 @@ func pageLimit(limit int) (int, error) {
 }
 
 // tagPayment turns a verified payment's addresses into ransomware tags,
-// as one import per report (re-verifying replaces them).
+// as one import per report (re-verifying replaces them). Tags answer
+// every screening client, so only what TLP lets reach the organisation's
+// clients becomes one: a report marked AMBER+STRICT or RED stays in the
+// report (its verification says so).
 func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) error {
 	v := r.Verification
 	if v == nil || !v.Verified || len(v.PaymentAddresses) == 0 {
+		return nil
+	}
+	if tlpRank(r.TLP) > tlpRank(TLPAmber) {
 		return nil
 	}
 	tnet := s.TagNetwork
@@ -382,4 +465,53 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (*Filed, error)
 		return nil, err
 	}
 	return s.filed(r), nil
+}
+
+// noteAlsoReported warns, in the verification, when earlier reports name
+// the same payment (a victim, its insurer and its negotiator may each
+// file it): it is stored all the same, and statistics count it once.
+func (s *Service) noteAlsoReported(ctx context.Context, r *Report) error {
+	mine := paymentTxids(r)
+	if r.Verification == nil || len(mine) == 0 {
+		return nil
+	}
+	all, err := s.all(ctx)
+	if err != nil {
+		return err
+	}
+	var also []string
+	for _, o := range all {
+		for t := range paymentTxids(o) {
+			if mine[t] {
+				also = append(also, o.Receipt)
+				break
+			}
+		}
+	}
+	if len(also) > 0 {
+		const show = 5
+		list := strings.Join(also[:min(len(also), show)], ", ")
+		if len(also) > show {
+			list += fmt.Sprintf(" and %d more", len(also)-show)
+		}
+		r.Verification.Warnings = append(r.Verification.Warnings, fmt.Sprintf("the same payment is already reported in %s; statistics count it once", list))
+	}
+	return nil
+}
+
+// paymentTxids are the transactions a report's payment names: stated, or
+// found by its verification.
+func paymentTxids(r *Report) map[string]bool {
+	out := map[string]bool{}
+	if r.Payment != nil {
+		for _, t := range r.Payment.Txids {
+			out[t] = true
+		}
+	}
+	if v := r.Verification; v != nil {
+		for _, vt := range v.Transactions {
+			out[vt.Txid] = true
+		}
+	}
+	return out
 }

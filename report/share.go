@@ -39,11 +39,44 @@ func CheckTLP(tlp, to string) error {
 		return nil
 	case 2, 3:
 		if strings.TrimSpace(to) == "" {
-			return rt.Invalid("to", "TLP:%s may only go to a named partner: give --to PARTNER", strings.ToUpper(tlp))
+			return rt.Invalid("to", "TLP:%s may only go to a named partner: name the partner it goes to (CLI --to, API \"to\")", strings.ToUpper(tlp))
 		}
 		return nil
 	}
 	return rt.Invalid("tlp", "TLP:%s never leaves this system", strings.ToUpper(tlp))
+}
+
+// checkShare enforces TLP 2.0 on what goes to the partner to: CheckTLP on
+// the most restrictive marking, and the originator's rule for reports a
+// partner sent here: TLP:AMBER and AMBER+STRICT let the recipient share
+// within its own organisation (and, for AMBER, its clients), not pass the
+// report on to another organisation, so such a report goes back only to
+// the partner it came from.
+func checkShare(reps []*Report, maxTLP, to string) error {
+	if err := CheckTLP(maxTLP, to); err != nil {
+		return err
+	}
+	to = strings.TrimSpace(to)
+	for _, r := range reps {
+		if r.Source == "" || tlpRank(r.TLP) < tlpRank(TLPAmber) || strings.EqualFold(r.Source, to) {
+			continue
+		}
+		return rt.Invalid("tlp", "report %s is TLP:%s from %s: TLP 2.0 does not let it go on to another organisation; it may go back to %s, or %s may share it with %s",
+			r.Receipt, strings.ToUpper(r.TLP), r.Source, r.Source, r.Source, to)
+	}
+	return nil
+}
+
+// atLeast returns r marked at least tlp: r itself when its own marking is
+// as strict, else a copy with the stricter marking (a report exported as
+// part of a stricter case carries the case's marking).
+func atLeast(r *Report, tlp string) *Report {
+	if tlpRank(r.TLP) >= tlpRank(tlp) {
+		return r
+	}
+	c := *r
+	c.TLP, c.raisedFrom = tlp, r.TLP
+	return &c
 }
 
 // ExportRequest exports reports, or a case with its reports.
@@ -111,8 +144,15 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult,
 		}
 		reps = append(reps, r)
 	}
-	if err := CheckTLP(maxTLP, req.To); err != nil {
+	if err := checkShare(reps, maxTLP, req.To); err != nil {
 		return nil, err
+	}
+	if req.Case != "" {
+		// Every object of the document carries at least the case's marking.
+		c, _ := s.GetCase(ctx, req.Case)
+		for i, r := range reps {
+			reps[i] = atLeast(r, c.TLP)
+		}
 	}
 	var data []byte
 	var err error

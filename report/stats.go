@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"errors"
+	"math"
 	"sort"
 	"strings"
 
@@ -30,17 +31,27 @@ const Unknown = "unknown"
 // StatsRequest asks for statistics grouped by one field.
 type StatsRequest struct {
 	By string
+	// MaxTLP counts only the reports marked at most this (e.g. green for
+	// figures to publish to a community); "" counts every report.
+	MaxTLP string
 }
 
 // Stats are payment totals over the reports.
 type Stats struct {
-	By       string  `json:"by"`
-	Reports  int     `json:"reports"`
-	Payments int     `json:"payments"`
-	Verified int     `json:"verified"`
-	Sats     int64   `json:"sats"`
-	USD      float64 `json:"usd"`
-	Rows     []Row   `json:"rows"`
+	By       string `json:"by"`
+	Reports  int    `json:"reports"`
+	Payments int    `json:"payments"`
+	Verified int    `json:"verified"`
+	// Duplicates counts the reports whose payment an earlier report
+	// already counted (the victim, its insurer and its negotiator filing
+	// the same payment): reports, not payments or value.
+	Duplicates int     `json:"duplicate_payments"`
+	Sats       int64   `json:"sats"`
+	USD        float64 `json:"usd"`
+	// TLP is the strictest marking of the reports counted: the figures
+	// may be shared as far as it allows.
+	TLP  string `json:"tlp"`
+	Rows []Row  `json:"rows"`
 	// OriginTarget is the breakdown by the actor's origin and the
 	// victim's jurisdiction (as in the Microsoft Digital Defense Report).
 	OriginTarget []Cell `json:"origin_target"`
@@ -197,16 +208,37 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 	if !oneOf(req.By, Groupings) {
 		return nil, rt.Invalid("by", "want one of %s", strings.Join(Groupings, ", "))
 	}
-	reps, err := s.all(ctx)
+	req.MaxTLP = strings.ToLower(strings.TrimSpace(req.MaxTLP))
+	if req.MaxTLP != "" && !oneOf(req.MaxTLP, TLPs) {
+		return nil, rt.Invalid("max-tlp", "want one of %s", strings.Join(TLPs, ", "))
+	}
+	all, err := s.all(ctx)
 	if err != nil {
 		return nil, err
 	}
-	st := &Stats{By: req.By, Rows: []Row{}, OriginTarget: []Cell{}}
+	// In filing order, so that the first report of a payment counts it.
+	var reps []*Report
+	for _, r := range all {
+		if req.MaxTLP == "" || tlpRank(r.TLP) <= tlpRank(req.MaxTLP) {
+			reps = append(reps, r)
+		}
+	}
+	sort.SliceStable(reps, func(i, j int) bool { return reps[i].Submitted.Before(reps[j].Submitted) })
+	st := &Stats{By: req.By, Rows: []Row{}, OriginTarget: []Cell{}, TLP: TLPClear}
+	counted := map[string]bool{} // paid outpoints, and stated txids of unverified payments
 	rows := map[string]*Row{}
 	cells := map[[2]string]*Cell{}
 	oc := &originCache{origins: map[string]string{}}
 	for _, r := range reps {
+		if tlpRank(r.TLP) > tlpRank(st.TLP) {
+			st.TLP = r.TLP
+		}
 		sats, usd, month, verified := s.paymentValue(r)
+		if share, dup := paymentShare(r, counted); dup {
+			sats, usd = 0, 0
+		} else if share < 1 {
+			sats, usd = int64(math.Round(float64(sats)*share)), usd*share
+		}
 		origin, err := s.origin(ctx, r, oc)
 		if err != nil {
 			return nil, err
@@ -237,6 +269,11 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		if r.Payment == nil {
 			continue
 		}
+		if sats == 0 && usd == 0 && paymentSeen(r, counted) {
+			st.Duplicates++
+			continue
+		}
+		markCounted(r, counted)
 		row.Payments++
 		st.Payments++
 		row.Sats += sats
@@ -256,7 +293,9 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		c.Payments++
 		c.USD += usd
 	}
+	st.USD = cents(st.USD)
 	for _, r := range rows {
+		r.USD = cents(r.USD)
 		st.Rows = append(st.Rows, *r)
 	}
 	sort.Slice(st.Rows, func(i, j int) bool {
@@ -270,6 +309,7 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		return a.Key < b.Key
 	})
 	for _, c := range cells {
+		c.USD = cents(c.USD)
 		st.OriginTarget = append(st.OriginTarget, *c)
 	}
 	sort.Slice(st.OriginTarget, func(i, j int) bool {
@@ -280,4 +320,62 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		return a.Target < b.Target
 	})
 	return st, nil
+}
+
+// paymentKeys are what identifies a report's payment on chain: the
+// outpoints its verification found paid, else the txids it states.
+func paymentKeys(r *Report) (keys []string, sats []int64) {
+	if v := r.Verification; v != nil && v.Verified {
+		for _, vt := range v.Transactions {
+			for _, po := range vt.Paid {
+				keys, sats = append(keys, po.Outpoint), append(sats, po.Sats)
+			}
+		}
+		return keys, sats
+	}
+	if r.Payment != nil {
+		for _, t := range r.Payment.Txids {
+			keys, sats = append(keys, t), append(sats, 0)
+		}
+	}
+	return keys, sats
+}
+
+// paymentShare says whether an earlier report counted r's payment
+// entirely (dup), else the share of its value not yet counted (1 when
+// nothing of it was, or when r names nothing on chain to compare).
+func paymentShare(r *Report, counted map[string]bool) (share float64, dup bool) {
+	keys, sats := paymentKeys(r)
+	if len(keys) == 0 {
+		return 1, false
+	}
+	var all, fresh int64
+	seen := 0
+	for i, k := range keys {
+		all += sats[i]
+		if counted[k] {
+			seen++
+		} else {
+			fresh += sats[i]
+		}
+	}
+	if seen == len(keys) {
+		return 0, true
+	}
+	if seen == 0 || all == 0 {
+		return 1, false
+	}
+	return float64(fresh) / float64(all), false
+}
+
+func paymentSeen(r *Report, counted map[string]bool) bool {
+	_, dup := paymentShare(r, counted)
+	return dup
+}
+
+func markCounted(r *Report, counted map[string]bool) {
+	keys, _ := paymentKeys(r)
+	for _, k := range keys {
+		counted[k] = true
+	}
 }

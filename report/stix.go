@@ -49,6 +49,7 @@ const (
 	roleFamily      = "ransomware family"
 	roleVictim      = "victim organisation"
 	roleNote        = "ransom note"
+	roleActor       = "ransomware actor"
 )
 
 // Incident labels that carry the outcome and law-enforcement fields.
@@ -58,6 +59,8 @@ const (
 	labelDataReturned = "data-returned:"
 	labelLEEngaged    = "law-enforcement-engaged:"
 	labelLEAgency     = "law-enforcement-agency:"
+	labelAttackStart  = "attack-start:"
+	labelAttackEnd    = "attack-end:"
 )
 
 func stixTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
@@ -86,21 +89,36 @@ func amountFloat(s string) float64 {
 func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 	var objs []map[string]any
 	markings := map[string]bool{}
-	seen := map[string]bool{}
+	at := map[string]int{}
 	add := func(o map[string]any) {
 		id := o["id"].(string)
-		if !seen[id] {
-			seen[id] = true
+		i, ok := at[id]
+		if !ok {
+			at[id] = len(objs)
 			objs = append(objs, o)
+			return
+		}
+		// The same observable (a wallet, a transaction) in reports of
+		// different markings carries the strictest of them.
+		if m, ok := o["object_marking_refs"].([]string); ok && len(m) == 1 {
+			if old, ok := objs[i]["object_marking_refs"].([]string); ok && len(old) == 1 && tlpRank(tlpByMarkingID(m[0])) > tlpRank(tlpByMarkingID(old[0])) {
+				objs[i]["object_marking_refs"] = m
+			}
 		}
 	}
 	for _, r := range reps {
 		markings[r.TLP] = true
 		mark := []string{TLPMarkingID[r.TLP]}
 		created := stixTime(r.Submitted)
+		modified := created
+		if r.raisedFrom != "" {
+			// A stricter marking than the report's own (a case's) is a
+			// new version of its objects.
+			modified = stixTime(now)
+		}
 		sdo := func(typ, key string) map[string]any {
 			return map[string]any{"type": typ, "spec_version": "2.1", "id": typ + "--" + uuid5(r.Receipt+"/"+key),
-				"created": created, "modified": created, "object_marking_refs": mark}
+				"created": created, "modified": modified, "object_marking_refs": mark}
 		}
 		incident := sdo("incident", "incident")
 		rel := func(target, desc string) {
@@ -135,6 +153,12 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 		}
 		for _, a := range r.LawEnforcement.Agencies {
 			labels = append(labels, labelLEAgency+a)
+		}
+		if r.Attack.Start != "" {
+			labels = append(labels, labelAttackStart+r.Attack.Start)
+		}
+		if r.Attack.End != "" {
+			labels = append(labels, labelAttackEnd+r.Attack.End)
 		}
 		incident["labels"] = labels
 		core := map[string]any{"extension_type": "property-extension", "determination": "confirmed",
@@ -196,7 +220,7 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 				ind["indicator_types"] = []string{"malicious-activity"}
 				ind["pattern"] = fmt.Sprintf("[cryptocurrency-wallet:value = '%s']", patternString(a))
 				ind["pattern_type"] = "stix"
-				ind["valid_from"] = created
+				ind["valid_from"] = validFrom(r, created)
 				add(ind)
 			}
 			for _, a := range p.FromAddresses {
@@ -232,13 +256,22 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 		incident["extensions"] = map[string]any{extIncidentCore: core}
 		add(incident)
 		if r.Attack.Family != "" {
+			// One malware object per report (its id derived from the
+			// receipt): the same family in reports of other dates and
+			// markings are other objects, never one id with two versions.
 			m := sdo("malware", "family")
-			m["id"] = "malware--" + uuid5("family/"+strings.ToLower(r.Attack.Family))
 			m["name"] = r.Attack.Family
 			m["is_family"] = true
 			m["malware_types"] = []string{"ransomware"}
 			add(m)
 			rel(m["id"].(string), roleFamily)
+		}
+		if r.Attack.Actor != "" {
+			ta := sdo("threat-actor", "actor")
+			ta["name"] = r.Attack.Actor
+			ta["threat_actor_types"] = []string{"crime-syndicate"}
+			add(ta)
+			rel(ta["id"].(string), roleActor)
 		}
 		org := sdo("identity", "victim")
 		org["identity_class"] = "organization"
@@ -246,7 +279,9 @@ func ExportSTIX(reps []*Report, now time.Time) ([]byte, error) {
 		if org["name"] == "" {
 			org["name"] = "undisclosed victim of " + r.Receipt
 		}
-		org["sectors"] = []string{r.Organisation.Sector}
+		if sec := stixSector[r.Organisation.Sector]; sec != "" {
+			org["sectors"] = []string{sec}
+		}
 		add(org)
 		rel(org["id"].(string), roleVictim)
 		loc := sdo("location", "jurisdiction")
@@ -374,10 +409,6 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 	}
 	byID := map[string]*stixObj{}
 	var order []*stixObj
-	tlpByMarking := map[string]string{}
-	for k, v := range TLPMarkingID {
-		tlpByMarking[v] = k
-	}
 	for i, raw := range b.Objects {
 		var o stixObj
 		if err := json.Unmarshal(raw, &o); err != nil {
@@ -421,13 +452,14 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 			r.Reporter.Role = role
 			r.Attack.Description = strings.TrimSpace(rest)
 		}
-		r.TLP = TLPRed // unmarked: treat as the most restrictive
-		for _, m := range o.Markings {
-			if t, ok := tlpByMarking[m]; ok {
-				r.TLP = t
-			}
-		}
+		r.TLP = reportTLP(o, byID, rels, core(o))
 		for _, l := range o.Labels {
+			if v, ok := strings.CutPrefix(l, labelAttackStart); ok {
+				r.Attack.Start = v
+			}
+			if v, ok := strings.CutPrefix(l, labelAttackEnd); ok {
+				r.Attack.End = v
+			}
 			for _, p := range []string{labelDecProvided, labelDecWorked, labelDataReturned, labelLEEngaged, labelLEAgency} {
 				v, ok := strings.CutPrefix(l, p)
 				if !ok {
@@ -448,11 +480,7 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 				}
 			}
 		}
-		var core struct {
-			ImpactRefs []string `json:"impact_refs"`
-		}
-		json.Unmarshal(o.Extensions[extIncidentCore], &core)
-		for _, ref := range core.ImpactRefs {
+		for _, ref := range core(o) {
 			im := byID[ref]
 			if im == nil {
 				return nil, &ImportError{File: name, Object: o.ID, Msg: "impact " + ref + " not in the bundle"}
@@ -521,12 +549,14 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 				r.Demand.NoteSHA256 = strings.ToLower(t.Hashes["SHA-256"])
 			case roleFamily:
 				r.Attack.Family = t.Name
+			case roleActor:
+				r.Attack.Actor = t.Name
 			case roleVictim:
 				if !strings.HasPrefix(t.Name, "undisclosed victim of ") {
 					r.Organisation.Name = t.Name
 				}
 				if len(t.Sectors) > 0 {
-					r.Organisation.Sector = t.Sectors[0]
+					r.Organisation.Sector = sectorFromSTIX(t.Sectors[0])
 				}
 				for _, lr := range rels[t.ID] {
 					if l := byID[lr.Dst]; l != nil && lr.Rel == "located-at" {
@@ -546,4 +576,124 @@ func ImportSTIX(rd io.Reader, name string) ([]*Report, error) {
 // patternString escapes a value for a STIX pattern string literal.
 func patternString(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s)
+}
+
+// tlpByMarkingID returns the TLP level of a TLP 2.0 marking-definition id
+// ("" for another marking).
+func tlpByMarkingID(id string) string {
+	for k, v := range TLPMarkingID {
+		if v == id {
+			return k
+		}
+	}
+	return ""
+}
+
+// core returns an incident's impact refs (incident-core extension).
+func core(o *stixObj) []string {
+	var c struct {
+		ImpactRefs []string `json:"impact_refs"`
+	}
+	json.Unmarshal(o.Extensions[extIncidentCore], &c)
+	return c.ImpactRefs
+}
+
+// reportTLP is the marking of an imported incident: the most restrictive
+// TLP marking over the incident and everything the report is made of — its
+// impacts, its relationships and what they point to (the victim, its
+// location, wallets, transactions). An object marked more strictly than
+// the incident keeps the whole report at its marking, so importing never
+// lowers what the partner marked. Unmarked incident: TLP:RED.
+func reportTLP(inc *stixObj, byID map[string]*stixObj, rels map[string][]*stixObj, impacts []string) string {
+	rank, marked := -1, false
+	see := func(o *stixObj) {
+		if o == nil {
+			return
+		}
+		for _, m := range o.Markings {
+			if t := tlpByMarkingID(m); t != "" {
+				marked = marked || o == inc
+				rank = max(rank, tlpRank(t))
+			}
+		}
+	}
+	see(inc)
+	if !marked {
+		return TLPRed
+	}
+	for _, ref := range impacts {
+		see(byID[ref])
+	}
+	for _, rel := range rels[inc.ID] {
+		see(rel)
+		t := byID[rel.Dst]
+		see(t)
+		if t != nil {
+			for _, lr := range rels[t.ID] {
+				see(lr)
+				see(byID[lr.Dst])
+			}
+		}
+	}
+	return TLPs[rank]
+}
+
+// validFrom is when a payment address became an indicator: the payment's
+// first confirmation when verified, else the stated payment time, else
+// the report's filing.
+func validFrom(r *Report, created string) string {
+	if v := r.Verification; v != nil && len(v.Transactions) > 0 {
+		first := v.Transactions[0].BlockTime
+		for _, vt := range v.Transactions[1:] {
+			if vt.BlockTime.Before(first) {
+				first = vt.BlockTime
+			}
+		}
+		return stixTime(first)
+	}
+	if r.Payment != nil {
+		if s := stixWhen(r.Payment.Date); s != "" {
+			return s
+		}
+	}
+	return created
+}
+
+// stixSector maps the report's sectors (the US critical-infrastructure
+// sectors) to STIX 2.1's industry-sector-ov vocabulary; "other" has no
+// counterpart and is left out.
+var stixSector = map[string]string{
+	"chemical": "chemical", "commercial-facilities": "commercial", "communications": "communications",
+	"critical-manufacturing": "manufacturing", "dams": "dams", "defense-industrial-base": "defense",
+	"emergency-services": "government-public-services", "energy": "energy", "financial-services": "financial-services",
+	"food-and-agriculture": "agriculture", "government-facilities": "government", "healthcare-and-public-health": "healthcare",
+	"information-technology": "technology", "nuclear-reactors-materials-and-waste": "nuclear",
+	"transportation-systems": "transportation", "water-and-wastewater-systems": "water",
+}
+
+// sectorFromSTIX reads a victim's sector back: one of the report sectors
+// as such, a STIX industry sector mapped back, anything else "other".
+func sectorFromSTIX(s string) string {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if oneOf(s, Sectors) {
+		return s
+	}
+	for k, v := range stixSector {
+		if v == s {
+			return k
+		}
+	}
+	switch s {
+	case "government-national", "government-regional", "government-local":
+		return "government-facilities"
+	case "telecommunications":
+		return "communications"
+	case "utilities":
+		return "energy"
+	case "pharmaceuticals":
+		return "healthcare-and-public-health"
+	case "insurance":
+		return "financial-services"
+	}
+	return "other"
 }

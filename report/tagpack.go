@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -51,7 +52,8 @@ func ExportTagPack(reps []*Report, now time.Time) ([]byte, error) {
 		Description: fmt.Sprintf("Payment addresses of %d ransom-payment reports, verified on chain; exported %s", len(reps), now.Format("2006-01-02")),
 		IsPublic:    true, Tags: []tagPackTag{}}
 	for _, r := range reps {
-		if tlpRank(r.TLP) > tlpRank(TLPGreen) {
+		if tlpRank(r.TLP) > tlpRank(TLPClear) {
+			// TLP:GREEN is for the community, not the public
 			tp.IsPublic = false
 		}
 		v := r.Verification
@@ -146,11 +148,23 @@ func ExportRansomwhere(reps []*Report) ([]byte, error) {
 					byAddr[po.Address] = e
 					order = append(order, po.Address)
 				}
+				// The same payment in several reports (victim, insurer,
+				// negotiator) is one transaction of the address.
+				dup := false
+				for _, t := range e.Transactions {
+					dup = dup || t.Hash == vt.Txid
+				}
+				if dup {
+					continue
+				}
 				tx := rwTx{Hash: vt.Txid, Time: vt.BlockTime.Unix(), Amount: po.Sats}
 				if v.USDPerBTC != nil {
-					tx.AmountUSD = float64(po.Sats) / 1e8 * *v.USDPerBTC
+					tx.AmountUSD = cents(float64(po.Sats) / 1e8 * *v.USDPerBTC)
 				}
 				e.Transactions = append(e.Transactions, tx)
+				// Ransomwhere's balance is what the address received.
+				e.Balance += po.Sats
+				e.BalanceUSD = cents(e.BalanceUSD + tx.AmountUSD)
 			}
 		}
 	}
@@ -160,3 +174,6 @@ func ExportRansomwhere(reps []*Report) ([]byte, error) {
 	}
 	return json.MarshalIndent(out, "", " ")
 }
+
+// cents rounds a USD amount to whole cents.
+func cents(usd float64) float64 { return math.Round(usd*100) / 100 }

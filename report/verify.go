@@ -149,8 +149,8 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		}
 		v.Pending = true
 		v.TraceRequest.Outpoints, v.TraceRequest.Addresses, v.PaymentAddresses = []string{}, []string{}, []string{}
-		v.Warnings = append(v.Warnings, fmt.Sprintf("the index (height %d, %s) has not reached the payment's time yet: %s; run 'report verify' later",
-			st.Height, tipTime.Format(time.RFC3339), es.Error()))
+		v.Warnings = append(v.Warnings, fmt.Sprintf("the index (height %d, tip mined %s) may not hold the payment yet: its tip is less than %s past the stated payment time: %s; run 'report verify' later",
+			st.Height, tipTime.Format(time.RFC3339), pendingWindow, es.Error()))
 		return v, nil
 	}
 
@@ -243,6 +243,17 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 	spentFrom := map[int64]bool{}
 	var fees int64
 	var firstTime time.Time
+	// First every transaction and its candidate payment outputs: to the
+	// stated addresses; without them, every output except those back to
+	// the payer (the stated payer addresses, or the transaction's own
+	// input addresses: self-change).
+	type cand struct {
+		tx   int // index in v.Transactions
+		vout int64
+		addr int64
+		sats int64
+	}
+	var cands []cand
 	for _, n := range nums {
 		tx, err := c.TxAt(n)
 		if err != nil {
@@ -258,12 +269,14 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		if firstTime.IsZero() || bt.Before(firstTime) {
 			firstTime = bt
 		}
+		inputAddr := map[int64]bool{}
 		for i := int64(0); i < tx.NIn; i++ {
 			in := c.InputAt(tx.FirstIn + i)
 			if in.SpentOutput < 0 {
 				continue
 			}
 			if a := c.OutputAt(in.SpentOutput).AddrID; a >= 0 {
+				inputAddr[a] = true
 				if _, ok := fromIDs[a]; ok {
 					spentFrom[a] = true
 				}
@@ -279,21 +292,11 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 				_, pay = toIDs[o.AddrID]
 			} else {
 				_, change := fromIDs[o.AddrID]
-				pay = !change
+				pay = !change && !inputAddr[o.AddrID]
 			}
-			if !pay {
-				continue
+			if pay {
+				cands = append(cands, cand{tx: len(v.Transactions), vout: i, addr: o.AddrID, sats: o.Value})
 			}
-			a, err := c.AddressAt(o.AddrID)
-			if err != nil {
-				return nil, err
-			}
-			paidTo[o.AddrID] = true
-			vt.Paid = append(vt.Paid, PaidOutput{Outpoint: fmt.Sprintf("%s:%d", tx.Txid, i), Address: c.EncodeAddress(a), Sats: o.Value})
-			v.ReceivedSats += o.Value
-		}
-		if idx := txnums[n]; idx >= 0 && len(vt.Paid) == 0 {
-			es.add(fmt.Sprintf("/payment/txids/%d", idx), "transaction %s pays none of the stated addresses", vt.Txid)
 		}
 		lo, hi := date.Add(-maxEarly), date.Add(maxConfirmDelay)
 		if dateOnly {
@@ -302,10 +305,51 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		if bt.Before(lo) || bt.After(hi) {
 			v.Warnings = append(v.Warnings, fmt.Sprintf("transaction %s was confirmed at %s, far from the stated payment date %s", vt.Txid, bt.Format(time.RFC3339), p.Date))
 		}
+		v.Transactions = append(v.Transactions, vt)
+	}
+	v.ToleranceSats = tolerance(stated, fees)
+	within := func(sum int64) bool { d := sum - stated; return d <= v.ToleranceSats && -d <= v.ToleranceSats }
+	if len(toIDs) == 0 {
+		var sum int64
+		for _, cd := range cands {
+			sum += cd.sats
+		}
+		if !within(sum) {
+			// Txids alone, and the outputs together are not the amount:
+			// the payer's change is among them. The payment is the one
+			// set of outputs (fewest first) whose sum is the amount.
+			if pick := amountSubset(len(cands), func(i int) int64 { return cands[i].sats }, within); pick != nil {
+				var kept []cand
+				for _, i := range pick {
+					kept = append(kept, cands[i])
+				}
+				v.Warnings = append(v.Warnings, fmt.Sprintf("no payment addresses stated: the payment is taken as the %d output(s) whose sum is the stated amount; the transactions' other outputs (%d) are taken as the payer's change",
+					len(kept), len(cands)-len(kept)))
+				cands = kept
+			}
+		}
+	}
+	for _, cd := range cands {
+		vt := &v.Transactions[cd.tx]
+		a, err := c.AddressAt(cd.addr)
+		if err != nil {
+			return nil, err
+		}
+		paidTo[cd.addr] = true
+		vt.Paid = append(vt.Paid, PaidOutput{Outpoint: fmt.Sprintf("%s:%d", vt.Txid, cd.vout), Address: c.EncodeAddress(a), Sats: cd.sats})
+		v.ReceivedSats += cd.sats
+	}
+	for i, vt := range v.Transactions {
+		if idx := txnums[nums[i]]; idx >= 0 && len(vt.Paid) == 0 {
+			if len(toIDs) > 0 {
+				es.add(fmt.Sprintf("/payment/txids/%d", idx), "transaction %s pays none of the stated addresses", vt.Txid)
+			} else {
+				es.add(fmt.Sprintf("/payment/txids/%d", idx), "transaction %s pays nothing but the payer's own addresses", vt.Txid)
+			}
+		}
 		for _, po := range vt.Paid {
 			v.TraceRequest.Outpoints = append(v.TraceRequest.Outpoints, po.Outpoint)
 		}
-		v.Transactions = append(v.Transactions, vt)
 	}
 	for i, id := range toAt {
 		if id >= 0 && !paidTo[id] {
@@ -317,10 +361,13 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 			es.add(fmt.Sprintf("/payment/from_addresses/%d", i), "%s is not spent by the payment transactions", p.FromAddresses[i])
 		}
 	}
-	v.ToleranceSats = tolerance(stated, fees)
-	if d := v.ReceivedSats - stated; d > v.ToleranceSats || -d > v.ToleranceSats {
-		es.add("/payment/amount", "stated %s BTC, the transactions pay %s BTC to the payment addresses (allowed difference %s BTC: fees plus rounding)",
-			FormatAmount(stated), FormatAmount(v.ReceivedSats), FormatAmount(v.ToleranceSats))
+	if !within(v.ReceivedSats) {
+		hint := ""
+		if len(toIDs) == 0 {
+			hint = "; no set of their outputs sums to the amount either: state the addresses paid (to_addresses)"
+		}
+		es.add("/payment/amount", "stated %s BTC, the transactions pay %s BTC to the payment addresses (allowed difference %s BTC: fees plus rounding)%s",
+			FormatAmount(stated), FormatAmount(v.ReceivedSats), FormatAmount(v.ToleranceSats), hint)
 	}
 	if len(es) > 0 {
 		return nil, es
@@ -346,5 +393,55 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 		v.Warnings = append(v.Warnings, "no BTC/USD price series in the data directory: no USD value")
 	}
 	v.Verified = true
+	if tlpRank(r.TLP) > tlpRank(TLPAmber) {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("TLP:%s: the payment addresses are not tagged for screening (tags answer every screening client; TLP:%s stays within the report)",
+			strings.ToUpper(r.TLP), strings.ToUpper(r.TLP)))
+	}
 	return v, nil
+}
+
+// maxSubsetOutputs and maxSubsetSize bound amountSubset's search.
+const (
+	maxSubsetOutputs = 40
+	maxSubsetSize    = 3
+)
+
+// amountSubset returns the indexes of the one set of n values whose sum
+// fits (within), searching sets of 1, then 2, then 3 values; nil when no
+// size has exactly one fitting set (none, or an ambiguous choice), or
+// when there are too many values to search.
+func amountSubset(n int, value func(int) int64, within func(int64) bool) []int {
+	if n == 0 || n > maxSubsetOutputs {
+		return nil
+	}
+	for size := 1; size <= maxSubsetSize && size <= n; size++ {
+		var found []int
+		count := 0
+		idx := make([]int, size)
+		var rec func(start, depth int, sum int64)
+		rec = func(start, depth int, sum int64) {
+			if count > 1 {
+				return
+			}
+			if depth == size {
+				if within(sum) {
+					count++
+					found = append([]int(nil), idx...)
+				}
+				return
+			}
+			for i := start; i < n; i++ {
+				idx[depth] = i
+				rec(i+1, depth+1, sum+value(i))
+			}
+		}
+		rec(0, 0, 0)
+		if count == 1 {
+			return found
+		}
+		if count > 1 {
+			return nil
+		}
+	}
+	return nil
 }

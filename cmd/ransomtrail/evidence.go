@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/ransomtrail/ransomtrail/report"
-	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func evidenceExportCommand() command {
@@ -62,15 +61,26 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 		return &usageError{"usage: ransomtrail evidence verify BUNDLE [--data DIR] [--json]"}
 	}
 	var c report.Chain
+	var svc *report.Service
 	if *data != "" {
-		ws, err := workspace.Open(*data, workspace.Options{})
+		s, done, err := openReports(*data)
 		if err != nil {
 			return err
 		}
-		defer ws.Close()
-		c = ws.Index
+		defer done()
+		svc, c = s, s.Chain
 	}
 	res, verr := report.VerifyEvidence(ctx, pos[0], c)
+	if verr == nil && svc != nil {
+		// Against this data directory's audit log: was it issued here?
+		verr = svc.VerifyIssued(ctx, res, pos[0])
+		if verr != nil {
+			var be *report.BundleError
+			if errors.As(verr, &be) {
+				res.OK, res.Problem = false, be
+			}
+		}
+	}
 	var be *report.BundleError
 	if verr != nil && !errors.As(verr, &be) {
 		return verr
@@ -85,7 +95,7 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 	} else if res.OK {
 		fmt.Fprintf(e.stdout, "bundle intact: case %s, %d files, manifest digest %s\n", res.Case, res.Files, res.Digest)
 		if res.Chain {
-			fmt.Fprintf(e.stdout, "re-derived from the chain: %d transactions, %d addresses, %d cluster links, %d block hashes (bundle height %d)\n", res.Txs, res.Addrs, res.Links, res.Blocks, res.Height)
+			fmt.Fprintf(e.stdout, "re-derived from the chain: %d transactions, %d addresses, %d cluster links, %d block hashes, the reports' payments (bundle height %d); %d audit entries hash to their content\n", res.Txs, res.Addrs, res.Links, res.Blocks, res.Height, res.Audit)
 		}
 		for _, n := range res.Notes {
 			fmt.Fprintf(e.stdout, "note: %s\n", n)

@@ -14,9 +14,10 @@ func statsCommand() command {
 }
 
 func runStats(ctx context.Context, e *env, args []string) error {
-	var by *string
-	rf, _, err := parseReportArgs(e, "stats", "stats --data DIR [--by "+strings.Join(report.Groupings, "|")+"] [--json]", args, 0, func(fs *flag.FlagSet) {
+	var by, maxTLP *string
+	rf, _, err := parseReportArgs(e, "stats", "stats --data DIR [--by "+strings.Join(report.Groupings, "|")+"] [--max-tlp LEVEL] [--json]", args, 0, func(fs *flag.FlagSet) {
 		by = fs.String("by", report.ByFamily, "grouping: "+strings.Join(report.Groupings, ", "))
+		maxTLP = fs.String("max-tlp", "", "count only reports marked at most this TLP ("+strings.Join(report.TLPs, ", ")+"; default: all)")
 	})
 	if err != nil {
 		return err
@@ -26,14 +27,18 @@ func runStats(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer done()
-	st, err := svc.Stats(ctx, report.StatsRequest{By: *by})
+	st, err := svc.Stats(ctx, report.StatsRequest{By: *by, MaxTLP: *maxTLP})
 	if err != nil {
 		return err
 	}
 	if *rf.jsonOut {
 		return writeJSON(e.stdout, st)
 	}
-	fmt.Fprintf(e.stdout, "%d reports, %d payments (%d verified on chain), %s BTC, USD %.2f\n\n", st.Reports, st.Payments, st.Verified, report.FormatAmount(st.Sats), st.USD)
+	fmt.Fprintf(e.stdout, "%d reports, %d payments (%d verified on chain), %s BTC, USD %.2f; TLP:%s\n", st.Reports, st.Payments, st.Verified, report.FormatAmount(st.Sats), st.USD, strings.ToUpper(st.TLP))
+	if st.Duplicates > 0 {
+		fmt.Fprintf(e.stdout, "%d report(s) name a payment an earlier report counted: counted once\n", st.Duplicates)
+	}
+	fmt.Fprintln(e.stdout)
 	fmt.Fprintf(e.stdout, "%-40s %8s %8s %18s %16s\n", st.By, "reports", "payments", "BTC", "USD")
 	for _, r := range st.Rows {
 		fmt.Fprintf(e.stdout, "%-40s %8d %8d %18s %16.2f\n", r.Key, r.Reports, r.Payments, report.FormatAmount(r.Sats), r.USD)
