@@ -83,6 +83,9 @@ func ParseRawTxJSON(b []byte) (*Tx, error) {
 	if len(r.Vin) == 0 {
 		return bad("no inputs (vin)")
 	}
+	if len(r.Vout) == 0 {
+		return bad("no outputs (vout)")
+	}
 	if len(r.Vin) > MaxJSONInputs || len(r.Vout) > MaxJSONOutputs {
 		return bad("%d inputs / %d outputs exceed the limits (%d / %d)", len(r.Vin), len(r.Vout), MaxJSONInputs, MaxJSONOutputs)
 	}
@@ -162,6 +165,9 @@ func ParseRawTxJSON(b []byte) (*Tx, error) {
 		}
 		typ, addr := chain.Classify(script)
 		tx.Outputs = append(tx.Outputs, Out{Value: val, Type: typ, Addr: addr, AddrID: -1, ScriptLen: len(script)})
+	}
+	if tx.Inputs[0].Prev.Vout != 0xffffffff && outSum > inSum {
+		return bad("the outputs pay %d sat, more than the inputs' %d sat: not a valid transaction (check the prevout values)", outSum, inSum)
 	}
 	return tx, nil
 }

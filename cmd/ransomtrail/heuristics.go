@@ -96,6 +96,10 @@ func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
 		}
 		tx, err := cluster.ParseRawTxJSON(b)
 		if err != nil {
+			if t := strings.TrimSpace(string(b)); t == "{" || t == "[" || strings.HasPrefix(t, "{") && !strings.HasSuffix(t, "}") {
+				// The start of a pretty-printed object.
+				return fmt.Errorf("%s:%d: %w (one transaction per line: compact pretty-printed JSON first, e.g. with jq -c .)", name, line, err)
+			}
 			return fmt.Errorf("%s:%d: %w", name, line, err)
 		}
 		if err := printHeuristics(e.stdout, heuristicsOf(tx, pol, net), *jsonOut); err != nil {

@@ -64,10 +64,13 @@ func TestHeuristicsTxBadInput(t *testing.T) {
 	good, _ := os.ReadFile("../../cluster/testdata/rawtx.jsonl")
 	g := strings.TrimSpace(string(good))
 	for name, c := range map[string]struct{ in, want string }{
-		"malformed": {g + "\n{not json\n", "stdin:2:"},
-		"negative":  {strings.Replace(g, `"value":0.01,`, `"value":-0.01,`, 1), "stdin:1: bad transaction JSON: vout[0].value: negative"},
-		"huge":      {strings.Replace(g, `"value":0.01,`, `"value":99999999,`, 1), "stdin:1: bad transaction JSON: vout[0].value"},
-		"non-hex":   {"\n" + strings.Replace(g, `"hex":"76a9`, `"hex":"zz`, 1), "stdin:2: bad transaction JSON: vout[0].scriptPubKey.hex: not hex"},
+		"malformed":  {g + "\n{not json\n", "stdin:2:"},
+		"negative":   {strings.Replace(g, `"value":0.01,`, `"value":-0.01,`, 1), "stdin:1: bad transaction JSON: vout[0].value: negative"},
+		"huge":       {strings.Replace(g, `"value":0.01,`, `"value":99999999,`, 1), "stdin:1: bad transaction JSON: vout[0].value"},
+		"non-hex":    {"\n" + strings.Replace(g, `"hex":"76a9`, `"hex":"zz`, 1), "stdin:2: bad transaction JSON: vout[0].scriptPubKey.hex: not hex"},
+		"overspent":  {strings.Replace(g, `"value":0.01,`, `"value":0.02,`, 1), "stdin:1: bad transaction JSON: the outputs pay 2233567 sat, more than the inputs' 1334567 sat"},
+		"no outputs": {noOutputs(t, g), "stdin:1: bad transaction JSON: no outputs (vout)"},
+		"pretty":     {pretty(t, g), "stdin:1: bad transaction JSON: unexpected EOF (one transaction per line: compact pretty-printed JSON first, e.g. with jq -c .)"},
 	} {
 		_, err := runHeuristics(t, c.in, "--json")
 		if err == nil || !strings.Contains(err.Error(), c.want) || !errors.Is(err, cluster.ErrBadTxJSON) {
@@ -116,4 +119,22 @@ func TestHeuristicsTxIndexed(t *testing.T) {
 	if !strings.Contains(out, `"detected":true,"kind":"whirlpool"`) || !strings.Contains(out, `"change":[]`) {
 		t.Errorf("indexed whirlpool mix: %s", out)
 	}
+}
+
+func noOutputs(t *testing.T, tx string) string {
+	var m map[string]any
+	if err := json.Unmarshal([]byte(tx), &m); err != nil {
+		t.Fatal(err)
+	}
+	m["vout"] = []any{}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+func pretty(t *testing.T, tx string) string {
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(tx), "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
