@@ -11,7 +11,9 @@ import (
 
 // parseCSV reads the plain CSV format: a header naming at least address and
 // label, and optionally category, source, confidence, currency, date,
-// actor, description, source_url. Currency defaults to XBT.
+// actor, description, source_url. Currency defaults to XBT. A category must
+// be one of Categories; a source that claims the authority (OFAC) is
+// prefixed with the file's name, and no row is authoritative.
 func parseCSV(r io.Reader, opts Options) (*Result, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = 0
@@ -64,8 +66,13 @@ func parseCSV(r io.Reader, opts Options) (*Result, error) {
 		if t.Source == "" {
 			t.Source = opts.name()
 		}
+		t.Source = userSource(opts.name(), t.Source)
 		if t.Label == "" {
 			return nil, &ParseError{File: opts.name(), Line: line, Elem: "label", Msg: "CSV: empty label"}
+		}
+		if t.Category != "" && !KnownCategory(t.Category) {
+			return nil, &ParseError{File: opts.name(), Line: line, Elem: "category",
+				Msg: fmt.Sprintf("CSV: unknown category %q (allowed: %s, or empty)", trunc(t.Category, 40), strings.Join(Categories, ", "))}
 		}
 		if c := get(rec, "confidence"); c != "" {
 			v, err := ParseConfidence(c)

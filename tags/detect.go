@@ -102,6 +102,26 @@ type Result struct {
 	// Notes are remarks that are not errors (e.g. a truncated SDN remark
 	// without its comments file).
 	Notes []string
+	// Duplicates counts the tags of the file merged into an earlier tag of
+	// the same identity (subject, label, source): Tags holds each once.
+	Duplicates int
+}
+
+// dedupe keeps the first tag of each identity and counts the others.
+func (res *Result) dedupe() {
+	seen := make(map[string]bool, len(res.Tags))
+	out := res.Tags[:0]
+	for _, t := range res.Tags {
+		id := t.Identity()
+		if seen[id] {
+			res.Duplicates++
+			continue
+		}
+		seen[id] = true
+		out = append(out, t)
+	}
+	clear(res.Tags[len(out):])
+	res.Tags = out
 }
 
 const sniffBytes = 64 << 10
@@ -309,6 +329,7 @@ func ParseFormat(r io.Reader, f Format, opts Options) (*Result, error) {
 		return nil, err
 	}
 	res.Format = f
+	res.dedupe()
 	return res, nil
 }
 

@@ -254,6 +254,7 @@ func parseOFACXML(r io.Reader, opts Options) (*Result, error) {
 				Description:   desc,
 				Program:       strings.Join(programs, ", "),
 				Authoritative: true,
+				Issued:        issued,
 			}, fmt.Sprintf("line %d, DistinctParty FixedRef=%s Feature ID=%s", f.line, p.fixedRef, f.id), &opts)
 		}
 	}

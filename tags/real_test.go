@@ -292,8 +292,8 @@ func TestTagPacks(t *testing.T) {
 		if res.Format != tags.FormatTagPack {
 			t.Errorf("%s: format %q", base, res.Format)
 		}
-		if n := len(res.Tags) + len(res.Rejected); n != want {
-			t.Errorf("%s: %d tags + %d rejected, want %d", base, len(res.Tags), len(res.Rejected), want)
+		if n := len(res.Tags) + res.Duplicates + len(res.Rejected); n != want {
+			t.Errorf("%s: %d tags + %d duplicates + %d rejected, want %d", base, len(res.Tags), res.Duplicates, len(res.Rejected), want)
 		}
 		for _, r := range res.Rejected {
 			t.Logf("%s: rejected %+v", base, r)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -110,8 +112,10 @@ func ParseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Resu
 	}
 	res := &Result{Format: FormatSDNCSV}
 	cut := 0
+	ids := make(map[string]bool, len(rows))
 	for _, row := range rows {
 		id := strings.TrimSpace(row.fields[0])
+		ids[id] = true
 		remarks := sdnNull(row.fields[11])
 		if c, ok := comments[id]; ok {
 			remarks += c
@@ -146,5 +150,50 @@ func ParseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Resu
 	if cut > 0 {
 		res.Notes = append(res.Notes, fmt.Sprintf("%d entries with digital currency addresses have remarks that may continue in sdn_comments.csv; import both files together", cut))
 	}
+	// The files carry no issue date: a continuation for an entry sdn.csv
+	// does not have is the sign of files from different issues.
+	var orphans []string
+	for id := range comments {
+		if !ids[id] {
+			orphans = append(orphans, id)
+		}
+	}
+	if len(orphans) > 0 {
+		sort.Strings(orphans)
+		shown := strings.Join(orphans[:min(len(orphans), 5)], ", ")
+		if len(orphans) > 5 {
+			shown += ", …"
+		}
+		res.Notes = append(res.Notes, fmt.Sprintf("warning: sdn_comments.csv continues %d entries that sdn.csv does not have (ent_num %s): the two files are likely of different issues, and remarks may be joined wrongly; take both from the same download",
+			len(orphans), shown))
+	}
+	res.Notes = append(res.Notes, "the SDN CSV files carry no issue date: where a dated list (SDN Advanced XML) already designates an address under the same entry, its facts are kept")
+	res.dedupe()
 	return res, nil
+}
+
+var nameDate = regexp.MustCompile(`(?:^|[^0-9])((?:19|20)[0-9]{2})-?(0[1-9]|1[0-2])-?(0[1-9]|[12][0-9]|3[01])(?:[^0-9]|$)`)
+
+// DateInName returns the date (YYYY-MM-DD) a file name carries, such as
+// sdn_2024-05-03.csv or sdn_20240503.csv, or "".
+func DateInName(name string) string {
+	m := nameDate.FindStringSubmatch(filepath.Base(name))
+	if m == nil {
+		return ""
+	}
+	return m[1] + "-" + m[2] + "-" + m[3]
+}
+
+// PairDateWarning returns a warning when the names of an sdn.csv and its
+// sdn_comments.csv files carry different dates (the files' content has
+// none), or "".
+func PairDateWarning(sdn string, comments []string) string {
+	d := DateInName(sdn)
+	for _, c := range comments {
+		if dc := DateInName(c); d != "" && dc != "" && dc != d {
+			return fmt.Sprintf("warning: %s is dated %s but %s is dated %s (by their names): the continuations of one issue may not fit the remarks of the other; take sdn.csv and sdn_comments.csv from the same download",
+				filepath.Base(sdn), d, filepath.Base(c), dc)
+		}
+	}
+	return ""
 }

@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -50,7 +51,91 @@ type Tag struct {
 	Program string `json:"program,omitempty"`
 	// Authoritative marks a tag from the sanctioning authority's own
 	// publication (OFAC SDN). Aggregation never lets a weaker tag override it.
+	// Only the OFAC importers (SDN Advanced XML, the SDN CSV pair) set it: a
+	// CSV, list or TagPack cannot claim it, whatever its source column says.
 	Authoritative bool `json:"authoritative"`
+	// Issued is the date of issue of the authoritative list the tag was
+	// read from (OFAC's DateOfIssue), YYYY-MM-DD; "" when the list does not
+	// say (the SDN CSV files carry no date).
+	Issued string `json:"issued,omitempty"`
+}
+
+// Categories the importers use: the Category* constants and the service
+// categories a trace stops at (otc, payment_processor, gambling, service,
+// market). A plain CSV may only use these (GraphSense words are mapped onto
+// them, others pass through from TagPacks).
+var Categories = []string{
+	CategorySanctions, CategoryRansomware, CategoryTerrorism, CategoryDarknet, CategoryTheft, CategoryScam,
+	CategoryMixer, CategoryExchange, CategoryMiner, "otc", "payment_processor", "gambling", "service", "market",
+}
+
+// KnownCategory reports whether c is one of Categories.
+func KnownCategory(c string) bool {
+	for _, k := range Categories {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// ClaimsAuthority reports whether a source name a user's file gives would
+// pass for the sanctioning authority's own publication ("OFAC SDN",
+// "ofac", "OFAC-SDN list", …): letters and digits only, case folded, it
+// starts with "ofac".
+func ClaimsAuthority(source string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(source) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			b.WriteRune(r)
+		}
+	}
+	return strings.HasPrefix(b.String(), "ofac")
+}
+
+// userSource is the source of a tag of a user's file (CSV, TagPack): the
+// source as written, except that one claiming the authority (ClaimsAuthority)
+// is prefixed with the file's base name — "mytags.csv: OFAC SDN" — so that
+// it never reads as the authority's own list.
+func userSource(file, source string) string {
+	if ClaimsAuthority(source) {
+		return filepath.Base(file) + ": " + source
+	}
+	return source
+}
+
+// SDNEntry returns the OFAC SDN entry (ent_num, the XML's FixedRef) of an
+// authoritative OFAC tag, or "".
+func SDNEntry(t *Tag) string {
+	if !t.Authoritative || t.Source != SourceOFAC || !strings.HasPrefix(t.SourceURL, ofacDetailsURL) {
+		return ""
+	}
+	return strings.TrimPrefix(t.SourceURL, ofacDetailsURL)
+}
+
+// SameDesignation reports whether a and b are the same authoritative fact:
+// the same address designated under the same SDN entry, whatever the label's
+// spelling or the list's format and issue.
+func SameDesignation(a, b *Tag) bool {
+	e := SDNEntry(a)
+	return e != "" && e == SDNEntry(b) && string(a.Key()) == string(b.Key()) && a.Key() != nil
+}
+
+// Identity is the identity of a tag: its subject (address key or cluster),
+// label and source. Two tags of one identity are one stored tag.
+func (t *Tag) Identity() string {
+	var b strings.Builder
+	if k := t.Key(); k != nil {
+		b.WriteString("a")
+		b.Write(k)
+	} else if t.ClusterID != nil {
+		fmt.Fprintf(&b, "c%d", *t.ClusterID)
+	}
+	b.WriteString("\x00")
+	b.WriteString(t.Label)
+	b.WriteString("\x00")
+	b.WriteString(t.Source)
+	return b.String()
 }
 
 // Categories used across sources.

@@ -126,6 +126,7 @@ func parseTagPack(r io.Reader, opts Options) (*Result, error) {
 		if strings.HasPrefix(t.Source, "http://") || strings.HasPrefix(t.Source, "https://") {
 			t.SourceURL = t.Source
 		}
+		t.Source = userSource(opts.name(), t.Source)
 		if c := f["confidence"]; c != "" {
 			v, err := ParseConfidence(c)
 			if err != nil {
