@@ -290,6 +290,46 @@ func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
 	wb := db.NewIndexedBatch()
 	defer wb.Close()
 
+	// Superseded tags: removed, their imports moved to the replacing tag.
+	heldBy := map[int][]string{}
+	for _, sp := range b.Supersede {
+		if sp.By < 0 || sp.By >= len(b.Tags) {
+			return fmt.Errorf("state: supersession by tag %d of %d", sp.By, len(b.Tags))
+		}
+		ok, err := tagKey(&sp.Old)
+		if err != nil {
+			return fmt.Errorf("state: superseded %w", err)
+		}
+		if bytes.Equal(ok, keys[sp.By]) {
+			continue
+		}
+		otk := prefixed('t', ok)
+		var st storedTag
+		found, err := getJSON(wb, otk, &st)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue
+		}
+		for _, other := range st.Imports {
+			mp := appendLP([]byte{'m'}, []byte(other))
+			if err := wb.Delete(cat(mp, ok), nil); err != nil {
+				return err
+			}
+			if other == b.Import.ID {
+				continue
+			}
+			if err := wb.Set(cat(mp, keys[sp.By]), nil, nil); err != nil {
+				return err
+			}
+			heldBy[sp.By] = addID(heldBy[sp.By], other)
+		}
+		if err := wb.Delete(otk, nil); err != nil {
+			return err
+		}
+	}
+
 	// What an earlier import with this ID brought.
 	memberPrefix := appendLP([]byte{'m'}, id)
 	old := map[string]bool{}
@@ -314,6 +354,9 @@ func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
 		st.Tag, st.AddrKey = t, t.AddrKey
 		st.Tag.AddrKey = nil
 		st.Imports = addID(st.Imports, b.Import.ID)
+		for _, other := range heldBy[i] {
+			st.Imports = addID(st.Imports, other)
+		}
 		v, err := json.Marshal(&st)
 		if err != nil {
 			return err

@@ -71,6 +71,17 @@ type Batch struct {
 	Import Import
 	Tags   []tags.Tag
 	Actors []tags.Actor
+	// Supersede lists stored tags that tags of this batch replace (the
+	// same authoritative designation from a newer issue of the list, under
+	// another spelling of the label): each is removed, and the imports that
+	// brought it hold the replacing tag instead.
+	Supersede []Supersession
+}
+
+// Supersession is a stored tag (Old) replaced by Tags[By] of a batch.
+type Supersession struct {
+	Old tags.Tag
+	By  int
 }
 
 // TagFilter selects tags; empty fields match everything.

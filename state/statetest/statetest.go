@@ -25,6 +25,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"PutAndLookup", testPutAndLookup},
 		{"Idempotent", testIdempotent},
 		{"SameFactTwoImports", testSameFactTwoImports},
+		{"Supersede", testSupersede},
 		{"ReplaceImport", testReplaceImport},
 		{"DeleteImport", testDeleteImport},
 		{"AllOrNothing", testAllOrNothing},
@@ -150,6 +151,39 @@ func testSameFactTwoImports(t *testing.T, s state.Store) {
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
 		t.Errorf("after deleting both: %d tags", len(got))
+	}
+}
+
+// A tag superseded by one of a later import (the same designation under
+// another spelling) is gone; the import that brought it holds the new one.
+func testSupersede(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	old := ofac(t, suex1)
+	old.Label = "SUEX OTC, S.R.O. (old spelling)"
+	put(t, s, "csv", old, ofac(t, suex2))
+	neu := ofac(t, suex1)
+	neu.Issued = "2025-11-19"
+	if err := s.Tags().Put(ctx, state.Batch{Import: imp("xml"), Tags: []tags.Tag{neu}, Supersede: []state.Supersession{{Old: old, By: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	got := lookup(t, s, suex1)
+	if len(got) != 1 || got[0].Label != neu.Label || got[0].Issued != "2025-11-19" {
+		t.Fatalf("after superseding: %+v", got)
+	}
+	if err := s.Tags().Put(ctx, state.Batch{Import: imp("bad"), Tags: []tags.Tag{neu}, Supersede: []state.Supersession{{Old: old, By: 1}}}); err == nil {
+		t.Error("supersession by a tag out of range accepted")
+	}
+	if _, err := s.Tags().DeleteImport(ctx, "xml"); err != nil {
+		t.Fatal(err)
+	}
+	if got := lookup(t, s, suex1); len(got) != 1 || got[0].Label != neu.Label {
+		t.Errorf("after deleting the superseding import: %+v, want the tag still held by the first", got)
+	}
+	if n, err := s.Tags().DeleteImport(ctx, "csv"); err != nil || n != 2 {
+		t.Errorf("DeleteImport(csv): %d, %v; want 2", n, err)
+	}
+	if got := lookup(t, s, suex1); len(got) != 0 {
+		t.Errorf("after deleting both: %+v", got)
 	}
 }
 
