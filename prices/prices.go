@@ -290,30 +290,50 @@ func Load(data string) (*Table, error) {
 	return &Table{days: days}, nil
 }
 
+// Change says what a Merge did to the stored series.
+type Change struct {
+	// Added counts the days the series did not have.
+	Added int
+	// Replaced counts the days whose stored close the new one replaced
+	// (a different value: another source, or a corrected close).
+	Replaced int
+}
+
 // Merge adds days to the data directory's series (a new close for a known
 // day replaces it) and writes it atomically; it returns the merged table
-// and how many days were new.
-func Merge(data string, days []Day) (*Table, int, error) {
+// and what changed.
+func Merge(data string, days []Day) (*Table, Change, error) {
+	var ch Change
 	old, err := Load(data)
 	if err != nil {
-		return nil, 0, fmt.Errorf("existing series: %w", err)
+		return nil, ch, fmt.Errorf("existing series: %w", err)
 	}
 	m := make(map[string]float64, len(old.days)+len(days))
 	for _, d := range old.days {
 		m[d.Date] = d.CloseUSD
 	}
-	added := 0
+	stored := make(map[string]float64, len(m))
+	for k, v := range m {
+		stored[k] = v
+	}
+	replaced := map[string]bool{}
 	for _, d := range days {
 		if _, ok := m[d.Date]; !ok {
-			added++
+			ch.Added++
 		}
 		m[d.Date] = d.CloseUSD
 	}
+	for _, d := range days {
+		if v, ok := stored[d.Date]; ok && v != m[d.Date] {
+			replaced[d.Date] = true
+		}
+	}
+	ch.Replaced = len(replaced)
 	t := &Table{days: sorted(m)}
 	if err := write(File(data), t.days); err != nil {
-		return nil, 0, err
+		return nil, ch, err
 	}
-	return t, added, nil
+	return t, ch, nil
 }
 
 func write(path string, days []Day) error {

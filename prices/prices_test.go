@@ -136,13 +136,13 @@ func TestBadInputNamesTheLine(t *testing.T) {
 
 func TestMergeIsAtomicAndIdempotent(t *testing.T) {
 	data := t.TempDir()
-	tb, added, err := Merge(data, []Day{{"2020-01-02", 6985}, {"2020-01-01", 7200}})
-	if err != nil || added != 2 || tb.Len() != 2 {
-		t.Fatalf("first merge: %v added %d len %d", err, added, tb.Len())
+	tb, ch, err := Merge(data, []Day{{"2020-01-02", 6985}, {"2020-01-01", 7200}})
+	if err != nil || ch != (Change{Added: 2}) || tb.Len() != 2 {
+		t.Fatalf("first merge: %v %+v len %d", err, ch, tb.Len())
 	}
-	tb, added, err = Merge(data, []Day{{"2020-01-02", 6990}, {"2020-01-03", 7300}})
-	if err != nil || added != 1 || tb.Len() != 3 {
-		t.Fatalf("second merge: %v added %d len %d", err, added, tb.Len())
+	tb, ch, err = Merge(data, []Day{{"2020-01-02", 6990}, {"2020-01-03", 7300}, {"2020-01-01", 7200}})
+	if err != nil || ch != (Change{Added: 1, Replaced: 1}) || tb.Len() != 3 {
+		t.Fatalf("second merge (one close changed, one the same): %v %+v len %d", err, ch, tb.Len())
 	}
 	back, err := Load(data)
 	if err != nil {

@@ -28,6 +28,8 @@ type pricesReport struct {
 	URL   string       `json:"url,omitempty"`
 	Read  int          `json:"days_read"`
 	Added int          `json:"days_added"`
+	// Replaced counts stored days whose close the import changed.
+	Replaced int `json:"days_replaced"`
 	Days  int          `json:"days"`
 	First string       `json:"first"`
 	Last  string       `json:"last"`
@@ -39,13 +41,17 @@ type pricesFile struct {
 	Days int    `json:"days"`
 }
 
-func (r *pricesReport) finish(t *prices.Table, added int, data string) {
-	r.Added, r.Days, r.Path = added, t.Len(), prices.File(data)
+func (r *pricesReport) finish(t *prices.Table, ch prices.Change, data string) {
+	r.Added, r.Replaced, r.Days, r.Path = ch.Added, ch.Replaced, t.Len(), prices.File(data)
 	r.First, r.Last = t.Range()
 }
 
 func (r *pricesReport) print(e *env) {
-	fmt.Fprintf(e.stdout, "read %d days, %d new; %s holds %d days (%s..%s)\n", r.Read, r.Added, r.Path, r.Days, r.First, r.Last)
+	replaced := ""
+	if r.Replaced > 0 {
+		replaced = fmt.Sprintf(", %d stored closes replaced by different ones", r.Replaced)
+	}
+	fmt.Fprintf(e.stdout, "read %d days, %d new%s; %s holds %d days (%s..%s)\n", r.Read, r.Added, replaced, r.Path, r.Days, r.First, r.Last)
 }
 
 func runPricesImport(ctx context.Context, e *env, args []string) error {
