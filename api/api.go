@@ -21,9 +21,13 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/report"
@@ -120,6 +124,11 @@ type Server struct {
 	openapi []byte
 	ui      http.Handler
 	refused http.Handler
+	// crossOrigin checks state-changing requests' Origin and
+	// Sec-Fetch-Site; foreignOrigin and foreignHost answer the refused.
+	crossOrigin   *http.CrossOriginProtection
+	foreignOrigin http.Handler
+	foreignHost   http.Handler
 }
 
 // New returns the server for cfg.
@@ -174,6 +183,13 @@ func New(cfg Config) (*Server, error) {
 	s.refused = s.wrap(&route{pattern: "(refused path)", fallback: true, ungated: true, raw: func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr(CodeBadRequest, "path refused: dot segments, backslashes and encoded dots, slashes or NULs are not allowed"))
 	}})
+	s.crossOrigin = http.NewCrossOriginProtection()
+	s.foreignOrigin = s.wrap(&route{pattern: "(cross-origin request)", fallback: true, ungated: true, raw: func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiErr(CodeForbidden, "cross-origin request refused: a %s from another origin (Origin or Sec-Fetch-Site) may not change this server's state", r.Method))
+	}})
+	s.foreignHost = s.wrap(&route{pattern: "(foreign host)", fallback: true, ungated: true, raw: func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, apiErr(CodeForbidden, "host %q refused: a --dev server answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)", truncate(r.Host, 128)))
+	}})
 	doc, err := s.buildOpenAPI()
 	if err != nil {
 		return nil, err
@@ -184,6 +200,21 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// A --dev server needs no key, so a page on another site could use the
+	// browser as its client: through DNS rebinding (a name of the attacker's
+	// resolving to 127.0.0.1, read as same-origin by the browser) unless the
+	// Host must be a loopback name, and by cross-site requests that the
+	// browser sends without asking (a form, a no-cors fetch) unless their
+	// Origin is checked. The Origin check holds in every mode: a key never
+	// reaches another site's page, but the check costs nothing.
+	if s.cfg.Dev && !loopbackHost(r.Host) {
+		s.foreignHost.ServeHTTP(w, r)
+		return
+	}
+	if s.crossOrigin.Check(r) != nil {
+		s.foreignOrigin.ServeHTTP(w, r)
+		return
+	}
 	// Refused before routing: ServeMux would otherwise clean the path and
 	// redirect, and a static file server must never see such a path.
 	if suspiciousPath(r.URL.EscapedPath()) {
@@ -191,6 +222,34 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a request's Host names this machine's
+// loopback interface: localhost, or a loopback IP address (127.0.0.0/8,
+// ::1), with or without a port.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		host = host[1 : len(host)-1]
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
+}
+
+// truncate cuts s at n bytes (on a rune boundary) and marks the cut with
+// "…", so that an error message never echoes a long input whole.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Routes lists the registered API routes as "METHOD PATTERN".

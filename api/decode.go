@@ -75,15 +75,42 @@ func decodeCursor(s string) (pos int64, ok bool, err error) {
 }
 
 // checkJSONContentType refuses a body declared as something else than JSON
-// (a missing Content-Type is accepted).
+// (a missing Content-Type is accepted: clients other than browsers). text/plain
+// is refused although JSON lines are text: a browser sends a text/plain
+// body to another origin without asking it first (no CORS preflight), so
+// accepting it would let any web page post JSON here.
 func checkJSONContentType(r *http.Request) error {
 	ct := r.Header.Get("Content-Type")
 	if ct == "" {
 		return nil
 	}
 	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || (mt != "application/json" && mt != "application/x-ndjson" && mt != "text/plain") {
-		return rt.Invalid("Content-Type", "the body must be JSON (application/json), got %q", ct)
+	if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
+		return rt.Invalid("Content-Type", "the body must be JSON (application/json or, for JSON lines, application/x-ndjson), got %q", truncate(ct, 128))
+	}
+	return nil
+}
+
+// checkUploadContentType checks the declared type of a file uploaded as
+// the raw body (tag import, partner import): it must be declared, and not
+// as one of the types a browser may send to another origin without a CORS
+// preflight (text/plain, application/x-www-form-urlencoded,
+// multipart/form-data), so that no web page can post a file here. The
+// importers detect the format from the content; any other declared type
+// (application/octet-stream, application/xml, text/csv, application/json,
+// application/yaml, …) is accepted.
+func checkUploadContentType(r *http.Request) error {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return rt.Invalid("Content-Type", "declare the file's type, e.g. Content-Type: application/octet-stream (the format is detected from the content)")
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return rt.Invalid("Content-Type", "unparsable media type %q", truncate(ct, 128))
+	}
+	switch mt {
+	case "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
+		return rt.Invalid("Content-Type", "%s is refused (a type browsers send to any site unasked); send the file as application/octet-stream or its own type (application/xml, text/csv, application/json, application/yaml)", mt)
 	}
 	return nil
 }

@@ -218,6 +218,9 @@ func (s *Server) importReports(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkUploadContentType(r); err != nil {
+		return nil, err
+	}
 	q := r.URL.Query()
 	name := filepath.Base(strings.TrimSpace(q.Get("name")))
 	if name == "." || name == "/" || name == "" {

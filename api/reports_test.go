@@ -330,12 +330,12 @@ func TestReportRoutes(t *testing.T) {
 	_, _, stixDoc = e.send("POST", "/api/v2/exports", state.RoleAnalyst, map[string]any{"receipts": []string{filed.Receipt}, "format": "stix", "to": "partner"})
 	code, _, b = e.send("POST", "/api/v2/imports?format=stix&source=BKA&name=bka.json", state.RoleAnalyst, stixDoc)
 	wantError(t, "import as analyst", code, b, 403, api.CodeForbidden)
-	code, _, b = e.send("POST", "/api/v2/imports?format=stix&source=BKA&name=bka.json", state.RoleAdmin, stixDoc)
+	code, b = e.upload("/api/v2/imports?format=stix&source=BKA&name=bka.json", e.keys[state.RoleAdmin], "application/json", stixDoc)
 	var imp report.ImportResult
 	if code != 200 || json.Unmarshal(b, &imp) != nil || len(imp.Reports) != 1 || imp.Reports[0].SourceReceipt != filed.Receipt || !imp.Reports[0].Verified {
 		t.Errorf("import: %d %s", code, b)
 	}
-	code, _, b = e.send("POST", "/api/v2/imports?format=stix", state.RoleAdmin, stixDoc)
+	code, b = e.upload("/api/v2/imports?format=stix", e.keys[state.RoleAdmin], "application/json", stixDoc)
 	wantError(t, "import without source", code, b, 400, api.CodeBadRequest)
 
 	// Statistics.

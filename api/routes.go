@@ -56,7 +56,7 @@ func (s *Server) table() []*route {
 			h: s.listTags},
 		{method: "POST", pattern: "/api/v2/tags/import", role: ad, tag: "tags", resp: "ImportReport",
 			summary: "import a tag file (any format `ransomtrail tags import` detects); admin only",
-			desc:    "The body is the file itself (up to 64 MiB). The SDN CSV pair (sdn.csv + sdn_comments.csv) is imported with the CLI.",
+			desc:    "The body is the file itself (up to 64 MiB), with a declared Content-Type other than text/plain, application/x-www-form-urlencoded or multipart/form-data (e.g. application/octet-stream; the format is detected from the content). The SDN CSV pair (sdn.csv + sdn_comments.csv) is imported with the CLI.",
 			params:  []param{{name: "name", in: "query", typ: "string", desc: "the file's name, kept as provenance"}, qNetwork},
 			body:    &bodyDoc{contentType: "application/octet-stream", desc: "a tag file"}, ungated: true, h: s.importTags},
 

@@ -139,13 +139,13 @@ func TestChainalysisRealOFAC(t *testing.T) {
 		t.Fatalf("the excerpt's SUEX tag: %+v", want)
 	}
 	// Analysts may not import.
-	code, _, b := e.do("POST", "/api/v2/tags/import?name=sdn.xml", e.keys["analyst"], bytes.NewReader(body))
+	code, b := e.upload("/api/v2/tags/import?name=sdn.xml", e.keys["analyst"], "application/xml", body)
 	wantError(t, "analyst import", code, b, 403, api.CodeForbidden)
 	code, _, b = e.do("GET", "/api/v1/address/"+suex, e.keys["screening"], nil)
 	if code != 200 || !bytes.Contains(b, []byte(`"identifications":[]`)) {
 		t.Fatalf("before the import: %d %s", code, b)
 	}
-	code, _, b = e.do("POST", "/api/v2/tags/import?name=sdn_advanced_dca_excerpt.xml", e.keys["admin"], bytes.NewReader(body))
+	code, b = e.upload("/api/v2/tags/import?name=sdn_advanced_dca_excerpt.xml", e.keys["admin"], "application/xml", body)
 	if code != 200 {
 		t.Fatalf("import: %d %s", code, b)
 	}
@@ -181,7 +181,7 @@ func TestChainalysisRealOFAC(t *testing.T) {
 		t.Fatalf("SUEX identification %+v, want name %q url %q", id, wantName, want.SourceURL)
 	}
 	// The import is idempotent: the same file again changes nothing.
-	code, _, b = e.do("POST", "/api/v2/tags/import?name=again.xml", e.keys["admin"], bytes.NewReader(body))
+	code, b = e.upload("/api/v2/tags/import?name=again.xml", e.keys["admin"], "application/octet-stream", body)
 	if code != 200 {
 		t.Fatalf("re-import: %d %s", code, b)
 	}
@@ -189,6 +189,6 @@ func TestChainalysisRealOFAC(t *testing.T) {
 	if len(ids.Identifications) != 1 {
 		t.Fatalf("after re-import: %+v", ids)
 	}
-	code, _, b = e.do("POST", "/api/v2/tags/import", e.keys["admin"], strings.NewReader("<<<not a tag file>>>"))
+	code, b = e.upload("/api/v2/tags/import", e.keys["admin"], "application/octet-stream", []byte("<<<not a tag file>>>"))
 	wantError(t, "garbage import", code, b, 400, api.CodeBadRequest)
 }

@@ -146,6 +146,9 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	if name == "." || name == "/" || name == "" {
 		name = "upload"
 	}
+	if err := checkUploadContentType(r); err != nil {
+		return nil, err
+	}
 	net, err := s.network(r)
 	if err != nil {
 		return nil, err

@@ -327,6 +327,7 @@ func TestServeTagImportRescreens(t *testing.T) {
 	}
 	importFile := func() int {
 		req, _ := http.NewRequest("POST", api+"tags/import?name=designation.csv", strings.NewReader(sanctionFile(addr)))
+		req.Header.Set("Content-Type", "text/csv")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
