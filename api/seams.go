@@ -29,7 +29,18 @@ func (s *Server) ransomwareList(r *http.Request) (any, error) {
 	if s.cfg.Ransomware == nil {
 		return nil, unavailable("the ransomware view", "Ransomware")
 	}
-	return s.cfg.Ransomware(r.Context(), "", r.URL.Query())
+	q := r.URL.Query()
+	if q.Has("family") {
+		// A family named in the query: any name, also one with a slash
+		// (BlackCat/ALPHV), which the path form cannot carry.
+		fam := strings.TrimSpace(q.Get("family"))
+		if fam == "" {
+			return nil, rt.Invalid("family", "empty: name a family, or leave the parameter out for the list")
+		}
+		q.Del("family")
+		return s.cfg.Ransomware(r.Context(), fam, q)
+	}
+	return s.cfg.Ransomware(r.Context(), "", q)
 }
 
 func (s *Server) ransomwareFamily(r *http.Request) (any, error) {

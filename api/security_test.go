@@ -244,6 +244,9 @@ func TestStaticUIAndTraversal(t *testing.T) {
 		{"/address/1abc", "the ui", 200},
 		{"/assets/app.js", "console.log", 200},
 		{"/assets/missing.js", "not_found", 404},
+		// A dot in a route's last segment (a family name) is no asset.
+		{"/ransomware/LockBit%203.0", "the ui", 200},
+		{"/ransomware/REvil.Sodinokibi", "the ui", 200},
 	} {
 		code, body := rawGet(t, host, c.path)
 		if code != c.code || !strings.Contains(body, c.want) {

@@ -26,9 +26,27 @@ const notBuiltPage = `<!doctype html>
 // that names no file is answered with index.html.
 type static struct {
 	fsys fs.FS
+	// exts are the file name extensions of the UI's files: a missing path
+	// with one of them is a missing asset (404); any other path, also one
+	// with a dot in its last segment (/ransomware/LockBit%203.0), is one
+	// of the single-page app's routes.
+	exts map[string]bool
 }
 
-func newStatic(fsys fs.FS) http.Handler { return &static{fsys: fsys} }
+func newStatic(fsys fs.FS) http.Handler {
+	s := &static{fsys: fsys, exts: map[string]bool{}}
+	if fsys != nil {
+		fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				if e := path.Ext(p); e != "" {
+					s.exts[strings.ToLower(e)] = true
+				}
+			}
+			return nil
+		})
+	}
+	return s
+}
 
 // suspiciousPath reports whether a raw request path tries to leave the
 // served tree: a ".." segment (plain or percent-encoded), a backslash, a
@@ -94,8 +112,9 @@ func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// The SPA's own routes (/address/…, /tx/…) are index.html; so is
 		// any other unknown path, but a missing asset (a name with an
-		// extension) is a 404, so broken builds show.
-		if path.Ext(name) != "" && name != "index.html" {
+		// extension the UI's files have: .js, .css, …) is a 404, so broken
+		// builds show.
+		if s.exts[strings.ToLower(path.Ext(name))] && name != "index.html" {
 			writeError(w, apiErr(CodeNotFound, "no such file %s", name))
 			return
 		}
