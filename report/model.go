@@ -30,10 +30,12 @@ import (
 type Report struct {
 	Receipt   string    `json:"receipt,omitempty"`   // (assigned)
 	Submitted time.Time `json:"submitted,omitempty"` // (assigned)
-	// Source is "" for a report filed here, else the partner it came from.
-	Source string `json:"source,omitempty"`
-	// SourceReceipt is the partner's own receipt of an imported report.
-	SourceReceipt string `json:"source_receipt,omitempty"`
+	// Source is "" for a report filed here, else the partner it came
+	// from (assigned: set by an import only).
+	Source string `json:"source"`
+	// SourceReceipt is the partner's own receipt of an imported report
+	// (assigned).
+	SourceReceipt string `json:"source_receipt"`
 	// TLP marks how far the report may be shared: clear, green, amber,
 	// amber+strict or red.
 	TLP            string         `json:"tlp"`

@@ -60,7 +60,7 @@ type Verification struct {
 	USD       *float64 `json:"usd,omitempty"`
 	USDPerBTC *float64 `json:"usd_per_btc,omitempty"`
 	PriceDate string   `json:"price_date,omitempty"`
-	Warnings  []string `json:"warnings,omitempty"`
+	Warnings  []string `json:"warnings"`
 	// PaymentAddresses are the addresses paid (stated, or derived from the
 	// transactions when none were stated).
 	PaymentAddresses []string `json:"payment_addresses"`
@@ -128,7 +128,7 @@ func verifyPayment(r *Report, c Chain, pt *prices.Table, now time.Time) (*Verifi
 	}
 	net := c.Network()
 	st := c.Status()
-	v := &Verification{Time: now.UTC(), IndexHeight: st.Height, IndexTip: st.TipHash.String(), TraceRequest: TraceRequest{Direction: "forward"}}
+	v := &Verification{Time: now.UTC(), IndexHeight: st.Height, IndexTip: st.TipHash.String(), TraceRequest: TraceRequest{Direction: "forward"}, Warnings: []string{}}
 	if f := strings.TrimSpace(r.Attack.Family); f != "" {
 		v.TraceRequest.OwnerLabels = []string{f}
 	}

@@ -138,7 +138,17 @@ func printFiled(w io.Writer, f *report.Filed) {
 		fmt.Fprintf(w, "  demand: %s %s to %s\n", d.Amount, d.Asset, strings.Join(d.Addresses, ", "))
 	}
 	if p := f.Payment; p != nil {
-		fmt.Fprintf(w, "  payment: %s %s on %s, txids %s\n", p.Amount, p.Asset, p.Date, strings.Join(p.Txids, ", "))
+		what := ""
+		if len(p.Txids) > 0 {
+			what = ", txids " + strings.Join(p.Txids, ", ")
+		}
+		if len(p.ToAddresses) > 0 {
+			what += ", to " + strings.Join(p.ToAddresses, ", ")
+		}
+		fmt.Fprintf(w, "  payment: %s %s on %s%s\n", p.Amount, p.Asset, p.Date, what)
+	}
+	if f.PaidAt != nil && f.PaidAtBasis == "confirmation" {
+		fmt.Fprintf(w, "  deadlines count from the confirmation (%s), earlier than the stated payment time\n", f.PaidAt.Format("2006-01-02 15:04 MST"))
 	}
 	for _, d := range f.Deadlines {
 		late := "met"
