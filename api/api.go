@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -129,6 +130,8 @@ type Server struct {
 	crossOrigin   *http.CrossOriginProtection
 	foreignOrigin http.Handler
 	foreignHost   http.Handler
+	// revokeMu serialises key revocations (the last-admin check).
+	revokeMu sync.Mutex
 }
 
 // New returns the server for cfg.

@@ -66,6 +66,13 @@ func (s *Server) createKey(r *http.Request) (any, error) {
 
 func (s *Server) revokeKey(r *http.Request) (any, error) {
 	id := r.PathValue("id")
+	// One revocation at a time: two admins revoking each other's keys at
+	// once must not both pass the last-admin check.
+	s.revokeMu.Lock()
+	defer s.revokeMu.Unlock()
+	if err := s.lastAdminCheck(r, id); err != nil {
+		return nil, err
+	}
 	if err := s.cfg.Keys.Revoke(r.Context(), id, s.cfg.Now()); err != nil {
 		return nil, err
 	}
@@ -76,4 +83,27 @@ func (s *Server) revokeKey(r *http.Request) (any, error) {
 	}
 	s.log.Warn("API key revoked", "key_id", id, "by", principalOf(r.Context()).id)
 	return viewKey(k), nil
+}
+
+// lastAdminCheck refuses to revoke the last active admin key: the running
+// server (which holds the state store, so the CLI cannot create a key)
+// would be left with no one able to manage keys.
+func (s *Server) lastAdminCheck(r *http.Request, id string) error {
+	ks, err := s.cfg.Keys.List(r.Context())
+	if err != nil {
+		return err
+	}
+	active := 0
+	target := false
+	for _, k := range ks {
+		if k.Role != state.RoleAdmin || k.Revoked != nil {
+			continue
+		}
+		active++
+		target = target || k.ID == id
+	}
+	if target && active == 1 {
+		return apiErr(CodeConflict, "key %s is the last active admin key: create another admin key first (POST /api/v2/keys), or revoke it with 'ransomtrail keys revoke' on a stopped server", id)
+	}
+	return nil
 }

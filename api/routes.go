@@ -64,7 +64,8 @@ func (s *Server) table() []*route {
 		{method: "POST", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "NewKey", summary: "create an API key; the answer is the only time the key is shown; admin only",
 			desc: "The same as `ransomtrail keys create`, for a running server (which holds the state store open).",
 			body: &bodyDoc{contentType: "application/json", desc: "{\"role\":\"admin|analyst|screening\",\"name\":\"…\"}", schema: "KeyRequest"}, h: s.createKey},
-		{method: "POST", pattern: "/api/v2/keys/{id}/revoke", role: ad, tag: "keys", resp: "Key", summary: "revoke an API key; admin only", h: s.revokeKey},
+		{method: "POST", pattern: "/api/v2/keys/{id}/revoke", role: ad, tag: "keys", resp: "Key", summary: "revoke an API key; admin only",
+			desc: "The last active admin key is refused with 409 conflict: the running server holds the state store, so no one could manage keys again.", h: s.revokeKey},
 		// Monitoring (alerts.go): state of the monitor, served with or without a follower.
 		{method: "GET", pattern: "/api/v2/alerts", role: an, tag: "monitoring", seam: "Monitor", maxLimit: maxAlertsLimit, resp: "Alert", ungated: true,
 			summary: "alerts, newest first, paged", params: []param{{name: "status", in: "query", typ: "string", desc: "open, acknowledged, resolved or retracted (default: all)"}}, h: s.listAlerts},
