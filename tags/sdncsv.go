@@ -167,7 +167,6 @@ func ParseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Resu
 		res.Notes = append(res.Notes, fmt.Sprintf("warning: sdn_comments.csv continues %d entries that sdn.csv does not have (ent_num %s): the two files are likely of different issues, and remarks may be joined wrongly; take both from the same download",
 			len(orphans), shown))
 	}
-	res.Notes = append(res.Notes, "the SDN CSV files carry no issue date: where a dated list (SDN Advanced XML) already designates an address under the same entry, its facts are kept")
 	res.dedupe()
 	return res, nil
 }
