@@ -122,7 +122,7 @@ func (s *Server) reportDeadlines(r *http.Request) (any, error) {
 	if v == "" {
 		return nil, rt.Invalid("paid", "required: the payment time (RFC 3339, or YYYY-MM-DD)")
 	}
-	paid, err := report.ParseWhen(v)
+	paid, err := report.LatestPaid(v) // a date alone: the end of that day
 	if err != nil {
 		return nil, rt.Invalid("paid", "%v", err)
 	}
@@ -241,7 +241,8 @@ func (s *Server) reportStats(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return svc.Stats(r.Context(), report.StatsRequest{By: r.URL.Query().Get("by")})
+	q := r.URL.Query()
+	return svc.Stats(r.Context(), report.StatsRequest{By: q.Get("by"), MaxTLP: q.Get("max_tlp")})
 }
 
 func (s *Server) createCase(r *http.Request) (any, error) {
