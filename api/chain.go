@@ -259,6 +259,30 @@ func (s *Server) search(r *http.Request) (any, error) {
 			ms = append(ms, SearchMatch{Kind: "address", ID: ix.EncodeAddress(a)})
 		}
 	}
+	if len(ms) == 0 {
+		// An address the chain index never saw may still be designated
+		// (OFAC lists addresses before they are used, and other chains'):
+		// a well-formed Bitcoin address (the index's network, else
+		// mainnet) or a string tags are stored under is an address match,
+		// marked as not seen.
+		wellFormed := false
+		if _, err := chain.ParseAddress(q, ix.Network()); err == nil {
+			wellFormed = true
+		} else if _, err := chain.ParseAddress(q, chain.MustNetwork("mainnet")); err == nil {
+			wellFormed = true
+		}
+		tagged := false
+		if !wellFormed {
+			set, err := s.attribution(r.Context())
+			if err != nil {
+				return nil, err
+			}
+			tagged = len(set.ByKey(s.lookupKey(q))) > 0
+		}
+		if wellFormed || tagged {
+			ms = append(ms, SearchMatch{Kind: "address", ID: q, Label: notSeenOnChain})
+		}
+	}
 	if len(ms) == 0 && len(q) >= 2 {
 		set, err := s.attribution(r.Context())
 		if err != nil {
@@ -282,6 +306,10 @@ func (s *Server) search(r *http.Request) (any, error) {
 	}
 	return SearchResult{Kind: ms[0].Kind, ID: ms[0].ID, Matches: ms}, nil
 }
+
+// notSeenOnChain labels a search match of an address the index has no
+// output of.
+const notSeenOnChain = "not seen on chain by this index"
 
 func (s *Server) clusterMatch(ctx context.Context, id int64) SearchMatch {
 	root := uint32(id)

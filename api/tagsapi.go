@@ -34,7 +34,9 @@ type TagView struct {
 	ActorLabel    string `json:"actor_label,omitempty"`
 	Program       string `json:"program"`
 	Authoritative bool   `json:"authoritative"`
-	Description   string `json:"description"`
+	// Issued is the date of issue of the authoritative list (OFAC SDN XML).
+	Issued      string `json:"issued,omitempty"`
+	Description string `json:"description"`
 }
 
 func (s *Server) viewTag(ctx context.Context, t tags.Tag) TagView {
@@ -46,7 +48,7 @@ func (s *Server) viewTag(ctx context.Context, t tags.Tag) TagView {
 func ViewTag(ctx context.Context, ts state.TagStore, t tags.Tag) TagView {
 	v := TagView{Address: t.Address, Currency: t.Currency, ClusterID: t.ClusterID, Label: t.Label, Category: t.Category,
 		Source: t.Source, SourceURL: t.SourceURL, Confidence: t.Confidence, Date: t.Date, Actor: t.Actor,
-		Program: t.Program, Authoritative: t.Authoritative, Description: t.Description}
+		Program: t.Program, Authoritative: t.Authoritative, Issued: t.Issued, Description: t.Description}
 	if t.Actor != "" {
 		if a, err := ts.Actor(ctx, t.Actor); err == nil {
 			v.ActorLabel = a.Label
@@ -72,6 +74,13 @@ func (s *Server) addressTags(r *http.Request) (any, error) {
 		return nil, err
 	}
 	out := AddressTags{Address: addr, Tags: []TagView{}, Attribution: tags.Aggregate(ts)}
+	// Lists are [] when empty, never null.
+	if out.Attribution.Labels == nil {
+		out.Attribution.Labels = []tags.LabelSummary{}
+	}
+	if out.Attribution.Categories == nil {
+		out.Attribution.Categories = []string{}
+	}
 	if a, err := chain.ParseAddress(addr, s.ix().Network()); err == nil {
 		out.Address = s.ix().EncodeAddress(a)
 	}
@@ -102,14 +111,24 @@ func (s *Server) listTags(r *http.Request) (any, error) {
 // ImportReport is the outcome of a tag import, as one element of
 // `ransomtrail tags import --json`.
 type ImportReport struct {
-	Files    []string        `json:"files"`
-	Format   string          `json:"format,omitempty"`
-	ImportID string          `json:"import_id,omitempty"`
-	Tags     int             `json:"tags"`
-	ByCur    map[string]int  `json:"tags_by_currency,omitempty"`
-	Actors   int             `json:"actors,omitempty"`
-	Rejected []tags.Rejected `json:"rejected"`
-	Notes    []string        `json:"notes,omitempty"`
+	Files    []string `json:"files"`
+	Format   string   `json:"format,omitempty"`
+	ImportID string   `json:"import_id,omitempty"`
+	// Tags is the number of tags the import holds (stored): each identity
+	// (subject, label, source) once.
+	Tags  int            `json:"tags"`
+	ByCur map[string]int `json:"tags_by_currency,omitempty"`
+	// Duplicates counts entries of the file merged into another of the same
+	// identity (an address listed twice, a 0x address under several tokens).
+	Duplicates int `json:"duplicates"`
+	// KeptNewer counts designations kept as a newer issue of the
+	// authoritative list stored them; Superseded, stored tags of an older
+	// issue replaced (ReconcileAuthoritative).
+	KeptNewer  int             `json:"kept_newer,omitempty"`
+	Superseded int             `json:"superseded,omitempty"`
+	Actors     int             `json:"actors,omitempty"`
+	Rejected   []tags.Rejected `json:"rejected"`
+	Notes      []string        `json:"notes,omitempty"`
 	// RescreenAlerts counts the re-screening alerts the import raised
 	// (watched entities it made risky); absent without a monitor.
 	RescreenAlerts *int `json:"rescreen_alerts,omitempty"`
@@ -129,7 +148,7 @@ func NewImport(res *tags.Result, files []state.ImportFile, now time.Time) (state
 	}
 	imp := state.Import{ID: id, Format: string(res.Format), Time: now.UTC(), Rejected: res.Rejected, Notes: res.Notes,
 		Tags: len(res.Tags), Actors: len(res.Actors), Files: files}
-	rep := ImportReport{Format: imp.Format, ImportID: id, Tags: len(res.Tags), Actors: len(res.Actors),
+	rep := ImportReport{Format: imp.Format, ImportID: id, Tags: len(res.Tags), Actors: len(res.Actors), Duplicates: res.Duplicates,
 		Rejected: append([]tags.Rejected{}, res.Rejected...), Notes: res.Notes, ByCur: map[string]int{}}
 	for _, f := range files {
 		rep.Files = append(rep.Files, f.Name)
@@ -172,8 +191,14 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
+	rc, err := ReconcileAuthoritative(r.Context(), s.cfg.Workspace.State.Tags(), res)
+	if err != nil {
+		return nil, err
+	}
+	res.Notes = append(res.Notes, rc.Notes...)
 	imp, rep := NewImport(res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now())
-	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
+	rep.KeptNewer, rep.Superseded = rc.KeptNewer, rc.Superseded
+	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors, Supersede: rc.Supersede}); err != nil {
 		return nil, err
 	}
 	if _, err := s.cfg.Workspace.State.Audit().Append(r.Context(), state.AuditEntry{Time: s.cfg.Now().UTC(), Actor: actor(r), Action: "import",
