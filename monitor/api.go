@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
@@ -66,6 +68,18 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 		e.Value = v
 	case state.WatchCategory:
 		e.Value = strings.ToLower(v)
+		// A category no tag can carry (a typo, markup) would never alert.
+		if !tags.KnownCategory(e.Value) {
+			m.ws.Gate.RLock()
+			known, err := m.categoryInUse(ctx, e.Value)
+			m.ws.Gate.RUnlock()
+			if err != nil {
+				return e, err
+			}
+			if !known {
+				return e, rt.Invalid("value", "%q is not a tag category: want one of %s, or a category of the imported tags", truncate(v, 64), strings.Join(tags.Categories, ", "))
+			}
+		}
 	default:
 		return e, rt.Invalid("kind", "%q: want address, cluster, label or category", r.Kind)
 	}
@@ -377,4 +391,32 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// categoryInUse reports whether an attributed cluster carries category c
+// (TagPacks may bring categories beyond tags.Categories). The caller holds
+// the workspace gate for reading.
+func (m *Monitor) categoryInUse(ctx context.Context, c string) (bool, error) {
+	attr, err := m.attribution(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, cl := range attr.Attributed() {
+		if slices.Contains(cl.Categories, c) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// truncate cuts s at n bytes (on a rune boundary), marking the cut with
+// "…".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
