@@ -39,15 +39,15 @@ type ClusterView struct {
 	Size            int64               `json:"size"`
 	AddressesSample []string            `json:"addresses_sample"`
 	Labels          []tags.LabelSummary `json:"labels"`
-	Conflicts       []tags.Conflict     `json:"label_conflicts,omitempty"`
+	Conflicts       []tags.Conflict     `json:"label_conflicts"`
 	Categories      []string            `json:"categories"`
-	Primary         *tags.LabelSummary  `json:"primary,omitempty"`
+	Primary         *tags.LabelSummary  `json:"primary"`
 	Sanctioned      bool                `json:"sanctioned"`
 	ReceivedSat     int64               `json:"received_sat"`
 	BalanceSat      int64               `json:"balance_sat"`
 	MembersSummed   int64               `json:"members_summed"`
 	Truncated       bool                `json:"truncated"`
-	Note            string              `json:"note,omitempty"`
+	Note            string              `json:"note"`
 	Clustering      *ClusteringState    `json:"clustering"`
 }
 
@@ -104,12 +104,15 @@ func NewClusterView(ix *index.Index, c *cluster.Clustering, set *attrib.Set, id 
 		return ClusterView{}, err
 	}
 	v := ClusterView{Address: ix.EncodeAddress(a), ClusterID: int64(root), ClusterAddress: ix.EncodeAddress(ra),
-		Size: int64(set.ClusterSize(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{}, Categories: []string{}}
+		Size: int64(set.ClusterSize(id)), AddressesSample: []string{}, Labels: []tags.LabelSummary{}, Conflicts: []tags.Conflict{}, Categories: []string{}}
 	if c != nil {
 		v.Clustering = &ClusteringState{Policy: c.M.Policy, Height: c.M.Height}
 	}
 	if attr != nil {
-		v.Labels, v.Conflicts, v.Primary, v.Sanctioned = attr.Labels, attr.Conflicts, attr.Primary, attr.Sanctioned
+		v.Labels, v.Primary, v.Sanctioned = attr.Labels, attr.Primary, attr.Sanctioned
+		if attr.Conflicts != nil {
+			v.Conflicts = attr.Conflicts
+		}
 		if attr.Categories != nil {
 			v.Categories = attr.Categories
 		}

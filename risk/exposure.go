@@ -207,7 +207,7 @@ type Exposure struct {
 	// 25 per direction, largest first.
 	Counterparties []Counterparty `json:"counterparties"`
 	Truncated      bool           `json:"truncated"`
-	Notes          []string       `json:"notes,omitempty"`
+	Notes          []string       `json:"notes"`
 	Stats          Stats          `json:"stats"`
 	// IndexHeight and Generation identify the chain and attribution the
 	// result was computed on.
@@ -273,7 +273,7 @@ func Compute(ctx context.Context, g Graph, set *attrib.Set, members MemberLister
 	}
 	root, cl := set.Of(addr)
 	e := &Exposure{Hops: opts.Hops, IndexHeight: g.Status().Height, Generation: set.Generation(),
-		Subject: Subject{ClusterID: root, ClusterSize: set.ClusterSize(addr)}}
+		Subject: Subject{ClusterID: root, ClusterSize: set.ClusterSize(addr)}, Notes: []string{}}
 	if cl != nil {
 		e.Subject.Category, e.Subject.Label = endpointOf(cl)
 		e.Subject.Sanctioned = cl.Sanctioned

@@ -90,7 +90,10 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &cv); err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []string{"cluster_id", "size", "addresses_sample", "labels", "received_sat", "balance_sat", "truncated"} {
+	// Every key of the documented contract (docs/ARCHITECTURE.md), also
+	// when empty.
+	for _, k := range []string{"address", "cluster_id", "cluster_address", "size", "addresses_sample", "labels", "label_conflicts", "categories",
+		"primary", "sanctioned", "received_sat", "balance_sat", "members_summed", "truncated", "note", "clustering"} {
 		if _, ok := cv[k]; !ok {
 			t.Errorf("cluster ADDR: no %q in %s", k, out)
 		}

@@ -224,6 +224,15 @@ func TestScreenAndExposureCommands(t *testing.T) {
 	if byID.Subject.ClusterID != rep.Subject.ClusterID || byID.Hops != 1 || byID.ReceivedSat != rep.ReceivedSat || len(byID.Indirect["received"]) != 0 {
 		t.Fatalf("exposure --cluster: %s", out)
 	}
+	// Every key of the documented contract, also when empty.
+	var keys map[string]any
+	json.Unmarshal([]byte(out), &keys)
+	for _, k := range []string{"subject", "hops", "received_sat", "sent_sat", "direct", "indirect", "unattributed", "own", "unexplored",
+		"counterparties", "truncated", "notes", "stats", "index_height", "attribution_generation", "risk", "reasons", "matches"} {
+		if _, ok := keys[k]; !ok {
+			t.Errorf("exposure --json: no %q", k)
+		}
+	}
 	// Text, and not-found errors (exit 1).
 	out, _, err = runCLI(t, "exposure", otc, "--data", data)
 	if err != nil || !strings.Contains(out, "risk SEVERE  SANCTIONED") || !strings.Contains(out, "received") {
