@@ -195,6 +195,10 @@ type addrInfo struct {
 	category string // the service category, else the primary category
 	label    string // the service's label, else the primary label
 	service  bool
+	// sanctioned: the cluster (with the address's own tags) carries a
+	// sanctions designation (attrib.Cluster.Sanctioned, as screening and
+	// the cluster view decide it), whatever label stands for it.
+	sanctioned bool
 }
 
 func (a *addrInfo) node() Node {
@@ -293,7 +297,7 @@ func (r *run) addr(id int64) *addrInfo {
 				info.labels = append(info.labels, l.Label)
 			}
 		}
-		info.label, info.category = c.Label(), c.Category()
+		info.label, info.category, info.sanctioned = c.Label(), c.Category(), c.Sanctioned
 		for _, l := range c.Labels {
 			if attrib.IsService(l.Category) {
 				info.service, info.label, info.category = true, l.Label, l.Category
@@ -368,7 +372,7 @@ func (r *run) endpoint(o int64, out index.Output, taint int64, hop int, reason s
 	tn, vout := r.g.TxOfOutput(o)
 	r.eps[k] = len(r.res.Endpoints)
 	r.res.Endpoints = append(r.res.Endpoints, Endpoint{Address: info.enc, ClusterID: info.cluster, Label: info.label,
-		Category: info.category, TaintedSat: taint, Hops: hop, Reason: reason, Outputs: 1, Outpoint: outpointString(r.g.Txid(tn), vout)})
+		Category: info.category, Sanctioned: info.sanctioned, TaintedSat: taint, Hops: hop, Reason: reason, Outputs: 1, Outpoint: outpointString(r.g.Txid(tn), vout)})
 	r.valueUSD(&r.res.Endpoints[len(r.res.Endpoints)-1], o, taint)
 }
 
@@ -732,6 +736,7 @@ func (r *run) summarise() {
 			r.res.Clusters = append(r.res.Clusters, ClusterTotal{ClusterID: e.ClusterID, Label: e.Label, Category: e.Category, Reasons: []string{}})
 		}
 		c := &r.res.Clusters[i]
+		c.Sanctioned = c.Sanctioned || e.Sanctioned
 		c.TaintedSat += e.TaintedSat
 		c.Endpoints++
 		addUSD(&c.TaintedUSD, &c.noUSD, e.TaintedUSD)

@@ -30,10 +30,13 @@ type Payment struct {
 	USD *float64 `json:"usd"`
 }
 
-// CashOut is where traced ransom value reached one service.
+// CashOut is where traced ransom value reached one service: the service
+// endpoints of one label and category, sanctioned ones (Endpoint) apart
+// from the others.
 type CashOut struct {
 	Label      string   `json:"label"`
 	Category   string   `json:"category"`
+	Sanctioned bool     `json:"sanctioned"` // as its endpoints' (Endpoint)
 	ClusterIDs []uint32 `json:"cluster_ids"`
 	TaintedSat int64    `json:"tainted_sat"`
 	Endpoints  int      `json:"endpoints"`
@@ -249,7 +252,10 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 	rep.TracedSat = res.SourceSat
 	rep.Demix, rep.DemixedSat, rep.DemixDeposits, rep.Demixes = res.Demix, res.DemixedSat, len(res.Demixes), res.Demixes
 	rep.Truncated, rep.TruncReason = res.Truncated, res.TruncatedReason
-	type key struct{ label, cat string }
+	type key struct {
+		label, cat string
+		sanctioned bool
+	}
 	idx := map[key]int{}
 	for _, e := range res.Endpoints {
 		if e.Reason != ReasonService {
@@ -259,12 +265,12 @@ func (t *Tracer) Ransomware(ctx context.Context, set *attrib.Set, query string, 
 		if e.Category == tags.CategoryExchange || e.Category == "otc" {
 			rep.ExchangeSat += e.TaintedSat
 		}
-		k := key{e.Label, e.Category}
+		k := key{e.Label, e.Category, e.Sanctioned}
 		i, ok := idx[k]
 		if !ok {
 			i = len(rep.CashOuts)
 			idx[k] = i
-			rep.CashOuts = append(rep.CashOuts, CashOut{Label: e.Label, Category: e.Category, ClusterIDs: []uint32{}, MinHops: e.Hops})
+			rep.CashOuts = append(rep.CashOuts, CashOut{Label: e.Label, Category: e.Category, Sanctioned: e.Sanctioned, ClusterIDs: []uint32{}, MinHops: e.Hops})
 		}
 		c := &rep.CashOuts[i]
 		c.TaintedSat += e.TaintedSat

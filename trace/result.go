@@ -78,11 +78,18 @@ type Edge struct {
 
 // Endpoint is where the trace stopped following money, one per address
 // and reason (outputs of one address are summed).
+//
+// Sanctioned says the endpoint's cluster (or the address itself) carries a
+// tag of category sanctions (attrib.Cluster.Sanctioned: the same test as
+// screening's and the cluster view's), even when Label and Category name
+// the service the trace stopped at: an OTC desk on a sanctions list reads
+// category "otc" and sanctioned.
 type Endpoint struct {
 	Address    string  `json:"address"`
 	ClusterID  *uint32 `json:"cluster_id"`
 	Label      string  `json:"label"`
 	Category   string  `json:"category"`
+	Sanctioned bool    `json:"sanctioned"` // see below
 	TaintedSat int64   `json:"tainted_sat"`
 	Hops       int     `json:"hops"` // the fewest hops at which it was reached
 	Reason     string  `json:"reason"`
@@ -101,6 +108,7 @@ type ClusterTotal struct {
 	ClusterID  *uint32  `json:"cluster_id"`
 	Label      string   `json:"label"`
 	Category   string   `json:"category"`
+	Sanctioned bool     `json:"sanctioned"` // as its endpoints'
 	TaintedSat int64    `json:"tainted_sat"`
 	Endpoints  int      `json:"endpoints"`
 	Reasons    []string `json:"reasons"`

@@ -134,7 +134,7 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 	}
 	var atMixer int64
 	for _, c := range r.CashOuts {
-		fmt.Fprintf(w, "  %16s BTC  %-34s %-10s %3d endpoint(s), from %s%s\n", btc(c.TaintedSat), clipText(c.Label, 34), c.Category, c.Endpoints, plural(int64(c.MinHops), "hop", "hops"), usdNote(c.TaintedUSD))
+		fmt.Fprintf(w, "  %16s BTC  %-34s %-10s %s%3d endpoint(s), from %s%s\n", btc(c.TaintedSat), clipText(c.Label, 34), c.Category, sanctionedMark(c.Sanctioned), c.Endpoints, plural(int64(c.MinHops), "hop", "hops"), usdNote(c.TaintedUSD))
 		if c.Category == "mixer" {
 			atMixer += c.TaintedSat
 		}
@@ -149,7 +149,7 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 			if name == "" {
 				name = "(unlabelled)"
 			}
-			fmt.Fprintf(w, "  %16s BTC  %-34s %v%s\n", btc(c.TaintedSat), clipText(name, 34), c.Reasons, usdNote(c.TaintedUSD))
+			fmt.Fprintf(w, "  %16s BTC  %-34s %s%v%s\n", btc(c.TaintedSat), clipText(name, 34), sanctionedMark(c.Sanctioned), c.Reasons, usdNote(c.TaintedUSD))
 		}
 	}
 }

@@ -125,6 +125,15 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// sanctionedMark is "SANCTIONED " for a cluster with a sanctions
+// designation (whatever its label and category say), else "".
+func sanctionedMark(sanctioned bool) string {
+	if sanctioned {
+		return "SANCTIONED "
+	}
+	return ""
+}
+
 // parseDay parses YYYY-MM-DD as a UTC day.
 func parseDay(field, s string) (time.Time, error) {
 	t, err := time.Parse("2006-01-02", strings.TrimSpace(s))
@@ -174,7 +183,7 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 		if cat == "" {
 			cat = "-"
 		}
-		fmt.Fprintf(w, "  %16s  cluster %-9s %-34s %-12s %3d endpoint(s), %s%s\n", btc(c.TaintedSat), cid, clipText(name, 34), cat, c.Endpoints, strings.Join(c.Reasons, ","), usdNote(c.TaintedUSD))
+		fmt.Fprintf(w, "  %16s  cluster %-9s %-34s %-12s %s%3d endpoint(s), %s%s\n", btc(c.TaintedSat), cid, clipText(name, 34), cat, sanctionedMark(c.Sanctioned), c.Endpoints, strings.Join(c.Reasons, ","), usdNote(c.TaintedUSD))
 	}
 	fmt.Fprintf(w, "\nEndpoints (address, tainted BTC, hops, why the trace stopped):\n")
 	for i, ep := range r.Endpoints {
@@ -189,6 +198,9 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 		lab := ""
 		if ep.Label != "" {
 			lab = fmt.Sprintf("  [%s: %s]", ep.Category, ep.Label)
+		}
+		if ep.Sanctioned {
+			lab += " SANCTIONED"
 		}
 		fmt.Fprintf(w, "  %16s  %-44s %-8s %-11s%s%s\n", btc(ep.TaintedSat), a, plural(int64(ep.Hops), "hop", "hops"), ep.Reason, lab, usdNote(ep.TaintedUSD))
 	}

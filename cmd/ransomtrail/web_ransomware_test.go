@@ -122,6 +122,17 @@ func TestWebUIRansomware(t *testing.T) {
 			t.Errorf("family page lacks %q:\n%s", want, text)
 		}
 	}
+	// The sanctioned OTC desk's cash-out carries the sanctioned badge, and
+	// only it.
+	badged := eval[[]string](s, `[...document.querySelectorAll("#cashouts tbody tr")].filter((tr) => tr.querySelector("td:first-child .risk-severe")).map((tr) => tr.innerText)`)
+	if len(badged) == 0 {
+		t.Errorf("no cash-out is marked sanctioned:\n%s", text)
+	}
+	for _, row := range badged {
+		if !strings.Contains(row, "SimOTC") {
+			t.Errorf("cash-out marked sanctioned: %q", row)
+		}
+	}
 	if priced {
 		// With prices, each cash-out is valued in USD.
 		for _, cell := range eval[[]string](s, `[...document.querySelectorAll("#cashouts tbody tr td:nth-child(3)")].map((td) => td.innerText)`) {

@@ -350,7 +350,7 @@ function showSelection(id) {
     ${n.kind === "address" && n.cluster_id != null ? `<div class="muted">in ${link.cluster(n.cluster_id)}</div>` : ""}
     ${n.height != null ? `<div class="muted">block ${link.block(n.height)}</div>` : ""}
     ${n.coinjoin ? `<div><span class="risk risk-medium">${esc(n.coinjoin)}</span></div>` : ""}
-    ${ep.length ? `<div class="epbox">Endpoint: ${ep.map((e) => `${e.label ? label(e.label, e.category) : esc(e.reason)} ${btc(e.tainted_sat, "taint")}`).join("<br>")}</div>` : ""}
+    ${ep.length ? `<div class="epbox">Endpoint: ${ep.map((e) => `${e.label ? label(e.label, e.category) : esc(e.reason)}${e.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""} ${btc(e.tainted_sat, "taint")}`).join("<br>")}</div>` : ""}
     <div class="btnrow">
       <button type="button" data-expand="backward" title="where the money came from">← Expand back</button>
       <button type="button" data-expand="both">Expand</button>
@@ -446,7 +446,7 @@ function showTrace() {
     ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}
     ${t.demix ? `<br>Demixed at custodial mixers (inferred)${(t.demix_owner_labels || []).length ? `; owner named: ${t.demix_owner_labels.map(esc).join(", ")}` : ""}.` : ""}</p>
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
-    ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
+    ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}${e.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
       <td class="num">${btc(e.tainted_sat, "taint")}${e.tainted_usd != null ? `<br><span class="usd small" title="at the daily close of each output's day">${usd(e.tainted_usd)}</span>` : ""}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
     </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}
     ${demixTable(t)}`;

@@ -51,7 +51,7 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
       <p class="muted small">Forward haircut trace, ${r.max_hops} hops, from every payment; ${btc(r.traced_sat)} traced, ${btc(r.service_sat)} reached services.
       ${r.demix ? `Demixed at custodial mixers: ${btc(r.demixed_sat)} followed into mixer payouts (inferred).` : atMixer > 0 ? `${btc(atMixer)} stopped at a custodial mixer: “demix mixers” follows it into payouts that go back to wallets the trace reached.` : ""}</p>
       <table class="list" id="cashouts"><thead><tr><th>Service</th><th class="num">Tainted</th><th class="num" title="at the daily close of each cash-out's day">USD</th><th class="num">Endpoints</th><th class="num">From</th></tr></thead><tbody>
-      ${(r.cash_outs || []).map((c) => `<tr><td>${label(c.label, c.category)}</td><td class="num">${btc(c.tainted_sat, "taint")}</td><td class="num">${usd(c.tainted_usd)}</td>
+      ${(r.cash_outs || []).map((c) => `<tr><td>${label(c.label, c.category)}${c.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}</td><td class="num">${btc(c.tainted_sat, "taint")}</td><td class="num">${usd(c.tainted_usd)}</td>
         <td class="num">${c.endpoints}</td><td class="num">${c.min_hops} hop${c.min_hops === 1 ? "" : "s"}</td></tr>`).join("")}
       </tbody></table></section>
     ${r.demix ? demixSection(r.demixes || []) : ""}
