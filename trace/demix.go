@@ -162,8 +162,15 @@ func (p *DemixParams) Validate() error {
 	if math.IsNaN(p.FeeMin) || p.FeeMin < 0 || p.FeeMin > 0.5 {
 		return rt.Invalid("demix-fee-min", "%v is out of range (allowed: 0..0.5)", p.FeeMin)
 	}
-	if math.IsNaN(p.FeeMax) || p.FeeMax < p.FeeMin || p.FeeMax > 0.5 {
-		return rt.Invalid("demix-fee-max", "%v is out of range (allowed: demix-fee-min %v..0.5)", p.FeeMax, p.FeeMin)
+	if math.IsNaN(p.FeeMax) || p.FeeMax < 0 || p.FeeMax > 0.5 {
+		return rt.Invalid("demix-fee-max", "%v is out of range (allowed: 0..0.5)", p.FeeMax)
+	}
+	// Each bound is checked alone first, so an error names the value that
+	// is out of range. An inverted pair blames the minimum: its default (0)
+	// is below any maximum, so an inverted pair always has a minimum
+	// given, while the maximum may be a default.
+	if p.FeeMin > p.FeeMax {
+		return rt.Invalid("demix-fee-min", "%v is above demix-fee-max %v (allowed: 0..demix-fee-max)", p.FeeMin, p.FeeMax)
 	}
 	if p.SlackSat == 0 {
 		p.SlackSat = DefaultDemixSlackSat
@@ -174,11 +181,14 @@ func (p *DemixParams) Validate() error {
 	if p.MaxDelay == 0 {
 		p.MaxDelay = DefaultDemixMaxDelay
 	}
-	if p.MinDelay < 0 || p.MinDelay > p.MaxDelay {
-		return rt.Invalid("demix-min-delay", "%s is out of range (allowed: 0..demix-max-delay %s)", p.MinDelay, p.MaxDelay)
-	}
 	if p.MaxDelay < 0 || p.MaxDelay > maxDemixDelay {
 		return rt.Invalid("demix-max-delay", "%s is out of range (allowed: 1s..%s)", p.MaxDelay, maxDemixDelay)
+	}
+	if p.MinDelay < 0 || p.MinDelay > maxDemixDelay {
+		return rt.Invalid("demix-min-delay", "%s is out of range (allowed: 0..%s)", p.MinDelay, maxDemixDelay)
+	}
+	if p.MinDelay > p.MaxDelay {
+		return rt.Invalid("demix-min-delay", "%s is above demix-max-delay %s (allowed: 0..demix-max-delay)", p.MinDelay, p.MaxDelay)
 	}
 	if err := limit("demix-max-parts", &p.MaxParts, DefaultDemixMaxParts, 10); err != nil {
 		return err

@@ -216,4 +216,13 @@ func TestOptionsValidate(t *testing.T) {
 	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "1..50") {
 		t.Fatalf("hops error does not name the range: %v", err)
 	}
+	// 0 edges is the default (4 × max-nodes): the range says so.
+	o = Options{MaxEdges: -1}
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "max-edges: -1 is out of range (allowed: 1..4000000, or 0 for 4 × max-nodes)") {
+		t.Fatalf("max-edges -1: %v", err)
+	}
+	o = Options{MaxNodes: 10}
+	if err := o.Validate(); err != nil || o.MaxEdges != 40 {
+		t.Fatalf("max-edges 0: %d, %v", o.MaxEdges, err)
+	}
 }

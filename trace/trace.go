@@ -183,8 +183,11 @@ func (o *Options) Validate() error {
 	if err := limit("max-nodes", &o.MaxNodes, DefaultMaxNodes, MaxMaxNodes); err != nil {
 		return err
 	}
-	if err := limit("max-edges", &o.MaxEdges, 4*o.MaxNodes, 4*MaxMaxNodes); err != nil {
-		return err
+	if o.MaxEdges == 0 {
+		o.MaxEdges = 4 * o.MaxNodes
+	}
+	if o.MaxEdges < 1 || o.MaxEdges > 4*MaxMaxNodes {
+		return rt.Invalid("max-edges", "%d is out of range (allowed: 1..%d, or 0 for 4 × max-nodes)", o.MaxEdges, 4*MaxMaxNodes)
 	}
 	return limit("max-seeds", &o.MaxSeeds, DefaultMaxSeeds, MaxMaxNodes)
 }

@@ -39,7 +39,7 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	hops := fs.Int("hops", trace.DefaultHops, fmt.Sprintf("transactions to follow (1..%d)", trace.MaxHops))
 	minSat := fs.Int64("min-sat", trace.DefaultMinSat, "stop following tainted value below this many sats")
 	maxNodes := fs.Int("max-nodes", trace.DefaultMaxNodes, fmt.Sprintf("cap on the nodes of the result (1..%d)", trace.MaxMaxNodes))
-	maxEdges := fs.Int("max-edges", 0, "cap on the edges of the result (0: 4 × max-nodes)")
+	maxEdges := fs.Int("max-edges", 0, fmt.Sprintf("cap on the edges of the result (1..%d, or 0 for 4 × max-nodes)", 4*trace.MaxMaxNodes))
 	sinceH := fs.Int64("since-height", 0, "follow no transaction below this height")
 	untilH := fs.Int64("until-height", 0, "follow no transaction above this height (0: no bound)")
 	since := fs.String("since", "", "follow no transaction before this date (YYYY-MM-DD, UTC)")
@@ -93,8 +93,14 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
+	// The window's bounds, as the flags that set them (for an empty window).
+	sinceFlag, untilFlag := "since-height", "until-height"
+	sinceSaid, untilSaid := fmt.Sprintf("--since-height %d", opts.SinceHeight), fmt.Sprintf("--until-height %d", opts.UntilHeight)
 	if !sinceT.IsZero() {
-		opts.SinceHeight = max(opts.SinceHeight, trace.HeightAtTime(ws.Index, sinceT))
+		if h := trace.HeightAtTime(ws.Index, sinceT); h >= opts.SinceHeight {
+			opts.SinceHeight = h
+			sinceFlag, sinceSaid = "since", fmt.Sprintf("--since %s (from height %d)", *since, h)
+		}
 	}
 	if !untilT.IsZero() {
 		h := trace.HeightAtTime(ws.Index, untilT.AddDate(0, 0, 1)) - 1
@@ -103,7 +109,12 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 		}
 		if opts.UntilHeight == 0 || h < opts.UntilHeight {
 			opts.UntilHeight = h
+			untilFlag, untilSaid = "until", fmt.Sprintf("--until %s (up to height %d)", *until, h)
 		}
+	}
+	if opts.UntilHeight != 0 && opts.UntilHeight < opts.SinceHeight && (sinceFlag == "since" || untilFlag == "until") {
+		// Both heights given alone are refused by Validate above, naming them.
+		return rt.Invalid(untilFlag, "%s is before %s: no block is in that window", untilSaid, sinceSaid)
 	}
 	attr, err := ws.Attribution(ctx)
 	if err != nil {
