@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -34,8 +35,10 @@ func Open(data string) (*Clustering, error) {
 	cdir := ClusterDir(data)
 	m, err := readManifest(cdir)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%w in %s", ErrNoClustering, cdir)
+		if errors.Is(err, ErrNoClustering) {
+			// "no clustering in DIR/cluster": callers say what to run
+			// (a clustering is optional to some of them).
+			return nil, err
 		}
 		return nil, fmt.Errorf("%w (run 'ransomtrail cluster build --data %s')", err, data)
 	}
