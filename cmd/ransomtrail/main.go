@@ -134,6 +134,10 @@ func run(ctx context.Context, e *env, args []string) error {
 	for _, c := range cmds {
 		words := splitWords(c.name)
 		if len(args) >= len(words) && equalWords(args[:len(words)], words) {
+			if asksHelp(args[len(words):]) && e.stderr != nil {
+				// What the command does, before its flags.
+				fmt.Fprintf(e.stderr, "ransomtrail %s: %s\n\n", c.name, c.summary)
+			}
 			return c.run(ctx, e, args[len(words):])
 		}
 	}
@@ -147,6 +151,19 @@ func usage(w io.Writer, cmds []command) {
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
 	}
+}
+
+// asksHelp reports whether a command's arguments ask for its help.
+func asksHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help":
+			return true
+		case "--":
+			return false
+		}
+	}
+	return false
 }
 
 func splitWords(s string) []string {
