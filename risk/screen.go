@@ -25,6 +25,11 @@ type Identification struct {
 	Scope      string `json:"scope"`
 	Confidence int    `json:"confidence"`
 	Program    string `json:"program,omitempty"`
+	// Authoritative is true for an identification by the sanctioning
+	// authority's own publication (the OFAC SDN list as imported from its
+	// XML or CSV files), false for every other source — a user's CSV, a
+	// list, a TagPack — whatever it calls itself.
+	Authoritative bool `json:"authoritative"`
 }
 
 // ScreenExposure is the exposure part of a screening result.
@@ -42,13 +47,18 @@ type ScreenExposure struct {
 
 // Result is the answer of Screen.
 type Result struct {
-	Address         string           `json:"address"`
-	Risk            Level            `json:"risk"`
-	Sanctioned      bool             `json:"sanctioned"`
-	Identifications []Identification `json:"identifications"`
-	Exposure        ScreenExposure   `json:"exposure"`
-	Reasons         []string         `json:"reasons"`
-	Matches         []Match          `json:"matches"`
+	Address string `json:"address"`
+	Risk    Level  `json:"risk"`
+	// Sanctioned is true when any identification is of category sanctions,
+	// authoritative or not (a claimed designation is never hidden: the
+	// "sanctioned" rule makes it severe); SanctionedAuthoritative only when
+	// one of them is the authority's own (docs/HEURISTICS.md, "Screening").
+	Sanctioned              bool             `json:"sanctioned"`
+	SanctionedAuthoritative bool             `json:"sanctioned_authoritative"`
+	Identifications         []Identification `json:"identifications"`
+	Exposure                ScreenExposure   `json:"exposure"`
+	Reasons                 []string         `json:"reasons"`
+	Matches                 []Match          `json:"matches"`
 	// SeenOnChain is false for a valid address the index has never seen
 	// (screened on identifications only); ClusterID is then null.
 	SeenOnChain bool     `json:"seen_on_chain"`
@@ -188,16 +198,35 @@ func reasons(ms []Match) []string {
 	return out
 }
 
+// notAuthoritative ends the reason of a sanctions tag that is not the
+// authority's own publication.
+const notAuthoritative = "not an authoritative sanctions list"
+
 func addressIdentifications(r *Result, f *Facts, ts []tags.Tag) {
 	for i := range ts {
 		t := &ts[i]
 		r.Identifications = append(r.Identifications, Identification{Category: t.Category, Name: t.Label, Source: t.Source,
-			URL: t.SourceURL, Description: t.Description, Scope: "address", Confidence: t.Confidence, Program: t.Program})
+			URL: t.SourceURL, Description: t.Description, Scope: "address", Confidence: t.Confidence, Program: t.Program,
+			Authoritative: t.Authoritative})
 		if t.Category == tags.CategorySanctions {
 			r.Sanctioned = true
+			r.SanctionedAuthoritative = r.SanctionedAuthoritative || t.Authoritative
 		}
-		if t.Category != "" {
-			if _, ok := f.Categories[t.Category]; !ok {
+	}
+	// The reason of a category names its strongest tag: the authority's
+	// own, when there is one.
+	for _, auth := range []bool{true, false} {
+		for i := range ts {
+			t := &ts[i]
+			if t.Category == "" || t.Authoritative != auth {
+				continue
+			}
+			if _, ok := f.Categories[t.Category]; ok {
+				continue
+			}
+			if t.Category == tags.CategorySanctions && !t.Authoritative {
+				f.Categories[t.Category] = fmt.Sprintf("the address is tagged %s:%s by %s, %s", t.Category, t.Label, t.Source, notAuthoritative)
+			} else {
 				f.Categories[t.Category] = fmt.Sprintf("the address is listed by %s as %s:%s", t.Source, t.Category, t.Label)
 			}
 		}
@@ -214,11 +243,17 @@ func clusterIdentifications(r *Result, f *Facts, cl *attrib.Cluster) {
 	if cl.Sanctioned {
 		r.Sanctioned = true
 	}
+	if cl.SanctionedAuthoritative {
+		r.SanctionedAuthoritative = true
+	}
+	// Labels come strongest first: authoritative ones lead, and name the
+	// reason of their category.
 	for i, l := range cl.Labels {
 		if i >= maxClusterIdentifications {
 			break
 		}
-		id := Identification{Category: l.Category, Name: l.Label, Source: strings.Join(l.Sources, ", "), Scope: "cluster", Confidence: l.Confidence, Program: l.Program}
+		id := Identification{Category: l.Category, Name: l.Label, Source: strings.Join(l.Sources, ", "), Scope: "cluster", Confidence: l.Confidence, Program: l.Program,
+			Authoritative: l.Authoritative}
 		for j := range cl.Tags {
 			t := &cl.Tags[j]
 			if t.Label == l.Label && t.Category == l.Category {
@@ -230,6 +265,9 @@ func clusterIdentifications(r *Result, f *Facts, cl *attrib.Cluster) {
 		if l.Category != "" {
 			if _, ok := f.Categories[l.Category]; !ok {
 				f.Categories[l.Category] = fmt.Sprintf("its cluster %d (%d addresses) is tagged %s:%s by %s", cl.ID, cl.Size, l.Category, l.Label, id.Source)
+				if l.Category == tags.CategorySanctions && !l.Authoritative {
+					f.Categories[l.Category] += ", " + notAuthoritative
+				}
 			}
 		}
 	}
