@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"sort"
 	"time"
 
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
 )
 
@@ -102,6 +105,10 @@ func runAddress(ctx context.Context, e *env, args []string) error {
 	}
 	defer ix.Close()
 	v, err := ix.ViewAddress(pos[0])
+	if errors.Is(err, chain.ErrBadAddress) {
+		// Bad input, as for tx, screen, exposure and cluster: exit 2.
+		return rt.Invalid("address", "%q is not a valid %s address: %v", pos[0], ix.Network().Name, err)
+	}
 	if err != nil {
 		return err
 	}

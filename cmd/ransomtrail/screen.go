@@ -174,8 +174,11 @@ func runScreen(ctx context.Context, e *env, args []string) error {
 
 func printScreen(w io.Writer, r *risk.Result) {
 	flag := ""
-	if r.Sanctioned {
+	switch {
+	case r.SanctionedAuthoritative:
 		flag = "  SANCTIONED"
+	case r.Sanctioned:
+		flag = "  SANCTIONED (tagged sanctions, not by an authoritative list)"
 	}
 	fmt.Fprintf(w, "%s  risk %s%s\n", r.Address, strings.ToUpper(r.Risk.String()), flag)
 	for _, id := range r.Identifications {
@@ -183,7 +186,11 @@ func printScreen(w io.Writer, r *risk.Result) {
 		if id.Scope == "cluster" {
 			of = "its cluster"
 		}
-		fmt.Fprintf(w, "  identified: %s %q (%s; %s)", id.Category, id.Name, id.Source, of)
+		auth := ""
+		if id.Authoritative {
+			auth = ", authoritative"
+		}
+		fmt.Fprintf(w, "  identified: %s %q (%s%s; %s)", id.Category, id.Name, id.Source, auth, of)
 		if id.Program != "" {
 			fmt.Fprintf(w, " program %s", id.Program)
 		}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/state"
@@ -167,6 +168,15 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 			}
 			group = append(group, commentFiles...)
 			pairedComments = true
+			if p.err == nil {
+				var names []string
+				for _, c := range commentFiles {
+					names = append(names, c.name)
+				}
+				if w := tags.PairDateWarning(p.name, names); w != "" {
+					p.res.Notes = append([]string{w}, p.res.Notes...)
+				}
+			}
 		}
 		r := importGroup(ctx, st, group)
 		if r.Error != "" {
@@ -225,8 +235,17 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 	for _, p := range group {
 		files = append(files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
 	}
+	// One tag per designation across issues and formats of the
+	// authoritative list; an older list never replaces a newer one's facts.
+	rc, err := api.ReconcileAuthoritative(ctx, st.Tags(), res)
+	if err != nil {
+		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
+		return r
+	}
+	res.Notes = append(res.Notes, rc.Notes...)
 	imp, rep := api.NewImport(res, files, time.Now())
-	if err := st.Tags().Put(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors}); err != nil {
+	rep.KeptNewer, rep.Superseded = rc.KeptNewer, rc.Superseded
+	if err := st.Tags().Put(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors, Supersede: rc.Supersede}); err != nil {
 		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
 		return r
 	}
@@ -245,7 +264,7 @@ func printImport(w io.Writer, r *importReport) {
 		fmt.Fprintf(w, "%s: FAILED, nothing imported: %s\n", name, r.Error)
 		return
 	}
-	fmt.Fprintf(w, "%s: %s, %d tags", name, r.Format, r.Tags)
+	fmt.Fprintf(w, "%s: %s, %d tags stored", name, r.Format, r.Tags)
 	if len(r.ByCur) > 1 {
 		var parts []string
 		for _, c := range slices.Sorted(maps.Keys(r.ByCur)) {
@@ -256,7 +275,14 @@ func printImport(w io.Writer, r *importReport) {
 	if r.Actors > 0 {
 		fmt.Fprintf(w, ", %d actors", r.Actors)
 	}
-	fmt.Fprintf(w, ", %d rejected\n", len(r.Rejected))
+	fmt.Fprintf(w, ", %d duplicates merged, %d rejected", r.Duplicates, len(r.Rejected))
+	if r.KeptNewer > 0 {
+		fmt.Fprintf(w, ", %d kept from a newer list", r.KeptNewer)
+	}
+	if r.Superseded > 0 {
+		fmt.Fprintf(w, ", %d of an older list replaced", r.Superseded)
+	}
+	fmt.Fprintln(w)
 	if r.AuditError != "" {
 		fmt.Fprintf(w, "  warning: %s\n", r.AuditError)
 	}
@@ -313,6 +339,13 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Tags of other currencies are found under the string as given; a
+	// string shaped like a Bitcoin address that does not parse (a broken
+	// checksum, another network) is bad input, as for screen: answering
+	// "no tags" would read as clean.
+	if _, perr := chain.ParseAddress(addr, net); perr != nil && len(ts) == 0 && (chain.LooksLikeAddress(addr) || errors.Is(perr, chain.ErrOtherNetwork)) {
+		return rt.Invalid("address", "%q is not a valid %s address: %v", addr, net.Name, perr)
+	}
 	out := struct {
 		Address     string                  `json:"address"`
 		Tags        []tagView               `json:"tags"`
@@ -352,6 +385,9 @@ func printTag(w io.Writer, v *tagView) {
 	}
 	if v.Date != "" {
 		fmt.Fprintf(w, ", date %s", v.Date)
+	}
+	if v.Issued != "" {
+		fmt.Fprintf(w, ", list of %s", v.Issued)
 	}
 	if v.Actor != "" {
 		fmt.Fprintf(w, ", actor %s", v.Actor)
