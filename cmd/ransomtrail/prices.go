@@ -29,11 +29,11 @@ type pricesReport struct {
 	Read  int          `json:"days_read"`
 	Added int          `json:"days_added"`
 	// Replaced counts stored days whose close the import changed.
-	Replaced int `json:"days_replaced"`
-	Days  int          `json:"days"`
-	First string       `json:"first"`
-	Last  string       `json:"last"`
-	Path  string       `json:"path"`
+	Replaced int    `json:"days_replaced"`
+	Days     int    `json:"days"`
+	First    string `json:"first"`
+	Last     string `json:"last"`
+	Path     string `json:"path"`
 }
 
 type pricesFile struct {
