@@ -28,6 +28,10 @@ func (s *Server) attribution(ctx context.Context) (*attrib.Set, error) {
 func (s *Server) parseAddress(field, str string) (rt.Address, error) {
 	a, err := chain.ParseAddress(strings.TrimSpace(str), s.ix().Network())
 	if err != nil {
+		if len(str) > maxEcho {
+			// The parser's message would echo the input again.
+			return a, rt.Invalid(field, "%q (%d characters) is not a %s address", truncate(str, maxEcho), len(str), s.ix().Network().Name)
+		}
 		return a, rt.Invalid(field, "%q is not a %s address: %v", str, s.ix().Network().Name, err)
 	}
 	return a, nil
@@ -47,7 +51,7 @@ func (s *Server) addressID(field, str string) (rt.Address, int64, error) {
 func (s *Server) parseTxid(field, str string) (rt.Hash, error) {
 	h, err := rt.ParseHash(strings.TrimSpace(str))
 	if err != nil {
-		return h, rt.Invalid(field, "%q is not a txid (64 hex digits)", str)
+		return h, rt.Invalid(field, "%q is not a txid (64 hex digits)", truncate(str, maxEcho))
 	}
 	return h, nil
 }
@@ -339,11 +343,14 @@ func (s *Server) blockOf(id string) (index.Block, error) {
 	ix := s.ix()
 	id = strings.TrimSpace(id)
 	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		if n < 0 {
+			return index.Block{}, rt.Invalid("id", "height %d: heights start at 0", n)
+		}
 		return ix.BlockAt(n)
 	}
 	h, err := rt.ParseHash(id)
 	if err != nil {
-		return index.Block{}, rt.Invalid("id", "%q is neither a block height nor a block hash", id)
+		return index.Block{}, rt.Invalid("id", "%q is neither a block height nor a block hash", truncate(id, maxEcho))
 	}
 	n, err := ix.BlockHeight(h)
 	if err != nil {

@@ -186,6 +186,15 @@ func jsonError(err error, off int64) error {
 	return rt.Invalid("body", "malformed JSON at offset %d: %v", off, err)
 }
 
+// jsonErrorInValue is jsonError for an error met inside a value already
+// begun: its end of input is an early end, not an empty body.
+func jsonErrorInValue(err error, off int64) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return jsonError(err, off)
+}
+
 // screenRequest is the body of POST /api/v2/screen.
 type screenRequest struct {
 	Addresses []string `json:"addresses"`
@@ -234,7 +243,7 @@ func splitTxJSON(body io.Reader) ([]json.RawMessage, error) {
 	if first == '[' {
 		dec := json.NewDecoder(br)
 		if _, err := dec.Token(); err != nil {
-			return nil, jsonError(err, dec.InputOffset())
+			return nil, jsonErrorInValue(err, dec.InputOffset())
 		}
 		for dec.More() {
 			if len(out) == maxHeuristicsTxs {
@@ -242,12 +251,12 @@ func splitTxJSON(body io.Reader) ([]json.RawMessage, error) {
 			}
 			var raw json.RawMessage
 			if err := dec.Decode(&raw); err != nil {
-				return nil, jsonError(err, dec.InputOffset())
+				return nil, jsonErrorInValue(err, dec.InputOffset())
 			}
 			out = append(out, raw)
 		}
 		if _, err := dec.Token(); err != nil {
-			return nil, jsonError(err, dec.InputOffset())
+			return nil, jsonErrorInValue(err, dec.InputOffset())
 		}
 		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 			var mb *http.MaxBytesError

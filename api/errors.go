@@ -117,6 +117,13 @@ func classify(err error) (*Error, bool) {
 	return apiErr(CodeInternal, "internal error (logged on the server)"), true
 }
 
+// maxEcho caps the input an error message quotes; maxMessage caps any
+// error message (a safety net: a message never grows with the request).
+const (
+	maxEcho    = 128
+	maxMessage = 2048
+)
+
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // writeJSON writes v as the response body with the given status.
@@ -145,7 +152,13 @@ func writeError(w http.ResponseWriter, err error) (internal bool) {
 		w.Header()[k] = v
 	}
 	var body ErrorBody
-	body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, ae.Message, ae.Fields
+	body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, truncate(ae.Message, maxMessage), ae.Fields
+	if len(ae.Fields) > 0 {
+		body.Error.Fields = make([]FieldError, len(ae.Fields))
+		for i, f := range ae.Fields {
+			body.Error.Fields[i] = FieldError{Field: truncate(f.Field, maxEcho), Message: truncate(f.Message, maxMessage)}
+		}
+	}
 	status := statusOf[ae.Code]
 	if status == 0 {
 		status = http.StatusInternalServerError

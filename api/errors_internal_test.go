@@ -45,3 +45,15 @@ func TestErrorFields(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendLabelOnce: a graph node lists a label name once, however many
+// tags (sources, categories) carry it.
+func TestAppendLabelOnce(t *testing.T) {
+	var ls []string
+	for _, l := range []string{"SUEX", "SUEX", "Garantex", "SUEX"} {
+		ls = appendLabel(ls, l)
+	}
+	if len(ls) != 2 || ls[0] != "SUEX" || ls[1] != "Garantex" {
+		t.Fatalf("labels %v", ls)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +64,15 @@ type graphBuilder struct {
 	trunc bool
 }
 
+// appendLabel adds a label name once: a node's labels are names, and one
+// name may come from several tags (sources, categories).
+func appendLabel(ls []string, l string) []string {
+	if slices.Contains(ls, l) {
+		return ls
+	}
+	return append(ls, l)
+}
+
 func (g *graphBuilder) addressNode(id int64) string {
 	a, err := g.ix.AddressAt(id)
 	if err != nil {
@@ -74,7 +84,7 @@ func (g *graphBuilder) addressNode(id int64) string {
 		cid, ls := labelsOf(g.set, id)
 		n := &GraphNode{ID: key, Kind: "address", Address: str, ClusterID: &cid, Labels: []string{}}
 		for _, l := range ls {
-			n.Labels = append(n.Labels, l.Label)
+			n.Labels = appendLabel(n.Labels, l.Label)
 		}
 		_, c := g.set.Of(uint32(id))
 		n.Category = c.Category()
@@ -105,7 +115,7 @@ func (g *graphBuilder) clusterNode(root uint32) string {
 		n := &GraphNode{ID: key, Kind: "cluster", ClusterID: &cid, Labels: []string{}}
 		if c := g.set.Cluster(root); c != nil {
 			for _, l := range c.Labels {
-				n.Labels = append(n.Labels, l.Label)
+				n.Labels = appendLabel(n.Labels, l.Label)
 			}
 			n.Category = c.Category()
 		}

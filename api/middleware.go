@@ -50,6 +50,9 @@ type route struct {
 type param struct {
 	name, in, desc, typ string
 	required            bool
+	// min and max bound an integer parameter in the OpenAPI document
+	// (when max > 0).
+	min, max int
 }
 
 type bodyDoc struct {

@@ -47,7 +47,11 @@ func (s *Server) buildOpenAPI() ([]byte, error) {
 			if typ == "" {
 				typ = "string"
 			}
-			pm := obj("name", p.name, "in", p.in, "schema", obj("type", typ))
+			sch := obj("type", typ)
+			if p.max > 0 {
+				sch["minimum"], sch["maximum"] = p.min, p.max
+			}
+			pm := obj("name", p.name, "in", p.in, "schema", sch)
 			if p.required {
 				pm["required"] = true
 			}

@@ -10,6 +10,22 @@ const (
 	maxTagsLimit     = 1000
 )
 
+// traceParams are GET /api/v2/trace's query parameters (also the names
+// its errors give fields: apiFieldNames).
+var traceParams = []param{{name: "address", in: "query", typ: "string"}, {name: "outpoint", in: "query", typ: "string"}, {name: "tx", in: "query", typ: "string"},
+	{name: "direction", in: "query", typ: "string"}, {name: "model", in: "query", typ: "string"}, {name: "hops", in: "query", typ: "integer"},
+	{name: "min_sat", in: "query", typ: "integer"}, {name: "max_nodes", in: "query", typ: "integer"},
+	{name: "max_edges", in: "query", typ: "integer", desc: "edge cap (default 4 × max_nodes)"},
+	{name: "since_height", in: "query", typ: "integer", desc: "lowest height of the transactions traversed (a backward trace stops at funding below it)"},
+	{name: "until_height", in: "query", typ: "integer", desc: "highest height of the transactions traversed, 0 for no bound (a forward trace stops at spends above it)"},
+	{name: "demix", in: "query", typ: "string", desc: "auto (default), on or off: match custodial mixer deposits to payouts by amount and timing (inferred edges carry via=demix)"},
+	{name: "demix_fee_min", in: "query", typ: "number"}, {name: "demix_fee_max", in: "query", typ: "number"},
+	{name: "demix_min_delay", in: "query", typ: "string"}, {name: "demix_max_delay", in: "query", typ: "string"},
+	{name: "demix_max_parts", in: "query", typ: "integer"}, {name: "demix_max_ambiguity", in: "query", typ: "integer"},
+	{name: "demix_evidence", in: "query", typ: "string", desc: "partly-linked (default), linked, linked-first or amount: what a demixed payout set must show beyond amount and timing"},
+	{name: "demix_owner", in: "query", typ: "string", desc: "a label the traced money's owner is known by (e.g. the ransomware family a victim's report names): clusters attributed with it count as the owner's wallets for linked evidence (repeatable)"},
+	{name: "demix_max_linked_ambiguity", in: "query", typ: "integer"}, {name: "demix_link_max_cluster", in: "query", typ: "integer"}}
+
 var (
 	qNetwork = param{name: "network", in: "query", typ: "string", desc: "network of the addresses in the body (default: the index's)"}
 )
@@ -100,21 +116,12 @@ func (s *Server) table() []*route {
 			summary: "the neighbours of a graph node: an address's transactions, a transaction's addresses, a cluster's counterparty clusters",
 			params: []param{{name: "node", in: "query", typ: "string", required: true, desc: "a:ADDRESS, t:TXID or c:CLUSTERID"},
 				{name: "direction", in: "query", typ: "string", desc: "forward (where money went), backward (where it came from) or both (default)"},
-				{name: "limit", in: "query", typ: "integer", desc: "edges returned (1..500, default 50)"}},
+				{name: "limit", in: "query", typ: "integer", desc: "edges returned (1..500, default 50)", min: 1, max: maxNeighborEdges}},
 			h: s.neighbors},
 
 		{method: "GET", pattern: "/api/v2/trace", role: an, tag: "analysis", seam: "Trace", summary: "follow money (as `ransomtrail trace --json`)",
-			params: []param{{name: "address", in: "query", typ: "string"}, {name: "outpoint", in: "query", typ: "string"}, {name: "tx", in: "query", typ: "string"},
-				{name: "direction", in: "query", typ: "string"}, {name: "model", in: "query", typ: "string"}, {name: "hops", in: "query", typ: "integer"},
-				{name: "min_sat", in: "query", typ: "integer"}, {name: "max_nodes", in: "query", typ: "integer"},
-				{name: "demix", in: "query", typ: "string", desc: "auto (default), on or off: match custodial mixer deposits to payouts by amount and timing (inferred edges carry via=demix)"},
-				{name: "demix_fee_min", in: "query", typ: "number"}, {name: "demix_fee_max", in: "query", typ: "number"},
-				{name: "demix_min_delay", in: "query", typ: "string"}, {name: "demix_max_delay", in: "query", typ: "string"},
-				{name: "demix_max_parts", in: "query", typ: "integer"}, {name: "demix_max_ambiguity", in: "query", typ: "integer"},
-				{name: "demix_evidence", in: "query", typ: "string", desc: "partly-linked (default), linked, linked-first or amount: what a demixed payout set must show beyond amount and timing"},
-				{name: "demix_owner", in: "query", typ: "string", desc: "a label the traced money's owner is known by (e.g. the ransomware family a victim's report names): clusters attributed with it count as the owner's wallets for linked evidence (repeatable)"},
-				{name: "demix_max_linked_ambiguity", in: "query", typ: "integer"}, {name: "demix_link_max_cluster", in: "query", typ: "integer"}},
-			h: s.trace},
+			params: traceParams,
+			h:      s.trace},
 		{method: "GET", pattern: "/api/v2/path", role: an, tag: "analysis", seam: "Path", summary: "a money path between two addresses (as `ransomtrail path --json`)",
 			params: []param{{name: "from", in: "query", typ: "string", required: true}, {name: "to", in: "query", typ: "string", required: true}},
 			h:      s.path},
