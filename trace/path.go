@@ -79,13 +79,18 @@ type endpointSpec struct {
 	cluster int64 // cluster id, or -1
 }
 
-// ParseClusterRef parses "cluster:N" (N a decimal cluster id); ok is false
-// for anything not starting with "cluster:".
+// ParseClusterRef parses a cluster reference: "cluster:N" or "cN" (N a
+// decimal cluster id, as 'ransomtrail cluster ADDR' prints it); ok is
+// false for anything else (an address).
 func ParseClusterRef(s string) (id uint32, ok bool, err error) {
 	s = strings.TrimSpace(s)
 	rest, found := strings.CutPrefix(s, "cluster:")
 	if !found {
-		return 0, false, nil
+		r, isC := strings.CutPrefix(strings.ToLower(s), "c")
+		if !isC || r == "" || strings.Trim(r, "0123456789") != "" {
+			return 0, false, nil // an address (none is "c" and digits)
+		}
+		rest = r
 	}
 	n, perr := strconv.ParseUint(rest, 10, 32)
 	if perr != nil || rest == "" || rest[0] == '+' {

@@ -20,6 +20,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
+	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 func clusterCommand() command {
@@ -157,15 +158,21 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return &usageError{"usage: ransomtrail cluster ADDR --data DIR [--json]   (or: cluster build, cluster explain, cluster export)"}
+		return &usageError{"usage: ransomtrail cluster (ADDR | CLUSTER-ID) --data DIR [--json]   (CLUSTER-ID: 99, c99 or cluster:99; or: cluster build, cluster explain, cluster export)"}
 	}
 	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {
 		return err
 	}
 	defer done()
-	_, id, err := parseIndexedAddress(ix, pos[0])
-	if err != nil {
+	var id uint32
+	if cid, cerr := clusterIDArg(pos[0]); cerr == nil {
+		// A cluster by its id: the id is its root address's.
+		if cid >= ix.NumAddresses() {
+			return fmt.Errorf("cluster %d: %w (the index has %d addresses)", cid, rt.ErrNotFound, ix.NumAddresses())
+		}
+		id = uint32(cid)
+	} else if _, id, err = parseIndexedAddress(ix, pos[0]); err != nil {
 		return err
 	}
 	set, err := clusterAttribution(ctx, *data, ix, c)
@@ -341,4 +348,18 @@ func stateTags(ctx context.Context, data string) ([]tags.Tag, error) {
 	}
 	defer st.Close()
 	return attrib.AllTags(ctx, st.Tags())
+}
+
+// clusterIDArg reads a cluster id as the commands print it and take it:
+// 99, c99 or cluster:99.
+func clusterIDArg(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	if id, ok, err := trace.ParseClusterRef(s); ok {
+		return int64(id), err
+	}
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a cluster id", s)
+	}
+	return int64(n), nil
 }

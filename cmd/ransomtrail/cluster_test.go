@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/cluster"
 )
@@ -101,6 +103,17 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	if cv["cluster_id"].(float64) != float64(b.LargestID) || cv["size"].(float64) != float64(b.Largest) ||
 		cv["received_sat"].(float64) <= 0 || cv["truncated"].(bool) {
 		t.Fatalf("cluster ADDR: %s", out)
+	}
+	// The same cluster by its id, in each form the commands print and take.
+	for _, ref := range []string{strconv.FormatInt(int64(b.LargestID), 10), fmt.Sprintf("c%d", b.LargestID), fmt.Sprintf("cluster:%d", b.LargestID)} {
+		byID, _, err := runCmd(t, "cluster", ref, "--data", data, "--json")
+		var bv map[string]any
+		if err != nil || json.Unmarshal([]byte(byID), &bv) != nil || bv["cluster_id"] != cv["cluster_id"] || bv["size"] != cv["size"] {
+			t.Errorf("cluster %s: %v %s", ref, err, byID)
+		}
+	}
+	if _, _, err := runCmd(t, "cluster", "c4294967295", "--data", data); !errors.Is(err, rt.ErrNotFound) {
+		t.Errorf("cluster id past the index's addresses: %v", err)
 	}
 	// A capped walk says so.
 	out, _, _ = runCmd(t, "cluster", last, "--data", data, "--json", "--max-members", "1")

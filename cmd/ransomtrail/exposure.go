@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/risk"
@@ -35,8 +34,8 @@ func runExposure(ctx context.Context, e *env, args []string) error {
 	}
 	var cid int64
 	if *clusterID != "" {
-		if cid, err = strconv.ParseInt(*clusterID, 10, 64); err != nil || cid < 0 {
-			return &usageError{fmt.Sprintf("exposure: --cluster %q: want a cluster id (a non-negative integer, as 'ransomtrail cluster ADDR' prints)", *clusterID)}
+		if cid, err = clusterIDArg(*clusterID); err != nil {
+			return &usageError{fmt.Sprintf("exposure: --cluster %q: want a cluster id (99, c99 or cluster:99, as 'ransomtrail cluster ADDR' prints)", *clusterID)}
 		}
 	}
 	ws, s, err := openScreener(*data, *rules, hops.v)

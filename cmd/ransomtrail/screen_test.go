@@ -206,7 +206,7 @@ func TestScreenAndExposureCommands(t *testing.T) {
 		t.Fatalf("custom rule: exchange exposure %d, risk %s: %s", exch, rep.Risk, out)
 	}
 	// The same cluster by id, with fewer hops.
-	out, _, err = runCLI(t, "exposure", "--cluster", strconv.FormatInt(rep.Subject.ClusterID, 10), "--hops", "1", "--data", data, "--json")
+	out, _, err = runCLI(t, "exposure", "--cluster", "c"+strconv.FormatInt(rep.Subject.ClusterID, 10), "--hops", "1", "--data", data, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}
