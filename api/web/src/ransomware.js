@@ -4,7 +4,12 @@
 // cash-outs), optionally demixed at custodial mixers.
 import { api, esc, enc, btc, usd, link, label, loading, timeText, mixerDeposits } from "./util.js";
 
+// familyHref is a family page's address: the name goes in the query, so
+// that any name works (BlackCat/ALPHV, LockBit 3.0), reloaded too.
+export const familyHref = (family) => "/ransomware?family=" + enc(family);
+
 export async function ransomwareListPage(el, params, signal) {
+  if (params.get("family")) return ransomwareFamilyPage(el, params, signal, params.get("family"));
   document.title = "Ransomware";
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Ransomware</div><h1>Families on the chain</h1>
     <p class="lead">The ransomware families of the imported tags (Ransomwhere, TagPacks, verified reports): their tagged addresses seen
@@ -17,7 +22,7 @@ export async function ransomwareListPage(el, params, signal) {
     return;
   }
   box.innerHTML = `<table class="list" id="familylist"><thead><tr><th>Family</th><th class="num">Addresses</th><th class="num">Payments</th><th class="num">Received</th></tr></thead><tbody>
-    ${fams.map((f) => `<tr><td><a href="/ransomware/${enc(f.family)}" data-link>${esc(f.family)}</a></td><td class="num">${f.addresses}</td>
+    ${fams.map((f) => `<tr><td><a href="${familyHref(f.family)}" data-link>${esc(f.family)}</a></td><td class="num">${f.addresses}</td>
       <td class="num">${f.payments}</td><td class="num">${btc(f.received_sat)}</td></tr>`).join("")}
     </tbody></table>`;
 }
@@ -38,7 +43,7 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
     history.replaceState(null, "", u);
     window.dispatchEvent(new PopStateEvent("popstate"));
   });
-  const r = await api(`ransomware/${enc(family)}${demix ? "?demix=on" : ""}`, { signal });
+  const r = await api(`ransomware?family=${enc(family)}${demix ? "&demix=on" : ""}`, { signal });
   const atMixer = (r.cash_outs || []).filter((c) => c.category === "mixer").reduce((s, c) => s + c.tainted_sat, 0);
   el.querySelector("#family").innerHTML = `<div class="cards stats">
       <div class="card"><h3>${r.payments}</h3><p>payments to ${r.addresses} tagged address${r.addresses === 1 ? "" : "es"}</p></div>
