@@ -40,6 +40,20 @@ func TestWebUIAlerts(t *testing.T) {
 		t.Fatalf("watchlist after the button: %d %s", code, body)
 	}
 	addrWatch := wl.Items[0].ID
+	// Before any designation: no risky tag, and the row says what the
+	// screening says now, never "clean".
+	var scr []struct{ Risk string }
+	if code, body := apiDo(t, "POST", api+"screen", `{"addresses":["`+addr+`"]}`, &scr); code != 200 || len(scr) != 1 || scr[0].Risk == "" {
+		t.Fatalf("screen: %d %s", code, body)
+	}
+	s.do("open watchlist first", chromedp.Navigate(s.base+"/watchlist"))
+	s.wait("screening level", `document.querySelector("#watches tbody tr td.screen .risk") !== null`)
+	if got := eval[string](s, `document.querySelector("#watches tbody tr td.screen .risk").textContent`); got != scr[0].Risk {
+		t.Errorf("watchlist screening %q, the API says %q", got, scr[0].Risk)
+	}
+	if txt := eval[string](s, `document.querySelector("#watches tbody").innerText`); strings.Contains(txt, "clean") {
+		t.Errorf("watchlist says clean:\n%s", txt)
+	}
 
 	// A designation arrives: the import re-screens the watchlist.
 	if code, body := apiDo(t, "POST", api+"tags/import?name=designation.csv", sanctionFile(addr), nil); code != 200 || !strings.Contains(body, `"rescreen_alerts":1`) {
@@ -72,6 +86,7 @@ func TestWebUIAlerts(t *testing.T) {
 	// The watchlist page: the risk the import gave, an added label, a removal.
 	s.do("open watchlist", chromedp.Navigate(s.base+"/watchlist"))
 	s.wait("watch row", `document.querySelector("#watches tbody tr") !== null`)
+	s.wait("screening after the designation", `(document.querySelector("#watches tbody tr td.screen .risk") || {}).textContent === "severe"`)
 	if txt := eval[string](s, `document.querySelector("#watches tbody").innerText`); !strings.Contains(txt, addr) || !strings.Contains(txt, "sanctions") {
 		t.Errorf("watchlist page:\n%s", txt)
 	}

@@ -1,7 +1,7 @@
 // Monitoring pages: alerts (paged, status filter, acknowledge/resolve), the
 // watchlist (add, remove), the "watch" buttons of address and cluster
 // pages, and the open-alerts badge in the navigation.
-import { api, esc, enc, h, btc, link, loading, errorBox, pager } from "./util.js";
+import { api, esc, enc, h, btc, link, risk, loading, errorBox, pager } from "./util.js";
 
 const STATUSES = ["open", "acknowledged", "resolved", "retracted"];
 
@@ -87,7 +87,7 @@ export async function watchlistPage(el, params, signal) {
       <button class="primary">Watch</button>
     </form>
     <div id="watchmsg"></div>
-    <section class="panel"><table class="list" id="watches"><thead><tr><th>Kind</th><th>Watched</th><th>Note</th><th>Risk at last screening</th><th>Added</th><th></th></tr></thead>
+    <section class="panel"><table class="list" id="watches"><thead><tr><th>Kind</th><th>Watched</th><th>Note</th><th title="the risky tag categories of the address's cluster when it was last screened">Risky tags at last screening</th><th title="the screening's risk level now (exposure included)">Screening now</th><th>Added</th><th></th></tr></thead>
       <tbody></tbody></table><div class="more"></div></section>`;
   const body = el.querySelector("#watches tbody");
   const more = el.querySelector(".more");
@@ -98,7 +98,8 @@ export async function watchlistPage(el, params, signal) {
     return esc(w.value);
   };
   const row = (w) => `<tr data-watch="${esc(w.id)}"><td>${esc(w.kind)}</td><td>${value(w)}</td><td>${esc(w.note || "")}</td>
-    <td>${(w.risk || []).map((r) => `<span class="tag cat-bad">${esc(r)}</span>`).join(" ") || `<span class="muted">${w.kind === "address" || w.kind === "cluster" ? "clean" : "–"}</span>`}</td>
+    <td>${(w.risk || []).map((r) => `<span class="tag cat-bad">${esc(r)}</span>`).join(" ") || `<span class="muted">${w.kind === "address" || w.kind === "cluster" ? "none" : "–"}</span>`}</td>
+    <td class="screen">${w.kind === "address" ? `<span class="muted" data-screen="${esc(w.value)}">…</span>` : `<span class="muted">–</span>`}</td>
     <td class="small">${when(w.created)}</td><td><button type="button" class="small" data-remove="${esc(w.id)}">Remove</button></td></tr>`;
   async function load() {
     body.innerHTML = "";
@@ -115,6 +116,29 @@ export async function watchlistPage(el, params, signal) {
       more.innerHTML = n ? "" : `<p class="muted">Nothing is watched yet.</p>`;
     } catch (e) {
       if (e.name !== "AbortError") more.innerHTML = errorBox(e);
+    }
+    await screenRows();
+  }
+  // screenRows fills the "Screening now" cells of the address entries with
+  // their risk level (one bulk request; the entry itself records only
+  // the risky tag categories, not the exposure the level also weighs).
+  async function screenRows() {
+    const cells = [...body.querySelectorAll("[data-screen]")];
+    const addrs = [...new Set(cells.map((c) => c.dataset.screen))].slice(0, 10_000);
+    if (!addrs.length) return;
+    try {
+      const res = await api("screen", { method: "POST", body: { addresses: addrs }, signal });
+      const level = new Map(res.map((r, i) => [addrs[i], r]));
+      for (const c of cells) {
+        const r = level.get(c.dataset.screen);
+        if (r) c.outerHTML = `${risk(r.risk)}${r.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}`;
+      }
+    } catch (e) {
+      if (e.name === "AbortError") return;
+      for (const c of cells) {
+        c.textContent = "not screened";
+        c.title = e.message;
+      }
     }
   }
   const form = el.querySelector("#watchform");
@@ -168,7 +192,10 @@ document.addEventListener("click", async (ev) => {
   }
 });
 
-// The nav badge: open alerts, refreshed every 10 s.
+// The nav badge: open alerts, refreshed every 10 s. A key that may not
+// read alerts (401, 403) or a server without monitoring (503) stops the
+// polling until the key changes (refreshBadge from the key dialog starts
+// it again), instead of a failed request every 10 s.
 let badgeTimer = null;
 export async function refreshBadge() {
   const badge = document.getElementById("alertbadge");
@@ -179,13 +206,24 @@ export async function refreshBadge() {
     badge.textContent = r.next_cursor ? n + "+" : String(n);
     badge.hidden = n === 0;
     badge.title = `${badge.textContent} open alert${n === 1 ? "" : "s"}`;
-  } catch {
+    if (!badgeTimer) badgeTimer = setInterval(refreshBadge, 10_000);
+  } catch (e) {
     badge.hidden = true; // no key yet, or no monitoring on this server
+    if ([401, 403, 503].includes(e.status)) stopAlertBadge();
   }
+}
+
+// badgePolling reports whether the badge is refreshed periodically.
+export function badgePolling() {
+  return badgeTimer !== null;
+}
+
+function stopAlertBadge() {
+  if (badgeTimer) clearInterval(badgeTimer);
+  badgeTimer = null;
 }
 
 export function startAlertBadge() {
   if (badgeTimer) return;
   refreshBadge();
-  badgeTimer = setInterval(refreshBadge, 10_000);
 }
