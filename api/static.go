@@ -76,7 +76,16 @@ func suspiciousPath(raw string) bool {
 	return seg == "." || seg == ".."
 }
 
+// uiCSP is the UI's Content-Security-Policy: scripts only from this
+// server's files (no inline script, no eval, no javascript: URL), requests
+// only to this server. Inline styles stay allowed: the graph library
+// (Cytoscape.js) adds a <style> element and the pages set a few style
+// attributes; images may be data: (the favicon) and blob: (exports).
+const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
+	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
 func setStaticHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", uiCSP)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "no-referrer")

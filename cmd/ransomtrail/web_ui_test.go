@@ -200,6 +200,13 @@ func TestWebUI(t *testing.T) {
 	t.Run("search to address page", func(t *testing.T) {
 		s.t = t
 		s.do("open home", chromedp.Navigate(s.base+"/"), chromedp.WaitVisible(chromedp.CSS("#status dl")))
+		// The page runs under its Content-Security-Policy: every violation
+		// from here on (the pages below are this document's) is recorded.
+		if csp := eval[string](s, `fetch("/").then((r) => r.headers.get("content-security-policy") || "")`); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("UI served without a script-src CSP: %q", csp)
+		}
+		s.do("watch CSP", chromedp.Evaluate[chromedp.Void](`window.cspViolations = [];
+			document.addEventListener("securitypolicyviolation", (e) => cspViolations.push(e.effectiveDirective + " " + e.blockedURI + " " + e.sourceFile + ":" + e.lineNumber)); 0`))
 		// The home page's cards lead to the main pages.
 		if cards := eval[string](s, `[...document.querySelectorAll(".cards a.card")].map(a => a.getAttribute("href")).join(" ")`); cards != "/graph /ransomware /screen /reports /watchlist" {
 			t.Errorf("home page cards: %q", cards)
@@ -367,9 +374,28 @@ func TestWebUI(t *testing.T) {
 		s.shot("screening")
 	})
 
+	t.Run("address never on chain", func(t *testing.T) {
+		s.t = t
+		// OFAC's SUEX address: well-formed, never used in the simulated world.
+		const suex = "12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx"
+		s.do("search it", chromedp.Evaluate[chromedp.Void](`document.querySelector("#q").value = `+js(suex)+`; document.querySelector("#search button").click(); 0`))
+		s.wait("off-chain address page", `document.querySelector("#offchain") !== null && document.querySelector("#risk .risk") !== null && document.querySelector("#tags .loading") === null`)
+		if txt := eval[string](s, `document.querySelector("main").innerText`); !strings.Contains(txt, "Not seen on chain by this index") || !strings.Contains(txt, suex) || strings.Contains(txt, "not_found") {
+			t.Errorf("off-chain address page:\n%s", txt)
+		}
+		// A tag's source link is only ever an http(s) link.
+		links := eval[[]string](s, `import("/util.js").then((m) => ["javascript:alert(1)", " JAVASCRIPT:alert(1)", "data:text/html,x", "https://ofac.treasury.gov/x", "/relative"].map((u) => m.sourceLink("src", u)))`)
+		if strings.Contains(links[0]+links[1]+links[2]+links[4], "href") || !strings.Contains(links[3], `href="https://ofac.treasury.gov/x"`) {
+			t.Errorf("source links: %q", links)
+		}
+	})
+
 	t.Run("cluster why linked", func(t *testing.T) {
 		s.t = t
 		// The OTC desk's cluster has several members; the form starts with two.
+		if v := eval[[]string](s, `window.cspViolations || ["the page was reloaded"]`); len(v) > 0 {
+			t.Errorf("Content-Security-Policy violations on the home, address, graph and screening pages:\n%s", strings.Join(v, "\n"))
+		}
 		s.do("cluster page", chromedp.Navigate(s.base+"/address/"+otcAddr), chromedp.WaitVisible(chromedp.CSS("#clusterlink a")),
 			chromedp.Click(chromedp.CSS("#clusterlink a")))
 		s.wait("members", `document.body.dataset.page === "clusterPage" && document.querySelector("#members tbody tr") !== null`)
@@ -409,9 +435,22 @@ func TestWebUIKey(t *testing.T) {
 	if msg := eval[string](s, `document.querySelector("#status .error").innerText`); !strings.Contains(msg, "unauthorized") {
 		t.Errorf("error shown: %q", msg)
 	}
+	// Without a key the alert badge stops asking (a 401 every 10 s
+	// otherwise); with one it polls.
+	polling := func(want bool) bool {
+		return eval[bool](s, `import("/alerts.js").then(async (m) => {
+			for (let i = 0; i < 100 && m.badgePolling() !== `+fmt.Sprint(want)+`; i++) await new Promise((r) => setTimeout(r, 50));
+			return m.badgePolling(); })`)
+	}
+	if polling(false) {
+		t.Errorf("the alert badge keeps polling after a 401")
+	}
 	s.do("enter key", chromedp.Click(chromedp.CSS("#banner button")), chromedp.WaitVisible(chromedp.CSS("#keyinput")),
 		chromedp.SendKeys(chromedp.CSS("#keyinput"), key), chromedp.Click(chromedp.CSS(`#keyform button[value=save]`)))
 	s.wait("status with key", `document.querySelector("#status dl") !== null`)
+	if !polling(true) {
+		t.Errorf("the alert badge does not poll with a key that may read alerts")
+	}
 	if got := eval[string](s, `sessionStorage.getItem("rt.apikey")`); got != key {
 		t.Errorf("key kept in sessionStorage: %q", got)
 	}

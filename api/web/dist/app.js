@@ -1,5 +1,5 @@
 // ransomtrail web UI: a single-page app over the JSON API (/api/v2).
-import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, usd, short, timeText, link, label, labels, category, risk, loading, errorBox, pager } from "./util.js";
+import { api, apiKey, setApiKey, onAuthError, esc, enc, h, btc, usd, short, timeText, link, label, labels, category, risk, loading, errorBox, pager, sourceLink } from "./util.js";
 import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
@@ -157,7 +157,7 @@ async function searchPage(el, params, signal) {
   const r = await api("search?q=" + enc(text), { signal });
   const url = (m) => {
     switch (m.kind) {
-      case "address": return "/address/" + enc(m.id);
+      case "address": return "/address/" + enc(m.id) + (m.label === NOT_ON_CHAIN ? "?seen=no" : "");
       case "tx": return "/tx/" + enc(m.id);
       case "block": return "/block/" + enc(m.id);
       case "cluster": return "/cluster/" + enc(m.id);
@@ -167,7 +167,7 @@ async function searchPage(el, params, signal) {
   };
   const matches = r.matches || [];
   if (r.kind !== "label" && matches.length <= 1) {
-    navigate(url(r), true);
+    navigate(url(matches[0] || r), true);
     return;
   }
   el.innerHTML = `<h1>Search results for “${esc(text)}”</h1>
@@ -194,10 +194,23 @@ function riskPanel(r) {
     ${(r.notes || []).map((n) => `<p class="note">${esc(n)}</p>`).join("")}`;
 }
 
+// NOT_ON_CHAIN is the label search gives an address the index never saw.
+const NOT_ON_CHAIN = "not seen on chain by this index";
+
 async function addressPage(el, params, signal, addr) {
   document.title = "Address " + addr;
+  // The search said so: no chain data to ask for.
+  if (params.get("seen") === "no") return offChainAddressPage(el, signal, addr);
   el.innerHTML = loading("Loading address");
-  const a = await api("addresses/" + enc(addr), { signal });
+  let a;
+  try {
+    a = await api("addresses/" + enc(addr), { signal });
+  } catch (e) {
+    // Never on chain (an OFAC designation of an unused address, another
+    // chain's): its tags and screening still answer.
+    if (e.code !== "not_found") throw e;
+    return offChainAddressPage(el, signal, addr);
+  }
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Address</div><h1 class="mono">${esc(a.address)}</h1>
       <div>${labels(a.labels)}</div></div>
       <div class="actions">${watchButton("address", a.address)} ${link.graph("a:" + a.address)}</div></div>
@@ -216,18 +229,7 @@ async function addressPage(el, params, signal, addr) {
     </div>
     <section class="panel"><h2>Tags</h2><div id="tags">${loading()}</div></section>
     <section class="panel"><h2>History</h2><div id="history"></div></section>`;
-  api("tags/" + enc(addr), { signal })
-    .then((t) => {
-      const list = t.tags || [];
-      el.querySelector("#tags").innerHTML = list.length
-        ? `<table class="list compact"><thead><tr><th>Label</th><th>Source</th><th>Confidence</th><th>Description</th></tr></thead><tbody>
-          ${list.map((x) => `<tr><td>${label(x.label, x.category)}</td><td>${x.source_url ? `<a href="${esc(x.source_url)}" rel="noreferrer noopener" target="_blank">${esc(x.source)}</a>` : esc(x.source)}</td>
-            <td>${x.confidence}${x.authoritative ? " (authoritative)" : ""}</td><td>${esc(x.description || "")}</td></tr>`).join("")}</tbody></table>`
-        : `<p class="muted">No tag on this address itself${a.labels && a.labels.length ? " (its labels come from its cluster)" : ""}.</p>`;
-    })
-    .catch((e) => {
-      if (e.name !== "AbortError") el.querySelector("#tags").innerHTML = errorBox(e);
-    });
+  showTags(el.querySelector("#tags"), addr, signal, a.labels && a.labels.length ? " (its labels come from its cluster)" : "");
   await pager(el.querySelector("#history"), {
     head: `<tr><th>Transaction</th><th>Block</th><th>Time</th><th class="num">Received</th><th class="num">Sent</th></tr>`,
     fetch: (c) => api(`addresses/${enc(addr)}/txs?limit=25${c ? "&cursor=" + enc(c) : ""}`, { signal }),
@@ -235,6 +237,44 @@ async function addressPage(el, params, signal, addr) {
       <td class="num">${t.received_sat ? btc(t.received_sat, "in") : ""}</td><td class="num">${t.sent_sat ? btc(t.sent_sat, "out") : ""}</td></tr>`,
     empty: "No transaction.",
   });
+}
+
+// showTags fills box with the address's own tags and their sources.
+function showTags(box, addr, signal, noneNote = "") {
+  return api("tags/" + enc(addr), { signal })
+    .then((t) => {
+      const list = t.tags || [];
+      box.innerHTML = list.length
+        ? `<table class="list compact"><thead><tr><th>Label</th><th>Source</th><th>Confidence</th><th>Description</th></tr></thead><tbody>
+          ${list.map((x) => `<tr><td>${label(x.label, x.category)}</td><td>${sourceLink(x.source, x.source_url)}</td>
+            <td>${x.confidence}${x.authoritative ? " (authoritative)" : ""}</td><td>${esc(x.description || "")}</td></tr>`).join("")}</tbody></table>`
+        : `<p class="muted">No tag on this address itself${noneNote}.</p>`;
+    })
+    .catch((e) => {
+      if (e.name !== "AbortError") box.innerHTML = errorBox(e);
+    });
+}
+
+// offChainAddressPage shows an address the index has no output of: its
+// tags and its screening (sanctions lists name addresses before use).
+async function offChainAddressPage(el, signal, addr) {
+  el.innerHTML = `<div class="pagehead"><div><div class="kind">Address</div><h1 class="mono">${esc(addr)}</h1>
+      <p class="note" id="offchain">Not seen on chain by this index: no transaction, balance or cluster. Its tags and screening follow.</p></div>
+      <div class="actions">${watchButton("address", addr)}</div></div>
+    <div class="grid2">
+      <section class="panel" id="risk"><h2>Risk</h2>${loading()}</section>
+      <section class="panel"><h2>Tags</h2><div id="tags">${loading()}</div></section>
+    </div>`;
+  const riskBox = el.querySelector("#risk");
+  const screened = api("screen/" + enc(addr), { signal })
+    .then((r) => {
+      riskBox.innerHTML = `<h2>Risk</h2>${riskPanel(r)}`;
+    })
+    .catch((e) => {
+      if (e.name === "AbortError") return;
+      riskBox.innerHTML = `<h2>Risk</h2>${e.code === "unavailable" ? riskPanel(null) : errorBox(e)}`;
+    });
+  await Promise.all([screened, showTags(el.querySelector("#tags"), addr, signal)]);
 }
 
 async function txPage(el, params, signal, txid) {

@@ -64,6 +64,23 @@ export async function api(path, { method = "GET", body, signal } = {}) {
 
 export const enc = encodeURIComponent;
 
+// httpUrl returns u when it is an absolute http(s) URL, else "": a URL from
+// data (a tag's source_url) must never become a javascript: or data: link.
+export function httpUrl(u) {
+  try {
+    const p = new URL(String(u ?? ""));
+    return p.protocol === "http:" || p.protocol === "https:" ? p.href : "";
+  } catch {
+    return "";
+  }
+}
+
+// sourceLink renders a source name, linked to its URL when that is http(s).
+export function sourceLink(name, u) {
+  const href = httpUrl(u);
+  return href ? `<a href="${esc(href)}" rel="noreferrer noopener" target="_blank">${esc(name)}</a>` : esc(name);
+}
+
 // esc escapes text for HTML.
 export function esc(s) {
   return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
