@@ -1,9 +1,11 @@
 package api_test
 
 import (
+	"context"
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/state"
@@ -13,8 +15,27 @@ import (
 // through the API (409), so a running server never locks everyone out;
 // with another admin key it can.
 func TestRevokeLastAdminKey(t *testing.T) {
-	e := newEnv(t, worldOpts, nil)
-	admin := e.keys["admin"]
+	// A key store of its own: the shared world's holds other tests' keys.
+	st, err := state.OpenEmbedded(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys := map[string]string{}
+	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst} {
+		key, rec, err := state.NewAPIKey(nil, role, "own "+role, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Keys().Create(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+		keys[role] = key
+	}
+	e := newEnv(t, worldOpts, func(c *api.Config) { c.Keys = st.Keys() })
+	e.keys = keys
+	e.allKeys = append(e.allKeys, keys[state.RoleAdmin], keys[state.RoleAnalyst])
+	admin := keys[state.RoleAdmin]
 	adminID, _ := state.APIKeyID(admin)
 	code, _, b := e.do("POST", "/api/v2/keys/"+adminID+"/revoke", admin, nil)
 	wantError(t, "revoke the last admin key", code, b, 409, api.CodeConflict)

@@ -30,7 +30,7 @@ type WatchEntry struct {
 	Created   time.Time `json:"created"`
 	// Risk is the entry's last screening (the re-screening baseline): the
 	// risk categories its address or cluster carried, sorted.
-	Risk     []string  `json:"risk,omitempty"`
+	Risk []string `json:"risk,omitempty"`
 	// Screened is when Risk was set; zero (and left out of the JSON) for
 	// label and category entries, which are not screened.
 	Screened time.Time `json:"screened,omitzero"`
