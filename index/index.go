@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -233,6 +234,11 @@ func (ix *Index) load(colDir string) error {
 		}
 		// spent.col and alast.col are also written in place at random.
 		if *s.dst, err = open(s.name, s.width, s.dst == &ix.spent || s.dst == &ix.alast); err != nil {
+			if !ix.opts.Write && ix.m.Height < 0 && errors.Is(err, fs.ErrNotExist) {
+				// A first ingest stopped while it created the columns:
+				// nothing was committed, the next ingest goes on.
+				return fmt.Errorf("%w in %s: no block committed yet (run 'ransomtrail ingest --data %s')", ErrNoIndex, ix.dir, ix.dir)
+			}
 			return err
 		}
 		(*s.dst).committed = s.count

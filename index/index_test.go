@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -453,6 +454,25 @@ func TestNoIndex(t *testing.T) {
 	if err := ro.Commit(); err == nil {
 		t.Error("commit on a read-only index succeeded")
 	}
+	// A first ingest killed while it created the columns (the manifest
+	// and blocks.col written, out.col not yet): no index for a reader,
+	// and the next ingest goes on.
+	half := t.TempDir()
+	openWriteIndex(t, half, mainnetNet).Close()
+	if err := os.Remove(filepath.Join(half, "chain", "out.col")); err != nil {
+		t.Fatal(err)
+	}
+	if ix, err := index.Open(half, index.Options{}); !errors.Is(err, index.ErrNoIndex) {
+		if ix != nil {
+			ix.Close()
+		}
+		t.Errorf("read-only open of a half-created index: %v, want ErrNoIndex", err)
+	}
+	w := openWriteIndex(t, half, mainnetNet)
+	if st := w.Status(); st.Height != -1 {
+		t.Errorf("reopened half-created index: %+v", st)
+	}
+	w.Close()
 }
 
 // TestSimWorld ingests a simulated world with a commit after every block
