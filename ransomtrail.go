@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 )
 
 // Hash is a double-SHA256 digest in internal (little-endian) byte order, as
@@ -197,6 +198,18 @@ func (e *InputError) Error() string {
 		return e.Msg
 	}
 	return e.Field + ": " + e.Msg
+}
+
+// Clip cuts s at n bytes (on a rune boundary) and marks the cut with
+// "…", so that a message never echoes a long input whole.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Invalid returns an *InputError for field.

@@ -18,6 +18,7 @@ package api
 import (
 	"context"
 	"errors"
+	rt "github.com/ransomtrail/ransomtrail"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -28,7 +29,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/report"
@@ -191,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 		writeError(w, apiErr(CodeForbidden, "cross-origin request refused: a %s from another origin (Origin or Sec-Fetch-Site) may not change this server's state", r.Method))
 	}})
 	s.foreignHost = s.wrap(&route{pattern: "(foreign host)", fallback: true, ungated: true, raw: func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, apiErr(CodeForbidden, "host %q refused: a --dev server answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)", truncate(r.Host, 128)))
+		writeError(w, apiErr(CodeForbidden, "host %q refused: a --dev server answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)", rt.Clip(r.Host, 128)))
 	}})
 	doc, err := s.buildOpenAPI()
 	if err != nil {
@@ -241,18 +241,6 @@ func loopbackHost(host string) bool {
 	}
 	ip, err := netip.ParseAddr(host)
 	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
-}
-
-// truncate cuts s at n bytes (on a rune boundary) and marks the cut with
-// "…", so that an error message never echoes a long input whole.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // Routes lists the registered API routes as "METHOD PATTERN".

@@ -30,7 +30,7 @@ func (s *Server) parseAddress(field, str string) (rt.Address, error) {
 	if err != nil {
 		if len(str) > maxEcho {
 			// The parser's message would echo the input again.
-			return a, rt.Invalid(field, "%q (%d characters) is not a %s address", truncate(str, maxEcho), len(str), s.ix().Network().Name)
+			return a, rt.Invalid(field, "%q (%d characters) is not a %s address", rt.Clip(str, maxEcho), len(str), s.ix().Network().Name)
 		}
 		return a, rt.Invalid(field, "%q is not a %s address: %v", str, s.ix().Network().Name, err)
 	}
@@ -51,7 +51,7 @@ func (s *Server) addressID(field, str string) (rt.Address, int64, error) {
 func (s *Server) parseTxid(field, str string) (rt.Hash, error) {
 	h, err := rt.ParseHash(strings.TrimSpace(str))
 	if err != nil {
-		return h, rt.Invalid(field, "%q is not a txid (64 hex digits)", truncate(str, maxEcho))
+		return h, rt.Invalid(field, "%q is not a txid (64 hex digits)", rt.Clip(str, maxEcho))
 	}
 	return h, nil
 }
@@ -350,7 +350,7 @@ func (s *Server) blockOf(id string) (index.Block, error) {
 	}
 	h, err := rt.ParseHash(id)
 	if err != nil {
-		return index.Block{}, rt.Invalid("id", "%q is neither a block height nor a block hash", truncate(id, maxEcho))
+		return index.Block{}, rt.Invalid("id", "%q is neither a block height nor a block hash", rt.Clip(id, maxEcho))
 	}
 	n, err := ix.BlockHeight(h)
 	if err != nil {

@@ -63,7 +63,7 @@ func (s *Server) clusterTarget(field, ref string) (addrID uint32, err error) {
 		return uint32(n), nil
 	} else if num != "" && strings.Trim(num, "0123456789") == "" {
 		// All digits, beyond int64: a number, not an address.
-		return 0, rt.Invalid(field, "%q is not a cluster id: cluster ids are 0 to %d (or c123, or a member address)", truncate(ref, maxEcho), s.ix().NumAddresses()-1)
+		return 0, rt.Invalid(field, "%q is not a cluster id: cluster ids are 0 to %d (or c123, or a member address)", rt.Clip(ref, maxEcho), s.ix().NumAddresses()-1)
 	}
 	_, id, err := s.addressID(field, ref)
 	return uint32(id), err

@@ -86,7 +86,7 @@ func checkJSONContentType(r *http.Request) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && mt != "application/x-ndjson") {
-		return rt.Invalid("Content-Type", "the body must be JSON (application/json or, for JSON lines, application/x-ndjson), got %q", truncate(ct, 128))
+		return rt.Invalid("Content-Type", "the body must be JSON (application/json or, for JSON lines, application/x-ndjson), got %q", rt.Clip(ct, 128))
 	}
 	return nil
 }
@@ -106,7 +106,7 @@ func checkUploadContentType(r *http.Request) error {
 	}
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil {
-		return rt.Invalid("Content-Type", "unparsable media type %q", truncate(ct, 128))
+		return rt.Invalid("Content-Type", "unparsable media type %q", rt.Clip(ct, 128))
 	}
 	switch mt {
 	case "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":

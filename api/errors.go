@@ -152,11 +152,11 @@ func writeError(w http.ResponseWriter, err error) (internal bool) {
 		w.Header()[k] = v
 	}
 	var body ErrorBody
-	body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, truncate(ae.Message, maxMessage), ae.Fields
+	body.Error.Code, body.Error.Message, body.Error.Fields = ae.Code, rt.Clip(ae.Message, maxMessage), ae.Fields
 	if len(ae.Fields) > 0 {
 		body.Error.Fields = make([]FieldError, len(ae.Fields))
 		for i, f := range ae.Fields {
-			body.Error.Fields[i] = FieldError{Field: truncate(f.Field, maxEcho), Message: truncate(f.Message, maxMessage)}
+			body.Error.Fields[i] = FieldError{Field: rt.Clip(f.Field, maxEcho), Message: rt.Clip(f.Message, maxMessage)}
 		}
 	}
 	status := statusOf[ae.Code]

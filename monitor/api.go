@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
@@ -77,7 +76,7 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 				return e, err
 			}
 			if !known {
-				return e, rt.Invalid("value", "%q is not a tag category: want one of %s, or a category of the imported tags", truncate(v, 64), strings.Join(tags.Categories, ", "))
+				return e, rt.Invalid("value", "%q is not a tag category: want one of %s, or a category of the imported tags", rt.Clip(v, 64), strings.Join(tags.Categories, ", "))
 			}
 		}
 	default:
@@ -407,16 +406,4 @@ func (m *Monitor) categoryInUse(ctx context.Context, c string) (bool, error) {
 		}
 	}
 	return false, nil
-}
-
-// truncate cuts s at n bytes (on a rune boundary), marking the cut with
-// "…".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }

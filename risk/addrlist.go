@@ -94,9 +94,4 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-func clip(s string) string {
-	if len(s) > 60 {
-		return s[:60] + "…"
-	}
-	return s
-}
+func clip(s string) string { return rt.Clip(s, 60) }

@@ -269,12 +269,7 @@ func ParseOutpoint(s string) (rt.Outpoint, error) {
 	return rt.Outpoint{Txid: h, Vout: uint32(n)}, nil
 }
 
-func clip(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
-}
+func clip(s string) string { return rt.Clip(s, 80) }
 
 // resolveAddress parses an address string and returns its dense id.
 func resolveAddress(g Graph, s string) (int64, error) {
