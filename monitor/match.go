@@ -8,6 +8,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
+	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
@@ -25,11 +26,27 @@ type watchSet struct {
 	labels     map[string][]*state.WatchEntry // lower-case label
 	categories map[string][]*state.WatchEntry
 
-	// byRoot maps cluster ids to the cluster, label and category entries
-	// that match them, for one attribution snapshot and clustering.
+	// byRoot maps cluster ids to the label and category entries that
+	// match them, for one attribution snapshot and clustering.
 	gen    uint64
 	cl     attrib.Clusters
 	byRoot map[uint32][]*state.WatchEntry
+	// clRoot maps the current cluster id of each watched cluster to its
+	// entries. A merge moves a watched cluster under another id without
+	// changing the tagged clusters (gen): clRoot is resolved again with
+	// Find whenever the clustering has a link it had not (clLinks), or is
+	// another object (clOf).
+	clRoot  map[uint32][]*state.WatchEntry
+	clOf    *cluster.Clustering
+	clLinks int64
+}
+
+// clusterRootsCurrent reports whether clRoot was resolved against cl as
+// it is now: the same *cluster.Clustering with no link since. Any other
+// Clusters implementation is resolved every time (O(cluster entries)).
+func (w *watchSet) clusterRootsCurrent(cl attrib.Clusters) bool {
+	cc, _ := cl.(*cluster.Clustering)
+	return w.clRoot != nil && cc != nil && w.clOf == cc && w.clLinks == cc.NumLinks()
 }
 
 // invalidateWatch drops the compiled watchlist (after a change).
@@ -104,12 +121,22 @@ func (m *Monitor) watchSet(ctx context.Context, v view) (*watchSet, error) {
 	} else {
 		w.resolved = n
 	}
-	if w.byRoot == nil || w.gen != v.gen || w.cl != v.cl {
-		w.byRoot = map[uint32][]*state.WatchEntry{}
+	// Cluster entries: followed through merges, resolved with Find
+	// against the clustering of this block (cheap: one Find per entry,
+	// only when the clustering changed).
+	if !w.clusterRootsCurrent(v.cl) {
+		w.clRoot = make(map[uint32][]*state.WatchEntry, len(w.clusters))
 		for _, e := range w.clusters {
 			r := v.cl.Find(uint32(e.ClusterID))
-			w.byRoot[r] = append(w.byRoot[r], e)
+			w.clRoot[r] = append(w.clRoot[r], e)
 		}
+		w.clOf, w.clLinks = nil, 0
+		if cc, ok := v.cl.(*cluster.Clustering); ok {
+			w.clOf, w.clLinks = cc, cc.NumLinks()
+		}
+	}
+	if w.byRoot == nil || w.gen != v.gen || w.cl != v.cl {
+		w.byRoot = map[uint32][]*state.WatchEntry{}
 		if len(w.labels) > 0 || len(w.categories) > 0 {
 			for r, c := range v.info {
 				for _, l := range c.labels {
@@ -132,11 +159,18 @@ func (m *Monitor) watchSet(ctx context.Context, v view) (*watchSet, error) {
 // an entry).
 func (w *watchSet) match(id int64, v view) (own, cl []*state.WatchEntry, root uint32) {
 	own = w.byAddr[uint32(id)]
-	if len(own) == 0 && len(w.byRoot) == 0 {
+	if len(own) == 0 && len(w.byRoot) == 0 && len(w.clRoot) == 0 {
 		return nil, nil, 0
 	}
 	root = v.cl.Find(uint32(id))
-	return own, w.byRoot[root], root
+	cl, tagged := w.clRoot[root], w.byRoot[root]
+	switch {
+	case len(cl) == 0:
+		cl = tagged
+	case len(tagged) > 0:
+		cl = append(append(make([]*state.WatchEntry, 0, len(cl)+len(tagged)), cl...), tagged...)
+	}
+	return own, cl, root
 }
 
 func (w *watchSet) empty() bool {

@@ -95,8 +95,10 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 				continue
 			}
 			own, cl, root := w.match(o.AddrID, v)
-			for _, e := range append(own, cl...) {
-				spends = addHit(spends, e, o.AddrID, root, o.Value)
+			for _, es := range [2][]*state.WatchEntry{own, cl} {
+				for _, e := range es {
+					spends = addHit(spends, e, o.AddrID, root, o.Value)
+				}
 			}
 		}
 		var kb [rt.MaxAddressKey]byte
@@ -114,8 +116,10 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 				continue
 			}
 			own, cl, root := w.match(aid, v)
-			for _, e := range append(own, cl...) {
-				receives = addHit(receives, e, aid, root, out.Value)
+			for _, es := range [2][]*state.WatchEntry{own, cl} {
+				for _, e := range es {
+					receives = addHit(receives, e, aid, root, out.Value)
+				}
 			}
 		}
 		for _, hs := range []struct {
