@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -116,7 +118,7 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 		first, last := pt.Range()
 		fmt.Fprintf(out, "   imported %d daily BTC/USD closes (%s..%s) to value payments in USD.\n", pt.Len(), first, last)
 	} else {
-		fmt.Fprintf(out, "   no BTC/USD price file (--prices FILE): USD values stay empty; 'ransomtrail prices import FILE --data %s' adds them.\n", idxDir)
+		fmt.Fprintf(out, "   no BTC/USD price file (--prices FILE): USD values stay empty; '%s prices import FILE --data %s' adds them.\n", selfCommand(), idxDir)
 	}
 	attr, err := ws.Attribution(ctx)
 	if err != nil {
@@ -209,25 +211,26 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if err := demoMixer(ctx, out, tr, ix, world, idxDir, pays); err != nil {
 		return err
 	}
+	self := selfCommand()
 	fmt.Fprintf(out, "\nDig further:\n")
-	fmt.Fprintf(out, "  ransomtrail tx %s --data %s --json\n", p["txid"], idxDir)
+	fmt.Fprintf(out, "  %s tx %s --data %s --json\n", self, p["txid"], idxDir)
 	if o.Address != nil {
-		fmt.Fprintf(out, "  ransomtrail address %s --data %s --json\n", *o.Address, idxDir)
+		fmt.Fprintf(out, "  %s address %s --data %s --json\n", self, *o.Address, idxDir)
 	}
-	fmt.Fprintf(out, "  ransomtrail trace --outpoint %s:%s --data %s\n", p["txid"], p["vout"], idxDir)
-	fmt.Fprintf(out, "  ransomtrail ransomware %s --data %s\n", p["family"], idxDir)
+	fmt.Fprintf(out, "  %s trace --outpoint %s:%s --data %s\n", self, p["txid"], p["vout"], idxDir)
+	fmt.Fprintf(out, "  %s ransomware %s --data %s\n", self, p["family"], idxDir)
 	if len(cashouts) > 0 {
-		fmt.Fprintf(out, "  ransomtrail screen %s --data %s --json\n", cashouts[0].Address, idxDir)
+		fmt.Fprintf(out, "  %s screen %s --data %s --json\n", self, cashouts[0].Address, idxDir)
 	}
-	fmt.Fprintf(out, "  ransomtrail status --data %s --json\n", idxDir)
+	fmt.Fprintf(out, "  %s status --data %s --json\n", self, idxDir)
 	if o.Address != nil {
-		fmt.Fprintf(out, "  ransomtrail cluster %s --data %s --json\n", *o.Address, idxDir)
-		fmt.Fprintf(out, "  ransomtrail heuristics tx %s --data %s --json\n", p["txid"], idxDir)
+		fmt.Fprintf(out, "  %s cluster %s --data %s --json\n", self, *o.Address, idxDir)
+		fmt.Fprintf(out, "  %s heuristics tx %s --data %s --json\n", self, p["txid"], idxDir)
 	}
-	fmt.Fprintf(out, "  ransomtrail eval clustering --data %s --truth %s --json\n", idxDir, filepath.Join(world, "truth"))
+	fmt.Fprintf(out, "  %s eval clustering --data %s --truth %s --json\n", self, idxDir, filepath.Join(world, "truth"))
 	fmt.Fprintf(out, "  ground truth (who owns what): %s\n", filepath.Join(world, "truth"))
-	fmt.Fprintf(out, "\nInvestigate in the browser (web UI and JSON API, no keys on loopback):\n  ransomtrail serve --data %s --dev --addr %s\n  then open http://%s/graph?start=%s and run a trace from the ransom address,\n  or http://%s/ransomware/%s?demix=on for the family's payments, cash-outs and mixer deposits\n",
-		idxDir, *addr, *addr, url.QueryEscape("a:"+p["address"]), *addr, url.PathEscape(p["family"]))
+	fmt.Fprintf(out, "\nInvestigate in the browser (web UI and JSON API, no keys on loopback):\n  %s serve --data %s --dev --addr %s\n  then open http://%s/graph?start=%s and run a trace from the ransom address,\n  or http://%s/ransomware?family=%s&demix=on for the family's payments, cash-outs and mixer deposits\n",
+		self, idxDir, *addr, *addr, url.QueryEscape("a:"+p["address"]), *addr, url.QueryEscape(p["family"]))
 	return nil
 }
 
@@ -328,7 +331,7 @@ func demoClusters(out io.Writer, ix *index.Index, idxDir string, res cluster.Bui
 		ta, _ := ix.AddressAt(int64(st.To))
 		fmt.Fprintf(out, "     %s — %s  by %s (confidence %.2f) in tx %s\n", ix.EncodeAddress(fa), ix.EncodeAddress(ta), st.Rule, st.Confidence, ix.Txid(st.Tx))
 	}
-	fmt.Fprintf(out, "   (ransomtrail cluster explain %s %s --data %s --json)\n", members[0], other, idxDir)
+	fmt.Fprintf(out, "   (%s cluster explain %s %s --data %s --json)\n", selfCommand(), members[0], other, idxDir)
 	return nil
 }
 
@@ -488,8 +491,34 @@ func demoMixer(ctx context.Context, out io.Writer, tr *trace.Tracer, ix *index.I
 		fmt.Fprint(out, "; the rest into other payouts to the same wallets")
 	}
 	fmt.Fprintln(out, ".")
-	fmt.Fprintf(out, "   ransomtrail ransomware %s --demix --data %s\n", family[best.name], idxDir)
+	fmt.Fprintf(out, "   %s ransomware %s --demix --data %s\n   does the same from the addresses the tags attribute to the campaign (its family: ransomware %s);\n   the tags need not name every payment this step started from, so its totals can differ.\n",
+		selfCommand(), best.name, idxDir, family[best.name])
 	return nil
+}
+
+// selfCommand is how the user runs this program, for the commands the
+// demo prints: "go run ./cmd/ransomtrail" under go run (the binary is in a
+// temporary build directory and gone afterwards), "ransomtrail" when that
+// is the one on PATH, else the path it was started by ("./ransomtrail").
+func selfCommand() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "ransomtrail"
+	}
+	if strings.Contains(exe, string(filepath.Separator)+"go-build") {
+		return "go run ./cmd/ransomtrail"
+	}
+	if onPath, err := exec.LookPath("ransomtrail"); err == nil {
+		if a, err1 := filepath.EvalSymlinks(onPath); err1 == nil {
+			if b, err2 := filepath.EvalSymlinks(exe); err2 == nil && a == b {
+				return "ransomtrail"
+			}
+		}
+	}
+	if strings.ContainsRune(os.Args[0], filepath.Separator) {
+		return os.Args[0]
+	}
+	return exe
 }
 
 // demoPricesGlob is where the demo looks for a price file by default: the

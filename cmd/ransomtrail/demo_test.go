@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"math"
 	"os"
 	"path/filepath"
@@ -75,6 +76,37 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 	if ex == nil || !strings.Contains(out.String(), ex[1]) {
 		t.Errorf("trace output does not name the demo's cash-out %v:\n%s", ex, out.String())
+	}
+	// The printed commands start with how this program is run (under go
+	// test, like go run: a temporary build), never with a name that is not
+	// on PATH.
+	self := selfCommand()
+	if exe, _ := os.Executable(); strings.Contains(exe, "go-build") && self != "go run ./cmd/ransomtrail" {
+		t.Errorf("under a temporary build the demo's commands start with %q", self)
+	}
+	for _, l := range regexp.MustCompile(`(?m)^  (\S.*?) (tx|address|trace|ransomware|screen|status|cluster|heuristics|eval|serve) .*--data`).FindAllStringSubmatch(s, -1) {
+		if l[1] != self {
+			t.Errorf("printed command %q does not start with %q", l[0], self)
+		}
+	}
+	if !regexp.MustCompile(`/ransomware\?family=\S+&demix=on`).MatchString(s) {
+		t.Errorf("the web UI hint does not use the family page's address:\n%s", s)
+	}
+	// Step 8's command runs on the campaign the step described.
+	m = regexp.MustCompile(`(?m)^   \S.* (ransomware \S+ --demix --data \S+)$`).FindStringSubmatch(s)
+	if m != nil {
+		out.Reset()
+		if err := run(context.Background(), e, append(strings.Fields(m[1]), "--json")); err != nil {
+			t.Fatalf("%s: %v", m[1], err)
+		}
+		var rep struct {
+			Payments int `json:"payments"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil || rep.Payments == 0 {
+			t.Errorf("%s: %v, %d payments", m[1], err, rep.Payments)
+		}
+	} else if strings.Contains(s, "With --demix (linked evidence)") {
+		t.Errorf("step 8 matched deposits but prints no command:\n%s", s)
 	}
 }
 
