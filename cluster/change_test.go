@@ -30,6 +30,10 @@ var (
 	heurWorldOnce sync.Once
 	heurWorldVal  *heurWorld
 	heurWorldErr  error
+
+	heur2016Once sync.Once
+	heur2016Val  *heurWorld
+	heur2016Err  error
 )
 
 // heurSimWorld builds (once) a 60,000-tx simulated world and its index.
@@ -37,7 +41,7 @@ var (
 func heurSimWorld(t *testing.T) *heurWorld {
 	t.Helper()
 	heurWorldOnce.Do(func() {
-		heurWorldVal, heurWorldErr = buildHeurWorld()
+		heurWorldVal, heurWorldErr = buildHeurWorld(sim.Config{Seed: 7, Txs: 60_000, TxPerBlock: 150, StartYear: 2021, Scenario: "ransomware"})
 	})
 	if heurWorldErr != nil {
 		t.Fatal(heurWorldErr)
@@ -45,13 +49,27 @@ func heurSimWorld(t *testing.T) *heurWorld {
 	return heurWorldVal
 }
 
-func buildHeurWorld() (*heurWorld, error) {
+// heurSimWorld2016 builds (once) a 60,000-tx world starting in 2016, the
+// pre-SegWit era of P2PKH JoinMarket rounds (Locky, Cerber).
+func heurSimWorld2016(t *testing.T) *heurWorld {
+	t.Helper()
+	heur2016Once.Do(func() {
+		heur2016Val, heur2016Err = buildHeurWorld(sim.Config{Seed: 21, Txs: 60_000, TxPerBlock: 150, StartYear: 2016, Scenario: "ransomware"})
+	})
+	if heur2016Err != nil {
+		t.Fatal(heur2016Err)
+	}
+	return heur2016Val
+}
+
+func buildHeurWorld(cfg sim.Config) (*heurWorld, error) {
 	ctx := context.Background()
 	dir, err := os.MkdirTemp("", "ransomtrail-heur-")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := sim.Run(ctx, sim.Config{Out: dir, Seed: 7, Txs: 60_000, TxPerBlock: 150, StartYear: 2021, Scenario: "ransomware"}); err != nil {
+	cfg.Out = dir
+	if _, err := sim.Run(ctx, cfg); err != nil {
 		return nil, err
 	}
 	net := chain.MustNetwork("sim")
@@ -196,14 +214,36 @@ func ratio(a, b int) float64 {
 }
 
 // TestCoinJoinOnSimulatedWorld runs DetectCoinJoin on every indexed
-// transaction of the simulated world against truth/coinjoins.csv.
+// transaction of two simulated worlds against truth/coinjoins.csv: one from
+// 2021 (SegWit-era wallets) and one from 2016, whose JoinMarket rounds are
+// P2PKH, as real ones were until 2017.
 func TestCoinJoinOnSimulatedWorld(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a simulated world")
 	}
-	w := heurSimWorld(t)
+	t.Run("2021", func(t *testing.T) { coinJoinOnWorld(t, heurSimWorld(t)) })
+	t.Run("2016", func(t *testing.T) {
+		oneFamily := coinJoinOnWorld(t, heurSimWorld2016(t))
+		// Every truth JoinMarket round whose inputs and outputs are of one
+		// script family — all a real JoinMarket wallet made — must be
+		// called joinmarket (they were all "generic" when the detector
+		// took only SegWit scripts).
+		s := oneFamily[KindJoinMarket]
+		t.Logf("sim joinmarket rounds of one script family: n=%d kind right=%d", s[0], s[1])
+		if s[0] == 0 || s[1] < s[0] {
+			t.Errorf("one-family JoinMarket rounds called joinmarket: %d of %d", s[1], s[0])
+		}
+	})
+}
+
+// coinJoinOnWorld measures detection on w, asserts recall ≥ 0.99 per kind
+// and false positives ≤ 0.5%, and returns per kind the number of truth
+// CoinJoins whose inputs and outputs share one script type and how many of
+// those got their kind right.
+func coinJoinOnWorld(t *testing.T, w *heurWorld) map[string][2]int {
 	type kstat struct{ n, det, kind int }
 	per := map[string]*kstat{}
+	oneFamily := map[string][2]int{}
 	fp, neg := 0, 0
 	fpKinds := map[string]int{}
 	for n := int64(0); n < w.ix.NumTxs(); n++ {
@@ -233,6 +273,14 @@ func TestCoinJoinOnSimulatedWorld(t *testing.T) {
 		if c.Kind == kind {
 			s.kind++
 		}
+		if oneScriptType(tx) {
+			o := oneFamily[kind]
+			o[0]++
+			if c.Kind == kind {
+				o[1]++
+			}
+			oneFamily[kind] = o
+		}
 	}
 	kinds := make([]string, 0, len(per))
 	for k := range per {
@@ -250,4 +298,25 @@ func TestCoinJoinOnSimulatedWorld(t *testing.T) {
 	if ratio(fp, neg) > 0.005 {
 		t.Errorf("sim false positives %.5f > 0.005", ratio(fp, neg))
 	}
+	return oneFamily
+}
+
+// oneScriptType reports whether every input and output of tx has the
+// first input's script type.
+func oneScriptType(tx *Tx) bool {
+	if len(tx.Inputs) == 0 {
+		return false
+	}
+	typ := tx.Inputs[0].Type
+	for _, in := range tx.Inputs {
+		if in.Type != typ {
+			return false
+		}
+	}
+	for _, o := range tx.Outputs {
+		if o.Type != typ {
+			return false
+		}
+	}
+	return true
 }

@@ -271,8 +271,9 @@ func Wasabi1(tx *Tx) CoinJoin {
 // CoinJoin outputs (one per participant), at most one change output per
 // participant plus one (nOut ≤ 2k+1), at least k inputs from at least k
 // distinct addresses, one script family throughout (the JoinMarket wallet
-// uses P2SH-P2WPKH or P2WPKH), no address reused, no output paying back to
-// an input address. k = 2 (54% of the real JoinMarket-shaped
+// used P2PKH until 2017 — the rounds of the Locky/Cerber era —, then
+// P2SH-P2WPKH and P2WPKH), no address reused, no output paying back to an
+// input address. k = 2 (54% of the real JoinMarket-shaped
 // transactions) has low confidence and needs change for every participant
 // (nOut ≥ 2k-1): it is also the shape of Samourai's Stonewall, a
 // single-wallet transaction built to look like a two-party CoinJoin, which
@@ -283,7 +284,7 @@ func JoinMarket(tx *Tx) CoinJoin {
 		return CoinJoin{}
 	}
 	typ := tx.Inputs[0].Type
-	if typ != rt.ScriptP2WPKH && typ != rt.ScriptP2SH {
+	if !joinMarketScript(typ) {
 		return CoinJoin{}
 	}
 	for _, in := range tx.Inputs {
@@ -313,6 +314,14 @@ func JoinMarket(tx *Tx) CoinJoin {
 	}
 	return CoinJoin{Detected: true, Kind: KindJoinMarket, Confidence: conf,
 		Detail: fmt.Sprintf("%d equal outputs of %d sats, %d change outputs", k, d, len(tx.Outputs)-n)}
+}
+
+// joinMarketScript reports whether typ is a script family the JoinMarket
+// wallet has used for all of a transaction's inputs and outputs: P2PKH
+// (its first wallet, 2015–2017), P2SH (P2SH-P2WPKH, from 2017) or P2WPKH
+// (native SegWit, from 2020).
+func joinMarketScript(typ rt.ScriptType) bool {
+	return typ == rt.ScriptP2PKH || typ == rt.ScriptP2SH || typ == rt.ScriptP2WPKH
 }
 
 // GenericEqualOutputs is the catch-all equal-output rule: at least 3 equal

@@ -14,8 +14,10 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/btcsuite/btcd/btcutil"
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
@@ -258,7 +260,7 @@ func TestCoinJoinRealDumplings(t *testing.T) {
 		}
 		switch p.kind {
 		case KindJoinMarket:
-			t.Logf("  JoinMarket-wallet-shaped subset (one script family p2wpkh/p2sh, no address reuse): n=%d recall=%.4f kind=%.4f",
+			t.Logf("  JoinMarket-wallet-shaped subset (one script family p2pkh/p2sh/p2wpkh, no address reuse): n=%d recall=%.4f kind=%.4f",
 				jm.n, jm.recall(), float64(jm.kindOK)/float64(max(jm.n, 1)))
 			if jm.recall() < 0.99 {
 				t.Errorf("JoinMarket recall %.4f < 0.99", jm.recall())
@@ -403,13 +405,13 @@ func TestCoinJoinRealDumplings(t *testing.T) {
 }
 
 // joinMarketWalletShape is the structural prerequisite of a JoinMarket
-// transaction (one script family the JoinMarket wallet uses, no address
+// transaction (one script family the JoinMarket wallet used, no address
 // reuse inside the transaction); it separates JoinMarket from the other
 // transactions the dumplings "other CoinJoins" scanner collects (mostly
 // taproot ordinals-marketplace trades with reused addresses).
 func joinMarketWalletShape(tx *Tx) bool {
 	typ := tx.Inputs[0].Type
-	if typ != rt.ScriptP2WPKH && typ != rt.ScriptP2SH {
+	if !joinMarketScript(typ) {
 		return false
 	}
 	for _, in := range tx.Inputs {
@@ -497,4 +499,154 @@ func TestDetectorsNeedMinOutputs(t *testing.T) {
 		t.Fatalf("only %d cut transactions checked", checked)
 	}
 	t.Logf("%d cut transactions, no detector matched", checked)
+}
+
+// jmShapedTx is a JoinMarket-shaped transaction with k participants: k
+// distinct inputs, k equal outputs and k−1 change outputs, every script of
+// type typ with a distinct address (address id = input or output number).
+func jmShapedTx(typ rt.ScriptType, k int) *Tx {
+	addr := func(i int) rt.Address {
+		a := rt.Address{Kind: rt.AddrP2PKH, Len: 20}
+		switch typ {
+		case rt.ScriptP2SH:
+			a.Kind = rt.AddrP2SH
+		case rt.ScriptP2WPKH:
+			a.Kind = rt.AddrWitness
+		}
+		a.Data[0], a.Data[1] = byte(i), byte(i>>8)
+		return a
+	}
+	tx := &Tx{Version: 1, Height: 400_000}
+	for i := 0; i < k; i++ {
+		tx.Inputs = append(tx.Inputs, In{Prev: rt.Outpoint{Txid: rt.Hash{byte(i + 1)}}, Value: 30_000_000, Type: typ, Addr: addr(i), AddrID: int64(i)})
+	}
+	for i := 0; i < k; i++ {
+		tx.Outputs = append(tx.Outputs, Out{Value: 10_000_000, Type: typ, Addr: addr(100 + i), AddrID: int64(100 + i)})
+	}
+	for i := 0; i < k-1; i++ {
+		tx.Outputs = append(tx.Outputs, Out{Value: 19_990_000 - int64(i)*1_000, Type: typ, Addr: addr(200 + i), AddrID: int64(200 + i)})
+	}
+	return tx
+}
+
+// TestJoinMarketScriptFamilies: JoinMarket rounds are recognised in each
+// script family the JoinMarket wallet used — P2PKH (2015–2017, the
+// Locky/Cerber era) as well as P2SH-P2WPKH and P2WPKH — with the same
+// confidence, and a detected round vetoes the multi-input link; a round
+// mixing two families is not JoinMarket.
+func TestJoinMarketScriptFamilies(t *testing.T) {
+	for _, typ := range []rt.ScriptType{rt.ScriptP2PKH, rt.ScriptP2SH, rt.ScriptP2WPKH} {
+		for k, conf := range map[int]float64{2: 0.6, 3: 0.8, 5: 0.9} {
+			if typ == rt.ScriptP2WPKH && k == 5 {
+				continue // five equal P2WPKH outputs: the Wasabi 1 detector's, tried first
+			}
+			tx := jmShapedTx(typ, k)
+			c := DetectCoinJoin(tx)
+			if c.Kind != KindJoinMarket || c.Confidence != conf {
+				t.Errorf("%s k=%d: %+v, want joinmarket %.1f", typ, k, c, conf)
+			}
+			pairs, err := BuildPolicy{MultiInput: true}.Pairs(tx, 0, nil)
+			if err != nil || len(pairs) != 0 {
+				t.Errorf("%s k=%d: multi-input pairs %v, %v; want none (CoinJoin veto)", typ, k, pairs, err)
+			}
+		}
+	}
+	mixed := jmShapedTx(rt.ScriptP2PKH, 3)
+	mixed.Outputs[0].Type = rt.ScriptP2SH
+	mixed.Outputs[0].Addr.Kind = rt.AddrP2SH
+	if c := JoinMarket(mixed); c.Detected {
+		t.Errorf("P2PKH round with a P2SH output: %+v, want no JoinMarket", c)
+	}
+}
+
+// scriptSigInput infers a legacy input's script type and address from its
+// scriptSig alone (a block holds no spent outputs): <sig> <pubkey> is
+// P2PKH, OP_0 … <redeem script> is P2SH (multisig); anything else is
+// nonstandard.
+func scriptSigInput(prev rt.Outpoint, sig []byte) In {
+	var items [][]byte
+	for i := 0; i < len(sig); {
+		op := int(sig[i])
+		i++
+		n := 0
+		switch {
+		case op == 0:
+			items = append(items, nil)
+			continue
+		case op <= 75:
+			n = op
+		case op == 76 && i < len(sig):
+			n, i = int(sig[i]), i+1
+		case op == 77 && i+1 < len(sig):
+			n, i = int(sig[i])|int(sig[i+1])<<8, i+2
+		default:
+			return In{Prev: prev, Type: rt.ScriptNonstandard, AddrID: -1}
+		}
+		if i+n > len(sig) {
+			return In{Prev: prev, Type: rt.ScriptNonstandard, AddrID: -1}
+		}
+		items, i = append(items, sig[i:i+n]), i+n
+	}
+	in := In{Prev: prev, Type: rt.ScriptNonstandard, AddrID: -1}
+	switch {
+	case len(items) == 2 && (len(items[1]) == 33 || len(items[1]) == 65) && items[1][0] >= 2 && items[1][0] <= 4:
+		in.Type, in.Addr = rt.ScriptP2PKH, rt.Address{Kind: rt.AddrP2PKH, Len: 20}
+	case len(items) >= 2 && items[0] == nil && len(items[len(items)-1]) > 0:
+		in.Type, in.Addr = rt.ScriptP2SH, rt.Address{Kind: rt.AddrP2SH, Len: 20}
+	default:
+		return in
+	}
+	copy(in.Addr.Data[:], btcutil.Hash160(items[len(items)-1]))
+	return in
+}
+
+// TestJoinMarketP2PKHRealBlocks measures what accepting P2PKH JoinMarket
+// rounds flags in real pre-SegWit traffic (docs/HEURISTICS.md, "CoinJoin
+// detection"): block 200,000 (2012-09, before JoinMarket existed: every
+// flag is a false positive) and Bitcoin Core's bench block 413,567
+// (2016-05, the Locky era). Input types and addresses come from the
+// scriptSigs. Bound: at most 1% of a block's transactions flagged.
+func TestJoinMarketP2PKHRealBlocks(t *testing.T) {
+	for _, f := range []string{"blocks/mainnet-raw/block_200000.bin", "blocks/mainnet-raw/block413567.raw"} {
+		raw, err := os.ReadFile(testchain.SharedFile(t, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var blk chain.Block
+		if err := new(chain.Decoder).DecodeBlock(raw, &blk); err != nil {
+			t.Fatal(err)
+		}
+		kinds := map[string]int{}
+		var p2pkhJM []string
+		for _, ct := range blk.Txs {
+			if ct.IsCoinbase() {
+				continue
+			}
+			tx := &Tx{Txid: ct.Txid, Version: uint32(ct.Version), Height: -1}
+			for _, in := range ct.Inputs {
+				tx.Inputs = append(tx.Inputs, scriptSigInput(in.Prev, in.Script))
+			}
+			for _, o := range ct.Outputs {
+				typ, a := chain.Classify(o.Script)
+				tx.Outputs = append(tx.Outputs, Out{Value: o.Value, Type: typ, Addr: a, AddrID: -1})
+			}
+			c := DetectCoinJoin(tx)
+			if !c.Detected {
+				continue
+			}
+			kinds[c.Kind]++
+			if c.Kind == KindJoinMarket && tx.Inputs[0].Type == rt.ScriptP2PKH {
+				d, k := largestEqualGroup(tx.Outputs)
+				p2pkhJM = append(p2pkhJM, fmt.Sprintf("%s %d in %d out %d×%d", tx.Txid, len(tx.Inputs), len(tx.Outputs), k, d))
+			}
+		}
+		n := 0
+		for _, c := range kinds {
+			n += c
+		}
+		t.Logf("%s: %d txs, flagged %d %v; P2PKH joinmarket: %v", f, len(blk.Txs), n, kinds, p2pkhJM)
+		if float64(n) > 0.01*float64(len(blk.Txs)) {
+			t.Errorf("%s: %d of %d transactions flagged as CoinJoins, want ≤ 1%%", f, n, len(blk.Txs))
+		}
+	}
 }
