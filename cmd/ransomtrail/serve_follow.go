@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"sync/atomic"
 	"time"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/monitor"
@@ -83,6 +85,36 @@ func (t *trackedSource) BestHeight(ctx context.Context) (int64, error) {
 
 func (t *trackedSource) height() (int64, bool) { return t.best.Load(), t.known.Load() }
 
+// The wrapper forwards the node's mempool (monitor.Mempool, --mempool):
+// embedding source.Source alone would hide it from the monitor.
+var _ monitor.Mempool = (*trackedSource)(nil)
+
+func (t *trackedSource) mempool() (monitor.Mempool, error) {
+	mp, ok := t.Source.(monitor.Mempool)
+	if !ok {
+		return nil, errors.New("the block source has no mempool (use --rpc)")
+	}
+	return mp, nil
+}
+
+// RawMempool forwards to the node (getrawmempool).
+func (t *trackedSource) RawMempool(ctx context.Context) ([]rt.Hash, error) {
+	mp, err := t.mempool()
+	if err != nil {
+		return nil, err
+	}
+	return mp.RawMempool(ctx)
+}
+
+// RawTransaction forwards to the node (getrawtransaction).
+func (t *trackedSource) RawTransaction(ctx context.Context, txid rt.Hash) ([]byte, error) {
+	mp, err := t.mempool()
+	if err != nil {
+		return nil, err
+	}
+	return mp.RawTransaction(ctx, txid)
+}
+
 // openServeWorkspace opens the data directory: for writing when serve
 // follows a node (the index is created when missing), else for reading.
 func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspace, error) {
@@ -99,8 +131,12 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 	} else if ix, err := index.Open(o.data, index.Options{}); err == nil {
 		net = ix.Network()
 		ix.Close()
-	} else {
+	} else if ierr := dataDirInUse(err); ierr != err {
+		return nil, ierr
+	} else if errors.Is(err, index.ErrNoIndex) {
 		return nil, &usageError{"serve: --rpc on a data directory without an index needs --network (" + chain.NetworkNames + ")"}
+	} else {
+		return nil, err
 	}
 	return workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: net}})
 }

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+	"github.com/ransomtrail/ransomtrail/workspace"
+)
+
+// TestServeFollowMempool: 'serve --rpc --mempool' raises an unconfirmed
+// alert for a payment to a watched address that a real btcd node holds in
+// its mempool (serve's source wrapper must forward the node's mempool; a
+// scan failing every poll raised nothing).
+func TestServeFollowMempool(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 101)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	base, logs := startServe(t, "--data", data, "--dev", "--addr", "127.0.0.1:0", "--rate", "0", "--rpc", n.URL, "--poll", "100ms", "--mempool", "--quiet")
+	api := base + "api/v2/"
+	watched := btcdtest.Address(btcdtest.P2PKH, 9).EncodeAddress()
+	if code, body := apiDo(t, "POST", api+"watchlist", `{"kind":"address","value":"`+watched+`"}`, nil); code != 200 {
+		t.Fatalf("add watch: %d %s", code, body)
+	}
+	coin := n.MatureCoinbase(t)
+	pay := n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(9), 5e8), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-5e8-10_000))
+	txid := pay.TxHash().String()
+	pollUntil(t, "the unconfirmed receive alert", 30*time.Second, func() bool {
+		var p alertPage
+		if code, body := apiDo(t, "GET", api+"alerts", "", &p); code != 200 {
+			t.Fatalf("alerts: %d %s", code, body)
+		}
+		for _, a := range p.Items {
+			if a.Kind == "unconfirmed_receive" && a.Txid == txid {
+				if a.Address != watched || a.ValueSat != 5e8 || a.Height != -1 {
+					t.Errorf("unconfirmed alert %+v", a)
+				}
+				return true
+			}
+		}
+		return false
+	})
+	if s := logs.String(); strings.Contains(s, "mempool scan failed") {
+		t.Errorf("mempool scans failed:\n%s", s)
+	}
+}
+
+// TestServeFollowDataDirInUse: 'serve --rpc' on a data directory another
+// process holds for writing (a running follow) says the directory is in
+// use, not that --network is missing.
+func TestServeFollowDataDirInUse(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	ws, err := workspace.Open(data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("simnet")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	_, stderr, err := runCLI(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--rpc", n.URL, "--quiet")
+	if err == nil {
+		t.Fatalf("serve on a directory in use succeeded\n%s", stderr)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "data directory is in use") || strings.Contains(msg, "--network") {
+		t.Fatalf("serve on a directory in use: %v", err)
+	}
+}
