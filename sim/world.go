@@ -106,20 +106,32 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		return Summary{}, err
 	}
 	start := cfg.Now()
+	net := chain.MustNetwork("sim")
 	blocksDir := filepath.Join(cfg.Out, "blocks")
 	truthDir := filepath.Join(cfg.Out, "truth")
+	od, err := inspectOut(cfg.Out, net.Magic)
+	if err != nil {
+		return Summary{}, err
+	}
+	if err := checkSpace(cfg.Out, cfg.Txs, od.reclaim); err != nil {
+		return Summary{}, err
+	}
 	for _, d := range []string{blocksDir, truthDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return Summary{}, err
 		}
 	}
-	old, _ := filepath.Glob(filepath.Join(blocksDir, "blk*.dat"))
-	for _, f := range old {
+	// The marker goes first and is removed last: whatever stops the run
+	// leaves a world marked incomplete.
+	marker := filepath.Join(blocksDir, IncompleteFile)
+	if err := os.WriteFile(marker, []byte(incompleteText), 0o644); err != nil {
+		return Summary{}, err
+	}
+	for _, f := range od.oldBlk {
 		if err := os.Remove(f); err != nil {
 			return Summary{}, err
 		}
 	}
-	net := chain.MustNetwork("sim")
 	w := &world{
 		cfg:     cfg,
 		r:       rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0f_5a_7051)),
@@ -128,7 +140,6 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		net:     net,
 		sha:     sha256.New(),
 	}
-	var err error
 	if w.truth, err = openTruth(truthDir, net); err != nil {
 		return Summary{}, err
 	}
@@ -152,8 +163,12 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if runErr == nil {
 		_, runErr = WritePublishedTags(truthDir, cfg.Seed)
 	}
+	if runErr == nil {
+		runErr = os.Remove(marker)
+	}
 	if runErr != nil {
-		return Summary{}, runErr
+		return Summary{}, fmt.Errorf("%w (after %d of %d transactions; the world in %s is incomplete, %s marks it: run simulate again to replace it)",
+			runErr, w.sum.Txs, cfg.Txs, cfg.Out, marker)
 	}
 	s := w.summary()
 	s.ElapsedSec = cfg.Now().Sub(start).Seconds()

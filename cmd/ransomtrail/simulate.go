@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/sim"
@@ -22,9 +23,9 @@ func simulateCommand() command {
 func runSimulate(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("simulate", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	out := fs.String("out", "", "output directory (blocks/ and truth/ are written inside) (required)")
+	out := fs.String("out", "", "output directory (blocks/ and truth/ are written inside): new, empty or a previous simulate output (required)")
 	seed := fs.Uint64("seed", 1, "world seed: the same seed and flags give byte-identical files")
-	txs := fs.Int64("txs", 100_000, "number of transactions after the genesis block, coinbases included")
+	txs := fs.Int64("txs", 100_000, fmt.Sprintf("number of transactions after the genesis block, coinbases included (1..%d)", sim.MaxTxs))
 	startYear := fs.Int("start-year", 2016, "year of the first block after the bootstrap era (2013..2025)")
 	scenario := fs.String("scenario", "default", "actor preset: "+strings.Join(sim.Scenarios, ", "))
 	signed := fs.Bool("signed", false, "real signatures from deterministic keys (much slower)")
@@ -68,4 +69,15 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		sum.Campaigns, sum.RansomPayments, sum.Cashouts, sum.CoinJoins)
 	fmt.Fprintf(e.stdout, "ground truth in %s/truth: %s\n", *out, strings.Join(sim.TruthFiles(), ", "))
 	return nil
+}
+
+// checkSimComplete refuses a blocks directory holding the marker of an
+// interrupted or failed simulate run (sim.IncompleteFile): its chain ends
+// early and its truth files are partial.
+func checkSimComplete(cmd, blocksDir string) error {
+	if !sim.Incomplete(blocksDir) {
+		return nil
+	}
+	return fmt.Errorf("%s: %s holds an incomplete simulated world (%s exists: the simulate run that wrote it was interrupted or failed); run ransomtrail simulate again with the same --out",
+		cmd, blocksDir, filepath.Join(blocksDir, sim.IncompleteFile))
 }

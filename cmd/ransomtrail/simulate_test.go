@@ -6,8 +6,11 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 	"github.com/ransomtrail/ransomtrail/sim"
 )
 
@@ -48,5 +51,56 @@ func TestSimulateUsage(t *testing.T) {
 		if exitCode(err) != 2 {
 			t.Errorf("%v: err %v, want a usage error", args, err)
 		}
+	}
+}
+
+// TestSimulateRefusesCoreBlocksDir: --out naming a Bitcoin Core data
+// directory (mainnet blk files, xor.dat, rev files) is refused with exit
+// status 2 and every file is kept.
+func TestSimulateRefusesCoreBlocksDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fakecore")
+	blocks := filepath.Join(dir, "blocks")
+	testchain.WriteBlocksDir(t, blocks, chain.MustNetwork("mainnet").Magic, testchain.Split(testchain.MainnetBlocks(t), 128)...)
+	os.WriteFile(filepath.Join(blocks, "xor.dat"), make([]byte, 8), 0o644)
+	os.WriteFile(filepath.Join(blocks, "rev00000.dat"), []byte("rev"), 0o644)
+	var out, errb bytes.Buffer
+	err := run(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"simulate", "--out", dir, "--txs", "500"})
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "refusing") {
+		t.Fatalf("err %v, want a refusal", err)
+	}
+	for _, f := range []string{"blk00000.dat", "blk00001.dat", "xor.dat", "rev00000.dat"} {
+		if _, err := os.Stat(filepath.Join(blocks, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "truth")); !os.IsNotExist(err) {
+		t.Error("truth/ created in a refused directory")
+	}
+}
+
+// TestSimulateTxsBound: --txs above sim.MaxTxs is a usage error naming
+// the range.
+func TestSimulateTxsBound(t *testing.T) {
+	var out, errb bytes.Buffer
+	err := run(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"simulate", "--out", t.TempDir(), "--txs", "1000000000000"})
+	if exitCode(err) != 2 || !strings.Contains(err.Error(), "1..100000000") {
+		t.Fatalf("err %v, want a usage error with the range", err)
+	}
+}
+
+// TestSimulateIncompleteWorldIngestRefused: ingest refuses the blocks of a
+// world whose simulate run did not finish (the INCOMPLETE marker).
+func TestSimulateIncompleteWorldIngestRefused(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	err := run(ctx, &env{stdout: &out, stderr: &errb}, []string{"simulate", "--out", dir, "--txs", "50000", "--tx-per-block", "100"})
+	if err == nil || !strings.Contains(err.Error(), "incomplete") {
+		t.Fatalf("interrupted simulate: err %v", err)
+	}
+	err = run(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"ingest", "--data", filepath.Join(t.TempDir(), "data"), "--blocks-dir", filepath.Join(dir, "blocks"), "--network", "sim"})
+	if err == nil || !strings.Contains(err.Error(), "incomplete simulated world") {
+		t.Fatalf("ingest of an incomplete world: err %v", err)
 	}
 }
