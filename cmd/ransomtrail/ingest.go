@@ -57,6 +57,11 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if (*blocksDir == "") == (*rpcURL == "") {
 		return &usageError{"ingest: give exactly one of --blocks-dir or --rpc"}
 	}
+	if *blocksDir != "" {
+		if err := checkSimComplete("ingest", *blocksDir); err != nil {
+			return err
+		}
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	var net *chain.Network
 	if *netName != "" {
