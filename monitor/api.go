@@ -16,14 +16,15 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
+	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 // WatchRequest asks to watch one entity.
 type WatchRequest struct {
 	// Kind is address, cluster, label or category.
 	Kind string `json:"kind"`
-	// Value is the address, the cluster id (decimal), the label or the
-	// category.
+	// Value is the address, the cluster id (99, c99 or cluster:99), the
+	// label or the category.
 	Value string `json:"value"`
 	Note  string `json:"note,omitempty"`
 }
@@ -52,9 +53,12 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 		}
 		e.Value, e.AddrKey = ix.EncodeAddress(a), a.AppendKey(nil)
 	case state.WatchCluster:
-		id, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || id < 0 {
-			return e, rt.Invalid("cluster", "%q: want a cluster id (a non-negative integer)", v)
+		// The cluster ids the other commands take: 99, c99, cluster:99.
+		var id int64
+		if cid, ok, err := trace.ParseClusterRef(v); ok && err == nil {
+			id = int64(cid)
+		} else if id, err = strconv.ParseInt(v, 10, 64); ok || err != nil || id < 0 {
+			return e, rt.Invalid("cluster", "%q: want a cluster id (99, c99 or cluster:99)", rt.Clip(v, 64))
 		}
 		m.ws.Gate.RLock()
 		n := ix.NumAddresses()
@@ -281,9 +285,9 @@ func (m *Monitor) Rescreen(ctx context.Context) ([]state.Alert, error) {
 		if len(added) > 0 {
 			a := state.Alert{
 				ID:   alertID(KindRescreen, e.ID, strings.Join(risk, ",")),
-				Kind: KindRescreen, Status: state.AlertOpen, Version: 1, WatchID: e.ID, Watch: watchName(&e),
+				Kind: KindRescreen, Status: state.AlertOpen, Version: 1, WatchID: e.ID, Watch: watchName(&e), WatchNote: e.Note,
 				Height: -1, Created: now, Updated: now,
-				Summary: fmt.Sprintf("watched %s is now %s (was %s)", watchName(&e), strings.Join(risk, ", "), riskWord(e.Risk)),
+				Summary: fmt.Sprintf("watched %s is now %s (was %s)", watchTitle(&e), strings.Join(risk, ", "), riskWord(e.Risk)),
 				Details: RescreenDetails{Before: nonNil(e.Risk), After: risk, Added: added, Labels: m.labelsOf(&e, attr)},
 			}
 			if e.Kind == state.WatchAddress {

@@ -224,6 +224,15 @@ type HitDetails struct {
 
 func watchName(e *state.WatchEntry) string { return e.Kind + " " + e.Value }
 
+// watchTitle is how an alert's summary names the entry: its kind and
+// value, then its note when it has one (quoted, cut to 120 characters).
+func watchTitle(e *state.WatchEntry) string {
+	if n := strings.TrimSpace(e.Note); n != "" {
+		return fmt.Sprintf("%s %q", watchName(e), rt.Clip(n, 120))
+	}
+	return watchName(e)
+}
+
 func btc(v int64) string { return strconv.FormatFloat(float64(v)/1e8, 'f', -1, 64) + " BTC" }
 
 // blockAlerts returns the alerts of block h.
@@ -309,10 +318,10 @@ func (b *blockCtx) hitAlert(kind string, x *hit, tx *index.Tx, blk *index.Block)
 	a := state.Alert{
 		ID:   alertID(kind, x.entry.ID, txid.String(), bh.String()),
 		Kind: kind, Status: state.AlertOpen, Version: 1,
-		WatchID: x.entry.ID, Watch: watchName(x.entry),
+		WatchID: x.entry.ID, Watch: watchName(x.entry), WatchNote: x.entry.Note,
 		Address: d.Addresses[0], ClusterID: &cid, Txid: &txid, Height: blk.Height, BlockHash: &bh,
 		ValueSat: x.value,
-		Summary:  fmt.Sprintf("watched %s %s %s in tx %s at height %d", watchName(x.entry), verb, btc(x.value), txid, blk.Height),
+		Summary:  fmt.Sprintf("watched %s %s %s in tx %s at height %d", watchTitle(x.entry), verb, btc(x.value), txid, blk.Height),
 		Details:  d,
 	}
 	return a
@@ -445,9 +454,9 @@ func (b *blockCtx) exchangeHops(tx *index.Tx, blk *index.Block, src map[uint32]*
 		out = append(out, state.Alert{
 			ID:   alertID(KindExchangeHop, e.ID, txid.String(), bh.String(), strconv.FormatUint(uint64(root), 10)),
 			Kind: KindExchangeHop, Status: state.AlertOpen, Version: 1,
-			WatchID: e.ID, Watch: watchName(e), Address: dst, ClusterID: &did, Txid: &txid, Height: blk.Height,
+			WatchID: e.ID, Watch: watchName(e), WatchNote: e.Note, Address: dst, ClusterID: &did, Txid: &txid, Height: blk.Height,
 			BlockHash: &bh, ValueSat: value,
-			Summary: fmt.Sprintf("watched %s moved %s to %s in tx %s at height %d", watchName(e), btc(value), where, txid, blk.Height),
+			Summary: fmt.Sprintf("watched %s moved %s to %s in tx %s at height %d", watchTitle(e), btc(value), where, txid, blk.Height),
 			Details: d,
 		})
 	}

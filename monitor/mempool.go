@@ -138,9 +138,9 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 				txid := tx.Txid
 				a := state.Alert{
 					ID:   alertID(hs.kind, x.entry.ID, txid.String()),
-					Kind: hs.kind, Status: state.AlertOpen, Version: 1, WatchID: x.entry.ID, Watch: watchName(x.entry),
+					Kind: hs.kind, Status: state.AlertOpen, Version: 1, WatchID: x.entry.ID, Watch: watchName(x.entry), WatchNote: x.entry.Note,
 					Txid: &txid, Height: -1, ValueSat: x.value, Created: t, Updated: t,
-					Summary: fmt.Sprintf("unconfirmed: watched %s %s %s in tx %s", watchName(x.entry), verb, btc(x.value), txid),
+					Summary: fmt.Sprintf("unconfirmed: watched %s %s %s in tx %s", watchTitle(x.entry), verb, btc(x.value), txid),
 					Details: d,
 				}
 				if len(d.Addresses) > 0 {

@@ -77,9 +77,12 @@ type Alert struct {
 	Status string `json:"status"`
 	// Version counts the alert's delivered states: 1 when raised, +1 when
 	// retracted. Webhook receivers deduplicate on (ID, Version).
-	Version   int       `json:"version"`
-	WatchID   string    `json:"watch_id,omitempty"`
-	Watch     string    `json:"watch,omitempty"` // "kind value" of the entry
+	Version int    `json:"version"`
+	WatchID string `json:"watch_id,omitempty"`
+	Watch   string `json:"watch,omitempty"` // "kind value" of the entry
+	// WatchNote is the entry's note when the alert was raised (Note is
+	// the acknowledging or resolving analyst's).
+	WatchNote string    `json:"watch_note,omitempty"`
 	Address   string    `json:"address,omitempty"`
 	ClusterID *int64    `json:"cluster_id,omitempty"`
 	Txid      *rt.Hash  `json:"txid,omitempty"`

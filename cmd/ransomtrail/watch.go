@@ -49,10 +49,10 @@ func runWatchAdd(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
 	addr := fs.String("address", "", "watch this address")
-	clusterID := fs.String("cluster", "", "watch this cluster (id as 'ransomtrail cluster' prints it)")
+	clusterID := fs.String("cluster", "", "watch this cluster: its id as 'ransomtrail cluster' prints it (99, c99 or cluster:99)")
 	label := fs.String("label", "", "watch every cluster carrying this label (case-insensitive)")
 	category := fs.String("category", "", "watch every cluster with a tag of this category (e.g. ransomware)")
-	note := fs.String("note", "", "a note kept with the entry and shown in its alerts' watch")
+	note := fs.String("note", "", "a note kept with the entry and shown in its alerts (summary and watch_note)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	usage := "usage: ransomtrail watch add (--address A | --cluster ID | --label L | --category C) [--note N] --data DIR [--json]"
 	pos, err := parseInterleaved(fs, args)
