@@ -3,9 +3,11 @@ package cluster
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"sort"
 
@@ -102,18 +104,69 @@ type Scores struct {
 	PredictedPairs uint64 `json:"predicted_pairs"`
 	TruePairs      uint64 `json:"true_pairs"`
 	CorrectPairs   uint64 `json:"correct_pairs"`
-	// Precision = CorrectPairs/PredictedPairs (1 when nothing is
-	// clustered), Recall = CorrectPairs/TruePairs.
-	Precision float64 `json:"pairwise_precision"`
-	Recall    float64 `json:"pairwise_recall"`
-	// ARI is the adjusted Rand index (Hubert & Arabie 1985).
-	ARI float64 `json:"adjusted_rand_index"`
+	// Precision = CorrectPairs/PredictedPairs, Recall =
+	// CorrectPairs/TruePairs; undefined (NaN, null in JSON) when there are
+	// no such pairs — never 1, which would read as a perfect score for a
+	// truth that does not match the index.
+	Precision Ratio `json:"pairwise_precision"`
+	Recall    Ratio `json:"pairwise_recall"`
+	// ARI is the adjusted Rand index (Hubert & Arabie 1985), undefined
+	// with fewer than two evaluated addresses or with no pair put together
+	// by either side.
+	ARI Ratio `json:"adjusted_rand_index"`
 	// LargestSize is the largest predicted cluster's number of evaluated
 	// addresses, LargestPurity the share of them owned by its majority
 	// entity LargestEntity.
 	LargestSize   int64   `json:"largest_cluster_size"`
 	LargestPurity float64 `json:"largest_cluster_purity"`
 	LargestEntity string  `json:"largest_cluster_entity"`
+}
+
+// Ratio is a score that may be undefined (NaN): a ratio over zero pairs.
+// It is null in JSON; Defined tells, String prints "n/a" then.
+type Ratio float64
+
+// Undefined is the Ratio of a score with nothing to measure.
+var Undefined = Ratio(math.NaN())
+
+// Defined reports whether r has a value.
+func (r Ratio) Defined() bool { return !math.IsNaN(float64(r)) }
+
+// Format prints r with the verb's width and precision, "n/a" (same
+// width) when undefined.
+func (r Ratio) Format(f fmt.State, verb rune) {
+	w, wok := f.Width()
+	if !r.Defined() {
+		if wok {
+			fmt.Fprintf(f, "%*s", w, "n/a")
+		} else {
+			fmt.Fprint(f, "n/a")
+		}
+		return
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), float64(r))
+}
+
+// MarshalJSON writes r as a number, or null when undefined.
+func (r Ratio) MarshalJSON() ([]byte, error) {
+	if !r.Defined() {
+		return []byte("null"), nil
+	}
+	return json.Marshal(float64(r))
+}
+
+// UnmarshalJSON reads a number, or null as Undefined.
+func (r *Ratio) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = Undefined
+		return nil
+	}
+	var f float64
+	if err := json.Unmarshal(b, &f); err != nil {
+		return err
+	}
+	*r = Ratio(f)
+	return nil
 }
 
 func pairs(n int64) uint64 { return uint64(n) * uint64(n-1) / 2 }
@@ -159,12 +212,12 @@ func Score(clusterOf func(id uint32) uint32, t *Truth) Scores {
 			major, majorEnt = n, int32(uint32(k))
 		}
 	}
-	s.Precision, s.Recall = 1, 1
+	s.Precision, s.Recall, s.ARI = Undefined, Undefined, Undefined
 	if s.PredictedPairs > 0 {
-		s.Precision = float64(s.CorrectPairs) / float64(s.PredictedPairs)
+		s.Precision = Ratio(float64(s.CorrectPairs) / float64(s.PredictedPairs))
 	}
 	if s.TruePairs > 0 {
-		s.Recall = float64(s.CorrectPairs) / float64(s.TruePairs)
+		s.Recall = Ratio(float64(s.CorrectPairs) / float64(s.TruePairs))
 	}
 	if s.LargestSize > 0 {
 		s.LargestPurity = float64(major) / float64(s.LargestSize)
@@ -176,9 +229,13 @@ func Score(clusterOf func(id uint32) uint32, t *Truth) Scores {
 		exp := p * q / all
 		maxIdx := (p + q) / 2
 		if maxIdx == exp {
-			s.ARI = 1
+			// Both partitions trivial: all in one cluster (agreement, 1),
+			// or no pairs on either side (nothing to compare: undefined).
+			if p > 0 {
+				s.ARI = 1
+			}
 		} else {
-			s.ARI = (idx - exp) / (maxIdx - exp)
+			s.ARI = Ratio((idx - exp) / (maxIdx - exp))
 		}
 	}
 	return s

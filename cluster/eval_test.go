@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,7 +142,7 @@ func TestScoreContingency(t *testing.T) {
 	}
 	// ARI: all pairs 15, expected 4·4/15, max 4.
 	exp := 16.0 / 15
-	if want := (2 - exp) / (4 - exp); s.ARI-want > 1e-12 || want-s.ARI > 1e-12 {
+	if want := (2 - exp) / (4 - exp); float64(s.ARI)-want > 1e-12 || want-float64(s.ARI) > 1e-12 {
 		t.Fatalf("ARI %v want %v", s.ARI, want)
 	}
 	if s.LargestSize != 3 || s.LargestEntity != "b" || s.LargestPurity != 2.0/3 {
@@ -150,6 +152,44 @@ func TestScoreContingency(t *testing.T) {
 	s = Score(func(id uint32) uint32 { return []uint32{0, 0, 0, 3, 3, 5, 6}[id] }, tr)
 	if s.Precision != 1 || s.Recall != 1 || s.ARI != 1 || s.LargestPurity != 1 {
 		t.Fatalf("%+v", s)
+	}
+}
+
+// TestScoreWithoutPairs: a truth sharing no pair with the clustering (no
+// address of it in the index, or every owner with one address) leaves
+// precision and recall undefined — null in JSON, "n/a" in text — never 1.
+func TestScoreWithoutPairs(t *testing.T) {
+	none := &Truth{EntityOf: []int32{-1, -1, -1}}
+	singles := &Truth{EntityOf: []int32{0, 1, 2}, Entities: []string{"a", "b", "c"}}
+	for name, tr := range map[string]*Truth{"no truth address indexed": none, "one address per owner": singles} {
+		s := Score(func(id uint32) uint32 { return 0 }, tr) // everything in one cluster
+		if name == "no truth address indexed" && (s.Precision.Defined() || s.Recall.Defined() || s.ARI.Defined()) {
+			t.Errorf("%s: precision %v recall %v ARI %v, want undefined", name, s.Precision, s.Recall, s.ARI)
+		}
+		if s.Recall.Defined() {
+			t.Errorf("%s: recall %v, want undefined (no true pairs)", name, s.Recall)
+		}
+		b, err := json.Marshal(s)
+		if err != nil || !strings.Contains(string(b), `"pairwise_recall":null`) {
+			t.Errorf("%s: JSON %s, %v; want pairwise_recall null", name, b, err)
+		}
+		if got := fmt.Sprintf("%9.4f|%.4f", s.Recall, s.Recall); got != "      n/a|n/a" {
+			t.Errorf("%s: text %q", name, got)
+		}
+		var back Scores
+		if err := json.Unmarshal(b, &back); err != nil || back.Recall.Defined() {
+			t.Errorf("%s: read back %+v, %v", name, back, err)
+		}
+	}
+	// Three singletons all put together: 3 predicted pairs, none correct.
+	if s := Score(func(id uint32) uint32 { return 0 }, singles); s.Precision != 0 || s.PredictedPairs != 3 {
+		t.Errorf("singletons merged: precision %v of %d pairs, want 0", s.Precision, s.PredictedPairs)
+	}
+	if s := Score(func(id uint32) uint32 { return 0 }, none); fmt.Sprintf("%.4f", s.Precision) != "n/a" {
+		t.Errorf("no truth: precision %.4f, want n/a", s.Precision)
+	}
+	if s := Score(func(id uint32) uint32 { return id }, singles); fmt.Sprintf("%.4f", s.Precision) != "n/a" {
+		t.Errorf("no predicted pairs: precision %.4f, want n/a", s.Precision)
 	}
 }
 

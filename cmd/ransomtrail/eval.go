@@ -104,8 +104,12 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 	if *truth == "" {
 		*truth = filepath.Join(*data, "..", "truth")
 	}
-	tr, err := cluster.ReadTruthFile(filepath.Join(*truth, "addresses.csv"), ix, ix.Network())
+	tp := filepath.Join(*truth, "addresses.csv")
+	tr, err := cluster.ReadTruthFile(tp, ix, ix.Network())
 	if err != nil {
+		return err
+	}
+	if err := checkTruthMatches(e, tp, tr, *data); err != nil {
 		return err
 	}
 	// The recall per entity kind needs truth/entities.csv (optional).
@@ -135,8 +139,8 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		}
 		res.Policies[name] = ep
 	}
-	if mi := res.Policies[cluster.PolicyMultiInput].Recall; mi > 0 {
-		res.RecallRatio = res.Policies[cluster.PolicyDefault].Recall / mi
+	if mi, d := res.Policies[cluster.PolicyMultiInput].Recall, res.Policies[cluster.PolicyDefault].Recall; mi.Defined() && mi > 0 && d.Defined() {
+		res.RecallRatio = float64(d / mi)
 	}
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
@@ -147,7 +151,11 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		p := res.Policies[name]
 		fmt.Fprintf(e.stdout, "%-26s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
 	}
-	fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
+	if res.RecallRatio > 0 {
+		fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
+	} else {
+		fmt.Fprintln(e.stdout, "recall default / multi-input: n/a")
+	}
 	if kinds != nil {
 		fmt.Fprintf(e.stdout, "recall per entity kind (true pairs):\n%-22s %14s", "kind", "true pairs")
 		for _, name := range evalPolicies {
@@ -161,6 +169,25 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 			}
 			fmt.Fprintln(e.stdout)
 		}
+	}
+	return nil
+}
+
+// checkTruthMatches refuses a truth none of whose addresses the index has
+// (the truth of another world, or of another network): every score would
+// be over nothing. It warns on stderr when fewer than half are indexed
+// (another world's truth that happens to share addresses, or an index
+// ingested only in part).
+func checkTruthMatches(e *env, path string, tr *cluster.Truth, data string) error {
+	indexed := tr.Rows - tr.NotIndexed
+	switch {
+	case tr.Rows == 0:
+		return fmt.Errorf("%s: no addresses: nothing to evaluate against", path)
+	case indexed == 0:
+		return fmt.Errorf("none of the %d addresses of %s is in the index %s: is it the truth of the world indexed there?", tr.Rows, path, data)
+	case indexed*2 < tr.Rows:
+		fmt.Fprintf(e.stderr, "warning: only %d of the %d addresses of %s (%.1f %%) are in the index %s: is it the truth of the world indexed there, ingested in full? Scores cover the indexed ones only.\n",
+			indexed, tr.Rows, path, 100*float64(indexed)/float64(tr.Rows), data)
 	}
 	return nil
 }
