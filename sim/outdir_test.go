@@ -134,6 +134,15 @@ func TestReplacesPreviousWorld(t *testing.T) {
 	if Incomplete(filepath.Join(out, "blocks")) {
 		t.Error("a complete world is marked incomplete")
 	}
+	// An interrupted replacement leaves no tags of the previous world.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := Run(ctx, cfg); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(out, "truth", PublishedTagsFile)); !os.IsNotExist(err) {
+		t.Errorf("the previous world's %s kept by an interrupted run (%v)", PublishedTagsFile, err)
+	}
 }
 
 // TestInterruptedRunIsMarked: a cancelled run leaves the INCOMPLETE marker
@@ -149,6 +158,9 @@ func TestInterruptedRunIsMarked(t *testing.T) {
 	}
 	if !Incomplete(blocks) {
 		t.Fatal("interrupted world not marked incomplete")
+	}
+	if _, err := os.Stat(filepath.Join(out, "truth", PublishedTagsFile)); !os.IsNotExist(err) {
+		t.Errorf("%s of an interrupted first run exists (%v)", PublishedTagsFile, err)
 	}
 	// A blk file cut before its first record (killed at that point).
 	if err := os.WriteFile(filepath.Join(blocks, "blk00003.dat"), nil, 0o644); err != nil {

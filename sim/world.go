@@ -132,6 +132,11 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 			return Summary{}, err
 		}
 	}
+	// The other truth files are truncated as they are opened; the
+	// previous world's tags must not outlive it either.
+	if err := os.Remove(filepath.Join(truthDir, PublishedTagsFile)); err != nil && !os.IsNotExist(err) {
+		return Summary{}, err
+	}
 	w := &world{
 		cfg:     cfg,
 		r:       rand.New(rand.NewPCG(cfg.Seed, 0x5eed_0f_5a_7051)),
