@@ -91,6 +91,15 @@ func TestPolicyWithout(t *testing.T) {
 			t.Errorf("policy %q accepted", bad)
 		}
 	}
+	// multi_input: refused with the reason, never "has no rule multi_input
+	// (it has: multi_input, …)".
+	for name, others := range map[string]string{"default-multi_input": "rules that can be left out: change_one_time+confirmed", "multi-input-multi_input": "no other rule"} {
+		_, err := PolicyByName(name)
+		if err == nil || !strings.Contains(err.Error(), "multi_input cannot be left out") || !strings.Contains(err.Error(), others) ||
+			strings.Contains(err.Error(), "has no rule") || strings.Contains(err.Error(), "multi_input,") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 	if _, err := PolicyByName("multi-input+sweep-sweep_output"); err != nil {
 		t.Errorf("multi-input+sweep-sweep_output: %v", err)
 	}

@@ -409,6 +409,13 @@ func (p BuildPolicy) Without(names ...string) (BuildPolicy, error) {
 	for _, n := range names {
 		n = strings.TrimSpace(n)
 		switch {
+		case n == RuleMultiInput:
+			others := slices.DeleteFunc(p.RuleNames(), func(r string) bool { return r == RuleMultiInput })
+			hint := "it has no other rule to leave out"
+			if len(others) > 0 {
+				hint = "rules that can be left out: " + strings.Join(others, ", ")
+			}
+			return p, fmt.Errorf("policy %s: %s cannot be left out: every policy is co-spending (multi-input) links plus further rules, which were designed and measured on top of them (%s)", p.Name, RuleMultiInput, hint)
 		case n == RuleDepositReuse && p.Deposit != nil:
 			p.Deposit = nil
 		case n == RuleSweepOutput && p.Sweep != nil:

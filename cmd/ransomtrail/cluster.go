@@ -229,13 +229,16 @@ func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
 	jsonOut := fs.Bool("json", false, "print JSON: the array of links, or {\"linked\":false,...}")
-	maxVisit := fs.Int("max-visit", cluster.DefaultExplainCap, "addresses the search may visit")
+	maxVisit := fs.Int("max-visit", cluster.DefaultExplainCap, "addresses the search may visit (at least 1)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		return &usageError{"usage: ransomtrail cluster explain ADDR1 ADDR2 --data DIR [--json]"}
+		return &usageError{"usage: ransomtrail cluster explain ADDR1 ADDR2 --data DIR [--json] [--max-visit N]"}
+	}
+	if *maxVisit < 1 {
+		return &usageError{fmt.Sprintf("cluster explain: --max-visit must be at least 1 (default %d)", cluster.DefaultExplainCap)}
 	}
 	ix, c, done, err := openClusterQuery(*data)
 	if err != nil {

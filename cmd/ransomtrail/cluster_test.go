@@ -271,6 +271,9 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 	for _, args := range [][]string{
 		{"cluster", "build", "--data", data, "--policy", "nope"},
 		{"cluster", "explain", last, "--data", data},
+		{"cluster", "explain", last, other, "--data", data, "--max-visit", "0"},
+		{"cluster", "explain", last, other, "--data", data, "--max-visit", "-1"},
+		{"cluster", "build", "--data", data, "--policy", "default-multi_input"},
 		{"cluster", "--data", data},
 		{"cluster", "notanaddress", "--data", data},
 	} {
