@@ -702,7 +702,7 @@ func (b *BlocksDir) Block(ctx context.Context, hash rt.Hash) (RawBlock, error) {
 	}
 	i, ok := b.byHash[hash]
 	if !ok {
-		return RawBlock{}, fmt.Errorf("block %s not found in %s", hash, b.dir)
+		return RawBlock{}, blockNotFound(fmt.Sprintf("block %s not found in %s", hash, b.dir))
 	}
 	rec := &b.recs[i]
 	bf := b.files[rec.file]

@@ -287,7 +287,7 @@ func (r *RPC) Block(ctx context.Context, hash rt.Hash) (RawBlock, error) {
 	where := "rpc getblock " + hash.String()
 	var res json.RawMessage
 	if err := r.call(ctx, "getblock", []any{hash.String(), 0}, &res); err != nil {
-		return RawBlock{}, err
+		return RawBlock{}, notFound(err)
 	}
 	data, err := decodeHexResult(res, chain.MaxBlockSize)
 	if err != nil {

@@ -125,8 +125,11 @@ func TestRPCAgainstBtcd(t *testing.T) {
 		t.Fatalf("HashAt past tip: %v; want *RPCError for getblockhash", err)
 	}
 	_, err = src.Block(ctx, rt.Hash{1})
-	if !errors.As(err, &rerr) || rerr.Method != "getblock" {
-		t.Fatalf("Block(unknown): %v; want *RPCError for getblock", err)
+	if !errors.As(err, &rerr) || rerr.Method != "getblock" || !errors.Is(err, source.ErrBlockNotFound) {
+		t.Fatalf("Block(unknown): %v; want *RPCError for getblock, ErrBlockNotFound", err)
+	}
+	if _, err := src.Header(ctx, rt.Hash{1}); !errors.As(err, &rerr) || rerr.Method != "getblockheader" || !errors.Is(err, source.ErrBlockNotFound) {
+		t.Fatalf("Header(unknown): %v; want *RPCError for getblockheader, ErrBlockNotFound", err)
 	}
 
 	// Reorg: replace the top 3 blocks (including tx5's) by 5.
@@ -166,6 +169,22 @@ func TestRPCAgainstBtcd(t *testing.T) {
 			if blk.Header.Prev != mustHash(t, src, h-1) {
 				t.Fatalf("height %d: prev %s does not link to height %d", h, blk.Header.Prev, h-1)
 			}
+		}
+	}
+
+	// The replaced blocks' headers (off the best chain, invalidated) are
+	// still served: ingest weighs a branch the node left with them.
+	for _, h := range replaced {
+		hdr, err := source.Header(ctx, src, rt.Hash(h))
+		if err != nil {
+			t.Fatalf("header of replaced block %s: %v", h, err)
+		}
+		rb, err := src.Block(ctx, rt.Hash(h))
+		if err != nil {
+			t.Fatalf("block %s: %v", h, err)
+		}
+		if want, _ := chain.ParseHeader(rb.Data); hdr != want {
+			t.Fatalf("header of %s: %+v, want the block's %+v", h, hdr, want)
 		}
 	}
 
