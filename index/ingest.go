@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/big"
 	"runtime"
 	"sync"
 	"time"
@@ -63,8 +64,12 @@ type fetched struct {
 }
 
 // Ingest brings the index to the source's best chain (or to opts.Until):
-// it detects a fork between the index and the source (a reorg), rolls back
-// to the fork point, and applies the winning branch. Blocks are fetched and
+// it detects a fork between the index and the source and, when the
+// source's branch past the fork has more proof of work than the index's (a
+// reorg), rolls back to the fork point and applies the winning branch. A
+// source whose chain ends below the index tip on the index's chain, or
+// whose branch has no more work, changes nothing: Ingest returns a
+// *SourceBehindError (wrapping ErrSourceBehind). Blocks are fetched and
 // decoded by parallel workers and applied in order; commits happen every
 // CommitInterval/CommitBytes and at the end. On a bad block, the blocks
 // before it are committed and the error names the block and its location.
@@ -92,8 +97,17 @@ func (ix *Index) Ingest(ctx context.Context, src source.Source, opts IngestOptio
 			return res, ix.finish(&res, err)
 		}
 		if fork < ix.TipHeight() {
+			// The source's best chain leaves the index's: follow it only
+			// if it has more proof of work past the fork (Bitcoin Core's
+			// rule); a source that is behind, has a gap or a lighter
+			// branch changes nothing.
+			ours, theirs, err := ix.weighFork(ctx, src, fork, best, res.Blocks > 0)
+			if err != nil {
+				return res, ix.finish(&res, err)
+			}
 			n := ix.TipHeight() - fork
-			ix.log.Warn("reorg: the source's chain left the index tip", "fork_height", fork, "blocks_removed", n)
+			ix.log.Warn("reorg: the source's chain left the index tip with more proof of work", "fork_height", fork, "blocks_removed", n,
+				"source_height", best, "work_removed", ours.Big().String(), "work_source", theirs.Big().String())
 			if err := ix.Rollback(fork); err != nil {
 				return res, ix.finish(&res, err)
 			}
@@ -115,6 +129,119 @@ func (ix *Index) finish(res *IngestResult, err error) error {
 	cerr := ix.Commit()
 	res.Height = ix.Height()
 	return errors.Join(err, cerr)
+}
+
+// ErrSourceBehind is wrapped by Ingest's error when the source's best
+// chain does not have more proof of work than the index's (see
+// SourceBehindError).
+var ErrSourceBehind = errors.New("the source's chain does not beat the index's")
+
+// SourceBehindError reports a source whose best chain leaves the index's
+// (ends below its tip, or forks from it) without more cumulative proof of
+// work past the fork: a source that is behind (a node still syncing or
+// reindexing, a partial blocks directory), has a gap or a corrupt block,
+// or follows a lighter or equal branch. Ingest then keeps the index's
+// chain, as Bitcoin Core keeps its tip unless another chain has more work.
+// It wraps ErrSourceBehind.
+type SourceBehindError struct {
+	SourceHeight int64   // the source's best height
+	SourceHash   rt.Hash // and block
+	IndexHeight  int64   // the index's tip
+	IndexHash    rt.Hash
+	Fork         int64 // the highest height both chains share
+	// The work of the blocks past the fork: the source's (counted only
+	// until it exceeds the index's) and the index's. IndexWork is zero
+	// when Missing is set.
+	SourceWork, IndexWork source.Work
+	// MissingHeight, Missing: the index's block past the fork that the
+	// source does not hold, so that the index's branch cannot be
+	// weighed (Missing is the zero hash when all were found).
+	MissingHeight int64
+	Missing       rt.Hash
+	// Changed: the ingest applied blocks before it found this.
+	Changed bool
+}
+
+func (e *SourceBehindError) Error() string {
+	var msg string
+	ixTip := fmt.Sprintf("the index's chain, which reaches %d (hash %s)", e.IndexHeight, e.IndexHash)
+	switch {
+	case e.Fork == e.SourceHeight:
+		msg = fmt.Sprintf("the source's best block (height %d, hash %s) is in %s: the source is behind the index (a partial blocks directory, or a node still syncing)",
+			e.SourceHeight, e.SourceHash, ixTip)
+	case e.Missing != rt.Hash{}:
+		msg = fmt.Sprintf("the source's best chain (tip at height %d, hash %s) leaves %s at height %d, and the source does not hold the index's block %d (hash %s) to weigh the index's %d blocks past the fork against its %d: the index keeps its chain (a partial or corrupt blocks directory, or a node that never saw the index's branch?)",
+			e.SourceHeight, e.SourceHash, ixTip, e.Fork, e.MissingHeight, e.Missing, e.IndexHeight-e.Fork, e.SourceHeight-e.Fork)
+	default:
+		msg = fmt.Sprintf("the source's best chain (tip at height %d, hash %s) leaves %s at height %d with no more proof of work past the fork (%d blocks, work %s) than the index's (%d blocks, work %s): the index keeps its chain (a node still syncing, or a blocks directory without the index's branch?)",
+			e.SourceHeight, e.SourceHash, ixTip, e.Fork, e.SourceHeight-e.Fork, fmtWork(e.SourceWork), e.IndexHeight-e.Fork, fmtWork(e.IndexWork))
+	}
+	if e.Changed {
+		return msg + "; the blocks this ingest applied before are kept"
+	}
+	return msg + "; nothing changed"
+}
+
+func (e *SourceBehindError) Unwrap() error { return ErrSourceBehind }
+
+// fmtWork prints an amount of work in decimal, in scientific notation
+// when large.
+func fmtWork(w source.Work) string {
+	b := w.Big()
+	if b.BitLen() <= 50 {
+		return b.String()
+	}
+	return new(big.Float).SetInt(b).Text('e', 4)
+}
+
+// weighFork decides whether the index follows the source's best chain,
+// which leaves the index's chain above fork (fork < tip): only when the
+// source's blocks fork+1..best have more cumulative proof of work than the
+// index's fork+1..tip, computed from each header's bits as Bitcoin Core's
+// GetBlockProof does (source.WorkFromBits). The index's headers come from
+// the source too (a node keeps the blocks of branches it left, a blocks
+// directory the stale blocks it received). Otherwise it returns a
+// *SourceBehindError. It returns the work of both branches (the source's
+// counted until it exceeds the index's).
+func (ix *Index) weighFork(ctx context.Context, src source.Source, fork, best int64, changed bool) (ours, theirs source.Work, err error) {
+	tip := ix.TipHeight()
+	e := &SourceBehindError{SourceHeight: best, IndexHeight: tip, Fork: fork, Changed: changed}
+	e.IndexHash, _ = ix.HashAt(tip)
+	if e.SourceHash, err = src.HashAt(ctx, best); err != nil {
+		return ours, theirs, fmt.Errorf("source hash at %d: %w", best, err)
+	}
+	if fork >= best {
+		// The source's tip is in the index's chain, below its tip.
+		return ours, theirs, e
+	}
+	for h := fork + 1; h <= tip; h++ {
+		hash, _ := ix.HashAt(h)
+		hdr, err := source.Header(ctx, src, hash)
+		if errors.Is(err, source.ErrBlockNotFound) {
+			e.MissingHeight, e.Missing = h, hash
+			return ours, theirs, e
+		}
+		if err != nil {
+			return ours, theirs, fmt.Errorf("weighing the index's block %d (%s) against the source's chain: %w", h, hash, err)
+		}
+		ours = ours.Add(source.WorkFromBits(hdr.Bits))
+	}
+	for h := fork + 1; h <= best && theirs.Cmp(ours) <= 0; h++ {
+		hash, err := src.HashAt(ctx, h)
+		if err != nil {
+			return ours, theirs, fmt.Errorf("source hash at %d: %w", h, err)
+		}
+		hdr, err := source.Header(ctx, src, hash)
+		if err != nil {
+			return ours, theirs, fmt.Errorf("weighing the source's block %d (%s): %w", h, hash, err)
+		}
+		theirs = theirs.Add(source.WorkFromBits(hdr.Bits))
+	}
+	if theirs.Cmp(ours) <= 0 {
+		e.SourceWork, e.IndexWork = theirs, ours
+		return ours, theirs, e
+	}
+	return ours, theirs, nil
 }
 
 // findFork returns the highest height where the index and the source agree

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -590,13 +591,26 @@ func TestRPCE2EIndex(t *testing.T) {
 	e2eCheckIndex(t, ix, grown)
 	t.Logf("the node re-mined %d txs of the replaced branch", len(grown.txs)-len(after.txs)-1)
 
-	// A reorg to a shorter branch: the node's chain ends below the index
-	// tip.
+	// The node leaves the index's last 3 blocks (invalidateblock) for a
+	// branch of 1 block: less work than the index's branch, so ingest
+	// refuses it and changes nothing, as Bitcoin Core would keep its tip.
+	// Once the node's branch has more work (4 blocks against 3), ingest
+	// follows it.
 	h0 := node.Height(t)
+	pre = ix.Status()
 	node.Reorg(t, 3, 1)
+	res, err = ix.Ingest(ctx, src, index.IngestOptions{})
+	var sb *index.SourceBehindError
+	if !errors.As(err, &sb) || sb.Fork != h0-3 || sb.SourceHeight != h0-2 || sb.IndexHeight != h0 || sb.SourceWork.Cmp(sb.IndexWork) >= 0 {
+		t.Fatalf("ingest of a lighter branch: %+v, %v; want a SourceBehindError at fork %d", res, err, h0-3)
+	}
+	if !strings.Contains(err.Error(), "nothing changed") || res.Reorgs != 0 || ix.Status() != pre {
+		t.Fatalf("ingest of a lighter branch changed the index: %+v, %v", res, err)
+	}
+	node.Generate(t, 3)
 	res = e2eIngest(t, ix, src, index.IngestOptions{})
-	if res.Reorgs != 1 || res.RolledBack != 3 || res.Height != h0-2 || res.Blocks != 1 {
-		t.Fatalf("ingest after a shortening reorg: %+v; want 1 reorg, 3 rolled back, 1 applied, height %d", res, h0-2)
+	if res.Reorgs != 1 || res.RolledBack != 3 || res.Height != h0+1 || res.Blocks != 4 {
+		t.Fatalf("ingest after a reorg to a heavier branch: %+v; want 1 reorg, 3 rolled back, 4 applied, height %d", res, h0+1)
 	}
 	final := e2eScanNode(t, node)
 	e2eCheckIndex(t, ix, final)
@@ -620,7 +634,7 @@ func TestRPCE2EIndex(t *testing.T) {
 
 	// Resumability: stop at a height inside the sample-era chain, close,
 	// reopen, finish; small commits on the way. Same digest as one run.
-	for _, until := range []int64{0, 150, final.heightOf(t, rt.Hash(dbl.TxHash())), h0 - 3} {
+	for _, until := range []int64{0, 150, final.heightOf(t, rt.Hash(dbl.TxHash())), h0 - 3, h0} {
 		rdir := t.TempDir()
 		rix := e2eOpen(t, rdir)
 		r := e2eIngest(t, rix, src, index.IngestOptions{Until: until, UntilSet: true, CommitBlocks: 7})
@@ -632,7 +646,7 @@ func TestRPCE2EIndex(t *testing.T) {
 		}
 		rix = e2eOpen(t, rdir)
 		r = e2eIngest(t, rix, src, index.IngestOptions{Workers: 3})
-		if r.StartHeight != until || r.Blocks != h0-2-until || r.Reorgs != 0 {
+		if r.StartHeight != until || r.Blocks != h0+1-until || r.Reorgs != 0 {
 			t.Fatalf("resumed ingest from %d: %+v", until, r)
 		}
 		if got := rix.Status(); got != want {

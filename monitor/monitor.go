@@ -433,13 +433,21 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var ierr error
 	var tIngest, tBuild time.Duration
 	var commit index.CommitTimes
-	changed, built := false, false
+	changed, built, waiting := false, false, false
 	if best < tip && !m.tipChanged(ctx, src, best) {
 		// The node is behind the index on the same chain (restarting,
 		// reindexing): wait for it rather than roll the index back.
 		m.log.Warn("the node is behind the index; waiting for it", "node_height", best, "index_height", tip)
 	} else if best != tip || m.tipChanged(ctx, src, tip) {
 		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
+		if errors.Is(ierr, index.ErrSourceBehind) {
+			// The node's chain leaves the index's without more work
+			// (behind it, or on an equal or lighter branch, e.g. midway
+			// through a reorg): the index keeps its chain; wait for the
+			// node.
+			m.log.Warn("the node's chain has no more work than the index's; waiting for it", "err", ierr)
+			ierr, waiting = nil, true
+		}
 		tIngest = time.Since(t0)
 		commit = ix.LastCommit()
 		changed = ir.Blocks > 0 || ir.RolledBack > 0
@@ -466,7 +474,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	res.Height = ix.TipHeight()
 	m.ws.Gate.Unlock()
 	res.Applied, res.RolledBack = ir.Blocks, ir.RolledBack
-	res.More = res.Height < best && ierr == nil
+	res.More = res.Height < best && ierr == nil && !waiting
 	// Alerts for whatever the index holds beyond the followed blocks, even
 	// after an ingest error (the index keeps every block before it). A
 	// block is matched against the clustering of the blocks before it
