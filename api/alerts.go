@@ -240,3 +240,42 @@ func (s *Server) listDeliveries(r *http.Request) (any, error) {
 	}
 	return Page[state.Delivery]{Items: page, NextCursor: next, Limit: limit}, nil
 }
+
+// ResendRequest asks to resend dead-lettered webhook deliveries: the
+// listed IDs, or every dead one.
+type ResendRequest struct {
+	IDs     []string `json:"ids,omitempty"`
+	AllDead bool     `json:"all_dead,omitempty"`
+}
+
+// Resent answers a resend: the deliveries moved back to the outbox.
+type Resent struct {
+	Resent     int              `json:"resent"`
+	Deliveries []state.Delivery `json:"deliveries"`
+}
+
+func (s *Server) resendDeliveries(r *http.Request) (any, error) {
+	m, err := s.mon()
+	if err != nil {
+		return nil, err
+	}
+	var req ResendRequest
+	if err := readJSON(r, s.cfg.MaxBodyBytes, &req); err != nil {
+		return nil, err
+	}
+	if (len(req.IDs) == 0) == !req.AllDead {
+		return nil, rt.Invalid("ids", "give {\"ids\":[\"DELIVERY ID\",…]} or {\"all_dead\":true}")
+	}
+	if len(req.IDs) > maxAlertsLimit {
+		return nil, rt.Invalid("ids", "at most %d ids", maxAlertsLimit)
+	}
+	ds, err := m.ResendDeliveries(r.Context(), req.IDs, req.AllDead)
+	if err != nil {
+		return nil, err
+	}
+	if ds == nil {
+		ds = []state.Delivery{}
+	}
+	s.log.Info("dead webhook deliveries resent", "deliveries", len(ds), "by", principalOf(r.Context()).id)
+	return Resent{Resent: len(ds), Deliveries: ds}, nil
+}

@@ -53,6 +53,11 @@ func TestMonitoringRoutesRoles(t *testing.T) {
 		{"GET", "/api/v2/deliveries?state=dead", "analyst", "", 403},
 		{"GET", "/api/v2/deliveries?state=lost", "admin", "", 400},
 		{"GET", "/api/v2/deliveries", "admin", "", 200},
+		{"POST", "/api/v2/deliveries/resend", "analyst", `{"all_dead":true}`, 403},
+		{"POST", "/api/v2/deliveries/resend", "admin", `{}`, 400},
+		{"POST", "/api/v2/deliveries/resend", "admin", `{"ids":["x"],"all_dead":true}`, 400},
+		{"POST", "/api/v2/deliveries/resend", "admin", `{"ids":["a00/1/h00"]}`, 404},
+		{"POST", "/api/v2/deliveries/resend", "admin", `{"all_dead":true}`, 200},
 		{"PUT", "/api/v2/watchlist/w00", "admin", "", 405},
 	} {
 		code, _, b := e.do(c.method, c.path, e.keys[c.role], strings.NewReader(c.body))

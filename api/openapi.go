@@ -209,6 +209,8 @@ func schemas() map[string]any {
 		"WebhookRequest": obj("type", "object", "required", []string{"url", "secret"}, "additionalProperties", false, "properties", obj("url", str, "secret", str)),
 		"Delivery":       o("id", str, "alert_id", str, "version", num, "webhook_id", str, "state", str, "attempts", num, "next_at", str, "last_error", str, "created", str),
 		"Removed":        o("id", str, "removed", boolean),
+		"ResendRequest":  obj("type", "object", "additionalProperties", false, "properties", obj("ids", arr(str), "all_dead", boolean)),
+		"Resent":         o("resent", num, "deliveries", arr(ref("Delivery"))),
 		"Report": o("tlp", str, "reporter", o("role", str, "name", str, "contact", str), "organisation", o("name", str, "sector", str, "jurisdiction", str),
 			"attack", o("start", str, "end", str, "family", str, "actor", str, "description", str),
 			"demand", o("date", str, "asset", str, "amount", str, "addresses", arr(str), "note_sha256", str),

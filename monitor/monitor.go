@@ -63,11 +63,18 @@ type Options struct {
 	// Allow is the webhook destination allow-list: host or host:port
 	// patterns, "*." prefix for subdomains. Empty: no webhook is allowed.
 	Allow []string
-	// MaxAttempts bounds the delivery attempts of one alert to one webhook
-	// before it is dead-lettered (0: 8).
+	// RetryFor is how long a delivery that fails with a retryable error
+	// (5xx, 408/409/425/429, network errors, timeouts, a destination not
+	// in the allow-list) is retried before it is dead-lettered, from when
+	// it was queued (0: DefaultRetryFor, 24 h: a receiver's maintenance
+	// window or a night's outage).
+	RetryFor time.Duration
+	// MaxAttempts also bounds the attempts of one delivery (0: no bound
+	// but RetryFor).
 	MaxAttempts int
 	// RetryBase is the first retry delay, doubled per attempt with ±50 %
-	// jitter (0: 2 s); RetryMax caps it (0: 10 min).
+	// jitter (0: 2 s); RetryMax caps it (0: 10 min, reached at the 10th
+	// attempt, ~17 min after the first; then one attempt every ~10 min).
 	RetryBase, RetryMax time.Duration
 	// WebhookTimeout bounds one delivery request (0: 10 s).
 	WebhookTimeout time.Duration
@@ -121,6 +128,10 @@ type Monitor struct {
 	statsMu sync.Mutex
 	stats   Stats
 }
+
+// DefaultRetryFor is how long a failing webhook delivery is retried
+// (Options.RetryFor).
+const DefaultRetryFor = 24 * time.Hour
 
 // Stats are counters for logs and benchmarks.
 type Stats struct {
@@ -196,8 +207,8 @@ func New(ws *workspace.Workspace, opts Options) (*Monitor, error) {
 	if opts.Step <= 0 {
 		opts.Step = 16
 	}
-	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 8
+	if opts.RetryFor <= 0 {
+		opts.RetryFor = DefaultRetryFor
 	}
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = 2 * time.Second

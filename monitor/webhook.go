@@ -242,10 +242,11 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	fail := func(msg string, permanent bool) {
 		d.Attempts++
 		d.LastError = msg
-		if permanent || d.Attempts >= m.opts.MaxAttempts {
+		if permanent || m.givenUp(d) {
 			d.State = state.DeliveryDead
 			m.count(func(s *Stats) { s.Dead++ })
-			m.log.Error("webhook delivery dead-lettered", "delivery", d.ID, "attempts", d.Attempts, "err", msg)
+			m.log.Error("webhook delivery dead-lettered (resend it with 'alerts deliveries --resend' or POST /api/v2/deliveries/resend)",
+				"delivery", d.ID, "attempts", d.Attempts, "err", msg)
 		} else {
 			d.NextAt = m.now().Add(m.backoff(d.Attempts))
 			m.count(func(s *Stats) { s.Failed++ })
@@ -261,7 +262,22 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 		return
 	}
 	if err := m.allow.check(wh.URL); err != nil {
-		fail(err.Error(), true)
+		// Not sent, not given up: the allow-list is this process's
+		// (--allow), and the next one may allow the destination. The
+		// delivery is held (no attempt counted) and looked at again
+		// after the longest retry delay, until RetryFor has passed.
+		d.LastError = "held, not sent: " + err.Error() + "; restart with --allow for its host, or remove the webhook"
+		if m.givenUp(d) {
+			d.State = state.DeliveryDead
+			m.count(func(s *Stats) { s.Dead++ })
+			m.log.Error("webhook delivery dead-lettered: its destination stayed outside the allow-list", "delivery", d.ID, "url", wh.URL, "err", err)
+		} else {
+			d.NextAt = m.now().Add(m.opts.RetryMax)
+			m.log.Warn("webhook delivery held: destination not in the allow-list (--allow)", "delivery", d.ID, "url", wh.URL, "next", d.NextAt.Format(time.RFC3339))
+		}
+		if err := as.Attempted(context.WithoutCancel(ctx), d, false); err != nil {
+			m.log.Error("webhook outbox", "err", err)
+		}
 		return
 	}
 	a, err := as.Get(ctx, d.AlertID)
@@ -318,6 +334,55 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	default:
 		fail("HTTP "+resp.Status, false)
 	}
+}
+
+// givenUp reports whether a delivery that failed is past its retries:
+// queued more than RetryFor ago, or MaxAttempts (when set) reached.
+func (m *Monitor) givenUp(d state.Delivery) bool {
+	if m.opts.MaxAttempts > 0 && d.Attempts >= m.opts.MaxAttempts {
+		return true
+	}
+	return !d.Created.IsZero() && m.now().Sub(d.Created) >= m.opts.RetryFor
+}
+
+// ResendDeliveries moves dead-lettered deliveries back to the outbox, due
+// now with their retry period starting again: the given IDs, or with
+// allDead every dead letter. It returns the deliveries resent; an ID that
+// is not a dead letter is an error wrapping rt.ErrNotFound (those before
+// it are resent). A running follower delivers them at once.
+func (m *Monitor) ResendDeliveries(ctx context.Context, ids []string, allDead bool) ([]state.Delivery, error) {
+	as := m.st.Alerts()
+	if allDead {
+		dead, err := state.All(func(cursor string) ([]state.Delivery, string, error) {
+			return as.Deliveries(ctx, state.DeliveryDead, cursor, state.MaxListLimit)
+		})
+		if err != nil {
+			return nil, err
+		}
+		ids = ids[:0:0]
+		for _, d := range dead {
+			ids = append(ids, d.ID)
+		}
+	} else if len(ids) == 0 {
+		return nil, rt.Invalid("ids", "give the dead deliveries' IDs, or all dead")
+	}
+	var out []state.Delivery
+	now := m.now().UTC()
+	for _, id := range ids {
+		d, err := as.Resend(ctx, strings.TrimSpace(id), now)
+		if err != nil {
+			if len(out) > 0 {
+				m.nudge()
+			}
+			return out, err
+		}
+		out = append(out, d)
+	}
+	if len(out) > 0 {
+		m.log.Info("dead webhook deliveries resent", "deliveries", len(out))
+		m.nudge()
+	}
+	return out, nil
 }
 
 // backoff returns the delay before attempt n+1: RetryBase·2^(n-1), capped

@@ -478,6 +478,28 @@ func (s *embeddedAlerts) Attempted(ctx context.Context, d Delivery, done bool) e
 	return wb.Commit(pebble.NoSync)
 }
 
+func (s *embeddedAlerts) Resend(ctx context.Context, id string, at time.Time) (Delivery, error) {
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	dk := cat(keyDead, []byte(id))
+	var d Delivery
+	if ok, err := getJSON(s.e.db, dk, &d); err != nil {
+		return d, err
+	} else if !ok {
+		return d, fmt.Errorf("dead delivery %q: %w", id, rt.ErrNotFound)
+	}
+	d.State, d.Attempts, d.NextAt, d.Created = DeliveryPending, 0, at, at
+	wb := s.e.db.NewBatch()
+	defer wb.Close()
+	if err := wb.Delete(dk, nil); err != nil {
+		return d, err
+	}
+	if err := putJSON(wb, cat(keyPending, []byte(d.ID)), &d); err != nil {
+		return d, err
+	}
+	return d, wb.Commit(pebble.Sync)
+}
+
 func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
 	if w.ID == "" {
 		return errors.New("state: webhook without ID")

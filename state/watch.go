@@ -197,6 +197,11 @@ type AlertStore interface {
 	// removes it from the outbox. It need not be durable at once (a lost
 	// record repeats a delivery: at least once).
 	Attempted(ctx context.Context, d Delivery, done bool) error
+	// Resend moves a dead-lettered delivery back to the outbox, due at
+	// at, as a new one (no attempt, Created at: its retry period starts
+	// again; LastError kept). A delivery that is not dead (pending, or
+	// unknown) is an error wrapping ErrNotFound.
+	Resend(ctx context.Context, id string, at time.Time) (Delivery, error)
 
 	// PutWebhook inserts or replaces a webhook; DeleteWebhook removes one
 	// (ErrNotFound if absent); Webhooks lists them by ID.

@@ -26,7 +26,7 @@ func alertsResolveCommand() command {
 }
 
 func alertsDeliveriesCommand() command {
-	return command{name: "alerts deliveries", summary: "list webhook deliveries still pending or dead-lettered", run: runAlertsDeliveries}
+	return command{name: "alerts deliveries", summary: "list webhook deliveries still pending or dead-lettered; resend dead ones", run: runAlertsDeliveries}
 }
 
 func runAlertsList(ctx context.Context, e *env, args []string) error {
@@ -116,19 +116,44 @@ func runAlertsDeliveries(ctx context.Context, e *env, args []string) error {
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
 	dead := fs.Bool("dead", false, "list the dead letters (deliveries given up) instead of pending ones")
+	var resend csvListFlag
+	fs.Var(&resend, "resend", "move this dead delivery (its ID as --dead lists it) back to the outbox, retried anew by the next follow or serve --rpc (repeatable or a comma list)")
+	allDead := fs.Bool("all-dead", false, "resend every dead delivery")
 	jsonOut := fs.Bool("json", false, "print JSON")
+	usage := "usage: ransomtrail alerts deliveries --data DIR [--dead | --resend ID... | --all-dead] [--json]"
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return &usageError{"usage: ransomtrail alerts deliveries --data DIR [--dead] [--json]"}
+	if len(pos) != 0 || (len(resend) > 0 || *allDead) && *dead || len(resend) > 0 && *allDead {
+		return &usageError{usage}
 	}
 	ws, m, err := openMonitor(*data, nil)
 	if err != nil {
 		return err
 	}
 	defer ws.Close()
+	if len(resend) > 0 || *allDead {
+		rs, err := m.ResendDeliveries(ctx, resend, *allDead)
+		if rs == nil {
+			rs = []state.Delivery{}
+		}
+		if err == nil && *jsonOut {
+			return writeJSON(e.stdout, rs)
+		}
+		for _, d := range rs {
+			fmt.Fprintf(e.stdout, "%s  resent (was: %s)\n", d.ID, d.LastError)
+		}
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 {
+			fmt.Fprintln(e.stdout, "no dead deliveries")
+		} else {
+			fmt.Fprintf(e.stdout, "%d deliveries back in the outbox: the next 'follow' or 'serve --rpc' sends them\n", len(rs))
+		}
+		return nil
+	}
 	st := state.DeliveryPending
 	if *dead {
 		st = state.DeliveryDead

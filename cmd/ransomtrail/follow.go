@@ -52,7 +52,8 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	fs.Var(&zmq, "zmq", "Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (its -zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
 	var allow csvListFlag
 	fs.Var(&allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable)")
-	maxAttempts := fs.Int("webhook-attempts", 8, "delivery attempts before an alert is dead-lettered")
+	retryFor := fs.Duration("webhook-retry-for", monitor.DefaultRetryFor, "how long a failing webhook delivery is retried (backoff from 2 s doubling to every 10 min) before it is dead-lettered")
+	maxAttempts := fs.Int("webhook-attempts", 0, "also dead-letter a delivery after this many attempts (0: no bound but --webhook-retry-for)")
 	timeout := fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook request")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail follow --data DIR --rpc URL [--network N] [--poll 5s] [--zmq tcp://HOST:PORT]... [--mempool]\n       [--webhook URL --webhook-secret S] [--allow HOST[:PORT]]...\n\nRuns until interrupted. The first run follows from the index tip; later runs\nraise the alerts of every block since the last one followed.\n\nFlags:")
@@ -97,7 +98,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	}
 	defer ws.Close()
 	m, err := monitor.New(ws, monitor.Options{Poll: *poll, Step: *step, Mempool: *mempool, NoCluster: *noCluster,
-		ZMQ: zmq, Allow: allow, MaxAttempts: *maxAttempts, WebhookTimeout: *timeout, Logger: log})
+		ZMQ: zmq, Allow: allow, RetryFor: *retryFor, MaxAttempts: *maxAttempts, WebhookTimeout: *timeout, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -114,7 +115,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	}
 	for _, w := range whs {
 		if err := monitor.CheckAllowed(allow, w.URL); err != nil {
-			log.Warn("webhook outside the allow-list: its deliveries will be dead-lettered", "id", w.ID, "err", err)
+			log.Warn("webhook outside the allow-list (--allow): its deliveries are held, not sent, until a follower allows its host", "id", w.ID, "err", err)
 		}
 	}
 	log.Info("following", "rpc", src.URL(), "network", net.Name, "height", ws.Index.TipHeight(), "poll", *poll, "zmq", zmq.String(), "webhooks", len(whs))

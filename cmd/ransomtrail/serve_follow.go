@@ -27,6 +27,7 @@ type serveFollowOptions struct {
 	allow                            csvListFlag
 	zmq                              csvListFlag
 	attempts                         int
+	retryFor                         time.Duration
 	timeout                          time.Duration
 }
 
@@ -42,7 +43,8 @@ func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
 	fs.BoolVar(&o.mempool, "mempool", false, "with --rpc: also raise unconfirmed alerts from the node's mempool")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "with --rpc: do not advance the clustering with new blocks")
 	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc)")
-	fs.IntVar(&o.attempts, "webhook-attempts", 8, "with --rpc: delivery attempts before an alert is dead-lettered")
+	fs.DurationVar(&o.retryFor, "webhook-retry-for", monitor.DefaultRetryFor, "with --rpc: how long a failing webhook delivery is retried (backoff from 2 s doubling to every 10 min) before it is dead-lettered")
+	fs.IntVar(&o.attempts, "webhook-attempts", 0, "with --rpc: also dead-letter a delivery after this many attempts (0: no bound but --webhook-retry-for)")
 	fs.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "with --rpc: timeout of one webhook request")
 }
 
@@ -159,7 +161,7 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 		return &usageError{"serve: --poll and --step must be positive"}
 	}
 	m, err := monitor.New(s.ws, monitor.Options{Poll: fo.poll, Step: fo.step, Mempool: fo.mempool, NoCluster: fo.noCluster,
-		ZMQ: fo.zmq, Allow: fo.allow, MaxAttempts: fo.attempts, WebhookTimeout: fo.timeout, Logger: s.log})
+		ZMQ: fo.zmq, Allow: fo.allow, RetryFor: fo.retryFor, MaxAttempts: fo.attempts, WebhookTimeout: fo.timeout, Logger: s.log})
 	if err != nil {
 		return &usageError{"serve: " + err.Error()}
 	}
@@ -174,7 +176,7 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 	}
 	for _, w := range whs {
 		if err := monitor.CheckAllowed(fo.allow, w.URL); err != nil {
-			s.log.Warn("webhook outside the allow-list (--allow): its deliveries will be dead-lettered", "id", w.ID, "err", err)
+			s.log.Warn("webhook outside the allow-list (--allow): its deliveries are held, not sent, until a follower allows its host", "id", w.ID, "err", err)
 		}
 	}
 	src := &trackedSource{Source: rpc}

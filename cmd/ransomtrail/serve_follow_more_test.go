@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -8,6 +10,8 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+	"github.com/ransomtrail/ransomtrail/monitor"
+	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
@@ -72,5 +76,77 @@ func TestServeFollowDataDirInUse(t *testing.T) {
 	}
 	if msg := err.Error(); !strings.Contains(msg, "data directory is in use") || strings.Contains(msg, "--network") {
 		t.Fatalf("serve on a directory in use: %v", err)
+	}
+}
+
+// TestWebhookResendCommand: 'alerts deliveries --resend ID' and
+// '--all-dead' move dead letters back to the outbox.
+func TestWebhookResendCommand(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	ctx := context.Background()
+	ws, err := workspace.Open(data, workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := monitor.New(ws, monitor.Options{Allow: []string{"hooks.example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := m.AddWebhook(ctx, "https://hooks.example.org/h", "0123456789abcdef0123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	var ids []string
+	for _, a := range []string{"a01", "a02"} {
+		if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{{ID: a, Kind: "receive", Status: "open", Version: 1, Created: now, Updated: now}},
+			Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+			t.Fatal(err)
+		}
+		d := state.Delivery{ID: state.DeliveryID(a, 1, wh.ID), AlertID: a, Version: 1, WebhookID: wh.ID, State: state.DeliveryDead, Attempts: 8, LastError: "HTTP 503", Created: now}
+		if err := ws.State.Alerts().Attempted(ctx, d, false); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, d.ID)
+	}
+	ws.Close()
+	var ds []state.Delivery
+	list := func(args ...string) []state.Delivery {
+		t.Helper()
+		out, stderr, err := runCLI(t, append([]string{"alerts", "deliveries", "--data", data, "--json"}, args...)...)
+		if err != nil {
+			t.Fatalf("alerts deliveries %v: %v\n%s", args, err, stderr)
+		}
+		ds = nil
+		if err := json.Unmarshal([]byte(out), &ds); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return ds
+	}
+	if got := list("--dead"); len(got) != 2 {
+		t.Fatalf("dead: %+v", got)
+	}
+	if got := list("--resend", ids[0]); len(got) != 1 || got[0].ID != ids[0] || got[0].State != "pending" || got[0].Attempts != 0 {
+		t.Fatalf("resend: %+v", got)
+	}
+	if got := list("--dead"); len(got) != 1 || got[0].ID != ids[1] {
+		t.Fatalf("dead after one resend: %+v", got)
+	}
+	if got := list("--all-dead"); len(got) != 1 || got[0].ID != ids[1] {
+		t.Fatalf("all dead: %+v", got)
+	}
+	if got := list(); len(got) != 2 {
+		t.Fatalf("pending: %+v", got)
+	}
+	if _, _, err := runCLI(t, "alerts", "deliveries", "--data", data, "--resend", ids[0]); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Errorf("resend of a pending delivery: %v", err)
+	}
+	if _, _, err := runCLI(t, "alerts", "deliveries", "--data", data, "--dead", "--all-dead"); err == nil {
+		t.Errorf("--dead with --all-dead accepted")
 	}
 }

@@ -225,6 +225,30 @@ func testOutbox(t *testing.T, s state.Store) {
 	if dead, _, _ := as.Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 1 {
 		t.Errorf("dead letter lost")
 	}
+	// A dead letter is resent: pending again, due at once, no attempt,
+	// its retry period from now; a delivery not dead cannot be.
+	t1 := t0.Add(2 * time.Hour)
+	rd, err := as.Resend(ctx, dd.ID, t1)
+	if err != nil || rd.State != state.DeliveryPending || rd.Attempts != 0 || !rd.NextAt.Equal(t1) || !rd.Created.Equal(t1) || rd.LastError != "gave up" {
+		t.Fatalf("Resend: %+v %v", rd, err)
+	}
+	if dead, _, _ := as.Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 0 {
+		t.Errorf("dead letters after the resend: %+v", dead)
+	}
+	if due, _ := as.Due(ctx, t1, 0); len(due) != 3 {
+		t.Errorf("due after the resend: %+v", due)
+	}
+	if _, err := as.Resend(ctx, dd.ID, t1); !errors.Is(err, rt.ErrNotFound) {
+		t.Errorf("resend of a pending delivery: %v", err)
+	}
+	if _, err := as.Resend(ctx, "nope", t1); !errors.Is(err, rt.ErrNotFound) {
+		t.Errorf("resend of an unknown delivery: %v", err)
+	}
+	// Back to the dead letters for what follows.
+	rd.State, rd.Attempts = state.DeliveryDead, 8
+	if err := as.Attempted(ctx, rd, false); err != nil {
+		t.Fatal(err)
+	}
 	// A retraction (new version) queues a new delivery.
 	r := alert("a1", nil, t0)
 	r.Status, r.Version = state.AlertRetracted, 2

@@ -1,0 +1,161 @@
+package monitor
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ransomtrail/ransomtrail/state"
+)
+
+// fakeClock is a settable clock for Options.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+// TestWebhookRetriesForADay: with the default schedule a receiver that
+// answers 503 (down for maintenance) is retried for 24 hours — capped
+// exponential backoff, never more than 15 minutes between attempts —
+// before the delivery is dead-lettered; a dead letter is resent and
+// delivered once the receiver is back. A destination outside the
+// delivering process's allow-list is held, not given up, and delivered by
+// a process that allows it. Time is a fake clock; the receiver is a real
+// HTTP server.
+func TestWebhookRetriesForADay(t *testing.T) {
+	ctx := context.Background()
+	ws := openWS(t, t.TempDir())
+	defer ws.Close()
+	var down atomic.Bool
+	var calls, ok atomic.Int64
+	down.Store(true)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		if down.Load() {
+			http.Error(w, "maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		ok.Add(1)
+	}))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	start := clk.now()
+	m, err := New(ws, Options{Allow: []string{host}, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := m.AddWebhook(ctx, srv.URL+"/hook", testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue := func(name string) string {
+		t.Helper()
+		now := clk.now()
+		a := state.Alert{ID: alertID("retry-test", name), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: now, Updated: now, Summary: name}
+		if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+			t.Fatal(err)
+		}
+		return state.DeliveryID(a.ID, 1, wh.ID)
+	}
+	// drive attempts the due deliveries of m at the fake time until none
+	// is pending, moving the clock to the next one due; it returns the
+	// times of the attempts.
+	drive := func(m *Monitor, until time.Time) (times []time.Time) {
+		t.Helper()
+		for clk.now().Before(until) {
+			due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, d := range due {
+				times = append(times, clk.now())
+				m.attempt(ctx, d)
+			}
+			pend, _, err := m.Deliveries(ctx, state.DeliveryPending, "", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(pend) == 0 {
+				return times
+			}
+			clk.set(pend[0].NextAt)
+		}
+		return times
+	}
+	id := queue("outage")
+	// 4½ hours of 503s: still pending.
+	times := drive(m, start.Add(270*time.Minute))
+	if pend, _, _ := m.Deliveries(ctx, state.DeliveryPending, "", 0); len(pend) != 1 || pend[0].ID != id {
+		t.Fatalf("after 4½ h of 503s (%d attempts): pending %+v", len(times), pend)
+	}
+	// To the end: dead-lettered past 24 h, not before.
+	times = append(times, drive(m, start.Add(48*time.Hour))...)
+	dead, _, err := m.Deliveries(ctx, state.DeliveryDead, "", 0)
+	if err != nil || len(dead) != 1 || dead[0].ID != id || !strings.Contains(dead[0].LastError, "503") {
+		t.Fatalf("dead letters: %+v %v", dead, err)
+	}
+	last := times[len(times)-1]
+	if last.Sub(start) < 24*time.Hour || last.Sub(start) > 24*time.Hour+15*time.Minute {
+		t.Errorf("dead-lettered %s after it was queued, want 24 h", last.Sub(start))
+	}
+	for i := 1; i < len(times); i++ {
+		if gap := times[i].Sub(times[i-1]); gap > 15*time.Minute {
+			t.Errorf("attempt %d came %s after the previous one", i+1, gap)
+		}
+	}
+	if dead[0].Attempts != len(times) || int(calls.Load()) != len(times) || len(times) < 100 {
+		t.Errorf("%d attempts recorded, %d calls, %d attempts made", dead[0].Attempts, calls.Load(), len(times))
+	}
+	t.Logf("%d attempts over %s", len(times), last.Sub(start))
+
+	// The receiver is back: the dead letter is resent and delivered.
+	down.Store(false)
+	if _, err := m.ResendDeliveries(ctx, []string{"nope"}, false); err == nil {
+		t.Error("resend of an unknown delivery: no error")
+	}
+	rs, err := m.ResendDeliveries(ctx, nil, true)
+	if err != nil || len(rs) != 1 || rs[0].ID != id || rs[0].Attempts != 0 {
+		t.Fatalf("resend: %+v %v", rs, err)
+	}
+	drive(m, clk.now().Add(time.Hour))
+	if ok.Load() != 1 {
+		t.Fatalf("%d deliveries after the resend, want 1", ok.Load())
+	}
+	if dead, _, _ := m.Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 0 {
+		t.Errorf("dead letters after the resend: %+v", dead)
+	}
+
+	// A process started without --allow holds the delivery: not sent,
+	// no attempt counted, the reason stated; a process that allows the
+	// host delivers it.
+	noAllow, err := New(ws, Options{Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = queue("not allowed here")
+	drive(noAllow, clk.now().Add(time.Hour))
+	pend, _, err := m.Deliveries(ctx, state.DeliveryPending, "", 0)
+	if err != nil || len(pend) != 1 || pend[0].ID != id || pend[0].Attempts != 0 || !strings.Contains(pend[0].LastError, "allow-list") {
+		t.Fatalf("delivery outside the allow-list: %+v %v", pend, err)
+	}
+	if ok.Load() != 1 {
+		t.Fatalf("sent outside the allow-list")
+	}
+	drive(m, clk.now().Add(time.Hour))
+	if ok.Load() != 2 {
+		t.Fatalf("%d deliveries, want the held one delivered by a process that allows it", ok.Load())
+	}
+}
