@@ -92,6 +92,9 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer src.Close()
+	if err := checkNewIndex(ctx, "follow", *data, src, net); err != nil {
+		return err
+	}
 	ws, err := workspace.Open(*data, workspace.Options{Write: true, Index: index.Options{Network: net}, Logger: log})
 	if err != nil {
 		return err
@@ -133,4 +136,23 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 		return nil
 	}
 	return ctx.Err()
+}
+
+// checkNewIndex checks, when data holds no index yet, that src's chain is
+// net (source.CheckNetwork) before one is created: a node of another
+// network is refused with the --network to give, and no index of the wrong
+// network is left behind. With an index, its own checks apply.
+func checkNewIndex(ctx context.Context, cmd, data string, src source.Source, net *chain.Network) error {
+	ix, err := index.Open(data, index.Options{})
+	if err == nil {
+		ix.Close()
+		return nil
+	}
+	if !errors.Is(err, index.ErrNoIndex) {
+		return nil // the open that follows reports it
+	}
+	if err := source.CheckNetwork(ctx, src, net); err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return nil
 }

@@ -90,6 +90,10 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if err := checkNewIndex(ctx, "ingest", *data, r, net); err != nil {
+			r.Close()
+			return err
+		}
 		src = r
 	}
 	defer src.Close()

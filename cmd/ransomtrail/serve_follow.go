@@ -130,6 +130,17 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 			return nil, &usageError{"serve: --network: " + err.Error()}
 		}
 		net = n
+		// A new index: the node must be on that network.
+		fo := o.follow
+		rpc, err := source.DialRPC(ctx, fo.rpc, source.RPCOptions{User: fo.rpcUser, Pass: fo.rpcPass, CookieFile: fo.rpcCookie})
+		if err != nil {
+			return nil, err
+		}
+		err = checkNewIndex(ctx, "serve", o.data, rpc, net)
+		rpc.Close()
+		if err != nil {
+			return nil, err
+		}
 	} else if ix, err := index.Open(o.data, index.Options{}); err == nil {
 		net = ix.Network()
 		ix.Close()
@@ -140,7 +151,8 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 	} else {
 		return nil, err
 	}
-	return workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: net}})
+	ws, err := workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: net}})
+	return ws, dataDirInUse(err)
 }
 
 // setupMonitor makes the monitor behind the watchlist and alert routes

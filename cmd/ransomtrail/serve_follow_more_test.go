@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +152,54 @@ func TestWebhookResendCommand(t *testing.T) {
 	if _, _, err := runCLI(t, "alerts", "deliveries", "--data", data, "--dead", "--all-dead"); err == nil {
 		t.Errorf("--dead with --all-dead accepted")
 	}
+}
+
+// TestFollowNewIndexWrongNetwork: ingest, follow and serve --rpc asked to
+// create a mainnet index (the default) from a real btcd simnet node refuse
+// at once, naming --network simnet, and create nothing: the retry with
+// --network simnet works.
+func TestFollowNewIndexWrongNetwork(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	noIndex := func(data string) {
+		t.Helper()
+		if ix, err := index.Open(data, index.Options{}); err == nil {
+			ix.Close()
+			t.Fatalf("an index was left in %s", data)
+		} else if !errors.Is(err, index.ErrNoIndex) {
+			t.Fatalf("open %s: %v", data, err)
+		}
+		if es, _ := os.ReadDir(filepath.Join(data, "index")); len(es) > 0 {
+			t.Errorf("index files left behind: %v", es)
+		}
+	}
+	wantRefused := func(what string, err error) {
+		t.Helper()
+		if err == nil || !strings.Contains(err.Error(), "--network simnet") || !strings.Contains(err.Error(), "not mainnet") {
+			t.Fatalf("%s on a simnet node: %v", what, err)
+		}
+	}
+	data := t.TempDir()
+	_, _, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL)
+	wantRefused("ingest", err)
+	noIndex(data)
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest --network simnet after the refusal: %v\n%s", err, stderr)
+	}
+
+	data = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errb strings.Builder
+	err = run(ctx, &env{stdout: &out, stderr: &errb, stdin: strings.NewReader("")}, []string{"follow", "--data", data, "--rpc", n.URL, "--poll", "100ms"})
+	if ctx.Err() != nil {
+		t.Fatalf("follow kept retrying instead of refusing:\n%s", errb.String())
+	}
+	wantRefused("follow", err)
+	noIndex(data)
+
+	data = t.TempDir()
+	_, _, err = runCLI(t, "serve", "--data", data, "--addr", "127.0.0.1:0", "--rpc", n.URL, "--network", "mainnet", "--quiet")
+	wantRefused("serve --rpc --network mainnet", err)
+	noIndex(data)
 }
