@@ -203,3 +203,29 @@ func TestFollowNewIndexWrongNetwork(t *testing.T) {
 	wantRefused("serve --rpc --network mainnet", err)
 	noIndex(data)
 }
+
+// TestTagsImportIndexNetwork: 'tags import' reads the addresses as the
+// index's network by default (a simnet index from a real btcd node), and a
+// file whose every entry is rejected (read as another network's) fails
+// with a non-zero exit and stores nothing.
+func TestTagsImportIndexNetwork(t *testing.T) {
+	n := btcdtest.Start(t, nil)
+	n.Generate(t, 3)
+	data := t.TempDir()
+	if _, stderr, err := runCLI(t, "ingest", "--data", data, "--rpc", n.URL, "--network", "simnet"); err != nil {
+		t.Fatalf("ingest: %v\n%s", err, stderr)
+	}
+	addr := btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()
+	f := filepath.Join(t.TempDir(), "tags.csv")
+	if err := os.WriteFile(f, []byte("address,label,category,source,confidence\n"+addr+",Test wallet,ransomware,test,90\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, stderr, err := runCLI(t, "tags", "import", "--data", data, f)
+	if err != nil || !strings.Contains(out, "1 tags stored") {
+		t.Fatalf("import on a simnet index: %v\n%s%s", err, out, stderr)
+	}
+	out, _, err = runCLI(t, "tags", "import", "--data", data, "--network", "mainnet", f)
+	if err == nil || !strings.Contains(out, "every entry was rejected") || !strings.Contains(out, "mainnet") {
+		t.Fatalf("import read as mainnet: %v\n%s", err, out)
+	}
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -105,7 +107,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("tags import", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory (tags are stored in DIR/state)")
-	netName := fs.String("network", "mainnet", "network of the Bitcoin addresses ("+chain.NetworkNames+")")
+	netName := fs.String("network", "", "network of the Bitcoin addresses ("+chain.NetworkNames+"; default: the index's in --data, else mainnet)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags import --data DIR [--network N] [--json] FILE...")
@@ -119,9 +121,11 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if len(files) == 0 {
 		return &usageError{"usage: ransomtrail tags import --data DIR [--network N] [--json] FILE..."}
 	}
-	net, err := lookupNetwork(fs, *netName)
-	if err != nil {
-		return err
+	net := indexNetwork(*data)
+	if *netName != "" || net == nil {
+		if net, err = lookupNetwork(fs, cmp.Or(*netName, "mainnet")); err != nil {
+			return err
+		}
 	}
 	st, err := openState(*data)
 	if err != nil {
@@ -178,7 +182,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 				}
 			}
 		}
-		r := importGroup(ctx, st, group)
+		r := importGroupNet(ctx, st, group, net)
 		if r.Error != "" {
 			failed++
 		}
@@ -217,7 +221,28 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// indexNetwork returns the network of the index in data (nil: none, or
+// it cannot be opened).
+func indexNetwork(data string) *chain.Network {
+	if data == "" {
+		return nil
+	}
+	ix, err := index.Open(data, index.Options{})
+	if err != nil {
+		return nil
+	}
+	defer ix.Close()
+	return ix.Network()
+}
+
 func importGroup(ctx context.Context, st state.Store, group []*parsedFile) importReport {
+	return importGroupNet(ctx, st, group, nil)
+}
+
+// importGroupNet imports the parsed files of one group; net, when known,
+// is the network the addresses were read as (for the message of a file
+// whose every entry was rejected, which is refused).
+func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, net *chain.Network) importReport {
 	r := importReport{ImportReport: api.ImportReport{Rejected: []tags.Rejected{}}}
 	for _, p := range group {
 		r.Files = append(r.Files, p.name)
@@ -231,6 +256,18 @@ func importGroup(ctx context.Context, st state.Store, group []*parsedFile) impor
 	}
 	res := head.res
 	r.Format = string(res.Format)
+	if len(res.Tags) == 0 && len(res.Rejected) > 0 {
+		// Nothing to store: every entry refused (a list of another
+		// network's addresses, most often).
+		r.Rejected = res.Rejected
+		as := ""
+		if net != nil {
+			as = ": the addresses were read as " + net.Name + "'s (--network)"
+		}
+		r.Error = fmt.Sprintf("every entry was rejected (%d; the first: %q at %s: %s)%s",
+			len(res.Rejected), rt.Clip(res.Rejected[0].Address, 80), res.Rejected[0].Where, res.Rejected[0].Reason, as)
+		return r
+	}
 	files := make([]state.ImportFile, 0, len(group))
 	for _, p := range group {
 		files = append(files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
