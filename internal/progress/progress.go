@@ -38,6 +38,9 @@ type Reporter struct {
 	total   int64
 	done    int64
 	bytes   int64
+	// from is the count and bytes when the rate's clock (start) last
+	// started: at Start, and again when done went back (a rollback).
+	from, fromBytes int64
 	extra   string
 	drawn   bool
 	started bool
@@ -56,14 +59,14 @@ func (r *Reporter) Start(total int64) {
 	defer r.mu.Unlock()
 	r.start = r.now()
 	r.last = r.start
-	r.total = total
+	r.total = max(total, 0)
 	r.started = true
 }
 
 // SetTotal changes the expected total (e.g. the node's tip moved).
 func (r *Reporter) SetTotal(total int64) {
 	r.mu.Lock()
-	r.total = total
+	r.total = max(total, 0) // a source behind where it started: nothing to do
 	r.mu.Unlock()
 }
 
@@ -76,6 +79,13 @@ func (r *Reporter) Update(done, bytes int64, extra string) {
 		r.start = r.now()
 		r.last = r.start
 		r.started = true
+	}
+	// A rollback (a reorg below where the operation started) moves done
+	// back, below zero even: shown as 0, and the rate counts again from
+	// here rather than going negative.
+	done = max(done, 0)
+	if done < r.done {
+		r.start, r.from, r.fromBytes = r.now(), done, bytes
 	}
 	r.done, r.bytes, r.extra = done, bytes, extra
 	every := r.Every
@@ -105,8 +115,8 @@ func (r *Reporter) emit(now time.Time, final bool) {
 	if el <= 0 {
 		el = 1e-9
 	}
-	rate := float64(r.done) / el
-	mbs := float64(r.bytes) / el / 1e6
+	rate := float64(r.done-r.from) / el
+	mbs := float64(max(r.bytes-r.fromBytes, 0)) / el / 1e6
 	eta := "?"
 	if r.total > 0 && rate > 0 && r.done <= r.total {
 		eta = (time.Duration(float64(r.total-r.done)/rate) * time.Second).Round(time.Second).String()

@@ -52,3 +52,28 @@ func TestLogLinesOtherwise(t *testing.T) {
 		t.Errorf("log lines lack the counts:\n%s", logs.String())
 	}
 }
+
+// TestRollback: a rollback below where the operation started (ingest's
+// done = height − start after a deep reorg) shows no negative count,
+// total or rate; the rate counts again from the rollback.
+func TestRollback(t *testing.T) {
+	var logs bytes.Buffer
+	c := &clock{t: time.Unix(0, 0)}
+	r := &Reporter{Log: slog.New(slog.NewTextHandler(&logs, nil)), Label: "ingest", Unit: "blocks", Now: c.now, Every: time.Second}
+	r.Start(100)
+	c.t = c.t.Add(2 * time.Second)
+	r.Update(50, 0, "")
+	c.t = c.t.Add(2 * time.Second)
+	r.SetTotal(-3306)
+	r.Update(-3306, 0, "")
+	c.t = c.t.Add(2 * time.Second)
+	r.SetTotal(10)
+	r.Update(4, 0, "")
+	s := logs.String()
+	if strings.Contains(s, "=-") {
+		t.Errorf("negative values logged:\n%s", s)
+	}
+	if !strings.Contains(s, "done=0 total=0") || !strings.Contains(s, "done=4 total=10 unit=blocks per_sec=2 ") {
+		t.Errorf("log after the rollback:\n%s", s)
+	}
+}
