@@ -32,18 +32,18 @@ type Reporter struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 
-	mu      sync.Mutex
-	start   time.Time
-	last    time.Time
-	total   int64
-	done    int64
-	bytes   int64
+	mu    sync.Mutex
+	start time.Time
+	last  time.Time
+	total int64
+	done  int64
+	bytes int64
 	// from is the count and bytes when the rate's clock (start) last
 	// started: at Start, and again when done went back (a rollback).
 	from, fromBytes int64
-	extra   string
-	drawn   bool
-	started bool
+	extra           string
+	drawn           bool
+	started         bool
 }
 
 func (r *Reporter) now() time.Time {
