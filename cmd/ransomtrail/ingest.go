@@ -78,6 +78,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	}
 
 	var src source.Source
+	var warnings []string
+	orphans := 0
 	if *blocksDir != "" {
 		log.Info("scanning blocks directory", "dir", *blocksDir, "network", net.Name)
 		bd, err := source.OpenBlocksDir(ctx, *blocksDir, net, source.BlocksDirOptions{Logger: log})
@@ -85,6 +87,13 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		src = bd
+		if st := bd.Stats(); st.Orphans > 0 {
+			// Blocks whose parent is missing or corrupt: the chain the
+			// directory gives stops before them.
+			orphans = st.Orphans
+			warnings = append(warnings, fmt.Sprintf("%d blocks in %s do not connect to its best chain (a missing or corrupt block before them, or a partial copy): the chain stops at height %d (hash %s)",
+				st.Orphans, *blocksDir, st.BestHeight, st.BestHash))
+		}
 	} else {
 		r, err := source.DialRPC(ctx, *rpcURL, source.RPCOptions{User: *rpcUser, Pass: *rpcPass, CookieFile: *rpcCookie})
 		if err != nil {
@@ -114,7 +123,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if *until >= 0 && *until < best {
 		target = *until
 	}
-	rep.Start(target - start)
+	rep.Start(max(target-start, 0)) // a source behind the index: nothing to do
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err != nil {
@@ -139,19 +148,26 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	st := ix.Status()
 	el := time.Since(t0)
 	if ierr != nil {
-		log.Error("ingest stopped; the index keeps every block before the failure", "height", st.Height, "tip", st.TipHash)
+		for _, w := range warnings {
+			log.Warn(w)
+		}
+		if !errors.Is(ierr, index.ErrSourceBehind) {
+			log.Error("ingest stopped; the index keeps every block before the failure", "height", st.Height, "tip", st.TipHash)
+		}
 		return ierr
 	}
 	if *jsonOut {
 		out := struct {
 			index.Status
-			StartHeight int64   `json:"start_height"`
-			Blocks      int64   `json:"blocks_ingested"`
-			Bytes       int64   `json:"bytes_ingested"`
-			Reorgs      int     `json:"reorgs"`
-			RolledBack  int64   `json:"blocks_rolled_back"`
-			Seconds     float64 `json:"seconds"`
-		}{st, res.StartHeight, res.Blocks, res.Bytes, res.Reorgs, res.RolledBack, el.Seconds()}
+			StartHeight int64    `json:"start_height"`
+			Blocks      int64    `json:"blocks_ingested"`
+			Bytes       int64    `json:"bytes_ingested"`
+			Reorgs      int      `json:"reorgs"`
+			RolledBack  int64    `json:"blocks_rolled_back"`
+			Seconds     float64  `json:"seconds"`
+			Orphans     int      `json:"orphan_blocks,omitempty"`
+			Warnings    []string `json:"warnings,omitempty"`
+		}{st, res.StartHeight, res.Blocks, res.Bytes, res.Reorgs, res.RolledBack, el.Seconds(), orphans, warnings}
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
@@ -160,6 +176,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		st.Network, st.Height, st.TipHash, res.Blocks, float64(res.Bytes)/1e6, el.Round(time.Millisecond), st.Txs, st.Addresses)
 	if res.Reorgs > 0 {
 		fmt.Fprintf(e.stdout, "reorgs handled: %d (%d blocks rolled back)\n", res.Reorgs, res.RolledBack)
+	}
+	for _, w := range warnings {
+		fmt.Fprintf(e.stdout, "warning: %s\n", w)
 	}
 	return nil
 }
