@@ -16,6 +16,7 @@ function entityCell(a) {
   if (a.cluster_id != null) parts.push(link.cluster(a.cluster_id, "cluster " + a.cluster_id));
   if (!parts.length && a.watch) parts.push(esc(a.watch));
   if (a.watch && (a.address || a.cluster_id != null)) parts.push(`<div class="muted small">watch: ${esc(a.watch)}</div>`);
+  if (a.watch_note) parts.push(`<div class="small">note: ${esc(a.watch_note)}</div>`);
   return parts.join(" ");
 }
 
