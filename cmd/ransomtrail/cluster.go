@@ -157,6 +157,14 @@ func runCluster(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	switch {
+	case *maxMembers < 1:
+		return &usageError{fmt.Sprintf("cluster: --max-members %d: want at least 1", *maxMembers)}
+	case *maxOutputs < 1:
+		return &usageError{fmt.Sprintf("cluster: --max-outputs %d: want at least 1", *maxOutputs)}
+	case *sample < 0:
+		return &usageError{fmt.Sprintf("cluster: --sample %d: want 0 or more", *sample)}
+	}
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail cluster (ADDR | CLUSTER-ID) --data DIR [--json]   (CLUSTER-ID: 99, c99 or cluster:99; or: cluster build, cluster explain, cluster export)"}
 	}

@@ -112,6 +112,12 @@ func TestClusterCommandsEndToEnd(t *testing.T) {
 			t.Errorf("cluster %s: %v %s", ref, err, byID)
 		}
 	}
+	for _, bad := range [][]string{{"--max-members", "0"}, {"--max-outputs", "-1"}, {"--sample", "-2"}} {
+		var u *usageError
+		if _, _, err := runCmd(t, append([]string{"cluster", last, "--data", data}, bad...)...); !errors.As(err, &u) {
+			t.Errorf("cluster %v: %v, want a usage error", bad, err)
+		}
+	}
 	if _, _, err := runCmd(t, "cluster", "c4294967295", "--data", data); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("cluster id past the index's addresses: %v", err)
 	}
