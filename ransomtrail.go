@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -210,6 +212,26 @@ func Clip(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// ParseClusterRef parses a cluster reference: "cluster:N" or "cN" (N a
+// decimal cluster id, as 'ransomtrail cluster ADDR' prints it); ok is
+// false for anything else (an address).
+func ParseClusterRef(s string) (id uint32, ok bool, err error) {
+	s = strings.TrimSpace(s)
+	rest, found := strings.CutPrefix(s, "cluster:")
+	if !found {
+		r, isC := strings.CutPrefix(strings.ToLower(s), "c")
+		if !isC || r == "" || strings.Trim(r, "0123456789") != "" {
+			return 0, false, nil // an address (none is "c" and digits)
+		}
+		rest = r
+	}
+	n, perr := strconv.ParseUint(rest, 10, 32)
+	if perr != nil || rest == "" || rest[0] == '+' {
+		return 0, true, Invalid("cluster", "%q: the cluster id must be a number (0..%d)", Clip(s, 80), uint64(1<<32-1))
+	}
+	return uint32(n), true, nil
 }
 
 // Invalid returns an *InputError for field.

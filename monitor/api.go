@@ -16,7 +16,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
-	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 // WatchRequest asks to watch one entity.
@@ -55,7 +54,7 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 	case state.WatchCluster:
 		// The cluster ids the other commands take: 99, c99, cluster:99.
 		var id int64
-		if cid, ok, err := trace.ParseClusterRef(v); ok && err == nil {
+		if cid, ok, err := rt.ParseClusterRef(v); ok && err == nil {
 			id = int64(cid)
 		} else if id, err = strconv.ParseInt(v, 10, 64); ok || err != nil || id < 0 {
 			return e, rt.Invalid("cluster", "%q: want a cluster id (99, c99 or cluster:99)", rt.Clip(v, 64))

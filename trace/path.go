@@ -3,7 +3,6 @@ package trace
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -79,25 +78,8 @@ type endpointSpec struct {
 	cluster int64 // cluster id, or -1
 }
 
-// ParseClusterRef parses a cluster reference: "cluster:N" or "cN" (N a
-// decimal cluster id, as 'ransomtrail cluster ADDR' prints it); ok is
-// false for anything else (an address).
-func ParseClusterRef(s string) (id uint32, ok bool, err error) {
-	s = strings.TrimSpace(s)
-	rest, found := strings.CutPrefix(s, "cluster:")
-	if !found {
-		r, isC := strings.CutPrefix(strings.ToLower(s), "c")
-		if !isC || r == "" || strings.Trim(r, "0123456789") != "" {
-			return 0, false, nil // an address (none is "c" and digits)
-		}
-		rest = r
-	}
-	n, perr := strconv.ParseUint(rest, 10, 32)
-	if perr != nil || rest == "" || rest[0] == '+' {
-		return 0, true, rt.Invalid("cluster", "%q: the cluster id must be a number (0..%d)", clip(s), uint64(1<<32-1))
-	}
-	return uint32(n), true, nil
-}
+// ParseClusterRef is rt.ParseClusterRef: "cluster:N" or "cN".
+var ParseClusterRef = rt.ParseClusterRef
 
 func (t *Tracer) parseSpec(field, s string) (endpointSpec, error) {
 	id, isCluster, err := ParseClusterRef(s)

@@ -20,7 +20,6 @@ import (
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
-	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 func clusterCommand() command {
@@ -365,7 +364,7 @@ func stateTags(ctx context.Context, data string) ([]tags.Tag, error) {
 // 99, c99 or cluster:99.
 func clusterIDArg(s string) (int64, error) {
 	s = strings.TrimSpace(s)
-	if id, ok, err := trace.ParseClusterRef(s); ok {
+	if id, ok, err := rt.ParseClusterRef(s); ok {
 		return int64(id), err
 	}
 	n, err := strconv.ParseUint(s, 10, 32)
