@@ -17,6 +17,9 @@ type rootInfo struct {
 	cats   []string
 	labels []string
 	label  string
+	// names are the labels as tagged (labels is their lower case), for
+	// alerts that show them.
+	names []string
 }
 
 func (c *rootInfo) has(cat string) bool {
@@ -41,6 +44,11 @@ func (c *rootInfo) absorb(o *rootInfo) {
 	for _, x := range o.labels {
 		if !contains(c.labels, x) {
 			c.labels = append(c.labels, x)
+		}
+	}
+	for _, x := range o.names {
+		if !contains(c.names, x) {
+			c.names = append(c.names, x)
 		}
 	}
 	if c.label == "" {
@@ -251,6 +259,7 @@ func (m *Monitor) blockAttribution(ctx context.Context) (view, error) {
 			ri := &rootInfo{cats: a.Categories, label: a.Label()}
 			for _, l := range a.Labels {
 				ri.labels = append(ri.labels, strings.ToLower(strings.TrimSpace(l.Label)))
+				ri.names = append(ri.names, l.Label)
 			}
 			c.info[a.ID] = ri
 		}
@@ -284,7 +293,7 @@ func (m *Monitor) blockAttribution(ctx context.Context) (view, error) {
 		ri := &rootInfo{}
 		for _, i := range c.byKey[string(a.AppendKey(kb[:0]))] {
 			t := &c.tags[i]
-			ri.absorb(&rootInfo{cats: nonEmpty(t.Category), labels: nonEmpty(strings.ToLower(strings.TrimSpace(t.Label))), label: t.Label})
+			ri.absorb(&rootInfo{cats: nonEmpty(t.Category), labels: nonEmpty(strings.ToLower(strings.TrimSpace(t.Label))), names: nonEmpty(t.Label), label: t.Label})
 		}
 		if c.info[r] == nil {
 			c.info[r] = &rootInfo{}

@@ -159,6 +159,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	var blockTxs []int64
 	var checkpoint, cAppend, cSyncCols, cMarks, cSyncTabs, cManifest []float64 // the index's checkpoint and commit steps
 	var idlePersist []float64                                                  // the clustering's persist while idle (RANSOMTRAIL_BENCH_PERSIST_EACH_BLOCK)
+	var mergeScreen []float64                                                  // the watched entities' re-screening after the block's merges
 	var ru0, ru1 syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	wb0, ok0 := procio.WriteBytes()
@@ -201,6 +202,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 		ingest = append(ingest, ms(st.LastIngest))
 		build = append(build, ms(st.LastBuild))
 		match = append(match, ms(st.LastMatch))
+		mergeScreen = append(mergeScreen, ms(st.LastMergeScreen))
 		cDecide = append(cDecide, ms(st.LastCluster.Decide))
 		cPrefault = append(cPrefault, ms(st.LastCluster.Prefault))
 		cApply = append(cApply, ms(st.LastCluster.Apply))
@@ -267,6 +269,8 @@ func BenchmarkFollowBlock(b *testing.B) {
 		med(cDecide), max1(cDecide), med(cPrefault), max1(cPrefault), med(cApply), max1(cApply), med(cSync), max1(cSync), med(cPersist), max1(cPersist))
 	b.Logf("index commit per block (median / max ms): append %.2f / %.2f, fsync columns %.2f / %.2f, marks %.2f / %.2f, fsync tables %.2f / %.2f, manifest %.2f / %.2f; idle checkpoint after the block %.1f / %.1f",
 		med(cAppend), max1(cAppend), med(cSyncCols), max1(cSyncCols), med(cMarks), max1(cMarks), med(cSyncTabs), max1(cSyncTabs), med(cManifest), max1(cManifest), med(checkpoint), max1(checkpoint))
+	b.Logf("merge screening per block (median / max ms, in the step): %.2f / %.2f", med(mergeScreen), max1(mergeScreen))
+	b.ReportMetric(med(mergeScreen), "merge-screen-ms")
 	b.ReportMetric(med(checkpoint), "checkpoint-ms")
 	if opts.ClusterPersistEvery > 0 {
 		b.ReportMetric(med(idlePersist), "idle-persist-ms")

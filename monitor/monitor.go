@@ -40,6 +40,7 @@ const (
 	KindSpend              = "spend"               // a watched entity spent in a block
 	KindExchangeHop        = "exchange_hop"        // watched money moved to or next to an exchange
 	KindRescreen           = "rescreen"            // a watched entity became risky after a tag import
+	KindClusterMerge       = "cluster_merge"       // a block's links merged a watched entity into a riskier cluster
 	KindUnconfirmedReceive = "unconfirmed_receive" // a mempool transaction pays a watched entity
 	KindUnconfirmedSpend   = "unconfirmed_spend"   // a mempool transaction spends from one
 )
@@ -145,6 +146,10 @@ type Stats struct {
 	LastIngest time.Duration
 	LastBuild  time.Duration
 	LastMatch  time.Duration
+	// LastMergeScreen is the last step's screening of the watched
+	// entities whose cluster its links merged (cluster_merge alerts),
+	// after the clustering (in LastStep).
+	LastMergeScreen time.Duration
 	// ClusterRebuilds counts cluster builds that started over (reorgs
 	// below the clustering's persisted state).
 	ClusterRebuilds int64
@@ -445,6 +450,11 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var tIngest, tBuild time.Duration
 	var commit index.CommitTimes
 	changed, built, waiting := false, false, false
+	// clustered tells that the live clustering applied the new blocks'
+	// links (clusterRes): they are screened for merges of watched
+	// entities once the blocks' alerts are stored.
+	var clusterRes cluster.LiveResult
+	clustered := false
 	if best < tip && !m.tipChanged(ctx, src, best) {
 		// The node is behind the index on the same chain (restarting,
 		// reindexing): wait for it rather than roll the index back.
@@ -474,8 +484,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 				if err := m.setLiveTags(ctx, live); err != nil {
 					ierr = errors.Join(ierr, err)
 				}
-				tBuild, ierr = m.advanceClustering(ctx, live, nil, ierr)
-				built = true
+				var cerr error
+				tBuild, clusterRes, cerr = m.advanceClustering(ctx, live, nil, nil)
+				ierr, clustered, built = errors.Join(ierr, cerr), cerr == nil, true
 			}
 		}
 		if changed {
@@ -502,7 +513,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 		advanced, matched = make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(advanced)
-			tBuild, ierr = m.advanceClustering(ctx, live, matched, ierr)
+			var cerr error
+			tBuild, clusterRes, cerr = m.advanceClustering(ctx, live, matched, nil)
+			ierr, clustered = errors.Join(ierr, cerr), cerr == nil
 		}()
 	}
 	// The clustering goroutine ends before Step returns, even when the
@@ -522,11 +535,30 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	tAlerts := time.Since(t0)
 	tMatch := time.Since(tm)
 	join()
+	var tMerge time.Duration
+	if rerr == nil && live != nil {
+		tg := time.Now()
+		err := m.unscreenRetracted(ctx, retracted)
+		if err == nil && clustered && clusterRes.NewLinks > 0 {
+			linksFrom := int64(-1)
+			if !clusterRes.Rebuilt {
+				linksFrom = m.numLinks() - clusterRes.NewLinks
+			}
+			var ms []state.Alert
+			ms, err = m.screenMerges(ctx, linksFrom, res.Height-ir.Blocks+1)
+			res.Alerts = append(res.Alerts, ms...)
+		}
+		if err != nil {
+			rerr = fmt.Errorf("screening the clustering's merges: %w", err)
+		}
+		tMerge = time.Since(tg)
+	}
 	if changed {
 		m.count(func(s *Stats) {
 			s.Blocks += ir.Blocks
 			s.Reorgs += int64(ir.Reorgs)
 			s.LastStep, s.LastAlerts, s.LastIngest, s.LastBuild, s.LastMatch = time.Since(t0), tAlerts, tIngest, tBuild, tMatch
+			s.LastMergeScreen = tMerge
 			s.LastCommit = commit
 			s.LastBlockAt = time.Now()
 			s.Steps++
@@ -538,7 +570,7 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			s.StepBuckets[i]++
 		})
 		m.log.Info("followed", "height", res.Height, "applied", ir.Blocks, "rolled_back", ir.RolledBack,
-			"alerts", len(alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
+			"alerts", len(res.Alerts), "retracted", len(retracted), "ms", time.Since(t0).Milliseconds())
 	}
 	return res, errors.Join(ierr, rerr)
 }
@@ -643,16 +675,34 @@ func (m *Monitor) idleClustering(ctx context.Context) {
 	live, err := m.liveClustering(ctx)
 	t0 := time.Now()
 	persisted := false
+	links := m.numLinks()
 	if err == nil {
 		persisted, err = live.Idle(m.ws.Index)
 	}
 	if err != nil && ctx.Err() == nil {
 		m.log.Warn("live clustering's idle work failed; the next block does it", "err", err)
 	}
+	// The idle work's links (the last block's revisits) may merge a
+	// watched entity too: screened as the tip block's.
+	if err == nil && links >= 0 && m.numLinks() > links {
+		if _, err := m.screenMerges(ctx, links, m.ws.Index.TipHeight()); err != nil && ctx.Err() == nil {
+			m.log.Warn("screening the clustering's merges failed", "err", err)
+		}
+	}
 	if persisted {
 		d := time.Since(t0)
 		m.count(func(s *Stats) { s.LastClusterPersist, s.ClusterPersists = d, s.ClusterPersists+1 })
 	}
+}
+
+// numLinks returns the readers' clustering's link count (-1: none).
+func (m *Monitor) numLinks() int64 {
+	m.ws.Gate.RLock()
+	defer m.ws.Gate.RUnlock()
+	if c := m.ws.Clustering(); c != nil {
+		return c.NumLinks()
+	}
+	return -1
 }
 
 // growTables doubles, while idle, an index hash table that is close to the
@@ -670,8 +720,9 @@ func (m *Monitor) growTables() {
 
 // advanceClustering advances the live clustering over the new blocks. A
 // nil matched tells that the caller holds the gate for writing; else the
-// links are applied once matched is closed.
-func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, matched <-chan struct{}, ierr error) (time.Duration, error) {
+// links are applied once matched is closed. ok tells that the advance
+// succeeded (its links can be screened).
+func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, matched <-chan struct{}, ierr error) (time.Duration, cluster.LiveResult, error) {
 	tb := time.Now()
 	var br cluster.LiveResult
 	var err error
@@ -682,7 +733,7 @@ func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, mat
 	}
 	d := time.Since(tb) - br.Wait // the time it worked, not waited for the matching
 	if err != nil {
-		return d, errors.Join(ierr, fmt.Errorf("clustering: %w", err))
+		return d, br, errors.Join(ierr, fmt.Errorf("clustering: %w", err))
 	}
 	m.ws.InvalidateAttribution()
 	if br.Rebuilt {
@@ -697,7 +748,7 @@ func (m *Monitor) advanceClustering(ctx context.Context, live *cluster.Live, mat
 		m.log.Info("clustering returned to the block both branches share", "height", br.ResetTo)
 	}
 	m.count(func(s *Stats) { s.LastCluster = br })
-	return d, ierr
+	return d, br, ierr
 }
 
 // tipChanged reports whether the node's block at height tip differs from
