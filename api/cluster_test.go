@@ -44,6 +44,14 @@ func TestClusterAndMembersPaging(t *testing.T) {
 	if v2.ClusterID != v.ClusterID || v2.ReceivedSat != v.ReceivedSat {
 		t.Fatalf("cluster by member address %+v, by id %+v", v2, v)
 	}
+	// The id in every form the CLI prints and takes.
+	for _, ref := range []string{"c" + strconv.Itoa(int(id)), "cluster:" + strconv.Itoa(int(id))} {
+		var v3 api.ClusterView
+		e.get("/api/v2/clusters/"+ref, &v3)
+		if v3.ClusterID != v.ClusterID || v3.Size != v.Size {
+			t.Errorf("cluster %s: %+v, want cluster %d", ref, v3, v.ClusterID)
+		}
+	}
 	var got []uint32
 	cursor := ""
 	for pages := 0; ; pages++ {

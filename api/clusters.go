@@ -55,7 +55,14 @@ type ClusterView struct {
 // member's address id resolves to its cluster), "c123", or an address.
 func (s *Server) clusterTarget(field, ref string) (addrID uint32, err error) {
 	ref = strings.TrimSpace(ref)
-	num := strings.TrimPrefix(strings.TrimPrefix(ref, "c"), "C")
+	if cid, ok, err := rt.ParseClusterRef(ref); ok {
+		// c123 or cluster:123
+		if err != nil {
+			return 0, rt.Invalid(field, "%q is not a cluster id: cluster ids are 0 to %d (or c123, cluster:123, or a member address)", rt.Clip(ref, maxEcho), s.ix().NumAddresses()-1)
+		}
+		ref = strconv.FormatUint(uint64(cid), 10)
+	}
+	num := ref
 	if n, perr := strconv.ParseInt(num, 10, 64); perr == nil {
 		if n < 0 || n >= s.ix().NumAddresses() {
 			return 0, fmt.Errorf("cluster %d: %w (the index has %d addresses)", n, rt.ErrNotFound, s.ix().NumAddresses())
@@ -63,7 +70,7 @@ func (s *Server) clusterTarget(field, ref string) (addrID uint32, err error) {
 		return uint32(n), nil
 	} else if num != "" && strings.Trim(num, "0123456789") == "" {
 		// All digits, beyond int64: a number, not an address.
-		return 0, rt.Invalid(field, "%q is not a cluster id: cluster ids are 0 to %d (or c123, or a member address)", rt.Clip(ref, maxEcho), s.ix().NumAddresses()-1)
+		return 0, rt.Invalid(field, "%q is not a cluster id: cluster ids are 0 to %d (or c123, cluster:123, or a member address)", rt.Clip(ref, maxEcho), s.ix().NumAddresses()-1)
 	}
 	_, id, err := s.addressID(field, ref)
 	return uint32(id), err

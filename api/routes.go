@@ -1,6 +1,10 @@
 package api
 
-import "github.com/ransomtrail/ransomtrail/state"
+import (
+	"strings"
+
+	"github.com/ransomtrail/ransomtrail/state"
+)
 
 // Caps of the paged routes (also stated in the OpenAPI document).
 const (
@@ -25,6 +29,18 @@ var traceParams = []param{{name: "address", in: "query", typ: "string"}, {name: 
 	{name: "demix_evidence", in: "query", typ: "string", desc: "partly-linked (default), linked, linked-first or amount: what a demixed payout set must show beyond amount and timing"},
 	{name: "demix_owner", in: "query", typ: "string", desc: "a label the traced money's owner is known by (e.g. the ransomware family a victim's report names): clusters attributed with it count as the owner's wallets for linked evidence (repeatable)"},
 	{name: "demix_max_linked_ambiguity", in: "query", typ: "integer"}, {name: "demix_link_max_cluster", in: "query", typ: "integer"}}
+
+// demixParams are trace's demix_* parameters (the ransomware view takes
+// them too).
+func demixParams() []param {
+	var out []param
+	for _, p := range traceParams {
+		if strings.HasPrefix(p.name, "demix_") {
+			out = append(out, p)
+		}
+	}
+	return out
+}
 
 var (
 	qNetwork = param{name: "network", in: "query", typ: "string", desc: "network of the addresses in the body (default: the index's)"}
@@ -127,21 +143,25 @@ func (s *Server) table() []*route {
 			params: traceParams,
 			h:      s.trace},
 		{method: "GET", pattern: "/api/v2/path", role: an, tag: "analysis", seam: "Path", summary: "a money path between two addresses (as `ransomtrail path --json`)",
-			params: []param{{name: "from", in: "query", typ: "string", required: true}, {name: "to", in: "query", typ: "string", required: true}},
-			h:      s.path},
+			params: []param{{name: "from", in: "query", typ: "string", required: true, desc: "an address, or a cluster as cluster:N or cN"},
+				{name: "to", in: "query", typ: "string", required: true, desc: "an address, or a cluster as cluster:N or cN"},
+				{name: "hops", in: "query", typ: "integer", desc: "most hops of a path (1..50)"},
+				{name: "max_visits", in: "query", typ: "integer", desc: "outputs visited before giving up (1..10,000,000)"},
+				{name: "max_paths", in: "query", typ: "integer", desc: "paths returned (1..100)"}},
+			h: s.path},
 		{method: "GET", pattern: "/api/v2/ransomware", role: an, tag: "analysis", seam: "Ransomware",
 			summary: "the ransomware families of the tags, with their addresses, payments and BTC received (as `ransomtrail ransomware --list --json`); with ?family=NAME, that family's view as /api/v2/ransomware/{family}",
 			desc:    "?family= carries any family name, also one with a slash (BlackCat/ALPHV), which a path segment cannot (encoded slashes are refused); the other parameters are those of /api/v2/ransomware/{family}.",
-			params: []param{{name: "family", in: "query", typ: "string", desc: "a family or campaign: answer its view (as /api/v2/ransomware/{family}) instead of the list"},
+			params: append([]param{{name: "family", in: "query", typ: "string", desc: "a family or campaign: answer its view (as /api/v2/ransomware/{family}) instead of the list"},
 				{name: "hops", in: "query", typ: "integer", desc: "with family: hops of the cash-out trace (1..50, default 10)"},
 				{name: "max_nodes", in: "query", typ: "integer", desc: "with family: node cap of the cash-out trace (default 200,000)"},
-				{name: "demix", in: "query", typ: "string", desc: "with family: on to follow the trace through custodial mixers"}},
+				{name: "demix", in: "query", typ: "string", desc: "with family: on to follow the trace through custodial mixers"}}, demixParams()...),
 			h: s.ransomwareList},
 		{method: "GET", pattern: "/api/v2/ransomware/{family}", role: an, tag: "analysis", seam: "Ransomware",
 			summary: "what a ransomware family or campaign received (BTC, USD at each payment's day) and where it went: a forward haircut trace from every payment to its cash-outs (as `ransomtrail ransomware FAMILY --json`)",
-			params: []param{{name: "hops", in: "query", typ: "integer", desc: "hops of the cash-out trace (1..50, default 10)"},
+			params: append([]param{{name: "hops", in: "query", typ: "integer", desc: "hops of the cash-out trace (1..50, default 10)"},
 				{name: "max_nodes", in: "query", typ: "integer", desc: "node cap of the cash-out trace (default 200,000)"},
-				{name: "demix", in: "query", typ: "string", desc: "on to follow the trace through custodial mixers (as trace's demix, with its demix_* parameters); each mixer deposit reached is listed in demixes with its explanation"}},
+				{name: "demix", in: "query", typ: "string", desc: "on to follow the trace through custodial mixers (as trace's demix, with its demix_* parameters); each mixer deposit reached is listed in demixes with its explanation"}}, demixParams()...),
 			h: s.ransomwareFamily},
 		{method: "GET", pattern: "/api/v2/prices", role: an, tag: "analysis", seam: "Prices",
 			summary: "the daily BTC/USD series the data directory holds: {\"days\",\"first\",\"last\"} (days 0 without one)", h: s.pricesSeries},

@@ -59,6 +59,19 @@ func TestOpenAPITraceAndNeighborParams(t *testing.T) {
 			t.Errorf("trace lacks parameter %s", n)
 		}
 	}
+	// path's limits and the ransomware view's demix_* parameters.
+	for route, names := range map[string][]string{"/api/v2/path": {"hops", "max_visits", "max_paths"},
+		"/api/v2/ransomware/{family}": {"demix", "demix_evidence", "demix_owner"}, "/api/v2/ransomware": {"family", "demix_max_parts"}} {
+		got := map[string]bool{}
+		for _, p := range doc.Paths[route]["get"].Parameters {
+			got[p.Name] = true
+		}
+		for _, n := range names {
+			if !got[n] {
+				t.Errorf("%s lacks parameter %s", route, n)
+			}
+		}
+	}
 	found := false
 	for _, p := range doc.Paths["/api/v2/graph/neighbors"]["get"].Parameters {
 		if p.Name == "limit" {

@@ -124,9 +124,11 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 				Object: "report:" + r.Receipt, ObjectHash: res.SHA256, Detail: fmt.Sprintf("format=%s from=%s receipt=%s", req.Format, req.Source, r.SourceReceipt)}); err != nil {
 				return nil, err
 			}
-			if err := s.tagPayment(ctx, r, req.Actor); err != nil {
+			n, err := s.tagPayment(ctx, r, req.Actor)
+			if err != nil {
 				return nil, err
 			}
+			res.Tags += n
 			res.Reports = append(res.Reports, ir)
 		}
 	case FormatTagPack, FormatRansomwhere:

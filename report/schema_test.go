@@ -476,6 +476,9 @@ func TestExportsValidateAndRoundTrip(t *testing.T) {
 			if len(ir.Reports) != 3 {
 				t.Fatalf("imported %d reports", len(ir.Reports))
 			}
+			if ir.Tags < 3 {
+				t.Errorf("import tagged %d payment addresses of 3 verified GREEN reports", ir.Tags)
+			}
 			for _, x := range ir.Reports {
 				got, err := g.svc.Get(ctx, x.Receipt)
 				if err != nil {

@@ -231,7 +231,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 	if err := s.store(ctx, r, req.Actor, true); err != nil {
 		return nil, err
 	}
-	if err := s.tagPayment(ctx, r, req.Actor); err != nil {
+	if _, err := s.tagPayment(ctx, r, req.Actor); err != nil {
 		return nil, fmt.Errorf("report %s stored, but tagging its payment addresses failed: %w", r.Receipt, err)
 	}
 	return s.filed(r), nil
@@ -284,13 +284,13 @@ func pageLimit(limit int) (int, error) {
 // every screening client, so only what TLP lets reach the organisation's
 // clients becomes one: a report marked AMBER+STRICT or RED stays in the
 // report (its verification says so).
-func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) error {
+func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) (int, error) {
 	v := r.Verification
 	if v == nil || !v.Verified || len(v.PaymentAddresses) == 0 {
-		return nil
+		return 0, nil
 	}
 	if tlpRank(r.TLP) > tlpRank(TLPAmber) {
-		return nil
+		return 0, nil
 	}
 	tnet := s.TagNetwork
 	if tnet == nil {
@@ -305,7 +305,7 @@ func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) error
 	for _, addr := range v.PaymentAddresses {
 		a, err := chain.ParseAddress(addr, s.Chain.Network())
 		if err != nil {
-			return err
+			return 0, err
 		}
 		ts = append(ts, tags.Tag{
 			Address: chain.EncodeAddress(a, tnet), AddrKey: a.AppendKey(nil), Currency: "XBT",
@@ -320,11 +320,11 @@ func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) error
 	b := state.Batch{Import: state.Import{ID: id, Format: "ransom-payment-report", Time: s.now(), Tags: len(ts),
 		Files: []state.ImportFile{{Name: id, SHA256: ObjectHash(r)}}}, Tags: ts}
 	if err := s.State.Tags().Put(ctx, b); err != nil {
-		return err
+		return 0, err
 	}
 	_, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: actor, Action: "tag", Object: "tags:" + id,
 		ObjectHash: ObjectHash(ts), Detail: fmt.Sprintf("%d ransomware tags from verified payment (TLP:%s)", len(ts), strings.ToUpper(r.TLP))})
-	return err
+	return len(ts), err
 }
 
 // Get returns a filed report by receipt.
@@ -461,7 +461,7 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (*Filed, error)
 	if err := s.store(ctx, r, req.Actor, false); err != nil {
 		return nil, err
 	}
-	if err := s.tagPayment(ctx, r, req.Actor); err != nil {
+	if _, err := s.tagPayment(ctx, r, req.Actor); err != nil {
 		return nil, err
 	}
 	return s.filed(r), nil

@@ -152,9 +152,9 @@ func runCaseAdd(ctx context.Context, e *env, args []string) error {
 	}
 	req := report.UpdateCaseRequest{ID: pos[0], Actor: *rf.actor, Addresses: addrs, Reports: reps, Owner: *owner, TLP: *tlp}
 	for _, c := range clusters {
-		n, err := strconv.ParseInt(c, 10, 64)
+		n, err := clusterIDArg(c)
 		if err != nil {
-			return &usageError{"case add: --cluster " + c + ": not a cluster id"}
+			return &usageError{"case add: --cluster " + c + ": not a cluster id (99, c99 or cluster:99)"}
 		}
 		req.Clusters = append(req.Clusters, n)
 	}

@@ -353,7 +353,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("tags", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
-	netName := fs.String("network", "mainnet", "network of the address ("+chain.NetworkNames+")")
+	netName := fs.String("network", "", "network of the address ("+chain.NetworkNames+"; default: the index's in --data, else mainnet)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -362,9 +362,11 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail tags ADDR --data DIR [--json]   (or: tags import, tags list)"}
 	}
-	net, err := lookupNetwork(fs, *netName)
-	if err != nil {
-		return err
+	net := indexNetwork(*data)
+	if net == nil || *netName != "" {
+		if net, err = lookupNetwork(fs, cmp.Or(*netName, "mainnet")); err != nil {
+			return err
+		}
 	}
 	st, err := openState(*data)
 	if err != nil {
@@ -388,6 +390,13 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		Tags        []tagView               `json:"tags"`
 		Attribution tags.ClusterAttribution `json:"attribution"`
 	}{Address: addr, Tags: []tagView{}, Attribution: tags.Aggregate(ts)}
+	// Never null: an address without tags has empty lists.
+	if out.Attribution.Labels == nil {
+		out.Attribution.Labels = []tags.LabelSummary{}
+	}
+	if out.Attribution.Categories == nil {
+		out.Attribution.Categories = []string{}
+	}
 	if a, err := chain.ParseAddress(addr, net); err == nil {
 		out.Address = chain.EncodeAddress(a, net)
 	}

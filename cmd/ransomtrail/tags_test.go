@@ -95,6 +95,12 @@ func TestTagsImportAndQuery(t *testing.T) {
 		t.Errorf("WannaCry: %s", out)
 	}
 
+	// An address without tags: empty lists, never null.
+	out, _, err = runCLI(t, "tags", "--json", "--data", data, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa")
+	if err != nil || !strings.Contains(out, `"labels": []`) || !strings.Contains(out, `"categories": []`) || strings.Contains(out, "null") {
+		t.Errorf("untagged address: %v %s", err, out)
+	}
+
 	// Re-importing is idempotent.
 	if _, stderr, err := runCLI(t, args...); err != nil {
 		t.Fatalf("re-import: %v %s", err, stderr)
