@@ -269,7 +269,21 @@ func BenchmarkFollowBlock(b *testing.B) {
 		med(cDecide), max1(cDecide), med(cPrefault), max1(cPrefault), med(cApply), max1(cApply), med(cSync), max1(cSync), med(cPersist), max1(cPersist))
 	b.Logf("index commit per block (median / max ms): append %.2f / %.2f, fsync columns %.2f / %.2f, marks %.2f / %.2f, fsync tables %.2f / %.2f, manifest %.2f / %.2f; idle checkpoint after the block %.1f / %.1f",
 		med(cAppend), max1(cAppend), med(cSyncCols), max1(cSyncCols), med(cMarks), max1(cMarks), med(cSyncTabs), max1(cSyncTabs), med(cManifest), max1(cManifest), med(checkpoint), max1(checkpoint))
-	b.Logf("merge screening per block (median / max ms, in the step): %.2f / %.2f", med(mergeScreen), max1(mergeScreen))
+	byKind := map[string]int{}
+	for cur := ""; ; {
+		page, next, err := m.Alerts(context.Background(), "", cur, state.MaxListLimit)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, a := range page {
+			byKind[a.Kind]++
+		}
+		if cur = next; cur == "" {
+			break
+		}
+	}
+	fmt.Fprintf(os.Stderr, "alerts by kind: %v\n", byKind)
+	fmt.Fprintf(os.Stderr, "merge screening per block (median / max ms, in the step): %.2f / %.2f\n", med(mergeScreen), max1(mergeScreen))
 	b.ReportMetric(med(mergeScreen), "merge-screen-ms")
 	b.ReportMetric(med(checkpoint), "checkpoint-ms")
 	if opts.ClusterPersistEvery > 0 {

@@ -102,27 +102,27 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		merged[r] = append(merged[r], i)
 	}
 	type affected struct {
-		id     string
-		member uint32 // the watched address, or the watched cluster's id
+		e      *state.WatchEntry // as compiled: its baseline is current (a change recompiles)
+		member uint32            // the watched address, or the watched cluster's id
 		root   uint32
 	}
 	var hits []affected
 	for id, es := range w.byAddr {
 		if r := cc.Find(id); merged[r] != nil {
 			for _, e := range es {
-				hits = append(hits, affected{e.ID, id, r})
+				hits = append(hits, affected{e, id, r})
 			}
 		}
 	}
 	for _, e := range w.clusters {
 		if r := cc.Find(uint32(e.ClusterID)); merged[r] != nil {
-			hits = append(hits, affected{e.ID, uint32(e.ClusterID), r})
+			hits = append(hits, affected{e, uint32(e.ClusterID), r})
 		}
 	}
 	if len(hits) == 0 {
 		return nil, nil
 	}
-	sort.Slice(hits, func(i, j int) bool { return hits[i].id < hits[j].id })
+	sort.Slice(hits, func(i, j int) bool { return hits[i].e.ID < hits[j].e.ID })
 	// The tagged clusters brought up to the merges (the idle refresh then
 	// has nothing left to do).
 	v, err := m.blockAttribution(ctx)
@@ -133,28 +133,31 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 	b := &blockCtx{ix: ix, v: v, m: m}
 	var alerts []state.Alert
 	var changed []state.WatchEntry
+	var compiled []*state.WatchEntry // changed's entries in the compiled watchlist
+	grew := func(base []string, info *rootInfo) (added []string) {
+		if info == nil {
+			return nil
+		}
+		for _, c := range info.cats {
+			if riskCategories[c] && !contains(base, c) && !contains(added, c) {
+				added = append(added, c)
+			}
+		}
+		sort.Strings(added)
+		return added
+	}
 	for _, x := range hits {
-		e, err := m.st.Watchlists().Get(ctx, x.id) // the baseline as stored
+		info := v.info[x.root]
+		if len(grew(x.e.Risk, info)) == 0 {
+			continue // most merges: nothing read from the store
+		}
+		e, err := m.st.Watchlists().Get(ctx, x.e.ID) // the baseline as stored
 		if notFound(err) {
 			continue
 		} else if err != nil {
 			return nil, err
 		}
-		info := v.info[x.root]
-		var risk []string
-		if info != nil {
-			for _, c := range info.cats {
-				if riskCategories[c] {
-					risk = append(risk, c)
-				}
-			}
-		}
-		var added []string
-		for _, r := range risk {
-			if !contains(e.Risk, r) {
-				added = append(added, r)
-			}
-		}
+		added := grew(e.Risk, info)
 		if len(added) == 0 {
 			continue
 		}
@@ -199,6 +202,7 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		alerts = append(alerts, a)
 		e.Risk, e.Screened = after, now
 		changed = append(changed, e)
+		compiled = append(compiled, x.e)
 	}
 	if len(alerts) == 0 {
 		return nil, nil
@@ -217,12 +221,16 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 	}
 	m.nudge()
 	// The baselines move after the alerts are stored (as Rescreen's).
-	for _, e := range changed {
+	// The compiled entries take the new baseline too (the next block's
+	// screening reads it there), rather than the 10,000s of entries being
+	// listed again.
+	for i, e := range changed {
 		if err := m.st.Watchlists().Put(ctx, e); err != nil {
+			m.invalidateWatch()
 			return ins, err
 		}
+		compiled[i].Risk, compiled[i].Screened = e.Risk, e.Screened
 	}
-	m.invalidateWatch()
 	return ins, nil
 }
 
