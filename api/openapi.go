@@ -197,7 +197,7 @@ func schemas() map[string]any {
 		"Key":        o("id", str, "name", str, "role", str, "created", str, "revoked", str),
 		"KeyList":    arr(ref("Key")),
 		"NewKey":     o("id", str, "name", str, "role", str, "created", str, "key", str),
-		"Alert": o("id", str, "seq", num, "kind", obj("type", "string", "enum", []string{"receive", "spend", "exchange_hop", "rescreen", "unconfirmed_receive", "unconfirmed_spend"}),
+		"Alert": o("id", str, "seq", num, "kind", obj("type", "string", "enum", []string{"receive", "spend", "exchange_hop", "rescreen", "cluster_merge", "unconfirmed_receive", "unconfirmed_spend"}),
 			"status", obj("type", "string", "enum", []string{"open", "acknowledged", "resolved", "retracted"}), "version", num, "watch_id", str, "watch", str, "watch_note", str,
 			"address", str, "cluster_id", num, "txid", str, "height", num, "block_hash", str, "value_sat", num, "summary", str, "details", obj("type", "object"),
 			"created", str, "updated", str, "fork_height", num, "note", str),
