@@ -263,3 +263,85 @@ func TestWorkMatchesBtcd(t *testing.T) {
 		}
 	}
 }
+
+// tippedSource is a pinnedSource whose node also reports its chain tips
+// (source.BranchValidity, as a node's getchaintips does).
+type tippedSource struct {
+	*pinnedSource
+	tips []source.ChainTip
+	err  error
+}
+
+var _ source.BranchValidity = (*tippedSource)(nil)
+
+func (s *tippedSource) ChainTips(ctx context.Context) ([]source.ChainTip, error) {
+	return s.tips, s.err
+}
+
+// TestIngestFollowsNodeOffInvalidBranch: a node whose best chain has no
+// more work than the index's branch is followed when it marks the index's
+// branch invalid — its tip, a tip past it, or the index's first block past
+// the fork (a consensus split: the node never stored the descendants) —
+// even onto a prefix of the index's chain; it is waited for
+// (SourceBehindError, nothing changed) when the index's branch is valid to
+// it, when the invalid tip is on another branch, or when the node cannot
+// be asked.
+func TestIngestFollowsNodeOffInvalidBranch(t *testing.T) {
+	m := newForkFixture(t).main
+	lighter := forkBranch(t, m[15], 16, 9, bitsEasy, 3) // 16'..24': work 9 < 10
+	past := forkBranch(t, m[20], 21, 2, bitsSim, 4)     // 21..22 on the index's tip
+	other := forkBranch(t, m[14], 15, 4, bitsSim, 5)    // 15x..18x: not the index's branch
+	all := cat(m, lighter, past, other)
+	tip := func(blk []byte, h int64, status string) source.ChainTip {
+		return source.ChainTip{Height: h, Hash: chain.HeaderHash(blk), Status: status}
+	}
+	active := tip(lighter[8], 24, source.TipActive)
+	cases := []struct {
+		name   string
+		chain  [][]byte // the node's best chain
+		tips   []source.ChainTip
+		err    error
+		follow bool
+		height int64 // after a follow
+	}{
+		{name: "index tip invalid", chain: cat(m[:16], lighter), follow: true, height: 24,
+			tips: []source.ChainTip{active, tip(m[20], 20, source.TipInvalid)}},
+		{name: "tip past the index's invalid", chain: cat(m[:16], lighter), follow: true, height: 24,
+			tips: []source.ChainTip{active, tip(past[1], 22, source.TipInvalid)}},
+		{name: "first block past the fork invalid", chain: cat(m[:16], lighter), follow: true, height: 24,
+			tips: []source.ChainTip{active, tip(m[16], 16, source.TipInvalid)}},
+		{name: "back to a prefix", chain: m[:16], follow: true, height: 15,
+			tips: []source.ChainTip{tip(m[15], 15, source.TipActive), tip(m[20], 20, source.TipInvalid)}},
+		{name: "index tip valid", chain: cat(m[:16], lighter),
+			tips: []source.ChainTip{active, tip(m[20], 20, source.TipValidFork), tip(other[3], 18, source.TipInvalid)}},
+		{name: "node cannot tell", chain: cat(m[:16], lighter), err: errors.New("rpc getchaintips: method not found"),
+			tips: []source.ChainTip{active, tip(m[20], 20, source.TipInvalid)}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newForkFixture(t)
+			src := &tippedSource{&pinnedSource{forkDir(t, all), c.chain}, c.tips, c.err}
+			res, err := f.ix.Ingest(context.Background(), src, index.IngestOptions{})
+			if !c.follow {
+				var e *index.SourceBehindError
+				if !errors.As(err, &e) || e.Fork != 15 || !strings.Contains(err.Error(), "nothing changed") {
+					t.Fatalf("ingest: %+v, %v; want a SourceBehindError at fork 15", res, err)
+				}
+				if st := f.ix.Status(); st != f.st {
+					t.Fatalf("status after the refused ingest\n %+v\nwant the unchanged\n %+v", st, f.st)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ingest: %v", err)
+			}
+			if res.Reorgs != 1 || res.RolledBack != 5 || res.Height != c.height {
+				t.Fatalf("result %+v; want 1 reorg, 5 rolled back, height %d", res, c.height)
+			}
+			if st, want := f.ix.Status(), freshIngestStatus(t, src, simNet, c.height); st != want {
+				t.Fatalf("status after following the node\n %+v\nfresh ingest\n %+v", st, want)
+			}
+			mustConsistent(t, f.ix)
+		})
+	}
+}

@@ -66,10 +66,12 @@ type fetched struct {
 // Ingest brings the index to the source's best chain (or to opts.Until):
 // it detects a fork between the index and the source and, when the
 // source's branch past the fork has more proof of work than the index's (a
-// reorg), rolls back to the fork point and applies the winning branch. A
-// source whose chain ends below the index tip on the index's chain, or
-// whose branch has no more work, changes nothing: Ingest returns a
-// *SourceBehindError (wrapping ErrSourceBehind). Blocks are fetched and
+// reorg), or when the source's node marks the index's branch invalid
+// (source.BranchValidity: a node's getchaintips), rolls back to the fork
+// point and applies the source's branch. Otherwise a source whose chain
+// ends below the index tip on the index's chain, or whose branch has no
+// more work, changes nothing: Ingest returns a *SourceBehindError
+// (wrapping ErrSourceBehind). Blocks are fetched and
 // decoded by parallel workers and applied in order; commits happen every
 // CommitInterval/CommitBytes and at the end. On a bad block, the blocks
 // before it are committed and the error names the block and its location.
@@ -99,15 +101,23 @@ func (ix *Index) Ingest(ctx context.Context, src source.Source, opts IngestOptio
 		if fork < ix.TipHeight() {
 			// The source's best chain leaves the index's: follow it only
 			// if it has more proof of work past the fork (Bitcoin Core's
-			// rule); a source that is behind, has a gap or a lighter
-			// branch changes nothing.
+			// rule) or if its node holds the index's branch invalid
+			// (invalidateblock, or a block its consensus rules reject:
+			// Core's rule is the most work among valid chains); a source
+			// that is behind, has a gap or a lighter branch changes
+			// nothing.
 			ours, theirs, err := ix.weighFork(ctx, src, fork, best, res.Blocks > 0)
+			invalid := false
 			if err != nil {
-				return res, ix.finish(&res, err)
+				if invalid, err = ix.invalidToSource(ctx, src, fork, err); err != nil {
+					return res, ix.finish(&res, err)
+				}
 			}
 			n := ix.TipHeight() - fork
-			ix.log.Warn("reorg: the source's chain left the index tip with more proof of work", "fork_height", fork, "blocks_removed", n,
-				"source_height", best, "work_removed", ours.Big().String(), "work_source", theirs.Big().String())
+			if !invalid {
+				ix.log.Warn("reorg: the source's chain left the index tip with more proof of work", "fork_height", fork, "blocks_removed", n,
+					"source_height", best, "work_removed", ours.Big().String(), "work_source", theirs.Big().String())
+			}
 			if err := ix.Rollback(fork); err != nil {
 				return res, ix.finish(&res, err)
 			}
@@ -141,8 +151,9 @@ var ErrSourceBehind = errors.New("the source's chain does not beat the index's")
 // work past the fork: a source that is behind (a node still syncing or
 // reindexing, a partial blocks directory), has a gap or a corrupt block,
 // or follows a lighter or equal branch. Ingest then keeps the index's
-// chain, as Bitcoin Core keeps its tip unless another chain has more work.
-// It wraps ErrSourceBehind.
+// chain, as Bitcoin Core keeps its tip unless another valid chain has more
+// work (a node that marks the index's branch invalid is followed instead,
+// without this error). It wraps ErrSourceBehind.
 type SourceBehindError struct {
 	SourceHeight int64   // the source's best height
 	SourceHash   rt.Hash // and block
@@ -242,6 +253,36 @@ func (ix *Index) weighFork(ctx context.Context, src source.Source, fork, best in
 		return ours, theirs, e
 	}
 	return ours, theirs, nil
+}
+
+// invalidToSource is called when weighFork refused the source's chain
+// (err): when err is a *SourceBehindError and the source's node marks the
+// index's branch past fork invalid (source.InvalidBranch: the index's tip,
+// or a chain tip whose branch holds the index's block fork+1, has status
+// "invalid"), it logs a warning and reports true (the caller rolls back to
+// the fork and follows the node's chain). Otherwise it returns err; a node
+// that cannot be asked is logged and waited for as before.
+func (ix *Index) invalidToSource(ctx context.Context, src source.Source, fork int64, err error) (bool, error) {
+	var behind *SourceBehindError
+	if !errors.As(err, &behind) {
+		return false, err
+	}
+	first, _ := ix.HashAt(fork + 1)
+	bad, invalid, verr := source.InvalidBranch(ctx, src, first, fork+1, behind.IndexHash)
+	if verr != nil {
+		if ctx.Err() != nil {
+			return false, errors.Join(err, verr)
+		}
+		ix.log.Warn("could not ask the node whether the index's branch is invalid: the index keeps its chain", "err", verr)
+		return false, err
+	}
+	if !invalid {
+		return false, err
+	}
+	ix.log.Warn(fmt.Sprintf("the node marks the index's branch invalid (block %s): following the node's chain", bad),
+		"fork_height", fork, "blocks_removed", behind.IndexHeight-fork, "index_tip", behind.IndexHash,
+		"source_height", behind.SourceHeight, "source_tip", behind.SourceHash)
+	return true, nil
 }
 
 // findFork returns the highest height where the index and the source agree

@@ -592,25 +592,40 @@ func TestRPCE2EIndex(t *testing.T) {
 	t.Logf("the node re-mined %d txs of the replaced branch", len(grown.txs)-len(after.txs)-1)
 
 	// The node leaves the index's last 3 blocks (invalidateblock) for a
-	// branch of 1 block: less work than the index's branch, so ingest
-	// refuses it and changes nothing, as Bitcoin Core would keep its tip.
-	// Once the node's branch has more work (4 blocks against 3), ingest
-	// follows it.
+	// branch of 1 block: less work than the index's branch, but the node
+	// marks the index's branch invalid (getchaintips), so ingest follows
+	// it at once, as Bitcoin Core follows the most work among valid chains.
 	h0 := node.Height(t)
-	pre = ix.Status()
 	node.Reorg(t, 3, 1)
+	res = e2eIngest(t, ix, src, index.IngestOptions{})
+	if res.Reorgs != 1 || res.RolledBack != 3 || res.Height != h0-2 || res.Blocks != 1 {
+		t.Fatalf("ingest after the node invalidated the index's branch: %+v; want 1 reorg, 3 rolled back, 1 applied, height %d", res, h0-2)
+	}
+	e2eCheckIndex(t, ix, e2eScanNode(t, node))
+	// A branch the node holds valid is not followed without more work:
+	// the node leaves the index's tip for another block on the same parent
+	// and then reconsiders the index's (equal work: the node keeps the
+	// branch it is on), so ingest refuses it and changes nothing.
+	pre = ix.Status()
+	valid, _ := node.Reorg(t, 1, 1)
+	node.ReconsiderBlock(t, valid[0])
+	if node.Height(t) != h0-2 || node.BestHash(t) == chainhash.Hash(pre.TipHash) {
+		t.Fatalf("after reconsiderblock the node is at %d %s; want its own block at %d", node.Height(t), node.BestHash(t), h0-2)
+	}
 	res, err = ix.Ingest(ctx, src, index.IngestOptions{})
 	var sb *index.SourceBehindError
-	if !errors.As(err, &sb) || sb.Fork != h0-3 || sb.SourceHeight != h0-2 || sb.IndexHeight != h0 || sb.SourceWork.Cmp(sb.IndexWork) >= 0 {
-		t.Fatalf("ingest of a lighter branch: %+v, %v; want a SourceBehindError at fork %d", res, err, h0-3)
+	if !errors.As(err, &sb) || sb.Fork != h0-3 || sb.SourceHeight != h0-2 || sb.IndexHeight != h0-2 || sb.SourceWork.Cmp(sb.IndexWork) != 0 {
+		t.Fatalf("ingest of an equal branch: %+v, %v; want a SourceBehindError at fork %d", res, err, h0-3)
 	}
 	if !strings.Contains(err.Error(), "nothing changed") || res.Reorgs != 0 || ix.Status() != pre {
-		t.Fatalf("ingest of a lighter branch changed the index: %+v, %v", res, err)
+		t.Fatalf("ingest of an equal branch changed the index: %+v, %v", res, err)
 	}
+	// Once the node's branch has more work (4 blocks against 1), ingest
+	// follows it.
 	node.Generate(t, 3)
 	res = e2eIngest(t, ix, src, index.IngestOptions{})
-	if res.Reorgs != 1 || res.RolledBack != 3 || res.Height != h0+1 || res.Blocks != 4 {
-		t.Fatalf("ingest after a reorg to a heavier branch: %+v; want 1 reorg, 3 rolled back, 4 applied, height %d", res, h0+1)
+	if res.Reorgs != 1 || res.RolledBack != 1 || res.Height != h0+1 || res.Blocks != 4 {
+		t.Fatalf("ingest after a reorg to a heavier branch: %+v; want 1 reorg, 1 rolled back, 4 applied, height %d", res, h0+1)
 	}
 	final := e2eScanNode(t, node)
 	e2eCheckIndex(t, ix, final)

@@ -188,6 +188,33 @@ func TestRPCAgainstBtcd(t *testing.T) {
 		}
 	}
 
+	// getchaintips: the new branch is active, the replaced one invalid
+	// (its tip and its first block name it, from the fork up); a branch
+	// the node holds valid is not.
+	tips, err := src.ChainTips(ctx)
+	if err != nil {
+		t.Fatalf("ChainTips: %v", err)
+	}
+	status := map[rt.Hash]source.ChainTip{}
+	for _, ct := range tips {
+		status[ct.Hash] = ct
+	}
+	if ct := status[rt.Hash(branch[4])]; ct.Status != source.TipActive || ct.Height != tip+2 || ct.BranchLen != 0 {
+		t.Fatalf("active tip: %+v in %+v", ct, tips)
+	}
+	if ct := status[rt.Hash(replaced[2])]; ct.Status != source.TipInvalid || ct.Height != tip || ct.BranchLen != 3 {
+		t.Fatalf("replaced branch's tip: %+v in %+v; want invalid at %d, branch of 3", ct, tips, tip)
+	}
+	for _, ixTip := range []rt.Hash{rt.Hash(replaced[2]), rt.Hash(replaced[1])} {
+		bad, invalid, err := source.InvalidBranch(ctx, src, rt.Hash(replaced[0]), fork+1, ixTip)
+		if err != nil || !invalid || bad != rt.Hash(replaced[2]) {
+			t.Fatalf("InvalidBranch(tip %s) = %s, %v, %v; want the replaced tip %s", ixTip, bad, invalid, err, replaced[2])
+		}
+	}
+	if _, invalid, err := source.InvalidBranch(ctx, src, rt.Hash(branch[0]), fork+1, rt.Hash(branch[4])); err != nil || invalid {
+		t.Fatalf("InvalidBranch(the active branch) = %v, %v; want valid", invalid, err)
+	}
+
 	// Wrong credentials: a clear error without the password.
 	bad := "http://" + n.User + ":wrong-secret@" + n.RPCAddr
 	_, err = source.DialRPC(ctx, bad, fastRetry)

@@ -117,6 +117,19 @@ func (t *trackedSource) RawTransaction(ctx context.Context, txid rt.Hash) ([]byt
 	return mp.RawTransaction(ctx, txid)
 }
 
+// The wrapper forwards the node's chain tips (source.BranchValidity), so
+// that the index follows a node that marks the index's branch invalid.
+var _ source.BranchValidity = (*trackedSource)(nil)
+
+// ChainTips forwards to the node (getchaintips); a source without them
+// tells nothing.
+func (t *trackedSource) ChainTips(ctx context.Context) ([]source.ChainTip, error) {
+	if bv, ok := t.Source.(source.BranchValidity); ok {
+		return bv.ChainTips(ctx)
+	}
+	return nil, nil
+}
+
 // openServeWorkspace opens the data directory: for writing when serve
 // follows a node (the index is created when missing), else for reading.
 func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspace, error) {
