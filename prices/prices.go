@@ -56,7 +56,7 @@ var dateCols = []string{"date", "snapped_at", "timestamp", "time", "day"}
 var closeCols = []string{"close_usd", "close", "price", "price_usd", "adj close", "usd"}
 
 // Parse reads a daily price series, detecting the layout from the content:
-// JSON (CoinGecko market_chart: {"prices":[[ms, price], …]}) or CSV with a
+// JSON (CoinGecko market_chart: {"prices":[[ms, price], …]}, unix seconds read too) or CSV with a
 // header naming a date column (date, snapped_at, timestamp, time) and a
 // USD close column (close_usd, close, price, …). Several rows of one day
 // keep the last. Rows whose close is empty or "null" (days without
@@ -158,8 +158,16 @@ func parseJSON(r io.Reader, name string) ([]Day, error) {
 		if ms < 0 || ms > 1e14 || math.IsNaN(ms) {
 			return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON prices[%d]: timestamp %v out of range", i, ms)}
 		}
+		// The bound parseClose puts on a CSV close: a series written with a
+		// larger one could not be read back.
 		if !(v > 0) || math.IsInf(v, 0) {
 			return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON prices[%d]: price %v is not positive", i, v)}
+		}
+		if v > 1e9 {
+			return nil, &ParseError{Name: name, Msg: fmt.Sprintf("JSON prices[%d]: price %v is above 1e9 USD", i, v)}
+		}
+		if ms < 1e11 { // unix seconds (as a CSV timestamp column): 1e11 ms is in 1973
+			ms *= 1000
 		}
 		byDay[time.UnixMilli(int64(ms)).UTC().Format(time.DateOnly)] = v
 	}

@@ -213,3 +213,28 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A JSON series is held to what a stored series can be read back with:
+// timestamps in unix seconds are not read as milliseconds (1970), and a
+// close the CSV reader refuses is refused before it is written.
+func TestJSONSecondsAndCloseBound(t *testing.T) {
+	days, err := Parse(strings.NewReader(`{"prices":[[1700000000,37000.5],[1700086400000,37100]]}`), "s.json")
+	if err != nil || len(days) != 2 || days[0] != (Day{"2023-11-14", 37000.5}) || days[1] != (Day{"2023-11-15", 37100}) {
+		t.Fatalf("Parse(seconds and ms) = %v, %v", days, err)
+	}
+	if _, err := Parse(strings.NewReader(`{"prices":[[1700000000000,2e9]]}`), "big.json"); err == nil {
+		t.Fatal("a close of 2e9 USD was accepted")
+	}
+	// Every close Parse accepts from JSON is written so that Load reads it.
+	dir := t.TempDir()
+	days, err = Parse(strings.NewReader(`{"prices":[[1700000000000,999999999.5]]}`), "max.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Merge(dir, days); err != nil {
+		t.Fatal(err)
+	}
+	if tb, err := Load(dir); err != nil || tb.Len() != 1 {
+		t.Fatalf("Load after Merge = %v, %v", tb, err)
+	}
+}
