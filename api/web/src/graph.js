@@ -479,12 +479,20 @@ function mapView(id) {
 
 // ---- export ------------------------------------------------------------
 
+// xml escapes s for XML text or an attribute; characters XML 1.0 does not
+// allow at all (control characters a tag label or a pasted note may hold,
+// lone surrogates) become U+FFFD so the document stays well-formed.
 function xml(s) {
-  return String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]);
+  return String(s ?? "")
+    .replace(/[\x00-\x08\x0B\x0C\x0E-\x1F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, "\uFFFD")
+    .replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;" })[c]);
 }
 
+// csvCell quotes s for CSV; a cell a spreadsheet would run as a formula
+// (starting with = + - @, tab or CR) is prefixed with ' to stay text.
 function csvCell(s) {
   s = String(s ?? "");
+  if (/^[=+\-@\t\r]/.test(s)) s = "'" + s;
   return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }
 
@@ -526,7 +534,11 @@ export function exportGraphML() {
     `<graphml xmlns="http://graphml.graphdrawing.org/xmlns" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">`,
     ...nk.map(([k, t]) => `  <key id="n_${k}" for="node" attr.name="${k}" attr.type="${t}"/>`),
     ...ek.map(([k, t]) => `  <key id="e_${k}" for="edge" attr.name="${k}" attr.type="${t}"/>`),
-    `  <graph id="${xml(state.name)}" edgedefault="directed">`,
+    `  <key id="g_investigation" for="graph" attr.name="investigation" attr.type="string"/>`,
+    // A graph id is an NMTOKEN (no spaces): the investigation's name, which
+    // may have any, is the graph's data.
+    `  <graph id="G" edgedefault="directed">`,
+    `    <data key="g_investigation">${xml(state.name)}</data>`,
   ];
   for (const n of g.nodes) {
     const v = { ...n, labels: n.labels.join("; "), endpoint_label: n.endpoint ? n.endpoint.label : "" };
