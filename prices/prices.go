@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/internal/atomicfile"
@@ -360,6 +361,31 @@ func write(path string, days []Day) error {
 	})
 }
 
+// sameSite follows a redirect only on the URL's own host and, from https,
+// only to https: prices from elsewhere are not taken on the server's word.
+func sameSite(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	first := via[0].URL
+	if req.URL.Host != first.Host || (first.Scheme == "https" && req.URL.Scheme != "https") {
+		return fmt.Errorf("redirected to %s, another host or an unencrypted URL (give that URL to --url if it is the price API)", req.URL.Redacted())
+	}
+	return nil
+}
+
+// printable is a server's answer fit for a terminal: control characters
+// (escape sequences) as spaces, runs of space as one.
+func printable(b []byte) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(string(b), "\uFFFD"))
+	return strings.Join(strings.Fields(s), " ")
+}
+
 // MaxFetchBytes bounds a fetched response.
 const MaxFetchBytes = 64 << 20
 
@@ -370,6 +396,9 @@ func Fetch(ctx context.Context, client *http.Client, url string) ([]Day, error) 
 	if client == nil {
 		client = &http.Client{Timeout: 60 * time.Second}
 	}
+	c := *client
+	c.CheckRedirect = sameSite
+	client = &c
 	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
 		return nil, rt.Invalid("url", "%q is not an http(s) URL", url)
 	}
@@ -385,7 +414,7 @@ func Fetch(ctx context.Context, client *http.Client, url string) ([]Day, error) 
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("fetch prices from %s: HTTP %d: %s", url, resp.StatusCode, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("fetch prices from %s: HTTP %d: %s", url, resp.StatusCode, printable(b))
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxFetchBytes+1))
 	if err != nil {

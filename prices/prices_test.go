@@ -238,3 +238,38 @@ func TestJSONSecondsAndCloseBound(t *testing.T) {
 		t.Fatalf("Load after Merge = %v, %v", tb, err)
 	}
 }
+
+// A hostile price server: its error page reaches the terminal without
+// escape sequences, and a redirect to another host is not followed.
+func TestFetchHostileServer(t *testing.T) {
+	elsewhere := 0
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere++
+		fmt.Fprint(w, `{"prices":[[1577836800000,1]]}`)
+	}))
+	defer other.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/error":
+			w.WriteHeader(http.StatusInternalServerError)
+			fmt.Fprint(w, "<html>\x1b[31mdown\x1b]0;title\x07\n\n  again</html>")
+		case "/moved":
+			http.Redirect(w, r, "/market_chart", http.StatusFound)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/market_chart", http.StatusFound)
+		case "/market_chart":
+			fmt.Fprint(w, `{"prices":[[1577836800000,7195.2]]}`)
+		}
+	}))
+	defer srv.Close()
+	_, err := Fetch(t.Context(), srv.Client(), srv.URL+"/error")
+	if err == nil || !strings.Contains(err.Error(), "HTTP 500: <html> [31mdown ]0;title again</html>") {
+		t.Errorf("Fetch of an error page = %q", err)
+	}
+	if days, err := Fetch(t.Context(), srv.Client(), srv.URL+"/moved"); err != nil || len(days) != 1 {
+		t.Errorf("Fetch through a redirect on the same host = %v, %v", days, err)
+	}
+	if days, err := Fetch(t.Context(), srv.Client(), srv.URL+"/away"); err == nil || !strings.Contains(err.Error(), "redirected to "+other.URL) || elsewhere != 0 {
+		t.Errorf("Fetch redirected to another host = %v, %v (that host saw %d calls)", days, err, elsewhere)
+	}
+}
