@@ -1,8 +1,11 @@
 package main
 
 import (
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -109,6 +112,19 @@ func TestWebUIGraphDemix(t *testing.T) {
 	} else if ev != "amount" {
 		t.Errorf("demixed edge with evidence %q has no anchor", ev)
 	}
+	// The transactions' CSV says which rows are inferences: each demixed
+	// edge's payout is a row inferred=true with its confidence and deposit,
+	// apart from chain links; chain rows are inferred=false, confidence empty.
+	inferred := csvDemixRows(t, s, "tx view")
+	s.do("cluster view", chromedp.Click(chromedp.CSS(`input[name=gview][value=cluster]`)))
+	s.wait("cluster view", `rt.state().view === "cluster" && rt.cy.nodes("[kind = 'cluster']").length > 0`)
+	// Collapsed into clusters, demixed edges stay apart: no deposit's
+	// inference is summed into another's or into a chain link.
+	if got := csvDemixRows(t, s, "cluster view"); !maps.Equal(got, inferred) {
+		t.Errorf("cluster view's CSV has the inferred rows %v, the transaction view's %v", got, inferred)
+	}
+	s.do("tx view", chromedp.Click(chromedp.CSS(`input[name=gview][value=tx]`)))
+	s.wait("tx view", `rt.state().view === "tx"`)
 	// One-wallet evidence: the detail names the wallet instead of the owner.
 	s.do("trace a one-wallet payment",
 		chromedp.SetValue(chromedp.CSS(`#gtrace input[name=start]`), owOp),
@@ -135,4 +151,78 @@ func TestWebUIGraphDemix(t *testing.T) {
 	if errs := s.consoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors: %v", errs)
 	}
+}
+
+// csvDemixRows checks the graph's transactions CSV against the edges
+// shown: a demixed edge's payout txid has a row inferred=true with the
+// edge's deposit and confidence and the edge's value (summed only with
+// edges of the same txid and deposit), a chain edge's txid a row
+// inferred=false with no confidence. It returns the inferred rows' values
+// by TXID DEPOSIT.
+func csvDemixRows(t *testing.T, s *uiSession, view string) map[string]string {
+	t.Helper()
+	rows, err := csv.NewReader(strings.NewReader(eval[string](s, `rt.exportCSV()`))).ReadAll()
+	if err != nil {
+		t.Fatalf("%s: CSV: %v", view, err)
+	}
+	if h := strings.Join(rows[0], ","); h != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit" {
+		t.Fatalf("%s: CSV header %q", view, h)
+	}
+	type key struct{ txid, inferred, deposit string }
+	got := map[key][]string{}
+	for _, r := range rows[1:] {
+		k := key{r[0], r[8], r[10]}
+		if _, dup := got[k]; dup && r[8] == "false" {
+			t.Errorf("%s: CSV has two chain rows for %s", view, r[0])
+		}
+		got[k] = r
+	}
+	var edges []struct {
+		Txid       string  `json:"txid"`
+		Via        string  `json:"via"`
+		Deposit    string  `json:"deposit"`
+		Confidence float64 `json:"confidence"`
+		ValueSat   int64   `json:"value_sat"`
+	}
+	if err := json.Unmarshal([]byte(eval[string](s, `JSON.stringify(rt.cy.edges().map((e) => e.data()))`)), &edges); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{}
+	demixed, chain := 0, 0
+	for _, e := range edges {
+		if e.Txid == "" {
+			continue
+		}
+		if e.Via != "demix" {
+			chain++
+			if r, ok := got[key{e.Txid, "false", ""}]; !ok || r[9] != "" {
+				t.Errorf("%s: chain edge of %s: CSV row %q, want inferred=false and no confidence", view, e.Txid, r)
+			}
+			continue
+		}
+		demixed++
+		r, ok := got[key{e.Txid, "true", e.Deposit}]
+		if !ok {
+			t.Errorf("%s: demixed edge to %s (deposit %s) has no inferred row", view, e.Txid, e.Deposit)
+			continue
+		}
+		if c, err := strconv.ParseFloat(r[9], 64); err != nil || c != e.Confidence || c <= 0 || c > 1 {
+			t.Errorf("%s: inferred row of %s: confidence %q, the edge's %v", view, e.Txid, r[9], e.Confidence)
+		}
+		want[e.Txid+" "+e.Deposit] += e.ValueSat
+	}
+	if demixed == 0 || chain == 0 {
+		t.Fatalf("%s: %d demixed and %d chain edges shown", view, demixed, chain)
+	}
+	out := map[string]string{}
+	for k, r := range got {
+		if k.inferred != "true" {
+			continue
+		}
+		out[k.txid+" "+k.deposit] = r[3]
+		if v := want[k.txid+" "+k.deposit]; strconv.FormatInt(v, 10) != r[3] || r[4] == "0" {
+			t.Errorf("%s: inferred row of %s (deposit %s): value_out_sat %s tainted %s, its demixed edges carry %d", view, k.txid, k.deposit, r[3], r[4], v)
+		}
+	}
+	return out
 }

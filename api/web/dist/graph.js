@@ -92,10 +92,17 @@ function edgeKey(from, to) {
   return from + ">" + to;
 }
 
+// modelKey keys an edge of the model or of a view: a demixed (inferred)
+// edge is never summed with a chain link between the same nodes, nor with
+// an inference from another deposit or to another payout transaction.
+function modelKey(e, from = e.from, to = e.to) {
+  return edgeKey(from, to) + (e.via ? `|${e.via}|${e.deposit || ""}|${e.txid || ""}` : "");
+}
+
 function addEdges(edges, fromTrace) {
   const agg = {};
   for (const e of edges) {
-    const k = edgeKey(e.from, e.to);
+    const k = modelKey(e);
     const a = (agg[k] ||= { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: 0, tainted_sat: 0 });
     a.value_sat += e.value_sat || 0;
     a.tainted_sat += e.tainted_sat || 0;
@@ -182,7 +189,7 @@ function elements() {
   for (const e of Object.values(state.edges)) {
     const from = map(e.from), to = map(e.to);
     if (!nodes[from] || !nodes[to] || from === to) continue;
-    const k = edgeKey(from, to);
+    const k = modelKey(e, from, to);
     const v = (edges[k] ||= { id: "e:" + k, source: from, target: to, txid: e.txid, value_sat: 0, tainted_sat: 0, height: e.height });
     v.value_sat += e.value_sat || 0;
     v.tainted_sat += e.tainted_sat || 0;
@@ -552,17 +559,26 @@ export function exportGraphML() {
 }
 
 // exportCSV lists the graph's transactions: one row per txid with the value
-// and taint that flows through it in the graph.
+// and taint that flows through it in the graph. Demixed edges are
+// inferences (amount, timing and links back at a custodial mixer), not
+// outputs the chain shows: each deposit's inference to a payout
+// transaction is a row of its own, inferred=true with its confidence and
+// deposit, never summed with the transaction's chain links.
 export function exportCSV() {
   const txs = new Map();
-  const row = (txid) => {
-    if (!txs.has(txid)) txs.set(txid, { txid, height: null, in_sat: 0, out_sat: 0, tainted_out_sat: 0, from: new Set(), to: new Set() });
-    return txs.get(txid);
+  const row = (e) => {
+    const inferred = e.via === "demix";
+    const k = inferred ? `${e.txid}|${e.via}|${e.deposit || ""}|${e.confidence}` : e.txid;
+    if (!txs.has(k)) {
+      txs.set(k, { txid: e.txid, height: null, in_sat: 0, out_sat: 0, tainted_out_sat: 0, from: new Set(), to: new Set(),
+        inferred, confidence: inferred ? e.confidence : "", deposit: inferred ? e.deposit || "" : "" });
+    }
+    return txs.get(k);
   };
   const name = (id) => (id.startsWith("a:") || id.startsWith("t:") ? id.slice(2) : id);
   for (const e of viewGraph().edges) {
     if (!e.txid) continue;
-    const r = row(e.txid);
+    const r = row(e);
     r.height ??= e.height;
     if (e.to === "t:" + e.txid) {
       r.in_sat += e.value_sat;
@@ -573,9 +589,9 @@ export function exportCSV() {
       r.to.add(name(e.to));
     }
   }
-  const head = "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note";
-  const rows = [...txs.values()].sort((a, b) => (a.height ?? 0) - (b.height ?? 0) || (a.txid < b.txid ? -1 : 1));
-  return [head, ...rows.map((r) => [r.txid, r.height ?? "", r.in_sat, r.out_sat, r.tainted_out_sat, [...r.from].join(" "), [...r.to].join(" "), state.notes["t:" + r.txid] || ""].map(csvCell).join(","))].join("\n") + "\n";
+  const head = "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit";
+  const rows = [...txs.values()].sort((a, b) => (a.height ?? 0) - (b.height ?? 0) || (a.txid < b.txid ? -1 : a.txid > b.txid ? 1 : 0) || a.inferred - b.inferred || (a.deposit < b.deposit ? -1 : a.deposit > b.deposit ? 1 : 0));
+  return [head, ...rows.map((r) => [r.txid, r.height ?? "", r.in_sat, r.out_sat, r.tainted_out_sat, [...r.from].join(" "), [...r.to].join(" "), state.notes["t:" + r.txid] || "", r.inferred, r.confidence, r.deposit].map(csvCell).join(","))].join("\n") + "\n";
 }
 
 // ---- page --------------------------------------------------------------
@@ -778,7 +794,7 @@ export function openSavedGraph(name, doc) {
       labels: n.labels || [], category: n.category || "", height: n.height ?? null, coinjoin: "" };
   }
   for (const e of (doc && doc.edges) || []) {
-    s.edges[edgeKey(e.from, e.to)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0, ...(e.via ? demixFacts(e) : {}) };
+    s.edges[modelKey(e)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0, ...(e.via ? demixFacts(e) : {}) };
   }
   s.notes = (doc && doc.notes) || {};
   s.trace = (doc && doc.trace) || null;
