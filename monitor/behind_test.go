@@ -3,8 +3,6 @@ package monitor
 import (
 	"context"
 	"testing"
-
-	"github.com/ransomtrail/ransomtrail/index"
 )
 
 // TestStepWaitsBehindEqualValidBranch: a node that leaves the index's last
@@ -16,11 +14,7 @@ import (
 func TestStepWaitsBehindEqualValidBranch(t *testing.T) {
 	nw := startNode(t, 30)
 	ctx := context.Background()
-	ws := openWS(t, nw.data)
-	defer ws.Close()
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ws := indexedWS(t, nw)
 	m, err := New(ws, testOptions(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +49,7 @@ func TestStepWaitsBehindEqualValidBranch(t *testing.T) {
 func TestStepFollowsLighterBranchOffInvalid(t *testing.T) {
 	nw := startNode(t, 30)
 	ctx := context.Background()
-	ws := openWS(t, nw.data)
-	defer ws.Close()
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ws := indexedWS(t, nw)
 	m, err := New(ws, testOptions(nil))
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,18 @@ func openWS(t *testing.T, data string) *workspace.Workspace {
 	return ws
 }
 
+// indexedWS opens nw's data directory, indexes the node's chain (the
+// monitor follows from there) and closes it when the test ends.
+func indexedWS(t *testing.T, nw *nodeWorld) *workspace.Workspace {
+	t.Helper()
+	ws := openWS(t, nw.data)
+	t.Cleanup(func() { ws.Close() })
+	if _, err := ws.Index.Ingest(context.Background(), nw.src, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return ws
+}
+
 func testOptions(r *receiver) Options {
 	o := Options{Poll: 50 * time.Millisecond, RetryBase: 20 * time.Millisecond, RetryMax: 200 * time.Millisecond,
 		WebhookTimeout: 5 * time.Second, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}

@@ -8,7 +8,6 @@ import (
 	"github.com/btcsuite/btcd/wire"
 
 	"github.com/ransomtrail/ransomtrail/chain"
-	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/state"
 )
@@ -22,11 +21,7 @@ import (
 func TestWatchedClusterFollowedThroughMerge(t *testing.T) {
 	nw := startNode(t, 101)
 	ctx := context.Background()
-	ws := openWS(t, nw.data)
-	defer ws.Close()
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ws := indexedWS(t, nw)
 	m, err := New(ws, testOptions(nil))
 	if err != nil {
 		t.Fatal(err)

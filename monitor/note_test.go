@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/chain"
-	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/state"
 )
@@ -21,11 +20,7 @@ func TestWatchNoteInAlerts(t *testing.T) {
 	nw := startNode(t, 101)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ws := openWS(t, nw.data)
-	defer ws.Close()
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ws := indexedWS(t, nw)
 	rec := newReceiver(t, testSecret, 0)
 	m, err := New(ws, testOptions(rec))
 	if err != nil {
