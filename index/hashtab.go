@@ -366,14 +366,9 @@ type grown struct {
 // fails); tests set it.
 var growHeapMax int64 = -1
 
-// memQuarter is a quarter of the machine's memory.
-var memQuarter = sync.OnceValue(func() int64 {
-	var si syscall.Sysinfo_t
-	if err := syscall.Sysinfo(&si); err != nil || si.Totalram == 0 {
-		return 4 << 30
-	}
-	return int64(si.Totalram) * int64(si.Unit) / 4
-})
+// memQuarter is a quarter of the machine's memory (machineMemQuarter,
+// asked once).
+var memQuarter = sync.OnceValue(machineMemQuarter)
 
 // growEnt is one id of a growing table with its mixed hash (buildGrown's
 // sort buffer).
