@@ -74,13 +74,6 @@ func (s *Server) addressTags(r *http.Request) (any, error) {
 		return nil, err
 	}
 	out := AddressTags{Address: addr, Tags: []TagView{}, Attribution: tags.Aggregate(ts)}
-	// Lists are [] when empty, never null.
-	if out.Attribution.Labels == nil {
-		out.Attribution.Labels = []tags.LabelSummary{}
-	}
-	if out.Attribution.Categories == nil {
-		out.Attribution.Categories = []string{}
-	}
 	if a, err := chain.ParseAddress(addr, s.ix().Network()); err == nil {
 		out.Address = s.ix().EncodeAddress(a)
 	}

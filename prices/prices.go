@@ -321,23 +321,17 @@ func Merge(data string, days []Day) (*Table, Change, error) {
 	for _, d := range old.days {
 		m[d.Date] = d.CloseUSD
 	}
-	stored := make(map[string]float64, len(m))
-	for k, v := range m {
-		stored[k] = v
-	}
-	replaced := map[string]bool{}
 	for _, d := range days {
 		if _, ok := m[d.Date]; !ok {
 			ch.Added++
 		}
 		m[d.Date] = d.CloseUSD
 	}
-	for _, d := range days {
-		if v, ok := stored[d.Date]; ok && v != m[d.Date] {
-			replaced[d.Date] = true
+	for _, d := range old.days {
+		if m[d.Date] != d.CloseUSD {
+			ch.Replaced++
 		}
 	}
-	ch.Replaced = len(replaced)
 	t := &Table{days: sorted(m)}
 	if err := write(File(data), t.days); err != nil {
 		return nil, ch, err

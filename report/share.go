@@ -112,7 +112,7 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult,
 		return nil, rt.Invalid("format", "want one of %s", strings.Join(Formats, ", "))
 	}
 	receipts := req.Receipts
-	maxTLP := TLPClear
+	maxTLP, caseTLP := TLPClear, ""
 	object := ""
 	if req.Case != "" {
 		c, err := s.GetCase(ctx, req.Case)
@@ -120,7 +120,7 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult,
 			return nil, err
 		}
 		receipts = append(append([]string{}, receipts...), c.Reports...)
-		maxTLP, object = c.TLP, "case:"+c.ID
+		maxTLP, caseTLP, object = c.TLP, c.TLP, "case:"+c.ID
 	}
 	if len(receipts) == 0 {
 		return nil, rt.Invalid("receipts", "nothing to export: give receipts or a case")
@@ -147,11 +147,10 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult,
 	if err := checkShare(reps, maxTLP, req.To); err != nil {
 		return nil, err
 	}
-	if req.Case != "" {
+	if caseTLP != "" {
 		// Every object of the document carries at least the case's marking.
-		c, _ := s.GetCase(ctx, req.Case)
 		for i, r := range reps {
-			reps[i] = atLeast(r, c.TLP)
+			reps[i] = atLeast(r, caseTLP)
 		}
 	}
 	var data []byte

@@ -234,9 +234,8 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 			st.TLP = r.TLP
 		}
 		sats, usd, month, verified := s.paymentValue(r)
-		if share, dup := paymentShare(r, counted); dup {
-			sats, usd = 0, 0
-		} else if share < 1 {
+		share, dup := paymentShare(r, counted)
+		if share < 1 && !dup {
 			sats, usd = int64(math.Round(float64(sats)*share)), usd*share
 		}
 		origin, err := s.origin(ctx, r, oc)
@@ -269,7 +268,7 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		if r.Payment == nil {
 			continue
 		}
-		if sats == 0 && usd == 0 && paymentSeen(r, counted) {
+		if dup {
 			st.Duplicates++
 			continue
 		}
@@ -366,11 +365,6 @@ func paymentShare(r *Report, counted map[string]bool) (share float64, dup bool) 
 		return 1, false
 	}
 	return float64(fresh) / float64(all), false
-}
-
-func paymentSeen(r *Report, counted map[string]bool) bool {
-	_, dup := paymentShare(r, counted)
-	return dup
 }
 
 func markCounted(r *Report, counted map[string]bool) {

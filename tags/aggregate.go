@@ -110,6 +110,13 @@ func Aggregate(ts []Tag) ClusterAttribution {
 	if c := conflict("label", labelSrc, labelName); c != nil {
 		out.Conflicts = append(out.Conflicts, *c)
 	}
+	// Never null in JSON: no tags, empty lists.
+	if out.Labels == nil {
+		out.Labels = []LabelSummary{}
+	}
+	if out.Categories == nil {
+		out.Categories = []string{}
+	}
 	return out
 }
 

@@ -390,13 +390,6 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		Tags        []tagView               `json:"tags"`
 		Attribution tags.ClusterAttribution `json:"attribution"`
 	}{Address: addr, Tags: []tagView{}, Attribution: tags.Aggregate(ts)}
-	// Never null: an address without tags has empty lists.
-	if out.Attribution.Labels == nil {
-		out.Attribution.Labels = []tags.LabelSummary{}
-	}
-	if out.Attribution.Categories == nil {
-		out.Attribution.Categories = []string{}
-	}
 	if a, err := chain.ParseAddress(addr, net); err == nil {
 		out.Address = chain.EncodeAddress(a, net)
 	}
