@@ -116,6 +116,8 @@ type BundleCheck struct {
 	Notes    []string     `json:"notes,omitempty"`
 	Problem  *BundleError `json:"problem,omitempty"`
 	Manifest *Manifest    `json:"-"`
+	// audit is the bundle's audit.json, checked (VerifyIssued reads it).
+	audit []state.AuditEntry
 }
 
 // VerifyEvidence checks a bundle: the manifest is intact, every file is
@@ -200,7 +202,7 @@ func VerifyEvidence(ctx context.Context, path string, c Chain) (*BundleCheck, er
 			}
 		}
 	}
-	res.Audit = len(audit)
+	res.Audit, res.audit = len(audit), audit
 	if c == nil {
 		res.OK = true
 		res.Notes = append(res.Notes, "not checked against a chain index (give --data): transactions, addresses, links and payments not re-derived")
@@ -380,17 +382,15 @@ func checkPayments(data []byte, txs []EvTx) error {
 // but no export has the digest, the bundle was altered and re-digested.
 // A bundle of a case this system does not hold (a partner's) gets a note:
 // its digest must be compared with the one its issuer communicated.
-func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck, path string) error {
+func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck) error {
 	if res == nil || res.Manifest == nil {
 		return nil
 	}
-	files, err := readBundle(path)
-	if err != nil {
-		return err
+	want := make(map[int64]bool, len(res.audit))
+	for _, e := range res.audit {
+		want[e.Seq] = true
 	}
-	var audit []state.AuditEntry
-	json.Unmarshal(files["audit.json"], &audit)
-	var log []state.AuditEntry
+	logged := map[int64]string{} // the log's hash of each seq the bundle holds
 	var issued *state.AuditEntry
 	exports := 0
 	for after := int64(0); ; {
@@ -402,6 +402,9 @@ func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck, path strin
 			break
 		}
 		for _, e := range page {
+			if want[e.Seq] {
+				logged[e.Seq] = e.Hash
+			}
 			if e.Action == "export" && e.Object == "case:"+res.Case {
 				exports++
 				if e.ObjectHash == res.Digest {
@@ -409,7 +412,6 @@ func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck, path strin
 				}
 			}
 		}
-		log = append(log, page...)
 		after = page[len(page)-1].Seq
 	}
 	if issued == nil {
@@ -419,13 +421,8 @@ func (s *Service) VerifyIssued(ctx context.Context, res *BundleCheck, path strin
 		res.Notes = append(res.Notes, fmt.Sprintf("case %s is not this system's: compare the digest %s with the one its issuer sent you by another channel", res.Case, res.Digest))
 		return nil
 	}
-	bySeq := map[int64]state.AuditEntry{}
-	for _, e := range log {
-		bySeq[e.Seq] = e
-	}
-	for _, e := range audit {
-		l, ok := bySeq[e.Seq]
-		if !ok || l.Hash != e.Hash {
+	for _, e := range res.audit {
+		if h, ok := logged[e.Seq]; !ok || h != e.Hash {
 			return &BundleError{File: "audit.json", Msg: fmt.Sprintf("entry seq %d (%s %s): not the entry of this system's audit log that the bundle's export recorded: the entry was modified", e.Seq, e.Action, e.Object)}
 		}
 	}

@@ -501,7 +501,7 @@ func TestEvidenceVerifyCatchesForgeries(t *testing.T) {
 		t.Fatal(err)
 	}
 	check, err := VerifyEvidence(ctx, out, f.svc.Chain)
-	if err != nil || f.svc.VerifyIssued(ctx, check, out) != nil || !check.Issued || check.Audit == 0 {
+	if err != nil || f.svc.VerifyIssued(ctx, check) != nil || !check.Issued || check.Audit == 0 {
 		t.Fatalf("the bundle as issued: %+v, %v", check, err)
 	}
 	forge := func(name string, edit func([]byte) []byte, file string) {
@@ -511,7 +511,7 @@ func TestEvidenceVerifyCatchesForgeries(t *testing.T) {
 		rebundle(t, dir, name, edit)
 		check, err := VerifyEvidence(ctx, dir, f.svc.Chain)
 		if err == nil {
-			err = f.svc.VerifyIssued(ctx, check, dir)
+			err = f.svc.VerifyIssued(ctx, check)
 		}
 		var be *BundleError
 		if !errors.As(err, &be) || be.File != file {

@@ -73,7 +73,7 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 	res, verr := report.VerifyEvidence(ctx, pos[0], c)
 	if verr == nil && svc != nil {
 		// Against this data directory's audit log: was it issued here?
-		verr = svc.VerifyIssued(ctx, res, pos[0])
+		verr = svc.VerifyIssued(ctx, res)
 		if verr != nil {
 			var be *report.BundleError
 			if errors.As(verr, &be) {
