@@ -68,8 +68,9 @@ func ParseAddress(s string, n *Network) (rt.Address, error) {
 	return a, err
 }
 
-// networkOrder is the order in which other networks are named.
-var networkOrder = []string{"mainnet", "testnet", "signet", "regtest", "simnet", "sim"}
+// networkOrder is the order in which other networks are named: that of
+// NetworkNames.
+var networkOrder = strings.Split(NetworkNames, "|")
 
 // otherNetworks returns the networks other than n on which s is a valid
 // address, and how s shows it (its bech32 prefix or base58 version byte).
