@@ -43,11 +43,23 @@ type evalResult struct {
 	TruthRows  int64                 `json:"truth_rows"`
 	NotIndexed int64                 `json:"truth_rows_not_indexed"`
 	Policies   map[string]evalPolicy `json:"policies,omitempty"`
-	// RecallRatio is the default policy's recall over multi-input's.
-	RecallRatio float64 `json:"recall_ratio,omitempty"`
+	// RecallRatio is the default policy's recall over multi-input's
+	// (nil: undefined, multi-input's recall is undefined or zero).
+	RecallRatio *float64 `json:"recall_ratio,omitempty"`
 	// Stored is the stored clustering's evaluation (--stored), instead
 	// of the policies built in memory.
 	Stored *evalStored `json:"stored,omitempty"`
+}
+
+// recallRatio is the default policy's recall d over multi-input's mi, nil
+// when undefined (either recall undefined, or mi zero). A default recall
+// of zero is a ratio of 0, not an undefined one.
+func recallRatio(mi, d cluster.Ratio) *float64 {
+	if !mi.Defined() || mi == 0 || !d.Defined() {
+		return nil
+	}
+	r := float64(d / mi)
+	return &r
 }
 
 // evalStored is the evaluation of the clustering stored in the data
@@ -139,9 +151,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		}
 		res.Policies[name] = ep
 	}
-	if mi, d := res.Policies[cluster.PolicyMultiInput].Recall, res.Policies[cluster.PolicyDefault].Recall; mi.Defined() && mi > 0 && d.Defined() {
-		res.RecallRatio = float64(d / mi)
-	}
+	res.RecallRatio = recallRatio(res.Policies[cluster.PolicyMultiInput].Recall, res.Policies[cluster.PolicyDefault].Recall)
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
@@ -151,8 +161,8 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		p := res.Policies[name]
 		fmt.Fprintf(e.stdout, "%-26s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
 	}
-	if res.RecallRatio > 0 {
-		fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", res.RecallRatio)
+	if res.RecallRatio != nil {
+		fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", *res.RecallRatio)
 	} else {
 		fmt.Fprintln(e.stdout, "recall default / multi-input: n/a")
 	}
