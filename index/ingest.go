@@ -32,6 +32,11 @@ type IngestOptions struct {
 	Progress func(IngestProgress)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Behind remembers, between the calls of a follower, the verdict that
+	// refused the source's chain (see BehindMemo): while neither the index
+	// tip nor the source's best block changes, a call returns it again
+	// without weighing. Nil (the one-shot ingest): every call weighs.
+	Behind *BehindMemo
 }
 
 // IngestProgress describes an ingest in flight.
@@ -71,7 +76,8 @@ type fetched struct {
 // point and applies the source's branch. Otherwise a source whose chain
 // ends below the index tip on the index's chain, or whose branch has no
 // more work, changes nothing: Ingest returns a *SourceBehindError
-// (wrapping ErrSourceBehind). Blocks are fetched and
+// (wrapping ErrSourceBehind); opts.Behind remembers it for the next call
+// (BehindMemo). Blocks are fetched and
 // decoded by parallel workers and applied in order; commits happen every
 // CommitInterval/CommitBytes and at the end. On a bad block, the blocks
 // before it are committed and the error names the block and its location.
@@ -93,6 +99,11 @@ func (ix *Index) Ingest(ctx context.Context, src source.Source, opts IngestOptio
 		if opts.UntilSet && opts.Until >= 0 && opts.Until < target {
 			target = opts.Until
 		}
+		// The same verdict as the last call when neither side moved.
+		if e := opts.Behind.recall(ctx, ix, src, best, now()); e != nil {
+			e.Changed = res.Blocks > 0
+			return res, ix.finish(&res, e)
+		}
 		// Fork check: does the source still hold our tip?
 		fork, err := ix.findFork(ctx, src, best)
 		if err != nil {
@@ -109,10 +120,15 @@ func (ix *Index) Ingest(ctx context.Context, src source.Source, opts IngestOptio
 			ours, theirs, err := ix.weighFork(ctx, src, fork, best, res.Blocks > 0)
 			invalid := false
 			if err != nil {
-				if invalid, err = ix.invalidToSource(ctx, src, fork, err); err != nil {
+				var asked bool
+				if invalid, asked, err = ix.invalidToSource(ctx, src, fork, err); err != nil {
+					if asked {
+						opts.Behind.remember(src, err, now())
+					}
 					return res, ix.finish(&res, err)
 				}
 			}
+			opts.Behind.Forget()
 			n := ix.TipHeight() - fork
 			if !invalid {
 				ix.log.Warn("reorg: the source's chain left the index tip with more proof of work", "fork_height", fork, "blocks_removed", n,
@@ -171,6 +187,9 @@ type SourceBehindError struct {
 	Missing       rt.Hash
 	// Changed: the ingest applied blocks before it found this.
 	Changed bool
+	// Remembered: the verdict is an earlier call's, kept by
+	// IngestOptions.Behind (nothing was weighed or asked this time).
+	Remembered bool
 }
 
 func (e *SourceBehindError) Error() string {
@@ -261,28 +280,29 @@ func (ix *Index) weighFork(ctx context.Context, src source.Source, fork, best in
 // or a chain tip whose branch holds the index's block fork+1, has status
 // "invalid"), it logs a warning and reports true (the caller rolls back to
 // the fork and follows the node's chain). Otherwise it returns err; a node
-// that cannot be asked is logged and waited for as before.
-func (ix *Index) invalidToSource(ctx context.Context, src source.Source, fork int64, err error) (bool, error) {
+// that cannot be asked is logged and waited for as before. asked tells that
+// the source answered (or cannot tell: no BranchValidity).
+func (ix *Index) invalidToSource(ctx context.Context, src source.Source, fork int64, err error) (invalid, asked bool, _ error) {
 	var behind *SourceBehindError
 	if !errors.As(err, &behind) {
-		return false, err
+		return false, false, err
 	}
 	first, _ := ix.HashAt(fork + 1)
 	bad, invalid, verr := source.InvalidBranch(ctx, src, first, fork+1, behind.IndexHash)
 	if verr != nil {
 		if ctx.Err() != nil {
-			return false, errors.Join(err, verr)
+			return false, false, errors.Join(err, verr)
 		}
 		ix.log.Warn("could not ask the node whether the index's branch is invalid: the index keeps its chain", "err", verr)
-		return false, err
+		return false, false, err
 	}
 	if !invalid {
-		return false, err
+		return false, true, err
 	}
 	ix.log.Warn(fmt.Sprintf("the node marks the index's branch invalid (block %s): following the node's chain", bad),
 		"fork_height", fork, "blocks_removed", behind.IndexHeight-fork, "index_tip", behind.IndexHash,
 		"source_height", behind.SourceHeight, "source_tip", behind.SourceHash)
-	return true, nil
+	return true, true, nil
 }
 
 // findFork returns the highest height where the index and the source agree

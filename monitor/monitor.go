@@ -121,6 +121,10 @@ type Monitor struct {
 	liveTagsOK atomic.Bool
 	mempool    mempoolState
 	zmq        zmqState
+	// behind keeps the last verdict that the node's chain does not beat
+	// the index's, so that waiting for the node does not weigh the fork
+	// again at every poll (index.BehindMemo; used under the gate).
+	behind index.BehindMemo
 
 	// Hook, when set, is called after each step's alerts are stored and
 	// before they are delivered (tests use it to abandon the process).
@@ -455,18 +459,29 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	// entities once the blocks' alerts are stored.
 	var clusterRes cluster.LiveResult
 	clustered := false
-	if best < tip && !m.tipChanged(ctx, src, best) {
-		// The node is behind the index on the same chain (restarting,
-		// reindexing): wait for it rather than roll the index back.
-		m.log.Warn("the node is behind the index; waiting for it", "node_height", best, "index_height", tip)
-	} else if best != tip || m.tipChanged(ctx, src, tip) {
-		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true})
-		if errors.Is(ierr, index.ErrSourceBehind) {
+	if best != tip || m.tipChanged(ctx, src, tip) {
+		// A node behind the index goes through Ingest too: it follows a
+		// node that invalidated the index's tip (its best block is then
+		// the tip's parent, in the index's chain) and waits for one that
+		// is merely behind. m.behind keeps that verdict while neither
+		// side moves.
+		ir, ierr = ix.Ingest(ctx, src, index.IngestOptions{Until: tip + m.opts.Step, UntilSet: true, Behind: &m.behind})
+		if sb := (*index.SourceBehindError)(nil); errors.As(ierr, &sb) {
 			// The node's chain leaves the index's without more work
-			// (behind it, or on an equal or lighter branch, e.g. midway
-			// through a reorg): the index keeps its chain; wait for the
-			// node.
-			m.log.Warn("the node's chain has no more work than the index's; waiting for it", "err", ierr)
+			// (behind it on the same chain: restarting, reindexing; or
+			// on an equal or lighter branch, e.g. midway through a
+			// reorg) and the node holds the index's branch valid: the
+			// index keeps its chain; wait for the node. Logged when
+			// weighed, not at each poll that recalls the verdict.
+			lvl := slog.LevelWarn
+			if sb.Remembered {
+				lvl = slog.LevelDebug
+			}
+			if sb.Fork == sb.SourceHeight {
+				m.log.Log(ctx, lvl, "the node is behind the index; waiting for it", "node_height", sb.SourceHeight, "index_height", sb.IndexHeight)
+			} else {
+				m.log.Log(ctx, lvl, "the node's chain has no more work than the index's; waiting for it", "err", ierr)
+			}
 			ierr, waiting = nil, true
 		}
 		tIngest = time.Since(t0)
