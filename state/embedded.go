@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 
@@ -31,7 +32,11 @@ import (
 //	'm' lp(importID) tagkey          → "" (the import brought the tag; tagkey without 't')
 //	'A' actorID                      → storedActor JSON
 //	'n' lp(importID) actorID         → "" (the import brought the actor)
-const formatVersion = 1
+//
+// Reports, cases, the audit log, keys, watchlists and alerts: see their
+// files. Format 2 added the index of record keys ('R', 'C'); a format-1
+// store is upgraded when opened (upgradeFrom1).
+const formatVersion = 2
 
 var versionKey = []byte{0, 'v'}
 
@@ -48,7 +53,7 @@ type EmbeddedOptions struct {
 // write-ahead log on and every write synced.
 type Embedded struct {
 	db  *pebble.DB
-	mu  sync.Mutex // serialises Put and DeleteImport (read-modify-write)
+	mu  sync.Mutex // serialises Apply (its reconciliation lookups and its write) and DeleteImport
 	log *slog.Logger
 }
 
@@ -101,8 +106,37 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 			db.Close()
 			return nil, fmt.Errorf("state store %s: format %d, this program reads %d: %w", dir, ver, formatVersion, ErrNewerFormat)
 		}
+		if ver == 1 {
+			if err := e.upgradeFrom1(); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("state store %s: upgrade from format 1: %w", dir, err)
+			}
+		}
 	}
 	return e, nil
+}
+
+// upgradeFrom1 indexes the reports and cases of a format-1 store, whose
+// keys are not known, as unkeyed (RecordStore.ByKey returns them until
+// they are next written), and sets format 2, in one batch.
+func (e *Embedded) upgradeFrom1() error {
+	wb := e.db.NewBatch()
+	defer wb.Close()
+	n := 0
+	for _, rs := range []embeddedRecords{e.Reports().(embeddedRecords), e.Cases().(embeddedRecords)} {
+		m, err := rs.indexUnkeyed(wb)
+		if err != nil {
+			return err
+		}
+		n += m
+	}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], formatVersion)
+	if err := wb.Set(versionKey, b[:], nil); err != nil {
+		return err
+	}
+	e.log.Info("state store upgraded to format 2", "records_without_keys", n)
+	return wb.Commit(pebble.Sync)
 }
 
 // Tags returns the tag store.
@@ -269,9 +303,46 @@ func removeID(ids []string, id string) []string {
 }
 
 func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
+	_, err := s.Apply(ctx, b)
+	return err
+}
+
+func (s *embeddedTags) Apply(ctx context.Context, b Batch) (Reconciled, error) {
 	if b.Import.ID == "" {
-		return errors.New("state: import without ID")
+		return Reconciled{}, errors.New("state: import without ID")
 	}
+	for i := range b.Tags {
+		if _, err := tagKey(&b.Tags[i]); err != nil {
+			return Reconciled{}, fmt.Errorf("state: %w", err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return Reconciled{}, err
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	wb := s.e.db.NewIndexedBatch()
+	defer wb.Close()
+	// The lookup and the write are one: under the lock, through the batch.
+	rc, err := Reconcile(ctx, b.Tags, func(key []byte) ([]tags.Tag, error) {
+		if len(key) == 0 {
+			return nil, nil
+		}
+		return bySubject(ctx, wb, addrSubject(nil, key))
+	})
+	if err != nil {
+		return Reconciled{}, err
+	}
+	if err := s.put(ctx, wb, b, rc); err != nil {
+		return Reconciled{}, err
+	}
+	return rc, nil
+}
+
+// put writes b, reconciled as rc, in wb and commits it; the caller holds
+// the lock.
+func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Reconciled) error {
+	db := s.e.db
 	id := []byte(b.Import.ID)
 	keys := make([][]byte, len(b.Tags))
 	for i := range b.Tags {
@@ -281,18 +352,10 @@ func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
 		}
 		keys[i] = k
 	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.e.mu.Lock()
-	defer s.e.mu.Unlock()
-	db := s.e.db
-	wb := db.NewIndexedBatch()
-	defer wb.Close()
 
 	// Superseded tags: removed, their imports moved to the replacing tag.
 	heldBy := map[int][]string{}
-	for _, sp := range b.Supersede {
+	for _, sp := range rc.Supersede {
 		if sp.By < 0 || sp.By >= len(b.Tags) {
 			return fmt.Errorf("state: supersession by tag %d of %d", sp.By, len(b.Tags))
 		}
@@ -411,6 +474,7 @@ func (s *embeddedTags) Put(ctx context.Context, b Batch) error {
 
 	imp := b.Import
 	imp.Tags, imp.Actors = len(b.Tags), len(b.Actors)
+	imp.Notes = slices.Concat(imp.Notes, rc.Notes)
 	v, err := json.Marshal(&imp)
 	if err != nil {
 		return err
@@ -476,12 +540,13 @@ func decodeTag(v []byte) (tags.Tag, error) {
 	return st.Tag, nil
 }
 
-func (s *embeddedTags) bySubject(ctx context.Context, subj []byte) ([]tags.Tag, error) {
+// bySubject returns the tags of a subject as r holds them.
+func bySubject(ctx context.Context, r reader, subj []byte) ([]tags.Tag, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var out []tags.Tag
-	err := scan(s.e.db, prefixed('t', subj), func(_, v []byte) error {
+	err := scan(r, prefixed('t', subj), func(_, v []byte) error {
 		t, err := decodeTag(v)
 		if err == nil {
 			out = append(out, t)
@@ -495,11 +560,11 @@ func (s *embeddedTags) ByAddress(ctx context.Context, key []byte) ([]tags.Tag, e
 	if len(key) == 0 {
 		return nil, nil
 	}
-	return s.bySubject(ctx, addrSubject(nil, key))
+	return bySubject(ctx, s.e.db, addrSubject(nil, key))
 }
 
 func (s *embeddedTags) ByCluster(ctx context.Context, id int64) ([]tags.Tag, error) {
-	return s.bySubject(ctx, clusterSubject(nil, id))
+	return bySubject(ctx, s.e.db, clusterSubject(nil, id))
 }
 
 func (s *embeddedTags) List(ctx context.Context, f TagFilter, cursor string, limit int) ([]tags.Tag, string, error) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -13,9 +14,12 @@ import (
 
 // Keys of reports, cases and the audit log (see formatVersion for the rest):
 //
-//	'r' receipt      → Record JSON (a ransom-payment report)
-//	'c' caseID       → Record JSON (a case)
-//	'l' uint64 BE seq → AuditEntry JSON
+//	'r' receipt           → Record JSON (a ransom-payment report)
+//	'c' caseID            → Record JSON (a case)
+//	'R' lp(key) receipt   → "" (the report holds key among its Keys)
+//	'C' lp(key) caseID    → "" (the case holds key)
+//	'R'|'C' lp("") id     → "" (stored at format 1: keys not known)
+//	'l' uint64 BE seq     → AuditEntry JSON
 
 var (
 	_ ReportStore = embeddedRecords{}
@@ -24,18 +28,41 @@ var (
 )
 
 // Reports returns the report store.
-func (e *Embedded) Reports() ReportStore { return embeddedRecords{e, 'r', "report"} }
+func (e *Embedded) Reports() ReportStore { return embeddedRecords{e, 'r', 'R', "report"} }
 
 // Cases returns the case store.
-func (e *Embedded) Cases() CaseStore { return embeddedRecords{e, 'c', "case"} }
+func (e *Embedded) Cases() CaseStore { return embeddedRecords{e, 'c', 'C', "case"} }
 
 // Audit returns the audit log.
 func (e *Embedded) Audit() AuditLog { return embeddedAudit{e} }
 
 type embeddedRecords struct {
 	e      *Embedded
-	prefix byte
+	prefix byte // the records
+	index  byte // their keys
 	what   string
+}
+
+// keyEntry is the index entry of a record's key ("" for a record whose
+// keys are not known).
+func (s embeddedRecords) keyEntry(key, id string) []byte {
+	return append(appendLP([]byte{s.index}, []byte(key)), id...)
+}
+
+// unkeyed is the key under which records stored at format 1 are indexed:
+// every ByKey returns them (Record.Keys forbids the empty key).
+const unkeyed = ""
+
+func checkRecordKeys(r Record) error {
+	if len(r.Keys) > MaxRecordKeys {
+		return fmt.Errorf("state: record %s: %d keys, limit %d", r.ID, len(r.Keys), MaxRecordKeys)
+	}
+	for _, k := range r.Keys {
+		if k == "" || len(k) > MaxRecordID || !utf8.ValidString(k) {
+			return fmt.Errorf("state: record %s: key %q: want 1..%d bytes of UTF-8", r.ID, k, MaxRecordID)
+		}
+	}
+	return nil
 }
 
 func checkRecordID(id string) error {
@@ -55,6 +82,9 @@ func (s embeddedRecords) put(ctx context.Context, r Record, e AuditEntry, create
 	if !json.Valid(r.Body) {
 		return AuditEntry{}, fmt.Errorf("state: %s %s: body is not JSON", s.what, r.ID)
 	}
+	if err := checkRecordKeys(r); err != nil {
+		return AuditEntry{}, err
+	}
 	v, err := json.Marshal(r)
 	if err != nil {
 		return AuditEntry{}, err
@@ -65,11 +95,9 @@ func (s embeddedRecords) put(ctx context.Context, r Record, e AuditEntry, create
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
 	k := append([]byte{s.prefix}, r.ID...)
-	_, c, err := s.e.db.Get(k)
-	exists := err == nil
-	if exists {
-		c.Close()
-	} else if !errors.Is(err, pebble.ErrNotFound) {
+	var old Record
+	exists, err := getJSON(s.e.db, k, &old)
+	if err != nil {
 		return AuditEntry{}, err
 	}
 	switch {
@@ -82,6 +110,20 @@ func (s embeddedRecords) put(ctx context.Context, r Record, e AuditEntry, create
 	defer wb.Close()
 	if err := wb.Set(k, v, nil); err != nil {
 		return AuditEntry{}, err
+	}
+	// The record's keys change with it: the old ones (and the mark of a
+	// record whose keys were not known) go, the new ones come.
+	if exists {
+		for _, key := range append(old.Keys, unkeyed) {
+			if err := wb.Delete(s.keyEntry(key, r.ID), nil); err != nil {
+				return AuditEntry{}, err
+			}
+		}
+	}
+	for _, key := range r.Keys {
+		if err := wb.Set(s.keyEntry(key, r.ID), nil, nil); err != nil {
+			return AuditEntry{}, err
+		}
 	}
 	sealed, err := embeddedAudit{s.e}.appendTo(wb, e)
 	if err != nil {
@@ -115,6 +157,49 @@ func (s embeddedRecords) Get(ctx context.Context, id string) (Record, error) {
 
 func (s embeddedRecords) List(ctx context.Context, cursor string, limit int) ([]Record, string, error) {
 	return pageJSON[Record](ctx, s.e.db, []byte{s.prefix}, cursor, limit, s.what)
+}
+
+func (s embeddedRecords) ByKey(ctx context.Context, key string) ([]Record, error) {
+	if key == "" {
+		return nil, errors.New("state: empty record key")
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, k := range []string{key, unkeyed} {
+		p := appendLP([]byte{s.index}, []byte(k))
+		if err := scan(s.e.db, p, func(ek, _ []byte) error {
+			ids = append(ids, string(ek[len(p):]))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(ids)
+	out := []Record{}
+	for i, id := range ids {
+		if i > 0 && id == ids[i-1] {
+			continue
+		}
+		r, err := s.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// indexUnkeyed marks every record of s stored at format 1 (before records
+// had keys) in wb: ByKey returns them until they are next written.
+func (s embeddedRecords) indexUnkeyed(wb *pebble.Batch) (int, error) {
+	n := 0
+	err := scan(s.e.db, []byte{s.prefix}, func(k, _ []byte) error {
+		n++
+		return wb.Set(s.keyEntry(unkeyed, string(k[1:])), nil, nil)
+	})
+	return n, err
 }
 
 type embeddedAudit struct{ e *Embedded }

@@ -48,6 +48,63 @@ func TestEmbeddedRefusesNewerFormat(t *testing.T) {
 	}
 }
 
+// A format-1 store's reports had no keys: the upgrade makes every ByKey
+// return them until they are written again with their keys.
+func TestEmbeddedUpgradesFormat1(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	ctx := context.Background()
+	s, err := state.OpenEmbedded(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := state.AuditEntry{Actor: "a", Action: "create", Object: "report:R-1"}
+	if _, err := s.Reports().Create(ctx, state.Record{ID: "R-1", Body: []byte(`{}`)}, e); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	setVersion := func(v byte) {
+		db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if v != 0 {
+			if err := db.Set([]byte{0, 'v'}, []byte{0, 0, 0, v}, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		b, c, err := db.Get([]byte{0, 'v'})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if binary.BigEndian.Uint32(b) != 2 {
+			t.Errorf("format %d after the upgrade, want 2", binary.BigEndian.Uint32(b))
+		}
+	}
+	setVersion(1)
+	if s, err = state.OpenEmbedded(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.Reports().ByKey(ctx, "tx:a")
+	if err != nil || len(rs) != 1 || rs[0].ID != "R-1" || rs[0].Keys != nil {
+		t.Errorf("format-1 report by any key: %+v %v, want R-1 without keys", rs, err)
+	}
+	e.Action = "update"
+	if _, err := s.Reports().Update(ctx, state.Record{ID: "R-1", Body: []byte(`{}`), Keys: []string{"tx:b"}}, e); err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := s.Reports().ByKey(ctx, "tx:a"); err != nil || len(rs) != 0 {
+		t.Errorf("rewritten with its keys, still found by another key: %+v %v", rs, err)
+	}
+	if rs, err := s.Reports().ByKey(ctx, "tx:b"); err != nil || len(rs) != 1 {
+		t.Errorf("rewritten with its keys, not found by them: %+v %v", rs, err)
+	}
+	s.Close()
+	setVersion(0)
+}
+
 func TestEmbeddedReopen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "state")
 	s, err := state.OpenEmbedded(dir, nil)

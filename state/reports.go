@@ -20,6 +20,12 @@ type Record struct {
 	Created time.Time       `json:"created"`
 	Updated time.Time       `json:"updated"`
 	Body    json.RawMessage `json:"body"`
+	// Keys are what the record is found by (RecordStore.ByKey): its
+	// owner derives them from the body (a report's payment
+	// transactions); the store keeps no meaning of its own in them. Each
+	// is 1..MaxRecordID bytes of UTF-8, at most MaxRecordKeys of them.
+	// The store indexes them in the same write as the record.
+	Keys []string `json:"keys,omitempty"`
 }
 
 // RecordStore keeps documents by ID. Every write carries the audit entry
@@ -36,6 +42,11 @@ type RecordStore interface {
 	// List returns up to limit records in ID order after cursor ("" =
 	// from the start) and the next cursor ("" when there is none).
 	List(ctx context.Context, cursor string, limit int) (page []Record, next string, err error)
+	// ByKey returns, in ID order, the records whose Keys hold key, and
+	// the records stored before the store kept keys (format 1 of the
+	// embedded store, until each is next updated): their Keys are nil
+	// and the caller judges them from their bodies.
+	ByKey(ctx context.Context, key string) ([]Record, error)
 }
 
 // ReportStore keeps ransom-payment reports, keyed by receipt.
@@ -44,10 +55,12 @@ type ReportStore interface{ RecordStore }
 // CaseStore keeps cases, keyed by case ID.
 type CaseStore interface{ RecordStore }
 
-// MaxRecordBytes bounds a stored record body; MaxRecordID its ID (UTF-8).
+// MaxRecordBytes bounds a stored record body; MaxRecordID its ID (UTF-8)
+// and each of its keys; MaxRecordKeys the number of its keys.
 const (
 	MaxRecordBytes = 4 << 20
 	MaxRecordID    = 128
+	MaxRecordKeys  = 1024
 )
 
 // AuditEntry is one entry of the append-only, hash-chained audit log.

@@ -23,6 +23,7 @@ var recordTests = []struct {
 	{"AuditChain", testAuditChain},
 	{"AuditConcurrent", testAuditConcurrent},
 	{"RecordBounds", testRecordBounds},
+	{"RecordKeys", testRecordKeys},
 }
 
 func entry(action, object string) state.AuditEntry {
@@ -187,5 +188,78 @@ func testRecordBounds(t *testing.T, s state.Store) {
 	}
 	if es, _ := s.Audit().List(ctx, 0, 10); len(es) != 0 {
 		t.Errorf("refused records audited: %v", es)
+	}
+}
+
+// A record is found by its keys; an update moves it to its new keys in
+// the same write; reports and cases have separate indexes.
+func testRecordKeys(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	ids := func(rs []state.Record, err error) string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	put := func(st state.RecordStore, create bool, id string, keys ...string) {
+		t.Helper()
+		r := state.Record{ID: id, Body: json.RawMessage(`{}`), Keys: keys}
+		var err error
+		if create {
+			_, err = st.Create(ctx, r, entry("create", "report:"+id))
+		} else {
+			_, err = st.Update(ctx, r, entry("update", "report:"+id))
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(s.Reports(), true, "R-3", "tx:a", "tx:b")
+	put(s.Reports(), true, "R-1", "tx:a")
+	put(s.Reports(), true, "R-2", "tx:c")
+	put(s.Reports(), true, "R-4")
+	put(s.Cases(), true, "C-1", "tx:a")
+	if got := ids(s.Reports().ByKey(ctx, "tx:a")); got != "R-1,R-3" {
+		t.Errorf("reports by tx:a: %q, want R-1,R-3", got)
+	}
+	if got := ids(s.Cases().ByKey(ctx, "tx:a")); got != "C-1" {
+		t.Errorf("cases by tx:a: %q, want C-1", got)
+	}
+	rs, err := s.Reports().ByKey(ctx, "tx:b")
+	if err != nil || len(rs) != 1 || rs[0].ID != "R-3" || strings.Join(rs[0].Keys, ",") != "tx:a,tx:b" || string(rs[0].Body) != `{}` {
+		t.Errorf("reports by tx:b: %+v %v, want R-3 with its keys and body", rs, err)
+	}
+	if got := ids(s.Reports().ByKey(ctx, "tx:none")); got != "" {
+		t.Errorf("reports by a key no record holds: %q", got)
+	}
+	put(s.Reports(), false, "R-3", "tx:c")
+	if got := ids(s.Reports().ByKey(ctx, "tx:a")); got != "R-1" {
+		t.Errorf("after R-3 left tx:a: %q, want R-1", got)
+	}
+	if got := ids(s.Reports().ByKey(ctx, "tx:b")); got != "" {
+		t.Errorf("after R-3 left tx:b: %q", got)
+	}
+	if got := ids(s.Reports().ByKey(ctx, "tx:c")); got != "R-2,R-3" {
+		t.Errorf("reports by tx:c: %q, want R-2,R-3", got)
+	}
+	if got, err := s.Reports().Get(ctx, "R-3"); err != nil || strings.Join(got.Keys, ",") != "tx:c" {
+		t.Errorf("R-3 stored with keys %v (%v), want tx:c", got.Keys, err)
+	}
+	many := make([]string, state.MaxRecordKeys+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("k%d", i)
+	}
+	for _, keys := range [][]string{{""}, {strings.Repeat("k", state.MaxRecordID+1)}, many} {
+		r := state.Record{ID: "R-bad", Body: json.RawMessage(`{}`), Keys: keys}
+		if _, err := s.Reports().Create(ctx, r, entry("create", "report:R-bad")); err == nil {
+			t.Errorf("record with %d keys (first %d bytes) stored", len(keys), len(keys[0]))
+		}
+	}
+	if _, err := s.Reports().Get(ctx, "R-bad"); !errors.Is(err, state.ErrNotFound) {
+		t.Errorf("refused record is stored: %v", err)
 	}
 }
