@@ -238,7 +238,7 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 }
 
 func (s *Service) store(ctx context.Context, r *Report, actor string, create bool) error {
-	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now()}
+	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now(), Keys: paymentIndexKeys(r)}
 	return s.putRecord(ctx, s.State.Reports(), "report", rec, r, actor, create)
 }
 
@@ -465,53 +465,4 @@ func (s *Service) Verify(ctx context.Context, req VerifyRequest) (*Filed, error)
 		return nil, err
 	}
 	return s.filed(r), nil
-}
-
-// noteAlsoReported warns, in the verification, when earlier reports name
-// the same payment (a victim, its insurer and its negotiator may each
-// file it): it is stored all the same, and statistics count it once.
-func (s *Service) noteAlsoReported(ctx context.Context, r *Report) error {
-	mine := paymentTxids(r)
-	if r.Verification == nil || len(mine) == 0 {
-		return nil
-	}
-	all, err := s.all(ctx)
-	if err != nil {
-		return err
-	}
-	var also []string
-	for _, o := range all {
-		for t := range paymentTxids(o) {
-			if mine[t] {
-				also = append(also, o.Receipt)
-				break
-			}
-		}
-	}
-	if len(also) > 0 {
-		const show = 5
-		list := strings.Join(also[:min(len(also), show)], ", ")
-		if len(also) > show {
-			list += fmt.Sprintf(" and %d more", len(also)-show)
-		}
-		r.Verification.Warnings = append(r.Verification.Warnings, fmt.Sprintf("the same payment is already reported in %s; statistics count it once", list))
-	}
-	return nil
-}
-
-// paymentTxids are the transactions a report's payment names: stated, or
-// found by its verification.
-func paymentTxids(r *Report) map[string]bool {
-	out := map[string]bool{}
-	if r.Payment != nil {
-		for _, t := range r.Payment.Txids {
-			out[t] = true
-		}
-	}
-	if v := r.Verification; v != nil {
-		for _, vt := range v.Transactions {
-			out[vt.Txid] = true
-		}
-	}
-	return out
 }

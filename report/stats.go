@@ -225,7 +225,7 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 	}
 	sort.SliceStable(reps, func(i, j int) bool { return reps[i].Submitted.Before(reps[j].Submitted) })
 	st := &Stats{By: req.By, Rows: []Row{}, OriginTarget: []Cell{}, TLP: TLPClear}
-	counted := map[string]bool{} // paid outpoints, and stated txids of unverified payments
+	counted := paymentSet{} // the payment keys of the reports counted
 	rows := map[string]*Row{}
 	cells := map[[2]string]*Cell{}
 	oc := &originCache{origins: map[string]string{}}
@@ -272,7 +272,8 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 			st.Duplicates++
 			continue
 		}
-		markCounted(r, counted)
+		keys, _ := paymentKeys(r)
+		counted.add(keys...)
 		row.Payments++
 		st.Payments++
 		row.Sats += sats
@@ -319,57 +320,4 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 		return a.Target < b.Target
 	})
 	return st, nil
-}
-
-// paymentKeys are what identifies a report's payment on chain: the
-// outpoints its verification found paid, else the txids it states.
-func paymentKeys(r *Report) (keys []string, sats []int64) {
-	if v := r.Verification; v != nil && v.Verified {
-		for _, vt := range v.Transactions {
-			for _, po := range vt.Paid {
-				keys, sats = append(keys, po.Outpoint), append(sats, po.Sats)
-			}
-		}
-		return keys, sats
-	}
-	if r.Payment != nil {
-		for _, t := range r.Payment.Txids {
-			keys, sats = append(keys, t), append(sats, 0)
-		}
-	}
-	return keys, sats
-}
-
-// paymentShare says whether an earlier report counted r's payment
-// entirely (dup), else the share of its value not yet counted (1 when
-// nothing of it was, or when r names nothing on chain to compare).
-func paymentShare(r *Report, counted map[string]bool) (share float64, dup bool) {
-	keys, sats := paymentKeys(r)
-	if len(keys) == 0 {
-		return 1, false
-	}
-	var all, fresh int64
-	seen := 0
-	for i, k := range keys {
-		all += sats[i]
-		if counted[k] {
-			seen++
-		} else {
-			fresh += sats[i]
-		}
-	}
-	if seen == len(keys) {
-		return 0, true
-	}
-	if seen == 0 || all == 0 {
-		return 1, false
-	}
-	return float64(fresh) / float64(all), false
-}
-
-func markCounted(r *Report, counted map[string]bool) {
-	keys, _ := paymentKeys(r)
-	for _, k := range keys {
-		counted[k] = true
-	}
 }
