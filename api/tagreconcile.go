@@ -2,104 +2,33 @@ package api
 
 import (
 	"context"
-	"fmt"
+	"slices"
+	"time"
 
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
-// Reconciled is what ReconcileAuthoritative did to an import's tags.
-type Reconciled struct {
-	// Supersede goes into the import's state.Batch.
-	Supersede []state.Supersession
-	// KeptNewer counts the import's designations that a newer issue of the
-	// list already stored: the stored facts were kept.
-	KeptNewer int
-	// Superseded counts stored tags of an older issue (or another spelling
-	// of the label) that the import's tags replace.
-	Superseded int
-	// NotInNewer counts the import's designations absent from a newer
-	// issue stored (delisted since, or that issue was imported partly):
-	// they are stored, and a note says so.
-	NotInNewer int
-	// Notes explain both to the user.
-	Notes []string
-}
-
-// newerList reports whether a list issued on a is newer than one issued on
-// b (YYYY-MM-DD; a dated list is newer than an undated one).
-func newerList(a, b string) bool { return a > b }
-
-// ReconcileAuthoritative keeps one tag per designation (address and SDN
-// entry, tags.SameDesignation) across imports of the authoritative list in
-// its formats and issues. For each authoritative tag of res it looks up
-// the stored designations of the same address and entry:
-//   - when a stored one is of a newer issue (a later date of issue; a dated
-//     list, the SDN Advanced XML, is newer than the undated SDN CSV), res's
-//     tag becomes a copy of it: the import holds the designation, and the
-//     newer list's label, dates and description stay;
-//   - otherwise res's tag stays, and stored ones under another spelling of
-//     the label are superseded by it (an equal spelling is simply
-//     overwritten).
-//
-// Tags of other sources are left alone.
-func ReconcileAuthoritative(ctx context.Context, ts state.TagStore, res *tags.Result) (Reconciled, error) {
-	var rc Reconciled
-	keptIssued, keptAgainst := "", ""
-	var alone []string // designations with nothing stored
-	for i := range res.Tags {
-		t := &res.Tags[i]
-		if tags.SDNEntry(t) == "" {
-			continue
-		}
-		stored, err := ts.ByAddress(ctx, t.Key())
-		if err != nil {
-			return rc, err
-		}
-		var same []tags.Tag
-		newest := -1
-		for j := range stored {
-			if !tags.SameDesignation(t, &stored[j]) {
-				continue
-			}
-			same = append(same, stored[j])
-			if k := len(same) - 1; newest < 0 || newerList(same[k].Issued, same[newest].Issued) {
-				newest = k
-			}
-		}
-		if len(same) == 0 {
-			alone = append(alone, t.Issued)
-			continue
-		}
-		if newerList(same[newest].Issued, t.Issued) {
-			rc.KeptNewer++
-			keptIssued, keptAgainst = same[newest].Issued, t.Issued
-			*t = same[newest]
-		}
-		for j := range same {
-			if same[j].Label != t.Label {
-				rc.Supersede = append(rc.Supersede, state.Supersession{Old: same[j], By: i})
-				rc.Superseded++
-			}
-		}
+// PutImport stores the tags res parsed from files as one import
+// (NewImport) and reports it. The store reconciles the import's
+// authoritative designations with the stored ones in the same write
+// (state.Reconcile): one tag per designation across the list's formats and
+// issues, an older issue never replacing a newer one's facts, even with
+// imports running at once. res.Tags is left as stored: a designation kept
+// from a newer issue is the stored tag.
+func PutImport(ctx context.Context, ts state.TagStore, res *tags.Result, files []state.ImportFile, now time.Time) (ImportReport, error) {
+	imp, rep := NewImport(res, files, now)
+	rc, err := ts.Apply(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors})
+	if err != nil {
+		return rep, err
 	}
-	for _, iss := range alone {
-		if keptIssued != "" && newerList(keptIssued, iss) {
-			rc.NotInNewer++
-		}
-	}
+	rep.KeptNewer, rep.Superseded = rc.KeptNewer, rc.Superseded
+	rep.Notes = slices.Concat(rep.Notes, rc.Notes)
 	if rc.KeptNewer > 0 {
-		this := "this list carries no date of issue"
-		if keptAgainst != "" {
-			this = "this list is of " + keptAgainst
+		clear(rep.ByCur)
+		for _, t := range res.Tags {
+			rep.ByCur[t.Currency]++
 		}
-		rc.Notes = append(rc.Notes, fmt.Sprintf("%d designations were already stored from a newer issue of the list (of %s; %s): their facts were kept, not this file's", rc.KeptNewer, keptIssued, this))
 	}
-	if rc.NotInNewer > 0 {
-		rc.Notes = append(rc.Notes, fmt.Sprintf("warning: %d designations of this list are not in the newer issue (of %s) stored: they may have been delisted since; they are stored as this list's", rc.NotInNewer, keptIssued))
-	}
-	if rc.Superseded > 0 {
-		rc.Notes = append(rc.Notes, fmt.Sprintf("%d stored tags of an older issue of the list (same address and SDN entry, the label spelt otherwise) were replaced", rc.Superseded))
-	}
-	return rc, nil
+	return rep, nil
 }

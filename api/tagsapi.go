@@ -116,7 +116,7 @@ type ImportReport struct {
 	Duplicates int `json:"duplicates"`
 	// KeptNewer counts designations kept as a newer issue of the
 	// authoritative list stored them; Superseded, stored tags of an older
-	// issue replaced (ReconcileAuthoritative).
+	// issue replaced (state.Reconcile, in the import's write).
 	KeptNewer  int             `json:"kept_newer,omitempty"`
 	Superseded int             `json:"superseded,omitempty"`
 	Actors     int             `json:"actors,omitempty"`
@@ -184,14 +184,8 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	rc, err := ReconcileAuthoritative(r.Context(), s.cfg.Workspace.State.Tags(), res)
+	rep, err := PutImport(r.Context(), s.cfg.Workspace.State.Tags(), res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now())
 	if err != nil {
-		return nil, err
-	}
-	res.Notes = append(res.Notes, rc.Notes...)
-	imp, rep := NewImport(res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now())
-	rep.KeptNewer, rep.Superseded = rc.KeptNewer, rc.Superseded
-	if err := s.cfg.Workspace.State.Tags().Put(r.Context(), state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors, Supersede: rc.Supersede}); err != nil {
 		return nil, err
 	}
 	if _, err := s.cfg.Workspace.State.Audit().Append(r.Context(), state.AuditEntry{Time: s.cfg.Now().UTC(), Actor: actor(r), Action: "import",

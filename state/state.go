@@ -47,8 +47,16 @@ var ErrNewerFormat = errors.New("state written by a newer format version")
 type TagStore interface {
 	// Put stores an import with its tags and actors, all or nothing. An
 	// import with the ID of an earlier one replaces it: tags that only it
-	// brought and that are no longer in the batch are removed.
+	// brought and that are no longer in the batch are removed. The
+	// batch's authoritative designations are reconciled with the stored
+	// ones in the same write (Reconcile): concurrent imports of issues of
+	// the list leave one tag per designation, the newest issue's. A tag of
+	// b kept from a newer issue stored is rewritten in place to the stored
+	// one, and the import's record keeps the reconciliation's notes after
+	// its own.
 	Put(ctx context.Context, b Batch) error
+	// Apply is Put, and also reports what the reconciliation did.
+	Apply(ctx context.Context, b Batch) (Reconciled, error)
 	// ByAddress returns the tags of an address key (tags.LookupKey).
 	ByAddress(ctx context.Context, key []byte) ([]tags.Tag, error)
 	// ByCluster returns the tags set on a cluster as a whole.
@@ -71,17 +79,6 @@ type Batch struct {
 	Import Import
 	Tags   []tags.Tag
 	Actors []tags.Actor
-	// Supersede lists stored tags that tags of this batch replace (the
-	// same authoritative designation from a newer issue of the list, under
-	// another spelling of the label): each is removed, and the imports that
-	// brought it hold the replacing tag instead.
-	Supersede []Supersession
-}
-
-// Supersession is a stored tag (Old) replaced by Tags[By] of a batch.
-type Supersession struct {
-	Old tags.Tag
-	By  int
 }
 
 // TagFilter selects tags; empty fields match everything.

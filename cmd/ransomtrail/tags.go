@@ -273,21 +273,15 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 		files = append(files, state.ImportFile{Name: filepath.Base(p.name), SHA256: p.digest, Bytes: p.size})
 	}
 	// One tag per designation across issues and formats of the
-	// authoritative list; an older list never replaces a newer one's facts.
-	rc, err := api.ReconcileAuthoritative(ctx, st.Tags(), res)
+	// authoritative list, reconciled in the store's write; an older list
+	// never replaces a newer one's facts.
+	rep, err := api.PutImport(ctx, st.Tags(), res, files, time.Now())
 	if err != nil {
 		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
 		return r
 	}
-	res.Notes = append(res.Notes, rc.Notes...)
-	imp, rep := api.NewImport(res, files, time.Now())
-	rep.KeptNewer, rep.Superseded = rc.KeptNewer, rc.Superseded
-	if err := st.Tags().Put(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors, Supersede: rc.Supersede}); err != nil {
-		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
-		return r
-	}
-	if _, err := st.Audit().Append(ctx, state.AuditEntry{Time: time.Now(), Actor: "cli", Action: "import", Object: "tags:" + imp.ID,
-		ObjectHash: imp.ID, Detail: fmt.Sprintf("format=%s tags=%d", r.Format, len(res.Tags))}); err != nil {
+	if _, err := st.Audit().Append(ctx, state.AuditEntry{Time: time.Now(), Actor: "cli", Action: "import", Object: "tags:" + rep.ImportID,
+		ObjectHash: rep.ImportID, Detail: fmt.Sprintf("format=%s tags=%d", r.Format, len(res.Tags))}); err != nil {
 		r.AuditError = fmt.Sprintf("%s: the tags were stored, but their audit log entry failed: %v", head.name, err)
 	}
 	rep.Files = r.Files // as named on the command line

@@ -6,6 +6,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +29,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Idempotent", testIdempotent},
 		{"SameFactTwoImports", testSameFactTwoImports},
 		{"Supersede", testSupersede},
+		{"ConcurrentImports", testConcurrentImports},
 		{"ReplaceImport", testReplaceImport},
 		{"DeleteImport", testDeleteImport},
 		{"AllOrNothing", testAllOrNothing},
@@ -154,25 +158,74 @@ func testSameFactTwoImports(t *testing.T, s state.Store) {
 	}
 }
 
-// A tag superseded by one of a later import (the same designation under
-// another spelling) is gone; the import that brought it holds the new one.
+// designation is the SDN designation of addr as an issue of the list
+// gives it: the CSV (undated, one spelling of the label) or the Advanced
+// XML (dated, another spelling, its own description).
+func designation(t *testing.T, addr string, xml bool) tags.Tag {
+	tg := ofac(t, addr)
+	tg.SourceURL = "https://sanctionssearch.ofac.treas.gov/Details.aspx?id=34458"
+	tg.Label, tg.Description = "SUEX OTC, S.R.O. (CSV spelling)", "from sdn.csv"
+	if xml {
+		tg.Label, tg.Issued, tg.Description = "SUEX OTC, S.R.O.", "2025-11-19", "from the SDN Advanced XML of 2025-11-19"
+	}
+	return tg
+}
+
+func apply(t *testing.T, s state.Store, id string, ts ...tags.Tag) state.Reconciled {
+	t.Helper()
+	rc, err := s.Tags().Apply(context.Background(), state.Batch{Import: imp(id), Tags: ts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rc
+}
+
+// A stored designation of an older issue under another spelling is
+// superseded by the newer issue's: it is gone, and the import that brought
+// it holds the new one. An older issue imported after a newer one keeps
+// the newer one's facts.
 func testSupersede(t *testing.T, s state.Store) {
 	ctx := context.Background()
-	old := ofac(t, suex1)
-	old.Label = "SUEX OTC, S.R.O. (old spelling)"
-	put(t, s, "csv", old, ofac(t, suex2))
-	neu := ofac(t, suex1)
-	neu.Issued = "2025-11-19"
-	if err := s.Tags().Put(ctx, state.Batch{Import: imp("xml"), Tags: []tags.Tag{neu}, Supersede: []state.Supersession{{Old: old, By: 0}}}); err != nil {
-		t.Fatal(err)
+	rc := apply(t, s, "csv", designation(t, suex1, false), designation(t, suex2, false))
+	if rc.KeptNewer != 0 || rc.Superseded != 0 || len(rc.Supersede) != 0 || len(rc.Notes) != 0 {
+		t.Errorf("first import: %+v", rc)
+	}
+	neu := designation(t, suex1, true)
+	rc = apply(t, s, "xml", neu)
+	if rc.Superseded != 1 || len(rc.Supersede) != 1 || rc.Supersede[0].Old.Label != designation(t, suex1, false).Label || rc.KeptNewer != 0 {
+		t.Errorf("newer issue: %+v", rc)
 	}
 	got := lookup(t, s, suex1)
 	if len(got) != 1 || got[0].Label != neu.Label || got[0].Issued != "2025-11-19" {
 		t.Fatalf("after superseding: %+v", got)
 	}
-	if err := s.Tags().Put(ctx, state.Batch{Import: imp("bad"), Tags: []tags.Tag{neu}, Supersede: []state.Supersession{{Old: old, By: 1}}}); err == nil {
-		t.Error("supersession by a tag out of range accepted")
+
+	// The older issue again: its designation of suex1 becomes the newer
+	// one's; suex2's, which no newer issue holds, stays its own.
+	again := []tags.Tag{designation(t, suex1, false), designation(t, suex2, false)}
+	rc, err := s.Tags().Apply(ctx, state.Batch{Import: imp("csv"), Tags: again})
+	if err != nil {
+		t.Fatal(err)
 	}
+	if rc.KeptNewer != 1 || rc.Superseded != 0 || len(rc.Notes) != 1 || !strings.Contains(rc.Notes[0], "newer issue of the list (of 2025-11-19; this list carries no date of issue)") {
+		t.Errorf("older issue after the newer: %+v", rc)
+	}
+	if again[0].Label != neu.Label || again[0].Issued != neu.Issued || again[1].Issued != "" {
+		t.Errorf("the batch's tags are not as stored: %+v", again)
+	}
+	if got := lookup(t, s, suex1); len(got) != 1 || got[0].Issued != "2025-11-19" || got[0].Description != neu.Description {
+		t.Errorf("older issue replaced the newer one's facts: %+v", got)
+	}
+	imps, err := s.Tags().Imports(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, im := range imps {
+		if im.ID == "csv" && (len(im.Notes) != 1 || im.Notes[0] != rc.Notes[0]) {
+			t.Errorf("the import's record lacks the reconciliation's note: %q", im.Notes)
+		}
+	}
+
 	if _, err := s.Tags().DeleteImport(ctx, "xml"); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +237,69 @@ func testSupersede(t *testing.T, s state.Store) {
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
 		t.Errorf("after deleting both: %+v", got)
+	}
+}
+
+// Imports of two issues of the list running at once, in any order, leave
+// one tag per designation with the newer issue's facts, held by both
+// imports: the reconciliation's lookup is in the import's write.
+func testConcurrentImports(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	addrs := []string{suex1, suex2, wc1, wc2}
+	issue := func(xml bool) []tags.Tag {
+		var ts []tags.Tag
+		for _, a := range addrs {
+			ts = append(ts, designation(t, a, xml))
+		}
+		return ts
+	}
+	const n = 8
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for _, g := range rand.Perm(n) {
+		xml := g%2 == 1
+		id := "csv"
+		if xml {
+			id = "xml"
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := s.Tags().Apply(ctx, state.Batch{Import: imp(id), Tags: issue(xml)})
+			errs <- err
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	neu := designation(t, suex1, true)
+	check := func(when string) {
+		t.Helper()
+		for _, a := range addrs {
+			got := lookup(t, s, a)
+			if len(got) != 1 || got[0].Label != neu.Label || got[0].Issued != neu.Issued || got[0].Description != neu.Description {
+				t.Errorf("%s, %s: %d tags, want 1 of the newer issue: %+v", when, a, len(got), got)
+			}
+		}
+		if all, _, err := s.Tags().List(ctx, state.TagFilter{}, "", 0); err != nil || len(all) != len(addrs) {
+			t.Errorf("%s: %d tags stored, want %d (%v)", when, len(all), len(addrs), err)
+		}
+	}
+	check("after the imports")
+	// Each import holds every designation: either alone keeps them.
+	if _, err := s.Tags().DeleteImport(ctx, "xml"); err != nil {
+		t.Fatal(err)
+	}
+	check("after deleting the newer issue's import")
+	if k, err := s.Tags().DeleteImport(ctx, "csv"); err != nil || k != len(addrs) {
+		t.Errorf("DeleteImport(csv): %d, %v; want %d", k, err, len(addrs))
 	}
 }
 
