@@ -3,6 +3,7 @@ package report
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strings"
 
@@ -134,6 +135,7 @@ func (s *Service) alsoReported(ctx context.Context, r *Report) (receipts []strin
 	if len(mine) == 0 {
 		return nil, false, nil
 	}
+	s.keyLegacy(ctx)
 	earlier := paymentSet{}
 	read := map[string]bool{}
 	for _, ik := range paymentIndexKeys(r) {
@@ -168,6 +170,37 @@ func (s *Service) alsoReported(ctx context.Context, r *Report) (receipts []strin
 		all = all && earlier.holds(k)
 	}
 	return receipts, all, nil
+}
+
+// keyLegacy gives the reports stored before the state store kept keys
+// (format 1 of the embedded store) their payment keys, once per Service:
+// until then every ByKey returns them all, and a submission would read
+// every such report. A failure (a record that does not decode) is
+// logged and not tried again by this Service: the reports it left
+// unkeyed are still returned by every ByKey, so nothing is missed, only
+// read more often.
+func (s *Service) keyLegacy(ctx context.Context) {
+	s.keyedMu.Lock()
+	defer s.keyedMu.Unlock()
+	if s.keyed {
+		return
+	}
+	n, err := s.State.Reports().KeyUnkeyed(ctx, func(rec state.Record) ([]string, error) {
+		var o Report
+		if err := decodeRecord("report", rec, &o); err != nil {
+			return nil, err
+		}
+		return paymentIndexKeys(&o), nil
+	})
+	if ctx.Err() != nil {
+		return // cancelled: the next submission goes on
+	}
+	s.keyed = true
+	if err != nil {
+		slog.Warn("could not index the reports stored before payment keys; each submission reads those left", "keyed", n, "err", err)
+	} else if n > 0 {
+		slog.Info("indexed the reports stored before payment keys", "reports", n)
+	}
 }
 
 // noteAlsoReported warns, in the verification, when earlier reports name

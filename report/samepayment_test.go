@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -299,6 +300,55 @@ func TestSubmitWarningNamesEarlierReportsOfThePayment(t *testing.T) {
 		sort.Strings(rcs)
 		if strings.Join(ids, ",") != strings.Join(rcs, ",") {
 			t.Errorf("reports under %s: %v, want %v", txid, ids, rcs)
+		}
+	}
+}
+
+// keyingCounter counts the store's KeyUnkeyed calls and fails them when
+// asked.
+type keyingCounter struct {
+	state.Store
+	calls *int
+	fail  bool
+}
+
+func (s keyingCounter) Reports() state.ReportStore {
+	return keyingReports{s.Store.Reports(), s.calls, s.fail}
+}
+
+type keyingReports struct {
+	state.ReportStore
+	calls *int
+	fail  bool
+}
+
+func (r keyingReports) KeyUnkeyed(ctx context.Context, fn func(state.Record) ([]string, error)) (int, error) {
+	*r.calls++
+	if r.fail {
+		return 0, errors.New("a record that does not decode")
+	}
+	return r.ReportStore.KeyUnkeyed(ctx, fn)
+}
+
+// The reports stored before the store kept keys are keyed once per
+// Service, at its first submission; a failure to key them does not stop
+// submissions (the unkeyed reports are still read) and is not retried at
+// every one.
+func TestSubmitKeysLegacyReportsOnce(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		f := newFixture(t)
+		f.ticking()
+		ctx := context.Background()
+		calls := 0
+		f.svc.State = keyingCounter{f.st, &calls, fail}
+		for i := range 2 {
+			r := f.reportOf(t, f.pay[i])
+			if _, err := f.svc.Submit(ctx, SubmitRequest{Report: r, Actor: "t"}); err != nil {
+				t.Fatalf("fail=%v: submit %d: %v", fail, i, err)
+			}
+		}
+		if calls != 1 {
+			t.Errorf("fail=%v: KeyUnkeyed called %d times over two submissions, want once", fail, calls)
 		}
 	}
 }

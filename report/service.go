@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -39,6 +40,11 @@ type Service struct {
 	// TagNetwork encodes tag addresses; nil means mainnet (the encoding
 	// the simulated network shares).
 	TagNetwork *chain.Network
+
+	// keyedMu guards keyed: the reports stored before the store kept
+	// keys have been given theirs (keyLegacy).
+	keyedMu sync.Mutex
+	keyed   bool
 }
 
 func (s *Service) now() time.Time {

@@ -191,6 +191,97 @@ func (s embeddedRecords) ByKey(ctx context.Context, key string) ([]Record, error
 	return out, nil
 }
 
+func (s embeddedRecords) KeyUnkeyed(ctx context.Context, fn func(Record) ([]string, error)) (int, error) {
+	p := appendLP([]byte{s.index}, []byte(unkeyed))
+	var ids []string
+	if err := scan(s.e.db, p, func(ek, _ []byte) error {
+		ids = append(ids, string(ek[len(p):]))
+		return nil
+	}); err != nil {
+		return 0, err
+	}
+	n := 0
+	// In batches, so that a store of many records is not rewritten in
+	// one write; each batch is whole (keys and mark together).
+	const batch = 1000
+	for len(ids) > 0 {
+		part := ids[:min(len(ids), batch)]
+		ids = ids[len(part):]
+		m, err := s.keyPart(ctx, part, fn)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// keyPart keys the unkeyed records ids (KeyUnkeyed) in one write.
+func (s embeddedRecords) keyPart(ctx context.Context, ids []string, fn func(Record) ([]string, error)) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	wb := s.e.db.NewBatch()
+	defer wb.Close()
+	n := 0
+	var ferr error
+	for _, id := range ids {
+		k := append([]byte{s.prefix}, id...)
+		var r Record
+		exists, err := getJSON(s.e.db, k, &r)
+		if err != nil {
+			return 0, err
+		}
+		mark := s.keyEntry(unkeyed, id)
+		if _, closer, err := s.e.db.Get(mark); err != nil {
+			if errors.Is(err, pebble.ErrNotFound) {
+				continue // written (and keyed) since the scan
+			}
+			return 0, err
+		} else {
+			closer.Close()
+		}
+		if !exists {
+			if err := wb.Delete(mark, nil); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		keys, err := fn(r)
+		if err != nil {
+			ferr = fmt.Errorf("%s %s: %w", s.what, id, err)
+			break
+		}
+		r.Keys = keys
+		if err := checkRecordKeys(r); err != nil {
+			ferr = err
+			break
+		}
+		v, err := json.Marshal(r)
+		if err != nil {
+			return 0, err
+		}
+		if err := wb.Set(k, v, nil); err != nil {
+			return 0, err
+		}
+		for _, key := range keys {
+			if err := wb.Set(s.keyEntry(key, id), nil, nil); err != nil {
+				return 0, err
+			}
+		}
+		if err := wb.Delete(mark, nil); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	if err := wb.Commit(pebble.Sync); err != nil {
+		return 0, err
+	}
+	return n, ferr
+}
+
 // indexUnkeyed marks every record of s stored at format 1 (before records
 // had keys) in wb: ByKey returns them until they are next written.
 func (s embeddedRecords) indexUnkeyed(wb *pebble.Batch) (int, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -177,5 +178,90 @@ func TestAllWalksEveryPage(t *testing.T) {
 		return pages[c], next[c], nil
 	}); !errors.Is(err, boom) {
 		t.Fatalf("All kept going past an error: %v", err)
+	}
+}
+
+// KeyUnkeyed gives the reports of a format-1 store their keys without
+// touching their bodies or the audit log, so ByKey stops returning them
+// for every key; fn's error stops it with the records before kept keyed.
+func TestEmbeddedKeyUnkeyed(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "state")
+	ctx := context.Background()
+	s, err := state.OpenEmbedded(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"R-1", "R-2", "R-3", "R-4"} {
+		e := state.AuditEntry{Actor: "a", Action: "create", Object: "report:" + id}
+		if _, err := s.Reports().Create(ctx, state.Record{ID: id, Body: []byte(`{"id":"` + id + `"}`)}, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quiet{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set([]byte{0, 'v'}, []byte{0, 0, 0, 1}, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err = state.OpenEmbedded(dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before, err := s.Audit().List(ctx, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string][]string{"R-1": {"tx:a"}, "R-2": {"tx:a", "tx:b"}, "R-3": {"tx:c"}}
+	fn := func(r state.Record) ([]string, error) {
+		k, ok := keys[r.ID]
+		if !ok {
+			return nil, errors.New("unreadable body")
+		}
+		return k, nil
+	}
+	n, err := s.Reports().KeyUnkeyed(ctx, fn)
+	if err == nil || !strings.Contains(err.Error(), "R-4") {
+		t.Errorf("KeyUnkeyed with fn failing on R-4: %v, want its error naming R-4", err)
+	}
+	if n != 3 {
+		t.Errorf("keyed %d before the failure, want 3", n)
+	}
+	got := func(key string) []string {
+		rs, err := s.Reports().ByKey(ctx, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, r := range rs {
+			ids = append(ids, r.ID)
+		}
+		return ids
+	}
+	// R-4 is still unkeyed: every key returns it.
+	if ids := got("tx:a"); strings.Join(ids, ",") != "R-1,R-2,R-4" {
+		t.Errorf("ByKey(tx:a) = %v, want R-1,R-2,R-4", ids)
+	}
+	keys["R-4"] = []string{"tx:d"}
+	if n, err := s.Reports().KeyUnkeyed(ctx, fn); err != nil || n != 1 {
+		t.Errorf("second KeyUnkeyed: %d, %v; want 1 keyed", n, err)
+	}
+	for key, want := range map[string]string{"tx:a": "R-1,R-2", "tx:b": "R-2", "tx:c": "R-3", "tx:d": "R-4", "tx:e": ""} {
+		if ids := got(key); strings.Join(ids, ",") != want {
+			t.Errorf("ByKey(%s) = %v, want %q", key, ids, want)
+		}
+	}
+	if n, err := s.Reports().KeyUnkeyed(ctx, fn); err != nil || n != 0 {
+		t.Errorf("KeyUnkeyed with nothing left: %d, %v", n, err)
+	}
+	r, err := s.Reports().Get(ctx, "R-2")
+	if err != nil || string(r.Body) != `{"id":"R-2"}` || strings.Join(r.Keys, ",") != "tx:a,tx:b" {
+		t.Errorf("R-2 after keying: %+v %v", r, err)
+	}
+	after, err := s.Audit().List(ctx, 0, 100)
+	if err != nil || len(after) != len(before) {
+		t.Errorf("audit log %d entries after keying, %d before (%v): keying is no audited change", len(after), len(before), err)
 	}
 }

@@ -47,6 +47,12 @@ type RecordStore interface {
 	// embedded store, until each is next updated): their Keys are nil
 	// and the caller judges them from their bodies.
 	ByKey(ctx context.Context, key string) ([]Record, error)
+	// KeyUnkeyed gives the records stored before the store kept keys
+	// the keys fn derives from each (an index change: bodies and the
+	// audit log stay as they are), so ByKey stops returning them to
+	// every caller; it returns how many it keyed. fn's error stops it,
+	// the records keyed until then stay keyed.
+	KeyUnkeyed(ctx context.Context, fn func(Record) ([]string, error)) (int, error)
 }
 
 // ReportStore keeps ransom-payment reports, keyed by receipt.
