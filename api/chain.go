@@ -56,16 +56,29 @@ func (s *Server) parseTxid(field, str string) (rt.Hash, error) {
 	return h, nil
 }
 
-// Health is the answer of /healthz.
+// Health is the answer of /healthz and /readyz.
 type Health struct {
+	// Status is "ok", or "degraded" while the followed node does not
+	// answer (NodeReachable false): the server still answers from the
+	// index, which no longer advances.
 	Status string `json:"status"`
 	Height int64  `json:"height"`
 	// Following is set when the server follows a node; NodeHeight is the
 	// node's best height as last seen and Lag the blocks the index is
-	// behind it (both absent until the node answered).
+	// behind it (both absent until the node answered; both as of the
+	// node's last answer, so Lag alone cannot show an outage).
 	Following  bool   `json:"following,omitempty"`
 	NodeHeight *int64 `json:"node_height,omitempty"`
 	Lag        *int64 `json:"lag,omitempty"`
+	// NodeReachable is false once the node has not answered a poll for
+	// longer than NodeStaleAfterSeconds (three poll intervals, at least
+	// 30 s); NodeLastAnswerAt is its last answer and NodeDataAgeSeconds
+	// how long ago that was (absent until it answered). All absent while
+	// the follower starts.
+	NodeReachable         *bool      `json:"node_reachable,omitempty"`
+	NodeLastAnswerAt      *time.Time `json:"node_last_answer_at,omitempty"`
+	NodeDataAgeSeconds    *float64   `json:"node_data_age_seconds,omitempty"`
+	NodeStaleAfterSeconds *float64   `json:"node_stale_after_seconds,omitempty"`
 	// Follower is the in-process follower's state since the server
 	// started (with Following). Failures are counted here; their messages
 	// are in the log only (this route needs no key).
@@ -103,7 +116,8 @@ type ZMQHealth struct {
 	Failures  int64 `json:"failures"`
 }
 
-func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+// health is the server's health as /healthz and /readyz tell it.
+func (s *Server) health() Health {
 	h := Health{Status: "ok", Height: s.ix().Height()}
 	if s.cfg.Follow != nil {
 		h.Following = true
@@ -113,9 +127,40 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		}
 		if m := s.cfg.Monitor; m != nil {
 			h.Follower = followerHealth(m.Stats(), m.ZMQEndpoints())
+			if nh := m.NodeHealth(); nh.Known {
+				reachable, stale := nh.Reachable, nh.StaleAfter.Seconds()
+				h.NodeReachable, h.NodeStaleAfterSeconds = &reachable, &stale
+				if !nh.LastAnswer.IsZero() {
+					at, age := nh.LastAnswer.UTC(), nh.Age.Seconds()
+					h.NodeLastAnswerAt, h.NodeDataAgeSeconds = &at, &age
+				}
+				if !reachable {
+					h.Status = "degraded"
+				}
+			}
 		}
 	}
-	writeJSON(w, http.StatusOK, h)
+	return h
+}
+
+// healthz answers /healthz: the process is up (always 200, so that a
+// liveness probe does not restart the server for a node outage, which a
+// restart does not cure); Status tells "degraded" while the followed node
+// does not answer.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.health())
+}
+
+// readyz answers /readyz: the same body as /healthz, with 503 while the
+// server is degraded (its index no longer follows the node), for a
+// readiness probe or a load balancer that should send requests elsewhere.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	h := s.health()
+	code := http.StatusOK
+	if h.Status != "ok" {
+		code = http.StatusServiceUnavailable
+	}
+	writeJSON(w, code, h)
 }
 
 // writeMetrics answers /metrics: the HTTP metrics and, when the server
@@ -123,10 +168,10 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	var more func(*bytes.Buffer)
 	if s.cfg.Follow != nil && s.cfg.Monitor != nil {
-		st, zn := s.cfg.Monitor.Stats(), s.cfg.Monitor.ZMQEndpoints()
+		st, zn, nh := s.cfg.Monitor.Stats(), s.cfg.Monitor.ZMQEndpoints(), s.cfg.Monitor.NodeHealth()
 		ih := s.ix().Height()
-		nh, known := s.cfg.Follow()
-		more = func(b *bytes.Buffer) { followerMetrics(b, st, zn, ih, nh, known) }
+		nodeH, known := s.cfg.Follow()
+		more = func(b *bytes.Buffer) { followerMetrics(b, st, zn, nh, ih, nodeH, known) }
 	}
 	s.metrics.write(w, more)
 }

@@ -124,7 +124,7 @@ func quoteLabel(s string) string {
 // followerMetrics writes the in-process follower's counters (serve
 // --rpc): blocks, reorgs, alerts, webhook deliveries, failed steps, the
 // block processing time (last and histogram), heights and lag, and ZMQ.
-func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, indexHeight, nodeHeight int64, nodeKnown bool) {
+func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, nh monitor.NodeHealth, indexHeight, nodeHeight int64, nodeKnown bool) {
 	metric := func(name, typ, help string) {
 		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 	}
@@ -135,7 +135,17 @@ func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, indexH
 	one("ransomtrail_follower_index_height", "gauge", "Height of the index's tip.", indexHeight)
 	if nodeKnown {
 		one("ransomtrail_follower_node_height", "gauge", "The followed node's best height as last seen.", nodeHeight)
-		one("ransomtrail_follower_lag_blocks", "gauge", "Blocks the index is behind the node.", max(0, nodeHeight-indexHeight))
+		one("ransomtrail_follower_lag_blocks", "gauge", "Blocks the index is behind the node (as of the node's last answer).", max(0, nodeHeight-indexHeight))
+	}
+	if nh.Known {
+		reachable := 0
+		if nh.Reachable {
+			reachable = 1
+		}
+		one("ransomtrail_follower_node_reachable", "gauge", "1 while the followed node answers, 0 once it has not answered a poll for longer than three poll intervals (at least 30 s).", reachable)
+	}
+	if !nh.LastAnswer.IsZero() {
+		one("ransomtrail_follower_last_success_timestamp_seconds", "gauge", "When the followed node last answered a poll (Unix time).", nh.LastAnswer.Unix())
 	}
 	one("ransomtrail_follower_blocks_total", "counter", "Blocks applied by the follower.", st.Blocks)
 	one("ransomtrail_follower_reorgs_total", "counter", "Reorgs the follower went through.", st.Reorgs)

@@ -38,7 +38,8 @@ func TestFollowerMetrics(t *testing.T) {
 		return out
 	}
 	var b bytes.Buffer
-	followerMetrics(&b, st, 1, 100, 103, true)
+	nh := monitor.NodeHealth{Known: true, Reachable: false, LastAnswer: time.Unix(1_700_000_100, 0), Age: time.Minute, StaleAfter: 30 * time.Second}
+	followerMetrics(&b, st, 1, nh, 100, 103, true)
 	m := parse(&b)
 	want := map[string]float64{
 		"ransomtrail_follower_index_height": 100, "ransomtrail_follower_node_height": 103, "ransomtrail_follower_lag_blocks": 3,
@@ -54,6 +55,7 @@ func TestFollowerMetrics(t *testing.T) {
 		"ransomtrail_zmq_endpoints":             1, "ransomtrail_zmq_connected": 1, `ransomtrail_zmq_notifications_total{kind="block"}`: 9,
 		`ransomtrail_zmq_notifications_total{kind="tx"}`: 100, `ransomtrail_zmq_notifications_total{kind="malformed"}`: 0,
 		"ransomtrail_zmq_sequence_gaps_total": 1, "ransomtrail_zmq_connects_total": 2, "ransomtrail_zmq_failures_total": 1,
+		"ransomtrail_follower_node_reachable": 0, "ransomtrail_follower_last_success_timestamp_seconds": 1_700_000_100,
 	}
 	for k, v := range want {
 		if got, ok := m[k]; !ok || got != v {
@@ -65,9 +67,10 @@ func TestFollowerMetrics(t *testing.T) {
 	}
 	// Before the node answered, without ZMQ, before any block.
 	b.Reset()
-	followerMetrics(&b, monitor.Stats{}, 0, 7, 0, false)
+	followerMetrics(&b, monitor.Stats{}, 0, monitor.NodeHealth{}, 7, 0, false)
 	m = parse(&b)
 	for _, k := range []string{"ransomtrail_follower_node_height", "ransomtrail_follower_lag_blocks", "ransomtrail_zmq_endpoints",
+		"ransomtrail_follower_node_reachable", "ransomtrail_follower_last_success_timestamp_seconds",
 		"ransomtrail_follower_last_block_timestamp_seconds", "ransomtrail_follower_last_step_seconds"} {
 		if _, ok := m[k]; ok {
 			t.Errorf("%s reported with nothing to report", k)

@@ -50,7 +50,8 @@ var (
 func (s *Server) table() []*route {
 	an, sc, ad := state.RoleAnalyst, state.RoleScreening, state.RoleAdmin
 	return []*route{
-		{method: "GET", pattern: "/healthz", tag: "ops", summary: "liveness, index height and, when following a node, its height and the lag", resp: "Health", raw: s.healthz},
+		{method: "GET", pattern: "/healthz", tag: "ops", summary: "liveness (always 200), index height and, when following a node, its height, the lag and whether it answers (status \"degraded\" when not)", resp: "Health", raw: s.healthz},
+		{method: "GET", pattern: "/readyz", tag: "ops", summary: "readiness: the /healthz body, 503 while degraded (the followed node does not answer)", resp: "Health", raw: s.readyz},
 		{method: "GET", pattern: "/metrics", tag: "ops", summary: "Prometheus metrics (text exposition format)", respType: "text/plain", ungated: true,
 			raw: s.writeMetrics},
 		{method: "GET", pattern: "/api/openapi.json", tag: "ops", summary: "this OpenAPI document", ungated: true, raw: s.serveOpenAPI},

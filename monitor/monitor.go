@@ -132,6 +132,9 @@ type Monitor struct {
 
 	statsMu sync.Mutex
 	stats   Stats
+	// stepping is set while a Step that the node answered runs (NodeHealth
+	// does not count a long step's own time as the node's silence).
+	stepping atomic.Bool
 }
 
 // DefaultRetryFor is how long a failing webhook delivery is retried
@@ -192,6 +195,11 @@ type Stats struct {
 	StepFailures int64
 	LastError    string
 	LastErrorAt  time.Time
+	// FollowingSince is when following began (Run's first poll, or the
+	// first Step); NodeAnsweredAt is when the node last answered a poll
+	// (its best height), on the Options.Now clock. NodeHealth reads them.
+	FollowingSince time.Time
+	NodeAnsweredAt time.Time
 	// Steps is how many steps applied blocks; StepBuckets counts them by
 	// LastStep, bucket i holding the steps up to StepBounds[i] (the last
 	// one: longer), and StepSum is their total time.
@@ -328,6 +336,7 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 		}
 		return err
 	}
+	m.followingFrom()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -384,6 +393,61 @@ func (m *Monitor) Run(ctx context.Context, src source.Source) error {
 	}
 }
 
+// followingFrom marks when following began, once.
+func (m *Monitor) followingFrom() {
+	now := m.now()
+	m.count(func(s *Stats) {
+		if s.FollowingSince.IsZero() {
+			s.FollowingSince = now
+		}
+	})
+}
+
+// MinStaleAfter is the least time without an answer from the node after
+// which NodeHealth calls it unreachable.
+const MinStaleAfter = 30 * time.Second
+
+// StaleAfter is how long the node may go without answering a poll before
+// NodeHealth calls it unreachable: three poll intervals, at least
+// MinStaleAfter (a few missed polls are not an outage).
+func (m *Monitor) StaleAfter() time.Duration { return max(3*m.opts.Poll, MinStaleAfter) }
+
+// NodeHealth is what the follower knows of its node's reachability.
+type NodeHealth struct {
+	// Known is false until following began (Run is still warming up).
+	Known bool
+	// Reachable is false once the node has not answered a poll for
+	// longer than StaleAfter (or never answered in that time since
+	// following began). A step in progress that the node answered at its
+	// start counts as reachable, however long it takes.
+	Reachable bool
+	// LastAnswer is when the node last answered (zero: never); Age is
+	// how long ago, on the Options.Now clock.
+	LastAnswer time.Time
+	Age        time.Duration
+	StaleAfter time.Duration
+}
+
+// NodeHealth tells whether the followed node still answers: the follower
+// retries a failing node at every poll and raises nothing meanwhile, so
+// this is how an outage shows (/healthz, /readyz, /metrics).
+func (m *Monitor) NodeHealth() NodeHealth {
+	st := m.Stats()
+	h := NodeHealth{StaleAfter: m.StaleAfter(), Reachable: true}
+	if st.FollowingSince.IsZero() {
+		return h
+	}
+	h.Known = true
+	now := m.now()
+	from := st.FollowingSince
+	if !st.NodeAnsweredAt.IsZero() {
+		h.LastAnswer, h.Age = st.NodeAnsweredAt, max(0, now.Sub(st.NodeAnsweredAt))
+		from = st.NodeAnsweredAt
+	}
+	h.Reachable = now.Sub(from) <= h.StaleAfter || (m.stepping.Load() && !st.NodeAnsweredAt.IsZero())
+	return h
+}
+
 // warmTxs is how many of the last transactions the live clustering
 // decides again when the follower starts (Live.Warm): about a day of a
 // busy chain's sweeps at the simulator's block size, ~15 mainnet blocks.
@@ -428,10 +492,15 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	m.blockWake.Store(false) // whatever was announced, this step fetches it
 	var res StepResult
 	ix := m.ws.Index
+	m.followingFrom()
 	best, err := src.BestHeight(ctx)
 	if err != nil {
 		return res, err
 	}
+	answered := m.now()
+	m.count(func(s *Stats) { s.NodeAnsweredAt = answered })
+	m.stepping.Store(true)
+	defer m.stepping.Store(false)
 	// A first run follows from the index tip as it is before this step.
 	if _, ok, err := m.st.Alerts().FollowedTip(ctx); err != nil {
 		return res, err
