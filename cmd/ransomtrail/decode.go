@@ -77,9 +77,6 @@ func runDecodeBlock(ctx context.Context, e *env, args []string) error {
 	}
 	computed := chain.BlockMerkleRoot(&blk)
 	merkleOK := computed == blk.Header.MerkleRoot
-	if !merkleOK {
-		fmt.Fprintf(e.stderr, "warning: merkle root mismatch: header %s, computed %s\n", blk.Header.MerkleRoot, computed)
-	}
 	w := bufio.NewWriter(e.stdout)
 	if *jsonOut {
 		err = json.NewEncoder(w).Encode(toBlockJSON(&blk, merkleOK, net))
@@ -88,6 +85,12 @@ func runDecodeBlock(ctx context.Context, e *env, args []string) error {
 	}
 	if ferr := w.Flush(); err == nil {
 		err = ferr
+	}
+	if err == nil && !merkleOK {
+		// The block is printed (merkle_ok false in JSON), and the exit
+		// status says it does not verify.
+		err = fmt.Errorf("decode block: %s: merkle root mismatch: header %s, computed %s (the transactions are not the header's block)",
+			file, blk.Header.MerkleRoot, computed)
 	}
 	return err
 }

@@ -149,21 +149,29 @@ func TestDecodeBlockNullAddress(t *testing.T) {
 	}
 }
 
+// TestDecodeBlockMerkleMismatch: a block whose transactions do not match
+// its header's merkle root is printed whole (merkle_ok false in JSON,
+// MISMATCH in the text), then the command fails (exit status 1) naming
+// both roots.
 func TestDecodeBlockMerkleMismatch(t *testing.T) {
 	path := testchain.SharedFile(t, "blocks/mainnet-raw/block413567.raw")
-	b, stderr := decodeJSON(t, path, "--json")
-	if *b.MerkleOK {
-		t.Error("merkle_ok true for block413567.raw")
+	out, _, err := runCmd(t, "decode", "block", path, "--json")
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "merkle root mismatch: header 64a50c64") || !strings.Contains(err.Error(), ", computed ed11d2a1") {
+		t.Fatalf("decode block --json: err %v (exit %d), want the mismatch with exit status 1", err, exitCode(err))
+	}
+	var b decodedBlock
+	if err := json.Unmarshal([]byte(out), &b); err != nil {
+		t.Fatalf("JSON not printed: %v\n%.200s", err, out)
+	}
+	if b.MerkleOK == nil || *b.MerkleOK {
+		t.Error("merkle_ok not false for block413567.raw")
 	}
 	if b.Hash != "0000000000000000025aff8be8a55df8f89c77296db6198f272d6577325d4069" || b.TxCount != 1557 {
 		t.Errorf("hash %s, %d txs", b.Hash, b.TxCount)
 	}
-	if !strings.HasPrefix(stderr, "warning: merkle root mismatch: header 64a50c64") || !strings.Contains(stderr, ", computed ed11d2a1") {
-		t.Errorf("stderr %q", stderr)
-	}
-	out, stderr, err := runCmd(t, "decode", "block", path)
-	if err != nil || !strings.Contains(out, "MISMATCH") || !strings.Contains(stderr, "warning: merkle root mismatch") {
-		t.Errorf("text mode: %v, %q, %q", err, out, stderr)
+	out, _, err = runCmd(t, "decode", "block", path)
+	if exitCode(err) != 1 || !strings.Contains(out, "MISMATCH") {
+		t.Errorf("text mode: %v, %q", err, out)
 	}
 }
 
