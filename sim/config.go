@@ -100,6 +100,15 @@ func estimateMemory(txs int64) int64 { return txs*estMemPerTx + estMemFixed }
 // Scenarios lists the accepted Scenario names.
 var Scenarios = []string{"default", "ransomware", "quiet"}
 
+// ConfigError is a Config that Run refuses before it writes anything: a
+// value out of range, or an Out holding files the simulator did not
+// write. Other errors of Run are failures of the run itself (not enough
+// disk space, writing the files).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
 func (c *Config) validate() error {
 	if c.Out == "" {
 		return errors.New("sim: Out (output directory) is required")

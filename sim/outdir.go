@@ -104,9 +104,9 @@ func inspectOut(out string, magic [4]byte) (outDir, error) {
 			more = fmt.Sprintf(" and %d more", len(list)-show)
 			list = list[:show]
 		}
-		return od, fmt.Errorf("sim: refusing to write to %s: it holds files the simulator did not write "+
+		return od, &ConfigError{fmt.Errorf("sim: refusing to write to %s: it holds files the simulator did not write "+
 			"(in %s: %s%s); nothing was changed. Give --out a new or empty directory, or a previous simulate output "+
-			"(blocks/ with sim-network blk files only, truth/)", out, blocksDir, strings.Join(list, ", "), more)
+			"(blocks/ with sim-network blk files only, truth/)", out, blocksDir, strings.Join(list, ", "), more)}
 	}
 	return od, nil
 }

@@ -103,7 +103,7 @@ type world struct {
 // Run simulates the world described by cfg and writes it to cfg.Out.
 func Run(ctx context.Context, cfg Config) (Summary, error) {
 	if err := cfg.validate(); err != nil {
-		return Summary{}, err
+		return Summary{}, &ConfigError{err}
 	}
 	start := cfg.Now()
 	net := chain.MustNetwork("sim")

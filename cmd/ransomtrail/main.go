@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -114,10 +115,17 @@ type usageError struct{ msg string }
 
 func (u *usageError) Error() string { return u.msg }
 
+// exitCode is the process's exit status for a command's error: 0 for help
+// asked for (-h), 2 for bad usage (unknown command or flag, bad value), 1
+// for any other failure. Commands that judge something (decode block of
+// a block that does not verify) also exit 1 after printing their answer.
 func exitCode(err error) int {
 	var u *usageError
 	var in *rt.InputError
-	if errors.As(err, &u) || errors.As(err, &in) || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u) || errors.As(err, &in):
 		return 2
 	}
 	return 1
@@ -125,6 +133,9 @@ func exitCode(err error) int {
 
 func run(ctx context.Context, e *env, args []string) error {
 	cmds := commands()
+	if len(args) > 1 && args[0] == "help" {
+		return commandHelp(ctx, e, cmds, args[1:])
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(e.stdout, cmds)
 		return nil
@@ -144,9 +155,47 @@ func run(ctx context.Context, e *env, args []string) error {
 	return &usageError{fmt.Sprintf("unknown command %q; run 'ransomtrail help'", args[0])}
 }
 
+// commandHelp answers "help COMMAND": the command's help (as COMMAND -h,
+// on stdout since it was asked for), or for a word that only starts
+// commands ("help alerts"), the list of those commands.
+func commandHelp(ctx context.Context, e *env, cmds []command, words []string) error {
+	var best *command
+	for i, c := range cmds {
+		cw := splitWords(c.name)
+		if len(words) == len(cw) && equalWords(words, cw) {
+			best = &cmds[i]
+		}
+	}
+	if best != nil {
+		he := *e
+		he.stderr = e.stdout
+		err := run(ctx, &he, append(append([]string{}, words...), "-h"))
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	var group []command
+	prefix := strings.Join(words, " ") + " "
+	for _, c := range cmds {
+		if strings.HasPrefix(c.name, prefix) {
+			group = append(group, c)
+		}
+	}
+	if len(group) == 0 {
+		return &usageError{fmt.Sprintf("help: unknown command %q; run 'ransomtrail help'", strings.Join(words, " "))}
+	}
+	sort.Slice(group, func(i, j int) bool { return group[i].name < group[j].name })
+	fmt.Fprintf(e.stdout, "%s commands:\n", strings.TrimSpace(prefix))
+	for _, c := range group {
+		fmt.Fprintf(e.stdout, "  %-18s %s\n", c.name, c.summary)
+	}
+	return nil
+}
+
 func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "ransomtrail: follow ransomware money on the Bitcoin chain")
-	fmt.Fprintln(w, "\nUsage: ransomtrail COMMAND [flags]   (COMMAND -h for its flags)\n\nCommands:")
+	fmt.Fprintln(w, "\nUsage: ransomtrail COMMAND [flags]   (COMMAND -h or 'ransomtrail help COMMAND' for its flags)\n\nCommands:")
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)

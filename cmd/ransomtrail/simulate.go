@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -52,8 +53,14 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	}
 	sum, err := sim.Run(ctx, cfg)
 	if err != nil {
+		// A refused configuration is a usage error (exit 2); a run that
+		// cannot be done or fails (disk space, writing) is a failure (1).
+		msg := "simulate: " + strings.TrimPrefix(err.Error(), "sim: ")
+		if ce := (*sim.ConfigError)(nil); errors.As(err, &ce) {
+			return &usageError{msg}
+		}
 		if strings.HasPrefix(err.Error(), "sim: ") {
-			return &usageError{"simulate: " + strings.TrimPrefix(err.Error(), "sim: ")}
+			return errors.New(msg)
 		}
 		return fmt.Errorf("simulate: %w", err)
 	}

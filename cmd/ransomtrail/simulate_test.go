@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -85,6 +87,30 @@ func TestSimulateTxsBound(t *testing.T) {
 	err := run(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"simulate", "--out", t.TempDir(), "--txs", "1000000000000"})
 	if exitCode(err) != 2 || !strings.Contains(err.Error(), "1..100000000") {
 		t.Fatalf("err %v, want a usage error with the range", err)
+	}
+}
+
+// TestSimulateNoSpaceIsAFailure: a world larger than the output
+// filesystem's free space is refused before anything is written, with
+// exit status 1 (a failure of the run, not of the command line: the same
+// flags work on a larger disk). Skipped where the largest world fits.
+func TestSimulateNoSpaceIsAFailure(t *testing.T) {
+	dir := t.TempDir()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		t.Skip("cannot tell the free space:", err)
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free >= sim.EstimateBytes(sim.MaxTxs) {
+		t.Skipf("%d bytes free: the largest world fits", free)
+	}
+	out := filepath.Join(dir, "world")
+	var stdout, errb bytes.Buffer
+	err := run(context.Background(), &env{stdout: &stdout, stderr: &errb}, []string{"simulate", "--out", out, "--txs", strconv.Itoa(sim.MaxTxs)})
+	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "not enough disk space") || strings.Contains(err.Error(), "sim: ") {
+		t.Fatalf("err %v (exit %d), want the disk space refusal with exit status 1", err, exitCode(err))
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("--out created by a refused run: %v", err)
 	}
 }
 
