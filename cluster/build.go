@@ -52,6 +52,23 @@ var ErrNoClustering = errors.New("no clustering")
 // ErrCorrupt marks cluster files that do not match their manifest.
 var ErrCorrupt = errors.New("cluster files corrupt")
 
+// ErrNewerFormat marks a clustering written by a newer ransomtrail (a
+// format version above FormatVersion): this program neither reads nor
+// rebuilds it; upgrading does.
+var ErrNewerFormat = errors.New("clustering of a newer format")
+
+// newerFormatError is ErrNewerFormat with the directory and versions.
+type newerFormatError struct {
+	dir     string
+	version int
+}
+
+func (e *newerFormatError) Error() string {
+	return fmt.Sprintf("clustering in %s has format version %d, newer than this program's %d: upgrade ransomtrail", e.dir, e.version, FormatVersion)
+}
+
+func (e *newerFormatError) Unwrap() error { return ErrNewerFormat }
+
 // BuildIndex is what a build reads from the chain index; *index.Index
 // implements it.
 type BuildIndex interface {
@@ -626,7 +643,7 @@ func readManifest(cdir string) (Manifest, error) {
 		return m, fmt.Errorf("%w: %s: %v", ErrCorrupt, manifestFile, err)
 	}
 	if m.FormatVersion > FormatVersion {
-		return m, fmt.Errorf("clustering in %s has format version %d, newer than this program's %d: upgrade ransomtrail", cdir, m.FormatVersion, FormatVersion)
+		return m, &newerFormatError{dir: cdir, version: m.FormatVersion}
 	}
 	return m, nil
 }

@@ -40,7 +40,13 @@ func Open(data string) (*Clustering, error) {
 			// (a clustering is optional to some of them).
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w (run 'ransomtrail cluster build --data %s')", err, data)
+		if errors.Is(err, ErrCorrupt) {
+			// Only a rebuild helps files that do not match their
+			// manifest; a newer format needs a newer program, and an
+			// I/O error its cause fixed.
+			return nil, fmt.Errorf("%w (run 'ransomtrail cluster build --data %s')", err, data)
+		}
+		return nil, err
 	}
 	c := &Clustering{M: m}
 	fail := func(err error) (*Clustering, error) {

@@ -2,6 +2,8 @@ package cluster
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,5 +23,37 @@ func TestOpenWithoutClustering(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "cluster build") {
 		t.Fatalf("Open: %q carries a hint", err)
+	}
+}
+
+// TestOpenHintsOnlyWhereARebuildHelps: a clustering written by a newer
+// program is ErrNewerFormat telling to upgrade, with no hint to rebuild
+// (cluster build refuses it too); a manifest that does not parse is
+// corrupt, and the hint to rebuild is given.
+func TestOpenHintsOnlyWhereARebuildHelps(t *testing.T) {
+	data := t.TempDir()
+	cdir := filepath.Join(data, "cluster")
+	if err := os.MkdirAll(cdir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(cdir, manifestFile)
+	newer := fmt.Sprintf(`{"format_version":%d,"policy":"default"}`, FormatVersion+1)
+	if err := os.WriteFile(manifest, []byte(newer), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Open(data)
+	if !errors.Is(err, ErrNewerFormat) || errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open of a newer format: %v, want ErrNewerFormat", err)
+	}
+	if want := fmt.Sprintf("format version %d, newer than this program's %d: upgrade ransomtrail", FormatVersion+1, FormatVersion); !strings.Contains(err.Error(), want) ||
+		strings.Contains(err.Error(), "cluster build") {
+		t.Fatalf("Open of a newer format: %q, want %q and no rebuild hint", err, want)
+	}
+	if err := os.WriteFile(manifest, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(data)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "run 'ransomtrail cluster build --data "+data+"'") {
+		t.Fatalf("Open of a corrupt manifest: %v, want ErrCorrupt with the rebuild hint", err)
 	}
 }
