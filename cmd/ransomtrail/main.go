@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -31,7 +32,39 @@ type env struct {
 	stdin          io.Reader
 	// isTerminal reports whether stderr is a terminal (progress bars).
 	isTerminal bool
+	// stopping, when set, tells of the signal that stops the command
+	// (main's; nil in tests).
+	stopping *stopNote
 }
+
+// stopNote says which signal stops the command: by default a line on
+// stderr; a command with a log of its own (serve) logs it there instead.
+type stopNote struct {
+	mu sync.Mutex
+	fn func(os.Signal)
+}
+
+// set replaces how the stopping signal is told.
+func (n *stopNote) set(fn func(os.Signal)) {
+	if n == nil {
+		return
+	}
+	n.mu.Lock()
+	n.fn = fn
+	n.mu.Unlock()
+}
+
+func (n *stopNote) tell(sig os.Signal) {
+	n.mu.Lock()
+	fn := n.fn
+	n.mu.Unlock()
+	fn(sig)
+}
+
+// stopSignals stop every command gracefully, as Ctrl-C does: SIGINT,
+// SIGTERM (service managers) and SIGHUP (a closed terminal or SSH
+// session, 'systemctl reload' without a reload command of its own).
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 // commands lists every subcommand. Each lives in its own file.
 func commands() []command {
@@ -98,16 +131,41 @@ func commands() []command {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal()}
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal(),
+		stopping: &stopNote{fn: func(sig os.Signal) { fmt.Fprintf(os.Stderr, "ransomtrail: %s: stopping\n", signalName(sig)) }}}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, stopSignals...)
+	go func() {
+		// The first signal stops the command; later ones are told and
+		// otherwise ignored while it stops.
+		for sig := range sigs {
+			e.stopping.tell(sig)
+			cancel()
+		}
+	}()
 	err := run(ctx, e, os.Args[1:])
-	stop()
+	signal.Stop(sigs)
+	cancel()
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
 		}
 		os.Exit(exitCode(err))
 	}
+}
+
+// signalName names a signal as operators know it (SIGHUP, not "hangup").
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	}
+	return sig.String()
 }
 
 // usageError marks bad command-line usage (exit status 2).
