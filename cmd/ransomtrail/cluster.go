@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -106,7 +105,10 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ix.Close()
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
 	var labels, services map[uint32]string
 	wantServices := (pol.Deposit != nil || pol.Sweep != nil) && !*noServiceTags
 	if !*noLabelGuard || wantServices {

@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"os"
 	"os/exec"
@@ -49,7 +48,10 @@ func runDemo(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 {
 		return &usageError{fmt.Sprintf("demo: unexpected argument %q", pos[0])}
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
 	world := filepath.Join(*data, "world")
 	idxDir := filepath.Join(*data, "index")
 	for _, d := range []string{world, idxDir} {

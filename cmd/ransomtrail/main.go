@@ -35,6 +35,9 @@ type env struct {
 	// stopping, when set, tells of the signal that stops the command
 	// (main's; nil in tests).
 	stopping *stopNote
+	// env, when set, is the environment (RANSOMTRAIL_LOG_*); nil: the
+	// process's.
+	env func(string) string
 }
 
 // stopNote says which signal stops the command: by default a line on
@@ -197,6 +200,9 @@ func run(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(e.stdout, cmds)
 		return nil
+	}
+	if _, err := readLogSettings(e.getenv); err != nil {
+		return err
 	}
 	// Longest match first: "decode block" before "decode".
 	sort.Slice(cmds, func(i, j int) bool { return len(cmds[i].name) > len(cmds[j].name) })

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"path/filepath"
 	"strings"
 
@@ -46,7 +45,11 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return &usageError{"simulate: --out is required"}
 	}
-	rep := e.reporter("simulate", "txs", slog.New(slog.NewTextHandler(e.stderr, nil)))
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
+	rep := e.reporter("simulate", "txs", log)
 	cfg := sim.Config{
 		Out: *out, Seed: *seed, Txs: *txs, StartYear: *startYear, Scenario: *scenario,
 		Signed: *signed, TxPerBlock: *txPerBlock, MaxBlockWeight: *maxWeight, Progress: rep,

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Log settings common to every command, from the environment (so that a
+// service unit sets them once for every command it runs):
+//
+//	RANSOMTRAIL_LOG_LEVEL   debug, info, warn or error (default: the command's: info; serve --quiet warn)
+//	RANSOMTRAIL_LOG_FORMAT  text or json (default: the command's: json for serve, text for the others)
+const (
+	envLogLevel  = "RANSOMTRAIL_LOG_LEVEL"
+	envLogFormat = "RANSOMTRAIL_LOG_FORMAT"
+)
+
+// logSettings are the environment's log level and format ("" when unset).
+type logSettings struct {
+	level  *slog.Level
+	format string
+}
+
+// readLogSettings reads and checks the environment's log settings; a bad
+// value is a usage error naming the variable.
+func readLogSettings(getenv func(string) string) (logSettings, error) {
+	var ls logSettings
+	if v := strings.TrimSpace(getenv(envLogLevel)); v != "" {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(v)); err != nil {
+			return ls, &usageError{fmt.Sprintf("%s=%q: want debug, info, warn or error", envLogLevel, v)}
+		}
+		ls.level = &l
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(envLogFormat))); v {
+	case "", "text", "json":
+		ls.format = v
+	default:
+		return ls, &usageError{fmt.Sprintf("%s=%q: want text or json", envLogFormat, v)}
+	}
+	return ls, nil
+}
+
+// newLogger makes a command's logger on w: the command's default format
+// (json or text) and level unless the environment sets them; at least
+// minLevel (serve --quiet; slog.LevelDebug: no floor) either way. Durations are written as Go
+// durations ("1.5s"), in JSON too (slog writes them as nanoseconds).
+func newLogger(w io.Writer, getenv func(string) string, defaultFormat string, minLevel slog.Level) (*slog.Logger, error) {
+	ls, err := readLogSettings(getenv)
+	if err != nil {
+		return nil, err
+	}
+	level := slog.LevelInfo
+	if ls.level != nil {
+		level = *ls.level
+	}
+	level = max(level, minLevel)
+	format := defaultFormat
+	if ls.format != "" {
+		format = ls.format
+	}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, opts)), nil
+}
+
+// durationsAsText writes a time.Duration attribute as its String ("1s").
+func durationsAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
+}
+
+// getenv is the environment the command runs in (os.Getenv unless set).
+func (e *env) getenv(key string) string {
+	if e.env != nil {
+		return e.env(key)
+	}
+	return os.Getenv(key)
+}
+
+// logger is a command's logger on stderr with the default format and
+// level of most commands (text, info) unless the environment sets them.
+func (e *env) logger() (*slog.Logger, error) {
+	return newLogger(e.stderr, e.getenv, "text", slog.LevelDebug)
+}
