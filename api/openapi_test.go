@@ -105,6 +105,7 @@ var contractRoutes = []string{
 	"GET /api/v2/txs/{txid}", "GET /api/v2/addresses/{address}", "GET /api/v2/addresses/{address}/txs",
 	"GET /api/v2/clusters/{id}", "GET /api/v2/clusters/{id}/members", "GET /api/v2/explain",
 	"GET /api/v2/tags/{address}", "GET /api/v2/tags", "POST /api/v2/tags/import",
+	"GET /api/v2/tags/imports", "DELETE /api/v2/tags/imports/{id}",
 	"GET /api/v2/heuristics/tx/{txid}", "POST /api/v2/heuristics", "GET /api/v2/graph/neighbors",
 	"GET /api/v2/trace", "GET /api/v2/path", "GET /api/v2/exposure/{address}",
 	"GET /api/v2/screen/{address}", "POST /api/v2/screen",

@@ -92,6 +92,13 @@ func (s *Server) table() []*route {
 			desc:    "The body is the file itself (up to 64 MiB), with a declared Content-Type other than text/plain, application/x-www-form-urlencoded or multipart/form-data (e.g. application/octet-stream; the format is detected from the content). The SDN CSV pair (sdn.csv + sdn_comments.csv) is imported with the CLI.",
 			params:  []param{{name: "name", in: "query", typ: "string", desc: "the file's name, kept as provenance"}, qNetwork},
 			body:    &bodyDoc{contentType: "application/octet-stream", desc: "a tag file"}, ungated: true, h: s.importTags},
+		{method: "GET", pattern: "/api/v2/tags/imports", role: an, tag: "tags", resp: "ImportList", ungated: true,
+			summary: "the recorded tag imports, oldest first: id, time, format, files with sizes, tags, actors, rejected entries, notes (as `ransomtrail tags imports --json`)",
+			h:       s.listTagImports},
+		{method: "DELETE", pattern: "/api/v2/tags/imports/{id}", role: ad, tag: "tags", resp: "RemovedImport", ungated: true,
+			summary: "remove a tag import and the tags and actors no other import brought; admin only",
+			desc:    "id is the import's full id or a prefix of at least 8 hex digits that only one import's id starts with: an unknown id is 404, a shorter or ambiguous prefix 400 (the message names the candidates). Tags another import also brought stay. The removal is audited with the key's name; screening follows it at once, and with a monitor the watchlist is re-screened.",
+			h:       s.removeTagImport},
 
 		{method: "GET", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "KeyList", summary: "list API keys (never the keys); admin only", h: s.listKeys},
 		{method: "POST", pattern: "/api/v2/keys", role: ad, tag: "keys", resp: "NewKey", summary: "create an API key; the answer is the only time the key is shown; admin only",

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/api"
+)
+
+func tagsImportsCommand() command {
+	return command{name: "tags imports", summary: "list the recorded tag imports (id, time, format, files, counts)", run: runTagsImports}
+}
+
+func tagsRemoveImportCommand() command {
+	return command{name: "tags remove-import", summary: "remove a tag import and the tags no other import brought", run: runTagsRemoveImport}
+}
+
+func runTagsImports(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("tags imports", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (tags are stored in DIR/state)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags imports --data DIR [--json]")
+		fmt.Fprintln(fs.Output(), "\nOne line per import, oldest first: the start of its id (the JSON has the\nwhole), when, the format, the files with their sizes, the tags and actors it\nholds and the entries rejected, then its notes. Remove one with\n`ransomtrail tags remove-import ID`.\n\nFlags:")
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return &usageError{"usage: ransomtrail tags imports --data DIR [--json]"}
+	}
+	st, err := openState(*data)
+	if err != nil {
+		return dataDirInUse(err)
+	}
+	defer st.Close()
+	list, err := api.ListImports(ctx, st.Tags())
+	if err != nil {
+		return err
+	}
+	if *jsonOut {
+		return writeJSON(e.stdout, list)
+	}
+	if len(list.Imports) == 0 {
+		fmt.Fprintf(e.stdout, "no tag imports in %s\n", *data)
+		return nil
+	}
+	for _, v := range list.Imports {
+		printImportRecord(e.stdout, &v)
+	}
+	return nil
+}
+
+// shortImportID is the start of an import ID as listed: 12 hex digits of
+// a SHA-256 (any MinImportPrefix or more name it when unique); another
+// ID (a test world's) whole.
+func shortImportID(id string) string {
+	if len(id) == 64 {
+		return id[:12]
+	}
+	return id
+}
+
+func printImportRecord(w io.Writer, v *api.ImportView) {
+	var files []string
+	for _, f := range v.Files {
+		files = append(files, fmt.Sprintf("%s (%d bytes)", f.Name, f.Bytes))
+	}
+	fmt.Fprintf(w, "%s  %s  %s  %s: %d tags, %d actors, %d rejected\n", shortImportID(v.ID), v.Time.UTC().Format("2006-01-02 15:04:05Z"),
+		orDash(v.Format), strings.Join(files, " + "), v.Tags, v.Actors, len(v.Rejected))
+	for _, n := range v.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
+	fs := flag.NewFlagSet("tags remove-import", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	data := fs.String("data", "", "data directory (tags are stored in DIR/state)")
+	jsonOut := fs.Bool("json", false, "print JSON")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags remove-import ID --data DIR [--json]")
+		fmt.Fprintf(fs.Output(), "\nID is an import's id as `ransomtrail tags imports` lists it: the whole, or at\nleast its first %d hex digits when no other id starts with them. The import\nis removed with the tags and actors no other import brought (a tag another\nimport also brought stays); the next screen or trace no longer sees them, the\nwatchlist is re-screened and the audit log records the removal. It is done\nat once, without asking, as keys revoke and watch remove are.\n\nFlags:\n", api.MinImportPrefix)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return &usageError{"usage: ransomtrail tags remove-import ID --data DIR [--json]"}
+	}
+	st, err := openState(*data)
+	if err != nil {
+		return dataDirInUse(err)
+	}
+	closeState := sync.OnceValue(st.Close)
+	defer closeState()
+	id := strings.TrimSpace(pos[0])
+	rep, err := api.RemoveImport(ctx, st.Tags(), id)
+	if errors.Is(err, rt.ErrNotFound) {
+		return fmt.Errorf("no import %s in %s; list them with `ransomtrail tags imports --data %s`", rt.Clip(id, 128), *data, *data)
+	}
+	if err != nil {
+		return err
+	}
+	var auditErr error
+	if _, err := st.Audit().Append(ctx, api.RemovalAudit(rep, "cli", "", time.Now())); err != nil {
+		auditErr = fmt.Errorf("the import was removed, but its audit log entry failed: %v; check the audit log with `ransomtrail audit verify`", err)
+	}
+	if *jsonOut {
+		if err := writeJSON(e.stdout, rep); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(e.stdout, "removed import %s (%s, %s): %d tags removed", rep.ImportID, orDash(rep.Format), strings.Join(rep.Files, " + "), rep.TagsRemoved)
+		if kept := rep.Tags - rep.TagsRemoved; kept > 0 {
+			fmt.Fprintf(e.stdout, "; %d of its tags stay, another import also brought them", kept)
+		}
+		fmt.Fprintln(e.stdout)
+	}
+	// Screening reads the tags afresh in every command; the watchlist's
+	// risk baselines follow the removal now.
+	closeState()
+	if err := rescreenAfterImport(ctx, e, *data); err != nil {
+		return err
+	}
+	return auditErr
+}
