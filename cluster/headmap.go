@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"unsafe"
+
+	"github.com/ransomtrail/ransomtrail/internal/diskspace"
 )
 
 // headMap holds a build's link-list heads (4 B per address) in a shared
@@ -67,9 +69,22 @@ func (s *fileSink) mapHeads(cdir string, n int64, m *Manifest) error {
 	}
 	size := fileHeader + 4*n
 	// Zeros written up to size, not a sparse extension: the mapping's
-	// first writes then find their pages allocated and in the page cache.
-	if err := zeroFill(f, size); err != nil {
+	// first writes then find their pages allocated (a page the file
+	// system could not back, on a full disk, would raise SIGBUS) and in
+	// the page cache. A full disk is told before any zero is written (or
+	// by the write that runs out).
+	fi, err := f.Stat()
+	if err != nil {
 		return fail(err)
+	}
+	if need := size - fi.Size(); need > 0 {
+		if free, ok, err := diskspace.Free(cdir); err == nil && ok && free < need {
+			err := &diskspace.Error{Dir: cdir, Need: need, Free: free}
+			return fail(fmt.Errorf("cluster: map heads %s: %w", path, err))
+		}
+	}
+	if err := zeroFill(f, size); err != nil {
+		return fail(fmt.Errorf("cluster: map heads %s: %w", path, err))
 	}
 	if n == 0 {
 		s.hm, s.heads = &headMap{f: f, path: path}, nil

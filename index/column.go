@@ -250,7 +250,11 @@ func (c *column) extend(n int64) error {
 	if c.pendLen != 0 || n <= c.fileLen {
 		return fmt.Errorf("column %s: cannot extend %d bytes (%d pending) to %d", c.name, c.fileLen, c.pendLen, n)
 	}
-	if err := c.f.Truncate(n); err != nil {
+	// Allocated, not a sparse extension: its records are written in
+	// place through the mapping, where a page the file system cannot back
+	// (a full disk) would raise SIGBUS.
+	if err := reserveFile(c.f, c.fileLen, n-c.fileLen); err != nil {
+		c.f.Truncate(c.fileLen)
 		return fmt.Errorf("extend column %s: %w", c.name, err)
 	}
 	c.fileLen = n

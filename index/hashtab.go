@@ -10,6 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/diskspace"
 )
 
 // hashTable is an on-disk open-addressing hash table (linear probing) from
@@ -28,6 +29,14 @@ import (
 // or past min(watermark, committed count) and re-inserts the committed ids
 // from there (recovery); a reader of a dirty table looks those ids up in an
 // overlay built from the columns instead.
+//
+// Disk space: every byte of a table's file is allocated when the file is
+// created, grown or opened for writing (reserveFile), never left a hole of
+// a sparse file: a write through the mapping to a page the file system
+// cannot back (a full disk) would kill the process with SIGBUS — on tmpfs
+// a read of a hole would too. A full disk is then an error of the open,
+// the growth (before the block that needs it changes anything: roomFor)
+// or the recovery, and the table stays as it was.
 //
 // File layout: 64-byte header (magic "RTHT", version u32, log2 capacity
 // u32, entries u64, dirty u32), then 2^log2 slots of u64 little-endian.
@@ -98,6 +107,13 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 		}
 		return t, nil
 	}
+	if write {
+		// Tables written before the files were reserved are sparse.
+		if err := reserveFile(f, 0, st.Size()); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("hash table %s: %w", name, err)
+		}
+	}
 	if err := t.mapFile(st.Size(), write, true); err != nil {
 		f.Close()
 		return nil, err
@@ -105,10 +121,15 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 	return t, nil
 }
 
+// reserveFile allocates a file's bytes [off, off+n) (diskspace.Reserve);
+// tests replace it to run out of space.
+var reserveFile = diskspace.Reserve
+
 func (t *hashTable) init(log2 uint32) error {
 	size := int64(htHdrSize) + int64(8)<<log2
-	if err := t.f.Truncate(size); err != nil {
-		return fmt.Errorf("size hash table %s: %w", t.name, err)
+	if err := reserveFile(t.f, 0, size); err != nil {
+		t.f.Truncate(0) // an empty file is created again at the next open
+		return fmt.Errorf("create hash table %s: %w", t.name, err)
 	}
 	if err := t.mapFile(size, true, false); err != nil {
 		return err
@@ -302,15 +323,26 @@ func (t *hashTable) markDirty() error {
 // insert adds id under hash h (no duplicate check). rehash is called when
 // the table grows, to re-insert an id: it returns the id's key hash.
 func (t *hashTable) insert(h uint64, id int64, rehash func(id int64) uint64) error {
+	if err := t.roomFor(1, rehash); err != nil {
+		return err
+	}
+	t.put(h, id)
+	return nil
+}
+
+// roomFor marks the table dirty and grows it until k more entries fit
+// under the maximum load. The writer calls it for a block's entries
+// before it appends anything, so that a growth that fails (a full disk)
+// fails before the block changed the index, not halfway through it.
+func (t *hashTable) roomFor(k int64, rehash func(id int64) uint64) error {
 	if err := t.markDirty(); err != nil {
 		return err
 	}
-	if (t.n+1)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum {
+	for (t.n+k)*htMaxLoadDen > int64(t.mask+1)*htMaxLoadNum {
 		if err := t.grow(rehash); err != nil {
 			return err
 		}
 	}
-	t.put(h, id)
 	return nil
 }
 
@@ -399,19 +431,21 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 		limit = memQuarter()
 	}
 	mapped := size+16*t.n > limit
+	// The new file's space first: a full disk fails here, before the
+	// rebuild's work (and the file is never sparse: see hashTable).
+	if err := reserveFile(f, 0, size); err != nil {
+		return fail(err)
+	}
 	var buf []byte
 	var ents []growEnt
 	if mapped {
-		if err := f.Truncate(size); err != nil {
-			return fail(err)
-		}
 		if buf, err = syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED); err != nil {
 			return fail(err)
 		}
 		sortBuf, unmapSort, err := tempMapping(t.path+".grow-sort", 16*t.n)
 		if err != nil {
 			syscall.Munmap(buf)
-			return fail(err)
+			return fail(fmt.Errorf("sort buffer: %w", err))
 		}
 		defer unmapSort()
 		if t.n > 0 {
@@ -474,8 +508,9 @@ func (t *hashTable) buildGrown(rehash func(id int64) uint64) (*grown, error) {
 	return &grown{nt: nt, f: f, tmp: tmp, size: size}, nil
 }
 
-// tempMapping maps a new temporary file of n bytes, removed at once (its
-// pages live until the returned function unmaps them).
+// tempMapping maps a new temporary file of n bytes, allocated
+// (reserveFile) and removed at once (its pages live until the returned
+// function unmaps them).
 func tempMapping(path string, n int64) ([]byte, func(), error) {
 	if n == 0 {
 		return nil, func() {}, nil
@@ -486,7 +521,7 @@ func tempMapping(path string, n int64) ([]byte, func(), error) {
 	}
 	defer f.Close()
 	defer os.Remove(path)
-	if err := f.Truncate(n); err != nil {
+	if err := reserveFile(f, 0, n); err != nil {
 		return nil, nil, err
 	}
 	m, err := syscall.Mmap(int(f.Fd()), 0, int(n), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED)

@@ -153,6 +153,9 @@ func (ix *Index) load(colDir string) error {
 			return fmt.Errorf("creating an index needs a network")
 		}
 		ix.m = manifest{FormatVersion: FormatVersion, Network: ix.opts.Network.Name, Height: -1}
+		if err := ix.kvRoom("create", 0, 0); err != nil {
+			return err
+		}
 		if err := ix.kv.Set([]byte{kvManifest}, ix.m.encode(), pebble.NoSync); err != nil {
 			return fmt.Errorf("write manifest: %w", err)
 		}

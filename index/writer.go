@@ -296,6 +296,16 @@ func (ix *Index) applyBlock(b *chain.Block, where string, cls []classified, root
 		w.inBlock[t.Txid] = j
 	}
 
+	// Room in the hash tables for every transaction and output address
+	// of the block before anything is appended: a table that cannot grow
+	// (a full disk) fails the block here, with the index unchanged.
+	if err := ix.txTab.roomFor(int64(len(b.Txs)), ix.txHashOf); err != nil {
+		return err
+	}
+	if err := ix.addrTab.roomFor(int64(next-nOuts), ix.addrHashOf); err != nil {
+		return err
+	}
+
 	// Pass 2: append.
 	le := binary.LittleEndian
 	cols := [...]*column{ix.txids, ix.txs, ix.ins, ix.outs, ix.onext, ix.addrs, ix.akeys}
@@ -522,6 +532,9 @@ func (ix *Index) commit(async bool) error {
 		return nil
 	}
 	w.digestWait()
+	if err := ix.kvRoom("commit", ix.pendingBytes(), int64(w.batch.Len())); err != nil {
+		return err
+	}
 	syncTables := w.tablesSynced.IsZero() || ix.tableSync() == 0 ||
 		(!w.dirtySince.IsZero() && time.Since(w.dirtySince) >= ix.tableSync())
 	async = async && !syncTables
@@ -676,6 +689,9 @@ func (ix *Index) CheckpointUnless(lock, unlock func(), stop func() bool) error {
 	m := ix.m
 	m.FormatVersion = FormatVersion
 	m.Synced = m.counts()
+	if err := ix.kvRoom("checkpoint", 0, 0); err != nil {
+		return err
+	}
 	if err := ix.kv.Set([]byte{kvManifest}, m.encode(), pebble.NoSync); err != nil {
 		return fmt.Errorf("write index manifest: %w", err)
 	}
@@ -934,6 +950,9 @@ func (ix *Index) Rollback(h int64) error {
 		}
 	}
 	if err := b.Set([]byte{kvManifest}, nm.encode(), nil); err != nil {
+		return err
+	}
+	if err := ix.kvRoom("rollback", 0, int64(b.Len())); err != nil {
 		return err
 	}
 	if err := b.Commit(pebble.NoSync); err != nil {

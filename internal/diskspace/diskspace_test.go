@@ -1,0 +1,80 @@
+package diskspace_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+
+	"github.com/ransomtrail/ransomtrail/internal/diskspace"
+	"github.com/ransomtrail/ransomtrail/internal/smallfs"
+)
+
+func allocatedOf(t *testing.T, f *os.File) (size, alloc int64) {
+	t.Helper()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size(), fi.Sys().(*syscall.Stat_t).Blocks * 512
+}
+
+// TestReserve: the reserved range is allocated, the file extended with
+// zeros, its bytes unchanged — with fallocate and, where it is not
+// supported, by writing zeros.
+func TestReserve(t *testing.T) {
+	for _, supported := range []bool{true, false} {
+		if !supported {
+			defer diskspace.SetFallocate(func(*os.File, int64, int64) error { return syscall.EOPNOTSUPP })()
+		}
+		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Write([]byte("head")); err != nil {
+			t.Fatal(err)
+		}
+		if err := diskspace.Reserve(f, 0, 3<<20+5); err != nil {
+			t.Fatalf("fallocate supported %v: %v", supported, err)
+		}
+		size, alloc := allocatedOf(t, f)
+		if size != 3<<20+5 || alloc < size {
+			t.Fatalf("fallocate supported %v: %d bytes, %d allocated", supported, size, alloc)
+		}
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b[:4]) != "head" || !bytes.Equal(b[4:], make([]byte, len(b)-4)) {
+			t.Fatalf("fallocate supported %v: the file's bytes changed", supported)
+		}
+	}
+}
+
+// TestReserveOnFullDisk: on a real small file system (a tmpfs), a
+// reservation larger than the free space is an *Error telling the space
+// needed and free (errors.Is ENOSPC), with fallocate and without it.
+func TestReserveOnFullDisk(t *testing.T) {
+	mnt := smallfs.Tmpfs(t, 4<<20)
+	for _, supported := range []bool{true, false} {
+		if !supported {
+			defer diskspace.SetFallocate(func(*os.File, int64, int64) error { return syscall.EOPNOTSUPP })()
+		}
+		f, err := os.Create(filepath.Join(mnt, "f"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = diskspace.Reserve(f, 0, 8<<20)
+		var se *diskspace.Error
+		if !errors.Is(err, syscall.ENOSPC) || !errors.As(err, &se) || se.Need != 8<<20 || se.Free < 0 || se.Free > 4<<20 || se.Dir != mnt {
+			t.Fatalf("fallocate supported %v: reserve 8 MiB on a 4 MiB tmpfs: %v (%+v)", supported, err, se)
+		}
+		f.Close()
+		if err := os.Remove(f.Name()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,10 @@
+package diskspace
+
+import "os"
+
+// SetFallocate replaces the allocation call (tests make it unsupported).
+func SetFallocate(f func(*os.File, int64, int64) error) (restore func()) {
+	old := fallocate
+	fallocate = f
+	return func() { fallocate = old }
+}
