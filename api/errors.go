@@ -27,6 +27,9 @@ const (
 	CodeInternal     = "internal"
 	CodeNotAllowed   = "method_not_allowed"
 	CodeConflict     = "conflict"
+	// CodeNoSpace: the server's disk is too full to store the change
+	// (state.ErrNoSpace); reads go on.
+	CodeNoSpace = "insufficient_storage"
 )
 
 // statusOf is the one table from error code to HTTP status.
@@ -41,6 +44,7 @@ var statusOf = map[string]int{
 	CodeInternal:     http.StatusInternalServerError,
 	CodeNotAllowed:   http.StatusMethodNotAllowed,
 	CodeConflict:     http.StatusConflict,
+	CodeNoSpace:      http.StatusInsufficientStorage,
 }
 
 // Error is an error with an API code; handlers return it for outcomes the
@@ -107,6 +111,10 @@ func classify(err error) (*Error, bool) {
 		return ae, false
 	case errors.Is(err, state.ErrExists):
 		return apiErr(CodeConflict, "%s", err.Error()), false
+	case errors.Is(err, state.ErrNoSpace):
+		// Logged (the operator must free space); the client is not told
+		// the server's paths.
+		return apiErr(CodeNoSpace, "the server's disk is too full to store this change (reads still work): retry once its operator has freed space"), true
 	case errors.Is(err, state.ErrBadCursor):
 		return apiErr(CodeBadRequest, "cursor: %v", err), false
 	case errors.Is(err, context.DeadlineExceeded):

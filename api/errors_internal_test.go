@@ -24,6 +24,7 @@ func TestErrorFields(t *testing.T) {
 		{rt.Invalid("limit", "too big"), 400, CodeBadRequest, []string{"limit"}},
 		{rt.Invalid("", "no field"), 400, CodeBadRequest, nil},
 		{fmt.Errorf("case: %w", state.ErrExists), 409, CodeConflict, nil},
+		{fmt.Errorf("import: state store /data/state: %w: 1.00 MiB free", state.ErrNoSpace), 507, CodeNoSpace, nil},
 		{tlpRefusal(report.CheckTLP(report.TLPRed, "BKA")), 403, CodeForbidden, []string{"tlp"}},
 		{tlpRefusal(report.CheckTLP(report.TLPAmber, "")), 400, CodeBadRequest, []string{"to"}},
 	} {

@@ -166,7 +166,7 @@ func schemas() map[string]any {
 	o := func(props ...any) any { return obj("type", "object", "properties", obj(props...)) }
 	arr := func(items any) any { return obj("type", "array", "items", items) }
 	return map[string]any{
-		"Error": o("error", o("code", obj("type", "string", "enum", []string{CodeNotFound, CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeRateLimited, CodeTooLarge, CodeUnavailable, CodeInternal, CodeNotAllowed, CodeConflict}), "message", str,
+		"Error": o("error", o("code", obj("type", "string", "enum", []string{CodeNotFound, CodeBadRequest, CodeUnauthorized, CodeForbidden, CodeRateLimited, CodeTooLarge, CodeUnavailable, CodeInternal, CodeNotAllowed, CodeConflict, CodeNoSpace}), "message", str,
 			"fields", obj("type", "array", "description", "field-level errors of a 400 (and of a TLP refusal): field is a JSON pointer into the body (/payment/txids/0) or a parameter name", "items", o("field", str, "message", str)))),
 		"Page":            obj("type", "object", "required", []string{"items", "next_cursor", "limit"}, "properties", obj("items", arr(obj("type", "object")), "next_cursor", str, "limit", num, "truncated", boolean)),
 		"Health":          o("status", str, "height", num, "following", boolean, "node_height", num, "lag", num),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
+	"github.com/ransomtrail/ransomtrail/internal/diskspace"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -47,14 +48,35 @@ type EmbeddedOptions struct {
 	Logger *slog.Logger
 	// CacheBytes is the block cache size; 0 means 16 MiB.
 	CacheBytes int64
+	// FreeSpace tells the free space of the file system holding a
+	// directory, for the check before every write (see ErrNoSpace); nil
+	// means the file system's own (statfs). Tests replace it.
+	FreeSpace func(dir string) (free int64, ok bool, err error)
 }
+
+// ErrNoSpace is the error of a write the embedded store refused because
+// its file system has less free space than the write's margin: the
+// larger of MinFreeBytes and four times the write's batch. Pebble treats
+// a failed write of its write-ahead log (ENOSPC) as fatal and leaves the
+// store unusable until the process restarts, so writes are refused
+// before that can happen; reads go on, and writes succeed again once
+// space is freed. The margin also leaves room for the flushes and
+// compactions of earlier writes; a disk filled by another process
+// between the check and the write can still run out (see pebbleLogger).
+var ErrNoSpace = errors.New("not enough free disk space")
+
+// MinFreeBytes is the least free space a write of the embedded store
+// leaves on its file system (ErrNoSpace).
+const MinFreeBytes = 64 << 20
 
 // Embedded is the single-instance Store: its own Pebble database, with the
 // write-ahead log on and every write synced.
 type Embedded struct {
-	db  *pebble.DB
-	mu  sync.Mutex // serialises Apply (its reconciliation lookups and its write) and DeleteImport
-	log *slog.Logger
+	db   *pebble.DB
+	mu   sync.Mutex // serialises Apply (its reconciliation lookups and its write) and DeleteImport
+	log  *slog.Logger
+	dir  string
+	free func(string) (int64, bool, error)
 }
 
 var _ Store = (*Embedded)(nil)
@@ -79,18 +101,25 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 	}
 	pc := pebble.NewCache(cache)
 	defer pc.Unref()
+	free := opts.FreeSpace
+	if free == nil {
+		free = diskspace.Free
+	}
 	db, err := pebble.Open(dir, &pebble.Options{Cache: pc, Logger: pebbleLogger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	e := &Embedded{db: db, log: log}
+	e := &Embedded{db: db, log: log, dir: dir, free: free}
 	v, closer, err := db.Get(versionKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], formatVersion)
-		if err := db.Set(versionKey, b[:], pebble.Sync); err != nil {
+		if err := e.set(versionKey, b[:]); err != nil {
 			db.Close()
+			if errors.Is(err, ErrNoSpace) {
+				return nil, err // names the store
+			}
 			return nil, fmt.Errorf("state store %s: %w", dir, err)
 		}
 	case err != nil:
@@ -136,7 +165,7 @@ func (e *Embedded) upgradeFrom1() error {
 		return err
 	}
 	e.log.Info("state store upgraded to format 2", "records_without_keys", n)
-	return wb.Commit(pebble.Sync)
+	return e.commit(wb, pebble.Sync)
 }
 
 // Tags returns the tag store.
@@ -145,14 +174,71 @@ func (e *Embedded) Tags() TagStore { return &embeddedTags{e} }
 // Close closes the database.
 func (e *Embedded) Close() error { return e.db.Close() }
 
+// room checks that the store's file system has the margin of a write of
+// n bytes (ErrNoSpace).
+func (e *Embedded) room(n int64) error {
+	free, ok, err := e.free(e.dir)
+	if err != nil || !ok {
+		return nil // not known: Pebble's write tells
+	}
+	need := max(MinFreeBytes, 4*n)
+	if free < need {
+		return fmt.Errorf("state store %s: %w: %s free, a write needs at least %s; free some space and retry",
+			e.dir, ErrNoSpace, diskspace.Size(free), diskspace.Size(need))
+	}
+	return nil
+}
+
+// commit commits wb once room allows it; every write of the store goes
+// through commit or set.
+func (e *Embedded) commit(wb *pebble.Batch, o *pebble.WriteOptions) error {
+	if err := e.room(int64(wb.Len())); err != nil {
+		return err
+	}
+	return wb.Commit(o)
+}
+
+// set writes one key, synced, once room allows it.
+func (e *Embedded) set(k, v []byte) error {
+	if err := e.room(int64(len(k) + len(v))); err != nil {
+		return err
+	}
+	return e.db.Set(k, v, pebble.Sync)
+}
+
+// del deletes one key, synced, once room allows it.
+func (e *Embedded) del(k []byte) error {
+	if err := e.room(int64(len(k))); err != nil {
+		return err
+	}
+	return e.db.Delete(k, pebble.Sync)
+}
+
 type pebbleLogger struct{ l *slog.Logger }
 
 func (p pebbleLogger) Infof(f string, a ...any)  { p.l.Debug(fmt.Sprintf(f, a...)) }
 func (p pebbleLogger) Errorf(f string, a ...any) { p.l.Error(fmt.Sprintf(f, a...)) }
+
+// Fatalf is Pebble's report of an error it cannot recover from — a write
+// of its write-ahead log or of its MANIFEST that failed (on a full disk:
+// ENOSPC, which the free-space check keeps from happening unless another
+// process fills the disk), or a broken invariant. Pebble's own logger
+// exits the process there, and so does this one, after logging the
+// message and writing it to stderr: the store is unusable until it is
+// reopened (Pebble notes that its commit pipeline is left broken), and a
+// panic would unwind through Pebble's locks — a server recovering it in
+// its HTTP handler then died on the next request with "sync: unlock of
+// unlocked mutex" instead of reporting the cause. The WAL holds every
+// committed write, so a restart loses none.
 func (p pebbleLogger) Fatalf(f string, a ...any) {
-	p.l.Error(fmt.Sprintf(f, a...))
-	panic(fmt.Sprintf(f, a...))
+	msg := fmt.Sprintf(f, a...)
+	p.l.Error("state store: fatal error, exiting", "error", msg)
+	fmt.Fprintf(os.Stderr, "ransomtrail: state store: fatal error: %s\n", msg)
+	fatalExit(1)
 }
+
+// fatalExit ends the process after a fatal error; tests replace it.
+var fatalExit = os.Exit
 
 type embeddedTags struct{ e *Embedded }
 
@@ -482,7 +568,7 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 	if err := wb.Set(prefixed('i', id), v, nil); err != nil {
 		return err
 	}
-	return wb.Commit(pebble.Sync)
+	return s.e.commit(wb, pebble.Sync)
 }
 
 // release drops import id from the tag at key k (without 't'), deleting the
@@ -698,5 +784,5 @@ func (s *embeddedTags) DeleteImport(ctx context.Context, id string) (int, error)
 	if err := wb.Delete(ik, nil); err != nil {
 		return 0, err
 	}
-	return removed, wb.Commit(pebble.Sync)
+	return removed, s.e.commit(wb, pebble.Sync)
 }

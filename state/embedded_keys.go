@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
 // API keys in the embedded store (format version 1):
@@ -41,7 +39,7 @@ func (s *embeddedKeys) Create(ctx context.Context, k APIKey) error {
 	if err != nil {
 		return err
 	}
-	return s.e.db.Set(keyRecordKey(k.ID), b, pebble.Sync)
+	return s.e.set(keyRecordKey(k.ID), b)
 }
 
 func (s *embeddedKeys) Get(ctx context.Context, id string) (APIKey, error) {
@@ -95,5 +93,5 @@ func (s *embeddedKeys) Revoke(ctx context.Context, id string, at time.Time) erro
 	if err != nil {
 		return err
 	}
-	return s.e.db.Set(keyRecordKey(id), b, pebble.Sync)
+	return s.e.set(keyRecordKey(id), b)
 }

@@ -129,7 +129,7 @@ func (s embeddedRecords) put(ctx context.Context, r Record, e AuditEntry, create
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	return sealed, wb.Commit(pebble.Sync)
+	return sealed, s.e.commit(wb, pebble.Sync)
 }
 
 func (s embeddedRecords) Create(ctx context.Context, r Record, e AuditEntry) (AuditEntry, error) {
@@ -276,7 +276,7 @@ func (s embeddedRecords) keyPart(ctx context.Context, ids []string, fn func(Reco
 		}
 		n++
 	}
-	if err := wb.Commit(pebble.Sync); err != nil {
+	if err := s.e.commit(wb, pebble.Sync); err != nil {
 		return 0, err
 	}
 	return n, ferr
@@ -343,7 +343,7 @@ func (a embeddedAudit) Append(ctx context.Context, e AuditEntry) (AuditEntry, er
 	if err != nil {
 		return AuditEntry{}, err
 	}
-	return sealed, wb.Commit(pebble.Sync)
+	return sealed, a.e.commit(wb, pebble.Sync)
 }
 
 func (a embeddedAudit) List(ctx context.Context, after int64, limit int) ([]AuditEntry, error) {

@@ -83,7 +83,7 @@ func (s *embeddedWatch) Put(ctx context.Context, w WatchEntry) error {
 	if err != nil {
 		return err
 	}
-	return s.e.db.Set(cat(keyWatch, []byte(w.ID)), b, pebble.Sync)
+	return s.e.set(cat(keyWatch, []byte(w.ID)), b)
 }
 
 func (s *embeddedWatch) Get(ctx context.Context, id string) (WatchEntry, error) {
@@ -115,7 +115,7 @@ func (e *Embedded) deleteKey(k []byte, what, id string) error {
 		return err
 	}
 	c.Close()
-	return e.db.Delete(k, pebble.Sync)
+	return e.del(k)
 }
 
 func (s *embeddedWatch) List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error) {
@@ -235,7 +235,7 @@ func (s *embeddedAlerts) Commit(ctx context.Context, b AlertBatch) ([]Alert, err
 			return nil, err
 		}
 	}
-	if err := wb.Commit(pebble.Sync); err != nil {
+	if err := s.e.commit(wb, pebble.Sync); err != nil {
 		return nil, err
 	}
 	return inserted, nil
@@ -353,7 +353,7 @@ func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string,
 	if err != nil {
 		return a, err
 	}
-	return a, s.e.db.Set(cat(keyAlert, u64(sq)), b, pebble.Sync)
+	return a, s.e.set(cat(keyAlert, u64(sq)), b)
 }
 
 func derefOr(p *int64, d int64) int64 {
@@ -475,7 +475,7 @@ func (s *embeddedAlerts) Attempted(ctx context.Context, d Delivery, done bool) e
 	// Not synced: losing an attempt's record in a crash only repeats a
 	// delivery, which receivers deduplicate by its idempotency key
 	// (at least once); the alert and its queued delivery are synced.
-	return wb.Commit(pebble.NoSync)
+	return s.e.commit(wb, pebble.NoSync)
 }
 
 func (s *embeddedAlerts) Resend(ctx context.Context, id string, at time.Time) (Delivery, error) {
@@ -497,7 +497,7 @@ func (s *embeddedAlerts) Resend(ctx context.Context, id string, at time.Time) (D
 	if err := putJSON(wb, cat(keyPending, []byte(d.ID)), &d); err != nil {
 		return d, err
 	}
-	return d, wb.Commit(pebble.Sync)
+	return d, s.e.commit(wb, pebble.Sync)
 }
 
 func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
@@ -508,7 +508,7 @@ func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
 	if err != nil {
 		return err
 	}
-	return s.e.db.Set(cat(keyWebhook, []byte(w.ID)), b, pebble.Sync)
+	return s.e.set(cat(keyWebhook, []byte(w.ID)), b)
 }
 
 func (s *embeddedAlerts) DeleteWebhook(ctx context.Context, id string) error {
