@@ -41,7 +41,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	rpcUser := fs.String("rpc-user", "", "JSON-RPC user (overrides the URL's)")
 	rpcPass := fs.String("rpc-pass", "", "JSON-RPC password (overrides the URL's)")
 	rpcCookie := fs.String("rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
-	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet)")
+	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet; must be the index's)")
 	poll := fs.Duration("poll", 5*time.Second, "interval between polls of the node")
 	step := fs.Int64("step", 16, "most blocks applied per step (readers wait at most one step)")
 	mempool := fs.Bool("mempool", false, "also raise unconfirmed alerts from the node's mempool")
@@ -76,17 +76,11 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 		return &usageError{"follow: --" + err.Error()}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	var net *chain.Network
-	if *netName != "" {
-		if net, err = chain.LookupNetwork(*netName); err != nil {
-			return &usageError{"follow: --network: " + err.Error()}
-		}
-	} else if ix, err := index.Open(*data, index.Options{}); err == nil {
-		net = ix.Network()
-		ix.Close()
-	} else {
-		net = chain.MustNetwork("mainnet")
+	nc, err := resolveNetwork("follow", *data, *netName, defaultNetwork)
+	if err != nil {
+		return err
 	}
+	net := nc.net
 	src, err := source.DialRPC(ctx, *rpcURL, source.RPCOptions{User: *rpcUser, Pass: *rpcPass, CookieFile: *rpcCookie})
 	if err != nil {
 		return err
@@ -138,18 +132,18 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	return ctx.Err()
 }
 
-// checkNewIndex checks, when data holds no index yet, that src's chain is
-// net (source.CheckNetwork) before one is created: a node of another
-// network is refused with the --network to give, and no index of the wrong
-// network is left behind. With an index, its own checks apply.
+// checkNewIndex checks, when data holds no index yet (index.Exists), that
+// src's chain is net (source.CheckNetwork) before one is created: a node
+// of another network is refused with the --network to give, and no index
+// of the wrong network is left behind. With an index, its own checks
+// apply.
 func checkNewIndex(ctx context.Context, cmd, data string, src source.Source, net *chain.Network) error {
-	ix, err := index.Open(data, index.Options{})
-	if err == nil {
-		ix.Close()
-		return nil
+	ok, err := index.Exists(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", cmd, err)
 	}
-	if !errors.Is(err, index.ErrNoIndex) {
-		return nil // the open that follows reports it
+	if ok {
+		return nil
 	}
 	if err := source.CheckNetwork(ctx, src, net); err != nil {
 		return fmt.Errorf("%s: %w", cmd, err)

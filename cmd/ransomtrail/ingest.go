@@ -33,7 +33,7 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	rpcUser := fs.String("rpc-user", "", "JSON-RPC user (overrides the URL's)")
 	rpcPass := fs.String("rpc-pass", "", "JSON-RPC password (overrides the URL's)")
 	rpcCookie := fs.String("rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
-	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet)")
+	netName := fs.String("network", "", "network: "+chain.NetworkNames+" (default: the index's, else mainnet; must be the index's)")
 	until := fs.Int64("until", -1, "stop after this height (-1: the source's tip)")
 	workers := fs.Int("workers", 0, "parallel block fetch/decode workers (0: one per CPU)")
 	commitEvery := fs.Duration("commit-interval", 5*time.Second, "longest time between commits")
@@ -63,19 +63,11 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
-	var net *chain.Network
-	if *netName != "" {
-		n, err := chain.LookupNetwork(*netName)
-		if err != nil {
-			return &usageError{"ingest: --network: " + err.Error()}
-		}
-		net = n
-	} else if ix, err := index.Open(*data, index.Options{}); err == nil {
-		net = ix.Network()
-		ix.Close()
-	} else {
-		net = chain.MustNetwork("mainnet")
+	nc, err := resolveNetwork("ingest", *data, *netName, defaultNetwork)
+	if err != nil {
+		return err
 	}
+	net := nc.net
 
 	var src source.Source
 	var warnings []string

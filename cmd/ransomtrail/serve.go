@@ -13,6 +13,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/api/web"
+	"github.com/ransomtrail/ransomtrail/source"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
@@ -45,12 +46,18 @@ type served struct {
 	url  string
 	// follow is the in-process follower (serve --rpc), else nil.
 	follow *follower
+	// node is the node serve --rpc dialed, until the follower takes it.
+	node *source.RPC
 }
 
-// Close releases the listener and the workspace.
+// Close releases the listener, the node connection and the workspace.
 func (s *served) Close() error {
 	if s.follow != nil {
 		s.follow.shutdown()
+	}
+	if s.node != nil {
+		s.node.Close()
+		s.node = nil
 	}
 	if s.ln != nil {
 		s.ln.Close()
@@ -106,11 +113,11 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		level = slog.LevelWarn
 	}
 	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
-	ws, err := openServeWorkspace(ctx, o)
+	ws, node, err := openServeWorkspace(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	s := &served{ws: ws, log: log}
+	s := &served{ws: ws, log: log, node: node}
 	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log, UI: web.FS(), Gate: &ws.Gate}
 	if err := wireEngines(&s.cfg, ws); err != nil {
 		s.Close()

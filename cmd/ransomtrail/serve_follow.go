@@ -36,7 +36,7 @@ func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
 	fs.StringVar(&o.rpcUser, "rpc-user", "", "JSON-RPC user (overrides the URL's)")
 	fs.StringVar(&o.rpcPass, "rpc-pass", "", "JSON-RPC password (overrides the URL's)")
 	fs.StringVar(&o.rpcCookie, "rpc-cookie", "", "Bitcoin Core .cookie file for JSON-RPC auth")
-	fs.StringVar(&o.network, "network", "", "network of a new index with --rpc: "+chain.NetworkNames+" (default: the index's)")
+	fs.StringVar(&o.network, "network", "", "network: "+chain.NetworkNames+" (default: the index's; must be the index's; with --rpc and no index, the new index's, required)")
 	fs.DurationVar(&o.poll, "poll", 5*time.Second, "with --rpc: interval between polls of the node")
 	fs.Int64Var(&o.step, "step", 16, "with --rpc: most blocks applied per step (requests wait at most one step)")
 	fs.Var(&o.zmq, "zmq", "with --rpc: Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (-zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
@@ -132,44 +132,45 @@ func (t *trackedSource) ChainTips(ctx context.Context) ([]source.ChainTip, error
 
 // openServeWorkspace opens the data directory: for writing when serve
 // follows a node (the index is created when missing), else for reading.
-func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspace, error) {
-	if o.follow.rpc == "" {
-		return workspace.Open(o.data, workspace.Options{})
+// The network is resolveNetwork's, with no default: a directory without
+// an index needs --network. With --rpc the node is dialed here, once: it
+// is checked to be on a new index's network (checkNewIndex), then it is
+// the follower's source (setupMonitor); the caller closes it.
+func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspace, *source.RPC, error) {
+	fo := o.follow
+	if fo.rpc == "" {
+		if fo.network != "" {
+			// Nothing is created: --network only has to agree with the index.
+			if _, err := resolveNetwork("serve", o.data, fo.network, nil); err != nil {
+				return nil, nil, err
+			}
+		}
+		ws, err := workspace.Open(o.data, workspace.Options{})
+		return ws, nil, err
 	}
-	var net *chain.Network
-	if o.follow.network != "" {
-		n, err := chain.LookupNetwork(o.follow.network)
-		if err != nil {
-			return nil, &usageError{"serve: --network: " + err.Error()}
-		}
-		net = n
-		// A new index: the node must be on that network.
-		fo := o.follow
-		rpc, err := source.DialRPC(ctx, fo.rpc, source.RPCOptions{User: fo.rpcUser, Pass: fo.rpcPass, CookieFile: fo.rpcCookie})
-		if err != nil {
-			return nil, err
-		}
-		err = checkNewIndex(ctx, "serve", o.data, rpc, net)
+	nc, err := resolveNetwork("serve", o.data, fo.network, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	rpc, err := source.DialRPC(ctx, fo.rpc, source.RPCOptions{User: fo.rpcUser, Pass: fo.rpcPass, CookieFile: fo.rpcCookie})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkNewIndex(ctx, "serve", o.data, rpc, nc.net); err != nil {
 		rpc.Close()
-		if err != nil {
-			return nil, err
-		}
-	} else if ix, err := index.Open(o.data, index.Options{}); err == nil {
-		net = ix.Network()
-		ix.Close()
-	} else if ierr := dataDirInUse(err); ierr != err {
-		return nil, ierr
-	} else if errors.Is(err, index.ErrNoIndex) {
-		return nil, &usageError{"serve: --rpc on a data directory without an index needs --network (" + chain.NetworkNames + ")"}
-	} else {
-		return nil, err
+		return nil, nil, err
 	}
-	ws, err := workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: net}})
-	return ws, dataDirInUse(err)
+	ws, err := workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: nc.net}})
+	if err != nil {
+		rpc.Close()
+		return nil, nil, dataDirInUse(err)
+	}
+	return ws, rpc, nil
 }
 
 // setupMonitor makes the monitor behind the watchlist and alert routes
-// and, with --rpc, dials the node to follow. Without --rpc the monitor
+// and, with --rpc, the follower of the node openServeWorkspace dialed
+// (s.node, which the follower then owns). Without --rpc the monitor
 // serves the stored state and re-screens after tag imports; no follower
 // or webhook delivery runs (a later follow or serve --rpc delivers).
 func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
@@ -190,13 +191,12 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 	if err != nil {
 		return &usageError{"serve: " + err.Error()}
 	}
-	rpc, err := source.DialRPC(ctx, fo.rpc, source.RPCOptions{User: fo.rpcUser, Pass: fo.rpcPass, CookieFile: fo.rpcCookie})
-	if err != nil {
-		return err
+	rpc := s.node
+	if rpc == nil {
+		return errors.New("serve: --rpc without a node dialed")
 	}
 	whs, err := m.Webhooks(ctx)
 	if err != nil {
-		rpc.Close()
 		return err
 	}
 	for _, w := range whs {
@@ -205,6 +205,7 @@ func setupMonitor(ctx context.Context, s *served, o serveOptions) error {
 		}
 	}
 	src := &trackedSource{Source: rpc}
+	s.node = nil // the follower closes it
 	s.cfg.Monitor = m
 	s.cfg.Follow = src.height
 	s.follow = &follower{m: m, src: src}

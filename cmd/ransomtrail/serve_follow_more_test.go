@@ -205,9 +205,10 @@ func TestFollowNewIndexWrongNetwork(t *testing.T) {
 }
 
 // TestTagsImportIndexNetwork: 'tags import' reads the addresses as the
-// index's network by default (a simnet index from a real btcd node), and a
-// file whose every entry is rejected (read as another network's) fails
-// with a non-zero exit and stores nothing.
+// index's network by default (a simnet index from a real btcd node), a
+// --network that is not the index's is refused, and a file whose every
+// entry is rejected (another network's addresses) fails with a non-zero
+// exit, says which network it read them as, and stores nothing.
 func TestTagsImportIndexNetwork(t *testing.T) {
 	n := btcdtest.Start(t, nil)
 	n.Generate(t, 3)
@@ -224,8 +225,16 @@ func TestTagsImportIndexNetwork(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1 tags stored") {
 		t.Fatalf("import on a simnet index: %v\n%s%s", err, out, stderr)
 	}
-	out, _, err = runCLI(t, "tags", "import", "--data", data, "--network", "mainnet", f)
-	if err == nil || !strings.Contains(out, "every entry was rejected") || !strings.Contains(out, "mainnet") {
-		t.Fatalf("import read as mainnet: %v\n%s", err, out)
+	_, _, err = runCLI(t, "tags", "import", "--data", data, "--network", "mainnet", f)
+	if err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "--network mainnet, but the index in "+data+" is for simnet") {
+		t.Fatalf("import --network mainnet on a simnet index: %v", err)
+	}
+	mf := filepath.Join(t.TempDir(), "mainnet.csv")
+	if err := os.WriteFile(mf, []byte("address,label,category,source,confidence\n12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx,Test wallet,ransomware,test,90\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = runCLI(t, "tags", "import", "--data", data, mf)
+	if err == nil || !strings.Contains(out, "every entry was rejected") || !strings.Contains(out, "read as simnet's (the network of the index in "+data+")") {
+		t.Fatalf("import of mainnet addresses into a simnet index: %v\n%s", err, out)
 	}
 }

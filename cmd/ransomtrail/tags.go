@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,7 +20,6 @@ import (
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/chain"
-	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -44,14 +42,6 @@ func openState(data string) (state.Store, error) {
 		return nil, &usageError{"--data DIR is required"}
 	}
 	return state.OpenEmbedded(filepath.Join(data, "state"), nil)
-}
-
-func lookupNetwork(fs *flag.FlagSet, name string) (*chain.Network, error) {
-	n, err := chain.LookupNetwork(name)
-	if err != nil {
-		return nil, &usageError{fs.Name() + ": --network: " + err.Error()}
-	}
-	return n, nil
 }
 
 // importReport is the outcome of one import (one file, or the SDN CSV pair).
@@ -107,7 +97,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("tags import", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory (tags are stored in DIR/state)")
-	netName := fs.String("network", "", "network of the Bitcoin addresses ("+chain.NetworkNames+"; default: the index's in --data, else mainnet)")
+	netName := fs.String("network", "", "network of the Bitcoin addresses ("+chain.NetworkNames+"; default: the index's in --data, else mainnet; must be the index's)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags import --data DIR [--network N] [--json] FILE...")
@@ -121,12 +111,11 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if len(files) == 0 {
 		return &usageError{"usage: ransomtrail tags import --data DIR [--network N] [--json] FILE..."}
 	}
-	net := indexNetwork(*data)
-	if *netName != "" || net == nil {
-		if net, err = lookupNetwork(fs, cmp.Or(*netName, "mainnet")); err != nil {
-			return err
-		}
+	nc, err := resolveNetwork("tags import", *data, *netName, defaultNetwork)
+	if err != nil {
+		return err
 	}
+	net := nc.net
 	st, err := openState(*data)
 	if err != nil {
 		return err
@@ -182,7 +171,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 				}
 			}
 		}
-		r := importGroupNet(ctx, st, group, net)
+		r := importGroupNet(ctx, st, group, net, nc.how(*data))
 		if r.Error != "" {
 			failed++
 		}
@@ -221,28 +210,15 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// indexNetwork returns the network of the index in data (nil: none, or
-// it cannot be opened).
-func indexNetwork(data string) *chain.Network {
-	if data == "" {
-		return nil
-	}
-	ix, err := index.Open(data, index.Options{})
-	if err != nil {
-		return nil
-	}
-	defer ix.Close()
-	return ix.Network()
-}
-
 func importGroup(ctx context.Context, st state.Store, group []*parsedFile) importReport {
-	return importGroupNet(ctx, st, group, nil)
+	return importGroupNet(ctx, st, group, nil, "")
 }
 
 // importGroupNet imports the parsed files of one group; net, when known,
-// is the network the addresses were read as (for the message of a file
-// whose every entry was rejected, which is refused).
-func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, net *chain.Network) importReport {
+// is the network the addresses were read as and how says where it came from
+// (netChoice.how), for the message of a file whose every entry was
+// rejected, which is refused.
+func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, net *chain.Network, how string) importReport {
 	r := importReport{ImportReport: api.ImportReport{Rejected: []tags.Rejected{}}}
 	for _, p := range group {
 		r.Files = append(r.Files, p.name)
@@ -262,7 +238,7 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 		r.Rejected = res.Rejected
 		as := ""
 		if net != nil {
-			as = ": the addresses were read as " + net.Name + "'s (--network)"
+			as = ": the addresses were read as " + net.Name + "'s (" + how + ")"
 		}
 		r.Error = fmt.Sprintf("every entry was rejected (%d; the first: %q at %s: %s)%s",
 			len(res.Rejected), rt.Clip(res.Rejected[0].Address, 80), res.Rejected[0].Where, res.Rejected[0].Reason, as)
@@ -347,7 +323,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("tags", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	data := fs.String("data", "", "data directory")
-	netName := fs.String("network", "", "network of the address ("+chain.NetworkNames+"; default: the index's in --data, else mainnet)")
+	netName := fs.String("network", "", "network of the address ("+chain.NetworkNames+"; default: the index's in --data, else mainnet; must be the index's)")
 	jsonOut := fs.Bool("json", false, "print JSON")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -356,12 +332,11 @@ func runTags(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail tags ADDR --data DIR [--json]   (or: tags import, tags list)"}
 	}
-	net := indexNetwork(*data)
-	if net == nil || *netName != "" {
-		if net, err = lookupNetwork(fs, cmp.Or(*netName, "mainnet")); err != nil {
-			return err
-		}
+	nc, err := resolveNetwork("tags", *data, *netName, defaultNetwork)
+	if err != nil {
+		return err
 	}
+	net := nc.net
 	st, err := openState(*data)
 	if err != nil {
 		return err
