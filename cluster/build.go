@@ -458,6 +458,13 @@ func (b *builder) run(ctx context.Context, ix TxIndex, from, to int64, workers i
 			prog.Update(c.to-from, 0, fmt.Sprintf("%d links", b.links))
 		}
 	}
+	if err == nil {
+		// The producer stops handing out chunks once ctx is cancelled
+		// (an interrupted cluster build): chunks may be missing without
+		// any having failed. ctx is only cancelled here by the caller's
+		// (cancel above is deferred or follows an error).
+		err = ctx.Err()
+	}
 	if err != nil || b.deferRevisit {
 		return ins, err
 	}
