@@ -24,6 +24,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 )
 
 // ErrNotFound is returned by lookups of unknown transactions, addresses or
@@ -62,7 +63,8 @@ type Index struct {
 	log        *slog.Logger
 	net        *chain.Network
 	kv         *pebble.DB
-	m          manifest // committed state
+	lock       *dirlock.Lock // the KV store's
+	m          manifest      // committed state
 
 	blocks, txids, txs, ins, outs, spent, onext, addrs, alast, akeys *column
 	// prevs (inprev.col) is nil for a reader of an index older than
@@ -89,11 +91,32 @@ func Open(dir string, opts Options) (*Index, error) {
 	colDir := filepath.Join(dir, "chain")
 	kvDir := filepath.Join(dir, "kv")
 	if !opts.Write {
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			return nil, &noDirError{dir}
+		}
 		if _, err := os.Stat(filepath.Join(colDir, "blocks.col")); err != nil {
 			return nil, fmt.Errorf("%w in %s (run 'ransomtrail ingest --data %s' first)", ErrNoIndex, dir, dir)
 		}
-	} else if err := os.MkdirAll(colDir, 0o755); err != nil {
-		return nil, fmt.Errorf("create index dir: %w", err)
+	} else {
+		// The data directory is private (0700): with the state beside the
+		// index it holds cases, reports and key hashes.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory: %w", err)
+		}
+		for _, d := range []string{colDir, kvDir} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("create index dir: %w", err)
+			}
+		}
+	}
+	if _, err := os.Stat(kvDir); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w in %s: %s is missing", ErrNoIndex, dir, kvDir)
+	}
+	// The lock is taken apart from Pebble's open, so that a store held by
+	// another process, or not writable, is told as such (dirlock).
+	lock, err := dirlock.Acquire(kvDir)
+	if err != nil {
+		return nil, err
 	}
 	cache := opts.CacheBytes
 	if cache == 0 {
@@ -122,16 +145,27 @@ func Open(dir string, opts Options) (*Index, error) {
 			po.TargetFileSizes[i] = po.TargetFileSizes[i-1] * 2
 		}
 	}
+	po.Lock = lock.Pebble()
 	kv, err := pebble.Open(kvDir, po)
 	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("open index KV store %s: %w", kvDir, err)
 	}
-	ix := &Index{dir: dir, opts: opts, log: log, kv: kv}
+	ix := &Index{dir: dir, opts: opts, log: log, kv: kv, lock: lock}
 	if err := ix.load(colDir); err != nil {
 		ix.Close()
 		return nil, err
 	}
 	return ix, nil
+}
+
+// noDirError is the error of a read-only Open of a directory that does
+// not exist (a mistyped --data): it is ErrNoIndex and fs.ErrNotExist.
+type noDirError struct{ dir string }
+
+func (e *noDirError) Error() string { return "data directory " + e.dir + " does not exist" }
+func (e *noDirError) Is(target error) bool {
+	return target == ErrNoIndex || target == fs.ErrNotExist
 }
 
 type quietLogger struct{}
@@ -601,6 +635,12 @@ func (ix *Index) Close() error {
 			first = err
 		}
 		ix.kv = nil
+	}
+	if ix.lock != nil {
+		if err := ix.lock.Release(); err != nil && first == nil {
+			first = err
+		}
+		ix.lock = nil
 	}
 	return first
 }

@@ -494,7 +494,9 @@ func writeBundle(out string, files map[string][]byte) error {
 	}
 	sort.Strings(names)
 	if isZip(out) {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		// Private (0600/0700): a bundle holds a case's victims, amounts
+		// and TLP:RED material.
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
 			return err
 		}
@@ -520,11 +522,11 @@ func writeBundle(out string, files map[string][]byte) error {
 		}
 		return f.Close()
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
+	if err := os.MkdirAll(out, 0o700); err != nil {
 		return err
 	}
 	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(out, n), files[n], 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(out, n), files[n], 0o600); err != nil {
 			return err
 		}
 	}

@@ -9,14 +9,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"sync"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/internal/diskspace"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -52,7 +57,14 @@ type EmbeddedOptions struct {
 	// directory, for the check before every write (see ErrNoSpace); nil
 	// means the file system's own (statfs). Tests replace it.
 	FreeSpace func(dir string) (free int64, ok bool, err error)
+	// MustExist opens an existing store only: a missing one is
+	// ErrNoState and nothing is created (commands that only read).
+	MustExist bool
 }
+
+// ErrNoState is the error of OpenEmbedded with MustExist for a directory
+// without a store.
+var ErrNoState = errors.New("no state")
 
 // ErrNoSpace is the error of a write the embedded store refused because
 // its file system has less free space than the write's margin: the
@@ -77,12 +89,13 @@ type Embedded struct {
 	log  *slog.Logger
 	dir  string
 	free func(string) (int64, bool, error)
+	lock *dirlock.Lock
 }
 
 var _ Store = (*Embedded)(nil)
 var _ TagStore = (*embeddedTags)(nil)
 
-// OpenEmbedded opens (creating it if needed) the embedded store in dir —
+// OpenEmbedded opens (creating it if needed, in an existing parent) the embedded store in dir —
 // by convention DATA/state, beside the chain index's DATA/chain and DATA/kv.
 func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 	if opts == nil {
@@ -92,8 +105,12 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create state dir: %w", err)
+	free := opts.FreeSpace
+	if free == nil {
+		free = diskspace.Free
+	}
+	if err := prepareDir(dir, opts.MustExist, log, free); err != nil {
+		return nil, err
 	}
 	cache := opts.CacheBytes
 	if cache <= 0 {
@@ -101,29 +118,35 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 	}
 	pc := pebble.NewCache(cache)
 	defer pc.Unref()
-	free := opts.FreeSpace
-	if free == nil {
-		free = diskspace.Free
-	}
-	db, err := pebble.Open(dir, &pebble.Options{Cache: pc, Logger: pebbleLogger{log}})
+	// The lock is taken apart from Pebble's open, so that a store held by
+	// another process, or not writable, is told as such (dirlock).
+	lock, err := dirlock.Acquire(dir)
 	if err != nil {
+		return nil, err
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Cache: pc, Logger: pebbleLogger{log}, Lock: lock.Pebble()})
+	if err != nil {
+		lock.Release()
 		return nil, fmt.Errorf("open state store %s: %w", dir, err)
 	}
-	e := &Embedded{db: db, log: log, dir: dir, free: free}
+	e := &Embedded{db: db, log: log, dir: dir, free: free, lock: lock}
 	v, closer, err := db.Get(versionKey)
 	switch {
+	case errors.Is(err, pebble.ErrNotFound) && opts.MustExist:
+		// A store whose creation was cut short (its version write
+		// refused for want of space): empty, and left as it is.
 	case errors.Is(err, pebble.ErrNotFound):
 		var b [4]byte
 		binary.BigEndian.PutUint32(b[:], formatVersion)
 		if err := e.set(versionKey, b[:]); err != nil {
-			db.Close()
+			e.Close()
 			if errors.Is(err, ErrNoSpace) {
 				return nil, err // names the store
 			}
 			return nil, fmt.Errorf("state store %s: %w", dir, err)
 		}
 	case err != nil:
-		db.Close()
+		e.Close()
 		return nil, fmt.Errorf("state store %s: %w", dir, err)
 	default:
 		ver := uint32(0)
@@ -132,12 +155,12 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 		}
 		closer.Close()
 		if ver > formatVersion || ver == 0 {
-			db.Close()
+			e.Close()
 			return nil, fmt.Errorf("state store %s: format %d, this program reads %d: %w", dir, ver, formatVersion, ErrNewerFormat)
 		}
 		if ver == 1 {
 			if err := e.upgradeFrom1(); err != nil {
-				db.Close()
+				e.Close()
 				return nil, fmt.Errorf("state store %s: upgrade from format 1: %w", dir, err)
 			}
 		}
@@ -172,7 +195,52 @@ func (e *Embedded) upgradeFrom1() error {
 func (e *Embedded) Tags() TagStore { return &embeddedTags{e} }
 
 // Close closes the database.
-func (e *Embedded) Close() error { return e.db.Close() }
+func (e *Embedded) Close() error {
+	err := e.db.Close()
+	if lerr := e.lock.Release(); err == nil {
+		err = lerr
+	}
+	return err
+}
+
+// prepareDir makes sure the store's directory exists (but for mustExist)
+// and is private. A new store is made only in an existing parent (the
+// data directory: a mistyped path is refused, not created), with mode
+// 0700, and only with the free space of its first write; an existing one
+// readable by others is made 0700 when this process owns it.
+func prepareDir(dir string, mustExist bool, log *slog.Logger, free func(string) (int64, bool, error)) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err == nil && !fi.IsDir():
+		return fmt.Errorf("state store %s: not a directory", dir)
+	case err == nil:
+		if fi.Mode().Perm()&0o077 != 0 {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Geteuid() {
+				if err := os.Chmod(dir, 0o700); err == nil {
+					log.Warn("state directory was readable by others: made private (0700)", "dir", dir, "was", fi.Mode().Perm().String())
+				}
+			}
+		}
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("state store %s: %w", dir, err)
+	}
+	parent := filepath.Dir(dir)
+	if _, err := os.Stat(parent); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("data directory %s does not exist", parent)
+	}
+	if mustExist {
+		return fmt.Errorf("%w in %s (nothing imported, filed or created yet)", ErrNoState, parent)
+	}
+	if n, ok, err := free(parent); err == nil && ok && n < MinFreeBytes {
+		return fmt.Errorf("state store %s: %w: %s free, creating it needs at least %s; free some space and retry",
+			dir, ErrNoSpace, diskspace.Size(n), diskspace.Size(MinFreeBytes))
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("create state dir: %w", err)
+	}
+	return nil
+}
 
 // room checks that the store's file system has the margin of a write of
 // n bytes (ErrNoSpace).
@@ -785,4 +853,23 @@ func (s *embeddedTags) DeleteImport(ctx context.Context, id string) (int, error)
 		return 0, err
 	}
 	return removed, s.e.commit(wb, pebble.Sync)
+}
+
+// OpenEmpty returns an empty store held in memory: what a command that
+// only reads sees of a data directory without a state store, which it
+// must not create. Writes to it are lost at Close.
+func OpenEmpty() (*Embedded, error) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	db, err := pebble.Open("", &pebble.Options{FS: vfs.NewMem(), Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("empty state store: %w", err)
+	}
+	e := &Embedded{db: db, log: log, dir: "(none)", free: func(string) (int64, bool, error) { return 0, false, nil }}
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], formatVersion)
+	if err := e.set(versionKey, b[:]); err != nil {
+		e.Close()
+		return nil, fmt.Errorf("empty state store: %w", err)
+	}
+	return e, nil
 }

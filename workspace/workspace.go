@@ -16,6 +16,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/attrib"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -27,6 +28,9 @@ type Options struct {
 	Index index.Options
 	// Logger receives the parts' messages (nil: discard).
 	Logger *slog.Logger
+	// ReadOnly is for a command that only reads: a missing state store
+	// is not created (an empty one, in memory, stands in).
+	ReadOnly bool
 }
 
 // Workspace is an open data directory.
@@ -52,7 +56,9 @@ type Workspace struct {
 
 // Open opens the data directory dir. The index must exist unless
 // opts.Write; the clustering is optional (every address is then its own
-// cluster); the state store is created when missing.
+// cluster); the state store is created when missing, but for
+// opts.ReadOnly. A data directory held by another process, or not
+// writable, is dirlock's error as it is.
 func Open(dir string, opts Options) (*Workspace, error) {
 	if dir == "" {
 		return nil, errors.New("a data directory is required (--data DIR)")
@@ -64,12 +70,16 @@ func Open(dir string, opts Options) (*Workspace, error) {
 	}
 	ix, err := index.Open(dir, io)
 	if err != nil {
-		if errors.Is(err, index.ErrNoIndex) {
+		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	st, err := state.OpenEmbedded(filepath.Join(dir, "state"), &state.EmbeddedOptions{Logger: opts.Logger})
+	var st state.Store
+	st, err = state.OpenEmbedded(filepath.Join(dir, "state"), &state.EmbeddedOptions{Logger: opts.Logger, MustExist: opts.ReadOnly && !opts.Write})
+	if errors.Is(err, state.ErrNoState) {
+		st, err = state.OpenEmpty()
+	}
 	if err != nil {
 		ix.Close()
 		return nil, err

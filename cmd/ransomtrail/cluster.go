@@ -308,7 +308,8 @@ func runClusterExport(ctx context.Context, e *env, args []string) error {
 	out := e.stdout
 	var f *os.File
 	if *outPath != "" {
-		if f, err = os.Create(*outPath); err != nil {
+		// Private (0600), as the data directory it comes from.
+		if f, err = os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
 			return err
 		}
 		defer f.Close()

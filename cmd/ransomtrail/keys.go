@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"strings"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -22,12 +24,14 @@ func keysRevokeCommand() command {
 	return command{name: "keys revoke", summary: "revoke an API key by ID", run: runKeysRevoke}
 }
 
-// openKeyState opens the state store for a keys command, with a hint when a
-// running server holds it.
-func openKeyState(data string) (state.Store, error) {
-	st, err := openState(data)
-	if err != nil && data != "" {
-		return nil, fmt.Errorf("%w (a running 'ransomtrail serve' holds the store: stop it, or manage keys through /api/v2/keys with an admin key)", err)
+// openKeyState opens the state store for a keys command; when a running
+// server holds it (and only then), the error says where keys are managed
+// meanwhile.
+func openKeyState(e *env, data string, use stateUse) (state.Store, error) {
+	st, err := openState(e, data, use)
+	var inUse *dirlock.InUseError
+	if errors.As(err, &inUse) && inUse.Holder != nil && inUse.Holder.LongRunning {
+		return nil, fmt.Errorf("%w (keys meanwhile: /api/v2/keys with an admin key)", err)
 	}
 	return st, err
 }
@@ -46,7 +50,7 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 || *role == "" {
 		return &usageError{"usage: ransomtrail keys create --role admin|analyst|screening --data DIR [--name N] [--json]"}
 	}
-	st, err := openKeyState(*data)
+	st, err := openKeyState(e, *data, stateWrite)
 	if err != nil {
 		return err
 	}
@@ -84,7 +88,7 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openKeyState(data)
+	st, err := openKeyState(e, data, stateRead)
 	if err != nil {
 		return err
 	}
@@ -126,7 +130,7 @@ func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openKeyState(data)
+	st, err := openKeyState(e, data, stateExisting)
 	if err != nil {
 		return err
 	}

@@ -149,6 +149,7 @@ func main() {
 			cancel()
 		}
 	}()
+	holdAs(ctx, os.Args[1:])
 	err := run(ctx, e, os.Args[1:])
 	signal.Stop(sigs)
 	cancel()

@@ -42,8 +42,8 @@ func (c netChoice) how(data string) string {
 // Whether data holds an index is index.Exists; its network is read by a
 // read-only index.Open. An index that exists but cannot be opened — in use
 // by a running follow or serve (the index takes an exclusive lock, also to
-// read: there is no shared open), damaged, of a newer format — is that
-// error (explained by dataDirInUse), never the default network. cmd
+// read: there is no shared open; internal/dirlock names the holder),
+// damaged, of a newer format — is that error, never the default network. cmd
 // prefixes the messages.
 func resolveNetwork(cmd, data, flagValue string, def *chain.Network) (netChoice, error) {
 	var flagNet *chain.Network
@@ -89,7 +89,7 @@ func indexNetwork(data string) (*chain.Network, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, dataDirInUse(err)
+		return nil, err
 	}
 	defer ix.Close()
 	return ix.Network(), nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -136,7 +138,7 @@ func TestNetworkIndexInUseOrDamaged(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range cmds {
-		if _, stderr, err := runRefused(t, args...); err == nil || !strings.Contains(err.Error(), "data directory is in use") {
+		if _, stderr, err := runRefused(t, args...); !errors.Is(err, dirlock.ErrInUse) || !strings.Contains(err.Error(), "data directory "+data+" is already open") {
 			t.Errorf("%v while a writer holds the index: %v\n%s", args, err, stderr)
 		}
 	}
@@ -152,7 +154,7 @@ func TestNetworkIndexInUseOrDamaged(t *testing.T) {
 			t.Errorf("%v on a damaged index: %v\n%s", args, err, stderr)
 		}
 	}
-	st, err := openState(data)
+	st, err := openState(nil, data, stateRead)
 	if err != nil {
 		t.Fatal(err)
 	}

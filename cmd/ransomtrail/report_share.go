@@ -56,7 +56,8 @@ func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequ
 		_, err := e.stdout.Write(res.Data)
 		return err
 	}
-	if err := os.WriteFile(out, res.Data, 0o644); err != nil {
+	// Private (0600), as the state it comes from.
+	if err := os.WriteFile(out, res.Data, 0o600); err != nil {
 		return err
 	}
 	if *rf.jsonOut {

@@ -163,7 +163,7 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 	ws, err := workspace.Open(o.data, workspace.Options{Write: true, Index: index.Options{Network: nc.net}})
 	if err != nil {
 		rpc.Close()
-		return nil, nil, dataDirInUse(err)
+		return nil, nil, err
 	}
 	return ws, rpc, nil
 }

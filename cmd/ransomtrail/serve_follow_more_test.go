@@ -77,7 +77,7 @@ func TestServeFollowDataDirInUse(t *testing.T) {
 	if err == nil {
 		t.Fatalf("serve on a directory in use succeeded\n%s", stderr)
 	}
-	if msg := err.Error(); !strings.Contains(msg, "data directory is in use") || strings.Contains(msg, "--network") {
+	if msg := err.Error(); !strings.Contains(msg, "data directory "+data+" is already open") || strings.Contains(msg, "--network") {
 		t.Fatalf("serve on a directory in use: %v", err)
 	}
 }

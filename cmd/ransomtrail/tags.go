@@ -36,12 +36,42 @@ func tagsListCommand() command {
 	return command{name: "tags list", summary: "list stored tags, filtered and paged", run: runTagsList}
 }
 
-// openState opens the mutable state of a data directory (DATA/state).
-func openState(data string) (state.Store, error) {
+// stateUse is what a command does with the state of a data directory.
+type stateUse int
+
+const (
+	// stateWrite: the command writes; a missing DATA/state is created,
+	// but only in an existing data directory.
+	stateWrite stateUse = iota
+	// stateRead: the command only reads, and no state is an empty
+	// answer: nothing is created (an empty store in memory stands in).
+	stateRead
+	// stateExisting: the command needs stored state (audit verify, a
+	// revocation or removal): no state is an error, nothing is created.
+	stateExisting
+)
+
+// openState opens the mutable state of a data directory (DATA/state) for
+// use. A data directory that does not exist is always an error: a
+// mistyped --data never creates one.
+func openState(e *env, data string, use stateUse) (state.Store, error) {
 	if data == "" {
 		return nil, &usageError{"--data DIR is required"}
 	}
-	return state.OpenEmbedded(filepath.Join(data, "state"), nil)
+	opts := &state.EmbeddedOptions{MustExist: use != stateWrite}
+	if e != nil {
+		if log, err := e.logger(); err == nil {
+			opts.Logger = log
+		}
+	}
+	st, err := state.OpenEmbedded(filepath.Join(data, "state"), opts)
+	if use == stateRead && errors.Is(err, state.ErrNoState) {
+		return state.OpenEmpty()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // importReport is the outcome of one import (one file, or the SDN CSV pair).
@@ -116,7 +146,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	net := nc.net
-	st, err := openState(*data)
+	st, err := openState(e, *data, stateWrite)
 	if err != nil {
 		return err
 	}
@@ -337,7 +367,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	net := nc.net
-	st, err := openState(*data)
+	st, err := openState(e, *data, stateRead)
 	if err != nil {
 		return err
 	}
@@ -423,7 +453,7 @@ func runTagsList(ctx context.Context, e *env, args []string) error {
 	if *limit <= 0 || *limit > state.MaxListLimit {
 		return &usageError{fmt.Sprintf("tags list: --limit must be 1..%d", state.MaxListLimit)}
 	}
-	st, err := openState(*data)
+	st, err := openState(e, *data, stateRead)
 	if err != nil {
 		return err
 	}

@@ -39,9 +39,9 @@ func runTagsImports(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return &usageError{"usage: ransomtrail tags imports --data DIR [--json]"}
 	}
-	st, err := openState(*data)
+	st, err := openState(e, *data, stateRead)
 	if err != nil {
-		return dataDirInUse(err)
+		return err
 	}
 	defer st.Close()
 	list, err := api.ListImports(ctx, st.Tags())
@@ -100,9 +100,9 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail tags remove-import ID --data DIR [--json]"}
 	}
-	st, err := openState(*data)
+	st, err := openState(e, *data, stateExisting)
 	if err != nil {
-		return dataDirInUse(err)
+		return err
 	}
 	closeState := sync.OnceValue(st.Close)
 	defer closeState()

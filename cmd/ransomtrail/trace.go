@@ -19,12 +19,13 @@ func traceCommand() command {
 
 const traceUsage = "usage: ransomtrail trace (--address A | --outpoint TXID:N | --tx TXID) --direction forward|backward [--model haircut|poison|fifo] [--hops 10] [--min-sat N] [--demix[=on|off|auto]] [--max-nodes N] [--since DATE|--since-height H] [--until DATE|--until-height H] --data DIR [--json]"
 
-// openWorkspace opens a data directory for a query.
+// openWorkspace opens a data directory for a query, which creates
+// nothing (no state store where there is none).
 func openWorkspace(data string) (*workspace.Workspace, error) {
 	if data == "" {
 		return nil, &usageError{"--data DIR is required"}
 	}
-	return workspace.Open(data, workspace.Options{})
+	return workspace.Open(data, workspace.Options{ReadOnly: true})
 }
 
 func runTrace(ctx context.Context, e *env, args []string) error {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/index"
@@ -34,7 +33,7 @@ func openMonitor(data string, allow []string) (*workspace.Workspace, *monitor.Mo
 	}
 	ws, err := workspace.Open(data, workspace.Options{})
 	if err != nil {
-		return nil, nil, dataDirInUse(err)
+		return nil, nil, err
 	}
 	m, err := monitor.New(ws, monitor.Options{Allow: allow})
 	if err != nil {
@@ -163,21 +162,4 @@ func rescreenAfterImport(ctx context.Context, e *env, data string) error {
 		fmt.Fprintf(e.stderr, "re-screening alert %s: %s\n", a.ID, a.Summary)
 	}
 	return nil
-}
-
-// lockWord finds a lock error ("lock held by current process", a LOCK
-// file) but not the word "block".
-var lockWord = regexp.MustCompile(`(?i)\block`)
-
-// dataDirInUse explains an error opening a data directory whose stores
-// another process holds (follow, serve); other errors are returned as
-// they are.
-func dataDirInUse(err error) error {
-	if err == nil || errors.Is(err, index.ErrNoIndex) {
-		return err
-	}
-	if s := err.Error(); lockWord.MatchString(s) || strings.Contains(s, "temporarily unavailable") {
-		return fmt.Errorf("%w\n(the data directory is in use: while 'ransomtrail follow' or the server runs, use the server's API or stop it first)", err)
-	}
-	return err
 }
