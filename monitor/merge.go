@@ -36,22 +36,32 @@ type MergeDetails struct {
 // cluster is named.
 const mergeExplainCap = 1 << 16
 
-// screenMerges re-screens, after the clustering applied links number
-// linksFrom… (its stored link records, one per union of two clusters),
-// the watched address and cluster entries whose cluster those unions
-// grew; an entry whose risk categories grew raises one cluster_merge
-// alert of the block that made the link, and its baseline moves (so that
-// a later tag import does not claim the change). newFrom is the lowest
-// height the step applied: a link of a transaction below it (a revisit:
-// a later spend decided an earlier transaction's link) belongs to the
-// tip. linksFrom < 0 (the clustering was rebuilt from transaction 0)
-// takes the trailing links of the new blocks' transactions.
+// screenMerges re-screens the watched address and cluster entries whose
+// cluster the clustering's links grew (its stored link records, one per
+// union of two clusters) since the merge cursor in the state store; an
+// entry whose risk categories grew raises one cluster_merge alert of the
+// block that made the link, and its baseline moves (so that a later tag
+// import does not claim the change). The alerts, the baselines and the
+// cursor moved to the clustering's link count are one state write, so a
+// process killed after the clustering applied (and stored) links but
+// before their alerts were stored screens them when it starts again.
+//
+// The links screened start at the cursor; from ≥ 0 is the first link the
+// caller knows to be new (a step's or the idle work's: earlier when a
+// reorg returned the clustering below the cursor), and newFrom the
+// lowest height it applied (its transactions are the new ones). A cursor whose link numbering is
+// not the clustering's (a rebuild from transaction 0; -1 while a reorg
+// is under way) takes the trailing links of the transactions from its
+// Txs (and newFrom's) on. A link of a transaction below those (a revisit: a
+// later spend decided an earlier transaction's link) belongs to the tip.
+// Without a cursor (the first run) the links from from on are screened,
+// none when from < 0.
 //
 // Cost: one Find per new link, and, when a link was made at all, one
 // Find per address and cluster entry; the tagged clusters are brought up
 // to the merges (as the follower does while idle anyway) and the rest is
 // done only for entries in a merged cluster.
-func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([]state.Alert, error) {
+func (m *Monitor) screenMerges(ctx context.Context, from, newFrom int64) ([]state.Alert, error) {
 	m.screen.Lock()
 	defer m.screen.Unlock()
 	m.ws.Gate.RLock()
@@ -65,35 +75,177 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 	if tip < 0 {
 		return nil, nil
 	}
-	newFrom = min(max(newFrom, 0), tip)
-	nb, err := ix.BlockAt(newFrom)
+	txFrom := ix.NumTxs()
+	if newFrom <= tip {
+		nb, err := ix.BlockAt(max(newFrom, 0))
+		if err != nil {
+			return nil, err
+		}
+		txFrom = nb.FirstTx
+	}
+	cur, ok, err := m.st.Alerts().MergeCursor(ctx)
 	if err != nil {
 		return nil, err
 	}
 	n := cc.NumLinks()
-	if linksFrom < 0 {
-		linksFrom = n
-		for linksFrom > 0 && cc.LinkAt(linksFrom-1).Tx >= nb.FirstTx {
-			linksFrom--
-		}
+	next := mergeCursorAt(cc)
+	linksFrom := n
+	if from >= 0 {
+		linksFrom = min(linksFrom, from)
+	}
+	switch {
+	case !ok && from < 0:
+		// No cursor yet, nor a count from the caller (a rebuilt
+		// clustering): the new blocks' links.
+		linksFrom = trailingLinks(cc, txFrom)
+	case !ok:
+	case cur.Links >= 0 && cur.Links <= n && sameNumbering(mergeCursorAt(cc, cur.Links), cur):
+		txFrom = min(txFrom, cur.Txs)
+		linksFrom = min(linksFrom, cur.Links)
+	default:
+		txFrom = min(txFrom, cur.Txs)
+		linksFrom = min(linksFrom, trailingLinks(cc, txFrom))
 	}
 	if linksFrom >= n {
+		if ok && cur == next {
+			return nil, nil
+		}
+		_, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &next})
+		return nil, err
+	}
+	faultPoint(FaultMergeScreen)
+	alerts, changed, compiled, err := m.mergeAlerts(ctx, cc, linksFrom, txFrom)
+	if err != nil {
+		return nil, err
+	}
+	b := state.AlertBatch{Insert: alerts, Watch: changed, Unfollow: -2, Merges: &next}
+	if len(alerts) > 0 {
+		if b.Deliver, err = m.deliverTo(ctx); err != nil {
+			return nil, err
+		}
+	}
+	ins, err := m.st.Alerts().Commit(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	// The compiled entries take the new baseline too (the next block's
+	// screening reads it there), rather than the 10,000s of entries being
+	// listed again.
+	for i, e := range changed {
+		compiled[i].Risk, compiled[i].Screened = e.Risk, e.Screened
+	}
+	if len(alerts) == 0 {
 		return nil, nil
 	}
+	m.count(func(s *Stats) { s.Alerts += int64(len(ins)) })
+	if m.afterStore != nil {
+		m.afterStore(ins)
+	}
+	m.nudge()
+	return ins, nil
+}
+
+// mergeCursorAt returns the merge cursor of cc's first k links (all of
+// them without k).
+func mergeCursorAt(cc *cluster.Clustering, k ...int64) state.MergeCursor {
+	n := cc.NumLinks()
+	c := state.MergeCursor{Links: n, Txs: cc.M.Txs}
+	if len(k) > 0 {
+		c.Links = k[0]
+	}
+	if c.Links > 0 {
+		l := cc.LinkAt(c.Links - 1)
+		c.LastTx, c.LastA, c.LastB = l.Tx, l.A, l.B
+	}
+	return c
+}
+
+// sameNumbering reports whether two cursors name the same last link.
+func sameNumbering(a, b state.MergeCursor) bool {
+	return a.Links == b.Links && a.LastTx == b.LastTx && a.LastA == b.LastA && a.LastB == b.LastB
+}
+
+// trailingLinks returns the number of the first of cc's trailing links
+// whose transactions are tx or later.
+func trailingLinks(cc *cluster.Clustering, tx int64) int64 {
+	i := cc.NumLinks()
+	for i > 0 && cc.LinkAt(i-1).Tx >= tx {
+		i--
+	}
+	return i
+}
+
+// initMergeCursor sets the merge cursor, when the state has none (the
+// first run, or one of a version without it), to the links the
+// clustering holds before the follower's first step: those are taken as
+// screened, as the blocks before the first followed one raise nothing.
+// Once per process, before the step's clustering advances.
+func (m *Monitor) initMergeCursor(ctx context.Context) error {
+	if m.mergeInit.Load() {
+		return nil
+	}
+	m.screen.Lock()
+	defer m.screen.Unlock()
+	m.ws.Gate.RLock()
+	defer m.ws.Gate.RUnlock()
+	if _, ok, err := m.st.Alerts().MergeCursor(ctx); err != nil {
+		return err
+	} else if !ok {
+		if cc := m.ws.Clustering(); cc != nil {
+			c := mergeCursorAt(cc)
+			if _, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &c}); err != nil {
+				return err
+			}
+		}
+	}
+	m.mergeInit.Store(true)
+	return nil
+}
+
+// lowerMergeCursor records, before the clustering follows a reorg, that
+// the links of transactions txFrom and later are to be screened whatever
+// their numbers (a cursor of Links -1): a process killed once the
+// clustering returned to the shared block and applied the new branch,
+// before their alerts were stored, screens them when it starts again.
+//
+// Only the follower's goroutine writes the cursor (Step, the idle work):
+// the caller may hold the gate.
+func (m *Monitor) lowerMergeCursor(ctx context.Context, txFrom int64) error {
+	cur, ok, err := m.st.Alerts().MergeCursor(ctx)
+	if err != nil || !ok {
+		return err // no cursor: nothing screened yet
+	}
+	if cur.Links < 0 && cur.Txs <= txFrom {
+		return nil
+	}
+	c := state.MergeCursor{Links: -1, Txs: min(cur.Txs, txFrom)}
+	// Durable (Links -1) before the clustering's files change.
+	_, err = m.st.Alerts().Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &c})
+	return err
+}
+
+// mergeAlerts screens the entries of the clusters that links linksFrom…
+// of cc grew (see screenMerges): the alerts, the entries with their
+// moved baselines, and those entries in the compiled watchlist. The
+// caller holds m.screen and the gate's read side.
+func (m *Monitor) mergeAlerts(ctx context.Context, cc *cluster.Clustering, linksFrom, txFrom int64) (alerts []state.Alert, changed []state.WatchEntry, compiled []*state.WatchEntry, err error) {
+	ix := m.ws.Index
+	tip := ix.TipHeight()
+	n := cc.NumLinks()
 	m.mu.Lock()
 	w := m.watch
 	m.mu.Unlock()
 	if w == nil {
 		v, err := m.blockAttribution(ctx)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		if w, err = m.watchSet(ctx, v); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	if len(w.byAddr) == 0 && len(w.clusters) == 0 {
-		return nil, nil
+		return nil, nil, nil, nil
 	}
 	// The clusters the new links grew, by their id now, with the links.
 	merged := map[uint32][]int64{}
@@ -120,20 +272,17 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		}
 	}
 	if len(hits) == 0 {
-		return nil, nil
+		return nil, nil, nil, nil
 	}
 	sort.Slice(hits, func(i, j int) bool { return hits[i].e.ID < hits[j].e.ID })
 	// The tagged clusters brought up to the merges (the idle refresh then
 	// has nothing left to do).
 	v, err := m.blockAttribution(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	now := m.now().UTC()
 	b := &blockCtx{ix: ix, v: v, m: m}
-	var alerts []state.Alert
-	var changed []state.WatchEntry
-	var compiled []*state.WatchEntry // changed's entries in the compiled watchlist
 	grew := func(base []string, info *rootInfo) (added []string) {
 		if info == nil {
 			return nil
@@ -155,7 +304,7 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		if notFound(err) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		added := grew(e.Risk, info)
 		if len(added) == 0 {
@@ -170,12 +319,12 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		l := cc.LinkAt(li)
 		txid := ix.Txid(l.Tx)
 		h := tip
-		if l.Tx >= nb.FirstTx {
-			h = blockOfTx(ix, l.Tx, newFrom, tip)
+		if l.Tx >= txFrom {
+			h = blockOfTx(ix, l.Tx, 0, tip)
 		}
 		hash, err := ix.HashAt(h)
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 		cid := int64(x.root)
 		d := MergeDetails{ClusterID: cid, JoinedLabel: joined, Txid: txid.String(), Rule: l.Rule, Confidence: l.Confidence,
@@ -204,34 +353,7 @@ func (m *Monitor) screenMerges(ctx context.Context, linksFrom, newFrom int64) ([
 		changed = append(changed, e)
 		compiled = append(compiled, x.e)
 	}
-	if len(alerts) == 0 {
-		return nil, nil
-	}
-	hooks, err := m.deliverTo(ctx)
-	if err != nil {
-		return nil, err
-	}
-	ins, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Insert: alerts, Deliver: hooks, Unfollow: -2})
-	if err != nil {
-		return nil, err
-	}
-	m.count(func(s *Stats) { s.Alerts += int64(len(ins)) })
-	if m.afterStore != nil {
-		m.afterStore(ins)
-	}
-	m.nudge()
-	// The baselines move after the alerts are stored (as Rescreen's).
-	// The compiled entries take the new baseline too (the next block's
-	// screening reads it there), rather than the 10,000s of entries being
-	// listed again.
-	for i, e := range changed {
-		if err := m.st.Watchlists().Put(ctx, e); err != nil {
-			m.invalidateWatch()
-			return ins, err
-		}
-		compiled[i].Risk, compiled[i].Screened = e.Risk, e.Screened
-	}
-	return ins, nil
+	return alerts, changed, compiled, nil
 }
 
 // mergeEvidence returns the new link (number ≥ linksFrom) that joined the

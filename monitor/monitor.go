@@ -115,6 +115,9 @@ type Monitor struct {
 	screen sync.Mutex // serialises Rescreen and AddWatch baselines
 	tcMu   sync.Mutex
 	tc     tagCache // tags for the per-block attribution
+	// mergeInit tells that the merge cursor was found or set
+	// (initMergeCursor).
+	mergeInit atomic.Bool
 	// liveTagsOK tells that the live clustering has the state's tags
 	// (label guard, deposit rule services); a tag import or a reorg
 	// clears it.
@@ -514,6 +517,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 		if live, err = m.liveClustering(ctx); err != nil {
 			return res, err
 		}
+		if err := m.initMergeCursor(ctx); err != nil {
+			return res, err
+		}
 	}
 	t0 := time.Now()
 	m.ws.Gate.Lock()
@@ -565,6 +571,18 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			m.dropAddressIDs()
 			m.invalidateWatch()
 			if live != nil {
+				// The links past the fork are to be screened for
+				// merges again, whatever numbers the clustering gives
+				// them: recorded before it changes its files.
+				txFrom := ix.NumTxs()
+				if ir.Blocks > 0 {
+					if nb, err := ix.BlockAt(ix.TipHeight() - ir.Blocks + 1); err == nil {
+						txFrom = nb.FirstTx
+					}
+				}
+				if err := m.lowerMergeCursor(ctx, txFrom); err != nil {
+					ierr = errors.Join(ierr, fmt.Errorf("merge cursor: %w", err))
+				}
 				if err := m.setLiveTags(ctx, live); err != nil {
 					ierr = errors.Join(ierr, err)
 				}
@@ -623,13 +641,15 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	if rerr == nil && live != nil {
 		tg := time.Now()
 		err := m.unscreenRetracted(ctx, retracted)
-		if err == nil && clustered && clusterRes.NewLinks > 0 {
-			linksFrom := int64(-1)
-			if !clusterRes.Rebuilt {
-				linksFrom = m.numLinks() - clusterRes.NewLinks
+		if err == nil {
+			// From the merge cursor: the step's links, and those a
+			// process killed before it stored their alerts left.
+			from := int64(-1)
+			if clustered && !clusterRes.Rebuilt {
+				from = m.numLinks() - clusterRes.NewLinks
 			}
 			var ms []state.Alert
-			ms, err = m.screenMerges(ctx, linksFrom, res.Height-ir.Blocks+1)
+			ms, err = m.screenMerges(ctx, from, res.Height-ir.Blocks+1)
 			res.Alerts = append(res.Alerts, ms...)
 		}
 		if err != nil {

@@ -27,6 +27,7 @@ import (
 //	'x' 'd' delivery id         → Delivery JSON (dead letters)
 //	'x' 'h' webhook id          → Webhook JSON
 //	'x' 's'                     → last assigned seq (uint64 BE)
+//	'x' 'm'                     → MergeCursor JSON
 var (
 	keyWatch    = []byte("we")
 	keyAlert    = []byte("xa")
@@ -37,6 +38,7 @@ var (
 	keyDead     = []byte("xd")
 	keyWebhook  = []byte("xh")
 	keySeq      = []byte("xs")
+	keyMerges   = []byte("xm")
 )
 
 var (
@@ -235,10 +237,33 @@ func (s *embeddedAlerts) Commit(ctx context.Context, b AlertBatch) ([]Alert, err
 			return nil, err
 		}
 	}
-	if err := s.e.commit(wb, pebble.Sync); err != nil {
+	for _, w := range b.Watch {
+		if w.ID == "" {
+			return nil, errors.New("state: watch entry without ID")
+		}
+		if err := putJSON(wb, cat(keyWatch, []byte(w.ID)), &w); err != nil {
+			return nil, err
+		}
+	}
+	wo := pebble.Sync
+	if b.Merges != nil {
+		if err := putJSON(wb, keyMerges, b.Merges); err != nil {
+			return nil, err
+		}
+		if b.Merges.Links >= 0 && len(b.Insert) == 0 && len(b.Update) == 0 && b.Unfollow < -1 && len(b.Follow) == 0 && len(b.Watch) == 0 {
+			wo = pebble.NoSync // the cursor alone (AlertBatch.Merges)
+		}
+	}
+	if err := s.e.commit(wb, wo); err != nil {
 		return nil, err
 	}
 	return inserted, nil
+}
+
+func (s *embeddedAlerts) MergeCursor(ctx context.Context) (MergeCursor, bool, error) {
+	var c MergeCursor
+	ok, err := getJSON(s.e.db, keyMerges, &c)
+	return c, ok, err
 }
 
 func (s *embeddedAlerts) Get(ctx context.Context, id string) (Alert, error) {

@@ -165,10 +165,38 @@ type AlertBatch struct {
 	// none); Follow then records blocks.
 	Unfollow int64
 	Follow   []FollowedBlock
+	// Watch replaces watch entries (by ID) in the same write: the
+	// baselines that the batch's alerts moved.
+	Watch []WatchEntry
+	// Merges, when set, replaces the merge cursor. A batch that does
+	// nothing else and sets Links ≥ 0 need not be durable at once: a lost
+	// move only makes the monitor screen those links again, which raises
+	// nothing twice (a cursor of Links -1 is synced).
+	Merges *MergeCursor
+}
+
+// MergeCursor is how far the monitor screened the clustering's links for
+// merges of watched entities into riskier clusters (cluster_merge
+// alerts): a restarted monitor screens the links it had not.
+type MergeCursor struct {
+	// Links is how many links were screened (links 0..Links-1); -1: the
+	// numbering is not known (a reorg is under way), the links of
+	// transactions Txs and later are to be screened.
+	Links int64 `json:"links"`
+	// LastTx, LastA and LastB are link Links-1's transaction and two
+	// addresses: a clustering whose link Links-1 is another numbers its
+	// links otherwise (it was rebuilt).
+	LastTx int64  `json:"last_tx"`
+	LastA  uint32 `json:"last_a"`
+	LastB  uint32 `json:"last_b"`
+	// Txs is how many transactions the clustering had decided: the links
+	// of transactions from Txs on were made after the screening.
+	Txs int64 `json:"txs"`
 }
 
 // AlertStore keeps alerts, their outbox of webhook deliveries, the
-// webhooks, and the monitor's cursor (the blocks it has followed).
+// webhooks, and the monitor's cursors (the blocks it has followed, the
+// clustering links it has screened).
 type AlertStore interface {
 	// Commit applies a batch atomically and returns the alerts it inserted.
 	Commit(ctx context.Context, b AlertBatch) ([]Alert, error)
@@ -187,6 +215,8 @@ type AlertStore interface {
 	Followed(ctx context.Context, h int64) (b FollowedBlock, ok bool, err error)
 	// FollowedTip returns the highest followed block (ok false if none).
 	FollowedTip(ctx context.Context) (b FollowedBlock, ok bool, err error)
+	// MergeCursor returns the merge cursor (ok false if none was set).
+	MergeCursor(ctx context.Context) (c MergeCursor, ok bool, err error)
 
 	// Due returns up to limit pending deliveries with NextAt ≤ now.
 	Due(ctx context.Context, now time.Time, limit int) ([]Delivery, error)

@@ -309,3 +309,70 @@ func testFollowed(t *testing.T, s state.Store) {
 		t.Errorf("Followed(3): %v %v", ok, err)
 	}
 }
+
+// testMergeCursor: the merge cursor is unset in a new store, set by a
+// batch (alone, or with alerts and the watch entries whose baselines they
+// moved, all in one write), kept by batches that do not set it, and moved
+// back; a failing batch sets nothing.
+func testMergeCursor(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	as := s.Alerts()
+	if _, ok, err := as.MergeCursor(ctx); ok || err != nil {
+		t.Fatalf("empty store has a merge cursor (%v)", err)
+	}
+	c1 := state.MergeCursor{Links: 120, LastTx: 4001, LastA: 7, LastB: 9, Txs: 4010}
+	if _, err := as.Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &c1}); err != nil {
+		t.Fatal(err)
+	}
+	if c, ok, err := as.MergeCursor(ctx); err != nil || !ok || c != c1 {
+		t.Errorf("cursor: %+v %v %v, want %+v", c, ok, err, c1)
+	}
+	// Alerts, a baseline and the cursor together.
+	t0 := time.Unix(1700000000, 0).UTC()
+	w := state.WatchEntry{ID: "w1", Kind: state.WatchAddress, Value: "a", Created: t0}
+	if err := s.Watchlists().Put(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	w.Risk, w.Screened = []string{"ransomware"}, t0.Add(time.Minute)
+	c2 := state.MergeCursor{Links: 130, LastTx: 4020, LastA: 3, LastB: 11, Txs: 4025}
+	ins, err := as.Commit(ctx, state.AlertBatch{Insert: []state.Alert{alert("m1", nil, t0)}, Unfollow: -2, Watch: []state.WatchEntry{w}, Merges: &c2})
+	if err != nil || len(ins) != 1 {
+		t.Fatalf("commit: %d inserted, %v", len(ins), err)
+	}
+	if c, _, err := as.MergeCursor(ctx); err != nil || c != c2 {
+		t.Errorf("cursor with alerts: %+v %v, want %+v", c, err, c2)
+	}
+	if got, err := s.Watchlists().Get(ctx, "w1"); err != nil || len(got.Risk) != 1 || got.Risk[0] != "ransomware" || !got.Screened.Equal(w.Screened) {
+		t.Errorf("baseline stored with the alerts: %+v %v", got, err)
+	}
+	// A batch without it keeps it; a replayed alert is not stored twice.
+	if ins, err := as.Commit(ctx, state.AlertBatch{Insert: []state.Alert{alert("m1", nil, t0)}, Unfollow: -2}); err != nil || len(ins) != 0 {
+		t.Errorf("replayed alert: %d inserted, %v", len(ins), err)
+	}
+	if c, _, err := as.MergeCursor(ctx); err != nil || c != c2 {
+		t.Errorf("cursor after a batch without one: %+v %v", c, err)
+	}
+	// Moved back (a reorg: the numbering unknown).
+	c3 := state.MergeCursor{Links: -1, Txs: 3990}
+	if _, err := as.Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &c3}); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, err := as.MergeCursor(ctx); err != nil || c != c3 {
+		t.Errorf("cursor moved back: %+v %v, want %+v", c, err, c3)
+	}
+	// A batch that fails (an update of an unknown alert) sets nothing.
+	c4 := state.MergeCursor{Links: 140, Txs: 4100}
+	w.Risk = []string{"sanctions"}
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{alert("zz", nil, t0)}, Unfollow: -2, Watch: []state.WatchEntry{w}, Merges: &c4}); !errors.Is(err, rt.ErrNotFound) {
+		t.Fatalf("failing batch: %v", err)
+	}
+	if c, _, err := as.MergeCursor(ctx); err != nil || c != c3 {
+		t.Errorf("cursor after a failing batch: %+v %v, want %+v", c, err, c3)
+	}
+	if got, err := s.Watchlists().Get(ctx, "w1"); err != nil || len(got.Risk) != 1 || got.Risk[0] != "ransomware" {
+		t.Errorf("baseline after a failing batch: %+v %v", got.Risk, err)
+	}
+	if _, err := as.Commit(ctx, state.AlertBatch{Unfollow: -2, Watch: []state.WatchEntry{{Kind: state.WatchAddress}}}); err == nil {
+		t.Error("a watch entry without ID was stored")
+	}
+}

@@ -1,0 +1,174 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"testing"
+
+	rt "github.com/ransomtrail/ransomtrail"
+	"github.com/ransomtrail/ransomtrail/cluster"
+	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
+	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/tags"
+)
+
+// TestMergeAlertSurvivesCrash: a process abandoned after the live
+// clustering applied and stored a block's merging link, before the
+// link's cluster_merge alert was stored, loses nothing: the restarted
+// monitor, whose clustering replays the link at open (no step makes it
+// again), screens it from the merge cursor and raises the alert once.
+// Screening the same links again (the cursor moved back, the baseline
+// too, as a lost write would leave them) stores no second alert.
+func TestMergeAlertSurvivesCrash(t *testing.T) {
+	nw := startNode(t, 101)
+	ctx := context.Background()
+	ws := openWS(t, nw.data)
+	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ws, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(m *Monitor) StepResult {
+		t.Helper()
+		r, err := m.Step(ctx, nw.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	step(m) // baseline at the tip
+	const tagged, watched, sink = 31, 32, 34
+	addr := func(key int) string { return btcdtest.Address(btcdtest.P2PKH, key).EncodeAddress() }
+	toTagged := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(tagged), 20e8))
+	nw.n.Mine(t, toTagged)
+	step(m)
+	toWatched := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(watched), 3e8))
+	nw.n.Mine(t, toWatched)
+	step(m)
+	e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: addr(watched)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importSimnetCSV(t, ctx, ws, "lockbit", "address,label,category,source,confidence\n"+addr(tagged)+",LockBit,ransomware,Test Feed,90\n")
+	if _, err := m.Rescreen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	merge := nw.n.Spend(t, []btcdtest.Coin{btcdtest.CoinOf(toWatched, 0, watched), btcdtest.CoinOf(toTagged, 0, tagged)},
+		btcdtest.Out(btcdtest.P2PKHScript(sink), 23e8-10_000))
+	mergeBlock := nw.n.Mine(t, merge)
+
+	// The step applies the block and the clustering its link; the process
+	// dies before the link is screened.
+	ws.Gate.RLock()
+	linksBefore := ws.Clustering().NumLinks()
+	ws.Gate.RUnlock()
+	faultHook = func(name string) {
+		if name == FaultMergeScreen {
+			panic(errCrash)
+		}
+	}
+	func() {
+		defer func() {
+			faultHook = nil
+			if r := recover(); r != errCrash {
+				t.Fatalf("expected the simulated crash, got %v", r)
+			}
+		}()
+		m.Step(ctx, nw.src)
+	}()
+	ws.Close()
+
+	ws2 := openWS(t, nw.data)
+	defer ws2.Close()
+	m2, err := New(ws2, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	merges := func() []state.Alert {
+		t.Helper()
+		return alertsOf(t, m2, func(a *state.Alert) bool { return a.Kind == KindClusterMerge })
+	}
+	if n := len(merges()); n != 0 {
+		t.Fatalf("%d cluster_merge alerts stored before the restart", n)
+	}
+	// The reopened clustering holds the link already: the step applies
+	// no block and makes no link.
+	live, err := m2.liveClustering(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := live.Clustering().NumLinks(); got <= linksBefore {
+		t.Fatalf("the reopened clustering has %d links, want more than the %d before the block", got, linksBefore)
+	}
+	r := step(m2)
+	if r.Applied != 0 {
+		t.Fatalf("the restarted step applied %d blocks", r.Applied)
+	}
+	ms := merges()
+	if len(ms) != 1 || !slices.ContainsFunc(r.Alerts, func(a state.Alert) bool { return a.ID == ms[0].ID }) {
+		t.Fatalf("cluster_merge alerts after the restart: %+v (step raised %+v)", ms, r.Alerts)
+	}
+	a := ms[0]
+	var d MergeDetails
+	raw, _ := json.Marshal(a.Details)
+	if err := json.Unmarshal(raw, &d); err != nil {
+		t.Fatal(err)
+	}
+	mergeID := hashOf(merge.TxHash())
+	ends := []string{d.LinkFrom, d.LinkTo}
+	slices.Sort(ends)
+	want := []string{addr(watched), addr(tagged)}
+	slices.Sort(want)
+	ws2.Gate.RLock()
+	wa, err := rt.AddressFromKey(e.AddrKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wid, err := ws2.Index.AddressID(wa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := int64(ws2.Clustering().Find(uint32(wid)))
+	ws2.Gate.RUnlock()
+	if a.WatchID != e.ID || a.Txid == nil || *a.Txid != mergeID || a.BlockHash == nil || *a.BlockHash != hashOf(mergeBlock) ||
+		d.Rule != cluster.RuleMultiInput || d.JoinedLabel != "LockBit" || !slices.Equal(ends, want) ||
+		a.ClusterID == nil || *a.ClusterID != root || !slices.Equal(d.Added, []string{tags.CategoryRansomware}) {
+		t.Errorf("cluster_merge alert after the restart: %+v, details %+v (cluster %d)", a, d, root)
+	}
+	if got, err := m2.Watch(ctx, e.ID); err != nil || !slices.Equal(got.Risk, []string{tags.CategoryRansomware}) {
+		t.Errorf("baseline after the restart: %+v, %v", got.Risk, err)
+	}
+	// Another step: nothing more.
+	if r := step(m2); len(r.Alerts) != 0 || len(merges()) != 1 {
+		t.Errorf("a step after the recovery raised %+v", r.Alerts)
+	}
+
+	// A replay: the cursor back before the link and the baseline clean,
+	// as if neither write had reached the disk — the same alert, not a
+	// second one.
+	if _, err := ws2.State.Alerts().Commit(ctx, state.AlertBatch{Unfollow: -2, Merges: &state.MergeCursor{Links: -1, Txs: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	clean, err := ws2.State.Watchlists().Get(ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean.Risk = nil
+	if err := ws2.State.Watchlists().Put(ctx, clean); err != nil {
+		t.Fatal(err)
+	}
+	m2.invalidateWatch()
+	if r := step(m2); len(r.Alerts) != 0 {
+		t.Errorf("the replay raised %+v", r.Alerts)
+	}
+	if ms := merges(); len(ms) != 1 || ms[0].ID != a.ID {
+		t.Errorf("cluster_merge alerts after the replay: %+v", ms)
+	}
+	if got, err := m2.Watch(ctx, e.ID); err != nil || !slices.Equal(got.Risk, []string{tags.CategoryRansomware}) {
+		t.Errorf("baseline after the replay: %+v, %v", got.Risk, err)
+	}
+}
