@@ -130,6 +130,10 @@ func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	rep := e.reporter("cluster", "txs", log)
 	res, err := cluster.Build(ctx, ix, *data, cluster.BuildOptions{Policy: pol, GuardSize: uint32(*guard), NoGuard: *noGuard,
 		Rebuild: *rebuild, Workers: *workers, Labels: labels, Services: services, Progress: rep, Log: log})
+	if err != nil && ctx.Err() != nil && onlyCanceled(err) {
+		// Stopped by a signal (exit 130): a build commits at its end only.
+		return &interruptedError{msg: "cluster build: interrupted: the stored clustering is as it was before this build; run the same command again to build it"}
+	}
 	if err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 
@@ -75,7 +74,10 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	if err := monitor.CheckZMQ(zmq); err != nil {
 		return &usageError{"follow: --" + err.Error()}
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
 	nc, err := resolveNetwork("follow", *data, *netName, defaultNetwork)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("heuristics tx", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	jsonOut := fs.Bool("json", false, "print one JSON object per transaction")
-	netName := fs.String("network", "mainnet", "network for addresses: "+chain.NetworkNames)
+	netName := fs.String("network", "", "network for addresses: "+chain.NetworkNames+" (default: the index's with --data, else mainnet; must be the index's)")
 	data := fs.String("data", "", "index directory: the argument is then a txid of the index")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -54,6 +54,11 @@ func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return &usageError{err.Error()}
 		}
+		// A --network other than the index's is refused, as by the other
+		// commands that read an index.
+		if _, err := resolveNetwork("heuristics tx", *data, *netName, defaultNetwork); err != nil {
+			return err
+		}
 		ix, err := openIndex(*data)
 		if err != nil {
 			return err
@@ -69,10 +74,11 @@ func runHeuristicsTx(ctx context.Context, e *env, args []string) error {
 		}
 		return printHeuristics(e.stdout, heuristicsOf(tx, pol, ix.Network()), *jsonOut)
 	}
-	net, err := chain.LookupNetwork(*netName)
+	nc, err := resolveNetwork("heuristics tx", "", *netName, defaultNetwork)
 	if err != nil {
-		return &usageError{err.Error()}
+		return err
 	}
+	net := nc.net
 	in, name := e.stdin, "stdin"
 	if len(pos) == 1 && pos[0] != "-" {
 		f, err := os.Open(pos[0])

@@ -119,6 +119,15 @@ func TestHeuristicsTxIndexed(t *testing.T) {
 	if !strings.Contains(out, `"detected":true,"kind":"whirlpool"`) || !strings.Contains(out, `"change":[]`) {
 		t.Errorf("indexed whirlpool mix: %s", out)
 	}
+	// --network must be the index's (it was ignored: "mainnet" by default,
+	// so a mismatch was never noticed); the index's own is accepted.
+	if out, err := runHeuristics(t, "", txid, "--data", data, "--json", "--network", "mainnet"); exitCode(err) != 2 ||
+		!strings.Contains(err.Error(), "--network mainnet, but the index in "+data+" is for sim") || out != "" {
+		t.Errorf("--network mainnet on a sim index: %v (exit %d), printed %q", err, exitCode(err), out)
+	}
+	if _, err := runHeuristics(t, "", txid, "--data", data, "--json", "--network", "sim"); err != nil {
+		t.Errorf("--network sim on a sim index: %v", err)
+	}
 }
 
 func noOutputs(t *testing.T, tx string) string {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -62,7 +61,10 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log, err := e.logger()
+	if err != nil {
+		return err
+	}
 	nc, err := resolveNetwork("ingest", *data, *netName, defaultNetwork)
 	if err != nil {
 		return err
@@ -142,6 +144,13 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if ierr != nil {
 		for _, w := range warnings {
 			log.Warn(w)
+		}
+		if ctx.Err() != nil && onlyCanceled(ierr) {
+			// Stopped by a signal: the blocks up to the height were
+			// committed (Ingest commits as it returns).
+			msg := fmt.Sprintf("interrupted at height %d (the index keeps every block up to it); run the same command again to resume", st.Height)
+			log.Warn(msg, "height", st.Height, "tip", st.TipHash)
+			return &interruptedError{msg: "ingest " + msg, told: true}
 		}
 		if !errors.Is(ierr, index.ErrSourceBehind) {
 			log.Error("ingest stopped; the index keeps every block before the failure", "height", st.Height, "tip", st.TipHash)

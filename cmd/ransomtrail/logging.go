@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,8 +12,9 @@ import (
 // Log settings common to every command, from the environment (so that a
 // service unit sets them once for every command it runs):
 //
-//	RANSOMTRAIL_LOG_LEVEL   debug, info, warn or error (default: the command's: info; serve --quiet warn)
-//	RANSOMTRAIL_LOG_FORMAT  text or json (default: the command's: json for serve, text for the others)
+//	RANSOMTRAIL_LOG_LEVEL   debug, info, warn or error (default info; serve --quiet
+//	                        keeps only warnings and errors besides its start and stop lines)
+//	RANSOMTRAIL_LOG_FORMAT  text or json (default: json for serve, text for the others)
 const (
 	envLogLevel  = "RANSOMTRAIL_LOG_LEVEL"
 	envLogFormat = "RANSOMTRAIL_LOG_FORMAT"
@@ -89,4 +91,31 @@ func (e *env) getenv(key string) string {
 // level of most commands (text, info) unless the environment sets them.
 func (e *env) logger() (*slog.Logger, error) {
 	return newLogger(e.stderr, e.getenv, "text", slog.LevelDebug)
+}
+
+// floorHandler passes only records at min or above to h: serve --quiet's
+// routine lines (requests, the follower, the monitor), while its start and
+// stop lines go to h itself.
+type floorHandler struct {
+	h   slog.Handler
+	min slog.Level
+}
+
+func (f floorHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.h.Enabled(ctx, l)
+}
+
+func (f floorHandler) Handle(ctx context.Context, r slog.Record) error { return f.h.Handle(ctx, r) }
+
+func (f floorHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return floorHandler{f.h.WithAttrs(as), f.min}
+}
+
+func (f floorHandler) WithGroup(name string) slog.Handler {
+	return floorHandler{f.h.WithGroup(name), f.min}
+}
+
+// withFloor is log without its records below min.
+func withFloor(log *slog.Logger, min slog.Level) *slog.Logger {
+	return slog.New(floorHandler{log.Handler(), min})
 }

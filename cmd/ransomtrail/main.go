@@ -154,7 +154,16 @@ func main() {
 	signal.Stop(sigs)
 	cancel()
 	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
+		var in *interruptedError
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+		case errors.As(err, &in) && in.told:
+			// The command logged where it stopped.
+		case errors.As(err, &in):
+			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
+		case onlyCanceled(err):
+			fmt.Fprintln(os.Stderr, "ransomtrail: interrupted:", err)
+		default:
 			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
 		}
 		os.Exit(exitCode(err))
@@ -179,10 +188,45 @@ type usageError struct{ msg string }
 
 func (u *usageError) Error() string { return u.msg }
 
+// exitInterrupted is the exit status of a command stopped by a signal
+// before it finished its work: 128+SIGINT, as a shell reports Ctrl-C.
+const exitInterrupted = 130
+
+// interruptedError is the error of a command stopped by a signal (its
+// context cancelled) before it finished: it is context.Canceled, and with
+// told the command has already said where it stopped and how to go on, so
+// main prints nothing more.
+type interruptedError struct {
+	msg  string
+	told bool
+}
+
+func (e *interruptedError) Error() string        { return e.msg }
+func (e *interruptedError) Is(target error) bool { return target == context.Canceled }
+
+// onlyCanceled reports whether err is the context's cancellation and
+// nothing else: every error joined in it wraps context.Canceled (a failed
+// commit joined to it is a failure, not an interruption).
+func onlyCanceled(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs := j.Unwrap()
+		for _, e := range errs {
+			if !onlyCanceled(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	}
+	return errors.Is(err, context.Canceled)
+}
+
 // exitCode is the process's exit status for a command's error: 0 for help
-// asked for (-h), 2 for bad usage (unknown command or flag, bad value), 1
-// for any other failure. Commands that judge something (decode block of
-// a block that does not verify) also exit 1 after printing their answer.
+// asked for (-h), 2 for bad usage (unknown command or flag, bad value),
+// 130 for a command stopped by a signal (SIGINT, SIGTERM, SIGHUP) before
+// it finished (its error is context.Canceled; follow and serve, which run
+// until stopped, return no error then and exit 0), 1 for any other
+// failure. Commands that judge something (decode block of a block that
+// does not verify) also exit 1 after printing their answer.
 func exitCode(err error) int {
 	var u *usageError
 	var in *rt.InputError
@@ -191,6 +235,8 @@ func exitCode(err error) int {
 		return 0
 	case errors.As(err, &u) || errors.As(err, &in):
 		return 2
+	case onlyCanceled(err):
+		return exitInterrupted
 	}
 	return 1
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"sort"
 	"strconv"
@@ -141,7 +140,11 @@ func runScreen(ctx context.Context, e *env, args []string) error {
 		Finish()
 	}
 	if len(items) >= 1000 {
-		r := e.reporter("screen", "addresses", slog.New(slog.NewTextHandler(e.stderr, nil)))
+		log, err := e.logger()
+		if err != nil {
+			return err
+		}
+		r := e.reporter("screen", "addresses", log)
 		r.Start(int64(len(items)))
 		rep = r
 	}

@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/api"
@@ -42,8 +44,16 @@ type served struct {
 	api  *api.Server
 	http *http.Server
 	ln   net.Listener
-	log  *slog.Logger
-	url  string
+	// log is the routine log (requests, the follower, the monitor):
+	// warnings and errors only with --quiet. life logs the start and stop
+	// lines, which --quiet keeps.
+	log, life *slog.Logger
+	url       string
+	// plain, when set, is the note that serve listens beyond loopback over
+	// plain HTTP.
+	plain string
+	// signal names the signal that stopped the server ("" until one came).
+	signal atomic.Pointer[string]
 	// follow is the in-process follower (serve --rpc), else nil.
 	follow *follower
 	// node is the node serve --rpc dialed, until the follower takes it.
@@ -77,7 +87,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	fs.BoolVar(&o.dev, "dev", false, "no API keys (every request is admin); only on a loopback address")
 	fs.Float64Var(&o.rate, "rate", 50, "requests per second allowed per key (0: no limit)")
 	fs.IntVar(&o.burst, "burst", 0, "requests a key may make at once (0: twice --rate)")
-	fs.BoolVar(&o.quiet, "quiet", false, "do not log every request (warnings and errors only)")
+	fs.BoolVar(&o.quiet, "quiet", false, "do not log every request: warnings and errors only, besides the start and stop lines")
 	fs.StringVar(&o.ui, "ui", "", "serve the web UI from this directory instead of the built-in one")
 	addServeFollowFlags(fs, &o.follow)
 	pos, err := parseInterleaved(fs, args)
@@ -95,6 +105,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer s.Close()
+	e.stopping.set(func(sig os.Signal) {
+		name := signalName(sig)
+		s.signal.CompareAndSwap(nil, &name)
+		s.life.Info("stopping", "signal", name)
+	})
 	return s.run(ctx)
 }
 
@@ -108,16 +123,19 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 	if err := checkServeFollowFlags(o.follow); err != nil {
 		return nil, err
 	}
-	level := slog.LevelInfo
-	if o.quiet {
-		level = slog.LevelWarn
+	life, err := newLogger(e.stderr, e.getenv, "json", slog.LevelDebug)
+	if err != nil {
+		return nil, err
 	}
-	log := slog.New(slog.NewJSONHandler(e.stderr, &slog.HandlerOptions{Level: level}))
+	log := life
+	if o.quiet {
+		log = withFloor(life, slog.LevelWarn)
+	}
 	ws, node, err := openServeWorkspace(ctx, o)
 	if err != nil {
 		return nil, err
 	}
-	s := &served{ws: ws, log: log, node: node}
+	s := &served{ws: ws, log: log, life: life, node: node}
 	s.cfg = api.Config{Workspace: ws, Dev: o.dev, Rate: o.rate, Burst: o.burst, Logger: log, UI: web.FS(), Gate: &ws.Gate}
 	if err := wireEngines(&s.cfg, ws); err != nil {
 		s.Close()
@@ -167,6 +185,17 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		s.Close()
 		return nil, &usageError{fmt.Sprintf("serve: --dev serves without keys and only on a loopback address (127.0.0.1, ::1, localhost), not %s", o.addr)}
 	}
+	if tcp == nil || !tcp.IP.IsLoopback() {
+		// Deliberate in a deployment behind a proxy on another host: a
+		// note at INFO, not a warning that would trip alerts.
+		// The address as given, with the port bound (0.0.0.0 would
+		// read [::] from the listener).
+		addr := s.ln.Addr().String()
+		if host, _, err := net.SplitHostPort(o.addr); err == nil && tcp != nil {
+			addr = net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+		}
+		s.plain = fmt.Sprintf("listening on %s over plain HTTP: put a TLS proxy in front (README, Operating)", addr)
+	}
 	s.url = "http://" + s.ln.Addr().String() + "/"
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
@@ -174,12 +203,15 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 	return s, nil
 }
 
-// run serves until ctx ends (SIGINT/SIGTERM), then shuts down gracefully:
+// run serves until ctx ends (SIGINT, SIGTERM, SIGHUP), then shuts down gracefully:
 // requests in flight get 10 s to finish, then the follower (serve --rpc)
 // and its webhook deliveries stop.
 func (s *served) run(ctx context.Context) error {
 	st := s.ws.Index.Status()
-	s.log.Warn("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev, "following", s.follow != nil)
+	if s.plain != "" {
+		s.life.Info(s.plain)
+	}
+	s.life.Info("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev, "following", s.follow != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	var followed chan error
@@ -216,6 +248,10 @@ func (s *served) run(ctx context.Context) error {
 	if ferr != nil {
 		err = errors.Join(ferr, err)
 	}
-	s.log.Warn("stopped", "url", s.url)
+	if sig := s.signal.Load(); sig != nil {
+		s.life.Info("stopped", "url", s.url, "signal", *sig)
+	} else {
+		s.life.Info("stopped", "url", s.url)
+	}
 	return err
 }

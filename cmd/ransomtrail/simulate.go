@@ -62,6 +62,11 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		if ce := (*sim.ConfigError)(nil); errors.As(err, &ce) {
 			return &usageError{msg}
 		}
+		if onlyCanceled(err) {
+			// Stopped by a signal: the message says the world is
+			// incomplete and how to replace it.
+			return &interruptedError{msg: msg}
+		}
 		if strings.HasPrefix(err.Error(), "sim: ") {
 			return errors.New(msg)
 		}
