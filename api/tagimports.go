@@ -146,22 +146,31 @@ type RemovedImport struct {
 }
 
 // RemoveImport removes the import id names (FindImport) with the tags and
-// actors no other import brought.
-func RemoveImport(ctx context.Context, ts state.TagStore, id string) (RemovedImport, error) {
+// actors no other import brought, by actor (via when set), and its audit
+// entry (RemovalAudit) in the same write: a removal is never stored
+// unaudited.
+func RemoveImport(ctx context.Context, ts state.TagStore, id, actor, via string, now time.Time) (RemovedImport, error) {
 	imp, err := FindImport(ctx, ts, id)
 	if err != nil {
 		return RemovedImport{}, err
 	}
-	n, err := ts.DeleteImport(ctx, imp.ID)
+	rep := RemovedImport{ImportID: imp.ID, Format: imp.Format, Files: fileNames(imp.Files), Tags: imp.Tags}
+	n, err := ts.DeleteImport(ctx, imp.ID, func(removed int) state.AuditEntry {
+		r := rep
+		r.TagsRemoved = removed
+		return RemovalAudit(r, actor, via, now)
+	})
 	if err != nil {
 		return RemovedImport{}, err
 	}
-	return RemovedImport{ImportID: imp.ID, Format: imp.Format, Files: fileNames(imp.Files), Tags: imp.Tags, TagsRemoved: n}, nil
+	rep.TagsRemoved = n
+	return rep, nil
 }
 
 // RemovalAudit is the audit entry of a removed import: action
 // "remove-import", object "tags:ID", the files and the count in the detail
-// (with via, e.g. "api", when set).
+// (with via, e.g. "api", when set). RemoveImport builds it inside the
+// removal's write, where the count of the tags removed is known.
 func RemovalAudit(rep RemovedImport, actor, via string, now time.Time) state.AuditEntry {
 	detail := fmt.Sprintf("files=%s format=%s tags_removed=%d", strings.Join(rep.Files, ","), rep.Format, rep.TagsRemoved)
 	if via != "" {
@@ -176,13 +185,10 @@ func (s *Server) listTagImports(r *http.Request) (any, error) {
 
 func (s *Server) removeTagImport(r *http.Request) (any, error) {
 	ctx := r.Context()
-	rep, err := RemoveImport(ctx, s.cfg.Workspace.State.Tags(), r.PathValue("id"))
+	rep, err := RemoveImport(ctx, s.cfg.Workspace.State.Tags(), r.PathValue("id"), actor(r), "api", s.cfg.Now())
 	if err != nil {
 		return nil, err
 	}
-	_, auditErr := s.cfg.Workspace.State.Audit().Append(ctx, RemovalAudit(rep, actor(r), "api", s.cfg.Now()))
-	// The removal took effect: screening and the watchlist follow it
-	// whatever became of the audit entry.
 	s.cfg.Workspace.InvalidateAttribution()
 	if s.cfg.Monitor != nil {
 		// The handler holds no gate: Rescreen takes it for reading.
@@ -194,9 +200,6 @@ func (s *Server) removeTagImport(r *http.Request) (any, error) {
 			n := len(alerts)
 			rep.RescreenAlerts = &n
 		}
-	}
-	if auditErr != nil {
-		return nil, fmt.Errorf("tag import removed, but writing the audit entry failed: %w", auditErr)
 	}
 	s.log.Info("tag import removed", "import_id", rep.ImportID, "files", strings.Join(rep.Files, ","), "tags_removed", rep.TagsRemoved, "by", principalOf(ctx).id)
 	return rep, nil

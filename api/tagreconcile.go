@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -15,10 +16,13 @@ import (
 // (state.Reconcile): one tag per designation across the list's formats and
 // issues, an older issue never replacing a newer one's facts, even with
 // imports running at once. res.Tags is left as stored: a designation kept
-// from a newer issue is the stored tag.
-func PutImport(ctx context.Context, ts state.TagStore, res *tags.Result, files []state.ImportFile, now time.Time) (ImportReport, error) {
+// from a newer issue is the stored tag. The import's audit entry
+// (ImportAudit, by actor, via when set) is stored in the same write: an
+// import is never stored unaudited.
+func PutImport(ctx context.Context, ts state.TagStore, res *tags.Result, files []state.ImportFile, now time.Time, actor, via string) (ImportReport, error) {
 	imp, rep := NewImport(res, files, now)
-	rc, err := ts.Apply(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors})
+	e := ImportAudit(imp, actor, via)
+	rc, err := ts.Apply(ctx, state.Batch{Import: imp, Tags: res.Tags, Actors: res.Actors, Audit: &e})
 	if err != nil {
 		return rep, err
 	}
@@ -31,4 +35,18 @@ func PutImport(ctx context.Context, ts state.TagStore, res *tags.Result, files [
 		}
 	}
 	return rep, nil
+}
+
+// ImportAudit is the audit entry of an import: action "import", object
+// "tags:ID", the format and the number of tags in the detail (with via,
+// e.g. "api", when set). It says what is known before the import's write:
+// how many of the tags the reconciliation kept from a newer issue or
+// superseded (state.Reconciled) is in the import's report and record, not
+// in the entry.
+func ImportAudit(imp state.Import, actor, via string) state.AuditEntry {
+	detail := fmt.Sprintf("format=%s tags=%d", imp.Format, imp.Tags)
+	if via != "" {
+		detail += " via=" + via
+	}
+	return state.AuditEntry{Time: imp.Time.UTC(), Actor: actor, Action: "import", Object: "tags:" + imp.ID, ObjectHash: imp.ID, Detail: detail}
 }

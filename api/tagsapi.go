@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"path"
@@ -184,13 +183,9 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	}
 	sum := sha256.Sum256(body)
 	digest := hex.EncodeToString(sum[:])
-	rep, err := PutImport(r.Context(), s.cfg.Workspace.State.Tags(), res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now())
+	rep, err := PutImport(r.Context(), s.cfg.Workspace.State.Tags(), res, []state.ImportFile{{Name: name, SHA256: digest, Bytes: int64(len(body))}}, s.cfg.Now(), actor(r), "api")
 	if err != nil {
 		return nil, err
-	}
-	if _, err := s.cfg.Workspace.State.Audit().Append(r.Context(), state.AuditEntry{Time: s.cfg.Now().UTC(), Actor: actor(r), Action: "import",
-		Object: "tags:" + digest, ObjectHash: digest, Detail: fmt.Sprintf("format=%s tags=%d via=api", res.Format, len(res.Tags))}); err != nil {
-		return nil, fmt.Errorf("tags imported, but writing the audit entry failed: %w", err)
 	}
 	s.cfg.Workspace.InvalidateAttribution()
 	if s.cfg.Monitor != nil {

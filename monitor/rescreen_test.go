@@ -142,7 +142,7 @@ func TestRescreenAfterImport(t *testing.T) {
 	if n != 1 {
 		t.Errorf("%d rescreen alerts stored for the address, want 1", n)
 	}
-	if _, err := ws.State.Tags().DeleteImport(ctx, "designation-1"); err != nil {
+	if _, err := ws.State.Tags().DeleteImport(ctx, "designation-1", nil); err != nil {
 		t.Fatal(err)
 	}
 	ws.InvalidateAttribution()

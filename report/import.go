@@ -165,13 +165,12 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 			t.Description = strings.TrimSpace(fmt.Sprintf("TLP:%s; from %s via %s. %s", strings.ToUpper(tlp), from, req.Source, t.Description))
 		}
 		id := "partner:" + req.Source + ":" + res.SHA256
+		// The tags and their audit entry are one write.
+		e := state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "import",
+			Object: "tags:" + id, ObjectHash: res.SHA256, Detail: fmt.Sprintf("format=%s from=%s tags=%d", req.Format, req.Source, len(pr.Tags))}
 		if err := s.State.Tags().Put(ctx, state.Batch{Import: state.Import{ID: id, Format: string(pr.Format), Time: s.now(),
 			Tags: len(pr.Tags), Rejected: pr.Rejected, Files: []state.ImportFile{{Name: req.Name, SHA256: res.SHA256, Bytes: int64(len(data))}}},
-			Tags: pr.Tags, Actors: pr.Actors}); err != nil {
-			return nil, err
-		}
-		if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "import",
-			Object: "tags:" + id, ObjectHash: res.SHA256, Detail: fmt.Sprintf("format=%s from=%s tags=%d", req.Format, req.Source, len(pr.Tags))}); err != nil {
+			Tags: pr.Tags, Actors: pr.Actors, Audit: &e}); err != nil {
 			return nil, err
 		}
 		res.Tags, res.ImportID, res.Rejected = len(pr.Tags), id, pr.Rejected

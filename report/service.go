@@ -323,14 +323,15 @@ func (s *Service) tagPayment(ctx context.Context, r *Report, actor string) (int,
 				strings.ToUpper(r.TLP), r.Receipt, v.IndexHeight),
 		})
 	}
+	// The tags and their audit entry are one write.
+	e := state.AuditEntry{Time: s.now(), Actor: actor, Action: "tag", Object: "tags:" + id,
+		ObjectHash: ObjectHash(ts), Detail: fmt.Sprintf("%d ransomware tags from verified payment (TLP:%s)", len(ts), strings.ToUpper(r.TLP))}
 	b := state.Batch{Import: state.Import{ID: id, Format: "ransom-payment-report", Time: s.now(), Tags: len(ts),
-		Files: []state.ImportFile{{Name: id, SHA256: ObjectHash(r)}}}, Tags: ts}
+		Files: []state.ImportFile{{Name: id, SHA256: ObjectHash(r)}}}, Tags: ts, Audit: &e}
 	if err := s.State.Tags().Put(ctx, b); err != nil {
 		return 0, err
 	}
-	_, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: actor, Action: "tag", Object: "tags:" + id,
-		ObjectHash: ObjectHash(ts), Detail: fmt.Sprintf("%d ransomware tags from verified payment (TLP:%s)", len(ts), strings.ToUpper(r.TLP))})
-	return len(ts), err
+	return len(ts), nil
 }
 
 // Get returns a filed report by receipt.

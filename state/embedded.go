@@ -636,6 +636,11 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 	if err := wb.Set(prefixed('i', id), v, nil); err != nil {
 		return err
 	}
+	if b.Audit != nil {
+		if _, err := (embeddedAudit{s.e}).appendTo(wb, *b.Audit); err != nil {
+			return err
+		}
+	}
 	return s.e.commit(wb, pebble.Sync)
 }
 
@@ -795,7 +800,7 @@ func (s *embeddedTags) Imports(ctx context.Context) ([]Import, error) {
 	return out, err
 }
 
-func (s *embeddedTags) DeleteImport(ctx context.Context, id string) (int, error) {
+func (s *embeddedTags) DeleteImport(ctx context.Context, id string, audit func(int) AuditEntry) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -852,7 +857,15 @@ func (s *embeddedTags) DeleteImport(ctx context.Context, id string) (int, error)
 	if err := wb.Delete(ik, nil); err != nil {
 		return 0, err
 	}
-	return removed, s.e.commit(wb, pebble.Sync)
+	if audit != nil {
+		if _, err := (embeddedAudit{s.e}).appendTo(wb, audit(removed)); err != nil {
+			return 0, err
+		}
+	}
+	if err := s.e.commit(wb, pebble.Sync); err != nil {
+		return 0, err
+	}
+	return removed, nil
 }
 
 // OpenEmpty returns an empty store held in memory: what a command that

@@ -94,7 +94,7 @@ func refusedWrites(t *testing.T, s state.Store, what string, big state.Batch) {
 		{"key", func() error {
 			return s.Keys().Create(ctx, state.APIKey{ID: "0123456789abcdef", Name: "k", Role: state.RoleAnalyst, Hash: strings.Repeat("0", 64), Created: time.Now()})
 		}},
-		{"delete import", func() error { _, err := s.Tags().DeleteImport(ctx, "first"); return err }},
+		{"delete import", func() error { _, err := s.Tags().DeleteImport(ctx, "first", nil); return err }},
 	}
 	for _, w := range writes {
 		name := w.name

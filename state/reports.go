@@ -113,6 +113,11 @@ func (e AuditEntry) Seal(prev *AuditEntry) AuditEntry {
 }
 
 // AuditLog is the append-only audit log.
+//
+// A change of state is stored with its entry in one write (one
+// transaction): RecordStore's Create and Update take the entry, TagStore's
+// Put (Batch.Audit) and DeleteImport too. Append alone is for what changes
+// nothing else (an export, a share).
 type AuditLog interface {
 	// Append seals e after the last entry and stores it.
 	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)

@@ -53,7 +53,10 @@ type TagStore interface {
 	// the list leave one tag per designation, the newest issue's. A tag of
 	// b kept from a newer issue stored is rewritten in place to the stored
 	// one, and the import's record keeps the reconciliation's notes after
-	// its own.
+	// its own. b.Audit, when set, is appended to the audit log in the same
+	// write (the same transaction): the import and its entry are stored
+	// together or not at all, and an entry the log refuses (no action or
+	// object) stores nothing.
 	Put(ctx context.Context, b Batch) error
 	// Apply is Put, and also reports what the reconciliation did.
 	Apply(ctx context.Context, b Batch) (Reconciled, error)
@@ -70,8 +73,14 @@ type TagStore interface {
 	// Imports lists the recorded imports, oldest first.
 	Imports(ctx context.Context) ([]Import, error)
 	// DeleteImport removes an import and the tags and actors no other
-	// import brought; it returns the number of tags removed.
-	DeleteImport(ctx context.Context, id string) (int, error)
+	// import brought; it returns the number of tags removed. audit, when
+	// not nil, is called inside the write with that number and the entry
+	// it returns is appended to the audit log in the same write (the same
+	// transaction): the removal and its entry are stored together or not
+	// at all, and an entry the log refuses (no action or object) removes
+	// nothing. audit must only build the entry: it runs under the store's
+	// lock (the embedded store's) or in its transaction.
+	DeleteImport(ctx context.Context, id string, audit func(tagsRemoved int) AuditEntry) (int, error)
 }
 
 // Batch is one import: its record and everything it brings.
@@ -79,6 +88,11 @@ type Batch struct {
 	Import Import
 	Tags   []tags.Tag
 	Actors []tags.Actor
+	// Audit is the import's audit entry, stored in the import's write
+	// (TagStore.Put); nil stores none (test worlds, a simulation). Its
+	// detail can only say what is known before the write: the counts of
+	// the reconciliation (TagStore.Apply) come after it is built.
+	Audit *AuditEntry
 }
 
 // TagFilter selects tags; empty fields match everything.

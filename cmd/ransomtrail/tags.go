@@ -78,9 +78,6 @@ func openState(e *env, data string, use stateUse) (state.Store, error) {
 type importReport struct {
 	api.ImportReport
 	Error string `json:"error,omitempty"`
-	// AuditError is set when the tags were stored but their audit log
-	// entry could not be written: the import took effect.
-	AuditError string `json:"audit_error,omitempty"`
 }
 
 type parsedFile struct {
@@ -232,11 +229,6 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 	if failed > 0 {
 		return fmt.Errorf("%d of %d imports failed (nothing of them was stored)", failed, len(reports))
 	}
-	for _, r := range reports {
-		if r.AuditError != "" {
-			return fmt.Errorf("%s; check the audit log with `ransomtrail audit verify`", r.AuditError)
-		}
-	}
 	return nil
 }
 
@@ -280,15 +272,12 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 	}
 	// One tag per designation across issues and formats of the
 	// authoritative list, reconciled in the store's write; an older list
-	// never replaces a newer one's facts.
-	rep, err := api.PutImport(ctx, st.Tags(), res, files, time.Now())
+	// never replaces a newer one's facts. The audit entry is in the same
+	// write.
+	rep, err := api.PutImport(ctx, st.Tags(), res, files, time.Now(), "cli", "")
 	if err != nil {
 		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
 		return r
-	}
-	if _, err := st.Audit().Append(ctx, state.AuditEntry{Time: time.Now(), Actor: "cli", Action: "import", Object: "tags:" + rep.ImportID,
-		ObjectHash: rep.ImportID, Detail: fmt.Sprintf("format=%s tags=%d", r.Format, len(res.Tags))}); err != nil {
-		r.AuditError = fmt.Sprintf("%s: the tags were stored, but their audit log entry failed: %v", head.name, err)
 	}
 	rep.Files = r.Files // as named on the command line
 	r.ImportReport = rep
@@ -320,9 +309,6 @@ func printImport(w io.Writer, r *importReport) {
 		fmt.Fprintf(w, ", %d of an older list replaced", r.Superseded)
 	}
 	fmt.Fprintln(w)
-	if r.AuditError != "" {
-		fmt.Fprintf(w, "  warning: %s\n", r.AuditError)
-	}
 	for _, x := range r.Rejected {
 		cur := ""
 		if x.Currency != "" {

@@ -107,16 +107,12 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 	closeState := sync.OnceValue(st.Close)
 	defer closeState()
 	id := strings.TrimSpace(pos[0])
-	rep, err := api.RemoveImport(ctx, st.Tags(), id)
+	rep, err := api.RemoveImport(ctx, st.Tags(), id, "cli", "", time.Now())
 	if errors.Is(err, rt.ErrNotFound) {
 		return fmt.Errorf("no import %s in %s; list them with `ransomtrail tags imports --data %s`", rt.Clip(id, 128), *data, *data)
 	}
 	if err != nil {
 		return err
-	}
-	var auditErr error
-	if _, err := st.Audit().Append(ctx, api.RemovalAudit(rep, "cli", "", time.Now())); err != nil {
-		auditErr = fmt.Errorf("the import was removed, but its audit log entry failed: %v; check the audit log with `ransomtrail audit verify`", err)
 	}
 	if *jsonOut {
 		if err := writeJSON(e.stdout, rep); err != nil {
@@ -132,8 +128,5 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 	// Screening reads the tags afresh in every command; the watchlist's
 	// risk baselines follow the removal now.
 	closeState()
-	if err := rescreenAfterImport(ctx, e, *data); err != nil {
-		return err
-	}
-	return auditErr
+	return rescreenAfterImport(ctx, e, *data)
 }

@@ -24,6 +24,8 @@ var recordTests = []struct {
 	{"AuditConcurrent", testAuditConcurrent},
 	{"RecordBounds", testRecordBounds},
 	{"RecordKeys", testRecordKeys},
+	{"TagsAudited", testTagsAudited},
+	{"DeleteImportAudited", testDeleteImportAudited},
 }
 
 func entry(action, object string) state.AuditEntry {

@@ -145,13 +145,13 @@ func testSameFactTwoImports(t *testing.T, s state.Store) {
 	if got := lookup(t, s, suex1); len(got) != 1 {
 		t.Fatalf("%d tags, want 1", len(got))
 	}
-	if _, err := s.Tags().DeleteImport(context.Background(), "xml"); err != nil {
+	if _, err := s.Tags().DeleteImport(context.Background(), "xml", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 1 {
 		t.Errorf("after deleting one of two imports: %d tags, want 1 (the other still brings it)", len(got))
 	}
-	if n, err := s.Tags().DeleteImport(context.Background(), "csv"); err != nil || n != 1 {
+	if n, err := s.Tags().DeleteImport(context.Background(), "csv", nil); err != nil || n != 1 {
 		t.Errorf("DeleteImport: %d, %v", n, err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
@@ -227,13 +227,13 @@ func testSupersede(t *testing.T, s state.Store) {
 		}
 	}
 
-	if _, err := s.Tags().DeleteImport(ctx, "xml"); err != nil {
+	if _, err := s.Tags().DeleteImport(ctx, "xml", nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 1 || got[0].Label != neu.Label {
 		t.Errorf("after deleting the superseding import: %+v, want the tag still held by the first", got)
 	}
-	if n, err := s.Tags().DeleteImport(ctx, "csv"); err != nil || n != 2 {
+	if n, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || n != 2 {
 		t.Errorf("DeleteImport(csv): %d, %v; want 2", n, err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
@@ -295,11 +295,11 @@ func testConcurrentImports(t *testing.T, s state.Store) {
 	}
 	check("after the imports")
 	// Each import holds every designation: either alone keeps them.
-	if _, err := s.Tags().DeleteImport(ctx, "xml"); err != nil {
+	if _, err := s.Tags().DeleteImport(ctx, "xml", nil); err != nil {
 		t.Fatal(err)
 	}
 	check("after deleting the newer issue's import")
-	if k, err := s.Tags().DeleteImport(ctx, "csv"); err != nil || k != len(addrs) {
+	if k, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || k != len(addrs) {
 		t.Errorf("DeleteImport(csv): %d, %v; want %d", k, err, len(addrs))
 	}
 }
@@ -318,7 +318,7 @@ func testReplaceImport(t *testing.T, s state.Store) {
 func testDeleteImport(t *testing.T, s state.Store) {
 	put(t, s, "a1", ofac(t, suex1))
 	put(t, s, "a2", btcTag(t, wc1, "WannaCry", tags.CategoryRansomware, tags.SourceRansomwhere))
-	n, err := s.Tags().DeleteImport(context.Background(), "a1")
+	n, err := s.Tags().DeleteImport(context.Background(), "a1", nil)
 	if err != nil || n != 1 {
 		t.Fatalf("DeleteImport: %d, %v", n, err)
 	}
@@ -328,7 +328,7 @@ func testDeleteImport(t *testing.T, s state.Store) {
 	if got := lookup(t, s, wc1); len(got) != 1 {
 		t.Errorf("other import's tag: %d", len(got))
 	}
-	if _, err := s.Tags().DeleteImport(context.Background(), "a1"); !errors.Is(err, state.ErrNotFound) {
+	if _, err := s.Tags().DeleteImport(context.Background(), "a1", nil); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("deleting twice: %v, want ErrNotFound", err)
 	}
 	imps, _ := s.Tags().Imports(context.Background())
@@ -453,7 +453,7 @@ func testActors(t *testing.T, s state.Store) {
 	if _, err := s.Tags().Actor(ctx, "nobody"); !errors.Is(err, state.ErrNotFound) {
 		t.Errorf("missing actor: %v", err)
 	}
-	if _, err := s.Tags().DeleteImport(ctx, "actors"); err != nil {
+	if _, err := s.Tags().DeleteImport(ctx, "actors", nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Tags().Actor(ctx, "binance"); !errors.Is(err, state.ErrNotFound) {
