@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,7 +16,8 @@ import (
 // is cancelled (what SIGINT, SIGTERM and SIGHUP do) exits 130, not 1 as a
 // failure nor 0 as if it had finished: cluster build (which used to
 // finish with exit 0 and commit a clustering missing the chunks it never
-// processed), simulate and eval clustering. The message says what was kept.
+// processed), tags import (which reported "1 of 1 imports failed"),
+// simulate and eval clustering. The message says what was kept.
 func TestOneShotCommandsInterruptedExit130(t *testing.T) {
 	w, err := simworld.Build(t.Context(), t.TempDir(), simworld.Options{Seed: 7, Txs: 2000, TxPerBlock: 100, NoCluster: true, NoTags: true})
 	if err != nil {
@@ -28,6 +30,7 @@ func TestOneShotCommandsInterruptedExit130(t *testing.T) {
 		want string
 	}{
 		{[]string{"cluster", "build", "--data", w.Data}, "the stored clustering is as it was"},
+		{[]string{"tags", "import", "--data", w.Data, filepath.Join(w.Truth, "tags.csv")}, "0 of 1 imports stored"},
 		{[]string{"simulate", "--out", t.TempDir(), "--txs", "3000"}, "is incomplete"},
 		{[]string{"eval", "clustering", "--data", w.Data, "--truth", w.Truth}, "context canceled"},
 	} {

@@ -220,6 +220,11 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 			printImport(e.stdout, &r)
 		}
 	}
+	if ctx.Err() != nil {
+		// Stopped by a signal (exit 130): what was stored stays.
+		return &interruptedError{msg: fmt.Sprintf("tags import: interrupted: %d of %d imports stored, the others not (each is all or nothing), the watchlist not re-screened; run the same command again (an import already stored changes nothing)",
+			len(reports)-failed, len(reports))}
+	}
 	if failed < len(reports) {
 		closeState()
 		if err := rescreenAfterImport(ctx, e, *data); err != nil {
