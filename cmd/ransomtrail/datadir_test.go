@@ -1,8 +1,10 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,11 +162,33 @@ func TestDataDirectoryHeldByServe(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	// Its record names the API as bound (--addr 127.0.0.1:0 picked a
+	// port), once it listens.
+	var apiURL string
+	for i := 0; ; i++ {
+		var h dirlock.Holder
+		if b, err := os.ReadFile(filepath.Join(data, "state", dirlock.HolderFile)); err == nil && json.Unmarshal(b, &h) == nil && h.API != "" && !strings.HasSuffix(h.API, ":0") {
+			apiURL = h.API
+			break
+		}
+		if i > 600 {
+			t.Fatal("serve did not record the address it listens on")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if resp, err := http.Get(apiURL + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("the recorded API %s does not answer: %v %v", apiURL, resp, err)
+	} else {
+		resp.Body.Close()
+	}
 	want := fmt.Sprintf("data directory %s is in use by PID %d (`ransomtrail serve --data %s --addr 127.0.0.1:0 --dev`, since ", data, srv.Process.Pid, data)
 	for _, args := range [][]string{{"status"}, {"keys", "list"}, {"keys", "create", "--role", "admin"}, {"audit", "verify"}} {
 		_, stderr, err := runCLI(t, append(args, "--data", data)...)
-		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "stop it, or use its HTTP API (http://127.0.0.1:0/api/v2/…) while it runs") {
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "stop it, or use its HTTP API ("+apiURL+"/api/v2/…) while it runs") {
 			t.Errorf("%v while serve runs: %v, want %q…\n%s", args, err, want, stderr)
+		}
+		if strings.HasPrefix(err.Error(), "open index") {
+			t.Errorf("%v while serve runs: %v: the in-use error needs no prefix", args, err)
 		}
 		if strings.Contains(stderr, "waiting") {
 			t.Errorf("%v waited for serve: %s", args, stderr)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/index"
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/source"
 )
 
@@ -191,8 +192,8 @@ func openIndex(data string) (*index.Index, error) {
 	}
 	ix, err := index.Open(data, index.Options{})
 	if err != nil {
-		if errors.Is(err, index.ErrNoIndex) {
-			return nil, err
+		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) {
+			return nil, err // they name the data directory and what to do
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/api/web"
+	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/source"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -197,6 +198,17 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		s.plain = fmt.Sprintf("listening on %s over plain HTTP: put a TLS proxy in front (README, Operating)", addr)
 	}
 	s.url = "http://" + s.ln.Addr().String() + "/"
+	// Others refused the data directory are pointed at the API as bound
+	// (--addr :0 picks a port; 0.0.0.0 is reached as localhost).
+	bound := s.ln.Addr().String()
+	if tcp != nil {
+		host := tcp.IP.String()
+		if tcp.IP.IsUnspecified() {
+			host = "localhost"
+		}
+		bound = net.JoinHostPort(host, strconv.Itoa(tcp.Port))
+	}
+	dirlock.SetAPI("http://" + bound)
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}

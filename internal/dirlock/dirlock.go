@@ -82,6 +82,24 @@ func SetProcess(p Process) {
 	proc = p
 }
 
+// SetAPI records api as this process's HTTP API, in its Process and in
+// the holder records of the stores it holds now (serve learns its address
+// only once it listens, after it opened its stores: --addr :0 binds a
+// port of the system's choosing).
+func SetAPI(api string) {
+	procMu.Lock()
+	defer procMu.Unlock()
+	proc.API = api
+	for l, h := range held {
+		h.API = api
+		held[l] = h
+		writeHolder(l.holder, h)
+	}
+}
+
+// held are the locks this process holds, with their holder records.
+var held = map[*Lock]Holder{}
+
 func current() Process {
 	procMu.Lock()
 	defer procMu.Unlock()
@@ -175,6 +193,9 @@ func (l *Lock) Release() error {
 	if l == nil || l.pl == nil {
 		return nil
 	}
+	procMu.Lock()
+	delete(held, l)
+	procMu.Unlock()
 	if h, err := readHolder(l.holder); err == nil && h.PID == l.pid {
 		os.Remove(l.holder)
 	}
@@ -199,7 +220,11 @@ func Acquire(store string) (*Lock, error) {
 		pl, err := pebble.LockDirectory(store, vfs.Default)
 		if err == nil {
 			l := &Lock{pl: pl, holder: holderPath, pid: os.Getpid()}
-			writeHolder(holderPath, Holder{PID: l.pid, Command: p.Command, Since: time.Now(), LongRunning: p.LongRunning, API: p.API})
+			procMu.Lock()
+			h := Holder{PID: l.pid, Command: p.Command, Since: time.Now(), LongRunning: p.LongRunning, API: proc.API}
+			held[l] = h
+			writeHolder(holderPath, h)
+			procMu.Unlock()
 			return l, nil
 		}
 		var pe *fs.PathError
