@@ -80,9 +80,13 @@ func startServe(t *testing.T, args ...string) (string, *testchain.SyncBuffer) {
 			t.Errorf("no graceful stop logged:\n%s", stderr.String())
 		}
 	})
+	deadline := time.Now().Add(time.Minute)
 	for {
 		if m := servingURL.FindStringSubmatch(stderr.String()); m != nil {
 			return m[1], &stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start serving within a minute:\n%s", stderr.String())
 		}
 		select {
 		case err := <-done:

@@ -48,17 +48,17 @@ func TestServeStopsGracefullyOnEverySignal(t *testing.T) {
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			for !servingURL.MatchString(stderr.String()) {
-				select {
-				case err := <-done:
-					t.Fatalf("serve exited before serving: %v\n%s", err, stderr.String())
-				case <-time.After(20 * time.Millisecond):
-				}
-			}
+			waitLog(t, cmd, done, &stderr, servingURL.MatchString)
 			if err := cmd.Process.Signal(c.sig); err != nil {
 				t.Fatal(err)
 			}
-			err := <-done
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(time.Minute):
+				cmd.Process.Kill()
+				t.Fatalf("serve did not stop within a minute of %s:\n%s", c.name, stderr.String())
+			}
 			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				t.Fatalf("serve ended by %s with %v (exit %d), want exit 0:\n%s", c.name, err, ee.ExitCode(), stderr.String())
 			} else if err != nil {
