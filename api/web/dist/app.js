@@ -4,6 +4,7 @@ import { graphPage } from "./graph.js";
 import { alertsPage, watchlistPage, watchButton, startAlertBadge, refreshBadge } from "./alerts.js";
 import { reportFormPage, reportsPage, reportPage, casesPage, casePage, statsPage } from "./reports.js";
 import { ransomwareListPage, ransomwareFamilyPage } from "./ransomware.js";
+import { sourcesPage, tagsPage, auditPage } from "./sources.js";
 
 const main = document.getElementById("main");
 let current = null; // AbortController of the page being shown
@@ -29,6 +30,9 @@ const routes = [
   [/^\/stats$/, statsPage],
   [/^\/ransomware$/, ransomwareListPage],
   [/^\/ransomware\/([^/]+)$/, ransomwareFamilyPage],
+  [/^\/sources$/, sourcesPage],
+  [/^\/tags$/, tagsPage],
+  [/^\/audit$/, auditPage],
 ];
 
 export function navigate(url, replace = false) {

@@ -27,18 +27,20 @@ export function onAuthError(fn) {
 }
 
 // api fetches /api/v2/PATH and returns the decoded JSON, or throws an
-// ApiError with the server's code and message.
-export async function api(path, { method = "GET", body, signal } = {}) {
+// ApiError with the server's code and message. body is sent as JSON; a
+// file (a Blob) goes as raw instead, declared as type.
+export async function api(path, { method = "GET", body, raw, type = "application/octet-stream", signal } = {}) {
   const headers = { Accept: "application/json" };
   const k = apiKey();
   if (k) headers["X-API-Key"] = k;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (raw !== undefined) headers["Content-Type"] = type;
   let resp;
   try {
     resp = await fetch("/api/v2/" + path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
   } catch (e) {
