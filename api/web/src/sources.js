@@ -235,9 +235,9 @@ function objectCell(obj) {
 export async function auditPage(el, params, signal) {
   document.title = "Audit log";
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Administration</div><h1>Audit log</h1>
-      <p class="lead">Who did what, in sequence order (oldest first): imports and removals of tags, reports, exports, cases,
-      keys, watchlist entries, webhooks and alerts. Each entry holds the hash of the one before it; the check reads the whole chain.
-      Admin keys only.</p></div>
+      <p class="lead">Who did what, in sequence order (oldest first): every change the server audits (tag imports and removals,
+      reports, cases, exports…), with the API key's name as the actor. Each entry holds the hash of the one before it; the check
+      reads the whole chain. Admin keys only.</p></div>
       <div class="actions"><button type="button" id="verifyaudit">Verify chain</button></div></div>
     <div id="verifymsg"></div>
     <section class="panel" id="audit"></section>`;
