@@ -81,9 +81,9 @@ func (s *Server) setAlertStatus(resolve bool) func(r *http.Request) (any, error)
 		}
 		id := r.PathValue("id")
 		if resolve {
-			return m.Resolve(r.Context(), id, note)
+			return m.Resolve(r.Context(), actor(r), id, note)
 		}
-		return m.Acknowledge(r.Context(), id, note)
+		return m.Acknowledge(r.Context(), actor(r), id, note)
 	}
 }
 
@@ -125,7 +125,7 @@ func (s *Server) addWatch(r *http.Request) (any, error) {
 	if len(req.Value) > 512 || len(req.Note) > 4096 {
 		return nil, rt.Invalid("value", "value at most 512 and note at most 4096 characters")
 	}
-	e, err := m.AddWatch(r.Context(), req)
+	e, err := m.AddWatch(r.Context(), actor(r), req)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func (s *Server) removeWatch(r *http.Request) (any, error) {
 		return nil, err
 	}
 	id := r.PathValue("id")
-	if err := m.RemoveWatch(r.Context(), id); err != nil {
+	if err := m.RemoveWatch(r.Context(), actor(r), id); err != nil {
 		return nil, err
 	}
 	return Removed{ID: id, Removed: true}, nil
@@ -190,7 +190,7 @@ func (s *Server) addWebhook(r *http.Request) (any, error) {
 	if strings.TrimSpace(req.URL) == "" {
 		return nil, rt.Invalid("url", "required: {\"url\":\"https://…\",\"secret\":\"…\"}")
 	}
-	w, err := m.AddWebhook(r.Context(), strings.TrimSpace(req.URL), req.Secret)
+	w, err := m.AddWebhookAs(r.Context(), actor(r), strings.TrimSpace(req.URL), req.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +205,7 @@ func (s *Server) removeWebhook(r *http.Request) (any, error) {
 		return nil, err
 	}
 	id := r.PathValue("id")
-	if err := m.RemoveWebhook(r.Context(), id); err != nil {
+	if err := m.RemoveWebhook(r.Context(), actor(r), id); err != nil {
 		return nil, err
 	}
 	s.log.Info("webhook removed", "id", id, "by", principalOf(r.Context()).id)

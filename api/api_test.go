@@ -88,11 +88,11 @@ func startEnv(t testing.TB, opts simworld.Options, tweak func(*api.Config)) *env
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.State.Keys().Create(ctx, rec); err != nil {
+		if err := ws.State.Keys().Create(ctx, rec, nil); err != nil {
 			t.Fatal(err)
 		}
 		if role == "revoked" {
-			if err := ws.State.Keys().Revoke(ctx, rec.ID, time.Now()); err != nil {
+			if err := ws.State.Keys().Revoke(ctx, rec.ID, time.Now(), nil); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -26,7 +26,7 @@ func BenchmarkHandler(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := ws.State.Keys().Create(context.Background(), rec); err != nil {
+	if err := ws.State.Keys().Create(context.Background(), rec, nil); err != nil {
 		b.Fatal(err)
 	}
 	// The floor: a bare handler answering a fixed JSON body, measured in

@@ -27,7 +27,7 @@ func TestRevokeLastAdminKey(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.Keys().Create(context.Background(), rec); err != nil {
+		if err := st.Keys().Create(context.Background(), rec, nil); err != nil {
 			t.Fatal(err)
 		}
 		keys[role] = key

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -57,7 +58,8 @@ func (s *Server) createKey(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Keys.Create(r.Context(), rec); err != nil {
+	audit := KeyAudit(actor(r), "create", rec, rec.Created)
+	if err := s.cfg.Keys.Create(r.Context(), rec, &audit); err != nil {
 		return nil, err
 	}
 	s.log.Warn("API key created", "key_id", rec.ID, "role", rec.Role, "name", rec.Name, "by", principalOf(r.Context()).id)
@@ -73,7 +75,8 @@ func (s *Server) revokeKey(r *http.Request) (any, error) {
 	if err := s.lastAdminCheck(r, id); err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Keys.Revoke(r.Context(), id, s.cfg.Now()); err != nil {
+	now := s.cfg.Now()
+	if err := s.cfg.Keys.Revoke(r.Context(), id, now, func(k state.APIKey) state.AuditEntry { return KeyAudit(actor(r), "revoke", k, now) }); err != nil {
 		return nil, err
 	}
 	s.keys.forget(id)
@@ -83,6 +86,14 @@ func (s *Server) revokeKey(r *http.Request) (any, error) {
 	}
 	s.log.Warn("API key revoked", "key_id", id, "by", principalOf(r.Context()).id)
 	return viewKey(k), nil
+}
+
+// KeyAudit is the audit entry of a key's creation or revocation (action
+// create or revoke, object key:ID): the key's name and role, never the key
+// or its hash. The CLI's keys commands use it too.
+func KeyAudit(actor, action string, k state.APIKey, at time.Time) state.AuditEntry {
+	return state.AuditEntry{Time: at.UTC(), Actor: actor, Action: action, Object: "key:" + k.ID,
+		Detail: fmt.Sprintf("role=%s name=%q", k.Role, k.Name)}
 }
 
 // lastAdminCheck refuses to revoke the last active admin key: the running

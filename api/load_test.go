@@ -59,7 +59,7 @@ func BenchmarkLoadWrk(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := ws.State.Keys().Create(context.Background(), rec); err != nil {
+	if err := ws.State.Keys().Create(context.Background(), rec, nil); err != nil {
 		b.Fatal(err)
 	}
 	sc, err := risk.NewScreener(risk.Config{Index: ws.Index, Attribution: ws.Attribution, Members: func() risk.MemberLister {

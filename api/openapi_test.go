@@ -77,7 +77,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := e.ws.State.Keys().Create(context.Background(), spare); err != nil {
+	if err := e.ws.State.Keys().Create(context.Background(), spare, nil); err != nil {
 		t.Fatal(err)
 	}
 	keys := sortedKeys(documented)

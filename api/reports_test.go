@@ -51,7 +51,7 @@ func reportsEnv(t *testing.T) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := ws.State.Keys().Create(context.Background(), rec); err != nil {
+		if err := ws.State.Keys().Create(context.Background(), rec, nil); err != nil {
 			t.Fatal(err)
 		}
 		e.keys[role] = key

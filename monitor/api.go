@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/attrib"
@@ -36,8 +37,10 @@ func watchID(kind, value string) string {
 }
 
 // AddWatch adds a watchlist entry (or updates the note of the same one) and
-// records its current risk as the re-screening baseline.
-func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntry, error) {
+// records its current risk as the re-screening baseline. The entry is
+// stored with its audit entry (action add, or update for the same one;
+// object watch:ID; actor: who asks, "cli" on the command line).
+func (m *Monitor) AddWatch(ctx context.Context, actor string, r WatchRequest) (state.WatchEntry, error) {
 	e := state.WatchEntry{Kind: r.Kind, Note: r.Note, Created: m.now().UTC()}
 	v := strings.TrimSpace(r.Value)
 	if v == "" {
@@ -88,9 +91,11 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 	e.ID = watchID(e.Kind, strings.ToLower(e.Value))
 	m.screen.Lock()
 	defer m.screen.Unlock()
+	action := "add"
 	if old, err := m.st.Watchlists().Get(ctx, e.ID); err == nil {
 		old.Note = r.Note
 		e = old
+		action = "update"
 	} else if !notFound(err) {
 		return e, err
 	} else if e.Kind == state.WatchAddress || e.Kind == state.WatchCluster {
@@ -105,11 +110,21 @@ func (m *Monitor) AddWatch(ctx context.Context, r WatchRequest) (state.WatchEntr
 		}
 		e.Screened = e.Created
 	}
-	if err := m.st.Watchlists().Put(ctx, e); err != nil {
+	audit := m.watchAudit(actor, action, e)
+	if err := m.st.Watchlists().Put(ctx, e, &audit); err != nil {
 		return e, err
 	}
 	m.invalidateWatch()
 	return e, nil
+}
+
+// watchAudit is the audit entry of a change of watch entry e.
+func (m *Monitor) watchAudit(actor, action string, e state.WatchEntry) state.AuditEntry {
+	d := fmt.Sprintf("kind=%s value=%q", e.Kind, e.Value)
+	if e.Note != "" {
+		d += fmt.Sprintf(" note=%q", e.Note)
+	}
+	return state.AuditEntry{Time: m.now().UTC(), Actor: actor, Action: action, Object: "watch:" + e.ID, Detail: d}
 }
 
 // Watches lists watchlist entries (paged by ID).
@@ -122,9 +137,12 @@ func (m *Monitor) Watch(ctx context.Context, id string) (state.WatchEntry, error
 	return m.st.Watchlists().Get(ctx, id)
 }
 
-// RemoveWatch removes an entry; its alerts stay.
-func (m *Monitor) RemoveWatch(ctx context.Context, id string) error {
-	if err := m.st.Watchlists().Delete(ctx, id); err != nil {
+// RemoveWatch removes an entry; its alerts stay. The removal is stored
+// with its audit entry (action remove, object watch:ID, the kind, value
+// and note of the entry removed).
+func (m *Monitor) RemoveWatch(ctx context.Context, actor, id string) error {
+	audit := func(e state.WatchEntry) state.AuditEntry { return m.watchAudit(actor, "remove", e) }
+	if err := m.st.Watchlists().Delete(ctx, id, audit); err != nil {
 		return err
 	}
 	m.invalidateWatch()
@@ -148,19 +166,46 @@ func (m *Monitor) Alert(ctx context.Context, id string) (state.Alert, error) {
 	return m.st.Alerts().Get(ctx, id)
 }
 
-// Acknowledge marks an alert acknowledged (someone is on it).
-func (m *Monitor) Acknowledge(ctx context.Context, id, note string) (state.Alert, error) {
-	return m.st.Alerts().SetStatus(ctx, id, state.AlertAcknowledged, note, m.now())
+// Acknowledge marks an alert acknowledged (someone is on it), audited as
+// acknowledge of alert:ID by actor.
+func (m *Monitor) Acknowledge(ctx context.Context, actor, id, note string) (state.Alert, error) {
+	return m.setStatus(ctx, actor, "acknowledge", id, state.AlertAcknowledged, note)
 }
 
-// Resolve marks an alert resolved.
-func (m *Monitor) Resolve(ctx context.Context, id, note string) (state.Alert, error) {
-	return m.st.Alerts().SetStatus(ctx, id, state.AlertResolved, note, m.now())
+// Resolve marks an alert resolved, audited as resolve of alert:ID by actor.
+func (m *Monitor) Resolve(ctx context.Context, actor, id, note string) (state.Alert, error) {
+	return m.setStatus(ctx, actor, "resolve", id, state.AlertResolved, note)
 }
 
-// AddWebhook registers (or updates) a webhook; its URL must pass the
-// allow-list. The ID is derived from the URL.
+// setStatus changes an alert's status with its audit entry in the same
+// write: the new status, the one it had, the alert's kind and watch
+// entry, and the note.
+func (m *Monitor) setStatus(ctx context.Context, actor, action, id, status, note string) (state.Alert, error) {
+	now := m.now()
+	audit := func(was state.Alert) state.AuditEntry {
+		d := fmt.Sprintf("status=%s was=%s kind=%s", status, was.Status, was.Kind)
+		if was.Watch != "" {
+			d += fmt.Sprintf(" watch=%q", was.Watch)
+		}
+		if note != "" {
+			d += fmt.Sprintf(" note=%q", note)
+		}
+		return state.AuditEntry{Time: now.UTC(), Actor: actor, Action: action, Object: "alert:" + id, Detail: d}
+	}
+	return m.st.Alerts().SetStatus(ctx, id, status, note, now, audit)
+}
+
+// AddWebhook is AddWebhookAs by the command line (actor "cli"), as
+// 'follow --webhook' registers one.
 func (m *Monitor) AddWebhook(ctx context.Context, rawURL, secret string) (state.Webhook, error) {
+	return m.AddWebhookAs(ctx, "cli", rawURL, secret)
+}
+
+// AddWebhookAs registers (or updates) a webhook for actor; its URL must
+// pass the allow-list. The ID is derived from the URL. It is stored with
+// its audit entry (action add, or update for a registered URL; object
+// webhook:ID; the URL with credentials redacted, never the secret).
+func (m *Monitor) AddWebhookAs(ctx context.Context, actor, rawURL, secret string) (state.Webhook, error) {
 	if err := m.allow.check(rawURL); err != nil {
 		return state.Webhook{}, err
 	}
@@ -169,10 +214,27 @@ func (m *Monitor) AddWebhook(ctx context.Context, rawURL, secret string) (state.
 	}
 	h := sha256.Sum256([]byte(rawURL))
 	w := state.Webhook{ID: "h" + hex.EncodeToString(h[:6]), URL: rawURL, Secret: secret, Created: m.now().UTC()}
-	if err := m.st.Alerts().PutWebhook(ctx, w); err != nil {
+	action := "add"
+	whs, err := m.st.Alerts().Webhooks(ctx)
+	if err != nil {
+		return w, err
+	}
+	for _, x := range whs {
+		if x.ID == w.ID {
+			action = "update"
+		}
+	}
+	audit := webhookAudit(actor, action, w, w.Created)
+	if err := m.st.Alerts().PutWebhook(ctx, w, &audit); err != nil {
 		return w, err
 	}
 	return w, nil
+}
+
+// webhookAudit is the audit entry of a change of webhook w.
+func webhookAudit(actor, action string, w state.Webhook, at time.Time) state.AuditEntry {
+	return state.AuditEntry{Time: at.UTC(), Actor: actor, Action: action, Object: "webhook:" + w.ID,
+		Detail: fmt.Sprintf("url=%q", RedactURL(w.URL))}
 }
 
 // Webhooks lists the webhooks; secrets are blanked.
@@ -185,9 +247,11 @@ func (m *Monitor) Webhooks(ctx context.Context) ([]state.Webhook, error) {
 }
 
 // RemoveWebhook removes a webhook; its pending deliveries are dead-lettered
-// when next due.
-func (m *Monitor) RemoveWebhook(ctx context.Context, id string) error {
-	return m.st.Alerts().DeleteWebhook(ctx, id)
+// when next due. The removal is stored with its audit entry (action
+// remove, object webhook:ID, the URL redacted).
+func (m *Monitor) RemoveWebhook(ctx context.Context, actor, id string) error {
+	now := m.now()
+	return m.st.Alerts().DeleteWebhook(ctx, id, func(w state.Webhook) state.AuditEntry { return webhookAudit(actor, "remove", w, now) })
 }
 
 // Deliveries lists outbox entries: "pending" or "dead" (dead letters).
@@ -317,7 +381,7 @@ func (m *Monitor) Rescreen(ctx context.Context) ([]state.Alert, error) {
 	// The baseline moves after the alerts are stored: a crash in between
 	// raises the same alert IDs again, which the store keeps once.
 	for _, e := range changed {
-		if err := m.st.Watchlists().Put(ctx, e); err != nil {
+		if err := m.st.Watchlists().Put(ctx, e, nil); err != nil {
 			return ins, err
 		}
 	}

@@ -124,7 +124,7 @@ func TestStepFollowsInvalidatedTipWaitsBehind(t *testing.T) {
 		t.Fatal(err)
 	}
 	watched := btcdtest.Address(btcdtest.P2PKH, 8).EncodeAddress()
-	if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: watched}); err != nil {
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: watched}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Step(ctx, nw.src); err != nil { // baseline at the tip

@@ -140,7 +140,7 @@ func BenchmarkFollowBlock(b *testing.B) {
 	}
 	tw := time.Now()
 	for a := range watched {
-		if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: a}); err != nil {
+		if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: a}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -88,7 +88,7 @@ func TestWatchedAddressJoinsRansomwareCluster(t *testing.T) {
 	nw.n.Mine(t, toWatchedTx)
 	step()
 
-	e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: addr(watched), Note: "victim's exchange deposit"})
+	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: addr(watched), Note: "victim's exchange deposit"})
 	if err != nil {
 		t.Fatal(err)
 	}

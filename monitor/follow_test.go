@@ -124,7 +124,7 @@ func TestFollowRealNode(t *testing.T) {
 		t.Fatal(err)
 	}
 	watched := btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()
-	if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: watched, Note: "ransom address"}); err != nil {
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: watched, Note: "ransom address"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.AddWebhook(ctx, rec.srv.URL+"/hook", testSecret); err != nil {
@@ -280,7 +280,7 @@ func TestCrashLosesNoAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	watched := btcdtest.Address(btcdtest.P2PKH, 7).EncodeAddress()
-	if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: watched}); err != nil {
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: watched}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.AddWebhook(ctx, rec.srv.URL, testSecret); err != nil {

@@ -30,7 +30,7 @@ func TestExchangeHop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchCategory, Value: tags.CategoryRansomware}); err != nil {
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCategory, Value: tags.CategoryRansomware}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Step(ctx, w.src); err != nil { // follow from the held tip

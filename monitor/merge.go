@@ -445,7 +445,7 @@ func (m *Monitor) unscreenRetracted(ctx context.Context, retracted []state.Alert
 		if len(e.Risk) == 0 {
 			e.Risk = nil
 		}
-		if err := m.st.Watchlists().Put(ctx, e); err != nil {
+		if err := m.st.Watchlists().Put(ctx, e, nil); err != nil {
 			return err
 		}
 		moved = true

@@ -70,7 +70,7 @@ func TestWatchedClusterFollowedThroughMerge(t *testing.T) {
 	if c17 == c18 {
 		t.Fatalf("keys %d and %d already share cluster %d before the merge", watched, older, c17)
 	}
-	e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchCluster, Value: strconv.FormatUint(uint64(c17), 10)})
+	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCluster, Value: strconv.FormatUint(uint64(c17), 10)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,7 +49,7 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 	toWatched := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(watched), 3e8))
 	nw.n.Mine(t, toWatched)
 	step(m)
-	e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: addr(watched)})
+	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: addr(watched)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	clean.Risk = nil
-	if err := ws2.State.Watchlists().Put(ctx, clean); err != nil {
+	if err := ws2.State.Watchlists().Put(ctx, clean, nil); err != nil {
 		t.Fatal(err)
 	}
 	m2.invalidateWatch()

@@ -46,7 +46,7 @@ func TestWatchNoteInAlerts(t *testing.T) {
 	ws.Gate.RUnlock()
 	var ce state.WatchEntry
 	for i, v := range []string{"c" + strconv.FormatInt(c0, 10), "cluster:" + strconv.FormatInt(c0, 10), strconv.FormatInt(c0, 10)} {
-		e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchCluster, Value: v, Note: "miner payouts"})
+		e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCluster, Value: v, Note: "miner payouts"})
 		if err != nil {
 			t.Fatalf("watch cluster %q: %v", v, err)
 		}
@@ -56,13 +56,13 @@ func TestWatchNoteInAlerts(t *testing.T) {
 		ce = e
 	}
 	for _, v := range []string{"cx", "c", "cluster:", "-1", "c-1", "cluster:1x"} {
-		if _, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchCluster, Value: v}); err == nil || !strings.Contains(err.Error(), "c99") {
+		if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCluster, Value: v}); err == nil || !strings.Contains(err.Error(), "c99") {
 			t.Errorf("watch cluster %q: %v", v, err)
 		}
 	}
 	watched := btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()
 	const note = "Lockbit wallet, case 2024-17"
-	we, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: watched, Note: note})
+	we, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: watched, Note: note})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestRescreenAfterImport(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr, root := cleanAddress(t, ctx, ws)
-	e, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchAddress, Value: addr})
+	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: addr})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestRescreenAfterImport(t *testing.T) {
 	if !found {
 		t.Fatal("the world has no ransomware cluster")
 	}
-	ce, err := m.AddWatch(ctx, WatchRequest{Kind: state.WatchCluster, Value: itoa64(int64(risky))})
+	ce, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCluster, Value: itoa64(int64(risky))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -110,6 +110,62 @@ func parseAllowList(pats []string) (allowList, error) {
 	return out, nil
 }
 
+// RedactURL returns a webhook URL as it may be shown in logs and the audit
+// log: credentials in it (user and password, query values whose names
+// suggest one: key, token, secret, pass, auth, sig, cred, session) become
+// REDACTED. A URL that does not parse is shown only up to its host.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		s := raw
+		if i := strings.Index(s, "://"); i >= 0 {
+			rest := s[i+3:]
+			if j := strings.IndexAny(rest, "/?#"); j >= 0 {
+				rest = rest[:j]
+			}
+			if k := strings.LastIndex(rest, "@"); k >= 0 {
+				rest = "REDACTED@" + rest[k+1:]
+			}
+			return s[:i+3] + rest + "/(unparsable)"
+		}
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("REDACTED")
+	}
+	if u.RawQuery != "" {
+		q, err := url.ParseQuery(u.RawQuery)
+		if err != nil {
+			u.RawQuery = "(unparsable)"
+		} else {
+			for k := range q {
+				if credentialName(k) {
+					for i := range q[k] {
+						q[k][i] = "REDACTED"
+					}
+				}
+			}
+			u.RawQuery = q.Encode()
+		}
+	}
+	if u.Fragment != "" {
+		u.Fragment, u.RawFragment = "REDACTED", ""
+	}
+	return u.String()
+}
+
+// credentialName reports whether a query parameter's name suggests a
+// credential.
+func credentialName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"key", "token", "secret", "pass", "auth", "sig", "cred", "session"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // check returns nil when the URL is an http(s) URL to an allowed host.
 func (al allowList) check(raw string) error {
 	u, err := url.Parse(raw)

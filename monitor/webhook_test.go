@@ -158,7 +158,7 @@ func TestDeadWebhookNeverBlocks(t *testing.T) {
 	}
 	defer func() {
 		for _, id := range ids {
-			setup.RemoveWebhook(context.Background(), id)
+			setup.RemoveWebhook(context.Background(), "analyst", id)
 		}
 	}()
 	now := time.Now().UTC()

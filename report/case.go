@@ -105,7 +105,7 @@ func (s *Service) CreateCase(ctx context.Context, req CreateCaseRequest) (*Case,
 
 func (s *Service) storeCase(ctx context.Context, c *Case, actor string, create bool) error {
 	rec := state.Record{ID: c.ID, Created: c.Created, Updated: c.Updated}
-	return s.putRecord(ctx, s.State.Cases(), "case", rec, c, actor, create)
+	return s.putRecord(ctx, s.State.Cases(), "case", rec, c, state.AuditEntry{Actor: actor}, create)
 }
 
 // GetCase returns a case.

@@ -117,11 +117,12 @@ func (s *Service) Import(ctx context.Context, req ImportRequest) (*ImportResult,
 			}
 			r.Receipt = NewReceipt(s.now())
 			ir.Receipt = r.Receipt
-			if err := s.store(ctx, r, req.Actor, true); err != nil {
-				return nil, err
-			}
-			if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "import",
-				Object: "report:" + r.Receipt, ObjectHash: res.SHA256, Detail: fmt.Sprintf("format=%s from=%s receipt=%s", req.Format, req.Source, r.SourceReceipt)}); err != nil {
+			// The report and its one audit entry (its creation by import,
+			// with the partner's receipt and the file's SHA-256) are one
+			// write.
+			e := state.AuditEntry{Actor: req.Actor, Action: "import",
+				Detail: fmt.Sprintf("format=%s from=%s receipt=%s file_sha256=%s", req.Format, req.Source, r.SourceReceipt, res.SHA256)}
+			if err := s.storeAudited(ctx, r, e, true); err != nil {
 				return nil, err
 			}
 			n, err := s.tagPayment(ctx, r, req.Actor)

@@ -494,6 +494,27 @@ func TestExportsValidateAndRoundTrip(t *testing.T) {
 					t.Errorf("imported report not verified on the same chain: %+v", x)
 				}
 			}
+			// Each imported report has one audit entry, stored with it:
+			// its import, naming the partner's receipt and the file.
+			es, err := g.st.Audit().List(ctx, 0, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range ir.Reports {
+				var of []state.AuditEntry
+				for _, e := range es {
+					if e.Object == "report:"+x.Receipt {
+						of = append(of, e)
+					}
+				}
+				if len(of) != 1 || of[0].Action != "import" || of[0].Actor != "import" || of[0].ObjectHash == "" ||
+					!strings.Contains(of[0].Detail, "receipt="+x.SourceReceipt) || !strings.Contains(of[0].Detail, "file_sha256="+ir.SHA256) {
+					t.Errorf("audit entries of imported report %s: %+v, want one import entry", x.Receipt, of)
+				}
+			}
+			if _, _, err := state.VerifyAudit(ctx, g.st.Audit()); err != nil {
+				t.Error(err)
+			}
 		})
 	}
 	t.Run("tagpack", func(t *testing.T) {

@@ -244,23 +244,36 @@ func (s *Service) Submit(ctx context.Context, req SubmitRequest) (*Filed, error)
 }
 
 func (s *Service) store(ctx context.Context, r *Report, actor string, create bool) error {
+	return s.storeAudited(ctx, r, state.AuditEntry{Actor: actor}, create)
+}
+
+// storeAudited stores r with the audit entry e (see putRecord).
+func (s *Service) storeAudited(ctx context.Context, r *Report, e state.AuditEntry, create bool) error {
 	rec := state.Record{ID: r.Receipt, Created: r.Submitted, Updated: s.now(), Keys: paymentIndexKeys(r)}
-	return s.putRecord(ctx, s.State.Reports(), "report", rec, r, actor, create)
+	return s.putRecord(ctx, s.State.Reports(), "report", rec, r, e, create)
 }
 
 // putRecord stores v (a report or a case) as the body of rec in rs, with
-// the audit entry of its creation (create) or update.
-func (s *Service) putRecord(ctx context.Context, rs state.RecordStore, kind string, rec state.Record, v any, actor string, create bool) error {
+// the audit entry of its creation (create) or update in the same write. e
+// gives the entry's actor, and its action and detail when they are not
+// plain create or update (an imported report's import); putRecord fills
+// its time, object and the hash of v.
+func (s *Service) putRecord(ctx context.Context, rs state.RecordStore, kind string, rec state.Record, v any, e state.AuditEntry, create bool) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
 	rec.Body = body
-	e := state.AuditEntry{Time: s.now(), Actor: actor, Action: "update", Object: kind + ":" + rec.ID, ObjectHash: ObjectHash(v)}
+	e.Time, e.Object, e.ObjectHash = s.now(), kind+":"+rec.ID, ObjectHash(v)
 	if create {
-		e.Action = "create"
+		if e.Action == "" {
+			e.Action = "create"
+		}
 		_, err = rs.Create(ctx, rec, e)
 	} else {
+		if e.Action == "" {
+			e.Action = "update"
+		}
 		_, err = rs.Update(ctx, rec, e)
 	}
 	return err

@@ -21,7 +21,7 @@ func (e *Embedded) Keys() KeyStore { return &embeddedKeys{e} }
 
 func keyRecordKey(id string) []byte { return append([]byte{'k'}, id...) }
 
-func (s *embeddedKeys) Create(ctx context.Context, k APIKey) error {
+func (s *embeddedKeys) Create(ctx context.Context, k APIKey, audit *AuditEntry) error {
 	if k.ID == "" || k.Hash == "" || RoleRank(k.Role) == 0 {
 		return fmt.Errorf("state: key record needs an ID, a hash and a known role (got id %q, role %q)", k.ID, k.Role)
 	}
@@ -39,7 +39,7 @@ func (s *embeddedKeys) Create(ctx context.Context, k APIKey) error {
 	if err != nil {
 		return err
 	}
-	return s.e.set(keyRecordKey(k.ID), b)
+	return s.e.setAudited(keyRecordKey(k.ID), b, audit)
 }
 
 func (s *embeddedKeys) Get(ctx context.Context, id string) (APIKey, error) {
@@ -73,7 +73,7 @@ func (s *embeddedKeys) List(ctx context.Context) ([]APIKey, error) {
 	return out, err
 }
 
-func (s *embeddedKeys) Revoke(ctx context.Context, id string, at time.Time) error {
+func (s *embeddedKeys) Revoke(ctx context.Context, id string, at time.Time, audit func(APIKey) AuditEntry) error {
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
 	var k APIKey
@@ -93,5 +93,10 @@ func (s *embeddedKeys) Revoke(ctx context.Context, id string, at time.Time) erro
 	if err != nil {
 		return err
 	}
-	return s.e.set(keyRecordKey(id), b)
+	var e *AuditEntry
+	if audit != nil {
+		x := audit(k)
+		e = &x
+	}
+	return s.e.setAudited(keyRecordKey(id), b, e)
 }

@@ -331,6 +331,29 @@ func (a embeddedAudit) appendTo(wb *pebble.Batch, e AuditEntry) (AuditEntry, err
 	return e, wb.Set(auditKey(e.Seq), v, nil)
 }
 
+// setAudited writes one key (v nil: deletes it) and, when entry is not
+// nil, appends entry in the same synced batch: both are stored or neither.
+// The caller holds e.mu.
+func (e *Embedded) setAudited(k, v []byte, entry *AuditEntry) error {
+	wb := e.db.NewBatch()
+	defer wb.Close()
+	var err error
+	if v == nil {
+		err = wb.Delete(k, nil)
+	} else {
+		err = wb.Set(k, v, nil)
+	}
+	if err != nil {
+		return err
+	}
+	if entry != nil {
+		if _, err := (embeddedAudit{e}).appendTo(wb, *entry); err != nil {
+			return err
+		}
+	}
+	return e.commit(wb, pebble.Sync)
+}
+
 func (a embeddedAudit) Append(ctx context.Context, e AuditEntry) (AuditEntry, error) {
 	if err := ctx.Err(); err != nil {
 		return AuditEntry{}, err

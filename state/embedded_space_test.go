@@ -92,7 +92,7 @@ func refusedWrites(t *testing.T, s state.Store, what string, big state.Batch) {
 			return err
 		}},
 		{"key", func() error {
-			return s.Keys().Create(ctx, state.APIKey{ID: "0123456789abcdef", Name: "k", Role: state.RoleAnalyst, Hash: strings.Repeat("0", 64), Created: time.Now()})
+			return s.Keys().Create(ctx, state.APIKey{ID: "0123456789abcdef", Name: "k", Role: state.RoleAnalyst, Hash: strings.Repeat("0", 64), Created: time.Now()}, nil)
 		}},
 		{"delete import", func() error { _, err := s.Tags().DeleteImport(ctx, "first", nil); return err }},
 	}

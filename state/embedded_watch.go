@@ -74,7 +74,7 @@ func putJSON(w interface {
 	return w.Set(k, b, nil)
 }
 
-func (s *embeddedWatch) Put(ctx context.Context, w WatchEntry) error {
+func (s *embeddedWatch) Put(ctx context.Context, w WatchEntry, audit *AuditEntry) error {
 	if w.ID == "" {
 		return errors.New("state: watch entry without ID")
 	}
@@ -85,7 +85,9 @@ func (s *embeddedWatch) Put(ctx context.Context, w WatchEntry) error {
 	if err != nil {
 		return err
 	}
-	return s.e.set(cat(keyWatch, []byte(w.ID)), b)
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.e.setAudited(cat(keyWatch, []byte(w.ID)), b, audit)
 }
 
 func (s *embeddedWatch) Get(ctx context.Context, id string) (WatchEntry, error) {
@@ -100,24 +102,30 @@ func (s *embeddedWatch) Get(ctx context.Context, id string) (WatchEntry, error) 
 	return w, nil
 }
 
-func (s *embeddedWatch) Delete(ctx context.Context, id string) error {
-	return s.e.deleteKey(cat(keyWatch, []byte(id)), "watch entry", id)
+func (s *embeddedWatch) Delete(ctx context.Context, id string, audit func(WatchEntry) AuditEntry) error {
+	return deleteAudited(s.e, cat(keyWatch, []byte(id)), "watch entry", id, audit)
 }
 
-// deleteKey deletes the record at k, ErrNotFound (naming what and id)
-// when there is none.
-func (e *Embedded) deleteKey(k []byte, what, id string) error {
+// deleteAudited deletes the record at k, ErrNotFound (naming what and id)
+// when there is none; audit, when not nil, builds from the record the
+// entry appended in the same write.
+func deleteAudited[T any](e *Embedded, k []byte, what, id string, audit func(T) AuditEntry) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, c, err := e.db.Get(k)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return fmt.Errorf("%s %q: %w", what, id, ErrNotFound)
-	}
+	var old T
+	ok, err := getJSON(e.db, k, &old)
 	if err != nil {
 		return err
 	}
-	c.Close()
-	return e.del(k)
+	if !ok {
+		return fmt.Errorf("%s %q: %w", what, id, ErrNotFound)
+	}
+	var entry *AuditEntry
+	if audit != nil {
+		x := audit(old)
+		entry = &x
+	}
+	return e.setAudited(k, nil, entry)
 }
 
 func (s *embeddedWatch) List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error) {
@@ -347,7 +355,7 @@ func (s *embeddedAlerts) OfBlock(ctx context.Context, hash rt.Hash) ([]Alert, er
 	return out, nil
 }
 
-func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string, at time.Time) (Alert, error) {
+func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string, at time.Time, audit func(was Alert) AuditEntry) (Alert, error) {
 	if status != AlertAcknowledged && status != AlertResolved && status != AlertOpen {
 		return Alert{}, rt.Invalid("status", "%q: want open, acknowledged or resolved", status)
 	}
@@ -370,6 +378,11 @@ func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string,
 	if a.Status == AlertRetracted {
 		return a, rt.Invalid("status", "alert %s was retracted by a reorg (fork height %d); it cannot be %s", id, derefOr(a.ForkHeight, -1), status)
 	}
+	var entry *AuditEntry
+	if audit != nil {
+		x := audit(a)
+		entry = &x
+	}
 	a.Status, a.Updated = status, at.UTC()
 	if note != "" {
 		a.Note = note
@@ -378,7 +391,10 @@ func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string,
 	if err != nil {
 		return a, err
 	}
-	return a, s.e.set(cat(keyAlert, u64(sq)), b)
+	if err := s.e.setAudited(cat(keyAlert, u64(sq)), b, entry); err != nil {
+		return Alert{}, err
+	}
+	return a, nil
 }
 
 func derefOr(p *int64, d int64) int64 {
@@ -525,7 +541,7 @@ func (s *embeddedAlerts) Resend(ctx context.Context, id string, at time.Time) (D
 	return d, s.e.commit(wb, pebble.Sync)
 }
 
-func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
+func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook, audit *AuditEntry) error {
 	if w.ID == "" {
 		return errors.New("state: webhook without ID")
 	}
@@ -533,11 +549,13 @@ func (s *embeddedAlerts) PutWebhook(ctx context.Context, w Webhook) error {
 	if err != nil {
 		return err
 	}
-	return s.e.set(cat(keyWebhook, []byte(w.ID)), b)
+	s.e.mu.Lock()
+	defer s.e.mu.Unlock()
+	return s.e.setAudited(cat(keyWebhook, []byte(w.ID)), b, audit)
 }
 
-func (s *embeddedAlerts) DeleteWebhook(ctx context.Context, id string) error {
-	return s.e.deleteKey(cat(keyWebhook, []byte(id)), "webhook", id)
+func (s *embeddedAlerts) DeleteWebhook(ctx context.Context, id string, audit func(Webhook) AuditEntry) error {
+	return deleteAudited(s.e, cat(keyWebhook, []byte(id)), "webhook", id, audit)
 }
 
 func (s *embeddedAlerts) Webhooks(ctx context.Context) ([]Webhook, error) {

@@ -38,16 +38,25 @@ func RoleRank(role string) int {
 
 // KeyStore keeps API keys. Only a key's SHA-256 is stored: the key itself
 // is shown once, when it is created.
+//
+// A creation or revocation carries its audit entry, appended to the audit
+// log in the same write (the same transaction in a PostgreSQL store): the
+// change and its entry are stored together or not at all, and an entry the
+// log refuses (no action or object) stores nothing. nil audits nothing
+// (test worlds). The entry never holds the key or its hash.
 type KeyStore interface {
 	// Create stores a new key record; a record with the same ID is an error.
-	Create(ctx context.Context, k APIKey) error
+	Create(ctx context.Context, k APIKey, audit *AuditEntry) error
 	// Get returns a key record by ID, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (APIKey, error)
 	// List returns every key record (revoked ones included), oldest first.
 	List(ctx context.Context) ([]APIKey, error)
-	// Revoke marks a key revoked at the given time (revoking twice keeps
-	// the first time); an unknown ID is an error wrapping ErrNotFound.
-	Revoke(ctx context.Context, id string, at time.Time) error
+	// Revoke marks a key revoked at the given time; an unknown ID is an
+	// error wrapping ErrNotFound. audit, when not nil, builds the entry
+	// inside the write from the record as revoked (it must only build
+	// it: it runs under the store's lock or in its transaction).
+	// Revoking a revoked key keeps the first time and appends no entry.
+	Revoke(ctx context.Context, id string, at time.Time, audit func(APIKey) AuditEntry) error
 }
 
 // APIKey is a stored key record.

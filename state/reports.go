@@ -76,11 +76,15 @@ type AuditEntry struct {
 	Time time.Time `json:"time"`
 	// Actor is who acted: a user or API key name.
 	Actor string `json:"actor"`
-	// Action is what was done: create, update, export, import, verify, tag.
+	// Action is what was done: create, update, export, import, verify,
+	// tag, remove-import, revoke, add, remove, acknowledge, resolve.
 	Action string `json:"action"`
-	// Object names the object: "report:RECEIPT", "case:ID", "tags:IMPORT".
+	// Object names the object: "report:RECEIPT", "case:ID", "tags:IMPORT",
+	// "key:ID", "watch:ID", "webhook:ID", "alert:ID".
 	Object string `json:"object"`
-	// ObjectHash is the hex SHA-256 of the object as written or exported.
+	// ObjectHash is the hex SHA-256 of the object as written or exported
+	// (empty for keys, watch entries, webhooks and alerts: their ID names
+	// them, and a key's or webhook's record holds a secret or its hash).
 	ObjectHash string `json:"object_hash"`
 	// Detail says more (the partner an export went to, the format).
 	Detail string `json:"detail,omitempty"`
@@ -116,8 +120,10 @@ func (e AuditEntry) Seal(prev *AuditEntry) AuditEntry {
 //
 // A change of state is stored with its entry in one write (one
 // transaction): RecordStore's Create and Update take the entry, TagStore's
-// Put (Batch.Audit) and DeleteImport too. Append alone is for what changes
-// nothing else (an export, a share).
+// Put (Batch.Audit) and DeleteImport too, and so do KeyStore's Create and
+// Revoke, WatchlistStore's Put and Delete, and AlertStore's SetStatus,
+// PutWebhook and DeleteWebhook. Append alone is for what changes nothing
+// else (an export, a share).
 type AuditLog interface {
 	// Append seals e after the last entry and stores it.
 	Append(ctx context.Context, e AuditEntry) (AuditEntry, error)

@@ -37,13 +37,22 @@ type WatchEntry struct {
 }
 
 // WatchlistStore keeps watchlist entries by ID.
+//
+// Put and Delete carry the change's audit entry (nil: none, as for the
+// monitor's re-screening baselines), appended to the audit log in the same
+// write (the same transaction in a PostgreSQL store): the change and its
+// entry are stored together or not at all, and an entry the log refuses
+// (no action or object) stores nothing.
 type WatchlistStore interface {
 	// Put inserts or replaces the entry with e.ID.
-	Put(ctx context.Context, e WatchEntry) error
+	Put(ctx context.Context, e WatchEntry, audit *AuditEntry) error
 	// Get returns an entry, or an error wrapping ErrNotFound.
 	Get(ctx context.Context, id string) (WatchEntry, error)
 	// Delete removes an entry, or returns an error wrapping ErrNotFound.
-	Delete(ctx context.Context, id string) error
+	// audit, when not nil, builds the entry inside the write from the
+	// entry removed (it must only build it: it runs under the store's
+	// lock or in its transaction).
+	Delete(ctx context.Context, id string, audit func(WatchEntry) AuditEntry) error
 	// List returns up to limit entries in ID order after cursor ("" = from
 	// the start) and the next page's cursor ("" when none).
 	List(ctx context.Context, cursor string, limit int) ([]WatchEntry, string, error)
@@ -209,7 +218,11 @@ type AlertStore interface {
 	OfBlock(ctx context.Context, hash rt.Hash) ([]Alert, error)
 	// SetStatus changes an alert's status (acknowledged, resolved) with a
 	// note; it returns the updated alert or an error wrapping ErrNotFound.
-	SetStatus(ctx context.Context, id, status, note string, at time.Time) (Alert, error)
+	// audit, when not nil, builds the change's audit entry inside the
+	// write from the alert as it was, and the entry is appended in the
+	// same write (the same transaction): both are stored or neither, and
+	// an entry the log refuses changes nothing.
+	SetStatus(ctx context.Context, id, status, note string, at time.Time, audit func(was Alert) AuditEntry) (Alert, error)
 
 	// Followed returns the followed block at height h (ok false if none).
 	Followed(ctx context.Context, h int64) (b FollowedBlock, ok bool, err error)
@@ -234,8 +247,11 @@ type AlertStore interface {
 	Resend(ctx context.Context, id string, at time.Time) (Delivery, error)
 
 	// PutWebhook inserts or replaces a webhook; DeleteWebhook removes one
-	// (ErrNotFound if absent); Webhooks lists them by ID.
-	PutWebhook(ctx context.Context, w Webhook) error
-	DeleteWebhook(ctx context.Context, id string) error
+	// (ErrNotFound if absent); Webhooks lists them by ID. Each carries
+	// its audit entry as Put and Delete of WatchlistStore do (audit of
+	// DeleteWebhook is given the webhook removed); the entry never holds
+	// the signing secret.
+	PutWebhook(ctx context.Context, w Webhook, audit *AuditEntry) error
+	DeleteWebhook(ctx context.Context, id string, audit func(Webhook) AuditEntry) error
 	Webhooks(ctx context.Context) ([]Webhook, error)
 }

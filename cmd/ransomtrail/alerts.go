@@ -97,9 +97,9 @@ func runAlertsSet(ctx context.Context, e *env, name, status string, args []strin
 	defer ws.Close()
 	var a state.Alert
 	if status == state.AlertAcknowledged {
-		a, err = m.Acknowledge(ctx, pos[0], *note)
+		a, err = m.Acknowledge(ctx, "cli", pos[0], *note)
 	} else {
-		a, err = m.Resolve(ctx, pos[0], *note)
+		a, err = m.Resolve(ctx, "cli", pos[0], *note)
 	}
 	if err != nil {
 		return err

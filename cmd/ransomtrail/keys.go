@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/api"
 	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/state"
 )
@@ -59,7 +60,8 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := st.Keys().Create(ctx, rec); err != nil {
+	audit := api.KeyAudit("cli", "create", rec, rec.Created)
+	if err := st.Keys().Create(ctx, rec, &audit); err != nil {
 		return err
 	}
 	if *jsonOut {
@@ -139,7 +141,8 @@ func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 	if kid, ok := state.APIKeyID(id); ok {
 		id = kid // a whole key was given: revoke it by its ID
 	}
-	if err := st.Keys().Revoke(ctx, id, time.Now()); err != nil {
+	now := time.Now()
+	if err := st.Keys().Revoke(ctx, id, now, func(k state.APIKey) state.AuditEntry { return api.KeyAudit("cli", "revoke", k, now) }); err != nil {
 		return err
 	}
 	k, err := st.Keys().Get(ctx, id)

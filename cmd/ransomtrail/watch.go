@@ -75,7 +75,7 @@ func runWatchAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	w, err := m.AddWatch(ctx, req)
+	w, err := m.AddWatch(ctx, "cli", req)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func runWatchRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if err := m.RemoveWatch(ctx, pos[0]); err != nil {
+	if err := m.RemoveWatch(ctx, "cli", pos[0]); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "removed %s\n", pos[0])

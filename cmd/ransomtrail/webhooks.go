@@ -38,7 +38,7 @@ func runWebhooksAdd(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	w, err := m.AddWebhook(ctx, pos[0], *secret)
+	w, err := m.AddWebhookAs(ctx, "cli", pos[0], *secret)
 	if err != nil {
 		return err
 	}
@@ -89,7 +89,7 @@ func runWebhooksRemove(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer ws.Close()
-	if err := m.RemoveWebhook(ctx, pos[0]); err != nil {
+	if err := m.RemoveWebhook(ctx, "cli", pos[0]); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "removed %s\n", pos[0])

@@ -35,14 +35,14 @@ func testKeys(t *testing.T, s state.Store) {
 	}
 	// Create in reverse order: List still gives the oldest first.
 	for _, r := range []state.APIKey{r2, r1} {
-		if err := ks.Create(ctx, r); err != nil {
+		if err := ks.Create(ctx, r, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := ks.Create(ctx, r1); err == nil {
+	if err := ks.Create(ctx, r1, nil); err == nil {
 		t.Fatal("creating a key ID twice succeeded")
 	}
-	if err := ks.Create(ctx, state.APIKey{ID: "ab", Hash: "cd", Role: "root"}); err == nil {
+	if err := ks.Create(ctx, state.APIKey{ID: "ab", Hash: "cd", Role: "root"}, nil); err == nil {
 		t.Fatal("key record with an unknown role stored")
 	}
 	got, err := ks.Get(ctx, r1.ID)
@@ -73,17 +73,17 @@ func testKeys(t *testing.T, s state.Store) {
 		t.Fatalf("List = %+v, %v", l, err)
 	}
 	at := t0.Add(2 * time.Hour)
-	if err := ks.Revoke(ctx, r2.ID, at); err != nil {
+	if err := ks.Revoke(ctx, r2.ID, at, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := ks.Revoke(ctx, r2.ID, at.Add(time.Hour)); err != nil {
+	if err := ks.Revoke(ctx, r2.ID, at.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err = ks.Get(ctx, r2.ID)
 	if err != nil || got.Revoked == nil || !got.Revoked.Equal(at) {
 		t.Fatalf("revoked record %+v, %v", got, err)
 	}
-	if err := ks.Revoke(ctx, "0000000000000000", at); !errors.Is(err, state.ErrNotFound) {
+	if err := ks.Revoke(ctx, "0000000000000000", at, nil); !errors.Is(err, state.ErrNotFound) {
 		t.Fatalf("revoking an unknown ID: %v", err)
 	}
 	if got, _ := ks.Get(ctx, r1.ID); got.Revoked != nil {

@@ -26,6 +26,10 @@ var recordTests = []struct {
 	{"RecordKeys", testRecordKeys},
 	{"TagsAudited", testTagsAudited},
 	{"DeleteImportAudited", testDeleteImportAudited},
+	{"KeysAudited", testKeysAudited},
+	{"WatchAudited", testWatchAudited},
+	{"WebhooksAudited", testWebhooksAudited},
+	{"AlertStatusAudited", testAlertStatusAudited},
 }
 
 func entry(action, object string) state.AuditEntry {

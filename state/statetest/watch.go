@@ -18,12 +18,12 @@ func testWatchlists(t *testing.T, s state.Store) {
 	w := s.Watchlists()
 	for i := 0; i < 25; i++ {
 		e := state.WatchEntry{ID: fmt.Sprintf("w%02d", i), Kind: state.WatchLabel, Value: fmt.Sprintf("label %d", i), Created: t0}
-		if err := w.Put(ctx, e); err != nil {
+		if err := w.Put(ctx, e, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	e := state.WatchEntry{ID: "w03", Kind: state.WatchAddress, Value: suex1, AddrKey: []byte{1, 2, 3}, Note: "n", Risk: []string{"sanctions"}, Created: t0, Screened: t0}
-	if err := w.Put(ctx, e); err != nil {
+	if err := w.Put(ctx, e, nil); err != nil {
 		t.Fatal(err)
 	}
 	got, err := w.Get(ctx, "w03")
@@ -34,10 +34,10 @@ func testWatchlists(t *testing.T, s state.Store) {
 	if _, err := w.Get(ctx, "nope"); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("Get missing: %v", err)
 	}
-	if err := w.Delete(ctx, "w07"); err != nil {
+	if err := w.Delete(ctx, "w07", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Delete(ctx, "w07"); !errors.Is(err, rt.ErrNotFound) {
+	if err := w.Delete(ctx, "w07", nil); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("Delete twice: %v", err)
 	}
 	var ids []string
@@ -106,17 +106,17 @@ func testAlerts(t *testing.T, s state.Store) {
 		t.Errorf("OfBlock: %d, %v", len(of2), err)
 	}
 	// Newest first, paged, filtered.
-	if _, err := as.SetStatus(ctx, "a10", state.AlertAcknowledged, "on it", t0.Add(time.Hour)); err != nil {
+	if _, err := as.SetStatus(ctx, "a10", state.AlertAcknowledged, "on it", t0.Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := as.SetStatus(ctx, "a11", state.AlertResolved, "", t0); err != nil {
+	if _, err := as.SetStatus(ctx, "a11", state.AlertResolved, "", t0, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := as.SetStatus(ctx, "zz", state.AlertResolved, "", t0); !errors.Is(err, rt.ErrNotFound) {
+	if _, err := as.SetStatus(ctx, "zz", state.AlertResolved, "", t0, nil); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("SetStatus missing: %v", err)
 	}
 	var in *rt.InputError
-	if _, err := as.SetStatus(ctx, "a12", "bogus", "", t0); !errors.As(err, &in) {
+	if _, err := as.SetStatus(ctx, "a12", "bogus", "", t0, nil); !errors.As(err, &in) {
 		t.Errorf("SetStatus bogus: %v", err)
 	}
 	r := alert("a12", &b1, t0)
@@ -124,7 +124,7 @@ func testAlerts(t *testing.T, s state.Store) {
 	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{r}, Unfollow: -2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := as.SetStatus(ctx, "a12", state.AlertAcknowledged, "", t0); !errors.As(err, &in) {
+	if _, err := as.SetStatus(ctx, "a12", state.AlertAcknowledged, "", t0, nil); !errors.As(err, &in) {
 		t.Errorf("acknowledging a retracted alert: %v", err)
 	}
 	var seqs []uint64
@@ -170,7 +170,7 @@ func testOutbox(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	as := s.Alerts()
 	for _, id := range []string{"h1", "h2"} {
-		if err := as.PutWebhook(ctx, state.Webhook{ID: id, URL: "https://example.org/" + id, Secret: "x", Created: t0}); err != nil {
+		if err := as.PutWebhook(ctx, state.Webhook{ID: id, URL: "https://example.org/" + id, Secret: "x", Created: t0}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -266,10 +266,10 @@ func testOutbox(t *testing.T, s state.Store) {
 	if _, _, err := as.Deliveries(ctx, "bogus", "", 0); err == nil {
 		t.Errorf("bogus delivery state accepted")
 	}
-	if err := as.DeleteWebhook(ctx, "h2"); err != nil {
+	if err := as.DeleteWebhook(ctx, "h2", nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := as.DeleteWebhook(ctx, "h2"); !errors.Is(err, rt.ErrNotFound) {
+	if err := as.DeleteWebhook(ctx, "h2", nil); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("delete twice: %v", err)
 	}
 }
@@ -330,7 +330,7 @@ func testMergeCursor(t *testing.T, s state.Store) {
 	// Alerts, a baseline and the cursor together.
 	t0 := time.Unix(1700000000, 0).UTC()
 	w := state.WatchEntry{ID: "w1", Kind: state.WatchAddress, Value: "a", Created: t0}
-	if err := s.Watchlists().Put(ctx, w); err != nil {
+	if err := s.Watchlists().Put(ctx, w, nil); err != nil {
 		t.Fatal(err)
 	}
 	w.Risk, w.Screened = []string{"ransomware"}, t0.Add(time.Minute)
