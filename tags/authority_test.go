@@ -151,3 +151,17 @@ func TestSDNCSVPairOfDifferentIssues(t *testing.T) {
 	}
 	check(tiny, "sdn.csv", tres.Comments, false)
 }
+
+// A CSV without a source column names the file as the tags' source — its
+// base name, never the directory it was imported from (a path of the
+// importing machine would travel with the tags into exports).
+func TestCSVSourceIsTheFileName(t *testing.T) {
+	in := "address,label,category\n12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx,X,exchange\n"
+	res, err := tags.Parse(strings.NewReader(in), tags.Options{Name: "/home/analyst/cases/desk-list.csv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tags) != 1 || res.Tags[0].Source != "desk-list.csv" {
+		t.Fatalf("tags %+v, want one with source desk-list.csv", res.Tags)
+	}
+}

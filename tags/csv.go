@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -64,7 +65,7 @@ func parseCSV(r io.Reader, opts Options) (*Result, error) {
 			t.Currency = "XBT"
 		}
 		if t.Source == "" {
-			t.Source = opts.name()
+			t.Source = filepath.Base(opts.name()) // the file, not where it was on the importing machine
 		}
 		t.Source = userSource(opts.name(), t.Source)
 		if t.Label == "" {
