@@ -151,7 +151,40 @@ func RedactURL(raw string) string {
 	if u.Fragment != "" {
 		u.Fragment, u.RawFragment = "REDACTED", ""
 	}
+	if u.Path != "" {
+		segs := strings.Split(u.Path, "/")
+		changed := false
+		for i, s := range segs {
+			if tokenLike(s) {
+				segs[i], changed = "REDACTED", true
+			}
+		}
+		if changed {
+			u.Path, u.RawPath = strings.Join(segs, "/"), ""
+		}
+	}
 	return u.String()
+}
+
+// tokenLike reports whether a URL path segment looks like a secret: the
+// services that sign nothing put the webhook's token in the path (Slack's
+// /services/T…/B…/TOKEN, Discord's /api/webhooks/ID/TOKEN). A segment of at
+// least 16 characters mixing letters and digits, or of at least 32 of a
+// token's characters, is taken for one; a name or a numeric id is not.
+func tokenLike(s string) bool {
+	letters, digits := false, false
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+			letters = true
+		case r >= '0' && r <= '9':
+			digits = true
+		case r == '-' || r == '_' || r == '.' || r == '~':
+		default:
+			return false
+		}
+	}
+	return len(s) >= 32 && letters || len(s) >= 16 && letters && digits
 }
 
 // credentialName reports whether a query parameter's name suggests a
