@@ -355,14 +355,14 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 		// (--allow), and the next one may allow the destination. The
 		// delivery is held (no attempt counted) and looked at again
 		// after the longest retry delay, until RetryFor has passed.
-		d.LastError = "held, not sent: " + err.Error() + "; restart with --allow for its host, or remove the webhook"
+		d.LastError = "held, not sent: " + strings.ReplaceAll(err.Error(), wh.URL, RedactURL(wh.URL)) + "; restart with --allow for its host, or remove the webhook"
 		if m.givenUp(d) {
 			d.State = state.DeliveryDead
 			m.count(func(s *Stats) { s.Dead++ })
-			m.log.Error("webhook delivery dead-lettered: its destination stayed outside the allow-list", "delivery", d.ID, "url", wh.URL, "err", err)
+			m.log.Error("webhook delivery dead-lettered: its destination stayed outside the allow-list", "delivery", d.ID, "url", RedactURL(wh.URL), "err", d.LastError)
 		} else {
 			d.NextAt = m.now().Add(m.opts.RetryMax)
-			m.log.Warn("webhook delivery held: destination not in the allow-list (--allow)", "delivery", d.ID, "url", wh.URL, "next", d.NextAt.Format(time.RFC3339))
+			m.log.Warn("webhook delivery held: destination not in the allow-list (--allow)", "delivery", d.ID, "url", RedactURL(wh.URL), "next", d.NextAt.Format(time.RFC3339))
 		}
 		if err := as.Attempted(context.WithoutCancel(ctx), d, false); err != nil {
 			m.log.Error("webhook outbox", "err", err)
@@ -405,7 +405,9 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 		if ctx.Err() != nil {
 			return // shutting down: the delivery stays pending
 		}
-		fail(err.Error(), false)
+		// The client's error quotes the URL, token and all: the error is
+		// stored with the delivery and logged.
+		fail(strings.ReplaceAll(err.Error(), wh.URL, RedactURL(wh.URL)), false)
 		return
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

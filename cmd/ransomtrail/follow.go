@@ -106,7 +106,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		log.Info("webhook registered", "id", w.ID, "url", w.URL)
+		log.Info("webhook registered", "id", w.ID, "url", monitor.RedactURL(w.URL))
 	}
 	whs, err := m.Webhooks(ctx)
 	if err != nil {
