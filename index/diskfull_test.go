@@ -239,3 +239,62 @@ func TestCommitRefusedForSpace(t *testing.T) {
 	sameIndex(t, "after a refused commit", ix, bulk, want)
 	closeAndReopen(t, ix, dir, net, want)
 }
+
+// TestFullDiskWhileCreating: a first ingest into a small file system (a
+// tmpfs) runs out of space while it creates the index's hash tables (8 MiB
+// each, created as a whole): with 12 MiB the first table fits and the
+// second is left empty, with 4 MiB the first is left empty and the second
+// missing. Nothing was committed, so until an ingest completes it the
+// directory holds no index: Exists is false and a read-only Open (which
+// the CLI does first, to learn the index's network, and status does) is
+// ErrNoIndex, not a table error. Once the file system is grown, the same
+// ingest creates the tables and reaches the index an ingest that never
+// failed builds.
+func TestFullDiskWhileCreating(t *testing.T) {
+	src, bulk := simworld.Indexed(t, sim.Config{Seed: 1, Txs: 20000})
+	net := chain.MustNetwork("sim")
+	ctx := context.Background()
+	for _, size := range []int64{12 << 20, 4 << 20} {
+		what := "a " + diskspace.Size(size) + " file system"
+		mnt := smallfs.Tmpfs(t, size)
+		dir := filepath.Join(mnt, "idx")
+		ix, err := index.Open(dir, index.Options{Write: true, Network: net})
+		if err == nil {
+			_, err = ix.Ingest(ctx, src, index.IngestOptions{})
+			ix.Close()
+		}
+		if !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "create hash table") {
+			t.Fatalf("%s: first ingest: %v, want ENOSPC creating a hash table", what, err)
+		}
+		t.Logf("%s: %v", what, err)
+		smallfs.Resize(t, mnt, 60<<20)
+		if ok, err := index.Exists(dir); ok || err != nil {
+			t.Fatalf("%s: Exists of the half-created index: %v, %v; want false", what, ok, err)
+		}
+		// Twice: a reader changes nothing.
+		for range 2 {
+			if err := openErr(dir); !errors.Is(err, index.ErrNoIndex) {
+				t.Fatalf("%s: read-only open of the half-created index: %v, want ErrNoIndex", what, err)
+			}
+		}
+		ix = openWriteIndex(t, dir, net)
+		ingestT(t, ix, src, -1, 0)
+		if err := ix.Close(); err != nil {
+			t.Fatal(err)
+		}
+		ro, err := index.Open(dir, index.Options{})
+		if err != nil {
+			t.Fatalf("%s: open after the resumed ingest: %v", what, err)
+		}
+		if got, want := ro.Status(), bulk.Status(); got != want {
+			t.Errorf("%s: resumed ingest's status\n %+v\nwant\n %+v", what, got, want)
+		}
+		if err := indexcheck.CheckIndex(ro); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+		ro.Close()
+		if ok, err := index.Exists(dir); !ok || err != nil {
+			t.Errorf("%s: Exists after the resumed ingest: %v, %v", what, ok, err)
+		}
+	}
+}

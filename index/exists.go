@@ -13,6 +13,10 @@ import (
 // indexes older than prevsFormat, which a reader opens as they are.
 var columnFiles = []string{"blocks.col", "txid.col", "tx.col", "in.col", "inprev.col", "out.col", "spent.col", "onext.col", "addr.col", "alast.col", "addrkeys.dat"}
 
+// tableFiles are the hash tables, which a first writer creates after the
+// columns, each sized as a whole (an empty file: it ran out of space).
+var tableFiles = []string{"txid.hash", "addr.hash"}
+
 // Exists reports whether dir holds an index, from its files alone: it
 // opens no store and no column and takes no lock, so it answers while a
 // writer (ingest, follow, serve --rpc) holds the index, and what it finds
@@ -22,9 +26,11 @@ var columnFiles = []string{"blocks.col", "txid.col", "tx.col", "in.col", "inprev
 // missing (no index, or a first writer stopped before it wrote the
 // manifest), and false for a half-created index — a first ingest stopped
 // while it created the columns: a column missing while blocks.col is
-// still empty (no block was ever written). A column missing beside a
-// blocks.col with blocks in it is a damaged index, which exists (Open
-// then reports the missing column). An error is returned when a file
+// still empty (no block was ever written), or, the columns all there, a
+// hash table missing or empty (the disk ran full while the writer created
+// it): the next ingest completes the creation. A column or table missing
+// beside a blocks.col with blocks in it is a damaged index, which exists
+// (Open then reports what is missing). An error is returned when a file
 // cannot be looked at (permissions, dir not a directory).
 func Exists(dir string) (bool, error) {
 	colDir := filepath.Join(dir, "chain")
@@ -46,6 +52,18 @@ func Exists(dir string) (bool, error) {
 				return true, nil // damaged: Open names the column
 			}
 			return false, nil // half-created
+		}
+		if err != nil {
+			return false, fmt.Errorf("index in %s: %w", dir, err)
+		}
+	}
+	if written {
+		return true, nil
+	}
+	for _, name := range tableFiles {
+		st, err := os.Stat(filepath.Join(colDir, name))
+		if errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
+			return false, nil // half-created: the tables come last
 		}
 		if err != nil {
 			return false, fmt.Errorf("index in %s: %w", dir, err)

@@ -113,6 +113,32 @@ func TestExists(t *testing.T) {
 		}
 	}
 
+	// A first ingest that ran out of space while it created the hash
+	// tables (created after the columns, each sized as a whole, left
+	// empty when there is no room): no index either.
+	for _, tab := range []string{"txid.hash", "addr.hash"} {
+		for _, how := range []string{"missing", "empty"} {
+			half := t.TempDir()
+			copyDir(t, empty, half)
+			p := filepath.Join(half, "chain", tab)
+			var err error
+			if how == "missing" {
+				err = os.Remove(p)
+			} else {
+				err = os.Truncate(p, 0)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if mustExists(t, half) {
+				t.Errorf("%s %s: Exists true", tab, how)
+			}
+			if err := openErr(half); !errors.Is(err, index.ErrNoIndex) {
+				t.Errorf("%s %s: Open %v, want ErrNoIndex", tab, how, err)
+			}
+		}
+	}
+
 	world := t.TempDir()
 	if _, err := sim.Run(context.Background(), sim.Config{Out: world, Seed: 3, Txs: 300, TxPerBlock: 30}); err != nil {
 		t.Fatal(err)
@@ -134,6 +160,18 @@ func TestExists(t *testing.T) {
 	}
 	if err := openErr(data); err != nil {
 		t.Fatalf("open the ingested index: %v", err)
+	}
+	// A hash table emptied in an index with blocks: damaged, not missing.
+	noTable := t.TempDir()
+	copyDir(t, data, noTable)
+	if err := os.Truncate(filepath.Join(noTable, "chain", "addr.hash"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := openErr(noTable); err == nil || errors.Is(err, index.ErrNoIndex) {
+		t.Errorf("open of an index with an empty addr.hash: %v, want its error", err)
+	}
+	if !mustExists(t, noTable) {
+		t.Error("Exists of an index with blocks and an empty addr.hash: false")
 	}
 	// A column gone from an index with blocks: damaged, not missing.
 	if err := os.Remove(filepath.Join(data, "chain", "out.col")); err != nil {

@@ -99,7 +99,7 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 	if st.Size() == 0 {
 		if !write {
 			f.Close()
-			return nil, fmt.Errorf("hash table %s is empty", name)
+			return nil, &emptyTableError{name}
 		}
 		if err := t.init(htMinLog2); err != nil {
 			f.Close()
@@ -120,6 +120,15 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 	}
 	return t, nil
 }
+
+// emptyTableError is a read-only open's error for a table file of no
+// bytes: a first writer created it and stopped (a full disk: init leaves
+// the file empty) before it could size it. The writer's next open creates
+// it; before any block is committed the index does not exist yet (Open
+// answers ErrNoIndex, Exists false).
+type emptyTableError struct{ name string }
+
+func (e *emptyTableError) Error() string { return "hash table " + e.name + " is empty" }
 
 // reserveFile allocates a file's bytes [off, off+n) (diskspace.Reserve);
 // tests replace it to run out of space.

@@ -302,11 +302,20 @@ func (ix *Index) load(colDir string) error {
 			return fmt.Errorf("index in %s is damaged: column %s has %d bytes, the manifest needs %d (%w)", ix.dir, c.name, c.fileLen, need, chain.ErrCorrupt)
 		}
 	}
-	if ix.txTab, err = openHashTable(colDir, "txid.hash", ix.opts.Write); err != nil {
-		return err
-	}
-	if ix.addrTab, err = openHashTable(colDir, "addr.hash", ix.opts.Write); err != nil {
-		return err
+	for _, tab := range []struct {
+		dst  **hashTable
+		name string
+	}{{&ix.txTab, "txid.hash"}, {&ix.addrTab, "addr.hash"}} {
+		if *tab.dst, err = openHashTable(colDir, tab.name, ix.opts.Write); err != nil {
+			var empty *emptyTableError
+			if !ix.opts.Write && ix.m.Height < 0 && (errors.Is(err, fs.ErrNotExist) || errors.As(err, &empty)) {
+				// A first ingest stopped while it created the tables (the
+				// disk ran full: an empty or missing table): nothing was
+				// committed, the next ingest creates them and goes on.
+				return fmt.Errorf("%w in %s: no block committed yet (run 'ransomtrail ingest --data %s')", ErrNoIndex, ix.dir, ix.dir)
+			}
+			return err
+		}
 	}
 	if ix.opts.Write {
 		if err := ix.recover(); err != nil {

@@ -43,6 +43,16 @@ func Tmpfs(tb testing.TB, size int64) string {
 	return dir
 }
 
+// Resize changes the size of a tmpfs that Tmpfs mounted (remount), as an
+// administrator frees or adds space on a full file system.
+func Resize(tb testing.TB, dir string, size int64) {
+	tb.Helper()
+	out, err := exec.Command("mount", "-o", fmt.Sprintf("remount,size=%d", size), dir).CombinedOutput()
+	if err != nil {
+		tb.Fatalf("resize the tmpfs on %s to %d bytes: %v: %s", dir, size, err, out)
+	}
+}
+
 // Fill writes a file of zeros at path until the file system holding it
 // has at most keep bytes free, and returns its size; removing the file
 // frees the space again.
