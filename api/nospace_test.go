@@ -23,7 +23,7 @@ import (
 func TestImportOnFullDisk(t *testing.T) {
 	opts := simworld.Options{Seed: 12, Txs: 3000, TxPerBlock: 100}
 	dir := simworld.Get(t, opts).CopyData(t)
-	ws, err := workspace.Open(dir, workspace.Options{})
+	ws, err := workspace.Open(dir, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func reportsEnv(t *testing.T) *env {
 	t.Helper()
 	w := simworld.Get(t, worldOpts)
 	data := copyWorldData(t, w)
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func cleanAddress(t *testing.T, ctx context.Context, ws *workspace.Workspace) (s
 // alerts leaves the shared world as it found it (and can run again).
 func copyWorkspace(t *testing.T, w *simworld.World) *workspace.Workspace {
 	t.Helper()
-	ws, err := workspace.Open(w.CopyData(t), workspace.Options{})
+	ws, err := workspace.Open(w.CopyData(t), workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,7 +57,7 @@ func BenchmarkTraceForward5Hops(b *testing.B) {
 		}
 		b.Logf("world of %d txs built in %s", txs, time.Since(t0).Round(time.Second))
 	}
-	ws, err := workspace.Open(w.Data, workspace.Options{})
+	ws, err := workspace.Open(w.Data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		b.Fatal(err)
 	}

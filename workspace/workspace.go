@@ -28,10 +28,28 @@ type Options struct {
 	Index index.Options
 	// Logger receives the parts' messages (nil: discard).
 	Logger *slog.Logger
-	// ReadOnly is for a command that only reads: a missing state store
-	// is not created (an empty one, in memory, stands in).
-	ReadOnly bool
+	// State is what the caller does with the state store (DIR/state):
+	// StateRead or StateWrite. It is required unless Write, which implies
+	// StateWrite.
+	State StateUse
 }
+
+// StateUse is what the opener of a workspace does with its state store.
+// Every opener says it: a reader that opened the state as a writer would
+// create DIR/state in a directory that had none.
+type StateUse int
+
+const (
+	// StateRead: the caller only reads the state, or changes only what
+	// is already stored (an alert's acknowledgement, a watch entry's
+	// removal). A missing DIR/state is not created: an empty store in
+	// memory stands in, where lists are empty and lookups find nothing.
+	StateRead StateUse = iota + 1
+	// StateWrite: the caller stores new things (a watch entry, a report,
+	// a case). A missing DIR/state is created, 0700, in the existing data
+	// directory.
+	StateWrite
+)
 
 // Workspace is an open data directory.
 type Workspace struct {
@@ -56,12 +74,22 @@ type Workspace struct {
 
 // Open opens the data directory dir. The index must exist unless
 // opts.Write; the clustering is optional (every address is then its own
-// cluster); the state store is created when missing, but for
-// opts.ReadOnly. A data directory held by another process, or not
-// writable, is dirlock's error as it is.
+// cluster); a missing state store is created for opts.State StateWrite
+// (or opts.Write), and stands empty, in memory, for StateRead. A data
+// directory held by another process, or not writable, is dirlock's
+// error as it is.
 func Open(dir string, opts Options) (*Workspace, error) {
 	if dir == "" {
 		return nil, errors.New("a data directory is required (--data DIR)")
+	}
+	use := opts.State
+	switch {
+	case use == 0 && opts.Write:
+		use = StateWrite
+	case use == StateRead && opts.Write:
+		return nil, errors.New("workspace: an index opened for writing needs the state opened for writing (State: StateWrite)")
+	case use != StateRead && use != StateWrite:
+		return nil, errors.New("workspace: Options.State must say whether the state is read (StateRead) or written (StateWrite)")
 	}
 	io := opts.Index
 	io.Write = opts.Write
@@ -76,7 +104,7 @@ func Open(dir string, opts Options) (*Workspace, error) {
 		return nil, fmt.Errorf("open index: %w", err)
 	}
 	var st state.Store
-	st, err = state.OpenEmbedded(filepath.Join(dir, "state"), &state.EmbeddedOptions{Logger: opts.Logger, MustExist: opts.ReadOnly && !opts.Write})
+	st, err = state.OpenEmbedded(filepath.Join(dir, "state"), &state.EmbeddedOptions{Logger: opts.Logger, MustExist: use == StateRead})
 	if errors.Is(err, state.ErrNoState) {
 		st, err = state.OpenEmpty()
 	}

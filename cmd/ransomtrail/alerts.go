@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func alertsListCommand() command {
@@ -47,7 +48,7 @@ func runAlertsList(ctx context.Context, e *env, args []string) error {
 	if *limit <= 0 || *limit > state.MaxListLimit {
 		return &usageError{fmt.Sprintf("alerts list: --limit must be 1..%d", state.MaxListLimit)}
 	}
-	ws, m, err := openMonitor(*data, nil)
+	ws, m, err := openMonitor(*data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -90,7 +91,7 @@ func runAlertsSet(ctx context.Context, e *env, name, status string, args []strin
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail " + name + " ID --data DIR [--note N] [--json]"}
 	}
-	ws, m, err := openMonitor(*data, nil)
+	ws, m, err := openMonitor(*data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -128,7 +129,7 @@ func runAlertsDeliveries(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 || (len(resend) > 0 || *allDead) && *dead || len(resend) > 0 && *allDead {
 		return &usageError{usage}
 	}
-	ws, m, err := openMonitor(*data, nil)
+	ws, m, err := openMonitor(*data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func TestManagementCommandsAudited(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := w.Data
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/report"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func caseCreateCommand() command {
@@ -53,7 +54,7 @@ func runCaseCreate(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateWrite)
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func runCaseShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -113,7 +114,7 @@ func runCaseList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -171,7 +172,7 @@ func runCaseAdd(ctx context.Context, e *env, args []string) error {
 			req.Saved = append(req.Saved, report.Saved{Name: name, Kind: kind, Data: json.RawMessage(data)})
 		}
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -204,7 +205,7 @@ func runCaseNote(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}

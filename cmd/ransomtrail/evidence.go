@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ransomtrail/ransomtrail/report"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func evidenceExportCommand() command {
@@ -29,7 +30,7 @@ func runEvidenceExport(ctx context.Context, e *env, args []string) error {
 	if *out == "" {
 		return &usageError{"evidence export: --out DIR_OR_ZIP is required"}
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -63,7 +64,7 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 	var c report.Chain
 	var svc *report.Service
 	if *data != "" {
-		s, done, err := openReports(*data)
+		s, done, err := openReports(*data, workspace.StateRead)
 		if err != nil {
 			return err
 		}

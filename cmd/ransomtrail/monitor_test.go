@@ -26,7 +26,7 @@ func TestWatchAlertsCommands(t *testing.T) {
 	}
 	data := w.Data
 	// An address whose cluster carries no tag.
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -45,12 +45,16 @@ func newReportFlags(fs *flag.FlagSet) reportFlags {
 	}
 }
 
-// openReports opens the data directory and the report service over it.
-func openReports(data string) (*report.Service, func(), error) {
+// openReports opens the data directory and the report service over it,
+// the state for use: workspace.StateRead for a command that only reads
+// or changes what is already filed (no DIR/state is created; none is an
+// empty answer, or not found), workspace.StateWrite for one that files
+// something new.
+func openReports(data string, use workspace.StateUse) (*report.Service, func(), error) {
 	if data == "" {
 		return nil, nil, &usageError{"--data DIR is required"}
 	}
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: use})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -108,7 +112,7 @@ func runReportSubmit(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateWrite)
 	if err != nil {
 		return err
 	}
@@ -183,7 +187,7 @@ func runReportShow(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -211,7 +215,7 @@ func runReportList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -249,7 +253,7 @@ func runReportVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/report"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func reportExportCommand() command {
@@ -43,7 +44,7 @@ func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequ
 	if req.Format == "" {
 		return &usageError{"--format is required (" + strings.Join(report.Formats, ", ") + ")"}
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func runReportImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateWrite)
 	if err != nil {
 		return err
 	}

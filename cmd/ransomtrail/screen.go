@@ -45,7 +45,7 @@ func openScreener(data, rulesFile string, hops int) (*workspace.Workspace, *risk
 			return nil, nil, err
 		}
 	}
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateRead})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -145,7 +145,7 @@ func openServeWorkspace(ctx context.Context, o serveOptions) (*workspace.Workspa
 				return nil, nil, err
 			}
 		}
-		ws, err := workspace.Open(o.data, workspace.Options{})
+		ws, err := workspace.Open(o.data, workspace.Options{State: workspace.StateWrite})
 		return ws, nil, err
 	}
 	nc, err := resolveNetwork("serve", o.data, fo.network, nil)

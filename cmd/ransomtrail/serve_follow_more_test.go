@@ -92,7 +92,7 @@ func TestWebhookResendCommand(t *testing.T) {
 		t.Fatalf("ingest: %v\n%s", err, stderr)
 	}
 	ctx := context.Background()
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -279,7 +279,7 @@ func TestServeFollowRealNode(t *testing.T) {
 // no tag at all, for watching before it is designated.
 func cleanAddress(t *testing.T, data string) string {
 	t.Helper()
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/report"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func statsCommand() command {
@@ -22,7 +23,7 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	svc, done, err := openReports(*rf.data)
+	svc, done, err := openReports(*rf.data, workspace.StateRead)
 	if err != nil {
 		return err
 	}

@@ -20,7 +20,7 @@ import (
 // clusters carry no tag, each of another cluster.
 func untaggedAddresses(t *testing.T, data string, n int) []string {
 	t.Helper()
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func openWorkspace(data string) (*workspace.Workspace, error) {
 	if data == "" {
 		return nil, &usageError{"--data DIR is required"}
 	}
-	return workspace.Open(data, workspace.Options{ReadOnly: true})
+	return workspace.Open(data, workspace.Options{State: workspace.StateRead})
 }
 
 func runTrace(ctx context.Context, e *env, args []string) error {

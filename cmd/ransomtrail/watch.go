@@ -25,13 +25,17 @@ func watchRemoveCommand() command {
 	return command{name: "watch remove", summary: "remove a watchlist entry by ID", run: runWatchRemove}
 }
 
-// openMonitor opens a data directory's workspace read-only with a monitor
-// over it (for managing watchlists, alerts and webhooks).
-func openMonitor(data string, allow []string) (*workspace.Workspace, *monitor.Monitor, error) {
+// openMonitor opens a data directory's workspace (its index read-only)
+// with a monitor over it, for managing watchlists, alerts and webhooks;
+// the state for use: workspace.StateRead for listing, or for changing
+// only what is already stored (an acknowledgement, a removal: without
+// DIR/state it is not found, and nothing is created), workspace.StateWrite
+// for adding.
+func openMonitor(data string, allow []string, use workspace.StateUse) (*workspace.Workspace, *monitor.Monitor, error) {
 	if data == "" {
 		return nil, nil, &usageError{"--data DIR is required"}
 	}
-	ws, err := workspace.Open(data, workspace.Options{})
+	ws, err := workspace.Open(data, workspace.Options{State: use})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -70,7 +74,7 @@ func runWatchAdd(ctx context.Context, e *env, args []string) error {
 		return &usageError{usage}
 	}
 	req.Note = *note
-	ws, m, err := openMonitor(*data, nil)
+	ws, m, err := openMonitor(*data, nil, workspace.StateWrite)
 	if err != nil {
 		return err
 	}
@@ -98,7 +102,7 @@ func runWatchList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, m, err := openMonitor(data, nil)
+	ws, m, err := openMonitor(data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -130,7 +134,7 @@ func runWatchRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, m, err := openMonitor(data, nil)
+	ws, m, err := openMonitor(data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -146,7 +150,7 @@ func runWatchRemove(ctx context.Context, e *env, args []string) error {
 // entity the new tags make risky raises one rescreen alert. Without an
 // index (tags imported first) there is nothing to screen yet.
 func rescreenAfterImport(ctx context.Context, e *env, data string) error {
-	ws, m, err := openMonitor(data, nil)
+	ws, m, err := openMonitor(data, nil, workspace.StateWrite)
 	if errors.Is(err, index.ErrNoIndex) {
 		return nil
 	}

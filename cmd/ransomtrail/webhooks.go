@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 func webhooksAddCommand() command {
@@ -33,7 +34,7 @@ func runWebhooksAdd(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 || *secret == "" {
 		return &usageError{"usage: ransomtrail webhooks add URL --secret S --allow HOST[:PORT] --data DIR [--json]"}
 	}
-	ws, m, err := openMonitor(*data, allow)
+	ws, m, err := openMonitor(*data, allow, workspace.StateWrite)
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func runWebhooksList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, m, err := openMonitor(data, nil)
+	ws, m, err := openMonitor(data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func runWebhooksRemove(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ws, m, err := openMonitor(data, nil)
+	ws, m, err := openMonitor(data, nil, workspace.StateRead)
 	if err != nil {
 		return err
 	}

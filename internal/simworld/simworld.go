@@ -181,7 +181,7 @@ func ImportTags(ctx context.Context, data, file string) error {
 // by Cleanup. Tests must not close it.
 func (w *World) Workspace(tb testing.TB) *workspace.Workspace {
 	tb.Helper()
-	w.once.Do(func() { w.ws, w.err = workspace.Open(w.Data, workspace.Options{}) })
+	w.once.Do(func() { w.ws, w.err = workspace.Open(w.Data, workspace.Options{State: workspace.StateWrite}) })
 	if w.err != nil {
 		tb.Fatalf("simworld: open workspace: %v", w.err)
 	}
