@@ -79,6 +79,7 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{[]string{"-h"}, 0}, {[]string{"help", "status"}, 0}, {[]string{"status", "-h"}, 0}, {[]string{"decode", "block", "--help"}, 0},
 		{[]string{"status", "--no-such-flag"}, 2}, {[]string{"no-such-command"}, 2},
+		{[]string{"alerts", "-h"}, 0}, {[]string{"alerts"}, 2}, {[]string{"alerts", "nope"}, 2},
 	} {
 		err := exec.Command(bin, c.args...).Run()
 		code := 0
@@ -89,6 +90,70 @@ func TestExitCodes(t *testing.T) {
 		}
 		if code != c.want {
 			t.Errorf("ransomtrail %s: exit status %d, want %d", strings.Join(c.args, " "), code, c.want)
+		}
+	}
+}
+
+// A command that also starts others (tags, cluster) lists them in its
+// help, after its flags, as "help alerts" lists the alerts commands; a
+// word that only starts commands (alerts) with -h lists them too and is
+// no error; without a known command after it, the usage error names them.
+func TestGroupHelp(t *testing.T) {
+	group := func(word string) []string {
+		var names []string
+		for _, c := range commands() {
+			if strings.HasPrefix(c.name, word+" ") {
+				names = append(names, c.name)
+			}
+		}
+		if len(names) == 0 {
+			t.Fatalf("no command starts with %q", word)
+		}
+		return names
+	}
+	for _, word := range []string{"tags", "cluster"} {
+		stdout, stderr, err := runCmd(t, "help", word)
+		if err != nil {
+			t.Fatalf("help %s: %v", word, err)
+		}
+		if !strings.HasPrefix(stdout, "ransomtrail "+word+": ") || !strings.Contains(stdout, "-data") || stderr != "" {
+			t.Errorf("help %s is not the command's help:\n%s", word, stdout)
+		}
+		_, hstderr, err := runCmd(t, word, "-h")
+		if exitCode(err) != 0 {
+			t.Errorf("%s -h: %v", word, err)
+		}
+		for _, out := range []string{stdout, hstderr} {
+			if !strings.Contains(out, "\n"+word+" commands:\n") {
+				t.Errorf("%s's help lists no commands:\n%s", word, out)
+			}
+			for _, name := range group(word) {
+				if !strings.Contains(out, "  "+name+" ") {
+					t.Errorf("%s's help does not list %q:\n%s", word, name, out)
+				}
+			}
+		}
+	}
+	for _, h := range []string{"-h", "--help"} {
+		stdout, _, err := runCmd(t, "alerts", h)
+		if err != nil || exitCode(err) != 0 {
+			t.Errorf("alerts %s: %v, want the alerts commands listed", h, err)
+		}
+		want, _, _ := runCmd(t, "help", "alerts")
+		if stdout != want {
+			t.Errorf("alerts %s printed\n%s\nwant what help alerts prints:\n%s", h, stdout, want)
+		}
+	}
+	for _, args := range [][]string{{"alerts"}, {"alerts", "nope"}} {
+		_, _, err := runCmd(t, args...)
+		if exitCode(err) != 2 {
+			t.Errorf("%v: %v, want a usage error", args, err)
+			continue
+		}
+		for _, name := range group("alerts") {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: %q does not name %q", args, err, name)
+			}
 		}
 	}
 }

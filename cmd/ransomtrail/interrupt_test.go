@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // TestOneShotCommandsInterruptedExit130: a one-shot command whose context
@@ -62,6 +66,43 @@ func TestExitCodeInterrupted(t *testing.T) {
 	} {
 		if got := exitCode(c.err); got != c.want {
 			t.Errorf("exitCode(%v) = %d, want %d", c.err, got, c.want)
+		}
+	}
+}
+
+// A command waiting for a data directory that a short command holds, and
+// stopped by SIGINT or SIGTERM meanwhile, is interrupted (exit 130, the
+// message says it stopped waiting), not refused as busy (exit 1).
+func TestWaitingForDataDirectoryInterrupted(t *testing.T) {
+	bin := buildBinary(t)
+	_, data := netWorld(t)
+	holdStore(t, data, "kv")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		var stderr testchain.SyncBuffer
+		cmd := exec.Command(bin, "status", "--data", data)
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
+		if err := cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		select {
+		case err = <-done:
+		case <-time.After(time.Minute):
+			cmd.Process.Kill()
+			t.Fatalf("status did not stop within a minute of %v:\n%s", sig, stderr.String())
+		}
+		logs := stderr.String()
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+			t.Errorf("status interrupted by %v while waiting: %v, want exit status %d:\n%s", sig, err, exitInterrupted, logs)
+		}
+		if want := "data directory " + data + ": stopped waiting for PID "; !strings.Contains(logs, "ransomtrail: interrupted: ") || !strings.Contains(logs, want) || strings.Contains(logs, "is busy") {
+			t.Errorf("status interrupted by %v while waiting said\n%s\nwant %q", sig, logs, want)
 		}
 	}
 }

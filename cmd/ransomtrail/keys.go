@@ -26,12 +26,12 @@ func keysRevokeCommand() command {
 }
 
 // openKeyState opens the state store for a keys command; when a running
-// server holds it (and only then), the error says where keys are managed
-// meanwhile.
+// server holds it (and only then: follow has no API), the error says
+// where keys are managed meanwhile.
 func openKeyState(e *env, data string, use stateUse) (state.Store, error) {
 	st, err := openState(e, data, use)
 	var inUse *dirlock.InUseError
-	if errors.As(err, &inUse) && inUse.Holder != nil && inUse.Holder.LongRunning {
+	if errors.As(err, &inUse) && inUse.Holder != nil && inUse.Holder.LongRunning && inUse.Holder.API != "" {
 		return nil, fmt.Errorf("%w (keys meanwhile: /api/v2/keys with an admin key)", err)
 	}
 	return st, err

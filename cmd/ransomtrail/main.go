@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -137,8 +138,15 @@ func commands() []command {
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
+	notes := notesLogger(os.Stderr, os.Getenv, os.Args[1:])
 	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal(),
-		stopping: &stopNote{fn: func(sig os.Signal) { fmt.Fprintf(os.Stderr, "ransomtrail: %s: stopping\n", signalName(sig)) }}}
+		stopping: &stopNote{fn: func(sig os.Signal) {
+			if notes != nil {
+				notes.Info("stopping", "signal", signalName(sig))
+				return
+			}
+			fmt.Fprintf(os.Stderr, "ransomtrail: %s: stopping\n", signalName(sig))
+		}}}
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, stopSignals...)
 	go func() {
@@ -149,7 +157,7 @@ func main() {
 			cancel()
 		}
 	}()
-	holdAs(ctx, os.Args[1:])
+	holdAs(ctx, os.Args[1:], os.Stderr, notes)
 	err := run(ctx, e, os.Args[1:])
 	signal.Stop(sigs)
 	cancel()
@@ -168,6 +176,31 @@ func main() {
 		}
 		os.Exit(exitCode(err))
 	}
+}
+
+// notesLogger is the logger of main's own lines on stderr (the signal
+// that stops the command, waiting for a data directory) when the command
+// logs JSON: serve by default (its logger's default format, serve.go),
+// any command under RANSOMTRAIL_LOG_FORMAT=json. Its stderr then stays
+// one JSON stream. Nil otherwise: those lines are plain
+// ("ransomtrail: SIGINT: stopping").
+func notesLogger(w io.Writer, getenv func(string) string, args []string) *slog.Logger {
+	ls, err := readLogSettings(getenv)
+	if err != nil {
+		return nil // run refuses the setting
+	}
+	format := ls.format
+	if format == "" && len(args) > 0 && args[0] == "serve" {
+		format = "json"
+	}
+	if format != "json" {
+		return nil
+	}
+	log, err := newLogger(w, getenv, "json", slog.LevelDebug)
+	if err != nil {
+		return nil
+	}
+	return log
 }
 
 // signalName names a signal as operators know it (SIGHUP, not "hangup").
@@ -258,18 +291,69 @@ func run(ctx context.Context, e *env, args []string) error {
 	for _, c := range cmds {
 		words := splitWords(c.name)
 		if len(args) >= len(words) && equalWords(args[:len(words)], words) {
-			if asksHelp(args[len(words):]) && e.stderr != nil {
+			help := asksHelp(args[len(words):]) && e.stderr != nil
+			if help {
 				// What the command does, before its flags.
 				fmt.Fprintf(e.stderr, "ransomtrail %s: %s\n\n", c.name, c.summary)
 			}
-			return c.run(ctx, e, args[len(words):])
+			err := c.run(ctx, e, args[len(words):])
+			if help && errors.Is(err, flag.ErrHelp) {
+				// After its flags, the commands it starts (tags: tags
+				// import, tags list, …).
+				if group := commandGroup(cmds, words); len(group) > 0 {
+					fmt.Fprintln(e.stderr)
+					listGroup(e.stderr, words, group)
+				}
+			}
+			return err
 		}
+	}
+	// A word that only starts commands (alerts): with -h its commands are
+	// listed, as 'help alerts' does; without a known one after it, the
+	// usage error names them.
+	if group := commandGroup(cmds, args[:1]); len(group) > 0 {
+		if asksHelp(args[1:]) {
+			listGroup(e.stdout, args[:1], group)
+			return nil
+		}
+		names := make([]string, len(group))
+		for i, c := range group {
+			names[i] = c.name
+		}
+		what := "needs a command"
+		if len(args) > 1 {
+			what = fmt.Sprintf("has no command %q", args[1])
+		}
+		return &usageError{fmt.Sprintf("%s %s: %s; run 'ransomtrail help %s'", args[0], what, strings.Join(names, ", "), args[0])}
 	}
 	return &usageError{fmt.Sprintf("unknown command %q; run 'ransomtrail help'", args[0])}
 }
 
+// commandGroup lists, sorted, the commands that words start ("alerts":
+// alerts ack, alerts deliveries, …), without the command words name.
+func commandGroup(cmds []command, words []string) []command {
+	var group []command
+	prefix := strings.Join(words, " ") + " "
+	for _, c := range cmds {
+		if strings.HasPrefix(c.name, prefix) {
+			group = append(group, c)
+		}
+	}
+	sort.Slice(group, func(i, j int) bool { return group[i].name < group[j].name })
+	return group
+}
+
+// listGroup prints the commands that words start, with their summaries.
+func listGroup(w io.Writer, words []string, group []command) {
+	fmt.Fprintf(w, "%s commands:\n", strings.Join(words, " "))
+	for _, c := range group {
+		fmt.Fprintf(w, "  %-18s %s\n", c.name, c.summary)
+	}
+}
+
 // commandHelp answers "help COMMAND": the command's help (as COMMAND -h,
-// on stdout since it was asked for), or for a word that only starts
+// on stdout since it was asked for: what it does, its flags and the
+// commands it starts, as for help tags), or for a word that only starts
 // commands ("help alerts"), the list of those commands.
 func commandHelp(ctx context.Context, e *env, cmds []command, words []string) error {
 	var best *command
@@ -288,21 +372,11 @@ func commandHelp(ctx context.Context, e *env, cmds []command, words []string) er
 		}
 		return err
 	}
-	var group []command
-	prefix := strings.Join(words, " ") + " "
-	for _, c := range cmds {
-		if strings.HasPrefix(c.name, prefix) {
-			group = append(group, c)
-		}
-	}
+	group := commandGroup(cmds, words)
 	if len(group) == 0 {
 		return &usageError{fmt.Sprintf("help: unknown command %q; run 'ransomtrail help'", strings.Join(words, " "))}
 	}
-	sort.Slice(group, func(i, j int) bool { return group[i].name < group[j].name })
-	fmt.Fprintf(e.stdout, "%s commands:\n", strings.TrimSpace(prefix))
-	for _, c := range group {
-		fmt.Fprintf(e.stdout, "  %-18s %s\n", c.name, c.summary)
-	}
+	listGroup(e.stdout, words, group)
 	return nil
 }
 

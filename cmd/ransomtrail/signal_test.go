@@ -351,3 +351,48 @@ func TestIngestInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// Serve's stderr is one JSON stream also when it had to wait for a data
+// directory that a short command held (the waiting line is an INFO
+// record, not a plain line) and when SIGHUP stops it.
+func TestServeJSONWhileWaitingForDataDirectory(t *testing.T) {
+	bin := buildBinary(t)
+	_, data := netWorld(t)
+	release := holdStore(t, data, "kv")
+	var stderr testchain.SyncBuffer
+	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--dev")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "waiting for PID ") })
+	release()
+	waitLog(t, cmd, done, &stderr, servingURL.MatchString)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve stopped by SIGHUP: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("serve did not stop within a minute of SIGHUP:\n%s", stderr.String())
+	}
+	recs := allJSON(t, stderr.String())
+	waited := false
+	for _, r := range recs {
+		if msg, _ := r["msg"].(string); strings.HasPrefix(msg, "waiting for PID ") && strings.Contains(msg, "to finish with "+data) {
+			waited = r["level"] == "INFO"
+		}
+	}
+	if !waited {
+		t.Errorf("no INFO record of the wait:\n%s", stderr.String())
+	}
+	if r := logRecord(recs, "stopped"); r == nil || r["signal"] != "SIGHUP" {
+		t.Errorf("no stop by SIGHUP logged:\n%s", stderr.String())
+	}
+}

@@ -6,14 +6,16 @@
 // Pebble's lock is exclusive, also for a read-only open: one process at a
 // time has a store open. A process that finds a store held by a short
 // command waits for it (up to Process.Wait, telling so once on
-// Process.Notify); one held by a long-running process (serve, follow) is
-// refused at once, pointing to its HTTP API. A store on a read-only file
+// Process.Notify; closing Process.Done ends the wait with an error that
+// is context.Canceled); one held by a long-running process (serve,
+// follow) is refused at once, pointing to its HTTP API where it has one. A store on a read-only file
 // system, or in a directory the process cannot write, cannot be locked:
 // Pebble creates and write-locks DIR/STORE/LOCK even to read (its
 // Options.ReadOnly does not change that), and the error says so.
 package dirlock
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,13 +45,19 @@ const HolderFile = ".holder"
 // Process describes this process to the others and says how it waits.
 type Process struct {
 	// Command is the command line recorded as the holder's, e.g.
-	// "ransomtrail serve --addr 127.0.0.1:8080 --data D".
+	// "ransomtrail serve --addr 127.0.0.1:8080 --data D". It is recorded
+	// and shown to other processes as given: the caller leaves its
+	// secrets out (RedactArgs).
 	Command string
 	// LongRunning marks a process that holds its stores until stopped
 	// (serve, follow): others do not wait for it.
 	LongRunning bool
 	// API is the base URL of the process's HTTP API ("" none).
 	API string
+	// Doing says what a long-running process without an API does, for
+	// those it refuses to weigh stopping it ("it follows the node and
+	// raises alerts").
+	Doing string
 	// Wait is how long an open waits for a store held by a process that
 	// is not long-running (0: not at all).
 	Wait time.Duration
@@ -64,11 +72,84 @@ var (
 	proc   = Process{Command: defaultCommand()}
 )
 
+// defaultCommand is the program's base name and arguments, their secrets
+// redacted by name (SecretName) and URLs without their user information.
 func defaultCommand() string {
 	if len(os.Args) == 0 {
 		return ""
 	}
-	return strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")
+	return strings.Join(append([]string{filepath.Base(os.Args[0])}, RedactArgs(os.Args[1:], SecretName, redactUserinfo)...), " ")
+}
+
+// Redacted stands for a secret left out of a recorded command line.
+const Redacted = "REDACTED"
+
+// RedactArgs returns a copy of args (a command line without its program
+// name) fit to be recorded and shown to other users of the machine: the
+// value of every flag that secret names ("--name value" or
+// "--name=value", with two dashes or one) is Redacted, and every argument
+// or flag value holding a URL ("scheme://…") is what redactURL makes of
+// it (its user and password left out, at least).
+func RedactArgs(args []string, secret func(name string) bool, redactURL func(string) string) []string {
+	out := make([]string, len(args))
+	flags := true // before "--"
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out[i] = a
+		if flags && a == "--" {
+			flags = false
+			continue
+		}
+		if flags && len(a) > 1 && a[0] == '-' {
+			name := strings.TrimPrefix(strings.TrimPrefix(a, "-"), "-")
+			name, value, hasValue := strings.Cut(name, "=")
+			switch {
+			case secret(name) && hasValue:
+				out[i] = a[:len(a)-len(value)] + Redacted
+			case secret(name) && i+1 < len(args):
+				i++
+				out[i] = Redacted
+			case hasValue && strings.Contains(value, "://"):
+				out[i] = a[:len(a)-len(value)] + redactURL(value)
+			}
+			continue
+		}
+		if strings.Contains(a, "://") {
+			out[i] = redactURL(a)
+		}
+	}
+	return out
+}
+
+// SecretName reports whether a flag's name suggests that its value is a
+// secret: it names a password, secret, token, key, authorisation or
+// credential.
+func SecretName(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range []string{"pass", "secret", "token", "key", "auth", "cred"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// redactUserinfo leaves the user and password out of a URL's authority
+// ("http://u:p@host/x" is "http://REDACTED@host/x").
+func redactUserinfo(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		return s[:i+3] + Redacted + rest[at:]
+	}
+	return s
 }
 
 // SetProcess sets how this process describes itself and waits; an empty
@@ -113,6 +194,7 @@ type Holder struct {
 	Since       time.Time `json:"since"`
 	LongRunning bool      `json:"long_running,omitempty"`
 	API         string    `json:"api,omitempty"`
+	Doing       string    `json:"doing,omitempty"`
 }
 
 func (h *Holder) describe() string {
@@ -141,12 +223,16 @@ func (e *InUseError) Error() string {
 	switch {
 	case e.Self:
 		return fmt.Sprintf("data directory %s is already open in this process (%s is locked)", e.Data, e.Store)
-	case e.Holder != nil && e.Holder.LongRunning:
-		api := "its HTTP API (/api/v2/…)"
-		if e.Holder.API != "" {
-			api = fmt.Sprintf("its HTTP API (%s/api/v2/…)", strings.TrimSuffix(e.Holder.API, "/"))
-		}
+	case e.Holder != nil && e.Holder.LongRunning && e.Holder.API != "":
+		api := fmt.Sprintf("its HTTP API (%s/api/v2/…)", strings.TrimSuffix(e.Holder.API, "/"))
 		return fmt.Sprintf("data directory %s is in use by %s: stop it, or use %s while it runs", e.Data, e.Holder.describe(), api)
+	case e.Holder != nil && e.Holder.LongRunning:
+		// No API to go to meanwhile (follow).
+		doing := ""
+		if e.Holder.Doing != "" {
+			doing = " (" + e.Holder.Doing + ")"
+		}
+		return fmt.Sprintf("data directory %s is in use by %s: stop it%s, then run the command", e.Data, e.Holder.describe(), doing)
 	case e.Holder != nil:
 		return fmt.Sprintf("data directory %s is busy: %s still holds it%s; retry when it has finished", e.Data, e.Holder.describe(), waited(e.Waited))
 	}
@@ -221,7 +307,7 @@ func Acquire(store string) (*Lock, error) {
 		if err == nil {
 			l := &Lock{pl: pl, holder: holderPath, pid: os.Getpid()}
 			procMu.Lock()
-			h := Holder{PID: l.pid, Command: p.Command, Since: time.Now(), LongRunning: p.LongRunning, API: proc.API}
+			h := Holder{PID: l.pid, Command: p.Command, Since: time.Now(), LongRunning: p.LongRunning, API: proc.API, Doing: p.Doing}
 			held[l] = h
 			writeHolder(holderPath, h)
 			procMu.Unlock()
@@ -250,18 +336,20 @@ func Acquire(store string) (*Lock, error) {
 			}
 			return nil, &InUseError{Data: data, Store: store, Holder: h}
 		}
+		who := "another process"
+		if h != nil {
+			who = fmt.Sprintf("PID %d (`%s`)", h.PID, h.Command)
+		}
 		if !told && p.Notify != nil {
-			who := "another process"
-			if h != nil {
-				who = fmt.Sprintf("PID %d (`%s`)", h.PID, h.Command)
-			}
 			p.Notify(fmt.Sprintf("waiting for %s to finish with %s (up to %s)", who, data, p.Wait.Round(time.Second)))
 			told = true
 		}
 		select {
 		case <-time.After(poll):
 		case <-p.Done:
-			return nil, &InUseError{Data: data, Store: store, Holder: h, Waited: time.Since(start)}
+			// Interrupted (a signal): not a busy directory but a
+			// command stopped before it began.
+			return nil, fmt.Errorf("data directory %s: stopped waiting for %s to finish with it: %w", data, who, context.Canceled)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package dirlock_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 )
 
 // The helper process: holds the store DIRLOCK_STORE (as DIRLOCK_COMMAND,
-// long-running if DIRLOCK_LONG is set; with DIRLOCK_RAW by Pebble's lock
+// long-running if DIRLOCK_LONG is set, with DIRLOCK_API and DIRLOCK_DOING; with DIRLOCK_RAW by Pebble's lock
 // alone, recording no holder), prints "held", and releases the store
 // when its stdin closes.
 func TestMain(m *testing.M) {
@@ -37,7 +38,7 @@ func TestMain(m *testing.M) {
 		}
 		release = l.Close
 	} else {
-		dirlock.SetProcess(dirlock.Process{Command: os.Getenv("DIRLOCK_COMMAND"), LongRunning: os.Getenv("DIRLOCK_LONG") != "", API: os.Getenv("DIRLOCK_API")})
+		dirlock.SetProcess(dirlock.Process{Command: os.Getenv("DIRLOCK_COMMAND"), LongRunning: os.Getenv("DIRLOCK_LONG") != "", API: os.Getenv("DIRLOCK_API"), Doing: os.Getenv("DIRLOCK_DOING")})
 		l, err := dirlock.Acquire(store)
 		if err != nil {
 			fmt.Println("error:", err)
@@ -243,5 +244,86 @@ func TestReadOnlyFileSystem(t *testing.T) {
 	want := dir + " is not writable: ransomtrail needs write access to " + store + " for its lock"
 	if !strings.HasPrefix(err.Error(), want) || !strings.Contains(err.Error(), "copy the directory to writable storage") {
 		t.Errorf("error %q, want it to start %q", err, want)
+	}
+}
+
+// A long-running holder without an API (follow) is refused at once with
+// what it does and what to do: stop it, then run the command; no API is
+// pointed to.
+func TestLongRunningHolderWithoutAPI(t *testing.T) {
+	data, store := newStore(t)
+	h := hold(t, store, "DIRLOCK_COMMAND=ransomtrail follow --data "+data, "DIRLOCK_LONG=1", "DIRLOCK_DOING=it follows the node and raises alerts")
+	setProcess(t, dirlock.Process{Wait: time.Hour})
+	_, err := dirlock.Acquire(store)
+	if !errors.Is(err, dirlock.ErrInUse) {
+		t.Fatalf("Acquire: %v, want ErrInUse", err)
+	}
+	want := fmt.Sprintf("data directory %s is in use by PID %d (`ransomtrail follow --data %s`, since ", data, h.cmd.Process.Pid, data)
+	if msg := err.Error(); !strings.HasPrefix(msg, want) ||
+		!strings.HasSuffix(msg, "): stop it (it follows the node and raises alerts), then run the command") || strings.Contains(msg, "HTTP API") || strings.Contains(msg, "/api/v2") {
+		t.Errorf("error %q, want it to start %q and tell to stop it, then run the command", msg, want)
+	}
+}
+
+// A wait ended by Done (the command interrupted by a signal) is
+// context.Canceled, not a busy directory: the CLI exits 130 as for any
+// interruption.
+func TestWaitInterrupted(t *testing.T) {
+	data, store := newStore(t)
+	h := hold(t, store, "DIRLOCK_COMMAND=ransomtrail cluster export --data "+data)
+	done := make(chan struct{})
+	setProcess(t, dirlock.Process{Wait: time.Hour, Done: done, Notify: func(string) { close(done) }})
+	_, err := dirlock.Acquire(store)
+	if !errors.Is(err, context.Canceled) || errors.Is(err, dirlock.ErrInUse) {
+		t.Fatalf("Acquire interrupted while waiting: %v, want context.Canceled (and not ErrInUse)", err)
+	}
+	want := fmt.Sprintf("data directory %s: stopped waiting for PID %d (`ransomtrail cluster export --data %s`) to finish with it", data, h.cmd.Process.Pid, data)
+	if !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q, want it to start %q", err, want)
+	}
+}
+
+// RedactArgs leaves out the values of secret flags in both forms and with
+// one or two dashes, and the credentials of URLs, as flag values and as
+// arguments; the rest of the command line stays as it was.
+func TestRedactArgs(t *testing.T) {
+	redactURL := func(s string) string { return "<" + s + ">" }
+	secret := func(name string) bool { return name == "rpc-pass" || name == "webhook-secret" }
+	for _, c := range []struct{ in, want string }{
+		{"follow --data D --rpc-pass p1 --poll 2s", "follow --data D --rpc-pass REDACTED --poll 2s"},
+		{"follow --rpc-pass=p1 -webhook-secret p2 -rpc-pass=p3", "follow --rpc-pass=REDACTED -webhook-secret REDACTED -rpc-pass=REDACTED"},
+		{"serve --rpc http://u:p@h:1 --addr :0", "serve --rpc <http://u:p@h:1> --addr :0"},
+		{"serve --rpc=http://u:p@h:1 webhooks add https://x/T/B/tok", "serve --rpc=<http://u:p@h:1> webhooks add <https://x/T/B/tok>"},
+		{"follow --rpc-pass", "follow --rpc-pass"},
+		{"tags -- --rpc-pass x", "tags -- --rpc-pass x"},
+	} {
+		if got := strings.Join(dirlock.RedactArgs(strings.Fields(c.in), secret, redactURL), " "); got != c.want {
+			t.Errorf("RedactArgs(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// A process that does not describe itself is recorded as its program
+// name and arguments, without the values of flags named like secrets nor
+// the user information of URLs.
+func TestDefaultCommandRedacted(t *testing.T) {
+	_, store := newStore(t)
+	args := os.Args
+	t.Cleanup(func() { os.Args = args })
+	os.Args = []string{"/usr/bin/ransomtrail", "follow", "--rpc", "http://alice:s3cret-url@127.0.0.1:8332", "--rpc-pass=s3cret-pass",
+		"--api-token", "s3cret-token", "--webhook", "https://bob:s3cret-hook@example.org/hook", "--poll", "2s"}
+	setProcess(t, dirlock.Process{})
+	l, err := dirlock.Acquire(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release()
+	var rec dirlock.Holder
+	if b, err := os.ReadFile(filepath.Join(store, dirlock.HolderFile)); err != nil || json.Unmarshal(b, &rec) != nil {
+		t.Fatalf("holder record %s: %v", b, err)
+	}
+	want := "ransomtrail follow --rpc http://REDACTED@127.0.0.1:8332 --rpc-pass=REDACTED --api-token REDACTED --webhook https://REDACTED@example.org/hook --poll 2s"
+	if rec.Command != want || strings.Contains(rec.Command, "s3cret") {
+		t.Errorf("recorded command %q, want %q", rec.Command, want)
 	}
 }
