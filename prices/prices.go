@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"net/http"
 	"os"
@@ -281,11 +282,37 @@ func ReadFile(name string) ([]Day, error) {
 // File is where a data directory keeps its series.
 func File(data string) string { return filepath.Join(data, "prices", "btc-usd.csv") }
 
-// Load reads DIR/prices/btc-usd.csv; a directory without one gives an empty
-// table and no error.
+// noDataDirError is the error of Load and Merge for a data directory that
+// does not exist (a mistyped --data): it is fs.ErrNotExist.
+type noDataDirError struct{ dir string }
+
+func (e *noDataDirError) Error() string { return "data directory " + e.dir + " does not exist" }
+func (e *noDataDirError) Is(target error) bool {
+	return target == fs.ErrNotExist
+}
+
+// checkDataDir fails unless data is an existing directory.
+func checkDataDir(data string) error {
+	fi, err := os.Stat(data)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &noDataDirError{data}
+	case err != nil:
+		return err
+	case !fi.IsDir():
+		return fmt.Errorf("data directory %s is not a directory", data)
+	}
+	return nil
+}
+
+// Load reads DIR/prices/btc-usd.csv; a data directory without one gives an
+// empty table and no error, one that does not exist an error.
 func Load(data string) (*Table, error) {
 	f, err := os.Open(File(data))
 	if errors.Is(err, os.ErrNotExist) {
+		if err := checkDataDir(data); err != nil {
+			return nil, err
+		}
 		return &Table{}, nil
 	}
 	if err != nil {
@@ -310,9 +337,14 @@ type Change struct {
 
 // Merge adds days to the data directory's series (a new close for a known
 // day replaces it) and writes it atomically; it returns the merged table
-// and what changed.
+// and what changed. The data directory must exist (a mistyped one is not
+// created); DIR/prices is created 0700 and the series written 0600, as
+// everything in a data directory.
 func Merge(data string, days []Day) (*Table, Change, error) {
 	var ch Change
+	if err := checkDataDir(data); err != nil {
+		return nil, ch, err
+	}
 	old, err := Load(data)
 	if err != nil {
 		return nil, ch, fmt.Errorf("existing series: %w", err)
@@ -340,10 +372,10 @@ func Merge(data string, days []Day) (*Table, Change, error) {
 }
 
 func write(path string, days []Day) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return atomicfile.Write(path, 0o644, func(bw *bufio.Writer) error {
+	return atomicfile.Write(path, 0o600, func(bw *bufio.Writer) error {
 		bw.WriteString("date,close_usd\n")
 		for _, d := range days {
 			bw.WriteString(d.Date)

@@ -3,11 +3,14 @@ package prices
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -271,5 +274,40 @@ func TestFetchHostileServer(t *testing.T) {
 	}
 	if days, err := Fetch(t.Context(), srv.Client(), srv.URL+"/away"); err == nil || !strings.Contains(err.Error(), "redirected to "+other.URL) || elsewhere != 0 {
 		t.Errorf("Fetch redirected to another host = %v, %v (that host saw %d calls)", days, err, elsewhere)
+	}
+}
+
+// A data directory that does not exist is refused, not created (a
+// mistyped --data); in one that exists the series is private, as the
+// rest of the data directory, whatever the umask.
+func TestMergeNeedsDataDirAndIsPrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	typo := filepath.Join(t.TempDir(), "typo")
+	want := "data directory " + typo + " does not exist"
+	if _, _, err := Merge(typo, []Day{{"2020-01-01", 7200}}); err == nil || err.Error() != want || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Merge into a missing directory: %v, want %q", err, want)
+	}
+	if _, err := Load(typo); err == nil || err.Error() != want {
+		t.Errorf("Load of a missing directory: %v, want %q", err, want)
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Merge created %s: %v", typo, err)
+	}
+	data := t.TempDir()
+	if _, _, err := Merge(data, []Day{{"2020-01-01", 7200}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		path string
+		mode os.FileMode
+	}{{filepath.Dir(File(data)), 0o700}, {File(data), 0o600}} {
+		fi, err := os.Stat(c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := fi.Mode().Perm(); m != c.mode {
+			t.Errorf("%s has mode %v, want %v", c.path, m, c.mode)
+		}
 	}
 }

@@ -154,7 +154,10 @@ func TestDemoPricesFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Chdir(work)
-	data := filepath.Join(root, "data")
+	data := filepath.Join(root, "data") // the demo's index directory, created before its prices
+	if err := os.Mkdir(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	pt, err := demoPrices(data, "")
 	if err != nil || pt == nil || pt.Len() != 2 {
 		t.Fatalf("found file: %v, %v", pt, err)

@@ -104,6 +104,10 @@ func runPricesUpdate(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 || *url == "" || *data == "" {
 		return &usageError{"usage: ransomtrail prices update --url URL --data DIR [--json]"}
 	}
+	// A mistyped --data, or a damaged series, is refused before the fetch.
+	if _, err := prices.Load(*data); err != nil {
+		return err
+	}
 	days, err := prices.Fetch(ctx, nil, *url)
 	if err != nil {
 		return err
