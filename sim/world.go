@@ -172,8 +172,7 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 		runErr = os.Remove(marker)
 	}
 	if runErr != nil {
-		return Summary{}, fmt.Errorf("%w (after %d of %d transactions; the world in %s is incomplete, %s marks it: run simulate again to replace it)",
-			runErr, w.sum.Txs, cfg.Txs, cfg.Out, marker)
+		return Summary{}, &IncompleteError{Err: runErr, Txs: w.sum.Txs, Want: cfg.Txs, Blocks: w.sum.Blocks, Out: cfg.Out, Marker: marker}
 	}
 	s := w.summary()
 	s.ElapsedSec = cfg.Now().Sub(start).Seconds()
@@ -186,6 +185,28 @@ func Run(ctx context.Context, cfg Config) (Summary, error) {
 	return s, nil
 }
 
+// IncompleteError is Run's error when the run stopped before the world was
+// complete (cancelled, or a write failed): what was written is marked
+// incomplete (IncompleteFile). It wraps the cause.
+type IncompleteError struct {
+	Err    error
+	Txs    int64  // transactions written
+	Want   int64  // Config.Txs
+	Blocks int64  // blocks written, genesis included
+	Out    string // Config.Out
+	Marker string // the IncompleteFile marker's path
+}
+
+func (e *IncompleteError) Error() string {
+	return fmt.Sprintf("%v (after %d of %d transactions; the world in %s is incomplete, %s marks it: run simulate again to replace it)",
+		e.Err, e.Txs, e.Want, e.Out, e.Marker)
+}
+
+func (e *IncompleteError) Unwrap() error { return e.Err }
+
+// run writes the blocks. Cancellation is checked before every block and
+// between the transactions of a block (a block of a signed world takes
+// up to a second): a cancelled run writes no block after it.
 func (w *world) run(ctx context.Context) error {
 	if err := w.writeGenesis(); err != nil {
 		return err
@@ -193,6 +214,9 @@ func (w *world) run(ctx context.Context) error {
 	w.eco = newEconomy(w)
 	w.bootstrap = true
 	for w.sum.Txs < w.cfg.Txs && w.eco.bootstrapping() {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		w.beginBlock()
 		w.eco.bootstrapBlock()
 		if err := w.endBlock(); err != nil {
@@ -202,10 +226,8 @@ func (w *world) run(ctx context.Context) error {
 	w.bootstrap = false
 	w.sum.BootstrapBlocks = int64(w.height)
 	for w.sum.Txs < w.cfg.Txs {
-		if w.height%16 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		w.beginBlock()
 		if w.sum.FirstTime.IsZero() {
@@ -214,6 +236,9 @@ func (w *world) run(ctx context.Context) error {
 		target := w.blockTarget()
 		n, fails := 0, 0
 		for w.canAdd() && len(w.events) > 0 && w.events[0].h <= w.height {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			ev := heap.Pop(&w.events).(event)
 			if ev.fn() {
 				n++
@@ -221,6 +246,9 @@ func (w *world) run(ctx context.Context) error {
 		}
 		w.eco.beforeActions()
 		for n < target && w.canAdd() && fails < 200 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if w.eco.randomAction() {
 				n++
 			} else {

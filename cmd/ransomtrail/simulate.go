@@ -64,7 +64,12 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		}
 		if onlyCanceled(err) {
 			// Stopped by a signal: the message says the world is
-			// incomplete and how to replace it.
+			// incomplete and how to write it, as ingest's says where it
+			// stopped and how to resume.
+			if ie := (*sim.IncompleteError)(nil); errors.As(err, &ie) {
+				msg = fmt.Sprintf("simulate interrupted after %d of %d transactions: the world in %s is incomplete (%s marks it); run the same command again to write it",
+					ie.Txs, ie.Want, ie.Out, ie.Marker)
+			}
 			return &interruptedError{msg: msg}
 		}
 		if strings.HasPrefix(err.Error(), "sim: ") {

@@ -122,8 +122,11 @@ func TestSimulateIncompleteWorldIngestRefused(t *testing.T) {
 	cancel()
 	var out, errb bytes.Buffer
 	err := run(ctx, &env{stdout: &out, stderr: &errb}, []string{"simulate", "--out", dir, "--txs", "50000", "--tx-per-block", "100"})
-	if err == nil || !strings.Contains(err.Error(), "incomplete") {
-		t.Fatalf("interrupted simulate: err %v", err)
+	// The interrupted form, as ingest's: where it stopped and how to go on.
+	want := "simulate interrupted after 0 of 50000 transactions: the world in " + dir + " is incomplete (" +
+		filepath.Join(dir, "blocks", sim.IncompleteFile) + " marks it); run the same command again to write it"
+	if exitCode(err) != exitInterrupted || err.Error() != want {
+		t.Fatalf("interrupted simulate: exit %d, %v; want exit %d and\n%s", exitCode(err), err, exitInterrupted, want)
 	}
 	err = run(context.Background(), &env{stdout: &out, stderr: &errb}, []string{"ingest", "--data", filepath.Join(t.TempDir(), "data"), "--blocks-dir", filepath.Join(dir, "blocks"), "--network", "sim"})
 	if err == nil || !strings.Contains(err.Error(), "incomplete simulated world") {
