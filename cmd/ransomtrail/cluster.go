@@ -309,43 +309,38 @@ func runClusterExport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer done()
-	out := e.stdout
-	var f *os.File
-	if *outPath != "" {
-		// Private (0600), as the data directory it comes from.
-		if f, err = os.OpenFile(*outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
-			return err
-		}
-		defer f.Close()
-		out = f
-	}
-	w := bufio.NewWriterSize(out, 1<<20)
-	w.WriteString("address,cluster_id\n")
 	n := ix.NumAddresses()
-	var line []byte
-	for id := int64(0); id < n; id++ {
-		if id%(1<<16) == 0 && ctx.Err() != nil {
-			return ctx.Err()
+	export := func(w *bufio.Writer) error {
+		w.WriteString("address,cluster_id\n")
+		var line []byte
+		for id := int64(0); id < n; id++ {
+			if id%(1<<16) == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a, err := ix.AddressAt(id)
+			if err != nil {
+				return fmt.Errorf("address %d: %w", id, err)
+			}
+			line = append(line[:0], ix.EncodeAddress(a)...)
+			line = append(line, ',')
+			line = strconv.AppendUint(line, uint64(c.Find(uint32(id))), 10)
+			line = append(line, '\n')
+			if _, err := w.Write(line); err != nil {
+				return err
+			}
 		}
-		a, err := ix.AddressAt(id)
-		if err != nil {
-			return fmt.Errorf("address %d: %w", id, err)
-		}
-		line = append(line[:0], ix.EncodeAddress(a)...)
-		line = append(line, ',')
-		line = strconv.AppendUint(line, uint64(c.Find(uint32(id))), 10)
-		line = append(line, '\n')
-		if _, err := w.Write(line); err != nil {
-			return err
+		return nil
+	}
+	if *outPath != "" {
+		err = writeExport(*outPath, export)
+	} else {
+		w := bufio.NewWriterSize(e.stdout, 1<<20)
+		if err = export(w); err == nil {
+			err = w.Flush()
 		}
 	}
-	if err := w.Flush(); err != nil {
+	if err != nil {
 		return err
-	}
-	if f != nil {
-		if err := f.Close(); err != nil {
-			return err
-		}
 	}
 	if n > c.NumAddresses() {
 		fmt.Fprintf(e.stderr, "note: %d addresses are newer than the clustering (height %d) and exported as singletons; run 'ransomtrail cluster build'\n", n-c.NumAddresses(), c.M.Height)

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"flag"
 	"fmt"
 	"os"
 	"strings"
 
+	"github.com/ransomtrail/ransomtrail/internal/atomicfile"
 	"github.com/ransomtrail/ransomtrail/report"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -57,8 +59,10 @@ func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequ
 		_, err := e.stdout.Write(res.Data)
 		return err
 	}
-	// Private (0600), as the state it comes from.
-	if err := os.WriteFile(out, res.Data, 0o600); err != nil {
+	if err := writeExport(out, func(w *bufio.Writer) error {
+		_, err := w.Write(res.Data)
+		return err
+	}); err != nil {
 		return err
 	}
 	if *rf.jsonOut {
@@ -112,4 +116,34 @@ func runReportImport(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  rejected %s at %s: %s\n", r.Address, r.Where, r.Reason)
 	}
 	return nil
+}
+
+// writeExport writes an export (--out FILE of report export, case export
+// and cluster export) private, 0600, as the data directory it comes from,
+// also over an existing file whatever its mode: the export goes to a
+// temporary file beside it that is renamed over it once complete, so an
+// interrupted export leaves the old file whole. A target that exists and
+// is not a regular file (a FIFO, /dev/stdout) is written in place, its
+// mode untouched.
+func writeExport(path string, write func(w *bufio.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return fmt.Errorf("%s is a directory: give a file to --out", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		if err := write(bw); err != nil {
+			f.Close()
+			return err
+		}
+		if err := bw.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
+	return atomicfile.Write(path, 0o600, write)
 }
