@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -197,22 +198,34 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 		}
 		s.plain = fmt.Sprintf("listening on %s over plain HTTP: put a TLS proxy in front (README, Operating)", addr)
 	}
-	s.url = "http://" + s.ln.Addr().String() + "/"
-	// Others refused the data directory are pointed at the API as bound
-	// (--addr :0 picks a port; 0.0.0.0 is reached as localhost).
-	bound := s.ln.Addr().String()
-	if tcp != nil {
-		host := tcp.IP.String()
-		if tcp.IP.IsUnspecified() {
-			host = "localhost"
-		}
-		bound = net.JoinHostPort(host, strconv.Itoa(tcp.Port))
-	}
-	dirlock.SetAPI("http://" + bound)
+	s.url = openURL(o.addr, s.ln.Addr())
+	// Others refused the data directory are pointed at the API there.
+	dirlock.SetAPI(strings.TrimSuffix(s.url, "/"))
 	s.http = &http.Server{Handler: s.api, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute,
 		WriteTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return s, nil
+}
+
+// openURL is the URL at which a person on this machine reaches a server
+// started with --addr given and listening on bound: the host as given
+// (a name stays a name), localhost when it is empty or unspecified
+// (":8080", "0.0.0.0", "::": every address of the machine, which the
+// listener reports as "[::]", not an address to open), with the port
+// bound (--addr :0 picks one).
+func openURL(given string, bound net.Addr) string {
+	tcp, ok := bound.(*net.TCPAddr)
+	if !ok {
+		return "http://" + bound.String() + "/"
+	}
+	host, _, err := net.SplitHostPort(given)
+	if err != nil {
+		host = tcp.IP.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, strconv.Itoa(tcp.Port)) + "/"
 }
 
 // run serves until ctx ends (SIGINT, SIGTERM, SIGHUP), then shuts down gracefully:
@@ -223,7 +236,7 @@ func (s *served) run(ctx context.Context) error {
 	if s.plain != "" {
 		s.life.Info(s.plain)
 	}
-	s.life.Info("serving", "url", s.url, "network", st.Network, "height", st.Height, "dev", s.cfg.Dev, "following", s.follow != nil)
+	s.life.Info("serving", "url", s.url, "listen", s.ln.Addr().String(), "network", st.Network, "height", st.Height, "dev", s.cfg.Dev, "following", s.follow != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.Serve(s.ln) }()
 	var followed chan error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -167,6 +168,14 @@ func TestServeLifecycleAtInfo(t *testing.T) {
 		t.Fatalf("serving line %v, want it at INFO (kept by --quiet):\n%s", serving, logs)
 	}
 	port := strings.TrimSuffix(url[strings.LastIndex(url, ":")+1:], "/")
+	// A URL to open: localhost, not the listener's "[::]", with the port
+	// bound; the listener's address beside it.
+	if want := "http://localhost:" + port + "/"; url != want || port == "0" {
+		t.Errorf("serving url %q, want %q with the port bound", url, want)
+	}
+	if listen, _ := serving["listen"].(string); !strings.HasSuffix(listen, ":"+port) {
+		t.Errorf("serving listen %q, want the listener's address with port %s", listen, port)
+	}
 	note := "listening on 0.0.0.0:" + port + " over plain HTTP: put a TLS proxy in front (README, Operating)"
 	if r := logRecord(recs, note); r == nil || r["level"] != "INFO" {
 		t.Errorf("want the INFO note %q:\n%s", note, logs)
@@ -190,6 +199,42 @@ func TestServeLifecycleAtInfo(t *testing.T) {
 	}
 	if r := logRecord(logLines(t, logs), "stopped"); r == nil || r["signal"] != "SIGHUP" {
 		t.Errorf("stopped line %v, want \"signal\":\"SIGHUP\":\n%s", r, logs)
+	}
+}
+
+// TestServeOpenURL: serve's url is the --addr host as given, localhost for
+// an unspecified one (which the listener reports as "[::]", no address to
+// open), with the port bound; a server on 0.0.0.0 answers at it.
+func TestServeOpenURL(t *testing.T) {
+	for _, c := range []struct {
+		given string
+		bound *net.TCPAddr
+		want  string
+	}{
+		{"0.0.0.0:0", &net.TCPAddr{IP: net.IPv6zero, Port: 41234}, "http://localhost:41234/"},
+		{"[::]:8080", &net.TCPAddr{IP: net.IPv6zero, Port: 8080}, "http://localhost:8080/"},
+		{":8080", &net.TCPAddr{IP: net.IPv6zero, Port: 8080}, "http://localhost:8080/"},
+		{"127.0.0.1:0", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 41234}, "http://127.0.0.1:41234/"},
+		{"[::1]:0", &net.TCPAddr{IP: net.IPv6loopback, Port: 41234}, "http://[::1]:41234/"},
+		{"localhost:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://localhost:8080/"},
+		{"api.example.org:80", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 80}, "http://api.example.org:80/"},
+		{"192.0.2.7:0", &net.TCPAddr{IP: net.IPv4(192, 0, 2, 7), Port: 41234}, "http://192.0.2.7:41234/"},
+	} {
+		if got := openURL(c.given, c.bound); got != c.want {
+			t.Errorf("--addr %s bound to %s: url %q, want %q", c.given, c.bound, got, c.want)
+		}
+	}
+
+	w, err := simworld.Build(t.Context(), t.TempDir(), simworld.Options{Seed: 7, Txs: 2000, TxPerBlock: 100, NoCluster: true, NoTags: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, _ := startServe(t, "--data", w.Data, "--addr", "0.0.0.0:0")
+	if !strings.HasPrefix(url, "http://localhost:") || strings.HasSuffix(url, ":0/") {
+		t.Fatalf("serving url %q, want localhost with the port bound", url)
+	}
+	if code, body := httpGet(t, url+"healthz", ""); code != 200 {
+		t.Fatalf("GET %shealthz: %d %s", url, code, body)
 	}
 }
 
