@@ -140,7 +140,9 @@ type RemovedImport struct {
 	Tags        int `json:"tags"`
 	TagsRemoved int `json:"tags_removed"`
 	// RescreenAlerts counts the alerts re-screening the watchlist raised
-	// (absent without a monitor); Notes says when re-screening failed.
+	// (absent without a monitor). Notes say how many tags that other
+	// imports also hold were restored to their facts, or kept the facts
+	// they had (state.RemovalNotes), and when re-screening failed.
 	RescreenAlerts *int     `json:"rescreen_alerts,omitempty"`
 	Notes          []string `json:"notes,omitempty"`
 }
@@ -155,24 +157,30 @@ func RemoveImport(ctx context.Context, ts state.TagStore, id, actor, via string,
 		return RemovedImport{}, err
 	}
 	rep := RemovedImport{ImportID: imp.ID, Format: imp.Format, Files: fileNames(imp.Files), Tags: imp.Tags}
-	n, err := ts.DeleteImport(ctx, imp.ID, func(removed int) state.AuditEntry {
+	rm, err := ts.DeleteImport(ctx, imp.ID, func(rm state.Removal) state.AuditEntry {
 		r := rep
-		r.TagsRemoved = removed
-		return RemovalAudit(r, actor, via, now)
+		r.TagsRemoved = rm.TagsRemoved
+		return RemovalAudit(r, rm.TagsRestored, actor, via, now)
 	})
 	if err != nil {
 		return RemovedImport{}, err
 	}
-	rep.TagsRemoved = n
+	rep.TagsRemoved = rm.TagsRemoved
+	rep.Notes = append(rep.Notes, rm.Notes...)
 	return rep, nil
 }
 
 // RemovalAudit is the audit entry of a removed import: action
-// "remove-import", object "tags:ID", the files and the count in the detail
-// (with via, e.g. "api", when set). RemoveImport builds it inside the
-// removal's write, where the count of the tags removed is known.
-func RemovalAudit(rep RemovedImport, actor, via string, now time.Time) state.AuditEntry {
+// "remove-import", object "tags:ID", the files and the count in the detail,
+// with the count of shared tags restored to another import's facts when
+// there are (state.Removal.TagsRestored), and via (e.g. "api") when set.
+// RemoveImport builds it inside the removal's write, where the counts are
+// known.
+func RemovalAudit(rep RemovedImport, restored int, actor, via string, now time.Time) state.AuditEntry {
 	detail := fmt.Sprintf("files=%s format=%s tags_removed=%d", strings.Join(rep.Files, ","), rep.Format, rep.TagsRemoved)
+	if restored > 0 {
+		detail += fmt.Sprintf(" tags_restored=%d", restored)
+	}
 	if via != "" {
 		detail += " via=" + via
 	}

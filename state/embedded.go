@@ -38,11 +38,16 @@ import (
 //	'm' lp(importID) tagkey          → "" (the import brought the tag; tagkey without 't')
 //	'A' actorID                      → storedActor JSON
 //	'n' lp(importID) actorID         → "" (the import brought the actor)
+//	'o' lp(importID) tagkey          → ownTag JSON (the import's own version of
+//	                                   the tag, where it differs from the stored tag)
+//	'L' importID                     → "" (stored before format 3: the import's
+//	                                   own versions are not known)
 //
 // Reports, cases, the audit log, keys, watchlists and alerts: see their
-// files. Format 2 added the index of record keys ('R', 'C'); a format-1
-// store is upgraded when opened (upgradeFrom1).
-const formatVersion = 2
+// files. Format 2 added the index of record keys ('R', 'C'); format 3 the
+// imports' own versions of tags ('o', 'L'). An older store is upgraded
+// when opened (upgrade).
+const formatVersion = 3
 
 var versionKey = []byte{0, 'v'}
 
@@ -158,36 +163,51 @@ func OpenEmbedded(dir string, opts *EmbeddedOptions) (*Embedded, error) {
 			e.Close()
 			return nil, fmt.Errorf("state store %s: format %d, this program reads %d: %w", dir, ver, formatVersion, ErrNewerFormat)
 		}
-		if ver == 1 {
-			if err := e.upgradeFrom1(); err != nil {
+		if ver < formatVersion {
+			if err := e.upgrade(ver); err != nil {
 				e.Close()
-				return nil, fmt.Errorf("state store %s: upgrade from format 1: %w", dir, err)
+				return nil, fmt.Errorf("state store %s: upgrade from format %d: %w", dir, ver, err)
 			}
 		}
 	}
 	return e, nil
 }
 
-// upgradeFrom1 indexes the reports and cases of a format-1 store, whose
-// keys are not known, as unkeyed (RecordStore.ByKey returns them until
-// they are next written), and sets format 2, in one batch.
-func (e *Embedded) upgradeFrom1() error {
+// upgrade brings a store of format ver up to formatVersion in one batch.
+// From format 1, it indexes the reports and cases, whose keys are not
+// known, as unkeyed (RecordStore.ByKey returns them until they are next
+// written). From format 2 or older, it marks every recorded tag import as
+// stored without its own versions of tags ('L'): a removal of another
+// import then leaves the tags they share with the facts they have
+// (Removal.TagsUnknown) until the import is imported again.
+func (e *Embedded) upgrade(ver uint32) error {
 	wb := e.db.NewBatch()
 	defer wb.Close()
 	n := 0
-	for _, rs := range []embeddedRecords{e.Reports().(embeddedRecords), e.Cases().(embeddedRecords)} {
-		m, err := rs.indexUnkeyed(wb)
-		if err != nil {
+	if ver < 2 {
+		for _, rs := range []embeddedRecords{e.Reports().(embeddedRecords), e.Cases().(embeddedRecords)} {
+			m, err := rs.indexUnkeyed(wb)
+			if err != nil {
+				return err
+			}
+			n += m
+		}
+	}
+	imports := 0
+	if ver < 3 {
+		if err := scan(e.db, []byte{'i'}, func(k, _ []byte) error {
+			imports++
+			return wb.Set(prefixed('L', k[1:]), nil, nil)
+		}); err != nil {
 			return err
 		}
-		n += m
 	}
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], formatVersion)
 	if err := wb.Set(versionKey, b[:], nil); err != nil {
 		return err
 	}
-	e.log.Info("state store upgraded to format 2", "records_without_keys", n)
+	e.log.Info("state store upgraded", "from", ver, "to", formatVersion, "records_without_keys", n, "imports_without_own_versions", imports)
 	return e.commit(wb, pebble.Sync)
 }
 
@@ -314,6 +334,51 @@ type storedTag struct {
 	Tag     tags.Tag `json:"tag"`
 	AddrKey []byte   `json:"addr_key,omitempty"`
 	Imports []string `json:"imports"`
+}
+
+// ownTag is an import's own version of a stored tag ('o'), kept where it
+// differs from the stored tag (Holding).
+type ownTag struct {
+	Tag     tags.Tag `json:"tag"`
+	AddrKey []byte   `json:"addr_key,omitempty"`
+}
+
+// ownKey is the key of import id's own version of the tag at k (without
+// 't').
+func ownKey(id string, k []byte) []byte { return cat(appendLP([]byte{'o'}, []byte(id)), k) }
+
+// tagOf is the tag of st with its address key.
+func tagOf(st *storedTag) tags.Tag {
+	t := st.Tag
+	t.AddrKey = st.AddrKey
+	return t
+}
+
+// ownVersion returns import id's own version of the stored tag st at k:
+// its record ('o') when it has one (had), else st's tag.
+func ownVersion(r reader, id string, k []byte, st *storedTag) (own tags.Tag, had bool, err error) {
+	var o ownTag
+	had, err = getJSON(r, ownKey(id, k), &o)
+	if err != nil || !had {
+		return tagOf(st), had, err
+	}
+	o.Tag.AddrKey = o.AddrKey
+	return o.Tag, true, nil
+}
+
+// setOwn records own as import id's version of the tag at k when it
+// differs from the tag stored there, and otherwise deletes the record
+// the import had (had).
+func setOwn(wb *pebble.Batch, id string, k []byte, own, stored tags.Tag, had bool) error {
+	if SameFacts(own, stored) {
+		if had {
+			return wb.Delete(ownKey(id, k), nil)
+		}
+		return nil
+	}
+	o := ownTag{Tag: own, AddrKey: own.AddrKey}
+	o.Tag.AddrKey = nil
+	return putJSON(wb, ownKey(id, k), &o)
 }
 
 type storedActor struct {
@@ -507,8 +572,9 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 		keys[i] = k
 	}
 
-	// Superseded tags: removed, their imports moved to the replacing tag.
-	heldBy := map[int][]string{}
+	// Superseded tags: removed, their imports moved to the replacing tag
+	// with their own versions.
+	heldBy := map[int][]Holding{}
 	for _, sp := range rc.Supersede {
 		if sp.By < 0 || sp.By >= len(b.Tags) {
 			return fmt.Errorf("state: supersession by tag %d of %d", sp.By, len(b.Tags))
@@ -530,6 +596,15 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 			continue
 		}
 		for _, other := range st.Imports {
+			own, had, err := ownVersion(wb, other, ok, &st)
+			if err != nil {
+				return err
+			}
+			if had {
+				if err := wb.Delete(ownKey(other, ok), nil); err != nil {
+					return err
+				}
+			}
 			mp := appendLP([]byte{'m'}, []byte(other))
 			if err := wb.Delete(cat(mp, ok), nil); err != nil {
 				return err
@@ -540,7 +615,7 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 			if err := wb.Set(cat(mp, keys[sp.By]), nil, nil); err != nil {
 				return err
 			}
-			heldBy[sp.By] = addID(heldBy[sp.By], other)
+			heldBy[sp.By] = append(heldBy[sp.By], Holding{Import: other, Own: own})
 		}
 		if err := wb.Delete(otk, nil); err != nil {
 			return err
@@ -556,6 +631,15 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 	}); err != nil {
 		return err
 	}
+	// The import's own versions recorded by an earlier import with this ID.
+	ownPrefix := appendLP([]byte{'o'}, id)
+	oldOwn := map[string]bool{}
+	if err := scan(db, ownPrefix, func(k, _ []byte) error {
+		oldOwn[string(k[len(ownPrefix):])] = true
+		return nil
+	}); err != nil {
+		return err
+	}
 	for i := range b.Tags {
 		if i%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -565,14 +649,44 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 		t := b.Tags[i]
 		k := prefixed('t', keys[i])
 		var st storedTag
-		if _, err := getJSON(wb, k, &st); err != nil {
+		found, err := getJSON(wb, k, &st)
+		if err != nil {
 			return err
+		}
+		if found && !SameFacts(tagOf(&st), t) {
+			// The stored facts change: the other imports holding the tag
+			// keep their own versions.
+			for _, other := range st.Imports {
+				if other == b.Import.ID {
+					continue
+				}
+				own, had, err := ownVersion(wb, other, keys[i], &st)
+				if err != nil {
+					return err
+				}
+				if err := setOwn(wb, other, keys[i], own, t, had); err != nil {
+					return err
+				}
+			}
+		}
+		own, ok := rc.Own[i]
+		if !ok {
+			own = t
+		}
+		if err := setOwn(wb, b.Import.ID, keys[i], own, t, oldOwn[string(keys[i])]); err != nil {
+			return err
+		}
+		oldOwn[string(keys[i])] = !SameFacts(own, t)
+		for _, h := range heldBy[i] {
+			if err := setOwn(wb, h.Import, keys[i], h.Own, t, true); err != nil {
+				return err
+			}
 		}
 		st.Tag, st.AddrKey = t, t.AddrKey
 		st.Tag.AddrKey = nil
 		st.Imports = addID(st.Imports, b.Import.ID)
-		for _, other := range heldBy[i] {
-			st.Imports = addID(st.Imports, other)
+		for _, h := range heldBy[i] {
+			st.Imports = addID(st.Imports, h.Import)
 		}
 		v, err := json.Marshal(&st)
 		if err != nil {
@@ -587,7 +701,15 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 		delete(old, string(keys[i]))
 	}
 	for k := range old {
-		if err := s.release(wb, memberPrefix, []byte(k), b.Import.ID); err != nil {
+		if _, err := s.release(wb, []byte(k), b.Import.ID); err != nil {
+			return err
+		}
+	}
+	// Its own versions are known from now on.
+	if legacy, err := has(db, prefixed('L', id)); err != nil {
+		return err
+	} else if legacy {
+		if err := wb.Delete(prefixed('L', id), nil); err != nil {
 			return err
 		}
 	}
@@ -644,28 +766,160 @@ func (s *embeddedTags) put(ctx context.Context, wb *pebble.Batch, b Batch, rc Re
 	return s.e.commit(wb, pebble.Sync)
 }
 
-// release drops import id from the tag at key k (without 't'), deleting the
-// tag when no import holds it any more, and removes the membership.
-func (s *embeddedTags) release(wb *pebble.Batch, memberPrefix, k []byte, id string) (err error) {
+// released is what dropping an import from a tag did (release).
+type released int
+
+const (
+	releasedKept     released = iota // other imports hold it, its facts unchanged
+	releasedGone                     // no import holds it any more: deleted
+	releasedRestored                 // its facts are now a remaining import's own
+	releasedUnknown                  // kept facts that may be the import's (Removal.TagsUnknown)
+)
+
+// has reports whether r holds key k.
+func has(r reader, k []byte) (bool, error) {
+	_, c, err := r.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, c.Close()
+}
+
+// release drops import id from the tag at key k (without 't'): its
+// membership and its own version go, and the tag is deleted when no
+// import holds it any more. When the tag carried id's own facts, it gets
+// the remaining imports' (Restore) — under another key when their label
+// is spelt otherwise — unless a remaining import's own version is not
+// known ('L'): then it keeps its facts.
+func (s *embeddedTags) release(wb *pebble.Batch, k []byte, id string) (released, error) {
 	tk := prefixed('t', k)
 	var st storedTag
-	ok, err := getJSON(wb, tk, &st)
+	found, err := getJSON(wb, tk, &st)
 	if err != nil {
-		return err
+		return releasedKept, err
 	}
-	if ok {
-		st.Imports = removeID(st.Imports, id)
-		if len(st.Imports) == 0 {
-			err = wb.Delete(tk, nil)
-		} else {
-			v, _ := json.Marshal(&st)
-			err = wb.Set(tk, v, nil)
+	hadOwn, err := has(wb, ownKey(id, k))
+	if err != nil {
+		return releasedKept, err
+	}
+	if hadOwn {
+		if err := wb.Delete(ownKey(id, k), nil); err != nil {
+			return releasedKept, err
 		}
+	}
+	if err := wb.Delete(cat(appendLP([]byte{'m'}, []byte(id)), k), nil); err != nil {
+		return releasedKept, err
+	}
+	if !found {
+		return releasedKept, nil
+	}
+	st.Imports = removeID(st.Imports, id)
+	if len(st.Imports) == 0 {
+		return releasedGone, wb.Delete(tk, nil)
+	}
+	if hadOwn {
+		// The stored facts were not id's: they stay.
+		return releasedKept, putJSON(wb, tk, &st)
+	}
+	cur := tagOf(&st)
+	var hs []Holding
+	var hads []bool
+	unknown := false
+	for _, h := range st.Imports {
+		own, had, err := ownVersion(wb, h, k, &st)
 		if err != nil {
-			return err
+			return releasedKept, err
+		}
+		if !had {
+			legacy, err := has(wb, prefixed('L', []byte(h)))
+			if err != nil {
+				return releasedKept, err
+			}
+			if legacy {
+				unknown = true
+				continue
+			}
+		}
+		hs = append(hs, Holding{Import: h, Own: own})
+		hads = append(hads, had)
+	}
+	w := Restore(cur, hs)
+	if w >= 0 && SameFacts(hs[w].Own, cur) {
+		return releasedKept, putJSON(wb, tk, &st)
+	}
+	if unknown {
+		return releasedUnknown, putJSON(wb, tk, &st)
+	}
+	nt := hs[w].Own
+	nk, err := tagKey(&nt)
+	if err != nil {
+		return releasedKept, fmt.Errorf("state: own version of a tag: %w", err)
+	}
+	if bytes.Equal(nk, k) {
+		for j, h := range hs {
+			if err := setOwn(wb, h.Import, k, h.Own, nt, hads[j]); err != nil {
+				return releasedKept, err
+			}
+		}
+		st.Tag, st.AddrKey = nt, nt.AddrKey
+		st.Tag.AddrKey = nil
+		return releasedRestored, putJSON(wb, tk, &st)
+	}
+
+	// The remaining imports spell the label otherwise: the tag moves to
+	// its key, joining a tag stored there (the newer facts of the two
+	// stay).
+	if err := wb.Delete(tk, nil); err != nil {
+		return releasedKept, err
+	}
+	for j, h := range hs {
+		if err := wb.Delete(cat(appendLP([]byte{'m'}, []byte(h.Import)), k), nil); err != nil {
+			return releasedKept, err
+		}
+		if hads[j] {
+			if err := wb.Delete(ownKey(h.Import, k), nil); err != nil {
+				return releasedKept, err
+			}
 		}
 	}
-	return wb.Delete(append(bytes.Clone(memberPrefix), k...), nil)
+	ntk := prefixed('t', nk)
+	var at storedTag
+	there, err := getJSON(wb, ntk, &at)
+	if err != nil {
+		return releasedKept, err
+	}
+	final := nt
+	if there {
+		if !newerList(nt.Issued, at.Tag.Issued) {
+			final = tagOf(&at)
+		}
+		if !SameFacts(final, tagOf(&at)) {
+			for _, h := range at.Imports {
+				own, had, err := ownVersion(wb, h, nk, &at)
+				if err != nil {
+					return releasedKept, err
+				}
+				if err := setOwn(wb, h, nk, own, final, had); err != nil {
+					return releasedKept, err
+				}
+			}
+		}
+	}
+	at.Tag, at.AddrKey = final, final.AddrKey
+	at.Tag.AddrKey = nil
+	for _, h := range hs {
+		at.Imports = addID(at.Imports, h.Import)
+		if err := wb.Set(cat(appendLP([]byte{'m'}, []byte(h.Import)), nk), nil, nil); err != nil {
+			return releasedKept, err
+		}
+		if err := setOwn(wb, h.Import, nk, h.Own, final, there); err != nil {
+			return releasedKept, err
+		}
+	}
+	return releasedRestored, putJSON(wb, ntk, &at)
 }
 
 func (s *embeddedTags) releaseActor(wb *pebble.Batch, actorPrefix []byte, a, id string) (err error) {
@@ -800,9 +1054,9 @@ func (s *embeddedTags) Imports(ctx context.Context) ([]Import, error) {
 	return out, err
 }
 
-func (s *embeddedTags) DeleteImport(ctx context.Context, id string, audit func(int) AuditEntry) (int, error) {
+func (s *embeddedTags) DeleteImport(ctx context.Context, id string, audit func(Removal) AuditEntry) (Removal, error) {
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return Removal{}, err
 	}
 	s.e.mu.Lock()
 	defer s.e.mu.Unlock()
@@ -811,10 +1065,10 @@ func (s *embeddedTags) DeleteImport(ctx context.Context, id string, audit func(i
 	var imp Import
 	ok, err := getJSON(db, ik, &imp)
 	if err != nil {
-		return 0, err
+		return Removal{}, err
 	}
 	if !ok {
-		return 0, fmt.Errorf("import %q: %w", id, ErrNotFound)
+		return Removal{}, fmt.Errorf("import %q: %w", id, ErrNotFound)
 	}
 	wb := db.NewIndexedBatch()
 	defer wb.Close()
@@ -824,48 +1078,57 @@ func (s *embeddedTags) DeleteImport(ctx context.Context, id string, audit func(i
 		members = append(members, bytes.Clone(k[len(memberPrefix):]))
 		return nil
 	}); err != nil {
-		return 0, err
+		return Removal{}, err
 	}
-	removed := 0
-	for _, k := range members {
-		tk := prefixed('t', k)
-		var st storedTag
-		ok, err := getJSON(wb, tk, &st)
+	var r Removal
+	for i, k := range members {
+		if i%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return Removal{}, err
+			}
+		}
+		what, err := s.release(wb, k, id)
 		if err != nil {
-			return 0, err
+			return Removal{}, err
 		}
-		if ok && len(removeID(st.Imports, id)) == 0 {
-			removed++
-		}
-		if err := s.release(wb, memberPrefix, k, id); err != nil {
-			return 0, err
+		switch what {
+		case releasedGone:
+			r.TagsRemoved++
+		case releasedRestored:
+			r.TagsRestored++
+		case releasedUnknown:
+			r.TagsUnknown++
 		}
 	}
+	r.Notes = RemovalNotes(r)
 	actorPrefix := appendLP([]byte{'n'}, []byte(id))
 	var actors []string
 	if err := scan(db, actorPrefix, func(k, _ []byte) error {
 		actors = append(actors, string(k[len(actorPrefix):]))
 		return nil
 	}); err != nil {
-		return 0, err
+		return Removal{}, err
 	}
 	for _, a := range actors {
 		if err := s.releaseActor(wb, actorPrefix, a, id); err != nil {
-			return 0, err
+			return Removal{}, err
 		}
 	}
 	if err := wb.Delete(ik, nil); err != nil {
-		return 0, err
+		return Removal{}, err
+	}
+	if err := wb.Delete(prefixed('L', []byte(id)), nil); err != nil {
+		return Removal{}, err
 	}
 	if audit != nil {
-		if _, err := (embeddedAudit{s.e}).appendTo(wb, audit(removed)); err != nil {
-			return 0, err
+		if _, err := (embeddedAudit{s.e}).appendTo(wb, audit(r)); err != nil {
+			return Removal{}, err
 		}
 	}
 	if err := s.e.commit(wb, pebble.Sync); err != nil {
-		return 0, err
+		return Removal{}, err
 	}
-	return removed, nil
+	return r, nil
 }
 
 // OpenEmpty returns an empty store held in memory: what a command that

@@ -80,8 +80,8 @@ func TestEmbeddedUpgradesFormat1(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		if binary.BigEndian.Uint32(b) != 2 {
-			t.Errorf("format %d after the upgrade, want 2", binary.BigEndian.Uint32(b))
+		if binary.BigEndian.Uint32(b) != 3 {
+			t.Errorf("format %d after the upgrade, want 3", binary.BigEndian.Uint32(b))
 		}
 	}
 	setVersion(1)

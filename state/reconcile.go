@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"github.com/ransomtrail/ransomtrail/tags"
 )
@@ -24,6 +25,12 @@ type Reconciled struct {
 	// issue stored (delisted since, or that issue was imported partly):
 	// they are stored, and a note says so.
 	NotInNewer int
+	// Own holds, by index in the batch, the import's own version of each
+	// tag Reconcile rewrote to a newer issue's stored facts (KeptNewer):
+	// the store keeps it with the import (the import's own facts of the
+	// designation), so that removing the newer issue's import restores it
+	// (Restore).
+	Own map[int]tags.Tag
 	// Notes explain both to the user; they are also kept in the stored
 	// import's record.
 	Notes []string
@@ -52,6 +59,13 @@ func newerList(a, b string) bool { return a > b }
 //   - otherwise the tag of ts stays, and stored ones under another
 //     spelling of the label are superseded by it (Reconciled.Supersede; an
 //     equal spelling is simply overwritten).
+//
+// What each import said of a tag it holds (its own version, Holding) is
+// kept by the store where it differs from the stored tag: the import's
+// own version of a tag rewritten to a newer issue's (Reconciled.Own), and
+// the versions of the imports that held a stored tag the batch replaces or
+// supersedes. Removing an import restores, in each tag it shared, the
+// facts of the newest issue the remaining imports hold (Restore).
 //
 // Tags of other sources are left alone.
 //
@@ -96,6 +110,10 @@ func Reconcile(ctx context.Context, ts []tags.Tag, stored func(addrKey []byte) (
 		if newerList(same[newest].Issued, t.Issued) {
 			rc.KeptNewer++
 			keptIssued, keptAgainst = same[newest].Issued, t.Issued
+			if rc.Own == nil {
+				rc.Own = map[int]tags.Tag{}
+			}
+			rc.Own[i] = *t
 			*t = same[newest]
 		}
 		for j := range same {
@@ -124,4 +142,80 @@ func Reconcile(ctx context.Context, ts []tags.Tag, stored func(addrKey []byte) (
 		rc.Notes = append(rc.Notes, fmt.Sprintf("%d stored tags of an older issue of the list (same address and SDN entry, the label spelt otherwise) were replaced", rc.Superseded))
 	}
 	return rc, nil
+}
+
+// Holding is an import's own version of a stored tag: the facts the import
+// itself gave (its issue's date, label, description), which the stored tag
+// may not carry when another issue's were kept over them.
+type Holding struct {
+	Import string
+	Own    tags.Tag
+}
+
+// Restore picks the facts a stored tag (current) carries once an import
+// that held it is removed, among the own versions of the imports that
+// still hold it, by Reconcile's rule: the newest issue wins (newerList);
+// among holdings of that issue, one equal to current when there is (the
+// tag is left as it is), else the last (hs in the order the imports came
+// to hold the tag: a later import of an issue replaces an earlier one's
+// facts, as in Reconcile). It returns the index in hs, or -1 for none.
+func Restore(current tags.Tag, hs []Holding) int {
+	best := -1
+	for i := range hs {
+		if best < 0 || !newerList(hs[best].Own.Issued, hs[i].Own.Issued) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return -1
+	}
+	for i := range hs {
+		if hs[i].Own.Issued == hs[best].Own.Issued && SameFacts(hs[i].Own, current) {
+			return i
+		}
+	}
+	return best
+}
+
+// SameFacts reports whether a and b are the same tag with the same facts
+// (every field; the address key as tags.Tag.Key gives it).
+func SameFacts(a, b tags.Tag) bool {
+	if string(a.Key()) != string(b.Key()) {
+		return false
+	}
+	a.AddrKey, b.AddrKey = nil, nil
+	return reflect.DeepEqual(a, b)
+}
+
+// Removal is what removing an import did (TagStore.DeleteImport).
+type Removal struct {
+	// TagsRemoved counts the tags no other import held: gone with it.
+	TagsRemoved int
+	// TagsRestored counts the tags that other imports also hold whose
+	// stored facts were the removed import's own (an issue of the list
+	// newer than theirs, or the later import of a shared tag): each now
+	// carries the facts of the newest issue among the remaining imports'
+	// own versions (Restore).
+	TagsRestored int
+	// TagsUnknown counts the tags other imports also hold whose stored
+	// facts may be the removed import's, where a remaining import was
+	// stored before the store kept each import's own version (the embedded
+	// store's format 2): they keep the facts they had.
+	TagsUnknown int
+	// Notes say both to the user (RemovalNotes).
+	Notes []string
+}
+
+// RemovalNotes are the notes of a removal's result: how many shared tags
+// were restored to another import's facts, and how many kept the facts
+// they had for want of the remaining imports' own versions.
+func RemovalNotes(r Removal) []string {
+	var notes []string
+	if r.TagsRestored > 0 {
+		notes = append(notes, fmt.Sprintf("%d tags that other imports also hold carried this import's facts (a newer issue of the list kept over theirs, or a later import's): they now carry the facts of the newest issue among the remaining imports' own", r.TagsRestored))
+	}
+	if r.TagsUnknown > 0 {
+		notes = append(notes, fmt.Sprintf("%d tags that other imports also hold keep the facts they had, which may be this import's: those imports were stored before the state store kept each import's own facts; import their files again to restore them", r.TagsUnknown))
+	}
+	return notes
 }

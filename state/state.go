@@ -52,8 +52,8 @@ type TagStore interface {
 	// ones in the same write (Reconcile): concurrent imports of issues of
 	// the list leave one tag per designation, the newest issue's. A tag of
 	// b kept from a newer issue stored is rewritten in place to the stored
-	// one, and the import's record keeps the reconciliation's notes after
-	// its own. b.Audit, when set, is appended to the audit log in the same
+	// one (the import's own version is kept with it: Reconciled.Own), and
+	// the import's record keeps the reconciliation's notes after its own. b.Audit, when set, is appended to the audit log in the same
 	// write (the same transaction): the import and its entry are stored
 	// together or not at all, and an entry the log refuses (no action or
 	// object) stores nothing.
@@ -73,14 +73,20 @@ type TagStore interface {
 	// Imports lists the recorded imports, oldest first.
 	Imports(ctx context.Context) ([]Import, error)
 	// DeleteImport removes an import and the tags and actors no other
-	// import brought; it returns the number of tags removed. audit, when
-	// not nil, is called inside the write with that number and the entry
-	// it returns is appended to the audit log in the same write (the same
-	// transaction): the removal and its entry are stored together or not
-	// at all, and an entry the log refuses (no action or object) removes
-	// nothing. audit must only build the entry: it runs under the store's
-	// lock (the embedded store's) or in its transaction.
-	DeleteImport(ctx context.Context, id string, audit func(tagsRemoved int) AuditEntry) (int, error)
+	// import brought. A tag other imports also hold stays, and when it
+	// carried the removed import's own facts (Reconcile kept a newer
+	// issue's over theirs) it gets back the facts of the newest issue
+	// among the remaining imports' own versions (Restore), in the same
+	// write: an implementation keeps each import's own version of a tag
+	// where it differs from the stored one. It returns the counts and
+	// notes (Removal). audit, when not nil, is called inside the write
+	// with them and the entry it returns is appended to the audit log in
+	// the same write (the same transaction): the removal and its entry are
+	// stored together or not at all, and an entry the log refuses (no
+	// action or object) removes nothing. audit must only build the entry:
+	// it runs under the store's lock (the embedded store's) or in its
+	// transaction.
+	DeleteImport(ctx context.Context, id string, audit func(Removal) AuditEntry) (Removal, error)
 }
 
 // Batch is one import: its record and everything it brings.

@@ -124,6 +124,9 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 			fmt.Fprintf(e.stdout, "; %d of its tags stay, another import also brought them", kept)
 		}
 		fmt.Fprintln(e.stdout)
+		for _, n := range rep.Notes {
+			fmt.Fprintf(e.stdout, "  note: %s\n", n)
+		}
 	}
 	// Screening reads the tags afresh in every command; the watchlist's
 	// risk baselines follow the removal now.

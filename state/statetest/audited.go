@@ -106,7 +106,7 @@ func testTagsAudited(t *testing.T, s state.Store) {
 }
 
 // testDeleteImportAudited: a removal's audit entry, built inside the
-// write from the number of tags removed, is stored in the removal's
+// write from the removal's counts, is stored in the removal's
 // write; an entry the log refuses removes nothing.
 func testDeleteImportAudited(t *testing.T, s state.Store) {
 	ctx := context.Background()
@@ -114,15 +114,15 @@ func testDeleteImportAudited(t *testing.T, s state.Store) {
 	put(t, s, "a1", ofac(t, suex1), ofac(t, suex2), wannacry)
 	put(t, s, "a2", wannacry)
 	calls := 0
-	build := func(removed int) state.AuditEntry {
+	build := func(r state.Removal) state.AuditEntry {
 		calls++
 		e := entry("remove-import", "tags:a1")
-		e.Detail = fmt.Sprintf("tags_removed=%d", removed)
+		e.Detail = fmt.Sprintf("tags_removed=%d", r.TagsRemoved)
 		return e
 	}
-	n, err := s.Tags().DeleteImport(ctx, "a1", build)
-	if err != nil || n != 2 {
-		t.Fatalf("DeleteImport: %d, %v; want 2", n, err)
+	r, err := s.Tags().DeleteImport(ctx, "a1", build)
+	if err != nil || r.TagsRemoved != 2 {
+		t.Fatalf("DeleteImport: %+v, %v; want 2 removed", r, err)
 	}
 	if calls != 1 {
 		t.Errorf("the entry was built %d times, want once", calls)
@@ -132,7 +132,7 @@ func testDeleteImportAudited(t *testing.T, s state.Store) {
 	checkLast(t, s, 1, want)
 
 	// An entry the log refuses: the import, its tags and the log stay.
-	_, err = s.Tags().DeleteImport(ctx, "a2", func(int) state.AuditEntry { return entry("", "tags:a2") })
+	_, err = s.Tags().DeleteImport(ctx, "a2", func(state.Removal) state.AuditEntry { return entry("", "tags:a2") })
 	if err == nil {
 		t.Fatal("a removal with an entry without action was stored")
 	}

@@ -45,6 +45,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"MergeCursor", testMergeCursor},
 	}
 	tests = append(tests, recordTests...)
+	tests = append(tests, restoreTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t)
@@ -151,8 +152,8 @@ func testSameFactTwoImports(t *testing.T, s state.Store) {
 	if got := lookup(t, s, suex1); len(got) != 1 {
 		t.Errorf("after deleting one of two imports: %d tags, want 1 (the other still brings it)", len(got))
 	}
-	if n, err := s.Tags().DeleteImport(context.Background(), "csv", nil); err != nil || n != 1 {
-		t.Errorf("DeleteImport: %d, %v", n, err)
+	if r, err := s.Tags().DeleteImport(context.Background(), "csv", nil); err != nil || r.TagsRemoved != 1 {
+		t.Errorf("DeleteImport: %+v, %v", r, err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
 		t.Errorf("after deleting both: %d tags", len(got))
@@ -227,14 +228,17 @@ func testSupersede(t *testing.T, s state.Store) {
 		}
 	}
 
-	if _, err := s.Tags().DeleteImport(ctx, "xml", nil); err != nil {
-		t.Fatal(err)
+	// Removing the newer issue's import gives the tag it superseded back
+	// to the import that still holds it, with that import's own facts.
+	r, err := s.Tags().DeleteImport(ctx, "xml", nil)
+	if err != nil || r.TagsRemoved != 0 || r.TagsRestored != 1 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "1 tags that other imports also hold") {
+		t.Errorf("DeleteImport(xml): %+v, %v; want 1 restored", r, err)
 	}
-	if got := lookup(t, s, suex1); len(got) != 1 || got[0].Label != neu.Label {
-		t.Errorf("after deleting the superseding import: %+v, want the tag still held by the first", got)
+	if got := lookup(t, s, suex1); len(got) != 1 || !state.SameFacts(got[0], designation(t, suex1, false)) {
+		t.Errorf("after deleting the superseding import: %+v, want the first import's own tag", got)
 	}
-	if n, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || n != 2 {
-		t.Errorf("DeleteImport(csv): %d, %v; want 2", n, err)
+	if r, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || r.TagsRemoved != 2 {
+		t.Errorf("DeleteImport(csv): %+v, %v; want 2 removed", r, err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
 		t.Errorf("after deleting both: %+v", got)
@@ -294,13 +298,19 @@ func testConcurrentImports(t *testing.T, s state.Store) {
 		}
 	}
 	check("after the imports")
-	// Each import holds every designation: either alone keeps them.
-	if _, err := s.Tags().DeleteImport(ctx, "xml", nil); err != nil {
-		t.Fatal(err)
+	// Each import holds every designation: the older issue's alone keeps
+	// them with its own facts.
+	r, err := s.Tags().DeleteImport(ctx, "xml", nil)
+	if err != nil || r.TagsRemoved != 0 || r.TagsRestored != len(addrs) {
+		t.Fatalf("DeleteImport(xml): %+v, %v; want %d restored", r, err, len(addrs))
 	}
-	check("after deleting the newer issue's import")
-	if k, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || k != len(addrs) {
-		t.Errorf("DeleteImport(csv): %d, %v; want %d", k, err, len(addrs))
+	for _, a := range addrs {
+		if got := lookup(t, s, a); len(got) != 1 || !state.SameFacts(got[0], designation(t, a, false)) {
+			t.Errorf("after deleting the newer issue's import, %s: %+v, want the older issue's tag", a, got)
+		}
+	}
+	if r, err := s.Tags().DeleteImport(ctx, "csv", nil); err != nil || r.TagsRemoved != len(addrs) {
+		t.Errorf("DeleteImport(csv): %+v, %v; want %d removed", r, err, len(addrs))
 	}
 }
 
@@ -318,9 +328,9 @@ func testReplaceImport(t *testing.T, s state.Store) {
 func testDeleteImport(t *testing.T, s state.Store) {
 	put(t, s, "a1", ofac(t, suex1))
 	put(t, s, "a2", btcTag(t, wc1, "WannaCry", tags.CategoryRansomware, tags.SourceRansomwhere))
-	n, err := s.Tags().DeleteImport(context.Background(), "a1", nil)
-	if err != nil || n != 1 {
-		t.Fatalf("DeleteImport: %d, %v", n, err)
+	r, err := s.Tags().DeleteImport(context.Background(), "a1", nil)
+	if err != nil || r.TagsRemoved != 1 || r.TagsRestored != 0 || r.TagsUnknown != 0 || len(r.Notes) != 0 {
+		t.Fatalf("DeleteImport: %+v, %v", r, err)
 	}
 	if got := lookup(t, s, suex1); len(got) != 0 {
 		t.Errorf("tag of deleted import: %v", got)
