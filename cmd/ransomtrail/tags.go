@@ -78,6 +78,10 @@ func openState(e *env, data string, use stateUse) (state.Store, error) {
 type importReport struct {
 	api.ImportReport
 	Error string `json:"error,omitempty"`
+	// interrupted: not stored because the command was stopped (a
+	// signal); the text output leaves such imports to the one
+	// interrupted line.
+	interrupted bool
 }
 
 type parsedFile struct {
@@ -208,7 +212,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 		for _, c := range commentFiles {
 			failed++
 			reports = append(reports, importReport{ImportReport: api.ImportReport{Files: []string{c.name}, Format: string(tags.FormatSDNComments), Rejected: []tags.Rejected{}},
-				Error: c.name + ": sdn_comments.csv only continues the remarks of sdn.csv; import both files in one command"})
+				Error: "sdn_comments.csv only continues the remarks of sdn.csv; import both files in one command"})
 		}
 	}
 	if *jsonOut {
@@ -253,7 +257,7 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 	head := group[0]
 	for _, p := range group {
 		if p.err != nil {
-			r.Error = p.err.Error()
+			r.Error = fileError(p.name, p.err)
 			return r
 		}
 	}
@@ -279,9 +283,17 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 	// authoritative list, reconciled in the store's write; an older list
 	// never replaces a newer one's facts. The audit entry is in the same
 	// write.
+	if ctx.Err() != nil {
+		r.Error, r.interrupted = "interrupted before it was stored", true
+		return r
+	}
 	rep, err := api.PutImport(ctx, st.Tags(), res, files, time.Now(), "cli", "")
 	if err != nil {
-		r.Error = fmt.Sprintf("%s: store: %v", head.name, err)
+		// The report names the files: the error does not again.
+		r.Error = "store: " + err.Error()
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+			r.Error, r.interrupted = "interrupted before it was stored", true
+		}
 		return r
 	}
 	rep.Files = r.Files // as named on the command line
@@ -289,8 +301,37 @@ func importGroupNet(ctx context.Context, st state.Store, group []*parsedFile, ne
 	return r
 }
 
+// fileError is the error of reading or parsing the file name without the
+// name, which the report's line begins with ("F: FAILED, nothing
+// imported: open: no such file or directory", "… line 3 (label): CSV:
+// empty label", not "… open F: …", "… F:3 (label): …").
+func fileError(name string, err error) string {
+	var pathErr *os.PathError
+	if errors.As(err, &pathErr) && pathErr.Path == name && err.Error() == pathErr.Error() {
+		return pathErr.Op + ": " + pathErr.Err.Error()
+	}
+	var parseErr *tags.ParseError
+	if errors.As(err, &parseErr) && parseErr.File == name && err.Error() == parseErr.Error() {
+		where := ""
+		if parseErr.Line > 0 {
+			where = fmt.Sprintf("line %d", parseErr.Line)
+		}
+		if parseErr.Elem != "" {
+			where = strings.TrimSpace(where + " (" + parseErr.Elem + ")")
+		}
+		if where == "" {
+			return parseErr.Msg
+		}
+		return where + ": " + parseErr.Msg
+	}
+	return err.Error()
+}
+
 func printImport(w io.Writer, r *importReport) {
 	name := strings.Join(r.Files, " + ")
+	if r.interrupted {
+		return // the command's interrupted line says what was stored
+	}
 	if r.Error != "" {
 		fmt.Fprintf(w, "%s: FAILED, nothing imported: %s\n", name, r.Error)
 		return
