@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ransomtrail/ransomtrail/monitor"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -252,18 +253,6 @@ func (s *Server) unmatched(r *http.Request) error {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// sensitiveParam reports whether a query parameter's name suggests a
-// credential; its value is never logged.
-func sensitiveParam(name string) bool {
-	n := strings.ToLower(name)
-	for _, w := range []string{"key", "token", "secret", "pass", "auth", "sig", "cred", "session"} {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
-}
-
 // redactURL returns the path and query of u with credential-like query
 // values and anything shaped like an API key replaced by REDACTED.
 func redactURL(u *url.URL) string {
@@ -283,7 +272,7 @@ func redactURL(u *url.URL) string {
 			}
 			b.WriteString(url.QueryEscape(redactString(k)))
 			b.WriteByte('=')
-			if sensitiveParam(k) {
+			if monitor.CredentialName(k) { // its value is never logged
 				b.WriteString("REDACTED")
 			} else {
 				b.WriteString(url.QueryEscape(redactString(v)))

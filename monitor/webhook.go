@@ -139,7 +139,7 @@ func RedactURL(raw string) string {
 			u.RawQuery = "(unparsable)"
 		} else {
 			for k := range q {
-				if credentialName(k) {
+				if CredentialName(k) {
 					for i := range q[k] {
 						q[k][i] = "REDACTED"
 					}
@@ -187,9 +187,10 @@ func tokenLike(s string) bool {
 	return len(s) >= 32 && letters || len(s) >= 16 && letters && digits
 }
 
-// credentialName reports whether a query parameter's name suggests a
-// credential.
-func credentialName(name string) bool {
+// CredentialName reports whether a query parameter's name suggests a
+// credential (key, token, secret, pass, auth, sig, cred, session): its
+// value is redacted in what is stored and logged.
+func CredentialName(name string) bool {
 	n := strings.ToLower(name)
 	for _, w := range []string{"key", "token", "secret", "pass", "auth", "sig", "cred", "session"} {
 		if strings.Contains(n, w) {
