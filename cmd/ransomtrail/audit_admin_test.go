@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -9,9 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ransomtrail/ransomtrail/internal/simworld"
 	"github.com/ransomtrail/ransomtrail/state"
-	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 // TestManagementCommandsAudited: keys create/revoke, watch add/remove,
@@ -20,31 +17,7 @@ import (
 // key's hash, a webhook's secret or a credential of its URL; the chain
 // verifies after all.
 func TestManagementCommandsAudited(t *testing.T) {
-	ctx := context.Background()
-	w, err := simworld.Build(ctx, t.TempDir(), simworld.Options{Seed: 5, Txs: 3000, TxPerBlock: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := w.Data
-	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attr, err := ws.Attribution(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ""
-	for id := ws.Index.NumAddresses() - 1; id > 0 && addr == ""; id-- {
-		if _, c := attr.Of(uint32(id)); c == nil {
-			a, _ := ws.Index.AddressAt(id)
-			addr = ws.Index.EncodeAddress(a)
-		}
-	}
-	ws.Close()
-	if addr == "" {
-		t.Fatal("no untagged address")
-	}
+	data, addr := untaggedWorld(t)
 	cli := func(args ...string) string {
 		t.Helper()
 		out, stderr, err := runCLI(t, append(args, "--data", data)...)

@@ -19,32 +19,7 @@ import (
 // commands over a small simulated world: a tag import that designates a
 // watched address raises exactly one alert, also when imported twice.
 func TestWatchAlertsCommands(t *testing.T) {
-	ctx := context.Background()
-	w, err := simworld.Build(ctx, t.TempDir(), simworld.Options{Seed: 5, Txs: 3000, TxPerBlock: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := w.Data
-	// An address whose cluster carries no tag.
-	ws, err := workspace.Open(data, workspace.Options{State: workspace.StateWrite})
-	if err != nil {
-		t.Fatal(err)
-	}
-	attr, err := ws.Attribution(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ""
-	for id := ws.Index.NumAddresses() - 1; id > 0 && addr == ""; id-- {
-		if _, c := attr.Of(uint32(id)); c == nil {
-			a, _ := ws.Index.AddressAt(id)
-			addr = ws.Index.EncodeAddress(a)
-		}
-	}
-	ws.Close()
-	if addr == "" {
-		t.Fatal("no untagged address")
-	}
+	data, addr := untaggedWorld(t)
 
 	out, stderr, err := runCLI(t, "watch", "add", "--address", addr, "--note", "victim payment", "--data", data, "--json")
 	if err != nil {
@@ -144,4 +119,34 @@ func TestWatchAlertsCommands(t *testing.T) {
 	if _, _, err := runCLI(t, "watch", "remove", entry.ID, "--data", data); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("removing twice: %v", err)
 	}
+}
+
+// untaggedWorld builds a small simulated world (seed 5, 3,000 txs) and
+// returns its data directory and an address whose cluster carries no tag.
+func untaggedWorld(t *testing.T) (data, addr string) {
+	t.Helper()
+	ctx := context.Background()
+	w, err := simworld.Build(ctx, t.TempDir(), simworld.Options{Seed: 5, Txs: 3000, TxPerBlock: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws, err := workspace.Open(w.Data, workspace.Options{State: workspace.StateWrite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	attr, err := ws.Attribution(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id := ws.Index.NumAddresses() - 1; id > 0 && addr == ""; id-- {
+		if _, c := attr.Of(uint32(id)); c == nil {
+			a, _ := ws.Index.AddressAt(id)
+			addr = ws.Index.EncodeAddress(a)
+		}
+	}
+	if addr == "" {
+		t.Fatal("no untagged address")
+	}
+	return w.Data, addr
 }
