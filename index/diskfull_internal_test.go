@@ -42,7 +42,7 @@ func TestTablesAreNeverSparse(t *testing.T) {
 	dir := t.TempDir()
 
 	restore := SetReserveFile(noSpace)
-	_, err := openHashTable(dir, "t.hash", true)
+	_, err := openHashTable(dir, "t.hash", true, true)
 	restore()
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("creating a table on a full disk: %v, want ENOSPC", err)
@@ -51,7 +51,7 @@ func TestTablesAreNeverSparse(t *testing.T) {
 		t.Fatalf("a table whose creation failed holds %d bytes, want 0 (created again at the next open)", size)
 	}
 
-	tab, err := openHashTable(dir, "t.hash", true)
+	tab, err := openHashTable(dir, "t.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestTablesAreNeverSparse(t *testing.T) {
 	// A sparse copy of a table of a few entries (as a table created by
 	// truncation was): opened for writing, it is allocated; its bytes are
 	// unchanged.
-	few, err := openHashTable(dir, "few.hash", true)
+	few, err := openHashTable(dir, "few.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,12 +139,12 @@ func TestTablesAreNeverSparse(t *testing.T) {
 		t.Skipf("the file system does not keep holes (%d of %d bytes allocated)", alloc, size)
 	}
 	restore = SetReserveFile(noSpace)
-	_, err = openHashTable(dir, "sparse.hash", true)
+	_, err = openHashTable(dir, "sparse.hash", true, true)
 	restore()
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("opening a sparse table for writing on a full disk: %v, want ENOSPC", err)
 	}
-	tab, err = openHashTable(dir, "sparse.hash", true)
+	tab, err = openHashTable(dir, "sparse.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}

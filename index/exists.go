@@ -27,8 +27,9 @@ var tableFiles = []string{"txid.hash", "addr.hash"}
 // manifest), and false for a half-created index — a first ingest stopped
 // while it created the columns: a column missing while blocks.col is
 // still empty (no block was ever written), or, the columns all there, a
-// hash table missing or empty (the disk ran full while the writer created
-// it): the next ingest completes the creation. A column or table missing
+// hash table missing, empty (the disk ran full while the writer created
+// it) or with a header of zeros (a crash after the writer allocated it):
+// the next ingest completes the creation. A column or table missing
 // beside a blocks.col with blocks in it is a damaged index, which exists
 // (Open then reports what is missing). An error is returned when a file
 // cannot be looked at (permissions, dir not a directory).
@@ -61,13 +62,36 @@ func Exists(dir string) (bool, error) {
 		return true, nil
 	}
 	for _, name := range tableFiles {
-		st, err := os.Stat(filepath.Join(colDir, name))
-		if errors.Is(err, fs.ErrNotExist) || err == nil && st.Size() == 0 {
-			return false, nil // half-created: the tables come last
-		}
+		created, err := tableCreated(filepath.Join(colDir, name))
 		if err != nil {
 			return false, fmt.Errorf("index in %s: %w", dir, err)
 		}
+		if !created {
+			return false, nil // half-created: the tables come last
+		}
 	}
 	return true, nil
+}
+
+// tableCreated reports whether a hash table's file is there with a
+// header: false when it is missing, empty or its header is all zeros
+// (allocated, and the writer stopped before the header reached the disk).
+func tableCreated(p string) (bool, error) {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	zeros, err := headerOfZeros(f, st.Size())
+	if err != nil {
+		return false, err
+	}
+	return st.Size() > 0 && !zeros, nil
 }

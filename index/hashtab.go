@@ -79,12 +79,19 @@ var htMagic = [4]byte{'R', 'T', 'H', 'T'}
 // htMinLog2 is a new table's capacity (log2 of slots); tests lower it.
 var htMinLog2 uint32 = 20
 
-func openHashTable(dir, name string, write bool) (*hashTable, error) {
+// openHashTable opens dir/name. create: the table may be created — missing,
+// empty or with a header of zeros (its creation was interrupted) — for a
+// writer of an index with no block committed; otherwise such a table is
+// an error: fs.ErrNotExist, or an *emptyTableError.
+func openHashTable(dir, name string, write, create bool) (*hashTable, error) {
 	p := dir + "/" + name
 	t := &hashTable{name: name, path: p}
 	flag := os.O_RDONLY
 	if write {
-		flag = os.O_RDWR | os.O_CREATE
+		flag = os.O_RDWR
+		if create {
+			flag |= os.O_CREATE
+		}
 	}
 	f, err := os.OpenFile(p, flag, 0o644)
 	if err != nil {
@@ -96,10 +103,24 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 		f.Close()
 		return nil, err
 	}
-	if st.Size() == 0 {
-		if !write {
+	size := st.Size()
+	zeros, err := headerOfZeros(f, size)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("hash table %s: %w", name, err)
+	}
+	if size == 0 || zeros {
+		if !write || !create {
 			f.Close()
-			return nil, &emptyTableError{name}
+			return nil, &emptyTableError{name: name, path: p, zeros: size > 0}
+		}
+		// Created, or allocated and not yet given its header (a crash in
+		// between): created again.
+		if size > 0 {
+			if err := f.Truncate(0); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("create hash table %s: %w", name, err)
+			}
 		}
 		if err := t.init(htMinLog2); err != nil {
 			f.Close()
@@ -107,28 +128,66 @@ func openHashTable(dir, name string, write bool) (*hashTable, error) {
 		}
 		return t, nil
 	}
+	if size < htHdrSize {
+		f.Close()
+		return nil, fmt.Errorf("hash table %s: %d bytes, shorter than its header (%w)", name, size, chain.ErrCorrupt)
+	}
 	if write {
 		// Tables written before the files were reserved are sparse.
-		if err := reserveFile(f, 0, st.Size()); err != nil {
+		if err := reserveFile(f, 0, size); err != nil {
 			f.Close()
 			return nil, fmt.Errorf("hash table %s: %w", name, err)
 		}
 	}
-	if err := t.mapFile(st.Size(), write, true); err != nil {
+	if err := t.mapFile(size, write, true); err != nil {
 		f.Close()
 		return nil, err
 	}
 	return t, nil
 }
 
-// emptyTableError is a read-only open's error for a table file of no
-// bytes: a first writer created it and stopped (a full disk: init leaves
-// the file empty) before it could size it. The writer's next open creates
-// it; before any block is committed the index does not exist yet (Open
-// answers ErrNoIndex, Exists false).
-type emptyTableError struct{ name string }
+// headerOfZeros reports whether a table file's header (or the whole file,
+// when shorter) is all zeros: the file was allocated (init reserves it
+// before it writes the header through the mapping) and the writer stopped
+// before the header reached the disk.
+func headerOfZeros(f *os.File, size int64) (bool, error) {
+	if size == 0 {
+		return false, nil
+	}
+	hdr := make([]byte, min(size, htHdrSize))
+	if _, err := f.ReadAt(hdr, 0); err != nil {
+		return false, err
+	}
+	for _, b := range hdr {
+		if b != 0 {
+			return false, nil
+		}
+	}
+	return true, nil
+}
 
-func (e *emptyTableError) Error() string { return "hash table " + e.name + " is empty" }
+// emptyTableError is the error for a table file of no bytes or with a
+// header of zeros, opened where it may not be created (a reader, or a
+// writer of an index with blocks): a first writer created the file and
+// stopped before it sized it (a full disk: init leaves the file empty) or
+// before its header reached the disk (a crash just after the file was
+// allocated). The writer's next open creates it; before any block is
+// committed the index does not exist yet (Open answers ErrNoIndex,
+// Exists false); with blocks committed the index is damaged.
+type emptyTableError struct {
+	name, path string
+	zeros      bool // a header of zeros, not an empty file
+}
+
+func (e *emptyTableError) Error() string { return "hash table " + e.name + " " + e.state() }
+
+// state says what is wrong with the file.
+func (e *emptyTableError) state() string {
+	if e.zeros {
+		return "has a header of zeros (its creation was interrupted)"
+	}
+	return "is empty"
+}
 
 // reserveFile allocates a file's bytes [off, off+n) (diskspace.Reserve);
 // tests replace it to run out of space.
@@ -161,7 +220,9 @@ func (t *hashTable) mapFile(size int64, write, first bool) error {
 	if err != nil {
 		return fmt.Errorf("mmap hash table %s: %w", t.name, err)
 	}
-	if string(m[0:4]) != string(htMagic[:]) && binary.LittleEndian.Uint32(m[8:]) != 0 {
+	// A table being created (init) is mapped before its header is
+	// written; one opened must have it.
+	if string(m[0:4]) != string(htMagic[:]) && (first || binary.LittleEndian.Uint32(m[8:]) != 0) {
 		syscall.Munmap(m)
 		return fmt.Errorf("hash table %s: bad magic", t.name)
 	}

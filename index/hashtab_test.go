@@ -14,7 +14,7 @@ func TestHashTableModel(t *testing.T) {
 	// Keys collide on purpose: a small key space makes long chains.
 	keys := []uint64{}
 	hashOf := func(id int64) uint64 { return keys[id] }
-	tab, err := openHashTable(dir, "t.hash", true)
+	tab, err := openHashTable(dir, "t.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func TestHashTableModel(t *testing.T) {
 	check("after the deferred slots were written")
 	// The table survives a reopen.
 	tab.close()
-	tab, err = openHashTable(dir, "t.hash", true)
+	tab, err = openHashTable(dir, "t.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestHashTableLostWrites(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	var keys []uint64
 	hashOf := func(id int64) uint64 { return keys[id] }
-	tab, err := openHashTable(dir, "t.hash", true)
+	tab, err := openHashTable(dir, "t.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func TestHashTableLostWrites(t *testing.T) {
 			}
 		}
 		// A reader of the dirty table finds every committed id.
-		rd, err := openHashTable(dir, "t.hash", false)
+		rd, err := openHashTable(dir, "t.hash", false, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,7 +166,7 @@ func TestHashTableLostWrites(t *testing.T) {
 		}
 		rd.close()
 		// A writer recovers: exactly the committed ids, counted right.
-		wr, err := openHashTable(dir, "t.hash", true)
+		wr, err := openHashTable(dir, "t.hash", true, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +204,7 @@ func TestHashTableKilledMidRecovery(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	var keys []uint64
 	hashOf := func(id int64) uint64 { return keys[id] }
-	tab, err := openHashTable(dir, "t.hash", true)
+	tab, err := openHashTable(dir, "t.hash", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,7 +235,7 @@ func TestHashTableKilledMidRecovery(t *testing.T) {
 		if err := os.WriteFile(dir+"/t.hash", snapshot, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		tb, err := openHashTable(dir, "t.hash", true)
+		tb, err := openHashTable(dir, "t.hash", true, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -262,7 +262,7 @@ func TestHashTableKilledMidRecovery(t *testing.T) {
 		}
 		kills++
 		// The restart: recover again from what the killed one left.
-		tb, err = openHashTable(dir, "t.hash", true)
+		tb, err = openHashTable(dir, "t.hash", true, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -303,7 +303,7 @@ func TestGrowMappedEqualsHeap(t *testing.T) {
 	build := func(heapMax int64) ([]byte, string) {
 		growHeapMax = heapMax
 		dir := t.TempDir()
-		tab, err := openHashTable(dir, "t.hash", true)
+		tab, err := openHashTable(dir, "t.hash", true, true)
 		if err != nil {
 			t.Fatal(err)
 		}

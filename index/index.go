@@ -306,15 +306,26 @@ func (ix *Index) load(colDir string) error {
 		dst  **hashTable
 		name string
 	}{{&ix.txTab, "txid.hash"}, {&ix.addrTab, "addr.hash"}} {
-		if *tab.dst, err = openHashTable(colDir, tab.name, ix.opts.Write); err != nil {
+		// A writer creates a table missing, empty or with a header of
+		// zeros only while no block is committed.
+		if *tab.dst, err = openHashTable(colDir, tab.name, ix.opts.Write, ix.m.Height < 0); err != nil {
 			var empty *emptyTableError
-			if !ix.opts.Write && ix.m.Height < 0 && (errors.Is(err, fs.ErrNotExist) || errors.As(err, &empty)) {
+			missing := errors.Is(err, fs.ErrNotExist)
+			if !missing && !errors.As(err, &empty) {
+				return err
+			}
+			if ix.m.Height < 0 {
 				// A first ingest stopped while it created the tables (the
-				// disk ran full: an empty or missing table): nothing was
+				// disk ran full: an empty or missing table; a crash after
+				// a table was allocated: a header of zeros): nothing was
 				// committed, the next ingest creates them and goes on.
 				return fmt.Errorf("%w in %s: no block committed yet (run 'ransomtrail ingest --data %s')", ErrNoIndex, ix.dir, ix.dir)
 			}
-			return err
+			state := "is missing"
+			if empty != nil {
+				state = empty.state()
+			}
+			return fmt.Errorf("index in %s is damaged: hash table %s %s though blocks are committed: re-ingest into a new --data directory, or restore the index from a backup (%w)", ix.dir, filepath.Join(colDir, tab.name), state, chain.ErrCorrupt)
 		}
 	}
 	if ix.opts.Write {
