@@ -126,7 +126,8 @@ type EvBlock struct {
 // EvidenceRequest exports a case.
 type EvidenceRequest struct {
 	Case string
-	// Out is a directory (created; must be empty or new) or a .zip file.
+	// Out is a directory (created; must be empty or new, and is made
+	// 0700) or a .zip file.
 	Out string
 	// To is who receives the bundle (a court, a partner); required when
 	// the case or one of its reports is above TLP:GREEN, and recorded in
@@ -524,6 +525,15 @@ func writeBundle(out string, files map[string][]byte) error {
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return err
+	}
+	// An existing (empty) directory keeps its mode through MkdirAll: the
+	// bundle's directory is made private like a new one.
+	if fi, err := os.Stat(out); err != nil {
+		return err
+	} else if fi.Mode().Perm() != 0o700 {
+		if err := os.Chmod(out, 0o700); err != nil {
+			return fmt.Errorf("make %s private (0700) for the bundle: %w", out, err)
+		}
 	}
 	for _, n := range names {
 		if err := os.WriteFile(filepath.Join(out, n), files[n], 0o600); err != nil {
