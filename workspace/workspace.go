@@ -77,7 +77,7 @@ type Workspace struct {
 // cluster); a missing state store is created for opts.State StateWrite
 // (or opts.Write), and stands empty, in memory, for StateRead. A data
 // directory held by another process, or not writable, is dirlock's
-// error as it is.
+// error as it is, and so is an interrupted wait for it (context.Canceled).
 func Open(dir string, opts Options) (*Workspace, error) {
 	if dir == "" {
 		return nil, errors.New("a data directory is required (--data DIR)")
@@ -98,7 +98,10 @@ func Open(dir string, opts Options) (*Workspace, error) {
 	}
 	ix, err := index.Open(dir, io)
 	if err != nil {
-		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) {
+		// They name the data directory and what to do; context.Canceled
+		// is a wait for the data directory interrupted (dirlock: "data
+		// directory D: stopped waiting for …").
+		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) || errors.Is(err, context.Canceled) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("open index: %w", err)

@@ -192,8 +192,10 @@ func openIndex(data string) (*index.Index, error) {
 	}
 	ix, err := index.Open(data, index.Options{})
 	if err != nil {
-		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) {
-			return nil, err // they name the data directory and what to do
+		// They name the data directory and what to do; context.Canceled
+		// is an interrupted wait for the data directory (dirlock).
+		if errors.Is(err, index.ErrNoIndex) || errors.Is(err, dirlock.ErrInUse) || errors.Is(err, dirlock.ErrNotWritable) || errors.Is(err, context.Canceled) {
+			return nil, err
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}

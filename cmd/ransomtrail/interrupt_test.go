@@ -72,37 +72,46 @@ func TestExitCodeInterrupted(t *testing.T) {
 
 // A command waiting for a data directory that a short command holds, and
 // stopped by SIGINT or SIGTERM meanwhile, is interrupted (exit 130, the
-// message says it stopped waiting), not refused as busy (exit 1).
+// message says it stopped waiting, as dirlock words it: no "open index:"
+// before it), not refused as busy (exit 1) — a command opening the
+// workspace (status) and one opening the index alone (tx).
 func TestWaitingForDataDirectoryInterrupted(t *testing.T) {
 	bin := buildBinary(t)
 	_, data := netWorld(t)
 	holdStore(t, data, "kv")
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
-		var stderr testchain.SyncBuffer
-		cmd := exec.Command(bin, "status", "--data", data)
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+	for _, args := range [][]string{{"status", "--data", data}, {"tx", strings.Repeat("ab", 32), "--data", data}} {
+		for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+			testWaitInterrupted(t, bin, data, args, sig)
 		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
-		if err := cmd.Process.Signal(sig); err != nil {
-			t.Fatal(err)
-		}
-		var err error
-		select {
-		case err = <-done:
-		case <-time.After(time.Minute):
-			cmd.Process.Kill()
-			t.Fatalf("status did not stop within a minute of %v:\n%s", sig, stderr.String())
-		}
-		logs := stderr.String()
-		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
-			t.Errorf("status interrupted by %v while waiting: %v, want exit status %d:\n%s", sig, err, exitInterrupted, logs)
-		}
-		if want := "data directory " + data + ": stopped waiting for PID "; !strings.Contains(logs, "ransomtrail: interrupted: ") || !strings.Contains(logs, want) || strings.Contains(logs, "is busy") {
-			t.Errorf("status interrupted by %v while waiting said\n%s\nwant %q", sig, logs, want)
-		}
+	}
+}
+
+func testWaitInterrupted(t *testing.T, bin, data string, args []string, sig syscall.Signal) {
+	t.Helper()
+	var stderr testchain.SyncBuffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("%s did not stop within a minute of %v:\n%s", args[0], sig, stderr.String())
+	}
+	logs := stderr.String()
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Errorf("%s interrupted by %v while waiting: %v, want exit status %d:\n%s", args[0], sig, err, exitInterrupted, logs)
+	}
+	if want := "ransomtrail: interrupted: data directory " + data + ": stopped waiting for PID "; !strings.Contains(logs, want) || strings.Contains(logs, "is busy") || strings.Contains(logs, "open index:") {
+		t.Errorf("%s interrupted by %v while waiting said\n%s\nwant %q", args[0], sig, logs, want)
 	}
 }
