@@ -90,7 +90,7 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags remove-import ID --data DIR [--json]")
-		fmt.Fprintf(fs.Output(), "\nID is an import's id as `ransomtrail tags imports` lists it: the whole, or at\nleast its first %d hex digits when no other id starts with them. The import\nis removed with the tags and actors no other import brought (a tag another\nimport also brought stays); the next screen or trace no longer sees them, the\nwatchlist is re-screened and the audit log records the removal. It is done\nat once, without asking, as keys revoke and watch remove are.\n\nFlags:\n", api.MinImportPrefix)
+		fmt.Fprintf(fs.Output(), "\nID is an import's id as `ransomtrail tags imports` lists it: the whole, or at\nleast its first %d hex digits when no other id starts with them. The import\nis removed with the tags and actors no other import brought (a tag another\nimport also brought stays); the next screen or trace no longer sees them, the\nwatchlist is re-screened and the audit log records the removal. A tag that\nstays gets back the facts of the imports still holding it (the newest issue's\nown) when it carried this import's; a note says how many. It is done at\nonce, without asking, as keys revoke and watch remove are.\n\nFlags:\n", api.MinImportPrefix)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)

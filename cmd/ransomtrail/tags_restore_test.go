@@ -129,3 +129,13 @@ func TestTagsRemoveImportRestoresOFACFacts(t *testing.T) {
 		t.Errorf("after removing the XML, the tags differ from the CSV pair's alone (%d and %d bytes of JSON)", len(a), len(b))
 	}
 }
+
+// tags remove-import's help says what happens to a shared tag: it gets
+// back the facts of the imports still holding it.
+func TestTagsRemoveImportHelpSaysSharedTagsRestored(t *testing.T) {
+	_, stderr, _ := runCmd(t, "tags", "remove-import", "-h")
+	help := strings.Join(strings.Fields(stderr), " ")
+	if want := "gets back the facts of the imports still holding it"; !strings.Contains(help, want) {
+		t.Errorf("tags remove-import -h does not say %q:\n%s", want, stderr)
+	}
+}
