@@ -120,7 +120,7 @@ func TestScreenUserSanctionsNotAuthoritative(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.csv")
 	os.WriteFile(bad, []byte("address,label,category\n"+fake+",Y,scam\n12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx,Z,notacategory\n"), 0o644)
 	out, _, err := runCLI(t, "tags", "import", "--data", data, bad)
-	if err == nil || !strings.Contains(out, "bad.csv:3") || !strings.Contains(out, `unknown category "notacategory"`) || !strings.Contains(out, "allowed: sanctions") {
+	if err == nil || !strings.Contains(out, "bad.csv: FAILED, nothing imported: line 3 (category)") || !strings.Contains(out, `unknown category "notacategory"`) || !strings.Contains(out, "allowed: sanctions") {
 		t.Errorf("unknown category: %v\n%s", err, out)
 	}
 	if r := screen(fake); len(r.Identifications) != 1 {
