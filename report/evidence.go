@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -434,12 +435,18 @@ func (s *Service) ExportEvidence(ctx context.Context, req EvidenceRequest) (*Evi
 	m.Digest = m.digest()
 	mb, _ := json.MarshalIndent(m, "", " ")
 	files[manifestFile] = append(mb, '\n')
-	if err := writeBundle(req.Out, files); err != nil {
+	remove, err := writeBundle(req.Out, files)
+	if err != nil {
 		return nil, err
 	}
+	// A bundle the audit log does not record must not be left behind:
+	// `evidence verify --data` could not confirm it was issued here.
 	if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export", Object: "case:" + c.ID,
 		ObjectHash: m.Digest, Detail: fmt.Sprintf("evidence bundle, %d transactions, height %d, tlp=%s%s", len(txs), st.Height, maxTLP, toDetail(req.To))}); err != nil {
-		return nil, err
+		if rerr := remove(); rerr != nil {
+			return nil, fmt.Errorf("audit the export: %w (and removing the unrecorded bundle %s: %v)", err, req.Out, rerr)
+		}
+		return nil, fmt.Errorf("audit the export: %w (the bundle %s is removed)", err, req.Out)
 	}
 	return &EvidenceResult{Out: req.Out, Digest: m.Digest, Files: m.Files, Txs: len(txs), Addresses: len(addrs), Links: len(links), Truncated: b.truncated}, nil
 }
@@ -488,7 +495,11 @@ func checkOut(out string) error {
 	return nil
 }
 
-func writeBundle(out string, files map[string][]byte) error {
+// writeBundle writes the bundle's files to out (a .zip file or a
+// directory). remove takes back what it wrote: the zip file, or the files
+// and, when writeBundle made it, the directory. On an error nothing it
+// wrote is left.
+func writeBundle(out string, files map[string][]byte) (remove func() error, err error) {
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -499,46 +510,81 @@ func writeBundle(out string, files map[string][]byte) error {
 		// and TLP:RED material.
 		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err != nil {
-			return err
+			return nil, err
+		}
+		remove = func() error { return os.Remove(out) }
+		fail := func(err error) (func() error, error) {
+			f.Close()
+			remove()
+			return nil, err
 		}
 		zw := zip.NewWriter(f)
 		for _, n := range names {
 			w, err := zw.CreateHeader(&zip.FileHeader{Name: n, Method: zip.Deflate, Modified: time.Unix(0, 0).UTC()})
 			if err != nil {
-				f.Close()
-				return err
+				return fail(err)
 			}
 			if _, err := w.Write(files[n]); err != nil {
-				f.Close()
-				return err
+				return fail(err)
 			}
 		}
 		if err := zw.Close(); err != nil {
-			f.Close()
-			return err
+			return fail(err)
 		}
 		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
+			return fail(err)
 		}
-		return f.Close()
+		if err := f.Close(); err != nil {
+			remove()
+			return nil, err
+		}
+		return remove, nil
 	}
+	_, statErr := os.Stat(out)
+	made := errors.Is(statErr, fs.ErrNotExist)
 	if err := os.MkdirAll(out, 0o700); err != nil {
-		return err
+		return nil, err
+	}
+	var written []string
+	remove = func() error {
+		var first error
+		for _, p := range written {
+			if err := os.Remove(p); err != nil && first == nil {
+				first = err
+			}
+		}
+		if made && first == nil {
+			first = os.Remove(out)
+		}
+		return first
 	}
 	// An existing (empty) directory keeps its mode through MkdirAll: the
 	// bundle's directory is made private like a new one.
 	if fi, err := os.Stat(out); err != nil {
-		return err
+		remove()
+		return nil, err
 	} else if fi.Mode().Perm() != 0o700 {
 		if err := os.Chmod(out, 0o700); err != nil {
-			return fmt.Errorf("make %s private (0700) for the bundle: %w", out, err)
+			remove()
+			return nil, fmt.Errorf("make %s private (0700) for the bundle: %w", out, err)
 		}
 	}
 	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(out, n), files[n], 0o600); err != nil {
-			return err
+		p := filepath.Join(out, n)
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			remove()
+			return nil, err
+		}
+		written = append(written, p)
+		_, err = f.Write(files[n])
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			remove()
+			return nil, err
 		}
 	}
-	return nil
+	return remove, nil
 }
