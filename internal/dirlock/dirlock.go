@@ -195,6 +195,11 @@ type Holder struct {
 	LongRunning bool      `json:"long_running,omitempty"`
 	API         string    `json:"api,omitempty"`
 	Doing       string    `json:"doing,omitempty"`
+	// StartTicks is the holder's start time where the system tells it
+	// (Linux: field 22 of /proc/PID/stat, clock ticks since boot), so
+	// that another process given the PID after the holder is gone is
+	// not taken for it; 0 when unknown.
+	StartTicks uint64 `json:"start_ticks,omitempty"`
 }
 
 func (h *Holder) describe() string {
@@ -308,6 +313,7 @@ func Acquire(store string) (*Lock, error) {
 			l := &Lock{pl: pl, holder: holderPath, pid: os.Getpid()}
 			procMu.Lock()
 			h := Holder{PID: l.pid, Command: p.Command, Since: time.Now(), LongRunning: p.LongRunning, API: proc.API, Doing: p.Doing}
+			h.StartTicks, _ = startTicks(l.pid)
 			held[l] = h
 			writeHolder(holderPath, h)
 			procMu.Unlock()
@@ -326,7 +332,7 @@ func Acquire(store string) (*Lock, error) {
 			return nil, fmt.Errorf("lock %s: %w", store, err)
 		}
 		var h *Holder
-		if rec, err := readHolder(holderPath); err == nil && rec.PID != os.Getpid() && alive(rec.PID) {
+		if rec, err := readHolder(holderPath); err == nil && rec.PID != os.Getpid() && rec.live() {
 			h = &rec
 		}
 		waitedFor := time.Since(start)
@@ -352,6 +358,21 @@ func Acquire(store string) (*Lock, error) {
 			return nil, fmt.Errorf("data directory %s: stopped waiting for %s to finish with it: %w", data, who, context.Canceled)
 		}
 	}
+}
+
+// live tells whether the record's holder still runs: its PID exists
+// and, where both are known, the process with that PID started when the
+// holder did (a different start time is another process that was given
+// the PID after the holder was gone).
+func (h *Holder) live() bool {
+	if !alive(h.PID) {
+		return false
+	}
+	if h.StartTicks == 0 {
+		return true
+	}
+	now, ok := startTicks(h.PID)
+	return !ok || now == h.StartTicks
 }
 
 // alive tells whether a process with the pid exists.

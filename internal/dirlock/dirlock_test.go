@@ -327,3 +327,64 @@ func TestDefaultCommandRedacted(t *testing.T) {
 		t.Errorf("recorded command %q, want %q", rec.Command, want)
 	}
 }
+
+// procStart reads field 22 of /proc/PID/stat (the start time in clock
+// ticks since boot), skipping the test where /proc does not tell it.
+func procStart(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	rest := string(b[strings.LastIndex(string(b), ")")+1:])
+	var ticks uint64
+	if _, err := fmt.Sscan(strings.Fields(rest)[19], &ticks); err != nil {
+		t.Fatalf("/proc/%d/stat: %v", pid, err)
+	}
+	return ticks
+}
+
+// The holder record carries the holder's start time.
+func TestHolderRecordsStartTime(t *testing.T) {
+	_, store := newStore(t)
+	h := hold(t, store)
+	want := procStart(t, h.cmd.Process.Pid)
+	b, err := os.ReadFile(filepath.Join(store, dirlock.HolderFile))
+	var rec dirlock.Holder
+	if err == nil {
+		err = json.Unmarshal(b, &rec)
+	}
+	if err != nil || rec.PID != h.cmd.Process.Pid || rec.StartTicks != want {
+		t.Errorf("holder record %s (%v), want PID %d started at tick %d", b, err, h.cmd.Process.Pid, want)
+	}
+}
+
+// A holder record whose PID now belongs to another process (the holder
+// is gone, the PID reused: here this test's parent, started at another
+// time than the record says) is stale and does not name it; with the
+// PID's own start time, or none recorded (a system without /proc), the
+// record is the holder's.
+func TestReusedPIDHolderRecordIgnored(t *testing.T) {
+	data, store := newStore(t)
+	pid := os.Getppid()
+	start := procStart(t, pid)
+	hold(t, store, "DIRLOCK_RAW=1")
+	setProcess(t, dirlock.Process{Wait: 200 * time.Millisecond})
+	for _, c := range []struct {
+		ticks uint64
+		live  bool
+	}{{start + 1, false}, {start - 1, false}, {start, true}, {0, true}} {
+		rec, _ := json.Marshal(dirlock.Holder{PID: pid, Command: "ransomtrail serve --data " + data, Since: time.Now(), LongRunning: true, StartTicks: c.ticks})
+		if err := os.WriteFile(filepath.Join(store, dirlock.HolderFile), rec, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := dirlock.Acquire(store)
+		if !errors.Is(err, dirlock.ErrInUse) {
+			t.Fatalf("start %d: Acquire: %v, want ErrInUse", c.ticks, err)
+		}
+		named := strings.Contains(err.Error(), fmt.Sprintf("in use by PID %d ", pid))
+		if named != c.live || strings.Contains(err.Error(), "another process") == c.live {
+			t.Errorf("record started at %d (PID %d started at %d): %q, want it named: %v", c.ticks, pid, start, err, c.live)
+		}
+	}
+}
