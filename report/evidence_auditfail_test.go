@@ -1,12 +1,14 @@
 package report
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/ransomtrail/ransomtrail/internal/atomicfile"
 	"github.com/ransomtrail/ransomtrail/state"
 )
 
@@ -63,5 +65,54 @@ func TestEvidenceExportUnauditedLeavesNothing(t *testing.T) {
 		if err != nil || !check.Issued {
 			t.Errorf("%s as issued: %+v, %v", out, check, err)
 		}
+	}
+}
+
+// A report export delivered to a file (as the CLI's --out does: complete
+// under a temporary name, audited, then renamed into place) leaves no
+// file when its audit entry cannot be appended, and fails; with the
+// audit log working, the file is in place and its export is logged with
+// the file's SHA-256.
+func TestReportExportUnauditedLeavesNoFile(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	filed := submitSome(t, f, 1, TLPGreen)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "export.json")
+	deliver := func(data []byte, audit func() error) error {
+		return atomicfile.WriteGated(out, 0o600, func(w *bufio.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}, audit)
+	}
+	req := ExportRequest{Receipts: []string{filed[0].Receipt}, Format: FormatSTIX, Actor: "ana", Deliver: deliver}
+	f.svc.State = failingAppend{f.st}
+	if res, err := f.svc.Export(ctx, req); !errors.Is(err, errAppend) || res != nil {
+		t.Errorf("export: %+v, %v; want the audit error", res, err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left behind: %v", ents)
+	}
+	f.svc.State = f.st
+	res, err := f.svc.Export(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || sha256Hex(b) != res.SHA256 {
+		t.Fatalf("export file: %v, sha256 %s, want %s", err, sha256Hex(b), res.SHA256)
+	}
+	entries, err := f.st.Audit().List(ctx, 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := 0
+	for _, e := range entries {
+		if e.Action == "export" && e.Object == "report:"+filed[0].Receipt && e.ObjectHash == res.SHA256 {
+			logged++
+		}
+	}
+	if logged != 1 {
+		t.Errorf("the export logged %d times, want once", logged)
 	}
 }

@@ -89,6 +89,13 @@ type ExportRequest struct {
 	// To is the partner receiving the export; required above TLP:GREEN.
 	To    string
 	Actor string
+	// Deliver, when set, writes the document out and calls audit (which
+	// records the export) before the document leaves: a file is written
+	// to a temporary name, audited, then renamed into place, so that a
+	// failed audit leaves no export behind. Its error is Export's. Without
+	// Deliver, Export audits and returns the document for its caller to
+	// send.
+	Deliver func(data []byte, audit func() error) error
 }
 
 // ExportResult is an export's document.
@@ -175,16 +182,34 @@ func (s *Service) Export(ctx context.Context, req ExportRequest) (*ExportResult,
 	}
 	for _, r := range reps {
 		res.Reports = append(res.Reports, r.Receipt)
-		if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
-			Object: "report:" + r.Receipt, ObjectHash: res.SHA256, Detail: detail}); err != nil {
+	}
+	var audited bool
+	var auditErr error
+	audit := func() error {
+		if audited {
+			return auditErr
+		}
+		audited = true
+		for _, r := range reps {
+			if _, auditErr = s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
+				Object: "report:" + r.Receipt, ObjectHash: res.SHA256, Detail: detail}); auditErr != nil {
+				return auditErr
+			}
+		}
+		if object != "" {
+			_, auditErr = s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
+				Object: object, ObjectHash: res.SHA256, Detail: detail})
+		}
+		return auditErr
+	}
+	if req.Deliver != nil {
+		if err := req.Deliver(data, audit); err != nil {
 			return nil, err
 		}
 	}
-	if object != "" {
-		if _, err := s.State.Audit().Append(ctx, state.AuditEntry{Time: s.now(), Actor: req.Actor, Action: "export",
-			Object: object, ObjectHash: res.SHA256, Detail: detail}); err != nil {
-			return nil, err
-		}
+	// Delivered without calling audit, or not delivered here: audited now.
+	if err := audit(); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -51,18 +51,24 @@ func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequ
 		return err
 	}
 	defer done()
+	// The export is audited before it leaves: a file is complete under a
+	// temporary name when its audit entry is appended, and renamed into
+	// place after; a failed append leaves no file.
+	req.Deliver = func(data []byte, audit func() error) error {
+		if out == "" {
+			if err := audit(); err != nil {
+				return err
+			}
+			_, err := e.stdout.Write(data)
+			return err
+		}
+		return writeExportGated(out, func(w *bufio.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}, audit)
+	}
 	res, err := svc.Export(ctx, req)
-	if err != nil {
-		return err
-	}
-	if out == "" {
-		_, err := e.stdout.Write(res.Data)
-		return err
-	}
-	if err := writeExport(out, func(w *bufio.Writer) error {
-		_, err := w.Write(res.Data)
-		return err
-	}); err != nil {
+	if err != nil || out == "" {
 		return err
 	}
 	if *rf.jsonOut {
@@ -126,9 +132,22 @@ func runReportImport(ctx context.Context, e *env, args []string) error {
 // is not a regular file (a FIFO, /dev/stdout) is written in place, its
 // mode untouched.
 func writeExport(path string, write func(w *bufio.Writer) error) error {
+	return writeExportGated(path, write, nil)
+}
+
+// writeExportGated is writeExport calling gate (when not nil) before the
+// export is in place: a regular file is complete under its temporary name,
+// a FIFO or device not yet opened. gate's error is returned and leaves no
+// export at path.
+func writeExportGated(path string, write func(w *bufio.Writer) error, gate func() error) error {
 	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
 			return fmt.Errorf("%s is a directory: give a file to --out", path)
+		}
+		if gate != nil {
+			if err := gate(); err != nil {
+				return err
+			}
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY, 0)
 		if err != nil {
@@ -145,5 +164,5 @@ func writeExport(path string, write func(w *bufio.Writer) error) error {
 		}
 		return f.Close()
 	}
-	return atomicfile.Write(path, 0o600, write)
+	return atomicfile.WriteGated(path, 0o600, write, gate)
 }

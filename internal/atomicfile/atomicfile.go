@@ -16,6 +16,15 @@ import (
 // from write or from the file system the old file is left as it was and the
 // temporary file is removed.
 func Write(path string, perm os.FileMode, write func(w *bufio.Writer) error) error {
+	return WriteGated(path, perm, write, nil)
+}
+
+// WriteGated is Write with a gate: once the content is complete and
+// synced, and before it is renamed into place, gate (when not nil) is
+// called; its error leaves path as it was (no new file there) and is
+// returned. A caller records what it is about to publish in the gate
+// (an export's audit entry), so that what is published is recorded.
+func WriteGated(path string, perm os.FileMode, write func(w *bufio.Writer) error, gate func() error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
 	if err != nil {
@@ -44,6 +53,13 @@ func Write(path string, perm os.FileMode, write func(w *bufio.Writer) error) err
 	}
 	if err := f.Close(); err != nil {
 		return err
+	}
+	if gate != nil {
+		if err := gate(); err != nil {
+			os.Remove(tmp)
+			done = true
+			return err
+		}
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)

@@ -69,3 +69,41 @@ func assertOnly(t *testing.T, dir string, names ...string) {
 		t.Fatalf("directory holds %v, want %v (a temporary file left behind?)", got, names)
 	}
 }
+
+// The gate runs before the new content is in place; its error leaves no
+// new file (and an old one as it was), and no temporary file either.
+func TestWriteGated(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "export.json")
+	refused := errors.New("not recorded")
+	write := func(w *bufio.Writer) error { _, err := w.WriteString("new\n"); return err }
+	if err := WriteGated(p, 0o600, write, func() error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("gate refused: %v", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("left %v", ents)
+	}
+	if err := os.WriteFile(p, []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteGated(p, 0o600, write, func() error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("gate refused: %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != "old\n" {
+		t.Errorf("after a refused gate %q, want the old file", b)
+	}
+	gated := ""
+	if err := WriteGated(p, 0o600, write, func() error {
+		b, _ := os.ReadFile(p)
+		gated = string(b)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); gated != "old\n" || string(b) != "new\n" {
+		t.Errorf("at the gate %q, after %q: want old, then new", gated, b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("left %v", ents)
+	}
+}
