@@ -17,7 +17,6 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/internal/dirlock"
-	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // A mistyped --data is refused by every command but those that create
@@ -288,21 +287,13 @@ func TestHolderSecretsNotShown(t *testing.T) {
 		{"serve, --rpc-pass=", []string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--dev", "--rpc", plain, "--rpc-user=" + n.User, "--rpc-pass=" + n.Pass}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var stderr testchain.SyncBuffer
-			cmd := exec.Command(bin, c.args...)
-			cmd.Stderr = &stderr
-			cmd.Env = append(os.Environ(), envLogFormat+"=json")
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
+			cmd, done, stderr := startBinary(t, bin, []string{envLogFormat + "=json"}, c.args...)
 			defer func() {
 				cmd.Process.Kill()
 				<-done
 			}()
 			var records []string
-			waitLog(t, cmd, done, &stderr, func(string) bool {
+			waitLog(t, cmd, done, stderr, func(string) bool {
 				records = records[:0]
 				for _, store := range []string{"kv", "state"} {
 					b, err := os.ReadFile(filepath.Join(data, store, dirlock.HolderFile))

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
-	"github.com/ransomtrail/ransomtrail/internal/testchain"
 )
 
 // TestOneShotCommandsInterruptedExit130: a one-shot command whose context
@@ -88,15 +87,8 @@ func TestWaitingForDataDirectoryInterrupted(t *testing.T) {
 
 func testWaitInterrupted(t *testing.T, bin, data string, args []string, sig syscall.Signal) {
 	t.Helper()
-	var stderr testchain.SyncBuffer
-	cmd := exec.Command(bin, args...)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
+	cmd, done, stderr := startBinary(t, bin, nil, args...)
+	waitLog(t, cmd, done, stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}

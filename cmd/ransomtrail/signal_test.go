@@ -41,15 +41,8 @@ func TestServeStopsGracefullyOnEverySignal(t *testing.T) {
 		name string
 	}{{syscall.SIGHUP, "SIGHUP"}, {syscall.SIGTERM, "SIGTERM"}, {syscall.SIGINT, "SIGINT"}} {
 		t.Run(c.name, func(t *testing.T) {
-			var stderr testchain.SyncBuffer
-			cmd := exec.Command(bin, "serve", "--data", w.Data, "--dev", "--addr", "127.0.0.1:0")
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			waitLog(t, cmd, done, &stderr, servingURL.MatchString)
+			cmd, done, stderr := startBinary(t, bin, nil, "serve", "--data", w.Data, "--dev", "--addr", "127.0.0.1:0")
+			waitLog(t, cmd, done, stderr, servingURL.MatchString)
 			if err := cmd.Process.Signal(c.sig); err != nil {
 				t.Fatal(err)
 			}
@@ -128,15 +121,8 @@ func logRecord(recs []map[string]any, msg string) map[string]any {
 // "serving" line, sends sig and returns its log and exit error.
 func runServeUntil(t *testing.T, bin string, sig syscall.Signal, args ...string) (string, error) {
 	t.Helper()
-	var stderr testchain.SyncBuffer
-	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	waitLog(t, cmd, done, &stderr, servingURL.MatchString)
+	cmd, done, stderr := startBinary(t, bin, nil, append([]string{"serve"}, args...)...)
+	waitLog(t, cmd, done, stderr, servingURL.MatchString)
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
@@ -261,16 +247,8 @@ func TestServeLogSettings(t *testing.T) {
 		{envLogLevel + "=warn", nil, "no API key exists",
 			[]string{`"level":"WARN"`}, []string{`"msg":"serving"`, `"msg":"stopped"`}},
 	} {
-		cmd := exec.Command(bin, append([]string{"serve", "--data", w.Data, "--addr", "127.0.0.1:0"}, c.args...)...)
-		cmd.Env = append(os.Environ(), c.env)
-		var stderr testchain.SyncBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, c.wait) })
+		cmd, done, stderr := startBinary(t, bin, []string{c.env}, append([]string{"serve", "--data", w.Data, "--addr", "127.0.0.1:0"}, c.args...)...)
+		waitLog(t, cmd, done, stderr, func(s string) bool { return strings.Contains(s, c.wait) })
 		cmd.Process.Signal(syscall.SIGINT)
 		if err := <-done; err != nil {
 			t.Fatalf("%s: serve: %v\n%s", c.env, err, stderr.String())
@@ -345,14 +323,7 @@ func TestIngestInterrupted(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
 		url, reached := holdingProxy(t, n.URL, hold)
 		data := t.TempDir()
-		var stderr testchain.SyncBuffer
-		cmd := exec.Command(bin, "ingest", "--data", data, "--rpc", url, "--network", "simnet")
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
+		cmd, done, stderr := startBinary(t, bin, nil, "ingest", "--data", data, "--rpc", url, "--network", "simnet")
 		select {
 		case <-reached:
 		case err := <-done:
@@ -404,17 +375,10 @@ func TestServeJSONWhileWaitingForDataDirectory(t *testing.T) {
 	bin := buildBinary(t)
 	_, data := netWorld(t)
 	release := holdStore(t, data, "kv")
-	var stderr testchain.SyncBuffer
-	cmd := exec.Command(bin, "serve", "--data", data, "--addr", "127.0.0.1:0", "--dev")
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	waitLog(t, cmd, done, &stderr, func(s string) bool { return strings.Contains(s, "waiting for PID ") })
+	cmd, done, stderr := startBinary(t, bin, nil, "serve", "--data", data, "--addr", "127.0.0.1:0", "--dev")
+	waitLog(t, cmd, done, stderr, func(s string) bool { return strings.Contains(s, "waiting for PID ") })
 	release()
-	waitLog(t, cmd, done, &stderr, servingURL.MatchString)
+	waitLog(t, cmd, done, stderr, servingURL.MatchString)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
@@ -440,4 +404,23 @@ func TestServeJSONWhileWaitingForDataDirectory(t *testing.T) {
 	if r := logRecord(recs, "stopped"); r == nil || r["signal"] != "SIGHUP" {
 		t.Errorf("no stop by SIGHUP logged:\n%s", stderr.String())
 	}
+}
+
+// startBinary starts the built binary with args (env added to the
+// environment) and returns it, the channel its Wait ends on, and its
+// stderr.
+func startBinary(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, chan error, *testchain.SyncBuffer) {
+	t.Helper()
+	stderr := &testchain.SyncBuffer{}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = stderr
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	return cmd, done, stderr
 }
