@@ -71,6 +71,38 @@ func wantStored(t *testing.T, s state.Store, when string, n int) {
 	}
 }
 
+// removeIssues removes the CSV issue and the XML issue (which also
+// designates wc1) imported in either order, the newer first or the older
+// first: removing the newer gives the older its own facts back, exactly;
+// removing the older leaves the newer's. Nothing is stored after.
+func removeIssues(t *testing.T, s state.Store, removeNewer bool) {
+	t.Helper()
+	if removeNewer {
+		r := remove(t, s, "xml")
+		if r.TagsRemoved != 1 || r.TagsRestored != 2 || r.TagsUnknown != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "2 tags that other imports also hold carried this import's facts") {
+			t.Errorf("removing the newer issue: %+v", r)
+		}
+		wantFacts(t, s, "the newer issue removed", "", suex1, suex2)
+		wantStored(t, s, "the newer issue removed", 2)
+		// The older issue's own versions stay the stored tags: removing
+		// it removes them all.
+		if r := remove(t, s, "csv"); r.TagsRemoved != 2 || r.TagsRestored != 0 {
+			t.Errorf("removing the older issue then: %+v", r)
+		}
+	} else {
+		r := remove(t, s, "csv")
+		if r.TagsRemoved != 0 || r.TagsRestored != 0 || r.TagsUnknown != 0 || len(r.Notes) != 0 {
+			t.Errorf("removing the older issue: %+v", r)
+		}
+		wantFacts(t, s, "the older issue removed", "2025-11-19", suex1, suex2, wc1)
+		wantStored(t, s, "the older issue removed", 3)
+		if r := remove(t, s, "xml"); r.TagsRemoved != 3 {
+			t.Errorf("removing the newer issue then: %+v", r)
+		}
+	}
+	wantStored(t, s, "both removed", 0)
+}
+
 // The older issue (the CSV) imported, then the newer (the XML): removing
 // the newer gives the older its own facts back, exactly; removing the
 // older instead leaves the newer's.
@@ -80,30 +112,7 @@ func testRestoreOlderIssue(t *testing.T, s state.Store) {
 		// The newer issue also designates wc1, which the older does not.
 		apply(t, s, "xml", issueTags(t, "2025-11-19", suex1, suex2, wc1)...)
 		wantFacts(t, s, "both imported", "2025-11-19", suex1, suex2, wc1)
-		if removeNewer {
-			r := remove(t, s, "xml")
-			if r.TagsRemoved != 1 || r.TagsRestored != 2 || r.TagsUnknown != 0 || len(r.Notes) != 1 || !strings.Contains(r.Notes[0], "2 tags that other imports also hold carried this import's facts") {
-				t.Errorf("removing the newer issue: %+v", r)
-			}
-			wantFacts(t, s, "the newer issue removed", "", suex1, suex2)
-			wantStored(t, s, "the newer issue removed", 2)
-			// The older issue's own versions stay the stored tags: removing
-			// it removes them all.
-			if r := remove(t, s, "csv"); r.TagsRemoved != 2 || r.TagsRestored != 0 {
-				t.Errorf("removing the older issue then: %+v", r)
-			}
-		} else {
-			r := remove(t, s, "csv")
-			if r.TagsRemoved != 0 || r.TagsRestored != 0 || r.TagsUnknown != 0 || len(r.Notes) != 0 {
-				t.Errorf("removing the older issue: %+v", r)
-			}
-			wantFacts(t, s, "the older issue removed", "2025-11-19", suex1, suex2, wc1)
-			wantStored(t, s, "the older issue removed", 3)
-			if r := remove(t, s, "xml"); r.TagsRemoved != 3 {
-				t.Errorf("removing the newer issue then: %+v", r)
-			}
-		}
-		wantStored(t, s, "both removed", 0)
+		removeIssues(t, s, removeNewer)
 	}
 }
 
@@ -116,26 +125,7 @@ func testRestoreReverseOrder(t *testing.T, s state.Store) {
 			t.Fatalf("the older issue after the newer: %+v", rc)
 		}
 		wantFacts(t, s, "both imported", "2025-11-19", suex1, suex2, wc1)
-		if removeNewer {
-			if r := remove(t, s, "xml"); r.TagsRemoved != 1 || r.TagsRestored != 2 {
-				t.Errorf("removing the newer issue: %+v", r)
-			}
-			wantFacts(t, s, "the newer issue removed", "", suex1, suex2)
-			wantStored(t, s, "the newer issue removed", 2)
-			if r := remove(t, s, "csv"); r.TagsRemoved != 2 {
-				t.Errorf("removing the older issue then: %+v", r)
-			}
-		} else {
-			if r := remove(t, s, "csv"); r.TagsRemoved != 0 || r.TagsRestored != 0 {
-				t.Errorf("removing the older issue: %+v", r)
-			}
-			wantFacts(t, s, "the older issue removed", "2025-11-19", suex1, suex2, wc1)
-			wantStored(t, s, "the older issue removed", 3)
-			if r := remove(t, s, "xml"); r.TagsRemoved != 3 {
-				t.Errorf("removing the newer issue then: %+v", r)
-			}
-		}
-		wantStored(t, s, "both removed", 0)
+		removeIssues(t, s, removeNewer)
 	}
 }
 
