@@ -22,14 +22,8 @@ import (
 func TestStepWaitsBehindEqualValidBranch(t *testing.T) {
 	nw := startNode(t, 30)
 	ctx := context.Background()
-	ws := indexedWS(t, nw)
-	m, err := New(ws, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.Step(ctx, nw.src); err != nil { // baseline at the tip
-		t.Fatal(err)
-	}
+	m := monitorAtTip(t, nw)
+	ws := m.ws
 	before := ws.Index.Status()
 	replaced, branch := nw.n.Reorg(t, 3, 3)
 	nw.n.ReconsiderBlock(t, replaced[0])
@@ -56,18 +50,24 @@ func TestStepWaitsBehindEqualValidBranch(t *testing.T) {
 // invalid (getchaintips).
 func TestStepFollowsLighterBranchOffInvalid(t *testing.T) {
 	nw := startNode(t, 30)
-	ctx := context.Background()
-	ws := indexedWS(t, nw)
-	m, err := New(ws, testOptions(nil))
+	m := monitorAtTip(t, nw)
+	before := m.ws.Index.Status()
+	nw.n.Reorg(t, 3, 2)
+	stepUntilFollowed(t, m, nw, before.Height-1, 3)
+}
+
+// monitorAtTip returns a monitor of nw's indexed chain that has taken one
+// step (its baseline at the node's tip).
+func monitorAtTip(t *testing.T, nw *nodeWorld) *Monitor {
+	t.Helper()
+	m, err := New(indexedWS(t, nw), testOptions(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Step(ctx, nw.src); err != nil { // baseline at the tip
+	if _, err := m.Step(context.Background(), nw.src); err != nil {
 		t.Fatal(err)
 	}
-	before := ws.Index.Status()
-	nw.n.Reorg(t, 3, 2)
-	stepUntilFollowed(t, m, nw, before.Height-1, 3)
+	return m
 }
 
 // stepUntilFollowed steps until the monitor has nothing more to do and
