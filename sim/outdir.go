@@ -8,22 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ransomtrail/ransomtrail/source"
 )
 
 // IncompleteFile is the marker Run writes to Out/blocks before it writes or
 // removes anything and removes once the world is complete (blocks, truth and
 // published tags written). A blocks directory holding it is an interrupted
 // or failed run: its blk files end early and its truth files are partial or
-// missing. `ransomtrail ingest` refuses such a directory; running simulate
-// again with the same Out replaces it.
-const IncompleteFile = "INCOMPLETE"
-
-// Incomplete reports whether blocksDir holds the marker of an unfinished
-// simulator run (see IncompleteFile).
-func Incomplete(blocksDir string) bool {
-	_, err := os.Lstat(filepath.Join(blocksDir, IncompleteFile))
-	return err == nil
-}
+// missing. source.OpenBlocksDir (and so `ransomtrail ingest`) refuses such a
+// directory; running simulate again with the same Out replaces it. The name
+// and the check are the reader's: source.IncompleteFile, source.Incomplete.
+const IncompleteFile = source.IncompleteFile
 
 // outDir is what Run found in an output directory before writing.
 type outDir struct {
@@ -46,7 +42,7 @@ func inspectOut(out string, magic [4]byte) (outDir, error) {
 	var od outDir
 	var foreign []string
 	blocksDir := filepath.Join(out, "blocks")
-	marked := Incomplete(blocksDir)
+	marked := source.Incomplete(blocksDir)
 	ents, err := readDirIfExists(blocksDir)
 	if err != nil {
 		return od, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ransomtrail/ransomtrail/chain"
 	"github.com/ransomtrail/ransomtrail/internal/testchain"
+	"github.com/ransomtrail/ransomtrail/source"
 )
 
 // snapshot returns every file under dir with its contents.
@@ -131,7 +132,7 @@ func TestReplacesPreviousWorld(t *testing.T) {
 	if string(first) == string(second) {
 		t.Error("blk00000.dat not rewritten")
 	}
-	if Incomplete(filepath.Join(out, "blocks")) {
+	if source.Incomplete(filepath.Join(out, "blocks")) {
 		t.Error("a complete world is marked incomplete")
 	}
 	// An interrupted replacement leaves no tags of the previous world.
@@ -156,7 +157,7 @@ func TestInterruptedRunIsMarked(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "incomplete") {
 		t.Fatalf("err %v, want context.Canceled saying the world is incomplete", err)
 	}
-	if !Incomplete(blocks) {
+	if !source.Incomplete(blocks) {
 		t.Fatal("interrupted world not marked incomplete")
 	}
 	if _, err := os.Stat(filepath.Join(out, "truth", PublishedTagsFile)); !os.IsNotExist(err) {
@@ -169,7 +170,7 @@ func TestInterruptedRunIsMarked(t *testing.T) {
 	if _, err := Run(t.Context(), Config{Out: out, Txs: 1000, TxPerBlock: 100}); err != nil {
 		t.Fatalf("rerun over an interrupted world: %v", err)
 	}
-	if Incomplete(blocks) {
+	if source.Incomplete(blocks) {
 		t.Error("marker left after a complete run")
 	}
 	if _, err := os.Stat(filepath.Join(blocks, "blk00003.dat")); !os.IsNotExist(err) {

@@ -239,12 +239,16 @@ func listBlockFiles(dir string) ([]*blkFile, error) {
 // OpenBlocksDir scans the Bitcoin Core blocks directory dir (the one holding
 // blk*.dat and, for Core 28+, xor.dat) of network net and returns a source
 // serving its best chain. See BlocksDir for what is scanned and for the
-// torn-record policy.
+// torn-record policy. A directory holding the simulator's IncompleteFile
+// marker is refused with an *IncompleteError.
 func OpenBlocksDir(ctx context.Context, dir string, net *chain.Network, opts BlocksDirOptions) (*BlocksDir, error) {
 	start := time.Now()
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if err := CheckComplete(dir); err != nil {
+		return nil, err
 	}
 	key, xor, err := readXORKey(dir)
 	if err != nil {

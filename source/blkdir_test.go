@@ -469,6 +469,32 @@ func TestBlocksDirEmpty(t *testing.T) {
 	}
 }
 
+// TestBlocksDirIncompleteRefused: a blocks directory holding the
+// simulator's INCOMPLETE marker (an interrupted simulate run) is refused
+// with an *IncompleteError naming the marker, even though its blk files
+// hold a chain; without the marker the same directory opens.
+func TestBlocksDirIncompleteRefused(t *testing.T) {
+	blocks := testchain.MainnetBlocks(t)
+	dir := t.TempDir()
+	writeBlocksDir(t, dir, chain.MustNetwork("mainnet").Magic, []fileSpec{{blocks: blocks}}, nil, false)
+	marker := filepath.Join(dir, IncompleteFile)
+	if err := os.WriteFile(marker, []byte("interrupted"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := openErr(t, dir, BlocksDirOptions{})
+	var ie *IncompleteError
+	if !errors.As(err, &ie) || ie.Dir != dir || ie.Marker != marker {
+		t.Fatalf("error %v (%T), want an *IncompleteError for %s", err, err, marker)
+	}
+	if want := "blocks dir " + dir + " holds an incomplete simulated world (" + marker + " exists"; !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("error %q\nwant it to start with %q", err, want)
+	}
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	checkChain(t, openDir(t, dir, BlocksDirOptions{}), blocks)
+}
+
 func TestBlocksDirCanceled(t *testing.T) {
 	blocks := testchain.MainnetBlocks(t)
 	dir := t.TempDir()

@@ -57,11 +57,6 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if (*blocksDir == "") == (*rpcURL == "") {
 		return &usageError{"ingest: give exactly one of --blocks-dir or --rpc"}
 	}
-	if *blocksDir != "" {
-		if err := checkSimComplete("ingest", *blocksDir); err != nil {
-			return err
-		}
-	}
 	log, err := e.logger()
 	if err != nil {
 		return err

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"path/filepath"
 	"strings"
 
 	"github.com/ransomtrail/ransomtrail/sim"
@@ -89,15 +88,4 @@ func runSimulate(ctx context.Context, e *env, args []string) error {
 		sum.Campaigns, sum.RansomPayments, sum.Cashouts, sum.CoinJoins)
 	fmt.Fprintf(e.stdout, "ground truth in %s/truth: %s\n", *out, strings.Join(sim.TruthFiles(), ", "))
 	return nil
-}
-
-// checkSimComplete refuses a blocks directory holding the marker of an
-// interrupted or failed simulate run (sim.IncompleteFile): its chain ends
-// early and its truth files are partial.
-func checkSimComplete(cmd, blocksDir string) error {
-	if !sim.Incomplete(blocksDir) {
-		return nil
-	}
-	return fmt.Errorf("%s: %s holds an incomplete simulated world (%s exists: the simulate run that wrote it was interrupted or failed); run ransomtrail simulate again with the same --out",
-		cmd, blocksDir, filepath.Join(blocksDir, sim.IncompleteFile))
 }
