@@ -691,14 +691,19 @@ func (s *Server) chainalysis(r *http.Request) (any, error) {
 }
 
 // sanctionsOf builds the identifications of an address from its tags:
-// one per sanctions designation (label and source), in the style of the
-// original ("SANCTIONS: OFAC SDN <name> <date> <address>").
+// one per authoritative sanctions designation (label and source), in the
+// style of the original ("SANCTIONS: OFAC SDN <name> <date> <address>").
+// Only the authority's own publication counts (tags.Tag.Authoritative:
+// the OFAC importers' tags); a CSV, list or TagPack that files an address
+// under category sanctions is not a designation here, whatever source it
+// names: clients of this endpoint block on any identification. Screening
+// (/api/v2/screen) shows such tags, with sanctioned_authoritative false.
 func sanctionsOf(ts []tags.Tag, addr string) Identifications {
 	out := Identifications{Identifications: []Identification{}}
 	seen := map[string]bool{}
 	for i := range ts {
 		t := &ts[i]
-		if t.Category != tags.CategorySanctions {
+		if t.Category != tags.CategorySanctions || !t.Authoritative {
 			continue
 		}
 		k := t.Label + "\x00" + t.Source

@@ -58,7 +58,7 @@ func (s *Server) table() []*route {
 
 		{method: "GET", pattern: "/api/v1/address/{address}", role: sc, tag: "screening", resp: "Identifications",
 			summary: "Chainalysis-compatible sanctions screening of one address",
-			desc:    "Answers like Chainalysis' free sanctions API: the address's own sanctions designations (tags of category sanctions), `identifications` empty (never null) when there is none. Existing clients switch by base URL; the key goes in the X-API-Key header.",
+			desc:    "Answers like Chainalysis' free sanctions API: the address's own authoritative sanctions designations (tags of category sanctions from an OFAC import; a CSV's, list's or TagPack's sanctions tags are not reported here), `identifications` empty (never null) when there is none. Existing clients switch by base URL; the key goes in the X-API-Key header.",
 			h:       s.chainalysis},
 
 		{method: "GET", pattern: "/api/v2/status", role: sc, tag: "chain", summary: "index status (as `ransomtrail status --json`)", resp: "Status", h: s.status},
