@@ -43,23 +43,52 @@ type evalResult struct {
 	TruthRows  int64                 `json:"truth_rows"`
 	NotIndexed int64                 `json:"truth_rows_not_indexed"`
 	Policies   map[string]evalPolicy `json:"policies,omitempty"`
-	// RecallRatio is the default policy's recall over multi-input's
-	// (nil: undefined, multi-input's recall is undefined or zero).
-	RecallRatio *float64 `json:"recall_ratio,omitempty"`
+	// RecallRatio is the default policy's recall over multi-input's; when
+	// it is undefined it is absent and RecallRatioUndefined says why.
+	RecallRatio          *float64 `json:"recall_ratio,omitempty"`
+	RecallRatioUndefined string   `json:"recall_ratio_undefined,omitempty"`
 	// Stored is the stored clustering's evaluation (--stored), instead
 	// of the policies built in memory.
 	Stored *evalStored `json:"stored,omitempty"`
 }
 
-// recallRatio is the default policy's recall d over multi-input's mi, nil
-// when undefined (either recall undefined, or mi zero). A default recall
-// of zero is a ratio of 0, not an undefined one.
-func recallRatio(mi, d cluster.Ratio) *float64 {
-	if !mi.Defined() || mi == 0 || !d.Defined() {
-		return nil
+// Why the recall ratio is undefined (evalResult.RecallRatioUndefined).
+const (
+	ratioNoTruePairs  = "no true pairs"        // both recalls undefined
+	ratioZeroOverZero = "0/0"                  // neither policy found a true pair
+	ratioOverZero     = "multi-input recall 0" // default found some, multi-input none
+)
+
+// recallRatio is the default policy's recall d over multi-input's mi. It
+// is nil when undefined, with the reason: a recall undefined (no true
+// pairs), both recalls 0 (0/0), or mi 0 and d not (the quotient has no
+// bound; JSON holds no infinity). A default recall of zero over a non-zero
+// mi is a ratio of 0, not an undefined one.
+func recallRatio(mi, d cluster.Ratio) (*float64, string) {
+	switch {
+	case !mi.Defined() || !d.Defined():
+		return nil, ratioNoTruePairs
+	case mi == 0 && d == 0:
+		return nil, ratioZeroOverZero
+	case mi == 0:
+		return nil, ratioOverZero
 	}
 	r := float64(d / mi)
-	return &r
+	return &r, ""
+}
+
+// recallRatioText is the recall ratio's line of the text output.
+func recallRatioText(res evalResult, d cluster.Ratio) string {
+	const head = "recall default / multi-input: "
+	switch res.RecallRatioUndefined {
+	case "":
+		return fmt.Sprintf("%s%.2f", head, *res.RecallRatio)
+	case ratioZeroOverZero:
+		return head + "undefined (0/0: neither policy found a true pair)"
+	case ratioOverZero:
+		return fmt.Sprintf("%sunbounded (%.4f/0: multi-input found no true pair)", head, d)
+	}
+	return head + "n/a (no true pairs)"
 }
 
 // evalStored is the evaluation of the clustering stored in the data
@@ -151,7 +180,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		}
 		res.Policies[name] = ep
 	}
-	res.RecallRatio = recallRatio(res.Policies[cluster.PolicyMultiInput].Recall, res.Policies[cluster.PolicyDefault].Recall)
+	res.RecallRatio, res.RecallRatioUndefined = recallRatio(res.Policies[cluster.PolicyMultiInput].Recall, res.Policies[cluster.PolicyDefault].Recall)
 	if *jsonOut {
 		return writeJSON(e.stdout, res)
 	}
@@ -161,11 +190,7 @@ func runEvalClustering(ctx context.Context, e *env, args []string) error {
 		p := res.Policies[name]
 		fmt.Fprintf(e.stdout, "%-26s %9.4f %9.4f %9.4f %8d %8d %10d %8d %8.4f\n", name, p.Precision, p.Recall, p.ARI, p.Links, p.Refused, p.Clusters, p.LargestSize, p.LargestPurity)
 	}
-	if res.RecallRatio != nil {
-		fmt.Fprintf(e.stdout, "recall default / multi-input: %.2f\n", *res.RecallRatio)
-	} else {
-		fmt.Fprintln(e.stdout, "recall default / multi-input: n/a")
-	}
+	fmt.Fprintln(e.stdout, recallRatioText(res, res.Policies[cluster.PolicyDefault].Recall))
 	if kinds != nil {
 		fmt.Fprintf(e.stdout, "recall per entity kind (true pairs):\n%-22s %14s", "kind", "true pairs")
 		for _, name := range evalPolicies {
