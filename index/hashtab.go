@@ -76,6 +76,10 @@ const (
 
 var htMagic = [4]byte{'R', 'T', 'H', 'T'}
 
+// htMaxLog2 is the largest capacity a header may state: ids have 40
+// bits, and the load is at most 1/2.
+const htMaxLog2 = htIDBits + 1
+
 // htMinLog2 is a new table's capacity (log2 of slots); tests lower it.
 var htMinLog2 uint32 = 20
 
@@ -226,24 +230,35 @@ func (t *hashTable) mapFile(size int64, write, first bool) error {
 		syscall.Munmap(m)
 		return fmt.Errorf("hash table %s: bad magic", t.name)
 	}
-	if write {
-		t.huge = adviseHuge(t.f, m, size, true, first)
-	}
-	t.mm = m
-	t.slots = m[htHdrSize:]
 	log2 := binary.LittleEndian.Uint32(m[8:])
-	if log2 != 0 {
+	if log2 != 0 || first {
+		// A header that does not fit the file is refused before anything
+		// reads the slots: a capacity of 2^0 (one slot probed forever), one
+		// whose byte size overflows an int64 (2^61 slots and more: it
+		// matched a file of no slots), a count above the capacity.
 		if v := binary.LittleEndian.Uint32(m[4:]); v != htVersion {
+			syscall.Munmap(m)
 			return fmt.Errorf("hash table %s: version %d, want %d", t.name, v, htVersion)
 		}
-		if int64(len(t.slots)) != int64(8)<<log2 {
-			return fmt.Errorf("hash table %s: %d slot bytes for capacity 2^%d (%w)", t.name, len(t.slots), log2, chain.ErrCorrupt)
+		slotBytes := uint64(len(m) - htHdrSize)
+		if log2 == 0 || log2 > htMaxLog2 || slotBytes != uint64(8)<<log2 {
+			syscall.Munmap(m)
+			return fmt.Errorf("hash table %s: %d slot bytes for capacity 2^%d (%w)", t.name, slotBytes, log2, chain.ErrCorrupt)
+		}
+		if n := binary.LittleEndian.Uint64(m[12:]); n > uint64(1)<<log2 {
+			syscall.Munmap(m)
+			return fmt.Errorf("hash table %s: %d entries for capacity 2^%d (%w)", t.name, n, log2, chain.ErrCorrupt)
 		}
 		t.mask = uint64(1)<<log2 - 1
 		t.n = int64(binary.LittleEndian.Uint64(m[12:]))
 		t.synced = t.n
 		t.dirty = binary.LittleEndian.Uint32(m[20:]) != 0
 	}
+	if write {
+		t.huge = adviseHuge(t.f, m, size, true, first)
+	}
+	t.mm = m
+	t.slots = m[htHdrSize:]
 	return nil
 }
 
