@@ -106,11 +106,11 @@ func Open(dir string, opts Options) (*Workspace, error) {
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	var st state.Store
-	st, err = state.OpenEmbedded(filepath.Join(dir, "state"), &state.EmbeddedOptions{Logger: opts.Logger, MustExist: use == StateRead})
-	if errors.Is(err, state.ErrNoState) {
-		st, err = state.OpenEmpty()
+	su := state.UseRead
+	if use == StateWrite {
+		su = state.UseWrite
 	}
+	st, err := state.OpenFor(filepath.Join(dir, "state"), su, &state.EmbeddedOptions{Logger: opts.Logger})
 	if err != nil {
 		ix.Close()
 		return nil, err

@@ -37,18 +37,18 @@ func tagsListCommand() command {
 }
 
 // stateUse is what a command does with the state of a data directory.
-type stateUse int
+type stateUse = state.Use
 
 const (
 	// stateWrite: the command writes; a missing DATA/state is created,
 	// but only in an existing data directory.
-	stateWrite stateUse = iota
+	stateWrite = state.UseWrite
 	// stateRead: the command only reads, and no state is an empty
 	// answer: nothing is created (an empty store in memory stands in).
-	stateRead
+	stateRead = state.UseRead
 	// stateExisting: the command needs stored state (audit verify, a
 	// revocation or removal): no state is an error, nothing is created.
-	stateExisting
+	stateExisting = state.UseExisting
 )
 
 // openState opens the mutable state of a data directory (DATA/state) for
@@ -58,20 +58,13 @@ func openState(e *env, data string, use stateUse) (state.Store, error) {
 	if data == "" {
 		return nil, &usageError{"--data DIR is required"}
 	}
-	opts := &state.EmbeddedOptions{MustExist: use != stateWrite}
+	opts := &state.EmbeddedOptions{}
 	if e != nil {
 		if log, err := e.logger(); err == nil {
 			opts.Logger = log
 		}
 	}
-	st, err := state.OpenEmbedded(filepath.Join(data, "state"), opts)
-	if use == stateRead && errors.Is(err, state.ErrNoState) {
-		return state.OpenEmpty()
-	}
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return state.OpenFor(filepath.Join(data, "state"), use, opts)
 }
 
 // importReport is the outcome of one import (one file, or the SDN CSV pair).
