@@ -81,11 +81,11 @@ func (p paymentSet) holds(k string) bool {
 }
 
 // paymentShare says whether reports counted earlier (their keys in
-// counted) counted r's payment entirely (dup), else the share of its
-// value not yet counted (1 when nothing of it was, or when r names
+// counted) counted the payment of a report whose payment keys are keys,
+// with sats (paymentKeys), entirely (dup), else the share of its value
+// not yet counted (1 when nothing of it was, or when the report names
 // nothing on chain to compare).
-func paymentShare(r *Report, counted paymentSet) (share float64, dup bool) {
-	keys, sats := paymentKeys(r)
+func paymentShare(keys []string, sats []int64, counted paymentSet) (share float64, dup bool) {
 	if len(keys) == 0 {
 		return 1, false
 	}

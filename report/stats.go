@@ -234,7 +234,8 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 			st.TLP = r.TLP
 		}
 		sats, usd, month, verified := s.paymentValue(r)
-		share, dup := paymentShare(r, counted)
+		keys, keySats := paymentKeys(r)
+		share, dup := paymentShare(keys, keySats, counted)
 		if share < 1 && !dup {
 			sats, usd = int64(math.Round(float64(sats)*share)), usd*share
 		}
@@ -272,7 +273,6 @@ func (s *Service) Stats(ctx context.Context, req StatsRequest) (*Stats, error) {
 			st.Duplicates++
 			continue
 		}
-		keys, _ := paymentKeys(r)
 		counted.add(keys...)
 		row.Payments++
 		st.Payments++
