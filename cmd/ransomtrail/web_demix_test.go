@@ -165,7 +165,7 @@ func csvDemixRows(t *testing.T, s *uiSession, view string) map[string]string {
 	if err != nil {
 		t.Fatalf("%s: CSV: %v", view, err)
 	}
-	if h := strings.Join(rows[0], ","); h != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit" {
+	if h := strings.Join(rows[0], ","); h != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit,transactions" {
 		t.Fatalf("%s: CSV header %q", view, h)
 	}
 	type key struct{ txid, inferred, deposit string }

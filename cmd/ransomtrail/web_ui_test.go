@@ -305,7 +305,7 @@ func TestWebUI(t *testing.T) {
 		}
 		csv := eval[string](s, `rt.exportCSV()`)
 		lines := strings.Split(strings.TrimSpace(csv), "\n")
-		if lines[0] != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit" || len(lines) < 3 || !strings.Contains(csv, pay["txid"]) && !strings.Contains(csv, payAddr) {
+		if lines[0] != "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit,transactions" || len(lines) < 3 || !strings.Contains(csv, pay["txid"]) && !strings.Contains(csv, payAddr) {
 			t.Errorf("CSV export:\n%.600s", csv)
 		}
 

@@ -106,6 +106,9 @@ function addEdges(edges, fromTrace) {
     const a = (agg[k] ||= { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: 0, tainted_sat: 0 });
     a.value_sat += e.value_sat || 0;
     a.tainted_sat += e.tainted_sat || 0;
+    // A flow between two clusters sums many transactions: txid is then
+    // the latest one and txs their number.
+    if (e.txs > 1) a.txs = (a.txs || 0) + e.txs;
     // A demixed edge is an inference (amount and timing at a custodial
     // mixer), not a chain link: keep what says so.
     if (e.via) Object.assign(a, demixFacts(e));
@@ -190,9 +193,13 @@ function elements() {
     const from = map(e.from), to = map(e.to);
     if (!nodes[from] || !nodes[to] || from === to) continue;
     const k = modelKey(e, from, to);
-    const v = (edges[k] ||= { id: "e:" + k, source: from, target: to, txid: e.txid, value_sat: 0, tainted_sat: 0, height: e.height });
+    const v = (edges[k] ||= { id: "e:" + k, source: from, target: to, txid: e.txid, value_sat: 0, tainted_sat: 0, height: e.height, txs: 0 });
     v.value_sat += e.value_sat || 0;
     v.tainted_sat += e.tainted_sat || 0;
+    // Edges summed into one (two clusters' flows) name the latest
+    // transaction and count them all.
+    v.txs = from.startsWith("t:") || to.startsWith("t:") ? 1 : v.txs + (e.txs || 1);
+    if (e.txid !== v.txid && (e.height ?? -1) > (v.height ?? -1)) Object.assign(v, { txid: e.txid, height: e.height });
     if (e.via) Object.assign(v, demixFacts(e));
   }
   const maxT = Math.max(1, ...Object.values(edges).map((e) => e.tainted_sat));
@@ -434,10 +441,13 @@ ${d.anchor ? `<dt>${d.anchor.reason === "one-wallet" ? "Why followed" : "Why the
     <dt>Payout tx</dt><dd>${link.tx(d.txid)}</dd><dt>Block</dt><dd>${d.height != null ? link.block(d.height) : "–"}</dd></dl>`;
     return;
   }
+  const block = d.height != null ? link.block(d.height) : "–";
   document.getElementById("gsel").innerHTML = `<div class="kind">flow</div>
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <dl class="facts"><dt>Value</dt><dd>${btc(d.value_sat)}</dd>${d.tainted_sat ? `<dt>Tainted</dt><dd>${btc(d.tainted_sat, "taint")}</dd>` : ""}
-    <dt>Transaction</dt><dd>${link.tx(d.txid)}</dd><dt>Block</dt><dd>${d.height != null ? link.block(d.height) : "–"}</dd></dl>`;
+    ${d.txs > 1
+      ? `<dt>Transactions</dt><dd id="gseltxs">${d.txs} (values summed)</dd><dt>Latest</dt><dd>${link.tx(d.txid)}</dd><dt>Its block</dt><dd>${block}</dd>`
+      : `<dt>Transaction</dt><dd>${link.tx(d.txid)}</dd><dt>Block</dt><dd>${block}</dd>`}</dl>`;
 }
 
 function showTrace() {
@@ -517,6 +527,7 @@ function viewGraph() {
   const edges = cy.edges().map((e) => {
     const d = e.data();
     const x = { from: d.source, to: d.target, txid: d.txid, height: d.height ?? null, value_sat: d.value_sat, tainted_sat: d.tainted_sat };
+    if (d.txs > 1) x.txs = d.txs;
     return d.via ? Object.assign(x, demixFacts(d)) : x;
   });
   return { nodes, edges };
@@ -535,7 +546,7 @@ export function exportJSON() {
 export function exportGraphML() {
   const g = viewGraph();
   const nk = [["kind", "string"], ["address", "string"], ["txid", "string"], ["cluster_id", "long"], ["labels", "string"], ["category", "string"], ["height", "long"], ["endpoint_label", "string"], ["note", "string"]];
-  const ek = [["txid", "string"], ["height", "long"], ["value_sat", "long"], ["tainted_sat", "long"], ["via", "string"], ["confidence", "double"], ["deposit", "string"], ["ambiguity", "int"]];
+  const ek = [["txid", "string"], ["height", "long"], ["value_sat", "long"], ["tainted_sat", "long"], ["via", "string"], ["confidence", "double"], ["deposit", "string"], ["ambiguity", "int"], ["txs", "int"]];
   const lines = [
     `<?xml version="1.0" encoding="UTF-8"?>`,
     `<graphml xmlns="http://graphml.graphdrawing.org/xmlns" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://graphml.graphdrawing.org/xmlns http://graphml.graphdrawing.org/xmlns/1.0/graphml.xsd">`,
@@ -563,24 +574,35 @@ export function exportGraphML() {
 // inferences (amount, timing and links back at a custodial mixer), not
 // outputs the chain shows: each deposit's inference to a payout
 // transaction is a row of its own, inferred=true with its confidence and
-// deposit, never summed with the transaction's chain links.
+// deposit, never summed with the transaction's chain links. A flow between
+// two clusters sums several transactions: it is a row of its own too,
+// naming the latest transaction, with their number in "transactions" and
+// no value in (the flow's value is value_out_sat).
 export function exportCSV() {
   const txs = new Map();
-  const row = (e) => {
+  const row = (e, summed) => {
     const inferred = e.via === "demix";
-    const k = inferred ? `${e.txid}|${e.via}|${e.deposit || ""}|${e.confidence}` : e.txid;
+    const k = inferred ? `${e.txid}|${e.via}|${e.deposit || ""}|${e.confidence}` : summed ? `${e.txid}|${e.from}>${e.to}` : e.txid;
     if (!txs.has(k)) {
-      txs.set(k, { txid: e.txid, height: null, in_sat: 0, out_sat: 0, tainted_out_sat: 0, from: new Set(), to: new Set(),
-        inferred, confidence: inferred ? e.confidence : "", deposit: inferred ? e.deposit || "" : "" });
+      txs.set(k, { txid: e.txid, height: null, in_sat: summed ? "" : 0, out_sat: 0, tainted_out_sat: 0, from: new Set(), to: new Set(),
+        inferred, confidence: inferred ? e.confidence : "", deposit: inferred ? e.deposit || "" : "", n: summed ? e.txs || 1 : 1, summed });
     }
     return txs.get(k);
   };
   const name = (id) => (id.startsWith("a:") || id.startsWith("t:") ? id.slice(2) : id);
   for (const e of viewGraph().edges) {
     if (!e.txid) continue;
-    const r = row(e);
+    // A chain edge runs into or out of its transaction's node; one that
+    // does not (cluster to cluster) stands for the transactions it sums.
+    const summed = !e.via && e.to !== "t:" + e.txid && e.from !== "t:" + e.txid;
+    const r = row(e, summed);
     r.height ??= e.height;
-    if (e.to === "t:" + e.txid) {
+    if (summed) {
+      r.out_sat += e.value_sat;
+      r.tainted_out_sat += e.tainted_sat;
+      r.from.add(name(e.from));
+      r.to.add(name(e.to));
+    } else if (e.to === "t:" + e.txid) {
       r.in_sat += e.value_sat;
       r.from.add(name(e.from));
     } else {
@@ -589,9 +611,9 @@ export function exportCSV() {
       r.to.add(name(e.to));
     }
   }
-  const head = "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit";
-  const rows = [...txs.values()].sort((a, b) => (a.height ?? 0) - (b.height ?? 0) || (a.txid < b.txid ? -1 : a.txid > b.txid ? 1 : 0) || a.inferred - b.inferred || (a.deposit < b.deposit ? -1 : a.deposit > b.deposit ? 1 : 0));
-  return [head, ...rows.map((r) => [r.txid, r.height ?? "", r.in_sat, r.out_sat, r.tainted_out_sat, [...r.from].join(" "), [...r.to].join(" "), state.notes["t:" + r.txid] || "", r.inferred, r.confidence, r.deposit].map(csvCell).join(","))].join("\n") + "\n";
+  const head = "txid,height,value_in_sat,value_out_sat,tainted_out_sat,from,to,note,inferred,confidence,deposit,transactions";
+  const rows = [...txs.values()].sort((a, b) => (a.height ?? 0) - (b.height ?? 0) || (a.txid < b.txid ? -1 : a.txid > b.txid ? 1 : 0) || a.inferred - b.inferred || a.summed - b.summed || (a.deposit < b.deposit ? -1 : a.deposit > b.deposit ? 1 : 0) || ([...a.from].join() < [...b.from].join() ? -1 : 1));
+  return [head, ...rows.map((r) => [r.txid, r.height ?? "", r.in_sat, r.out_sat, r.tainted_out_sat, [...r.from].join(" "), [...r.to].join(" "), r.summed ? "" : state.notes["t:" + r.txid] || "", r.inferred, r.confidence, r.deposit, r.n].map(csvCell).join(","))].join("\n") + "\n";
 }
 
 // ---- page --------------------------------------------------------------
@@ -794,7 +816,8 @@ export function openSavedGraph(name, doc) {
       labels: n.labels || [], category: n.category || "", height: n.height ?? null, coinjoin: "" };
   }
   for (const e of (doc && doc.edges) || []) {
-    s.edges[modelKey(e)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0, ...(e.via ? demixFacts(e) : {}) };
+    s.edges[modelKey(e)] = { from: e.from, to: e.to, txid: e.txid, height: e.height, value_sat: e.value_sat || 0, tainted_sat: e.tainted_sat || 0,
+      ...(e.txs > 1 ? { txs: e.txs } : {}), ...(e.via ? demixFacts(e) : {}) };
   }
   s.notes = (doc && doc.notes) || {};
   s.trace = (doc && doc.trace) || null;
