@@ -19,6 +19,17 @@ const commitBlocks = 64
 // this leaves the cursor behind the index; the next reconcile catches up
 // (alert IDs are deterministic, so nothing is raised twice).
 func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Alert, err error) {
+	// The baselines that retracted cluster_merge alerts moved are
+	// restored in the retraction's write (restoredBaselines): no
+	// re-screening in between (m.screen, taken before the gate as
+	// everywhere), released once that write is stored.
+	m.screen.Lock()
+	screening := true
+	defer func() {
+		if screening {
+			m.screen.Unlock()
+		}
+	}()
 	m.ws.Gate.RLock()
 	defer m.ws.Gate.RUnlock()
 	as := m.st.Alerts()
@@ -85,6 +96,10 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 			upd = append(upd, a)
 		}
 	}
+	restored, err := m.restoredBaselines(ctx, upd)
+	if err != nil {
+		return nil, nil, err
+	}
 	if fork < ft.Height {
 		m.log.Warn("monitor: reorg", "fork_height", fork, "disconnected", ft.Height-fork, "alerts_retracted", len(upd))
 		m.count(func(s *Stats) { s.Retracted += int64(len(upd)) })
@@ -109,8 +124,7 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 	for from := fork + 1; first || from <= tip; from += commitBlocks {
 		b := state.AlertBatch{Unfollow: -2, Deliver: hooks}
 		if first {
-			b.Update, b.Unfollow = upd, fork
-			first = false
+			b.Update, b.Unfollow, b.Watch = upd, fork, restored
 		}
 		for h := from; h <= tip && h < from+commitBlocks; h++ {
 			if err := ctx.Err(); err != nil {
@@ -135,6 +149,14 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 		ins, err := as.Commit(ctx, b)
 		if err != nil {
 			return raised, retracted, err
+		}
+		if first {
+			first = false
+			if len(restored) > 0 {
+				m.invalidateWatch()
+			}
+			screening = false
+			m.screen.Unlock()
 		}
 		raised = append(raised, ins...)
 		retracted = append(retracted, b.Update...)

@@ -247,11 +247,13 @@ func (m *Monitor) mergeAlerts(ctx context.Context, cc *cluster.Clustering, links
 	if len(w.byAddr) == 0 && len(w.clusters) == 0 {
 		return nil, nil, nil, nil
 	}
-	// The clusters the new links grew, by their id now, with the links.
-	merged := map[uint32][]int64{}
+	// The clusters the new links grew, by their id now, with the first
+	// new link of each (the evidence named when no path is found).
+	merged := map[uint32]int64{}
 	for i := linksFrom; i < n; i++ {
-		r := cc.Find(cc.LinkAt(i).A)
-		merged[r] = append(merged[r], i)
+		if r := cc.Find(cc.LinkAt(i).A); !hasKey(merged, r) {
+			merged[r] = i
+		}
 	}
 	type affected struct {
 		e      *state.WatchEntry // as compiled: its baseline is current (a change recompiles)
@@ -260,14 +262,14 @@ func (m *Monitor) mergeAlerts(ctx context.Context, cc *cluster.Clustering, links
 	}
 	var hits []affected
 	for id, es := range w.byAddr {
-		if r := cc.Find(id); merged[r] != nil {
+		if r := cc.Find(id); hasKey(merged, r) {
 			for _, e := range es {
 				hits = append(hits, affected{e, id, r})
 			}
 		}
 	}
 	for _, e := range w.clusters {
-		if r := cc.Find(uint32(e.ClusterID)); merged[r] != nil {
+		if r := cc.Find(uint32(e.ClusterID)); hasKey(merged, r) {
 			hits = append(hits, affected{e, uint32(e.ClusterID), r})
 		}
 	}
@@ -360,8 +362,8 @@ func (m *Monitor) mergeAlerts(ctx context.Context, cc *cluster.Clustering, links
 // watched member's side to a tagged member of an added category in
 // cluster root, and that member's label: the first new link on the
 // path between them. Past the walk's bound (or without such a member)
-// it returns the cluster's first new link.
-func (m *Monitor) mergeEvidence(cc *cluster.Clustering, member, root uint32, added []string, linksFrom int64, links []int64) (int64, string) {
+// it returns the cluster's first new link (first).
+func (m *Monitor) mergeEvidence(cc *cluster.Clustering, member, root uint32, added []string, linksFrom, first int64) (int64, string) {
 	m.tcMu.Lock()
 	var tagged uint32
 	label, found := "", false
@@ -392,7 +394,12 @@ func (m *Monitor) mergeEvidence(cc *cluster.Clustering, member, root uint32, add
 			}
 		}
 	}
-	return links[0], label
+	return first, label
+}
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool {
+	_, ok := m[k]
+	return ok
 }
 
 // blockOfTx returns the height in lo..hi of the block holding transaction
@@ -409,49 +416,56 @@ func blockOfTx(ix *index.Index, tx, lo, hi int64) int64 {
 	return lo
 }
 
-// unscreenRetracted restores the baselines that retracted cluster_merge
-// alerts moved (newest first), when no import moved them since: a merge
-// undone by a reorg is screened again when the new branch makes it.
-func (m *Monitor) unscreenRetracted(ctx context.Context, retracted []state.Alert) error {
-	var todo []state.Alert
-	for _, a := range retracted {
-		if a.Kind == KindClusterMerge {
-			todo = append(todo, a)
+// restoredBaselines returns the watch entries whose baselines the
+// retracted cluster_merge alerts among retracted moved, restored (newest
+// alert first), when no import moved them since: a merge undone by a
+// reorg is screened again when the new branch makes it. The caller
+// stores them in the write that retracts the alerts (a process killed in
+// between kept the risk of a merge that no block holds, and the merge
+// mined again raised nothing) and holds m.screen.
+func (m *Monitor) restoredBaselines(ctx context.Context, retracted []state.Alert) ([]state.WatchEntry, error) {
+	type entry struct {
+		e     state.WatchEntry
+		moved bool
+	}
+	var es []*entry
+	byID := map[string]*entry{}
+	now := m.now().UTC()
+	for i := len(retracted) - 1; i >= 0; i-- {
+		a := retracted[i]
+		if a.Kind != KindClusterMerge {
+			continue
 		}
-	}
-	if len(todo) == 0 {
-		return nil
-	}
-	m.screen.Lock()
-	defer m.screen.Unlock()
-	moved := false
-	for i := len(todo) - 1; i >= 0; i-- {
-		a := todo[i]
 		var d MergeDetails
 		raw, err := json.Marshal(a.Details)
 		if err != nil || json.Unmarshal(raw, &d) != nil {
 			continue
 		}
-		e, err := m.st.Watchlists().Get(ctx, a.WatchID)
-		if notFound(err) {
-			continue
-		} else if err != nil {
-			return err
+		x := byID[a.WatchID]
+		if x == nil {
+			e, err := m.st.Watchlists().Get(ctx, a.WatchID)
+			if notFound(err) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			x = &entry{e: e}
+			byID[a.WatchID] = x
+			es = append(es, x)
 		}
-		if !equalStrings(nonNil(e.Risk), nonNil(d.After)) {
+		if !equalStrings(nonNil(x.e.Risk), nonNil(d.After)) {
 			continue // an import screened it since
 		}
-		e.Risk, e.Screened = d.Before, m.now().UTC()
-		if len(e.Risk) == 0 {
-			e.Risk = nil
+		x.e.Risk, x.e.Screened, x.moved = d.Before, now, true
+		if len(x.e.Risk) == 0 {
+			x.e.Risk = nil
 		}
-		if err := m.st.Watchlists().Put(ctx, e, nil); err != nil {
-			return err
+	}
+	var out []state.WatchEntry
+	for _, x := range es {
+		if x.moved {
+			out = append(out, x.e)
 		}
-		moved = true
 	}
-	if moved {
-		m.invalidateWatch()
-	}
-	return nil
+	return out, nil
 }

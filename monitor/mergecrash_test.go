@@ -172,3 +172,94 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 		t.Errorf("baseline after the replay: %+v, %v", got.Risk, err)
 	}
 }
+
+// TestMergeRetractionSurvivesCrash: a process abandoned right after a
+// reorg's retraction of a cluster_merge alert was stored loses neither
+// the baseline nor the next alert: the watched entry is clean again when
+// the restarted monitor looks (the retraction and the baseline it undoes
+// are one write), and the merge mined again in the new branch raises a
+// new alert. A real btcd node mines every block.
+func TestMergeRetractionSurvivesCrash(t *testing.T) {
+	nw := startNode(t, 101)
+	ctx := context.Background()
+	ws := openWS(t, nw.data)
+	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ws, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := func(m *Monitor) StepResult {
+		t.Helper()
+		r, err := m.Step(ctx, nw.src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	step(m) // baseline at the tip
+	const tagged, watched, sink = 41, 42, 44
+	addr := func(key int) string { return btcdtest.Address(btcdtest.P2PKH, key).EncodeAddress() }
+	toTagged := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(tagged), 20e8))
+	nw.n.Mine(t, toTagged)
+	step(m)
+	toWatched := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(watched), 3e8))
+	nw.n.Mine(t, toWatched)
+	step(m)
+	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: addr(watched)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	importSimnetCSV(t, ctx, ws, "lockbit", "address,label,category,source,confidence\n"+addr(tagged)+",LockBit,ransomware,Test Feed,90\n")
+	if _, err := m.Rescreen(ctx); err != nil {
+		t.Fatal(err)
+	}
+	merge := nw.n.Spend(t, []btcdtest.Coin{btcdtest.CoinOf(toWatched, 0, watched), btcdtest.CoinOf(toTagged, 0, tagged)},
+		btcdtest.Out(btcdtest.P2PKHScript(sink), 23e8-10_000))
+	nw.n.Mine(t, merge)
+	step(m)
+	first := alertsOf(t, m, func(a *state.Alert) bool { return a.Kind == KindClusterMerge })
+	if len(first) != 1 {
+		t.Fatalf("%d cluster_merge alerts after the merging block, want 1", len(first))
+	}
+
+	// The reorg undoes the merge; the process dies once the retraction is
+	// stored.
+	nw.n.Reorg(t, 1, 2)
+	m.afterStore = func([]state.Alert) { panic(errCrash) }
+	func() {
+		defer func() {
+			if r := recover(); r != errCrash {
+				t.Fatalf("expected the simulated crash, got %v", r)
+			}
+		}()
+		m.Step(ctx, nw.src)
+	}()
+	if got, err := ws.State.Alerts().Get(ctx, first[0].ID); err != nil || got.Status != state.AlertRetracted {
+		t.Fatalf("the alert before the crash: %+v, %v (want it retracted)", got, err)
+	}
+	ws.Close()
+
+	ws2 := openWS(t, nw.data)
+	defer ws2.Close()
+	m2, err := New(ws2, testOptions(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	step(m2)
+	if got, err := m2.Watch(ctx, e.ID); err != nil || len(got.Risk) != 0 {
+		t.Errorf("baseline after the restart: %v, %v (want clean: the merge was undone)", got.Risk, err)
+	}
+	again := nw.n.Mine(t, merge)
+	step(m2)
+	var open []state.Alert
+	for _, a := range alertsOf(t, m2, func(a *state.Alert) bool { return a.Kind == KindClusterMerge }) {
+		if a.Status == state.AlertOpen {
+			open = append(open, a)
+		}
+	}
+	if len(open) != 1 || *open[0].BlockHash != hashOf(again) || *open[0].Txid != hashOf(merge.TxHash()) {
+		t.Fatalf("the merge mined again after the restart: open cluster_merge alerts %+v, want one of block %s", open, hashOf(again))
+	}
+}

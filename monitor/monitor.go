@@ -640,18 +640,15 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 	var tMerge time.Duration
 	if rerr == nil && live != nil {
 		tg := time.Now()
-		err := m.unscreenRetracted(ctx, retracted)
-		if err == nil {
-			// From the merge cursor: the step's links, and those a
-			// process killed before it stored their alerts left.
-			from := int64(-1)
-			if clustered && !clusterRes.Rebuilt {
-				from = m.numLinks() - clusterRes.NewLinks
-			}
-			var ms []state.Alert
-			ms, err = m.screenMerges(ctx, from, res.Height-ir.Blocks+1)
-			res.Alerts = append(res.Alerts, ms...)
+		// From the merge cursor: the step's links, and those a process
+		// killed before it stored their alerts left. (reconcile restored
+		// the baselines of the merges a reorg undid.)
+		from := int64(-1)
+		if clustered && !clusterRes.Rebuilt {
+			from = m.numLinks() - clusterRes.NewLinks
 		}
+		ms, err := m.screenMerges(ctx, from, res.Height-ir.Blocks+1)
+		res.Alerts = append(res.Alerts, ms...)
 		if err != nil {
 			rerr = fmt.Errorf("screening the clustering's merges: %w", err)
 		}
