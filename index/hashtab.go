@@ -102,6 +102,14 @@ func openHashTable(dir, name string, write, create bool) (*hashTable, error) {
 		return nil, fmt.Errorf("open hash table %s: %w", name, err)
 	}
 	t.f = f
+	if write {
+		// A growth killed before its rename (buildGrown) left its files:
+		// the doubled table, as large as this one twice over, and perhaps
+		// its sort buffer. Only the writer grows a table, and it holds
+		// the index's lock.
+		os.Remove(p + ".grow")
+		os.Remove(p + ".grow-sort")
+	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
