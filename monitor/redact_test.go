@@ -34,9 +34,12 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-// A webhook whose token is in its URL's path (Slack, Discord): neither
-// the delivery's stored error nor the log repeats the token, whether the
-// destination is held outside the allow-list or refuses the connection.
+// A webhook whose token is in its URL's path (Slack, Discord) or query:
+// neither the delivery's stored error nor the log repeats the token,
+// whether the destination is held outside the allow-list or refuses the
+// connection — also when the HTTP client's error spells the URL
+// otherwise than it was registered (a scheme in capitals, characters it
+// escapes).
 func TestWebhookTokenNotInErrorsOrLogs(t *testing.T) {
 	ctx := context.Background()
 	ws := openWS(t, t.TempDir())
@@ -49,51 +52,60 @@ func TestWebhookTokenNotInErrorsOrLogs(t *testing.T) {
 	host := ln.Addr().String()
 	ln.Close()
 	const token = "xoxbAbCdEfGh1234567890Ab"
-	url := "http://" + host + "/services/T0ABCDEF1/B0ABCDEF2/" + token
-	reg, err := New(ws, Options{Allow: []string{host}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := reg.AddWebhook(ctx, url, testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, allow := range [][]string{{host}, {"elsewhere.example.org"}} {
-		var logs bytes.Buffer
-		clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-		m, err := New(ws, Options{Allow: allow, Now: clk.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	for _, url := range []string{
+		"http://" + host + "/services/T0ABCDEF1/B0ABCDEF2/" + token,
+		"HTTP://" + host + "/services/T0ABCDEF1/B0ABCDEF2/" + token,
+		"Https://" + host + "/hook?token=" + token,
+		"http://" + host + "/hé/services/T0ABCDEF1/" + token,
+	} {
+		reg, err := New(ws, Options{Allow: []string{host}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		a := state.Alert{ID: alertID("token-test", allow[0]), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
-		if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+		wh, err := reg.AddWebhook(ctx, url, testSecret)
+		if err != nil {
 			t.Fatal(err)
 		}
-		due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
-		if err != nil || len(due) == 0 {
-			t.Fatalf("due: %v %v", due, err)
-		}
-		for _, d := range due {
-			m.attempt(ctx, d)
-		}
-		pend, _, err := m.Deliveries(ctx, state.DeliveryPending, "", 0)
-		if err != nil || len(pend) == 0 {
-			t.Fatalf("allow %v: pending %+v %v", allow, pend, err)
-		}
-		for _, d := range pend {
-			if d.LastError == "" || strings.Contains(d.LastError, token) {
-				t.Errorf("allow %v: stored error %q (want one, without the token)", allow, d.LastError)
-			}
-		}
-		if !strings.Contains(logs.String(), "webhook delivery") || strings.Contains(logs.String(), token) {
-			t.Errorf("allow %v: log (want the delivery's line, without the token):\n%s", allow, logs.String())
-		}
-		// The next round starts clean.
-		for _, d := range pend {
-			d.State = state.DeliveryDead
-			if err := ws.State.Alerts().Attempted(ctx, d, false); err != nil {
+		for _, allow := range [][]string{{host}, {"elsewhere.example.org"}} {
+			var logs bytes.Buffer
+			clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+			m, err := New(ws, Options{Allow: allow, Now: clk.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			if err != nil {
 				t.Fatal(err)
 			}
+			a := state.Alert{ID: alertID("token-test", url, allow[0]), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
+			if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+				t.Fatal(err)
+			}
+			due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
+			if err != nil || len(due) == 0 {
+				t.Fatalf("due: %v %v", due, err)
+			}
+			for _, d := range due {
+				m.attempt(ctx, d)
+			}
+			pend, _, err := m.Deliveries(ctx, state.DeliveryPending, "", 0)
+			if err != nil || len(pend) == 0 {
+				t.Fatalf("%s, allow %v: pending %+v %v", url, allow, pend, err)
+			}
+			for _, d := range pend {
+				if d.LastError == "" || strings.Contains(d.LastError, token) {
+					t.Errorf("%s, allow %v: stored error %q (want one, without the token)", url, allow, d.LastError)
+				}
+			}
+			if !strings.Contains(logs.String(), "webhook delivery") || strings.Contains(logs.String(), token) {
+				t.Errorf("%s, allow %v: log (want the delivery's line, without the token):\n%s", url, allow, logs.String())
+			}
+			// The next round starts clean.
+			for _, d := range pend {
+				d.State = state.DeliveryDead
+				if err := ws.State.Alerts().Attempted(ctx, d, false); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := reg.RemoveWebhook(ctx, "test", wh.ID); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

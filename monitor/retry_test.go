@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -157,5 +158,111 @@ func TestWebhookRetriesForADay(t *testing.T) {
 	drive(m, clk.now().Add(time.Hour))
 	if ok.Load() != 2 {
 		t.Fatalf("%d deliveries, want the held one delivered by a process that allows it", ok.Load())
+	}
+}
+
+// flakyAlerts is the real alert store whose webhook and alert reads fail
+// while their counters are positive (a disk or database error).
+type flakyAlerts struct {
+	state.AlertStore
+	webhooks, gets atomic.Int64
+}
+
+var errFlaky = errors.New("state: read error (injected)")
+
+func (f *flakyAlerts) Webhooks(ctx context.Context) ([]state.Webhook, error) {
+	if f.webhooks.Add(-1) >= 0 {
+		return nil, errFlaky
+	}
+	return f.AlertStore.Webhooks(ctx)
+}
+
+func (f *flakyAlerts) Get(ctx context.Context, id string) (state.Alert, error) {
+	if f.gets.Add(-1) >= 0 {
+		return state.Alert{}, errFlaky
+	}
+	return f.AlertStore.Get(ctx, id)
+}
+
+type flakyStore struct {
+	state.Store
+	a *flakyAlerts
+}
+
+func (s flakyStore) Alerts() state.AlertStore { return s.a }
+
+// TestWebhookStoreErrorIsRetried: a delivery whose webhook or alert could
+// not be read (the store failed, the webhook is still there) is retried
+// later, not dead-lettered as a removed webhook or a missing alert; once
+// the store answers it is delivered. A removed webhook still dead-letters
+// at once. Time is a fake clock; the receiver is a real HTTP server.
+func TestWebhookStoreErrorIsRetried(t *testing.T) {
+	ctx := context.Background()
+	ws := openWS(t, t.TempDir())
+	defer ws.Close()
+	var ok atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok.Add(1) }))
+	defer srv.Close()
+	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	m, err := New(ws, Options{Allow: []string{strings.TrimPrefix(srv.URL, "http://")}, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := m.AddWebhook(ctx, srv.URL+"/hook", testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := state.Alert{ID: alertID("flaky-store"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
+	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyAlerts{AlertStore: ws.State.Alerts()}
+	m.st = flakyStore{Store: ws.State, a: flaky}
+	for _, fail := range []*atomic.Int64{&flaky.webhooks, &flaky.gets} {
+		fail.Store(1)
+		pend, _, err := ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
+		if err != nil || len(pend) != 1 {
+			t.Fatalf("pending before the attempt: %+v %v", pend, err)
+		}
+		clk.set(pend[0].NextAt)
+		due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
+		if err != nil || len(due) != 1 {
+			t.Fatalf("due: %+v %v", due, err)
+		}
+		m.attempt(ctx, due[0])
+		if dead, _, _ := ws.State.Alerts().Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 0 {
+			t.Fatalf("a store read error dead-lettered the delivery: %+v", dead)
+		}
+		pend, _, err = ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
+		if err != nil || len(pend) != 1 || !strings.Contains(pend[0].LastError, errFlaky.Error()) || !pend[0].NextAt.After(clk.now()) {
+			t.Fatalf("after a store read error: pending %+v %v (want it retried later, the error stated)", pend, err)
+		}
+	}
+	pend, _, _ := ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
+	clk.set(pend[0].NextAt)
+	due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %+v %v", due, err)
+	}
+	m.attempt(ctx, due[0])
+	if ok.Load() != 1 {
+		t.Fatalf("%d deliveries once the store answers, want 1", ok.Load())
+	}
+
+	// A webhook removed: its delivery is dead at once.
+	b := state.Alert{ID: alertID("flaky-store", "removed"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "y"}
+	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{b}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.RemoveWebhook(ctx, "test", wh.ID); err != nil {
+		t.Fatal(err)
+	}
+	due, err = ws.State.Alerts().Due(ctx, clk.now(), 0)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %+v %v", due, err)
+	}
+	m.attempt(ctx, due[0])
+	if dead, _, _ := ws.State.Alerts().Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 1 || !strings.Contains(dead[0].LastError, "no longer configured") {
+		t.Errorf("the removed webhook's delivery: dead letters %+v", dead)
 	}
 }

@@ -346,9 +346,17 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 			m.log.Error("webhook outbox", "err", err)
 		}
 	}
+	// A read that failed (the store, or shutting down) is not a removed
+	// webhook or a missing alert: the delivery stays pending, retried.
 	wh, err := m.webhook(ctx, d.WebhookID)
 	if err != nil {
-		fail("webhook "+d.WebhookID+" no longer configured", true)
+		switch {
+		case ctx.Err() != nil:
+		case notFound(err):
+			fail("webhook "+d.WebhookID+" no longer configured", true)
+		default:
+			fail("reading the webhook: "+err.Error(), false)
+		}
 		return
 	}
 	if err := m.allow.check(wh.URL); err != nil {
@@ -372,7 +380,9 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	}
 	a, err := as.Get(ctx, d.AlertID)
 	if err != nil {
-		fail("alert: "+err.Error(), true)
+		if ctx.Err() == nil {
+			fail("alert: "+err.Error(), notFound(err))
+		}
 		return
 	}
 	typ := "alert.raised"
@@ -390,7 +400,7 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	defer cancel()
 	req, err := http.NewRequestWithContext(rctx, http.MethodPost, wh.URL, bytes.NewReader(body))
 	if err != nil {
-		fail(err.Error(), true)
+		fail(redactedError(err, wh.URL), true)
 		return
 	}
 	ts := m.now().Unix()
@@ -406,9 +416,7 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 		if ctx.Err() != nil {
 			return // shutting down: the delivery stays pending
 		}
-		// The client's error quotes the URL, token and all: the error is
-		// stored with the delivery and logged.
-		fail(strings.ReplaceAll(err.Error(), wh.URL, RedactURL(wh.URL)), false)
+		fail(redactedError(err, wh.URL), false)
 		return
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -426,6 +434,20 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	default:
 		fail("HTTP "+resp.Status, false)
 	}
+}
+
+// redactedError is err's text as a delivery stores and logs it: the URLs
+// it quotes, token and all, redacted (RedactURL). The HTTP client quotes
+// the request's URL as it re-encoded it (the scheme in lower case, the
+// path escaped), or a redirect's, not as rawURL was registered: a
+// *url.Error's own URL is redacted, and rawURL wherever else it appears.
+func redactedError(err error, rawURL string) string {
+	msg := err.Error()
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		msg = strings.Replace(msg, strconv.Quote(ue.URL), strconv.Quote(RedactURL(ue.URL)), 1)
+		msg = strings.ReplaceAll(msg, ue.URL, RedactURL(ue.URL))
+	}
+	return strings.ReplaceAll(msg, rawURL, RedactURL(rawURL))
 }
 
 // givenUp reports whether a delivery that failed is past its retries:
