@@ -247,17 +247,24 @@ const MaxGapDays = 3
 // series takes the last close up to MaxGapDays before it. ok is false when
 // there is none.
 func (t *Table) CloseUSD(at time.Time) (usd float64, ok bool) {
+	day, ok := t.CloseOn(at)
+	return day.CloseUSD, ok
+}
+
+// CloseOn is CloseUSD with the day of the series the close is from (at's
+// day, or the last one before it within MaxGapDays).
+func (t *Table) CloseOn(at time.Time) (day Day, ok bool) {
 	d := at.UTC().Format(time.DateOnly)
 	i := sort.Search(len(t.days), func(i int) bool { return t.days[i].Date > d }) - 1
 	if i < 0 {
-		return 0, false
+		return Day{}, false
 	}
 	got, _ := time.Parse(time.DateOnly, t.days[i].Date)
-	day, _ := time.Parse(time.DateOnly, d)
-	if day.Sub(got) > MaxGapDays*24*time.Hour {
-		return 0, false
+	want, _ := time.Parse(time.DateOnly, d)
+	if want.Sub(got) > MaxGapDays*24*time.Hour {
+		return Day{}, false
 	}
-	return t.days[i].CloseUSD, true
+	return t.days[i], true
 }
 
 // ValueUSD values sats at the close of at's day.
@@ -308,22 +315,34 @@ func checkDataDir(data string) error {
 // Load reads DIR/prices/btc-usd.csv; a data directory without one gives an
 // empty table and no error, one that does not exist an error.
 func Load(data string) (*Table, error) {
-	f, err := os.Open(File(data))
-	if errors.Is(err, os.ErrNotExist) {
+	days, found, err := readSeries(data)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
 		if err := checkDataDir(data); err != nil {
 			return nil, err
 		}
-		return &Table{}, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	days, err := Parse(f, File(data))
-	if err != nil {
-		return nil, err
 	}
 	return &Table{days: days}, nil
+}
+
+// readSeries reads DIR/prices/btc-usd.csv; found is false when there is
+// none (and data is not checked: it may not exist either).
+func readSeries(data string) (days []Day, found bool, err error) {
+	f, err := os.Open(File(data))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	days, err = Parse(f, File(data))
+	if err != nil {
+		return nil, true, err
+	}
+	return days, true, nil
 }
 
 // Change says what a Merge did to the stored series.
@@ -345,12 +364,12 @@ func Merge(data string, days []Day) (*Table, Change, error) {
 	if err := checkDataDir(data); err != nil {
 		return nil, ch, err
 	}
-	old, err := Load(data)
+	stored, _, err := readSeries(data)
 	if err != nil {
 		return nil, ch, fmt.Errorf("existing series: %w", err)
 	}
-	m := make(map[string]float64, len(old.days)+len(days))
-	for _, d := range old.days {
+	m := make(map[string]float64, len(stored)+len(days))
+	for _, d := range stored {
 		m[d.Date] = d.CloseUSD
 	}
 	for _, d := range days {
@@ -359,7 +378,7 @@ func Merge(data string, days []Day) (*Table, Change, error) {
 		}
 		m[d.Date] = d.CloseUSD
 	}
-	for _, d := range old.days {
+	for _, d := range stored {
 		if m[d.Date] != d.CloseUSD {
 			ch.Replaced++
 		}

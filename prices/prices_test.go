@@ -85,15 +85,20 @@ func TestLookupGapsAndValue(t *testing.T) {
 		d    string
 		want float64
 		ok   bool
+		from string // the series' day the close is from
 	}{
-		{"2019-12-31", 0, false}, {"2020-01-01", 7200, true}, {"2020-01-02", 6985, true},
-		{"2020-01-05", 6985, true}, {"2020-01-06", 0, false}, {"2020-01-10", 8000, true},
-		{"2020-01-13", 8000, true}, {"2020-01-14", 0, false},
+		{"2019-12-31", 0, false, ""}, {"2020-01-01", 7200, true, "2020-01-01"}, {"2020-01-02", 6985, true, "2020-01-02"},
+		{"2020-01-05", 6985, true, "2020-01-02"}, {"2020-01-06", 0, false, ""}, {"2020-01-10", 8000, true, "2020-01-10"},
+		{"2020-01-13", 8000, true, "2020-01-10"}, {"2020-01-14", 0, false, ""},
 	}
 	for _, c := range cases {
 		v, ok := tb.CloseUSD(day(c.d))
 		if v != c.want || ok != c.ok {
 			t.Errorf("CloseUSD(%s) = %v, %v; want %v, %v", c.d, v, ok, c.want, c.ok)
+		}
+		d, ok := tb.CloseOn(day(c.d))
+		if d.CloseUSD != c.want || d.Date != c.from || ok != c.ok {
+			t.Errorf("CloseOn(%s) = %+v, %v; want %v from %q, %v", c.d, d, ok, c.want, c.from, c.ok)
 		}
 	}
 	if v, ok := tb.ValueUSD(150_000_000, day("2020-01-01")); !ok || v != 10800 {

@@ -173,18 +173,10 @@ func priceOn(t *prices.Table, data, date string) (priceShow, error) {
 	if t.Len() == 0 {
 		return priceShow{}, fmt.Errorf("no price series in %s (run 'ransomtrail prices import FILE' or 'prices update'): %w", prices.File(data), rt.ErrNotFound)
 	}
-	usd, ok := t.CloseUSD(day)
+	c, ok := t.CloseOn(day)
 	if !ok {
 		first, last := t.Range()
 		return priceShow{}, fmt.Errorf("no BTC/USD close for %s (the series covers %s..%s): %w", date, first, last, rt.ErrNotFound)
 	}
-	from := date
-	days := t.Days()
-	for i := len(days) - 1; i >= 0; i-- {
-		if days[i].Date <= date {
-			from = days[i].Date
-			break
-		}
-	}
-	return priceShow{Date: date, CloseUSD: usd, From: from}, nil
+	return priceShow{Date: date, CloseUSD: c.CloseUSD, From: c.Date}, nil
 }
