@@ -55,6 +55,11 @@ func newLogger(w io.Writer, getenv func(string) string, defaultFormat string, mi
 	if err != nil {
 		return nil, err
 	}
+	return ls.logger(w, defaultFormat, minLevel), nil
+}
+
+// logger is newLogger with settings already read.
+func (ls logSettings) logger(w io.Writer, defaultFormat string, minLevel slog.Level) *slog.Logger {
 	level := slog.LevelInfo
 	if ls.level != nil {
 		level = *ls.level
@@ -66,9 +71,9 @@ func newLogger(w io.Writer, getenv func(string) string, defaultFormat string, mi
 	}
 	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationsAsText}
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // durationsAsText writes a time.Duration attribute as its String ("1s").
@@ -87,10 +92,35 @@ func (e *env) getenv(key string) string {
 	return os.Getenv(key)
 }
 
+// readLogs is what readLogSettings returned, kept so that a process reads
+// its log settings once.
+type readLogs struct {
+	ls  logSettings
+	err error
+}
+
+// logSettings are the environment's log settings: those main read (e.logs),
+// else read now.
+func (e *env) logSettings() (logSettings, error) {
+	if e.logs != nil {
+		return e.logs.ls, e.logs.err
+	}
+	return readLogSettings(e.getenv)
+}
+
+// newLogger is the package's newLogger on e's settings.
+func (e *env) newLogger(w io.Writer, defaultFormat string, minLevel slog.Level) (*slog.Logger, error) {
+	ls, err := e.logSettings()
+	if err != nil {
+		return nil, err
+	}
+	return ls.logger(w, defaultFormat, minLevel), nil
+}
+
 // logger is a command's logger on stderr with the default format and
 // level of most commands (text, info) unless the environment sets them.
 func (e *env) logger() (*slog.Logger, error) {
-	return newLogger(e.stderr, e.getenv, "text", slog.LevelDebug)
+	return e.newLogger(e.stderr, "text", slog.LevelDebug)
 }
 
 // floorHandler passes only records at min or above to h: serve --quiet's

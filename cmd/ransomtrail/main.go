@@ -39,6 +39,9 @@ type env struct {
 	// env, when set, is the environment (RANSOMTRAIL_LOG_*); nil: the
 	// process's.
 	env func(string) string
+	// logs, when set, are the log settings main read from the
+	// environment; nil: read when needed.
+	logs *readLogs
 }
 
 // stopNote says which signal stops the command: by default a line on
@@ -138,8 +141,9 @@ func commands() []command {
 
 func main() {
 	ctx, cancel := context.WithCancel(context.Background())
-	notes := notesLogger(os.Stderr, os.Getenv, os.Args[1:])
-	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal(),
+	ls, lsErr := readLogSettings(os.Getenv)
+	notes := notesLogger(os.Stderr, ls, lsErr, os.Args[1:])
+	e := &env{stdout: os.Stdout, stderr: os.Stderr, stdin: os.Stdin, isTerminal: stderrIsTerminal(), logs: &readLogs{ls, lsErr},
 		stopping: &stopNote{fn: func(sig os.Signal) {
 			if notes != nil {
 				notes.Info("stopping", "signal", signalName(sig))
@@ -184,9 +188,8 @@ func main() {
 // any command under RANSOMTRAIL_LOG_FORMAT=json. Its stderr then stays
 // one JSON stream. Nil otherwise: those lines are plain
 // ("ransomtrail: SIGINT: stopping").
-func notesLogger(w io.Writer, getenv func(string) string, args []string) *slog.Logger {
-	ls, err := readLogSettings(getenv)
-	if err != nil {
+func notesLogger(w io.Writer, ls logSettings, lsErr error, args []string) *slog.Logger {
+	if lsErr != nil {
 		return nil // run refuses the setting
 	}
 	format := ls.format
@@ -196,11 +199,7 @@ func notesLogger(w io.Writer, getenv func(string) string, args []string) *slog.L
 	if format != "json" {
 		return nil
 	}
-	log, err := newLogger(w, getenv, "json", slog.LevelDebug)
-	if err != nil {
-		return nil
-	}
-	return log
+	return ls.logger(w, "json", slog.LevelDebug)
 }
 
 // signalName names a signal as operators know it (SIGHUP, not "hangup").
@@ -283,7 +282,7 @@ func run(ctx context.Context, e *env, args []string) error {
 		usage(e.stdout, cmds)
 		return nil
 	}
-	if _, err := readLogSettings(e.getenv); err != nil {
+	if _, err := e.logSettings(); err != nil {
 		return err
 	}
 	// Longest match first: "decode block" before "decode".

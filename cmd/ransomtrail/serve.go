@@ -125,7 +125,7 @@ func setupServe(ctx context.Context, e *env, o serveOptions) (*served, error) {
 	if err := checkServeFollowFlags(o.follow); err != nil {
 		return nil, err
 	}
-	life, err := newLogger(e.stderr, e.getenv, "json", slog.LevelDebug)
+	life, err := e.newLogger(e.stderr, "json", slog.LevelDebug)
 	if err != nil {
 		return nil, err
 	}
