@@ -21,7 +21,12 @@ type GraphNode struct {
 	ClusterID *int64   `json:"cluster_id,omitempty"`
 	Labels    []string `json:"labels"`
 	Category  string   `json:"category,omitempty"`
-	Height    *int64   `json:"height,omitempty"`
+	// Sanctioned: the address's cluster (with the address's own tags), or
+	// the cluster, carries a sanctions designation, as screening's
+	// "sanctioned" decides it (attrib.Cluster.Sanctioned); false for tx
+	// nodes.
+	Sanctioned bool   `json:"sanctioned"`
+	Height     *int64 `json:"height,omitempty"`
 }
 
 // GraphEdge is a flow of value between two nodes. Cluster edges aggregate
@@ -88,6 +93,7 @@ func (g *graphBuilder) addressNode(id int64) string {
 		}
 		_, c := g.set.Of(uint32(id))
 		n.Category = c.Category()
+		n.Sanctioned = c != nil && c.Sanctioned
 		g.nodes[key] = n
 		g.order = append(g.order, key)
 	}
@@ -118,6 +124,7 @@ func (g *graphBuilder) clusterNode(root uint32) string {
 				n.Labels = appendLabel(n.Labels, l.Label)
 			}
 			n.Category = c.Category()
+			n.Sanctioned = c.Sanctioned
 		}
 		if a, err := g.ix.AddressAt(int64(root)); err == nil {
 			n.Address = g.ix.EncodeAddress(a)

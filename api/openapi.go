@@ -194,7 +194,7 @@ func schemas() map[string]any {
 		"RemovedImport":  o("import_id", str, "format", str, "files", arr(str), "tags", num, "tags_removed", num, "rescreen_alerts", num, "notes", arr(str)),
 		"Heuristics":     o("txid", str, "coinjoin", o("detected", boolean, "kind", str, "confidence", obj("type", "number")), "change", arr(o("vout", num, "rule", str, "confidence", obj("type", "number")))),
 		"HeuristicsList": arr(ref("Heuristics")),
-		"Graph": o("nodes", arr(o("id", str, "kind", obj("type", "string", "enum", []string{"address", "tx", "cluster"}), "address", str, "txid", str, "cluster_id", num, "labels", arr(str), "category", str)),
+		"Graph": o("nodes", arr(o("id", str, "kind", obj("type", "string", "enum", []string{"address", "tx", "cluster"}), "address", str, "txid", str, "cluster_id", num, "labels", arr(str), "category", str, "sanctioned", boolean)),
 			"edges", arr(o("from", str, "to", str, "txid", str, "value_sat", num, "height", num)), "truncated", boolean),
 		"ScreenRequest": obj("type", "object", "required", []string{"addresses"}, "additionalProperties", false,
 			"properties", obj("addresses", obj("type", "array", "minItems", 1, "maxItems", maxScreenAddresses, "items", str))),

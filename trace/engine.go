@@ -206,7 +206,7 @@ func (a *addrInfo) node() Node {
 	if a.enc == "" {
 		kind = KindOutput
 	}
-	return Node{ID: a.id, Kind: kind, Address: a.enc, ClusterID: a.cluster, Labels: a.labels, Category: a.category}
+	return Node{ID: a.id, Kind: kind, Address: a.enc, ClusterID: a.cluster, Labels: a.labels, Category: a.category, Sanctioned: a.sanctioned}
 }
 
 type sideTaint struct {

@@ -69,5 +69,5 @@ func (r *run) peel(t *twoOut, vout int64) Peel {
 	out := r.g.OutputAt(o)
 	info := r.outInfo(o, out)
 	return Peel{Txid: t.txid.String(), Vout: vout, Address: info.enc, ValueSat: out.Value, TaintedSat: t.taint[vout],
-		Label: info.label, Category: info.category}
+		Label: info.label, Category: info.category, Sanctioned: info.sanctioned}
 }

@@ -33,6 +33,12 @@ type Node struct {
 	ClusterID *uint32  `json:"cluster_id"`
 	Labels    []string `json:"labels"`
 	Category  string   `json:"category,omitempty"`
+	// Sanctioned: the address's cluster (with the address's own tags)
+	// carries a sanctions designation, as Endpoint.Sanctioned and as
+	// screening's "sanctioned" decide it (attrib.Cluster.Sanctioned),
+	// whatever Category says; always false for tx nodes and for outputs
+	// without an address.
+	Sanctioned bool `json:"sanctioned"`
 	// Tx nodes: the transaction, its height and the CoinJoin kind when a
 	// detector matched it.
 	Txid     string `json:"txid,omitempty"`
@@ -142,6 +148,8 @@ type Peel struct {
 	TaintedSat int64  `json:"tainted_sat"`
 	Label      string `json:"label"`
 	Category   string `json:"category"`
+	// Sanctioned: as Node.Sanctioned, for the peel's address.
+	Sanctioned bool `json:"sanctioned"`
 }
 
 // PeelChain is a run of transactions each spending the previous one's
