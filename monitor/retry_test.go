@@ -1,8 +1,10 @@
 package monitor
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -265,4 +267,82 @@ func TestWebhookStoreErrorIsRetried(t *testing.T) {
 	if dead, _, _ := ws.State.Alerts().Deliveries(ctx, state.DeliveryDead, "", 0); len(dead) != 1 || !strings.Contains(dead[0].LastError, "no longer configured") {
 		t.Errorf("the removed webhook's delivery: dead letters %+v", dead)
 	}
+}
+
+// TestHeldDeliveryReleasedAtStart: a delivery that a process without the
+// destination in its allow-list holds is logged as held once, not at
+// every look (every 10 minutes for hours), and a process started with the
+// host allowed delivers it at once rather than at its next look. Time is
+// a fake clock (it never reaches the next look); the receiver is a real
+// HTTP server.
+func TestHeldDeliveryReleasedAtStart(t *testing.T) {
+	ctx := context.Background()
+	ws := openWS(t, t.TempDir())
+	defer ws.Close()
+	var ok atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok.Add(1) }))
+	defer srv.Close()
+	host := strings.TrimPrefix(srv.URL, "http://")
+	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	reg, err := New(ws, Options{Allow: []string{host}, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := reg.AddWebhook(ctx, srv.URL+"/hook", testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := state.Alert{ID: alertID("held-test"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
+	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours in a process without --allow.
+	var logs bytes.Buffer
+	noAllow, err := New(ws, Options{Now: clk.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	looks := 0
+	for end := clk.now().Add(2 * time.Hour); clk.now().Before(end); {
+		due, err := ws.State.Alerts().Due(ctx, clk.now(), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range due {
+			noAllow.attempt(ctx, d)
+			looks++
+		}
+		pend, _, err := ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
+		if err != nil || len(pend) != 1 {
+			t.Fatalf("pending: %+v %v", pend, err)
+		}
+		if !pend[0].NextAt.Before(end) {
+			break // the next look is due after the two hours
+		}
+		clk.set(pend[0].NextAt)
+	}
+	if n := strings.Count(logs.String(), "webhook delivery held"); looks < 10 || n != 1 {
+		t.Errorf("%d looks at the held delivery logged %d warnings, want 1:\n%s", looks, n, logs.String())
+	}
+	pend, _, err := ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
+	if err != nil || len(pend) != 1 || pend[0].Attempts != 0 || !strings.HasPrefix(pend[0].LastError, heldPrefix) || !pend[0].NextAt.After(clk.now()) {
+		t.Fatalf("held delivery: %+v %v", pend, err)
+	}
+	if ok.Load() != 0 {
+		t.Fatal("sent outside the allow-list")
+	}
+
+	// A process that allows the host, at the same (fake) time.
+	m, err := New(ws, Options{Allow: []string{host}, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.Deliver(dctx)
+	}()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the held delivery delivered by the process that allows its host", 10*time.Second, func() bool { return ok.Load() == 1 })
 }

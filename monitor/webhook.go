@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,6 +235,52 @@ func (al allowList) check(raw string) error {
 	return rt.Invalid("url", "destination %s:%s is not in the webhook allow-list (--allow)", host, port)
 }
 
+// heldPrefix starts the last error of a delivery held because its
+// destination is not in the allow-list.
+const heldPrefix = "held, not sent: "
+
+// releaseHeld makes the held deliveries whose destination this process's
+// allow-list allows due now: a process restarted with the host allowed
+// delivers them at once, not at their next look (RetryMax later).
+func (m *Monitor) releaseHeld(ctx context.Context) {
+	as := m.st.Alerts()
+	pend, err := state.All(func(cursor string) ([]state.Delivery, string, error) {
+		return as.Deliveries(ctx, state.DeliveryPending, cursor, state.MaxListLimit)
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Error("webhook outbox", "err", err)
+		}
+		return
+	}
+	var whs []state.Webhook
+	now, n := m.now(), 0
+	for _, d := range pend {
+		if !strings.HasPrefix(d.LastError, heldPrefix) || !d.NextAt.After(now) {
+			continue
+		}
+		if whs == nil {
+			if whs, err = as.Webhooks(ctx); err != nil {
+				m.log.Error("webhook outbox", "err", err)
+				return
+			}
+		}
+		i := slices.IndexFunc(whs, func(w state.Webhook) bool { return w.ID == d.WebhookID })
+		if i < 0 || m.allow.check(whs[i].URL) != nil {
+			continue
+		}
+		d.NextAt = now
+		if err := as.Attempted(ctx, d, false); err != nil {
+			m.log.Error("webhook outbox", "err", err)
+			return
+		}
+		n++
+	}
+	if n > 0 {
+		m.log.Info("held webhook deliveries released: the allow-list allows their destination now", "deliveries", n)
+	}
+}
+
 // perWebhook is the number of requests in flight to one webhook.
 const perWebhook = 4
 
@@ -242,6 +290,7 @@ const perWebhook = 4
 // own deliveries. Run starts it; a process that only delivers may call
 // it directly.
 func (m *Monitor) Deliver(ctx context.Context) {
+	m.releaseHeld(ctx)
 	workers := map[string]chan state.Delivery{}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -361,17 +410,24 @@ func (m *Monitor) attempt(ctx context.Context, d state.Delivery) {
 	}
 	if err := m.allow.check(wh.URL); err != nil {
 		// Not sent, not given up: the allow-list is this process's
-		// (--allow), and the next one may allow the destination. The
+		// (--allow), and the next one may allow the destination (it
+		// releases the held deliveries when it starts: releaseHeld). The
 		// delivery is held (no attempt counted) and looked at again
-		// after the longest retry delay, until RetryFor has passed.
-		d.LastError = "held, not sent: " + strings.ReplaceAll(err.Error(), wh.URL, RedactURL(wh.URL)) + "; restart with --allow for its host, or remove the webhook"
+		// after the longest retry delay, until RetryFor has passed;
+		// logged when it is first held, not at every look.
+		wasHeld := strings.HasPrefix(d.LastError, heldPrefix)
+		d.LastError = heldPrefix + redactedError(err, wh.URL) + "; restart with --allow for its host, or remove the webhook"
 		if m.givenUp(d) {
 			d.State = state.DeliveryDead
 			m.count(func(s *Stats) { s.Dead++ })
 			m.log.Error("webhook delivery dead-lettered: its destination stayed outside the allow-list", "delivery", d.ID, "url", RedactURL(wh.URL), "err", d.LastError)
 		} else {
 			d.NextAt = m.now().Add(m.opts.RetryMax)
-			m.log.Warn("webhook delivery held: destination not in the allow-list (--allow)", "delivery", d.ID, "url", RedactURL(wh.URL), "next", d.NextAt.Format(time.RFC3339))
+			lvl := slog.LevelWarn
+			if wasHeld {
+				lvl = slog.LevelDebug
+			}
+			m.log.Log(ctx, lvl, "webhook delivery held: destination not in the allow-list (--allow)", "delivery", d.ID, "url", RedactURL(wh.URL), "next", d.NextAt.Format(time.RFC3339))
 		}
 		if err := as.Attempted(context.WithoutCancel(ctx), d, false); err != nil {
 			m.log.Error("webhook outbox", "err", err)
