@@ -70,6 +70,26 @@ func TestDuplicatesMerged(t *testing.T) {
 	}
 }
 
+// An SDN CSV entry naming an address twice: one tag, one duplicate, read
+// alone (Parse) or as the pair's sdn.csv (ParseSDNCSV).
+func TestSDNCSVDuplicatesMerged(t *testing.T) {
+	sdn := "33151,\"SUEX OTC, S.R.O.\",-0- ,\"CYBER2\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"Digital Currency Address - XBT 12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx; Digital Currency Address - XBT 12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx.\"\r\n"
+	opts := tags.Options{Name: "sdn.csv"}
+	alone, err := tags.Parse(strings.NewReader(sdn), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tags.ParseSDNCSV(strings.NewReader(sdn), map[string]string{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for what, res := range map[string]*tags.Result{"alone": alone, "pair": pair} {
+		if len(res.Tags) != 1 || res.Duplicates != 1 {
+			t.Errorf("%s: %d tags, %d duplicates; want 1, 1", what, len(res.Tags), res.Duplicates)
+		}
+	}
+}
+
 func TestSameDesignation(t *testing.T) {
 	sdn := "33151,\"SUEX OTC, S.R.O.\",-0- ,\"CYBER2\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"Digital Currency Address - XBT 12HQDsicffSBaYdJ6BhnE22sfjTESmmzKx.\"\r\n"
 	res, err := tags.Parse(strings.NewReader(sdn), tags.Options{Name: "sdn.csv"})

@@ -311,7 +311,7 @@ func ParseFormat(r io.Reader, f Format, opts Options) (*Result, error) {
 	case FormatOFACXML:
 		res, err = parseOFACXML(r, opts)
 	case FormatSDNCSV:
-		res, err = ParseSDNCSV(r, nil, opts)
+		res, err = parseSDNCSV(r, nil, opts)
 	case FormatSDNComments:
 		res, err = parseSDNComments(r, opts)
 	case FormatAddressList:

@@ -105,7 +105,19 @@ func parseSDNComments(r io.Reader, opts Options) (*Result, error) {
 // ParseSDNCSV reads sdn.csv and, when comments is not nil, the
 // sdn_comments.csv of the same issue, whose continuations are appended to
 // the cut Remarks before the digital currency addresses are read from them.
+// Tags of one identity are kept once (Result.Duplicates counts the others).
 func ParseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Result, error) {
+	res, err := parseSDNCSV(sdn, comments, opts)
+	if err != nil {
+		return nil, err
+	}
+	res.dedupe()
+	return res, nil
+}
+
+// parseSDNCSV is ParseSDNCSV without the de-duplication (ParseFormat's,
+// which de-duplicates every format's result).
+func parseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Result, error) {
 	rows, err := readLegacyCSV(sdn, 12, &opts, "sdn.csv")
 	if err != nil {
 		return nil, err
@@ -167,7 +179,6 @@ func ParseSDNCSV(sdn io.Reader, comments map[string]string, opts Options) (*Resu
 		res.Notes = append(res.Notes, fmt.Sprintf("warning: sdn_comments.csv continues %d entries that sdn.csv does not have (ent_num %s): the two files are likely of different issues, and remarks may be joined wrongly; take both from the same download",
 			len(orphans), shown))
 	}
-	res.dedupe()
 	return res, nil
 }
 
