@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -49,6 +50,26 @@ func Size(n int64) string {
 // in reserve, so this understates what a privileged process can write).
 // ok is false where the platform cannot tell.
 func Free(path string) (n int64, ok bool, err error) { return free(path) }
+
+// availBytes is the bytes of blocks counted by statfs(2): its counts are
+// in units of the fragment size (f_frsize, as statvfs(3) and df read
+// them), which file systems that set it apart from the block size f_bsize
+// (some FUSE file systems, e.g. sshfs from a macOS server: 4 KiB against
+// 1 MiB) do not count in; 0 means the block size. A count whose bytes
+// exceed an int64 is the largest int64.
+func availBytes(blocks uint64, frsize, bsize int64) int64 {
+	unit := frsize
+	if unit <= 0 {
+		unit = bsize
+	}
+	if unit <= 0 {
+		return 0
+	}
+	if blocks > math.MaxInt64/uint64(unit) {
+		return math.MaxInt64
+	}
+	return int64(blocks) * unit
+}
 
 // freeOf returns the free space of f's file system (-1: not known).
 func freeOf(f *os.File) int64 {

@@ -19,7 +19,7 @@ func free(path string) (int64, bool, error) {
 	if err := syscall.Statfs(path, &st); err != nil {
 		return 0, false, err
 	}
-	return int64(st.Bavail) * st.Bsize, true, nil
+	return availBytes(st.Bavail, int64(st.Frsize), int64(st.Bsize)), true, nil
 }
 
 // allocated returns the bytes the file system allocated to a file.

@@ -3,6 +3,7 @@ package diskspace_test
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -75,6 +76,33 @@ func TestReserveOnFullDisk(t *testing.T) {
 		f.Close()
 		if err := os.Remove(f.Name()); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestAvailBytes: statfs counts blocks in units of the fragment size
+// (f_frsize), which some file systems set apart from the block size
+// (f_bsize) — the free space was the count times the block size, 256
+// times too much on a file system with 4 KiB fragments and 1 MiB blocks;
+// without a fragment size the block size is the unit; a count whose bytes
+// do not fit an int64 is the largest int64, not a negative free space
+// (which made every check of the free space fail).
+func TestAvailBytes(t *testing.T) {
+	for _, c := range []struct {
+		blocks        uint64
+		frsize, bsize int64
+		want          int64
+	}{
+		{1000, 4096, 4096, 4096000},
+		{1000, 4096, 1 << 20, 4096000},
+		{1000, 0, 1 << 20, 1000 << 20},
+		{1 << 52, 4096, 4096, math.MaxInt64},
+		{math.MaxUint64, 512, 512, math.MaxInt64},
+		{1<<63/4096 - 1, 4096, 4096, 1<<63 - 4096},
+		{5, 0, 0, 0},
+	} {
+		if got := diskspace.AvailBytes(c.blocks, c.frsize, c.bsize); got != c.want {
+			t.Errorf("%d blocks, f_frsize %d, f_bsize %d: %d bytes, want %d", c.blocks, c.frsize, c.bsize, got, c.want)
 		}
 	}
 }

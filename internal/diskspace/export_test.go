@@ -8,3 +8,6 @@ func SetFallocate(f func(*os.File, int64, int64) error) (restore func()) {
 	fallocate = f
 	return func() { fallocate = old }
 }
+
+// AvailBytes is availBytes (statfs counts to bytes).
+var AvailBytes = availBytes
