@@ -223,11 +223,13 @@ func OpenLive(ctx context.Context, ix BuildIndex, data string, opts LiveOptions)
 	if reason == "" {
 		l.m = m
 		tail := l.readTail(ix)
-		if err := l.load(tail); err != nil && tail != nil {
+		err := l.load(tail)
+		if err != nil && tail != nil {
 			opts.Log.Warn("clustering tail not replayable; deciding its transactions again", "err", err)
 			err = l.load(nil)
 		}
 		if err != nil {
+			// A state that does not load is rebuilt, never used half-loaded.
 			reason = err.Error()
 		}
 	}
