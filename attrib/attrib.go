@@ -127,6 +127,8 @@ type Set struct {
 	// never seen (still found by key, e.g. when screening).
 	unindexed int
 	all       int
+	// byCategory counts the tags of each category.
+	byCategory map[string]int
 }
 
 var generation atomic.Uint64
@@ -138,7 +140,7 @@ func Build(ctx context.Context, ts []tags.Tag, ix AddressIndex, c Clusters) (*Se
 		c = Singletons{}
 	}
 	s := &Set{gen: generation.Add(1), clusters: c, byKey: tags.NewMemIndex(ts),
-		addrTags: map[uint32][]tags.Tag{}, byRoot: map[uint32]*Cluster{}, all: len(ts)}
+		addrTags: map[uint32][]tags.Tag{}, byRoot: map[uint32]*Cluster{}, all: len(ts), byCategory: map[string]int{}}
 	roots := map[uint32][]tags.Tag{}
 	var clusterTags []tags.Tag
 	for i := range ts {
@@ -146,6 +148,7 @@ func Build(ctx context.Context, ts []tags.Tag, ix AddressIndex, c Clusters) (*Se
 			return nil, ctx.Err()
 		}
 		t := &ts[i]
+		s.byCategory[t.Category]++
 		if t.ClusterID != nil {
 			clusterTags = append(clusterTags, *t)
 			continue
@@ -221,6 +224,10 @@ func (s *Set) Generation() uint64 { return s.gen }
 // addresses the index has never seen.
 func (s *Set) Len() int       { return s.all }
 func (s *Set) Unindexed() int { return s.unindexed }
+
+// CategoryCount returns the number of tags of category cat in the
+// snapshot, of any currency, on the index or not.
+func (s *Set) CategoryCount(cat string) int { return s.byCategory[cat] }
 
 // ClusterOf returns the cluster id of an address id.
 func (s *Set) ClusterOf(addr uint32) uint32 { return s.clusters.Find(addr) }

@@ -81,6 +81,12 @@ func TestBuildJoinsTagsToClusters(t *testing.T) {
 	if s.Len() != 4 || s.Unindexed() != 1 {
 		t.Fatalf("Len %d Unindexed %d, want 4 and 1", s.Len(), s.Unindexed())
 	}
+	// Counts by category take every tag: on the index or not, cluster tags.
+	for cat, want := range map[string]int{"ransomware": 1, "sanctions": 1, "otc": 1, "mixer": 0} {
+		if got := s.CategoryCount(cat); got != want {
+			t.Errorf("CategoryCount(%s) = %d, want %d", cat, got, want)
+		}
+	}
 	root, cl := s.Of(3) // addrs[2], untagged, in the tagged cluster
 	if root != 0 || cl == nil {
 		t.Fatalf("Of(3) = %d, %v; want cluster 0 with attribution", root, cl)

@@ -13,7 +13,6 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/prices"
-	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 	"github.com/ransomtrail/ransomtrail/trace"
 )
@@ -63,11 +62,9 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 			return writeJSON(e.stdout, fams)
 		}
 		if len(fams) == 0 {
-			n, err := countTags(ctx, ws.State.Tags(), state.TagFilter{Category: tags.CategoryRansomware})
-			if err != nil {
-				return err
-			}
-			if n == 0 {
+			// The attribution read every stored tag: no second pass
+			// over the store.
+			if n := attr.CategoryCount(tags.CategoryRansomware); n == 0 {
 				fmt.Fprintln(e.stdout, "no ransomware tags (import some: ransomtrail tags import)")
 			} else {
 				fmt.Fprintf(e.stdout, "%d ransomware tags, none on an address this index has seen (index height %d)\n", n, ws.Index.Height())
@@ -161,22 +158,6 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 			}
 			fmt.Fprintf(w, "  %16s BTC  %-34s %s%v%s\n", btc(c.TaintedSat), clipText(name, 34), sanctionedMark(c.Sanctioned), c.Reasons, usdNote(c.TaintedUSD))
 		}
-	}
-}
-
-// countTags counts the stored tags f selects.
-func countTags(ctx context.Context, st state.TagStore, f state.TagFilter) (int, error) {
-	n, cursor := 0, ""
-	for {
-		page, next, err := st.List(ctx, f, cursor, state.MaxListLimit)
-		if err != nil {
-			return 0, fmt.Errorf("read tags: %w", err)
-		}
-		n += len(page)
-		if next == "" {
-			return n, nil
-		}
-		cursor = next
 	}
 }
 
