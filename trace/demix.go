@@ -62,9 +62,14 @@ type DemixParams struct {
 	jointSets int
 
 	// FeeMin and FeeMax bound the share of a deposit the mixer keeps
-	// (0..0.5; FeeMax 0 = DefaultDemixFeeMax). The payouts of a deposit
-	// of D sat sum to D×(1−FeeMax) … D×(1−FeeMin), ± SlackSat per payout.
+	// (0..0.5; FeeMax 0 = DefaultDemixFeeMax unless FeeMaxSet). The
+	// payouts of a deposit of D sat sum to D×(1−FeeMax) … D×(1−FeeMin),
+	// ± SlackSat per payout.
 	FeeMin, FeeMax float64
+	// FeeMaxSet says FeeMax was given (a flag, a query parameter): 0 then
+	// means no fee, not the default. Front ends set it whenever they pass
+	// a user's value.
+	FeeMaxSet bool
 	// SlackSat is the tolerance per payout for fixed per-address fees and
 	// the payout's network fee (0 = DefaultDemixSlackSat).
 	SlackSat int64
@@ -156,7 +161,7 @@ const (
 
 // Validate fills the defaults and refuses out-of-range values.
 func (p *DemixParams) Validate() error {
-	if p.FeeMax == 0 {
+	if p.FeeMax == 0 && !p.FeeMaxSet {
 		p.FeeMax = DefaultDemixFeeMax
 	}
 	if math.IsNaN(p.FeeMin) || p.FeeMin < 0 || p.FeeMin > 0.5 {

@@ -33,7 +33,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	mode := &demixFlag{mode: trace.DemixAuto}
 	fs.Var(mode, "demix", "match custodial mixer deposits to payouts by amount and timing and follow the taint through (an inference, marked on every edge it makes): --demix, --demix=off, --demix=auto (on for the models that default to it; none today)")
 	feeMin := fs.Float64("demix-fee-min", 0, "demixing: smallest mixer fee, a fraction of the deposit (0..0.5)")
-	feeMax := fs.Float64("demix-fee-max", trace.DefaultDemixFeeMax, "demixing: largest mixer fee, a fraction of the deposit (0..0.5)")
+	feeMax := fs.Float64("demix-fee-max", trace.DefaultDemixFeeMax, "demixing: largest mixer fee, a fraction of the deposit (0..0.5; 0: no fee)")
 	maxDelay := fs.Duration("demix-max-delay", trace.DefaultDemixMaxDelay, "demixing: latest payout after the deposit (e.g. 6h, 72h)")
 	minDelay := fs.Duration("demix-min-delay", 0, "demixing: earliest payout after the deposit")
 	parts := fs.Int("demix-max-parts", trace.DefaultDemixMaxParts, "demixing: most payouts one deposit is matched to (1..10)")
@@ -66,7 +66,7 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 		if *evidence == "" {
 			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
 		}
-		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
+		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, FeeMaxSet: true, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
 			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax, OwnerLabels: owners}, nil
 	}
 }
@@ -99,6 +99,8 @@ func demixQuery(q url.Values, o *trace.Options) error {
 		if *p.dst, err = strconv.ParseFloat(s, 64); err != nil {
 			return rt.Invalid(p.name, "%q is not a number (a fraction such as 0.05)", clipText(s, 40))
 		}
+		// Given, demix_fee_max 0 means no fee, not the default.
+		o.DemixParams.FeeMaxSet = o.DemixParams.FeeMaxSet || p.name == "demix_fee_max"
 	}
 	for _, p := range []struct {
 		name string
@@ -110,6 +112,10 @@ func demixQuery(q url.Values, o *trace.Options) error {
 		}
 		if *p.dst, err = time.ParseDuration(s); err != nil {
 			return rt.Invalid(p.name, "%q is not a duration (such as 6h or 90m)", clipText(s, 40))
+		}
+		// 0 means "the default" in DemixParams: refuse it, as the CLI does.
+		if *p.dst == 0 && p.name == "demix_max_delay" {
+			return rt.Invalid(p.name, "0 is out of range (allowed: 1s..720h)")
 		}
 	}
 	for _, p := range []struct {
