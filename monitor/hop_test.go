@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -174,4 +175,98 @@ func mustHash(t *testing.T, s string) rt.Hash {
 		t.Fatal(err)
 	}
 	return h
+}
+
+// TestExchangeHopIDsIndependentOfEntryOrder: an exchange_hop alert's ID
+// does not depend on the order in which the compiled watchlist lists the
+// entries matching the spending cluster (that order follows how the
+// tagged clusters' labels were gathered, which differs between a
+// follower that kept them block by block and a restarted one that built
+// them afresh): a restarted process re-matching a block stores the same
+// alert, not a second one. Every ransomware cluster of a simulated world
+// is watched twice, by its category and by its label.
+func TestExchangeHopIDsIndependentOfEntryOrder(t *testing.T) {
+	ctx := context.Background()
+	w := buildSplit(t, 40_000, 100, 150)
+	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	m, err := New(ws, Options{Step: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCategory, Value: tags.CategoryRansomware}); err != nil {
+		t.Fatal(err)
+	}
+	ws.Gate.RLock()
+	attr, err := ws.Attribution(ctx)
+	ws.Gate.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := 0
+	for _, c := range attr.Attributed() {
+		if c.HasCategory(tags.CategoryRansomware) && c.Label() != "" {
+			if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchLabel, Value: c.Label()}); err != nil {
+				t.Fatal(err)
+			}
+			labels++
+		}
+	}
+	if labels == 0 {
+		t.Fatal("no labelled ransomware cluster in the world")
+	}
+	// Following to the tip tags the clusters as they are there.
+	w.src.max.Store(w.tip)
+	for i := 0; ws.Index.TipHeight() < w.tip; i++ {
+		if i > 100 {
+			t.Fatal("the monitor does not reach the tip")
+		}
+		if _, err := m.Step(ctx, w.src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws.Gate.RLock()
+	defer ws.Gate.RUnlock()
+	v, err := m.blockAttribution(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws1, err := m.watchSet(ctx, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The same watchlist, each cluster's entries listed the other way round.
+	ws2 := *ws1
+	ws2.byRoot = map[uint32][]*state.WatchEntry{}
+	for r, es := range ws1.byRoot {
+		rev := slices.Clone(es)
+		slices.Reverse(rev)
+		ws2.byRoot[r] = rev
+	}
+	hops := func(wset *watchSet) []string {
+		b := &blockCtx{ix: ws.Index, v: v, w: wset, feeds: map[uint32]*exchangeNear{}, m: m}
+		var ids []string
+		for h := w.held + 1; h <= w.tip; h++ {
+			al, err := b.blockAlerts(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range al {
+				if a.Kind == KindExchangeHop {
+					ids = append(ids, a.ID)
+				}
+			}
+		}
+		return ids
+	}
+	a, b := hops(ws1), hops(&ws2)
+	if len(a) == 0 {
+		t.Fatal("no exchange_hop alert in the followed blocks")
+	}
+	if !slices.Equal(a, b) {
+		t.Errorf("exchange_hop alert IDs depend on the entries' order: %d alerts, %d IDs in one order missing from the other", len(a), len(slices.DeleteFunc(slices.Clone(a), func(id string) bool { return slices.Contains(b, id) })))
+	}
 }

@@ -263,13 +263,15 @@ func (b *blockCtx) blockAlerts(h int64) ([]state.Alert, error) {
 					continue
 				}
 				own, cl, root := b.w.match(o.AddrID, b.v)
-				for _, e := range own {
-					spends = addHit(spends, e, o.AddrID, root, o.Value)
-					srcRoots[root] = e
-				}
-				for _, e := range cl {
-					spends = addHit(spends, e, o.AddrID, root, o.Value)
-					srcRoots[root] = e
+				for _, es := range [2][]*state.WatchEntry{own, cl} {
+					for _, e := range es {
+						spends = addHit(spends, e, o.AddrID, root, o.Value)
+						// The lowest entry ID: the exchange_hop alert's ID
+						// must not depend on the entries' order.
+						if s := srcRoots[root]; s == nil || e.ID < s.ID {
+							srcRoots[root] = e
+						}
+					}
 				}
 			}
 		}
@@ -408,7 +410,8 @@ func (b *blockCtx) near(root uint32) *exchangeNear {
 
 // exchangeHops raises an exchange_hop alert for each destination cluster of
 // tx (not a spending watched cluster) that is an exchange or one hop from
-// one.
+// one, in the name of the watch entry of lowest ID among those of the
+// spending clusters (src).
 func (b *blockCtx) exchangeHops(tx *index.Tx, blk *index.Block, src map[uint32]*state.WatchEntry) []state.Alert {
 	var out []state.Alert
 	done := map[uint32]bool{}
