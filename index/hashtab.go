@@ -2,7 +2,9 @@ package index
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"os"
 	"sync"
@@ -167,10 +169,14 @@ func headerOfZeros(f *os.File, size int64) (bool, error) {
 		return false, nil
 	}
 	hdr := make([]byte, min(size, htHdrSize))
-	if _, err := f.ReadAt(hdr, 0); err != nil {
+	k, err := f.ReadAt(hdr, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
 		return false, err
 	}
-	for _, b := range hdr {
+	// A file cut since its size was read (Exists, while a first writer
+	// creates the table anew or cuts back one it found no space for):
+	// what it still holds is looked at.
+	for _, b := range hdr[:k] {
 		if b != 0 {
 			return false, nil
 		}
