@@ -125,10 +125,14 @@ type Options struct {
 	// (1..MaxSat; 0 = DefaultMinSat; 1 follows any taint).
 	MinSat int64
 	// SinceHeight and UntilHeight bound the heights of the transactions
-	// traversed (UntilHeight 0 = no upper bound). Forward traces stop
-	// at spends above UntilHeight; backward traces at funding below
-	// SinceHeight. A transaction outside the window ends the path there.
+	// traversed (UntilHeight 0 = no upper bound, unless UntilSet). Forward
+	// traces stop at spends above UntilHeight; backward traces at funding
+	// below SinceHeight. A transaction outside the window ends the path
+	// there.
 	SinceHeight, UntilHeight int64
+	// UntilSet makes UntilHeight a bound even when it is 0: a date bound
+	// that ends on the genesis block's day (--until) bounds at height 0.
+	UntilSet bool
 	// MaxNodes and MaxEdges cap the result (0 = DefaultMaxNodes, and 4×
 	// MaxNodes edges; at most MaxMaxNodes). Reaching a cap stops the trace
 	// and marks the result truncated.
@@ -171,7 +175,7 @@ func (o *Options) Validate() error {
 	if o.UntilHeight < 0 || o.UntilHeight > 1<<31 {
 		return rt.Invalid("until-height", "%d is out of range (allowed: 0..%d, 0 = no bound)", o.UntilHeight, int64(1<<31))
 	}
-	if o.UntilHeight != 0 && o.UntilHeight < o.SinceHeight {
+	if o.bounded() && o.UntilHeight < o.SinceHeight {
 		return rt.Invalid("until-height", "%d is below since-height %d", o.UntilHeight, o.SinceHeight)
 	}
 	if o.Demix, err = ParseDemix(string(o.Demix)); err != nil {
@@ -204,8 +208,11 @@ func limit[T int | int64](field string, v *T, def, hi T) error {
 	return nil
 }
 
+// bounded says the window has an upper bound (UntilHeight).
+func (o *Options) bounded() bool { return o.UntilSet || o.UntilHeight != 0 }
+
 func (o *Options) inWindow(h int64) bool {
-	return h >= o.SinceHeight && (o.UntilHeight == 0 || h <= o.UntilHeight)
+	return h >= o.SinceHeight && (!o.bounded() || h <= o.UntilHeight)
 }
 
 // Start is where a trace begins: exactly one of its fields is set.

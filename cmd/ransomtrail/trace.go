@@ -108,12 +108,14 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 		if h < 0 {
 			return rt.Invalid("until", "%s is before the first block", *until)
 		}
+		// A date always bounds: on the genesis block's day, at height 0
+		// (UntilSet: UntilHeight 0 alone means no bound).
 		if opts.UntilHeight == 0 || h < opts.UntilHeight {
-			opts.UntilHeight = h
+			opts.UntilHeight, opts.UntilSet = h, true
 			untilFlag, untilSaid = "until", fmt.Sprintf("--until %s (up to height %d)", *until, h)
 		}
 	}
-	if opts.UntilHeight != 0 && opts.UntilHeight < opts.SinceHeight && (sinceFlag == "since" || untilFlag == "until") {
+	if (opts.UntilHeight != 0 || opts.UntilSet) && opts.UntilHeight < opts.SinceHeight && (sinceFlag == "since" || untilFlag == "until") {
 		// Both heights given alone are refused by Validate above, naming them.
 		return rt.Invalid(untilFlag, "%s is before %s: no block is in that window", untilSaid, sinceSaid)
 	}
