@@ -222,10 +222,7 @@ func (s *Server) neighbors(r *http.Request) (any, error) {
 // address); forward, the transactions spending from it (address → tx).
 func (g *graphBuilder) addressEdges(id int64, fwd, back bool) {
 	self := g.addressNode(id)
-	type agg struct {
-		v   int64
-		pos int
-	}
+	type agg struct{ v int64 }
 	in, out := map[int64]*agg{}, map[int64]*agg{}
 	var inOrder, outOrder []int64
 	walked := 0

@@ -37,7 +37,6 @@ type ractor struct {
 	e        *economy
 	fam      *family
 	accounts []account
-	nextCamp int32 // campaign of coins being consolidated
 }
 
 type account struct {

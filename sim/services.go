@@ -14,7 +14,6 @@ type mixer struct {
 	ent      int32
 	deposits wallet
 	pool     wallet
-	poolAddr addrRef
 }
 
 func newMixer(e *economy) *mixer {

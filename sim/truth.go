@@ -54,7 +54,6 @@ type truth struct {
 	w   [nTruth]*bufio.Writer
 	net *chain.Network
 	row []byte
-	hex [64]byte
 }
 
 func openTruth(dir string, net *chain.Network) (*truth, error) {

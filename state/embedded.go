@@ -294,14 +294,6 @@ func (e *Embedded) set(k, v []byte) error {
 	return e.db.Set(k, v, pebble.Sync)
 }
 
-// del deletes one key, synced, once room allows it.
-func (e *Embedded) del(k []byte) error {
-	if err := e.room(int64(len(k))); err != nil {
-		return err
-	}
-	return e.db.Delete(k, pebble.Sync)
-}
-
 type pebbleLogger struct{ l *slog.Logger }
 
 func (p pebbleLogger) Infof(f string, a ...any)  { p.l.Debug(fmt.Sprintf(f, a...)) }

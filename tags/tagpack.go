@@ -16,9 +16,6 @@ import (
 // it sets them itself, and a list of tags. ActorPacks list actors that tags
 // name by id in their actor field.
 
-// tagpackField are the header/tag fields read; others are ignored.
-var tagpackFields = []string{"label", "category", "abuse", "currency", "source", "confidence", "actor", "lastmod", "description", "title", "creator", "is_public"}
-
 func parseTagPack(r io.Reader, opts Options) (*Result, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {

@@ -234,9 +234,6 @@ func clusterAttribution(ctx context.Context, data string, ix *index.Index, c *cl
 	return attrib.Load(ctx, st.Tags(), ix, c)
 }
 
-// explainStep is one link of an explanation as printed.
-type explainStep = api.ExplainStep
-
 func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster explain", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
