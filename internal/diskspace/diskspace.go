@@ -17,13 +17,21 @@ import (
 // Error is a reservation (or a write the caller checked beforehand) that
 // does not fit: Need bytes were asked for, Free were available to an
 // unprivileged user in the file system holding Dir (-1: not known). It
-// unwraps to syscall.ENOSPC.
+// unwraps to syscall.ENOSPC, or with Quota to syscall.EDQUOT, and is
+// errors.Is syscall.ENOSPC in both cases.
 type Error struct {
 	Dir        string
 	Need, Free int64
+	// Quota: the user's (or project's) disk quota ran out, not the file
+	// system: its free space, which the quota keeps the user from, is not
+	// what is missing and is not told.
+	Quota bool
 }
 
 func (e *Error) Error() string {
+	if e.Quota {
+		return fmt.Sprintf("disk quota exceeded (need %s in %s)", Size(e.Need), e.Dir)
+	}
 	free := "unknown"
 	if e.Free >= 0 {
 		free = Size(e.Free)
@@ -31,7 +39,15 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("no space left on device (need %s, free %s in %s)", Size(e.Need), free, e.Dir)
 }
 
-func (e *Error) Unwrap() error { return syscall.ENOSPC }
+func (e *Error) Unwrap() error {
+	if e.Quota {
+		return syscall.EDQUOT
+	}
+	return syscall.ENOSPC
+}
+
+// Is makes a quota's error ENOSPC too: no room to write, whichever limit.
+func (e *Error) Is(target error) bool { return target == syscall.ENOSPC }
 
 // Size formats n bytes for a message: in MiB (two decimals below
 // 10 MiB, one below 10 GiB), else in GiB.
@@ -114,7 +130,7 @@ func Reserve(f *os.File, off, n int64) error {
 		// What was missing: the range less what the file had allocated
 		// in it (counted from its start: the ranges reserved are a
 		// whole file or its extension).
-		return &Error{Dir: filepath.Dir(f.Name()), Need: n - min(max(allocated(st)-off, 0), n), Free: free}
+		return &Error{Dir: filepath.Dir(f.Name()), Need: n - min(max(allocated(st)-off, 0), n), Free: free, Quota: errors.Is(err, syscall.EDQUOT)}
 	case errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.ENOSYS):
 		return reserveByWriting(f, st, free, off, n)
 	}
@@ -123,14 +139,16 @@ func Reserve(f *os.File, off, n int64) error {
 
 // reserveByWriting is Reserve where fallocate is not supported.
 func reserveByWriting(f *os.File, st os.FileInfo, free, off, n int64) error {
-	noSpace := func(need int64) error { return &Error{Dir: filepath.Dir(f.Name()), Need: need, Free: free} }
+	noSpace := func(need int64, err error) error {
+		return &Error{Dir: filepath.Dir(f.Name()), Need: need, Free: free, Quota: errors.Is(err, syscall.EDQUOT)}
+	}
 	size, end := st.Size(), off+n
 	if inside := min(end, size) - off; inside > 0 {
 		// Bytes already in the file cannot be written again (they may
 		// hold data): the free space must cover the file's holes.
 		if holes := min(inside, size-allocated(st)); holes > 0 {
 			if free >= 0 && free < holes {
-				return noSpace(holes)
+				return noSpace(holes, nil)
 			}
 		}
 	}
@@ -144,7 +162,7 @@ func reserveByWriting(f *os.File, st os.FileInfo, free, off, n int64) error {
 		at += int64(k)
 		if err != nil {
 			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
-				return noSpace(end - size)
+				return noSpace(end-size, err)
 			}
 			return err
 		}

@@ -106,3 +106,24 @@ func TestAvailBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestReserveOverQuota: an allocation refused by a disk quota (EDQUOT)
+// says so, not "no space left on device" beside the file system's free
+// space (which the quota does not let the user fill); it is still
+// errors.Is ENOSPC for the callers' handling of a full disk, and EDQUOT.
+func TestReserveOverQuota(t *testing.T) {
+	defer diskspace.SetFallocate(func(*os.File, int64, int64) error { return syscall.EDQUOT })()
+	dir := t.TempDir()
+	f, err := os.Create(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	err = diskspace.Reserve(f, 0, 3<<20)
+	if !errors.Is(err, syscall.ENOSPC) || !errors.Is(err, syscall.EDQUOT) {
+		t.Fatalf("Reserve over quota: %v, want ENOSPC and EDQUOT", err)
+	}
+	if want := "disk quota exceeded (need 3.00 MiB in " + dir + ")"; err.Error() != want {
+		t.Errorf("Reserve over quota: %q, want %q", err, want)
+	}
+}
