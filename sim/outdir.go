@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ransomtrail/ransomtrail/internal/diskspace"
 	"github.com/ransomtrail/ransomtrail/source"
 )
 
@@ -163,8 +164,9 @@ func firstBytes(p string) ([]byte, int64, error) {
 	return b[:n], fi.Size(), nil
 }
 
-// freeSpace is freeBytes, replaced by tests.
-var freeSpace = freeBytes
+// freeSpace is the bytes available on the file system holding a
+// directory (internal/diskspace), replaced by tests.
+var freeSpace = diskspace.Free
 
 // checkSpace refuses a world whose estimated size (need) exceeds the free
 // space of out's filesystem plus what replacing the previous world frees.

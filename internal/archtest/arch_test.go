@@ -16,7 +16,7 @@ var allowed = map[string][]string{
 	"chain":               {""},
 	"source":              {"", "chain"},
 	"index":               {"", "chain", "source", "internal/diskspace", "internal/dirlock"},
-	"sim":                 {"", "chain", "internal/atomicfile", "source"},
+	"sim":                 {"", "chain", "internal/atomicfile", "internal/diskspace", "source"},
 	"cluster":             {"", "chain", "index", "internal/diskspace"},
 	"tags":                {"", "chain"},
 	"state":               {"", "chain", "tags", "internal/diskspace", "internal/dirlock"},
