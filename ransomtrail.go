@@ -190,9 +190,65 @@ var ErrNotFound = errors.New("not found")
 // InputError is an error caused by the caller's input — a malformed
 // address, a limit out of its allowed range — naming the field. The CLI
 // treats it as a usage error and the API answers 400.
+//
+// The engines (trace, risk) name the fields of their options neutrally,
+// in lowercase words ("hops", "min sat", "demix fee max"); each front end
+// presents an error in its own terms with Spell: the CLI as its flags
+// (FlagName: min-sat), the API as its query parameters (ParamName:
+// min_sat). A message that names another field takes it as a Field
+// argument of Invalid, so that it is spelt the same way; no text is
+// rewritten.
 type InputError struct {
 	Field string // the parameter or flag, e.g. "hops"
 	Msg   string // what is wrong and what is allowed
+
+	// format and args are Invalid's, kept to render Msg again with its
+	// Field arguments spelt (Spell).
+	format string
+	args   []any
+}
+
+// Field is a field named in an InputError's message (an argument of
+// Invalid): it prints as its neutral name, and Spell spells it as it
+// spells the error's own field.
+type Field string
+
+func (f Field) String() string { return string(f) }
+
+// FlagName spells a neutral field name as the CLI's flag: "min sat" →
+// "min-sat".
+func FlagName(field string) string { return strings.ReplaceAll(field, " ", "-") }
+
+// ParamName spells a neutral field name as the API's query parameter:
+// "min sat" → "min_sat".
+func ParamName(field string) string { return strings.ReplaceAll(field, " ", "_") }
+
+// Spell returns the error with its field, and the fields its message
+// names, spelt by spell (FlagName, ParamName). A name already in the
+// front end's terms is left as it is by both.
+func (e *InputError) Spell(spell func(field string) string) *InputError {
+	out := &InputError{Field: spell(e.Field), Msg: e.Msg, format: e.format, args: e.args}
+	if e.format != "" {
+		args := make([]any, len(e.args))
+		for i, a := range e.args {
+			if f, ok := a.(Field); ok {
+				a = Field(spell(string(f)))
+			}
+			args[i] = a
+		}
+		out.args = args
+		out.Msg = fmt.Sprintf(e.format, args...)
+	}
+	return out
+}
+
+// SpellInput spells err's fields (Spell) when err is an *InputError, and
+// returns any other error as it is.
+func SpellInput(err error, spell func(field string) string) error {
+	if in, ok := err.(*InputError); ok {
+		return in.Spell(spell)
+	}
+	return err
 }
 
 func (e *InputError) Error() string {
@@ -234,7 +290,8 @@ func ParseClusterRef(s string) (id uint32, ok bool, err error) {
 	return uint32(n), true, nil
 }
 
-// Invalid returns an *InputError for field.
+// Invalid returns an *InputError for field; other fields the message
+// names are given as Field arguments.
 func Invalid(field, format string, args ...any) error {
-	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...)}
+	return &InputError{Field: field, Msg: fmt.Sprintf(format, args...), format: format, args: args}
 }

@@ -96,6 +96,9 @@ func classify(err error) (*Error, bool) {
 	case errors.Is(err, rt.ErrNotFound):
 		return apiErr(CodeNotFound, "%s", err.Error()), false
 	case errors.As(err, &in):
+		// The engines name their options' fields neutrally ("min sat"):
+		// the API's are its query parameters (min_sat).
+		in = in.Spell(rt.ParamName)
 		ae := apiErr(CodeBadRequest, "%s", err.Error())
 		var es report.Errors
 		if errors.As(err, &es) {

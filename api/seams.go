@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
@@ -16,56 +15,7 @@ func (s *Server) trace(r *http.Request) (any, error) {
 	if s.cfg.Trace == nil {
 		return nil, unavailable("tracing", "Trace")
 	}
-	v, err := s.cfg.Trace(r.Context(), r.URL.Query())
-	return v, apiFieldNames(err, traceParams)
-}
-
-// apiFieldNames renames the fields of an engine's input error from the
-// CLI's flag spelling (min-sat) to the query parameter's (min_sat), in the
-// field and in the message, for the parameters ps of the route: API
-// clients set parameters, not flags.
-func apiFieldNames(err error, ps []param) error {
-	var in *rt.InputError
-	if err == nil || !errors.As(err, &in) {
-		return err
-	}
-	field, msg := in.Field, in.Msg
-	for _, p := range ps {
-		if !strings.Contains(p.name, "_") {
-			continue
-		}
-		flag := strings.ReplaceAll(p.name, "_", "-")
-		if field == flag {
-			field = p.name
-		}
-		msg = replaceWord(msg, flag, p.name)
-	}
-	if field == in.Field && msg == in.Msg {
-		return err
-	}
-	return &rt.InputError{Field: field, Msg: msg}
-}
-
-// replaceWord replaces old in s where it stands as a word of its own (not
-// inside a longer name such as demix-max-linked-ambiguity).
-func replaceWord(s, old, new string) string {
-	isName := func(c byte) bool { return c == '-' || c == '_' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-	var b strings.Builder
-	for {
-		i := strings.Index(s, old)
-		if i < 0 {
-			b.WriteString(s)
-			return b.String()
-		}
-		j := i + len(old)
-		if (i > 0 && isName(s[i-1])) || (j < len(s) && isName(s[j])) {
-			b.WriteString(s[:j])
-		} else {
-			b.WriteString(s[:i])
-			b.WriteString(new)
-		}
-		s = s[j:]
-	}
+	return s.cfg.Trace(r.Context(), r.URL.Query())
 }
 
 func (s *Server) path(r *http.Request) (any, error) {
@@ -88,8 +38,7 @@ func (s *Server) ransomwareList(r *http.Request) (any, error) {
 			return nil, rt.Invalid("family", "empty: name a family, or leave the parameter out for the list")
 		}
 		q.Del("family")
-		v, err := s.cfg.Ransomware(r.Context(), fam, q)
-		return v, apiFieldNames(err, traceParams)
+		return s.cfg.Ransomware(r.Context(), fam, q)
 	}
 	return s.cfg.Ransomware(r.Context(), "", q)
 }
@@ -98,8 +47,7 @@ func (s *Server) ransomwareFamily(r *http.Request) (any, error) {
 	if s.cfg.Ransomware == nil {
 		return nil, unavailable("the ransomware view", "Ransomware")
 	}
-	v, err := s.cfg.Ransomware(r.Context(), strings.TrimSpace(r.PathValue("family")), r.URL.Query())
-	return v, apiFieldNames(err, traceParams)
+	return s.cfg.Ransomware(r.Context(), strings.TrimSpace(r.PathValue("family")), r.URL.Query())
 }
 
 func (s *Server) pricesSeries(r *http.Request) (any, error) {

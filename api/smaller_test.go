@@ -11,19 +11,22 @@ import (
 	"github.com/ransomtrail/ransomtrail/api"
 )
 
-// TestTraceErrorsNameParameters: an engine's error naming a CLI flag
-// (min-sat) reaches API clients naming the query parameter (min_sat).
+// TestTraceErrorsNameParameters: an engine's error naming its fields
+// neutrally (min sat, and in the message max nodes) reaches API clients
+// naming the query parameters (min_sat, max_nodes); a value that reads
+// like a field name is not rewritten.
 func TestTraceErrorsNameParameters(t *testing.T) {
 	e := newEnv(t, worldOpts, func(c *api.Config) {
 		c.Trace = func(ctx context.Context, q url.Values) (any, error) {
 			if q.Get("until_height") != "" {
-				return nil, rt.Invalid("until-height", "%d is below since-height %d", 5, 9)
+				return nil, rt.Invalid("until height", "%d is below %v %d", 5, rt.Field("since height"), 9)
 			}
-			return nil, rt.Invalid("min-sat", "%s is out of range (allowed: 1..%d, or 0 for 4 × max-nodes); see demix-max-linked-ambiguity", q.Get("min_sat"), 10)
+			return nil, rt.Invalid("min sat", "%s is out of range (allowed: 1..%d, or 0 for 4 × %v); see %v, not %q", q.Get("min_sat"), 10,
+				rt.Field("max nodes"), rt.Field("demix max linked ambiguity"), "max nodes")
 		}
 	})
 	for path, want := range map[string][2]string{
-		"/api/v2/trace?address=x&min_sat=-5":                    {"min_sat", "min_sat: -5 is out of range (allowed: 1..10, or 0 for 4 × max_nodes); see demix_max_linked_ambiguity"},
+		"/api/v2/trace?address=x&min_sat=-5":                    {"min_sat", `min_sat: -5 is out of range (allowed: 1..10, or 0 for 4 × max_nodes); see demix_max_linked_ambiguity, not "max nodes"`},
 		"/api/v2/trace?address=x&since_height=9&until_height=5": {"until_height", "until_height: 5 is below since_height 9"},
 	} {
 		code, _, b := e.do("GET", path, e.keys["analyst"], nil)

@@ -72,21 +72,23 @@ type Options struct {
 	MinSat int64 `json:"min_sat"`
 }
 
-// Validate checks the limits, naming the field and its allowed range.
+// Validate checks the limits, naming the field (neutrally: "max members",
+// which the API presents as max_members; rt.InputError.Spell) and its
+// allowed range.
 func (o Options) Validate() error {
 	switch {
 	case o.Hops < 0 || o.Hops > MaxHops:
 		return rt.Invalid("hops", "must be between 1 and %d, got %d", MaxHops, o.Hops)
 	case o.MaxMembers < 0 || o.MaxMembers > 10_000_000:
-		return rt.Invalid("max_members", "must be between 1 and 10000000, got %d", o.MaxMembers)
+		return rt.Invalid("max members", "must be between 1 and 10000000, got %d", o.MaxMembers)
 	case o.MaxOutputs < 0 || o.MaxOutputs > 100_000_000:
-		return rt.Invalid("max_outputs", "must be between 1 and 100000000, got %d", o.MaxOutputs)
+		return rt.Invalid("max outputs", "must be between 1 and 100000000, got %d", o.MaxOutputs)
 	case o.MaxTxs < 0 || o.MaxTxs > 10_000_000:
-		return rt.Invalid("max_txs", "must be between 1 and 10000000, got %d", o.MaxTxs)
+		return rt.Invalid("max txs", "must be between 1 and 10000000, got %d", o.MaxTxs)
 	case o.MaxFanout < 0 || o.MaxFanout > 1_000_000:
-		return rt.Invalid("max_fanout", "must be between 1 and 1000000, got %d", o.MaxFanout)
+		return rt.Invalid("max fanout", "must be between 1 and 1000000, got %d", o.MaxFanout)
 	case o.MinSat < 0 || o.MinSat > 21e14:
-		return rt.Invalid("min_sat", "must be between 0 and 2100000000000000, got %d", o.MinSat)
+		return rt.Invalid("min sat", "must be between 0 and 2100000000000000, got %d", o.MinSat)
 	}
 	return nil
 }

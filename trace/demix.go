@@ -165,46 +165,46 @@ func (p *DemixParams) Validate() error {
 		p.FeeMax = DefaultDemixFeeMax
 	}
 	if math.IsNaN(p.FeeMin) || p.FeeMin < 0 || p.FeeMin > 0.5 {
-		return rt.Invalid("demix-fee-min", "%v is out of range (allowed: 0..0.5)", p.FeeMin)
+		return rt.Invalid("demix fee min", "%v is out of range (allowed: 0..0.5)", p.FeeMin)
 	}
 	if math.IsNaN(p.FeeMax) || p.FeeMax < 0 || p.FeeMax > 0.5 {
-		return rt.Invalid("demix-fee-max", "%v is out of range (allowed: 0..0.5)", p.FeeMax)
+		return rt.Invalid("demix fee max", "%v is out of range (allowed: 0..0.5)", p.FeeMax)
 	}
 	// Each bound is checked alone first, so an error names the value that
 	// is out of range. An inverted pair blames the minimum: its default (0)
 	// is below any maximum, so an inverted pair always has a minimum
 	// given, while the maximum may be a default.
 	if p.FeeMin > p.FeeMax {
-		return rt.Invalid("demix-fee-min", "%v is above demix-fee-max %v (allowed: 0..demix-fee-max)", p.FeeMin, p.FeeMax)
+		return rt.Invalid("demix fee min", "%v is above %v %v (allowed: 0..%v)", p.FeeMin, rt.Field("demix fee max"), p.FeeMax, rt.Field("demix fee max"))
 	}
 	if p.SlackSat == 0 {
 		p.SlackSat = DefaultDemixSlackSat
 	}
 	if p.SlackSat < 0 || p.SlackSat > 10_000_000 {
-		return rt.Invalid("demix-slack-sat", "%d is out of range (allowed: 1..10000000)", p.SlackSat)
+		return rt.Invalid("demix slack sat", "%d is out of range (allowed: 1..10000000)", p.SlackSat)
 	}
 	if p.MaxDelay == 0 {
 		p.MaxDelay = DefaultDemixMaxDelay
 	}
 	if p.MaxDelay < 0 || p.MaxDelay > maxDemixDelay {
-		return rt.Invalid("demix-max-delay", "%s is out of range (allowed: 1s..%s)", p.MaxDelay, maxDemixDelay)
+		return rt.Invalid("demix max delay", "%s is out of range (allowed: 1s..%s)", p.MaxDelay, maxDemixDelay)
 	}
 	if p.MinDelay < 0 || p.MinDelay > maxDemixDelay {
-		return rt.Invalid("demix-min-delay", "%s is out of range (allowed: 0..%s)", p.MinDelay, maxDemixDelay)
+		return rt.Invalid("demix min delay", "%s is out of range (allowed: 0..%s)", p.MinDelay, maxDemixDelay)
 	}
 	if p.MinDelay > p.MaxDelay {
-		return rt.Invalid("demix-min-delay", "%s is above demix-max-delay %s (allowed: 0..demix-max-delay)", p.MinDelay, p.MaxDelay)
+		return rt.Invalid("demix min delay", "%s is above %v %s (allowed: 0..%v)", p.MinDelay, rt.Field("demix max delay"), p.MaxDelay, rt.Field("demix max delay"))
 	}
-	if err := limit("demix-max-parts", &p.MaxParts, DefaultDemixMaxParts, 10); err != nil {
+	if err := limit("demix max parts", &p.MaxParts, DefaultDemixMaxParts, 10); err != nil {
 		return err
 	}
-	if err := limit("demix-max-ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, 100); err != nil {
+	if err := limit("demix max ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, 100); err != nil {
 		return err
 	}
-	if err := limit("demix-max-linked-ambiguity", &p.MaxLinkedAmbiguity, DefaultDemixMaxLinkedAmbiguity, 100); err != nil {
+	if err := limit("demix max linked ambiguity", &p.MaxLinkedAmbiguity, DefaultDemixMaxLinkedAmbiguity, 100); err != nil {
 		return err
 	}
-	if err := limit("demix-max-scan-txs", &p.MaxScanTxs, DefaultDemixMaxScanTxs, 100_000_000); err != nil {
+	if err := limit("demix max scan txs", &p.MaxScanTxs, DefaultDemixMaxScanTxs, 100_000_000); err != nil {
 		return err
 	}
 	switch p.Evidence {
@@ -212,20 +212,20 @@ func (p *DemixParams) Validate() error {
 		p.Evidence = DefaultDemixEvidence
 	case EvidenceLinked, EvidencePartlyLinked, EvidenceLinkedFirst, EvidenceAmount:
 	default:
-		return rt.Invalid("demix-evidence", "%q is not known (allowed: %s)", p.Evidence, strings.Join(Evidences, ", "))
+		return rt.Invalid("demix evidence", "%q is not known (allowed: %s)", p.Evidence, strings.Join(Evidences, ", "))
 	}
-	if err := limit("demix-link-max-cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
+	if err := limit("demix link max cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
 		return err
 	}
 	if len(p.OwnerLabels) > maxOwnerLabels {
-		return rt.Invalid("demix-owner", "%d labels (allowed: at most %d)", len(p.OwnerLabels), maxOwnerLabels)
+		return rt.Invalid("demix owner", "%d labels (allowed: at most %d)", len(p.OwnerLabels), maxOwnerLabels)
 	}
 	for i, l := range p.OwnerLabels {
 		if strings.TrimSpace(l) == "" || len(l) > maxOwnerLabelLen {
-			return rt.Invalid("demix-owner", "label %d is empty or longer than %d bytes", i+1, maxOwnerLabelLen)
+			return rt.Invalid("demix owner", "label %d is empty or longer than %d bytes", i+1, maxOwnerLabelLen)
 		}
 	}
-	return limit("demix-max-combos", &p.MaxCombos, DefaultDemixMaxCombos, 100_000_000)
+	return limit("demix max combos", &p.MaxCombos, DefaultDemixMaxCombos, 100_000_000)
 }
 
 // Demix outcomes.

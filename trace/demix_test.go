@@ -487,24 +487,24 @@ func TestDemixOptionsValidate(t *testing.T) {
 		field string
 	}{
 		{trace.Options{Demix: "maybe"}, "demix"},
-		{trace.Options{DemixParams: trace.DemixParams{FeeMin: -0.1}}, "demix-fee-min"},
+		{trace.Options{DemixParams: trace.DemixParams{FeeMin: -0.1}}, "demix fee min"},
 		// An inverted pair names the minimum: the maximum may be a default.
-		{trace.Options{DemixParams: trace.DemixParams{FeeMin: 0.2, FeeMax: 0.1}}, "demix-fee-min"},
-		{trace.Options{DemixParams: trace.DemixParams{FeeMin: 0.2}}, "demix-fee-min"},
-		{trace.Options{DemixParams: trace.DemixParams{FeeMax: -0.1}}, "demix-fee-max"},
-		{trace.Options{DemixParams: trace.DemixParams{MaxDelay: 365 * 24 * time.Hour}}, "demix-max-delay"},
+		{trace.Options{DemixParams: trace.DemixParams{FeeMin: 0.2, FeeMax: 0.1}}, "demix fee min"},
+		{trace.Options{DemixParams: trace.DemixParams{FeeMin: 0.2}}, "demix fee min"},
+		{trace.Options{DemixParams: trace.DemixParams{FeeMax: -0.1}}, "demix fee max"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxDelay: 365 * 24 * time.Hour}}, "demix max delay"},
 		// A negative maximum delay is the maximum's error, not the
 		// (default) minimum's.
-		{trace.Options{DemixParams: trace.DemixParams{MaxDelay: -time.Hour}}, "demix-max-delay"},
-		{trace.Options{DemixParams: trace.DemixParams{MinDelay: -time.Hour}}, "demix-min-delay"},
-		{trace.Options{DemixParams: trace.DemixParams{MinDelay: 7 * time.Hour}}, "demix-min-delay"},
-		{trace.Options{DemixParams: trace.DemixParams{MaxParts: 1000}}, "demix-max-parts"},
-		{trace.Options{DemixParams: trace.DemixParams{MaxAmbiguity: -1}}, "demix-max-ambiguity"},
-		{trace.Options{DemixParams: trace.DemixParams{MaxLinkedAmbiguity: 101}}, "demix-max-linked-ambiguity"},
-		{trace.Options{DemixParams: trace.DemixParams{Evidence: "hunch"}}, "demix-evidence"},
-		{trace.Options{DemixParams: trace.DemixParams{LinkMaxCluster: -5}}, "demix-link-max-cluster"},
-		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: []string{"LockBit", "  "}}}, "demix-owner"},
-		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: make([]string, 21)}}, "demix-owner"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxDelay: -time.Hour}}, "demix max delay"},
+		{trace.Options{DemixParams: trace.DemixParams{MinDelay: -time.Hour}}, "demix min delay"},
+		{trace.Options{DemixParams: trace.DemixParams{MinDelay: 7 * time.Hour}}, "demix min delay"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxParts: 1000}}, "demix max parts"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxAmbiguity: -1}}, "demix max ambiguity"},
+		{trace.Options{DemixParams: trace.DemixParams{MaxLinkedAmbiguity: 101}}, "demix max linked ambiguity"},
+		{trace.Options{DemixParams: trace.DemixParams{Evidence: "hunch"}}, "demix evidence"},
+		{trace.Options{DemixParams: trace.DemixParams{LinkMaxCluster: -5}}, "demix link max cluster"},
+		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: []string{"LockBit", "  "}}}, "demix owner"},
+		{trace.Options{DemixParams: trace.DemixParams{OwnerLabels: make([]string, 21)}}, "demix owner"},
 	} {
 		err := c.o.Validate()
 		var ie *rt.InputError

@@ -218,7 +218,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	// 0 edges is the default (4 × max-nodes): the range says so.
 	o = Options{MaxEdges: -1}
-	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "max-edges: -1 is out of range (allowed: 1..4000000, or 0 for 4 × max-nodes)") {
+	if err := o.Validate(); err == nil || !strings.Contains(err.Error(), "max edges: -1 is out of range (allowed: 1..4000000, or 0 for 4 × max nodes)") {
 		t.Fatalf("max-edges -1: %v", err)
 	}
 	o = Options{MaxNodes: 10}

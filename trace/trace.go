@@ -154,7 +154,9 @@ type Options struct {
 }
 
 // Validate fills the defaults and refuses out-of-range values with an
-// *rt.InputError naming the field and the allowed range.
+// *rt.InputError naming the field (neutrally: "min sat", which the CLI
+// presents as min-sat and the API as min_sat; rt.InputError.Spell) and
+// the allowed range.
 func (o *Options) Validate() error {
 	var err error
 	if o.Direction, err = ParseDirection(string(o.Direction)); err != nil {
@@ -166,17 +168,17 @@ func (o *Options) Validate() error {
 	if err := limit("hops", &o.Hops, DefaultHops, MaxHops); err != nil {
 		return err
 	}
-	if err := limit("min-sat", &o.MinSat, DefaultMinSat, MaxSat); err != nil {
+	if err := limit("min sat", &o.MinSat, DefaultMinSat, MaxSat); err != nil {
 		return err
 	}
 	if o.SinceHeight < 0 || o.SinceHeight > 1<<31 {
-		return rt.Invalid("since-height", "%d is out of range (allowed: 0..%d)", o.SinceHeight, int64(1<<31))
+		return rt.Invalid("since height", "%d is out of range (allowed: 0..%d)", o.SinceHeight, int64(1<<31))
 	}
 	if o.UntilHeight < 0 || o.UntilHeight > 1<<31 {
-		return rt.Invalid("until-height", "%d is out of range (allowed: 0..%d, 0 = no bound)", o.UntilHeight, int64(1<<31))
+		return rt.Invalid("until height", "%d is out of range (allowed: 0..%d, 0 = no bound)", o.UntilHeight, int64(1<<31))
 	}
 	if o.bounded() && o.UntilHeight < o.SinceHeight {
-		return rt.Invalid("until-height", "%d is below since-height %d", o.UntilHeight, o.SinceHeight)
+		return rt.Invalid("until height", "%d is below %v %d", o.UntilHeight, rt.Field("since height"), o.SinceHeight)
 	}
 	if o.Demix, err = ParseDemix(string(o.Demix)); err != nil {
 		return err
@@ -184,16 +186,16 @@ func (o *Options) Validate() error {
 	if err := o.DemixParams.Validate(); err != nil {
 		return err
 	}
-	if err := limit("max-nodes", &o.MaxNodes, DefaultMaxNodes, MaxMaxNodes); err != nil {
+	if err := limit("max nodes", &o.MaxNodes, DefaultMaxNodes, MaxMaxNodes); err != nil {
 		return err
 	}
 	if o.MaxEdges == 0 {
 		o.MaxEdges = 4 * o.MaxNodes
 	}
 	if o.MaxEdges < 1 || o.MaxEdges > 4*MaxMaxNodes {
-		return rt.Invalid("max-edges", "%d is out of range (allowed: 1..%d, or 0 for 4 × max-nodes)", o.MaxEdges, 4*MaxMaxNodes)
+		return rt.Invalid("max edges", "%d is out of range (allowed: 1..%d, or 0 for 4 × %v)", o.MaxEdges, 4*MaxMaxNodes, rt.Field("max nodes"))
 	}
-	return limit("max-seeds", &o.MaxSeeds, DefaultMaxSeeds, MaxMaxNodes)
+	return limit("max seeds", &o.MaxSeeds, DefaultMaxSeeds, MaxMaxNodes)
 }
 
 // limit fills a zero *v with def and refuses a value outside 1..hi with
@@ -210,6 +212,31 @@ func limit[T int | int64](field string, v *T, def, hi T) error {
 
 // bounded says the window has an upper bound (UntilHeight).
 func (o *Options) bounded() bool { return o.UntilSet || o.UntilHeight != 0 }
+
+// zeroRanges are the allowed ranges of the options whose 0 means their
+// default, by neutral field name (ZeroGiven).
+var zeroRanges = map[string]string{
+	"hops":                       fmt.Sprintf("1..%d", MaxHops),
+	"max nodes":                  fmt.Sprintf("1..%d", MaxMaxNodes),
+	"demix max parts":            "1..10",
+	"demix max ambiguity":        "1..100",
+	"demix max linked ambiguity": "1..100",
+	"demix link max cluster":     "1..2147483647",
+	"demix max delay":            fmt.Sprintf("1s..%dh", int(maxDemixDelay.Hours())),
+}
+
+// ZeroGiven is the error for a 0 a user gave for an option whose 0 means
+// its default in Options (hops, max nodes, demix max parts, demix max
+// ambiguity, demix max linked ambiguity, demix link max cluster, demix
+// max delay): front ends refuse it, naming the option and its range, so
+// that a 0 never silently means the default.
+func ZeroGiven(field string) error {
+	r, ok := zeroRanges[field]
+	if !ok {
+		return rt.Invalid(field, "0 is out of range")
+	}
+	return rt.Invalid(field, "0 is out of range (allowed: %s)", r)
+}
 
 func (o *Options) inWindow(h int64) bool {
 	return h >= o.SinceHeight && (!o.bounded() || h <= o.UntilHeight)

@@ -295,7 +295,9 @@ func run(ctx context.Context, e *env, args []string) error {
 				// What the command does, before its flags.
 				fmt.Fprintf(e.stderr, "ransomtrail %s: %s\n\n", c.name, c.summary)
 			}
-			err := c.run(ctx, e, args[len(words):])
+			// The engines name their options' fields neutrally ("min sat"):
+			// the command line's are its flags (min-sat).
+			err := rt.SpellInput(c.run(ctx, e, args[len(words):]), rt.FlagName)
 			if help && errors.Is(err, flag.ErrHelp) {
 				// After its flags, the commands it starts (tags: tags
 				// import, tags list, …).

@@ -46,8 +46,10 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			if err != nil {
 				return nil, err
 			}
-			if q.Has(p.name) && v == 0 {
-				return nil, rt.Invalid(p.name, "0 is out of range")
+			// 0 means the default in Options: given, it is refused with
+			// the range (max_edges 0 is 4 × max_nodes, as on the CLI).
+			if q.Has(p.name) && v == 0 && p.name != "max_edges" {
+				return nil, trace.ZeroGiven(strings.ReplaceAll(p.name, "_", " "))
 			}
 			*p.dst = int(v)
 		}

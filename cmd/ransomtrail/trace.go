@@ -66,13 +66,13 @@ func runTrace(ctx context.Context, e *env, args []string) error {
 	}
 	// Refuse bad limits before opening anything.
 	if *hops == 0 {
-		return rt.Invalid("hops", "0 is out of range (allowed: 1..%d)", trace.MaxHops)
+		return trace.ZeroGiven("hops")
 	}
 	if *minSat == 0 {
 		opts.MinSat = 1
 	}
 	if *maxNodes == 0 {
-		return rt.Invalid("max-nodes", "0 is out of range (allowed: 1..%d)", trace.MaxMaxNodes)
+		return trace.ZeroGiven("max nodes")
 	}
 	check := opts
 	if err := check.Validate(); err != nil {

@@ -48,23 +48,17 @@ func demixFlags(fs *flag.FlagSet) func() (trace.DemixMode, trace.DemixParams, er
 	})
 	return func() (trace.DemixMode, trace.DemixParams, error) {
 		// 0 means "the default" in DemixParams: refuse it on the command line.
-		if *parts == 0 {
-			return "", trace.DemixParams{}, rt.Invalid("demix-max-parts", "0 is out of range (allowed: 1..10)")
-		}
-		if *amb == 0 {
-			return "", trace.DemixParams{}, rt.Invalid("demix-max-ambiguity", "0 is out of range (allowed: 1..100)")
-		}
-		if *maxDelay == 0 {
-			return "", trace.DemixParams{}, rt.Invalid("demix-max-delay", "0 is out of range (allowed: 1s..720h)")
-		}
-		if *linkedAmb == 0 {
-			return "", trace.DemixParams{}, rt.Invalid("demix-max-linked-ambiguity", "0 is out of range (allowed: 1..100)")
-		}
-		if *linkMax == 0 {
-			return "", trace.DemixParams{}, rt.Invalid("demix-link-max-cluster", "0 is out of range (allowed: 1..2147483647)")
+		for _, z := range []struct {
+			field string
+			zero  bool
+		}{{"demix max parts", *parts == 0}, {"demix max ambiguity", *amb == 0}, {"demix max delay", *maxDelay == 0},
+			{"demix max linked ambiguity", *linkedAmb == 0}, {"demix link max cluster", *linkMax == 0}} {
+			if z.zero {
+				return "", trace.DemixParams{}, trace.ZeroGiven(z.field)
+			}
 		}
 		if *evidence == "" {
-			return "", trace.DemixParams{}, rt.Invalid("demix-evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
+			return "", trace.DemixParams{}, rt.Invalid("demix evidence", "empty (allowed: %s)", strings.Join(trace.Evidences, ", "))
 		}
 		return mode.mode, trace.DemixParams{FeeMin: *feeMin, FeeMax: *feeMax, FeeMaxSet: true, MinDelay: *minDelay, MaxDelay: *maxDelay, MaxParts: *parts, MaxAmbiguity: *amb,
 			MaxLinkedAmbiguity: *linkedAmb, Evidence: *evidence, LinkMaxCluster: *linkMax, OwnerLabels: owners}, nil
@@ -115,7 +109,7 @@ func demixQuery(q url.Values, o *trace.Options) error {
 		}
 		// 0 means "the default" in DemixParams: refuse it, as the CLI does.
 		if *p.dst == 0 && p.name == "demix_max_delay" {
-			return rt.Invalid(p.name, "0 is out of range (allowed: 1s..720h)")
+			return trace.ZeroGiven("demix max delay")
 		}
 	}
 	for _, p := range []struct {
@@ -128,7 +122,7 @@ func demixQuery(q url.Values, o *trace.Options) error {
 			return err
 		}
 		if q.Has(p.name) && v == 0 {
-			return rt.Invalid(p.name, "0 is out of range")
+			return trace.ZeroGiven(strings.ReplaceAll(p.name, "_", " "))
 		}
 		*p.dst = int(v)
 	}
