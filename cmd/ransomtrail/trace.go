@@ -221,14 +221,20 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 	if len(r.PeelChains) > 0 {
 		fmt.Fprintf(w, "\nPeel chains (%d):\n", len(r.PeelChains))
 		for _, pc := range r.PeelChains {
-			fmt.Fprintf(w, "  from tx %s: %d transactions peeled %s BTC (%s tainted) in %d payments; remainder %s BTC at %s\n",
-				pc.StartTxid, pc.Length, btc(pc.PeeledSat), btc(pc.PeeledTaintedSat), len(pc.Peels), btc(pc.End.ValueSat), pc.End.Address)
+			fmt.Fprintf(w, "  from tx %s: %d transactions peeled %s BTC (%s tainted) in %d payments; remainder %s BTC at %s%s\n",
+				pc.StartTxid, pc.Length, btc(pc.PeeledSat), btc(pc.PeeledTaintedSat), len(pc.Peels), btc(pc.End.ValueSat), pc.End.Address,
+				strings.TrimSuffix(" "+sanctionedMark(pc.End.Sanctioned), " "))
 			byLabel := map[string]int64{}
 			var order []string
 			for _, p := range pc.Peels {
 				l := p.Label
 				if l == "" {
 					l = "(unlabelled)"
+				}
+				if p.Sanctioned {
+					// Peels to a sanctioned address are never summed with
+					// others of the same label.
+					l += " SANCTIONED"
 				}
 				if _, ok := byLabel[l]; !ok {
 					order = append(order, l)

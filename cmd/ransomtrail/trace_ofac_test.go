@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -149,6 +150,15 @@ func TestTraceGraphSaysSanctionedByOFAC(t *testing.T) {
 	}
 	if pc.Peels[0].Address != suexSim {
 		t.Fatalf("the first peel is %s, want %s", pc.Peels[0].Address, suexSim)
+	}
+	// The text says which peels went to a sanctioned address.
+	text, stderr, err := runCLI(t, "trace", "--outpoint", start, "--data", data)
+	if err != nil {
+		t.Fatalf("trace: %v\n%s", err, stderr)
+	}
+	_, peels, _ := strings.Cut(text, "Peel chains")
+	if n := strings.Count(peels, "SANCTIONED"); n != 1 {
+		t.Fatalf("the peel chain's text marks %d lines SANCTIONED, want the one peel to %s:\n%s", n, suexSim, peels)
 	}
 
 	// The API: the trace route and the graph's address and cluster nodes.
