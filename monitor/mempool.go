@@ -3,6 +3,8 @@ package monitor
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/chain"
@@ -24,15 +26,38 @@ const maxMempoolScan = 20_000
 
 type mempoolState struct {
 	seen map[rt.Hash]bool
+	// pending holds the transactions of the unconfirmed alerts not
+	// retracted whose transaction the index does not hold (txid → alert
+	// IDs): the ones to retract when their transaction leaves the mempool
+	// without confirming. Read from the state store at the first scan,
+	// and again after a reorg (reload), which can take a transaction out
+	// of the index.
+	pending map[rt.Hash][]string
+	loaded  bool
+	reload  atomic.Bool
 }
 
+// DroppedReason is why an unconfirmed alert is retracted when its
+// transaction left the node's mempool without confirming.
+const DroppedReason = "replaced or dropped from the node's mempool before confirming"
+
 // scanMempool raises unconfirmed alerts for mempool transactions not seen
-// before that pay or spend a watched entity. Inputs spending other
-// unconfirmed transactions are not resolved.
+// before that pay or spend a watched entity, and retracts the unconfirmed
+// alerts whose transaction is neither in the mempool nor in the index any
+// longer (replaced, BIP125, or evicted), in the same state write. Inputs
+// spending other unconfirmed transactions are not resolved.
+//
+// A transaction that left the mempool is taken for dropped only when the
+// index holds the node's best block as it is after getrawmempool
+// answered: one mined meanwhile is in the index then, or the decision
+// waits for a later scan. A failed call decides nothing.
 func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	mp, ok := src.(Mempool)
 	if !ok {
 		return fmt.Errorf("the block source has no mempool (use --rpc)")
+	}
+	if err := m.loadPending(ctx); err != nil {
+		return err
 	}
 	ids, err := mp.RawMempool(ctx)
 	if err != nil {
@@ -50,24 +75,185 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 			fresh = append(fresh, id)
 		}
 	}
-	if len(fresh) == 0 {
+	// The pending transactions the mempool no longer holds.
+	var gone []rt.Hash
+	if len(m.mempool.pending) > 0 {
+		left := make(map[rt.Hash]bool, len(m.mempool.pending))
+		for id := range m.mempool.pending {
+			left[id] = true
+		}
+		for _, id := range ids {
+			delete(left, id)
+		}
+		for id := range left {
+			gone = append(gone, id)
+		}
+	}
+	if len(fresh) == 0 && len(gone) == 0 {
 		m.mempool.seen = now
 		return nil
 	}
+	// The node's best block, asked after getrawmempool (before the gate).
+	var nodeTip rt.Hash
+	nodeHeight := int64(-1)
+	if len(gone) > 0 {
+		if h, err := src.BestHeight(ctx); err == nil {
+			if hash, err := src.HashAt(ctx, h); err == nil {
+				nodeTip, nodeHeight = hash, h
+			}
+		}
+	}
 	m.ws.Gate.RLock()
 	defer m.ws.Gate.RUnlock()
-	v, err := m.blockAttribution(ctx)
+	t := m.now().UTC()
+	retract, dropped, err := m.droppedAlerts(ctx, gone, nodeHeight, nodeTip, t)
 	if err != nil {
 		return err
 	}
-	w, err := m.watchSet(ctx, v)
+	var alerts []state.Alert
+	if len(fresh) > 0 {
+		if alerts, err = m.mempoolAlerts(ctx, mp, fresh, now, t); err != nil {
+			return err
+		}
+	}
+	m.mempool.seen = now
+	if len(alerts) == 0 && len(retract) == 0 {
+		for _, id := range dropped {
+			delete(m.mempool.pending, id)
+		}
+		return nil
+	}
+	hooks, err := m.deliverTo(ctx)
 	if err != nil {
 		return err
+	}
+	ins, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Insert: alerts, Update: retract, Deliver: hooks, Unfollow: -2})
+	if err != nil {
+		return err
+	}
+	for _, id := range dropped {
+		delete(m.mempool.pending, id)
+	}
+	for _, a := range ins {
+		m.mempool.pending[*a.Txid] = append(m.mempool.pending[*a.Txid], a.ID)
+	}
+	m.count(func(s *Stats) { s.Alerts += int64(len(ins)); s.MempoolRetracted += int64(len(retract)) })
+	if len(retract) > 0 {
+		m.log.Warn("mempool: alerts retracted, their transaction left the mempool without confirming", "alerts", len(retract), "transactions", len(dropped))
+	}
+	if len(ins) > 0 {
+		m.log.Info("mempool alerts", "alerts", len(ins))
+	}
+	if len(ins) > 0 || len(retract) > 0 {
+		m.nudge()
+	}
+	return nil
+}
+
+// loadPending reads, at the first scan and after a reorg, the unconfirmed
+// alerts not retracted whose transaction the index does not hold.
+func (m *Monitor) loadPending(ctx context.Context) error {
+	if m.mempool.loaded && !m.mempool.reload.Load() {
+		return nil
+	}
+	m.mempool.reload.Store(false)
+	var open []state.Alert
+	for _, kind := range []string{KindUnconfirmedReceive, KindUnconfirmedSpend} {
+		cursor := ""
+		for {
+			page, next, err := m.st.Alerts().List(ctx, state.AlertFilter{Kind: kind}, cursor, state.MaxListLimit)
+			if err != nil {
+				m.mempool.reload.Store(true)
+				return fmt.Errorf("unconfirmed alerts: %w", err)
+			}
+			for _, a := range page {
+				if a.Status != state.AlertRetracted && a.Txid != nil {
+					open = append(open, a)
+				}
+			}
+			if next == "" {
+				break
+			}
+			cursor = next
+		}
+	}
+	pending := map[rt.Hash][]string{}
+	m.ws.Gate.RLock()
+	defer m.ws.Gate.RUnlock()
+	for _, a := range open {
+		if _, err := m.ws.Index.TxNum(*a.Txid); err == nil {
+			continue // confirmed
+		} else if !notFound(err) {
+			m.mempool.reload.Store(true)
+			return err
+		}
+		pending[*a.Txid] = append(pending[*a.Txid], a.ID)
+	}
+	m.mempool.pending, m.mempool.loaded = pending, true
+	return nil
+}
+
+// droppedAlerts sorts the pending transactions that left the mempool:
+// those the index holds confirmed (their block's alerts are raised as
+// usual) leave the pending set, and, when the index holds the node's best
+// block (nodeHeight, nodeTip), the others were dropped: their alerts are
+// returned retracted. The caller holds the gate; dropped lists the
+// transactions to remove from the pending set once the retractions are
+// stored.
+func (m *Monitor) droppedAlerts(ctx context.Context, gone []rt.Hash, nodeHeight int64, nodeTip rt.Hash, t time.Time) (retract []state.Alert, dropped []rt.Hash, err error) {
+	if len(gone) == 0 {
+		return nil, nil, nil
+	}
+	ix := m.ws.Index
+	atTip := false
+	if nodeHeight >= 0 && ix.TipHeight() == nodeHeight {
+		ours, err := ix.HashAt(nodeHeight)
+		atTip = err == nil && ours == nodeTip
+	}
+	for _, id := range gone {
+		if _, err := ix.TxNum(id); err == nil {
+			delete(m.mempool.pending, id) // confirmed
+			continue
+		} else if !notFound(err) {
+			return nil, nil, err
+		}
+		if !atTip {
+			continue // mined in a block the index does not hold yet, maybe
+		}
+		for _, aid := range m.mempool.pending[id] {
+			a, err := m.st.Alerts().Get(ctx, aid)
+			if notFound(err) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			if a.Status == state.AlertRetracted {
+				continue
+			}
+			a.Status, a.Version, a.Updated = state.AlertRetracted, a.Version+1, t
+			a.Summary = fmt.Sprintf("retracted (%s): %s", DroppedReason, a.Summary)
+			retract = append(retract, a)
+		}
+		dropped = append(dropped, id)
+	}
+	return retract, dropped, nil
+}
+
+// mempoolAlerts matches the fresh mempool transactions against the
+// watchlists; now records those read. The caller holds the gate.
+func (m *Monitor) mempoolAlerts(ctx context.Context, mp Mempool, fresh []rt.Hash, now map[rt.Hash]bool, t time.Time) ([]state.Alert, error) {
+	v, err := m.blockAttribution(ctx)
+	if err != nil {
+		return nil, err
+	}
+	w, err := m.watchSet(ctx, v)
+	if err != nil {
+		return nil, err
 	}
 	ix := m.ws.Index
 	var alerts []state.Alert
 	var dec chain.Decoder
-	t := m.now().UTC()
 	for _, id := range fresh {
 		raw, err := mp.RawTransaction(ctx, id)
 		if err != nil {
@@ -154,24 +340,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 			}
 		}
 	}
-	m.mempool.seen = now
-	if len(alerts) == 0 {
-		return nil
-	}
-	hooks, err := m.deliverTo(ctx)
-	if err != nil {
-		return err
-	}
-	ins, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Insert: alerts, Deliver: hooks, Unfollow: -2})
-	if err != nil {
-		return err
-	}
-	m.count(func(s *Stats) { s.Alerts += int64(len(ins)) })
-	if len(ins) > 0 {
-		m.log.Info("mempool alerts", "alerts", len(ins))
-		m.nudge()
-	}
-	return nil
+	return alerts, nil
 }
 
 func mustAddr(a rt.Address, _ error) rt.Address { return a }

@@ -148,6 +148,10 @@ const DefaultRetryFor = 24 * time.Hour
 type Stats struct {
 	Blocks, Reorgs, Retracted, Alerts int64
 	Delivered, Failed, Dead           int64
+	// MempoolRetracted counts the unconfirmed alerts retracted because
+	// their transaction left the mempool without confirming (replaced or
+	// dropped); Retracted counts those of reorgs.
+	MempoolRetracted int64
 	// LastStep is the processing time of the last step that applied
 	// blocks: ingest, matching and alert commit (LastAlerts: the alerts
 	// are stored and their delivery can start), then the clustering.
@@ -570,6 +574,9 @@ func (m *Monitor) Step(ctx context.Context, src source.Source) (StepResult, erro
 			// cannot tell by the count).
 			m.dropAddressIDs()
 			m.invalidateWatch()
+			// The index may no longer hold a transaction of an
+			// unconfirmed alert: the mempool scan reads them again.
+			m.mempool.reload.Store(true)
 			if live != nil {
 				// The links past the fork are to be screened for
 				// merges again, whatever numbers the clustering gives
