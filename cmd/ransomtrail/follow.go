@@ -50,7 +50,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	var zmq csvListFlag
 	fs.Var(&zmq, "zmq", "Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (its -zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
 	var allow csvListFlag
-	fs.Var(&allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable)")
+	fs.Var(&allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable); deliveries to any other host are held pending, not sent, until a follower allows it")
 	retryFor := fs.Duration("webhook-retry-for", monitor.DefaultRetryFor, "how long a failing webhook delivery is retried (backoff from 2 s doubling to every 10 min) before it is dead-lettered")
 	maxAttempts := fs.Int("webhook-attempts", 0, "also dead-letter a delivery after this many attempts (0: no bound but --webhook-retry-for)")
 	timeout := fs.Duration("webhook-timeout", 10*time.Second, "timeout of one webhook request")

@@ -42,7 +42,7 @@ func addServeFollowFlags(fs *flag.FlagSet, o *serveFollowOptions) {
 	fs.Var(&o.zmq, "zmq", "with --rpc: Bitcoin Core ZMQ publisher to subscribe to, e.g. tcp://127.0.0.1:28332 (-zmqpubhashblock or -zmqpubrawblock address; repeatable or a comma list): a new block is fetched at once, polling goes on")
 	fs.BoolVar(&o.mempool, "mempool", false, "with --rpc: also raise unconfirmed alerts from the node's mempool")
 	fs.BoolVar(&o.noCluster, "no-cluster", false, "with --rpc: do not advance the clustering with new blocks")
-	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc)")
+	fs.Var(&o.allow, "allow", "allowed webhook destination host or host:port, \"*.\" for subdomains (repeatable; deliveries run with --rpc); deliveries to any other host are held pending, not sent, until a follower allows it")
 	fs.DurationVar(&o.retryFor, "webhook-retry-for", monitor.DefaultRetryFor, "with --rpc: how long a failing webhook delivery is retried (backoff from 2 s doubling to every 10 min) before it is dead-lettered")
 	fs.IntVar(&o.attempts, "webhook-attempts", 0, "with --rpc: also dead-letter a delivery after this many attempts (0: no bound but --webhook-retry-for)")
 	fs.DurationVar(&o.timeout, "webhook-timeout", 10*time.Second, "with --rpc: timeout of one webhook request")
