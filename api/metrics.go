@@ -151,6 +151,7 @@ func followerMetrics(b *bytes.Buffer, st monitor.Stats, zmqEndpoints int, nh mon
 	one("ransomtrail_follower_reorgs_total", "counter", "Reorgs the follower went through.", st.Reorgs)
 	one("ransomtrail_follower_alerts_total", "counter", "Alerts raised.", st.Alerts)
 	one("ransomtrail_follower_alerts_retracted_total", "counter", "Alerts retracted by reorgs.", st.Retracted)
+	one("ransomtrail_follower_mempool_alerts_retracted_total", "counter", "Unconfirmed alerts retracted because their transaction left the node's mempool without confirming (replaced or dropped).", st.MempoolRetracted)
 	one("ransomtrail_follower_step_failures_total", "counter", "Follower steps that failed (retried at the next poll; the log says why).", st.StepFailures)
 	// by writes a counter with one sample per value of a label.
 	by := func(name, help, label string, vals []string, ns ...int64) {

@@ -15,7 +15,7 @@ import (
 // histogram is cumulative with +Inf equal to the count, and the ZMQ and
 // node samples appear only when there is something to report.
 func TestFollowerMetrics(t *testing.T) {
-	st := monitor.Stats{Blocks: 12, Reorgs: 2, Alerts: 5, Retracted: 1, Delivered: 4, Failed: 3, Dead: 1, StepFailures: 2,
+	st := monitor.Stats{Blocks: 12, Reorgs: 2, Alerts: 5, Retracted: 1, MempoolRetracted: 6, Delivered: 4, Failed: 3, Dead: 1, StepFailures: 2,
 		LastBlockAt: time.Unix(1_700_000_000, 0), LastStep: 80 * time.Millisecond, Steps: 4, StepSum: 1200 * time.Millisecond,
 		ZMQBlocks: 9, ZMQTxs: 100, ZMQGaps: 1, ZMQConnected: 1, ZMQConnects: 2, ZMQFailures: 1}
 	st.StepBuckets[1], st.StepBuckets[2], st.StepBuckets[len(monitor.StepBounds)] = 1, 2, 1 // 50 ms, 100 ms, > 10 s
@@ -45,9 +45,9 @@ func TestFollowerMetrics(t *testing.T) {
 		"ransomtrail_follower_index_height": 100, "ransomtrail_follower_node_height": 103, "ransomtrail_follower_lag_blocks": 3,
 		"ransomtrail_follower_blocks_total": 12, "ransomtrail_follower_reorgs_total": 2, "ransomtrail_follower_alerts_total": 5,
 		"ransomtrail_follower_alerts_retracted_total": 1, "ransomtrail_follower_step_failures_total": 2,
-		`ransomtrail_webhook_deliveries_total{result="delivered"}`: 4, `ransomtrail_webhook_deliveries_total{result="failed"}`: 3,
-		`ransomtrail_webhook_deliveries_total{result="dead"}`: 1,
-		"ransomtrail_follower_last_block_timestamp_seconds":   1_700_000_000, "ransomtrail_follower_last_step_seconds": 0.08,
+		"ransomtrail_follower_mempool_alerts_retracted_total": 6, `ransomtrail_webhook_deliveries_total{result="failed"}`: 3,
+		`ransomtrail_webhook_deliveries_total{result="delivered"}`: 4, `ransomtrail_webhook_deliveries_total{result="dead"}`: 1,
+		"ransomtrail_follower_last_block_timestamp_seconds": 1_700_000_000, "ransomtrail_follower_last_step_seconds": 0.08,
 		`ransomtrail_follower_step_seconds_bucket{le="0.025"}`: 0, `ransomtrail_follower_step_seconds_bucket{le="0.05"}`: 1,
 		`ransomtrail_follower_step_seconds_bucket{le="0.1"}`: 3, `ransomtrail_follower_step_seconds_bucket{le="10"}`: 3,
 		`ransomtrail_follower_step_seconds_bucket{le="+Inf"}`: 4, "ransomtrail_follower_step_seconds_count": 4,

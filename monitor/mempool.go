@@ -21,6 +21,16 @@ type Mempool interface {
 
 var _ Mempool = (*source.RPC)(nil)
 
+// MempoolLoader is implemented by a node that tells whether its mempool
+// is loaded (*source.RPC: getmempoolinfo). With it, no unconfirmed alert
+// is retracted while a restarted node is still loading the mempool it
+// saved; without it, the mempool is taken for loaded.
+type MempoolLoader interface {
+	MempoolInfo(ctx context.Context) (source.MempoolInfo, error)
+}
+
+var _ MempoolLoader = (*source.RPC)(nil)
+
 // maxMempoolScan bounds the new mempool transactions examined per poll.
 const maxMempoolScan = 20_000
 
@@ -35,6 +45,9 @@ type mempoolState struct {
 	pending map[rt.Hash][]string
 	loaded  bool
 	reload  atomic.Bool
+	// loading is set while the node says its mempool is not loaded (for
+	// the log: once when it starts, once when it ends).
+	loading bool
 }
 
 // DroppedReason is why an unconfirmed alert is retracted when its
@@ -48,9 +61,12 @@ const DroppedReason = "replaced or dropped from the node's mempool before confir
 // spending other unconfirmed transactions are not resolved.
 //
 // A transaction that left the mempool is taken for dropped only when the
-// index holds the node's best block as it is after getrawmempool
-// answered: one mined meanwhile is in the index then, or the decision
-// waits for a later scan. A failed call decides nothing.
+// node said its mempool is loaded before getrawmempool answered (a
+// restarted node loading its saved mempool answers with part of it; the
+// alerts of that part are raised all the same), and when the index holds
+// the node's best block as it is after getrawmempool answered: one mined
+// meanwhile is in the index then, or the decision waits for a later scan.
+// A failed call decides nothing.
 func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	mp, ok := src.(Mempool)
 	if !ok {
@@ -59,6 +75,9 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	if err := m.loadPending(ctx); err != nil {
 		return err
 	}
+	// Asked before getrawmempool: a mempool loaded then is whole in its
+	// answer.
+	complete := len(m.mempool.pending) > 0 && m.mempoolLoaded(ctx, mp)
 	ids, err := mp.RawMempool(ctx)
 	if err != nil {
 		return err
@@ -77,7 +96,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	}
 	// The pending transactions the mempool no longer holds.
 	var gone []rt.Hash
-	if len(m.mempool.pending) > 0 {
+	if complete {
 		left := make(map[rt.Hash]bool, len(m.mempool.pending))
 		for id := range m.mempool.pending {
 			left[id] = true
@@ -148,6 +167,29 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 		m.nudge()
 	}
 	return nil
+}
+
+// mempoolLoaded tells whether the node says its mempool is loaded; a
+// failed getmempoolinfo tells it is not (nothing is retracted then).
+func (m *Monitor) mempoolLoaded(ctx context.Context, mp Mempool) bool {
+	ml, ok := mp.(MempoolLoader)
+	if !ok {
+		return true
+	}
+	info, err := ml.MempoolInfo(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.log.Warn("mempool: getmempoolinfo failed; no unconfirmed alert retracted at this scan", "err", err)
+		}
+		return false
+	}
+	if !info.Loaded && !m.mempool.loading {
+		m.log.Info("mempool: the node is still loading its saved mempool; no unconfirmed alert retracted until it is loaded", "transactions", info.Size)
+	} else if info.Loaded && m.mempool.loading {
+		m.log.Info("mempool: the node's mempool is loaded", "transactions", info.Size)
+	}
+	m.mempool.loading = !info.Loaded
+	return info.Loaded
 }
 
 // loadPending reads, at the first scan and after a reorg, the unconfirmed

@@ -32,6 +32,30 @@ func (r *RPC) RawMempool(ctx context.Context) ([]rt.Hash, error) {
 	return out, nil
 }
 
+// MempoolInfo is what getmempoolinfo tells of the node's mempool.
+type MempoolInfo struct {
+	// Loaded is false while a restarted node is still loading the mempool
+	// it saved (Bitcoin Core's mempool.dat, "loaded": false until done):
+	// getrawmempool then answers with part of it. btcd's getmempoolinfo
+	// has no "loaded" field (btcd saves no mempool): absent means loaded.
+	Loaded bool
+	// Size is the number of transactions in the mempool (so far, while
+	// loading).
+	Size int64
+}
+
+// MempoolInfo asks the node about its mempool (getmempoolinfo).
+func (r *RPC) MempoolInfo(ctx context.Context) (MempoolInfo, error) {
+	var res struct {
+		Loaded *bool `json:"loaded"`
+		Size   int64 `json:"size"`
+	}
+	if err := r.call(ctx, "getmempoolinfo", nil, &res); err != nil {
+		return MempoolInfo{}, err
+	}
+	return MempoolInfo{Loaded: res.Loaded == nil || *res.Loaded, Size: res.Size}, nil
+}
+
 // RawTransaction returns the serialization of a transaction
 // (getrawtransaction TXID 0): one in the mempool, or a confirmed one when
 // the node keeps a transaction index.

@@ -227,6 +227,11 @@ func TestRPCAgainstBtcd(t *testing.T) {
 		t.Fatalf("credentials in options: %v", err)
 	}
 	s2.Close()
+	// btcd's getmempoolinfo has no "loaded": its mempool is loaded.
+	if info, err := src.MempoolInfo(ctx); err != nil || !info.Loaded || info.Size != 0 {
+		t.Fatalf("MempoolInfo = %+v, %v; want loaded, empty", info, err)
+	}
+
 	t.Logf("node test took %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -397,6 +402,42 @@ func TestRPCErrorObject(t *testing.T) {
 	}
 	if _, err := src.HashesAt(context.Background(), 0, 3); err == nil {
 		t.Fatal("batch against a node answering errors succeeded")
+	}
+}
+
+// TestRPCMempoolInfo: getmempoolinfo's "loaded" as Bitcoin Core answers
+// it while loading mempool.dat and after, absent (btcd: loaded), and not
+// a boolean (an error).
+func TestRPCMempoolInfo(t *testing.T) {
+	var answer atomic.Value
+	f := newFake(t, func(w http.ResponseWriter, r *http.Request, req fakeReq) {
+		if req.Method == "getmempoolinfo" {
+			io.WriteString(w, reply(req.ID, answer.Load().(string)))
+			return
+		}
+		standard(w, req)
+	})
+	src, err := source.DialRPC(context.Background(), f.URL, fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		result string
+		want   source.MempoolInfo
+		err    bool
+	}{
+		{`{"loaded":false,"size":1200,"bytes":600000,"usage":2000000,"total_fee":0.1,"maxmempool":300000000,"mempoolminfee":0.00001,"minrelaytxfee":0.00001,"incrementalrelayfee":0.00001,"unbroadcastcount":0,"fullrbf":true}`,
+			source.MempoolInfo{Loaded: false, Size: 1200}, false},
+		{`{"loaded":true,"size":5000,"bytes":2500000}`, source.MempoolInfo{Loaded: true, Size: 5000}, false},
+		{`{"size":3,"bytes":750}`, source.MempoolInfo{Loaded: true, Size: 3}, false},
+		{`{"loaded":"no","size":3}`, source.MempoolInfo{}, true},
+		{`[]`, source.MempoolInfo{}, true},
+	} {
+		answer.Store(c.result)
+		got, err := src.MempoolInfo(context.Background())
+		if (err != nil) != c.err || got != c.want {
+			t.Errorf("%s: MempoolInfo = %+v, %v; want %+v, error %v", c.result, got, err, c.want, c.err)
+		}
 	}
 }
 
