@@ -92,7 +92,10 @@ type FollowerHealth struct {
 	LastStepMs  *float64   `json:"last_step_ms,omitempty"`  // its processing time
 	Reorgs      int64      `json:"reorgs"`
 	Alerts      int64      `json:"alerts"`
-	Retracted   int64      `json:"alerts_retracted"`
+	Retracted   int64      `json:"alerts_retracted"` // by reorgs
+	// MempoolRetracted counts unconfirmed alerts retracted because their
+	// transaction left the node's mempool unconfirmed (replaced, dropped).
+	MempoolRetracted int64 `json:"mempool_alerts_retracted"`
 	// Webhook deliveries: delivered, failed attempts (retried), dead-lettered.
 	Delivered int64 `json:"webhook_delivered"`
 	Failed    int64 `json:"webhook_failed"`
@@ -177,7 +180,7 @@ func (s *Server) writeMetrics(w http.ResponseWriter, r *http.Request) {
 }
 
 func followerHealth(st monitor.Stats, zmqEndpoints int) *FollowerHealth {
-	f := &FollowerHealth{Blocks: st.Blocks, Reorgs: st.Reorgs, Alerts: st.Alerts, Retracted: st.Retracted,
+	f := &FollowerHealth{Blocks: st.Blocks, Reorgs: st.Reorgs, Alerts: st.Alerts, Retracted: st.Retracted, MempoolRetracted: st.MempoolRetracted,
 		Delivered: st.Delivered, Failed: st.Failed, Dead: st.Dead, StepFailures: st.StepFailures}
 	if !st.LastBlockAt.IsZero() {
 		at, ms := st.LastBlockAt.UTC(), float64(st.LastStep.Microseconds())/1000

@@ -123,7 +123,7 @@ func runFollow(ctx context.Context, e *env, args []string) error {
 	}
 	st := m.Stats()
 	fmt.Fprintf(e.stdout, "stopped at height %d: %d blocks followed, %d reorgs, %d alerts raised, %d retracted, %d webhook deliveries (%d failed attempts, %d dead-lettered)\n",
-		ws.Index.TipHeight(), st.Blocks, st.Reorgs, st.Alerts, st.Retracted, st.Delivered, st.Failed, st.Dead)
+		ws.Index.TipHeight(), st.Blocks, st.Reorgs, st.Alerts, st.Retracted+st.MempoolRetracted, st.Delivered, st.Failed, st.Dead)
 	if len(zmq) > 0 {
 		fmt.Fprintf(e.stdout, "zmq: %d block and %d transaction notifications, %d sequence gaps, %d malformed messages, %d connections (%d failed)\n",
 			st.ZMQBlocks, st.ZMQTxs, st.ZMQGaps, st.ZMQBad, st.ZMQConnects, st.ZMQFailures)

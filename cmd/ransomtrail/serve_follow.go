@@ -117,6 +117,21 @@ func (t *trackedSource) RawTransaction(ctx context.Context, txid rt.Hash) ([]byt
 	return mp.RawTransaction(ctx, txid)
 }
 
+// The wrapper forwards whether the node's mempool is loaded
+// (monitor.MempoolLoader): without it the monitor takes the mempool for
+// loaded and would retract unconfirmed alerts while a restarted Bitcoin
+// Core is still reloading its saved mempool.
+var _ monitor.MempoolLoader = (*trackedSource)(nil)
+
+// MempoolInfo forwards to the node (getmempoolinfo); a source that cannot
+// tell has its mempool taken for loaded, as the monitor takes it.
+func (t *trackedSource) MempoolInfo(ctx context.Context) (source.MempoolInfo, error) {
+	if ml, ok := t.Source.(monitor.MempoolLoader); ok {
+		return ml.MempoolInfo(ctx)
+	}
+	return source.MempoolInfo{Loaded: true}, nil
+}
+
 // The wrapper forwards the node's chain tips (source.BranchValidity), so
 // that the index follows a node that marks the index's branch invalid.
 var _ source.BranchValidity = (*trackedSource)(nil)

@@ -229,13 +229,14 @@ func TestServeFollowRealNode(t *testing.T) {
 	// retraction, no failed step; the step histogram consistent.
 	var fh struct {
 		Follower *struct {
-			Blocks       int64    `json:"blocks"`
-			Reorgs       int64    `json:"reorgs"`
-			Alerts       int64    `json:"alerts"`
-			Retracted    int64    `json:"alerts_retracted"`
-			StepFailures int64    `json:"step_failures"`
-			LastBlockAt  *string  `json:"last_block_at"`
-			LastStepMs   *float64 `json:"last_step_ms"`
+			Blocks           int64    `json:"blocks"`
+			Reorgs           int64    `json:"reorgs"`
+			Alerts           int64    `json:"alerts"`
+			Retracted        int64    `json:"alerts_retracted"`
+			MempoolRetracted *int64   `json:"mempool_alerts_retracted"`
+			StepFailures     int64    `json:"step_failures"`
+			LastBlockAt      *string  `json:"last_block_at"`
+			LastStepMs       *float64 `json:"last_step_ms"`
 		} `json:"follower"`
 	}
 	// (A step's alerts and index are visible before it ends and counts.)
@@ -244,7 +245,7 @@ func TestServeFollowRealNode(t *testing.T) {
 	counted := func() bool {
 		code, body = apiDo(t, "GET", base+"healthz", "", &fh)
 		return code == 200 && fh.Follower != nil && fh.Follower.Blocks >= 3 && fh.Follower.Reorgs == 1 &&
-			fh.Follower.Alerts >= 1 && fh.Follower.Retracted >= 1
+			fh.Follower.Alerts >= 1 && fh.Follower.Retracted >= 1 && fh.Follower.MempoolRetracted != nil
 	}
 	for deadline := time.Now().Add(30 * time.Second); !counted() && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
