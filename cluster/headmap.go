@@ -90,7 +90,7 @@ func (s *fileSink) mapHeads(cdir string, n int64, m *Manifest) error {
 		s.hm, s.heads = &headMap{f: f, path: path}, nil
 		return nil
 	}
-	mm, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|syscall.MAP_POPULATE)
+	mm, err := syscall.Mmap(int(f.Fd()), 0, int(size), syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_SHARED|mapPopulate)
 	if err != nil {
 		return fail(fmt.Errorf("map %s (%d bytes): %w", path, size, err))
 	}

@@ -1072,12 +1072,12 @@ func (l *Live) syncTail() error {
 	if !l.opts.NoSync {
 		last := l.hist[len(l.hist)-1]
 		if l.cur.Links > last.Links {
-			if err := syscall.Fdatasync(int(l.fs.lf.Fd())); err != nil {
+			if err := fdatasync(l.fs.lf); err != nil {
 				return err
 			}
 		}
 		if l.cur.Refused > last.Refused {
-			if err := syscall.Fdatasync(int(l.fs.rf.Fd())); err != nil {
+			if err := fdatasync(l.fs.rf); err != nil {
 				return err
 			}
 		}

@@ -63,18 +63,16 @@ func reserveU32(path string, magic [4]byte, m *Manifest) (r u32Region, ok bool, 
 		}
 	}
 	total := fileHeader + 4*int(MaxAddresses)
-	region, err := syscall.Mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|syscall.MAP_NORESERVE)
+	region, err := syscall.Mmap(-1, 0, total, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_ANON|mapNoReserve)
 	if err != nil {
 		return r, false, nil
 	}
 	if f != nil {
 		// The file over the reservation's start (MAP_FIXED replaces
 		// those pages of the reservation).
-		_, _, errno := syscall.Syscall6(syscall.SYS_MMAP, uintptr(unsafe.Pointer(&region[0])), uintptr(fileHeader+4*n),
-			syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_PRIVATE|syscall.MAP_FIXED, f.Fd(), 0)
-		if errno != 0 {
+		if err := mapFixedPrivate(unsafe.Pointer(&region[0]), uintptr(fileHeader+4*n), f); err != nil {
 			syscall.Munmap(region)
-			return r, false, fmt.Errorf("mmap %s: %w", path, errno)
+			return r, false, fmt.Errorf("mmap %s: %w", path, err)
 		}
 	}
 	e := unsafe.Slice((*uint32)(unsafe.Pointer(&region[fileHeader])), int(MaxAddresses))
@@ -127,11 +125,6 @@ func (l *Live) mapState(m *Manifest) (parent, heads []uint32, err error) {
 	l.privBits, l.privPages = make([][]uint64, len(regs)), 0
 	return parent, heads, nil
 }
-
-// madvPopulateWrite is Linux's MADV_POPULATE_WRITE (5.14): fault pages in
-// writable — for a private mapping, make them the process's own copies —
-// without changing their contents.
-const madvPopulateWrite = 23
 
 // prefault makes the pages of the entries that applying pairs will write
 // (both addresses' list heads, the union-find entries along their paths to
@@ -191,7 +184,7 @@ func (l *Live) prefault(pairs []Pair) {
 		go func() {
 			defer wg.Done()
 			for k := w; k < len(runs) && !failed.Load(); k += workers {
-				if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, runs[k].at, runs[k].n*page, madvPopulateWrite); errno != 0 {
+				if !populateWrite(runs[k].at, runs[k].n*page) {
 					failed.Store(true)
 				}
 			}

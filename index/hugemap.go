@@ -1,10 +1,6 @@
 package index
 
-import (
-	"os"
-	"syscall"
-	"unsafe"
-)
+import "os"
 
 // Huge pages for the index's mappings.
 //
@@ -38,11 +34,6 @@ var (
 	hugeMax        int64 = 4 << 30
 )
 
-const (
-	fadvDontNeed     = 4  // POSIX_FADV_DONTNEED
-	madvPopulateRead = 22 // MADV_POPULATE_READ (Linux 5.14)
-)
-
 // adviseHuge asks for huge pages over mapping m of file f (of size
 // bytes), when the policy above allows it, and reports whether it did;
 // first: the file's first mapping in this process (its clean cached pages
@@ -52,9 +43,9 @@ func adviseHuge(f *os.File, m []byte, size int64, inPlace, first bool) bool {
 		return false
 	}
 	if first {
-		syscall.Syscall6(syscall.SYS_FADVISE64, f.Fd(), 0, 0, fadvDontNeed, 0, 0)
+		dropCache(f)
 	}
-	return syscall.Madvise(m, syscall.MADV_HUGEPAGE) == nil
+	return madviseHuge(m)
 }
 
 // Warm reads into memory the files this writer mapped with huge pages —
@@ -85,7 +76,7 @@ func (ix *Index) Warm(budget int64) int64 {
 		if n <= 0 {
 			break
 		}
-		if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, uintptr(unsafe.Pointer(&m[0])), uintptr(n), madvPopulateRead); errno != 0 {
+		if !populateRead(m[:n]) {
 			break
 		}
 		done += n
