@@ -18,7 +18,8 @@ import (
 // keyCache authenticates keys against the key store, keeping each record
 // found for ttl so that a busy key costs one hash, not one store read, per
 // request. Only existing records are cached (the cache is bounded by the
-// number of keys); a revocation takes effect within ttl.
+// number of keys); a revocation through this server takes effect at once
+// (forget), any other within ttl.
 type keyCache struct {
 	store state.KeyStore
 	ttl   time.Duration
@@ -26,6 +27,10 @@ type keyCache struct {
 
 	mu sync.RWMutex
 	m  map[string]cachedKey
+	// gen counts forgets: a record read from the store before a forget
+	// (a lookup racing a revocation) is not cached after it, where it
+	// would let the revoked key in until ttl passed.
+	gen uint64
 }
 
 type cachedKey struct {
@@ -51,6 +56,9 @@ func (c *keyCache) lookup(ctx context.Context, key string) (state.APIKey, error)
 	ck, hit := c.m[id]
 	c.mu.RUnlock()
 	if !hit || now.Sub(ck.fetched) > c.ttl {
+		c.mu.RLock()
+		gen := c.gen
+		c.mu.RUnlock()
 		rec, err := c.store.Get(ctx, id)
 		if errors.Is(err, rt.ErrNotFound) {
 			c.mu.Lock()
@@ -68,7 +76,9 @@ func (c *keyCache) lookup(ctx context.Context, key string) (state.APIKey, error)
 			return state.APIKey{}, fmt.Errorf("key %s: stored hash is not a hex SHA-256", id)
 		}
 		c.mu.Lock()
-		c.m[id] = ck
+		if c.gen == gen {
+			c.m[id] = ck
+		}
 		c.mu.Unlock()
 	}
 	sum := sha256.Sum256([]byte(key))
@@ -85,6 +95,7 @@ func (c *keyCache) lookup(ctx context.Context, key string) (state.APIKey, error)
 func (c *keyCache) forget(id string) {
 	c.mu.Lock()
 	delete(c.m, id)
+	c.gen++
 	c.mu.Unlock()
 }
 
