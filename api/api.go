@@ -203,6 +203,10 @@ func New(cfg Config) (*Server, error) {
 
 // ServeHTTP serves a request.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer, also an error or a download (an export, an evidence
+	// bundle, /metrics): never sniffed into HTML, never framed, no
+	// referrer; the UI's files replace the CSP with their own (uiCSP).
+	setAPIHeaders(w.Header())
 	// A --dev server needs no key, so a page on another site could use the
 	// browser as its client: through DNS rebinding (a name of the attacker's
 	// resolving to 127.0.0.1, read as same-origin by the browser) unless the
@@ -225,6 +229,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// apiCSP is the Content-Security-Policy of every answer but the UI's
+// files: JSON, text and downloads load nothing and are never framed.
+const apiCSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+func setAPIHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", apiCSP)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
 }
 
 // loopbackHost reports whether a request's Host names this machine's
