@@ -96,6 +96,65 @@ func alertsOf(t *testing.T, m *Monitor, f func(*state.Alert) bool) []state.Alert
 	return out
 }
 
+// mempoolOptions is testOptions(r) with unconfirmed alerts on.
+func mempoolOptions(r *receiver) Options {
+	o := testOptions(r)
+	o.Mempool = true
+	return o
+}
+
+// watchPayee returns a monitor of ws with opts watching the address the
+// tests' payments pay (test key 5's P2PKH), with note.
+func watchPayee(t *testing.T, ctx context.Context, ws *workspace.Workspace, opts Options, note string) *Monitor {
+	t.Helper()
+	m, err := New(ws, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress(), Note: note}); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// runToTip registers rec's webhook with m, runs m against nw's node until
+// the test ends (the cleanups registered before, such as indexedWS's
+// closing, run after it stopped) and waits until it followed the node's
+// tip.
+func runToTip(t *testing.T, ctx context.Context, m *Monitor, nw *nodeWorld, rec *receiver) {
+	t.Helper()
+	if _, err := m.AddWebhook(ctx, rec.srv.URL+"/hook", testSecret); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := m.Run(rctx, nw.src); err != nil {
+			t.Error(err)
+		}
+	}()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	waitFor(t, "the monitor to follow the tip", 30*time.Second, func() bool {
+		b, ok, err := m.ws.State.Alerts().FollowedTip(ctx)
+		return err == nil && ok && b.Height == nw.n.Height(t)
+	})
+}
+
+// reopen opens data's workspace again, as a restarted process does
+// (closed when the test ends), and returns it with a monitor of it.
+func reopen(t *testing.T, data string, opts Options) (*workspace.Workspace, *Monitor) {
+	t.Helper()
+	ws := openWS(t, data)
+	t.Cleanup(func() { ws.Close() })
+	m, err := New(ws, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ws, m
+}
+
 func hashOf(h chainhash.Hash) rt.Hash { return rt.Hash(h) }
 
 func txidIs(txid rt.Hash, kind string) func(*state.Alert) bool {
@@ -108,45 +167,13 @@ func txidIs(txid rt.Hash, kind string) func(*state.Alert) bool {
 // once per alert version.
 func TestFollowRealNode(t *testing.T) {
 	nw := startNode(t, 101)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	// Index the node's chain first (the monitor follows from there).
-	ws := openWS(t, nw.data)
-	defer ws.Close()
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	ws := indexedWS(t, nw)
 	rec := newReceiver(t, testSecret, 3)
-	opts := testOptions(rec)
-	opts.Mempool = true
-	m, err := New(ws, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := watchPayee(t, ctx, ws, mempoolOptions(rec), "ransom address")
 	watched := btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()
-	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: watched, Note: "ransom address"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWebhook(ctx, rec.srv.URL+"/hook", testSecret); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := m.Run(ctx, nw.src); err != nil {
-			t.Error(err)
-		}
-	}()
-	defer wg.Wait()
-	defer cancel()
-	followed := func(h int64) func() bool {
-		return func() bool {
-			b, ok, err := ws.State.Alerts().FollowedTip(ctx)
-			return err == nil && ok && b.Height == h
-		}
-	}
-	waitFor(t, "the monitor to follow the tip", 30*time.Second, followed(nw.n.Height(t)))
+	runToTip(t, ctx, m, nw, rec)
 
 	// A victim pays the watched address: unconfirmed, then confirmed.
 	coin := nw.n.MatureCoinbase(t)
@@ -317,12 +344,7 @@ func TestCrashLosesNoAlert(t *testing.T) {
 	}
 
 	// Restart: a new process opens the same directory and runs.
-	ws2 := openWS(t, nw.data)
-	defer ws2.Close()
-	m2, err := New(ws2, testOptions(rec))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m2 := reopen(t, nw.data, testOptions(rec))
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- m2.Run(rctx, nw.src) }()

@@ -15,18 +15,17 @@ import (
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
-// TestExchangeHop follows the last blocks of a simulated ransomware world
-// with every ransomware-tagged cluster watched: money moving from them to
-// an exchange cluster, or to a cluster that has paid one, raises
-// exchange_hop alerts, each of which the index and attribution confirm.
-func TestExchangeHop(t *testing.T) {
-	ctx := context.Background()
+// watchRansomwareWorld builds a simulated ransomware world whose last 150
+// blocks are still to follow and returns it with its workspace (closed
+// when the test ends) and a monitor watching the ransomware category.
+func watchRansomwareWorld(t *testing.T, ctx context.Context) (*splitWorld, *workspace.Workspace, *Monitor) {
+	t.Helper()
 	w := buildSplit(t, 40_000, 100, 150)
 	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ws.Close()
+	t.Cleanup(func() { ws.Close() })
 	m, err := New(ws, Options{Step: 32})
 	if err != nil {
 		t.Fatal(err)
@@ -34,6 +33,31 @@ func TestExchangeHop(t *testing.T) {
 	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCategory, Value: tags.CategoryRansomware}); err != nil {
 		t.Fatal(err)
 	}
+	return w, ws, m
+}
+
+// stepToTip lets w's node show its last block and steps m until its
+// index is there.
+func stepToTip(t *testing.T, ctx context.Context, m *Monitor, w *splitWorld) {
+	t.Helper()
+	w.src.max.Store(w.tip)
+	for i := 0; m.ws.Index.TipHeight() < w.tip; i++ {
+		if i > 100 {
+			t.Fatal("the monitor does not reach the tip")
+		}
+		if _, err := m.Step(ctx, w.src); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestExchangeHop follows the last blocks of a simulated ransomware world
+// with every ransomware-tagged cluster watched: money moving from them to
+// an exchange cluster, or to a cluster that has paid one, raises
+// exchange_hop alerts, each of which the index and attribution confirm.
+func TestExchangeHop(t *testing.T) {
+	ctx := context.Background()
+	w, ws, m := watchRansomwareWorld(t, ctx)
 	if _, err := m.Step(ctx, w.src); err != nil { // follow from the held tip
 		t.Fatal(err)
 	}
@@ -43,15 +67,7 @@ func TestExchangeHop(t *testing.T) {
 	if r, err := m.Step(ctx, w.src); err != nil || r.RolledBack != 0 || ws.Index.TipHeight() != w.held {
 		t.Fatalf("step with the node behind: %+v, %v, index height %d (want %d)", r, err, ws.Index.TipHeight(), w.held)
 	}
-	w.src.max.Store(w.tip)
-	for i := 0; ws.Index.TipHeight() < w.tip; i++ {
-		if i > 100 {
-			t.Fatal("the monitor does not reach the tip")
-		}
-		if _, err := m.Step(ctx, w.src); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stepToTip(t, ctx, m, w)
 	hops := alertsOf(t, m, func(a *state.Alert) bool { return a.Kind == KindExchangeHop })
 	spends := alertsOf(t, m, func(a *state.Alert) bool { return a.Kind == KindSpend })
 	t.Logf("%d blocks followed: %d spend alerts, %d exchange_hop alerts", w.tip-w.held, len(spends), len(hops))
@@ -187,19 +203,7 @@ func mustHash(t *testing.T, s string) rt.Hash {
 // is watched twice, by its category and by its label.
 func TestExchangeHopIDsIndependentOfEntryOrder(t *testing.T) {
 	ctx := context.Background()
-	w := buildSplit(t, 40_000, 100, 150)
-	ws, err := workspace.Open(w.data, workspace.Options{Write: true, Index: index.Options{Network: chain.MustNetwork("sim")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	m, err := New(ws, Options{Step: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchCategory, Value: tags.CategoryRansomware}); err != nil {
-		t.Fatal(err)
-	}
+	w, ws, m := watchRansomwareWorld(t, ctx)
 	ws.Gate.RLock()
 	attr, err := ws.Attribution(ctx)
 	ws.Gate.RUnlock()
@@ -219,15 +223,7 @@ func TestExchangeHopIDsIndependentOfEntryOrder(t *testing.T) {
 		t.Fatal("no labelled ransomware cluster in the world")
 	}
 	// Following to the tip tags the clusters as they are there.
-	w.src.max.Store(w.tip)
-	for i := 0; ws.Index.TipHeight() < w.tip; i++ {
-		if i > 100 {
-			t.Fatal("the monitor does not reach the tip")
-		}
-		if _, err := m.Step(ctx, w.src); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stepToTip(t, ctx, m, w)
 	ws.Gate.RLock()
 	defer ws.Gate.RUnlock()
 	v, err := m.blockAttribution(ctx)

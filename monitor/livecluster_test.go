@@ -47,15 +47,7 @@ func TestFollowKeepsClusteringPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.src.max.Store(w.tip)
-	for i := 0; ws.Index.TipHeight() < w.tip; i++ {
-		if i > 100 {
-			t.Fatal("the monitor does not reach the tip")
-		}
-		if _, err := m.Step(ctx, w.src); err != nil {
-			t.Fatal(err)
-		}
-	}
+	stepToTip(t, ctx, m, w)
 	ws.Gate.RLock()
 	c := ws.Clustering()
 	got := c.M

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,36 +40,11 @@ func rbfTx(t *testing.T, coin btcdtest.Coin, outs ...*wire.TxOut) *wire.MsgTx {
 // its unconfirmed alert stays open beside the block's receive alert.
 func TestMempoolAlertRetractedWhenReplaced(t *testing.T) {
 	nw := startNode(t, 101)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := context.Background()
 	ws := indexedWS(t, nw)
 	rec := newReceiver(t, testSecret, 0)
-	opts := testOptions(rec)
-	opts.Mempool = true
-	m, err := New(ws, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWebhook(ctx, rec.srv.URL+"/hook", testSecret); err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := m.Run(ctx, nw.src); err != nil {
-			t.Error(err)
-		}
-	}()
-	defer wg.Wait()
-	defer cancel()
-	waitFor(t, "the monitor to follow the tip", 30*time.Second, func() bool {
-		b, ok, err := ws.State.Alerts().FollowedTip(ctx)
-		return err == nil && ok && b.Height == nw.n.Height(t)
-	})
+	m := watchPayee(t, ctx, ws, mempoolOptions(rec), "")
+	runToTip(t, ctx, m, nw, rec)
 
 	coin := nw.n.MatureCoinbase(t)
 	first := rbfTx(t, coin, btcdtest.Out(btcdtest.P2PKHScript(5), 10e8), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-10e8-10_000))
@@ -166,15 +140,8 @@ func TestMempoolAlertDroppedOnlyWhenKnown(t *testing.T) {
 	ctx := context.Background()
 	ws := indexedWS(t, nw)
 	src := &flakyNode{RPC: nw.src}
-	opts := testOptions(nil)
-	opts.Mempool = true
-	m, err := New(ws, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()}); err != nil {
-		t.Fatal(err)
-	}
+	opts := mempoolOptions(nil)
+	m := watchPayee(t, ctx, ws, opts, "")
 	step := func(m *Monitor) {
 		t.Helper()
 		if _, err := m.Step(ctx, src); err != nil {
@@ -201,15 +168,33 @@ func TestMempoolAlertDroppedOnlyWhenKnown(t *testing.T) {
 		}
 		return as[0]
 	}
+	// payWatched sends value to the watched address from a new coin and
+	// returns the coin, the payment and its unconfirmed alert, raised by
+	// a scan of m.
+	payWatched := func(value int64) (btcdtest.Coin, *wire.MsgTx, state.Alert) {
+		t.Helper()
+		coin := nw.n.MatureCoinbase(t)
+		pay := nw.n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(5), value), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-value-10_000))
+		if err := scan(m); err != nil {
+			t.Fatal(err)
+		}
+		return coin, pay, unconfirmed(m, pay)
+	}
+	// mineConflict mines a block on the node's tip that spends coin to an
+	// address no one watches, and returns that spend.
+	mineConflict := func(coin btcdtest.Coin) *wire.MsgTx {
+		t.Helper()
+		conflict, err := btcdtest.BuildTx([]btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(8), coin.Value-20_000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		nw.n.MineBlockOn(t, nw.n.BestHash(t), []*wire.MsgTx{conflict})
+		return conflict
+	}
 	step(m)
 
 	// Mined between the last step and the scan.
-	coin := nw.n.MatureCoinbase(t)
-	pay := nw.n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(5), 10e8), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-10e8-10_000))
-	if err := scan(m); err != nil {
-		t.Fatal(err)
-	}
-	payAlert := unconfirmed(m, pay)
+	_, pay, payAlert := payWatched(10e8)
 	nw.n.Mine(t, pay)
 	if err := scan(m); err != nil {
 		t.Fatal(err)
@@ -229,17 +214,8 @@ func TestMempoolAlertDroppedOnlyWhenKnown(t *testing.T) {
 	}
 
 	// Dropped: a block spends the payment's coin elsewhere.
-	coin = nw.n.MatureCoinbase(t)
-	pay = nw.n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(5), 20e8), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-20e8-10_000))
-	if err := scan(m); err != nil {
-		t.Fatal(err)
-	}
-	payAlert = unconfirmed(m, pay)
-	conflict, err := btcdtest.BuildTx([]btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(8), coin.Value-20_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nw.n.MineBlockOn(t, nw.n.BestHash(t), []*wire.MsgTx{conflict})
+	coin, _, payAlert := payWatched(20e8)
+	conflict := mineConflict(coin)
 	if mp, err := nw.src.RawMempool(ctx); err != nil || len(mp) != 0 {
 		t.Fatalf("node's mempool after the conflicting block: %v, %v", mp, err)
 	}
@@ -273,21 +249,12 @@ func TestMempoolAlertDroppedOnlyWhenKnown(t *testing.T) {
 
 	// A restarted monitor reads the open unconfirmed alerts from the
 	// state store.
-	coin = nw.n.MatureCoinbase(t)
-	pay = nw.n.Spend(t, []btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(5), 30e8), btcdtest.Out(btcdtest.P2PKHScript(1), coin.Value-30e8-10_000))
-	if err := scan(m); err != nil {
-		t.Fatal(err)
-	}
-	payAlert = unconfirmed(m, pay)
+	coin, _, payAlert = payWatched(30e8)
 	m2, err := New(ws, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conflict, err = btcdtest.BuildTx([]btcdtest.Coin{coin}, btcdtest.Out(btcdtest.P2PKHScript(8), coin.Value-20_000))
-	if err != nil {
-		t.Fatal(err)
-	}
-	nw.n.MineBlockOn(t, nw.n.BestHash(t), []*wire.MsgTx{conflict})
+	mineConflict(coin)
 	step(m2)
 	if err := scan(m2); err != nil {
 		t.Fatal(err)

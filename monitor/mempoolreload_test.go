@@ -151,15 +151,7 @@ func TestMempoolAlertKeptWhileNodeReloadsMempool(t *testing.T) {
 	if _, err := ws.Index.Ingest(ctx, src, index.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	opts := testOptions(nil)
-	opts.Mempool = true
-	m, err := New(ws, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: btcdtest.Address(btcdtest.P2PKH, 5).EncodeAddress()}); err != nil {
-		t.Fatal(err)
-	}
+	m := watchPayee(t, ctx, ws, mempoolOptions(nil), "")
 	alertOf := func(tx *wire.MsgTx) state.Alert {
 		t.Helper()
 		as := alertsOf(t, m, txidIs(rt.Hash(tx.TxHash()), KindUnconfirmedReceive))

@@ -6,24 +6,38 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/btcsuite/btcd/wire"
+
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/cluster"
 	"github.com/ransomtrail/ransomtrail/index"
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
-// TestMergeAlertSurvivesCrash: a process abandoned after the live
-// clustering applied and stored a block's merging link, before the
-// link's cluster_merge alert was stored, loses nothing: the restarted
-// monitor, whose clustering replays the link at open (no step makes it
-// again), screens it from the merge cursor and raises the alert once.
-// Screening the same links again (the cursor moved back, the baseline
-// too, as a lost write would leave them) stores no second alert.
-func TestMergeAlertSurvivesCrash(t *testing.T) {
+// mergeScene is a real btcd node whose chain a workspace, ws, indexes
+// and a monitor, m, follows, watching watchedAddr (entry e, clean). merge,
+// built but not mined, spends a coin of watchedAddr and one of
+// taggedAddr, whose cluster is tagged LockBit ransomware: mined, it joins
+// the two clusters. ws is not closed for the test: the tests close it as
+// a process that dies would.
+type mergeScene struct {
+	nw                      *nodeWorld
+	ws                      *workspace.Workspace
+	m                       *Monitor
+	e                       state.WatchEntry
+	merge                   *wire.MsgTx
+	watchedAddr, taggedAddr string
+	step                    func(m *Monitor) StepResult
+}
+
+// newMergeScene builds a mergeScene on a new node with the test keys
+// tagged, watched and sink, stepping m at each block.
+func newMergeScene(t *testing.T, ctx context.Context, tagged, watched, sink int) *mergeScene {
+	t.Helper()
 	nw := startNode(t, 101)
-	ctx := context.Background()
 	ws := openWS(t, nw.data)
 	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
 		t.Fatal(err)
@@ -41,7 +55,6 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 		return r
 	}
 	step(m) // baseline at the tip
-	const tagged, watched, sink = 31, 32, 34
 	addr := func(key int) string { return btcdtest.Address(btcdtest.P2PKH, key).EncodeAddress() }
 	toTagged := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(tagged), 20e8))
 	nw.n.Mine(t, toTagged)
@@ -59,6 +72,20 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 	}
 	merge := nw.n.Spend(t, []btcdtest.Coin{btcdtest.CoinOf(toWatched, 0, watched), btcdtest.CoinOf(toTagged, 0, tagged)},
 		btcdtest.Out(btcdtest.P2PKHScript(sink), 23e8-10_000))
+	return &mergeScene{nw: nw, ws: ws, m: m, e: e, merge: merge, watchedAddr: addr(watched), taggedAddr: addr(tagged), step: step}
+}
+
+// TestMergeAlertSurvivesCrash: a process abandoned after the live
+// clustering applied and stored a block's merging link, before the
+// link's cluster_merge alert was stored, loses nothing: the restarted
+// monitor, whose clustering replays the link at open (no step makes it
+// again), screens it from the merge cursor and raises the alert once.
+// Screening the same links again (the cursor moved back, the baseline
+// too, as a lost write would leave them) stores no second alert.
+func TestMergeAlertSurvivesCrash(t *testing.T) {
+	ctx := context.Background()
+	sc := newMergeScene(t, ctx, 31, 32, 34)
+	nw, ws, m, e, merge, step := sc.nw, sc.ws, sc.m, sc.e, sc.merge, sc.step
 	mergeBlock := nw.n.Mine(t, merge)
 
 	// The step applies the block and the clustering its link; the process
@@ -82,12 +109,7 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 	}()
 	ws.Close()
 
-	ws2 := openWS(t, nw.data)
-	defer ws2.Close()
-	m2, err := New(ws2, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ws2, m2 := reopen(t, nw.data, testOptions(nil))
 	merges := func() []state.Alert {
 		t.Helper()
 		return alertsOf(t, m2, func(a *state.Alert) bool { return a.Kind == KindClusterMerge })
@@ -121,7 +143,7 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 	mergeID := hashOf(merge.TxHash())
 	ends := []string{d.LinkFrom, d.LinkTo}
 	slices.Sort(ends)
-	want := []string{addr(watched), addr(tagged)}
+	want := []string{sc.watchedAddr, sc.taggedAddr}
 	slices.Sort(want)
 	ws2.Gate.RLock()
 	wa, err := rt.AddressFromKey(e.AddrKey)
@@ -180,43 +202,9 @@ func TestMergeAlertSurvivesCrash(t *testing.T) {
 // are one write), and the merge mined again in the new branch raises a
 // new alert. A real btcd node mines every block.
 func TestMergeRetractionSurvivesCrash(t *testing.T) {
-	nw := startNode(t, 101)
 	ctx := context.Background()
-	ws := openWS(t, nw.data)
-	if _, err := ws.Index.Ingest(ctx, nw.src, index.IngestOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	m, err := New(ws, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := func(m *Monitor) StepResult {
-		t.Helper()
-		r, err := m.Step(ctx, nw.src)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
-	step(m) // baseline at the tip
-	const tagged, watched, sink = 41, 42, 44
-	addr := func(key int) string { return btcdtest.Address(btcdtest.P2PKH, key).EncodeAddress() }
-	toTagged := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(tagged), 20e8))
-	nw.n.Mine(t, toTagged)
-	step(m)
-	toWatched := nw.n.Spend(t, []btcdtest.Coin{nw.n.MatureCoinbase(t)}, btcdtest.Out(btcdtest.P2PKHScript(watched), 3e8))
-	nw.n.Mine(t, toWatched)
-	step(m)
-	e, err := m.AddWatch(ctx, "analyst", WatchRequest{Kind: state.WatchAddress, Value: addr(watched)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	importSimnetCSV(t, ctx, ws, "lockbit", "address,label,category,source,confidence\n"+addr(tagged)+",LockBit,ransomware,Test Feed,90\n")
-	if _, err := m.Rescreen(ctx); err != nil {
-		t.Fatal(err)
-	}
-	merge := nw.n.Spend(t, []btcdtest.Coin{btcdtest.CoinOf(toWatched, 0, watched), btcdtest.CoinOf(toTagged, 0, tagged)},
-		btcdtest.Out(btcdtest.P2PKHScript(sink), 23e8-10_000))
+	sc := newMergeScene(t, ctx, 41, 42, 44)
+	nw, ws, m, e, merge, step := sc.nw, sc.ws, sc.m, sc.e, sc.merge, sc.step
 	nw.n.Mine(t, merge)
 	step(m)
 	first := alertsOf(t, m, func(a *state.Alert) bool { return a.Kind == KindClusterMerge })
@@ -241,12 +229,7 @@ func TestMergeRetractionSurvivesCrash(t *testing.T) {
 	}
 	ws.Close()
 
-	ws2 := openWS(t, nw.data)
-	defer ws2.Close()
-	m2, err := New(ws2, testOptions(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, m2 := reopen(t, nw.data, testOptions(nil))
 	step(m2)
 	if got, err := m2.Watch(ctx, e.ID); err != nil || len(got.Risk) != 0 {
 		t.Errorf("baseline after the restart: %v, %v (want clean: the merge was undone)", got.Risk, err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ransomtrail/ransomtrail/state"
+	"github.com/ransomtrail/ransomtrail/workspace"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -22,11 +23,51 @@ type fakeClock struct {
 	t  time.Time
 }
 
+// newFakeClock returns a fakeClock at noon UTC on 1 June 2025.
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+}
+
 func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *fakeClock) set(t time.Time) {
 	c.mu.Lock()
 	c.t = t
 	c.mu.Unlock()
+}
+
+// countingServer is a real HTTP server, closed when the test ends, that
+// answers every call 200 and counts them.
+func countingServer(t *testing.T) (*httptest.Server, *atomic.Int64) {
+	var calls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	t.Cleanup(srv.Close)
+	return srv, &calls
+}
+
+// webhookMonitor returns a monitor of ws on clk's time that allows srv's
+// host, and the webhook it registered at srv's /hook.
+func webhookMonitor(t *testing.T, ctx context.Context, ws *workspace.Workspace, srv *httptest.Server, clk *fakeClock) (*Monitor, state.Webhook) {
+	t.Helper()
+	m, err := New(ws, Options{Allow: []string{strings.TrimPrefix(srv.URL, "http://")}, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wh, err := m.AddWebhook(ctx, srv.URL+"/hook", testSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, wh
+}
+
+// queueAlert stores an open receive alert, id, with summary, raised at
+// now, and its delivery to wh.
+func queueAlert(t *testing.T, ctx context.Context, ws *workspace.Workspace, wh state.Webhook, id, summary string, now time.Time) state.Alert {
+	t.Helper()
+	a := state.Alert{ID: id, Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: now, Updated: now, Summary: summary}
+	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 // TestWebhookRetriesForADay: with the default schedule a receiver that
@@ -53,24 +94,12 @@ func TestWebhookRetriesForADay(t *testing.T) {
 		ok.Add(1)
 	}))
 	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
+	clk := newFakeClock()
 	start := clk.now()
-	m, err := New(ws, Options{Allow: []string{host}, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := m.AddWebhook(ctx, srv.URL+"/hook", testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, wh := webhookMonitor(t, ctx, ws, srv, clk)
 	queue := func(name string) string {
 		t.Helper()
-		now := clk.now()
-		a := state.Alert{ID: alertID("retry-test", name), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: now, Updated: now, Summary: name}
-		if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
-			t.Fatal(err)
-		}
+		a := queueAlert(t, ctx, ws, wh, alertID("retry-test", name), name, clk.now())
 		return state.DeliveryID(a.ID, 1, wh.ID)
 	}
 	// drive attempts the due deliveries of m at the fake time until none
@@ -202,22 +231,10 @@ func TestWebhookStoreErrorIsRetried(t *testing.T) {
 	ctx := context.Background()
 	ws := openWS(t, t.TempDir())
 	defer ws.Close()
-	var ok atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok.Add(1) }))
-	defer srv.Close()
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	m, err := New(ws, Options{Allow: []string{strings.TrimPrefix(srv.URL, "http://")}, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := m.AddWebhook(ctx, srv.URL+"/hook", testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := state.Alert{ID: alertID("flaky-store"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
-	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
-		t.Fatal(err)
-	}
+	srv, ok := countingServer(t)
+	clk := newFakeClock()
+	m, wh := webhookMonitor(t, ctx, ws, srv, clk)
+	queueAlert(t, ctx, ws, wh, alertID("flaky-store"), "x", clk.now())
 	flaky := &flakyAlerts{AlertStore: ws.State.Alerts()}
 	m.st = flakyStore{Store: ws.State, a: flaky}
 	for _, fail := range []*atomic.Int64{&flaky.webhooks, &flaky.gets} {
@@ -252,10 +269,7 @@ func TestWebhookStoreErrorIsRetried(t *testing.T) {
 	}
 
 	// A webhook removed: its delivery is dead at once.
-	b := state.Alert{ID: alertID("flaky-store", "removed"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "y"}
-	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{b}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
-		t.Fatal(err)
-	}
+	queueAlert(t, ctx, ws, wh, alertID("flaky-store", "removed"), "y", clk.now())
 	if err := m.RemoveWebhook(ctx, "test", wh.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -279,23 +293,11 @@ func TestHeldDeliveryReleasedAtStart(t *testing.T) {
 	ctx := context.Background()
 	ws := openWS(t, t.TempDir())
 	defer ws.Close()
-	var ok atomic.Int64
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { ok.Add(1) }))
-	defer srv.Close()
+	srv, ok := countingServer(t)
 	host := strings.TrimPrefix(srv.URL, "http://")
-	clk := &fakeClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
-	reg, err := New(ws, Options{Allow: []string{host}, Now: clk.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wh, err := reg.AddWebhook(ctx, srv.URL+"/hook", testSecret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a := state.Alert{ID: alertID("held-test"), Kind: KindReceive, Status: state.AlertOpen, Version: 1, Height: 1, Created: clk.now(), Updated: clk.now(), Summary: "x"}
-	if _, err := ws.State.Alerts().Commit(ctx, state.AlertBatch{Insert: []state.Alert{a}, Deliver: []string{wh.ID}, Unfollow: -2}); err != nil {
-		t.Fatal(err)
-	}
+	clk := newFakeClock()
+	_, wh := webhookMonitor(t, ctx, ws, srv, clk)
+	queueAlert(t, ctx, ws, wh, alertID("held-test"), "x", clk.now())
 	// Two hours in a process without --allow.
 	var logs bytes.Buffer
 	noAllow, err := New(ws, Options{Now: clk.now, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
