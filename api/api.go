@@ -61,9 +61,12 @@ type Config struct {
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// MaxBodyBytes caps a JSON request body (0: 1 MiB); MaxImportBytes a
-	// tag file posted to /api/v2/tags/import (0: 64 MiB).
-	MaxBodyBytes   int64
-	MaxImportBytes int64
+	// tag file posted to /api/v2/tags/import (0: 64 MiB), and
+	// MaxImportContentBytes its content after bzip2 decompression (0:
+	// 256 MiB; OFAC's sdn_advanced.xml is about 120 MB).
+	MaxBodyBytes          int64
+	MaxImportBytes        int64
+	MaxImportContentBytes int64
 	// KeyCacheTTL is how long a looked-up key record is trusted before it
 	// is read again (a revocation takes effect within it); 0 means 5 s.
 	KeyCacheTTL time.Duration
@@ -156,6 +159,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.MaxImportBytes <= 0 {
 		cfg.MaxImportBytes = 64 << 20
+	}
+	if cfg.MaxImportContentBytes <= 0 {
+		cfg.MaxImportContentBytes = 256 << 20
 	}
 	if cfg.KeyCacheTTL <= 0 {
 		cfg.KeyCacheTTL = 5 * time.Second

@@ -171,8 +171,13 @@ func (s *Server) importTags(r *http.Request) (any, error) {
 	if len(body) == 0 {
 		return nil, rt.Invalid("body", "empty: post the tag file as the body")
 	}
-	res, err := tags.Parse(bytes.NewReader(body), tags.Options{Network: net, Name: name})
+	res, err := tags.Parse(bytes.NewReader(body), tags.Options{Network: net, Name: name, MaxBytes: s.cfg.MaxImportContentBytes})
 	if err != nil {
+		var tl *tags.TooLargeError
+		if errors.As(err, &tl) {
+			// A bzip2 bomb, or a file too large to import here.
+			return nil, apiErr(CodeTooLarge, "%v", err)
+		}
 		if errors.Is(err, tags.ErrBadInput) {
 			return nil, rt.Invalid("body", "%v", err)
 		}

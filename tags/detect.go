@@ -126,18 +126,85 @@ func (res *Result) dedupe() {
 
 const sniffBytes = 64 << 10
 
+// TooLargeError is the error of content (after bzip2 decompression) larger
+// than Options.MaxBytes: such content is refused whole, never parsed up to
+// the limit as if it ended there. It wraps ErrBadInput.
+type TooLargeError struct {
+	File  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s: content larger than %d bytes (after bzip2 decompression)", e.File, e.Limit)
+}
+
+// Unwrap makes errors.Is(err, ErrBadInput) true.
+func (e *TooLargeError) Unwrap() error { return ErrBadInput }
+
+// capReader reads at most max bytes of r; a byte beyond them fails the
+// read with a *TooLargeError (and every later read), where
+// io.LimitReader would end the content there without a word.
+type capReader struct {
+	r     io.Reader
+	left  int64
+	limit int64
+	file  string
+	err   *TooLargeError
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	if c.left <= 0 {
+		var one [1]byte
+		if n, err := io.ReadAtLeast(c.r, one[:], 1); n == 0 {
+			return 0, err
+		}
+		c.err = &TooLargeError{File: c.file, Limit: c.limit}
+		return 0, c.err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
 // Open returns a reader over the content of r, decompressed when it starts
-// with the bzip2 magic, and bounded by opts.MaxBytes.
+// with the bzip2 magic, and bounded by opts.MaxBytes: content beyond it
+// fails the read with a *TooLargeError.
 func Open(r io.Reader, opts Options) *bufio.Reader {
-	max := opts.MaxBytes
-	if max <= 0 {
-		max = 2 << 30
-	}
+	br, _ := open(r, opts)
+	return br
+}
+
+func open(r io.Reader, opts Options) (*bufio.Reader, *capReader) {
+	max := opts.maxBytes()
 	br := bufio.NewReaderSize(r, sniffBytes)
+	var src io.Reader = br
 	if head, _ := br.Peek(4); len(head) == 4 && head[0] == 'B' && head[1] == 'Z' && head[2] == 'h' && head[3] >= '1' && head[3] <= '9' {
-		return bufio.NewReaderSize(io.LimitReader(bzip2.NewReader(br), max), sniffBytes)
+		src = bzip2.NewReader(br)
 	}
-	return bufio.NewReaderSize(io.LimitReader(br, max), sniffBytes)
+	cr := &capReader{r: src, left: max, limit: max, file: opts.name()}
+	return bufio.NewReaderSize(cr, sniffBytes), cr
+}
+
+func (o *Options) maxBytes() int64 {
+	if o.MaxBytes <= 0 {
+		return 2 << 30
+	}
+	return o.MaxBytes
+}
+
+// tooLarge returns the *TooLargeError of a capReader that met content
+// beyond its limit, or nil.
+func (c *capReader) tooLarge() error {
+	if c.err == nil {
+		return nil
+	}
+	return c.err
 }
 
 // Detect tells the format of content from its beginning.
@@ -291,8 +358,11 @@ func detectYAML(t []byte) Format {
 // result: an import is all or nothing. An sdn_comments.csv parses to a
 // Result with Comments only; join it with its sdn.csv through ParseSDNCSV.
 func Parse(r io.Reader, opts Options) (*Result, error) {
-	br := Open(r, opts)
+	br, cr := open(r, opts)
 	head, err := br.Peek(sniffBytes)
+	if tl := cr.tooLarge(); tl != nil {
+		return nil, tl
+	}
 	if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
 		return nil, fmt.Errorf("%s: %w", opts.name(), err)
 	}
@@ -300,7 +370,13 @@ func Parse(r io.Reader, opts Options) (*Result, error) {
 	if f == FormatUnknown {
 		return nil, &ParseError{File: opts.name(), Msg: ErrUnknownFormat.Error() + " (expected OFAC SDN XML or CSV, address list, TagPack, ActorPack, Ransomwhere JSON or address,label,… CSV)"}
 	}
-	return ParseFormat(br, f, opts)
+	res, err := ParseFormat(br, f, opts)
+	// Whatever a parser made of the failed read (some quote it in a
+	// ParseError of their own), the content was too large.
+	if tl := cr.tooLarge(); tl != nil {
+		return nil, tl
+	}
+	return res, err
 }
 
 // ParseFormat parses content of a known format (already decompressed).
