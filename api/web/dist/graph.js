@@ -434,7 +434,7 @@ function showEdge(e) {
     <dl class="facts"><dt>Evidence</dt><dd>${esc(demixEvidence[d.evidence] || "amount and timing alone")}</dd>
 ${d.anchor ? `<dt>${d.anchor.reason === "one-wallet" ? "Why followed" : "Why the owner's"}</dt><dd>${anchorText(d.anchor)}</dd>` : ""}
     <dt>Confidence</dt><dd>${Math.round((d.confidence || 0) * 100)} %</dd>
-    <dt>Candidates</dt><dd>${d.ambiguity} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
+    <dt>Candidates</dt><dd>${esc(d.ambiguity)} equally good payout set${d.ambiguity === 1 ? "" : "s"}</dd>
     <dt>Deposit</dt><dd>${d.deposit ? link.tx(d.deposit.split(":")[0], short(d.deposit, 8, 8)) : "–"}</dd>
     <dt>Matched payouts</dt><dd>${payouts || "–"}</dd>
     <dt>Value</dt><dd>${btc(d.value_sat)}</dd>${d.tainted_sat ? `<dt>Tainted</dt><dd>${btc(d.tainted_sat, "taint")}</dd>` : ""}
@@ -446,7 +446,7 @@ ${d.anchor ? `<dt>${d.anchor.reason === "one-wallet" ? "Why followed" : "Why the
     <div>${esc(short(d.source, 12, 6))} → ${esc(short(d.target, 12, 6))}</div>
     <dl class="facts"><dt>Value</dt><dd>${btc(d.value_sat)}</dd>${d.tainted_sat ? `<dt>Tainted</dt><dd>${btc(d.tainted_sat, "taint")}</dd>` : ""}
     ${d.txs > 1
-      ? `<dt>Transactions</dt><dd id="gseltxs">${d.txs} (values summed)</dd><dt>Latest</dt><dd>${link.tx(d.txid)}</dd><dt>Its block</dt><dd>${block}</dd>`
+      ? `<dt>Transactions</dt><dd id="gseltxs">${esc(d.txs)} (values summed)</dd><dt>Latest</dt><dd>${link.tx(d.txid)}</dd><dt>Its block</dt><dd>${block}</dd>`
       : `<dt>Transaction</dt><dd>${link.tx(d.txid)}</dd><dt>Block</dt><dd>${block}</dd>`}</dl>`;
 }
 
@@ -459,12 +459,12 @@ function showTrace() {
   }
   const eps = [...(t.endpoints || [])].sort((a, b) => b.tainted_sat - a.tainted_sat);
   box.innerHTML = `<h3>Trace: ${esc(t.direction)}, ${esc(t.model)}</h3>
-    <p class="muted">${btc(t.source_sat)} from ${esc(t.start_kind)} ${esc(short(t.start, 10, 6))}; ${t.txs_visited} transactions, up to ${t.max_hops} hops.
+    <p class="muted">${btc(t.source_sat)} from ${esc(t.start_kind)} ${esc(short(t.start, 10, 6))}; ${esc(t.txs_visited)} transactions, up to ${esc(t.max_hops)} hops.
     ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}
     ${t.demix ? `<br>Demixed at custodial mixers (inferred)${(t.demix_owner_labels || []).length ? `; owner named: ${t.demix_owner_labels.map(esc).join(", ")}` : ""}.` : ""}</p>
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
     ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}${e.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
-      <td class="num">${btc(e.tainted_sat, "taint")}${e.tainted_usd != null ? `<br><span class="usd small" title="at the daily close of each output's day">${usd(e.tainted_usd)}</span>` : ""}<br><span class="muted small">${e.hops} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
+      <td class="num">${btc(e.tainted_sat, "taint")}${e.tainted_usd != null ? `<br><span class="usd small" title="at the daily close of each output's day">${usd(e.tainted_usd)}</span>` : ""}<br><span class="muted small">${esc(e.hops)} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
     </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}
     ${demixTable(t)}`;
   box.querySelectorAll("tr[data-node]").forEach((tr) =>
