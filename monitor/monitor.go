@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -267,6 +268,10 @@ func New(ws *workspace.Workspace, opts Options) (*Monitor, error) {
 	if m.opts.HTTPClient == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		tr.Proxy = nil
+		// The allow-list judges the URL's host name; the dialer judges
+		// the address it resolved to (allowList.dialControl).
+		d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second, Control: al.dialControl}
+		tr.DialContext = d.DialContext
 		m.opts.HTTPClient = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 			// A redirect could lead outside the allow-list.
 			return http.ErrUseLastResponse

@@ -14,11 +14,13 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	rt "github.com/ransomtrail/ransomtrail"
@@ -233,6 +235,34 @@ func (al allowList) check(raw string) error {
 		}
 	}
 	return rt.Invalid("url", "destination %s:%s is not in the webhook allow-list (--allow)", host, port)
+}
+
+// dialControl refuses a webhook connection to a loopback, link-local
+// (169.254.169.254, a cloud's metadata service, among them), unspecified
+// or multicast address (an IPv4-mapped IPv6 address judged as its IPv4)
+// unless the allow-list names that address itself, or localhost for a
+// loopback one: a host name on the list (a "*." wildcard's subdomain
+// most of all) must not reach this machine or its metadata service by
+// resolving there. Private ranges stay allowed (a receiver on the
+// internal network is the usual destination).
+func (al allowList) dialControl(network, address string, _ syscall.RawConn) error {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil {
+		return fmt.Errorf("webhook destination %s: %w", address, err)
+	}
+	ip := ap.Addr().Unmap()
+	if !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() && !ip.IsUnspecified() && !ip.IsMulticast() {
+		return nil
+	}
+	for _, p := range al {
+		if p.wildcard || p.port != "" && p.port != strconv.Itoa(int(ap.Port())) {
+			continue
+		}
+		if named, err := netip.ParseAddr(strings.Trim(p.host, "[]")); err == nil && named.Unmap() == ip || p.host == "localhost" && ip.IsLoopback() {
+			return nil
+		}
+	}
+	return fmt.Errorf("webhook destination resolved to %s, a loopback, link-local or unspecified address the allow-list (--allow) does not name", ip)
 }
 
 // heldPrefix starts the last error of a delivery held because its
