@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 )
@@ -48,9 +49,12 @@ type axeViolation struct {
 	} `json:"nodes"`
 }
 
-// wcagTags are the rule tags of WCAG 2.0 and 2.1, levels A and AA: the
-// level EN 301 549 (clause 9) asks of web pages.
-const wcagTags = `["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]`
+// wcagTags are the rule tags of WCAG 2.0 and 2.1, levels A and AA (the
+// level EN 301 549, clause 9, asks of web pages), and axe-core's
+// best-practice rules, which hold the page structure a screen reader
+// navigates by: one h1, headings in order, named and unique landmarks,
+// all content inside a landmark.
+const wcagTags = `["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]`
 
 // axeCheck runs axe-core on the page as it is and reports every violation
 // of a WCAG 2.0/2.1 A or AA rule: rule, impact, element, help page.
@@ -228,9 +232,49 @@ func TestWebUIAccessibility(t *testing.T) {
 		s.t = t
 		s.open("/graph?inv=a11y&trace="+pay["txid"]+"%3A"+pay["vout"], "graphPage", `document.querySelectorAll("#gendpoints tbody tr").length > 0`)
 		s.axeCheck("graph with a trace", axe)
-		s.do("select the payment address", chromedp.Evaluate[chromedp.Void](`rt.cy.elements().unselect(); rt.cy.getElementById(`+js("a:"+pay["address"])+`).select(); 0`))
-		s.wait("selection", `document.querySelector("#gnote") !== null`)
+		// The drawing is an image described by the node count and by where
+		// its text alternative is.
+		if d := eval[string](s, `(() => { const c = document.querySelector("#cy");
+			return c.getAttribute("role") + ": " + c.getAttribute("aria-describedby").split(" ").map((id) => document.getElementById(id).textContent).join(" "); })()`); !strings.HasPrefix(d, "img: ") || !strings.Contains(d, "nodes") || !strings.Contains(d, "Nodes and edges as a table") {
+			t.Errorf("the graph drawing's description: %q", d)
+		}
+		// The text alternative, opened and used with the keyboard alone:
+		// every node and edge drawn is a row, and its button selects it.
+		s.do("open the table", chromedp.Focus(chromedp.CSS("#gtable summary")), chromedp.KeyEvent(kb.Enter))
+		s.wait("table rows", `document.querySelectorAll("#gnodes tbody tr").length === rt.cy.nodes().length && document.querySelectorAll("#gedges tbody tr").length === rt.cy.edges().length && rt.cy.nodes().length > 1`)
+		if n := eval[int](s, `rt.cy.edges("[tainted = 1]").filter((e) => [...document.querySelectorAll("#gedges tbody tr")].some((tr) => tr.querySelector(".taint") && tr.querySelector("button").dataset.gsel === e.id())).length`); n == 0 || n != eval[int](s, `rt.cy.edges("[tainted = 1]").length`) {
+			t.Errorf("%d tainted edges have their tainted amount in the table, of %d drawn", n, eval[int](s, `rt.cy.edges("[tainted = 1]").length`))
+		}
+		s.axeCheck("graph with its table", axe)
+		s.do("select from the table", chromedp.Focus(chromedp.CSS(`#gtablebody button[data-gsel=`+js("a:"+pay["address"])+`]`)), chromedp.KeyEvent(kb.Enter))
+		s.wait("selection", `document.querySelector("#gnote") !== null && rt.cy.getElementById(`+js("a:"+pay["address"])+`).selected() && document.activeElement.id === "gsel"`)
 		s.axeCheck("graph with a node selected", axe)
+		// An edge, too.
+		s.do("select an edge", chromedp.Focus(chromedp.CSS(`#gedges tbody tr button`)), chromedp.KeyEvent(kb.Enter))
+		s.wait("edge shown", `document.querySelector("#gsel .kind") && /flow/.test(document.querySelector("#gsel .kind").textContent) && rt.cy.edges(":selected").length === 1`)
+		// And a trace endpoint from its row.
+		s.do("select an endpoint", chromedp.Focus(chromedp.CSS(`#gendpoints button.gpick`)), chromedp.KeyEvent(kb.Enter))
+		s.wait("endpoint selected", `document.querySelector("#gsel .epbox") !== null && document.activeElement.id === "gsel"`)
+	})
+
+	t.Run("keyboard", func(t *testing.T) {
+		s.t = t
+		s.open("/", "homePage", `document.querySelector("#status dl") !== null`)
+		// The first Tab reaches "Skip to content", which moves the focus to
+		// the page's main region.
+		s.do("tab", chromedp.KeyEvent(kb.Tab))
+		if a := eval[string](s, `document.activeElement.textContent`); a != "Skip to content" {
+			t.Errorf("the first Tab stops on %q", a)
+		}
+		s.do("skip", chromedp.KeyEvent(kb.Enter))
+		s.wait("main focused", `document.activeElement === document.querySelector("main")`)
+		// A link followed moves the focus to the new page, and the main
+		// navigation says which section is shown.
+		s.do("open reports", chromedp.Focus(chromedp.CSS(`.nav a[href="/reports"]`)), chromedp.KeyEvent(kb.Enter))
+		s.wait("reports page", `document.body.dataset.page === "reportsPage" && document.activeElement === document.querySelector("main")`)
+		if cur := eval[[]string](s, `[...document.querySelectorAll(".nav [aria-current=page]")].map((a) => a.getAttribute("href"))`); len(cur) != 1 || cur[0] != "/reports" {
+			t.Errorf("nav links marked current: %v", cur)
+		}
 	})
 
 	t.Run("API key dialog", func(t *testing.T) {

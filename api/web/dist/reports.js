@@ -177,6 +177,7 @@ export async function reportFormPage(el, params, signal) {
   };
   const clearErrors = () => {
     f.querySelectorAll(".field").forEach((x) => x.classList.remove("bad"));
+    f.querySelectorAll("[aria-invalid]").forEach((x) => x.removeAttribute("aria-invalid"));
     f.querySelectorAll(".ferr").forEach((x) => (x.textContent = ""));
     f.querySelector(".formerr").innerHTML = "";
   };
@@ -198,6 +199,7 @@ export async function reportFormPage(el, params, signal) {
         continue;
       }
       box.classList.add("bad");
+      box.querySelector("input, select, textarea")?.setAttribute("aria-invalid", "true");
       const err = box.querySelector(".ferr");
       err.textContent = (err.textContent ? err.textContent + " · " : "") + prefix + fe.message;
     }
@@ -260,7 +262,7 @@ function verificationPanel(r) {
       </dl>
       ${(v.warnings || []).map((w) => `<p class="note">${esc(w)}</p>`).join("")}
       ${v.verified ? `<p class="muted small">The payment addresses are now ransomware tags (source report:${esc(r.receipt)}, ${tlpBadge(r.tlp)}).</p>` : ""}`;
-  return `${status}${dls ? `<h4>Filing deadlines</h4><ul class="plain">${dls}</ul>` : ""}<div class="btnrow">${graphLink(r)}</div>`;
+  return `${status}${dls ? `<h3 class="sub">Filing deadlines</h3><ul class="plain">${dls}</ul>` : ""}<div class="btnrow">${graphLink(r)}</div>`;
 }
 
 // ---- reports list and report page ----------------------------------
@@ -305,7 +307,7 @@ export async function reportPage(el, params, signal, receipt) {
         <dt>Organisation</dt><dd>${esc(r.organisation.name || "–")}</dd>
         <dt>Sector</dt><dd>${esc(label(r.organisation.sector))}</dd>
         <dt>Jurisdiction</dt><dd>${esc(r.organisation.jurisdiction)}</dd></dl>
-        <h4>Attack</h4><dl class="facts">
+        <h3 class="sub">Attack</h3><dl class="facts">
         <dt>Period</dt><dd>${esc(r.attack.start || "?")} – ${esc(r.attack.end || "?")}</dd>
         <dt>Family</dt><dd>${esc(r.attack.family || "–")}</dd><dt>Actor</dt><dd>${esc(r.attack.actor || "–")}</dd>
         <dt>Description</dt><dd>${esc(r.attack.description || "–")}</dd></dl></section>
@@ -314,7 +316,7 @@ export async function reportPage(el, params, signal, receipt) {
         ${d.note_sha256 ? `<dt>Note SHA-256</dt><dd class="mono small">${esc(d.note_sha256)}</dd>` : ""}` : `<dt>Demand</dt><dd>–</dd>`}
         ${p ? `<dt>Payment</dt><dd><b>${esc(p.amount + " " + p.asset)}</b> at ${when(p.date)}</dd><dt>Transactions</dt><dd>${(p.txids || []).map((t) => link.tx(t)).join("<br>") || "–"}</dd>
         <dt>To</dt><dd>${list(p.to_addresses)}</dd><dt>From</dt><dd>${list(p.from_addresses)}</dd><dt>Third-party payer</dt><dd>${esc(p.third_party_payer || "–")}</dd>` : `<dt>Payment</dt><dd>none reported</dd>`}
-        </dl><h4>Outcome</h4><dl class="facts">
+        </dl><h3 class="sub">Outcome</h3><dl class="facts">
         <dt>Decryptor provided</dt><dd>${yesno(o.decryptor_provided)}</dd><dt>Decryptor worked</dt><dd>${yesno(o.decryptor_worked)}</dd><dt>Data returned</dt><dd>${yesno(o.data_returned)}</dd>
         <dt>Law enforcement</dt><dd>${le.engaged ? "engaged" : "not engaged"}${(le.agencies || []).length ? ": " + esc(le.agencies.join(", ")) : ""}</dd></dl></section>
     </div>
@@ -403,11 +405,11 @@ export async function casePage(el, params, signal, id) {
       <section class="panel"><h2>Addresses <span class="muted">${c.addresses.length}</span></h2>
         ${c.addresses.length ? `<ul class="plain">${c.addresses.map((a) => `<li>${link.address(a)}</li>`).join("")}</ul>` : `<p class="muted">None yet.</p>`}
         <form id="addaddr" class="inline"><input name="addr" placeholder="address" size="36" spellcheck="false" aria-label="address to add"><button>Add address</button></form>
-        <h4>Clusters</h4>${c.clusters.length ? c.clusters.map((x) => link.cluster(x)).join(", ") : `<span class="muted">none</span>`}</section>
+        <h3 class="sub">Clusters</h3>${c.clusters.length ? c.clusters.map((x) => link.cluster(x)).join(", ") : `<span class="muted">none</span>`}</section>
       <section class="panel"><h2>Reports <span class="muted">${c.reports.length}</span></h2>
         ${c.reports.length ? `<ul class="plain">${c.reports.map((r) => `<li><a class="mono" href="/reports/${enc(r)}" data-link>${esc(r)}</a></li>`).join("")}</ul>` : `<p class="muted">None yet: add one from its report page.</p>`}
-        <h4>Saved traces and graphs</h4>
-        ${c.saved.length ? `<table class="list compact" id="savedlist"><thead><tr><th>Name</th><th>Kind</th><th>Added</th><th></th></tr></thead><tbody>${c.saved.map((s, i) => `<tr><td>${esc(s.name)}</td><td>${esc(s.kind)}</td><td>${when(s.added)}</td>
+        <h3 class="sub">Saved traces and graphs</h3>
+        ${c.saved.length ? `<table class="list compact" id="savedlist"><thead><tr><th>Name</th><th>Kind</th><th>Added</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${c.saved.map((s, i) => `<tr><td>${esc(s.name)}</td><td>${esc(s.kind)}</td><td>${when(s.added)}</td>
           <td>${s.kind === "graph" ? `<button type="button" class="small" data-open="${i}">Open in graph</button>` : ""}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">None yet: use “Save to case” on the graph page.</p>`}</section>
     </div>
     <section class="panel"><h2>Notes</h2>
@@ -479,7 +481,7 @@ export async function statsPage(el, params, signal) {
     <div id="totals">${loading()}</div><div id="charts"></div>`;
   const all = await Promise.all(GROUPS.map(([by]) => api("stats?by=" + by, { signal })));
   const t = all[0];
-  el.querySelector("#totals").innerHTML = `<div class="cards stats">
+  el.querySelector("#totals").innerHTML = `<h2 class="sr-only">Totals</h2><div class="cards stats">
     <div class="card"><h3>${t.reports}</h3><p>reports</p></div><div class="card"><h3>${t.payments}</h3><p>payments (${t.verified} verified on chain)</p></div>
     <div class="card"><h3>${btc(t.sats)}</h3><p>paid</p></div><div class="card"><h3>${usd(t.usd)}</h3><p>USD on the day of payment</p></div></div>`;
   const charts = el.querySelector("#charts");

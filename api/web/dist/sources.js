@@ -153,7 +153,7 @@ export async function sourcesPage(el, params, signal) {
     }
     imports = r.imports || [];
     box.innerHTML = `<table class="list" id="importlist"><thead><tr><th>Imported</th><th>Files</th><th>Format</th><th class="num">Tags</th>
-      <th class="num">Actors</th><th class="num">Rejected</th><th>Notes</th><th>Browse</th><th></th></tr></thead>
+      <th class="num">Actors</th><th class="num">Rejected</th><th>Notes</th><th>Browse</th><th><span class="sr-only">Actions</span></th></tr></thead>
       <tbody>${imports.map((imp) => importRow(imp, admin)).join("")}</tbody></table>
       ${imports.length ? "" : `<p class="muted">No tag import yet.</p>`}`;
     // A browse link where the format names the source and tags of it are

@@ -47,8 +47,8 @@ export async function alertsPage(el, params, signal) {
   const status = STATUSES.includes(params.get("status")) ? params.get("status") : "";
   el.innerHTML = `<div class="pagehead"><div><div class="kind">Monitoring</div><h1>Alerts</h1></div>
       <div class="actions"><a class="btn" href="/watchlist" data-link>Watchlist</a></div></div>
-    <nav class="filters" id="alertfilter">${["", ...STATUSES].map((s) =>
-      `<a href="/alerts${s ? "?status=" + s : ""}" data-link class="${s === status ? "on" : ""}">${s || "all"}</a>`).join("")}</nav>
+    <nav class="filters" id="alertfilter" aria-label="Alerts by status">${["", ...STATUSES].map((s) =>
+      `<a href="/alerts${s ? "?status=" + s : ""}" data-link class="${s === status ? "on" : ""}"${s === status ? ` aria-current="page"` : ""}>${s || "all"}</a>`).join("")}</nav>
     <section class="panel" id="alerts"></section>`;
   const box = el.querySelector("#alerts");
   box.addEventListener("click", async (ev) => {
@@ -67,7 +67,7 @@ export async function alertsPage(el, params, signal) {
   });
   await pager(box, {
     head: `<tr><th>Kind</th><th>Entity</th><th>Transaction</th><th>Block</th>
-      <th class="num">Value</th><th>Created</th><th>Status</th><th></th></tr>`,
+      <th class="num">Value</th><th>Created</th><th>Status</th><th><span class="sr-only">Actions</span></th></tr>`,
     fetch: (cursor) => api(`alerts?limit=50${status ? "&status=" + status : ""}${cursor ? "&cursor=" + enc(cursor) : ""}`, { signal }),
     row: alertRow,
     empty: `No ${status ? status + " " : ""}alert.`,
@@ -82,13 +82,13 @@ export async function watchlistPage(el, params, signal) {
     <p class="lead">Alerts are raised when a watched address, cluster, label or category receives or spends in a followed
       block, and when a tag import makes a watched address or cluster risky.</p>
     <form id="watchform" class="inline panel">
-      <select name="kind">${["address", "cluster", "label", "category"].map((k) => `<option${k === kind ? " selected" : ""}>${k}</option>`).join("")}</select>
-      <input name="value" placeholder="address, cluster id, label or category" size="44" spellcheck="false" required value="${esc(params.get("value") || "")}">
-      <input name="note" placeholder="note (case, reason…)" size="30">
+      <select name="kind" aria-label="kind of watched item">${["address", "cluster", "label", "category"].map((k) => `<option${k === kind ? " selected" : ""}>${k}</option>`).join("")}</select>
+      <input name="value" aria-label="address, cluster id, label or category to watch" placeholder="address, cluster id, label or category" size="44" spellcheck="false" required value="${esc(params.get("value") || "")}">
+      <input name="note" placeholder="note (case, reason…)" size="30" aria-label="note">
       <button class="primary">Watch</button>
     </form>
     <div id="watchmsg"></div>
-    <section class="panel"><table class="list" id="watches"><thead><tr><th>Kind</th><th>Watched</th><th>Note</th><th title="the risky tag categories of the address's cluster when it was last screened">Risky tags at last screening</th><th title="the screening's risk level now (exposure included)">Screening now</th><th>Added</th><th></th></tr></thead>
+    <section class="panel"><table class="list" id="watches"><thead><tr><th>Kind</th><th>Watched</th><th>Note</th><th title="the risky tag categories of the address's cluster when it was last screened">Risky tags at last screening</th><th title="the screening's risk level now (exposure included)">Screening now</th><th>Added</th><th><span class="sr-only">Actions</span></th></tr></thead>
       <tbody></tbody></table><div class="more"></div></section>`;
   const body = el.querySelector("#watches tbody");
   const more = el.querySelector(".more");

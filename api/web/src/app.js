@@ -38,7 +38,21 @@ const routes = [
 export function navigate(url, replace = false) {
   if (replace) history.replaceState(null, "", url);
   else history.pushState(null, "", url);
+  // A new page: keyboard and screen-reader users go on from its start,
+  // not from the link they followed (it may be gone).
+  if (!replace) main.focus({ preventScroll: true });
   render();
+}
+
+// markNav tells which section of the main navigation the page is in, in
+// words (aria-current) as well as in looks.
+function markNav(pathname) {
+  for (const a of document.querySelectorAll(".nav a[href]")) {
+    const href = a.getAttribute("href");
+    const on = href === "/" ? pathname === "/" : pathname === href || pathname.startsWith(href + "/");
+    if (on) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
 }
 
 async function render() {
@@ -46,6 +60,7 @@ async function render() {
   current = new AbortController();
   const { pathname, search } = location;
   const params = new URLSearchParams(search);
+  markNav(pathname);
   for (const [re, page] of routes) {
     const m = pathname.match(re);
     if (m) {
@@ -70,6 +85,12 @@ document.addEventListener("click", (ev) => {
   navigate(a.getAttribute("href"));
 });
 window.addEventListener("popstate", render);
+// "Skip to content" focuses the page's main region (a #main fragment would
+// go through the router).
+document.querySelector("a.skip").addEventListener("click", (ev) => {
+  ev.preventDefault();
+  main.focus();
+});
 
 // ---- search and keyboard -------------------------------------------
 
@@ -130,11 +151,11 @@ async function homePage(el, params, signal) {
     <p class="lead">Search an address, a transaction, a block, a cluster or a label above (press <kbd>/</kbd>),
     or start from one of these.</p>
     <div class="cards">
-      <a class="card" href="/graph" data-link><h3>Investigation graph</h3><p>Expand neighbours, run taint traces, annotate, export.</p></a>
-      <a class="card" href="/ransomware" data-link><h3>Ransomware</h3><p>What each family received, in BTC and USD, and where the money went.</p></a>
-      <a class="card" href="/screen" data-link><h3>Screening</h3><p>Paste addresses, get risk levels with reasons.</p></a>
-      <a class="card" href="/reports" data-link><h3>Reports</h3><p>Ransom-payment reports, verified on chain, shared as STIX or MISP.</p></a>
-      <a class="card" href="/watchlist" data-link><h3>Watchlist</h3><p>Watch addresses and clusters; alerts when they move.</p></a>
+      <a class="card" href="/graph" data-link><h2>Investigation graph</h2><p>Expand neighbours, run taint traces, annotate, export.</p></a>
+      <a class="card" href="/ransomware" data-link><h2>Ransomware</h2><p>What each family received, in BTC and USD, and where the money went.</p></a>
+      <a class="card" href="/screen" data-link><h2>Screening</h2><p>Paste addresses, get risk levels with reasons.</p></a>
+      <a class="card" href="/reports" data-link><h2>Reports</h2><p>Ransom-payment reports, verified on chain, shared as STIX or MISP.</p></a>
+      <a class="card" href="/watchlist" data-link><h2>Watchlist</h2><p>Watch addresses and clusters; alerts when they move.</p></a>
     </div>
     <h2>Index status</h2><div id="status">${loading()}</div>`;
   const box = el.querySelector("#status");
@@ -189,8 +210,8 @@ function riskPanel(r) {
   const cps = (r.exposure && r.exposure.counterparties) || [];
   return `<div class="riskhead">${risk(r.risk)} ${r.sanctioned ? `<span class="risk risk-severe">sanctioned</span>` : ""}</div>
     ${r.reasons && r.reasons.length ? `<ul class="reasons">${r.reasons.map((x) => `<li>${esc(x)}</li>`).join("")}</ul>` : `<p class="muted">No rule matched.</p>`}
-    ${ids.length ? `<h4>Identifications</h4><ul class="plain">${ids.map((i) => `<li>${label(i.name, i.category, i.source)} <span class="muted">${esc(i.source)}, ${esc(i.scope)}</span>${i.description ? ` — ${esc(i.description)}` : ""}</li>`).join("")}</ul>` : ""}
-    ${cps.length ? `<h4>Largest counterparties (within ${r.exposure.hops} hops)</h4>
+    ${ids.length ? `<h3 class="sub">Identifications</h3><ul class="plain">${ids.map((i) => `<li>${label(i.name, i.category, i.source)} <span class="muted">${esc(i.source)}, ${esc(i.scope)}</span>${i.description ? ` — ${esc(i.description)}` : ""}</li>`).join("")}</ul>` : ""}
+    ${cps.length ? `<h3 class="sub">Largest counterparties (within ${r.exposure.hops} hops)</h3>
       <table class="list compact"><thead><tr><th>Direction</th><th>Counterparty</th><th>Hops</th><th class="num">Amount</th><th class="num">Share</th></tr></thead><tbody>
       ${cps.map((c) => `<tr><td>${esc(c.direction)}</td><td>${label(c.label || "cluster " + c.cluster_id, c.category)} ${link.cluster(c.cluster_id, "#" + c.cluster_id)}</td>
         <td>${c.hops}</td><td class="num">${btc(c.sat)}</td><td class="num">${(100 * c.share).toFixed(1)}%</td></tr>`).join("")}
@@ -305,7 +326,7 @@ async function txPage(el, params, signal, txid) {
     </dl></section>
     <section class="panel" id="findings"><h2>Findings</h2>
       <p>CoinJoin: ${cj.detected ? `<span class="risk risk-medium">${esc(cj.kind || "coinjoin")}</span> confidence ${Number(cj.confidence).toFixed(2)}` : `<span class="muted">not detected</span>`}</p>
-      ${change.length ? `<h4>Change</h4><ul class="plain">${change.map((c) => `<li>output ${c.vout}${c.address ? " " + link.address(c.address, short(c.address, 10, 6)) : ""}: <b>${esc(c.rule)}</b> (confidence ${Number(c.confidence).toFixed(2)})${c.clusters ? ", used for clustering" : ""}${c.detail ? ` <span class="muted">${esc(c.detail)}</span>` : ""}</li>`).join("")}</ul>` : `<p class="muted">No change output identified.</p>`}
+      ${change.length ? `<h3 class="sub">Change</h3><ul class="plain">${change.map((c) => `<li>output ${c.vout}${c.address ? " " + link.address(c.address, short(c.address, 10, 6)) : ""}: <b>${esc(c.rule)}</b> (confidence ${Number(c.confidence).toFixed(2)})${c.clusters ? ", used for clustering" : ""}${c.detail ? ` <span class="muted">${esc(c.detail)}</span>` : ""}</li>`).join("")}</ul>` : `<p class="muted">No change output identified.</p>`}
     </section></div>
     <div class="grid2 io">
     <section class="panel"><h2>Inputs <span class="muted">${btc(inSum)}</span></h2>
@@ -371,13 +392,13 @@ async function clusterPage(el, params, signal, id) {
     <section class="panel"><h2>Labels</h2>
       ${(c.labels || []).length ? `<table class="list compact"><thead><tr><th>Label</th><th>Sources</th><th>Tags</th><th>Confidence</th></tr></thead><tbody>
         ${c.labels.map((l) => `<tr><td>${label(l.label, l.category)}</td><td>${esc((l.sources || []).join(", "))}</td><td>${l.tags}</td><td>${l.confidence}${l.authoritative ? " (authoritative)" : ""}</td></tr>`).join("")}</tbody></table>` : `<p class="muted">No label.</p>`}
-      ${conflicts.length ? `<h4>Conflicts</h4><ul class="plain conflicts">${conflicts.map((x) => `<li><b>${esc(x.kind)}</b>: ${x.values.map(esc).join(" vs ")} <span class="muted">(${esc((x.sources || []).join("; "))})</span></li>`).join("")}</ul>` : ""}
+      ${conflicts.length ? `<h3 class="sub">Conflicts</h3><ul class="plain conflicts">${conflicts.map((x) => `<li><b>${esc(x.kind)}</b>: ${x.values.map(esc).join(" vs ")} <span class="muted">(${esc((x.sources || []).join("; "))})</span></li>`).join("")}</ul>` : ""}
     </section></div>
     <section class="panel" id="why"><h2>Why linked?</h2>
       <form id="explain" class="inline">
-        <input name="a" placeholder="member address" value="${esc(sample[0] || "")}" size="40" spellcheck="false">
+        <input name="a" aria-label="first member address" placeholder="member address" value="${esc(sample[0] || "")}" size="40" spellcheck="false">
         <span>and</span>
-        <input name="b" placeholder="member address" value="${esc(sample[1] || sample[0] || "")}" size="40" spellcheck="false">
+        <input name="b" aria-label="second member address" placeholder="member address" value="${esc(sample[1] || sample[0] || "")}" size="40" spellcheck="false">
         <button class="primary">Explain</button>
       </form>
       <div id="chain"></div>
@@ -412,7 +433,7 @@ async function clusterPage(el, params, signal, id) {
     if (b) pick(b.dataset.pick);
   });
   await pager(el.querySelector("#members"), {
-    head: `<tr><th>Address</th><th>Labels</th><th></th></tr>`,
+    head: `<tr><th>Address</th><th>Labels</th><th><span class="sr-only">Actions</span></th></tr>`,
     fetch: (cur) => api(`clusters/${enc(c.cluster_id)}/members?limit=50${cur ? "&cursor=" + enc(cur) : ""}`, { signal }),
     row: (m) => `<tr><td>${link.address(m.address)}</td><td>${labels(m.labels)}</td><td><button type="button" class="small" data-pick="${esc(m.address)}" title="use in “why linked”">why linked…</button></td></tr>`,
   });
@@ -424,7 +445,7 @@ async function screenPage(el, params, signal) {
   el.innerHTML = `<h1>Screening</h1>
     <p class="lead">Paste addresses (one per line, or separated by spaces or commas; up to 10,000).
     Each gets identifications, the exposure of its cluster and a risk level with the rules that set it.</p>
-    <form id="screenform"><textarea id="addrs" rows="7" spellcheck="false" placeholder="1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa">${esc(saved)}</textarea>
+    <form id="screenform"><label for="addrs" class="sr-only">Addresses to screen</label><textarea id="addrs" rows="7" spellcheck="false" placeholder="1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa">${esc(saved)}</textarea>
     <div class="row"><button class="primary" id="screenbtn">Screen</button><span id="screencount" class="muted"></span></div></form>
     <div id="screenout"></div>`;
   const ta = el.querySelector("#addrs");

@@ -311,6 +311,7 @@ function redraw() {
   cy.add(elements());
   layout();
   document.getElementById("gcount").textContent = `${cy.nodes().length} nodes, ${cy.edges().length} edges`;
+  showTable();
   document.getElementById("gempty").hidden = cy.nodes().length > 0;
   if (sel && cy.getElementById(sel).length) cy.getElementById(sel).select();
   else showSelection(null);
@@ -458,12 +459,12 @@ function showTrace() {
     return;
   }
   const eps = [...(t.endpoints || [])].sort((a, b) => b.tainted_sat - a.tainted_sat);
-  box.innerHTML = `<h3>Trace: ${esc(t.direction)}, ${esc(t.model)}</h3>
+  box.innerHTML = `<h2>Trace: ${esc(t.direction)}, ${esc(t.model)}</h2>
     <p class="muted">${btc(t.source_sat)} from ${esc(t.start_kind)} ${esc(short(t.start, 10, 6))}; ${esc(t.txs_visited)} transactions, up to ${esc(t.max_hops)} hops.
     ${t.truncated ? `<br><b>Truncated</b>: ${esc(t.truncated_reason || "")}` : ""}
     ${t.demix ? `<br>Demixed at custodial mixers (inferred)${(t.demix_owner_labels || []).length ? `; owner named: ${t.demix_owner_labels.map(esc).join(", ")}` : ""}.` : ""}</p>
     <table class="list compact" id="gendpoints"><thead><tr><th>Endpoint</th><th class="num">Tainted</th></tr></thead><tbody>
-    ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td>${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}${e.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
+    ${eps.slice(0, 30).map((e) => `<tr data-node="a:${esc(e.address)}"><td><button type="button" class="small gpick" aria-label="Select ${esc(e.label || e.reason)} ${esc(short(e.address, 8, 6))} in the graph">Select</button> ${e.label ? label(e.label, e.category) : `<span class="muted">${esc(e.reason)}</span>`}${e.sanctioned ? ` <span class="risk risk-severe">sanctioned</span>` : ""}<br>${link.address(e.address, short(e.address, 8, 6))}</td>
       <td class="num">${btc(e.tainted_sat, "taint")}${e.tainted_usd != null ? `<br><span class="usd small" title="at the daily close of each output's day">${usd(e.tainted_usd)}</span>` : ""}<br><span class="muted small">${esc(e.hops)} hop${e.hops === 1 ? "" : "s"}</span></td></tr>`).join("")}
     </tbody></table>${eps.length > 30 ? `<p class="muted">${eps.length - 30} more in the JSON export.</p>` : ""}
     ${demixTable(t)}`;
@@ -476,9 +477,54 @@ function showTrace() {
         cy.elements().unselect();
         v.select();
         cy.animate({ center: { eles: v }, duration: 200 });
+        if (ev.target.closest("button")) document.getElementById("gsel").focus();
       }
     }),
   );
+}
+
+// showTable fills "Nodes and edges as a table" (when it is open): the text
+// alternative of the drawing, each node and edge with its facts in words
+// and a button that selects it as a click in the drawing would.
+function showTable() {
+  const box = document.getElementById("gtablebody");
+  if (!box || !document.getElementById("gtable").open) return;
+  const name = (id) => {
+    const k = id.slice(0, 2), v = id.slice(2);
+    if (k === "t:") return link.tx(v, short(v, 8, 6));
+    if (k === "a:") return link.address(v, short(v, 8, 6));
+    if (k === "c:") return link.cluster(v);
+    return esc(short(id, 10, 6));
+  };
+  const plain = (id) => esc(id.startsWith("c:") ? "cluster " + id.slice(2) : short(id.slice(2), 8, 6));
+  const nodes = cy.nodes().map((n) => {
+    const d = n.data();
+    const role = [d.start ? "start" : "", d.endpoint ? `endpoint${d.endpoint_label ? " " + esc(d.endpoint_label) : ""}` : "", d.note ? "note" : ""].filter(Boolean).join(", ");
+    return `<tr><td>${name(d.id)}</td><td>${esc(d.kind)}</td><td>${d.label ? label(d.label, d.category) : d.category ? esc(d.category) : ""}</td><td>${role}</td>
+      <td><button type="button" class="small" data-gsel="${esc(d.id)}" aria-label="Select ${esc(d.kind)} ${plain(d.id)}">Select</button></td></tr>`;
+  });
+  const edges = cy.edges().map((e) => {
+    const d = e.data();
+    return `<tr><td>${plain(d.source)} → ${plain(d.target)}${d.demix ? ` <span class="pill">inferred</span>` : ""}</td><td class="num">${btc(d.value_sat)}</td>
+      <td class="num">${d.tainted_sat ? btc(d.tainted_sat, "taint") : ""}</td><td>${d.txid ? link.tx(d.txid, short(d.txid, 6, 4)) : ""}</td>
+      <td><button type="button" class="small" data-gsel="${esc(d.id)}" aria-label="Select flow ${plain(d.source)} to ${plain(d.target)}">Select</button></td></tr>`;
+  });
+  box.innerHTML = `<table class="list compact" id="gnodes"><caption>${nodes.length} node${nodes.length === 1 ? "" : "s"}</caption>
+      <thead><tr><th>Node</th><th>Kind</th><th>Label</th><th>Role</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${nodes.join("")}</tbody></table>
+    <table class="list compact" id="gedges"><caption>${edges.length} edge${edges.length === 1 ? "" : "s"} (flows)</caption>
+      <thead><tr><th>Flow</th><th class="num">Value</th><th class="num">Tainted</th><th>Tx</th><th><span class="sr-only">Actions</span></th></tr></thead><tbody>${edges.join("")}</tbody></table>`;
+}
+
+// selectFromTable selects a node or an edge named in the table, as a click
+// in the drawing would, and moves the focus to what it shows.
+function selectFromTable(id) {
+  const v = cy.getElementById(id);
+  if (!v.length) return;
+  cy.elements().unselect();
+  v.select();
+  if (v.isEdge()) showEdge(v);
+  cy.animate({ center: { eles: v }, duration: 200 });
+  document.getElementById("gsel").focus();
 }
 
 // demixTable lists the custodial mixer deposits a demixing trace reached:
@@ -486,7 +532,7 @@ function showTrace() {
 // at the mixer).
 function demixTable(t) {
   const hits = t.demix ? t.demixes || [] : [];
-  return hits.length ? `<h3>Mixer deposits</h3>${mixerDeposits(hits, "gdemixes", 30)}` : "";
+  return hits.length ? `<h2>Mixer deposits</h2>${mixerDeposits(hits, "gdemixes", 30)}` : "";
 }
 
 function mapView(id) {
@@ -623,17 +669,17 @@ export async function graphPage(el, params, signal) {
   const name = params.get("inv") || localStorage.getItem("rt.inv") || "default";
   state = load(name);
   selected = null;
-  el.innerHTML = `<div class="graphpage">
-    <aside class="gside">
-      <section><h3>Investigation</h3>
+  el.innerHTML = `<h1 class="sr-only">Investigation graph</h1><div class="graphpage">
+    <aside class="gside" aria-label="Graph controls">
+      <section><h2>Investigation</h2>
         <form id="ginv" class="inline"><input name="inv" list="ginvs" value="${esc(state.name)}" size="14" aria-label="investigation name"><datalist id="ginvs">${invNames().map((n) => `<option value="${esc(n)}">`).join("")}</datalist><button>Open</button></form>
         <p class="muted small">Kept in this browser; notes and graph go with the exports.</p></section>
-      <section><h3>Add</h3>
+      <section><h2>Add</h2>
         <form id="gadd" class="inline"><input name="node" placeholder="address, txid or c123" size="20" spellcheck="false" aria-label="node to add"><button class="primary">Add</button></form></section>
-      <section><h3>View</h3>
-        <div class="seg" role="radiogroup"><label><input type="radio" name="gview" value="tx" ${state.view !== "cluster" ? "checked" : ""}> Transactions</label>
+      <section><h2 id="gviewh">View</h2>
+        <div class="seg" role="radiogroup" aria-labelledby="gviewh"><label><input type="radio" name="gview" value="tx" ${state.view !== "cluster" ? "checked" : ""}> Transactions</label>
         <label><input type="radio" name="gview" value="cluster" ${state.view === "cluster" ? "checked" : ""}> Clusters</label></div></section>
-      <section><h3>Trace</h3>
+      <section><h2>Trace</h2>
         <form id="gtrace" class="stack">
           <input name="start" placeholder="address, txid or TXID:N" spellcheck="false" aria-label="trace start">
           <div class="inline"><select name="direction" aria-label="direction"><option value="forward">forward</option><option value="backward">backward</option></select>
@@ -644,21 +690,25 @@ export async function graphPage(el, params, signal) {
           <input name="owner" placeholder="owner label for demixing, e.g. LockBit" spellcheck="false" aria-label="owner label for demixing" title="a label the money's owner is known by (the family a victim's report names): wallets tagged with it count as the owner's when demixing">
           <button class="primary" id="gtracebtn">Run trace</button>
         </form></section>
-      <section><h3>Case</h3>
+      <section><h2>Case</h2>
         <form id="gcase" class="stack"><select name="case" aria-label="case"><option value="">choose a case…</option></select>
         <div class="inline"><input name="name" value="${esc(state.name)}" size="14" aria-label="name of the saved graph"><button id="gcasebtn">Save to case</button></div></form>
         <div id="gcasemsg"></div></section>
-      <section><h3>Export</h3><div class="btnrow">
+      <section><h2>Export</h2><div class="btnrow">
         <button type="button" id="gxjson">JSON</button><button type="button" id="gxgraphml">GraphML</button><button type="button" id="gxcsv">CSV of txs</button></div>
         <div class="btnrow"><button type="button" id="gfit">Fit</button><button type="button" id="gclear" class="danger">Clear graph</button></div></section>
-      <section class="legend"><h3>Legend</h3>
-        <div><i class="dot" style="background:#c0392b"></i>ransomware / sanctions <i class="dot" style="background:#d35400"></i>OTC / mixer</div>
-        <div><i class="dot" style="background:#2c7be5"></i>exchange / service <i class="dot" style="background:#5f6b7a"></i>address <i class="sq"></i>tx</div>
-        <div>thick border: trace endpoint; red edges: tainted value (width by amount); dashed edges: demixed (inferred, not on chain)</div></section>
+      <section class="legend"><h2>Legend</h2>
+        <div><i class="dot" style="background:#c0392b" aria-hidden="true"></i>ransomware / sanctions <i class="dot" style="background:#d35400" aria-hidden="true"></i>OTC / mixer</div>
+        <div><i class="dot" style="background:#2c7be5" aria-hidden="true"></i>exchange / service <i class="dot" style="background:#5f6b7a" aria-hidden="true"></i>address <i class="sq" aria-hidden="true"></i>tx</div>
+        <div>Shapes: circle address, square transaction, hexagon cluster. A labelled node carries its label as text; colour repeats its category.</div>
+        <div>thick border: trace endpoint (named, with its tainted BTC); red edges: tainted value, labelled with the amount (width by amount); dashed edges: demixed (inferred, not on chain)</div>
+        <div>The same nodes and edges, with their categories and amounts in words, are in “Nodes and edges as a table” on the right.</div></section>
     </aside>
     <div class="gmain"><div class="gbar"><span id="gcount"></span><span id="gstatus"></span></div>
-      <div id="cy" class="cy"></div><div id="gempty" class="gempty">Add an address or a transaction to start, or open a page and choose “Open in graph”.</div></div>
-    <aside class="gdetail"><section id="gsel"></section><section id="gtraceout"></section></aside>
+      <div id="cy" class="cy" role="img" aria-label="Investigation graph drawing" aria-describedby="gcount gcydesc"></div>
+      <p id="gcydesc" class="sr-only">A drawing for the mouse: “Nodes and edges as a table”, beside it, lists every node and edge with a button that selects it.</p><div id="gempty" class="gempty">Add an address or a transaction to start, or open a page and choose “Open in graph”.</div></div>
+    <aside class="gdetail" aria-label="Selection, trace and table"><section id="gsel" tabindex="-1" aria-label="Selection"></section><section id="gtraceout"></section>
+      <section id="glist"><details id="gtable"><summary>Nodes and edges as a table</summary><div id="gtablebody"></div></details></section></aside>
   </div>`;
   cy = cytoscape({ container: el.querySelector("#cy"), style, wheelSensitivity: 0.3, minZoom: 0.05, maxZoom: 4, boxSelectionEnabled: false });
   window.rt = { cy, state: () => state, exportJSON, exportGraphML, exportCSV };
@@ -676,6 +726,11 @@ export async function graphPage(el, params, signal) {
   };
   cy.on("zoom", keepReadable);
   cy.on("select", "node", (ev) => showSelection(ev.target.id()));
+  el.querySelector("#gtable").addEventListener("toggle", showTable);
+  el.querySelector("#gtablebody").addEventListener("click", (ev) => {
+    const b = ev.target.closest("button[data-gsel]");
+    if (b) selectFromTable(b.dataset.gsel);
+  });
   cy.on("tap", "edge", (ev) => showEdge(ev.target));
   cy.on("tap", (ev) => {
     if (ev.target === cy) showSelection(null);

@@ -45,7 +45,7 @@ export async function ransomwareFamilyPage(el, params, signal, family) {
   });
   const r = await api(`ransomware?family=${enc(family)}${demix ? "&demix=on" : ""}`, { signal });
   const atMixer = (r.cash_outs || []).filter((c) => c.category === "mixer").reduce((s, c) => s + c.tainted_sat, 0);
-  el.querySelector("#family").innerHTML = `<div class="cards stats">
+  el.querySelector("#family").innerHTML = `<h2 class="sr-only">Totals</h2><div class="cards stats">
       <div class="card"><h3>${r.payments}</h3><p>payments to ${r.addresses} tagged address${r.addresses === 1 ? "" : "es"}</p></div>
       <div class="card"><h3>${btc(r.received_sat)}</h3><p>received</p></div>
       <div class="card"><h3>${usd(r.received_usd)}</h3><p>USD on the day of each payment${r.unpriced_payments ? ` (${r.unpriced_payments} without a price)` : ""}</p></div>
