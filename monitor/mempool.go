@@ -135,13 +135,15 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 			return err
 		}
 	}
-	m.mempool.seen = now
 	if len(alerts) == 0 && len(retract) == 0 {
+		m.mempool.seen = now
 		for _, id := range dropped {
 			delete(m.mempool.pending, id)
 		}
 		return nil
 	}
+	// The transactions read are seen once their alerts are stored: a scan
+	// that could not store them leaves them for the next one to match.
 	hooks, err := m.deliverTo(ctx)
 	if err != nil {
 		return err
@@ -150,6 +152,7 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	if err != nil {
 		return err
 	}
+	m.mempool.seen = now
 	for _, id := range dropped {
 		delete(m.mempool.pending, id)
 	}
