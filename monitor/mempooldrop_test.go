@@ -243,6 +243,10 @@ func TestMempoolAlertDroppedOnlyWhenKnown(t *testing.T) {
 	if a.Status != state.AlertRetracted || a.Version != 2 || !strings.Contains(a.Summary, DroppedReason) {
 		t.Fatalf("alert of the dropped payment: %+v", a)
 	}
+	// It cannot be acknowledged, and the refusal does not blame a reorg.
+	if _, err := m.Acknowledge(ctx, "analyst", a.ID, ""); err == nil || !strings.Contains(err.Error(), "was retracted") || strings.Contains(err.Error(), "reorg") {
+		t.Errorf("acknowledging the dropped payment's retracted alert: %v", err)
+	}
 	if len(alertsOf(t, m, func(a *state.Alert) bool { return a.Txid != nil && *a.Txid == hashOf(conflict.TxHash()) })) != 0 {
 		t.Error("the conflicting spend, which pays no watched address, raised an alert")
 	}

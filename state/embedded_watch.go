@@ -376,7 +376,12 @@ func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string,
 		return a, fmt.Errorf("alert %q: %w", id, ErrNotFound)
 	}
 	if a.Status == AlertRetracted {
-		return a, rt.Invalid("status", "alert %s was retracted by a reorg (fork height %d); it cannot be %s", id, derefOr(a.ForkHeight, -1), status)
+		if a.ForkHeight == nil {
+			// Not by a reorg: an unconfirmed alert whose transaction left
+			// the node's mempool (its summary says why).
+			return a, rt.Invalid("status", "alert %s was retracted; it cannot be %s", id, status)
+		}
+		return a, rt.Invalid("status", "alert %s was retracted by a reorg (fork height %d); it cannot be %s", id, *a.ForkHeight, status)
 	}
 	var entry *AuditEntry
 	if audit != nil {
@@ -395,13 +400,6 @@ func (s *embeddedAlerts) SetStatus(ctx context.Context, id, status, note string,
 		return Alert{}, err
 	}
 	return a, nil
-}
-
-func derefOr(p *int64, d int64) int64 {
-	if p == nil {
-		return d
-	}
-	return *p
 }
 
 func (s *embeddedAlerts) Followed(ctx context.Context, h int64) (FollowedBlock, bool, error) {
