@@ -100,10 +100,6 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 	if err != nil {
 		return nil, nil, err
 	}
-	if fork < ft.Height {
-		m.log.Warn("monitor: reorg", "fork_height", fork, "disconnected", ft.Height-fork, "alerts_retracted", len(upd))
-		m.count(func(s *Stats) { s.Retracted += int64(len(upd)) })
-	}
 	hooks, err := m.deliverTo(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -152,6 +148,12 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 		}
 		if first {
 			first = false
+			// Counted once stored: a failed write is retried by the next
+			// reconcile, which retracts the same alerts.
+			if fork < ft.Height {
+				m.log.Warn("monitor: reorg", "fork_height", fork, "disconnected", ft.Height-fork, "alerts_retracted", len(upd))
+				m.count(func(s *Stats) { s.Retracted += int64(len(upd)) })
+			}
 			if len(restored) > 0 {
 				m.invalidateWatch()
 			}
