@@ -19,7 +19,7 @@ const (
 // rt.ParamName in classify).
 var traceParams = []param{{name: "address", in: "query", typ: "string"}, {name: "outpoint", in: "query", typ: "string"}, {name: "tx", in: "query", typ: "string"},
 	{name: "direction", in: "query", typ: "string"}, {name: "model", in: "query", typ: "string"}, {name: "hops", in: "query", typ: "integer"},
-	{name: "min_sat", in: "query", typ: "integer"}, {name: "max_nodes", in: "query", typ: "integer"},
+	{name: "min_sat", in: "query", typ: "integer", desc: "taint below this many sats is not followed (default 546; 0: every amount, as 1)"}, {name: "max_nodes", in: "query", typ: "integer"},
 	{name: "max_edges", in: "query", typ: "integer", desc: "edge cap (0 or absent: 4 × max_nodes)"},
 	{name: "since_height", in: "query", typ: "integer", desc: "lowest height of the transactions traversed (a backward trace stops at funding below it)"},
 	{name: "until_height", in: "query", typ: "integer", desc: "highest height of the transactions traversed, 0 for no bound (a forward trace stops at spends above it)"},

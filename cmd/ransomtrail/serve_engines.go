@@ -38,6 +38,11 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 				return nil, err
 			}
 		}
+		// min_sat=0 follows every amount, as --min-sat 0 does; left to
+		// Options it would mean the default (546).
+		if strings.TrimSpace(q.Get("min_sat")) != "" && opts.MinSat == 0 {
+			opts.MinSat = 1
+		}
 		for _, p := range []struct {
 			name string
 			dst  *int

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
+	"github.com/ransomtrail/ransomtrail/trace"
 )
 
 // TestTraceErrorsInEachFrontEndsTerms: the trace engine names its options
@@ -18,6 +19,18 @@ func TestTraceErrorsInEachFrontEndsTerms(t *testing.T) {
 	w := simworld.Get(t, traceWorld)
 	op := truthRows(t, w, "ransom_payments.csv")[0]
 	start := op["txid"] + ":" + op["vout"]
+	// The command line's trace with --min-sat 0, before serve holds the
+	// data directory (compared with min_sat=0 below).
+	out, _, err := cli("trace", "--outpoint", start, "--data", w.Data, "--hops", "1", "--min-sat", "0", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fromCLI struct {
+		MinSat *int64 `json:"min_sat"`
+	}
+	if err := json.Unmarshal([]byte(out), &fromCLI); err != nil || fromCLI.MinSat == nil {
+		t.Fatalf("CLI --min-sat 0 --json: %v %.300s", err, out)
+	}
 	base, _ := startServe(t, "--data", w.Data, "--dev", "--addr", "127.0.0.1:0", "--quiet")
 	for _, c := range []struct {
 		args  []string
@@ -62,6 +75,19 @@ func TestTraceErrorsInEachFrontEndsTerms(t *testing.T) {
 	q := url.Values{"outpoint": {start}, "max_edges": {"0"}, "hops": {"1"}}
 	if code, body := httpGet(t, base+"api/v2/trace?"+q.Encode(), ""); code != 200 {
 		t.Errorf("max_edges=0: %d %.300s", code, body)
+	}
+	// min_sat=0 is what --min-sat 0 is (every amount followed), not the
+	// default: a 0 never silently means the default.
+	var fromAPI struct {
+		MinSat *int64 `json:"min_sat"`
+	}
+	q = url.Values{"outpoint": {start}, "min_sat": {"0"}, "hops": {"1"}}
+	code, body := httpGet(t, base+"api/v2/trace?"+q.Encode(), "")
+	if err := json.Unmarshal([]byte(body), &fromAPI); code != 200 || err != nil || fromAPI.MinSat == nil {
+		t.Fatalf("min_sat=0: %d %v %.300s", code, err, body)
+	}
+	if *fromAPI.MinSat != *fromCLI.MinSat || *fromAPI.MinSat == trace.DefaultMinSat {
+		t.Errorf("min_sat=0 traces with min_sat %d, --min-sat 0 with %d (the default is %d)", *fromAPI.MinSat, *fromCLI.MinSat, trace.DefaultMinSat)
 	}
 }
 
