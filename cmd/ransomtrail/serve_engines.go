@@ -53,7 +53,7 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 			}
 			// 0 means the default in Options: given, it is refused with
 			// the range (max_edges 0 is 4 × max_nodes, as on the CLI).
-			if q.Has(p.name) && v == 0 && p.name != "max_edges" {
+			if given(q, p.name) && v == 0 && p.name != "max_edges" {
 				return nil, trace.ZeroGiven(strings.ReplaceAll(p.name, "_", " "))
 			}
 			*p.dst = int(v)
@@ -164,6 +164,10 @@ func wireEngines(cfg *api.Config, ws *workspace.Workspace) error {
 }
 
 // queryInt reads an optional integer query parameter (absent: 0).
+// given says a query parameter has a value: an empty one (hops=, as a
+// form sends a cleared field) is absent, and takes the default.
+func given(q url.Values, name string) bool { return strings.TrimSpace(q.Get(name)) != "" }
+
 func queryInt(q url.Values, name string) (int64, error) {
 	s := strings.TrimSpace(q.Get(name))
 	if s == "" {
@@ -179,7 +183,7 @@ func queryInt(q url.Values, name string) (int64, error) {
 // screenHops reads the optional hops of screening and exposure (absent:
 // the screener's default).
 func screenHops(q url.Values) (int, error) {
-	if !q.Has("hops") {
+	if !given(q, "hops") {
 		return 0, nil
 	}
 	v, err := queryInt(q, "hops")
@@ -204,7 +208,7 @@ type queryLimit struct {
 // input error naming it and the allowed range.
 func queryLimits(q url.Values, limits []queryLimit) error {
 	for _, p := range limits {
-		if !q.Has(p.name) {
+		if !given(q, p.name) {
 			continue
 		}
 		v, err := queryInt(q, p.name)

@@ -121,7 +121,7 @@ func demixQuery(q url.Values, o *trace.Options) error {
 		if err != nil {
 			return err
 		}
-		if q.Has(p.name) && v == 0 {
+		if given(q, p.name) && v == 0 {
 			return trace.ZeroGiven(strings.ReplaceAll(p.name, "_", " "))
 		}
 		*p.dst = int(v)

@@ -89,6 +89,29 @@ func TestTraceErrorsInEachFrontEndsTerms(t *testing.T) {
 	if *fromAPI.MinSat != *fromCLI.MinSat || *fromAPI.MinSat == trace.DefaultMinSat {
 		t.Errorf("min_sat=0 traces with min_sat %d, --min-sat 0 with %d (the default is %d)", *fromAPI.MinSat, *fromCLI.MinSat, trace.DefaultMinSat)
 	}
+	// An empty parameter (a form's cleared field: the graph page sends
+	// hops= then) is absent and takes the default; it is no 0.
+	var dflt struct {
+		Hops   int   `json:"max_hops"`
+		MinSat int64 `json:"min_sat"`
+	}
+	q = url.Values{"outpoint": {start}, "hops": {""}, "min_sat": {""}, "max_nodes": {" "}, "demix": {"on"}, "demix_max_parts": {""}}
+	code, body = httpGet(t, base+"api/v2/trace?"+q.Encode(), "")
+	if err := json.Unmarshal([]byte(body), &dflt); code != 200 || err != nil {
+		t.Fatalf("empty hops, min_sat, max_nodes, demix_max_parts: %d %v %.300s", code, err, body)
+	}
+	if dflt.Hops != trace.DefaultHops || dflt.MinSat != trace.DefaultMinSat {
+		t.Errorf("empty parameters traced with hops %d, min_sat %d; want the defaults %d, %d", dflt.Hops, dflt.MinSat, trace.DefaultHops, trace.DefaultMinSat)
+	}
+	// The same for the routes whose hops are read elsewhere: exposure and
+	// screening (screenHops), a family's cash-outs (queryLimits).
+	addr := op["address"]
+	for _, route := range []string{"exposure/" + url.PathEscape(addr) + "?hops=", "screen/" + url.PathEscape(addr) + "?hops=",
+		"ransomware/" + url.PathEscape(op["family"]) + "?hops=&max_nodes="} {
+		if code, body := httpGet(t, base+"api/v2/"+route, ""); code != 200 {
+			t.Errorf("%s: %d %.300s", route, code, body)
+		}
+	}
 }
 
 // checkAPIError checks that GET base/api/v2/trace?q answers 400 naming field
