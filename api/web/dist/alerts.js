@@ -22,7 +22,10 @@ function entityCell(a) {
 
 function statusCell(a) {
   let s = `<span class="status status-${esc(a.status)}">${esc(a.status)}</span>`;
-  if (a.status === "retracted") s += ` <span class="retracted" title="the block was disconnected by a reorg">retracted at fork height ${esc(a.fork_height ?? "?")}</span>`;
+  // A reorg's retraction has its fork height; an unconfirmed alert's, none
+  // (its transaction left the node's mempool without confirming).
+  if (a.status === "retracted" && a.fork_height != null) s += ` <span class="retracted" title="the block was disconnected by a reorg">retracted at fork height ${esc(a.fork_height)}</span>`;
+  else if (a.status === "retracted") s += ` <span class="retracted" title="replaced or evicted before it confirmed">dropped from the mempool</span>`;
   if (a.note) s += `<div class="muted small">${esc(a.note)}</div>`;
   return s;
 }
