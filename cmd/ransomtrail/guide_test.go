@@ -62,6 +62,9 @@ func guideBlocks(t *testing.T, path string) []guideBlock {
 		}
 		if lf, ok := strings.CutPrefix(strings.TrimSpace(line), "# look for:"); ok {
 			cur.lookFors = append(cur.lookFors, strings.TrimSpace(lf))
+		} else if c, ok := strings.CutPrefix(strings.TrimSpace(line), "#"); ok && strings.HasPrefix(strings.ToLower(strings.TrimSpace(c)), "look for") {
+			// A check spelt otherwise would be skipped silently.
+			t.Fatalf("%s:%d: write a check as \"# look for: TEXT\", not %q", path, n, strings.TrimSpace(line))
 		}
 		body.WriteString(line)
 		body.WriteByte('\n')
