@@ -73,7 +73,8 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 		return nil, nil, nil
 	}
 	now := m.now().UTC()
-	var upd []state.Alert
+	var upd []state.Alert // as read: their cluster_merge baselines
+	var rs []*retraction
 	for h := fork + 1; h <= ft.Height; h++ {
 		fb, ok, err := as.Followed(ctx, h)
 		if err != nil {
@@ -91,9 +92,8 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 				continue
 			}
 			f := fork
-			a.Status, a.Version, a.ForkHeight, a.Updated = state.AlertRetracted, a.Version+1, &f, now
-			a.Summary = fmt.Sprintf("retracted (reorg at fork height %d): %s", fork, a.Summary)
 			upd = append(upd, a)
+			rs = append(rs, &retraction{id: a.ID, why: fmt.Sprintf("reorg at fork height %d", fork), fork: &f, at: now})
 		}
 	}
 	restored, err := m.restoredBaselines(ctx, upd)
@@ -120,7 +120,7 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 	for from := fork + 1; first || from <= tip; from += commitBlocks {
 		b := state.AlertBatch{Unfollow: -2, Deliver: hooks}
 		if first {
-			b.Update, b.Unfollow, b.Watch = upd, fork, restored
+			b.Update, b.Unfollow, b.Watch = retractionUpdates(rs), fork, restored
 		}
 		for h := from; h <= tip && h < from+commitBlocks; h++ {
 			if err := ctx.Err(); err != nil {
@@ -146,13 +146,15 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 		if err != nil {
 			return raised, retracted, err
 		}
+		var done []state.Alert
 		if first {
 			first = false
 			// Counted once stored: a failed write is retried by the next
 			// reconcile, which retracts the same alerts.
+			done = retractedAlerts(rs)
 			if fork < ft.Height {
-				m.log.Warn("monitor: reorg", "fork_height", fork, "disconnected", ft.Height-fork, "alerts_retracted", len(upd))
-				m.count(func(s *Stats) { s.Retracted += int64(len(upd)) })
+				m.log.Warn("monitor: reorg", "fork_height", fork, "disconnected", ft.Height-fork, "alerts_retracted", len(done))
+				m.count(func(s *Stats) { s.Retracted += int64(len(done)) })
 			}
 			if len(restored) > 0 {
 				m.invalidateWatch()
@@ -161,12 +163,12 @@ func (m *Monitor) reconcile(ctx context.Context) (raised, retracted []state.Aler
 			m.screen.Unlock()
 		}
 		raised = append(raised, ins...)
-		retracted = append(retracted, b.Update...)
+		retracted = append(retracted, done...)
 		m.count(func(s *Stats) { s.Alerts += int64(len(ins)) })
 		if m.afterStore != nil {
 			m.afterStore(ins)
 		}
-		if len(ins) > 0 || len(b.Update) > 0 {
+		if len(ins) > 0 || len(done) > 0 {
 			m.nudge()
 		}
 	}

@@ -148,10 +148,11 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	if err != nil {
 		return err
 	}
-	ins, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Insert: alerts, Update: retract, Deliver: hooks, Unfollow: -2})
+	ins, err := m.st.Alerts().Commit(ctx, state.AlertBatch{Insert: alerts, Update: retractionUpdates(retract), Deliver: hooks, Unfollow: -2})
 	if err != nil {
 		return err
 	}
+	done := retractedAlerts(retract)
 	m.mempool.seen = now
 	for _, id := range dropped {
 		delete(m.mempool.pending, id)
@@ -159,14 +160,14 @@ func (m *Monitor) scanMempool(ctx context.Context, src source.Source) error {
 	for _, a := range ins {
 		m.mempool.pending[*a.Txid] = append(m.mempool.pending[*a.Txid], a.ID)
 	}
-	m.count(func(s *Stats) { s.Alerts += int64(len(ins)); s.MempoolRetracted += int64(len(retract)) })
-	if len(retract) > 0 {
-		m.log.Warn("mempool: alerts retracted, their transaction left the mempool without confirming", "alerts", len(retract), "transactions", len(dropped))
+	m.count(func(s *Stats) { s.Alerts += int64(len(ins)); s.MempoolRetracted += int64(len(done)) })
+	if len(done) > 0 {
+		m.log.Warn("mempool: alerts retracted, their transaction left the mempool without confirming", "alerts", len(done), "transactions", len(dropped))
 	}
 	if len(ins) > 0 {
 		m.log.Info("mempool alerts", "alerts", len(ins))
 	}
-	if len(ins) > 0 || len(retract) > 0 {
+	if len(ins) > 0 || len(done) > 0 {
 		m.nudge()
 	}
 	return nil
@@ -242,10 +243,10 @@ func (m *Monitor) loadPending(ctx context.Context) error {
 // those the index holds confirmed (their block's alerts are raised as
 // usual) leave the pending set, and, when the index holds the node's best
 // block (nodeHeight, nodeTip), the others were dropped: their alerts are
-// returned retracted. The caller holds the gate; dropped lists the
-// transactions to remove from the pending set once the retractions are
-// stored.
-func (m *Monitor) droppedAlerts(ctx context.Context, gone []rt.Hash, nodeHeight int64, nodeTip rt.Hash, t time.Time) (retract []state.Alert, dropped []rt.Hash, err error) {
+// returned to retract (applied to the alerts as stored in the write).
+// The caller holds the gate; dropped lists the transactions to remove
+// from the pending set once the retractions are stored.
+func (m *Monitor) droppedAlerts(ctx context.Context, gone []rt.Hash, nodeHeight int64, nodeTip rt.Hash, t time.Time) (retract []*retraction, dropped []rt.Hash, err error) {
 	if len(gone) == 0 {
 		return nil, nil, nil
 	}
@@ -276,9 +277,7 @@ func (m *Monitor) droppedAlerts(ctx context.Context, gone []rt.Hash, nodeHeight 
 			if a.Status == state.AlertRetracted {
 				continue
 			}
-			a.Status, a.Version, a.Updated = state.AlertRetracted, a.Version+1, t
-			a.Summary = fmt.Sprintf("retracted (%s): %s", DroppedReason, a.Summary)
-			retract = append(retract, a)
+			retract = append(retract, &retraction{id: a.ID, why: DroppedReason, at: t})
 		}
 		dropped = append(dropped, id)
 	}

@@ -205,23 +205,33 @@ func (s *embeddedAlerts) Commit(ctx context.Context, b AlertBatch) ([]Alert, err
 		}
 		inserted = append(inserted, a)
 	}
-	for _, a := range b.Update {
-		sq, ok, err := s.seqOf(wb, a.ID)
+	for _, u := range b.Update {
+		if u.Apply == nil {
+			return nil, fmt.Errorf("state: update of alert %q without a change", u.ID)
+		}
+		sq, ok, err := s.seqOf(wb, u.ID)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("alert %q: %w", a.ID, ErrNotFound)
+			return nil, fmt.Errorf("alert %q: %w", u.ID, ErrNotFound)
 		}
-		var old Alert
-		if _, err := getJSON(wb, cat(keyAlert, u64(sq)), &old); err != nil {
+		// Read under the lock that SetStatus takes: the alert as stored.
+		var a Alert
+		if ok, err := getJSON(wb, cat(keyAlert, u64(sq)), &a); err != nil {
 			return nil, err
+		} else if !ok {
+			return nil, fmt.Errorf("state: alert %q: no record for seq %d", u.ID, sq)
 		}
-		a.Seq = sq
+		was := a.Version
+		if !u.Apply(&a) {
+			continue
+		}
+		a.ID, a.Seq = u.ID, sq
 		if err := putJSON(wb, cat(keyAlert, u64(sq)), &a); err != nil {
 			return nil, err
 		}
-		if a.Version > old.Version {
+		if a.Version > was {
 			if err := queue(&a); err != nil {
 				return nil, err
 			}

@@ -167,9 +167,11 @@ type AlertBatch struct {
 	// webhooks that get a delivery of each inserted alert.
 	Insert  []Alert
 	Deliver []string
-	// Update replaces stored alerts (by ID, keeping Seq) and queues a
-	// delivery of each to Deliver when its Version grew.
-	Update []Alert
+	// Update changes stored alerts inside the write, each as it is stored
+	// at the time of the write (AlertUpdate), keeping its ID and Seq, and
+	// queues a delivery of each to Deliver whose Version grew. An update of
+	// an alert not stored fails the batch (ErrNotFound).
+	Update []AlertUpdate
 	// Unfollow removes the followed blocks above this height first (-2:
 	// none); Follow then records blocks.
 	Unfollow int64
@@ -182,6 +184,21 @@ type AlertBatch struct {
 	// move only makes the monitor screen those links again, which raises
 	// nothing twice (a cursor of Links -1 is synced).
 	Merges *MergeCursor
+}
+
+// AlertUpdate is a change of one stored alert, applied in a Commit's
+// write to the alert as stored then: a change made since the caller read
+// the alert (an analyst's acknowledgement with its note, SetStatus) is in
+// the alert Apply is given and is kept, where writing back the whole
+// record as read would lose it.
+type AlertUpdate struct {
+	ID string
+	// Apply changes a, the alert as stored, and reports whether it did;
+	// false leaves the alert as stored. It must only change a: it runs
+	// under the store's lock (the embedded store's) or in its
+	// transaction, and may run again when a transaction is retried (only
+	// its last run counts).
+	Apply func(a *Alert) bool
 }
 
 // MergeCursor is how far the monitor screened the clustering's links for
@@ -218,6 +235,8 @@ type AlertStore interface {
 	OfBlock(ctx context.Context, hash rt.Hash) ([]Alert, error)
 	// SetStatus changes an alert's status (acknowledged, resolved) with a
 	// note; it returns the updated alert or an error wrapping ErrNotFound.
+	// It reads the alert in its write: a retracted alert (a retraction
+	// stored before it) is refused and keeps its status and version.
 	// audit, when not nil, builds the change's audit entry inside the
 	// write from the alert as it was, and the entry is appended in the
 	// same write (the same transaction): both are stored or neither, and

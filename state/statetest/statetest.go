@@ -40,6 +40,7 @@ func RunConformance(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Keys", testKeys},
 		{"Watchlists", testWatchlists},
 		{"Alerts", testAlerts},
+		{"AlertUpdateAsStored", testAlertUpdateAsStored},
 		{"Outbox", testOutbox},
 		{"Followed", testFollowed},
 		{"MergeCursor", testMergeCursor},

@@ -73,6 +73,20 @@ func alert(id string, block *rt.Hash, at time.Time) state.Alert {
 	return state.Alert{ID: id, Kind: "receive", Status: state.AlertOpen, Version: 1, Height: 5, BlockHash: block, Created: at, Updated: at, Summary: id}
 }
 
+// retract is the update that retracts an alert, as the monitor's does:
+// a new version, the status and a summary saying why, applied to the
+// alert as stored (none to an alert already retracted).
+func retract(id string, at time.Time) state.AlertUpdate {
+	return state.AlertUpdate{ID: id, Apply: func(a *state.Alert) bool {
+		if a.Status == state.AlertRetracted {
+			return false
+		}
+		a.Status, a.Version, a.Updated = state.AlertRetracted, a.Version+1, at
+		a.Summary = "retracted: " + a.Summary
+		return true
+	}}
+}
+
 func testAlerts(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	as := s.Alerts()
@@ -119,9 +133,7 @@ func testAlerts(t *testing.T, s state.Store) {
 	if _, err := as.SetStatus(ctx, "a12", "bogus", "", t0, nil); !errors.As(err, &in) {
 		t.Errorf("SetStatus bogus: %v", err)
 	}
-	r := alert("a12", &b1, t0)
-	r.Status, r.Version = state.AlertRetracted, 2
-	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{r}, Unfollow: -2}); err != nil {
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("a12", t0)}, Unfollow: -2}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := as.SetStatus(ctx, "a12", state.AlertAcknowledged, "", t0, nil); !errors.As(err, &in) {
@@ -161,8 +173,77 @@ func testAlerts(t *testing.T, s state.Store) {
 	if _, _, err := as.List(ctx, state.AlertFilter{}, "not-a-cursor", 5); !errors.Is(err, state.ErrBadCursor) {
 		t.Errorf("bad cursor: %v", err)
 	}
-	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{alert("zz", nil, t0)}, Unfollow: -2}); !errors.Is(err, rt.ErrNotFound) {
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("zz", t0)}, Unfollow: -2}); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("update of a missing alert: %v", err)
+	}
+}
+
+// testAlertUpdateAsStored: an update is applied to the alert as stored at
+// the time of the write. An acknowledgement stored after the alert was
+// read (the monitor reads it, then writes its retraction) is in what the
+// update is given, and its note stays; the update's own change (status,
+// version, summary) is stored, with a delivery of the new version. An
+// acknowledgement after the retraction is refused and brings back no old
+// version; an update that changes nothing stores nothing, and a second
+// update of the same alert in one batch sees the first.
+func testAlertUpdateAsStored(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	as := s.Alerts()
+	if _, err := as.Commit(ctx, state.AlertBatch{Insert: []state.Alert{alert("a1", nil, t0), alert("a2", nil, t0)}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	read, err := as.Get(ctx, "a1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, t2 := t0.Add(time.Hour), t0.Add(2*time.Hour)
+	if _, err := as.SetStatus(ctx, "a1", state.AlertAcknowledged, "on it", t1, nil); err != nil {
+		t.Fatal(err)
+	}
+	var seen state.Alert
+	u := retract("a1", t2)
+	apply := u.Apply
+	u.Apply = func(a *state.Alert) bool { seen = *a; return apply(a) }
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{u}, Deliver: []string{"h1"}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	if seen.Status != state.AlertAcknowledged || seen.Note != "on it" || seen.Version != 1 {
+		t.Errorf("the update was given %+v; want the acknowledged alert as stored", seen)
+	}
+	got, err := as.Get(ctx, "a1")
+	if err != nil || got.Status != state.AlertRetracted || got.Version != 2 || got.Note != "on it" || got.Summary != "retracted: a1" ||
+		got.Seq != read.Seq || got.ID != "a1" || !got.Updated.Equal(t2) || !got.Created.Equal(t0) {
+		t.Errorf("after the update: %+v, %v; want retracted, version 2, the acknowledgement's note kept", got, err)
+	}
+	pend, _, err := as.Deliveries(ctx, state.DeliveryPending, "", 0)
+	if err != nil || len(pend) != 1 || pend[0].ID != state.DeliveryID("a1", 2, "h1") {
+		t.Errorf("deliveries after the update: %+v, %v; want version 2's", pend, err)
+	}
+	// Resolving the retracted alert: refused, nothing changed.
+	var in *rt.InputError
+	if _, err := as.SetStatus(ctx, "a1", state.AlertResolved, "false positive", t2.Add(time.Hour), nil); !errors.As(err, &in) {
+		t.Errorf("resolving a retracted alert: %v", err)
+	}
+	if again, err := as.Get(ctx, "a1"); err != nil || again.Status != got.Status || again.Version != got.Version || again.Note != got.Note || !again.Updated.Equal(got.Updated) {
+		t.Errorf("after a refused resolution: %+v, %v; want %+v", again, err, got)
+	}
+	// Retracting it again changes nothing and queues nothing.
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("a1", t2.Add(time.Hour))}, Deliver: []string{"h1"}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := as.Get(ctx, "a1"); err != nil || again.Version != 2 || again.Summary != got.Summary || !again.Updated.Equal(t2) {
+		t.Errorf("after a second retraction: %+v, %v; want it unchanged", again, err)
+	}
+	// Two updates of one alert in one batch: the second sees the first.
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("a2", t2), retract("a2", t2)}, Deliver: []string{"h1"}, Unfollow: -2}); err != nil {
+		t.Fatal(err)
+	}
+	if a2, err := as.Get(ctx, "a2"); err != nil || a2.Version != 2 || a2.Summary != "retracted: a2" {
+		t.Errorf("a2 after two retractions in one batch: %+v, %v; want one", a2, err)
+	}
+	pend, _, _ = as.Deliveries(ctx, state.DeliveryPending, "", 0)
+	if len(pend) != 2 {
+		t.Errorf("deliveries: %+v; want versions 2 of a1 and a2 only", pend)
 	}
 }
 
@@ -250,9 +331,7 @@ func testOutbox(t *testing.T, s state.Store) {
 		t.Fatal(err)
 	}
 	// A retraction (new version) queues a new delivery.
-	r := alert("a1", nil, t0)
-	r.Status, r.Version = state.AlertRetracted, 2
-	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{r}, Deliver: []string{"h1"}, Unfollow: -2}); err != nil {
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("a1", t0)}, Deliver: []string{"h1"}, Unfollow: -2}); err != nil {
 		t.Fatal(err)
 	}
 	pend, _, _ = as.Deliveries(ctx, state.DeliveryPending, "", 0)
@@ -363,7 +442,7 @@ func testMergeCursor(t *testing.T, s state.Store) {
 	// A batch that fails (an update of an unknown alert) sets nothing.
 	c4 := state.MergeCursor{Links: 140, Txs: 4100}
 	w.Risk = []string{"sanctions"}
-	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.Alert{alert("zz", nil, t0)}, Unfollow: -2, Watch: []state.WatchEntry{w}, Merges: &c4}); !errors.Is(err, rt.ErrNotFound) {
+	if _, err := as.Commit(ctx, state.AlertBatch{Update: []state.AlertUpdate{retract("zz", t0)}, Unfollow: -2, Watch: []state.WatchEntry{w}, Merges: &c4}); !errors.Is(err, rt.ErrNotFound) {
 		t.Fatalf("failing batch: %v", err)
 	}
 	if c, _, err := as.MergeCursor(ctx); err != nil || c != c3 {
