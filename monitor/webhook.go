@@ -84,12 +84,17 @@ type allowPattern struct {
 	host     string // lower case; "*.example.org" matches subdomains
 	port     string // "" = any port
 	wildcard bool
+	// ip is the address an entry that is an IP literal names (brackets
+	// taken off, a link-local address's zone kept as given: interface
+	// names are case-sensitive); invalid for a host name.
+	ip netip.Addr
 }
 
 func parseAllowList(pats []string) (allowList, error) {
 	var out allowList
-	for _, p := range pats {
-		p = strings.ToLower(strings.TrimSpace(p))
+	for _, given := range pats {
+		given = strings.TrimSpace(given)
+		p := strings.ToLower(given)
 		if p == "" {
 			continue
 		}
@@ -97,11 +102,15 @@ func parseAllowList(pats []string) (allowList, error) {
 			return nil, rt.Invalid("allow", "%q: give host or host:port, not a URL", p)
 		}
 		ap := allowPattern{host: p}
-		if h, port, err := net.SplitHostPort(p); err == nil {
+		rawHost := given
+		if h, port, err := net.SplitHostPort(given); err == nil {
 			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 				return nil, rt.Invalid("allow", "%q: bad port", p)
 			}
-			ap.host, ap.port = h, port
+			rawHost, ap.host, ap.port = h, strings.ToLower(h), port
+		}
+		if ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(rawHost, "["), "]")); err == nil {
+			ap.ip, ap.host = ip, strings.ToLower(ip.String())
 		}
 		if strings.HasPrefix(ap.host, "*.") {
 			ap.wildcard, ap.host = true, ap.host[1:] // ".example.org"
@@ -220,6 +229,7 @@ func (al allowList) check(raw string) error {
 	if host == "" {
 		return rt.Invalid("url", "%q: no host", raw)
 	}
+	hostIP, ipErr := netip.ParseAddr(u.Hostname())
 	if port == "" {
 		port = "80"
 		if u.Scheme == "https" {
@@ -230,6 +240,12 @@ func (al allowList) check(raw string) error {
 		if p.port != "" && p.port != port {
 			continue
 		}
+		if p.ip.IsValid() {
+			if ipErr == nil && p.names(hostIP) {
+				return nil
+			}
+			continue
+		}
 		if p.wildcard && strings.HasSuffix(host, p.host) || !p.wildcard && host == p.host {
 			return nil
 		}
@@ -237,32 +253,105 @@ func (al allowList) check(raw string) error {
 	return rt.Invalid("url", "destination %s:%s is not in the webhook allow-list (--allow)", host, port)
 }
 
+// names reports whether an IP entry names ip: the same address (an
+// IPv4-mapped one as its IPv4; a NAT64 one only as itself, which reaches
+// the gateway's network), and, when the entry gives a zone, the same
+// interface (by name or index); an entry without a zone names the address
+// on any interface.
+func (p allowPattern) names(ip netip.Addr) bool {
+	if !p.ip.IsValid() || p.ip.Unmap().WithZone("") != ip.Unmap().WithZone("") {
+		return false
+	}
+	return p.ip.Zone() == "" || sameZone(p.ip.Zone(), ip.Zone())
+}
+
+// sameZone reports whether two IPv6 zones name one interface: the same
+// text, or the same interface index (a zone is a name or an index).
+func sameZone(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if a == "" || b == "" {
+		return false
+	}
+	ia, ib := zoneIndex(a), zoneIndex(b)
+	return ia > 0 && ia == ib
+}
+
+func zoneIndex(z string) int {
+	if n, err := strconv.Atoi(z); err == nil {
+		return n
+	}
+	if ifi, err := net.InterfaceByName(z); err == nil {
+		return ifi.Index
+	}
+	return 0
+}
+
+// nat64 is the NAT64 well-known prefix (RFC 6052): an address in it is
+// the IPv4 address of its last 32 bits, reached through the network's
+// NAT64 gateway.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
+// metadataAddrs are cloud metadata services outside the link-local range:
+// AWS's IPv6 one (a unique local address, fc00::/7, which passes as
+// private otherwise) and Alibaba Cloud's (in the shared 100.64.0.0/10).
+var metadataAddrs = []netip.Addr{
+	netip.MustParseAddr("fd00:ec2::254"),
+	netip.MustParseAddr("100.100.100.200"),
+}
+
+// judgedAddr is the address the dial guard judges for ip: the IPv4 address
+// an IPv4-mapped (::ffff:a.b.c.d) or NAT64 (64:ff9b::a.b.c.d) address
+// stands for, else ip.
+func judgedAddr(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap()
+	if ip.Is6() && nat64.Contains(ip.WithZone("")) {
+		b := ip.As16()
+		return netip.AddrFrom4([4]byte{b[12], b[13], b[14], b[15]})
+	}
+	return ip
+}
+
+// guardedAddr reports whether the dial guard refuses ip unless the
+// allow-list names it: loopback, link-local (169.254.169.254, a cloud's
+// metadata service, among them), unspecified, multicast, or a metadata
+// service's address, judged as judgedAddr says.
+func guardedAddr(ip netip.Addr) bool {
+	j := judgedAddr(ip).WithZone("")
+	return j.IsLoopback() || j.IsLinkLocalUnicast() || j.IsLinkLocalMulticast() || j.IsUnspecified() || j.IsMulticast() ||
+		slices.Contains(metadataAddrs, j)
+}
+
 // dialControl refuses a webhook connection to a loopback, link-local
 // (169.254.169.254, a cloud's metadata service, among them), unspecified
-// or multicast address (an IPv4-mapped IPv6 address judged as its IPv4)
-// unless the allow-list names that address itself, or localhost for a
-// loopback one: a host name on the list (a "*." wildcard's subdomain
-// most of all) must not reach this machine or its metadata service by
-// resolving there. Private ranges stay allowed (a receiver on the
-// internal network is the usual destination).
+// or multicast address, or to a cloud metadata service's address outside
+// those ranges (AWS's fd00:ec2::254), an IPv4-mapped or NAT64
+// (64:ff9b::/96) IPv6 address judged as the IPv4 address it embeds,
+// unless the allow-list names that address itself (a link-local one with
+// or without its zone), or localhost for a loopback one (not through
+// NAT64: that is the gateway's loopback): a host name on the list (a "*."
+// wildcard's subdomain most of all) must not reach this machine or its
+// metadata service by resolving there. Private ranges stay allowed (a
+// receiver on the internal network is the usual destination).
 func (al allowList) dialControl(network, address string, _ syscall.RawConn) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return fmt.Errorf("webhook destination %s: %w", address, err)
 	}
 	ip := ap.Addr().Unmap()
-	if !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsLinkLocalMulticast() && !ip.IsUnspecified() && !ip.IsMulticast() {
+	if !guardedAddr(ip) {
 		return nil
 	}
 	for _, p := range al {
 		if p.wildcard || p.port != "" && p.port != strconv.Itoa(int(ap.Port())) {
 			continue
 		}
-		if named, err := netip.ParseAddr(strings.Trim(p.host, "[]")); err == nil && named.Unmap() == ip || p.host == "localhost" && ip.IsLoopback() {
+		if p.names(ip) || p.host == "localhost" && ip.IsLoopback() {
 			return nil
 		}
 	}
-	return fmt.Errorf("webhook destination resolved to %s, a loopback, link-local or unspecified address the allow-list (--allow) does not name", ip)
+	return fmt.Errorf("webhook destination resolved to %s, a loopback, link-local, unspecified, multicast or metadata-service address the allow-list (--allow) does not name", ip)
 }
 
 // heldPrefix starts the last error of a delivery held because its
