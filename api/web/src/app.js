@@ -100,9 +100,15 @@ document.getElementById("search").addEventListener("submit", (ev) => {
   const v = q.value.trim();
   if (v) navigate("/search?q=" + enc(v));
 });
+// The "/" shortcut is a single character key: a user of speech input or
+// of a keyboard that types it by mistake can turn it off (WCAG 2.1.4),
+// with the box in the footer; the choice is kept in localStorage.
+const slash = document.getElementById("slashkey");
+slash.checked = localStorage.getItem("rt.slashkey") !== "off";
+slash.addEventListener("change", () => localStorage.setItem("rt.slashkey", slash.checked ? "on" : "off"));
 document.addEventListener("keydown", (ev) => {
   const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName) || document.activeElement?.isContentEditable;
-  if (ev.key === "/" && !typing) {
+  if (ev.key === "/" && !typing && slash.checked) {
     ev.preventDefault();
     q.focus();
     q.select();
