@@ -15,23 +15,7 @@ import (
 // through the API (409), so a running server never locks everyone out;
 // with another admin key it can.
 func TestRevokeLastAdminKey(t *testing.T) {
-	// A key store of its own: the shared world's holds other tests' keys.
-	st, err := state.OpenEmbedded(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	keys := map[string]string{}
-	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst} {
-		key, rec, err := state.NewAPIKey(nil, role, "own "+role, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Keys().Create(context.Background(), rec, nil); err != nil {
-			t.Fatal(err)
-		}
-		keys[role] = key
-	}
+	st, keys := ownKeyStore(t)
 	e := newEnv(t, worldOpts, func(c *api.Config) { c.Keys = st.Keys() })
 	e.keys = keys
 	e.allKeys = append(e.allKeys, keys[state.RoleAdmin], keys[state.RoleAnalyst])
@@ -61,4 +45,27 @@ func TestRevokeLastAdminKey(t *testing.T) {
 	}
 	code, _, b = e.do("POST", "/api/v2/keys/"+nk.ID+"/revoke", nk.Key, nil)
 	wantError(t, "revoke the new last admin key", code, b, 409, api.CodeConflict)
+}
+
+// ownKeyStore is a key store of the test's own (the shared world's holds
+// other tests' keys) with one admin and one analyst key, returned by role.
+func ownKeyStore(t *testing.T) (*state.Embedded, map[string]string) {
+	t.Helper()
+	st, err := state.OpenEmbedded(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	keys := map[string]string{}
+	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst} {
+		key, rec, err := state.NewAPIKey(nil, role, "own "+role, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Keys().Create(context.Background(), rec, nil); err != nil {
+			t.Fatal(err)
+		}
+		keys[role] = key
+	}
+	return st, keys
 }

@@ -49,22 +49,7 @@ func (p *pausingKeys) Get(ctx context.Context, id string) (state.APIKey, error) 
 // the revocation) is refused by the next request, not accepted from the
 // key cache for its TTL.
 func TestRevokeRacingLookup(t *testing.T) {
-	st, err := state.OpenEmbedded(t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	keys := map[string]string{}
-	for _, role := range []string{state.RoleAdmin, state.RoleAnalyst} {
-		key, rec, err := state.NewAPIKey(nil, role, "own "+role, time.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := st.Keys().Create(context.Background(), rec, nil); err != nil {
-			t.Fatal(err)
-		}
-		keys[role] = key
-	}
+	st, keys := ownKeyStore(t)
 	pk := &pausingKeys{KeyStore: st.Keys()}
 	// A long TTL: the cache, not the clock, decides.
 	e := newEnv(t, worldOpts, func(c *api.Config) { c.Keys = pk; c.KeyCacheTTL = time.Hour })
