@@ -263,16 +263,7 @@ func TestWebUIReports(t *testing.T) {
 		}
 	})
 
-	if errs := s.consoleErrors(); len(errs) > 0 {
-		var real []string
-		for _, e := range errs {
-			// The refused export and report are 400s the page shows.
-			if !strings.Contains(e, "status of 400") {
-				real = append(real, e)
-			}
-		}
-		if len(real) > 0 {
-			t.Errorf("browser console errors:\n%s", strings.Join(real, "\n"))
-		}
-	}
+	// The refused export and report are 400s the page shows.
+	s.t = t
+	s.noConsoleErrorsBut400()
 }

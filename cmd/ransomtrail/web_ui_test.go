@@ -125,6 +125,21 @@ func (s *uiSession) consoleErrors() []string {
 	return slices.Clone(s.errs)
 }
 
+// noConsoleErrorsBut400 fails the test with the browser's console errors
+// other than the 400 answers the test provoked and the page showed.
+func (s *uiSession) noConsoleErrorsBut400() {
+	s.t.Helper()
+	var real []string
+	for _, e := range s.consoleErrors() {
+		if !strings.Contains(e, "status of 400") {
+			real = append(real, e)
+		}
+	}
+	if len(real) > 0 {
+		s.t.Errorf("browser console errors:\n%s", strings.Join(real, "\n"))
+	}
+}
+
 // saveArtifacts copies the screenshots to $RANSOMTRAIL_ARTIFACTS/<test>.
 func (s *uiSession) saveArtifacts() {
 	dst := os.Getenv("RANSOMTRAIL_ARTIFACTS")
