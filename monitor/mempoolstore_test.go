@@ -28,13 +28,6 @@ func (f *failingWrites) Commit(ctx context.Context, b state.AlertBatch) ([]state
 	return f.AlertStore.Commit(ctx, b)
 }
 
-type failingWritesStore struct {
-	state.Store
-	a *failingWrites
-}
-
-func (s failingWritesStore) Alerts() state.AlertStore { return s.a }
-
 // TestMempoolAlertRaisedAfterStoreError: a mempool scan whose alerts
 // could not be stored (the webhooks could not be read to queue their
 // deliveries, or the write failed) fails, and the next scan raises them:
@@ -49,7 +42,7 @@ func TestMempoolAlertRaisedAfterStoreError(t *testing.T) {
 	}
 	reads := &flakyAlerts{AlertStore: ws.State.Alerts()}
 	writes := &failingWrites{AlertStore: reads}
-	m.st = failingWritesStore{Store: ws.State, a: writes}
+	m.st = withAlerts{Store: ws.State, a: writes}
 	for _, c := range []struct {
 		what string
 		fail *atomic.Int64
@@ -103,7 +96,7 @@ func TestReorgRetractionsCountedOnce(t *testing.T) {
 	}
 	nw.n.Reorg(t, 1, 2)
 	writes := &failingWrites{AlertStore: ws.State.Alerts(), updates: true}
-	m.st = failingWritesStore{Store: ws.State, a: writes}
+	m.st = withAlerts{Store: ws.State, a: writes}
 	writes.fail.Store(1)
 	if err := step(); !errors.Is(err, errWrite) {
 		t.Fatalf("step with the state write failing: %v", err)

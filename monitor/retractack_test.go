@@ -31,13 +31,6 @@ func (a *ackBeforeWrite) Commit(ctx context.Context, b state.AlertBatch) ([]stat
 	return a.AlertStore.Commit(ctx, b)
 }
 
-type ackBeforeWriteStore struct {
-	state.Store
-	a *ackBeforeWrite
-}
-
-func (s ackBeforeWriteStore) Alerts() state.AlertStore { return s.a }
-
 const ackNote = "on it: asked the exchange"
 
 // ackBetweenReadAndWrite makes m's retractions meet an acknowledgement of
@@ -46,7 +39,7 @@ const ackNote = "on it: asked the exchange"
 func ackBetweenReadAndWrite(t *testing.T, m *Monitor) *[]string {
 	t.Helper()
 	var acked []string
-	m.st = ackBeforeWriteStore{Store: m.st, a: &ackBeforeWrite{AlertStore: m.st.Alerts(), ack: func(ctx context.Context, id string) {
+	m.st = withAlerts{Store: m.st, a: &ackBeforeWrite{AlertStore: m.st.Alerts(), ack: func(ctx context.Context, id string) {
 		if _, err := m.Acknowledge(ctx, "analyst", id, ackNote); err != nil {
 			t.Errorf("acknowledging %s before its retraction is written: %v", id, err)
 		}

@@ -215,12 +215,13 @@ func (f *flakyAlerts) Get(ctx context.Context, id string) (state.Alert, error) {
 	return f.AlertStore.Get(ctx, id)
 }
 
-type flakyStore struct {
+// withAlerts is a state store whose alert store is a test's wrapper of it.
+type withAlerts struct {
 	state.Store
-	a *flakyAlerts
+	a state.AlertStore
 }
 
-func (s flakyStore) Alerts() state.AlertStore { return s.a }
+func (s withAlerts) Alerts() state.AlertStore { return s.a }
 
 // TestWebhookStoreErrorIsRetried: a delivery whose webhook or alert could
 // not be read (the store failed, the webhook is still there) is retried
@@ -236,7 +237,7 @@ func TestWebhookStoreErrorIsRetried(t *testing.T) {
 	m, wh := webhookMonitor(t, ctx, ws, srv, clk)
 	queueAlert(t, ctx, ws, wh, alertID("flaky-store"), "x", clk.now())
 	flaky := &flakyAlerts{AlertStore: ws.State.Alerts()}
-	m.st = flakyStore{Store: ws.State, a: flaky}
+	m.st = withAlerts{Store: ws.State, a: flaky}
 	for _, fail := range []*atomic.Int64{&flaky.webhooks, &flaky.gets} {
 		fail.Store(1)
 		pend, _, err := ws.State.Alerts().Deliveries(ctx, state.DeliveryPending, "", 0)
