@@ -34,21 +34,22 @@ type Options struct {
 	State StateUse
 }
 
-// StateUse is what the opener of a workspace does with its state store.
-// Every opener says it: a reader that opened the state as a writer would
-// create DIR/state in a directory that had none.
-type StateUse int
+// StateUse is what the opener of a workspace does with its state store
+// (state.Use: a workspace takes StateRead or StateWrite). Every opener
+// says it: a reader that opened the state as a writer would create
+// DIR/state in a directory that had none.
+type StateUse = state.Use
 
 const (
 	// StateRead: the caller only reads the state, or changes only what
 	// is already stored (an alert's acknowledgement, a watch entry's
 	// removal). A missing DIR/state is not created: an empty store in
 	// memory stands in, where lists are empty and lookups find nothing.
-	StateRead StateUse = iota + 1
+	StateRead = state.UseRead
 	// StateWrite: the caller stores new things (a watch entry, a report,
 	// a case). A missing DIR/state is created, 0700, in the existing data
 	// directory.
-	StateWrite
+	StateWrite = state.UseWrite
 )
 
 // Workspace is an open data directory.
@@ -106,11 +107,7 @@ func Open(dir string, opts Options) (*Workspace, error) {
 		}
 		return nil, fmt.Errorf("open index: %w", err)
 	}
-	su := state.UseRead
-	if use == StateWrite {
-		su = state.UseWrite
-	}
-	st, err := state.OpenFor(filepath.Join(dir, "state"), su, &state.EmbeddedOptions{Logger: opts.Logger})
+	st, err := state.OpenFor(filepath.Join(dir, "state"), use, &state.EmbeddedOptions{Logger: opts.Logger})
 	if err != nil {
 		ix.Close()
 		return nil, err

@@ -30,7 +30,7 @@ func runAuditVerify(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openState(e, *rf.data, stateExisting)
+	st, err := openState(e, *rf.data, state.UseExisting)
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func runAuditList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openState(e, *rf.data, stateRead)
+	st, err := openState(e, *rf.data, state.UseRead)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func keysRevokeCommand() command {
 // openKeyState opens the state store for a keys command; when a running
 // server holds it (and only then: follow has no API), the error says
 // where keys are managed meanwhile.
-func openKeyState(e *env, data string, use stateUse) (state.Store, error) {
+func openKeyState(e *env, data string, use state.Use) (state.Store, error) {
 	st, err := openState(e, data, use)
 	var inUse *dirlock.InUseError
 	if errors.As(err, &inUse) && inUse.Holder != nil && inUse.Holder.LongRunning && inUse.Holder.API != "" {
@@ -51,7 +51,7 @@ func runKeysCreate(ctx context.Context, e *env, args []string) error {
 	if len(pos) > 0 || *role == "" {
 		return &usageError{"usage: ransomtrail keys create --role admin|analyst|screening --data DIR [--name N] [--json]"}
 	}
-	st, err := openKeyState(e, *data, stateWrite)
+	st, err := openKeyState(e, *data, state.UseWrite)
 	if err != nil {
 		return err
 	}
@@ -90,7 +90,7 @@ func runKeysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openKeyState(e, data, stateRead)
+	st, err := openKeyState(e, data, state.UseRead)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func runKeysRevoke(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openKeyState(e, data, stateExisting)
+	st, err := openKeyState(e, data, state.UseExisting)
 	if err != nil {
 		return err
 	}

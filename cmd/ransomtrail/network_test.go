@@ -20,6 +20,7 @@ import (
 	"github.com/ransomtrail/ransomtrail/internal/btcdtest"
 	"github.com/ransomtrail/ransomtrail/internal/dirlock"
 	"github.com/ransomtrail/ransomtrail/monitor"
+	"github.com/ransomtrail/ransomtrail/state"
 	"github.com/ransomtrail/ransomtrail/tags"
 )
 
@@ -154,7 +155,7 @@ func TestNetworkIndexInUseOrDamaged(t *testing.T) {
 			t.Errorf("%v on a damaged index: %v\n%s", args, err, stderr)
 		}
 	}
-	st, err := openState(nil, data, stateRead)
+	st, err := openState(nil, data, state.UseRead)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,25 +36,10 @@ func tagsListCommand() command {
 	return command{name: "tags list", summary: "list stored tags, filtered and paged", run: runTagsList}
 }
 
-// stateUse is what a command does with the state of a data directory.
-type stateUse = state.Use
-
-const (
-	// stateWrite: the command writes; a missing DATA/state is created,
-	// but only in an existing data directory.
-	stateWrite = state.UseWrite
-	// stateRead: the command only reads, and no state is an empty
-	// answer: nothing is created (an empty store in memory stands in).
-	stateRead = state.UseRead
-	// stateExisting: the command needs stored state (audit verify, a
-	// revocation or removal): no state is an error, nothing is created.
-	stateExisting = state.UseExisting
-)
-
 // openState opens the mutable state of a data directory (DATA/state) for
 // use. A data directory that does not exist is always an error: a
 // mistyped --data never creates one.
-func openState(e *env, data string, use stateUse) (state.Store, error) {
+func openState(e *env, data string, use state.Use) (state.Store, error) {
 	if data == "" {
 		return nil, &usageError{"--data DIR is required"}
 	}
@@ -140,7 +125,7 @@ func runTagsImport(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	net := nc.net
-	st, err := openState(e, *data, stateWrite)
+	st, err := openState(e, *data, state.UseWrite)
 	if err != nil {
 		return err
 	}
@@ -392,7 +377,7 @@ func runTags(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	net := nc.net
-	st, err := openState(e, *data, stateRead)
+	st, err := openState(e, *data, state.UseRead)
 	if err != nil {
 		return err
 	}
@@ -478,7 +463,7 @@ func runTagsList(ctx context.Context, e *env, args []string) error {
 	if *limit <= 0 || *limit > state.MaxListLimit {
 		return &usageError{fmt.Sprintf("tags list: --limit must be 1..%d", state.MaxListLimit)}
 	}
-	st, err := openState(e, *data, stateRead)
+	st, err := openState(e, *data, state.UseRead)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 
 	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/api"
+	"github.com/ransomtrail/ransomtrail/state"
 )
 
 func tagsImportsCommand() command {
@@ -39,7 +40,7 @@ func runTagsImports(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 0 {
 		return &usageError{"usage: ransomtrail tags imports --data DIR [--json]"}
 	}
-	st, err := openState(e, *data, stateRead)
+	st, err := openState(e, *data, state.UseRead)
 	if err != nil {
 		return err
 	}
@@ -100,7 +101,7 @@ func runTagsRemoveImport(ctx context.Context, e *env, args []string) error {
 	if len(pos) != 1 {
 		return &usageError{"usage: ransomtrail tags remove-import ID --data DIR [--json]"}
 	}
-	st, err := openState(e, *data, stateExisting)
+	st, err := openState(e, *data, state.UseExisting)
 	if err != nil {
 		return err
 	}
