@@ -242,14 +242,36 @@ func (e *InputError) Spell(spell func(field string) string) *InputError {
 	return out
 }
 
-// SpellInput spells err's fields (Spell) when err is an *InputError, and
-// returns any other error as it is.
+// SpellInput spells the fields (Spell) of the *InputError err is or wraps
+// (errors.As, as the API finds one), and returns any other error as it is.
+// A wrapped one keeps its wrapping: the message is err's with the
+// InputError's own text spelt, errors.As finds the spelt InputError and
+// errors.Is what err wraps.
 func SpellInput(err error, spell func(field string) string) error {
 	if in, ok := err.(*InputError); ok {
 		return in.Spell(spell)
 	}
-	return err
+	var in *InputError
+	if !errors.As(err, &in) {
+		return err
+	}
+	out := in.Spell(spell)
+	return &spelt{err: err, in: out, msg: strings.Replace(err.Error(), in.Error(), out.Error(), 1)}
 }
+
+// spelt is an error wrapping an *InputError, with that error spelt
+// (SpellInput).
+type spelt struct {
+	err error       // as it was given
+	in  *InputError // the one it wraps, spelt
+	msg string
+}
+
+func (e *spelt) Error() string { return e.msg }
+
+// Unwrap gives the spelt InputError first, so that errors.As finds it
+// rather than the one err wraps.
+func (e *spelt) Unwrap() []error { return []error{e.in, e.err} }
 
 func (e *InputError) Error() string {
 	if e.Field == "" {
