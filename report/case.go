@@ -275,6 +275,10 @@ func (s *Service) UpdateCase(ctx context.Context, req UpdateCaseRequest) (*Case,
 			es.add(f+"/data", "larger than %d bytes", MaxSavedBytes)
 		} else if !json.Valid(sv.Data) {
 			es.add(f+"/data", "not JSON")
+		} else if stored, err := json.Marshal(sv.Data); err == nil {
+			// As the case's record stores it (compact), so that the case
+			// returned is the one GetCase returns.
+			sv.Data = stored
 		}
 		sv.Added = s.now()
 		c.Saved = append(c.Saved, sv)
