@@ -156,8 +156,32 @@ const (
 	// service the tags do not name, whose other customers' payouts would
 	// count as linked.
 	DefaultDemixLinkMaxCluster = 5_000
-	maxDemixDelay              = 30 * 24 * time.Hour
 )
+
+// The upper bounds of the demixing parameters Validate refuses beyond
+// (ZeroGiven states the same ranges).
+const (
+	maxDemixDelay          = 30 * 24 * time.Hour
+	maxDemixParts          = 10
+	maxDemixAmbiguity      = 100 // and linked ambiguity
+	maxDemixLinkMaxCluster = 1<<31 - 1
+)
+
+// demixMaxDelayRange is the allowed range of MaxDelay as errors state it.
+var demixMaxDelayRange = "1s.." + durationText(maxDemixDelay)
+
+// durationText is d as time.Duration prints it without its zero minutes
+// and seconds ("720h", where String prints "720h0m0s").
+func durationText(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2] // "10m0s" → "10m"
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2] // "720h0m" → "720h"
+	}
+	return s
+}
 
 // Validate fills the defaults and refuses out-of-range values.
 func (p *DemixParams) Validate() error {
@@ -187,21 +211,21 @@ func (p *DemixParams) Validate() error {
 		p.MaxDelay = DefaultDemixMaxDelay
 	}
 	if p.MaxDelay < 0 || p.MaxDelay > maxDemixDelay {
-		return rt.Invalid("demix max delay", "%s is out of range (allowed: 1s..%s)", p.MaxDelay, maxDemixDelay)
+		return rt.Invalid("demix max delay", "%s is out of range (allowed: %s)", p.MaxDelay, demixMaxDelayRange)
 	}
 	if p.MinDelay < 0 || p.MinDelay > maxDemixDelay {
-		return rt.Invalid("demix min delay", "%s is out of range (allowed: 0..%s)", p.MinDelay, maxDemixDelay)
+		return rt.Invalid("demix min delay", "%s is out of range (allowed: 0..%s)", p.MinDelay, durationText(maxDemixDelay))
 	}
 	if p.MinDelay > p.MaxDelay {
 		return rt.Invalid("demix min delay", "%s is above %v %s (allowed: 0..%v)", p.MinDelay, rt.Field("demix max delay"), p.MaxDelay, rt.Field("demix max delay"))
 	}
-	if err := limit("demix max parts", &p.MaxParts, DefaultDemixMaxParts, 10); err != nil {
+	if err := limit("demix max parts", &p.MaxParts, DefaultDemixMaxParts, maxDemixParts); err != nil {
 		return err
 	}
-	if err := limit("demix max ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, 100); err != nil {
+	if err := limit("demix max ambiguity", &p.MaxAmbiguity, DefaultDemixMaxAmbiguity, maxDemixAmbiguity); err != nil {
 		return err
 	}
-	if err := limit("demix max linked ambiguity", &p.MaxLinkedAmbiguity, DefaultDemixMaxLinkedAmbiguity, 100); err != nil {
+	if err := limit("demix max linked ambiguity", &p.MaxLinkedAmbiguity, DefaultDemixMaxLinkedAmbiguity, maxDemixAmbiguity); err != nil {
 		return err
 	}
 	if err := limit("demix max scan txs", &p.MaxScanTxs, DefaultDemixMaxScanTxs, 100_000_000); err != nil {
@@ -214,7 +238,7 @@ func (p *DemixParams) Validate() error {
 	default:
 		return rt.Invalid("demix evidence", "%q is not known (allowed: %s)", p.Evidence, strings.Join(Evidences, ", "))
 	}
-	if err := limit("demix link max cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, 1<<31-1); err != nil {
+	if err := limit("demix link max cluster", &p.LinkMaxCluster, DefaultDemixLinkMaxCluster, maxDemixLinkMaxCluster); err != nil {
 		return err
 	}
 	if len(p.OwnerLabels) > maxOwnerLabels {

@@ -205,10 +205,13 @@ func limit[T int | int64](field string, v *T, def, hi T) error {
 		*v = def
 	}
 	if *v < 1 || *v > hi {
-		return rt.Invalid(field, "%d is out of range (allowed: 1..%d)", *v, hi)
+		return rt.Invalid(field, "%d is out of range (allowed: %s)", *v, oneTo(hi))
 	}
 	return nil
 }
+
+// oneTo is the allowed range 1..hi as errors state it.
+func oneTo[T int | int64](hi T) string { return fmt.Sprintf("1..%d", hi) }
 
 // bounded says the window has an upper bound (UntilHeight).
 func (o *Options) bounded() bool { return o.UntilSet || o.UntilHeight != 0 }
@@ -216,13 +219,13 @@ func (o *Options) bounded() bool { return o.UntilSet || o.UntilHeight != 0 }
 // zeroRanges are the allowed ranges of the options whose 0 means their
 // default, by neutral field name (ZeroGiven).
 var zeroRanges = map[string]string{
-	"hops":                       fmt.Sprintf("1..%d", MaxHops),
-	"max nodes":                  fmt.Sprintf("1..%d", MaxMaxNodes),
-	"demix max parts":            "1..10",
-	"demix max ambiguity":        "1..100",
-	"demix max linked ambiguity": "1..100",
-	"demix link max cluster":     "1..2147483647",
-	"demix max delay":            fmt.Sprintf("1s..%dh", int(maxDemixDelay.Hours())),
+	"hops":                       oneTo(MaxHops),
+	"max nodes":                  oneTo(MaxMaxNodes),
+	"demix max parts":            oneTo(maxDemixParts),
+	"demix max ambiguity":        oneTo(maxDemixAmbiguity),
+	"demix max linked ambiguity": oneTo(maxDemixAmbiguity),
+	"demix link max cluster":     oneTo(maxDemixLinkMaxCluster),
+	"demix max delay":            demixMaxDelayRange,
 }
 
 // ZeroGiven is the error for a 0 a user gave for an option whose 0 means
