@@ -282,9 +282,9 @@ func runClusterExplain(ctx context.Context, e *env, args []string) error {
 	if *jsonOut {
 		return writeJSON(e.stdout, steps)
 	}
-	fmt.Fprintf(e.stdout, "%s and %s are in cluster %d, %d links apart:\n", s1, s2, c.Find(id1), len(steps))
+	fmt.Fprintf(e.stdout, "%s and %s are in cluster %d, %s apart:\n", s1, s2, c.Find(id1), plural(int64(len(steps)), "link", "links"))
 	for _, s := range steps {
-		fmt.Fprintf(e.stdout, "  %s -> %s  %s %.2f  tx %s\n", s.From, s.To, s.Rule, s.Confidence, s.Txid)
+		fmt.Fprintf(e.stdout, "  %s -> %s  %s (confidence %.2f)  tx %s\n", s.From, s.To, s.Rule, s.Confidence, s.Txid)
 	}
 	return nil
 }

@@ -42,7 +42,8 @@ func runEvidenceExport(ctx context.Context, e *env, args []string) error {
 	if *rf.jsonOut {
 		return writeJSON(e.stdout, res)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d transactions, %d addresses, %d cluster links, %d files\nmanifest digest %s\n", res.Out, res.Txs, res.Addresses, res.Links, len(res.Files), res.Digest)
+	fmt.Fprintf(e.stdout, "wrote %s: %s, %s, %s, %s\nmanifest digest %s\n", res.Out, plural(int64(res.Txs), "transaction", "transactions"),
+		plural(int64(res.Addresses), "address", "addresses"), plural(int64(res.Links), "cluster link", "cluster links"), plural(int64(len(res.Files)), "file", "files"), res.Digest)
 	if res.Truncated {
 		fmt.Fprintf(e.stdout, "TRUNCATED at %d transactions\n", report.MaxEvidenceTxs)
 	}
@@ -96,7 +97,9 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 	} else if res.OK {
 		fmt.Fprintf(e.stdout, "bundle intact: case %s, %d files, manifest digest %s\n", res.Case, res.Files, res.Digest)
 		if res.Chain {
-			fmt.Fprintf(e.stdout, "re-derived from the chain: %d transactions, %d addresses, %d cluster links, %d block hashes, the reports' payments (bundle height %d); %d audit entries hash to their content\n", res.Txs, res.Addrs, res.Links, res.Blocks, res.Height, res.Audit)
+			fmt.Fprintf(e.stdout, "re-derived from the chain: %s, %s, %s, %s, the reports' payments (bundle height %d); %s checked against their hashes\n",
+				plural(int64(res.Txs), "transaction", "transactions"), plural(int64(res.Addrs), "address", "addresses"), plural(int64(res.Links), "cluster link", "cluster links"),
+				plural(int64(res.Blocks), "block hash", "block hashes"), res.Height, plural(int64(res.Audit), "audit entry", "audit entries"))
 		}
 		for _, n := range res.Notes {
 			fmt.Fprintf(e.stdout, "note: %s\n", n)

@@ -100,7 +100,7 @@ func runRansomware(ctx context.Context, e *env, args []string) error {
 }
 
 func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
-	fmt.Fprintf(w, "ransomware %s (tags: %v)\n", r.Query, r.Families)
+	fmt.Fprintf(w, "ransomware %s (tags: %s)\n", r.Query, strings.Join(r.Families, ", "))
 	fmt.Fprintf(w, "  %d payments to %d tagged addresses: %s BTC", r.Payments, r.Addresses, btc(r.ReceivedSat))
 	if r.ReceivedUSD != nil {
 		fmt.Fprintf(w, " = $%.2f at each payment's daily close", *r.ReceivedUSD)
@@ -117,7 +117,7 @@ func printFamily(w io.Writer, r *trace.FamilyReport, pt *prices.Table) {
 	if r.First != nil {
 		fmt.Fprintf(w, "  first payment %s, last %s\n", r.First.Format("2006-01-02 15:04"), r.Last.Format("2006-01-02 15:04"))
 	}
-	fmt.Fprintf(w, "\nWhere the money went (forward haircut trace, %d hops): %s BTC reached services, %s BTC exchanges/OTC\n",
+	fmt.Fprintf(w, "\nWhere the money went (forward haircut trace, %d hops): %s BTC reached services, of which %s BTC exchanges and OTC desks\n",
 		r.Hops, btc(r.ServiceSat), btc(r.ExchangeSat))
 	if r.Truncated {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes)\n", r.TruncReason)

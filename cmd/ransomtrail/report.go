@@ -167,7 +167,7 @@ func printFiled(w io.Writer, f *report.Filed) {
 			fmt.Fprintf(w, "    %s\n", wr)
 		}
 	} else if v != nil {
-		fmt.Fprintf(w, "  verified on chain at height %d: %s BTC received (stated %s, tolerance %s)\n", v.IndexHeight,
+		fmt.Fprintf(w, "  verified on chain (index height %d): %s BTC received (stated %s BTC, tolerance %s BTC for fees and rounding)\n", v.IndexHeight,
 			report.FormatAmount(v.ReceivedSats), report.FormatAmount(v.StatedSats), report.FormatAmount(v.ToleranceSats))
 		for _, tx := range v.Transactions {
 			fmt.Fprintf(w, "    tx %s  block %d  %s\n", tx.Txid, tx.Height, tx.BlockTime.Format("2006-01-02 15:04 MST"))
@@ -178,7 +178,7 @@ func printFiled(w io.Writer, f *report.Filed) {
 		for _, wr := range v.Warnings {
 			fmt.Fprintf(w, "    warning: %s\n", wr)
 		}
-		fmt.Fprintf(w, "    where the money went: trace forward from %s\n", strings.Join(v.TraceRequest.Outpoints, ", "))
+		fmt.Fprintf(w, "    where the money went: %s\n", traceHint(v.TraceRequest))
 	}
 }
 
@@ -267,4 +267,16 @@ func runReportVerify(ctx context.Context, e *env, args []string) error {
 	}
 	printFiled(e.stdout, f)
 	return nil
+}
+
+// traceHint is the command that follows a verified payment forward: one
+// trace per payment output (trace takes one --outpoint).
+func traceHint(tr report.TraceRequest) string {
+	switch len(tr.Outpoints) {
+	case 0:
+		return "no payment output to trace"
+	case 1:
+		return "ransomtrail trace --outpoint " + tr.Outpoints[0]
+	}
+	return "ransomtrail trace --outpoint TXID:N, for each of " + strings.Join(tr.Outpoints, ", ")
 }

@@ -77,7 +77,7 @@ func doExport(ctx context.Context, e *env, rf reportFlags, req report.ExportRequ
 			Out string `json:"out"`
 		}{res, out})
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %s, %d reports, TLP:%s, sha256 %s\n", out, res.Format, len(res.Reports), strings.ToUpper(res.TLP), res.SHA256)
+	fmt.Fprintf(e.stdout, "wrote %s: %s, %s, TLP:%s, sha256 %s\n", out, res.Format, plural(int64(len(res.Reports)), "report", "reports"), strings.ToUpper(res.TLP), res.SHA256)
 	return nil
 }
 

@@ -35,7 +35,8 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	if *rf.jsonOut {
 		return writeJSON(e.stdout, st)
 	}
-	fmt.Fprintf(e.stdout, "%d reports, %d payments (%d verified on chain), %s BTC, USD %.2f; TLP:%s\n", st.Reports, st.Payments, st.Verified, report.FormatAmount(st.Sats), st.USD, strings.ToUpper(st.TLP))
+	fmt.Fprintf(e.stdout, "%s, %s (%d verified on chain), %s BTC, USD %.2f; TLP:%s (the strictest marking of the reports counted)\n",
+		plural(int64(st.Reports), "report", "reports"), plural(int64(st.Payments), "payment", "payments"), st.Verified, report.FormatAmount(st.Sats), st.USD, strings.ToUpper(st.TLP))
 	if st.Duplicates > 0 {
 		fmt.Fprintf(e.stdout, "%d report(s) name a payment an earlier report counted: counted once\n", st.Duplicates)
 	}
@@ -44,7 +45,7 @@ func runStats(ctx context.Context, e *env, args []string) error {
 	for _, r := range st.Rows {
 		fmt.Fprintf(e.stdout, "%-40s %8d %8d %18s %16.2f\n", r.Key, r.Reports, r.Payments, report.FormatAmount(r.Sats), r.USD)
 	}
-	fmt.Fprintf(e.stdout, "\n%-20s %-8s %8s %16s\n", "origin", "target", "payments", "USD")
+	fmt.Fprintf(e.stdout, "\nby origin (the actor's jurisdiction) and target (the victim's):\n%-20s %-8s %8s %16s\n", "origin", "target", "payments", "USD")
 	for _, c := range st.OriginTarget {
 		fmt.Fprintf(e.stdout, "%-20s %-8s %8d %16.2f\n", c.Origin, c.Target, c.Payments, c.USD)
 	}

@@ -169,6 +169,10 @@ func printTrace(w io.Writer, r *trace.Result, all bool) {
 	if r.Truncated {
 		fmt.Fprintf(w, "  TRUNCATED: %s (raise --max-nodes / --max-edges, or lower --hops)\n", r.TruncatedReason)
 	}
+	if r.Model == trace.Poison {
+		fmt.Fprintln(w, "  poison: every output of a transaction with a tainted input counts in full, so the figures below are upper bounds\n"+
+			"  that include other people's money and can exceed the amount traced; quote the haircut model's amounts")
+	}
 	unit := "tainted BTC"
 	for _, ep := range r.Endpoints {
 		if ep.TaintedUSD != nil {
