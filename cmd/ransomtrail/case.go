@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	rt "github.com/ransomtrail/ransomtrail"
 	"github.com/ransomtrail/ransomtrail/report"
 	"github.com/ransomtrail/ransomtrail/workspace"
 )
@@ -179,9 +181,38 @@ func runCaseAdd(ctx context.Context, e *env, args []string) error {
 	defer done()
 	c, err := svc.UpdateCase(ctx, req)
 	if err != nil {
-		return err
+		return caseAddError(err, map[string]listFlag{"address": addrs, "report": reps})
 	}
 	return printCase(e.stdout, c, *rf.jsonOut)
+}
+
+// caseAddError names the flag and the value of an item UpdateCase refused
+// by its place in the request ("/reports/0: no report RP-1", the API's
+// field, reads "--report RP-1: no such report"); other errors are returned
+// as they are.
+func caseAddError(err error, given map[string]listFlag) error {
+	var es report.Errors
+	if !errors.As(err, &es) {
+		return err
+	}
+	flags := map[string]string{"addresses": "address", "reports": "report"}
+	out := make(report.Errors, len(es))
+	for i, in := range es {
+		out[i] = in
+		list, n, ok := strings.Cut(strings.TrimPrefix(in.Field, "/"), "/")
+		flag := flags[list]
+		j, convErr := strconv.Atoi(n)
+		vals := given[flag]
+		if !ok || flag == "" || convErr != nil || j < 0 || j >= len(vals) {
+			continue
+		}
+		msg := in.Msg
+		if flag == "report" && strings.HasPrefix(msg, "no report ") {
+			msg = "no such report"
+		}
+		out[i] = &rt.InputError{Msg: "--" + flag + " " + rt.Clip(vals[j], 128) + ": " + msg}
+	}
+	return out
 }
 
 func readLimited(file string, max int64) ([]byte, error) {

@@ -68,11 +68,27 @@ func parseIndexedAddress(ix *index.Index, s string) (rt.Address, uint32, error) 
 		return a, 0, &usageError{fmt.Sprintf("address %q: %v", s, err)}
 	}
 	id, err := ix.AddressID(a)
+	if errors.Is(err, rt.ErrNotFound) {
+		// As the web UI says it: a well-formed address no output pays.
+		return a, 0, &notSeenError{addr: chain.EncodeAddress(a, ix.Network()), err: err}
+	}
 	if err != nil {
 		return a, 0, err
 	}
 	return a, uint32(id), nil
 }
+
+// notSeenError is the error of an address the index has never seen on
+// chain; it is rt.ErrNotFound.
+type notSeenError struct {
+	addr string
+	err  error
+}
+
+func (e *notSeenError) Error() string {
+	return "address " + e.addr + ": not seen on chain by this index: no transaction, balance or cluster"
+}
+func (e *notSeenError) Unwrap() error { return e.err }
 
 func runClusterBuild(ctx context.Context, e *env, args []string) error {
 	fs := flag.NewFlagSet("cluster build", flag.ContinueOnError)

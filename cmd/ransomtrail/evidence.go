@@ -106,6 +106,9 @@ func runEvidenceVerify(ctx context.Context, e *env, args []string) error {
 		}
 	} else {
 		fmt.Fprintf(e.stdout, "bundle FAILED: %s\n", be)
+		if verr != nil {
+			return &toldError{verr}
+		}
 	}
 	return verr
 }

@@ -166,21 +166,40 @@ func main() {
 	signal.Stop(sigs)
 	cancel()
 	if err != nil {
-		var in *interruptedError
-		switch {
-		case errors.Is(err, flag.ErrHelp):
-		case errors.As(err, &in) && in.told:
-			// The command logged where it stopped.
-		case errors.As(err, &in):
-			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
-		case onlyCanceled(err):
-			fmt.Fprintln(os.Stderr, "ransomtrail: interrupted:", err)
-		default:
-			fmt.Fprintln(os.Stderr, "ransomtrail:", err)
-		}
+		printError(os.Stderr, err)
 		os.Exit(exitCode(err))
 	}
 }
+
+// printError writes a command's error to w (stderr) unless the command
+// has already said it: help asked for, an interruption it logged, an
+// answer that is the failure (toldError).
+func printError(w io.Writer, err error) {
+	var in *interruptedError
+	var told *toldError
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case errors.As(err, &in) && in.told:
+		// The command logged where it stopped.
+	case errors.As(err, &in):
+		fmt.Fprintln(w, "ransomtrail:", err)
+	case errors.As(err, &told):
+		// The command printed its answer, the failure in it.
+	case onlyCanceled(err):
+		fmt.Fprintln(w, "ransomtrail: interrupted:", err)
+	default:
+		fmt.Fprintln(w, "ransomtrail:", err)
+	}
+}
+
+// toldError is the error of a command whose answer, printed, is the
+// failure (evidence verify's "bundle FAILED: …"): main does not print it
+// again; it exits 1 as for any other failure, and errors.As finds what it
+// wraps.
+type toldError struct{ err error }
+
+func (e *toldError) Error() string { return e.err.Error() }
+func (e *toldError) Unwrap() error { return e.err }
 
 // notesLogger is the logger of main's own lines on stderr (the signal
 // that stops the command, waiting for a data directory) when the command

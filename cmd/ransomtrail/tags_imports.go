@@ -30,7 +30,7 @@ func runTagsImports(ctx context.Context, e *env, args []string) error {
 	jsonOut := fs.Bool("json", false, "print JSON")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "Usage: ransomtrail tags imports --data DIR [--json]")
-		fmt.Fprintln(fs.Output(), "\nOne line per import, oldest first: the start of its id (the JSON has the\nwhole), when, the format, the files with their sizes, the tags and actors it\nholds and the entries rejected, then its notes. Remove one with\n`ransomtrail tags remove-import ID`.\n\nFlags:")
+		fmt.Fprintln(fs.Output(), "\nA header naming the columns, then one line per import, oldest first: the\nstart of its id (the JSON has the whole), when, the format, the files with\ntheir sizes (when recorded), the tags and actors it holds and the entries\nrejected, then its notes. Remove one with `ransomtrail tags remove-import ID`,\nID as the first column gives it.\n\nFlags:")
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
@@ -56,9 +56,7 @@ func runTagsImports(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "no tag imports in %s\n", *data)
 		return nil
 	}
-	for _, v := range list.Imports {
-		printImportRecord(e.stdout, &v)
-	}
+	printImportRecords(e.stdout, list.Imports)
 	return nil
 }
 
@@ -72,15 +70,35 @@ func shortImportID(id string) string {
 	return id
 }
 
-func printImportRecord(w io.Writer, v *api.ImportView) {
-	var files []string
-	for _, f := range v.Files {
-		files = append(files, fmt.Sprintf("%s (%d bytes)", f.Name, f.Bytes))
+// emptySHA256 is the SHA-256 of no bytes: a file recorded at 0 bytes
+// with it was empty; without it the size was not recorded (a verified
+// report's tags name the report, not a file).
+const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+// printImportRecords prints a header naming the columns, then one line per
+// import: its id as remove-import takes it, the time, the format, the files
+// with their sizes when known, and the counts; notes follow their import.
+func printImportRecords(w io.Writer, list []api.ImportView) {
+	idW, fmtW := len("import id"), len("format")
+	for _, v := range list {
+		idW = max(idW, len(shortImportID(v.ID)))
+		fmtW = max(fmtW, len(orDash(v.Format)))
 	}
-	fmt.Fprintf(w, "%s  %s  %s  %s: %d tags, %d actors, %d rejected\n", shortImportID(v.ID), v.Time.UTC().Format("2006-01-02 15:04:05Z"),
-		orDash(v.Format), strings.Join(files, " + "), v.Tags, v.Actors, len(v.Rejected))
-	for _, n := range v.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
+	fmt.Fprintf(w, "%-*s  %-20s  %-*s  %s\n", idW, "import id", "time (UTC)", fmtW, "format", "files: counts")
+	for _, v := range list {
+		var files []string
+		for _, f := range v.Files {
+			if f.Bytes == 0 && f.SHA256 != emptySHA256 {
+				files = append(files, f.Name)
+				continue
+			}
+			files = append(files, fmt.Sprintf("%s (%s)", f.Name, plural(f.Bytes, "byte", "bytes")))
+		}
+		fmt.Fprintf(w, "%-*s  %s  %-*s  %s: %d tags, %d actors, %d rejected\n", idW, shortImportID(v.ID), v.Time.UTC().Format("2006-01-02 15:04:05Z"),
+			fmtW, orDash(v.Format), strings.Join(files, " + "), v.Tags, v.Actors, len(v.Rejected))
+		for _, n := range v.Notes {
+			fmt.Fprintf(w, "  note: %s\n", n)
+		}
 	}
 }
 

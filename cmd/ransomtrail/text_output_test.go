@@ -97,4 +97,52 @@ func TestTextOutputReadsOnItsOwn(t *testing.T) {
 	if st := mustCLI(t, "stats", "--data", data); !strings.HasPrefix(st, "1 report, 1 payment (1 verified on chain), "+report.FormatAmount(sats)+" BTC") {
 		t.Errorf("stats of one report:\n%s", st)
 	}
+
+	// tags imports: a header names the columns, the first of which is the
+	// id remove-import takes; an import whose size was not recorded (the
+	// verified report's, the world's own) shows none rather than 0 bytes.
+	var imps api.ImportList
+	if err := json.Unmarshal([]byte(mustCLI(t, "tags", "imports", "--json", "--data", data)), &imps); err != nil {
+		t.Fatal(err)
+	}
+	il := strings.Split(strings.TrimSuffix(mustCLI(t, "tags", "imports", "--data", data), "\n"), "\n")
+	if !regexp.MustCompile(`^import id +time \(UTC\) +format +files: counts$`).MatchString(il[0]) || len(il) != 1+len(imps.Imports) {
+		t.Errorf("tags imports: no header naming the columns, or not one line per import:\n%s", strings.Join(il, "\n"))
+	}
+	sawReport := false
+	for i, v := range imps.Imports {
+		if i+1 >= len(il) {
+			break
+		}
+		if f := strings.Fields(il[i+1]); f[0] != shortImportID(v.ID) {
+			t.Errorf("tags imports: line %d starts %q, want the import id %q", i+1, f[0], shortImportID(v.ID))
+		}
+		sawReport = sawReport || v.Format == "ransom-payment-report"
+	}
+	if !sawReport || strings.Contains(strings.Join(il, "\n"), "(0 bytes)") {
+		t.Errorf("tags imports: a report's import (there: %v) at 0 bytes:\n%s", sawReport, strings.Join(il, "\n"))
+	}
+
+	// case add: an unknown report is named by the flag that gave it, not
+	// by the API's field pointer (/reports/0).
+	_, _, err := runCLI(t, "case", "add", caseID, "--report", "RP-nope", "--data", data)
+	if err == nil || err.Error() != "--report RP-nope: no such report" || exitCode(err) != 2 {
+		t.Errorf("case add --report RP-nope: %v (exit %d)", err, exitCode(err))
+	}
+
+	// evidence verify of a missing bundle: the failure is said once.
+	missing := filepath.Join(t.TempDir(), "missing.zip")
+	out, _, err = runCLI(t, "evidence", "verify", missing)
+	var stderr strings.Builder
+	printError(&stderr, err)
+	if exitCode(err) != 1 || strings.Count(out+stderr.String(), "no such file or directory") != 1 || !strings.HasPrefix(out, "bundle FAILED: ") {
+		t.Errorf("evidence verify of a missing bundle (exit %d):\nstdout:\n%sstderr:\n%s", exitCode(err), out, stderr.String())
+	}
+
+	// cluster of an address no output pays: said as the web UI says it.
+	const never = "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2"
+	_, _, err = runCLI(t, "cluster", never, "--data", data)
+	if err == nil || err.Error() != "address "+never+": not seen on chain by this index: no transaction, balance or cluster" || exitCode(err) != 1 {
+		t.Errorf("cluster of an unseen address: %v (exit %d)", err, exitCode(err))
+	}
 }
