@@ -93,3 +93,16 @@ func SetPrevsUpgradeWindow(n int64) (restore func()) {
 	prevsUpgradeWindow = n
 	return func() { prevsUpgradeWindow = old }
 }
+
+// KVFatal calls the KV store logger's Fatalf with the process's exit and
+// stderr replaced: it returns the exit status and what was written.
+func KVFatal(format string, args ...any) (status int, out string) {
+	var b strings.Builder
+	oldExit, oldOut := fatalExit, fatalOut
+	defer func() { fatalExit, fatalOut = oldExit, oldOut }()
+	status = -1
+	fatalExit = func(code int) { status = code }
+	fatalOut = &b
+	quietLogger{}.Fatalf(format, args...)
+	return status, b.String()
+}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -172,9 +173,32 @@ type quietLogger struct{}
 
 func (quietLogger) Infof(string, ...interface{})  {}
 func (quietLogger) Errorf(string, ...interface{}) {}
+
+// Fatalf is Pebble's report of an error its KV store cannot recover from:
+// a write of its MANIFEST or write-ahead log that failed, which on a full
+// disk can still happen in a background compaction (the free-space check
+// before a commit counts the store's size, but the next batch's column
+// writes can fill the disk while the compaction runs). Pebble must not
+// go on, so the process ends, as Pebble's own logger ends it, with the
+// cause and what to do on stderr and status 1, instead of a panic trace
+// from a background goroutine. What was committed stays: the next ingest
+// resumes from the last commit.
 func (quietLogger) Fatalf(format string, args ...interface{}) {
-	panic(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	hint := ""
+	if strings.Contains(msg, "no space left on device") || strings.Contains(msg, "disk quota exceeded") {
+		hint = "; the disk is full: free some space and run the command again, it resumes from the last commit"
+	}
+	fmt.Fprintf(fatalOut, "ransomtrail: index KV store: fatal error: %s%s\n", msg, hint)
+	fatalExit(1)
 }
+
+// fatalExit and fatalOut end the process after a fatal error of the KV
+// store; tests replace them.
+var (
+	fatalExit           = os.Exit
+	fatalOut  io.Writer = os.Stderr
+)
 
 func (ix *Index) load(colDir string) error {
 	v, closer, err := ix.kv.Get([]byte{kvManifest})
