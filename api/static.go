@@ -84,13 +84,6 @@ func suspiciousPath(raw string) bool {
 const uiCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; " +
 	"connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
-func setStaticHeaders(h http.Header) {
-	h.Set("Content-Security-Policy", uiCSP)
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
-}
-
 func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -102,7 +95,9 @@ func (s *static) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apiErr(CodeNotFound, "no such file"))
 		return
 	}
-	setStaticHeaders(w.Header())
+	// The other security headers are every answer's (Server.ServeHTTP,
+	// setAPIHeaders); the UI's files replace only the CSP.
+	w.Header().Set("Content-Security-Policy", uiCSP)
 	if s.fsys == nil {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-cache")
