@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ransomtrail/ransomtrail/internal/simworld"
 )
@@ -89,16 +88,7 @@ func testWaitInterrupted(t *testing.T, bin, data string, args []string, sig sysc
 	t.Helper()
 	cmd, done, stderr := startBinary(t, bin, nil, args...)
 	waitLog(t, cmd, done, stderr, func(s string) bool { return strings.Contains(s, "ransomtrail: waiting for PID ") })
-	if err := cmd.Process.Signal(sig); err != nil {
-		t.Fatal(err)
-	}
-	var err error
-	select {
-	case err = <-done:
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("%s did not stop within a minute of %v:\n%s", args[0], sig, stderr.String())
-	}
+	err := stopWith(t, cmd, done, stderr, sig)
 	logs := stderr.String()
 	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
 		t.Errorf("%s interrupted by %v while waiting: %v, want exit status %d:\n%s", args[0], sig, err, exitInterrupted, logs)

@@ -43,16 +43,7 @@ func TestServeStopsGracefullyOnEverySignal(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			cmd, done, stderr := startBinary(t, bin, nil, "serve", "--data", w.Data, "--dev", "--addr", "127.0.0.1:0")
 			waitLog(t, cmd, done, stderr, servingURL.MatchString)
-			if err := cmd.Process.Signal(c.sig); err != nil {
-				t.Fatal(err)
-			}
-			var err error
-			select {
-			case err = <-done:
-			case <-time.After(time.Minute):
-				cmd.Process.Kill()
-				t.Fatalf("serve did not stop within a minute of %s:\n%s", c.name, stderr.String())
-			}
+			err := stopWith(t, cmd, done, stderr, c.sig)
 			if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 				t.Fatalf("serve ended by %s with %v (exit %d), want exit 0:\n%s", c.name, err, ee.ExitCode(), stderr.String())
 			} else if err != nil {
@@ -379,17 +370,8 @@ func TestServeJSONWhileWaitingForDataDirectory(t *testing.T) {
 	waitLog(t, cmd, done, stderr, func(s string) bool { return strings.Contains(s, "waiting for PID ") })
 	release()
 	waitLog(t, cmd, done, stderr, servingURL.MatchString)
-	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve stopped by SIGHUP: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(time.Minute):
-		cmd.Process.Kill()
-		t.Fatalf("serve did not stop within a minute of SIGHUP:\n%s", stderr.String())
+	if err := stopWith(t, cmd, done, stderr, syscall.SIGHUP); err != nil {
+		t.Fatalf("serve stopped by SIGHUP: %v\n%s", err, stderr.String())
 	}
 	recs := allJSON(t, stderr.String())
 	waited := false
@@ -409,6 +391,23 @@ func TestServeJSONWhileWaitingForDataDirectory(t *testing.T) {
 // startBinary starts the built binary with args (env added to the
 // environment) and returns it, the channel its Wait ends on, and its
 // stderr.
+// stopWith sends the started binary sig and returns its exit error; it
+// fails the test when the process has not ended within a minute.
+func stopWith(t *testing.T, cmd *exec.Cmd, done chan error, stderr *testchain.SyncBuffer, sig syscall.Signal) error {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("%s did not stop within a minute of %v:\n%s", cmd.Args[1], sig, stderr.String())
+		return nil
+	}
+}
+
 func startBinary(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, chan error, *testchain.SyncBuffer) {
 	t.Helper()
 	stderr := &testchain.SyncBuffer{}
